@@ -1,0 +1,56 @@
+// Kong plugin `experiment`: sticky weighted canary / A/B split. Thin: the core decides,
+// this file turns Kong facts into core facts and the decision into PDK calls.
+// RPC round trips per request (HandleEvent included): 1 + get_headers + set_header
+// [+ set_upstream] [+ Set-Cookie for a new user] = 3 to 5.
+import { userConfig, pluginId } from "../core/kong-config";
+import type { KongPDK } from "../core/pdk";
+import { CONFIG_KEPT, getCore } from "../core/shared";
+import type { ExperimentPlan } from "../core/tandem-core";
+import { fetchFacts, planFacts, type FactPlan } from "./facts";
+
+export { Schema } from "./schema";
+export const Version = "0.1.0";
+// After authentication (1000+) and rate limiting (900s), before proxying plugins.
+export const Priority = 800;
+
+interface Configured { plan: ExperimentPlan; facts: FactPlan }
+
+// Last good configuration per Kong plugin id: a rejected update keeps it in force.
+const lastGood = new Map<string, Configured>();
+
+function configure(config: Record<string, unknown>): Configured {
+  const id = pluginId(config);
+  try {
+    const plan = getCore().configureExperiment(JSON.stringify(userConfig(config)));
+    const c = { plan, facts: planFacts(plan.needs) };
+    if (id !== undefined) lastGood.set(id, c);
+    return c;
+  } catch (e) {
+    const prev = id !== undefined ? lastGood.get(id) : undefined;
+    if (!prev) throw e;   // never configured: Kong reports the core's message
+    process.stderr.write(CONFIG_KEPT + (e as Error).message + "\n");
+    return prev;
+  }
+}
+
+export class Plugin {
+  private readonly c: Configured;
+
+  constructor(config: Record<string, unknown>) {
+    this.c = configure(config);
+  }
+
+  async access(kong: KongPDK): Promise<void> {
+    const { plan, facts } = this.c;
+    const values = await fetchFacts(kong, facts);
+    const d = getCore().decideExperiment(plan, values, Date.now());
+    if (d.variant < 0) {
+      await kong.service.request.clearHeader(plan.variantHeader);
+    } else {
+      const v = plan.variants[d.variant];
+      await kong.service.request.setHeader(plan.variantHeader, v.name);
+      if (v.upstream !== null) await kong.service.setUpstream(v.upstream);
+    }
+    if (d.setCookie !== null) await kong.response.addHeader("Set-Cookie", d.setCookie);
+  }
+}
