@@ -55,6 +55,9 @@ async function buildKong() {
   }
 }
 
+// The CLI bundles the harness gateways for `simulate --via kong|envoy` and the
+// playground; they spawn kong-js-pluginserver with a clock preload that must sit
+// beside the bundle.
 async function buildCli() {
   await build({
     entryPoints: [join(root, "cli", "main.ts")],
@@ -63,8 +66,10 @@ async function buildCli() {
     platform: "node",
     target: "node20",
     format: "cjs",
+    external: ["assemblyscript", "assemblyscript/*", "kong-pdk", "kong-pdk/*"],
     logLevel: "warning",
   });
+  copyFileSync(join(root, "test", "harness", "kong", "virtual-clock.cjs"), join(root, "dist", "cli", "virtual-clock.cjs"));
 }
 
 const t0 = Date.now();

@@ -11,6 +11,7 @@ export interface VariantInfo { name: string; upstream: string | null }
 export interface ExperimentPlan {
   handle: number;
   variantHeader: string;
+  cookie: string | null;       // name of the sticky cookie tandem issues, if any
   variants: VariantInfo[];
   needs: Need[];
 }

@@ -70,7 +70,8 @@ export function tandem_experiment_configure(len: i32): i32 {
   if (h < 0) { h = runtimes.length; runtimes.push(null); tables.push(new StaticArray<i32>(0)); }
   runtimes[h] = rt;
   tables[h] = new StaticArray<i32>(s.needs.list.length * 2);
-  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"variants\":[";
+  const c = s.cookie;
+  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
   for (let i = 0; i < s.variants.length; i++) {
     const v = s.variants[i];
     if (i > 0) d += ",";

@@ -1,0 +1,65 @@
+// tandem CLI entry. Commands: validate, simulate, render, playground.
+import { parseArgs } from "node:util";
+import { InvalidPolicy, loadPolicy, validateCommand } from "./validate";
+import { PolicyFileError } from "./policy-file";
+import { TraceError, readTrace } from "./simulate/trace";
+import { simulate, type Via } from "./simulate/run";
+
+const USAGE = `usage:
+  tandem validate <policy.yaml>
+  tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy]
+  tandem render <policy.yaml> [--out <dir>] [--namespace <ns>] [--image <oci url>]
+  tandem playground [--kong-port 8000] [--envoy-port 10000]
+`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case "validate": {
+      const { positionals } = parseArgs({ args: rest, allowPositionals: true });
+      if (positionals.length !== 1) throw new UsageError("validate takes one policy file");
+      return validateCommand(positionals[0]);
+    }
+    case "simulate": {
+      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" }, trace: { type: "string" }, via: { type: "string", default: "core" } } });
+      if (!values.policy || !values.trace) throw new UsageError("simulate needs --policy and --trace");
+      const via = values.via as Via;
+      if (!["core", "kong", "envoy"].includes(via)) throw new UsageError(`--via must be core, kong or envoy, got ${via}`);
+      const policy = loadPolicy(values.policy);
+      const trace = readTrace(values.trace);
+      await simulate(via, policy, trace, (line) => process.stdout.write(line + "\n"));
+      return 0;
+    }
+    case "render": {
+      const { renderCommand } = await import("./render");
+      return renderCommand(rest);
+    }
+    case "playground": {
+      const { playground } = await import("./playground");
+      return playground(rest);
+    }
+    case undefined: case "help": case "--help": case "-h":
+      process.stdout.write(USAGE);
+      return cmd === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command ${cmd}`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e) => {
+    if (e instanceof InvalidPolicy || e instanceof PolicyFileError || e instanceof TraceError) {
+      process.stderr.write(`${e.message}\n`);
+      process.exitCode = 1;
+    } else if (e instanceof UsageError) {
+      process.stderr.write(`tandem: ${e.message}\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`tandem: ${e?.stack ?? e}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

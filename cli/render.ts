@@ -1,0 +1,130 @@
+// `tandem render <policy>`: the Kong and Istio manifests for one TrafficPolicy.
+//   Kong:  KongPlugin per policy part (config = the spec section, verbatim), to be
+//          enabled with the konghq.com/plugins annotation on the Service or route.
+//   Istio: WasmPlugin per policy part (pluginName = root id, pluginConfig = the spec
+//          section), plus a VirtualService and DestinationRule that route on the
+//          variant header to one subset per upstream.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { stringify } from "yaml";
+import { loadPolicy } from "./validate";
+import type { PolicyDoc } from "./policy-file";
+
+export interface RenderOptions {
+  namespace: string;
+  image: string;          // OCI image holding tandem.wasm
+  service: string;        // Kubernetes service host the experiment splits
+  selector: Record<string, string>;
+}
+
+export const DEFAULT_IMAGE = "oci://ghcr.io/tandem-dev/tandem:0.1.0";
+const VARIANT_HEADER = "x-tandem-variant";
+
+interface Part { plugin: "experiment" | "circuit-breaker"; config: Record<string, unknown> }
+
+function parts(p: PolicyDoc): Part[] {
+  const out: Part[] = [];
+  if (p.spec.experiment) out.push({ plugin: "experiment", config: p.spec.experiment });
+  if (p.spec.circuitBreaker || p.spec.fallback) {
+    out.push({ plugin: "circuit-breaker", config: { ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}) } });
+  }
+  return out;
+}
+
+export function renderKong(p: PolicyDoc, o: RenderOptions): object[] {
+  const docs: object[] = parts(p).map((part) => ({
+    apiVersion: "configuration.konghq.com/v1",
+    kind: "KongPlugin",
+    metadata: {
+      name: `${p.metadata.name}-${part.plugin}`,
+      namespace: o.namespace,
+      annotations: { "kubernetes.io/ingress.class": "kong" },
+    },
+    plugin: part.plugin,
+    config: part.config,
+  }));
+  return docs;
+}
+
+export function renderIstio(p: PolicyDoc, o: RenderOptions): object[] {
+  const docs: object[] = parts(p).map((part, i) => ({
+    apiVersion: "extensions.istio.io/v1alpha1",
+    kind: "WasmPlugin",
+    metadata: { name: `${p.metadata.name}-${part.plugin}`, namespace: o.namespace },
+    spec: {
+      selector: { matchLabels: o.selector },
+      url: o.image,
+      pluginName: part.plugin,
+      // Before the router, after authentication; the experiment before the breaker.
+      phase: "AUTHZ",
+      priority: 100 - i * 10,
+      // A broken module must not take the route down with it.
+      failStrategy: "FAIL_OPEN",
+      type: "HTTP",
+      pluginConfig: part.config,
+    },
+  }));
+  const ex = p.spec.experiment as { variantHeader?: string; variants?: Array<{ name: string; upstream?: string }> } | undefined;
+  if (ex?.variants) {
+    const header = (ex.variantHeader ?? VARIANT_HEADER).toLowerCase();
+    const subsets = [...new Set(ex.variants.map((v) => v.upstream ?? v.name))];
+    docs.push({
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: p.metadata.name, namespace: o.namespace },
+      spec: {
+        hosts: [o.service],
+        http: [
+          ...ex.variants.map((v) => ({
+            name: `variant-${v.name}`,
+            match: [{ headers: { [header]: { exact: v.name } } }],
+            route: [{ destination: { host: o.service, subset: v.upstream ?? v.name } }],
+          })),
+          // No variant header (out of the experiment's scope): the first variant.
+          { name: "default", route: [{ destination: { host: o.service, subset: ex.variants[0].upstream ?? ex.variants[0].name } }] },
+        ],
+      },
+    });
+    docs.push({
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name: p.metadata.name, namespace: o.namespace },
+      spec: { host: o.service, subsets: subsets.map((s) => ({ name: s, labels: { version: s } })) },
+    });
+  }
+  return docs;
+}
+
+export function toYaml(docs: object[]): string {
+  return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
+}
+
+export function renderCommand(args: string[]): number {
+  const { values, positionals } = parseArgs({
+    args, allowPositionals: true,
+    options: {
+      out: { type: "string" }, namespace: { type: "string", default: "default" },
+      image: { type: "string", default: DEFAULT_IMAGE }, service: { type: "string" },
+      selector: { type: "string", default: "istio=ingressgateway" },
+    },
+  });
+  if (positionals.length !== 1) throw new Error("render takes one policy file");
+  const policy = loadPolicy(positionals[0]);
+  const selector = Object.fromEntries(values.selector!.split(",").map((kv) => kv.split("=", 2) as [string, string]));
+  const o: RenderOptions = {
+    namespace: values.namespace!, image: values.image!, selector,
+    service: values.service ?? `${policy.metadata.name}.${values.namespace}.svc.cluster.local`,
+  };
+  const kong = toYaml(renderKong(policy, o));
+  const istio = toYaml(renderIstio(policy, o));
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, "kong.yaml"), kong);
+    writeFileSync(join(values.out, "istio.yaml"), istio);
+    process.stdout.write(`wrote ${join(values.out, "kong.yaml")} and ${join(values.out, "istio.yaml")}\n`);
+  } else {
+    process.stdout.write(`# --- Kong ---\n${kong}---\n# --- Istio ---\n${istio}`);
+  }
+  return 0;
+}

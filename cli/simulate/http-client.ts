@@ -1,0 +1,38 @@
+// One request through a gateway on loopback, fresh connection each time (no
+// keep-alive surprises between trace lines).
+import { request } from "node:http";
+
+export interface GatewayReply { status: number; headers: Record<string, string | string[] | undefined> }
+
+export function send(port: number, method: string, path: string, headers: Record<string, string>): Promise<GatewayReply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+// tandem's own Set-Cookie among the response's cookies (the upstream may set others).
+export function findSetCookie(headers: GatewayReply["headers"], cookieName: string | null): string | null {
+  if (!cookieName) return null;
+  const all = headers["set-cookie"];
+  const list = Array.isArray(all) ? all : all ? [all] : [];
+  return list.find((c) => c.startsWith(cookieName + "=")) ?? null;
+}
+
+// GET and read the body (the playground's self-check).
+export function getBody(port: number, path: string, headers: Record<string, string>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, headers, agent: false }, (res) => {
+      let b = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (b += d));
+      res.on("end", () => resolve(b));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}

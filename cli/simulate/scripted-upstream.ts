@@ -1,0 +1,60 @@
+// Upstream servers for `simulate --via kong|envoy`: one real HTTP server per upstream
+// name on loopback, answering each request as the trace line says. Latency is
+// virtual: the server advances the gateway's clock by latencyMs before answering,
+// so a trace of hours runs in seconds and timing behaviour stays exact.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { TraceUpstream } from "./trace";
+
+export interface Script { upstream: TraceUpstream; advance(ms: number): Promise<void> }
+
+export class ScriptedUpstreams {
+  private readonly servers = new Map<string, Server>();
+  readonly addrs = new Map<string, { host: string; port: number }>();
+  script: Script | null = null;
+  // The port of a socket we opened and closed: connecting to it is refused.
+  closedPort = 0;
+
+  static async start(names: string[]): Promise<ScriptedUpstreams> {
+    const u = new ScriptedUpstreams();
+    for (const name of names) {
+      const server = createServer((req, res) => void u.answer(req, res));
+      await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
+      u.servers.set(name, server);
+      u.addrs.set(name, { host: "127.0.0.1", port: (server.address() as AddressInfo).port });
+    }
+    const probe = createServer();
+    await new Promise<void>((ok) => probe.listen(0, "127.0.0.1", ok));
+    u.closedPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((ok) => probe.close(() => ok()));
+    return u;
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    req.resume();
+    const s = this.script;
+    if (!s) { res.writeHead(200, { "content-type": "text/plain" }).end("ok"); return; }
+    const u = s.upstream;
+    if (u.error === "reset") { req.socket.destroy(); return; }
+    if (u.error === "timeout") {
+      // Never answer: the gateway's upstream timeout fires. Advance virtual time by it.
+      await s.advance(u.latencyMs ?? 0);
+      return;
+    }
+    await s.advance(u.latencyMs ?? 0);
+    res.writeHead(u.status ?? 200, { "content-type": "text/plain" }).end("ok");
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => new Promise<void>((ok) => { s.closeAllConnections(); s.close(() => ok()); })));
+  }
+}
+
+// Upstream names a policy can send to, plus the gateway's default service.
+export const DEFAULT_UPSTREAM = "default";
+
+export function upstreamNames(variants: Array<{ upstream?: string | null }> | undefined): string[] {
+  const names = new Set<string>([DEFAULT_UPSTREAM]);
+  for (const v of variants ?? []) if (v.upstream) names.add(v.upstream);
+  return [...names];
+}

@@ -1,0 +1,74 @@
+// Trace lines for `tandem simulate`: one JSON object a line.
+//   {"t": 1200, "method": "GET", "path": "/api/x", "headers": {"cookie": "tandem-uid=u1"},
+//    "upstream": {"status": 200, "latencyMs": 12}}        (or "upstream": {"error": "connect"})
+// `t` (ms, non-decreasing) is the time the plugins see as now on every path.
+import { readFileSync } from "node:fs";
+
+export type UpstreamError = "connect" | "reset" | "timeout";
+export interface TraceUpstream { status?: number; latencyMs?: number; error?: UpstreamError }
+export interface TraceRequest {
+  line: number;
+  t: number;
+  method: string;
+  path: string;
+  headers: Record<string, string>;   // lowercase names
+  upstream: TraceUpstream;
+}
+
+export class TraceError extends Error {}
+
+const ERRORS = new Set(["connect", "reset", "timeout"]);
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function parseTrace(text: string, name = "trace"): TraceRequest[] {
+  const out: TraceRequest[] = [];
+  let lastT = -Infinity;
+  const lines = text.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i].trim();
+    if (raw === "") continue;
+    const where = `${name}:${i + 1}`;
+    let o: any;
+    try { o = JSON.parse(raw); } catch (e) { throw new TraceError(`${where}: not JSON: ${(e as Error).message}`); }
+    if (typeof o !== "object" || o === null || Array.isArray(o)) throw new TraceError(`${where}: must be a JSON object`);
+    if (typeof o.t !== "number" || !Number.isFinite(o.t) || o.t < 0) throw new TraceError(`${where}: t: must be a non-negative number of ms, got ${JSON.stringify(o.t)}`);
+    if (o.t < lastT) throw new TraceError(`${where}: t: must not decrease (previous ${lastT}), got ${o.t}`);
+    lastT = o.t;
+    const method = o.method ?? "GET";
+    if (typeof method !== "string" || !TOKEN.test(method)) throw new TraceError(`${where}: method: must be an HTTP method, got ${JSON.stringify(o.method)}`);
+    const path = o.path ?? "/";
+    if (typeof path !== "string" || !path.startsWith("/") || /[\s\x00-\x1f\x7f]/.test(path)) throw new TraceError(`${where}: path: must start with / and hold no whitespace, got ${JSON.stringify(o.path)}`);
+    const headers: Record<string, string> = {};
+    if (o.headers !== undefined) {
+      if (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers)) throw new TraceError(`${where}: headers: must be an object`);
+      for (const [k, v] of Object.entries(o.headers)) {
+        if (!TOKEN.test(k)) throw new TraceError(`${where}: headers: bad header name ${JSON.stringify(k)}`);
+        if (typeof v !== "string" || /[\r\n\x00]/.test(v)) throw new TraceError(`${where}: headers.${k}: must be a string without CR, LF or NUL`);
+        headers[k.toLowerCase()] = v;
+      }
+    }
+    const u = o.upstream ?? { status: 200 };
+    if (typeof u !== "object" || u === null) throw new TraceError(`${where}: upstream: must be an object`);
+    if (u.error !== undefined) {
+      if (!ERRORS.has(u.error)) throw new TraceError(`${where}: upstream.error: must be connect, reset or timeout, got ${JSON.stringify(u.error)}`);
+    } else if (!Number.isInteger(u.status) || u.status < 100 || u.status > 599) {
+      throw new TraceError(`${where}: upstream.status: must be an HTTP status 100-599, got ${JSON.stringify(u.status)}`);
+    }
+    if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || u.latencyMs < 0)) throw new TraceError(`${where}: upstream.latencyMs: must be a non-negative number`);
+    out.push({ line: i + 1, t: o.t, method, path, headers, upstream: { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error } });
+  }
+  return out;
+}
+
+export function readTrace(path: string): TraceRequest[] {
+  return parseTrace(readFileSync(path, "utf8"), path);
+}
+
+// Every path sees the same Host and request id, so scope matching and generated
+// sticky ids are identical whichever gateway runs the trace.
+export function normalizedHeaders(r: TraceRequest): Record<string, string> {
+  const h = { ...r.headers };
+  if (h.host === undefined) h.host = "localhost";
+  if (h["x-request-id"] === undefined) h["x-request-id"] = `tandem-sim-${r.line}`;
+  return h;
+}

@@ -1,0 +1,184 @@
+// The HTTP filter callbacks of one Wasm filter on one stream, combining Envoy's
+// Context::decodeHeaders/decodeData/encodeHeaders/encodeData/log/onDestroy
+// (source/extensions/common/wasm/context.cc) with the VM-side checks of proxy-wasm-cpp-host
+// ContextBase::onRequestHeaders & co (src/context.cc):
+// - on_context_create(ctx, root) runs lazily on the first request callback (onCreate);
+// - CHECK_FAIL_HTTP: when the VM has failed (trap) the filter either steps aside
+//   (fail_open) or answers the stream with a 503 local reply, body "", details
+//   "wasm_fail_stream" (Context::failStream) and pauses it;
+// - StopIteration from a headers callback becomes StopAllIterationAndWatermark (ABI 0.2.x
+//   default; cpp-host #434), any value above 4 too; after send_local_response the status is
+//   forced to StopAllIterationAndWatermark (stopNextIteration); ContinueAndEndStream (2) is
+//   treated as Continue by Envoy's convertFilterHeadersStatus;
+// - the request-header pointer is dropped when on_request_headers returns Continue, so the
+//   headers are not reachable from later callbacks;
+// - on_log runs with the final maps (access-log phase); a filter that never saw the request
+//   (an earlier filter replied locally) gets on_context_create right before on_log;
+// - on_done then on_delete when the stream is destroyed (after on_log).
+
+import { FilterDataStatus, FilterHeadersStatus } from './abi-status.js';
+import type { BodyBuffer, FilterContext } from './context.js';
+import type { HeaderMap } from './header-map.js';
+
+/** Normalized outcome of a headers/data callback. */
+export type FilterResult = 'continue' | 'stop';
+
+function isFailed(ctx: FilterContext): boolean {
+  return ctx.wasmMissing || ctx.vm.failed;
+}
+
+/** CHECK_FAIL: fail_open → continue; fail closed → one 503 local reply, then stop. */
+function checkFail(ctx: FilterContext): FilterResult {
+  if (ctx.plugin!.failOpen) return 'continue';
+  if (!ctx.streamFailed) {
+    if (!ctx.failureLocalReplySent) {
+      ctx.callbacks.sendLocalReply(ctx, 503, '', [], 14 /* Unavailable */, 'wasm_fail_stream');
+      ctx.failureLocalReplySent = true;
+    }
+    ctx.streamFailed = true;
+  }
+  return 'stop';
+}
+
+/** ContextBase::onCreate */
+export function onCreate(ctx: FilterContext): void {
+  const vm = ctx.vm;
+  if (!isFailed(ctx) && !ctx.inVmContextCreated && vm.fns.proxy_on_context_create) {
+    vm.invoke(ctx, 'proxy_on_context_create', vm.fns.proxy_on_context_create, ctx.id, ctx.root.id);
+    vm.afterVmCall();
+  }
+  ctx.inVmContextCreated = true;
+}
+
+function headersStatus(ctx: FilterContext, r: number): FilterResult {
+  // convertVmCallResultToFilterHeadersStatus + Envoy convertFilterHeadersStatus
+  if (ctx.vm.stopIteration || r > FilterHeadersStatus.StopAllIterationAndWatermark) return 'stop';
+  if (r === FilterHeadersStatus.Continue || r === FilterHeadersStatus.ContinueAndEndStream) return 'continue';
+  return 'stop';
+}
+
+function dataStatus(ctx: FilterContext, r: number): FilterResult {
+  if (ctx.vm.stopIteration || r > FilterDataStatus.StopIterationNoBuffer) return 'stop';
+  return r === FilterDataStatus.Continue ? 'continue' : 'stop';
+}
+
+export function decodeHeaders(ctx: FilterContext, headers: HeaderMap, endOfStream: boolean): FilterResult {
+  onCreate(ctx);
+  ctx.requestHeaders = headers;
+  ctx.endOfStream = endOfStream;
+  const vm = ctx.vm;
+  let result: FilterResult;
+  if (isFailed(ctx)) {
+    result = checkFail(ctx);
+  } else if (!vm.fns.proxy_on_request_headers) {
+    result = 'continue';
+  } else {
+    const fn = vm.fns.proxy_on_request_headers;
+    const r =
+      vm.abi === '0.1.0'
+        ? vm.invoke(ctx, 'proxy_on_request_headers', fn, ctx.id, headers.size)
+        : vm.invoke(ctx, 'proxy_on_request_headers', fn, ctx.id, headers.size, endOfStream ? 1 : 0);
+    result = isFailed(ctx) ? checkFail(ctx) : headersStatus(ctx, r);
+    vm.afterVmCall();
+  }
+  if (result === 'continue') ctx.requestHeaders = null;
+  return result;
+}
+
+export function decodeData(ctx: FilterContext, body: BodyBuffer, endOfStream: boolean): FilterResult {
+  if (!ctx.inVmContextCreated) return 'continue';
+  ctx.requestBody = body;
+  ctx.endOfStream = endOfStream;
+  const vm = ctx.vm;
+  let result: FilterResult;
+  if (isFailed(ctx)) {
+    result = checkFail(ctx);
+  } else if (!vm.fns.proxy_on_request_body) {
+    result = 'continue';
+  } else {
+    const r = vm.invoke(ctx, 'proxy_on_request_body', vm.fns.proxy_on_request_body, ctx.id, body.size, endOfStream ? 1 : 0);
+    result = isFailed(ctx) ? checkFail(ctx) : dataStatus(ctx, r);
+    vm.afterVmCall();
+  }
+  if (result === 'continue') ctx.requestBody = null;
+  return result;
+}
+
+export function encodeHeaders(ctx: FilterContext, headers: HeaderMap, endOfStream: boolean): FilterResult {
+  if (!ctx.inVmContextCreated || ctx.failureLocalReplySent) return 'continue';
+  ctx.responseHeaders = headers;
+  ctx.endOfStream = endOfStream;
+  const vm = ctx.vm;
+  let result: FilterResult;
+  if (isFailed(ctx)) {
+    result = checkFail(ctx);
+  } else if (!vm.fns.proxy_on_response_headers) {
+    result = 'continue';
+  } else {
+    const fn = vm.fns.proxy_on_response_headers;
+    const r =
+      vm.abi === '0.1.0'
+        ? vm.invoke(ctx, 'proxy_on_response_headers', fn, ctx.id, headers.size)
+        : vm.invoke(ctx, 'proxy_on_response_headers', fn, ctx.id, headers.size, endOfStream ? 1 : 0);
+    result = isFailed(ctx) ? checkFail(ctx) : headersStatus(ctx, r);
+    vm.afterVmCall();
+  }
+  if (result === 'continue') ctx.responseHeaders = null;
+  return result;
+}
+
+export function encodeData(ctx: FilterContext, body: BodyBuffer, endOfStream: boolean): FilterResult {
+  if (!ctx.inVmContextCreated || ctx.failureLocalReplySent) return 'continue';
+  ctx.responseBody = body;
+  ctx.endOfStream = endOfStream;
+  const vm = ctx.vm;
+  let result: FilterResult;
+  if (isFailed(ctx)) {
+    result = checkFail(ctx);
+  } else if (!vm.fns.proxy_on_response_body) {
+    result = 'continue';
+  } else {
+    const r = vm.invoke(ctx, 'proxy_on_response_body', vm.fns.proxy_on_response_body, ctx.id, body.size, endOfStream ? 1 : 0);
+    result = isFailed(ctx) ? checkFail(ctx) : dataStatus(ctx, r);
+    vm.afterVmCall();
+  }
+  if (result === 'continue') ctx.responseBody = null;
+  return result;
+}
+
+/** Context::log (access logger): on_log with the final request/response maps. */
+export function log(ctx: FilterContext, req: HeaderMap | null, resp: HeaderMap | null, respTrailers: HeaderMap | null): void {
+  if (!ctx.inVmContextCreated) onCreate(ctx);
+  ctx.accessLogPhase = true;
+  ctx.accessLogRequestHeaders = req;
+  ctx.accessLogResponseHeaders = resp;
+  ctx.accessLogResponseTrailers = respTrailers;
+  const vm = ctx.vm;
+  if (!isFailed(ctx) && vm.fns.proxy_on_log) {
+    vm.invoke(ctx, 'proxy_on_log', vm.fns.proxy_on_log, ctx.id);
+    vm.afterVmCall();
+  }
+  ctx.accessLogPhase = false;
+  ctx.accessLogRequestHeaders = null;
+  ctx.accessLogResponseHeaders = null;
+  ctx.accessLogResponseTrailers = null;
+}
+
+/** Context::onDestroy → on_done, on_delete; then the host context goes away. */
+export function destroy(ctx: FilterContext): void {
+  const vm = ctx.vm;
+  if (!ctx.destroyed && ctx.inVmContextCreated) {
+    ctx.destroyed = true;
+    if (!isFailed(ctx) && vm.fns.proxy_on_done) {
+      vm.invoke(ctx, 'proxy_on_done', vm.fns.proxy_on_done, ctx.id);
+      vm.afterVmCall();
+    }
+    if (!isFailed(ctx) && vm.fns.proxy_on_delete) {
+      vm.invoke(ctx, 'proxy_on_delete', vm.fns.proxy_on_delete, ctx.id);
+      vm.afterVmCall();
+    }
+  }
+  ctx.requestHeaders = ctx.responseHeaders = ctx.requestTrailers = ctx.responseTrailers = null;
+  ctx.requestBody = ctx.responseBody = null;
+  if (!ctx.wasmMissing) vm.contexts.delete(ctx.id);
+}

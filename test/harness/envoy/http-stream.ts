@@ -1,0 +1,509 @@
+// One downstream HTTP/1.1 request through the gateway, following Envoy's
+// ConnectionManagerImpl/FilterManager/Router order:
+//  1. HCM request mutations (x-request-id, :scheme, x-forwarded-proto, hop-by-hop removal) and
+//     the initial route lookup (refreshCachedRoute);
+//  2. decode: each Wasm filter's on_request_headers in configuration order, then the body
+//     (buffered whole: one on_request_body with end_of_stream); a filter that stops pauses the
+//     stream until proxy_continue_stream or the stream idle timeout (408 "stream timeout", SI);
+//  3. a local reply (send_local_response, a fail-closed VM, or the router's own errors) is encoded
+//     back through the filters' response callbacks in reverse order (sendLocalReplyViaFilterChain);
+//     one sent while encoding replaces the response without further callbacks (direct reply);
+//  4. router: the route is re-selected if a filter changed request headers (route cache cleared),
+//     the cluster is called (errors → 503 UF/UC, 504 UT, 404 NR);
+//  5. encode: on_response_headers in reverse filter order, then the body (buffered only when a
+//     filter exports proxy_on_response_body, else streamed through);
+//  6. on_log for every filter, then on_done/on_delete.
+// Exactly one response per request; close_stream or a late upstream failure resets the
+// connection instead (what Envoy does once the response has started).
+
+import type http from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { ResponseFlag } from './abi-status.js';
+import { BodyBuffer, FilterContext, type PluginConfig, type RootContext, type StreamCallbacks } from './context.js';
+import { decodeData, decodeHeaders, destroy, encodeData, encodeHeaders, log, type FilterResult } from './filter-lifecycle.js';
+import { HeaderMap } from './header-map.js';
+import { RouterReply, prepareLocalReply, type LocalReply } from './local-reply.js';
+import type { Pair } from './pairs.js';
+import { matchRoute, type RouteSpec } from './routes.js';
+import { StreamInfo, allocConnectionId } from './stream-info.js';
+import { sendUpstream, type UpstreamCall } from './upstream.js';
+import type { LogEntry, WasmVm } from './vm.js';
+
+export interface PluginHandle {
+  vm: WasmVm;
+  root: RootContext;
+  plugin: PluginConfig;
+}
+
+/** What a stream needs from the gateway. */
+export interface StreamEnv {
+  routes: readonly RouteSpec[];
+  clusters: Map<string, { host: string; port: number }>;
+  clock(): number;
+  upstreamTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  agent: http.Agent;
+  releaseRoot(root: RootContext, vm: WasmVm): void;
+  harnessLog(e: LogEntry): void;
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+function readAll(s: NodeJS.ReadableStream): Promise<Buffer | null> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    s.on('data', (c: Buffer) => parts.push(c));
+    s.on('end', () => resolve(Buffer.concat(parts)));
+    s.on('error', () => resolve(null));
+    s.on('aborted', () => resolve(null));
+  });
+}
+
+export class HttpStream implements StreamCallbacks {
+  readonly info: StreamInfo;
+  private readonly ctxs: Array<FilterContext | null> = [];
+  private readonly handles: Array<PluginHandle | null>;
+  private readonly requestMap: HeaderMap;
+  private responseMap: HeaderMap | null = null;
+  private local: LocalReply | null = null;
+  private localIsDirect = false;
+  private encoding = false;
+  private resumed = { request: false, response: false };
+  private waiter: (() => void) | null = null;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private cachedRoute: RouteSpec | null | undefined;
+  private upstream: UpstreamCall | null = null;
+  private downstreamStarted = false;
+  private aborted = false;
+  private finalized = false;
+  private readonly isGrpc: boolean;
+  private readonly isHead: boolean;
+
+  constructor(
+    private readonly env: StreamEnv,
+    handles: Array<PluginHandle | null>,
+    private readonly req: http.IncomingMessage,
+    private readonly res: http.ServerResponse,
+  ) {
+    this.handles = handles;
+    this.info = new StreamInfo(env.clock());
+    const sock = req.socket;
+    this.info.connectionId = ((sock as unknown as { __envoyConnId?: number }).__envoyConnId ??= allocConnectionId());
+    this.info.downstreamRemote = { ip: sock.remoteAddress ?? '127.0.0.1', port: sock.remotePort ?? 0 };
+    this.info.downstreamLocal = { ip: sock.localAddress ?? '127.0.0.1', port: sock.localPort ?? 0 };
+    this.info.protocol = `HTTP/${req.httpVersion}`;
+    this.requestMap = this.buildRequestHeaders();
+    this.isGrpc = (this.requestMap.get('content-type') ?? '').startsWith('application/grpc');
+    this.isHead = this.requestMap.get(':method') === 'HEAD';
+    res.on('close', () => {
+      if (!res.writableFinished && !this.aborted) {
+        // The client went away mid-stream (Envoy: downstream reset, flag DC).
+        this.info.setResponseFlag(ResponseFlag.DownstreamConnectionTermination);
+        this.aborted = true;
+        this.upstream?.abort();
+        this.wake();
+      }
+      this.finalize();
+    });
+    for (const h of handles) {
+      if (!h) {
+        this.ctxs.push(null);
+        continue;
+      }
+      h.root.activeStreams++;
+      if (h.vm.failed) {
+        // wasm_filter.h createFilter: fail open → filter not added; fail closed → Wasm-less Context.
+        this.ctxs.push(h.plugin.failOpen ? null : new FilterContext(h.vm, 0, h.root, this, true));
+      } else {
+        const ctx = new FilterContext(h.vm, h.vm.allocContextId(), h.root, this);
+        h.vm.contexts.set(ctx.id, ctx);
+        this.ctxs.push(ctx);
+      }
+    }
+  }
+
+  /** HTTP/1 codec + ConnectionManagerUtility::mutateRequestHeaders. */
+  private buildRequestHeaders(): HeaderMap {
+    const m = new HeaderMap('request');
+    const raw = this.req.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i].toLowerCase();
+      if (k === 'host') m.add(':authority', raw[i + 1]);
+      else m.add(k, raw[i + 1]);
+    }
+    m.setCopy(':path', this.req.url ?? '/');
+    m.setCopy(':method', this.req.method ?? 'GET');
+    if (!m.has(':scheme')) m.setCopy(':scheme', 'http');
+    for (const h of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']) m.remove(h);
+    if (!m.has('x-forwarded-proto')) m.add('x-forwarded-proto', 'http');
+    if (!m.has('x-request-id')) m.add('x-request-id', randomUUID());
+    return m;
+  }
+
+  // ---- StreamCallbacks ----
+  sendLocalReply(_from: FilterContext, code: number, body: string, headers: Pair[], grpc: number | null, details: string): void {
+    if (this.local || this.finalized) return; // first reply wins
+    if (this.downstreamStarted) {
+      // Response already on the wire: Envoy can only reset the stream.
+      this.resetDownstream();
+      return;
+    }
+    this.setLocal(prepareLocalReply(code, body, headers, details, { grpcStatus: grpc, isGrpc: this.isGrpc }));
+  }
+  continueDecoding(): void {
+    this.resumed.request = true;
+    this.wake();
+  }
+  continueEncoding(): void {
+    this.resumed.response = true;
+    this.wake();
+  }
+  resetStream(): void {
+    this.resetDownstream();
+  }
+  clearRouteCache(): void {
+    this.cachedRoute = undefined;
+  }
+
+  private setLocal(r: LocalReply): void {
+    this.local = r;
+    this.localIsDirect = this.encoding;
+    this.info.responseCode = r.status;
+    this.info.responseCodeDetails = r.details;
+    this.wake();
+  }
+
+  private resetDownstream(): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.upstream?.abort();
+    this.req.socket.destroy();
+    this.wake();
+  }
+
+  private wake(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+    const w = this.waiter;
+    this.waiter = null;
+    w?.();
+  }
+
+  /** Paused by a filter: wait for continue, a local reply, a reset or the stream idle timeout. */
+  private waitResume(kind: 'request' | 'response'): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.resumed[kind] || this.local || this.aborted) return resolve();
+      this.waiter = resolve;
+      this.idleTimer = setTimeout(() => {
+        this.info.setResponseFlag(ResponseFlag.StreamIdleTimeout);
+        const r = RouterReply.streamIdleTimeout();
+        this.setLocal(prepareLocalReply(r.status, r.body, [], r.details, { isGrpc: this.isGrpc }));
+      }, this.env.streamIdleTimeoutMs);
+    });
+  }
+
+  /** Route cache (HCM refreshCachedRoute sets route and cluster info on the stream). */
+  private route(): RouteSpec | null {
+    if (this.cachedRoute === undefined) {
+      const r = matchRoute(this.env.routes, this.requestMap) ?? null;
+      this.cachedRoute = r;
+      this.info.hasRoute = r !== null;
+      this.info.routeName = r?.name ?? '';
+      this.info.clusterName = r && this.env.clusters.has(r.cluster) ? r.cluster : undefined;
+    }
+    return this.cachedRoute;
+  }
+
+  async run(): Promise<void> {
+    try {
+      await this.decode();
+    } catch (e) {
+      this.env.harnessLog({ level: 'critical', message: `harness error: ${(e as Error).stack ?? e}`, vm: -1 });
+      if (!this.downstreamStarted && !this.aborted) {
+        this.writeResponse(prepareLocalReply(500, `harness error: ${(e as Error).message}`, [], 'harness_error').headers, Buffer.from(`harness error: ${(e as Error).message}`));
+      } else {
+        this.resetDownstream();
+      }
+    }
+  }
+
+  private hasBody(): boolean {
+    const cl = this.req.headers['content-length'];
+    if (cl !== undefined) return cl !== '0';
+    return this.req.headers['transfer-encoding'] !== undefined;
+  }
+
+  /** Runs a decode-side callback on every filter in order; false when the stream must not go on. */
+  private async decodeChain(call: (ctx: FilterContext) => FilterResult): Promise<boolean> {
+    for (const ctx of this.ctxs) {
+      if (!ctx) continue;
+      this.resumed.request = false;
+      const r = call(ctx);
+      if (this.aborted || this.local) break;
+      if (r === 'stop' && !this.resumed.request) {
+        await this.waitResume('request');
+        if (this.aborted || this.local) break;
+      }
+    }
+    if (this.aborted) return false;
+    if (this.local) {
+      await this.replyViaFilterChain();
+      return false;
+    }
+    return true;
+  }
+
+  private async decode(): Promise<void> {
+    const bodyExpected = this.hasBody();
+    this.route();
+    if (!(await this.decodeChain((ctx) => decodeHeaders(ctx, this.requestMap, !bodyExpected)))) return;
+
+    let body: Buffer | null = null;
+    if (bodyExpected) {
+      body = await readAll(this.req);
+      if (body === null || this.aborted) return;
+      this.info.bytesReceived = body.length;
+      if (this.ctxs.some((c) => c && c.vm.fns.proxy_on_request_body)) {
+        const buf = new BodyBuffer(body, true);
+        if (!(await this.decodeChain((ctx) => decodeData(ctx, buf, true)))) return;
+        body = buf.data;
+      }
+    } else {
+      this.req.resume();
+    }
+
+    const route = this.route();
+    if (!route) {
+      this.info.setResponseFlag(ResponseFlag.NoRouteFound);
+      return this.routerReply(RouterReply.noRoute());
+    }
+    const cluster = this.env.clusters.get(route.cluster);
+    if (!cluster) {
+      this.info.setResponseFlag(ResponseFlag.NoClusterFound);
+      return this.routerReply(RouterReply.noCluster());
+    }
+    await this.forward(cluster, body);
+  }
+
+  private async routerReply(r: { status: number; body: string; details: string }): Promise<void> {
+    this.setLocal(prepareLocalReply(r.status, r.body, [], r.details, { isGrpc: this.isGrpc }));
+    await this.replyViaFilterChain();
+  }
+
+  private outgoingHeaders(): http.OutgoingHttpHeaders {
+    const out: Record<string, string | string[]> = {};
+    const m = this.requestMap;
+    for (let i = 0; i < m.keys.length; i++) {
+      const k = m.keys[i];
+      if (k[0] === ':') continue;
+      const prev = out[k];
+      out[k] = prev === undefined ? m.values[i] : Array.isArray(prev) ? [...prev, m.values[i]] : [prev, m.values[i]];
+    }
+    out.host = m.get(':authority') ?? '';
+    if (this.env.upstreamTimeoutMs > 0 && out['x-envoy-expected-rq-timeout-ms'] === undefined) {
+      out['x-envoy-expected-rq-timeout-ms'] = String(this.env.upstreamTimeoutMs);
+    }
+    return out;
+  }
+
+  private async forward(cluster: { host: string; port: number }, body: Buffer | null): Promise<void> {
+    this.info.upstreamHost = { ip: cluster.host, port: cluster.port };
+    const started = this.env.clock();
+    const headers = this.outgoingHeaders();
+    if (body) {
+      delete headers['content-length'];
+      headers['content-length'] = String(body.length);
+    }
+    const call = sendUpstream({
+      host: cluster.host,
+      port: cluster.port,
+      method: this.requestMap.get(':method') ?? 'GET',
+      path: this.requestMap.get(':path') ?? '/',
+      headers,
+      body,
+      timeoutMs: this.env.upstreamTimeoutMs,
+      agent: this.env.agent,
+    });
+    this.upstream = call;
+    const o = await call.outcome;
+    if (this.aborted) return;
+    if (o.kind === 'timeout') {
+      this.info.setResponseFlag(ResponseFlag.UpstreamRequestTimeout);
+      return this.routerReply(RouterReply.timeout());
+    }
+    if (o.kind === 'reset') {
+      this.info.setResponseFlag(o.flag);
+      this.info.upstreamTransportFailureReason = o.transportFailure;
+      return this.routerReply(RouterReply.upstreamReset(o.reason, o.transportFailure));
+    }
+    const res = o.res;
+    this.info.upstreamLocal = o.localAddress;
+    call.onLateTimeout = () => {
+      this.info.setResponseFlag(ResponseFlag.UpstreamRequestTimeout);
+      this.resetDownstream();
+    };
+    const map = new HeaderMap('response');
+    map.add(':status', String(res.statusCode ?? 502));
+    const raw = res.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) {
+      const k = raw[i].toLowerCase();
+      if (!HOP_BY_HOP.has(k)) map.add(k, raw[i + 1]);
+    }
+    map.setCopy('x-envoy-upstream-service-time', String(Math.max(0, Math.round(this.env.clock() - started))));
+    this.info.responseCode = res.statusCode;
+    const status = res.statusCode ?? 0;
+    const endStream =
+      this.isHead || status === 204 || status === 304 || res.headers['content-length'] === '0';
+
+    // encode headers
+    this.encoding = true;
+    const ok = await this.encodeChain((ctx) => encodeHeaders(ctx, map, endStream));
+    if (!ok) {
+      call.abort();
+      res.resume();
+      return;
+    }
+    this.responseMap = map;
+    const wantsBody = !endStream && this.ctxs.some((c) => c && c.inVmContextCreated && !c.vm.failed && c.vm.fns.proxy_on_response_body);
+    if (wantsBody) {
+      const data = await readAll(res);
+      if (data === null) {
+        if (!this.aborted) this.lateUpstreamReset();
+        return;
+      }
+      call.complete();
+      const buf = new BodyBuffer(data, true);
+      if (!(await this.encodeChain((ctx) => encodeData(ctx, buf, true)))) return;
+      this.encoding = false;
+      const out = this.isHead ? Buffer.alloc(0) : buf.data;
+      if (!this.isHead && map.has('content-length')) map.setCopy('content-length', String(out.length));
+      this.info.bytesSent = out.length;
+      this.writeResponse(map, out);
+      return;
+    }
+    this.encoding = false;
+    this.writeHead(map);
+    res.on('data', (c: Buffer) => (this.info.bytesSent += c.length));
+    res.on('aborted', () => this.lateUpstreamReset());
+    res.on('error', () => this.lateUpstreamReset());
+    res.on('end', () => {
+      call.complete();
+      this.res.end();
+    });
+    res.pipe(this.res, { end: false });
+  }
+
+  private lateUpstreamReset(): void {
+    if (this.aborted || this.finalized) return;
+    this.info.setResponseFlag(ResponseFlag.UpstreamConnectionTermination);
+    this.info.responseCodeDetails = 'upstream_reset_after_response_started{connection_termination}';
+    this.resetDownstream();
+  }
+
+  /** Runs an encode-side callback on every filter in reverse order; false if the response was replaced/reset. */
+  private async encodeChain(call: (ctx: FilterContext) => FilterResult): Promise<boolean> {
+    this.encoding = true;
+    for (let i = this.ctxs.length - 1; i >= 0; i--) {
+      const ctx = this.ctxs[i];
+      if (!ctx) continue;
+      this.resumed.response = false;
+      const r = call(ctx);
+      if (this.aborted || this.local) break;
+      if (r === 'stop' && !this.resumed.response) {
+        await this.waitResume('response');
+        if (this.aborted || this.local) break;
+      }
+    }
+    if (this.aborted) return false;
+    if (this.local) {
+      // sendDirectLocalReply: straight to the codec, no more filter callbacks.
+      this.encoding = false;
+      this.responseMap = this.local.headers;
+      this.writeResponse(this.local.headers, Buffer.from(this.isHead ? '' : this.local.body, 'latin1'));
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * sendLocalReplyViaFilterChain: the local reply is encoded through every filter in reverse
+   * order. Filters whose context was never created (they came after the replying filter) are
+   * skipped by encodeHeaders; replies sent meanwhile are ignored (one is under way), and a
+   * filter returning Stop here does not hold the reply.
+   */
+  private async replyViaFilterChain(): Promise<void> {
+    const reply = this.local!;
+    if (this.localIsDirect) {
+      this.responseMap = reply.headers;
+      this.writeResponse(reply.headers, Buffer.from(this.isHead ? '' : reply.body, 'latin1'));
+      return;
+    }
+    const bodyless = reply.body.length === 0 || this.isHead;
+    this.encoding = true;
+    let ok = this.encodeReplyChain((ctx) => encodeHeaders(ctx, reply.headers, bodyless));
+    let body: Buffer = Buffer.from(reply.body, 'latin1');
+    if (ok && !bodyless && this.ctxs.some((c) => c && c.inVmContextCreated && c.vm.fns.proxy_on_response_body)) {
+      const buf = new BodyBuffer(body, true);
+      ok = this.encodeReplyChain((ctx) => encodeData(ctx, buf, true));
+      body = buf.data;
+      if (reply.headers.has('content-length')) reply.headers.setCopy('content-length', String(body.length));
+    }
+    this.encoding = false;
+    if (!ok) return;
+    this.responseMap = reply.headers;
+    this.writeResponse(reply.headers, this.isHead ? Buffer.alloc(0) : body);
+  }
+
+  private encodeReplyChain(call: (ctx: FilterContext) => FilterResult): boolean {
+    for (let i = this.ctxs.length - 1; i >= 0; i--) {
+      const ctx = this.ctxs[i];
+      if (!ctx) continue;
+      call(ctx);
+      if (this.aborted) return false;
+    }
+    return true;
+  }
+
+  private writeHead(map: HeaderMap): void {
+    if (this.downstreamStarted || this.aborted) return;
+    this.downstreamStarted = true;
+    const res = this.res;
+    const status = Number(map.get(':status'));
+    res.statusCode = Number.isInteger(status) && status >= 100 && status <= 999 ? status : 502;
+    const grouped = new Map<string, string[]>();
+    for (let i = 0; i < map.keys.length; i++) {
+      const k = map.keys[i];
+      if (k[0] === ':') continue;
+      const g = grouped.get(k);
+      if (g) g.push(map.values[i]);
+      else grouped.set(k, [map.values[i]]);
+    }
+    for (const [k, v] of grouped) {
+      try {
+        res.setHeader(k, v.length === 1 ? v[0] : v);
+      } catch {
+        // Node refuses header names/values Envoy would pass through; drop them.
+      }
+    }
+    res.setHeader('server', 'envoy'); // server_header_transformation: OVERWRITE (default)
+  }
+
+  private writeResponse(map: HeaderMap, body: Buffer): void {
+    if (this.downstreamStarted || this.aborted) return;
+    this.writeHead(map);
+    this.info.bytesSent = body.length;
+    this.res.end(body);
+  }
+
+  /** End of stream: on_log for every filter, then on_done/on_delete (Envoy's deferred stream destroy). */
+  private finalize(): void {
+    if (this.finalized) return;
+    this.finalized = true;
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.upstream?.abort();
+    this.info.requestCompleteMs = this.env.clock() - this.info.startTimeMs;
+    for (const ctx of this.ctxs) if (ctx) log(ctx, this.requestMap, this.responseMap, null);
+    for (const ctx of this.ctxs) if (ctx) destroy(ctx);
+    for (const h of this.handles) if (h) this.env.releaseRoot(h.root, h.vm);
+  }
+}

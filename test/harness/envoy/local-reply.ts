@@ -1,0 +1,74 @@
+// Local replies as Envoy builds them (source/common/http/utility.cc Utility::prepareLocalReply)
+// and the bodies/details of the router's own error replies (source/common/router/router.cc
+// onUpstreamReset / onUpstreamTimeoutAbort / no route).
+// Headers: {":status"}, then the caller's extra headers (addCopy), then content-length and
+// content-type "text/plain" (unless already set) when the body is non-empty, or both removed
+// when it is empty. A gRPC request gets ":status 200" + grpc-status / grpc-message instead.
+
+import { HeaderMap } from './header-map.js';
+import type { Pair } from './pairs.js';
+
+export interface LocalReply {
+  status: number;
+  body: string;
+  headers: HeaderMap;
+  details: string;
+}
+
+const HTTP_TO_GRPC: Record<number, number> = { 400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14 };
+
+export function prepareLocalReply(
+  status: number,
+  body: string,
+  extra: readonly Pair[],
+  details: string,
+  opts: { grpcStatus?: number | null; isGrpc?: boolean } = {},
+): LocalReply {
+  const headers = new HeaderMap('response');
+  headers.add(':status', String(status));
+  for (const [k, v] of extra) headers.add(k, v);
+  if (opts.isGrpc) {
+    headers.setCopy(':status', '200');
+    headers.setCopy('content-type', 'application/grpc');
+    if (headers.get('grpc-status') === undefined) {
+      headers.setCopy('grpc-status', String(opts.grpcStatus ?? HTTP_TO_GRPC[status] ?? 2));
+    }
+    if (body) headers.setCopy('grpc-message', encodeURIComponent(body));
+    headers.remove('content-length');
+    return { status: 200, body: '', headers, details };
+  }
+  if (body.length > 0) {
+    headers.setCopy('content-length', String(Buffer.byteLength(body, 'latin1')));
+    if (headers.get('content-type') === undefined) headers.setCopy('content-type', 'text/plain');
+  } else {
+    headers.remove('content-length');
+    headers.remove('content-type');
+  }
+  return { status, body, headers, details };
+}
+
+/** Router error replies (router.cc). `reason` is Http::Utility::resetReasonToString. */
+export const RouterReply = {
+  upstreamReset(reason: string, transportFailure = ''): { status: number; body: string; details: string } {
+    const body =
+      `upstream connect error or disconnect/reset before headers. reset reason: ${reason}` +
+      (transportFailure ? `, transport failure reason: ${transportFailure}` : '');
+    const details = `upstream_reset_before_response_started{${reason}${transportFailure ? `,${transportFailure}` : ''}}`.replace(
+      /\s/g,
+      '_',
+    );
+    return { status: 503, body, details };
+  },
+  timeout(): { status: number; body: string; details: string } {
+    return { status: 504, body: 'upstream request timeout', details: 'upstream_response_timeout' };
+  },
+  noRoute(): { status: number; body: string; details: string } {
+    return { status: 404, body: '', details: 'route_not_found' };
+  },
+  noCluster(): { status: number; body: string; details: string } {
+    return { status: 503, body: '', details: 'cluster_not_found' };
+  },
+  streamIdleTimeout(): { status: number; body: string; details: string } {
+    return { status: 408, body: 'stream timeout', details: 'stream_idle_timeout' };
+  },
+};

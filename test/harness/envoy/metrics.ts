@@ -1,0 +1,125 @@
+// Custom metrics as Envoy implements them (source/extensions/common/wasm/context.cc
+// defineMetric / incrementMetric / recordMetric / getMetric):
+// - every name is prefixed with the "wasmcustom" stat namespace (Wasm::custom_stat_namespace_),
+//   so a module's "requests" is exported as "wasmcustom.requests" (Istio needs
+//   proxyStatsMatcher.inclusionPrefixes ["wasmcustom"] to export them);
+// - the stat lives in the shared stats scope: several VMs (workers) defining the same name
+//   update ONE counter/gauge/histogram;
+// - ids are per VM: counters 0,4,8..., gauges 1,5,9..., histograms 2,6,10... (type in the low
+//   2 bits; cpp-host wasm.h next*MetricId);
+// - increment on a counter needs offset > 0 (else BadArgument); on a gauge a non-positive
+//   offset subtracts; increment on a histogram is BadArgument; record on a counter adds,
+//   on a gauge sets, on a histogram records a sample; get on a histogram is BadArgument;
+//   unknown ids are NotFound. Values are uint64 (a gauge subtracted below 0 wraps).
+
+import { METRIC_ID_INCREMENT, METRIC_TYPE_MASK, MetricType, WasmResult, type WasmResultCode } from './abi-status.js';
+
+export const CUSTOM_STAT_NAMESPACE = 'wasmcustom';
+
+const U64 = (v: bigint) => BigInt.asUintN(64, v);
+
+export class StatsStore {
+  readonly counters = new Map<string, bigint>();
+  readonly gauges = new Map<string, bigint>();
+  readonly histograms = new Map<string, number[]>();
+
+  counter(name: string): void {
+    if (!this.counters.has(name)) this.counters.set(name, 0n);
+  }
+  gauge(name: string): void {
+    if (!this.gauges.has(name)) this.gauges.set(name, 0n);
+  }
+  histogram(name: string): void {
+    if (!this.histograms.has(name)) this.histograms.set(name, []);
+  }
+
+  /** Flat view for tests: counters and gauges by full name; histograms as NAME.count / NAME.sum. */
+  snapshot(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [k, v] of this.counters) out[k] = Number(v);
+    for (const [k, v] of this.gauges) out[k] = Number(BigInt.asIntN(64, v));
+    for (const [k, v] of this.histograms) {
+      out[`${k}.count`] = v.length;
+      out[`${k}.sum`] = v.reduce((a, b) => a + b, 0);
+    }
+    return out;
+  }
+}
+
+/** Per-VM metric id table (Wasm::counters_/gauges_/histograms_ keyed by id). */
+export class VmMetrics {
+  private nextCounter: number = MetricType.Counter;
+  private nextGauge: number = MetricType.Gauge;
+  private nextHistogram: number = MetricType.Histogram;
+  private readonly ids = new Map<number, string>();
+
+  constructor(readonly store: StatsStore) {}
+
+  define(type: number, name: string): { result: WasmResultCode; id?: number } {
+    if (type > MetricType.MAX) return { result: WasmResult.BadArgument };
+    const full = `${CUSTOM_STAT_NAMESPACE}.${name}`;
+    let id: number;
+    if (type === MetricType.Counter) {
+      id = this.nextCounter;
+      this.nextCounter = (this.nextCounter + METRIC_ID_INCREMENT) >>> 0;
+      this.store.counter(full);
+    } else if (type === MetricType.Gauge) {
+      id = this.nextGauge;
+      this.nextGauge = (this.nextGauge + METRIC_ID_INCREMENT) >>> 0;
+      this.store.gauge(full);
+    } else {
+      id = this.nextHistogram;
+      this.nextHistogram = (this.nextHistogram + METRIC_ID_INCREMENT) >>> 0;
+      this.store.histogram(full);
+    }
+    this.ids.set(id, full);
+    return { result: WasmResult.Ok, id };
+  }
+
+  increment(id: number, offset: bigint): WasmResultCode {
+    const type = id & METRIC_TYPE_MASK;
+    const name = this.ids.get(id);
+    if (type === MetricType.Counter) {
+      if (name === undefined) return WasmResult.NotFound;
+      if (offset <= 0n) return WasmResult.BadArgument;
+      this.store.counters.set(name, U64(this.store.counters.get(name)! + offset));
+      return WasmResult.Ok;
+    }
+    if (type === MetricType.Gauge) {
+      if (name === undefined) return WasmResult.NotFound;
+      this.store.gauges.set(name, U64(this.store.gauges.get(name)! + offset));
+      return WasmResult.Ok;
+    }
+    return WasmResult.BadArgument;
+  }
+
+  record(id: number, value: bigint): WasmResultCode {
+    const type = id & METRIC_TYPE_MASK;
+    const name = this.ids.get(id);
+    if (name === undefined) return WasmResult.NotFound;
+    if (type === MetricType.Counter) {
+      this.store.counters.set(name, U64(this.store.counters.get(name)! + value));
+    } else if (type === MetricType.Gauge) {
+      this.store.gauges.set(name, U64(value));
+    } else if (type === MetricType.Histogram) {
+      this.store.histograms.get(name)!.push(Number(value));
+    } else {
+      return WasmResult.NotFound;
+    }
+    return WasmResult.Ok;
+  }
+
+  get(id: number): { result: WasmResultCode; value?: bigint } {
+    const type = id & METRIC_TYPE_MASK;
+    const name = this.ids.get(id);
+    if (type === MetricType.Counter) {
+      if (name === undefined) return { result: WasmResult.NotFound };
+      return { result: WasmResult.Ok, value: this.store.counters.get(name)! };
+    }
+    if (type === MetricType.Gauge) {
+      if (name === undefined) return { result: WasmResult.NotFound };
+      return { result: WasmResult.Ok, value: this.store.gauges.get(name)! };
+    }
+    return { result: WasmResult.BadArgument };
+  }
+}

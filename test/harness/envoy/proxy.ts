@@ -1,0 +1,317 @@
+// startEnvoy: a loopback HTTP/1.1 proxy that hosts Wasm filters the way an Envoy with
+// `workers` worker threads does (source/extensions/filters/http/wasm, common/wasm/wasm.cc,
+// proxy-wasm-cpp-host src/wasm.cc createWasm/canary/getOrCreateThreadLocalPlugin):
+// - filters sharing module bytes, vm_id and vm configuration share one VM per worker (Envoy's
+//   vm key) — each filter is a root context in it; other filters get their own VM;
+// - each filter's configuration is first tried in a canary VM; a rejected configuration or a
+//   module Envoy would refuse makes startEnvoy() reject (the listener would not come up);
+// - requests are spread round-robin over workers (Envoy's kernel/connection balancing is not
+//   modelled: here it is per request);
+// - reconfigure() is a configuration push: canary, then a new root context in every worker VM,
+//   the old one shut down after its in-flight streams (a crashed worker VM is replaced).
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { makePlugin, type PluginConfig, type RootContext } from './context.js';
+import { HttpStream, type PluginHandle, type StreamEnv } from './http-stream.js';
+import { compileModule, pluginFromSpec, runCanary, type FilterSpec } from './host.js';
+import type { HostEnv, HttpCallRequest, HttpCallResponseData } from './imports-env.js';
+import { StatsStore } from './metrics.js';
+import type { Pair } from './pairs.js';
+import type { RouteSpec } from './routes.js';
+import { SharedData } from './shared-data.js';
+import { WasmLoadError, WasmVm, type CompiledModule, type LogEntry } from './vm.js';
+import type { LogLevelName } from './abi-status.js';
+
+export interface EnvoyOptions {
+  filters: FilterSpec[];
+  /** Worker threads, i.e. VMs per vm key. Default 2. */
+  workers?: number;
+  clusters: Record<string, { host: string; port: number }>;
+  /** First match wins. */
+  routes: RouteSpec[];
+  /** ms since epoch; default Date.now. */
+  clock?: () => number;
+  /** Route timeout (Envoy default 15 s; 0 disables). */
+  upstreamTimeoutMs?: number;
+  port?: number;
+  /** HCM stream_idle_timeout for paused streams (Envoy default 5 min). */
+  streamIdleTimeoutMs?: number;
+  /** Envoy's wasm log level (default info). */
+  logLevel?: LogLevelName;
+  /** Process-wide shared data; default a fresh store per gateway (one Envoy process). */
+  sharedData?: SharedData;
+}
+
+export interface EnvoyGateway {
+  url: string;
+  port: number;
+  reconfigure(rootId: string, configuration: string): boolean;
+  setCluster(name: string, addr: { host: string; port: number }): void;
+  metrics(): Record<string, number>;
+  logs(): { level: string; message: string; vm: number }[];
+  memoryPages(): number[];
+  close(): Promise<void>;
+  /** Histogram samples by full stat name (wasmcustom.<name>). */
+  histograms(): Record<string, number[]>;
+  readonly sharedData: SharedData;
+  /** Worker VMs, in the index order used by logs() and memoryPages(). */
+  readonly vms: WasmVm[];
+}
+
+interface FilterState {
+  spec: FilterSpec;
+  compiled: CompiledModule;
+  plugin: PluginConfig;
+}
+
+interface Worker {
+  index: number;
+  vms: Map<string, WasmVm>;
+  handles: Array<PluginHandle | null>;
+}
+
+class Gateway implements EnvoyGateway {
+  url = '';
+  port = 0;
+  readonly sharedData: SharedData;
+  readonly vms: WasmVm[] = [];
+  private readonly stats = new StatsStore();
+  private readonly logEntries: LogEntry[] = [];
+  private readonly filters: FilterState[] = [];
+  private readonly workers: Worker[] = [];
+  private readonly clusters = new Map<string, { host: string; port: number }>();
+  private readonly agent = new http.Agent({ keepAlive: true });
+  private readonly tickTimers = new Map<RootContext, NodeJS.Timeout>();
+  private readonly server: http.Server;
+  private readonly clock: () => number;
+  private rr = 0;
+  private vmIndex = 0;
+  private readonly streamEnv: StreamEnv;
+  private readonly hostEnv: HostEnv;
+
+  constructor(private readonly opts: EnvoyOptions) {
+    this.sharedData = opts.sharedData ?? new SharedData();
+    this.clock = opts.clock ?? Date.now;
+    for (const [k, v] of Object.entries(opts.clusters)) this.clusters.set(k, { ...v });
+    this.hostEnv = {
+      hasCluster: (name) => this.clusters.has(name),
+      httpCall: (req, done) => this.httpCall(req, done),
+      onTickPeriod: (vm, root) => this.armTick(vm, root),
+    };
+    this.streamEnv = {
+      routes: opts.routes,
+      clusters: this.clusters,
+      clock: this.clock,
+      upstreamTimeoutMs: opts.upstreamTimeoutMs ?? 15000,
+      streamIdleTimeoutMs: opts.streamIdleTimeoutMs ?? 300000,
+      agent: this.agent,
+      releaseRoot: (root, vm) => this.releaseRoot(root, vm),
+      harnessLog: (e) => this.logEntries.push(e),
+    };
+    this.server = http.createServer((req, res) => {
+      const worker = this.workers[this.rr++ % this.workers.length];
+      void new HttpStream(this.streamEnv, worker.handles, req, res).run();
+    });
+  }
+
+  private newVm(f: FilterState, index: number): WasmVm {
+    return new WasmVm(f.compiled, {
+      vmId: f.plugin.vmId,
+      vmConfiguration: f.plugin.vmConfiguration,
+      sharedData: this.sharedData,
+      stats: this.stats,
+      clock: this.clock,
+      logLevel: this.opts.logLevel,
+      index,
+      env: this.hostEnv,
+      envs: f.spec.envs,
+      logSink: (e) => this.logEntries.push(e),
+    });
+  }
+
+  private vmKey(f: FilterState): string {
+    return `${f.plugin.vmId}||${f.plugin.vmConfiguration}||${f.compiled.hash}`;
+  }
+
+  /** getOrCreateThreadLocalWasm: one VM per vm key per worker; a failed one is replaced. */
+  private workerVm(w: Worker, f: FilterState): WasmVm {
+    const key = this.vmKey(f);
+    const existing = w.vms.get(key);
+    if (existing && !existing.failed) return existing;
+    const vm = this.newVm(f, existing ? existing.index : this.vmIndex++);
+    vm.initialize();
+    w.vms.set(key, vm);
+    if (existing) this.vms[this.vms.indexOf(existing)] = vm;
+    else this.vms.push(vm);
+    return vm;
+  }
+
+  async start(): Promise<void> {
+    for (const spec of this.opts.filters) {
+      const compiled = await compileModule(spec.wasm);
+      this.filters.push({ spec, compiled, plugin: pluginFromSpec(spec) });
+    }
+    for (const f of this.filters) {
+      if (!runCanary(f.plugin, (i) => this.newVm(f, i))) {
+        throw new WasmLoadError(`Unable to create Wasm HTTP filter ${f.plugin.name}`, 'ConfigureFailed');
+      }
+    }
+    const n = this.opts.workers ?? 2;
+    for (let i = 0; i < n; i++) {
+      const w: Worker = { index: i, vms: new Map(), handles: [] };
+      this.workers.push(w);
+      for (const f of this.filters) {
+        const vm = this.workerVm(w, f);
+        const root = vm.startPlugin(f.plugin);
+        if (!root || !vm.configurePlugin(root, f.plugin)) {
+          throw new WasmLoadError(`Failed to configure thread-local Wasm plugin ${f.plugin.name}`, 'ConfigureFailed');
+        }
+        w.handles.push({ vm, root, plugin: f.plugin });
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
+    });
+    this.port = (this.server.address() as AddressInfo).port;
+    this.url = `http://127.0.0.1:${this.port}`;
+  }
+
+  reconfigure(rootId: string, configuration: string): boolean {
+    const targets = this.filters.map((f, i) => [f, i] as const).filter(([f]) => f.spec.rootId === rootId);
+    if (targets.length === 0) return false;
+    for (const [f] of targets) {
+      const next = makePlugin({ ...f.plugin, configuration });
+      if (next.key !== f.plugin.key && !runCanary(next, (i) => this.newVm(f, i))) return false;
+    }
+    for (const [f, fi] of targets) {
+      const next = makePlugin({ ...f.plugin, configuration });
+      if (next.key === f.plugin.key) continue;
+      f.plugin = next;
+      for (const w of this.workers) {
+        const old = w.handles[fi];
+        let vm: WasmVm;
+        try {
+          vm = this.workerVm(w, f);
+        } catch {
+          w.handles[fi] = null; // no plugin handle on this worker: Envoy adds no filter
+          continue;
+        }
+        const root = vm.startPlugin(next);
+        if (!root || !vm.configurePlugin(root, next)) {
+          w.handles[fi] = null;
+        } else {
+          w.handles[fi] = { vm, root, plugin: next };
+        }
+        if (old) this.retire(old);
+      }
+    }
+    return true;
+  }
+
+  private retire(h: PluginHandle): void {
+    if (h.root.activeStreams === 0) this.shutdownRoot(h.vm, h.root);
+    else h.root.retired = true;
+  }
+
+  private shutdownRoot(vm: WasmVm, root: RootContext): void {
+    const t = this.tickTimers.get(root);
+    if (t) clearInterval(t);
+    this.tickTimers.delete(root);
+    if (vm.contexts.has(root.id)) vm.shutdownRoot(root);
+  }
+
+  private releaseRoot(root: RootContext, vm: WasmVm): void {
+    root.activeStreams--;
+    if (root.retired && root.activeStreams === 0) {
+      root.retired = false;
+      this.shutdownRoot(vm, root);
+    }
+  }
+
+  private armTick(vm: WasmVm, root: RootContext): void {
+    const prev = this.tickTimers.get(root);
+    if (prev) clearInterval(prev);
+    this.tickTimers.delete(root);
+    if (root.tickPeriodMs > 0) {
+      const t = setInterval(() => vm.tick(root), root.tickPeriodMs);
+      t.unref();
+      this.tickTimers.set(root, t);
+    }
+  }
+
+  private httpCall(req: HttpCallRequest, done: (r: HttpCallResponseData | null) => void): { cancel(): void } {
+    const cluster = this.clusters.get(req.cluster)!;
+    const headers: Record<string, string> = {};
+    let method = 'GET';
+    let path = '/';
+    for (const [k, v] of req.headers) {
+      const lk = k.toLowerCase();
+      if (lk === ':method') method = v;
+      else if (lk === ':path') path = v;
+      else if (lk === ':authority') headers.host = v;
+      else if (lk[0] !== ':') headers[lk] = v;
+    }
+    if (req.body.length) headers['content-length'] = String(req.body.length);
+    let finished = false;
+    const finish = (r: HttpCallResponseData | null) => {
+      if (finished) return;
+      finished = true;
+      setImmediate(() => done(r));
+    };
+    const cr = http.request({ host: cluster.host, port: cluster.port, method, path, headers, agent: this.agent, setHost: false }, (res) => {
+      const parts: Buffer[] = [];
+      res.on('data', (c: Buffer) => parts.push(c));
+      res.on('end', () => {
+        const hs: Pair[] = [[':status', String(res.statusCode)]];
+        for (let i = 0; i < res.rawHeaders.length; i += 2) hs.push([res.rawHeaders[i].toLowerCase(), res.rawHeaders[i + 1]]);
+        finish({ headers: hs, body: Buffer.concat(parts), trailers: [] });
+      });
+      res.on('error', () => finish(null));
+    });
+    cr.on('error', () => finish(null));
+    if (req.timeoutMs > 0) cr.setTimeout(req.timeoutMs, () => cr.destroy());
+    cr.end(req.body.length ? req.body : undefined);
+    return { cancel: () => ((finished = true), cr.destroy()) };
+  }
+
+  setCluster(name: string, addr: { host: string; port: number }): void {
+    this.clusters.set(name, { ...addr });
+  }
+
+  metrics(): Record<string, number> {
+    return this.stats.snapshot();
+  }
+
+  histograms(): Record<string, number[]> {
+    return Object.fromEntries([...this.stats.histograms].map(([k, v]) => [k, [...v]]));
+  }
+
+  logs(): LogEntry[] {
+    return [...this.logEntries];
+  }
+
+  memoryPages(): number[] {
+    return this.vms.map((vm) => vm.memoryPages);
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.tickTimers.values()) clearInterval(t);
+    this.tickTimers.clear();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    this.agent.destroy();
+    for (const w of this.workers) {
+      for (const h of w.handles) if (h && !h.vm.failed && h.vm.contexts.has(h.root.id)) h.vm.shutdownRoot(h.root);
+    }
+  }
+}
+
+export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyGateway> {
+  const gw = new Gateway(opts);
+  await gw.start();
+  return gw;
+}

@@ -1,0 +1,64 @@
+// Per-HTTP-stream facts Envoy keeps in StreamInfo and exposes through properties
+// (source/extensions/filters/common/expr/context.cc RequestWrapper, ResponseWrapper,
+// ConnectionWrapper, UpstreamWrapper, PeerWrapper, XDSWrapper). All filters of a stream share it.
+
+export interface Address {
+  ip: string;
+  port: number;
+}
+
+/** Envoy's Address::asStringView: "ip:port", IPv6 in brackets. */
+export function addressString(a: Address): string {
+  return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
+}
+
+export function parseAddress(s: string): Address {
+  const m = /^\[(.*)\]:(\d+)$/.exec(s) ?? /^([^:]*):(\d+)$/.exec(s);
+  if (m) return { ip: m[1], port: Number(m[2]) };
+  return { ip: s, port: 0 };
+}
+
+/** ms (possibly fractional) → integer ns without double rounding error. */
+export function msToNs(ms: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
+}
+
+let nextConnectionId = 0;
+export function allocConnectionId(): number {
+  return nextConnectionId++;
+}
+
+export class StreamInfo {
+  startTimeMs: number;
+  protocol: string | undefined = 'HTTP/1.1';
+  downstreamRemote: Address = { ip: '127.0.0.1', port: 0 };
+  downstreamLocal: Address = { ip: '127.0.0.1', port: 0 };
+  connectionId: number | undefined;
+  requestedServerName = '';
+  responseCode: number | undefined;
+  responseCodeDetails: string | undefined;
+  responseFlags = 0;
+  /** Set once the router picked an upstream host (upstreamInfo().upstreamHost()). */
+  upstreamHost: Address | undefined;
+  upstreamLocal: Address | undefined;
+  upstreamTransportFailureReason = '';
+  /** Set by the route lookup (HCM refreshCachedRoute → setUpstreamClusterInfo). */
+  clusterName: string | undefined;
+  routeName: string | undefined;
+  hasRoute = false;
+  bytesReceived = 0;
+  bytesSent = 0;
+  /** requestComplete(): duration since start, once the downstream request finished. */
+  requestCompleteMs: number | undefined;
+  /** FilterState; proxy_set_property stores under "wasm.<path>" (CelState, bytes). */
+  readonly filterState = new Map<string, Buffer>();
+
+  constructor(nowMs: number) {
+    this.startTimeMs = nowMs;
+  }
+
+  setResponseFlag(flag: number): void {
+    this.responseFlags |= flag;
+  }
+}

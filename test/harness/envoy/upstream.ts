@@ -1,0 +1,121 @@
+// The router's upstream request over Node http, with Envoy's failure classification
+// (source/common/router/router.cc onUpstreamReset / streamResetReasonToResponseFlag /
+// onUpstreamTimeoutAbort):
+// - connection refused/unreachable → reset reason "remote connection failure", transport
+//   failure reason "delayed connect error: <strerror>", flag UF, 503;
+// - the upstream closes the HTTP/1 connection before response headers → "connection
+//   termination", flag UC, 503 (an HTTP/2 RST_STREAM would be "remote reset"/UR; HTTP/1 cannot
+//   express it);
+// - no response headers within the route timeout → 504 "upstream request timeout", flag UT.
+// No retries: plain Envoy routes have no retry policy (Istio adds one by default; not modelled).
+
+import http from 'node:http';
+import { ResponseFlag } from './abi-status.js';
+
+export type UpstreamOutcome =
+  | { kind: 'response'; res: http.IncomingMessage; localAddress?: { ip: string; port: number } }
+  | { kind: 'reset'; reason: string; transportFailure: string; flag: number }
+  | { kind: 'timeout' };
+
+const STRERROR: Record<string, string> = {
+  ECONNREFUSED: 'Connection refused',
+  EHOSTUNREACH: 'No route to host',
+  ENETUNREACH: 'Network is unreachable',
+  ETIMEDOUT: 'Connection timed out',
+};
+
+export interface UpstreamRequest {
+  host: string;
+  port: number;
+  method: string;
+  path: string;
+  headers: http.OutgoingHttpHeaders;
+  body: Buffer | null;
+  timeoutMs: number;
+  agent: http.Agent;
+}
+
+export interface UpstreamCall {
+  outcome: Promise<UpstreamOutcome>;
+  /** Resets the upstream stream (downstream went away). */
+  abort(): void;
+  /** The response completed: stop the route timer. */
+  complete(): void;
+  /**
+   * The route timeout covers the whole response: if it fires after headers were received,
+   * Envoy resets the stream (the client sees a truncated response).
+   */
+  onLateTimeout?: () => void;
+}
+
+export function sendUpstream(r: UpstreamRequest): UpstreamCall {
+  let req: http.ClientRequest;
+  let timer: NodeJS.Timeout | undefined;
+  let connected = false;
+  let settled = false;
+  const call: UpstreamCall = {
+    outcome: undefined as unknown as Promise<UpstreamOutcome>,
+    abort: () => {
+      if (timer) clearTimeout(timer);
+      req?.destroy();
+    },
+    complete: () => {
+      if (timer) clearTimeout(timer);
+    },
+  };
+  call.outcome = new Promise<UpstreamOutcome>((resolve) => {
+    const settle = (o: UpstreamOutcome) => {
+      if (settled) return;
+      settled = true;
+      if (o.kind !== 'response' && timer) clearTimeout(timer);
+      resolve(o);
+    };
+    req = http.request({
+      host: r.host,
+      port: r.port,
+      method: r.method,
+      path: r.path,
+      headers: r.headers,
+      agent: r.agent,
+      setHost: false,
+    });
+    req.on('socket', (s) => {
+      if (!s.connecting) connected = true;
+      else s.once('connect', () => (connected = true));
+    });
+    req.on('response', (res) => {
+      const s = res.socket;
+      settle({
+        kind: 'response',
+        res,
+        localAddress: s?.localAddress ? { ip: s.localAddress, port: s.localPort ?? 0 } : undefined,
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? '';
+      if (!connected || code in STRERROR) {
+        settle({
+          kind: 'reset',
+          reason: 'remote connection failure',
+          transportFailure: `delayed connect error: ${STRERROR[code] ?? err.message}`,
+          flag: ResponseFlag.UpstreamConnectionFailure,
+        });
+      } else {
+        settle({ kind: 'reset', reason: 'connection termination', transportFailure: '', flag: ResponseFlag.UpstreamConnectionTermination });
+      }
+    });
+    if (r.timeoutMs > 0) {
+      timer = setTimeout(() => {
+        if (settled) {
+          req.destroy();
+          call.onLateTimeout?.();
+          return;
+        }
+        settle({ kind: 'timeout' });
+        req.destroy();
+      }, r.timeoutMs);
+    }
+    req.end(r.body ?? undefined);
+  });
+  return call;
+}

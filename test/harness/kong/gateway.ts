@@ -1,0 +1,500 @@
+// Kong's request runloop for one Service + one Route, with the external plugins
+// of the test (kong/init.lua Kong.rewrite/access/balancer/header_filter/
+// body_filter/log/response, kong/runloop/handler.lua, plugin_servers/*).
+//
+//   rewrite  global-scoped plugins only (plugins_iterator NON_COLLECTING_PHASES)
+//   access   every plugin by descending priority, each in its own coroutine
+//            with delay_response: the first exit wins, later handlers are
+//            skipped, a Lua error becomes 500 "An unexpected error occurred"
+//   proxy    balancer tries (retries + 1) against the chosen upstream
+//   response only when a plugin has a `response` phase: the upstream response
+//            is buffered whole first (Kong.response)
+//   log      after the response went out, each plugin in its own timer, with
+//            the data plugin.lua saves (serialize, headers, status, ctx.shared)
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { HeaderList, normalizeMultiHeader } from './headers';
+import { cjsonEncode, luaToString, toMsgpack } from './lua-values';
+import { callPdk, type KongEnv, type LogLevel } from './pdk';
+import { KongRequestState, type ExitResponse, type Phase } from './request-state';
+import { buildSerialize, SERVER_HEADER } from './serialize';
+import { attempt, computeForwarded, passUpstreamHeaders, IDEMPOTENT } from './proxy';
+import { handlerError, responseTypeFor, renderError } from './error-pages';
+import { InstanceManager, kongConf, sortByPriority, type Ids, type LoadedPlugin } from './plugin-registry';
+import { RpcError } from './rpc-client';
+
+export interface LogEntry {
+  level: LogLevel | 'emerg';
+  message: string;
+  /** plugin whose handler was running (Kong's namespaced log) */
+  plugin?: string;
+  /** 'plugin': kong.log.* from a plugin; 'kong': Kong itself; 'pluginserver': process output */
+  source: 'plugin' | 'kong' | 'pluginserver';
+}
+
+const LEVELS = ['debug', 'info', 'notice', 'warn', 'err', 'crit', 'alert', 'emerg'];
+
+export class Clock {
+  private virtualMs: number | null = null;
+  constructor(readonly virtual: boolean) {}
+  now(): number {
+    return this.virtualMs ?? Date.now();
+  }
+  set(ms: number) {
+    this.virtualMs = ms;
+  }
+}
+
+export interface GatewayConfig {
+  plugins: LoadedPlugin[];
+  upstreams: Map<string, { host: string; port: number }>;
+  defaultUpstream: string;
+  clock: Clock;
+  timeoutMs: number;
+  retries: number;
+  logLevel: LogLevel;
+  ids: Ids;
+  /** observer of each request Kong is about to proxy: the upstream name and the headers plugins left */
+  onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
+}
+
+export class Gateway {
+  plugins: LoadedPlugin[];
+  readonly instances: InstanceManager;
+  readonly env: KongEnv;
+  private readonly entries: LogEntry[] = [];
+  private records: KongRequestState[] = [];
+  private pendingLogs = new Set<Promise<void>>();
+  private seq = 0; // ngx.shared.kong "plugins_iterator:__seq__"
+  private requestSeq = 0;
+  server!: http.Server;
+
+  constructor(readonly cfg: GatewayConfig) {
+    this.plugins = sortByPriority(cfg.plugins);
+    this.instances = new InstanceManager((level, msg, plugin) => this.log(level, msg, plugin));
+    const created = Math.floor(cfg.clock.now() / 1000);
+    const { ids } = cfg;
+    this.env = {
+      upstreams: cfg.upstreams,
+      nodeId: randomUUID(),
+      log: (level, message, plugin, source = 'kong') => this.log(level, message, plugin, source),
+      // Entities as the DAO returns them (nulls dropped).
+      service: {
+        id: ids.serviceId, name: 'tandem-service', protocol: 'http', host: cfg.defaultUpstream, port: 80,
+        retries: cfg.retries, connect_timeout: cfg.timeoutMs, write_timeout: cfg.timeoutMs, read_timeout: cfg.timeoutMs,
+        enabled: true, created_at: created, updated_at: created, ws_id: ids.workspaceId,
+      },
+      route: {
+        id: ids.routeId, name: 'tandem-route', protocols: ['http', 'https'], paths: ['/'], strip_path: true,
+        preserve_host: false, regex_priority: 0, https_redirect_status_code: 426, path_handling: 'v0',
+        request_buffering: true, response_buffering: true, service: { id: ids.serviceId },
+        created_at: created, updated_at: created, ws_id: ids.workspaceId,
+      },
+    };
+    this.rebuildIterator();
+  }
+
+  /** Every rebuild of the plugins iterator hands each config a new __seq__. */
+  rebuildIterator() {
+    for (const p of this.plugins) p.conf = kongConf(p, this.cfg.ids, ++this.seq);
+  }
+
+  log(level: LogEntry['level'], message: string, plugin?: string, source: LogEntry['source'] = 'kong') {
+    this.entries.push({ level, message, plugin, source });
+  }
+
+  logs(minLevel: LogLevel = this.cfg.logLevel): LogEntry[] {
+    const min = LEVELS.indexOf(minLevel);
+    return this.entries.filter((e) => LEVELS.indexOf(e.level) >= min);
+  }
+
+  clearLogs() {
+    this.entries.length = 0;
+  }
+
+  rpcStats() {
+    return {
+      rewrite: this.records.map((r) => r.rpcs.rewrite),
+      access: this.records.map((r) => r.rpcs.access),
+      response: this.records.map((r) => r.rpcs.response),
+      log: this.records.map((r) => r.rpcs.log),
+      instanceStarts: this.instances.starts,
+      instanceCloses: this.instances.closes,
+    };
+  }
+
+  resetStats() {
+    this.records = [];
+    this.instances.starts = 0;
+    this.instances.closes = 0;
+  }
+
+  async logDone(): Promise<void> {
+    while (this.pendingLogs.size) await Promise.all([...this.pendingLogs]);
+  }
+
+  private now() {
+    return this.cfg.clock.now();
+  }
+
+  listen(port: number): Promise<number> {
+    this.server = http.createServer((req, res) => {
+      this.handle(req, res).catch((e) => {
+        this.log('crit', `harness failure: ${(e as Error).stack ?? e}`);
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    });
+    return new Promise((resolve) => this.server.listen(port, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port)));
+  }
+
+  async close() {
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ------------------------------------------------------------------ phases
+
+  /** Rpc:handle_event, including the restart on "no plugin instance". */
+  private async runHandler(p: LoadedPlugin, phase: Phase, req: KongRequestState): Promise<{ luaError?: string }> {
+    req.plugin = { name: p.name, id: p.id };
+    let iid: number;
+    try {
+      iid = await this.instances.getInstanceId(p);
+    } catch (e) {
+      return { luaError: (e as Error).message }; // error(err) after "starting instance:"
+    }
+    let luaError: string | undefined;
+    try {
+      await p.server.bridge(
+        iid,
+        phase,
+        async (call) => {
+          const out = await callPdk(this.env, req, call.Method, call.Args);
+          if ('stop' in out) return { stop: true };
+          if ('luaError' in out) {
+            luaError = out.luaError;
+            return { stop: true };
+          }
+          return { value: toMsgpack(out.value) };
+        },
+        () => req.rpcs[phase]++,
+      );
+    } catch (e) {
+      const msg = e instanceof RpcError ? e.message : String(e);
+      if (msg.toLowerCase().includes('no plugin instance')) {
+        this.instances.reset(p.name, this.plugins);
+        this.log('warn', msg, p.name);
+        return this.runHandler(p, phase, req);
+      }
+      // Any other RPC failure is logged and the request goes on without it.
+      this.log('err', msg, p.name);
+      return {};
+    }
+    return { luaError };
+  }
+
+  private async handle(inReq: http.IncomingMessage, res: http.ServerResponse) {
+    const startMs = this.now();
+    const sock = inReq.socket;
+    const bytesBefore = sock.bytesWritten;
+    const body = new Promise<Buffer>((resolve) => {
+      const chunks: Buffer[] = [];
+      inReq.on('data', (c: Buffer) => chunks.push(c));
+      inReq.on('end', () => resolve(Buffer.concat(chunks)));
+      inReq.on('error', () => resolve(Buffer.concat(chunks)));
+    });
+    const req = new KongRequestState(randomBytes(16).toString('hex'), ++this.requestSeq, {
+      method: inReq.method ?? 'GET',
+      requestUri: inReq.url ?? '/',
+      headers: HeaderList.fromRaw(inReq.rawHeaders),
+      remoteAddr: sock.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+      remotePort: sock.remotePort ?? 0,
+      serverPort: (sock.address() as AddressInfo).port,
+      startMs,
+      bodyPromise: body,
+      defaultHost: this.cfg.defaultUpstream,
+      retries: this.cfg.retries,
+      timeoutMs: this.cfg.timeoutMs,
+    });
+    this.records.push(req);
+    const closed = new Promise<void>((resolve) =>
+      res.on('close', () => {
+        if (!res.writableFinished && !res.headersSent) req.status = 499; // client closed the connection
+        req.bytesSent = sock.bytesWritten - bytesBefore;
+        resolve();
+      }),
+    );
+    // Kong's log phase runs once the request is finalized (response sent).
+    const pipeline = this.pipeline(req, res, startMs);
+    await Promise.all([pipeline, closed]);
+    this.startLogPhase(req);
+  }
+
+  private async pipeline(req: KongRequestState, res: http.ServerResponse, startMs: number) {
+    // rewrite: global plugins only; an exit here is sent at once.
+    const t = req.timings;
+    t.rewriteStart = this.now();
+    req.phase = 'rewrite';
+    for (const p of this.plugins) {
+      if (p.scope !== 'global' || !p.phases.has('rewrite')) continue;
+      const r = await this.runHandler(p, 'rewrite', req);
+      if (r.luaError) {
+        this.log('err', r.luaError, p.name);
+        return this.sendKongError(req, res, 500);
+      }
+      if (req.exit) return this.sendExit(req, res, req.exit);
+    }
+    t.rewriteEnd = this.now();
+
+    // access
+    t.accessStart = this.now();
+    req.phase = 'access';
+    req.forwarded = computeForwarded(req); // runloop access.before
+    for (const p of this.plugins) {
+      // once a response is delayed (exit or error), later handlers are skipped
+      if (!p.phases.has('access') || req.exit || req.unexpected) continue;
+      const r = await this.runHandler(p, 'access', req);
+      if (r.luaError) {
+        this.log('err', r.luaError, p.name);
+        req.unexpected = true; // ctx.KONG_UNEXPECTED, delayed_response = 500
+      }
+    }
+    t.accessEnd = this.now();
+    if (req.exit || req.unexpected) {
+      t.responseLatency = t.accessEnd - startMs;
+      // flush_delayed_response: the exit's own callback, else kong.response.error
+      if (req.exit) return this.sendExit(req, res, req.exit);
+      return this.sendPdkError(req, res, 500, 'An unexpected error occurred');
+    }
+    return this.proxy(req, res);
+  }
+
+  private async proxy(req: KongRequestState, res: http.ServerResponse) {
+    const t = req.timings;
+    req.proxied = true; // ctx.KONG_PROXIED
+    if (this.cfg.onUpstreamRequest) {
+      const headers: Record<string, string | string[]> = {};
+      for (const [k, v] of req.headers.entries) {
+        const lk = k.toLowerCase();
+        const prev = headers[lk];
+        headers[lk] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+      }
+      this.cfg.onUpstreamRequest({ upstream: req.balancer.host, headers });
+    }
+    const buffered = this.plugins.some((p) => p.phases.has('response'));
+    const body = req.upstreamBody ?? (await req.bodyPromise);
+    const codes: number[] = [];
+    let tryCount = 0;
+    t.balancerStart = this.now();
+    for (;;) {
+      tryCount++;
+      const target = this.resolveTarget(req);
+      if (!target) {
+        // balancer.execute could not resolve the host: access.after answers itself
+        this.log('err', `DNS resolution failed: dns server error: 3 name error. Tried: ${req.balancer.host}`);
+        req.proxied = false;
+        return this.sendPdkError(req, res, 503, 'name resolution failed');
+      }
+      const now = this.now();
+      const current: KongRequestState['balancer']['tries'][number] = {
+        balancer_start: now,
+        balancer_start_ns: now * 1e6,
+        ip: target.host,
+        port: target.port,
+      };
+      req.balancer.tries.push(current);
+      t.balancerEnd = this.now();
+      current.balancer_latency = t.balancerEnd - current.balancer_start;
+      current.balancer_latency_ns = current.balancer_latency * 1e6;
+      t.proxyLatency = t.balancerEnd - t.processingStart;
+      const r = await attempt({
+        target,
+        req,
+        body,
+        connectTimeoutMs: req.balancer.connectTimeout,
+        readTimeoutMs: req.balancer.readTimeout,
+      });
+      if (r.kind === 'response') {
+        codes.push(r.res.statusCode ?? 502);
+        req.upstreamStatus = codes.join(', ');
+        return buffered ? this.respondBuffered(req, res, r.res) : this.respondStreaming(req, res, r.res);
+      }
+      codes.push(r.code);
+      req.upstreamStatus = codes.join(', ');
+      current.state = 'failed';
+      current.code = r.code;
+      this.log('err', `${r.reason} while ${r.sent ? 'reading response header from' : 'connecting to'} upstream, upstream: "http://${target.host}:${target.port}${req.requestUri}"`);
+      const retriable = !r.sent || IDEMPOTENT(req.method);
+      if (tryCount > req.balancer.retries || !retriable) return this.sendKongError(req, res, r.code);
+    }
+  }
+
+  private resolveTarget(req: KongRequestState): { host: string; port: number } | undefined {
+    const b = req.balancer;
+    const up = this.cfg.upstreams.get(b.host);
+    if (up) return { ...up }; // an Upstream: its target (the port set_target gave is ignored)
+    if (b.port !== undefined) return { host: b.host, port: b.port }; // set_target to a plain host
+    return undefined;
+  }
+
+  private headerFilter(req: KongRequestState, headers: HeaderList) {
+    const t = req.timings;
+    t.headerFilterStart ??= this.now();
+    if (req.proxied) {
+      t.waitingTime ??= (t.responseStart ?? t.headerFilterStart) - (t.balancerEnd ?? t.accessEnd ?? t.headerFilterStart);
+      t.proxyLatency ??= (t.responseStart ?? t.headerFilterStart) - t.processingStart;
+      headers.set('X-Kong-Upstream-Latency', String(t.waitingTime));
+      headers.set('X-Kong-Proxy-Latency', String(t.proxyLatency));
+      const via = headers.first('via');
+      headers.set('Via', via ? `${via}, 1.1 ${SERVER_HEADER}` : `1.1 ${SERVER_HEADER}`);
+      if (!headers.has('server')) headers.set('Server', SERVER_HEADER);
+    } else {
+      t.responseLatency ??= t.headerFilterStart - t.processingStart;
+      headers.set('X-Kong-Response-Latency', String(t.responseLatency));
+      if (headers.first('via') !== SERVER_HEADER) headers.set('Server', SERVER_HEADER);
+    }
+    headers.set('X-Kong-Request-Id', req.id);
+    // nginx answers "Connection: keep-alive" (node would add its own Keep-Alive header)
+    if (!headers.has('connection')) headers.set('Connection', req.headers.first('connection')?.toLowerCase() === 'close' ? 'close' : 'keep-alive');
+  }
+
+  private writeHead(req: KongRequestState, res: http.ServerResponse, status: number, headers: HeaderList) {
+    this.headerFilter(req, headers);
+    req.status = status;
+    req.sentHeaders = headers;
+    res.writeHead(status, headers.raw() as unknown as http.OutgoingHttpHeaders);
+  }
+
+  private endBody(req: KongRequestState, res: http.ServerResponse, body: Buffer) {
+    res.end(req.method === 'HEAD' ? undefined : body, () => {
+      req.timings.bodyFilterEnd = this.now();
+      if (req.proxied) req.timings.receiveTime = req.timings.bodyFilterEnd - (req.timings.responseStart ?? req.timings.headerFilterStart ?? 0);
+    });
+  }
+
+  /** pdk/response.lua send(): the response of kong.response.exit. */
+  private sendExit(req: KongRequestState, res: http.ServerResponse, exit: ExitResponse) {
+    const headers = req.responseHeaders.clone();
+    let hasType = false;
+    let hasLength = false;
+    for (const [name, value] of Object.entries(exit.headers ?? {})) {
+      const lower = name.toLowerCase();
+      if (lower === 'transfer-encoding' || lower === 'transfer_encoding') {
+        this.log('warn', 'manually setting Transfer-Encoding. Ignored.', req.plugin?.name);
+      } else headers.set(name, normalizeMultiHeader(value, luaToString));
+      if (lower === 'content-type' || lower === 'content_type') hasType = true;
+      if (lower === 'content-length' || lower === 'content_length') hasLength = true;
+    }
+    let payload: Buffer;
+    if (exit.body !== undefined && typeof exit.body === 'object' && !(exit.body instanceof Uint8Array)) {
+      payload = Buffer.from(cjsonEncode(exit.body), 'utf8');
+      if (!hasType) headers.set('Content-Type', 'application/json; charset=utf-8');
+    } else if (exit.body !== undefined) {
+      payload = exit.body instanceof Uint8Array ? Buffer.from(exit.body) : Buffer.from(String(exit.body), 'utf8');
+    } else payload = Buffer.alloc(0);
+    if (!hasLength) headers.set('Content-Length', String(payload.length));
+    this.writeHead(req, res, exit.status, headers);
+    this.endBody(req, res, payload);
+  }
+
+  /** kong.response.error as Kong itself uses it (flush_delayed_response, balancer failures). */
+  private sendPdkError(req: KongRequestState, res: http.ServerResponse, status: number, message: string) {
+    req.exited = true;
+    const ctype = responseTypeFor(req.headers.table(100)['accept']);
+    this.sendExit(req, res, { status, body: renderError(ctype, message, req.id), headers: { 'Content-Type': ctype } });
+  }
+
+  /** error_page -> Kong.handle_error (kong/error_handlers.lua). */
+  private sendKongError(req: KongRequestState, res: http.ServerResponse, status: number) {
+    req.exited = true; // the handler answers through kong.response.exit
+    const e = handlerError(status, req.headers.first('accept'), req.headers.first('content-type'), req.id);
+    this.sendExit(req, res, { status: e.status, body: e.body, headers: { 'Content-Type': e.contentType } });
+  }
+
+  private respondStreaming(req: KongRequestState, res: http.ServerResponse, up: http.IncomingMessage) {
+    const headers = passUpstreamHeaders(req.responseHeaders, up);
+    this.writeHead(req, res, up.statusCode ?? 502, headers);
+    up.on('data', (c: Buffer) => res.write(c));
+    up.on('end', () => this.endBody(req, res, Buffer.alloc(0)));
+    up.on('aborted', () => res.destroy()); // upstream died mid-body: the client sees a cut response
+    up.on('error', () => res.destroy());
+  }
+
+  /** Kong.response(): buffered proxying for plugins with a `response` phase. */
+  private async respondBuffered(req: KongRequestState, res: http.ServerResponse, up: http.IncomingMessage) {
+    const chunks: Buffer[] = [];
+    const complete = await new Promise<boolean>((resolve) => {
+      up.on('data', (c: Buffer) => chunks.push(c));
+      up.on('end', () => resolve(true));
+      up.on('aborted', () => resolve(false));
+      up.on('error', () => resolve(false));
+    });
+    if (!complete && req.method !== 'HEAD') return this.sendKongError(req, res, 502); // res.truncated
+    const t = req.timings;
+    t.responseStart ??= this.now();
+    t.waitingTime ??= t.responseStart - (t.balancerEnd ?? t.accessEnd ?? t.responseStart);
+    const upstreamHeaders = passUpstreamHeaders(new HeaderList(), up);
+    req.buffered = { status: up.statusCode ?? 502, headers: upstreamHeaders, body: Buffer.concat(chunks) };
+    req.status = req.buffered.status;
+    for (const [name] of upstreamHeaders.entries) req.responseHeaders.set(name, upstreamHeaders.all(name));
+    req.phase = 'response';
+    for (const p of this.plugins) {
+      if (!p.phases.has('response')) continue;
+      const r = await this.runHandler(p, 'response', req);
+      if (r.luaError) {
+        this.log('err', r.luaError, p.name);
+        return this.sendKongError(req, res, 500);
+      }
+      if (req.exit) return this.sendExit(req, res, req.exit);
+    }
+    const headers = req.responseHeaders.clone();
+    headers.set('Content-Length', String(req.buffered.body.length));
+    this.writeHead(req, res, req.buffered.status, headers);
+    this.endBody(req, res, req.buffered.body);
+  }
+
+  // ------------------------------------------------------------------ log
+
+  private startLogPhase(req: KongRequestState) {
+    // Without an access phase nothing was collected: only global plugins log.
+    const collected = req.timings.accessStart !== undefined;
+    const plugins = this.plugins.filter((p) => p.phases.has('log') && (collected || p.scope === 'global'));
+    if (!plugins.length) return;
+    const t = req.timings;
+    t.logStart = this.now();
+    if (req.proxied) {
+      t.waitingTime ??= t.logStart - (t.balancerEnd ?? t.logStart);
+      t.proxyLatency ??= t.logStart - t.processingStart;
+    } else t.responseLatency ??= t.logStart - t.processingStart;
+    req.phase = 'log';
+    const serialize = buildSerialize(
+      { route: this.env.route, service: this.env.service, workspaceId: this.cfg.ids.workspaceId, now: t.logStart },
+      req,
+    );
+    const saved = {
+      serialize,
+      ngxCtx: { ...req.ngxCtx },
+      ctxShared: req.ctxShared, // the same table: log timers see each other's writes
+      requestHeaders: req.headers.table(100),
+      responseHeaders: req.sentHeaders.table(100),
+      responseStatus: req.status,
+      reqStartTime: t.processingStart / 1000,
+    };
+    for (const p of plugins) {
+      // Each plugin's log handler is its own ngx.timer.at(0, ...).
+      const view: KongRequestState = Object.assign(Object.create(req), { saved, phase: 'log' as Phase });
+      const run = (async () => {
+        await new Promise((r) => setImmediate(r));
+        const r = await this.runHandler(p, 'log', view);
+        if (r.luaError) this.log('err', `lua entry thread aborted: runtime error: ${r.luaError}`, p.name);
+      })().catch((e) => this.log('crit', `harness failure in log phase: ${(e as Error).stack ?? e}`, p.name));
+      this.pendingLogs.add(run);
+      run.finally(() => this.pendingLogs.delete(run));
+    }
+  }
+}

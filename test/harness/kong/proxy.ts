@@ -1,0 +1,155 @@
+// The proxy_pass part of Kong: the upstream request nginx builds from Kong's
+// variables (templates/nginx_kong.lua `location /`, runloop/handler.lua
+// access.before/after) and one connection attempt with nginx's failure
+// classes. Retries (proxy_next_upstream "error timeout", up to the Service's
+// `retries`) are driven by the gateway, one attempt per balancer try.
+
+import http from 'node:http';
+import { HeaderList } from './headers';
+import { SERVER_HEADER, upstreamUriFor } from './serialize';
+import type { KongRequestState } from './request-state';
+
+/** Request headers proxy_set_header replaces, or nginx never forwards. */
+const NOT_FORWARDED = new Set([
+  'host', 'connection', 'keep-alive', 'te', 'upgrade', 'transfer-encoding', 'content-length', 'expect', 'via',
+  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-path',
+  'x-forwarded-prefix', 'x-real-ip', 'x-kong-request-id',
+]);
+
+/** Upstream response headers nginx does not pass (hop-by-hop, X-Accel-*). */
+const NOT_PASSED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'x-pad', 'proxy-connection']);
+
+/**
+ * access.before: X-Forwarded-* and Via are computed from the client's headers
+ * before any plugin runs (trusted_ips = NONE: Kong uses its own values).
+ */
+export function computeForwarded(req: KongRequestState): Record<string, string> {
+  const xff = req.headers.first('x-forwarded-for');
+  const via = req.headers.first('via');
+  return {
+    'X-Forwarded-For': xff ? `${xff}, ${req.remoteAddr}` : req.remoteAddr,
+    'X-Forwarded-Proto': 'http',
+    'X-Forwarded-Host': req.host,
+    'X-Forwarded-Port': String(req.serverPort),
+    'X-Forwarded-Path': req.rawPath,
+    Via: via ? `${via}, 1.1 ${SERVER_HEADER}` : `1.1 ${SERVER_HEADER}`,
+  };
+}
+
+export function upstreamRequestHeaders(req: KongRequestState, target: { host: string; port: number }, body: Buffer): string[] {
+  // balancer.set_host_header: hostname[:port] unless a plugin set $upstream_host
+  const host = req.upstreamHost ?? (target.port === 80 ? target.host : `${target.host}:${target.port}`);
+  const f = req.forwarded;
+  const out = new HeaderList([
+    ['Via', f.Via],
+    ['Host', host],
+    ['Connection', 'keep-alive'],
+    ['X-Forwarded-For', f['X-Forwarded-For']],
+    ['X-Forwarded-Proto', f['X-Forwarded-Proto']],
+    ['X-Forwarded-Host', f['X-Forwarded-Host']],
+    ['X-Forwarded-Port', f['X-Forwarded-Port']],
+    ['X-Forwarded-Path', f['X-Forwarded-Path']],
+    ['X-Real-IP', req.remoteAddr],
+    ['X-Kong-Request-Id', req.id],
+  ]);
+  // access.after clears the headers the client listed in Connection
+  const conn = req.headers.first('connection') ?? '';
+  const hopByHop = ['keep-alive', 'close', 'upgrade'].includes(conn)
+    ? new Set<string>()
+    : new Set(conn.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean));
+  for (const [k, v] of req.headers.entries) {
+    const lk = k.toLowerCase();
+    if (NOT_FORWARDED.has(lk) || hopByHop.has(lk)) continue;
+    out.add(k, v);
+  }
+  const hadBody = req.headers.has('content-length') || req.headers.has('transfer-encoding');
+  if (body.length > 0 || hadBody) out.add('Content-Length', String(body.length));
+  return out.raw();
+}
+
+export type AttemptResult =
+  | { kind: 'response'; res: http.IncomingMessage }
+  | { kind: 'failed'; code: 502 | 504; sent: boolean; reason: string };
+
+export interface AttemptOptions {
+  target: { host: string; port: number };
+  req: KongRequestState;
+  body: Buffer;
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  /** called when the request has been handed to the connected socket */
+  onSent?: () => void;
+}
+
+/**
+ * One try against one peer. Failure classes as nginx reports them:
+ * connect refused / reset before the response header -> 502 ("error"),
+ * connect or read timeout -> 504 ("timeout").
+ */
+export function attempt(o: AttemptOptions): Promise<AttemptResult> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let connected = false;
+    let sent = false;
+    const finish = (r: AttemptResult) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(connectTimer);
+      resolve(r);
+    };
+    const up = http.request({
+      host: o.target.host,
+      port: o.target.port,
+      method: o.req.method,
+      path: upstreamUriFor(o.req),
+      headers: upstreamRequestHeaders(o.req, o.target, o.body) as unknown as http.OutgoingHttpHeaders,
+      setHost: false,
+      agent: false, // a fresh connection per try keeps failures deterministic
+    });
+    const connectTimer = setTimeout(() => {
+      finish({ kind: 'failed', code: 504, sent: false, reason: 'upstream timed out (connect)' });
+      up.destroy();
+    }, o.connectTimeoutMs);
+    up.on('socket', (sock) => {
+      const onConnect = () => {
+        connected = true;
+        clearTimeout(connectTimer);
+        // proxy_read_timeout / proxy_send_timeout: idle time between two I/O operations
+        sock.setTimeout(o.readTimeoutMs, () => {
+          if (!settled) finish({ kind: 'failed', code: 504, sent, reason: 'upstream timed out (read)' });
+          up.destroy(new Error('read timeout'));
+        });
+      };
+      if (sock.connecting) sock.once('connect', onConnect);
+      else onConnect();
+    });
+    up.on('finish', () => {
+      sent = true;
+      o.onSent?.();
+    });
+    up.on('response', (res) => {
+      finish({ kind: 'response', res });
+    });
+    up.on('error', (e: NodeJS.ErrnoException) => {
+      finish({ kind: 'failed', code: 502, sent: connected, reason: e.code ?? e.message });
+    });
+    up.end(o.body);
+  });
+}
+
+/** Response headers for the client: plugin-set ones first, then the upstream's. */
+export function passUpstreamHeaders(pluginSet: HeaderList, res: http.IncomingMessage): HeaderList {
+  const out = pluginSet.clone();
+  const raw = res.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const lk = raw[i].toLowerCase();
+    if (NOT_PASSED.has(lk) || lk.startsWith('x-accel-')) continue;
+    // content-type / content-length have dedicated slots in headers_out: the
+    // upstream's value replaces a plugin's; other names are appended.
+    if (lk === 'content-type' || lk === 'content-length') out.set(raw[i], raw[i + 1]);
+    else out.add(raw[i], raw[i + 1]);
+  }
+  return out;
+}
+
+export const IDEMPOTENT = (method: string) => !['POST', 'LOCK', 'PATCH'].includes(method);

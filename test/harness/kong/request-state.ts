@@ -1,0 +1,169 @@
+// Per-request state: what nginx variables, ngx.ctx and Kong's runloop hold for
+// one request, as far as the PDK can observe it.
+
+import { HeaderList, type HeaderTable } from './headers';
+
+export type Phase = 'rewrite' | 'access' | 'balancer' | 'response' | 'header_filter' | 'body_filter' | 'log';
+
+/** A Lua error raised inside Kong while serving a PDK call (error(...) in the PDK). */
+export class LuaError extends Error {}
+
+/** A PDK function Kong has but this harness does not model: fail loudly. */
+export class HarnessUnsupported extends LuaError {}
+
+export interface ExitResponse {
+  status: number;
+  body?: unknown; // Lua value: string, table (JSON-encoded) or nil
+  headers?: Record<string, unknown>;
+  /** kong.response.error already rendered its body and content type */
+  rendered?: boolean;
+}
+
+/** One balancer try, as kong.log.serialize reports it in `tries`. */
+export interface BalancerTry {
+  balancer_start: number;
+  balancer_start_ns: number;
+  ip?: string;
+  port?: number;
+  balancer_latency?: number;
+  balancer_latency_ns?: number;
+  state?: string;
+  code?: number;
+}
+
+export interface Timings {
+  processingStart: number;
+  rewriteStart?: number;
+  rewriteEnd?: number;
+  accessStart?: number;
+  accessEnd?: number;
+  balancerStart?: number;
+  balancerEnd?: number;
+  responseStart?: number; // buffered proxying: response phase start
+  headerFilterStart?: number;
+  bodyFilterEnd?: number;
+  logStart?: number;
+  proxyLatency?: number; // KONG_PROXY_LATENCY
+  responseLatency?: number; // KONG_RESPONSE_LATENCY
+  waitingTime?: number; // KONG_WAITING_TIME
+  receiveTime?: number; // KONG_RECEIVE_TIME
+}
+
+/** What the log timer closes over (plugin_servers/plugin.lua build_phases). */
+export interface SavedLogData {
+  serialize: Record<string, unknown>;
+  ngxCtx: Record<string, unknown>;
+  ctxShared: Record<string, unknown>;
+  requestHeaders: HeaderTable;
+  responseHeaders: HeaderTable;
+  responseStatus: number;
+  reqStartTime: number; // seconds, ms resolution
+}
+
+export class KongRequestState {
+  phase: Phase = 'rewrite';
+  readonly remoteAddr: string;
+  readonly remotePort: number;
+  readonly serverPort: number;
+  /** plugin whose handler is running (namespaced kong.log, kong.plugin.get_id) */
+  plugin?: { name: string; id: string };
+
+  method: string;
+  /** $request_uri as received: never changes */
+  readonly requestUri: string;
+  /** $args: changed by kong.service.request.set_query / set_raw_query */
+  args: string;
+  readonly headers: HeaderList;
+  body?: Buffer;
+  bodyPromise: Promise<Buffer>;
+
+  // upstream request, changed by kong.service.request.*
+  upstreamUri?: string;
+  upstreamScheme = 'http';
+  upstreamHost?: string; // $upstream_host when a plugin forced it (Host header / set_target)
+  upstreamBody?: Buffer;
+  /** set in access.before from the original headers: plugins cannot change them */
+  forwarded: Record<string, string> = {};
+
+  balancer: {
+    host: string; // upstream name or target host
+    port?: number;
+    retries: number;
+    connectTimeout: number;
+    sendTimeout: number;
+    readTimeout: number;
+    tries: BalancerTry[];
+  };
+
+  // downstream response
+  status = 0;
+  readonly responseHeaders = new HeaderList();
+  /** headers as sent to the client (ngx.resp.get_headers in log) */
+  sentHeaders = new HeaderList();
+  upstreamStatus = '';
+  bytesSent = 0;
+  exit?: ExitResponse;
+  exited = false; // ctx.KONG_EXITED
+  proxied = false; // ctx.KONG_PROXIED
+  unexpected = false; // ctx.KONG_UNEXPECTED
+  /** buffered proxying (a plugin has a `response` phase) */
+  buffered?: { status: number; headers: HeaderList; body: Buffer };
+
+  readonly ctxShared: Record<string, unknown> = {};
+  readonly ngxCtx: Record<string, unknown> = {};
+  readonly serializeValues: { key: string; value: unknown; mode: string }[] = [];
+  timings: Timings;
+  saved?: SavedLogData;
+  /** round trips per phase (HandleEvent + Step*) */
+  readonly rpcs: Record<string, number> = { rewrite: 0, access: 0, response: 0, log: 0 };
+
+  constructor(
+    readonly id: string,
+    readonly seq: number,
+    init: {
+      method: string;
+      requestUri: string;
+      headers: HeaderList;
+      remoteAddr: string;
+      remotePort: number;
+      serverPort: number;
+      startMs: number;
+      bodyPromise: Promise<Buffer>;
+      defaultHost: string;
+      retries: number;
+      timeoutMs: number;
+    },
+  ) {
+    this.remoteAddr = init.remoteAddr;
+    this.remotePort = init.remotePort;
+    this.serverPort = init.serverPort;
+    this.method = init.method;
+    this.requestUri = init.requestUri;
+    const q = init.requestUri.indexOf('?', 1);
+    this.args = q < 0 ? '' : init.requestUri.slice(q + 1);
+    this.headers = init.headers;
+    this.bodyPromise = init.bodyPromise.then((b) => (this.body = b));
+    this.timings = { processingStart: init.startMs };
+    this.balancer = {
+      host: init.defaultHost,
+      retries: init.retries,
+      connectTimeout: init.timeoutMs,
+      sendTimeout: init.timeoutMs,
+      readTimeout: init.timeoutMs,
+      tries: [],
+    };
+  }
+
+  /** $host: Host header without port, lowercased (nginx), else server_name "kong". */
+  get host(): string {
+    const h = this.headers.first('host');
+    if (!h) return 'kong';
+    const v = h.startsWith('[') ? h.slice(0, h.indexOf(']') + 1) : h.split(':')[0];
+    return v.toLowerCase();
+  }
+
+  get rawPath(): string {
+    const q = this.requestUri.indexOf('?', 1);
+    return q < 0 ? this.requestUri : this.requestUri.slice(0, q);
+  }
+}

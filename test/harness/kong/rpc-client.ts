@@ -1,0 +1,188 @@
+// Kong's side of the msgpack-RPC wire (mp_rpc.lua `Rpc:call`): one request,
+// then read until the matching response; notifications ([2, label, args]) may
+// arrive in between. The JS plugin server decodes exactly one message per socket
+// chunk, so a connection never carries more than one outstanding call. Kong
+// gets connections from the cosocket keepalive pool (lua_socket_pool_size 30,
+// idle 60 s) and opens more when all are busy: RpcPool does the same.
+
+import net from 'node:net';
+import { encode, decode } from '@msgpack/msgpack';
+
+export class RpcError extends Error {
+  constructor(
+    message: string,
+    /** true when the server answered with an error string (data[3] ~= nil) */
+    readonly remote: boolean,
+  ) {
+    super(message);
+  }
+}
+
+export type Notification = (label: string, args: unknown) => void;
+
+class RpcConnection {
+  private buf: Buffer | null = null;
+  private pending: { resolve: (v: unknown) => void; reject: (e: Error) => void; msgId: number } | null = null;
+  closed = false;
+
+  constructor(
+    private readonly sock: net.Socket,
+    private readonly onNotification: Notification,
+  ) {
+    sock.on('data', (chunk: Buffer) => this.onData(chunk));
+    sock.on('error', (e) => this.fail(e));
+    sock.on('close', () => this.fail(new Error('closed')));
+  }
+
+  static open(path: string, onNotification: Notification): Promise<RpcConnection> {
+    return new Promise((resolve, reject) => {
+      const sock = net.createConnection(path);
+      sock.once('connect', () => {
+        sock.removeListener('error', reject);
+        resolve(new RpcConnection(sock, onNotification));
+      });
+      sock.once('error', reject);
+    });
+  }
+
+  call(msgId: number, method: string, arg: unknown, timeoutMs: number): Promise<unknown> {
+    if (this.pending) throw new Error('RpcConnection: a call is already outstanding');
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        // lua_socket_read_timeout: the cosocket read fails with "timeout".
+        this.fail(new Error('timeout'));
+      }, timeoutMs);
+      this.pending = {
+        msgId,
+        resolve: (v) => (clearTimeout(timer), resolve(v)),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      };
+      this.sock.write(encode([0, msgId, method, [arg]]));
+    });
+  }
+
+  private onData(chunk: Buffer) {
+    this.buf = this.buf ? Buffer.concat([this.buf, chunk]) : chunk;
+    while (this.buf && this.buf.length > 0) {
+      let msg: unknown;
+      let used: number = this.buf.length;
+      try {
+        msg = decode(this.buf);
+      } catch (e) {
+        if (e instanceof RangeError && /Insufficient data/.test(e.message)) return; // wait for more
+        const extra = e instanceof RangeError && /Extra (\d+) of (\d+) byte/.exec(e.message);
+        if (!extra) return this.fail(e as Error);
+        used = Number(extra[2]) - Number(extra[1]);
+        msg = decode(this.buf.subarray(0, used));
+      }
+      this.buf = used < this.buf.length ? this.buf.subarray(used) : null;
+      this.dispatch(msg);
+    }
+  }
+
+  private dispatch(msg: unknown) {
+    if (!Array.isArray(msg)) return this.fail(new Error('RPC: not an array'));
+    if (msg[0] === 2) return this.onNotification(String(msg[1]), msg[2]);
+    const p = this.pending;
+    if (!p) return this.fail(new Error('RPC response without request'));
+    // mp_rpc.lua asserts both of these; an assert failure is a Lua error.
+    if (msg[0] !== 1) return this.fail(new Error('RPC response expected from Go plugin server'));
+    if (msg[1] !== p.msgId) return this.fail(new Error('unexpected RPC response ID from Go plugin server'));
+    this.pending = null;
+    if (msg[2] !== null && msg[2] !== undefined) p.reject(new RpcError(String(msg[2]), true));
+    else p.resolve(msg[3]);
+  }
+
+  private fail(e: Error) {
+    const p = this.pending;
+    this.pending = null;
+    if (!this.closed) {
+      this.closed = true;
+      this.sock.destroy();
+    }
+    if (p) p.reject(new RpcError(e.message, false));
+  }
+
+  close() {
+    this.closed = true;
+    this.sock.destroy();
+  }
+}
+
+export interface RpcPoolOptions {
+  /** idle connections kept (lua_socket_pool_size, default 30) */
+  poolSize?: number;
+  /** per-read timeout (lua_socket_read_timeout, default 60 s) */
+  timeoutMs?: number;
+  onNotification?: Notification;
+}
+
+export class RpcPool {
+  private idle: RpcConnection[] = [];
+  private msgId = 0;
+  private open = 0;
+  /** connections opened over the pool's life (for tests of pooling) */
+  opened = 0;
+  maxOpen = 0;
+  private closed = false;
+
+  constructor(
+    readonly socketPath: string,
+    private readonly opts: RpcPoolOptions = {},
+  ) {}
+
+  async call(method: string, arg: unknown): Promise<unknown> {
+    if (this.closed) throw new RpcError('closed', false);
+    const msgId = ++this.msgId;
+    let conn = this.idle.pop();
+    while (conn && conn.closed) conn = this.idle.pop();
+    if (!conn) {
+      try {
+        conn = await RpcConnection.open(this.socketPath, this.opts.onNotification ?? (() => {}));
+      } catch (e) {
+        // Kong logs "trying to connect: <err>" and returns the error.
+        const err = e as NodeJS.ErrnoException;
+        throw new RpcError(connectErrorText(err), false);
+      }
+      this.opened++;
+      this.open++;
+      this.maxOpen = Math.max(this.maxOpen, this.open);
+    }
+    try {
+      const res = await conn.call(msgId, method, arg, this.opts.timeoutMs ?? 60_000);
+      this.release(conn);
+      return res;
+    } catch (e) {
+      if (e instanceof RpcError && e.remote) this.release(conn);
+      else this.drop(conn);
+      throw e;
+    }
+  }
+
+  private release(conn: RpcConnection) {
+    if (this.closed || conn.closed || this.idle.length >= (this.opts.poolSize ?? 30)) return this.drop(conn);
+    this.idle.push(conn);
+  }
+
+  private drop(conn: RpcConnection) {
+    conn.close();
+    this.open--;
+  }
+
+  /** Forget pooled connections (e.g. after the server restarted). */
+  flush() {
+    for (const c of this.idle.splice(0)) this.drop(c);
+  }
+
+  close() {
+    this.closed = true;
+    this.flush();
+  }
+}
+
+// ngx.socket.connect error strings for the failures a unix socket can have.
+function connectErrorText(err: NodeJS.ErrnoException): string {
+  if (err.code === 'ENOENT') return 'no such file or directory';
+  if (err.code === 'ECONNREFUSED') return 'connection refused';
+  return err.message;
+}
