@@ -463,6 +463,7 @@ describe('gateway: a real HTTP proxy on loopback', () => {
   let stable: Upstream;
   let canary: Upstream;
   let gw: EnvoyGateway;
+  const seen: Array<{ upstream: string; headers: Record<string, string | string[]> }> = [];
 
   beforeAll(async () => {
     stable = await upstream('stable');
@@ -478,6 +479,7 @@ describe('gateway: a real HTTP proxy on loopback', () => {
         { header: { name: 'x-variant', value: 'canary' }, cluster: 'canary', name: 'to-canary' },
         { pathPrefix: '/', cluster: 'stable' },
       ],
+      onUpstreamRequest: (a) => seen.push(a),
     });
   });
 
@@ -508,6 +510,7 @@ describe('gateway: a real HTTP proxy on loopback', () => {
     const r = await request(`${gw.url}/x`, { 'x-action': 'set-header' });
     expect(JSON.parse(r.body).upstream).toBe('canary');
     expect(canary.hits).toBe(before + 1);
+    expect(seen.at(-1)).toMatchObject({ upstream: 'canary', headers: { 'x-variant': 'canary', host: `127.0.0.1:${gw.port}` } });
   });
 
   it('answers local replies without calling the upstream', async () => {

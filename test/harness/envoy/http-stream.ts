@@ -45,6 +45,8 @@ export interface StreamEnv {
   agent: http.Agent;
   releaseRoot(root: RootContext, vm: WasmVm): void;
   harnessLog(e: LogEntry): void;
+  /** Observes each request the router sends upstream (cluster name, final headers). */
+  onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -282,7 +284,7 @@ export class HttpStream implements StreamCallbacks {
       this.info.setResponseFlag(ResponseFlag.NoClusterFound);
       return this.routerReply(RouterReply.noCluster());
     }
-    await this.forward(cluster, body);
+    await this.forward(route.cluster, cluster, body);
   }
 
   private async routerReply(r: { status: number; body: string; details: string }): Promise<void> {
@@ -306,7 +308,7 @@ export class HttpStream implements StreamCallbacks {
     return out;
   }
 
-  private async forward(cluster: { host: string; port: number }, body: Buffer | null): Promise<void> {
+  private async forward(clusterName: string, cluster: { host: string; port: number }, body: Buffer | null): Promise<void> {
     this.info.upstreamHost = { ip: cluster.host, port: cluster.port };
     const started = this.env.clock();
     const headers = this.outgoingHeaders();
@@ -314,6 +316,7 @@ export class HttpStream implements StreamCallbacks {
       delete headers['content-length'];
       headers['content-length'] = String(body.length);
     }
+    this.env.onUpstreamRequest?.({ upstream: clusterName, headers: { ...(headers as Record<string, string | string[]>) } });
     const call = sendUpstream({
       host: cluster.host,
       port: cluster.port,

@@ -41,6 +41,8 @@ export interface EnvoyOptions {
   logLevel?: LogLevelName;
   /** Process-wide shared data; default a fresh store per gateway (one Envoy process). */
   sharedData?: SharedData;
+  /** Observes each request the router sends upstream: cluster name and final headers. */
+  onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
 }
 
 export interface EnvoyGateway {
@@ -108,6 +110,7 @@ class Gateway implements EnvoyGateway {
       agent: this.agent,
       releaseRoot: (root, vm) => this.releaseRoot(root, vm),
       harnessLog: (e) => this.logEntries.push(e),
+      onUpstreamRequest: opts.onUpstreamRequest,
     };
     this.server = http.createServer((req, res) => {
       const worker = this.workers[this.rr++ % this.workers.length];

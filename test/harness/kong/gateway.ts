@@ -392,10 +392,10 @@ export class Gateway {
     }
     let payload: Buffer;
     if (exit.body !== undefined && typeof exit.body === 'object' && !(exit.body instanceof Uint8Array)) {
-      payload = Buffer.from(cjsonEncode(exit.body), 'utf8');
+      payload = Buffer.from(cjsonEncode(exit.body), 'latin1'); // byte strings (lua-values.ts)
       if (!hasType) headers.set('Content-Type', 'application/json; charset=utf-8');
     } else if (exit.body !== undefined) {
-      payload = exit.body instanceof Uint8Array ? Buffer.from(exit.body) : Buffer.from(String(exit.body), 'utf8');
+      payload = exit.body instanceof Uint8Array ? Buffer.from(exit.body) : Buffer.from(String(exit.body), 'latin1');
     } else payload = Buffer.alloc(0);
     if (!hasLength) headers.set('Content-Length', String(payload.length));
     this.writeHead(req, res, exit.status, headers);

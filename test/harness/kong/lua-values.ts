@@ -18,12 +18,32 @@ export function markArray<T extends unknown[]>(a: T): T {
 }
 
 /**
+ * Lua strings are bytes, and lua-MessagePack sends them as msgpack str with those
+ * raw bytes; the plugin server decodes str as UTF-8. The harness models Lua
+ * strings as "byte strings" (one char per byte, 0-255: what Node's HTTP parser
+ * gives for header values), so a UTF-8 header value reaches the plugin decoded,
+ * as on real Kong, and a plugin's string goes back on the wire as its UTF-8 bytes.
+ * (Ill-formed UTF-8 differs: kong-pdk's msgpack decoder does not validate it; the
+ * harness yields U+FFFD instead.)
+ */
+export function toByteString(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'utf8').toString('latin1');
+}
+
+export function fromByteString(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\x7f]*$/.test(s) ? s : Buffer.from(s, 'latin1').toString('utf8');
+}
+
+/**
  * msgpack value (as decoded from the plugin server) -> Lua value model.
  * nil is `undefined`; a table is a JS array when it is a sequence (an empty
  * table is an empty array), otherwise an object.
  */
 export function fromMsgpack(v: unknown): unknown {
   if (v === null || v === undefined) return undefined;
+  if (typeof v === 'string') return toByteString(v);
   if (v instanceof Uint8Array) return v; // a Lua string of raw bytes
   if (Array.isArray(v)) {
     // lua-MessagePack fills t[i] for i = 1..n; nil elements leave holes.
@@ -59,6 +79,7 @@ export function fromMsgpack(v: unknown): unknown {
 export function toMsgpack(v: unknown): unknown {
   // A nil result leaves the key out of the Lua table it travels in.
   if (v === undefined || v === null) return undefined;
+  if (typeof v === 'string') return fromByteString(v);
   if (Array.isArray(v)) return v.map(toMsgpack);
   if (typeof v === 'object' && !(v instanceof Uint8Array)) {
     const out: Record<string, unknown> = {};
