@@ -4,9 +4,17 @@ import { request } from "node:http";
 
 export interface GatewayReply { status: number; headers: Record<string, string | string[] | undefined> }
 
+// Header values go on the wire as UTF-8 bytes (Node would send chars 0x80-0xff as
+// single latin1 bytes and refuse the rest): a byte string per value.
+export function wireHeaders(headers: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = /^[\x00-\x7f]*$/.test(v) ? v : Buffer.from(v, "utf8").toString("latin1");
+  return out;
+}
+
 export function send(port: number, method: string, path: string, headers: Record<string, string>): Promise<GatewayReply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (res) => {
+    const req = request({ host: "127.0.0.1", port, method, path, headers: wireHeaders(headers), agent: false }, (res) => {
       res.resume();
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });

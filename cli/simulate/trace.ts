@@ -37,7 +37,7 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
     const method = o.method ?? "GET";
     if (typeof method !== "string" || !TOKEN.test(method)) throw new TraceError(`${where}: method: must be an HTTP method, got ${JSON.stringify(o.method)}`);
     const path = o.path ?? "/";
-    if (typeof path !== "string" || !path.startsWith("/") || /[\s\x00-\x1f\x7f]/.test(path)) throw new TraceError(`${where}: path: must start with / and hold no whitespace, got ${JSON.stringify(o.path)}`);
+    if (typeof path !== "string" || !path.startsWith("/") || !/^[\x21-\x7e]*$/.test(path)) throw new TraceError(`${where}: path: must start with / and be printable ASCII (percent-encode the rest), got ${JSON.stringify(o.path)}`);
     const headers: Record<string, string> = {};
     if (o.headers !== undefined) {
       if (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers)) throw new TraceError(`${where}: headers: must be an object`);

@@ -1,0 +1,83 @@
+// Parity scenarios: policies and generated traffic that every path must decide alike.
+import type { PolicyDoc } from "../../cli/policy-file";
+import type { TraceRequest } from "../../cli/simulate/trace";
+
+export interface Scenario { name: string; policy: PolicyDoc; trace: TraceRequest[] }
+
+function policy(name: string, experiment: Record<string, unknown>): PolicyDoc {
+  return { apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name }, spec: { experiment } };
+}
+
+// Deterministic PRNG (mulberry32) so every run sends the same traffic.
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Keys users really send, and ones they should not: non-ASCII (sent as UTF-8),
+// separators, quotes, percent signs, long values, whitespace at the ends.
+const ODD = ["josé", "日本語ユーザー", "emoji🙂", "ümlaut=ä", "a,b", "semi;colon", "\"quoted\"", "per%25cent", "sp ace",
+  "tab\there", " padded ", "x".repeat(3000), "=", "dash-_.~", "ÿÿÿ", "Ω"];
+
+function key(r: () => number, i: number): string {
+  if (r() < 0.15) return ODD[Math.floor(r() * ODD.length)] + (i % 7);
+  return `user-${Math.floor(r() * 1e9).toString(36)}`;
+}
+
+const cookieSafe = (k: string) => k.replace(/[;,\s"\\]/g, "_");
+
+export function scenarios(users: number): Scenario[] {
+  const out: Scenario[] = [];
+  const mk = (name: string, exp: Record<string, unknown>, gen: (r: () => number, i: number) => Partial<TraceRequest>) => {
+    const r = rng(out.length + 1);
+    const trace: TraceRequest[] = [];
+    for (let i = 0; i < users; i++) {
+      const g = gen(r, i);
+      trace.push({ line: i + 1, t: i * 10, method: g.method ?? "GET", path: g.path ?? "/", headers: g.headers ?? {}, upstream: { status: 200, latencyMs: 1 } });
+    }
+    out.push({ name, policy: policy(name, exp), trace });
+  };
+
+  mk("canary-90-10", {
+    name: "checkout-v2",
+    stickiness: { sources: ["cookie:tandem-uid", "header:x-user-id"], cookie: { name: "tandem-uid", maxAgeSeconds: 2592000 } },
+    variants: [{ name: "stable", weight: 90, upstream: "api-v1" }, { name: "canary", weight: 10, upstream: "api-v2" }],
+  }, (r, i) => {
+    const x = r();
+    if (x < 0.4) return { headers: { "x-user-id": key(r, i) } };
+    if (x < 0.7) return { headers: { cookie: `a=1; tandem-uid=${cookieSafe(key(r, i))}; b=2` } };
+    if (x < 0.8) return { headers: { "x-user-id": key(r, i), "x-tandem-variant": "canary" } }; // client tries to pick
+    return { headers: {} };                                                                      // new user: cookie issued
+  });
+
+  mk("three-way-fine-weights", {
+    name: "pricing", seed: "pricing-2026",
+    stickiness: { sources: ["header:x-account", "query:uid", "ip"] },
+    variantHeader: "x-pricing",
+    variants: [{ name: "a", weight: 33.33, upstream: "api-v1" }, { name: "b", weight: 33.33, upstream: "api-v2" }, { name: "c", weight: 33.34 }],
+  }, (r, i) => {
+    const x = r();
+    if (x < 0.5) return { headers: { "x-account": key(r, i) } };
+    if (x < 0.9) return { path: `/p?x=1&uid=${encodeURIComponent(key(r, i))}` };
+    return { headers: {} };                                                                      // ip: loopback on every path
+  });
+
+  mk("tiny-canary-scoped", {
+    name: "search",
+    stickiness: { sources: ["cookie:sid"], cookie: { name: "sid", path: "/search", secure: true, sameSite: "Strict" } },
+    scope: { hosts: ["shop.example.com", "*.beta.example.com"], pathPrefixes: ["/search"] },
+    variants: [{ name: "old", weight: 99.99, upstream: "api-v1" }, { name: "new", weight: 0.01, upstream: "api-v2" }],
+  }, (r, i) => {
+    const host = ["shop.example.com", "SHOP.example.com:8080", "eu.beta.example.com", "other.example.com"][Math.floor(r() * 4)];
+    const path = r() < 0.8 ? `/search?q=${i}` : "/static/app.js";
+    return { path, headers: r() < 0.5 ? { host, cookie: `sid=${cookieSafe(key(r, i))}` } : { host } };
+  });
+
+  return out;
+}
