@@ -7,7 +7,7 @@ import { ExperimentRuntime } from "../core/experiment";
 import { configureExperiment } from "../core/policy";
 import { utf8 } from "../core/bytes";
 import { EnvoyFacts } from "./facts";
-import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, pluginConfiguration, releaseHeld, removeHeader, replaceHeader } from "./host";
+import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, pluginConfiguration, releaseHeld, removeHeader } from "./host";
 
 const SET_COOKIE = utf8("set-cookie");
 export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
@@ -44,12 +44,11 @@ class ExperimentStream extends Context {
     if (rt === null) return FilterHeadersStatusValues.Continue;
     const s = rt.settings;
     const d = rt.decide(this.root.facts);
-    if (d.variant >= 0) {
-      // replace = remove every client copy, then set ours: clients cannot pick a variant
-      replaceHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
-    } else {
-      removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
-    }
+    // Remove every client copy first: Envoy's replace (HeaderMapImpl::setCopy) only
+    // overwrites the first entry and keeps later duplicates, so a client sending the
+    // header twice could smuggle its own variant past a plain replace.
+    removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
+    if (d.variant >= 0) addHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
     if (d.setCookieLen > 0) {
       const c = new StaticArray<u8>(d.setCookieLen);
       memory.copy(changetype<usize>(c), changetype<usize>(d.setCookie), d.setCookieLen);

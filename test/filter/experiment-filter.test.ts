@@ -1,0 +1,111 @@
+// tandem.wasm's `experiment` root id in the Envoy harness: loading under Envoy's
+// import rules, configuration rejection, header effects, routing, Set-Cookie.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readFileSync } from "node:fs";
+import { WasmHost, startEnvoy, type EnvoyGateway } from "../harness/envoy";
+import { FILTER_WASM, requireBuilt } from "../support/dist";
+import { startBackends, get, type Backends } from "../support/backends";
+import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT } from "../support/policies";
+
+const REQ: [string, string][] = [[":method", "GET"], [":path", "/cart"], [":authority", "shop"], ["x-request-id", "r-1"]];
+
+describe("tandem.wasm module", () => {
+  it("imports only host functions Envoy provides for ABI 0.2.x (no proxy_clear_route_cache)", () => {
+    const mod = new WebAssembly.Module(readFileSync(requireBuilt(FILTER_WASM)));
+    const imports = WebAssembly.Module.imports(mod).map((i) => `${i.module}.${i.name}`);
+    expect(imports).not.toContain("env.proxy_clear_route_cache");
+    for (const i of imports) expect(i).toMatch(/^(env\.proxy_|wasi_snapshot_preview1\.)/);
+    expect(WebAssembly.Module.exports(mod).map((e) => e.name)).toContain("proxy_abi_version_0_2_0");
+  });
+
+  it("loads both root ids in the strict host", async () => {
+    const ex = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(CHECKOUT) });
+    const cb = await WasmHost.load({ wasm: FILTER_WASM, rootId: "circuit-breaker", configuration: "{}" });
+    expect(ex.failed).toBeFalsy();
+    expect(cb.failed).toBeFalsy();
+  });
+
+  it("rejects a bad configuration with the core's message and keeps the previous one", async () => {
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(ALL_CANARY) });
+    expect(host.configure(JSON.stringify(BAD_WEIGHT))).toBe(false);
+    expect(host.configure("{not json")).toBe(false);
+    expect(host.logs.map((l: { message: string }) => l.message)).toContain(`tandem: experiment configuration rejected: ${BAD_WEIGHT_MESSAGE}`);
+    const s = host.newStream();
+    const r = s.requestHeaders([...REQ, ["x-user-id", "u1"]], true);
+    expect(r.action).toBe("continue");
+    expect(r.headers).toContainEqual(["x-tandem-variant", "canary"]); // ALL_CANARY still in force
+    s.done();
+  });
+
+  it("replaces a client-sent variant header, also out of scope", async () => {
+    const scoped = { ...CHECKOUT, scope: { pathPrefixes: ["/api"] } };
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(scoped) });
+    const forged: [string, string][] = [["x-tandem-variant", "canary"], ["x-tandem-variant", "canary"], ["x-user-id", "u1"]];
+    const inScope = host.newStream().requestHeaders([[":method", "GET"], [":path", "/api/x"], [":authority", "a"], ...forged], true);
+    expect(inScope.headers.filter(([k]) => k === "x-tandem-variant")).toEqual([["x-tandem-variant", "stable"]]);
+    const out = host.newStream().requestHeaders([[":method", "GET"], [":path", "/static"], [":authority", "a"], ...forged], true);
+    expect(out.headers.filter(([k]) => k === "x-tandem-variant")).toEqual([]);
+  });
+
+  it("adds the sticky Set-Cookie to the response for a new user, keeping the upstream's cookies", async () => {
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(CHECKOUT) });
+    const s = host.newStream();
+    s.requestHeaders(REQ, true);
+    const resp = s.responseHeaders([[":status", "200"], ["set-cookie", "app=1"]], false);
+    const cookies = resp.headers.filter(([k]) => k === "set-cookie").map(([, v]) => v);
+    expect(cookies[0]).toBe("app=1");
+    expect(cookies[1]).toMatch(/^tandem-uid=[0-9a-f]{32}; Path=\/; Max-Age=2592000; HttpOnly; SameSite=Lax$/);
+    s.done();
+    const back = host.newStream();
+    back.requestHeaders([...REQ, ["cookie", cookies[1].split(";")[0]]], true);
+    expect(back.responseHeaders([[":status", "200"]], false).headers.filter(([k]) => k === "set-cookie")).toEqual([]);
+  });
+
+  it("survives hostile headers without trapping", async () => {
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(CHECKOUT) });
+    const huge = "k=v; ".repeat(20000);
+    for (const h of [[["cookie", huge]], [["cookie", ";;;==;"]], [["x-user-id", "\u00ff\u00fe"]], [["x-user-id", "x".repeat(200000)]]] as [string, string][][]) {
+      const s = host.newStream();
+      const r = s.requestHeaders([...REQ, ...h], true);
+      expect(r.action).toBe("continue");
+      s.done();
+    }
+    expect(host.failed).toBeFalsy();
+  });
+});
+
+describe("tandem.wasm behind the Envoy harness proxy", () => {
+  let be: Backends;
+  let gw: EnvoyGateway;
+  beforeAll(async () => {
+    be = await startBackends(["api-v1", "api-v2"]);
+    gw = await startEnvoy({
+      filters: [{ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(CHECKOUT) }],
+      clusters: be.addrs,
+      routes: [{ header: { name: "x-tandem-variant", value: "canary" }, cluster: "api-v2" }, { cluster: "api-v1" }],
+    });
+  });
+  afterAll(async () => { await gw?.close(); await be?.close(); });
+
+  it("routes each user to its variant's backend, stickily, whichever worker VM serves it", async () => {
+    const seen = new Map<string, string>();
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 100; i++) {
+        const r = await get(gw.port, "/", { "x-user-id": `u${i}` });
+        const j = r.json();
+        expect(j.backend).toBe(j.variant === "canary" ? "api-v2" : "api-v1");
+        if (round === 0) seen.set(`u${i}`, j.variant!);
+        else expect(j.variant).toBe(seen.get(`u${i}`));
+      }
+    }
+    expect(new Set(seen.values())).toEqual(new Set(["stable", "canary"]));
+  });
+
+  it("a rejected reconfiguration keeps the running policy", async () => {
+    expect(gw.reconfigure("experiment", JSON.stringify(BAD_WEIGHT))).toBe(false);
+    const r = await get(gw.port, "/", { "x-user-id": "u1" });
+    expect(r.status).toBe(200);
+    expect(gw.reconfigure("experiment", JSON.stringify(ALL_CANARY))).toBe(true);
+    expect((await get(gw.port, "/", { "x-user-id": "u1" })).json()).toEqual({ backend: "api-v2", variant: "canary" });
+  });
+});

@@ -1,0 +1,13 @@
+// Experiment configs shared by gateway tests.
+export const CHECKOUT = {
+  name: "checkout-v2",
+  stickiness: { sources: ["cookie:tandem-uid", "header:x-user-id"], cookie: { name: "tandem-uid", maxAgeSeconds: 2592000 } },
+  variantHeader: "x-tandem-variant",
+  variants: [{ name: "stable", weight: 90, upstream: "api-v1" }, { name: "canary", weight: 10, upstream: "api-v2" }],
+};
+
+// Same users, all to the canary: a config change a test can observe.
+export const ALL_CANARY = { ...CHECKOUT, variants: [{ name: "stable", weight: 0, upstream: "api-v1" }, { name: "canary", weight: 100, upstream: "api-v2" }] };
+
+export const BAD_WEIGHT = { ...CHECKOUT, variants: [{ name: "stable", weight: 0, upstream: "api-v1" }, { name: "canary", weight: 120, upstream: "api-v2" }] };
+export const BAD_WEIGHT_MESSAGE = "experiment.variants[1].weight: must be between 0 and 100, got 120";
