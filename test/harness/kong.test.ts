@@ -496,7 +496,8 @@ describe('Kong harness: response phase and plugin-server failures', () => {
       expect(gw.logs().some((l) => l.level === 'err' && /connection refused|no such file/.test(l.message))).toBe(true);
       // process.lua respawns at most once a second
       let echoed: unknown;
-      for (let i = 0; i < 60 && !echoed; i++) {
+      // bounded generously: the respawned server loads ts-node first, slow on a busy 2-core machine
+      for (let i = 0; i < 300 && !echoed; i++) {
         await new Promise((r) => setTimeout(r, 100));
         await fetch(gw.url + '/after');
         echoed = a.hits.at(-1)!.headers['x-echo'];

@@ -1,0 +1,276 @@
+// Parsing and validation of `spec.experiment` (the Kong plugin `experiment`'s config
+// and the WasmPlugin `experiment`'s pluginConfig) into ExperimentSettings.
+// Runs once per configuration; everything the hot path needs is precomputed here.
+import { JValue } from "../json";
+import { Reader, at, join } from "./reader";
+import {
+  E_COOKIE_NAME, E_COOKIE_SOURCE, E_HEADER_NAME, E_HOST, E_NAME, E_NOT_EMPTY, E_PATH_PREFIX,
+  E_PERCENT, E_PERCENT_DECIMALS, E_SOURCE, E_STRING, E_UNIQUE, E_WEIGHT_SUM,
+} from "./errors";
+import { isToken, utf8 } from "../bytes";
+import { Fact, Needs } from "../facts";
+import { fnv1a32 } from "../hash";
+import { CookieSettings, ExperimentSettings, Source, SourceKind, Variant } from "../experiment-settings";
+
+const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope"];
+const STICKINESS_KEYS: StaticArray<string> = ["sources", "cookie"];
+const COOKIE_KEYS: StaticArray<string> = ["name", "maxAgeSeconds", "path", "domain", "secure", "httpOnly", "sameSite"];
+const VARIANT_KEYS: StaticArray<string> = ["name", "weight", "upstream"];
+const SCOPE_KEYS: StaticArray<string> = ["hosts", "pathPrefixes"];
+
+export const DEFAULT_COOKIE = "tandem-uid";
+export const DEFAULT_VARIANT_HEADER = "x-tandem-variant";
+const DEFAULT_MAX_AGE: i64 = 2592000; // 30 days, in seconds
+const MAX_VARIANTS = 32;
+const MAX_SOURCES = 8;
+const TOTAL_BP = 10000;              // weights are in basis points: 100% = 10000
+
+export function isName(s: string): bool {
+  if (s.length == 0 || s.length > 64) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x5f || c == 0x2d;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+function nameValue(s: string): JValue {
+  const v = new JValue();
+  v.type = 3; // JType.Str
+  v.s = s;
+  return v;
+}
+
+export function parseExperiment(r: Reader, v: JValue | null, path: string): ExperimentSettings | null {
+  if (!r.object(v, path, EXPERIMENT_KEYS)) return null;
+  const obj = v as JValue;
+  const s = new ExperimentSettings();
+
+  const name = r.str(obj, "name", path, null);
+  if (r.failed) return null;
+  if (!isName(name as string)) { r.fail(join(path, "name"), E_NAME, obj.get("name")); return null; }
+  s.name = name as string;
+  const seed = r.str(obj, "seed", path, "") as string;
+  s.seed = seed.length > 0 ? seed : s.name;
+  const seedBytes = utf8(s.seed);
+  s.seedHash = fnv1a32(changetype<usize>(seedBytes), seedBytes.length);
+
+  const vh = r.str(obj, "variantHeader", path, DEFAULT_VARIANT_HEADER) as string;
+  if (r.failed) return null;
+  if (!isToken(vh, 128)) { r.fail(join(path, "variantHeader"), E_HEADER_NAME, obj.get("variantHeader")); return null; }
+  s.variantHeader = vh.toLowerCase();
+  s.variantHeaderBytes = utf8(s.variantHeader);
+
+  parseVariants(r, obj, path, s);
+  if (r.failed) return null;
+  parseStickiness(r, obj, path, s);
+  if (r.failed) return null;
+  parseScope(r, obj, path, s);
+  if (r.failed) return null;
+  s.entropySlot = s.needs.add(Fact.Entropy, "");
+  s.needs.seal();
+  return s;
+}
+
+function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
+  const vp = join(path, "variants");
+  const arr = r.arr(obj, "variants", path, true);
+  if (arr === null) return;
+  if (arr.items.length == 0) { r.fail(vp, E_NOT_EMPTY, null); return; }
+  if (arr.items.length > MAX_VARIANTS) { r.failText(vp, "must have at most " + MAX_VARIANTS.toString() + " variants, got " + arr.items.length.toString()); return; }
+  const list = new StaticArray<Variant>(arr.items.length);
+  let sum = 0;
+  for (let i = 0; i < arr.items.length; i++) {
+    const p = at(vp, i);
+    const item = arr.items[i];
+    if (!r.object(item, p, VARIANT_KEYS)) return;
+    const name = r.str(item, "name", p, null);
+    if (r.failed) return;
+    if (!isName(name as string)) { r.fail(join(p, "name"), E_NAME, item.get("name")); return; }
+    for (let j = 0; j < i; j++) {
+      if (list[j].name == name) { r.fail(join(p, "name"), E_UNIQUE, item.get("name")); return; }
+    }
+    const w = r.num(item, "weight", p, 0, true);
+    if (r.failed) return;
+    if (!(w >= 0 && w <= 100)) { r.fail(join(p, "weight"), E_PERCENT, item.get("weight")); return; }
+    const bp = Math.round(w * 100);
+    if (Math.abs(w * 100 - bp) > 1e-6) { r.fail(join(p, "weight"), E_PERCENT_DECIMALS, item.get("weight")); return; }
+    const up = r.str(item, "upstream", p, "") as string;
+    if (r.failed) return;
+    const variant = new Variant(name as string, <i32>bp, up);
+    sum += <i32>bp;
+    variant.upperBp = sum;
+    list[i] = variant;
+  }
+  if (sum != TOTAL_BP) {
+    r.failText(vp, E_WEIGHT_SUM + ", got " + formatBp(sum));
+    return;
+  }
+  s.variants = list;
+}
+
+// 9050 -> "90.5", 10000 -> "100"
+export function formatBp(bp: i32): string {
+  const whole = bp / 100;
+  const frac = bp % 100;
+  if (frac == 0) return whole.toString();
+  if (frac % 10 == 0) return whole.toString() + "." + (frac / 10).toString();
+  return whole.toString() + "." + (frac < 10 ? "0" : "") + frac.toString();
+}
+
+function parseStickiness(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
+  const sp = join(path, "stickiness");
+  const st = r.obj(obj, "stickiness", path, STICKINESS_KEYS);
+  if (r.failed) return;
+  let srcArr: JValue | null = null;
+  let cookieObj: JValue | null = null;
+  let cookieGiven = false;
+  if (st !== null) {
+    srcArr = r.arr(st, "sources", sp, false);
+    cookieObj = r.obj(st, "cookie", sp, COOKIE_KEYS);
+    cookieGiven = cookieObj !== null;
+    if (r.failed) return;
+  }
+  const sources = new Array<Source>(0);
+  if (srcArr === null) {
+    // Default: a first-party cookie the gateway issues itself.
+    sources.push(new Source(SourceKind.Cookie, DEFAULT_COOKIE));
+  } else {
+    const p = join(sp, "sources");
+    if (srcArr.items.length == 0) { r.fail(p, E_NOT_EMPTY, null); return; }
+    if (srcArr.items.length > MAX_SOURCES) { r.failText(p, "must have at most " + MAX_SOURCES.toString() + " entries, got " + srcArr.items.length.toString()); return; }
+    for (let i = 0; i < srcArr.items.length; i++) {
+      const item = srcArr.items[i];
+      const ip = at(p, i);
+      if (item.type != 3) { r.fail(ip, E_STRING, item); return; }
+      const src = parseSource(item.s);
+      if (src === null) { r.fail(ip, E_SOURCE, item); return; }
+      for (let j = 0; j < sources.length; j++) {
+        if (sources[j].kind == src.kind && sources[j].name == src.name) { r.fail(ip, E_UNIQUE, item); return; }
+      }
+      sources.push(src);
+    }
+  }
+  // The cookie to issue when no source is present.
+  let cookie: CookieSettings | null = null;
+  if (cookieGiven) {
+    cookie = parseCookie(r, cookieObj as JValue, join(sp, "cookie"));
+    if (r.failed) return;
+  } else if (srcArr === null) {
+    cookie = new CookieSettings(DEFAULT_COOKIE);
+    cookie.maxAge = DEFAULT_MAX_AGE;
+    cookie.build();
+  }
+  if (cookie !== null) {
+    let listed = false;
+    for (let j = 0; j < sources.length; j++) {
+      if (sources[j].kind == SourceKind.Cookie && sources[j].name == cookie.name) listed = true;
+    }
+    if (!listed) { r.fail(join(sp, "cookie.name"), E_COOKIE_SOURCE, nameValue(cookie.name)); return; }
+  }
+  s.cookie = cookie;
+  for (let i = 0; i < sources.length; i++) {
+    const src = sources[i];
+    if (src.kind == SourceKind.Cookie) src.slot = s.needs.add(Fact.Header, "cookie");
+    else if (src.kind == SourceKind.Header) src.slot = s.needs.add(Fact.Header, src.name);
+    else if (src.kind == SourceKind.Query) src.slot = s.needs.add(Fact.Path, "");
+    else src.slot = s.needs.add(Fact.ClientIp, "");
+  }
+  s.sources = StaticArray.fromArray(sources);
+}
+
+function parseSource(text: string): Source | null {
+  if (text == "ip") return new Source(SourceKind.Ip, "");
+  const colon = text.indexOf(":");
+  if (colon <= 0) return null;
+  const kind = text.substring(0, colon);
+  const name = text.substring(colon + 1);
+  if (kind == "cookie") return isToken(name, 128) ? new Source(SourceKind.Cookie, name) : null;
+  if (kind == "header") return isToken(name, 128) ? new Source(SourceKind.Header, name.toLowerCase()) : null;
+  if (kind == "query") return name.length > 0 && name.length <= 128 && isQueryName(name) ? new Source(SourceKind.Query, name) : null;
+  return null;
+}
+
+function isQueryName(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c >= 0x7f || c == 0x26 || c == 0x3d || c == 0x23 || c == 0x3f) return false;
+  }
+  return true;
+}
+
+function parseCookie(r: Reader, o: JValue, p: string): CookieSettings | null {
+  const name = r.str(o, "name", p, DEFAULT_COOKIE) as string;
+  if (r.failed) return null;
+  if (!isToken(name, 128)) { r.fail(join(p, "name"), E_COOKIE_NAME, o.get("name")); return null; }
+  const c = new CookieSettings(name);
+  c.maxAge = r.int(o, "maxAgeSeconds", p, DEFAULT_MAX_AGE, 0, 400 * 86400); // RFC 6265bis caps at 400 days
+  c.path = r.str(o, "path", p, "/") as string;
+  if (r.failed) return null;
+  if (!c.path.startsWith("/") || !isCookieAttr(c.path)) { r.fail(join(p, "path"), E_PATH_PREFIX, o.get("path")); return null; }
+  c.domain = r.str(o, "domain", p, "") as string;
+  if (r.failed) return null;
+  if (c.domain.length > 0 && !isHostName(c.domain)) { r.fail(join(p, "domain"), E_HOST, o.get("domain")); return null; }
+  c.secure = r.bool(o, "secure", p, false);
+  c.httpOnly = r.bool(o, "httpOnly", p, true);
+  const ss = r.str(o, "sameSite", p, "Lax") as string;
+  if (r.failed) return null;
+  if (ss != "Lax" && ss != "Strict" && ss != "None") { r.fail(join(p, "sameSite"), "must be one of Lax, Strict, None", o.get("sameSite")); return null; }
+  if (ss == "None" && !c.secure) { r.fail(join(p, "sameSite"), "None requires secure: true (browsers drop the cookie otherwise)", o.get("sameSite")); return null; }
+  c.sameSite = ss;
+  c.build();
+  return c;
+}
+
+function isCookieAttr(s: string): bool {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x21 || c > 0x7e || c == 0x3b) return false;
+  }
+  return true;
+}
+
+export function isHostName(s: string): bool {
+  if (s.length == 0 || s.length > 253) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x2d;
+    if (!ok && !(c == 0x2a && i == 0 && s.length > 2 && s.charCodeAt(1) == 0x2e)) return false;
+  }
+  return true;
+}
+
+function parseScope(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
+  const p = join(path, "scope");
+  const sc = r.obj(obj, "scope", path, SCOPE_KEYS);
+  if (sc === null) return;
+  const hosts = r.arr(sc, "hosts", p, false);
+  if (hosts !== null) {
+    const hp = join(p, "hosts");
+    if (hosts.items.length == 0) { r.fail(hp, E_NOT_EMPTY, null); return; }
+    const out = new StaticArray<StaticArray<u8>>(hosts.items.length);
+    for (let i = 0; i < hosts.items.length; i++) {
+      const h = hosts.items[i];
+      if (h.type != 3) { r.fail(at(hp, i), E_STRING, h); return; }
+      if (!isHostName(h.s)) { r.fail(at(hp, i), E_HOST, h); return; }
+      out[i] = utf8(h.s.toLowerCase());
+    }
+    s.scopeHosts = out;
+    s.hostSlot = s.needs.add(Fact.Host, "");
+  }
+  const prefixes = r.arr(sc, "pathPrefixes", p, false);
+  if (prefixes !== null) {
+    const pp = join(p, "pathPrefixes");
+    if (prefixes.items.length == 0) { r.fail(pp, E_NOT_EMPTY, null); return; }
+    const out = new StaticArray<StaticArray<u8>>(prefixes.items.length);
+    for (let i = 0; i < prefixes.items.length; i++) {
+      const h = prefixes.items[i];
+      if (h.type != 3) { r.fail(at(pp, i), E_STRING, h); return; }
+      if (!h.s.startsWith("/")) { r.fail(at(pp, i), E_PATH_PREFIX, h); return; }
+      out[i] = utf8(h.s);
+    }
+    s.scopePrefixes = out;
+    s.pathSlot = s.needs.add(Fact.Path, "");
+  }
+}

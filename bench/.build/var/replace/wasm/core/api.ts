@@ -1,0 +1,126 @@
+// The core as a standalone wasm module for the Kong plugins (dist/kong/*/tandem-core.wasm)
+// and the CLI. A flat C-like ABI: JS writes UTF-8 into the arena, calls, and reads
+// results from the out buffer. Calls are synchronous; Node runs one at a time.
+import { Bytes, utf8 } from "./bytes";
+import { FactSource, Need } from "./facts";
+import { ExperimentRuntime } from "./experiment";
+import { configureExperiment, configureBreaker, validatePolicy } from "./policy";
+
+let arena = new StaticArray<u8>(65536);
+let out = new StaticArray<u8>(0);
+let outLen: i32 = 0;
+const runtimes = new Array<ExperimentRuntime | null>(0);
+const tables = new Array<StaticArray<i32>>(0);
+
+function setOut(s: string): void {
+  out = utf8(s);
+  outLen = out.length;
+}
+
+function setOutBytes(p: usize, n: i32): void {
+  if (out.length < n) out = new StaticArray<u8>(n + 256);
+  memory.copy(changetype<usize>(out), p, n);
+  outLen = n;
+}
+
+function arenaText(len: i32): string {
+  return String.UTF8.decodeUnsafe(changetype<usize>(arena), <usize>len);
+}
+
+// Facts from the table JS fills: two i32 per slot, [offset into arena, length or -1].
+class TableFacts extends FactSource {
+  table: StaticArray<i32> = new StaticArray<i32>(0);
+  fetch(slot: i32, need: Need, o: Bytes): void {
+    const len = unchecked(this.table[(slot << 1) + 1]);
+    if (len >= 0) o.set(changetype<usize>(arena) + <usize>unchecked(this.table[slot << 1]), len);
+  }
+}
+const tableFacts = new TableFacts();
+
+export function tandem_arena(size: i32): usize {
+  if (arena.length < size) arena = new StaticArray<u8>(size + (size >> 1));
+  return changetype<usize>(arena);
+}
+export function tandem_out_ptr(): usize { return changetype<usize>(out); }
+export function tandem_out_len(): i32 { return outLen; }
+
+// Validates a whole TrafficPolicy (JSON text of `len` bytes in the arena). Returns 1
+// when valid; else 0 and the error text in the out buffer.
+export function tandem_validate_policy(len: i32): i32 {
+  const err = validatePolicy(arenaText(len));
+  setOut(err);
+  return err.length == 0 ? 1 : 0;
+}
+
+export function tandem_breaker_configure(len: i32): i32 {
+  const err = configureBreaker(arenaText(len));
+  setOut(err);
+  return err.length == 0 ? 1 : 0;
+}
+
+// Returns a handle >= 0, or -1 with the error text in the out buffer. On success the
+// out buffer holds a JSON description the adapter uses to build its fetch plan.
+export function tandem_experiment_configure(len: i32): i32 {
+  const res = configureExperiment(arenaText(len));
+  const s = res.settings;
+  if (s === null) { setOut(res.error); return -1; }
+  const rt = new ExperimentRuntime(s);
+  let h = -1;
+  for (let i = 0; i < runtimes.length; i++) if (runtimes[i] === null) { h = i; break; }
+  if (h < 0) { h = runtimes.length; runtimes.push(null); tables.push(new StaticArray<i32>(0)); }
+  runtimes[h] = rt;
+  tables[h] = new StaticArray<i32>(s.needs.list.length * 2);
+  const c = s.cookie;
+  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
+  for (let i = 0; i < s.variants.length; i++) {
+    const v = s.variants[i];
+    if (i > 0) d += ",";
+    d += "{\"name\":\"" + v.name + "\",\"upstream\":" + (v.upstream.length > 0 ? jsonString(v.upstream) : "null") + "}";
+  }
+  d += "],\"needs\":[";
+  for (let i = 0; i < s.needs.list.length; i++) {
+    const n = s.needs.list[i];
+    if (i > 0) d += ",";
+    d += "{\"kind\":" + (<i32>n.kind).toString() + ",\"name\":\"" + n.name + "\"}";
+  }
+  d += "]}";
+  setOut(d);
+  return h;
+}
+
+function jsonString(s: string): string {
+  let o = "\"";
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c) o += "\\" + String.fromCharCode(c);
+    else if (c < 0x20) o += "\\u" + (<u32>c).toString(16).padStart(4, "0");
+    else o += String.fromCharCode(c);
+  }
+  return o + "\"";
+}
+
+export function tandem_release(h: i32): void {
+  if (h >= 0 && h < runtimes.length) { runtimes[h] = null; tables[h] = new StaticArray<i32>(0); }
+}
+
+// Pointer to the fact table of handle `h` (2 x i32 per need slot).
+export function tandem_fact_table(h: i32): usize {
+  return changetype<usize>(tables[h]);
+}
+
+// Decides for the facts in the table. Returns the variant index, -1 when the request
+// is out of the experiment's scope. The Set-Cookie value (if any) is in the out
+// buffer (length 0 = none). `nowMs` is the adapter's clock: the core reads none.
+export function tandem_experiment_decide(h: i32, nowMs: f64): i32 {
+  const rt = runtimes[h] as ExperimentRuntime;
+  tableFacts.table = tables[h];
+  const d = rt.decide(tableFacts);
+  if (d.setCookieLen > 0) setOutBytes(changetype<usize>(d.setCookie), d.setCookieLen);
+  else outLen = 0;
+  return d.inScope ? d.variant : -1;
+}
+
+// Bucket of the last decision (for `tandem simulate` and `tandem explain`).
+export function tandem_experiment_bucket(h: i32): i32 {
+  return (runtimes[h] as ExperimentRuntime).decision.bucket;
+}

@@ -1,0 +1,219 @@
+// A strict JSON parser (RFC 8259) for configuration, run at configure time only.
+// Why our own: a filter that aborts on bad input calls proc_exit, which kills the
+// Envoy VM; this parser never aborts, it reports the byte position of the first error.
+// Depth is capped so hostile configs cannot exhaust the wasm stack.
+
+export const enum JType { Null = 0, Bool = 1, Num = 2, Str = 3, Arr = 4, Obj = 5 }
+
+const MAX_DEPTH = 32;
+
+export class JValue {
+  type: JType = JType.Null;
+  b: bool = false;
+  n: f64 = 0;
+  s: string = "";
+  items: Array<JValue> = new Array<JValue>(0);   // Arr items
+  keys: Array<string> = new Array<string>(0);    // Obj keys, in document order
+  vals: Array<JValue> = new Array<JValue>(0);    // Obj values, parallel to keys
+
+  get(key: string): JValue | null {
+    for (let i = 0; i < this.keys.length; i++) {
+      if (this.keys[i] == key) return this.vals[i];
+    }
+    return null;
+  }
+}
+
+export class JsonResult {
+  value: JValue | null = null;
+  error: string = "";
+}
+
+class Parser {
+  pos: i32 = 0;
+  error: string = "";
+  constructor(public src: string) {}
+
+  fail(msg: string): JValue | null {
+    if (this.error.length == 0) this.error = "invalid JSON at offset " + this.pos.toString() + ": " + msg;
+    return null;
+  }
+
+  ws(): void {
+    const s = this.src;
+    while (this.pos < s.length) {
+      const c = s.charCodeAt(this.pos);
+      if (c == 0x20 || c == 0x09 || c == 0x0a || c == 0x0d) this.pos++;
+      else break;
+    }
+  }
+
+  value(depth: i32): JValue | null {
+    if (depth > MAX_DEPTH) return this.fail("nesting deeper than " + MAX_DEPTH.toString());
+    this.ws();
+    if (this.pos >= this.src.length) return this.fail("unexpected end of input");
+    const c = this.src.charCodeAt(this.pos);
+    if (c == 0x7b) return this.object(depth);
+    if (c == 0x5b) return this.array(depth);
+    if (c == 0x22) {
+      const s = this.string();
+      if (s === null) return null;
+      const v = new JValue();
+      v.type = JType.Str;
+      v.s = s;
+      return v;
+    }
+    if (c == 0x2d || (c >= 0x30 && c <= 0x39)) return this.number();
+    if (this.src.startsWith("true", this.pos)) { this.pos += 4; const v = new JValue(); v.type = JType.Bool; v.b = true; return v; }
+    if (this.src.startsWith("false", this.pos)) { this.pos += 5; const v = new JValue(); v.type = JType.Bool; return v; }
+    if (this.src.startsWith("null", this.pos)) { this.pos += 4; return new JValue(); }
+    return this.fail("unexpected character '" + String.fromCharCode(c) + "'");
+  }
+
+  object(depth: i32): JValue | null {
+    const v = new JValue();
+    v.type = JType.Obj;
+    this.pos++; // {
+    this.ws();
+    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x7d) { this.pos++; return v; }
+    while (true) {
+      this.ws();
+      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x22) return this.fail("expected a string key");
+      const k = this.string();
+      if (k === null) return null;
+      if (v.get(k) !== null) return this.fail("duplicate key \"" + k + "\"");
+      this.ws();
+      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x3a) return this.fail("expected ':'");
+      this.pos++;
+      const item = this.value(depth + 1);
+      if (item === null) return null;
+      v.keys.push(k);
+      v.vals.push(item);
+      this.ws();
+      if (this.pos >= this.src.length) return this.fail("unexpected end of input");
+      const c = this.src.charCodeAt(this.pos);
+      this.pos++;
+      if (c == 0x2c) continue;
+      if (c == 0x7d) return v;
+      this.pos--;
+      return this.fail("expected ',' or '}'");
+    }
+  }
+
+  array(depth: i32): JValue | null {
+    const v = new JValue();
+    v.type = JType.Arr;
+    this.pos++; // [
+    this.ws();
+    if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x5d) { this.pos++; return v; }
+    while (true) {
+      const item = this.value(depth + 1);
+      if (item === null) return null;
+      v.items.push(item);
+      this.ws();
+      if (this.pos >= this.src.length) return this.fail("unexpected end of input");
+      const c = this.src.charCodeAt(this.pos);
+      this.pos++;
+      if (c == 0x2c) continue;
+      if (c == 0x5d) return v;
+      this.pos--;
+      return this.fail("expected ',' or ']'");
+    }
+  }
+
+  number(): JValue | null {
+    const s = this.src;
+    const start = this.pos;
+    if (s.charCodeAt(this.pos) == 0x2d) this.pos++;
+    if (this.pos >= s.length) return this.fail("bad number");
+    let c = s.charCodeAt(this.pos);
+    if (c == 0x30) this.pos++;
+    else if (c >= 0x31 && c <= 0x39) { while (this.pos < s.length && isDigit(s.charCodeAt(this.pos))) this.pos++; }
+    else return this.fail("bad number");
+    if (this.pos < s.length && s.charCodeAt(this.pos) == 0x2e) {
+      this.pos++;
+      if (this.pos >= s.length || !isDigit(s.charCodeAt(this.pos))) return this.fail("bad number");
+      while (this.pos < s.length && isDigit(s.charCodeAt(this.pos))) this.pos++;
+    }
+    if (this.pos < s.length && (s.charCodeAt(this.pos) | 0x20) == 0x65) {
+      this.pos++;
+      if (this.pos < s.length && (s.charCodeAt(this.pos) == 0x2b || s.charCodeAt(this.pos) == 0x2d)) this.pos++;
+      if (this.pos >= s.length || !isDigit(s.charCodeAt(this.pos))) return this.fail("bad number");
+      while (this.pos < s.length && isDigit(s.charCodeAt(this.pos))) this.pos++;
+    }
+    const v = new JValue();
+    v.type = JType.Num;
+    v.n = parseFloat(s.substring(start, this.pos));
+    v.s = s.substring(start, this.pos);
+    return v;
+  }
+
+  string(): string | null {
+    const s = this.src;
+    this.pos++; // opening quote
+    let out = "";
+    let runStart = this.pos;
+    while (true) {
+      if (this.pos >= s.length) { this.fail("unterminated string"); return null; }
+      const c = s.charCodeAt(this.pos);
+      if (c == 0x22) {
+        out += s.substring(runStart, this.pos);
+        this.pos++;
+        return out;
+      }
+      if (c < 0x20) { this.fail("control character in string"); return null; }
+      if (c == 0x5c) {
+        out += s.substring(runStart, this.pos);
+        this.pos++;
+        if (this.pos >= s.length) { this.fail("unterminated string"); return null; }
+        const e = s.charCodeAt(this.pos);
+        this.pos++;
+        if (e == 0x22) out += "\"";
+        else if (e == 0x5c) out += "\\";
+        else if (e == 0x2f) out += "/";
+        else if (e == 0x62) out += "\b";
+        else if (e == 0x66) out += "\f";
+        else if (e == 0x6e) out += "\n";
+        else if (e == 0x72) out += "\r";
+        else if (e == 0x74) out += "\t";
+        else if (e == 0x75) {
+          if (this.pos + 4 > s.length) { this.fail("bad \\u escape"); return null; }
+          let code = 0;
+          for (let i = 0; i < 4; i++) {
+            const h = hexVal(s.charCodeAt(this.pos + i));
+            if (h < 0) { this.fail("bad \\u escape"); return null; }
+            code = (code << 4) | h;
+          }
+          this.pos += 4;
+          out += String.fromCharCode(code);
+        } else { this.pos--; this.fail("bad escape"); return null; }
+        runStart = this.pos;
+        continue;
+      }
+      this.pos++;
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function isDigit(c: i32): bool { return c >= 0x30 && c <= 0x39; }
+
+function hexVal(c: i32): i32 {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  if (l >= 0x61 && l <= 0x66) return l - 0x61 + 10;
+  return -1;
+}
+
+export function parseJson(src: string): JsonResult {
+  const p = new Parser(src);
+  const r = new JsonResult();
+  const v = p.value(0);
+  if (v !== null) {
+    p.ws();
+    if (p.pos < src.length) p.fail("unexpected data after the document");
+    else r.value = v;
+  }
+  if (r.value === null) r.error = p.error;
+  return r;
+}

@@ -1,0 +1,410 @@
+// Parsing and validation of `spec.circuitBreaker` and `spec.fallback` into
+// BreakerSettings / FallbackSettings. Runs once per configuration. Field paths start
+// at the section name ("circuitBreaker.window.size", "fallback.respond.body").
+//
+// The gateways receive both sections as one plugin config: the circuitBreaker fields
+// plus a `fallback` field (cli/render.ts); parseBreakerPlugin reads that shape and
+// still reports fallback errors under "fallback.".
+import { JType, JValue } from "../json";
+import { Reader, at, join, quote } from "../config/reader";
+import {
+  E_BACKOFF_MAX, E_BODY_SIZE, E_BREAKER_KEY, E_BREAKER_MODE, E_BUCKETS_DIVIDE, E_CONTENT_TYPE_HEADER,
+  E_COUNT_ONLY, E_ERROR_KIND, E_FALLBACK_ACTION, E_FALLBACK_ON, E_HEADER_NAME, E_HEADER_RESERVED,
+  E_HEADER_VALUE, E_MULTIPLIER, E_NAME, E_NOT_EMPTY, E_OBJECT, E_PERCENT, E_PERCENT_DECIMALS,
+  E_REROUTE_TARGET, E_STATUS_PATTERN, E_STRING, E_TIME_ONLY, E_UNIQUE, E_UPSTREAM_NAME, E_WINDOW_TYPE,
+} from "../config/errors";
+import { isToken, utf8 } from "../bytes";
+import { fmix32 } from "../hash";
+import { isName } from "../config/experiment";
+import {
+  BreakerMode, BreakerSettings, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER, DEFAULT_BUCKETS,
+  DEFAULT_CONTENT_TYPE, DEFAULT_COUNT_SIZE, DEFAULT_FAILURE_RATE, DEFAULT_FALLBACK_STATUS, DEFAULT_MAX_KEYS,
+  DEFAULT_MAX_WAIT_MS, DEFAULT_MINIMUM_CALLS, DEFAULT_OPEN_MS, DEFAULT_PERMITTED_CALLS, DEFAULT_SLOW_RATE,
+  DEFAULT_TIME_SIZE_MS, ERROR_CONNECT, ERROR_RESET, ERROR_TIMEOUT, FallbackHeader, FallbackKind,
+  FallbackSettings, KeyKind, MAX_BODY_BYTES, MAX_BUCKETS, MAX_CONSECUTIVE, MAX_COUNT_SIZE,
+  MAX_DURATION_MS, MAX_KEYS, MAX_MINIMUM_CALLS, MAX_PERMITTED_CALLS, MAX_TIME_SIZE_MS, OUTCOME_FAILURE,
+  OUTCOME_IGNORED, OUTCOME_SUCCESS, STATUS_TABLE_SIZE, WindowType,
+} from "./settings";
+
+export const BREAKER_SECTION = "circuitBreaker";
+export const FALLBACK_SECTION = "fallback";
+
+const BREAKER_KEYS: StaticArray<string> = [
+  "key", "maxKeys", "window", "minimumCalls", "failureRateThreshold", "slowCallDurationMs",
+  "slowCallRateThreshold", "consecutiveFailures", "openDurationMs", "openBackoff", "halfOpen", "failure", "mode",
+];
+const PLUGIN_KEYS: StaticArray<string> = [
+  "key", "maxKeys", "window", "minimumCalls", "failureRateThreshold", "slowCallDurationMs",
+  "slowCallRateThreshold", "consecutiveFailures", "openDurationMs", "openBackoff", "halfOpen", "failure", "mode",
+  "fallback",
+];
+const WINDOW_KEYS: StaticArray<string> = ["type", "size", "sizeMs", "buckets"];
+const BACKOFF_KEYS: StaticArray<string> = ["multiplier", "maxMs"];
+const HALF_OPEN_KEYS: StaticArray<string> = ["permittedCalls", "maxWaitMs"];
+const FAILURE_KEYS: StaticArray<string> = ["statuses", "ignoreStatuses", "errors"];
+const FALLBACK_KEYS: StaticArray<string> = ["respond", "reroute", "on"];
+const RESPOND_KEYS: StaticArray<string> = ["status", "headers", "body", "contentType"];
+const REROUTE_KEYS: StaticArray<string> = ["variant", "upstream"];
+// Framing and hop-by-hop headers belong to the gateway, not to a fallback response.
+const RESERVED_HEADERS: StaticArray<string> = [
+  "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade",
+];
+const MAX_HEADER_VALUE = 8192;
+const MAX_FALLBACK_HEADERS = 64;
+
+// spec.circuitBreaker alone (a whole TrafficPolicy: `fallback` is its own section).
+export function parseBreaker(r: Reader, v: JValue | null, path: string): BreakerSettings | null {
+  return parseFields(r, v, path, BREAKER_KEYS);
+}
+
+// The `circuit-breaker` plugin / root id config: the circuitBreaker fields plus an
+// optional `fallback` object (paths of its errors start at "fallback").
+export function parseBreakerPlugin(r: Reader, v: JValue | null): BreakerSettings | null {
+  const s = parseFields(r, v, BREAKER_SECTION, PLUGIN_KEYS);
+  if (s === null) return null;
+  const fb = r.field(v as JValue, "fallback");
+  if (fb !== null) {
+    s.fallback = parseFallback(r, fb, FALLBACK_SECTION);
+    if (r.failed) return null;
+  }
+  return s;
+}
+
+function parseFields(r: Reader, v: JValue | null, path: string, allowed: StaticArray<string>): BreakerSettings | null {
+  if (!r.object(v, path, allowed)) return null;
+  const obj = v as JValue;
+  const s = new BreakerSettings();
+
+  parseKey(r, obj, path, s);
+  if (r.failed) return null;
+  s.maxKeys = <i32>r.int(obj, "maxKeys", path, DEFAULT_MAX_KEYS, 1, MAX_KEYS);
+  parseWindow(r, obj, path, s);
+  if (r.failed) return null;
+  s.minimumCalls = <i32>r.int(obj, "minimumCalls", path, DEFAULT_MINIMUM_CALLS, 1, MAX_MINIMUM_CALLS);
+  // resilience4j: a count window never holds more than its size, so the minimum is capped.
+  s.effectiveMinimumCalls = s.windowType == WindowType.Count ? min(s.minimumCalls, s.windowSize) : s.minimumCalls;
+  s.failureRateBp = percentBp(r, obj, "failureRateThreshold", path, DEFAULT_FAILURE_RATE);
+  s.slowCallDurationMs = <f64>r.int(obj, "slowCallDurationMs", path, 0, 0, MAX_DURATION_MS);
+  s.slowRateBp = percentBp(r, obj, "slowCallRateThreshold", path, DEFAULT_SLOW_RATE);
+  s.consecutiveFailures = <i32>r.int(obj, "consecutiveFailures", path, 0, 0, MAX_CONSECUTIVE);
+  s.openDurationMs = <f64>r.int(obj, "openDurationMs", path, DEFAULT_OPEN_MS, 1, MAX_DURATION_MS);
+  if (r.failed) return null;
+  s.backoffMaxMs = s.openDurationMs;
+  parseBackoff(r, obj, path, s);
+  parseHalfOpen(r, obj, path, s);
+  parseFailure(r, obj, path, s);
+  if (r.failed) return null;
+  const mode = r.str(obj, "mode", path, "enforce") as string;
+  if (r.failed) return null;
+  if (mode == "enforce") s.mode = BreakerMode.Enforce;
+  else if (mode == "dry_run") s.mode = BreakerMode.DryRun;
+  else if (mode == "forced_open") s.mode = BreakerMode.ForcedOpen;
+  else if (mode == "forced_closed") s.mode = BreakerMode.ForcedClosed;
+  else { r.fail(join(path, "mode"), E_BREAKER_MODE, obj.get("mode")); return null; }
+  s.shape = shapeOf(s);
+  return s;
+}
+
+function parseKey(r: Reader, obj: JValue, path: string, s: BreakerSettings): void {
+  const key = r.str(obj, "key", path, "upstream") as string;
+  if (r.failed) return;
+  if (key == "upstream") { s.keyKind = KeyKind.Upstream; return; }
+  if (key == "route") { s.keyKind = KeyKind.Route; return; }
+  if (key.startsWith("header:") && isToken(key.substring(7), 128)) {
+    s.keyKind = KeyKind.Header;
+    s.keyHeader = key.substring(7).toLowerCase();
+    s.keyHeaderBytes = utf8(s.keyHeader);
+    return;
+  }
+  r.fail(join(path, "key"), E_BREAKER_KEY, obj.get("key"));
+}
+
+function parseWindow(r: Reader, obj: JValue, path: string, s: BreakerSettings): void {
+  const p = join(path, "window");
+  const w = r.obj(obj, "window", path, WINDOW_KEYS);
+  if (r.failed || w === null) return;  // defaults: count, 100
+  const type = r.str(w, "type", p, "count") as string;
+  if (r.failed) return;
+  if (type == "count") {
+    s.windowType = WindowType.Count;
+    if (r.field(w, "sizeMs") !== null) { r.fail(join(p, "sizeMs"), E_TIME_ONLY, w.get("sizeMs")); return; }
+    if (r.field(w, "buckets") !== null) { r.fail(join(p, "buckets"), E_TIME_ONLY, w.get("buckets")); return; }
+    s.windowSize = <i32>r.int(w, "size", p, DEFAULT_COUNT_SIZE, 1, MAX_COUNT_SIZE);
+  } else if (type == "time") {
+    s.windowType = WindowType.Time;
+    if (r.field(w, "size") !== null) { r.fail(join(p, "size"), E_COUNT_ONLY, w.get("size")); return; }
+    const sizeMs = r.int(w, "sizeMs", p, DEFAULT_TIME_SIZE_MS, 1, MAX_TIME_SIZE_MS);
+    const buckets = r.int(w, "buckets", p, DEFAULT_BUCKETS, 1, MAX_BUCKETS);
+    if (r.failed) return;
+    if (sizeMs % buckets != 0) { r.fail(join(p, "buckets"), E_BUCKETS_DIVIDE, w.get("buckets")); return; }
+    s.windowSizeMs = <f64>sizeMs;
+    s.buckets = <i32>buckets;
+    s.bucketMs = <f64>(sizeMs / buckets);
+  } else {
+    r.fail(join(p, "type"), E_WINDOW_TYPE, w.get("type"));
+  }
+}
+
+// A percentage 0-100 with at most 2 decimals, as basis points: rates compare exactly
+// in integers (failures x 10000 >= threshold_bp x calls).
+function percentBp(r: Reader, obj: JValue, key: string, path: string, def: i32): i64 {
+  const v = r.num(obj, key, path, <f64>def, false);
+  if (r.failed) return <i64>def * 100;
+  if (!(v >= 0 && v <= 100)) { r.fail(join(path, key), E_PERCENT, obj.get(key)); return 0; }
+  const bp = Math.round(v * 100);
+  if (Math.abs(v * 100 - bp) > 1e-6) { r.fail(join(path, key), E_PERCENT_DECIMALS, obj.get(key)); return 0; }
+  return <i64>bp;
+}
+
+function parseBackoff(r: Reader, obj: JValue, path: string, s: BreakerSettings): void {
+  const p = join(path, "openBackoff");
+  const b = r.obj(obj, "openBackoff", path, BACKOFF_KEYS);
+  if (r.failed || b === null) return;
+  const m = r.num(b, "multiplier", p, DEFAULT_BACKOFF_MULTIPLIER, false);
+  if (r.failed) return;
+  if (!(m >= 1 && m <= 100)) { r.fail(join(p, "multiplier"), E_MULTIPLIER, b.get("multiplier")); return; }
+  const defMax = max(<i64>DEFAULT_BACKOFF_MAX_MS, <i64>s.openDurationMs);
+  const maxMs = r.int(b, "maxMs", p, defMax, 1, MAX_DURATION_MS);
+  if (r.failed) return;
+  if (<f64>maxMs < s.openDurationMs) { r.fail(join(p, "maxMs"), E_BACKOFF_MAX, b.get("maxMs")); return; }
+  s.backoffMultiplier = m;
+  s.backoffMaxMs = <f64>maxMs;
+}
+
+function parseHalfOpen(r: Reader, obj: JValue, path: string, s: BreakerSettings): void {
+  const p = join(path, "halfOpen");
+  const h = r.obj(obj, "halfOpen", path, HALF_OPEN_KEYS);
+  if (r.failed || h === null) return;
+  s.permittedCalls = <i32>r.int(h, "permittedCalls", p, DEFAULT_PERMITTED_CALLS, 1, MAX_PERMITTED_CALLS);
+  s.maxWaitMs = <f64>r.int(h, "maxWaitMs", p, DEFAULT_MAX_WAIT_MS, 1, MAX_DURATION_MS);
+}
+
+function parseFailure(r: Reader, obj: JValue, path: string, s: BreakerSettings): void {
+  const p = join(path, "failure");
+  const f = r.obj(obj, "failure", path, FAILURE_KEYS);
+  if (r.failed) return;
+  let statuses: Array<string> = ["5xx"];
+  let ignore: Array<string> = [];
+  let errors: Array<string> = ["connect", "reset", "timeout"];
+  if (f !== null) {
+    const st = r.arr(f, "statuses", p, false);
+    if (st !== null) statuses = statusList(r, st, join(p, "statuses"));
+    const ig = r.arr(f, "ignoreStatuses", p, false);
+    if (ig !== null) ignore = statusList(r, ig, join(p, "ignoreStatuses"));
+    const er = r.arr(f, "errors", p, false);
+    if (er !== null) errors = errorList(r, er, join(p, "errors"));
+    if (r.failed) return;
+  }
+  const t = s.statusClass;
+  for (let i = 0; i < 100; i++) t[i] = <u8>OUTCOME_IGNORED;       // not an HTTP status
+  for (let i = 100; i < STATUS_TABLE_SIZE; i++) t[i] = <u8>OUTCOME_SUCCESS;
+  for (let i = 0; i < statuses.length; i++) mark(t, statuses[i], <u8>OUTCOME_FAILURE);
+  for (let i = 0; i < ignore.length; i++) mark(t, ignore[i], <u8>OUTCOME_IGNORED);  // ignore wins
+  let mask = 0;
+  for (let i = 0; i < errors.length; i++) mask |= 1 << errorKind(errors[i]);
+  s.statuses = statuses;
+  s.ignoreStatuses = ignore;
+  s.errors = errors;
+  s.errorMask = mask;
+}
+
+// "5xx" (a class, any case of x) or "503" (or the number 503). Returns the normalized
+// text ("5xx", "503") or "" when invalid.
+function statusPattern(v: JValue): string {
+  if (v.type == JType.Num) {
+    if (v.n == Math.floor(v.n) && v.n >= 100 && v.n <= 599) return (<i32>v.n).toString();
+    return "";
+  }
+  if (v.type != JType.Str || v.s.length != 3) return "";
+  const s = v.s;
+  const c0 = s.charCodeAt(0);
+  if (c0 < 0x31 || c0 > 0x35) return "";
+  const c1 = s.charCodeAt(1) | 0x20;
+  const c2 = s.charCodeAt(2) | 0x20;
+  if (c1 == 0x78 && c2 == 0x78) return String.fromCharCode(c0) + "xx";
+  const d1 = s.charCodeAt(1);
+  const d2 = s.charCodeAt(2);
+  if (d1 >= 0x30 && d1 <= 0x39 && d2 >= 0x30 && d2 <= 0x39) return s;
+  return "";
+}
+
+function statusList(r: Reader, arr: JValue, p: string): Array<string> {
+  const out = new Array<string>(0);
+  for (let i = 0; i < arr.items.length; i++) {
+    const item = arr.items[i];
+    const norm = statusPattern(item);
+    if (norm.length == 0) { r.fail(at(p, i), E_STATUS_PATTERN, item); return out; }
+    if (out.includes(norm)) { r.fail(at(p, i), E_UNIQUE, item); return out; }
+    out.push(norm);
+  }
+  return out;
+}
+
+function mark(t: StaticArray<u8>, pattern: string, cls: u8): void {
+  const c0 = pattern.charCodeAt(0) - 0x30;
+  if (pattern.charCodeAt(1) == 0x78) {
+    for (let i = c0 * 100; i < c0 * 100 + 100; i++) t[i] = cls;
+  } else {
+    t[I32.parseInt(pattern)] = cls;
+  }
+}
+
+function errorKind(s: string): i32 {
+  if (s == "connect") return ERROR_CONNECT;
+  if (s == "reset") return ERROR_RESET;
+  if (s == "timeout") return ERROR_TIMEOUT;
+  return -1;
+}
+
+function errorList(r: Reader, arr: JValue, p: string): Array<string> {
+  const out = new Array<string>(0);
+  for (let i = 0; i < arr.items.length; i++) {
+    const item = arr.items[i];
+    if (item.type != JType.Str) { r.fail(at(p, i), E_STRING, item); return out; }
+    if (errorKind(item.s) < 0) { r.fail(at(p, i), E_ERROR_KIND, item); return out; }
+    if (out.includes(item.s)) { r.fail(at(p, i), E_UNIQUE, item); return out; }
+    out.push(item.s);
+  }
+  return out;
+}
+
+// Window type and shape: states encoded under a different shape are not decoded.
+function shapeOf(s: BreakerSettings): u32 {
+  let h: u32 = 0x7461_6e64;  // "tand"
+  h = fmix32(h ^ <u32>s.windowType);
+  h = fmix32(h ^ <u32>(s.windowType == WindowType.Count ? s.windowSize : s.buckets));
+  h = fmix32(h ^ <u32>(s.windowType == WindowType.Count ? 0 : <i32>s.bucketMs));
+  return h;
+}
+
+// ---- fallback ----
+
+// spec.fallback: what the gateway answers instead of the upstream.
+export function parseFallback(r: Reader, v: JValue | null, path: string): FallbackSettings | null {
+  if (!r.object(v, path, FALLBACK_KEYS)) return null;
+  const obj = v as JValue;
+  const f = new FallbackSettings();
+  const respond = r.obj(obj, "respond", path, RESPOND_KEYS);
+  if (r.failed) return null;
+  const reroute = r.obj(obj, "reroute", path, REROUTE_KEYS);
+  if (r.failed) return null;
+  if ((respond === null) == (reroute === null)) { r.failText(path, E_FALLBACK_ACTION); return null; }
+  if (respond !== null) parseRespond(r, respond, join(path, "respond"), f);
+  else parseReroute(r, reroute as JValue, join(path, "reroute"), f);
+  if (r.failed) return null;
+  parseOn(r, obj, path, f);
+  if (r.failed) return null;
+  return f;
+}
+
+function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSettings): void {
+  f.kind = FallbackKind.Respond;
+  f.status = <i32>r.int(o, "status", p, DEFAULT_FALLBACK_STATUS, 100, 599);
+  const body = r.str(o, "body", p, "") as string;
+  if (r.failed) return;
+  const bodyBytes = utf8(body);
+  if (bodyBytes.length > MAX_BODY_BYTES) {
+    r.failText(join(p, "body"), E_BODY_SIZE + ", got " + bodyBytes.length.toString() + " bytes");
+    return;
+  }
+  f.body = body;
+  f.bodyBytes = bodyBytes;
+  const ctGiven = r.field(o, "contentType") !== null;
+  const ct = r.str(o, "contentType", p, body.length > 0 ? DEFAULT_CONTENT_TYPE : "") as string;
+  if (r.failed) return;
+  if (ctGiven && !isHeaderValue(ct, true)) { r.fail(join(p, "contentType"), E_HEADER_VALUE, o.get("contentType")); return; }
+  f.contentType = ct;
+  f.contentTypeBytes = utf8(ct);
+  const hp = join(p, "headers");
+  const h = r.field(o, "headers");
+  if (h === null) return;
+  if (h.type != JType.Obj) { r.fail(hp, E_OBJECT, h); return; }
+  if (h.keys.length > MAX_FALLBACK_HEADERS) {
+    r.failText(hp, "must have at most " + MAX_FALLBACK_HEADERS.toString() + " headers, got " + h.keys.length.toString());
+    return;
+  }
+  const list = new Array<FallbackHeader>(0);
+  for (let i = 0; i < h.keys.length; i++) {
+    const name = h.keys[i];
+    const val = h.vals[i];
+    const np = join(hp, name);
+    if (val.type == JType.Null) continue;
+    if (!isToken(name, 128)) { r.failText(hp, E_HEADER_NAME + ", got " + quote(name)); return; }
+    const lname = name.toLowerCase();
+    for (let j = 0; j < RESERVED_HEADERS.length; j++) {
+      if (RESERVED_HEADERS[j] == lname) { r.failText(np, E_HEADER_RESERVED); return; }
+    }
+    if (lname == "content-type") { r.failText(np, E_CONTENT_TYPE_HEADER); return; }
+    for (let j = 0; j < list.length; j++) {
+      if (list[j].name == lname) { r.failText(np, E_UNIQUE + " (header names ignore case)"); return; }
+    }
+    if (val.type != JType.Str) { r.fail(np, E_STRING, val); return; }
+    if (!isHeaderValue(val.s, false)) { r.fail(np, E_HEADER_VALUE, val); return; }
+    if (lname == "retry-after") f.retryAfter = false;
+    list.push(new FallbackHeader(lname, val.s));
+  }
+  f.headers = StaticArray.fromArray(list);
+}
+
+// RFC 9110 field-value: visible characters, spaces and tabs (obs-text allowed), no
+// leading or trailing whitespace, no CR/LF/NUL.
+function isHeaderValue(s: string, nonEmpty: bool): bool {
+  if (s.length > MAX_HEADER_VALUE) return false;
+  if (s.length == 0) return !nonEmpty;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c < 0x20 && c != 0x09) || c == 0x7f) return false;
+  }
+  const first = s.charCodeAt(0);
+  const last = s.charCodeAt(s.length - 1);
+  return first != 0x20 && first != 0x09 && last != 0x20 && last != 0x09;
+}
+
+function parseReroute(r: Reader, o: JValue, p: string, f: FallbackSettings): void {
+  f.kind = FallbackKind.Reroute;
+  const hasVariant = r.field(o, "variant") !== null;
+  const hasUpstream = r.field(o, "upstream") !== null;
+  if (hasVariant == hasUpstream) { r.failText(p, E_REROUTE_TARGET); return; }
+  if (hasVariant) {
+    const v = r.str(o, "variant", p, null) as string;
+    if (r.failed) return;
+    if (!isName(v)) { r.fail(join(p, "variant"), E_NAME, o.get("variant")); return; }
+    f.variant = v;
+  } else {
+    const u = r.str(o, "upstream", p, null) as string;
+    if (r.failed) return;
+    if (!isUpstreamName(u)) { r.fail(join(p, "upstream"), E_UPSTREAM_NAME, o.get("upstream")); return; }
+    f.upstream = u;
+  }
+}
+
+function isUpstreamName(s: string): bool {
+  if (s.length == 0 || s.length > 256) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+function parseOn(r: Reader, obj: JValue, path: string, f: FallbackSettings): void {
+  const p = join(path, "on");
+  const arr = r.arr(obj, "on", path, false);
+  if (r.failed || arr === null) return;   // default: [open]
+  if (arr.items.length == 0) { r.fail(p, E_NOT_EMPTY, null); return; }
+  let open = false;
+  let upstream = false;
+  for (let i = 0; i < arr.items.length; i++) {
+    const item = arr.items[i];
+    if (item.type != JType.Str) { r.fail(at(p, i), E_STRING, item); return; }
+    if (item.s == "open") {
+      if (open) { r.fail(at(p, i), E_UNIQUE, item); return; }
+      open = true;
+    } else if (item.s == "upstreamFailure") {
+      if (upstream) { r.fail(at(p, i), E_UNIQUE, item); return; }
+      upstream = true;
+    } else { r.fail(at(p, i), E_FALLBACK_ON, item); return; }
+  }
+  f.onOpen = open;
+  f.onUpstreamFailure = upstream;
+}
