@@ -58,10 +58,6 @@ export function getProperty(path: StaticArray<u8>, out: Bytes): void {
   out.set(p, <i32>load<u32>(RET + 4));
 }
 
-export function replaceHeader(map: i32, name: StaticArray<u8>, value: StaticArray<u8>): void {
-  imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.length, changetype<usize>(value), value.length);
-}
-
 export function removeHeader(map: i32, name: StaticArray<u8>): void {
   imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.length);
 }
