@@ -241,36 +241,35 @@ export function isHostName(s: string): bool {
   return true;
 }
 
+const enum ScopeList { Hosts = 0, PathPrefixes = 1 }
+
+// A non-empty list of strings, each checked, as UTF-8 (hosts lowercased).
+function scopeList(r: Reader, sc: JValue, key: string, p: string, kind: ScopeList): StaticArray<StaticArray<u8>> | null {
+  const arr = r.arr(sc, key, p, false);
+  if (arr === null) return null;
+  const lp = join(p, key);
+  if (arr.items.length == 0) { r.fail(lp, E_NOT_EMPTY, null); return null; }
+  const out = new StaticArray<StaticArray<u8>>(arr.items.length);
+  for (let i = 0; i < arr.items.length; i++) {
+    const h = arr.items[i];
+    if (h.type != 3) { r.fail(at(lp, i), E_STRING, h); return null; }
+    if (kind == ScopeList.Hosts) {
+      if (!isHostName(h.s)) { r.fail(at(lp, i), E_HOST, h); return null; }
+      out[i] = utf8(h.s.toLowerCase());
+    } else {
+      if (!h.s.startsWith("/")) { r.fail(at(lp, i), E_PATH_PREFIX, h); return null; }
+      out[i] = utf8(h.s);
+    }
+  }
+  return out;
+}
+
 function parseScope(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
   const p = join(path, "scope");
   const sc = r.obj(obj, "scope", path, SCOPE_KEYS);
   if (sc === null) return;
-  const hosts = r.arr(sc, "hosts", p, false);
-  if (hosts !== null) {
-    const hp = join(p, "hosts");
-    if (hosts.items.length == 0) { r.fail(hp, E_NOT_EMPTY, null); return; }
-    const out = new StaticArray<StaticArray<u8>>(hosts.items.length);
-    for (let i = 0; i < hosts.items.length; i++) {
-      const h = hosts.items[i];
-      if (h.type != 3) { r.fail(at(hp, i), E_STRING, h); return; }
-      if (!isHostName(h.s)) { r.fail(at(hp, i), E_HOST, h); return; }
-      out[i] = utf8(h.s.toLowerCase());
-    }
-    s.scopeHosts = out;
-    s.hostSlot = s.needs.add(Fact.Host, "");
-  }
-  const prefixes = r.arr(sc, "pathPrefixes", p, false);
-  if (prefixes !== null) {
-    const pp = join(p, "pathPrefixes");
-    if (prefixes.items.length == 0) { r.fail(pp, E_NOT_EMPTY, null); return; }
-    const out = new StaticArray<StaticArray<u8>>(prefixes.items.length);
-    for (let i = 0; i < prefixes.items.length; i++) {
-      const h = prefixes.items[i];
-      if (h.type != 3) { r.fail(at(pp, i), E_STRING, h); return; }
-      if (!h.s.startsWith("/")) { r.fail(at(pp, i), E_PATH_PREFIX, h); return; }
-      out[i] = utf8(h.s);
-    }
-    s.scopePrefixes = out;
-    s.pathSlot = s.needs.add(Fact.Path, "");
-  }
+  s.scopeHosts = scopeList(r, sc, "hosts", p, ScopeList.Hosts);
+  if (s.scopeHosts !== null) s.hostSlot = s.needs.add(Fact.Host, "");
+  s.scopePrefixes = scopeList(r, sc, "pathPrefixes", p, ScopeList.PathPrefixes);
+  if (s.scopePrefixes !== null) s.pathSlot = s.needs.add(Fact.Path, "");
 }
