@@ -10,11 +10,11 @@ import { checkoutExperiment, distPath, progress } from './common';
 const PROPS = { 'source.address': '10.1.2.3:51234' };
 
 export async function loadTandem(configuration = JSON.stringify(checkoutExperiment())): Promise<WasmHost> {
-  return WasmHost.load({ wasm: (process.env.TANDEM_WASM ?? distPath('wasm/tandem.wasm')), rootId: 'experiment', configuration });
+  return WasmHost.load({ wasm: distPath('wasm/tandem.wasm'), rootId: 'experiment', configuration });
 }
 export async function loadNoop(): Promise<WasmHost> {
   // same configuration text as tandem (the SDK's default onConfigure reads and keeps it)
-  return WasmHost.load({ wasm: (process.env.NOOP_WASM ?? distPath('wasm/noop.wasm')), rootId: 'noop', configuration: JSON.stringify(checkoutExperiment()) });
+  return WasmHost.load({ wasm: distPath('wasm/noop.wasm'), rootId: 'noop', configuration: JSON.stringify(checkoutExperiment()) });
 }
 
 /** One full stream lifecycle: context create, request headers, response headers, log/done/delete. */
@@ -43,7 +43,7 @@ export interface EnvoyOverhead {
   ratioMax: number;
 }
 
-export async function envoyOverhead(rounds = 30, perRound = 5000, warmup = 20000): Promise<EnvoyOverhead> {
+export async function envoyOverhead(rounds = 60, perRound = 5000, warmup = 20000): Promise<EnvoyOverhead> {
   const mix = makeMix(1000);
   const tandem = await loadTandem();
   const noop = await loadNoop();
@@ -67,7 +67,7 @@ export async function envoyOverhead(rounds = 30, perRound = 5000, warmup = 20000
     tNs.push(t / perRound);
     nNs.push(n / perRound);
     ratios.push(t / n);
-    if (r % 10 === 9) progress(`envoy: round ${r + 1}/${rounds} ratio ${(t / n).toFixed(3)}`);
+    if (r % 20 === 19) progress(`envoy: round ${r + 1}/${rounds} ratio ${(t / n).toFixed(3)}`);
   }
   return {
     overheadRatio: median(ratios),

@@ -77,4 +77,4 @@ await buildWasm();
 await buildKong();
 if (process.argv.includes("--no-cli")) process.exit(0);
 await buildCli();
-console.log(`build: done in ${Date.now() - t0} ms`);
+console.error(`build: done in ${Date.now() - t0} ms`);

@@ -2,7 +2,7 @@
 // through EnvoyFacts, the core decides, the decision goes out as header mutations.
 // Changing a request header makes Envoy (ABI <= 0.2.1) clear the route cache, so
 // the route matching on the variant header sees the new value.
-import { Context, FilterHeadersStatusValues, RootContext } from "@solo-io/proxy-runtime/assembly/index";
+import { CONTINUE, FilterRoot, FilterStream } from "./contexts";
 import { ExperimentRuntime } from "../core/experiment";
 import { configureExperiment } from "../core/policy";
 import { utf8 } from "../core/bytes";
@@ -12,7 +12,7 @@ import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log,
 const SET_COOKIE = utf8("set-cookie");
 export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
 
-export class ExperimentRoot extends RootContext {
+export class ExperimentRoot extends FilterRoot {
   runtime: ExperimentRuntime | null = null;
   facts: EnvoyFacts = new EnvoyFacts();
 
@@ -29,19 +29,19 @@ export class ExperimentRoot extends RootContext {
     return true;
   }
 
-  createContext(context_id: u32): Context {
-    return new ExperimentStream(context_id, this);
+  newStream(id: u32): FilterStream {
+    return new ExperimentStream(id, this);
   }
 }
 
-class ExperimentStream extends Context {
+class ExperimentStream extends FilterStream {
   setCookie: StaticArray<u8> | null = null;
 
-  constructor(id: u32, public root: ExperimentRoot) { super(id, root); }
+  constructor(id: u32, public root: ExperimentRoot) { super(id); }
 
-  onRequestHeaders(_n: u32, _eos: bool): FilterHeadersStatusValues {
+  onRequestHeaders(_n: u32, _eos: bool): u32 {
     const rt = this.root.runtime;
-    if (rt === null) return FilterHeadersStatusValues.Continue;
+    if (rt === null) return CONTINUE;
     const s = rt.settings;
     const d = rt.decide(this.root.facts);
     // Remove every client copy first: Envoy's replace (HeaderMapImpl::setCopy) only
@@ -55,12 +55,12 @@ class ExperimentStream extends Context {
       this.setCookie = c;
     }
     releaseHeld();
-    return FilterHeadersStatusValues.Continue;
+    return CONTINUE;
   }
 
-  onResponseHeaders(_n: u32, _eos: bool): FilterHeadersStatusValues {
+  onResponseHeaders(_n: u32, _eos: bool): u32 {
     const c = this.setCookie;
     if (c !== null) addHeader(RESPONSE_HEADERS, SET_COOKIE, c);
-    return FilterHeadersStatusValues.Continue;
+    return CONTINUE;
   }
 }

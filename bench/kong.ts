@@ -1,0 +1,243 @@
+// Kong sections.
+//  rpcs:       RPC round trips per request of the `experiment` plugin through the Kong
+//              harness (startKong: real kong-js-pluginserver, real HTTP on loopback),
+//              counted by the harness (rpcStats: HandleEvent + every Step).
+//  throughput: experiment's req/s ÷ kong-baseline's (a logic-free plugin making the same
+//              PDK calls), through the low-level PluginServer API: no HTTP, a fake PDK
+//              answers every call, 64 requests in flight over pooled connections. Each
+//              plugin has its own plugin-server process; rounds alternate between them.
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { PluginServer, startKong, storedConfig } from '../test/harness/kong/index';
+import { configFieldsOf, kongConf } from '../test/harness/kong/plugin-registry';
+import { checkoutExperiment, distPath, progress, ROOT } from './common';
+import { makeMix, makeRequest, median, rng, type BenchRequest, type Kind } from './requests';
+
+export const BASELINE_DIR = path.join(ROOT, 'test', 'fixtures', 'bench', 'kong-baseline');
+
+// ------------------------------------------------------------------------ rpcs
+
+function upstream(): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as any).port })));
+}
+
+function send(url: string, req: BenchRequest, reqPath = req.path): Promise<{ status: number; setCookie: boolean }> {
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.kongHeaders)) headers[k] = v[0];
+  return new Promise((resolve, reject) => {
+    const r = http.request(url + reqPath, { method: 'GET', headers, agent: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, setCookie: !!res.headers['set-cookie'] }));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+export type RpcKind = Kind | 'outOfScope' | 'scopedNew' | 'scopedReturning';
+
+export interface KongRpcs {
+  accessRpcs: number;
+  logRpcs: number;
+  accessRpcsMean: number;
+  /** max access round trips per request kind */
+  accessRpcsByKind: Record<string, number>;
+  scope: unknown;
+}
+
+/** The scope used for the out-of-scope requests: the checkout pages of the shop. */
+export const BENCH_SCOPE = { hosts: ['shop.example.com'], pathPrefixes: ['/checkout'] };
+
+export async function kongRpcs(): Promise<KongRpcs> {
+  const v1 = await upstream();
+  const v2 = await upstream();
+  const checkout = checkoutExperiment();
+  const gw = await startKong({
+    plugins: [{ name: 'experiment', dir: distPath('kong/experiment'), config: checkout }],
+    upstreams: { 'api-v1': { host: '127.0.0.1', port: v1.port }, 'api-v2': { host: '127.0.0.1', port: v2.port } },
+    defaultUpstream: 'api-v1',
+    retries: 0,
+  });
+  const byKind: Record<string, number> = {};
+  const access: number[] = [];
+  const log: number[] = [];
+  const record = async (kind: RpcKind, run: () => Promise<{ status: number; setCookie: boolean }>) => {
+    gw.resetStats();
+    const r = await run();
+    await gw.logDone();
+    const st = gw.rpcStats();
+    if (r.status !== 200) throw new Error(`kong: ${kind} request answered ${r.status}: ${JSON.stringify(gw.logs())}`);
+    const wantCookie = kind === 'new' || kind === 'scopedNew';
+    if (r.setCookie !== wantCookie) throw new Error(`kong: ${kind} request ${r.setCookie ? 'got' : 'got no'} Set-Cookie`);
+    const a = st.access[0] ?? 0;
+    const l = st.log[0] ?? 0;
+    byKind[kind] = Math.max(byKind[kind] ?? 0, a);
+    log.push(l);
+    return a;
+  };
+  try {
+    // 1. deploy/examples/checkout.yaml as is (no scope): the 80/10/10 mix
+    const mix = makeMix(100, 0xc0de);
+    for (const req of mix) access.push(await record(req.kind, () => send(gw.url, req)));
+    // 2. the same policy limited to the shop's checkout pages: requests outside it, and
+    //    new/returning users inside it (a path scope makes the plugin fetch the path)
+    await gw.configure('experiment', { ...checkout, scope: BENCH_SCOPE });
+    const r = rng(0x5c09e);
+    for (let i = 0; i < 10; i++) {
+      await record('outOfScope', () => send(gw.url, makeRequest(r, i % 2 ? 'new' : 'returning'), '/account/orders'));
+      await record('scopedNew', () => send(gw.url, makeRequest(r, 'new'), '/checkout/cart'));
+      await record('scopedReturning', () => send(gw.url, makeRequest(r, 'returning'), '/checkout/cart'));
+    }
+    if (gw.logs('err').length) throw new Error(`kong: errors logged: ${JSON.stringify(gw.logs('err'))}`);
+  } finally {
+    await gw.close();
+    v1.server.close();
+    v2.server.close();
+  }
+  return {
+    accessRpcs: Math.max(...Object.values(byKind)),
+    logRpcs: Math.max(...log),
+    accessRpcsMean: access.reduce((a, b) => a + b, 0) / access.length,
+    accessRpcsByKind: byKind,
+    scope: BENCH_SCOPE,
+  };
+}
+
+// ------------------------------------------------------------------ throughput
+
+type Pdk = (method: string, args: any[]) => any;
+
+/** Kong's config for StartInstance: the stored config plus Kong's own keys. */
+async function startPlugin(dir: string): Promise<{ server: PluginServer; iid: number; name: string }> {
+  const [info] = await PluginServer.query(dir);
+  const server = await PluginServer.start(dir, { poolSize: 64 });
+  const stored = storedConfig(configFieldsOf(info), info.Name === 'experiment' ? checkoutExperiment() : {});
+  const ids = { workspaceId: 'ws-bench', routeId: 'route-bench', serviceId: 'service-bench' };
+  const conf = kongConf({ name: info.Name, scope: 'route', id: `plugin-${info.Name}`, stored }, ids, 1);
+  const iid = await server.startInstance(info.Name, conf);
+  return { server, iid, name: info.Name };
+}
+
+/** The fake PDK: the request's headers for get_headers, nil for everything else. */
+function fakePdk(req: BenchRequest, calls?: string[]): Pdk {
+  return (method) => {
+    calls?.push(method);
+    return method === 'kong.request.get_headers' ? req.kongHeaders : null;
+  };
+}
+
+async function runConcurrent(p: { server: PluginServer; iid: number }, mix: BenchRequest[], offset: number, n: number, concurrency: number): Promise<number> {
+  let next = 0;
+  const t0 = process.hrtime.bigint();
+  const worker = async () => {
+    while (next < n) {
+      const i = next++;
+      const req = mix[(offset + i) % mix.length];
+      await p.server.handleEvent(p.iid, 'access', fakePdk(req));
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return Number(process.hrtime.bigint() - t0);
+}
+
+/**
+ * CPU time (user + system, in clock ticks of 10 ms) a process has used so far, from
+ * /proc/<pid>/stat; null where there is no /proc.
+ */
+function cpuTicks(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' '); // f[0] is field 3 (state)
+    return Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+  } catch {
+    return null;
+  }
+}
+const TICK_US = 10_000; // CLK_TCK = 100 on Linux
+
+export interface KongThroughput {
+  throughputRatio: number;
+  experimentReqPerSec: number;
+  baselineReqPerSec: number;
+  rounds: number;
+  requestsPerRound: number;
+  concurrency: number;
+  ratioMin: number;
+  ratioMax: number;
+  /** CPU time of each plugin-server process per request, summed over all timed rounds */
+  experimentCpuUsPerRequest: number | null;
+  baselineCpuUsPerRequest: number | null;
+  /** CPU time of this (driving) process per request, both plugins' rounds */
+  driverCpuUsPerRequest: number;
+}
+
+export async function kongThroughput(rounds = 40, perRound = 1500, concurrency = 64): Promise<KongThroughput> {
+  const mix = makeMix(1000, 0x7b1d);
+  const exp = await startPlugin(distPath('kong/experiment'));
+  const base = await startPlugin(BASELINE_DIR);
+  try {
+    // The baseline must make the same calls as experiment, request kind by request kind.
+    for (const req of mix.slice(0, 30)) {
+      const a: string[] = [];
+      const b: string[] = [];
+      await exp.server.handleEvent(exp.iid, 'access', fakePdk(req, a));
+      await base.server.handleEvent(base.iid, 'access', fakePdk(req, b));
+      if (a.join() !== b.join()) throw new Error(`kong: baseline calls differ for a ${req.kind} request:\n  experiment ${a.join(' ')}\n  baseline   ${b.join(' ')}`);
+    }
+    for (const p of [exp, base, exp, base]) await runConcurrent(p, mix, 0, perRound, concurrency); // warm-up
+    const ratios: number[] = [];
+    const expRate: number[] = [];
+    const baseRate: number[] = [];
+    const cpu = { exp: 0, base: 0, ok: true };
+    const timedRound = async (p: typeof exp, off: number) => {
+      const c0 = cpuTicks(p.server.pid);
+      const ns = await runConcurrent(p, mix, off, perRound, concurrency);
+      const c1 = cpuTicks(p.server.pid);
+      if (c0 === null || c1 === null) cpu.ok = false;
+      else if (p === exp) cpu.exp += c1 - c0;
+      else cpu.base += c1 - c0;
+      return ns;
+    };
+    const driver0 = process.cpuUsage();
+    for (let r = 0; r < rounds; r++) {
+      const off = (r * perRound) % mix.length;
+      let te: number, tb: number;
+      if (r % 2 === 0) {
+        te = await timedRound(exp, off);
+        tb = await timedRound(base, off);
+      } else {
+        tb = await timedRound(base, off);
+        te = await timedRound(exp, off);
+      }
+      expRate.push((perRound * 1e9) / te);
+      baseRate.push((perRound * 1e9) / tb);
+      ratios.push(tb / te); // (n/te) / (n/tb)
+      if (r % 10 === 9) progress(`kong throughput: round ${r + 1}/${rounds} ratio ${(tb / te).toFixed(3)}`);
+    }
+    return {
+      throughputRatio: median(ratios),
+      experimentReqPerSec: median(expRate),
+      baselineReqPerSec: median(baseRate),
+      rounds,
+      requestsPerRound: perRound,
+      concurrency,
+      ratioMin: Math.min(...ratios),
+      ratioMax: Math.max(...ratios),
+      experimentCpuUsPerRequest: cpu.ok ? (cpu.exp * TICK_US) / (rounds * perRound) : null,
+      baselineCpuUsPerRequest: cpu.ok ? (cpu.base * TICK_US) / (rounds * perRound) : null,
+      driverCpuUsPerRequest: (() => {
+        const d = process.cpuUsage(driver0);
+        return (d.user + d.system) / (2 * rounds * perRound);
+      })(),
+    };
+  } finally {
+    await exp.server.close();
+    await base.server.close();
+  }
+}

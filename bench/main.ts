@@ -1,0 +1,31 @@
+// Entry of the bench bundle (bench/run.mjs builds it into bench/.build/bench.cjs and
+// runs one section per process): `node bench.cjs <section>` prints one JSON line.
+import { distPath } from './common';
+import { coreBench } from './core';
+import { envoyOverhead, memoryGrowth } from './envoy';
+import { kongRpcs, kongThroughput } from './kong';
+
+const sections: Record<string, () => unknown> = {
+  core: () => coreBench(distPath('wasm/tandem-core.wasm')),
+  envoy: () => envoyOverhead(),
+  memory: () => memoryGrowth(),
+  'kong-rpcs': () => kongRpcs(),
+  'kong-throughput': () => kongThroughput(),
+};
+
+const name = process.argv[2];
+const run = sections[name];
+if (!run) {
+  process.stderr.write(`unknown section "${name}" (${Object.keys(sections).join(', ')})\n`);
+  process.exit(2);
+}
+Promise.resolve()
+  .then(run)
+  .then((r) => {
+    process.stdout.write(JSON.stringify(r) + '\n');
+    process.exit(0);
+  })
+  .catch((e) => {
+    process.stderr.write(`[bench] ${name} failed: ${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  });

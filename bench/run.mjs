@@ -1,0 +1,205 @@
+// npm run bench [-- --json] [-- --only=envoy,kong-rpcs]
+// `npm run build` has run (package.json). This script:
+//   1. copies the build under test (dist/wasm/*.wasm, dist/kong/experiment/) into
+//      bench/.build/dist, so every section measures the same bytes even if dist/ is
+//      rebuilt meanwhile;
+//   2. bundles bench/main.ts (which imports the harnesses in test/harness/) with esbuild
+//      into bench/.build/bench.cjs;
+//   3. runs each section in its own Node process, one after the other (the machine has
+//      2 cores: nothing else of ours runs while a section measures);
+//   4. prints a table, or with --json exactly one JSON object on stdout.
+// Progress goes to stderr. Exit code: 0 when every section ran (targets missed or not;
+// the table and `pass` say which), 1 when a section failed.
+import { spawn } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, '..');
+const out = path.join(here, '.build');
+const snap = path.join(out, 'dist');
+const json = process.argv.includes('--json');
+const onlyArg = process.argv.find((a) => a.startsWith('--only='));
+const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : null;
+const t0 = Date.now();
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+// ---------------------------------------------------------------- 1. snapshot
+const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/tandem-core.wasm', 'kong/experiment'];
+for (const a of artifacts) {
+  if (!existsSync(path.join(root, 'dist', a))) {
+    log(`dist/${a} is missing: run \`npm run build\` first (npm run bench does)`);
+    process.exit(1);
+  }
+}
+rmSync(snap, { recursive: true, force: true });
+mkdirSync(path.join(snap, 'wasm'), { recursive: true });
+mkdirSync(path.join(snap, 'kong'), { recursive: true });
+for (const a of artifacts) cpSync(path.join(root, 'dist', a), path.join(snap, a), { recursive: true });
+
+// ---------------------------------------------------------------- 2. bundle
+await build({
+  entryPoints: [path.join(here, 'main.ts')],
+  outfile: path.join(out, 'bench.cjs'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  external: ['kong-pdk', 'kong-pdk/*', 'assemblyscript', 'assemblyscript/*'],
+  logLevel: 'warning',
+});
+
+// ---------------------------------------------------------------- 3. sections
+function runSection(name, timeoutMs = 180_000) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    log(`${name} ...`);
+    const child = spawn(process.execPath, [path.join(out, 'bench.cjs'), name], {
+      cwd: root,
+      env: { ...process.env, TANDEM_ROOT: root, TANDEM_BENCH_DIST: snap },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (d) => (stdout += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const seconds = (Date.now() - started) / 1000;
+      const line = stdout.trim().split('\n').pop();
+      if (code === 0 && line) {
+        try {
+          log(`${name} done in ${seconds.toFixed(1)} s`);
+          return resolve({ ok: true, seconds, value: JSON.parse(line) });
+        } catch {
+          /* fall through */
+        }
+      }
+      const error = signal ? `killed (${signal}) after ${seconds.toFixed(0)} s` : `exit ${code}`;
+      log(`${name} FAILED: ${error}`);
+      resolve({ ok: false, seconds, error });
+    });
+  });
+}
+
+const names = ['core', 'envoy', 'memory', 'kong-rpcs', 'kong-throughput'];
+const res = {};
+const errors = {};
+const seconds = {};
+for (const n of names) {
+  if (only && !only.has(n)) continue;
+  const r = await runSection(n);
+  seconds[n] = Math.round(r.seconds * 10) / 10;
+  if (r.ok) res[n] = r.value;
+  else errors[n] = r.error;
+}
+
+// ---------------------------------------------------------------- 4. report
+const size = (rel) => statSync(path.join(snap, rel)).size;
+const e = res.envoy ?? {};
+const m = res.memory ?? {};
+const kr = res['kong-rpcs'] ?? {};
+const kt = res['kong-throughput'] ?? {};
+const c = res.core ?? {};
+const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
+
+const result = {
+  envoy: {
+    overheadRatio: round(e.overheadRatio),
+    tandemNsPerRequest: round(e.tandemNsPerRequest, 0),
+    noopNsPerRequest: round(e.noopNsPerRequest, 0),
+    ratioMin: round(e.ratioMin),
+    ratioMax: round(e.ratioMax),
+    rounds: e.rounds ?? null,
+    requestsPerRound: e.requestsPerRound ?? null,
+  },
+  kong: {
+    accessRpcs: kr.accessRpcs ?? null,
+    logRpcs: kr.logRpcs ?? null,
+    accessRpcsMean: round(kr.accessRpcsMean, 2),
+    accessRpcsByKind: kr.accessRpcsByKind ?? null,
+    throughputRatio: round(kt.throughputRatio),
+    experimentReqPerSec: round(kt.experimentReqPerSec, 0),
+    baselineReqPerSec: round(kt.baselineReqPerSec, 0),
+    throughputRatioMin: round(kt.ratioMin),
+    throughputRatioMax: round(kt.ratioMax),
+    experimentCpuUsPerRequest: round(kt.experimentCpuUsPerRequest, 1),
+    baselineCpuUsPerRequest: round(kt.baselineCpuUsPerRequest, 1),
+    cpuRatio: typeof kt.experimentCpuUsPerRequest === 'number' && kt.baselineCpuUsPerRequest ? round(kt.experimentCpuUsPerRequest / kt.baselineCpuUsPerRequest) : null,
+    driverCpuUsPerRequest: round(kt.driverCpuUsPerRequest, 1),
+    rounds: kt.rounds ?? null,
+    requestsPerRound: kt.requestsPerRound ?? null,
+    concurrency: kt.concurrency ?? null,
+  },
+  wasm: {
+    sizeBytes: size('wasm/tandem.wasm'),
+    noopSizeBytes: size('wasm/noop.wasm'),
+    memoryGrowthPages: m.memoryGrowthPages ?? null,
+    pagesAfterWarmup: m.pagesAfterWarmup ?? null,
+    pagesAfterRun: m.pagesAfterRun ?? null,
+    memoryRequests: m.requests ?? null,
+  },
+  core: {
+    decideNs: round(c.decideNs, 0),
+    baselineNs: round(c.baselineNs, 0),
+  },
+};
+
+const targets = [
+  ['envoy.overheadRatio', result.envoy.overheadRatio, '<=', 1.5],
+  ['kong.accessRpcs', result.kong.accessRpcs, '<=', 5],
+  ['kong.logRpcs', result.kong.logRpcs, '<=', 3],
+  ['kong.throughputRatio', result.kong.throughputRatio, '>=', 0.9],
+  ['wasm.sizeBytes', result.wasm.sizeBytes, '<=', 98304],
+  ['wasm.memoryGrowthPages', result.wasm.memoryGrowthPages, '<=', 1],
+];
+result.targets = {};
+for (const [key, value, op, limit] of targets) {
+  const pass = value === null ? false : op === '<=' ? value <= limit : value >= limit;
+  result.targets[key] = { value, target: `${op} ${limit}`, pass };
+}
+result.pass = Object.values(result.targets).every((t) => t.pass);
+result.meta = {
+  node: process.version,
+  cpus: os.cpus().length,
+  seconds: Math.round((Date.now() - t0) / 100) / 10,
+  sectionSeconds: seconds,
+  ...(Object.keys(errors).length ? { errors } : {}),
+};
+
+if (json) {
+  // one line: `npm run bench -- --json` also puts npm's banner and the build's line on
+  // stdout before it, so the object is the last line (`| tail -n 1`).
+  process.stdout.write(JSON.stringify(result) + '\n');
+} else {
+  const fmt = (v) => (v === null || v === undefined ? 'n/a' : typeof v === 'number' ? String(v) : JSON.stringify(v));
+  const us = (ns) => (typeof ns === 'number' ? `${(ns / 1000).toFixed(2)} µs` : 'n/a');
+  const ctx = {
+    'envoy.overheadRatio': `tandem ${us(result.envoy.tandemNsPerRequest)} ÷ noop ${us(result.envoy.noopNsPerRequest)} per stream; median of ${fmt(result.envoy.rounds)} rounds × ${fmt(result.envoy.requestsPerRound)} (range ${fmt(result.envoy.ratioMin)}–${fmt(result.envoy.ratioMax)})`,
+    'kong.accessRpcs': `max by kind ${fmt(result.kong.accessRpcsByKind)}; mean over the 80/10/10 mix ${fmt(result.kong.accessRpcsMean)}`,
+    'kong.logRpcs': 'max per request (experiment has no log handler: 0 expected)',
+    'kong.throughputRatio': `experiment ${fmt(result.kong.experimentReqPerSec)} req/s ÷ kong-baseline ${fmt(result.kong.baselineReqPerSec)} req/s; ${fmt(result.kong.concurrency)} in flight, median of ${fmt(result.kong.rounds)} rounds (range ${fmt(result.kong.throughputRatioMin)}–${fmt(result.kong.throughputRatioMax)}); plugin-server CPU per request ${fmt(result.kong.experimentCpuUsPerRequest)} µs vs ${fmt(result.kong.baselineCpuUsPerRequest)} µs (×${fmt(result.kong.cpuRatio)}), driver ${fmt(result.kong.driverCpuUsPerRequest)} µs`,
+    'wasm.sizeBytes': `noop.wasm ${fmt(result.wasm.noopSizeBytes)} bytes`,
+    'wasm.memoryGrowthPages': `${fmt(result.wasm.pagesAfterWarmup)} pages after 10,000 streams → ${fmt(result.wasm.pagesAfterRun)} after ${fmt(result.wasm.memoryRequests)} more`,
+  };
+  const rows = [['figure', 'value', 'target', 'pass', 'context']];
+  for (const [key, { value, target, pass }] of Object.entries(result.targets)) rows.push([key, fmt(value), target, pass ? 'PASS' : 'FAIL', ctx[key] ?? '']);
+  rows.push(['core.decideNs', fmt(result.core.decideNs), '', '', `one decideExperiment through tandem-core.wasm; the same bridge deciding nothing: core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
+  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r) => r.map((cell, i) => (i < 4 ? cell.padEnd(w[i]) : cell)).join('  ');
+  const lines = [
+    `tandem bench — node ${process.version}, ${os.cpus().length} cpus, ${result.meta.seconds} s (ratios are against baselines measured in the same run)`,
+    '',
+    line(rows[0]),
+    line(w.map((n) => '-'.repeat(n)).concat('-------')),
+    ...rows.slice(1).map(line),
+    '',
+    `${result.pass ? 'all targets met' : 'some targets missed'}${Object.keys(errors).length ? `; FAILED sections: ${Object.entries(errors).map(([k, v]) => `${k} (${v})`).join(', ')}` : ''}`,
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+}
+process.exit(Object.keys(errors).length ? 1 : 0);
