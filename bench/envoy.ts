@@ -17,6 +17,10 @@ export async function loadNoop(): Promise<WasmHost> {
   return WasmHost.load({ wasm: distPath('wasm/noop.wasm'), rootId: 'noop', configuration: JSON.stringify(checkoutExperiment()) });
 }
 
+export async function loadLeanNoop(): Promise<WasmHost> {
+  return WasmHost.load({ wasm: distPath('wasm/noop-lean.wasm'), rootId: 'noop', configuration: JSON.stringify(checkoutExperiment()) });
+}
+
 /** One full stream lifecycle: context create, request headers, response headers, log/done/delete. */
 export function lifecycle(host: WasmHost, req: BenchRequest): void {
   const s = host.newStream(PROPS);
@@ -37,6 +41,9 @@ export interface EnvoyOverhead {
   overheadRatio: number;
   tandemNsPerRequest: number;
   noopNsPerRequest: number;
+  /** tandem ÷ a no-op on tandem's own dispatcher: the decision's own cost */
+  overheadRatioVsLeanNoop: number;
+  leanNoopNsPerRequest: number;
   rounds: number;
   requestsPerRound: number;
   ratioMin: number;
@@ -47,12 +54,15 @@ export async function envoyOverhead(rounds = 60, perRound = 5000, warmup = 20000
   const mix = makeMix(1000);
   const tandem = await loadTandem();
   const noop = await loadNoop();
+  const lean = await loadLeanNoop();
   // sanity: the filter really decides (variant header in, Set-Cookie out for new users)
   checkDecides(tandem, mix);
-  for (const h of [tandem, noop, tandem, noop]) timed(h, mix, 0, warmup / 2);
+  for (const h of [tandem, noop, lean, tandem, noop, lean]) timed(h, mix, 0, warmup / 2);
   const ratios: number[] = [];
+  const leanRatios: number[] = [];
   const tNs: number[] = [];
   const nNs: number[] = [];
+  const lNs: number[] = [];
   for (let r = 0; r < rounds; r++) {
     // alternate which filter goes first, so drift within a round pair cancels out
     const off = (r * perRound) % mix.length;
@@ -64,15 +74,20 @@ export async function envoyOverhead(rounds = 60, perRound = 5000, warmup = 20000
       n = timed(noop, mix, off, perRound);
       t = timed(tandem, mix, off, perRound);
     }
+    const l = timed(lean, mix, off, perRound);
     tNs.push(t / perRound);
     nNs.push(n / perRound);
+    lNs.push(l / perRound);
     ratios.push(t / n);
+    leanRatios.push(t / l);
     if (r % 20 === 19) progress(`envoy: round ${r + 1}/${rounds} ratio ${(t / n).toFixed(3)}`);
   }
   return {
     overheadRatio: median(ratios),
     tandemNsPerRequest: median(tNs),
     noopNsPerRequest: median(nNs),
+    overheadRatioVsLeanNoop: median(leanRatios),
+    leanNoopNsPerRequest: median(lNs),
     rounds,
     requestsPerRound: perRound,
     ratioMin: Math.min(...ratios),

@@ -29,7 +29,7 @@ const t0 = Date.now();
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 // ---------------------------------------------------------------- 1. snapshot
-const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/tandem-core.wasm', 'kong/experiment'];
+const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/noop-lean.wasm', 'wasm/tandem-core.wasm', 'kong/experiment'];
 for (const a of artifacts) {
   if (!existsSync(path.join(root, 'dist', a))) {
     log(`dist/${a} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -112,6 +112,8 @@ const result = {
     overheadRatio: round(e.overheadRatio),
     tandemNsPerRequest: round(e.tandemNsPerRequest, 0),
     noopNsPerRequest: round(e.noopNsPerRequest, 0),
+    overheadRatioVsLeanNoop: round(e.overheadRatioVsLeanNoop),
+    leanNoopNsPerRequest: round(e.leanNoopNsPerRequest, 0),
     ratioMin: round(e.ratioMin),
     ratioMax: round(e.ratioMax),
     rounds: e.rounds ?? null,
@@ -119,6 +121,7 @@ const result = {
   },
   kong: {
     accessRpcs: kr.accessRpcs ?? null,
+    accessRpcsScoped: kr.accessRpcsScoped ?? null,
     logRpcs: kr.logRpcs ?? null,
     accessRpcsMean: round(kr.accessRpcsMean, 2),
     accessRpcsByKind: kr.accessRpcsByKind ?? null,
@@ -179,8 +182,8 @@ if (json) {
   const fmt = (v) => (v === null || v === undefined ? 'n/a' : typeof v === 'number' ? String(v) : JSON.stringify(v));
   const us = (ns) => (typeof ns === 'number' ? `${(ns / 1000).toFixed(2)} µs` : 'n/a');
   const ctx = {
-    'envoy.overheadRatio': `tandem ${us(result.envoy.tandemNsPerRequest)} ÷ noop ${us(result.envoy.noopNsPerRequest)} per stream; median of ${fmt(result.envoy.rounds)} rounds × ${fmt(result.envoy.requestsPerRound)} (range ${fmt(result.envoy.ratioMin)}–${fmt(result.envoy.ratioMax)})`,
-    'kong.accessRpcs': `max by kind ${fmt(result.kong.accessRpcsByKind)}; mean over the 80/10/10 mix ${fmt(result.kong.accessRpcsMean)}`,
+    'envoy.overheadRatio': `tandem ${us(result.envoy.tandemNsPerRequest)} ÷ noop ${us(result.envoy.noopNsPerRequest)} per stream; median of ${fmt(result.envoy.rounds)} rounds × ${fmt(result.envoy.requestsPerRound)} (range ${fmt(result.envoy.ratioMin)}–${fmt(result.envoy.ratioMax)}); ÷ a no-op on tandem's dispatcher ${us(result.envoy.leanNoopNsPerRequest)}: ${fmt(result.envoy.overheadRatioVsLeanNoop)}`,
+    'kong.accessRpcs': `max over checkout.yaml's kinds; by kind ${fmt(result.kong.accessRpcsByKind)}; mean over the 80/10/10 mix ${fmt(result.kong.accessRpcsMean)}; with a path scope (one more get_path_with_query): kong.accessRpcsScoped ${fmt(result.kong.accessRpcsScoped)}`,
     'kong.logRpcs': 'max per request (experiment has no log handler: 0 expected)',
     'kong.throughputRatio': `experiment ${fmt(result.kong.experimentReqPerSec)} req/s ÷ kong-baseline ${fmt(result.kong.baselineReqPerSec)} req/s; ${fmt(result.kong.concurrency)} in flight, median of ${fmt(result.kong.rounds)} rounds (range ${fmt(result.kong.throughputRatioMin)}–${fmt(result.kong.throughputRatioMax)}); plugin-server CPU per request ${fmt(result.kong.experimentCpuUsPerRequest)} µs vs ${fmt(result.kong.baselineCpuUsPerRequest)} µs (×${fmt(result.kong.cpuRatio)}), driver ${fmt(result.kong.driverCpuUsPerRequest)} µs`,
     'wasm.sizeBytes': `noop.wasm ${fmt(result.wasm.noopSizeBytes)} bytes`,

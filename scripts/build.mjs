@@ -2,6 +2,7 @@
 // Kong plugin directories and the CLI bundled with esbuild.
 //   dist/wasm/tandem.wasm       proxy-wasm filter (root ids: experiment, circuit-breaker)
 //   dist/wasm/noop.wasm         the SDK's smallest filter: the benchmark baseline
+//   dist/wasm/noop-lean.wasm    a no-op on tandem's own dispatcher: second baseline
 //   dist/wasm/tandem-core.wasm  the policy core alone, for Node (Kong plugins, CLI)
 //   dist/kong/<plugin>/         one directory per Kong plugin server
 //   dist/cli/tandem.js          the CLI
@@ -19,6 +20,7 @@ const asc = join(root, "node_modules", ".bin", "asc");
 const wasmTargets = [
   ["wasm/filter/index.ts", "filter"],
   ["wasm/noop/index.ts", "noop"],
+  ["wasm/noop-lean/index.ts", "noop-lean"],
   ["wasm/core/api.ts", "core"],
 ];
 

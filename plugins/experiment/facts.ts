@@ -21,10 +21,12 @@ export function planFacts(needs: Need[]): FactPlan {
 // (1000) so a request padded with junk headers cannot hide the one we need.
 const MAX_HEADERS = 1000;
 
-export async function fetchFacts(kong: KongPDK, plan: FactPlan): Promise<Array<string | undefined>> {
+export interface Facts { values: Array<string | undefined>; headers: Record<string, string | string[]> }
+
+export async function fetchFacts(kong: KongPDK, plan: FactPlan): Promise<Facts> {
   const headers = await kong.request.getHeaders(MAX_HEADERS);
   const path = plan.path ? await kong.request.getPathWithQuery() : undefined;
   const method = plan.method ? await kong.request.getMethod() : undefined;
   const ip = plan.ip ? await kong.client.getIp() : undefined;
-  return answerNeeds(plan.needs, { headers, path, method, ip });
+  return { values: answerNeeds(plan.needs, { headers, path, method, ip }), headers };
 }
