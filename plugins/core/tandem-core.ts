@@ -11,6 +11,9 @@ export interface VariantInfo { name: string; upstream: string | null }
 export interface ExperimentPlan {
   handle: number;
   variantHeader: string;
+  overrideHeader: string | null;  // QA override header: always stripped from the request
+  expose: boolean;             // add the x-tandem-decision response header
+  clock: boolean;              // decisions depend on now (a time-based rollout)
   cookie: string | null;       // name of the sticky cookie tandem issues, if any
   variants: VariantInfo[];
   needs: Need[];
@@ -18,7 +21,71 @@ export interface ExperimentPlan {
 export interface ExperimentDecision {
   variant: number;            // -1: out of the experiment's scope
   setCookie: string | null;
+  reason: number;             // 0 split, 1 ramp, 2 override, 3 + i rule i
+  stripOverride: boolean;     // the request carried the override header
+  expose: string | null;      // x-tandem-decision response header value
 }
+
+export const EXPOSE_HEADER = "x-tandem-decision";
+
+export function reasonName(r: number): string {
+  return r === 0 ? "split" : r === 1 ? "ramp" : r === 2 ? "override" : `rule:${r - 3}`;
+}
+
+// ---- circuit-breaker (wasm/core/breaker-runtime.ts) ----
+export type BreakerStateName = "closed" | "open" | "half_open";
+export const BREAKER_STATES: readonly BreakerStateName[] = ["closed", "open", "half_open"];
+// wasm/core/breaker/state.ts REASON_*
+export const BREAKER_REASONS = [
+  "none", "failure_rate", "slow_call_rate", "consecutive_failures", "open_elapsed", "probe_failures",
+  "probe_slow_calls", "probe_timeout", "probes_passed",
+] as const;
+// wasm/core/breaker/settings.ts ERROR_*, plus connectOrReset: a transport failure the
+// gateway reports without telling which (Kong/nginx: 502); a failure if either is listed.
+export const BreakerError = { none: 0, connect: 1, reset: 2, timeout: 3, connectOrReset: 4 } as const;
+export const BREAKER_ADMITTED = 1;
+export const BREAKER_PERMITTED = 2;
+export const BREAKER_PROBE = 4;
+// What answers a rejected call (wasm/core/breaker/settings.ts FallbackKind).
+export const enum BreakerAnswer { Reject = 0, Respond = 1, Reroute = 2 }
+
+export interface BreakerReply {
+  status: number;
+  headers: Record<string, string>;   // lowercase names; no Retry-After (added per rejection)
+  body: string;
+  contentType: string;               // "" = none
+  retryAfter: boolean;               // add Retry-After: <seconds> when the core knows them
+}
+export interface BreakerFallbackPlan extends Partial<BreakerReply> {
+  kind: "respond" | "reroute";
+  variant: string | null;            // reroute: to this variant (x-tandem-variant) ...
+  upstream: string | null;           // ... or to this upstream
+  onOpen: boolean;
+  onUpstreamFailure: boolean;
+}
+export interface BreakerPlan {
+  handle: number;
+  key: string;                       // upstream | route | header:<name>
+  mode: "enforce" | "dry_run" | "forced_open" | "forced_closed";
+  needs: Need[];                     // request facts the key derives from
+  records: boolean;                  // false in forced modes: outcomes change nothing
+  fallback: BreakerFallbackPlan | null;
+  reject: BreakerReply;              // the answer to a rejection no fallback takes
+  settings: Record<string, unknown>; // the settings with defaults, for reports
+}
+export interface BreakerCall {
+  flags: number;                     // BREAKER_ADMITTED | BREAKER_PERMITTED | BREAKER_PROBE
+  admitted: boolean;
+  permitted: boolean;
+  generation: number;
+  state: BreakerStateName;           // the key's state after the call
+  prevState: BreakerStateName;
+  transition: string | null;         // the reason, when this call changed the state
+  retryAfter: number;                // rejections: Retry-After seconds, -1 = none
+  answer: BreakerAnswer;             // rejections: what answers
+  outcome: number;                   // record: 0 success, 1 failure, 2 ignored, -1 key gone
+}
+export interface BreakerAdmission extends BreakerCall { key: string }
 
 interface CoreExports {
   memory: WebAssembly.Memory;
@@ -27,12 +94,24 @@ interface CoreExports {
   tandem_out_ptr(): number;
   tandem_out_len(): number;
   tandem_validate_policy(len: number): number;
-  tandem_breaker_configure(len: number): number;
+  tandem_breaker_validate(len: number): number;
+  tandem_breaker_configure(len: number, seed: number): number;
+  tandem_breaker_release(h: number): void;
+  tandem_breaker_fact_table(h: number): number;
+  tandem_breaker_result_ptr(): number;
+  tandem_breaker_key(h: number): number;
+  tandem_breaker_allow(h: number, keyLen: number, nowMs: number): number;
+  tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
+  tandem_breaker_state(h: number, keyLen: number): number;
+  tandem_breaker_describe_state(h: number, keyLen: number): number;
   tandem_experiment_configure(len: number): number;
   tandem_release(h: number): void;
   tandem_fact_table(h: number): number;
   tandem_experiment_decide(h: number, nowMs: number): number;
   tandem_experiment_bucket(h: number): number;
+  tandem_experiment_reason(h: number): number;
+  tandem_experiment_strip_override(h: number): number;
+  tandem_experiment_expose(h: number): number;
 }
 
 export class CoreError extends Error {}
@@ -87,7 +166,7 @@ export class TandemCore {
   }
 
   validateBreaker(json: string): string | null {
-    return this.ex.tandem_breaker_configure(this.put(json)) === 1 ? null : this.out();
+    return this.ex.tandem_breaker_validate(this.put(json)) === 1 ? null : this.out();
   }
 
   configureExperiment(json: string): ExperimentPlan {
@@ -120,10 +199,91 @@ export class TandemCore {
     }
     const variant = this.ex.tandem_experiment_decide(plan.handle, nowMs);
     const cookie = this.out();
-    return { variant, setCookie: cookie.length > 0 ? cookie : null };
+    const reason = this.ex.tandem_experiment_reason(plan.handle);
+    const stripOverride = this.ex.tandem_experiment_strip_override(plan.handle) === 1;
+    const expose = plan.expose && this.ex.tandem_experiment_expose(plan.handle) > 0 ? this.out() : null;
+    return { variant, setCookie: cookie.length > 0 ? cookie : null, reason, stripOverride, expose };
   }
 
   lastBucket(plan: ExperimentPlan): number {
     return this.ex.tandem_experiment_bucket(plan.handle);
+  }
+
+  // ---- circuit-breaker ----
+
+  // The `circuit-breaker` plugin config (circuitBreaker fields + fallback) -> a plan
+  // with a handle; throws CoreError with the core's message. `seed`: see api.ts.
+  configureBreaker(json: string, seed = 0): BreakerPlan {
+    const h = this.ex.tandem_breaker_configure(this.put(json), seed >>> 0);
+    if (h < 0) throw new CoreError(this.out());
+    return { handle: h, ...(JSON.parse(this.out()) as Omit<BreakerPlan, "handle">) };
+  }
+
+  releaseBreaker(plan: BreakerPlan): void {
+    this.ex.tandem_breaker_release(plan.handle);
+  }
+
+  // Key from the request facts (`facts[i]` answers plan.needs[i]) and admission at nowMs.
+  admitBreaker(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): BreakerAdmission {
+    let size = 16;
+    for (const f of facts) if (f !== undefined) size += f.length * 3;
+    const base = this.ex.tandem_arena(size);
+    const tablePtr = this.ex.tandem_breaker_fact_table(plan.handle);
+    const mem = this.bytes();
+    const table = new Int32Array(mem.buffer, tablePtr, facts.length * 2);
+    let off = 0;
+    for (let i = 0; i < facts.length; i++) {
+      const f = facts[i];
+      if (f === undefined) { table[2 * i] = 0; table[2 * i + 1] = -1; continue; }
+      const n = this.enc.encodeInto(f, mem.subarray(base + off)).written;
+      table[2 * i] = off;
+      table[2 * i + 1] = n;
+      off += n;
+    }
+    const n = this.ex.tandem_breaker_key(plan.handle);
+    const ptr = this.ex.tandem_arena(0);
+    const key = n === 0 ? "" : this.dec.decode(this.bytes().subarray(ptr, ptr + n));
+    this.ex.tandem_breaker_allow(plan.handle, n, nowMs);
+    return { key, ...this.breakerResult() };
+  }
+
+  // Admission of an explicit key.
+  allowBreaker(plan: BreakerPlan, key: string, nowMs: number): BreakerCall {
+    this.ex.tandem_breaker_allow(plan.handle, this.put(key), nowMs);
+    return this.breakerResult();
+  }
+
+  // The outcome of a call admitted with (flags, generation). error: BreakerError.
+  recordBreaker(plan: BreakerPlan, key: string, flags: number, generation: number,
+    o: { status?: number; error?: number; latencyMs: number }, nowMs: number): BreakerCall {
+    this.ex.tandem_breaker_record(plan.handle, this.put(key), flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
+    return this.breakerResult();
+  }
+
+  // The key's state (no time-driven change applied), null for a key never seen or evicted.
+  breakerState(plan: BreakerPlan, key: string): BreakerStateName | null {
+    const s = this.ex.tandem_breaker_state(plan.handle, this.put(key));
+    return s < 0 ? null : BREAKER_STATES[s];
+  }
+
+  describeBreakerState(plan: BreakerPlan, key: string): Record<string, unknown> | null {
+    return this.ex.tandem_breaker_describe_state(plan.handle, this.put(key)) === 1 ? JSON.parse(this.out()) : null;
+  }
+
+  private breakerResult(): BreakerCall {
+    const r = new Int32Array(this.bytes().buffer, this.ex.tandem_breaker_result_ptr(), 10);
+    const flags = r[0];
+    return {
+      flags,
+      admitted: (flags & BREAKER_ADMITTED) !== 0,
+      permitted: (flags & BREAKER_PERMITTED) !== 0,
+      generation: r[1] >>> 0,
+      state: BREAKER_STATES[r[2]],
+      prevState: BREAKER_STATES[r[3]],
+      transition: r[4] === 1 ? BREAKER_REASONS[r[5]] : null,
+      retryAfter: r[6],
+      answer: r[7] as BreakerAnswer,
+      outcome: r[8],
+    };
   }
 }

@@ -3,11 +3,12 @@
 // RPC round trips per request (HandleEvent included): 1 + get_headers
 // [+ get_path_with_query / get_method / client.get_ip when the policy needs them]
 // + set_header [+ set_upstream] [+ Set-Cookie for a new user]: 4-5 for the example
-// policy, 6 for a new user under a path scope, 2-3 out of scope.
+// policy, 6 for a new user under a path scope, 2-3 out of scope; one more each when
+// the request carries the QA override header (stripped) and with exposeHeader.
 import { userConfig, pluginId } from "../core/kong-config";
 import type { KongPDK } from "../core/pdk";
 import { CONFIG_KEPT, getCore } from "../core/shared";
-import type { ExperimentPlan } from "../core/tandem-core";
+import { EXPOSE_HEADER, type ExperimentPlan } from "../core/tandem-core";
 import { fetchFacts, planFacts, type FactPlan } from "./facts";
 
 export { Schema } from "./schema";
@@ -54,6 +55,8 @@ export class Plugin {
       await kong.service.request.setHeader(plan.variantHeader, v.name);
       if (v.upstream !== null) await kong.service.setUpstream(v.upstream);
     }
+    if (d.stripOverride) await kong.service.request.clearHeader(plan.overrideHeader!);
     if (d.setCookie !== null) await kong.response.addHeader("Set-Cookie", d.setCookie);
+    if (d.expose !== null) await kong.response.addHeader(EXPOSE_HEADER, d.expose);
   }
 }

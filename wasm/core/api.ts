@@ -4,7 +4,10 @@
 import { Bytes, utf8 } from "./bytes";
 import { FactSource, Need } from "./facts";
 import { ExperimentRuntime } from "./experiment";
-import { configureExperiment, configureBreaker, validatePolicy } from "./policy";
+import { configureExperiment, configureBreaker, configureBreakerPlugin, validatePolicy } from "./policy";
+import { BreakerRuntime, RESULT_SLOTS } from "./breaker-runtime";
+import { BreakerSettings } from "./breaker/settings";
+import { describeState } from "./breaker/describe";
 
 let arena = new StaticArray<u8>(65536);
 let out = new StaticArray<u8>(0);
@@ -52,7 +55,9 @@ export function tandem_validate_policy(len: i32): i32 {
   return err.length == 0 ? 1 : 0;
 }
 
-export function tandem_breaker_configure(len: i32): i32 {
+// Validates a `circuit-breaker` plugin config (circuitBreaker fields + `fallback`).
+// Returns 1 when valid; else 0 and the error text in the out buffer.
+export function tandem_breaker_validate(len: i32): i32 {
   const err = configureBreaker(arenaText(len));
   setOut(err);
   return err.length == 0 ? 1 : 0;
@@ -71,7 +76,7 @@ export function tandem_experiment_configure(len: i32): i32 {
   runtimes[h] = rt;
   tables[h] = new StaticArray<i32>(s.needs.list.length * 2);
   const c = s.cookie;
-  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
+  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.rollout ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
   for (let i = 0; i < s.variants.length; i++) {
     const v = s.variants[i];
     if (i > 0) d += ",";
@@ -114,7 +119,7 @@ export function tandem_fact_table(h: i32): usize {
 export function tandem_experiment_decide(h: i32, nowMs: f64): i32 {
   const rt = runtimes[h] as ExperimentRuntime;
   tableFacts.table = tables[h];
-  const d = rt.decide(tableFacts);
+  const d = rt.decide(tableFacts, nowMs);
   if (d.setCookieLen > 0) setOutBytes(changetype<usize>(d.setCookie), d.setCookieLen);
   else outLen = 0;
   return d.inScope ? d.variant : -1;
@@ -123,4 +128,99 @@ export function tandem_experiment_decide(h: i32, nowMs: f64): i32 {
 // Bucket of the last decision (for `tandem simulate` and `tandem explain`).
 export function tandem_experiment_bucket(h: i32): i32 {
   return (runtimes[h] as ExperimentRuntime).decision.bucket;
+}
+
+// Of the last decision: the reason (REASON_* in experiment-settings.ts) and whether the
+// request carried the override header (bit 0: strip it).
+export function tandem_experiment_reason(h: i32): i32 {
+  return (runtimes[h] as ExperimentRuntime).decision.reason;
+}
+export function tandem_experiment_strip_override(h: i32): i32 {
+  return (runtimes[h] as ExperimentRuntime).decision.stripOverride ? 1 : 0;
+}
+// The x-tandem-decision response header value of the last decision (empty = none),
+// written to the out buffer (the Set-Cookie value is read before calling this).
+export function tandem_experiment_expose(h: i32): i32 {
+  const e = (runtimes[h] as ExperimentRuntime).decision.expose;
+  if (e === null) { outLen = 0; return 0; }
+  setOutBytes(changetype<usize>(e), e.length);
+  return e.length;
+}
+
+// ---- circuit-breaker (handle-based; see ./breaker-runtime.ts) ----
+//
+//   h = tandem_breaker_configure(len, seed)   config JSON in the arena -> handle, plan JSON in out
+//   tandem_breaker_fact_table(h)              2 x i32 per plan need: [arena offset, length or -1]
+//   n = tandem_breaker_key(h)                 the key from those facts, moved to arena[0..n)
+//   tandem_breaker_allow(h, n, nowMs)         admission of key arena[0..n) -> flags; result area
+//   tandem_breaker_record(h, n, flags, generation, status, error, latencyMs, nowMs)
+//                                             the outcome (error: ERROR_*, 4 = connect or reset)
+//                                             -> OUTCOME_* or -1; result area
+//   tandem_breaker_result_ptr()               i32 slots R_* of ./breaker-runtime.ts
+//   tandem_breaker_state(h, n)                0 closed, 1 open, 2 half_open, -1 unknown key
+//   tandem_breaker_describe_state(h, n)       1 and the key's state as JSON in out, or 0
+//   tandem_breaker_release(h)
+const breakers = new Array<BreakerRuntime | null>(0);
+const breakerTables = new Array<StaticArray<i32>>(0);
+const breakerResult = new StaticArray<i32>(RESULT_SLOTS);   // shared by all handles
+
+// Returns a handle >= 0 and the plan (./breaker-runtime.ts describe()) in the out
+// buffer, or -1 and the core's error text. `seed` keys the state table's hash: pass a
+// random one so clients cannot aim header keys at collisions.
+export function tandem_breaker_configure(len: i32, seed: u32): i32 {
+  const res = configureBreakerPlugin(arenaText(len));
+  const s = res.settings;
+  if (s === null) { setOut(res.error); return -1; }
+  const rt = new BreakerRuntime(s as BreakerSettings, seed, breakerResult);
+  let h = -1;
+  for (let i = 0; i < breakers.length; i++) if (breakers[i] === null) { h = i; break; }
+  if (h < 0) { h = breakers.length; breakers.push(null); breakerTables.push(new StaticArray<i32>(0)); }
+  breakers[h] = rt;
+  breakerTables[h] = new StaticArray<i32>(rt.needs.list.length * 2);
+  setOut(rt.describe());
+  return h;
+}
+
+export function tandem_breaker_release(h: i32): void {
+  if (h >= 0 && h < breakers.length) { breakers[h] = null; breakerTables[h] = new StaticArray<i32>(0); }
+}
+
+export function tandem_breaker_fact_table(h: i32): usize {
+  return changetype<usize>(breakerTables[h]);
+}
+
+export function tandem_breaker_result_ptr(): usize {
+  return changetype<usize>(breakerResult);
+}
+
+function breakerAt(h: i32): BreakerRuntime {
+  return breakers[h] as BreakerRuntime;
+}
+
+export function tandem_breaker_key(h: i32): i32 {
+  const rt = breakerAt(h);
+  tableFacts.table = breakerTables[h];
+  const k = rt.deriveKey(tableFacts);
+  if (k.len > 0) memory.copy(changetype<usize>(arena), k.ptr, <usize>k.len);
+  return k.len;
+}
+
+export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64): i32 {
+  return breakerAt(h).allow(changetype<usize>(arena), keyLen, nowMs);
+}
+
+export function tandem_breaker_record(h: i32, keyLen: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
+  return breakerAt(h).record(changetype<usize>(arena), keyLen, flags, generation, status, error, latencyMs, nowMs);
+}
+
+export function tandem_breaker_state(h: i32, keyLen: i32): i32 {
+  const st = breakerAt(h).state(changetype<usize>(arena), keyLen);
+  return st === null ? -1 : <i32>st.state;
+}
+
+export function tandem_breaker_describe_state(h: i32, keyLen: i32): i32 {
+  const st = breakerAt(h).state(changetype<usize>(arena), keyLen);
+  if (st === null) return 0;
+  setOut(describeState(st));
+  return 1;
 }

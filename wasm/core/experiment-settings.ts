@@ -1,6 +1,25 @@
 // Settings of a sticky weighted experiment, built once per configuration.
 import { utf8 } from "./bytes";
 import { Needs } from "./facts";
+import { GrowthBookSplit } from "./growthbook";
+import { HmacSha256 } from "./hmac";
+import { Rule } from "./rule-settings";
+
+export const enum HashMode { Tandem = 0, GrowthBook = 1 }
+
+// Why a request got its variant (the exposed header and `tandem explain` say it).
+export const REASON_SPLIT = 0;
+export const REASON_RAMP = 1;
+export const REASON_OVERRIDE = 2;
+export const REASON_RULE0 = 3;     // rule i = REASON_RULE0 + i
+
+// Cumulative bucket ranges of the variants from `fromMs` on: one table for fixed
+// weights, one per rollout step (and one before the first) for a time-based ramp.
+export class WeightTable {
+  upperBp: StaticArray<i32>;
+  gb: GrowthBookSplit | null = null;
+  constructor(public fromMs: f64, n: i32) { this.upperBp = new StaticArray<i32>(n); }
+}
 
 export const enum SourceKind { Cookie = 0, Header = 1, Query = 2, Ip = 3 }
 
@@ -14,7 +33,6 @@ export class Source {
 
 export class Variant {
   nameBytes: StaticArray<u8>;
-  upperBp: i32 = 0;        // exclusive end of this variant's bucket range, in basis points
   constructor(public name: string, public weightBp: i32, public upstream: string) {
     this.nameBytes = utf8(name);
   }
@@ -61,4 +79,26 @@ export class ExperimentSettings {
   pathSlot: i32 = -1;
   entropySlot: i32 = -1;
   needs: Needs = new Needs();
+  hash: HashMode = HashMode.Tandem;
+  tables: StaticArray<WeightTable> = new StaticArray<WeightTable>(0);   // ascending fromMs
+  rollout: bool = false;            // decisions depend on now: adapters must pass the clock
+  rules: StaticArray<Rule> = new StaticArray<Rule>(0);
+  ruleGb: StaticArray<GrowthBookSplit | null> = new StaticArray<GrowthBookSplit | null>(0);
+  overrideHeader: string = "";      // "" = no override
+  overrideHeaderBytes: StaticArray<u8> = new StaticArray<u8>(0);
+  overrideSlot: i32 = -1;
+  hmac: HmacSha256 | null = null;
+  expose: bool = false;
+  // "<variant>; reason=<reason>" per (variant, reason): built at configure time
+  exposeValues: StaticArray<StaticArray<u8>> = new StaticArray<StaticArray<u8>>(0);
+  reasonCount: i32 = 0;
+}
+
+export const EXPOSE_HEADER = "x-tandem-decision";
+
+export function reasonName(r: i32): string {
+  if (r == REASON_SPLIT) return "split";
+  if (r == REASON_RAMP) return "ramp";
+  if (r == REASON_OVERRIDE) return "override";
+  return "rule:" + (r - REASON_RULE0).toString();
 }

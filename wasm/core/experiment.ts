@@ -11,7 +11,12 @@ import { findCookie } from "./cookie";
 import { FactSource } from "./facts";
 import { murmur3_32, scale } from "./hash";
 import { findQuery } from "./query";
-import { ExperimentSettings, ID_HEX_LEN, SourceKind } from "./experiment-settings";
+import {
+  ExperimentSettings, HashMode, ID_HEX_LEN, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, SourceKind, WeightTable,
+} from "./experiment-settings";
+import { RuleMatcher } from "./rules";
+import { GrowthBookSplit } from "./growthbook";
+import { HmacSha256 } from "./hmac";
 
 export const NO_VARIANT = -1;
 export const KEY_GENERATED = -1;   // keySource: a new id was generated (and maybe issued)
@@ -20,8 +25,11 @@ const BUCKETS: u32 = 10000;
 export class ExperimentDecision {
   inScope: bool = false;
   variant: i32 = NO_VARIANT;
-  bucket: i32 = -1;
+  reason: i32 = REASON_SPLIT;       // REASON_* (experiment-settings.ts)
+  bucket: i32 = -1;                 // tandem hash: [0, 10000); growthbook: n x 10000
   keySource: i32 = KEY_GENERATED;
+  stripOverride: bool = false;      // the request carried the override header: remove it
+  expose: StaticArray<u8> | null = null;  // value of the x-tandem-decision response header
   // Set-Cookie value to add to the response; setCookieLen 0 = none.
   setCookie: StaticArray<u8> = new StaticArray<u8>(0);
   setCookieLen: i32 = 0;
@@ -35,21 +43,28 @@ export class ExperimentRuntime {
   tmp: Bytes = new Bytes();
   idBuf: StaticArray<u8> = new StaticArray<u8>(ID_HEX_LEN);
   queryScratch: StaticArray<u8> = new StaticArray<u8>(0);
+  matcher: RuleMatcher;
 
   constructor(public settings: ExperimentSettings) {
+    this.matcher = new RuleMatcher(settings.rules, settings.needs);
     const c = settings.cookie;
     if (c !== null) this.decision.setCookie = new StaticArray<u8>(c.prefix.length + ID_HEX_LEN + c.suffix.length);
   }
 
-  decide(facts: FactSource): ExperimentDecision {
+  // `nowMs` matters only for a time-based rollout (settings.rollout).
+  decide(facts: FactSource, nowMs: f64): ExperimentDecision {
     const s = this.settings;
     const d = this.decision;
     s.needs.begin(facts);
     d.variant = NO_VARIANT;
+    d.reason = REASON_SPLIT;
     d.bucket = -1;
     d.setCookieLen = 0;
     d.keySource = KEY_GENERATED;
+    d.stripOverride = false;
+    d.expose = null;
     d.inScope = this.inScope();
+    if (s.overrideSlot >= 0) d.stripOverride = s.needs.get(s.overrideSlot).present;
     if (!d.inScope) return d;
 
     const key = this.key;
@@ -61,12 +76,70 @@ export class ExperimentRuntime {
     }
     if (!key.present) this.generateKey(key);
 
-    const bucket = <i32>scale(murmur3_32(key.ptr, key.len, s.seedHash), BUCKETS);
-    d.bucket = bucket;
-    const vs = s.variants;
-    for (let i = 0; i < vs.length; i++) {
-      if (bucket < unchecked(vs[i]).upperBp) { d.variant = i; break; }
+    if (d.stripOverride && this.overridden(d)) return this.exposed(d);
+    const rule = this.matcher.first();
+    if (rule >= 0) {
+      const r = unchecked(s.rules[rule]);
+      d.reason = REASON_RULE0 + rule;
+      if (r.variant >= 0) d.variant = r.variant;
+      else d.variant = unchecked(r.splitVariants[this.pick(r.splitUpperBp, unchecked(s.ruleGb[rule]))]);
+      return this.exposed(d);
     }
+    const t = this.table(nowMs);
+    d.variant = this.pick(t.upperBp, t.gb);
+    if (s.rollout) d.reason = REASON_RAMP;
+    return this.exposed(d);
+  }
+
+  // Index into `upperBp` (cumulative basis points) for the request's key: tandem's
+  // bucket, or GrowthBook's hash and ranges when hash: growthbook-v2.
+  private pick(upperBp: StaticArray<i32>, gb: GrowthBookSplit | null): i32 {
+    const key = this.key;
+    const d = this.decision;
+    if (this.settings.hash == HashMode.GrowthBook) {
+      const g = changetype<GrowthBookSplit>(gb);
+      const i = g.choose(key.ptr, key.len);
+      d.bucket = <i32>Math.round(g.hash(key.ptr, key.len) * 10000);
+      return i >= 0 ? i : 0;   // outside every range (float edge): the first variant
+    }
+    const bucket = <i32>scale(murmur3_32(key.ptr, key.len, this.settings.seedHash), BUCKETS);
+    d.bucket = bucket;
+    for (let i = 0; i < upperBp.length; i++) if (bucket < unchecked(upperBp[i])) return i;
+    return 0;
+  }
+
+  // The weights in force at `nowMs`: the last table that started at or before it.
+  private table(nowMs: f64): WeightTable {
+    const ts = this.settings.tables;
+    let i = ts.length - 1;
+    while (i > 0 && !(unchecked(ts[i]).fromMs <= nowMs)) i--;
+    return unchecked(ts[i]);
+  }
+
+  // QA override "<variant>.<hex HMAC-SHA256(variant, secret)>": honoured only when
+  // the MAC verifies; the header is stripped either way.
+  private overridden(d: ExperimentDecision): bool {
+    const s = this.settings;
+    const raw = s.needs.get(s.overrideSlot);
+    let dot = -1;
+    for (let i = raw.len - 1; i >= 0; i--) if (load<u8>(raw.ptr + i) == 0x2e) { dot = i; break; }
+    if (dot <= 0) return false;
+    const vs = s.variants;
+    for (let v = 0; v < vs.length; v++) {
+      const name = unchecked(vs[v]).nameBytes;
+      if (name.length == dot && memory.compare(raw.ptr, changetype<usize>(name), dot) == 0) {
+        if (!changetype<HmacSha256>(s.hmac).verifyHex(raw.ptr, dot, raw.ptr + dot + 1, raw.len - dot - 1)) return false;
+        d.variant = v;
+        d.reason = REASON_OVERRIDE;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private exposed(d: ExperimentDecision): ExperimentDecision {
+    const s = this.settings;
+    if (s.expose && d.variant >= 0) d.expose = unchecked(s.exposeValues[d.variant * s.reasonCount + d.reason]);
     return d;
   }
 

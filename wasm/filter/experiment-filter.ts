@@ -7,9 +7,11 @@ import { ExperimentRuntime } from "../core/experiment";
 import { configureExperiment } from "../core/policy";
 import { utf8 } from "../core/bytes";
 import { EnvoyFacts } from "./facts";
-import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, pluginConfiguration, releaseHeld, removeHeader } from "./host";
+import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, nowMs, pluginConfiguration, releaseHeld, removeHeader } from "./host";
+import { EXPOSE_HEADER } from "../core/experiment-settings";
 
 const SET_COOKIE = utf8("set-cookie");
+const EXPOSE = utf8(EXPOSE_HEADER);
 export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
 
 export class ExperimentRoot extends FilterRoot {
@@ -36,6 +38,7 @@ export class ExperimentRoot extends FilterRoot {
 
 class ExperimentStream extends FilterStream {
   setCookie: StaticArray<u8> | null = null;
+  expose: StaticArray<u8> | null = null;   // owned by the settings: no copy
 
   constructor(id: u32, public root: ExperimentRoot) { super(id); }
 
@@ -43,12 +46,14 @@ class ExperimentStream extends FilterStream {
     const rt = this.root.runtime;
     if (rt === null) return CONTINUE;
     const s = rt.settings;
-    const d = rt.decide(this.root.facts);
+    const d = rt.decide(this.root.facts, s.rollout ? nowMs() : 0);
     // Remove every client copy first: Envoy's replace (HeaderMapImpl::setCopy) only
     // overwrites the first entry and keeps later duplicates, so a client sending the
     // header twice could smuggle its own variant past a plain replace.
     removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
     if (d.variant >= 0) addHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
+    if (d.stripOverride) removeHeader(REQUEST_HEADERS, s.overrideHeaderBytes);
+    this.expose = d.expose;
     if (d.setCookieLen > 0) {
       const c = new StaticArray<u8>(d.setCookieLen);
       memory.copy(changetype<usize>(c), changetype<usize>(d.setCookie), d.setCookieLen);
@@ -61,6 +66,8 @@ class ExperimentStream extends FilterStream {
   onResponseHeaders(_n: u32, _eos: bool): u32 {
     const c = this.setCookie;
     if (c !== null) addHeader(RESPONSE_HEADERS, SET_COOKIE, c);
+    const e = this.expose;
+    if (e !== null) addHeader(RESPONSE_HEADERS, EXPOSE, e);
     return CONTINUE;
   }
 }

@@ -12,6 +12,8 @@ export const REQUEST_HEADERS = 0;
 export const RESPONSE_HEADERS = 2;
 export const PLUGIN_CONFIGURATION = 7;
 export const OK = 0;
+export const NOT_FOUND = 1;
+export const CAS_MISMATCH = 8;
 export const LOG_INFO: usize = 2;
 export const LOG_WARN: usize = 3;
 export const LOG_ERROR: usize = 4;
@@ -77,6 +79,75 @@ export function pluginConfiguration(size: u32): string {
   const s = String.UTF8.decodeUnsafe(p, <usize>load<u32>(RET + 4));
   if (p != 0) free(p);
   return s;
+}
+
+// The host clock in ms (Envoy: wall time), read only when a policy depends on time.
+export function nowMs(): f64 {
+  store<u64>(RET + 8, 0);
+  imports.proxy_get_current_time_nanoseconds(RET + 8);
+  return <f64>load<u64>(RET + 8) / 1e6;
+}
+
+// ---- shared data (raw imports: the SDK's wrappers are broken, see BRIEF) ----
+
+// What proxy_get_shared_data returned: the value (a buffer the host malloc'd in our
+// memory: the caller frees it with free()) and its cas.
+@final
+export class SharedValue {
+  ptr: usize = 0;
+  len: i32 = 0;
+  cas: u32 = 0;
+}
+
+export function getSharedData(key: usize, keyLen: i32, out: SharedValue): u32 {
+  store<u32>(RET, 0);
+  store<u32>(RET + 4, 0);
+  store<u32>(RET + 8, 0);
+  const r = imports.proxy_get_shared_data(key, keyLen, RET, RET + 4, RET + 8);
+  out.ptr = r == OK ? <usize>load<u32>(RET) : 0;
+  out.len = r == OK ? <i32>load<u32>(RET + 4) : 0;
+  out.cas = r == OK ? load<u32>(RET + 8) : 0;
+  return r;
+}
+
+export function setSharedData(key: usize, keyLen: i32, value: usize, valueLen: i32, cas: u32): u32 {
+  return imports.proxy_set_shared_data(key, keyLen, value, valueLen, cas);
+}
+
+// ---- clock, properties, metrics, local replies ----
+
+// An integer property (Envoy serializes int64/uint64 as 8 little-endian bytes);
+// `missing` when absent or not 8 bytes.
+export function getPropertyI64(path: StaticArray<u8>, missing: i64): i64 {
+  store<u32>(RET, 0);
+  store<u32>(RET + 4, 0);
+  const r = imports.proxy_get_property(changetype<usize>(path), path.length, RET, RET + 4);
+  if (r != OK) return missing;
+  const p = <usize>load<u32>(RET);
+  const n = load<u32>(RET + 4);
+  const v = n == 8 && p != 0 ? load<i64>(p) : missing;
+  if (p != 0) free(p);
+  return v;
+}
+
+export const METRIC_COUNTER = 0;
+export const NO_METRIC: u32 = 0xffffffff;
+
+// Defines a metric (Envoy exports it as wasmcustom.<name>); NO_METRIC on failure.
+export function defineMetric(type: i32, name: StaticArray<u8>): u32 {
+  store<u32>(RET, 0);
+  const r = imports.proxy_define_metric(type, changetype<usize>(name), name.length, RET);
+  return r == OK ? load<u32>(RET) : NO_METRIC;
+}
+
+export function incrementMetric(id: u32, by: i64): void {
+  if (id != NO_METRIC && by > 0) imports.proxy_increment_metric(id, by);
+}
+
+// proxy_send_local_response; `pairs` is a proxy-wasm pairs serialization of extra
+// headers. No gRPC status (-1: Envoy maps it to none).
+export function sendLocalResponse(status: u32, details: StaticArray<u8>, body: usize, bodyLen: i32, pairs: usize, pairsLen: i32): void {
+  imports.proxy_send_local_response(status, changetype<usize>(details), details.length, body, bodyLen, pairs, pairsLen, <u32>-1);
 }
 
 export function log(level: usize, msg: string): void {

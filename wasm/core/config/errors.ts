@@ -42,3 +42,8 @@ export const E_HEADER_VALUE = "must be a header value (no control characters, at
 export const E_HEADER_RESERVED = "is set by the gateway";
 export const E_UPSTREAM_NAME = "must be 1-256 characters without spaces or control characters";
 export const E_CONTENT_TYPE_HEADER = "must be set with respond.contentType";
+// rules (spec.experiment.rules)
+export const E_UNKNOWN_VARIANT = "must name one of the experiment's variants";
+export const E_ONE_OF_MATCH = "must have exactly one of exact, prefix, suffix, contains, regex, present";
+export const E_RULE_TARGET = "must have exactly one of variant, split";
+export const E_MATCH_VALUE = "must be at most 1024 bytes";

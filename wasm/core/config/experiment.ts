@@ -4,15 +4,27 @@
 import { JValue } from "../json";
 import { Reader, at, join } from "./reader";
 import {
-  E_COOKIE_NAME, E_COOKIE_SOURCE, E_HEADER_NAME, E_HOST, E_NAME, E_NOT_EMPTY, E_PATH_PREFIX,
+  E_UNKNOWN_VARIANT, E_COOKIE_NAME, E_COOKIE_SOURCE, E_HEADER_NAME, E_HOST, E_NAME, E_NOT_EMPTY, E_PATH_PREFIX,
   E_PERCENT, E_PERCENT_DECIMALS, E_SOURCE, E_STRING, E_UNIQUE, E_WEIGHT_SUM,
 } from "./errors";
 import { isToken, utf8 } from "../bytes";
 import { Fact, Needs } from "../facts";
 import { fnv1a32 } from "../hash";
-import { CookieSettings, ExperimentSettings, Source, SourceKind, Variant } from "../experiment-settings";
+import {
+  CookieSettings, EXPOSE_HEADER, ExperimentSettings, HashMode, REASON_RULE0, Source, SourceKind, Variant, WeightTable, reasonName,
+} from "../experiment-settings";
+import { parseRules, variantIndex } from "./rules";
+import { GrowthBookSplit, weightFromBp } from "../growthbook";
+import { HmacSha256 } from "../hmac";
+import { parseDuration, parseRfc3339 } from "../time";
+import { formatBp } from "./reader";
 
-const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope"];
+const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope", "rules", "hash", "override", "rollout", "exposeHeader"];
+const OVERRIDE_KEYS: StaticArray<string> = ["header", "secret"];
+const ROLLOUT_KEYS: StaticArray<string> = ["variant", "start", "steps"];
+const STEP_KEYS: StaticArray<string> = ["weight", "after"];
+const MIN_SECRET_BYTES = 16;
+const MAX_STEPS = 32;
 const STICKINESS_KEYS: StaticArray<string> = ["sources", "cookie"];
 const COOKIE_KEYS: StaticArray<string> = ["name", "maxAgeSeconds", "path", "domain", "secure", "httpOnly", "sameSite"];
 const VARIANT_KEYS: StaticArray<string> = ["name", "weight", "upstream"];
@@ -62,61 +74,188 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string): Expe
   s.variantHeader = vh.toLowerCase();
   s.variantHeaderBytes = utf8(s.variantHeader);
 
-  parseVariants(r, obj, path, s);
+  const weights = parseVariants(r, obj, path, s);
   if (r.failed) return null;
   parseStickiness(r, obj, path, s);
   if (r.failed) return null;
   parseScope(r, obj, path, s);
   if (r.failed) return null;
+  const hash = r.str(obj, "hash", path, "tandem") as string;
+  if (r.failed) return null;
+  if (hash == "tandem") s.hash = HashMode.Tandem;
+  else if (hash == "growthbook-v2") s.hash = HashMode.GrowthBook;
+  else { r.fail(join(path, "hash"), "must be one of tandem, growthbook-v2", obj.get("hash")); return null; }
+  const rules = parseRules(r, obj, path, s.variants, s.needs);
+  if (r.failed) return null;
+  if (rules !== null) {
+    s.rules = rules;
+    s.ruleGb = new StaticArray<GrowthBookSplit | null>(rules.length);
+    for (let i = 0; i < rules.length; i++) {
+      const rule = rules[i];
+      if (rule.variant < 0 && s.hash == HashMode.GrowthBook) s.ruleGb[i] = gbSplit(s.seed, rule.splitUpperBp);
+    }
+  }
+  parseOverride(r, obj, path, s);
+  if (r.failed) return null;
+  parseRollout(r, obj, path, s, weights);
+  if (r.failed) return null;
+  s.expose = r.bool(obj, "exposeHeader", path, false);
+  if (r.failed) return null;
+  if (s.expose) buildExposeValues(s);
   s.entropySlot = s.needs.add(Fact.Entropy, "");
   s.needs.seal();
   return s;
 }
 
-function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
+// GrowthBook's ranges for cumulative basis points (the SDK takes fractions).
+function gbSplit(seed: string, upperBp: StaticArray<i32>): GrowthBookSplit {
+  const w = new StaticArray<f64>(upperBp.length);
+  let prev = 0;
+  for (let i = 0; i < upperBp.length; i++) { w[i] = weightFromBp(upperBp[i] - prev); prev = upperBp[i]; }
+  return new GrowthBookSplit(seed, w);
+}
+
+function table(s: ExperimentSettings, fromMs: f64, weightsBp: StaticArray<i32>): WeightTable {
+  const t = new WeightTable(fromMs, weightsBp.length);
+  let sum = 0;
+  for (let i = 0; i < weightsBp.length; i++) { sum += weightsBp[i]; t.upperBp[i] = sum; }
+  if (s.hash == HashMode.GrowthBook) t.gb = gbSplit(s.seed, t.upperBp);
+  return t;
+}
+
+function parseOverride(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
+  const p = join(path, "override");
+  const o = r.obj(obj, "override", path, OVERRIDE_KEYS);
+  if (o === null) return;
+  const header = r.str(o, "header", p, "x-tandem-force") as string;
+  if (r.failed) return;
+  if (!isToken(header, 128)) { r.fail(join(p, "header"), E_HEADER_NAME, o.get("header")); return; }
+  const secret = r.str(o, "secret", p, null) as string;
+  if (r.failed) return;
+  if (String.UTF8.byteLength(secret) < MIN_SECRET_BYTES) { r.failText(join(p, "secret"), "must be at least " + MIN_SECRET_BYTES.toString() + " bytes, got " + String.UTF8.byteLength(secret).toString()); return; }
+  s.overrideHeader = header.toLowerCase();
+  s.overrideHeaderBytes = utf8(s.overrideHeader);
+  s.overrideSlot = s.needs.add(Fact.Header, s.overrideHeader);
+  s.hmac = HmacSha256.fromString(secret);
+}
+
+// rollout: the rollout variant's weight follows the steps; the first other variant
+// gives up (or takes back) the difference. Weights only rise, so with tandem's
+// cumulative layout every user the variant has keeps it at the next step.
+function parseRollout(r: Reader, obj: JValue, path: string, s: ExperimentSettings, weights: StaticArray<i32>): void {
+  const p = join(path, "rollout");
+  const o = r.obj(obj, "rollout", path, ROLLOUT_KEYS);
+  if (o === null) { s.tables = [table(s, -Infinity, weights)]; return; }
+  const vs = s.variants;
+  if (vs.length < 2) { r.failText(p, "needs at least 2 variants"); return; }
+  const vname = r.str(o, "variant", p, vs[vs.length - 1].name) as string;
+  if (r.failed) return;
+  const rv = variantIndex(vs, vname);
+  if (rv < 0) { r.fail(join(p, "variant"), E_UNKNOWN_VARIANT, o.get("variant")); return; }
+  const base = rv == 0 ? 1 : 0;
+  const startText = r.str(o, "start", p, null) as string;
+  if (r.failed) return;
+  const start = parseRfc3339(startText);
+  if (isNaN(start)) { r.fail(join(p, "start"), "must be an RFC 3339 time like 2026-11-27T10:00:00Z", o.get("start")); return; }
+  const steps = r.arr(o, "steps", p, true);
+  if (steps === null) return;
+  const sp = join(p, "steps");
+  if (steps.items.length == 0) { r.fail(sp, E_NOT_EMPTY, null); return; }
+  if (steps.items.length > MAX_STEPS) { r.failText(sp, "must have at most " + MAX_STEPS.toString() + " steps"); return; }
+  const tables = new StaticArray<WeightTable>(steps.items.length + 1);
+  // before the first step the rollout variant has no users
+  const before = stepWeights(weights, rv, base, 0);
+  tables[0] = table(s, -Infinity, before);
+  let lastAfter: f64 = -1;
+  let lastBp = 0;
+  for (let i = 0; i < steps.items.length; i++) {
+    const ip = at(sp, i);
+    const st = steps.items[i];
+    if (!r.object(st, ip, STEP_KEYS)) return;
+    const w = r.num(st, "weight", ip, 0, true);
+    if (r.failed) return;
+    if (!(w >= 0 && w <= 100)) { r.fail(join(ip, "weight"), E_PERCENT, st.get("weight")); return; }
+    const bp = <i32>Math.round(w * 100);
+    if (Math.abs(w * 100 - <f64>bp) > 1e-6) { r.fail(join(ip, "weight"), E_PERCENT_DECIMALS, st.get("weight")); return; }
+    if (bp < lastBp) { r.fail(join(ip, "weight"), "must not be below the previous step's (ramps only go up)", st.get("weight")); return; }
+    const afterText = r.str(st, "after", ip, null) as string;
+    if (r.failed) return;
+    const after = parseDuration(afterText);
+    if (after < 0) { r.fail(join(ip, "after"), "must be a duration like 0m, 90s, 30m, 2h, 1d", st.get("after")); return; }
+    if (after <= lastAfter) { r.fail(join(ip, "after"), "must be later than the previous step's", st.get("after")); return; }
+    const ws = stepWeights(weights, rv, base, bp);
+    if (ws[base] < 0) {
+      r.failText(join(ip, "weight"), "leaves variant " + vs[base].name + " a negative weight (" + formatBp(ws[base]) + "), got " + formatBp(bp));
+      return;
+    }
+    tables[i + 1] = table(s, start + after, ws);
+    lastAfter = after;
+    lastBp = bp;
+  }
+  s.tables = tables;
+  s.rollout = true;
+}
+
+function stepWeights(weights: StaticArray<i32>, rv: i32, base: i32, bp: i32): StaticArray<i32> {
+  const ws = new StaticArray<i32>(weights.length);
+  for (let i = 0; i < weights.length; i++) ws[i] = weights[i];
+  ws[base] = weights[base] + weights[rv] - bp;
+  ws[rv] = bp;
+  return ws;
+}
+
+function buildExposeValues(s: ExperimentSettings): void {
+  const reasons = REASON_RULE0 + s.rules.length;
+  s.reasonCount = reasons;
+  const out = new StaticArray<StaticArray<u8>>(s.variants.length * reasons);
+  for (let v = 0; v < s.variants.length; v++) {
+    for (let k = 0; k < reasons; k++) out[v * reasons + k] = utf8(s.variants[v].name + "; reason=" + reasonName(k));
+  }
+  s.exposeValues = out;
+}
+
+export const EXPOSE_HEADER_NAME = EXPOSE_HEADER;
+
+const NO_WEIGHTS = new StaticArray<i32>(0);
+
+// Returns each variant's weight in basis points.
+function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettings): StaticArray<i32> {
   const vp = join(path, "variants");
   const arr = r.arr(obj, "variants", path, true);
-  if (arr === null) return;
-  if (arr.items.length == 0) { r.fail(vp, E_NOT_EMPTY, null); return; }
-  if (arr.items.length > MAX_VARIANTS) { r.failText(vp, "must have at most " + MAX_VARIANTS.toString() + " variants, got " + arr.items.length.toString()); return; }
+  if (arr === null) return NO_WEIGHTS;
+  if (arr.items.length == 0) { r.fail(vp, E_NOT_EMPTY, null); return NO_WEIGHTS; }
+  if (arr.items.length > MAX_VARIANTS) { r.failText(vp, "must have at most " + MAX_VARIANTS.toString() + " variants, got " + arr.items.length.toString()); return NO_WEIGHTS; }
   const list = new StaticArray<Variant>(arr.items.length);
+  const weights = new StaticArray<i32>(arr.items.length);
   let sum = 0;
   for (let i = 0; i < arr.items.length; i++) {
     const p = at(vp, i);
     const item = arr.items[i];
-    if (!r.object(item, p, VARIANT_KEYS)) return;
+    if (!r.object(item, p, VARIANT_KEYS)) return NO_WEIGHTS;
     const name = r.str(item, "name", p, null);
-    if (r.failed) return;
-    if (!isName(name as string)) { r.fail(join(p, "name"), E_NAME, item.get("name")); return; }
+    if (r.failed) return NO_WEIGHTS;
+    if (!isName(name as string)) { r.fail(join(p, "name"), E_NAME, item.get("name")); return NO_WEIGHTS; }
     for (let j = 0; j < i; j++) {
-      if (list[j].name == name) { r.fail(join(p, "name"), E_UNIQUE, item.get("name")); return; }
+      if (list[j].name == name) { r.fail(join(p, "name"), E_UNIQUE, item.get("name")); return NO_WEIGHTS; }
     }
     const w = r.num(item, "weight", p, 0, true);
-    if (r.failed) return;
-    if (!(w >= 0 && w <= 100)) { r.fail(join(p, "weight"), E_PERCENT, item.get("weight")); return; }
+    if (r.failed) return NO_WEIGHTS;
+    if (!(w >= 0 && w <= 100)) { r.fail(join(p, "weight"), E_PERCENT, item.get("weight")); return NO_WEIGHTS; }
     const bp = Math.round(w * 100);
-    if (Math.abs(w * 100 - bp) > 1e-6) { r.fail(join(p, "weight"), E_PERCENT_DECIMALS, item.get("weight")); return; }
+    if (Math.abs(w * 100 - bp) > 1e-6) { r.fail(join(p, "weight"), E_PERCENT_DECIMALS, item.get("weight")); return NO_WEIGHTS; }
     const up = r.str(item, "upstream", p, "") as string;
-    if (r.failed) return;
+    if (r.failed) return NO_WEIGHTS;
     const variant = new Variant(name as string, <i32>bp, up);
     sum += <i32>bp;
-    variant.upperBp = sum;
+    weights[i] = <i32>bp;
     list[i] = variant;
   }
   if (sum != TOTAL_BP) {
     r.failText(vp, E_WEIGHT_SUM + ", got " + formatBp(sum));
-    return;
+    return NO_WEIGHTS;
   }
   s.variants = list;
-}
-
-// 9050 -> "90.5", 10000 -> "100"
-export function formatBp(bp: i32): string {
-  const whole = bp / 100;
-  const frac = bp % 100;
-  if (frac == 0) return whole.toString();
-  if (frac % 10 == 0) return whole.toString() + "." + (frac / 10).toString();
-  return whole.toString() + "." + (frac < 10 ? "0" : "") + frac.toString();
+  return weights;
 }
 
 function parseStickiness(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {

@@ -137,3 +137,14 @@ export function quote(s: string): string {
   if (s.length > MAX_RENDER) out += "...";
   return out + "\"";
 }
+
+// Basis points as percent text: 9050 -> "90.5", 10000 -> "100", 5 -> "0.05".
+export function formatBp(bp: i32): string {
+  const sign = bp < 0 ? "-" : "";
+  if (bp < 0) bp = -bp;
+  const whole = bp / 100;
+  const frac = bp % 100;
+  if (frac == 0) return sign + whole.toString();
+  if (frac % 10 == 0) return sign + whole.toString() + "." + (frac / 10).toString();
+  return sign + whole.toString() + "." + (frac < 10 ? "0" : "") + frac.toString();
+}
