@@ -1,4 +1,5 @@
 // Parity scenarios: policies and generated traffic that every path must decide alike.
+import { createHmac } from "node:crypto";
 import type { PolicyDoc } from "../../cli/policy-file";
 import type { TraceRequest } from "../../cli/simulate/trace";
 
@@ -77,6 +78,47 @@ export function scenarios(users: number): Scenario[] {
     const host = ["shop.example.com", "SHOP.example.com:8080", "eu.beta.example.com", "other.example.com"][Math.floor(r() * 4)];
     const path = r() < 0.8 ? `/search?q=${i}` : "/static/app.js";
     return { path, headers: r() < 0.5 ? { host, cookie: `sid=${cookieSafe(key(r, i))}` } : { host } };
+  });
+
+  const secret = "parity-secret-0123456789";
+  const hmac = (v: string) => `${v}.${createHmac("sha256", secret).update(v).digest("hex")}`;
+  mk("rules-override-growthbook", {
+    name: "rules", hash: "growthbook-v2", exposeHeader: true,
+    stickiness: { sources: ["cookie:uid", "header:x-user-id"], cookie: { name: "uid" } },
+    override: { header: "x-tandem-force", secret },
+    rules: [
+      { match: { header: { "x-beta": { exact: "yes", ignoreCase: true } } }, variant: "beta" },
+      { match: { cookie: { experiment: { exact: "new-ui" } }, path: { prefix: "/app" } }, variant: "canary" },
+      { match: { query: { plan: { regex: "^(pro|team)-[0-9]{2,}$" } } }, split: [{ variant: "stable", weight: 50 }, { variant: "canary", weight: 50 }] },
+      { match: { header: { "user-agent": { contains: "bot", invert: true } }, method: { exact: "POST" } }, variant: "stable" },
+    ],
+    variants: [{ name: "stable", weight: 80, upstream: "api-v1" }, { name: "canary", weight: 15, upstream: "api-v2" }, { name: "beta", weight: 5 }],
+  }, (r, i) => {
+    const x = r();
+    const id = { "x-user-id": key(r, i) };
+    if (x < 0.15) return { headers: { ...id, "x-beta": r() < 0.5 ? "YES" : "no" } };
+    if (x < 0.3) return { path: r() < 0.7 ? "/app/home" : "/shop", headers: { ...id, cookie: `experiment=${r() < 0.8 ? "new-ui" : "old"}` } };
+    if (x < 0.45) return { path: `/p?plan=${["pro-12", "team-345", "pro-1", "free"][Math.floor(r() * 4)]}`, headers: id };
+    if (x < 0.55) return { method: "POST", headers: { ...id, "user-agent": r() < 0.5 ? "Mozilla/5.0" : "Googlebot/2.1" } };
+    if (x < 0.65) return { headers: { ...id, "x-tandem-force": r() < 0.5 ? hmac("beta") : "beta.deadbeef" } };
+    return { headers: r() < 0.8 ? id : {} };
+  });
+
+  // A ramp over 8 virtual hours: t is the plugins' clock on every path.
+  const ramp = rng(99);
+  const rampTrace: TraceRequest[] = [];
+  for (let i = 0; i < users; i++) {
+    rampTrace.push({ line: i + 1, t: Math.floor((i / users) * 8 * 3600_000), method: "GET", path: "/", headers: { "x-user-id": key(ramp, i) }, upstream: { status: 200, latencyMs: 1 } });
+  }
+  out.push({
+    name: "time-based-rollout",
+    policy: policy("rollout", {
+      name: "rollout",
+      stickiness: { sources: ["header:x-user-id"] },
+      rollout: { start: "1970-01-01T01:00:00Z", steps: [{ weight: 5, after: "0m" }, { weight: 25, after: "30m" }, { weight: 50, after: "2h" }, { weight: 100, after: "6h" }] },
+      variants: [{ name: "stable", weight: 100, upstream: "api-v1" }, { name: "canary", weight: 0, upstream: "api-v2" }],
+    }),
+    trace: rampTrace,
   });
 
   return out;
