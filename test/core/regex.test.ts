@@ -1,5 +1,6 @@
 // Differential test of the core's linear-time regex engine against JavaScript's RegExp
-// on generated patterns and inputs within the supported RE2 subset.
+// on generated patterns and inputs within the supported RE2 subset, with the lazy DFA
+// on (as shipped) and off (the plain NFA simulation it memoizes).
 //
 // Each generated pattern is written twice: in RE2 syntax for the core, and as the
 // JavaScript pattern with the same meaning (flag `u`, so `.` and negated classes take
@@ -24,7 +25,10 @@ function rng(seed: number): () => number {
   };
 }
 
-type Gen = { re2: string; js: string; sample: (r: () => number) => string };
+// `stars`: unbounded quantifiers inside. A group holding one gets only bounded
+// repetition, so JavaScript's backtracking oracle stays polynomial on these inputs
+// (nested `*` would make it exponential; the core does not care).
+type Gen = { re2: string; js: string; sample: (r: () => number) => string; stars?: number };
 
 const SPECIAL = new Set([..."\\/.-[](){}*+?|^$"]);
 const LITERALS = [..."abcxABZ059_-. /*()[]{}|?+^$\\", "\n", "\t", "\r", "日", "€", "😀"];
@@ -78,13 +82,14 @@ function atom(r: () => number, depth: number, ignoreCase: boolean): Gen {
   if (depth <= 0) return literal(r, ignoreCase);
   const inner = alt(r, depth - 1, ignoreCase);
   const nc = r() < 0.5;
-  return { re2: `(${nc ? "?:" : ""}${inner.re2})`, js: `(${nc ? "?:" : ""}${inner.js})`, sample: inner.sample };
+  return { re2: `(${nc ? "?:" : ""}${inner.re2})`, js: `(${nc ? "?:" : ""}${inner.js})`, sample: inner.sample, stars: inner.stars };
 }
 
 function repeated(r: () => number, depth: number, ignoreCase: boolean): Gen {
   const a = atom(r, depth, ignoreCase);
   if (r() < 0.55) return a;
-  const k = Math.floor(r() * 7);
+  const inner = a.stars ?? 0;
+  const k = inner > 0 ? 2 + Math.floor(r() * 2) * 3 : Math.floor(r() * 7);   // nested: ? or {m,n}
   const lazy = r() < 0.25 ? "?" : "";
   let op: string, lo: number, hi: number;
   if (k === 0) { op = "*"; lo = 0; hi = 3; }
@@ -94,7 +99,7 @@ function repeated(r: () => number, depth: number, ignoreCase: boolean): Gen {
   else if (k === 4) { lo = Math.floor(r() * 3); hi = lo + 2; op = `{${lo},}`; }
   else { lo = Math.floor(r() * 3); hi = lo + Math.floor(r() * 3); op = `{${lo},${hi}}`; }
   return {
-    re2: a.re2 + op + lazy, js: a.js + op + lazy,
+    re2: a.re2 + op + lazy, js: a.js + op + lazy, stars: inner + (k === 0 || k === 1 || k === 4 ? 1 : 0),
     sample: (rr) => { let s = ""; const n = lo + Math.floor(rr() * (hi - lo + 1)); for (let i = 0; i < n; i++) s += a.sample(rr); return s; },
   };
 }
@@ -107,14 +112,17 @@ function concat(r: () => number, depth: number, ignoreCase: boolean): Gen {
   if (r() < 0.15) parts.push({ re2: "$", js: "$", sample: () => "" });
   return {
     re2: parts.map((p) => p.re2).join(""), js: parts.map((p) => p.js).join(""),
-    sample: (rr) => parts.map((p) => p.sample(rr)).join(""),
+    sample: (rr) => parts.map((p) => p.sample(rr)).join(""), stars: parts.reduce((n, p) => n + (p.stars ?? 0), 0),
   };
 }
 
 function alt(r: () => number, depth: number, ignoreCase: boolean): Gen {
   const n = r() < 0.7 ? 1 : 2 + Math.floor(r() * 2);
   const bs = Array.from({ length: n }, () => concat(r, depth, ignoreCase));
-  return { re2: bs.map((b) => b.re2).join("|"), js: bs.map((b) => b.js).join("|"), sample: (rr) => pick(rr, bs).sample(rr) };
+  return {
+    re2: bs.map((b) => b.re2).join("|"), js: bs.map((b) => b.js).join("|"), sample: (rr) => pick(rr, bs).sample(rr),
+    stars: bs.reduce((n, b) => n + (b.stars ?? 0), 0),
+  };
 }
 
 function randomText(r: () => number, maxLen: number): string {
@@ -156,16 +164,19 @@ describe("regex: differential against JavaScript RegExp", () => {
         seen.add(g.re2);
         const js = new RegExp(g.js, ignoreCase ? "iu" : "u");
         const h = core.compileRegex(g.re2, ignoreCase);
+        const nfa = core.compileRegex(g.re2, ignoreCase, true);   // the same program, DFA cache off
         for (const input of inputsFor(g, r, 24)) {
           const want = js.test(input);
           const got = core.search(h, input);
-          if (got !== want) {
-            expect({ pattern: g.re2, js: g.js, ignoreCase, input, got }).toEqual({ pattern: g.re2, js: g.js, ignoreCase, input, got: want });
+          const gotNfa = core.search(nfa, input);
+          if (got !== want || gotNfa !== want) {
+            expect({ pattern: g.re2, js: g.js, ignoreCase, input, got, gotNfa }).toEqual({ pattern: g.re2, js: g.js, ignoreCase, input, got: want, gotNfa: want });
           }
           checked++;
           if (want) matched++;
         }
         core.releaseRegex(h);
+        core.releaseRegex(nfa);
       }
       // both answers are well represented, and the patterns are varied
       expect(checked).toBe(72_000);
@@ -178,15 +189,51 @@ describe("regex: differential against JavaScript RegExp", () => {
 
   it("agrees on long inputs around the pattern (unanchored search over many start positions)", () => {
     const r = rng(7);
-    for (let p = 0; p < 300; p++) {
-      const g = alt(r, 1, false);
-      const js = new RegExp(g.js, "u");
-      const h = core.compileRegex(g.re2);
+    for (let p = 0; p < 500; p++) {
+      // no groups and at most two unbounded quantifiers: JS's backtracking stays cheap on
+      // 400 characters (a group like (?:\S{2,4}|.)* takes it 13 s; the core 0.1 ms)
+      let g = alt(r, 0, p % 2 === 1);
+      while ((g.stars ?? 0) > 2) g = alt(r, 0, p % 2 === 1);
+      const js = new RegExp(g.js, p % 2 === 1 ? "iu" : "u");
+      const h = core.compileRegex(g.re2, p % 2 === 1);
+      const nfa = core.compileRegex(g.re2, p % 2 === 1, true);
       for (let i = 0; i < 4; i++) {
         const input = randomText(r, 200) + g.sample(r) + randomText(r, 200);
-        expect(core.search(h, input), `${g.re2} on ${JSON.stringify(input)}`).toBe(js.test(input));
+        const want = js.test(input);
+        expect(core.search(h, input), `${g.re2} on ${JSON.stringify(input)}`).toBe(want);
+        expect(core.search(nfa, input), `NFA: ${g.re2} on ${JSON.stringify(input)}`).toBe(want);
       }
       core.releaseRegex(h);
+      core.releaseRegex(nfa);
     }
+  });
+});
+
+describe("regex: the DFA cache under pressure", () => {
+  it("flushes, then hands over to the NFA, and still answers right", () => {
+    // (a|b)*a(a|b){12}$: the DFA needs a state per 13-letter suffix (8192 of them), far
+    // beyond the cache. The answer is known without a regex engine: the 13th letter
+    // from the end is an 'a'. (JavaScript's backtracking takes ~0.5 s per 3 KB miss.)
+    const r = rng(99);
+    const h = core.compileRegex("(a|b)*a(a|b){12}$");
+    let yes = 0;
+    for (let i = 0; i < 300; i++) {
+      let s = "";
+      const n = 10 + Math.floor(r() * 3000);
+      for (let k = 0; k < n; k++) s += r() < 0.5 ? "a" : "b";
+      const want = s.length >= 13 && s[s.length - 13] === "a";
+      expect(core.search(h, s), s.slice(-20)).toBe(want);
+      if (want) yes++;
+    }
+    expect(yes).toBeGreaterThan(100);
+    expect(yes).toBeLessThan(200);
+  });
+
+  it("keeps its cache across searches (states built by one request serve the next)", () => {
+    const h = core.compileRegex("[a-f0-9]{32}");
+    const id = "session=" + "0123456789abcdef".repeat(2) + ";";
+    expect(core.search(h, id)).toBe(true);
+    expect(core.search(h, id.slice(0, -2))).toBe(false);
+    for (let i = 0; i < 1000; i++) expect(core.search(h, id)).toBe(true);
   });
 });

@@ -47,7 +47,7 @@ interface Exports {
   blocks_arena(size: number): number;
   blocks_out_ptr(): number;
   blocks_out_len(): number;
-  regex_compile(len: number, ignoreCase: number): number;
+  regex_compile(len: number, flags: number): number;
   regex_error_offset(): number;
   regex_program_length(h: number): number;
   regex_search(h: number, len: number): number;
@@ -76,10 +76,16 @@ export class BlocksCore {
   private dec = new TextDecoder();
 
   constructor(bytes: Uint8Array) {
-    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    const text = (p: number): string => {
+      if (!p) return "";
+      const m = new Uint8Array(this.ex.memory.buffer);
+      const n = new Uint32Array(m.buffer, p - 4, 1)[0];
+      return new TextDecoder("utf-16le").decode(m.subarray(p, p + n));
+    };
+    const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), {
       env: {
-        abort(_m: number, _f: number, line: number, col: number): void {
-          throw new Error(`blocks core aborted at ${line}:${col}`);
+        abort(m: number, f: number, line: number, col: number): void {
+          throw new Error(`blocks core aborted: ${text(m)} at ${text(f)}:${line}:${col}`);
         },
       },
     });
@@ -111,10 +117,11 @@ export class BlocksCore {
 
   // ---- regex ----
 
-  // A handle; throws RegexSyntaxError (message, byte offset) when rejected.
-  compileRegex(pattern: Input, ignoreCase = false): number {
+  // A handle; throws RegexSyntaxError (message, byte offset) when rejected. nfaOnly
+  // turns the lazy DFA off (every byte stepped on the NFA).
+  compileRegex(pattern: Input, ignoreCase = false, nfaOnly = false): number {
     const [len] = this.put(pattern);
-    const h = this.ex.regex_compile(len, ignoreCase ? 1 : 0);
+    const h = this.ex.regex_compile(len, (ignoreCase ? 1 : 0) | (nfaOnly ? 2 : 0));
     if (h < 0) throw new RegexSyntaxError(this.outText(), this.ex.regex_error_offset());
     return h;
   }

@@ -1,5 +1,6 @@
 // Linear-time regular expressions for rule matching: an RE2-syntax subset compiled at
-// configure time (parser.ts -> program.ts) and run by a Thompson NFA (vm.ts) over bytes.
+// configure time (parser.ts -> program.ts) and run by a Thompson NFA simulation (vm.ts),
+// memoized as a bounded lazy DFA (dfa.ts), over bytes.
 //
 //   const r = compileRegex(src, ignoreCase);
 //   if (r.regex === null) reject(r.error + " at offset " + r.offset.toString());
@@ -10,7 +11,7 @@
 import { utf8 } from "../bytes";
 import { Parser, startAnchored } from "./parser";
 import { Compiler, MAX_INSTRUCTIONS } from "./program";
-import { Matcher } from "./vm";
+import { Matcher } from "./dfa";
 
 export class CompiledRegex {
   constructor(private matcher: Matcher, public programLength: i32) {}
@@ -20,6 +21,9 @@ export class CompiledRegex {
   // reentrant (the thread lists are per regex): requests run one at a time per VM.
   // @ts-ignore: decorator
   @inline search(ptr: usize, len: i32): bool { return this.matcher.search(ptr, len); }
+
+  // Tests only: run every search on the NFA alone (the DFA cache off).
+  set nfaOnly(on: bool) { this.matcher.useDfa = !on; }
 }
 
 export class RegexCompile {

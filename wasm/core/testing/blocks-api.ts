@@ -35,11 +35,14 @@ export function blocks_out_len(): i32 { return outLen; }
 
 let lastErrorOffset: i32 = -1;
 
-// Pattern = arena[0..len). Returns a handle, or -1 with the error text in out.
-export function regex_compile(len: i32, ignoreCase: i32): i32 {
-  const r = compileRegexBytes(arenaPtr(), len, ignoreCase != 0);
+// Pattern = arena[0..len); flags: 1 ignoreCase, 2 NFA only. Returns a handle, or -1
+// with the error text in out.
+export function regex_compile(len: i32, flags: i32): i32 {
+  const r = compileRegexBytes(arenaPtr(), len, (flags & 1) != 0);
   if (r.regex === null) { setOut(r.error); lastErrorOffset = r.offset; return -1; }
-  regexes.push(r.regex);
+  const re = r.regex as CompiledRegex;
+  if ((flags & 2) != 0) re.nfaOnly = true;
+  regexes.push(re);
   return regexes.length - 1;
 }
 export function regex_error_offset(): i32 { return lastErrorOffset; }
