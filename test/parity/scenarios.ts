@@ -35,12 +35,16 @@ const cookieSafe = (k: string) => k.replace(/[;,\s"\\]/g, "_");
 
 export function scenarios(users: number): Scenario[] {
   const out: Scenario[] = [];
-  const mk = (name: string, exp: Record<string, unknown>, gen: (r: () => number, i: number) => Partial<TraceRequest>) => {
+  // What a generator returns for one request (absent headers may show up as undefined).
+  type Gen = { method?: string; path?: string; headers?: Record<string, string | undefined> };
+  const mk = (name: string, exp: Record<string, unknown>, gen: (r: () => number, i: number) => Gen) => {
     const r = rng(out.length + 1);
     const trace: TraceRequest[] = [];
     for (let i = 0; i < users; i++) {
       const g = gen(r, i);
-      trace.push({ line: i + 1, t: i * 10, method: g.method ?? "GET", path: g.path ?? "/", headers: g.headers ?? {}, upstream: { status: 200, latencyMs: 1 } });
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(g.headers ?? {})) if (v !== undefined) headers[k] = v;
+      trace.push({ line: i + 1, t: i * 10, method: g.method ?? "GET", path: g.path ?? "/", headers, upstream: { status: 200, latencyMs: 1 } });
     }
     out.push({ name, policy: policy(name, exp), trace });
   };
