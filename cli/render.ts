@@ -20,20 +20,54 @@ export interface RenderOptions {
 
 export const DEFAULT_IMAGE = "oci://ghcr.io/tandem-dev/tandem:0.1.0";
 const VARIANT_HEADER = "x-tandem-variant";
+// The header the circuit-breaker filter sets for a `fallback.reroute.upstream`.
+const REROUTE_HEADER = "x-tandem-upstream";
 
 interface Part { plugin: "experiment" | "circuit-breaker"; config: Record<string, unknown> }
 
-function parts(p: PolicyDoc): Part[] {
+// The `circuit-breaker` plugin / root id config: the circuitBreaker fields plus
+// `fallback`, or null when the policy has neither. The same on both gateways.
+export function breakerConfig(p: PolicyDoc): Record<string, unknown> | null {
+  if (!p.spec.circuitBreaker && !p.spec.fallback) return null;
+  return { ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}) };
+}
+
+// Kong's copy of it: Kong's schema types array elements, so numeric failure statuses
+// are written as strings ("503" means 503 to the core), and Kong routes before plugins
+// run, so a `fallback.reroute.variant` needs each variant's Kong Upstream
+// (`variantUpstreams`, Kong only: the plugin strips it before the core sees the config).
+export function kongBreakerConfig(p: PolicyDoc): Record<string, unknown> | null {
+  const c = breakerConfig(p);
+  if (!c) return null;
+  const out: Record<string, unknown> = { ...c };
+  const f = c.failure as Record<string, unknown> | undefined;
+  if (f && typeof f === "object" && !Array.isArray(f)) {
+    const str = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === "number" ? String(x) : x)) : v);
+    out.failure = { ...f, ...("statuses" in f ? { statuses: str(f.statuses) } : {}), ...("ignoreStatuses" in f ? { ignoreStatuses: str(f.ignoreStatuses) } : {}) };
+  }
+  const vu = variantUpstreams(p);
+  if (Object.keys(vu).length > 0) out.variantUpstreams = vu;
+  return out;
+}
+
+// Experiment variant -> its upstream, for the variants that name one.
+export function variantUpstreams(p: PolicyDoc): Record<string, string> {
+  const ex = p.spec.experiment as { variants?: Array<{ name?: unknown; upstream?: unknown }> } | undefined;
+  const out: Record<string, string> = {};
+  for (const v of ex?.variants ?? []) if (typeof v.name === "string" && typeof v.upstream === "string") out[v.name] = v.upstream;
+  return out;
+}
+
+function parts(p: PolicyDoc, gateway: "kong" | "istio"): Part[] {
   const out: Part[] = [];
   if (p.spec.experiment) out.push({ plugin: "experiment", config: p.spec.experiment });
-  if (p.spec.circuitBreaker || p.spec.fallback) {
-    out.push({ plugin: "circuit-breaker", config: { ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}) } });
-  }
+  const cb = gateway === "kong" ? kongBreakerConfig(p) : breakerConfig(p);
+  if (cb) out.push({ plugin: "circuit-breaker", config: cb });
   return out;
 }
 
 export function renderKong(p: PolicyDoc, o: RenderOptions): object[] {
-  const docs: object[] = parts(p).map((part) => ({
+  const docs: object[] = parts(p, "kong").map((part) => ({
     apiVersion: "configuration.konghq.com/v1",
     kind: "KongPlugin",
     metadata: {
@@ -48,7 +82,7 @@ export function renderKong(p: PolicyDoc, o: RenderOptions): object[] {
 }
 
 export function renderIstio(p: PolicyDoc, o: RenderOptions): object[] {
-  const docs: object[] = parts(p).map((part, i) => ({
+  const docs: object[] = parts(p, "istio").map((part, i) => ({
     apiVersion: "extensions.istio.io/v1alpha1",
     kind: "WasmPlugin",
     metadata: { name: `${p.metadata.name}-${part.plugin}`, namespace: o.namespace },
@@ -66,9 +100,19 @@ export function renderIstio(p: PolicyDoc, o: RenderOptions): object[] {
     },
   }));
   const ex = p.spec.experiment as { variantHeader?: string; variants?: Array<{ name: string; upstream?: string }> } | undefined;
-  if (ex?.variants) {
-    const header = (ex.variantHeader ?? VARIANT_HEADER).toLowerCase();
-    const subsets = [...new Set(ex.variants.map((v) => v.upstream ?? v.name))];
+  // A `fallback.reroute.upstream` sets x-tandem-upstream on rejected calls (the
+  // circuit-breaker filter); a route on that header, first, sends them there.
+  const reroute = (p.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
+  const rerouteTo = typeof reroute === "string" ? reroute : null;
+  const rerouteRoute = rerouteTo === null ? [] : [{
+    name: "breaker-reroute",
+    match: [{ headers: { [REROUTE_HEADER]: { exact: rerouteTo } } }],
+    route: [{ destination: { host: o.service, subset: rerouteTo } }],
+  }];
+  if (ex?.variants || rerouteTo !== null) {
+    const variants = ex?.variants ?? [];
+    const header = (ex?.variantHeader ?? VARIANT_HEADER).toLowerCase();
+    const subsets = [...new Set([...variants.map((v) => v.upstream ?? v.name), ...(rerouteTo === null ? [] : [rerouteTo])])];
     docs.push({
       apiVersion: "networking.istio.io/v1",
       kind: "VirtualService",
@@ -76,13 +120,16 @@ export function renderIstio(p: PolicyDoc, o: RenderOptions): object[] {
       spec: {
         hosts: [o.service],
         http: [
-          ...ex.variants.map((v) => ({
+          ...rerouteRoute,
+          ...variants.map((v) => ({
             name: `variant-${v.name}`,
             match: [{ headers: { [header]: { exact: v.name } } }],
             route: [{ destination: { host: o.service, subset: v.upstream ?? v.name } }],
           })),
           // No variant header (out of the experiment's scope): the first variant.
-          { name: "default", route: [{ destination: { host: o.service, subset: ex.variants[0].upstream ?? ex.variants[0].name } }] },
+          variants.length > 0
+            ? { name: "default", route: [{ destination: { host: o.service, subset: variants[0].upstream ?? variants[0].name } }] }
+            : { name: "default", route: [{ destination: { host: o.service } }] },
         ],
       },
     });

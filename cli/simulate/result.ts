@@ -1,4 +1,16 @@
-// One output line of `tandem simulate`, keys in this order.
+// One output line of `tandem simulate`, keys in this order:
+//   variant   the variant header of the request that went upstream (null: none went)
+//   upstream  the upstream it went to (null: the gateway's default, or none went)
+//   action    forward   the request went upstream as the policy decided (a breaker in
+//                       dry_run, forced_closed or closed admitting it included)
+//             fallback  the breaker's fallback answered it (status = the fallback's)
+//                       or rerouted it (variant / upstream = the reroute target)
+//             reject    the breaker rejected it and no fallback applied: the gateway
+//                       answered 503 (Retry-After when known)
+//   status    the status the client got
+//   breaker   the state of the request's breaker key after the request (after its
+//             outcome was recorded): closed | open | half_open; null without a breaker
+//   setCookie tandem's Set-Cookie, if one was issued
 export type Action = "forward" | "fallback" | "reject" | "abort" | "delay";
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -24,3 +36,24 @@ export function formatResult(r: SimResult): string {
 // only statuses that differ between the paths.
 export const KONG_ERROR_STATUS = { connect: 502, reset: 502, timeout: 504 } as const;
 export const ENVOY_ERROR_STATUS = { connect: 503, reset: 503, timeout: 504 } as const;
+
+// What `--via core` models of the gateway (the default: Kong). Beyond the statuses
+// above, the gateways differ where they cannot do the same:
+//   errorKind                the transport error the breaker records: nginx reports a
+//                            refused connection and a reset alike (BreakerError.connectOrReset)
+//   upstreamFailureFallback  `fallback.on: [upstreamFailure]` answers a failed upstream
+//                            call: Envoy can (the filter sees the response first); Kong
+//                            cannot without a `response` phase, which buffers everything
+export interface GatewayProfile {
+  gateway: "kong" | "envoy";
+  errorStatus: { connect: number; reset: number; timeout: number };
+  errorKind: { connect: number; reset: number; timeout: number };
+  upstreamFailureFallback: boolean;
+}
+
+export const KONG_PROFILE: GatewayProfile = {
+  gateway: "kong", errorStatus: KONG_ERROR_STATUS, errorKind: { connect: 4, reset: 4, timeout: 3 }, upstreamFailureFallback: false,
+};
+export const ENVOY_PROFILE: GatewayProfile = {
+  gateway: "envoy", errorStatus: ENVOY_ERROR_STATUS, errorKind: { connect: 1, reset: 2, timeout: 3 }, upstreamFailureFallback: true,
+};

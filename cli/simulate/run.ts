@@ -3,7 +3,7 @@
 import type { PolicyDoc } from "../policy-file";
 import { cliCore } from "../core";
 import { CoreDriver } from "./via-core";
-import { formatResult, type SimResult } from "./result";
+import { formatResult, KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import type { TraceRequest } from "./trace";
 
 export type Via = "core" | "kong" | "envoy";
@@ -13,16 +13,19 @@ export interface Driver {
   close(): Promise<void>;
 }
 
-export async function openDriver(via: Via, policy: PolicyDoc): Promise<Driver> {
+// `profile`: the gateway `--via core` models (Kong by default, see ./result.ts).
+export interface SimulateOptions { profile?: GatewayProfile }
+
+export async function openDriver(via: Via, policy: PolicyDoc, o: SimulateOptions = {}): Promise<Driver> {
   switch (via) {
-    case "core": return new CoreDriver(cliCore(), policy);
+    case "core": return new CoreDriver(cliCore(), policy, o.profile ?? KONG_PROFILE);
     case "kong": return (await import("./via-kong")).KongDriver.start(policy);
     case "envoy": return (await import("./via-envoy")).EnvoyDriver.start(policy);
   }
 }
 
-export async function simulate(via: Via, policy: PolicyDoc, trace: TraceRequest[], emit: (line: string) => void): Promise<SimResult[]> {
-  const driver = await openDriver(via, policy);
+export async function simulate(via: Via, policy: PolicyDoc, trace: TraceRequest[], emit: (line: string) => void, o: SimulateOptions = {}): Promise<SimResult[]> {
+  const driver = await openDriver(via, policy, o);
   const results: SimResult[] = [];
   try {
     for (const r of trace) {

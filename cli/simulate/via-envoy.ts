@@ -1,42 +1,169 @@
 // `--via envoy`: dist/wasm/tandem.wasm in the Envoy harness (test/harness/envoy), a
 // proxy-wasm host on V8 built to Envoy's semantics, with a route table that matches
-// the variant header after the filter ran — as a VirtualService would.
+// the variant header after the filters ran — as a VirtualService would. The filters are
+// the policy's parts in `tandem render`'s order and configs: `experiment`, then
+// `circuit-breaker` (the circuitBreaker fields plus `fallback`).
+//
+// What the breaker did (the result's `action` and `breaker`) is observed from outside
+// the filter, never through a response header: the filter's counters
+// (wasmcustom.tandem_breaker_rejected / _upstream_fallback, before and after the
+// request) and the state of the request's key in the proxy's shared data
+// (wasm/filter/breaker-store.ts layout). The key's slot is the one the filter touched
+// during the request: the last one it wrote, else the last one it read (admission reads
+// the key's candidate slots in order and stops at the key's). The trace runs one
+// request at a time, so nothing else touches shared data meanwhile.
 import { join } from "node:path";
-import { startEnvoy, type FilterSpec } from "../../test/harness/envoy";
+import { SharedData, startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../test/harness/envoy";
 import { distDir } from "../core";
 import type { PolicyDoc } from "../policy-file";
-import { GatewayDriver, policyFacts } from "./via-gateway";
+import { breakerConfig } from "../render";
+import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
+import type { BreakerState } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 
 const SIM_TIMEOUT_MS = 300;
+// Headers the circuit-breaker filter routes by (wasm/filter/breaker-filter.ts).
+const VARIANT_HEADER = "x-tandem-variant";    // key `upstream`; fallback.reroute.variant
+const UPSTREAM_HEADER = "x-tandem-upstream";  // fallback.reroute.upstream
+
+// ---- the filter's shared data (wasm/filter/breaker-store.ts) ----
+
+const NAME_PREFIX = "tandem:cb:";
+const VALUE_VERSION = 1;
+const VALUE_HEADER = 16;      // then the codec state: byte 1 is the state
+const STATE_NAMES: BreakerState[] = ["closed", "open", "half_open"];
+
+export interface SlotView { name: string; key: Buffer; state: BreakerState; generation: number }
+
+export function slotView(name: string, v: Buffer): SlotView | null {
+  if (v.length < VALUE_HEADER + 12 || v[0] !== VALUE_VERSION) return null;
+  const keyLen = v.readUInt16LE(2);
+  return {
+    name,
+    key: v.subarray(v.length - keyLen),
+    state: STATE_NAMES[v[VALUE_HEADER + 1]] ?? "closed",
+    generation: v.readUInt32LE(VALUE_HEADER + 8),
+  };
+}
+
+// Every breaker state in a proxy's shared data (Istio leaves vm_id empty).
+export function breakerSlots(sd: SharedData, vmId = ""): SlotView[] {
+  const out: SlotView[] = [];
+  for (const name of sd.keys(vmId)) {
+    if (!name.startsWith(NAME_PREFIX)) continue;
+    const s = slotView(name, sd.get(vmId, name)!.value);
+    if (s) out.push(s);
+  }
+  return out;
+}
+
+// The process's shared data, noting which breaker slot the filter touched last.
+class WatchedSharedData extends SharedData {
+  lastSet: string | null = null;
+  lastGet: string | null = null;
+
+  override get(vmId: string, key: string) {
+    if (key.startsWith(NAME_PREFIX)) this.lastGet = key;
+    return super.get(vmId, key);
+  }
+
+  override set(vmId: string, key: string, value: Uint8Array, cas: number) {
+    const r = super.set(vmId, key, value, cas);
+    if (key.startsWith(NAME_PREFIX) && r === 0) this.lastSet = key;
+    return r;
+  }
+
+  // The state of the key the last request was about; forget it for the next one. A
+  // request that touched no slot (forced modes never do) reports closed, as the core
+  // reports a key nothing was recorded for.
+  take(vmId = ""): BreakerState {
+    const name = this.lastSet ?? this.lastGet;
+    this.lastSet = this.lastGet = null;
+    const e = name === null ? undefined : super.get(vmId, name);
+    return (e && slotView(name!, e.value)?.state) || "closed";
+  }
+}
+
+// Answers GatewayHandle.breakerReport() after each request.
+class BreakerWatch {
+  private last: Record<string, number>;
+  private readonly rejectAction: "fallback" | "reject";
+
+  constructor(private readonly gw: EnvoyGateway, private readonly sd: WatchedSharedData, policy: PolicyDoc) {
+    this.last = gw.metrics();
+    // fallbackOnReject: the fallback answers a rejection when its `on` has "open" (the default).
+    const f = policy.spec.fallback as { on?: unknown } | undefined;
+    const onOpen = !!f && (!Array.isArray(f.on) || f.on.includes("open"));
+    this.rejectAction = onOpen ? "fallback" : "reject";
+  }
+
+  report(): BreakerReport {
+    const m = this.gw.metrics();
+    const prev = this.last;
+    this.last = m;
+    const delta = (n: string) => (m[`wasmcustom.${n}`] ?? 0) - (prev[`wasmcustom.${n}`] ?? 0);
+    let action: BreakerReport["action"] = "forward";
+    if (delta("tandem_breaker_rejected") > 0) action = this.rejectAction;
+    else if (delta("tandem_breaker_upstream_fallback") > 0) action = "fallback";
+    return { action, state: this.sd.take() };
+  }
+}
+
+// on_log (where the breaker records the outcome) runs when the stream is destroyed,
+// which can be a moment after the client read the response: wait until no stream is
+// in flight in any worker VM.
+const SETTLE_MS = 2000;
+
+async function streamsDone(gw: EnvoyGateway): Promise<void> {
+  const deadline = Date.now() + SETTLE_MS;
+  const inFlight = () => {
+    let n = 0;
+    for (const vm of gw.vms) for (const c of vm.contexts.values()) if (c.isRoot) n += (c as { activeStreams?: number }).activeStreams ?? 0;
+    return n;
+  };
+  while (inFlight() > 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 1));
+}
 
 export class EnvoyDriver {
   static async start(policy: PolicyDoc): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
+    const cb = breakerConfig(policy);
+    const reroute = (policy.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
+    const rerouteUpstream = typeof reroute === "string" ? reroute : null;
+    if (rerouteUpstream !== null && !facts.upstreams.includes(rerouteUpstream)) facts.upstreams.push(rerouteUpstream);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver(facts, ups);
     const ex = policy.spec.experiment as { variants: Array<{ name: string; upstream?: string }> } | undefined;
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     const filters: FilterSpec[] = [];
     if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(ex) });
+    if (cb) filters.push({ wasm, rootId: "circuit-breaker", configuration: JSON.stringify(cb) });
+    const routes: RouteSpec[] = [
+      // Rerouted calls name their upstream in x-tandem-upstream: that route first, as
+      // `tandem render` writes it (a rerouted call still carries its variant header).
+      ...(rerouteUpstream !== null ? [{ header: { name: UPSTREAM_HEADER, value: rerouteUpstream }, cluster: rerouteUpstream }] : []),
+      ...(ex?.variants ?? []).filter((v) => v.upstream).map((v) => ({ header: { name: facts.variantHeader ?? VARIANT_HEADER, value: v.name }, cluster: v.upstream! })),
+      { cluster: DEFAULT_UPSTREAM },
+    ];
+    const sharedData = new WatchedSharedData();
     let now = 0;
     try {
       const gw = await startEnvoy({
         filters,
         clusters: Object.fromEntries(ups.addrs),
-        routes: [
-          ...(ex?.variants ?? []).filter((v) => v.upstream).map((v) => ({ header: { name: facts.variantHeader!, value: v.name }, cluster: v.upstream! })),
-          { cluster: DEFAULT_UPSTREAM },
-        ],
+        routes,
         clock: () => now,
         upstreamTimeoutMs: SIM_TIMEOUT_MS,
+        sharedData,
         onUpstreamRequest: driver.record,
       });
+      const watch = cb ? new BreakerWatch(gw, sharedData, policy) : null;
       driver.gw = {
         port: gw.port,
         setNow: async (ms) => { now = ms; },
         pointUpstream: (n, a) => gw.setCluster(n, a),
-        settle: async () => {},
+        settle: () => streamsDone(gw),
+        ...(watch ? { breakerReport: async () => watch.report() } : {}),
         close: () => gw.close(),
       };
     } catch (e) {

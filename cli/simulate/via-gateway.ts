@@ -5,28 +5,38 @@
 import { cliCore } from "../core";
 import type { PolicyDoc } from "../policy-file";
 import { findSetCookie, send } from "./http-client";
-import type { SimResult } from "./result";
+import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
 import { normalizedHeaders, type TraceRequest } from "./trace";
 
 export interface UpstreamAttempt { upstream: string; headers: Record<string, string | string[] | undefined> }
+
+// What the circuit-breaker did with the last request, as the gateway's plugin / filter
+// reports it (the state is inside the gateway): the `action` and `breaker` fields.
+export interface BreakerReport { action: Extract<Action, "forward" | "fallback" | "reject">; state: BreakerState }
 
 export interface GatewayHandle {
   port: number;
   setNow(ms: number): Promise<void>;
   pointUpstream(name: string, addr: { host: string; port: number }): void;
   settle(): Promise<void>;         // wait until the request's after-response work is done
+  // After settle(): the breaker's report on the request (policies with a breaker).
+  breakerReport?(): Promise<BreakerReport | null>;
   close(): Promise<void>;
 }
 
-export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[] }
+export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean }
 
 export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const ex = policy.spec.experiment as { variants?: Array<{ upstream?: string }> } | undefined;
-  if (!ex) return { variantHeader: null, cookie: null, upstreams: [DEFAULT_UPSTREAM] };
+  const breaker = !!(policy.spec.circuitBreaker || policy.spec.fallback);
+  // A fallback may reroute to an upstream of its own.
+  const reroute = (policy.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
+  const extra = typeof reroute === "string" ? [reroute] : [];
+  if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker };
   const plan = cliCore().configureExperiment(JSON.stringify(ex));
   cliCore().release(plan);
-  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: upstreamNames(ex.variants) };
+  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker };
 }
 
 export class GatewayDriver {
@@ -50,15 +60,16 @@ export class GatewayDriver {
       if (refuse) for (const n of this.facts.upstreams) gw.pointUpstream(n, this.ups.addrs.get(n)!);
     }
     await gw.settle();
+    const report = this.facts.breaker && gw.breakerReport ? await gw.breakerReport() : null;
     const a = this.last as UpstreamAttempt | null;
     const vh = this.facts.variantHeader;
     const v = a && vh ? a.headers[vh] : undefined;
     return {
       variant: typeof v === "string" ? v : null,
       upstream: a && a.upstream !== DEFAULT_UPSTREAM ? a.upstream : null,
-      action: "forward",
+      action: report?.action ?? "forward",
       status: reply.status,
-      breaker: null,
+      breaker: report?.state ?? null,
       setCookie: findSetCookie(reply.headers, this.facts.cookie),
     };
   }

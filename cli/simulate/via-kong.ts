@@ -1,15 +1,21 @@
 // `--via kong`: the real kong-js-pluginserver running dist/kong/<plugin>, behind the
-// Kong harness (test/harness/kong), on the harness's virtual clock.
+// Kong harness (test/harness/kong), on the harness's virtual clock. The policy's parts
+// are the plugins `tandem render` would enable, with the configs it renders.
 import { join } from "node:path";
-import { startKong, type KongPluginSpec } from "../../test/harness/kong";
+import { startKong, type KongGateway, type KongPluginSpec } from "../../test/harness/kong";
+import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
 import { distDir } from "../core";
 import type { PolicyDoc } from "../policy-file";
-import { GatewayDriver, policyFacts } from "./via-gateway";
+import { kongBreakerConfig } from "../render";
+import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 
 // Simulated upstream timeouts answer after this much real time (virtual time is
 // advanced separately); Kong's retries are off so one trace line is one try.
 const SIM_TIMEOUT_MS = 300;
+// The breaker's report is plugin-server output (stderr): it reaches the harness's log
+// a moment after the handler returned.
+const REPORT_WAIT_MS = 3000;
 
 export class KongDriver {
   static async start(policy: PolicyDoc): Promise<GatewayDriver> {
@@ -18,8 +24,15 @@ export class KongDriver {
     const driver = new GatewayDriver(facts, ups);
     const plugins: KongPluginSpec[] = [];
     if (policy.spec.experiment) plugins.push({ name: "experiment", dir: join(distDir(), "kong", "experiment"), config: policy.spec.experiment });
+    const cb = kongBreakerConfig(policy);
+    if (cb) plugins.push({ name: "circuit-breaker", dir: join(distDir(), "kong", "circuit-breaker"), config: cb });
+    // The plugin servers inherit the environment when spawned: the breaker reports
+    // each request (plugins/circuit-breaker/trace.ts).
+    const before = process.env[TRACE_ENV];
+    process.env[TRACE_ENV] = "1";
+    let gw: KongGateway;
     try {
-      const gw = await startKong({
+      gw = await startKong({
         plugins,
         upstreams: Object.fromEntries(ups.addrs),
         defaultUpstream: DEFAULT_UPSTREAM,
@@ -28,17 +41,39 @@ export class KongDriver {
         retries: 0,
         onUpstreamRequest: driver.record,
       });
-      driver.gw = {
-        port: gw.port,
-        setNow: (ms) => gw.setNow(ms),
-        pointUpstream: (n, a) => gw.setUpstream(n, a),
-        settle: () => gw.logDone(),
-        close: () => gw.close(),
-      };
     } catch (e) {
       await ups.close();
       throw e;
+    } finally {
+      if (before === undefined) delete process.env[TRACE_ENV];
+      else process.env[TRACE_ENV] = before;
     }
+    driver.gw = {
+      port: gw.port,
+      setNow: (ms) => gw.setNow(ms),
+      pointUpstream: (n, a) => gw.setUpstream(n, a),
+      settle: () => gw.logDone(),
+      breakerReport: () => breakerReport(gw),
+      close: () => gw.close(),
+    };
     return driver;
+  }
+}
+
+// The breaker plugin's line for the request just sent; the log is emptied after it.
+async function breakerReport(gw: KongGateway): Promise<BreakerReport | null> {
+  const deadline = Date.now() + REPORT_WAIT_MS;
+  for (;;) {
+    let found: BreakerReport | null = null;
+    for (const e of gw.logs("debug")) {
+      if (e.source !== "pluginserver") continue;
+      const t = parseTrace(e.message);
+      if (t) found = t;
+    }
+    if (found || Date.now() > deadline) {
+      gw.clearLogs();
+      return found;
+    }
+    await new Promise((r) => setTimeout(r, 2));
   }
 }

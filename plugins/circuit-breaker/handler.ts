@@ -1,18 +1,201 @@
-// Kong plugin `circuit-breaker`: placeholder that passes traffic until the breaker
-// lands. It already validates its config through the core, like the Envoy filter.
-import { userConfig } from "../core/kong-config";
-import { CoreError } from "../core/tandem-core";
-import { getCore } from "../core/shared";
+// Kong plugin `circuit-breaker`: spec.circuitBreaker + spec.fallback. Thin: the core
+// keys, admits, counts and picks the answer (wasm/core/breaker-runtime.ts); this file
+// moves Kong facts in and answers out.
+//
+// State: one Breaker per Kong plugin (route) in module scope of the plugin server
+// process, shared by all Kong workers, outliving plugin instances (Kong restarts them
+// on every config change anywhere): a new instance with the same config keeps the
+// states; a changed config starts fresh; a rejected one keeps the last good config.
+//
+// RPC round trips (HandleEvent included):
+//   access  1 + get_headers (only when the key needs a header: not for key `route`)
+//           admitted and tracked: + set_serialize_value (the admission, for log) = 3
+//           rejected: + exit, which pdk.js sends without awaiting an answer = 2
+//           rerouted: + set_upstream [+ set_header] = 3-4 (unknown Upstream: + exit)
+//   log     1 + serialize = 2: status, tries and latency from Kong's own figures
+//           (./outcome.ts); the admission comes back in serialize's `tandem.breaker`.
+// Why set_serialize_value and not kong.ctx.shared: both cost one call in access, but
+// ctx.shared costs a get in log too (3), while serialize is read anyway; and no
+// module-scope map keyed by the request works without a call: nothing that access
+// sees for free (the headers) is unique to a request, and Kong's request id is not in
+// the headers. The field also tells log plugins which breaker key admitted a call.
+// Never a `response` phase (it would make Kong buffer every response). So on Kong the
+// fallback answers rejections only: `fallback.on: [upstreamFailure]` cannot replace
+// an upstream's answer without buffering, and is not applied (a notice says so).
+import { randomBytes } from "node:crypto";
+import { answerNeeds } from "../core/answer-needs";
+import { pluginId, userConfig } from "../core/kong-config";
+import type { KongPDK } from "../core/pdk";
+import { CONFIG_KEPT, getCore } from "../core/shared";
+import {
+  BreakerAnswer, CoreError, type BreakerCall, type BreakerPlan, type BreakerReply,
+} from "../core/tandem-core";
+import { outcomeOf } from "./outcome";
+import { traceOn, writeTrace, type TraceAction } from "./trace";
 
 export { Schema } from "./schema";
 export const Version = "0.1.0";
-export const Priority = 790;   // right after `experiment`, which picks the upstream
+export const Priority = 790;   // right after `experiment` (800), which sets the variant and upstream
+
+// The header a variant reroute sets (the experiment's default; Envoy routes on it).
+export const VARIANT_HEADER = "x-tandem-variant";
+// Where the admission travels from access to log (kong.log.set_serialize_value): log
+// plugins (http-log, file-log, ...) also see which breaker key admitted the call.
+export const CARRY_FIELD = "tandem.breaker";
+const MAX_HEADERS = 1000;
+
+type BreakerPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
+
+interface Answer { status: number; body: string; headers: Record<string, string>; retryAfter: boolean }
+
+interface Configured {
+  token: string;                 // names this configuration in the carried admission
+  canon: string;                 // the config, canonical: same text -> same breaker
+  plan: BreakerPlan;
+  respond: Answer | null;        // fallback.respond, ready to send
+  reject: Answer;                // the answer without a fallback
+  reroute: { variant: string | null; upstream: string | null } | null;
+  variantUpstreams: Record<string, string>;
+}
+
+interface Carry { config: string; key: string; flags: number; generation: number }
+
+const BOOT = randomBytes(4).toString("hex");
+let configs = 0;
+const byPlugin = new Map<string, Configured>();
+const byToken = new Map<string, Configured>();
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return "[" + v.map(canonical).join(",") + "]";
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return "{" + Object.keys(o).sort().map((k) => JSON.stringify(k) + ":" + canonical(o[k])).join(",") + "}";
+  }
+  return JSON.stringify(v ?? null);
+}
+
+function answerOf(r: BreakerReply): Answer {
+  const headers: Record<string, string> = { ...r.headers };
+  if (r.contentType !== "") headers["content-type"] = r.contentType;
+  return { status: r.status, body: r.body, headers, retryAfter: r.retryAfter };
+}
+
+function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, canon: string): Configured {
+  const f = plan.fallback;
+  const c: Configured = {
+    token: `${BOOT}.${++configs}`, canon, plan, variantUpstreams,
+    respond: f?.kind === "respond" ? answerOf(f as BreakerReply) : null,
+    reject: answerOf(plan.reject),
+    reroute: f?.kind === "reroute" ? { variant: f.variant, upstream: f.upstream } : null,
+  };
+  if (f?.onUpstreamFailure) {
+    process.stderr.write("tandem: circuit-breaker: fallback.on upstreamFailure is not applied on Kong " +
+      "(a plugin-server plugin cannot replace an upstream's answer without buffering); rejections only\n");
+  }
+  if (f?.kind === "reroute" && f.variant !== null && variantUpstreams[f.variant] === undefined) {
+    process.stderr.write(`tandem: circuit-breaker: variantUpstreams has no Upstream for variant ${JSON.stringify(f.variant)}: ` +
+      "a reroute sets the variant header and keeps the request's upstream\n");
+  }
+  return c;
+}
+
+function splitConfig(config: Record<string, unknown>): { user: Record<string, unknown>; variantUpstreams: Record<string, string> } {
+  const user = userConfig(config);
+  const vu = user.variantUpstreams;
+  delete user.variantUpstreams;
+  const variantUpstreams: Record<string, string> = {};
+  if (vu !== undefined && vu !== null) {
+    if (typeof vu !== "object" || Array.isArray(vu) || Object.values(vu).some((x) => typeof x !== "string")) {
+      throw new CoreError("variantUpstreams: must map variant names to Kong Upstream names");
+    }
+    Object.assign(variantUpstreams, vu);
+  }
+  return { user, variantUpstreams };
+}
+
+function configure(config: Record<string, unknown>): Configured {
+  const id = pluginId(config);
+  const prev = id !== undefined ? byPlugin.get(id) : undefined;
+  try {
+    const { user, variantUpstreams } = splitConfig(config);
+    const canon = canonical(user) + canonical(variantUpstreams);
+    if (prev && prev.canon === canon) return prev;          // a restarted instance: states kept
+    const plan = getCore().configureBreaker(JSON.stringify(user), randomBytes(4).readUInt32LE(0));
+    const c = build(plan, variantUpstreams, canon);
+    byToken.set(c.token, c);
+    if (id !== undefined) byPlugin.set(id, c);
+    if (prev) { byToken.delete(prev.token); getCore().releaseBreaker(prev.plan); }
+    return c;
+  } catch (e) {
+    if (!prev) throw e;   // never configured: Kong reports the core's message
+    process.stderr.write(CONFIG_KEPT + (e as Error).message + "\n");
+    return prev;
+  }
+}
+
+function transition(key: string, r: BreakerCall): void {
+  if (r.transition === null) return;
+  process.stderr.write(`tandem: circuit-breaker ${JSON.stringify(key)} ${r.prevState} -> ${r.state} (${r.transition})\n`);
+}
+
+function withRetryAfter(a: Answer, seconds: number): Record<string, string> {
+  if (!a.retryAfter || seconds < 0) return a.headers;
+  return { ...a.headers, "retry-after": String(seconds) };
+}
+
+// set_upstream's first return value: true, or nil for an unknown Upstream.
+const upstreamSet = (ret: unknown) => ret !== undefined && ret !== null && ret !== false;
 
 export class Plugin {
+  private readonly c: Configured;
+
   constructor(config: Record<string, unknown>) {
-    const err = getCore().validateBreaker(JSON.stringify(userConfig(config)));
-    if (err !== null) throw new CoreError(err);
+    this.c = configure(config);
   }
 
-  async access(): Promise<void> {}
+  async access(kong: BreakerPDK): Promise<void> {
+    const c = this.c;
+    const plan = c.plan;
+    const facts = plan.needs.length === 0 ? [] : answerNeeds(plan.needs, { headers: await kong.request.getHeaders(MAX_HEADERS) });
+    const a = getCore().admitBreaker(plan, facts, Date.now());
+    transition(a.key, a);
+    if (a.admitted) {
+      if (a.permitted && plan.records) {
+        const carry: Carry = { config: c.token, key: a.key, flags: a.flags, generation: a.generation };
+        await kong.log.setSerializeValue(CARRY_FIELD, carry);
+      } else report("forward", a);
+      return;
+    }
+    if (a.answer === BreakerAnswer.Reroute && c.reroute !== null) {
+      const r = c.reroute;
+      const up = r.variant !== null ? c.variantUpstreams[r.variant] : r.upstream;
+      if (up === undefined || up === null || upstreamSet(await kong.service.setUpstream(up))) {
+        if (r.variant !== null) await kong.service.request.setHeader(VARIANT_HEADER, r.variant);
+        report("fallback", a);
+        return;
+      }
+      // An Upstream Kong does not know: answer as if there were no fallback.
+      report("reject", a);
+      return kong.response.exit(c.reject.status, c.reject.body, withRetryAfter(c.reject, a.retryAfter)) as Promise<void>;
+    }
+    const ans = a.answer === BreakerAnswer.Respond && c.respond !== null ? c.respond : c.reject;
+    report(ans === c.reject ? "reject" : "fallback", a);
+    return kong.response.exit(ans.status, ans.body, withRetryAfter(ans, a.retryAfter)) as Promise<void>;
+  }
+
+  async log(kong: BreakerPDK): Promise<void> {
+    const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
+    const carry = (s.tandem as { breaker?: Carry } | undefined)?.breaker;
+    if (!carry || typeof carry.key !== "string") return;
+    const c = byToken.get(carry.config);
+    if (!c) return;                      // admitted under a configuration since replaced
+    const o = outcomeOf(s);
+    const r = getCore().recordBreaker(c.plan, carry.key, carry.flags, carry.generation, o, Date.now());
+    transition(carry.key, r);
+    report("forward", r);
+  }
+}
+
+function report(action: TraceAction, r: BreakerCall): void {
+  if (traceOn()) writeTrace({ action, state: r.state });
 }

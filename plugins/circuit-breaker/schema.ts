@@ -1,3 +1,54 @@
-// Kong schema of the `circuit-breaker` plugin. Placeholder until the breaker lands:
-// no fields yet, so only an empty config is accepted.
-export const Schema: unknown[] = [];
+// Kong schema of the `circuit-breaker` plugin: the shape of spec.circuitBreaker plus
+// `fallback` (spec.fallback) and the Kong-only `variantUpstreams`, types only.
+// Defaults and every rule live in the core, so Kong and Envoy apply the same ones;
+// Kong's own check only rejects wrong types and unknown fields.
+//
+// Kong types array elements: failure.statuses / ignoreStatuses are strings here ("5xx",
+// "503"); `tandem render` writes numeric statuses as strings for Kong.
+const str = { type: "string" };
+const int = { type: "integer" };
+const num = { type: "number" };
+const strings = { type: "array", elements: { type: "string" } };
+// Kong refuses "" for a string field unless len_min is 0 (and drops it when read back).
+const anyStr = { type: "string", len_min: 0 };
+
+export const Schema = [
+  { key: str },
+  { maxKeys: int },
+  { window: { type: "record", fields: [{ type: str }, { size: int }, { sizeMs: int }, { buckets: int }] } },
+  { minimumCalls: int },
+  { failureRateThreshold: num },
+  { slowCallDurationMs: int },
+  { slowCallRateThreshold: num },
+  { consecutiveFailures: int },
+  { openDurationMs: int },
+  { openBackoff: { type: "record", fields: [{ multiplier: num }, { maxMs: int }] } },
+  { halfOpen: { type: "record", fields: [{ permittedCalls: int }, { maxWaitMs: int }] } },
+  { failure: { type: "record", fields: [{ statuses: strings }, { ignoreStatuses: strings }, { errors: strings }] } },
+  { mode: str },
+  {
+    fallback: {
+      type: "record",
+      fields: [
+        {
+          respond: {
+            type: "record",
+            fields: [
+              { status: int },
+              { headers: { type: "map", keys: { type: "string" }, values: anyStr } },
+              { body: anyStr },
+              { contentType: str },
+            ],
+          },
+        },
+        { reroute: { type: "record", fields: [{ variant: str }, { upstream: str }] } },
+        { on: strings },
+      ],
+    },
+  },
+  // Kong only (stripped before the core sees the config): the Kong Upstream of each
+  // experiment variant, so a `fallback.reroute.variant` can call set_upstream. Kong
+  // routes before plugins run, so the variant header alone cannot move a request;
+  // `tandem render` fills it from spec.experiment.variants[].upstream.
+  { variantUpstreams: { type: "map", keys: { type: "string" }, values: { type: "string" } } },
+];

@@ -128,7 +128,7 @@ export class TandemCore {
   }
 
   static fromBytes(bytes: Uint8Array): TandemCore {
-    const mod = new WebAssembly.Module(bytes);
+    const mod = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     const inst = new WebAssembly.Instance(mod, {
       env: {
         abort(_msg: number, _file: number, line: number, col: number): void {

@@ -74,3 +74,19 @@ export function writeHex32(dst: usize, v: u32): void {
     v >>>= 4;
   }
 }
+
+// ASCII-only lowercasing (header names, host names, ignoreCase literals): matches how
+// requests are compared (lower() on bytes), and avoids String#toLowerCase's Unicode
+// tables (~10 KB of module size).
+export function asciiLower(s: string): string {
+  let out = "";
+  let run = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) {
+      out += s.substring(run, i) + String.fromCharCode(c | 0x20);
+      run = i + 1;
+    }
+  }
+  return run == 0 ? s : out + s.substring(run);
+}

@@ -4,9 +4,13 @@
 // with exactly the same text.
 import { JType, JValue, parseJson } from "./json";
 import { Reader, join } from "./config/reader";
-import { E_JSON, E_NAME } from "./config/errors";
+import { E_JSON, E_NAME, E_UNKNOWN_VARIANT } from "./config/errors";
 import { isName, parseExperiment } from "./config/experiment";
 import { ExperimentSettings } from "./experiment-settings";
+import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
+import { parseFallback } from "./breaker/fallback-config";
+import { FallbackKind, FallbackSettings } from "./breaker/settings";
+import { BreakerResult, configureBreakerSettings } from "./breaker-policy";
 
 export const API_VERSION = "tandem.dev/v1alpha1";
 export const KIND = "TrafficPolicy";
@@ -35,13 +39,16 @@ export function configureExperiment(text: string): ExperimentResult {
   return out;
 }
 
-// Config of the `circuit-breaker` plugin / root id. Until the breaker lands it passes
-// traffic; it still insists on a JSON object so later versions can validate strictly.
+// Config of the `circuit-breaker` plugin / root id: the circuitBreaker fields plus an
+// optional `fallback` (cli/render.ts). Settings, or the error text. The Envoy filter
+// calls configureBreakerSettings (./breaker-policy.ts) itself: one parser, one text.
+export function configureBreakerPlugin(text: string): BreakerResult {
+  return configureBreakerSettings(text);
+}
+
+// The same, when only the verdict matters: "" when valid, else the error text.
 export function configureBreaker(text: string): string {
-  const r = new Reader();
-  const v = parse(text, r);
-  if (v !== null && v.type != JType.Obj) r.fail("circuitBreaker", "must be an object", v);
-  return r.error;
+  return configureBreakerSettings(text).error;
 }
 
 // A whole TrafficPolicy document (the CLI converts YAML to JSON first). Field paths
@@ -69,9 +76,29 @@ export function validatePolicy(text: string): string {
   const ex = r.field(spec, "experiment");
   if (ex !== null) parseExperiment(r, ex, "experiment");
   if (r.failed) return r.error;
+  // The gateways get circuitBreaker + fallback as one plugin config and check the
+  // breaker's fields first, then the fallback: same order, same paths, same text.
   const cb = r.field(spec, "circuitBreaker");
-  if (cb !== null && cb.type != JType.Obj) r.fail("circuitBreaker", "must be an object", cb);
+  if (cb !== null) parseBreaker(r, cb, BREAKER_SECTION);
+  if (r.failed) return r.error;
   const fb = r.field(spec, "fallback");
-  if (fb !== null && fb.type != JType.Obj) r.fail("fallback", "must be an object", fb);
+  let f: FallbackSettings | null = null;
+  if (fb !== null) f = parseFallback(r, fb, FALLBACK_SECTION);
+  if (r.failed) return r.error;
+  // Across sections (only a whole policy shows both): a reroute names a real variant.
+  if (f !== null && f.kind == FallbackKind.Reroute && f.variant.length > 0) {
+    let found = false;
+    if (ex !== null && ex.type == JType.Obj) {
+      const vs = ex.get("variants");
+      if (vs !== null && vs.type == JType.Arr) {
+        for (let i = 0; i < vs.items.length; i++) {
+          const n = vs.items[i].type == JType.Obj ? vs.items[i].get("name") : null;
+          if (n !== null && n.type == JType.Str && n.s == f.variant) found = true;
+        }
+      }
+    }
+    const rr = (fb as JValue).get("reroute") as JValue;
+    if (!found) r.fail(join(join(FALLBACK_SECTION, "reroute"), "variant"), E_UNKNOWN_VARIANT, rr.get("variant"));
+  }
   return r.error;
 }

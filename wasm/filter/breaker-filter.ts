@@ -1,16 +1,388 @@
-// Root id `circuit-breaker`: placeholder until the breaker lands (issue: circuit
-// breaker). It validates that its configuration is a JSON object and passes traffic.
-import { FilterRoot, FilterStream } from "./contexts";
-import { configureBreaker } from "../core/policy";
-import { LOG_ERROR, log, pluginConfiguration } from "./host";
+// Root id `circuit-breaker`: the breaker (spec.circuitBreaker) and its fallback
+// (spec.fallback) on Envoy. Configuration: the circuitBreaker fields plus `fallback`
+// (wasm/core/breaker-policy.ts, the core's parser and messages). States live in shared
+// data (./breaker-store.ts) so all worker VMs run one breaker per key.
+//
+// Per stream:
+//   request headers  key -> admit (allow() on the shared state; a CAS write only when it
+//                    changed). Rejected: the fallback answers (respond: local reply with
+//                    Retry-After; reroute: the variant / upstream header is set so the
+//                    route table picks the target) or, without one, a local 503
+//                    "circuit breaker open" with Retry-After (the Kong plugin's answer).
+//   response headers the :status and the time of the first response byte; with
+//                    `fallback.on: [upstreamFailure]` and an idempotent method, a failed
+//                    call (a failure status, or Envoy's own 503/504 for a refused, reset
+//                    or timed-out upstream, told apart by response.flags) is answered by
+//                    the `respond` fallback instead (a `reroute` cannot apply once the
+//                    upstream was called: the response passes).
+//   log              the outcome is recorded once (on_log also runs for resets and
+//                    client disconnects): the status, a transport error from
+//                    response.flags (read for 5xx or when no response passed), latency
+//                    = first response byte (else stream end) - request start, on the host
+//                    clock. Rejected and rerouted calls record nothing; neither do the
+//                    forced modes, which never touch shared data.
+//
+// Key (circuitBreaker.key), as the Kong plugin derives it (wasm/core/breaker-runtime.ts):
+//   upstream    the first value of request header x-tandem-variant when non-empty —
+//               what the `experiment` filter earlier in the chain set (it removes client
+//               copies) — else the :authority. The breaker does not know a custom
+//               experiment.variantHeader: with one, use key header:<that header>.
+//               Without an experiment filter the header is whatever the client sent.
+//   route       the empty key: one state for everything this filter instance sees (a
+//               WasmPlugin cannot be scoped to a route).
+//   header:<n>  the first value of request header <n> (absent: the empty key).
+import { CONTINUE, FilterRoot, FilterStream, STOP_ITERATION } from "./contexts";
+import { configureBreakerSettings } from "../core/breaker-policy";
+import { Bytes, utf8 } from "../core/bytes";
+import { murmur3_32 } from "../core/hash";
+import {
+  BreakerMode, BreakerSettings, ERROR_CONNECT, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, FallbackKind,
+  FallbackSettings, KeyKind, OUTCOME_FAILURE,
+} from "../core/breaker/settings";
+import { classify, retryAfterSeconds } from "../core/breaker/machine";
+import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
+import { BreakerStore } from "./breaker-store";
+import {
+  LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
+  defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
+  removeHeader, sendLocalResponse,
+} from "./host";
+
+export const CONFIG_REJECTED = "tandem: circuit-breaker configuration rejected: ";
+
+// Where a reroute fallback points the route table (docs/policy.md): a route matching
+// the variant header picks the variant's subset; one matching x-tandem-upstream picks
+// that upstream (subset / cluster) directly.
+export const VARIANT_HEADER = utf8("x-tandem-variant");
+export const UPSTREAM_HEADER = utf8("x-tandem-upstream");
+const AUTHORITY = utf8(":authority");
+const METHOD = utf8(":method");
+const STATUS = utf8(":status");
+const RETRY_AFTER = utf8("retry-after");
+const CONTENT_TYPE = utf8("content-type");
+const RESPONSE_FLAGS = utf8("response\0flags");
+const RESPONSE_CODE = utf8("response\0code");
+// response_code_details of tandem's local replies (no spaces: Envoy replaces them).
+const DETAILS_OPEN = utf8("tandem_circuit_breaker_open");
+const DETAILS_UPSTREAM_FAILURE = utf8("tandem_fallback_upstream_failure");
+// The answer to a rejected call when no fallback applies.
+const DEFAULT_STATUS: u32 = 503;
+// Same answer as the Kong plugin's (wasm/core/breaker-runtime.ts REJECT_*).
+const DEFAULT_BODY = utf8("circuit breaker open");
+const DEFAULT_CONTENT_TYPE = utf8("text/plain; charset=utf-8");
+
+// Envoy's response flags (envoy/stream_info/stream_info.h; response.flags).
+const UH: i64 = 0x2;    // no healthy upstream
+const UT: i64 = 0x4;    // upstream request timeout
+const UR: i64 = 0x10;   // upstream remote reset
+const UF: i64 = 0x20;   // upstream connection failure
+const UC: i64 = 0x40;   // upstream connection termination
+
+// The transport error a stream's response flags report (a timeout that fired after
+// the response started also resets it: timeout wins).
+export function errorOfFlags(flags: i64): i32 {
+  if (flags & (UF | UH)) return ERROR_CONNECT;
+  if (flags & UT) return ERROR_TIMEOUT;
+  if (flags & (UR | UC)) return ERROR_RESET;
+  return ERROR_NONE;
+}
+
+// Metrics (Envoy exports them as wasmcustom.<name>), defined once per VM; counters
+// are process-wide across worker VMs.
+let metricsDefined = false;
+let mRejected: u32 = NO_METRIC;      // calls the breaker rejected (enforce / forced_open)
+let mDryRun: u32 = NO_METRIC;        // calls dry_run admitted that enforce would have rejected
+let mTransitions: u32 = NO_METRIC;   // state transitions (counted by the worker whose write made them)
+let mCasRetries: u32 = NO_METRIC;    // shared-data writes retried after a CAS mismatch
+let mCasExhausted: u32 = NO_METRIC;  // operations given up after MAX_TRIES mismatches (failed open)
+let mUpstreamFallback: u32 = NO_METRIC; // upstream failures answered by the fallback
+
+function defineMetrics(): void {
+  if (metricsDefined) return;
+  metricsDefined = true;
+  mRejected = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_rejected"));
+  mDryRun = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_dry_run_rejected"));
+  mTransitions = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_transitions"));
+  mCasRetries = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_retries"));
+  mCasExhausted = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_exhausted"));
+  mUpstreamFallback = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_upstream_fallback"));
+}
+
+// A local reply tandem sends: status, body and extra headers, the headers serialized
+// (proxy-wasm pairs) into one buffer sized at configure time, plus an optional
+// Retry-After written per reply.
+class LocalReply {
+  names: Array<StaticArray<u8>> = new Array<StaticArray<u8>>(0);
+  values: Array<StaticArray<u8>> = new Array<StaticArray<u8>>(0);
+  buf: StaticArray<u8> = new StaticArray<u8>(0);
+  digits: StaticArray<u8> = new StaticArray<u8>(12);
+
+  constructor(public status: u32, public body: StaticArray<u8>, public retryAfter: bool) {}
+
+  add(name: StaticArray<u8>, value: StaticArray<u8>): LocalReply {
+    this.names.push(name);
+    this.values.push(value);
+    return this;
+  }
+
+  seal(): LocalReply {
+    let size = 4 + 8 + RETRY_AFTER.length + 2 + this.digits.length;
+    for (let i = 0; i < this.names.length; i++) size += 8 + this.names[i].length + this.values[i].length + 2;
+    this.buf = new StaticArray<u8>(size);
+    return this;
+  }
+
+  // proxy_send_local_response, with retry-after: <seconds> when seconds >= 0 and this
+  // reply carries one.
+  send(details: StaticArray<u8>, seconds: i32): void {
+    if (!this.retryAfter) seconds = -1;
+    let nd = 0;
+    if (seconds >= 0) {
+      let v = seconds;
+      let n = 1;
+      for (let x = v / 10; x > 0; x /= 10) n++;
+      for (let i = n - 1; i >= 0; i--) { this.digits[i] = <u8>(0x30 + v % 10); v /= 10; }
+      nd = n;
+    }
+    const names = this.names;
+    const values = this.values;
+    const p = changetype<usize>(this.buf);
+    store<u32>(p, <u32>(names.length + (seconds >= 0 ? 1 : 0)));
+    let q = p + 4;
+    for (let i = 0; i < names.length; i++) {
+      store<u32>(q, <u32>unchecked(names[i]).length);
+      store<u32>(q, <u32>unchecked(values[i]).length, 4);
+      q += 8;
+    }
+    if (seconds >= 0) {
+      store<u32>(q, <u32>RETRY_AFTER.length);
+      store<u32>(q, <u32>nd, 4);
+      q += 8;
+    }
+    for (let i = 0; i < names.length; i++) {
+      q = put(q, unchecked(names[i]), unchecked(names[i]).length);
+      q = put(q, unchecked(values[i]), unchecked(values[i]).length);
+    }
+    if (seconds >= 0) {
+      q = put(q, RETRY_AFTER, RETRY_AFTER.length);
+      q = put(q, this.digits, nd);
+    }
+    sendLocalResponse(this.status, details, changetype<usize>(this.body), this.body.length, p, <i32>(q - p));
+  }
+}
+
+function put(q: usize, b: StaticArray<u8>, n: i32): usize {
+  memory.copy(q, changetype<usize>(b), <usize>n);
+  store<u8>(q + <usize>n, 0);
+  return q + <usize>n + 1;
+}
 
 export class BreakerRoot extends FilterRoot {
+  settings: BreakerSettings | null = null;
+  store: BreakerStore | null = null;
+  key: Bytes = new Bytes();
+  scratch: Bytes = new Bytes();
+  // The default answer to a rejected call, and the `respond` fallback (null: none).
+  defaultReply: LocalReply = new LocalReply(DEFAULT_STATUS, DEFAULT_BODY, true).add(CONTENT_TYPE, DEFAULT_CONTENT_TYPE).seal();
+  fallbackReply: LocalReply | null = null;
+  rerouteHeader: StaticArray<u8> | null = null;   // reroute: header and value to set
+  rerouteValue: StaticArray<u8> = new StaticArray<u8>(0);
+
   onConfigure(size: u32): bool {
-    const err = configureBreaker(pluginConfiguration(size));
-    if (err.length > 0) { log(LOG_ERROR, "tandem: circuit-breaker configuration rejected: " + err); return false; }
+    const text = pluginConfiguration(size);
+    const res = configureBreakerSettings(text);
+    const s = res.settings;
+    if (s === null) {
+      log(LOG_ERROR, CONFIG_REJECTED + res.error);
+      return false;
+    }
+    defineMetrics();
+    // configId: the same text gives the same id in every worker VM.
+    const configId = murmur3_32(changetype<usize>(text), text.length << 1, 0x74616e64);
+    const store = new BreakerStore(s, configId);
+    this.settings = s;
+    this.store = store;
+    this.prepareReplies(s.fallback);
+    log(LOG_INFO, "tandem: circuit-breaker configured, states in shared data " + store.prefix() + "<slot>");
     return true;
   }
-  newStream(id: u32): FilterStream {
-    return new FilterStream(id);
+
+  private prepareReplies(f: FallbackSettings | null): void {
+    this.fallbackReply = null;
+    this.rerouteHeader = null;
+    if (f === null) return;
+    if (f.kind == FallbackKind.Respond) {
+      const r = new LocalReply(<u32>f.status, f.bodyBytes, f.retryAfter);
+      for (let i = 0; i < f.headers.length; i++) r.add(f.headers[i].nameBytes, f.headers[i].valueBytes);
+      if (f.contentTypeBytes.length > 0) r.add(CONTENT_TYPE, f.contentTypeBytes);
+      this.fallbackReply = r.seal();
+    } else if (f.kind == FallbackKind.Reroute) {
+      if (f.variant.length > 0) { this.rerouteHeader = VARIANT_HEADER; this.rerouteValue = utf8(f.variant); }
+      else { this.rerouteHeader = UPSTREAM_HEADER; this.rerouteValue = utf8(f.upstream); }
+    }
   }
+
+  // The request's breaker key into this.key (bytes valid until releaseHeld()).
+  readKey(): void {
+    const s = this.settings as BreakerSettings;
+    const k = this.key;
+    if (s.keyKind == KeyKind.Upstream) {
+      getHeader(REQUEST_HEADERS, VARIANT_HEADER, k);
+      if (k.len <= 0) getHeader(REQUEST_HEADERS, AUTHORITY, k);
+    } else if (s.keyKind == KeyKind.Header) {
+      getHeader(REQUEST_HEADERS, s.keyHeaderBytes, k);
+    } else {
+      k.clear();
+    }
+    if (k.len < 0) k.set(0, 0);
+  }
+
+  // Metrics (and a warning when CAS gave up) for what the last store operation did.
+  account(): void {
+    const st = this.store as BreakerStore;
+    if (st.casRetries > 0) incrementMetric(mCasRetries, st.casRetries);
+    if (st.exhausted) {
+      incrementMetric(mCasExhausted, 1);
+      log(LOG_WARN, "tandem: circuit-breaker gave up on " + st.slotName(st.slot) + " after repeated CAS mismatches (failed open)");
+    }
+    // Transitions are counted, not logged: a log line per transition would be built
+    // from strings on the request path (and the module has a size budget).
+    if (st.transitions > 0) incrementMetric(mTransitions, st.transitions);
+  }
+
+  newStream(id: u32): FilterStream {
+    return new BreakerStream(id, this);
+  }
+}
+
+const PHASE_NONE: u8 = 0;      // no breaker decision (not configured)
+const PHASE_TRACKED: u8 = 1;   // admitted and permitted: the outcome will be recorded
+const PHASE_UNTRACKED: u8 = 2; // admitted without a permit (dry_run would-reject, failed open)
+const PHASE_REJECTED: u8 = 3;  // rejected (answered or rerouted by the fallback)
+const PHASE_DONE: u8 = 4;      // outcome recorded
+
+class BreakerStream extends FilterStream {
+  phase: u8 = PHASE_NONE;
+  failureFallback: u8 = <u8>FallbackKind.None;  // what answers if the upstream fails
+  replaced: bool = false;
+  flags: i32 = 0;
+  generation: u32 = 0;
+  slot: i32 = 0;
+  hashA: u32 = 0;
+  hashB: u32 = 0;
+  keyLen: i32 = 0;
+  status: i32 = -1;
+  startMs: f64 = 0;
+  firstByteMs: f64 = -1;
+
+  constructor(id: u32, public root: BreakerRoot) { super(id); }
+
+  onRequestHeaders(_n: u32, _eos: bool): u32 {
+    const root = this.root;
+    const s = root.settings;
+    const store = root.store;
+    if (s === null || store === null) return CONTINUE;
+    const now = nowMs();
+    this.startMs = now;
+    const f = s.fallback;
+    if (f !== null && f.onUpstreamFailure) {
+      // What to do should this call's upstream fail: decided now, while :method is at hand.
+      const m = root.scratch;
+      getHeader(REQUEST_HEADERS, METHOD, m);
+      this.failureFallback = <u8>fallbackOnOutcome(f, OUTCOME_FAILURE, m.ptr, m.len);
+    }
+    const forced = s.mode >= BreakerMode.ForcedOpen;
+    if (!forced) root.readKey();
+    const k = root.key;
+    const adm = store.admit(k.ptr, k.len, now);
+    releaseHeld();
+    root.account();
+    this.flags = adm.flags;
+    this.generation = adm.generation;
+    this.slot = store.slot;
+    this.hashA = store.hashA;
+    this.hashB = store.hashB;
+    this.keyLen = store.keyLen;
+    if (adm.admitted) {
+      this.phase = adm.permitted && !forced ? PHASE_TRACKED : PHASE_UNTRACKED;
+      if (!adm.permitted && !store.exhausted) incrementMetric(mDryRun, 1);
+      const rh = root.rerouteHeader;
+      // Clients must not pick an upstream through the header the reroute routes on.
+      if (rh !== null && rh === UPSTREAM_HEADER) removeHeader(REQUEST_HEADERS, UPSTREAM_HEADER);
+      return CONTINUE;
+    }
+    this.phase = PHASE_REJECTED;
+    incrementMetric(mRejected, 1);
+    const kind = fallbackOnReject(f);
+    if (kind == FallbackKind.Reroute) {
+      const rh = root.rerouteHeader as StaticArray<u8>;
+      // All client copies first: Envoy's replace keeps later duplicates.
+      removeHeader(REQUEST_HEADERS, rh);
+      addHeader(REQUEST_HEADERS, rh, root.rerouteValue);
+      return CONTINUE;
+    }
+    const reply = kind == FallbackKind.Respond ? root.fallbackReply as LocalReply : root.defaultReply;
+    reply.send(DETAILS_OPEN, retryAfterSeconds(adm.retryAfterMs));
+    return STOP_ITERATION;
+  }
+
+  onResponseHeaders(_n: u32, _eos: bool): u32 {
+    if (this.phase != PHASE_TRACKED || this.replaced || this.firstByteMs >= 0) return CONTINUE;
+    const root = this.root;
+    this.firstByteMs = nowMs();
+    const b = root.scratch;
+    getHeader(RESPONSE_HEADERS, STATUS, b);
+    this.status = parseStatus(b);
+    releaseHeld();
+    if (this.failureFallback == <u8>FallbackKind.Respond) {
+      // Envoy answers 503/504 itself when the upstream refused, reset or timed out; the
+      // flags tell those apart from an upstream's own 5xx.
+      const s = root.settings as BreakerSettings;
+      const error = this.status >= 500 ? errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)) : ERROR_NONE;
+      if (classify(s, this.status, error) == OUTCOME_FAILURE) {
+        this.replaced = true;
+        incrementMetric(mUpstreamFallback, 1);
+        (root.fallbackReply as LocalReply).send(DETAILS_UPSTREAM_FAILURE, -1);
+        return STOP_ITERATION;
+      }
+    }
+    return CONTINUE;
+  }
+
+  onLog(): void {
+    if (this.phase != PHASE_TRACKED) return;
+    this.phase = PHASE_DONE;
+    const root = this.root;
+    const store = root.store;
+    if (store === null) return;
+    let status = this.status;
+    let error = ERROR_NONE;
+    // Envoy answers a refused / reset / timed-out upstream with its own 503/504 (flags
+    // UF, UC/UR, UT): read the flags only then, or when no response went through this
+    // filter (e.g. the client left first). A reset after a 2xx-4xx response started
+    // keeps that status (Kong's log phase sees the same).
+    if (status < 0 || status >= 500) error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
+    if (status < 0) {
+      const c = getPropertyI64(RESPONSE_CODE, 0);
+      status = c > 0 && c < 1000 ? <i32>c : 0;
+    }
+    // Latency: to the first response byte (the upstream's time, not the client's
+    // download); without a response, to the end of the stream.
+    const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
+    store.record(this.slot, this.hashA, this.hashB, this.keyLen, this.flags, this.generation,
+      status, error, end - this.startMs, end);
+    root.account();
+  }
+}
+
+// ":status" digits -> number; -1 when absent or not a number.
+function parseStatus(b: Bytes): i32 {
+  if (b.len <= 0 || b.len > 3) return -1;
+  let v = 0;
+  for (let i = 0; i < b.len; i++) {
+    const c = <i32>load<u8>(b.ptr + i) - 0x30;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
 }

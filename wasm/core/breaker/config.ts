@@ -1,3 +1,4 @@
+import { asciiLower } from "../bytes";
 // Parsing and validation of `spec.circuitBreaker` into BreakerSettings (and, for the
 // plugin config, `spec.fallback` through ./fallback-config.ts). Runs once per
 // configuration. Field paths start at the section name ("circuitBreaker.window.size",
@@ -101,7 +102,7 @@ function parseKey(r: Reader, obj: JValue, path: string, s: BreakerSettings): voi
   if (key == "route") { s.keyKind = KeyKind.Route; return; }
   if (key.startsWith("header:") && isToken(key.substring(7), 128)) {
     s.keyKind = KeyKind.Header;
-    s.keyHeader = key.substring(7).toLowerCase();
+    s.keyHeader = asciiLower(key.substring(7));
     s.keyHeaderBytes = utf8(s.keyHeader);
     return;
   }

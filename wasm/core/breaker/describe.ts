@@ -1,6 +1,6 @@
 // JSON descriptions of breaker settings and states, for `tandem simulate` output,
 // `tandem explain`, tests and adapters' logs. Allocates: not for the hot path.
-import { formatBp } from "../config/experiment";
+import { formatBp } from "../config/reader";
 import { quote } from "../config/reader";
 import {
   BreakerMode, BreakerSettings, FallbackKind, FallbackSettings, KeyKind, WindowType,

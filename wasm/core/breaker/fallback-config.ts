@@ -1,3 +1,4 @@
+import { asciiLower } from "../bytes";
 // Parsing and validation of `spec.fallback` into FallbackSettings: what the gateway
 // answers instead of the upstream (a response, or another variant / upstream) and when.
 import { JType, JValue } from "../json";
@@ -73,7 +74,7 @@ function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSettings): voi
     const np = join(hp, name);
     if (val.type == JType.Null) continue;
     if (!isToken(name, 128)) { r.failText(hp, E_HEADER_NAME + ", got " + quote(name)); return; }
-    const lname = name.toLowerCase();
+    const lname = asciiLower(name);
     for (let j = 0; j < RESERVED_HEADERS.length; j++) {
       if (RESERVED_HEADERS[j] == lname) { r.failText(np, E_HEADER_RESERVED); return; }
     }

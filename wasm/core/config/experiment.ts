@@ -1,3 +1,4 @@
+import { asciiLower } from "../bytes";
 // Parsing and validation of `spec.experiment` (the Kong plugin `experiment`'s config
 // and the WasmPlugin `experiment`'s pluginConfig) into ExperimentSettings.
 // Runs once per configuration; everything the hot path needs is precomputed here.
@@ -71,7 +72,7 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string): Expe
   const vh = r.str(obj, "variantHeader", path, DEFAULT_VARIANT_HEADER) as string;
   if (r.failed) return null;
   if (!isToken(vh, 128)) { r.fail(join(path, "variantHeader"), E_HEADER_NAME, obj.get("variantHeader")); return null; }
-  s.variantHeader = vh.toLowerCase();
+  s.variantHeader = asciiLower(vh);
   s.variantHeaderBytes = utf8(s.variantHeader);
 
   const weights = parseVariants(r, obj, path, s);
@@ -133,7 +134,7 @@ function parseOverride(r: Reader, obj: JValue, path: string, s: ExperimentSettin
   const secret = r.str(o, "secret", p, null) as string;
   if (r.failed) return;
   if (String.UTF8.byteLength(secret) < MIN_SECRET_BYTES) { r.failText(join(p, "secret"), "must be at least " + MIN_SECRET_BYTES.toString() + " bytes, got " + String.UTF8.byteLength(secret).toString()); return; }
-  s.overrideHeader = header.toLowerCase();
+  s.overrideHeader = asciiLower(header);
   s.overrideHeaderBytes = utf8(s.overrideHeader);
   s.overrideSlot = s.needs.add(Fact.Header, s.overrideHeader);
   s.hmac = HmacSha256.fromString(secret);
@@ -326,7 +327,7 @@ function parseSource(text: string): Source | null {
   const kind = text.substring(0, colon);
   const name = text.substring(colon + 1);
   if (kind == "cookie") return isToken(name, 128) ? new Source(SourceKind.Cookie, name) : null;
-  if (kind == "header") return isToken(name, 128) ? new Source(SourceKind.Header, name.toLowerCase()) : null;
+  if (kind == "header") return isToken(name, 128) ? new Source(SourceKind.Header, asciiLower(name)) : null;
   if (kind == "query") return name.length > 0 && name.length <= 128 && isQueryName(name) ? new Source(SourceKind.Query, name) : null;
   return null;
 }
@@ -394,7 +395,7 @@ function scopeList(r: Reader, sc: JValue, key: string, p: string, kind: ScopeLis
     if (h.type != 3) { r.fail(at(lp, i), E_STRING, h); return null; }
     if (kind == ScopeList.Hosts) {
       if (!isHostName(h.s)) { r.fail(at(lp, i), E_HOST, h); return null; }
-      out[i] = utf8(h.s.toLowerCase());
+      out[i] = utf8(asciiLower(h.s));
     } else {
       if (!h.s.startsWith("/")) { r.fail(at(lp, i), E_PATH_PREFIX, h); return null; }
       out[i] = utf8(h.s);

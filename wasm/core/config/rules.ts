@@ -1,3 +1,4 @@
+import { asciiLower } from "../bytes";
 // Parsing and validation of spec.experiment.rules: A/B rules evaluated in order,
 // first match wins. Regexes compile here, once; unsupported syntax is rejected with
 // the rule's path and the construct.
@@ -105,7 +106,7 @@ function parseNamed(r: Reader, m: JValue, key: string, p: string, field: Field, 
     const sm = parseStringMatch(r, o.vals[i], np, false);
     if (sm === null) return;
     const fm = new FieldMatch(field, sm);
-    const lname = field == Field.Header ? name.toLowerCase() : name;
+    const lname = field == Field.Header ? asciiLower(name) : name;
     fm.name = utf8(lname);
     fm.slot = field == Field.Header ? needs.add(Fact.Header, lname) : field == Field.Cookie ? needs.add(Fact.Header, "cookie") : needs.add(Fact.Path, "");
     out.push(fm);
@@ -142,7 +143,7 @@ export function parseStringMatch(r: Reader, v: JValue, p: string, forceIgnoreCas
   }
   const text = r.str(v, opName, p, null) as string;
   if (r.failed) return null;
-  const bytes = utf8(sm.ignoreCase && opName != "regex" ? text.toLowerCase() : text);
+  const bytes = utf8(sm.ignoreCase && opName != "regex" ? asciiLower(text) : text);
   if (opName != "regex" && bytes.length > MAX_VALUE) { r.fail(join(p, opName), E_MATCH_VALUE, v.get(opName)); return null; }
   if (opName == "exact") sm.op = MatchOp.Exact;
   else if (opName == "prefix") sm.op = MatchOp.Prefix;

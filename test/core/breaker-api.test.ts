@@ -1,0 +1,193 @@
+// The circuit-breaker ABI of dist/wasm/tandem-core.wasm (wasm/core/api.ts,
+// wasm/core/breaker-runtime.ts) through plugins/core/tandem-core.ts: what the Kong
+// plugin and `tandem simulate --via core` use.
+import { describe, expect, it } from "vitest";
+import { BreakerAnswer, BreakerError, CoreError, FactKind, type TandemCore } from "../../plugins/core/tandem-core";
+import { loadCore } from "../support/dist";
+
+const core: TandemCore = loadCore();
+
+function policy(spec: Record<string, unknown>) {
+  return JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "t" }, spec });
+}
+
+function configError(config: unknown): string {
+  try {
+    core.configureBreaker(JSON.stringify(config));
+  } catch (e) {
+    expect(e).toBeInstanceOf(CoreError);
+    return (e as Error).message;
+  }
+  return "";
+}
+
+describe("breaker ABI: configure", () => {
+  it("returns a plan: key, needs, mode, the fallback ready to send, the default rejection", () => {
+    const p = core.configureBreaker(JSON.stringify({
+      key: "header:X-Tenant", mode: "dry_run",
+      fallback: { respond: { status: 429, headers: { "X-Why": "breaker \"open\"" }, body: "zu — viel\n\u0001", contentType: "text/plain" } },
+    }));
+    expect(p.key).toBe("header:x-tenant");
+    expect(p.mode).toBe("dry_run");
+    expect(p.records).toBe(true);
+    expect(p.needs).toEqual([{ kind: FactKind.Header, name: "x-tenant" }]);
+    expect(p.fallback).toEqual({
+      kind: "respond", status: 429, headers: { "x-why": "breaker \"open\"" }, body: "zu — viel\n\u0001", contentType: "text/plain",
+      retryAfter: true, variant: null, upstream: null, onOpen: true, onUpstreamFailure: false,
+    });
+    expect(p.reject).toEqual({ status: 503, headers: {}, body: "circuit breaker open", contentType: "text/plain; charset=utf-8", retryAfter: true });
+    expect(p.settings).toMatchObject({ key: "header:x-tenant", minimumCalls: 20, window: { type: "count", size: 100 } });
+    core.releaseBreaker(p);
+
+    const u = core.configureBreaker("{}");
+    expect(u.needs).toEqual([{ kind: FactKind.Header, name: "x-tandem-variant" }, { kind: FactKind.Host, name: "" }]);
+    expect(u.fallback).toBeNull();
+    core.releaseBreaker(u);
+    const r = core.configureBreaker(JSON.stringify({ key: "route", mode: "forced_closed", fallback: { reroute: { upstream: "api-v1" }, on: ["open", "upstreamFailure"] } }));
+    expect(r.needs).toEqual([]);
+    expect(r.records).toBe(false);
+    expect(r.fallback).toEqual({ kind: "reroute", variant: null, upstream: "api-v1", onOpen: true, onUpstreamFailure: true });
+    core.releaseBreaker(r);
+  });
+
+  it("carries a 64 KiB body of quotes intact, in linear time", () => {
+    const body = "\"\\".repeat(32768);
+    const json = JSON.stringify({ fallback: { respond: { body } } });
+    let t0 = performance.now();
+    expect(core.validateBreaker(json)).toBeNull();
+    const parse = performance.now() - t0;
+    t0 = performance.now();
+    const p = core.configureBreaker(json);
+    // the plan (a JSON string of the body) costs little beyond parsing the config
+    expect(performance.now() - t0).toBeLessThan(2 * parse + 250);
+    expect(p.fallback!.body).toBe(body);
+    expect(p.fallback!.retryAfter).toBe(true);
+    core.releaseBreaker(p);
+    expect(configError({ fallback: { respond: { body: body + "x" } } })).toBe("fallback.respond.body: must be at most 65536 bytes (UTF-8), got 65537 bytes");
+  });
+
+  it("rejects what tandem validate rejects, with the same text", () => {
+    const cases: Array<[Record<string, unknown> | undefined, Record<string, unknown> | undefined]> = [
+      [{ failureRateThreshold: 101 }, undefined],
+      [{ window: { type: "count", size: 0 } }, undefined],
+      [{ window: { size: 10001 } }, undefined],
+      [{ halfOpen: { permittedCalls: 0 } }, undefined],
+      [{ failure: { statuses: ["6xx"] } }, undefined],
+      [{ key: "tenant" }, undefined],
+      [{ mode: "off" }, { respond: { status: 503 } }],
+      [undefined, { respond: { body: "x".repeat(65537) } }],
+      [undefined, { respond: {}, reroute: { variant: "stable" } }],
+      [{ minimumCalls: 10 }, { respond: { headers: { "Transfer-Encoding": "chunked" } } }],
+    ];
+    for (const [cb, fb] of cases) {
+      const msg = core.validatePolicy(policy({ ...(cb ? { circuitBreaker: cb } : {}), ...(fb ? { fallback: fb } : {}) }));
+      expect(msg, JSON.stringify([cb, fb])).not.toBeNull();
+      expect(configError({ ...(cb ?? {}), ...(fb ? { fallback: fb } : {}) })).toBe(msg);
+      expect(core.validateBreaker(JSON.stringify({ ...(cb ?? {}), ...(fb ? { fallback: fb } : {}) }))).toBe(msg);
+    }
+    expect(configError("nope")).toBe("circuitBreaker: must be an object, got \"nope\"");
+    expect(core.validatePolicy(policy({ fallback: { respond: {} } }))).toBeNull();
+    expect(core.validatePolicy(policy({ circuitBreaker: {}, fallback: { respond: { status: 503 } } }))).toBeNull();
+  });
+
+  it("validate checks a variant reroute against the experiment (a gateway cannot)", () => {
+    const experiment = { name: "e", variants: [{ name: "stable", weight: 100 }] };
+    expect(core.validatePolicy(policy({ experiment, fallback: { reroute: { variant: "stable" } } }))).toBeNull();
+    expect(core.validatePolicy(policy({ experiment, fallback: { reroute: { variant: "canary" } } })))
+      .toBe("fallback.reroute.variant: must name one of the experiment's variants, got \"canary\"");
+    expect(core.validatePolicy(policy({ fallback: { reroute: { variant: "stable" } } })))
+      .toBe("fallback.reroute.variant: must name one of the experiment's variants, got \"stable\"");
+  });
+});
+
+describe("breaker ABI: keys", () => {
+  it("upstream: the variant header when non-empty, else the Host; header:<n>: its value; route: one key", () => {
+    const u = core.configureBreaker("{}");
+    expect(core.admitBreaker(u, ["canary", "shop.example.com"], 0).key).toBe("canary");
+    expect(core.admitBreaker(u, ["", "shop.example.com:8080"], 0).key).toBe("shop.example.com:8080");
+    expect(core.admitBreaker(u, [undefined, "shop.example.com"], 0).key).toBe("shop.example.com");
+    expect(core.admitBreaker(u, [undefined, undefined], 0).key).toBe("");
+    expect(core.admitBreaker(u, ["日本", "h"], 0).key).toBe("日本");
+    const h = core.configureBreaker(JSON.stringify({ key: "header:x-tenant" }));
+    expect(core.admitBreaker(h, ["acme"], 0).key).toBe("acme");
+    expect(core.admitBreaker(h, [""], 0).key).toBe("");
+    expect(core.admitBreaker(h, [undefined], 0).key).toBe("");
+    const r = core.configureBreaker(JSON.stringify({ key: "route" }));
+    expect(core.admitBreaker(r, [], 0).key).toBe("");
+    for (const p of [u, h, r]) core.releaseBreaker(p);
+  });
+});
+
+describe("breaker ABI: allow and record", () => {
+  const cfg = { minimumCalls: 2, window: { size: 4 }, openDurationMs: 2000, halfOpen: { permittedCalls: 1 } };
+
+  it("reports transitions, the state after each call, Retry-After and what answers", () => {
+    const p = core.configureBreaker(JSON.stringify({ ...cfg, fallback: { respond: { status: 503 } } }));
+    let a = core.allowBreaker(p, "k", 0);
+    expect(a).toMatchObject({ admitted: true, permitted: true, state: "closed", transition: null, retryAfter: -1 });
+    let r = core.recordBreaker(p, "k", a.flags, a.generation, { status: 500, latencyMs: 1 }, 1);
+    expect(r).toMatchObject({ outcome: 1, state: "closed", transition: null });
+    a = core.allowBreaker(p, "k", 2);
+    r = core.recordBreaker(p, "k", a.flags, a.generation, { status: 502, latencyMs: 1 }, 3);
+    expect(r).toMatchObject({ outcome: 1, prevState: "closed", state: "open", transition: "failure_rate" });
+    a = core.allowBreaker(p, "k", 503);
+    expect(a).toMatchObject({ admitted: false, state: "open", retryAfter: 2, answer: BreakerAnswer.Respond, transition: null });
+    expect(core.breakerState(p, "k")).toBe("open");
+    a = core.allowBreaker(p, "k", 2003);
+    expect(a).toMatchObject({ admitted: true, state: "half_open", prevState: "open", transition: "open_elapsed" });
+    const b = core.allowBreaker(p, "k", 2004);
+    expect(b).toMatchObject({ admitted: false, state: "half_open", retryAfter: 1, answer: BreakerAnswer.Respond });
+    r = core.recordBreaker(p, "k", a.flags, a.generation, { status: 200, latencyMs: 1 }, 2005);
+    expect(r).toMatchObject({ outcome: 0, prevState: "half_open", state: "closed", transition: "probes_passed" });
+    expect(core.describeBreakerState(p, "k")).toMatchObject({ state: "CLOSED", reason: "probes_passed", calls: 0 });
+    expect(core.breakerState(p, "never")).toBeNull();
+    expect(core.describeBreakerState(p, "never")).toBeNull();
+    core.releaseBreaker(p);
+  });
+
+  it("answers a rejection by the fallback only when it applies on open", () => {
+    const open = (fallback?: unknown) => {
+      const p = core.configureBreaker(JSON.stringify({ ...cfg, mode: "forced_open", ...(fallback ? { fallback } : {}) }));
+      const a = core.allowBreaker(p, "k", 0);
+      core.releaseBreaker(p);
+      return a;
+    };
+    expect(open()).toMatchObject({ admitted: false, answer: BreakerAnswer.Reject, retryAfter: -1 });
+    expect(open({ respond: {} }).answer).toBe(BreakerAnswer.Respond);
+    expect(open({ reroute: { variant: "stable" } }).answer).toBe(BreakerAnswer.Reroute);
+    expect(open({ respond: {}, on: ["upstreamFailure"] }).answer).toBe(BreakerAnswer.Reject);
+  });
+
+  it("counts connectOrReset (Kong's 502) as a failure when either kind is listed", () => {
+    for (const [errors, outcome] of [[["connect"], 1], [["reset"], 1], [["timeout"], 2], [["connect", "reset"], 1]] as const) {
+      const p = core.configureBreaker(JSON.stringify({ failure: { errors } }));
+      const a = core.allowBreaker(p, "k", 0);
+      expect(core.recordBreaker(p, "k", a.flags, a.generation, { error: BreakerError.connectOrReset, latencyMs: 0 }, 0).outcome, errors.join()).toBe(outcome);
+      core.releaseBreaker(p);
+    }
+  });
+
+  it("keeps handles apart and reuses released ones", () => {
+    const a = core.configureBreaker(JSON.stringify({ ...cfg, consecutiveFailures: 1 }));
+    const b = core.configureBreaker(JSON.stringify(cfg));
+    const x = core.allowBreaker(a, "k", 0);
+    core.recordBreaker(a, "k", x.flags, x.generation, { status: 500, latencyMs: 0 }, 0);
+    expect(core.breakerState(a, "k")).toBe("open");
+    expect(core.breakerState(b, "k")).toBeNull();
+    core.releaseBreaker(a);
+    const c = core.configureBreaker("{}");
+    expect(c.handle).toBe(a.handle);
+    expect(core.breakerState(c, "k")).toBeNull();
+    core.releaseBreaker(b);
+    core.releaseBreaker(c);
+  });
+
+  it("a record for a key evicted meanwhile changes nothing", () => {
+    const p = core.configureBreaker(JSON.stringify({ maxKeys: 1, consecutiveFailures: 1 }));
+    const a = core.allowBreaker(p, "k1", 0);
+    core.allowBreaker(p, "k2", 0);                          // evicts k1
+    expect(core.recordBreaker(p, "k1", a.flags, a.generation, { status: 500, latencyMs: 0 }, 0).outcome).toBe(-1);
+    expect(core.breakerState(p, "k1")).toBeNull();
+    core.releaseBreaker(p);
+  });
+});
