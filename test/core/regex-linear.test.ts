@@ -41,11 +41,12 @@ describe("regex: linear time on hostile patterns", () => {
   ];
   for (const nfaOnly of [false, true]) {
     for (const [pattern, make, expected] of hostile) {
-      it(`${pattern}${nfaOnly ? " (NFA only)" : ""}: 100 KB costs < 3x 50 KB`, () => {
+      // linear: 2; quadratic: 4; backtracking: astronomically more. 3.5 leaves room for noise.
+      it(`${pattern}${nfaOnly ? " (NFA only)" : ""}: 100 KB costs < 3.5x 50 KB`, () => {
         const h = core.compileRegex(pattern, false, nfaOnly);
         const { r, t50, t100 } = ratio(h, make, expected);
         console.log(`${pattern}${nfaOnly ? " [nfa]" : ""}: 50 KB ${(t50 / 10).toFixed(3)} ms, 100 KB ${(t100 / 10).toFixed(3)} ms, ratio ${r.toFixed(2)}`);
-        expect(r).toBeLessThan(3);
+        expect(r).toBeLessThan(3.5);
         core.releaseRegex(h);
       });
     }

@@ -10,11 +10,12 @@
 //   { via: "envoy", profile: ENVOY_PROFILE }
 import { describe, expect, it } from "vitest";
 import { simulate, type Via } from "../../cli/simulate/run";
-import { KONG_PROFILE, type GatewayProfile, type SimResult } from "../../cli/simulate/result";
+import { ENVOY_PROFILE, KONG_PROFILE, type GatewayProfile, type SimResult } from "../../cli/simulate/result";
 import { breakerScenarios } from "./breaker-scenarios";
 
 const PATHS: Array<{ via: Exclude<Via, "core">; profile: GatewayProfile }> = [
   { via: "kong", profile: KONG_PROFILE },
+  { via: "envoy", profile: ENVOY_PROFILE },
 ];
 
 const count = (rs: SimResult[], f: (r: SimResult) => boolean) => rs.filter(f).length;
