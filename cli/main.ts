@@ -4,10 +4,11 @@ import { InvalidPolicy, loadPolicy, validateCommand } from "./validate";
 import { PolicyFileError } from "./policy-file";
 import { TraceError, readTrace } from "./simulate/trace";
 import { simulate, type Via } from "./simulate/run";
+import { ENVOY_PROFILE, KONG_PROFILE } from "./simulate/result";
 
 const USAGE = `usage:
   tandem validate <policy.yaml>
-  tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy]
+  tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy]
   tandem render <policy.yaml> [--out <dir>] [--namespace <ns>] [--image <oci url>]
   tandem playground [--kong-port 8000] [--envoy-port 10000]
 `;
@@ -23,13 +24,16 @@ async function main(argv: string[]): Promise<number> {
       return validateCommand(positionals[0]);
     }
     case "simulate": {
-      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" }, trace: { type: "string" }, via: { type: "string", default: "core" } } });
+      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" }, trace: { type: "string" }, via: { type: "string", default: "core" }, profile: { type: "string", default: "kong" } } });
       if (!values.policy || !values.trace) throw new UsageError("simulate needs --policy and --trace");
       const via = values.via as Via;
       if (!["core", "kong", "envoy"].includes(via)) throw new UsageError(`--via must be core, kong or envoy, got ${via}`);
+      if (!["kong", "envoy"].includes(values.profile!)) throw new UsageError(`--profile must be kong or envoy, got ${values.profile}`);
+      // --via core answers dead upstreams like the gateway it models (cli/simulate/result.ts)
+      const profile = values.profile === "envoy" ? ENVOY_PROFILE : KONG_PROFILE;
       const policy = loadPolicy(values.policy);
       const trace = readTrace(values.trace);
-      await simulate(via, policy, trace, (line) => process.stdout.write(line + "\n"));
+      await simulate(via, policy, trace, (line) => process.stdout.write(line + "\n"), { profile });
       return 0;
     }
     case "render": {

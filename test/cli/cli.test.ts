@@ -71,6 +71,9 @@ describe("tandem simulate", () => {
     expect(out.kong.map(decision)).toEqual(out.core.map(decision));
     expect(out.envoy.map(decision)).toEqual(out.core.map(decision));
     expect(out.kong).toEqual(out.core);
+    // --profile envoy makes the core answer dead upstreams as Envoy does: all fields equal
+    const asEnvoy = await tandem("simulate", "--policy", EXAMPLE, "--trace", TRACE, "--via", "core", "--profile", "envoy");
+    expect(asEnvoy.stdout.trim().split("\n")).toEqual(out.envoy);
     expect(JSON.parse(out.core[0]).setCookie).toMatch(/^tandem-uid=/);
     expect(out.core.map((l) => JSON.parse(l).variant)).toContain("canary");
   }, 120_000);
