@@ -9,6 +9,7 @@ import { ENVOY_PROFILE, KONG_PROFILE } from "./simulate/result";
 const USAGE = `usage:
   tandem validate <policy.yaml>
   tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy]
+  tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
   tandem render <policy.yaml> [--out <dir>] [--namespace <ns>] [--image <oci url>]
   tandem playground [--kong-port 8000] [--envoy-port 10000]
 `;
@@ -35,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
       const trace = readTrace(values.trace);
       await simulate(via, policy, trace, (line) => process.stdout.write(line + "\n"), { profile });
       return 0;
+    }
+    case "explain": {
+      const { explainCommand, ExplainUsage } = await import("./explain");
+      try { return explainCommand(rest); } catch (e) { if (e instanceof ExplainUsage) throw new UsageError(e.message); throw e; }
     }
     case "render": {
       const { renderCommand } = await import("./render");

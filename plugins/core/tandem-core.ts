@@ -110,6 +110,7 @@ interface CoreExports {
   tandem_experiment_decide(h: number, nowMs: number): number;
   tandem_experiment_bucket(h: number): number;
   tandem_experiment_reason(h: number): number;
+  tandem_experiment_key_source(h: number): number;
   tandem_experiment_strip_override(h: number): number;
   tandem_experiment_expose(h: number): number;
 }
@@ -203,6 +204,11 @@ export class TandemCore {
     const stripOverride = this.ex.tandem_experiment_strip_override(plan.handle) === 1;
     const expose = plan.expose && this.ex.tandem_experiment_expose(plan.handle) > 0 ? this.out() : null;
     return { variant, setCookie: cookie.length > 0 ? cookie : null, reason, stripOverride, expose };
+  }
+
+  // Index of the stickiness source that keyed the last decision; -1: a new id.
+  lastKeySource(plan: ExperimentPlan): number {
+    return this.ex.tandem_experiment_key_source(plan.handle);
   }
 
   lastBucket(plan: ExperimentPlan): number {

@@ -87,6 +87,23 @@ describe("tandem simulate", () => {
   });
 });
 
+describe("tandem explain", () => {
+  it("says which rule matched, where the key came from and what the gateway does", async () => {
+    const p = policyFile("rules.json", { ...CHECKOUT, exposeHeader: true, rules: [{ match: { header: { "x-beta": { exact: "yes" } } }, variant: "canary" }] });
+    const ruled = await tandem("explain", "--policy", p, "--headers", "x-beta: yes", "--headers", "x-user-id: 42");
+    expect(ruled.code, ruled.stderr).toBe(0);
+    expect(ruled.stdout).toContain("variant:  canary (upstream api-v2)");
+    expect(ruled.stdout).toContain("reason:   rule:0");
+    expect(ruled.stdout).toContain("x-tandem-decision: canary; reason=rule:0");
+    const split = await tandem("explain", "--policy", p, "--headers", "x-user-id: 42");
+    expect(split.stdout).toMatch(/reason: {3}split/);
+    expect(split.stdout).toContain("key:      from header:x-user-id");
+    expect(split.stdout).toMatch(/bucket: {3}\d+ of 10000/);
+    const bad = await tandem("explain", "--policy", p, "--headers", "no-colon");
+    expect(bad.code).toBe(2);
+  });
+});
+
 describe("tandem render", () => {
   it("renders a KongPlugin and an Istio WasmPlugin carrying spec.experiment verbatim", async () => {
     const out = join(dir, "out");

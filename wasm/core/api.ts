@@ -130,6 +130,12 @@ export function tandem_experiment_bucket(h: i32): i32 {
   return (runtimes[h] as ExperimentRuntime).decision.bucket;
 }
 
+// Of the last decision: which stickiness source gave the key (index into
+// stickiness.sources; -1: a new id from the request's entropy).
+export function tandem_experiment_key_source(h: i32): i32 {
+  return (runtimes[h] as ExperimentRuntime).decision.keySource;
+}
+
 // Of the last decision: the reason (REASON_* in experiment-settings.ts) and whether the
 // request carried the override header (bit 0: strip it).
 export function tandem_experiment_reason(h: i32): i32 {
