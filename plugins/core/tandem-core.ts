@@ -181,23 +181,29 @@ export class TandemCore {
     this.ex.tandem_release(plan.handle);
   }
 
-  // `facts[i]` answers plan.needs[i] (undefined = absent).
-  decideExperiment(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): ExperimentDecision {
+  // Writes request facts as UTF-8 into the arena and their [offset, length | -1] pairs
+  // into a plan's fact table (`table()` after sizing the arena: growing it may move memory).
+  private putFacts(facts: ReadonlyArray<string | undefined>, table: () => number): void {
     let size = 16;
     for (const f of facts) if (f !== undefined) size += f.length * 3;
     const base = this.ex.tandem_arena(size);
-    const tablePtr = this.ex.tandem_fact_table(plan.handle);
+    const tablePtr = table();
     const mem = this.bytes();
-    const table = new Int32Array(mem.buffer, tablePtr, facts.length * 2);
+    const t = new Int32Array(mem.buffer, tablePtr, facts.length * 2);
     let off = 0;
     for (let i = 0; i < facts.length; i++) {
       const f = facts[i];
-      if (f === undefined) { table[2 * i] = 0; table[2 * i + 1] = -1; continue; }
+      if (f === undefined) { t[2 * i] = 0; t[2 * i + 1] = -1; continue; }
       const n = this.enc.encodeInto(f, mem.subarray(base + off)).written;
-      table[2 * i] = off;
-      table[2 * i + 1] = n;
+      t[2 * i] = off;
+      t[2 * i + 1] = n;
       off += n;
     }
+  }
+
+  // `facts[i]` answers plan.needs[i] (undefined = absent).
+  decideExperiment(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): ExperimentDecision {
+    this.putFacts(facts, () => this.ex.tandem_fact_table(plan.handle));
     const variant = this.ex.tandem_experiment_decide(plan.handle, nowMs);
     const cookie = this.out();
     const reason = this.ex.tandem_experiment_reason(plan.handle);
@@ -231,21 +237,7 @@ export class TandemCore {
 
   // Key from the request facts (`facts[i]` answers plan.needs[i]) and admission at nowMs.
   admitBreaker(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): BreakerAdmission {
-    let size = 16;
-    for (const f of facts) if (f !== undefined) size += f.length * 3;
-    const base = this.ex.tandem_arena(size);
-    const tablePtr = this.ex.tandem_breaker_fact_table(plan.handle);
-    const mem = this.bytes();
-    const table = new Int32Array(mem.buffer, tablePtr, facts.length * 2);
-    let off = 0;
-    for (let i = 0; i < facts.length; i++) {
-      const f = facts[i];
-      if (f === undefined) { table[2 * i] = 0; table[2 * i + 1] = -1; continue; }
-      const n = this.enc.encodeInto(f, mem.subarray(base + off)).written;
-      table[2 * i] = off;
-      table[2 * i + 1] = n;
-      off += n;
-    }
+    this.putFacts(facts, () => this.ex.tandem_breaker_fact_table(plan.handle));
     const n = this.ex.tandem_breaker_key(plan.handle);
     const ptr = this.ex.tandem_arena(0);
     const key = n === 0 ? "" : this.dec.decode(this.bytes().subarray(ptr, ptr + n));

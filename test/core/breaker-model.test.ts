@@ -6,19 +6,10 @@
 import { describe, expect, it } from "vitest";
 import { BreakerCore, type Admission } from "../support/breaker-core";
 import { BreakerModel, type ModelAdmission, type ModelSettings } from "../support/breaker-model";
+import { rng as mulberry32 } from "../support/rng";
 
 const core = BreakerCore.load();
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomConfig(r: () => number): Record<string, unknown> {
   const int = (n: number) => Math.floor(r() * n);
@@ -127,5 +118,5 @@ describe("breaker core vs JavaScript model", () => {
     expect(seen.get("OPEN")).toBeGreaterThan(500);
     expect(seen.get("HALF_OPEN")).toBeGreaterThan(300);
     expect(ops).toBe(600000);
-  });
+  }, 600_000);   // ~25 s alone; several times that on a loaded 2-core machine
 });

@@ -6,6 +6,7 @@ import { resolve } from "node:path";
 import { GrowthBook } from "@growthbook/growthbook";
 import { describe, expect, it, vi } from "vitest";
 import { BlocksCore } from "../support/blocks-core";
+import { rng } from "../support/rng";
 
 // The SDK's own helpers (src/util.ts). The package does not export them from its entry,
 // so they are loaded from the installed file; the public run() is checked below too.
@@ -20,16 +21,6 @@ const sdk = createRequire(__filename)(
 
 const core = BlocksCore.load();
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // 6,000 keys: ids, UUIDs, e-mails, numbers, and text in other scripts and with emoji
 // (astral characters are surrogate pairs: two UTF-16 code units, as the SDK hashes them).

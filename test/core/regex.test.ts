@@ -11,19 +11,10 @@
 // core folds ASCII only) and cased non-ASCII letters in patterns.
 import { describe, expect, it } from "vitest";
 import { BlocksCore } from "../support/blocks-core";
+import { rng } from "../support/rng";
 
 const core = BlocksCore.load();
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // `stars`: unbounded quantifiers inside. A group holding one gets only bounded
 // repetition, so JavaScript's backtracking oracle stays polynomial on these inputs

@@ -5,19 +5,10 @@ import type { PolicyDoc } from "../../cli/policy-file";
 import type { TraceRequest, TraceUpstream } from "../../cli/simulate/trace";
 import { loadCore } from "../support/dist";
 import { answerNeeds } from "../../plugins/core/answer-needs";
+import { rng } from "../support/rng";
 
 export interface BreakerScenario { name: string; policy: PolicyDoc; trace: TraceRequest[] }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function doc(name: string, spec: PolicyDoc["spec"]): PolicyDoc {
   return { apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name }, spec };

@@ -2,6 +2,7 @@
 import { createHmac } from "node:crypto";
 import type { PolicyDoc } from "../../cli/policy-file";
 import type { TraceRequest } from "../../cli/simulate/trace";
+import { rng } from "../support/rng";
 
 export interface Scenario { name: string; policy: PolicyDoc; trace: TraceRequest[] }
 
@@ -9,17 +10,6 @@ function policy(name: string, experiment: Record<string, unknown>): PolicyDoc {
   return { apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name }, spec: { experiment } };
 }
 
-// Deterministic PRNG (mulberry32) so every run sends the same traffic.
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Keys users really send, and ones they should not: non-ASCII (sent as UTF-8),
 // separators, quotes, percent signs, long values, whitespace at the ends.

@@ -2,43 +2,12 @@
 // GrowthBook hashing and SHA-256/HMAC) with the installed asc and the "core" target of
 // asconfig.json, caches the module by the hash of the core's sources, and wraps its
 // flat ABI for tests.
-import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-
-const ROOT = resolve(__dirname, "..", "..");
-const ENTRY = "wasm/core/testing/blocks-api.ts";
-
-function sourcesHash(extra: string[]): string {
-  const h = createHash("sha256");
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (name.endsWith(".ts")) { h.update(p); h.update(readFileSync(p)); }
-    }
-  };
-  walk(join(ROOT, "wasm", "core"));
-  h.update(readFileSync(join(ROOT, "asconfig.json")));
-  h.update(extra.join(" "));
-  return h.digest("hex").slice(0, 16);
-}
+import { readFileSync } from "node:fs";
+import { compileTestEntry } from "./compile-entry";
 
 // Path of the compiled test module; extraArgs e.g. ["--runtime", "stub"].
 export function compileBlocksCore(extraArgs: string[] = []): string {
-  const dir = join(tmpdir(), "tandem-blocks-test");
-  mkdirSync(dir, { recursive: true });
-  const out = join(dir, `blocks-${sourcesHash(extraArgs)}.wasm`);
-  if (existsSync(out)) return out;
-  const tmp = `${out}.${process.pid}.${Date.now()}.tmp.wasm`;
-  const asc = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
-  execFileSync(process.execPath, [asc, ENTRY, "--config", "asconfig.json", "--target", "core", "--outFile", tmp, ...extraArgs], {
-    cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
-  });
-  renameSync(tmp, out);   // atomic: parallel test files may compile the same module
-  return out;
+  return compileTestEntry("wasm/core/testing/blocks-api.ts", extraArgs);
 }
 
 interface Exports {
