@@ -25,3 +25,25 @@ export function checkoutExperiment(): Record<string, unknown> {
 export function progress(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
+
+/**
+ * The circuit-breaker configuration every breaker figure uses (the root id's / Kong
+ * plugin's config: spec.circuitBreaker fields plus `fallback`): a count window of 100,
+ * minimumCalls 20, failureRateThreshold 50, the other fields at their defaults (key
+ * `upstream`, openDurationMs 30000, failure statuses 5xx), and a `respond` fallback.
+ */
+export const BREAKER_CONFIG = {
+  window: { type: 'count', size: 100 },
+  minimumCalls: 20,
+  failureRateThreshold: 50,
+  fallback: {
+    respond: { status: 503, headers: { 'x-tandem-fallback': 'breaker' }, body: '{"items":[],"degraded":true}', contentType: 'application/json' },
+  },
+};
+
+/** The body of the fallback answer (tells a rejection from an upstream's own 503). */
+export const FALLBACK_BODY = BREAKER_CONFIG.fallback.respond.body;
+
+/** Breaker keys (values of x-tandem-variant) and the share of 503 answers in the breaker mixes. */
+export const BREAKER_KEYS = ['stable', 'canary', 'blue', 'green'];
+export const BREAKER_FAILURE_SHARE = 0.05;

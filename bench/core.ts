@@ -2,10 +2,13 @@
 // Kong plugin calls it (plugins/core/tandem-core.ts TandemCore.decideExperiment), and,
 // for context, a call of the same bridge shape that decides nothing: arena + fact
 // table + UTF-8 encoding of the same facts, one trivial export call, the out buffer read.
+// And the circuit breaker the way the Kong `circuit-breaker` plugin drives it: one
+// admitted call = admitBreaker (key from the request facts, admission) in access plus
+// recordBreaker (the outcome) in log, TandemCore.admitBreaker / recordBreaker.
 import { answerNeeds } from '../plugins/core/answer-needs';
 import { TandemCore, type ExperimentPlan } from '../plugins/core/tandem-core';
-import { checkoutExperiment, progress } from './common';
-import { makeMix, median } from './requests';
+import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, checkoutExperiment, progress } from './common';
+import { makeMix, median, rng } from './requests';
 
 interface CoreInternals {
   ex: {
@@ -44,11 +47,18 @@ function bridgeOnly(core: TandemCore, plan: ExperimentPlan, facts: ReadonlyArray
 export interface CoreResult {
   decideNs: number;
   baselineNs: number;
+  /** one admitted call: admitBreaker + recordBreaker (two bridge crossings) */
+  breakerNs: number;
+  breakerKeys: number;
+  breakerFailureShare: number;
   rounds: number;
   callsPerRound: number;
 }
 
-export function coreBench(wasmPath: string, rounds = 20, perRound = 50_000): CoreResult {
+/** Sanity and state checks of the breaker part. */
+interface BreakerCheck { rejected: number; recorded: number; failures: number }
+
+export function coreBench(wasmPath: string, rounds = 24, perRound = 50_000): CoreResult {
   const core = TandemCore.fromFile(wasmPath);
   const plan = core.configureExperiment(JSON.stringify(checkoutExperiment()));
   const facts = makeMix(1000, 0xc03e).map((r) => {
@@ -60,6 +70,19 @@ export function coreBench(wasmPath: string, rounds = 20, perRound = 50_000): Cor
   const d0 = core.decideExperiment(plan, facts[0], 0);
   const d1 = core.decideExperiment(plan, facts[1], 0);
   if (d0.setCookie === null || d1.setCookie !== null || d0.variant < 0 || d1.variant < 0) throw new Error('core: unexpected decisions');
+
+  // The breaker: key `upstream` (x-tandem-variant, else Host), rotating over a few
+  // keys; ~5% of the outcomes are 503 (failures), so every breaker stays closed and
+  // every call is admitted and recorded.
+  const bplan = core.configureBreaker(JSON.stringify(BREAKER_CONFIG), 0x5eed);
+  const keyFacts = BREAKER_KEYS.map((k) => answerNeeds(bplan.needs, { headers: { host: 'shop.example.com', 'x-tandem-variant': k } }));
+  const br = rng(0xb4e7);
+  const calls = Array.from({ length: 1000 }, (_, i) => ({ facts: keyFacts[i % BREAKER_KEYS.length], status: br() < BREAKER_FAILURE_SHARE ? 503 : 200 }));
+  const a0 = core.admitBreaker(bplan, keyFacts[1], 1);
+  if (a0.key !== BREAKER_KEYS[1] || !a0.admitted || !a0.permitted || !bplan.records) throw new Error(`core: unexpected breaker admission ${JSON.stringify(a0)}`);
+  const check: BreakerCheck = { rejected: 0, recorded: 0, failures: 0 };
+  let clock = 1_700_000_000_000;
+
   let sink = 0;
   const decide = (off: number, n: number) => {
     const t0 = process.hrtime.bigint();
@@ -71,13 +94,35 @@ export function coreBench(wasmPath: string, rounds = 20, perRound = 50_000): Cor
     for (let i = 0; i < n; i++) sink += bridgeOnly(core, plan, facts[(off + i) % 1000]);
     return Number(process.hrtime.bigint() - t0) / n;
   };
-  for (let i = 0; i < 3; i++) { decide(0, perRound); bridge(0, perRound); }
-  const d: number[] = [];
-  const b: number[] = [];
+  const breaker = (off: number, n: number) => {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) {
+      const c = calls[(off + i) % 1000];
+      const now = clock++;
+      const a = core.admitBreaker(bplan, c.facts, now);
+      if (!a.admitted) { check.rejected++; continue; }
+      const r = core.recordBreaker(bplan, a.key, a.flags, a.generation, { status: c.status, latencyMs: 12 }, now);
+      check.recorded++;
+      if (r.outcome === 1) check.failures++;
+    }
+    return Number(process.hrtime.bigint() - t0) / n;
+  };
+  const fns = [decide, bridge, breaker];
+  for (let i = 0; i < 3; i++) for (const f of fns) f(0, perRound);
+  const out: number[][] = [[], [], []];
+  // every order of the three in turn (rounds a multiple of 6): load from elsewhere
+  // hits each alike
+  const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]];
   for (let r = 0; r < rounds; r++) {
-    if (r % 2 === 0) { d.push(decide(r * 37, perRound)); b.push(bridge(r * 37, perRound)); }
-    else { b.push(bridge(r * 37, perRound)); d.push(decide(r * 37, perRound)); }
+    for (const j of orders[r % orders.length]) out[j].push(fns[j](r * 37, perRound));
   }
-  progress(`core: decide ${median(d).toFixed(0)} ns, bridge ${median(b).toFixed(0)} ns (sink ${sink & 1})`);
-  return { decideNs: median(d), baselineNs: median(b), rounds, callsPerRound: perRound };
+  const [d, b, k] = out.map(median);
+  // The breaker really was closed throughout: nothing rejected, every key closed,
+  // the failures counted.
+  const states = BREAKER_KEYS.map((key) => core.breakerState(bplan, key));
+  if (check.rejected > 0 || states.some((s) => s !== 'closed') || check.failures === 0) {
+    throw new Error(`core: the breaker did not stay closed (rejected ${check.rejected}, states ${states.join(',')}, failures ${check.failures})`);
+  }
+  progress(`core: decide ${d.toFixed(0)} ns, bridge ${b.toFixed(0)} ns, breaker allow+record ${k.toFixed(0)} ns; ${check.recorded} breaker calls, ${(100 * check.failures / check.recorded).toFixed(1)}% failures, all admitted (sink ${sink & 1})`);
+  return { decideNs: d, baselineNs: b, breakerNs: k, breakerKeys: BREAKER_KEYS.length, breakerFailureShare: check.failures / check.recorded, rounds, callsPerRound: perRound };
 }

@@ -3,9 +3,9 @@
 // harness's direct WasmHost API (no sockets): the host work per request (header maps,
 // pairs, context bookkeeping) is the same for both filters, so the ratio isolates
 // what the filter itself costs on top of the smallest filter the same SDK builds.
-import { WasmHost, type Pair } from '../test/harness/envoy/index';
-import { RESPONSE_HEADERS, makeMix, median, type BenchRequest } from './requests';
-import { checkoutExperiment, distPath, progress } from './common';
+import { SharedData, WasmHost, type Pair } from '../test/harness/envoy/index';
+import { RESPONSE_HEADERS, makeMix, median, rng, type BenchRequest } from './requests';
+import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, checkoutExperiment, distPath, progress } from './common';
 
 const PROPS = { 'source.address': '10.1.2.3:51234' };
 
@@ -131,4 +131,148 @@ export async function memoryGrowth(requests = 1_000_000, warmup = 10_000): Promi
   if (host.failed) throw new Error('memory: tandem VM failed during the run');
   const after = host.memoryPages();
   return { memoryGrowthPages: after - before, pagesAfterWarmup: before, pagesAfterRun: after, requests, nsPerRequest: ns / requests };
+}
+
+// ----------------------------------------------------------------- breaker
+
+/** One request of the breaker mix: its header pairs and the response it gets. */
+interface BreakerItem { pairs: Pair[]; response: Pair[]; failed: boolean }
+
+const RESPONSE_503: Pair[] = RESPONSE_HEADERS.map(([k, v]) => (k === ':status' ? [k, '503'] : [k, v]) as Pair);
+
+/**
+ * The request mix as the breaker sees it behind the `experiment` filter: every request
+ * carries x-tandem-variant (the breaker's default key `upstream`), rotating over a few
+ * keys; ~5% of the responses are 503 (failures, spread at random), the rest 200.
+ */
+function breakerMix(n: number): BreakerItem[] {
+  const r = rng(0xb3e4);
+  return makeMix(n, 0x7a3d).map((req, i) => {
+    const failed = r() < BREAKER_FAILURE_SHARE;
+    return {
+      pairs: [...req.pairs, ['x-tandem-variant', BREAKER_KEYS[i % BREAKER_KEYS.length]] as Pair],
+      response: failed ? RESPONSE_503 : RESPONSE_HEADERS,
+      failed,
+    };
+  });
+}
+
+/** n full lifecycles (the response with the item's status; done() runs on_log) from offset; elapsed ns. */
+function timedBreaker(host: WasmHost, mix: BreakerItem[], offset: number, n: number): number {
+  const len = mix.length;
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const it = mix[(offset + i) % len];
+    const s = host.newStream(PROPS);
+    s.requestHeaders(it.pairs, true);
+    s.responseHeaders(it.response, false);
+    s.done();
+  }
+  return Number(process.hrtime.bigint() - t0);
+}
+
+/** Breaker states in shared data (breaker-store.ts value layout, codec.ts state layout). */
+function breakerSlots(sd: SharedData): Array<{ key: string; state: number; calls: number; failures: number }> {
+  const H = 16; // VALUE_HEADER
+  return sd.keys('').filter((k) => k.startsWith('tandem:cb:')).map((name) => {
+    const v = sd.get('', name)!.value;
+    const keyLen = v.readUInt16LE(2);
+    return { key: v.subarray(v.length - keyLen).toString('utf8'), state: v[H + 1], calls: v.readUInt32LE(H + 68), failures: v.readUInt32LE(H + 72) };
+  });
+}
+
+export interface EnvoyBreaker {
+  /** breaker (root id circuit-breaker, shared data) ÷ the SDK's no-op filter, per stream */
+  breakerOverheadRatio: number;
+  /** breaker ÷ a no-op on tandem's own dispatcher (noop-lean.wasm) */
+  breakerOverheadRatioVsLeanNoop: number;
+  breakerNsPerRequest: number;
+  noopNsPerRequest: number;
+  leanNoopNsPerRequest: number;
+  ratioMin: number;
+  ratioMax: number;
+  rounds: number;
+  requestsPerRound: number;
+  /** share of 503 responses in the mix, and what the breaker saw at the end */
+  failureShare: number;
+  rejected: number;
+  keys: Array<{ key: string; state: string; calls: number; failures: number }>;
+  sharedDataOps: { getsPerRequest: number; setsPerRequest: number };
+}
+
+const STATE_NAMES = ['closed', 'open', 'half_open'];
+
+export async function envoyBreakerOverhead(rounds = 48, perRound = 5000, warmup = 20000): Promise<EnvoyBreaker> {
+  const mix = breakerMix(1000);
+  const sharedData = new SharedData();
+  const configuration = JSON.stringify(BREAKER_CONFIG);
+  const breaker = await WasmHost.load({ wasm: distPath('wasm/tandem.wasm'), rootId: 'circuit-breaker', configuration, sharedData });
+  // the no-ops get the same configuration text (the SDK's default onConfigure reads it)
+  const noop = await WasmHost.load({ wasm: distPath('wasm/noop.wasm'), rootId: 'noop', configuration, sharedData });
+  const lean = await WasmHost.load({ wasm: distPath('wasm/noop-lean.wasm'), rootId: 'noop', configuration, sharedData });
+
+  // sanity: admitted (continue, no local reply), outcomes land in shared data per key
+  for (const it of mix.slice(0, 40)) {
+    const s = breaker.newStream(PROPS);
+    const r = s.requestHeaders(it.pairs, true);
+    s.responseHeaders(it.response, false);
+    s.done();
+    if (r.action !== 'continue' || r.localReply) throw new Error('envoy-breaker: a request was not admitted');
+  }
+  const seen = breakerSlots(sharedData);
+  if (seen.length !== BREAKER_KEYS.length || seen.some((k) => k.calls === 0)) {
+    throw new Error(`envoy-breaker: outcomes not recorded in shared data: ${JSON.stringify(seen)}`);
+  }
+
+  const hosts = [breaker, noop, lean];
+  for (const h of [...hosts, ...hosts]) timedBreaker(h, mix, 0, warmup / 2);
+  const ns: number[][] = [[], [], []];
+  const ratios: number[] = [];
+  const leanRatios: number[] = [];
+  // every order of the three in turn (rounds a multiple of 6)
+  const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [2, 1, 0], [1, 0, 2]];
+  for (let r = 0; r < rounds; r++) {
+    const off = (r * perRound) % mix.length;
+    const t: number[] = [0, 0, 0];
+    for (const j of orders[r % orders.length]) t[j] = timedBreaker(hosts[j], mix, off, perRound);
+    for (let j = 0; j < 3; j++) ns[j].push(t[j] / perRound);
+    ratios.push(t[0] / t[1]);
+    leanRatios.push(t[0] / t[2]);
+    if (r % 16 === 15) progress(`envoy-breaker: round ${r + 1}/${rounds} ratio ${(t[0] / t[1]).toFixed(3)}`);
+  }
+  // Shared-data traffic per request, counted after timing (a counting wrapper would
+  // add its own cost to the timed rounds): 1,000 more breaker streams.
+  const ops = { get: 0, set: 0 };
+  const get = sharedData.get.bind(sharedData);
+  const set = sharedData.set.bind(sharedData);
+  sharedData.get = (vm, key) => { ops.get++; return get(vm, key); };
+  sharedData.set = (vm, key, value, cas) => { ops.set++; return set(vm, key, value, cas); };
+  timedBreaker(breaker, mix, 0, mix.length);
+  const getsPerRequest = ops.get / mix.length;
+  const setsPerRequest = ops.set / mix.length;
+
+  // The breaker stayed closed: nothing rejected, every key closed with failures counted.
+  if (breaker.failed) throw new Error('envoy-breaker: the breaker VM failed');
+  const rejected = breaker.metrics['wasmcustom.tandem_breaker_rejected'] ?? 0;
+  const keys = breakerSlots(sharedData).map((k) => ({ ...k, state: STATE_NAMES[k.state] ?? String(k.state) }));
+  if (rejected !== 0 || keys.length !== BREAKER_KEYS.length || keys.some((k) => k.state !== 'closed' || k.calls !== 100)) {
+    throw new Error(`envoy-breaker: the breaker did not stay closed: rejected ${rejected}, keys ${JSON.stringify(keys)}`);
+  }
+  const failureShare = mix.filter((m) => m.failed).length / mix.length;
+  progress(`envoy-breaker: ${rejected} rejected; ${keys.map((k) => `${k.key} ${k.state} ${k.failures}/${k.calls}`).join(', ')}; shared data ${getsPerRequest.toFixed(2)} gets + ${setsPerRequest.toFixed(2)} sets per request`);
+  return {
+    breakerOverheadRatio: median(ratios),
+    breakerOverheadRatioVsLeanNoop: median(leanRatios),
+    breakerNsPerRequest: median(ns[0]),
+    noopNsPerRequest: median(ns[1]),
+    leanNoopNsPerRequest: median(ns[2]),
+    ratioMin: Math.min(...ratios),
+    ratioMax: Math.max(...ratios),
+    rounds,
+    requestsPerRound: perRound,
+    failureShare,
+    rejected,
+    keys,
+    sharedDataOps: { getsPerRequest, setsPerRequest },
+  };
 }

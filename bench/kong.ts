@@ -1,7 +1,9 @@
 // Kong sections.
 //  rpcs:       RPC round trips per request of the `experiment` plugin through the Kong
 //              harness (startKong: real kong-js-pluginserver, real HTTP on loopback),
-//              counted by the harness (rpcStats: HandleEvent + every Step).
+//              counted by the harness (rpcStats: HandleEvent + every Step); then of
+//              `experiment` + `circuit-breaker` together (as `tandem simulate --via
+//              kong` runs them), per plugin and per request, admitted and rejected.
 //  throughput: experiment's req/s ÷ kong-baseline's (a logic-free plugin making the same
 //              PDK calls), through the low-level PluginServer API: no HTTP, a fake PDK
 //              answers every call, 64 requests in flight over pooled connections. Each
@@ -11,7 +13,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { PluginServer, startKong, storedConfig } from '../test/harness/kong/index';
 import { configFieldsOf, kongConf } from '../test/harness/kong/plugin-registry';
-import { checkoutExperiment, distPath, progress, ROOT } from './common';
+import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, FALLBACK_BODY, checkoutExperiment, distPath, progress, ROOT } from './common';
 import { makeMix, makeRequest, median, rng, type BenchRequest, type Kind } from './requests';
 
 export const BASELINE_DIR = path.join(ROOT, 'test', 'fixtures', 'bench', 'kong-baseline');
@@ -109,6 +111,155 @@ export async function kongRpcs(): Promise<KongRpcs> {
     accessRpcsMean: access.reduce((a, b) => a + b, 0) / access.length,
     accessRpcsByKind: byKind,
     scope: BENCH_SCOPE,
+  };
+}
+
+// ------------------------------------------------------------ breaker rpcs
+
+/** Round trips per request of one plugin in one phase (max), or 0 when it had none. */
+interface PhaseRpcs { access: number; log: number }
+
+export interface KongBreakerRpcs {
+  /** the circuit-breaker plugin's own round trips: max over admitted and rejected requests */
+  accessRpcs: number;
+  logRpcs: number;
+  byOutcome: { admitted: PhaseRpcs; rejected: PhaseRpcs };
+  /** the experiment plugin's round trips in the same gateway */
+  experiment: PhaseRpcs;
+  /** per request, both plugins together (the harness's per-request count) */
+  combined: PhaseRpcs;
+  requests: { admitted: number; rejected: number };
+  /** upstream 503 share of the admitted step */
+  failureShare: number;
+}
+
+/** Loopback upstream answering the status the request asks for (x-bench-status); counts its hits. */
+function statusUpstream(hits: { n: number }): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((req, res) => {
+    req.resume();
+    hits.n++;
+    const status = Number(req.headers['x-bench-status'] ?? 200) || 200;
+    res.writeHead(status, { 'content-type': 'application/json' }).end('{"ok":' + (status < 500) + '}');
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, port: (server.address() as any).port })));
+}
+
+function sendWithBody(url: string, req: BenchRequest, status: number): Promise<{ status: number; body: string }> {
+  const headers: Record<string, string> = { 'x-bench-status': String(status) };
+  for (const [k, v] of Object.entries(req.kongHeaders)) headers[k] = v[0];
+  return new Promise((resolve, reject) => {
+    const r = http.request(url + req.path, { method: 'GET', headers, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+/**
+ * `experiment` (checkout policy) and `circuit-breaker` (BREAKER_CONFIG, key `upstream`:
+ * the variant the experiment picked) on one gateway, as `tandem simulate --via kong`
+ * and `tandem render` set them up. Each plugin server's bridge is wrapped to count its
+ * own round trips (the harness counts per request and phase, summed over plugins).
+ *  1. admitted: 100 requests of the 80/10/10 mix, ~5% answered 503 by the upstream
+ *     (the breakers stay closed: every answer must be the upstream's);
+ *  2. rejected: every upstream answer 503 until the breakers of both variants are open
+ *     (requests answered by the fallback are rejected ones), then 30 more requests.
+ */
+export async function kongBreakerRpcs(): Promise<KongBreakerRpcs> {
+  const hits = { n: 0 };
+  const v1 = await statusUpstream(hits);
+  const v2 = await statusUpstream(hits);
+  const checkout = checkoutExperiment();
+  const breakerConfig = { ...BREAKER_CONFIG, variantUpstreams: { stable: 'api-v1', canary: 'api-v2' } };
+  const gw = await startKong({
+    plugins: [
+      { name: 'experiment', dir: distPath('kong/experiment'), config: checkout },
+      { name: 'circuit-breaker', dir: distPath('kong/circuit-breaker'), config: breakerConfig },
+    ],
+    upstreams: { 'api-v1': { host: '127.0.0.1', port: v1.port }, 'api-v2': { host: '127.0.0.1', port: v2.port } },
+    defaultUpstream: 'api-v1',
+    retries: 0,
+  });
+  // Per plugin round trips of the current request: wrap each plugin server's bridge.
+  const counts: Record<string, Record<string, number>> = {};
+  for (const name of ['experiment', 'circuit-breaker']) {
+    const srv = gw.pluginServer(name);
+    const orig = srv.bridge.bind(srv);
+    const c: Record<string, number> = (counts[name] = {});
+    srv.bridge = ((iid: number, phase: string, onCall: any, onRoundTrip?: () => void) =>
+      orig(iid, phase, onCall, () => {
+        c[phase] = (c[phase] ?? 0) + 1;
+        onRoundTrip?.();
+      })) as typeof srv.bridge;
+  }
+  const max = (a: PhaseRpcs, access: number, log: number) => {
+    a.access = Math.max(a.access, access);
+    a.log = Math.max(a.log, log);
+  };
+  const byOutcome = { admitted: { access: 0, log: 0 }, rejected: { access: 0, log: 0 } };
+  const experiment = { access: 0, log: 0 };
+  const combined = { access: 0, log: 0 };
+  const requests = { admitted: 0, rejected: 0 };
+  const one = async (req: BenchRequest, status: number): Promise<boolean> => {
+    gw.resetStats();
+    for (const c of Object.values(counts)) for (const k of Object.keys(c)) delete c[k];
+    const before = hits.n;
+    const r = await sendWithBody(gw.url, req, status);
+    await gw.logDone();
+    const rejected = r.body === FALLBACK_BODY;
+    if (rejected ? r.status !== 503 || hits.n !== before : r.status !== status || hits.n !== before + 1) {
+      throw new Error(`kong-breaker: unexpected answer ${r.status} ${JSON.stringify(r.body)} (upstream asked for ${status}, ${hits.n - before} upstream hits)`);
+    }
+    const cb = counts['circuit-breaker'];
+    const ex = counts.experiment;
+    max(rejected ? byOutcome.rejected : byOutcome.admitted, cb.access ?? 0, cb.log ?? 0);
+    max(experiment, ex.access ?? 0, ex.log ?? 0);
+    const st = gw.rpcStats();
+    max(combined, st.access[0] ?? 0, st.log[0] ?? 0);
+    if ((st.access[0] ?? 0) !== (cb.access ?? 0) + (ex.access ?? 0) || (st.log[0] ?? 0) !== (cb.log ?? 0) + (ex.log ?? 0)) {
+      throw new Error(`kong-breaker: per-plugin counts ${JSON.stringify(counts)} do not add up to the request's ${JSON.stringify(st)}`);
+    }
+    requests[rejected ? 'rejected' : 'admitted']++;
+    return rejected;
+  };
+  let failureShare = 0;
+  try {
+    // 1. admitted, ~5% upstream failures: nothing may be rejected
+    const r = rng(0x0b5e);
+    const mix = makeMix(100, 0xcb01);
+    let failed = 0;
+    for (const req of mix) {
+      const status = r() < BREAKER_FAILURE_SHARE ? 503 : 200;
+      if (status === 503) failed++;
+      if (await one(req, status)) throw new Error('kong-breaker: a request was rejected while the breakers should be closed');
+    }
+    failureShare = failed / mix.length;
+    // 2. every answer a failure until both variants' breakers are open, then 30 more
+    const more = makeMix(2000, 0xcb02);
+    let i = 0;
+    let streak = 0;
+    for (; i < more.length && streak < 30; i++) streak = (await one(more[i], 503)) ? streak + 1 : 0;
+    for (let j = 0; j < 30 && i < more.length; j++, i++) await one(more[i], 503);
+    if (requests.rejected < 30) throw new Error(`kong-breaker: only ${requests.rejected} requests rejected after ${i} failing ones`);
+    if (gw.logs('err').length) throw new Error(`kong-breaker: errors logged: ${JSON.stringify(gw.logs('err'))}`);
+  } finally {
+    await gw.close();
+    v1.server.close();
+    v2.server.close();
+  }
+  progress(`kong-rpcs: circuit-breaker ${JSON.stringify(byOutcome)} over ${requests.admitted} admitted / ${requests.rejected} rejected; experiment ${JSON.stringify(experiment)}; per request ${JSON.stringify(combined)}`);
+  return {
+    accessRpcs: Math.max(byOutcome.admitted.access, byOutcome.rejected.access),
+    logRpcs: Math.max(byOutcome.admitted.log, byOutcome.rejected.log),
+    byOutcome,
+    experiment,
+    combined,
+    requests,
+    failureShare,
   };
 }
 

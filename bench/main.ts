@@ -2,14 +2,16 @@
 // runs one section per process): `node bench.cjs <section>` prints one JSON line.
 import { distPath } from './common';
 import { coreBench } from './core';
-import { envoyOverhead, memoryGrowth } from './envoy';
-import { kongRpcs, kongThroughput } from './kong';
+import { envoyBreakerOverhead, envoyOverhead, memoryGrowth } from './envoy';
+import { kongBreakerRpcs, kongRpcs, kongThroughput } from './kong';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
   envoy: () => envoyOverhead(),
+  'envoy-breaker': () => envoyBreakerOverhead(),
   memory: () => memoryGrowth(),
-  'kong-rpcs': () => kongRpcs(),
+  // experiment alone, then experiment + circuit-breaker on one gateway
+  'kong-rpcs': async () => ({ ...(await kongRpcs()), breaker: await kongBreakerRpcs() }),
   'kong-throughput': () => kongThroughput(),
 };
 

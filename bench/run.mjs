@@ -1,6 +1,6 @@
 // npm run bench [-- --json] [-- --only=envoy,kong-rpcs]
 // `npm run build` has run (package.json). This script:
-//   1. copies the build under test (dist/wasm/*.wasm, dist/kong/experiment/) into
+//   1. copies the build under test (dist/wasm/*.wasm, dist/kong/{experiment,circuit-breaker}/) into
 //      bench/.build/dist, so every section measures the same bytes even if dist/ is
 //      rebuilt meanwhile;
 //   2. bundles bench/main.ts (which imports the harnesses in test/harness/) with esbuild
@@ -29,7 +29,7 @@ const t0 = Date.now();
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 // ---------------------------------------------------------------- 1. snapshot
-const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/noop-lean.wasm', 'wasm/tandem-core.wasm', 'kong/experiment'];
+const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/noop-lean.wasm', 'wasm/tandem-core.wasm', 'kong/experiment', 'kong/circuit-breaker'];
 for (const a of artifacts) {
   if (!existsSync(path.join(root, 'dist', a))) {
     log(`dist/${a} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -86,7 +86,7 @@ function runSection(name, timeoutMs = 180_000) {
   });
 }
 
-const names = ['core', 'envoy', 'memory', 'kong-rpcs', 'kong-throughput'];
+const names = ['core', 'envoy', 'envoy-breaker', 'memory', 'kong-rpcs', 'kong-throughput'];
 const res = {};
 const errors = {};
 const seconds = {};
@@ -101,9 +101,11 @@ for (const n of names) {
 // ---------------------------------------------------------------- 4. report
 const size = (rel) => statSync(path.join(snap, rel)).size;
 const e = res.envoy ?? {};
+const eb = res['envoy-breaker'] ?? {};
 const m = res.memory ?? {};
 const kr = res['kong-rpcs'] ?? {};
 const kt = res['kong-throughput'] ?? {};
+const kb = kr.breaker ?? {};
 const c = res.core ?? {};
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
 
@@ -118,11 +120,34 @@ const result = {
     ratioMax: round(e.ratioMax),
     rounds: e.rounds ?? null,
     requestsPerRound: e.requestsPerRound ?? null,
+    breakerOverheadRatio: round(eb.breakerOverheadRatio),
+    breakerOverheadRatioVsLeanNoop: round(eb.breakerOverheadRatioVsLeanNoop),
+    breakerNsPerRequest: round(eb.breakerNsPerRequest, 0),
+    breakerNoopNsPerRequest: round(eb.noopNsPerRequest, 0),
+    breakerLeanNoopNsPerRequest: round(eb.leanNoopNsPerRequest, 0),
+    breakerRatioMin: round(eb.ratioMin),
+    breakerRatioMax: round(eb.ratioMax),
+    breakerRounds: eb.rounds ?? null,
+    breakerRequestsPerRound: eb.requestsPerRound ?? null,
+    breakerFailureShare: round(eb.failureShare),
+    breakerRejected: eb.rejected ?? null,
+    breakerKeys: eb.keys ?? null,
+    breakerSharedDataGetsPerRequest: round(eb.sharedDataOps?.getsPerRequest, 2),
+    breakerSharedDataSetsPerRequest: round(eb.sharedDataOps?.setsPerRequest, 2),
   },
   kong: {
     accessRpcs: kr.accessRpcs ?? null,
     accessRpcsScoped: kr.accessRpcsScoped ?? null,
-    logRpcs: kr.logRpcs ?? null,
+    // max per request of the log phase, all plugins on the request: experiment alone,
+    // and experiment + circuit-breaker on one gateway
+    logRpcs: typeof kr.logRpcs === 'number' && kb.combined ? Math.max(kr.logRpcs, kb.combined.log) : null,
+    experimentLogRpcs: kr.logRpcs ?? null,
+    breakerAccessRpcs: kb.accessRpcs ?? null,
+    breakerLogRpcs: kb.logRpcs ?? null,
+    breakerRpcsByOutcome: kb.byOutcome ?? null,
+    breakerRequests: kb.requests ?? null,
+    withBreakerAccessRpcs: kb.combined?.access ?? null,
+    withBreakerLogRpcs: kb.combined?.log ?? null,
     accessRpcsMean: round(kr.accessRpcsMean, 2),
     accessRpcsByKind: kr.accessRpcsByKind ?? null,
     throughputRatio: round(kt.throughputRatio),
@@ -149,11 +174,15 @@ const result = {
   core: {
     decideNs: round(c.decideNs, 0),
     baselineNs: round(c.baselineNs, 0),
+    breakerNs: round(c.breakerNs, 0),
+    breakerKeys: c.breakerKeys ?? null,
+    breakerFailureShare: round(c.breakerFailureShare),
   },
 };
 
 const targets = [
   ['envoy.overheadRatio', result.envoy.overheadRatio, '<=', 1.5],
+  ['envoy.breakerOverheadRatio', result.envoy.breakerOverheadRatio, '<=', 2.0],
   ['kong.accessRpcs', result.kong.accessRpcs, '<=', 5],
   ['kong.logRpcs', result.kong.logRpcs, '<=', 3],
   ['kong.throughputRatio', result.kong.throughputRatio, '>=', 0.9],
@@ -184,14 +213,18 @@ if (json) {
   const ctx = {
     'envoy.overheadRatio': `tandem ${us(result.envoy.tandemNsPerRequest)} ÷ noop ${us(result.envoy.noopNsPerRequest)} per stream; median of ${fmt(result.envoy.rounds)} rounds × ${fmt(result.envoy.requestsPerRound)} (range ${fmt(result.envoy.ratioMin)}–${fmt(result.envoy.ratioMax)}); ÷ a no-op on tandem's dispatcher ${us(result.envoy.leanNoopNsPerRequest)}: ${fmt(result.envoy.overheadRatioVsLeanNoop)}`,
     'kong.accessRpcs': `max over checkout.yaml's kinds; by kind ${fmt(result.kong.accessRpcsByKind)}; mean over the 80/10/10 mix ${fmt(result.kong.accessRpcsMean)}; with a path scope (one more get_path_with_query): kong.accessRpcsScoped ${fmt(result.kong.accessRpcsScoped)}`,
-    'kong.logRpcs': 'max per request (experiment has no log handler: 0 expected)',
+    'envoy.breakerOverheadRatio': `circuit-breaker ${us(result.envoy.breakerNsPerRequest)} ÷ noop ${us(result.envoy.breakerNoopNsPerRequest)} per stream, shared data included (${fmt(result.envoy.breakerSharedDataGetsPerRequest)} gets + ${fmt(result.envoy.breakerSharedDataSetsPerRequest)} sets per request); median of ${fmt(result.envoy.breakerRounds)} rounds × ${fmt(result.envoy.breakerRequestsPerRound)} (range ${fmt(result.envoy.breakerRatioMin)}–${fmt(result.envoy.breakerRatioMax)}); ${fmt(result.envoy.breakerFailureShare)} of responses 503, ${fmt(result.envoy.breakerRejected)} rejected, all keys closed; ÷ a no-op on tandem's dispatcher ${us(result.envoy.breakerLeanNoopNsPerRequest)}: envoy.breakerOverheadRatioVsLeanNoop ${fmt(result.envoy.breakerOverheadRatioVsLeanNoop)}`,
+    'kong.logRpcs': `max per request over both plugins' log phases: experiment alone ${fmt(result.kong.experimentLogRpcs)} (no log handler), experiment + circuit-breaker ${fmt(result.kong.withBreakerLogRpcs)}`,
     'kong.throughputRatio': `experiment ${fmt(result.kong.experimentReqPerSec)} req/s ÷ kong-baseline ${fmt(result.kong.baselineReqPerSec)} req/s; ${fmt(result.kong.concurrency)} in flight, median of ${fmt(result.kong.rounds)} rounds (range ${fmt(result.kong.throughputRatioMin)}–${fmt(result.kong.throughputRatioMax)}); plugin-server CPU per request ${fmt(result.kong.experimentCpuUsPerRequest)} µs vs ${fmt(result.kong.baselineCpuUsPerRequest)} µs (×${fmt(result.kong.cpuRatio)}), driver ${fmt(result.kong.driverCpuUsPerRequest)} µs`,
     'wasm.sizeBytes': `noop.wasm ${fmt(result.wasm.noopSizeBytes)} bytes`,
     'wasm.memoryGrowthPages': `${fmt(result.wasm.pagesAfterWarmup)} pages after 10,000 streams → ${fmt(result.wasm.pagesAfterRun)} after ${fmt(result.wasm.memoryRequests)} more`,
   };
   const rows = [['figure', 'value', 'target', 'pass', 'context']];
   for (const [key, { value, target, pass }] of Object.entries(result.targets)) rows.push([key, fmt(value), target, pass ? 'PASS' : 'FAIL', ctx[key] ?? '']);
+  rows.push(['kong.breakerAccessRpcs', fmt(result.kong.breakerAccessRpcs), '', '', `circuit-breaker plugin's own access round trips, max over admitted / rejected: ${fmt(result.kong.breakerRpcsByOutcome)} (${fmt(result.kong.breakerRequests)} requests); with experiment, per request: kong.withBreakerAccessRpcs ${fmt(result.kong.withBreakerAccessRpcs)}`]);
+  rows.push(['kong.breakerLogRpcs', fmt(result.kong.breakerLogRpcs), '', '', 'circuit-breaker plugin\'s own log round trips (HandleEvent + serialize), max over admitted / rejected']);
   rows.push(['core.decideNs', fmt(result.core.decideNs), '', '', `one decideExperiment through tandem-core.wasm; the same bridge deciding nothing: core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
+  rows.push(['core.breakerNs', fmt(result.core.breakerNs), '', '', `one admitted call: admitBreaker + recordBreaker through tandem-core.wasm (two bridge crossings), ${fmt(result.core.breakerKeys)} keys, ${fmt(result.core.breakerFailureShare)} failures, all closed; trivial-call baseline core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r) => r.map((cell, i) => (i < 4 ? cell.padEnd(w[i]) : cell)).join('  ');
   const lines = [
