@@ -57,9 +57,21 @@ export function proxy_on_context_create(id: u32, rootId: u32): void {
 
 export function proxy_on_vm_start(_rootId: u32, _vmConfigSize: u32): u32 { return 1; }
 
+// Garbage collection. The filter is built with AssemblyScript's "minimal" runtime (TCMS
+// without automatic collection): its code is ~40% smaller than with the incremental
+// collector, whose write barriers sit on every reference store. We collect ourselves,
+// at the outermost point of a callback, where no managed object is held only on the
+// stack (TCMS does not scan it): after every configuration and every COLLECT_EVERY
+// stream deletions. A collection marks the live heap (settings, live streams: tens of
+// KB) and sweeps the garbage of those streams: microseconds, amortized per stream.
+const COLLECT_EVERY = 64;
+let deletedSinceCollect = 0;
+
 export function proxy_on_configure(rootId: u32, size: u32): u32 {
   if (!roots.has(rootId)) return 0;
-  return roots.get(rootId).onConfigure(size) ? 1 : 0;
+  const ok = roots.get(rootId).onConfigure(size);
+  __collect();
+  return ok ? 1 : 0;
 }
 
 export function proxy_on_request_headers(id: u32, headers: u32, eos: u32): u32 {
@@ -84,4 +96,8 @@ export function proxy_on_done(id: u32): u32 {
 
 export function proxy_on_delete(id: u32): void {
   if (!streams.delete(id)) roots.delete(id);
+  if (++deletedSinceCollect >= COLLECT_EVERY) {
+    deletedSinceCollect = 0;
+    __collect();
+  }
 }
