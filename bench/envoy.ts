@@ -5,7 +5,7 @@
 // what the filter itself costs on top of the smallest filter the same SDK builds.
 import { SharedData, WasmHost, type Pair } from '../test/harness/envoy/index';
 import { RESPONSE_HEADERS, makeMix, median, rng, type BenchRequest } from './requests';
-import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, checkoutExperiment, distPath, progress } from './common';
+import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, CHECKOUT_RULES, checkoutExperiment, checkoutExperimentWithRules, distPath, progress } from './common';
 
 const PROPS = { 'source.address': '10.1.2.3:51234' };
 
@@ -107,6 +107,123 @@ function checkDecides(host: WasmHost, mix: BenchRequest[]): void {
     if ((req.kind === 'new') !== !!cookie) throw new Error(`envoy: unexpected Set-Cookie presence for a ${req.kind} request`);
   }
   if (host.failed) throw new Error('envoy: tandem VM failed');
+}
+
+// ----------------------------------------------------------------- rules
+
+export interface EnvoyRules {
+  /** median over rounds of (with 20 rules ÷ without) − 1 */
+  rulesOverhead: number;
+  rulesNsPerRequest: number;
+  noRulesNsPerRequest: number;
+  /** spread of the per-round overheads (ratio − 1) */
+  rulesOverheadMin: number;
+  rulesOverheadMax: number;
+  rules: number;
+  rounds: number;
+  requestsPerRound: number;
+  /** decision reasons seen in the sanity pass over the whole mix, per configuration */
+  reasons: { rules: Record<string, number>; noRules: Record<string, number> };
+  /** probes: requests built to hit each rule, all decided by that rule */
+  probesMatched: number;
+}
+
+const DECISION = 'x-tandem-decision';
+
+/** One lifecycle, returning the request's x-tandem-variant and the response's x-tandem-decision. */
+function decisionOf(host: WasmHost, pairs: Pair[]): { variant?: string; decision?: string; setCookie: boolean } {
+  const s = host.newStream(PROPS);
+  const rq = s.requestHeaders(pairs, true);
+  const rs = s.responseHeaders(RESPONSE_HEADERS, false);
+  s.done();
+  return {
+    variant: rq.headers.find(([k]) => k === 'x-tandem-variant')?.[1],
+    decision: rs.headers.find(([k]) => k === DECISION)?.[1],
+    setCookie: rs.headers.some(([k]) => k === 'set-cookie'),
+  };
+}
+
+function withHeaders(pairs: Pair[], set: Array<[string, string]>): Pair[] {
+  const out = pairs.map(([k, v]) => [k, v] as Pair);
+  for (const [name, value] of set) {
+    const i = out.findIndex(([k]) => k === name);
+    if (i >= 0) out[i] = [name, value];
+    else out.push([name, value]);
+  }
+  return out;
+}
+
+/**
+ * tandem.wasm (root id experiment) with the checkout policy plus the 20 rules of
+ * CHECKOUT_RULES ÷ the same policy without rules; exposeHeader on both, so both pay
+ * for the decision header and the sanity pass can read the reason.
+ */
+export async function envoyRulesOverhead(rounds = 60, perRound = 5000, warmup = 20000): Promise<EnvoyRules> {
+  const mix = makeMix(1000);
+  const withRules = await loadTandem(JSON.stringify({ ...checkoutExperimentWithRules(), exposeHeader: true }));
+  const noRules = await loadTandem(JSON.stringify({ ...checkoutExperiment(), exposeHeader: true }));
+
+  // Sanity 1: every rule is configured and reachable — a probe built for rule i is decided by rule i.
+  const base = mix.find((r) => r.kind === 'returning')!;
+  CHECKOUT_RULES.forEach(({ rule, probe }, i) => {
+    const d = decisionOf(withRules, withHeaders(base.pairs, probe));
+    const want = typeof rule.variant === 'string' ? `${rule.variant}; reason=rule:${i}` : null;
+    if (want ? d.decision !== want : !d.decision?.endsWith(`; reason=rule:${i}`)) {
+      throw new Error(`envoy-rules: the probe for rule ${i} got ${DECISION}: ${d.decision ?? '(none)'}, expected ${want ?? `reason=rule:${i}`}`);
+    }
+  });
+  // Sanity 2: no request of the mix matches any rule (all 20 evaluated every time), and
+  // both configurations decide every request alike (variant, decision, Set-Cookie).
+  const reasons = { rules: {} as Record<string, number>, noRules: {} as Record<string, number> };
+  for (const req of mix) {
+    const a = decisionOf(withRules, req.pairs);
+    const b = decisionOf(noRules, req.pairs);
+    for (const [d, tally] of [[a, reasons.rules], [b, reasons.noRules]] as const) {
+      const reason = d.decision?.split('reason=')[1] ?? '(no header)';
+      tally[reason] = (tally[reason] ?? 0) + 1;
+    }
+    if (!a.variant || !a.decision?.endsWith('; reason=split') || !b.decision?.endsWith('; reason=split')) {
+      throw new Error(`envoy-rules: a ${req.kind} request was not decided by the split: with rules ${a.decision ?? '(none)'}, without ${b.decision ?? '(none)'}`);
+    }
+    if (a.variant !== b.variant || a.decision !== b.decision || a.setCookie !== b.setCookie || a.setCookie !== (req.kind === 'new')) {
+      throw new Error(`envoy-rules: the two configurations decided a ${req.kind} request differently: ${JSON.stringify({ a, b })}`);
+    }
+  }
+  if (withRules.failed || noRules.failed) throw new Error('envoy-rules: a tandem VM failed');
+  progress(`envoy-rules: ${CHECKOUT_RULES.length} probes matched their rule; mix reasons with rules ${JSON.stringify(reasons.rules)}, without ${JSON.stringify(reasons.noRules)}`);
+
+  for (const h of [withRules, noRules, withRules, noRules]) timed(h, mix, 0, warmup / 2);
+  const ratios: number[] = [];
+  const rNs: number[] = [];
+  const nNs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const off = (r * perRound) % mix.length;
+    let a: number, b: number;
+    if (r % 2 === 0) {
+      a = timed(withRules, mix, off, perRound);
+      b = timed(noRules, mix, off, perRound);
+    } else {
+      b = timed(noRules, mix, off, perRound);
+      a = timed(withRules, mix, off, perRound);
+    }
+    rNs.push(a / perRound);
+    nNs.push(b / perRound);
+    ratios.push(a / b);
+    if (r % 20 === 19) progress(`envoy-rules: round ${r + 1}/${rounds} overhead ${(a / b - 1).toFixed(3)}`);
+  }
+  if (withRules.failed || noRules.failed) throw new Error('envoy-rules: a tandem VM failed during timing');
+  return {
+    rulesOverhead: median(ratios) - 1,
+    rulesNsPerRequest: median(rNs),
+    noRulesNsPerRequest: median(nNs),
+    rulesOverheadMin: Math.min(...ratios) - 1,
+    rulesOverheadMax: Math.max(...ratios) - 1,
+    rules: CHECKOUT_RULES.length,
+    rounds,
+    requestsPerRound: perRound,
+    reasons,
+    probesMatched: CHECKOUT_RULES.length,
+  };
 }
 
 export interface MemoryGrowth {

@@ -2,13 +2,14 @@
 // runs one section per process): `node bench.cjs <section>` prints one JSON line.
 import { distPath } from './common';
 import { coreBench } from './core';
-import { envoyBreakerOverhead, envoyOverhead, memoryGrowth } from './envoy';
+import { envoyBreakerOverhead, envoyOverhead, envoyRulesOverhead, memoryGrowth } from './envoy';
 import { kongBreakerRpcs, kongRpcs, kongThroughput } from './kong';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
   envoy: () => envoyOverhead(),
   'envoy-breaker': () => envoyBreakerOverhead(),
+  'envoy-rules': () => envoyRulesOverhead(),
   memory: () => memoryGrowth(),
   // experiment alone, then experiment + circuit-breaker on one gateway
   'kong-rpcs': async () => ({ ...(await kongRpcs()), breaker: await kongBreakerRpcs() }),

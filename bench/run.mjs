@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --only=envoy,kong-rpcs]
+// npm run bench [-- --json] [-- --only=envoy,envoy-rules,kong-rpcs]
 // `npm run build` has run (package.json). This script:
 //   1. copies the build under test (dist/wasm/*.wasm, dist/kong/{experiment,circuit-breaker}/) into
 //      bench/.build/dist, so every section measures the same bytes even if dist/ is
@@ -86,7 +86,7 @@ function runSection(name, timeoutMs = 180_000) {
   });
 }
 
-const names = ['core', 'envoy', 'envoy-breaker', 'memory', 'kong-rpcs', 'kong-throughput'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'memory', 'kong-rpcs', 'kong-throughput'];
 const res = {};
 const errors = {};
 const seconds = {};
@@ -102,6 +102,7 @@ for (const n of names) {
 const size = (rel) => statSync(path.join(snap, rel)).size;
 const e = res.envoy ?? {};
 const eb = res['envoy-breaker'] ?? {};
+const er = res['envoy-rules'] ?? {};
 const m = res.memory ?? {};
 const kr = res['kong-rpcs'] ?? {};
 const kt = res['kong-throughput'] ?? {};
@@ -134,6 +135,16 @@ const result = {
     breakerKeys: eb.keys ?? null,
     breakerSharedDataGetsPerRequest: round(eb.sharedDataOps?.getsPerRequest, 2),
     breakerSharedDataSetsPerRequest: round(eb.sharedDataOps?.setsPerRequest, 2),
+    rulesOverhead: round(er.rulesOverhead),
+    rulesNsPerRequest: round(er.rulesNsPerRequest, 0),
+    noRulesNsPerRequest: round(er.noRulesNsPerRequest, 0),
+    rulesOverheadMin: round(er.rulesOverheadMin),
+    rulesOverheadMax: round(er.rulesOverheadMax),
+    rulesCount: er.rules ?? null,
+    rulesRounds: er.rounds ?? null,
+    rulesRequestsPerRound: er.requestsPerRound ?? null,
+    rulesReasons: er.reasons ?? null,
+    rulesProbesMatched: er.probesMatched ?? null,
   },
   kong: {
     accessRpcs: kr.accessRpcs ?? null,
@@ -183,6 +194,7 @@ const result = {
 const targets = [
   ['envoy.overheadRatio', result.envoy.overheadRatio, '<=', 1.5],
   ['envoy.breakerOverheadRatio', result.envoy.breakerOverheadRatio, '<=', 2.0],
+  ['envoy.rulesOverhead', result.envoy.rulesOverhead, '<=', 0.25],
   ['kong.accessRpcs', result.kong.accessRpcs, '<=', 5],
   ['kong.logRpcs', result.kong.logRpcs, '<=', 3],
   ['kong.throughputRatio', result.kong.throughputRatio, '>=', 0.9],
@@ -214,6 +226,7 @@ if (json) {
     'envoy.overheadRatio': `tandem ${us(result.envoy.tandemNsPerRequest)} ÷ noop ${us(result.envoy.noopNsPerRequest)} per stream; median of ${fmt(result.envoy.rounds)} rounds × ${fmt(result.envoy.requestsPerRound)} (range ${fmt(result.envoy.ratioMin)}–${fmt(result.envoy.ratioMax)}); ÷ a no-op on tandem's dispatcher ${us(result.envoy.leanNoopNsPerRequest)}: ${fmt(result.envoy.overheadRatioVsLeanNoop)}`,
     'kong.accessRpcs': `max over checkout.yaml's kinds; by kind ${fmt(result.kong.accessRpcsByKind)}; mean over the 80/10/10 mix ${fmt(result.kong.accessRpcsMean)}; with a path scope (one more get_path_with_query): kong.accessRpcsScoped ${fmt(result.kong.accessRpcsScoped)}`,
     'envoy.breakerOverheadRatio': `circuit-breaker ${us(result.envoy.breakerNsPerRequest)} ÷ noop ${us(result.envoy.breakerNoopNsPerRequest)} per stream, shared data included (${fmt(result.envoy.breakerSharedDataGetsPerRequest)} gets + ${fmt(result.envoy.breakerSharedDataSetsPerRequest)} sets per request); median of ${fmt(result.envoy.breakerRounds)} rounds × ${fmt(result.envoy.breakerRequestsPerRound)} (range ${fmt(result.envoy.breakerRatioMin)}–${fmt(result.envoy.breakerRatioMax)}); ${fmt(result.envoy.breakerFailureShare)} of responses 503, ${fmt(result.envoy.breakerRejected)} rejected, all keys closed; ÷ a no-op on tandem's dispatcher ${us(result.envoy.breakerLeanNoopNsPerRequest)}: envoy.breakerOverheadRatioVsLeanNoop ${fmt(result.envoy.breakerOverheadRatioVsLeanNoop)}`,
+    'envoy.rulesOverhead': `checkout policy + ${fmt(result.envoy.rulesCount)} rules ${us(result.envoy.rulesNsPerRequest)} ÷ without rules ${us(result.envoy.noRulesNsPerRequest)} per stream, − 1 (exposeHeader on both); no request of the mix matches a rule (reasons with rules ${fmt(result.envoy.rulesReasons?.rules)}), each rule's probe matches it (${fmt(result.envoy.rulesProbesMatched)}); median of ${fmt(result.envoy.rulesRounds)} rounds × ${fmt(result.envoy.rulesRequestsPerRound)} (range ${fmt(result.envoy.rulesOverheadMin)}–${fmt(result.envoy.rulesOverheadMax)})`,
     'kong.logRpcs': `max per request over both plugins' log phases: experiment alone ${fmt(result.kong.experimentLogRpcs)} (no log handler), experiment + circuit-breaker ${fmt(result.kong.withBreakerLogRpcs)}`,
     'kong.throughputRatio': `experiment ${fmt(result.kong.experimentReqPerSec)} req/s ÷ kong-baseline ${fmt(result.kong.baselineReqPerSec)} req/s; ${fmt(result.kong.concurrency)} in flight, median of ${fmt(result.kong.rounds)} rounds (range ${fmt(result.kong.throughputRatioMin)}–${fmt(result.kong.throughputRatioMax)}); plugin-server CPU per request ${fmt(result.kong.experimentCpuUsPerRequest)} µs vs ${fmt(result.kong.baselineCpuUsPerRequest)} µs (×${fmt(result.kong.cpuRatio)}), driver ${fmt(result.kong.driverCpuUsPerRequest)} µs`,
     'wasm.sizeBytes': `noop.wasm ${fmt(result.wasm.noopSizeBytes)} bytes`,

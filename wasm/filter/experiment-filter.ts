@@ -6,7 +6,8 @@ import { CONTINUE, FilterRoot, FilterStream } from "./contexts";
 import { ExperimentRuntime } from "../core/experiment";
 import { configureExperiment } from "../core/policy";
 import { utf8 } from "../core/bytes";
-import { EnvoyFacts } from "./facts";
+import { EnvoyFacts, PAIRS_THRESHOLD } from "./facts";
+import { Fact } from "../core/facts";
 import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, nowMs, pluginConfiguration, releaseHeld, removeHeader } from "./host";
 import { EXPOSE_HEADER } from "../core/experiment-settings";
 
@@ -27,6 +28,9 @@ export class ExperimentRoot extends FilterRoot {
       return false;
     }
     this.runtime = new ExperimentRuntime(s);
+    let headerNeeds = 0;
+    for (let i = 0; i < s.needs.list.length; i++) if (s.needs.list[i].kind != Fact.ClientIp) headerNeeds++;
+    this.facts.usePairs = headerNeeds >= PAIRS_THRESHOLD;
     log(LOG_INFO, "tandem: experiment " + s.name + " configured");
     return true;
   }
@@ -46,6 +50,7 @@ class ExperimentStream extends FilterStream {
     const rt = this.root.runtime;
     if (rt === null) return CONTINUE;
     const s = rt.settings;
+    this.root.facts.begin();
     const d = rt.decide(this.root.facts, s.rollout ? nowMs() : 0);
     // Remove every client copy first: Envoy's replace (HeaderMapImpl::setCopy) only
     // overwrites the first entry and keeps later duplicates, so a client sending the

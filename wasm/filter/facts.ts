@@ -1,7 +1,7 @@
 // Envoy's answers to the core's fact needs (see wasm/core/facts.ts).
 import { Bytes, utf8 } from "../core/bytes";
 import { Fact, FactSource, Need } from "../core/facts";
-import { REQUEST_HEADERS, getHeader, getProperty } from "./host";
+import { REQUEST_HEADERS, getHeader, getHeaderPairs, getProperty } from "./host";
 
 const PATH = utf8(":path");
 const AUTHORITY = utf8(":authority");
@@ -10,16 +10,60 @@ const METHOD = utf8(":method");
 const REQUEST_ID = utf8("x-request-id");
 const SOURCE_ADDRESS = utf8("source\0address");
 
+// A policy that reads at least this many headers fetches them all with one host call
+// (proxy_get_header_map_pairs) and looks them up in wasm: one boundary crossing instead
+// of one per header (rules with many conditions).
+export const PAIRS_THRESHOLD = 4;
+
 export class EnvoyFacts extends FactSource {
+  usePairs: bool = false;          // set at configure time from the policy's needs
+  private pairs: Bytes = new Bytes();
+  private fetched: bool = false;
+
+  // Per request, before the decision.
+  begin(): void { this.fetched = false; }
+
+  private header(name: StaticArray<u8>, out: Bytes): void {
+    if (!this.usePairs) { getHeader(REQUEST_HEADERS, name, out); return; }
+    if (!this.fetched) { getHeaderPairs(REQUEST_HEADERS, this.pairs); this.fetched = true; }
+    findPair(this.pairs, name, out);
+  }
+
   fetch(slot: i32, need: Need, out: Bytes): void {
     switch (need.kind) {
-      case Fact.Header: getHeader(REQUEST_HEADERS, need.nameBytes, out); break;
-      case Fact.Path: getHeader(REQUEST_HEADERS, PATH, out); break;
-      case Fact.Host: getHeader(REQUEST_HEADERS, AUTHORITY, out); break;
-      case Fact.Method: getHeader(REQUEST_HEADERS, METHOD, out); break;
-      case Fact.Entropy: getHeader(REQUEST_HEADERS, REQUEST_ID, out); break;
+      case Fact.Header: this.header(need.nameBytes, out); break;
+      case Fact.Path: this.header(PATH, out); break;
+      case Fact.Host: this.header(AUTHORITY, out); break;
+      case Fact.Method: this.header(METHOD, out); break;
+      case Fact.Entropy: this.header(REQUEST_ID, out); break;
       case Fact.ClientIp: getProperty(SOURCE_ADDRESS, out); stripPort(out); break;
     }
+  }
+}
+
+// The first value of header `name` in a pairs buffer: u32 count, then u32 name and value
+// lengths per pair, then each name and value followed by a NUL (proxy-wasm spec). Header
+// names are lowercase in Envoy's maps, as are our needs'. A malformed buffer: absent.
+function findPair(pairs: Bytes, name: StaticArray<u8>, out: Bytes): void {
+  out.clear();
+  if (!pairs.present || pairs.len < 4) return;
+  const base = pairs.ptr;
+  const end = base + <usize>pairs.len;
+  const n = load<u32>(base);
+  let sizes = base + 4;
+  let data = sizes + (<usize>n << 3);
+  if (n > 10000 || data > end) return;
+  const nl = name.length;
+  for (let i: u32 = 0; i < n; i++) {
+    const kl = <usize>load<u32>(sizes);
+    const vl = <usize>load<u32>(sizes + 4);
+    sizes += 8;
+    if (data + kl + vl + 2 > end) return;
+    if (<i32>kl == nl && memory.compare(data, changetype<usize>(name), kl) == 0) {
+      out.set(data + kl + 1, <i32>vl);
+      return;
+    }
+    data += kl + vl + 2;
   }
 }
 

@@ -49,6 +49,18 @@ export function getHeader(map: i32, name: StaticArray<u8>, out: Bytes): void {
   out.set(p, n);
 }
 
+// All headers of map `map` in proxy-wasm's pairs serialization, into `out` (one host
+// call; the bytes stay valid until releaseHeld()).
+export function getHeaderPairs(map: i32, out: Bytes): void {
+  store<u32>(RET, 0);
+  store<u32>(RET + 4, 0);
+  const r = imports.proxy_get_header_map_pairs(map, RET, RET + 4);
+  if (r != OK) { out.clear(); return; }
+  const p = <usize>load<u32>(RET);
+  if (p != 0) hold(p);
+  out.set(p, <i32>load<u32>(RET + 4));
+}
+
 // `path` is the property path with segments separated by NUL bytes.
 export function getProperty(path: StaticArray<u8>, out: Bytes): void {
   store<u32>(RET, 0);
