@@ -1,22 +1,23 @@
 // The regex engine cannot be attacked: search time grows linearly with the input on
 // patterns that make backtracking engines exponential, and a search allocates nothing.
-// Time is compared as a ratio (100 KB vs 50 KB) on the same machine, never as an
-// absolute bound.
+// Time is compared as a ratio (200 KB vs 20 KB) on the same machine, never as an
+// absolute bound: linear is 10x, quadratic 100x, backtracking astronomically more, so
+// a bound of 30x tolerates a loaded machine (a 2x ratio test proved flaky in CI).
 import { describe, expect, it } from "vitest";
 import { BlocksCore } from "../support/blocks-core";
 
 const core = BlocksCore.load();
 
-// Search time on the 100 KB input over the 50 KB one (inputs from `make(n)`): the best
+// Search time on the 200 KB input over the 20 KB one (inputs from `make(n)`): the best
 // of 9 alternating rounds of 10 searches each, so load from other processes hits both
 // sizes alike and the minimum filters scheduler noise.
 function ratio(h: number, make: (n: number) => string, expected: boolean): { r: number; t50: number; t100: number } {
-  const small = make(50_000), large = make(100_000);
+  const small = make(20_000), large = make(200_000);
   expect(core.search(h, small)).toBe(expected);
   expect(core.search(h, large)).toBe(expected);
   core.searcher(h, small)(3);              // warm up (lets the wasm tier up)
   let t50 = Infinity, t100 = Infinity;
-  for (let round = 0; round < 9; round++) {
+  for (let round = 0; round < 5; round++) {
     for (const [input, big] of [[small, false], [large, true]] as const) {
       const run = core.searcher(h, input);
       const t = performance.now();
@@ -41,12 +42,11 @@ describe("regex: linear time on hostile patterns", () => {
   ];
   for (const nfaOnly of [false, true]) {
     for (const [pattern, make, expected] of hostile) {
-      // linear: 2; quadratic: 4; backtracking: astronomically more. 3.5 leaves room for noise.
-      it(`${pattern}${nfaOnly ? " (NFA only)" : ""}: 100 KB costs < 3.5x 50 KB`, () => {
+      it(`${pattern}${nfaOnly ? " (NFA only)" : ""}: 200 KB costs < 30x 20 KB (linear: 10x)`, () => {
         const h = core.compileRegex(pattern, false, nfaOnly);
         const { r, t50, t100 } = ratio(h, make, expected);
-        console.log(`${pattern}${nfaOnly ? " [nfa]" : ""}: 50 KB ${(t50 / 10).toFixed(3)} ms, 100 KB ${(t100 / 10).toFixed(3)} ms, ratio ${r.toFixed(2)}`);
-        expect(r).toBeLessThan(3.5);
+        console.log(`${pattern}${nfaOnly ? " [nfa]" : ""}: 20 KB ${(t50 / 10).toFixed(3)} ms, 200 KB ${(t100 / 10).toFixed(3)} ms, ratio ${r.toFixed(2)}`);
+        expect(r).toBeLessThan(30);
         core.releaseRegex(h);
       });
     }
