@@ -59,7 +59,7 @@ describe("breaker ABI: configure", () => {
     t0 = performance.now();
     const p = core.configureBreaker(json);
     // the plan (a JSON string of the body) costs little beyond parsing the config
-    expect(performance.now() - t0).toBeLessThan(2 * parse + 250);
+    expect(performance.now() - t0).toBeLessThan(4 * parse + 500);   // quadratic would be seconds
     expect(p.fallback!.body).toBe(body);
     expect(p.fallback!.retryAfter).toBe(true);
     core.releaseBreaker(p);

@@ -138,7 +138,8 @@ describe("cost per call", () => {
     const fewBuckets = nsPerCall({ window: { type: "time", sizeMs: 1000, buckets: 1 } });
     const manyBuckets = nsPerCall({ window: { type: "time", sizeMs: 1000, buckets: 1000 } });
     console.log(`breaker allow+record: count 10 ${small.toFixed(0)} ns, count 10000 ${large.toFixed(0)} ns, time 1 bucket ${fewBuckets.toFixed(0)} ns, time 1000 buckets ${manyBuckets.toFixed(0)} ns`);
-    expect(large / small).toBeLessThan(3);
-    expect(manyBuckets / fewBuckets).toBeLessThan(3);
+    // O(1) per call: ~1x; a per-call scan of the window would be ~1000x. 10 tolerates load.
+    expect(large / small).toBeLessThan(10);
+    expect(manyBuckets / fewBuckets).toBeLessThan(10);
   });
 });
