@@ -12,5 +12,4 @@ export function getCore(): TandemCore {
   return core;
 }
 
-export const CONFIG_REJECTED = "tandem: configuration rejected: ";
 export const CONFIG_KEPT = "tandem: configuration rejected, previous configuration stays in force: ";

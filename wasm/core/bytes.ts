@@ -25,27 +25,11 @@ export function utf8(s: string): StaticArray<u8> {
   return out;
 }
 
-// @ts-ignore: decorator
-@inline export function ptrOf(a: StaticArray<u8>): usize { return changetype<usize>(a); }
 
 // @ts-ignore: decorator
 @inline export function lower(c: u32): u32 { return c - 0x41 < 26 ? c | 0x20 : c; }
 
-// Equal bytes at p (length n) and the constant `s`.
-export function eqBytes(p: usize, n: i32, s: StaticArray<u8>): bool {
-  if (n != s.length) return false;
-  return memory.compare(p, changetype<usize>(s), n) == 0;
-}
 
-// Equal ignoring ASCII case.
-export function eqBytesIgnoreCase(p: usize, n: i32, s: StaticArray<u8>): bool {
-  if (n != s.length) return false;
-  const q = changetype<usize>(s);
-  for (let i = 0; i < n; i++) {
-    if (lower(load<u8>(p + i)) != lower(load<u8>(q + i))) return false;
-  }
-  return true;
-}
 
 // @ts-ignore: decorator
 @inline export function isOws(c: u32): bool { return c == 0x20 || c == 0x09; }

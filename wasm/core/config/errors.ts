@@ -19,7 +19,6 @@ export const E_HEADER_NAME = "must be an HTTP header name (token characters, at 
 export const E_SOURCE = "must be one of cookie:<name>, header:<name>, query:<name>, ip";
 export const E_COOKIE_NAME = "must be a cookie name (token characters, at most 128)";
 export const E_COOKIE_SOURCE = "must also be listed in stickiness.sources as cookie:<name>";
-export const E_RANGE = "must be between";
 export const E_PATH_PREFIX = "must start with /";
 export const E_HOST = "must be a host name (no scheme, no path)";
 export const E_JSON = "configuration is not valid JSON";

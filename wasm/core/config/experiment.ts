@@ -12,7 +12,7 @@ import { isToken, utf8 } from "../bytes";
 import { Fact, Needs } from "../facts";
 import { fnv1a32 } from "../hash";
 import {
-  CookieSettings, EXPOSE_HEADER, ExperimentSettings, HashMode, REASON_RULE0, Source, SourceKind, Variant, WeightTable, reasonName,
+  CookieSettings, ExperimentSettings, HashMode, REASON_RULE0, Source, SourceKind, Variant, WeightTable, reasonName,
 } from "../experiment-settings";
 import { parseRules, variantIndex } from "./rules";
 import { GrowthBookSplit, weightFromBp } from "../growthbook";
@@ -215,7 +215,6 @@ function buildExposeValues(s: ExperimentSettings): void {
   s.exposeValues = out;
 }
 
-export const EXPOSE_HEADER_NAME = EXPOSE_HEADER;
 
 const NO_WEIGHTS = new StaticArray<i32>(0);
 
