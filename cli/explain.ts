@@ -1,27 +1,48 @@
 // `tandem explain --policy p.yaml [--path /x] [--method GET] [--ip 10.0.0.1] [--at <RFC 3339|ms>]
-//  [--headers 'x-user-id: 42'] [--headers 'cookie: a=b' ...]`: one request through the
-// core, and what decided it: scope, the key and where it came from, the bucket, the
-// rule or split or ramp or override, and the effects a gateway applies.
+//  [--headers 'x-user-id: 42'] [--headers 'cookie: a=b' ...]
+//  [--trace t.jsonl | --breaker-state open|half_open|half_open_full|closed]`: one request through the
+// core, and what decided it, one section per policy part in the gateways' order, each
+// given the request as the parts before it left it:
+//   experiment  scope, the key and where it came from, the bucket, the rule or split or
+//               ramp or override, and the effects a gateway applies
+//   breaker     the breaker key, its state given a history, and admitted / probe /
+//               rejected with the answer (./explain/breaker.ts)
 import { parseArgs } from "node:util";
 import { cliCore } from "./core";
 import { loadPolicy } from "./validate";
 import { answerNeeds } from "../plugins/core/answer-needs";
-import { EXPOSE_HEADER, reasonName } from "../plugins/core/tandem-core";
+import {
+  EXPOSE_HEADER, GUARD_REASON, RULE_REASON0, TAGS_HEADER, reasonName, type ExperimentPlan, type GuardAdmission, type TandemCore,
+} from "../plugins/core/tandem-core";
+import { breakerConfig, experimentConfig } from "./render";
+import { tagLines } from "./explain/tags";
+import { carryToBreaker } from "./simulate/via-core";
+import { explainBreaker } from "./explain/breaker";
+import { historyRequest, traceEndMs } from "./explain/breaker-history";
+import { ExplainUsage, NO_BREAKER } from "./explain/usage";
 
-export class ExplainUsage extends Error {}
+export { ExplainUsage };
+export const NOTHING_TO_EXPLAIN = "has neither spec.experiment nor spec.circuitBreaker to explain";
 
-export function explainCommand(args: string[]): number {
+type ExperimentSpec = { stickiness?: { sources?: string[] }; rules?: unknown[] };
+interface RequestFacts { headers: Record<string, string>; path: string; method: string; ip: string }
+
+export async function explainCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
     args,
     options: {
       policy: { type: "string" }, path: { type: "string", default: "/" }, method: { type: "string", default: "GET" },
       ip: { type: "string", default: "127.0.0.1" }, at: { type: "string" }, headers: { type: "string", multiple: true, default: [] },
+      trace: { type: "string" }, "breaker-state": { type: "string" },
     },
   });
   if (!values.policy) throw new ExplainUsage("explain needs --policy");
+  const history = historyRequest(values.trace, values["breaker-state"]);
   const policy = loadPolicy(values.policy);
-  const ex = policy.spec.experiment as { stickiness?: { sources?: string[] }; rules?: unknown[] } | undefined;
-  if (!ex) throw new ExplainUsage(`${values.policy} has no spec.experiment to explain`);
+  const ex = policy.spec.experiment as ExperimentSpec | undefined;
+  const cb = breakerConfig(policy);
+  if (!ex && !cb) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
+  if (!cb && (history.trace || history.state)) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
   const headers: Record<string, string> = {};
   for (const h of values.headers!) {
     const colon = h.indexOf(":");
@@ -29,32 +50,58 @@ export function explainCommand(args: string[]): number {
     headers[h.slice(0, colon).trim().toLowerCase()] = h.slice(colon + 1).trim();
   }
   headers.host ??= "localhost";
-  const now = values.at === undefined ? Date.now() : /^\d+$/.test(values.at) ? Number(values.at) : Date.parse(values.at);
+  // With a trace, the request comes when the trace ends (its breaker history is then).
+  const now = values.at === undefined ? (history.trace ? traceEndMs(history.trace.lines) : Date.now()) : /^\d+$/.test(values.at) ? Number(values.at) : Date.parse(values.at);
   if (Number.isNaN(now)) throw new ExplainUsage(`--at takes an RFC 3339 time or ms since the epoch, got ${values.at}`);
   const core = cliCore();
-  const plan = core.configureExperiment(JSON.stringify(ex));
-  const d = core.decideExperiment(plan, answerNeeds(plan.needs, { headers, path: values.path, method: values.method, ip: values.ip }), now);
   const out: string[] = [];
+  const req: RequestFacts = { headers, path: values.path!, method: values.method!, ip: values.ip! };
+  const carried = ex ? explainExperiment(core, experimentConfig(policy) as ExperimentSpec, req, now, out) : { ...headers };
+  if (cb) out.push(...await explainBreaker(core, policy, carried, now, history));
+  process.stdout.write(out.join("\n") + "\n");
+  return 0;
+}
+
+// The canary guard the decision consulted (wasm/core/guard.ts). Its state is this
+// process's: without traffic through it, closed.
+function guardLine(plan: ExperimentPlan, g: GuardAdmission, landed: string): string {
+  const info = plan.guards[g.index];
+  const guarded = plan.variants[info.variant].name;
+  const what = g.flags & 1
+    ? (g.flags & 4 ? "admitted as a half-open probe" : "admitted") + (g.tracked ? "; its outcome counts in the guard's window" : "")
+    : `rolled back to ${landed}`;
+  return `guard:    ${guarded}'s canary guard (mode ${info.mode}) is ${g.state}: ${what}`;
+}
+
+// spec.experiment: the variant and what decided it. Returns the request's headers as
+// the experiment passes them on (its variant header set, the override header removed).
+function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFacts, now: number, out: string[]): Record<string, string> {
+  const plan = core.configureExperiment(JSON.stringify(ex));
+  const d = core.decideExperiment(plan, answerNeeds(plan.needs, req), now);
   const sources = ex.stickiness?.sources ?? ["cookie:tandem-uid"];
   if (d.variant < 0) {
     out.push("scope:    out of scope (scope.hosts / scope.pathPrefixes): no variant");
-    out.push(`effects:  remove any client-sent ${plan.variantHeader}`);
+    out.push(`effects:  remove any client-sent ${plan.variantHeader} and ${TAGS_HEADER}`);
   } else {
     const v = plan.variants[d.variant];
     const ks = core.lastKeySource(plan);
     out.push(`variant:  ${v.name}${v.upstream ? ` (upstream ${v.upstream})` : ""}`);
-    out.push(`reason:   ${reasonName(d.reason)}${d.reason >= 3 ? ` (experiment.rules[${d.reason - 3}] matched; earlier rules did not)` : d.reason === 2 ? " (a valid override token)" : d.reason === 1 ? " (rollout weights at --at)" : " (no rule matched: the weighted split)"}`);
+    out.push(`reason:   ${reasonName(d.reason)}${d.reason >= RULE_REASON0 ? ` (experiment.rules[${d.reason - RULE_REASON0}] matched; earlier rules did not)` : d.reason === GUARD_REASON ? " (the canary guard of the variant the request was assigned is open: rolled back)" : d.reason === 2 ? " (a valid override token)" : d.reason === 1 ? " (rollout weights at --at)" : " (no rule matched: the weighted split)"}`);
+    if (d.guard !== null) out.push(guardLine(plan, d.guard, v.name));
     out.push(`key:      ${ks >= 0 ? `from ${sources[ks]}` : "none of " + sources.join(", ") + " present: a new id from the request's entropy"}`);
     const bucket = core.lastBucket(plan);
     out.push(`bucket:   ${bucket >= 0 ? `${bucket} of 10000` : "not used (a fixed variant)"}`);
+    out.push(...tagLines(core.lastTags(plan)));
     const effects = [`${plan.variantHeader}: ${v.name} (client copies removed)`];
+    if (d.tags !== null) effects.push(`${TAGS_HEADER}: ${d.tags} (client copies removed)`);
+    else if (req.headers[TAGS_HEADER] !== undefined) effects.push(`remove the client-sent ${TAGS_HEADER}`);
     if (v.upstream) effects.push(`Kong: set_upstream(${v.upstream})`);
     if (d.stripOverride) effects.push(`remove ${plan.overrideHeader}`);
     if (d.setCookie) effects.push(`Set-Cookie: ${d.setCookie}`);
     if (d.expose) effects.push(`${EXPOSE_HEADER}: ${d.expose}`);
     out.push(`effects:  ${effects.join("\n          ")}`);
   }
+  const carried = carryToBreaker(plan, d, { ...req.headers });
   core.release(plan);
-  process.stdout.write(out.join("\n") + "\n");
-  return 0;
+  return carried;
 }

@@ -10,6 +10,7 @@ const USAGE = `usage:
   tandem validate <policy.yaml>
   tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy]
   tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
+                 [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]
   tandem render <policy.yaml> [--out <dir>] [--namespace <ns>] [--image <oci url>]
   tandem playground [--kong-port 8000] [--envoy-port 10000]
 `;
@@ -39,7 +40,7 @@ async function main(argv: string[]): Promise<number> {
     }
     case "explain": {
       const { explainCommand, ExplainUsage } = await import("./explain");
-      try { return explainCommand(rest); } catch (e) { if (e instanceof ExplainUsage) throw new UsageError(e.message); throw e; }
+      try { return await explainCommand(rest); } catch (e) { if (e instanceof ExplainUsage) throw new UsageError(e.message); throw e; }
     }
     case "render": {
       const { renderCommand } = await import("./render");

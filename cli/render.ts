@@ -1,5 +1,6 @@
 // `tandem render <policy>`: the Kong and Istio manifests for one TrafficPolicy.
-//   Kong:  KongPlugin per policy part (config = the spec section, verbatim), to be
+//   Kong:  KongPlugin per policy part (config = the spec section, verbatim; the
+//          experiment's carries spec.experiments as `experiments`), to be
 //          enabled with the konghq.com/plugins annotation on the Service or route.
 //   Istio: WasmPlugin per policy part (pluginName = root id, pluginConfig = the spec
 //          section), plus a VirtualService and DestinationRule that route on the
@@ -41,13 +42,39 @@ export function kongBreakerConfig(p: PolicyDoc): Record<string, unknown> | null 
   if (!c) return null;
   const out: Record<string, unknown> = { ...c };
   const f = c.failure as Record<string, unknown> | undefined;
-  if (f && typeof f === "object" && !Array.isArray(f)) {
-    const str = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === "number" ? String(x) : x)) : v);
-    out.failure = { ...f, ...("statuses" in f ? { statuses: str(f.statuses) } : {}), ...("ignoreStatuses" in f ? { ignoreStatuses: str(f.ignoreStatuses) } : {}) };
-  }
+  if (f && typeof f === "object" && !Array.isArray(f)) out.failure = kongFailure(f);
   const vu = variantUpstreams(p);
   if (Object.keys(vu).length > 0) out.variantUpstreams = vu;
   return out;
+}
+
+function kongFailure(f: Record<string, unknown>): Record<string, unknown> {
+  const str = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === "number" ? String(x) : x)) : v);
+  return { ...f, ...("statuses" in f ? { statuses: str(f.statuses) } : {}), ...("ignoreStatuses" in f ? { ignoreStatuses: str(f.ignoreStatuses) } : {}) };
+}
+
+// Kong's copy of an experiment plugin config: canary guards' numeric failure statuses
+// as strings (as for the breaker).
+export function kongExperimentConfig(ex: Record<string, unknown>): Record<string, unknown> {
+  const vs = ex.variants;
+  if (!Array.isArray(vs)) return ex;
+  return {
+    ...ex,
+    variants: vs.map((v) => {
+      const g = (v as { guard?: { failure?: unknown } } | null)?.guard;
+      const f = g?.failure;
+      if (!f || typeof f !== "object" || Array.isArray(f)) return v;
+      return { ...v, guard: { ...g, failure: kongFailure(f as Record<string, unknown>) } };
+    }),
+  };
+}
+
+// The `experiment` plugin / root id config: the spec.experiment fields plus
+// `experiments` (spec.experiments, the tagging experiments), or null without an
+// experiment. The same on both gateways (like circuitBreaker + `fallback`).
+export function experimentConfig(p: PolicyDoc): Record<string, unknown> | null {
+  if (!p.spec.experiment) return null;
+  return { ...p.spec.experiment, ...(p.spec.experiments ? { experiments: p.spec.experiments } : {}) };
 }
 
 // Experiment variant -> its upstream, for the variants that name one.
@@ -60,7 +87,10 @@ export function variantUpstreams(p: PolicyDoc): Record<string, string> {
 
 function parts(p: PolicyDoc, gateway: "kong" | "istio"): Part[] {
   const out: Part[] = [];
-  if (p.spec.experiment) out.push({ plugin: "experiment", config: p.spec.experiment });
+  const ex = experimentConfig(p);
+  if (ex) {
+    out.push({ plugin: "experiment", config: gateway === "kong" ? kongExperimentConfig(ex) : ex });
+  }
   const cb = gateway === "kong" ? kongBreakerConfig(p) : breakerConfig(p);
   if (cb) out.push({ plugin: "circuit-breaker", config: cb });
   return out;

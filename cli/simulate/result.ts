@@ -11,6 +11,8 @@
 //   breaker   the state of the request's breaker key after the request (after its
 //             outcome was recorded): closed | open | half_open; null without a breaker
 //   setCookie tandem's Set-Cookie, if one was issued
+//   tags      only for policies with spec.experiments: the x-tandem-experiments header
+//             the request went upstream with (null: none, or none went)
 export type Action = "forward" | "fallback" | "reject" | "abort" | "delay";
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -21,12 +23,14 @@ export interface SimResult {
   status: number;
   breaker: BreakerState | null;
   setCookie: string | null;
+  tags?: string | null;
 }
 
 export function formatResult(r: SimResult): string {
   return JSON.stringify({
     variant: r.variant, upstream: r.upstream, action: r.action,
     status: r.status, breaker: r.breaker, setCookie: r.setCookie,
+    ...(r.tags !== undefined ? { tags: r.tags } : {}),
   });
 }
 

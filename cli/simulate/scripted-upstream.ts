@@ -6,7 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import type { TraceUpstream } from "./trace";
 
-export interface Script { upstream: TraceUpstream; advance(ms: number): Promise<void> }
+// `upstreams`: answers by upstream name, overriding `upstream` (trace.ts answerOf).
+export interface Script { upstream: TraceUpstream; upstreams?: Record<string, TraceUpstream>; advance(ms: number): Promise<void> }
 
 export class ScriptedUpstreams {
   private readonly servers = new Map<string, Server>();
@@ -18,7 +19,7 @@ export class ScriptedUpstreams {
   static async start(names: string[]): Promise<ScriptedUpstreams> {
     const u = new ScriptedUpstreams();
     for (const name of names) {
-      const server = createServer((req, res) => void u.answer(req, res));
+      const server = createServer((req, res) => void u.answer(name, req, res));
       await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
       u.servers.set(name, server);
       u.addrs.set(name, { host: "127.0.0.1", port: (server.address() as AddressInfo).port });
@@ -30,11 +31,11 @@ export class ScriptedUpstreams {
     return u;
   }
 
-  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  private async answer(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.resume();
     const s = this.script;
     if (!s) { res.writeHead(200, { "content-type": "text/plain" }).end("ok"); return; }
-    const u = s.upstream;
+    const u = s.upstreams?.[name] ?? s.upstream;
     if (u.error === "reset") { req.socket.destroy(); return; }
     if (u.error === "timeout") {
       // Never answer: the gateway's upstream timeout fires. Advance virtual time by it.

@@ -1,6 +1,9 @@
 // Trace lines for `tandem simulate`: one JSON object a line.
 //   {"t": 1200, "method": "GET", "path": "/api/x", "headers": {"cookie": "tandem-uid=u1"},
 //    "upstream": {"status": 200, "latencyMs": 12}}        (or "upstream": {"error": "connect"})
+// An optional "upstreams" object answers differently per upstream name (the variant's
+// `upstream`, or "default"): {"upstreams": {"checkout-v2": {"status": 503}}} makes a
+// canary fail while the stable upstream answers "upstream" (canary guards).
 // `t` (ms, non-decreasing) is the time the plugins see as now on every path.
 import { readFileSync } from "node:fs";
 
@@ -13,6 +16,12 @@ export interface TraceRequest {
   path: string;
   headers: Record<string, string>;   // lowercase names
   upstream: TraceUpstream;
+  upstreams?: Record<string, TraceUpstream>;   // per upstream name, overriding `upstream`
+}
+
+// The answer of the upstream named `name` to this request.
+export function answerOf(r: TraceRequest, name: string): TraceUpstream {
+  return r.upstreams?.[name] ?? r.upstream;
 }
 
 export class TraceError extends Error {}
@@ -47,17 +56,27 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
         headers[k.toLowerCase()] = v;
       }
     }
-    const u = o.upstream ?? { status: 200 };
-    if (typeof u !== "object" || u === null) throw new TraceError(`${where}: upstream: must be an object`);
-    if (u.error !== undefined) {
-      if (!ERRORS.has(u.error)) throw new TraceError(`${where}: upstream.error: must be connect, reset or timeout, got ${JSON.stringify(u.error)}`);
-    } else if (!Number.isInteger(u.status) || u.status < 100 || u.status > 599) {
-      throw new TraceError(`${where}: upstream.status: must be an HTTP status 100-599, got ${JSON.stringify(u.status)}`);
+    const upstream = parseUpstream(o.upstream ?? { status: 200 }, `${where}: upstream`);
+    const req: TraceRequest = { line: i + 1, t: o.t, method, path, headers, upstream };
+    if (o.upstreams !== undefined) {
+      if (typeof o.upstreams !== "object" || o.upstreams === null || Array.isArray(o.upstreams)) throw new TraceError(`${where}: upstreams: must be an object of upstream name -> answer`);
+      req.upstreams = {};
+      for (const [name, u] of Object.entries(o.upstreams)) req.upstreams[name] = parseUpstream(u, `${where}: upstreams.${name}`);
     }
-    if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || u.latencyMs < 0)) throw new TraceError(`${where}: upstream.latencyMs: must be a non-negative number`);
-    out.push({ line: i + 1, t: o.t, method, path, headers, upstream: { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error } });
+    out.push(req);
   }
   return out;
+}
+
+function parseUpstream(u: any, where: string): TraceUpstream {
+  if (typeof u !== "object" || u === null) throw new TraceError(`${where}: must be an object`);
+  if (u.error !== undefined) {
+    if (!ERRORS.has(u.error)) throw new TraceError(`${where}.error: must be connect, reset or timeout, got ${JSON.stringify(u.error)}`);
+  } else if (!Number.isInteger(u.status) || u.status < 100 || u.status > 599) {
+    throw new TraceError(`${where}.status: must be an HTTP status 100-599, got ${JSON.stringify(u.status)}`);
+  }
+  if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || u.latencyMs < 0)) throw new TraceError(`${where}.latencyMs: must be a non-negative number`);
+  return { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error };
 }
 
 export function readTrace(path: string): TraceRequest[] {

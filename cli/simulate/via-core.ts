@@ -8,25 +8,52 @@
 // latencyMs later, when the outcome is recorded with latency latencyMs. A refused
 // connection or a reset takes no time (the scripted upstreams answer them at once); a
 // timeout takes latencyMs (the time until the gateway gave up).
-import type { TandemCore, ExperimentPlan, BreakerPlan } from "../../plugins/core/tandem-core";
-import { BreakerAnswer } from "../../plugins/core/tandem-core";
+import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission } from "../../plugins/core/tandem-core";
+import { BreakerAnswer, TAGS_HEADER } from "../../plugins/core/tandem-core";
 import { answerNeeds } from "../../plugins/core/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
-import { normalizedHeaders, type TraceRequest } from "./trace";
-import { breakerConfig, variantUpstreams } from "../render";
+import { answerOf, normalizedHeaders, type TraceRequest, type TraceUpstream } from "./trace";
+import { DEFAULT_UPSTREAM } from "./scripted-upstream";
+import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
 import type { PolicyDoc } from "../policy-file";
 
 // The header a variant reroute sets (plugins/circuit-breaker, wasm/filter/breaker-filter.ts).
 const VARIANT_HEADER = "x-tandem-variant";
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]);
 
+// What the request carries on to the breaker after the experiment decided `d`: the
+// experiment's variant header (the client's copy removed), no override header.
+// Rewrites `h` (lowercase names). Also used by `tandem explain`.
+export function carryToBreaker(plan: ExperimentPlan, d: ExperimentDecision, h: Record<string, string>): Record<string, string> {
+  delete h[plan.variantHeader];
+  if (d.stripOverride && plan.overrideHeader) delete h[plan.overrideHeader];
+  if (d.variant >= 0) h[plan.variantHeader] = plan.variants[d.variant].name;
+  delete h[TAGS_HEADER];
+  if (d.tags !== null) h[TAGS_HEADER] = d.tags;
+  return h;
+}
+
+// The gateway answered itself: no request went upstream, so no tags did either.
+function answered(r: SimResult): SimResult {
+  return r.tags === undefined ? r : { ...r, tags: null };
+}
+
+// What the gateway records of an upstream's answer: status or transport error (as the
+// gateway tells them apart), latency to the first byte (a refused connection or a
+// reset takes none; a timeout the time until the gateway gave up).
+function outcome(u: TraceUpstream, p: GatewayProfile): { status?: number; error?: number; latencyMs: number } {
+  const latencyMs = u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0;
+  return u.error ? { error: p.errorKind[u.error], latencyMs } : { status: u.status, latencyMs };
+}
+
 export class CoreDriver {
   private readonly plan: ExperimentPlan | null;
-  private readonly breaker: BreakerPlan | null;
+  readonly breaker: BreakerPlan | null;   // tandem explain reads its states after a replay
   private readonly variantUpstreams: Record<string, string>;
 
   constructor(private readonly core: TandemCore, policy: PolicyDoc, private readonly profile: GatewayProfile = KONG_PROFILE) {
-    this.plan = policy.spec.experiment ? core.configureExperiment(JSON.stringify(policy.spec.experiment)) : null;
+    const ex = experimentConfig(policy);
+    this.plan = ex ? core.configureExperiment(JSON.stringify(ex)) : null;
     const cb = breakerConfig(policy);
     this.breaker = cb ? core.configureBreaker(JSON.stringify(cb)) : null;
     this.variantUpstreams = variantUpstreams(policy);
@@ -37,27 +64,42 @@ export class CoreDriver {
     const h = normalizedHeaders(r);
     let variant: string | null = null;
     let upstream: string | null = null;
+    let guard: GuardAdmission | null = null;
     if (this.plan) {
       const plan = this.plan;
       const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: r.method, ip: "127.0.0.1" });
       const d = this.core.decideExperiment(plan, facts, r.t);
-      // What the request carries on to the breaker: the experiment's variant header
-      // (the client's copy removed), no override header.
-      delete h[plan.variantHeader];
-      if (d.stripOverride && plan.overrideHeader) delete h[plan.overrideHeader];
+      carryToBreaker(plan, d, h);
       if (d.variant >= 0) {
         const v = plan.variants[d.variant];
         variant = v.name;
         upstream = v.upstream;
-        h[plan.variantHeader] = v.name;
       }
       res.setCookie = d.setCookie;
+      if (plan.tags.length > 0) res.tags = d.tags;
+      guard = d.guard;
     }
-    const u = r.upstream;
+    const out = this.breakerStep(r, h, res, variant, upstream);
+    // The canary guard counts the outcome of the upstream the request reached (none:
+    // answered before any upstream, which the guard ignores, as both gateways do).
+    if (guard !== null && guard.tracked && this.plan) {
+      const u = out.reached !== undefined ? answerOf(r, out.reached ?? DEFAULT_UPSTREAM) : null;
+      const o = u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile);
+      this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs);
+    }
+    return out.res;
+  }
+
+  // The circuit breaker's part, and which upstream the request reached (null: the
+  // default; undefined: none, the gateway answered).
+  private breakerStep(r: TraceRequest, h: Record<string, string>, res: SimResult, variant: string | null,
+    upstream: string | null): { res: SimResult; reached?: string | null } {
     const p = this.profile;
-    const upstreamStatus = u.error ? p.errorStatus[u.error] : (u.status as number);
+    const statusOf = (x: TraceUpstream) => (x.error ? p.errorStatus[x.error] : (x.status as number));
+    const u = answerOf(r, upstream ?? DEFAULT_UPSTREAM);
+    const upstreamStatus = statusOf(u);
     const b = this.breaker;
-    if (!b) return { ...res, variant, upstream, status: upstreamStatus };
+    if (!b) return { res: { ...res, variant, upstream, status: upstreamStatus }, reached: upstream };
 
     const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h }), r.t);
     if (!a.admitted) {
@@ -71,19 +113,18 @@ export class CoreDriver {
           if (this.plan?.variantHeader === VARIANT_HEADER) variant = f.variant;
           upstream = this.variantUpstreams[f.variant] ?? upstream;
         } else upstream = f.upstream;
-        return { ...res, action: "fallback", variant, upstream, status: upstreamStatus };
+        return { res: { ...res, action: "fallback", variant, upstream, status: statusOf(answerOf(r, upstream ?? DEFAULT_UPSTREAM)) }, reached: upstream };
       }
-      if (a.answer === BreakerAnswer.Respond && f) return { ...res, action: "fallback", status: f.status as number };
-      return { ...res, action: "reject", status: b.reject.status };
+      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, action: "fallback", status: f.status as number }) };
+      return { res: answered({ ...res, action: "reject", status: b.reject.status }) };
     }
     res.variant = variant;
     res.upstream = upstream;
     res.status = upstreamStatus;
     res.breaker = a.state;
     if (a.permitted) {
-      const latencyMs = u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0;
-      const o = u.error ? { error: p.errorKind[u.error], latencyMs } : { status: u.status, latencyMs };
-      const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + latencyMs);
+      const o = outcome(u, p);
+      const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
       res.breaker = rec.state;
       const f = b.fallback;
       if (p.upstreamFailureFallback && f?.kind === "respond" && f.onUpstreamFailure && rec.outcome === 1 && IDEMPOTENT.has(r.method)) {
@@ -91,7 +132,7 @@ export class CoreDriver {
         res.status = f.status as number;
       }
     }
-    return res;
+    return { res, reached: upstream };
   }
 
   async close(): Promise<void> {

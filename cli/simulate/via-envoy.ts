@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { SharedData, startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../test/harness/envoy";
 import { distDir } from "../core";
 import type { PolicyDoc } from "../policy-file";
-import { breakerConfig } from "../render";
+import { breakerConfig, experimentConfig } from "../render";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
@@ -136,7 +136,7 @@ export class EnvoyDriver {
     const ex = policy.spec.experiment as { variants: Array<{ name: string; upstream?: string }> } | undefined;
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     const filters: FilterSpec[] = [];
-    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(ex) });
+    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(experimentConfig(policy)) });
     if (cb) filters.push({ wasm, rootId: "circuit-breaker", configuration: JSON.stringify(cb) });
     const routes: RouteSpec[] = [
       // Rerouted calls name their upstream in x-tandem-upstream: that route first, as

@@ -7,7 +7,9 @@ import type { PolicyDoc } from "../policy-file";
 import { findSetCookie, send } from "./http-client";
 import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
-import { normalizedHeaders, type TraceRequest } from "./trace";
+import { answerOf, normalizedHeaders, type TraceRequest } from "./trace";
+import { experimentConfig } from "../render";
+import { TAGS_HEADER } from "../../plugins/core/tandem-core";
 
 export interface UpstreamAttempt { upstream: string; headers: Record<string, string | string[] | undefined> }
 
@@ -25,7 +27,8 @@ export interface GatewayHandle {
   close(): Promise<void>;
 }
 
-export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean }
+// tags: the policy has tagging experiments (results report the x-tandem-experiments header).
+export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean }
 
 export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const ex = policy.spec.experiment as { variants?: Array<{ upstream?: string }> } | undefined;
@@ -34,9 +37,14 @@ export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const reroute = (policy.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
   const extra = typeof reroute === "string" ? [reroute] : [];
   if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker };
-  const plan = cliCore().configureExperiment(JSON.stringify(ex));
+  const plan = cliCore().configureExperiment(JSON.stringify(experimentConfig(policy)));
   cliCore().release(plan);
-  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker };
+  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker, tags: plan.tags.length > 0 };
+}
+
+// A header as the upstream received it (repeated copies joined, so they show).
+function headerText(v: string | string[] | undefined): string | null {
+  return v === undefined ? null : Array.isArray(v) ? v.join(", ") : v;
 }
 
 export class GatewayDriver {
@@ -50,14 +58,15 @@ export class GatewayDriver {
     const gw = this.gw!;
     this.last = null;
     await gw.setNow(r.t);
-    this.ups.script = { upstream: r.upstream, advance: (ms) => gw.setNow(r.t + ms) };
-    const refuse = r.upstream.error === "connect";
-    if (refuse) for (const n of this.facts.upstreams) gw.pointUpstream(n, { host: "127.0.0.1", port: this.ups.closedPort });
+    this.ups.script = { upstream: r.upstream, upstreams: r.upstreams, advance: (ms) => gw.setNow(r.t + ms) };
+    // Upstreams that refuse this request's connection point at a closed port.
+    const refuse = this.facts.upstreams.filter((n) => answerOf(r, n).error === "connect");
+    for (const n of refuse) gw.pointUpstream(n, { host: "127.0.0.1", port: this.ups.closedPort });
     let reply;
     try {
       reply = await send(gw.port, r.method, r.path, normalizedHeaders(r));
     } finally {
-      if (refuse) for (const n of this.facts.upstreams) gw.pointUpstream(n, this.ups.addrs.get(n)!);
+      for (const n of refuse) gw.pointUpstream(n, this.ups.addrs.get(n)!);
     }
     await gw.settle();
     const report = this.facts.breaker && gw.breakerReport ? await gw.breakerReport() : null;
@@ -71,6 +80,7 @@ export class GatewayDriver {
       status: reply.status,
       breaker: report?.state ?? null,
       setCookie: findSetCookie(reply.headers, this.facts.cookie),
+      ...(this.facts.tags ? { tags: headerText(a?.headers[TAGS_HEADER]) } : {}),
     };
   }
 

@@ -6,7 +6,7 @@ import { startKong, type KongGateway, type KongPluginSpec } from "../../test/har
 import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
 import { distDir } from "../core";
 import type { PolicyDoc } from "../policy-file";
-import { kongBreakerConfig } from "../render";
+import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 
@@ -23,7 +23,8 @@ export class KongDriver {
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver(facts, ups);
     const plugins: KongPluginSpec[] = [];
-    if (policy.spec.experiment) plugins.push({ name: "experiment", dir: join(distDir(), "kong", "experiment"), config: policy.spec.experiment });
+    const ex = experimentConfig(policy);
+    if (ex) plugins.push({ name: "experiment", dir: join(distDir(), "kong", "experiment"), config: kongExperimentConfig(ex) });
     const cb = kongBreakerConfig(policy);
     if (cb) plugins.push({ name: "circuit-breaker", dir: join(distDir(), "kong", "circuit-breaker"), config: cb });
     // The plugin servers inherit the environment when spawned: the breaker reports

@@ -24,13 +24,14 @@
 // an upstream's answer without buffering, and is not applied (a notice says so).
 import { randomBytes } from "node:crypto";
 import { answerNeeds } from "../core/answer-needs";
+import { canonical } from "../core/canonical";
 import { pluginId, userConfig } from "../core/kong-config";
 import type { KongPDK } from "../core/pdk";
 import { CONFIG_KEPT, getCore } from "../core/shared";
 import {
   BreakerAnswer, CoreError, type BreakerCall, type BreakerPlan, type BreakerReply,
 } from "../core/tandem-core";
-import { outcomeOf } from "./outcome";
+import { outcomeOf } from "../core/outcome";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
 
 export { Schema } from "./schema";
@@ -64,15 +65,6 @@ const BOOT = randomBytes(4).toString("hex");
 let configs = 0;
 const byPlugin = new Map<string, Configured>();
 const byToken = new Map<string, Configured>();
-
-function canonical(v: unknown): string {
-  if (Array.isArray(v)) return "[" + v.map(canonical).join(",") + "]";
-  if (v !== null && typeof v === "object") {
-    const o = v as Record<string, unknown>;
-    return "{" + Object.keys(o).sort().map((k) => JSON.stringify(k) + ":" + canonical(o[k])).join(",") + "}";
-  }
-  return JSON.stringify(v ?? null);
-}
 
 function answerOf(r: BreakerReply): Answer {
   const headers: Record<string, string> = { ...r.headers };

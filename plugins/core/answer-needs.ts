@@ -8,6 +8,11 @@ export interface RequestView {
   path?: string;
   method?: string;
   ip?: string;
+  // The gateway's own id of this request (Kong: $kong_request_id), the entropy of a new
+  // sticky id when the request carries no x-request-id. Absent: fresh random bytes
+  // (Node-side callers with no gateway); null: not fetched, the adapter asks for it
+  // only if the core turns out to need it (plugins/experiment/facts.ts).
+  requestId?: string | null;
 }
 
 // Envoy's proxy_get_header_map_value returns the first value of a repeated header
@@ -25,9 +30,9 @@ export function answerNeeds(needs: ReadonlyArray<Need>, v: RequestView): Array<s
       case FactKind.Path: return v.path;
       case FactKind.Method: return v.method;
       case FactKind.ClientIp: return v.ip;
-      // Envoy's entropy is x-request-id (Envoy sets one on every request); use the
-      // same when the request carries one, else fresh random bytes.
-      case FactKind.Entropy: return first(v.headers["x-request-id"]) ?? entropyHex();
+      // Envoy's entropy is x-request-id (Envoy sets one on every request): the same
+      // request gets the same id from both gateways when it carries one.
+      case FactKind.Entropy: return first(v.headers["x-request-id"]) ?? (v.requestId === undefined ? entropyHex() : v.requestId ?? undefined);
     }
   });
 }

@@ -12,6 +12,7 @@ export interface KongPDK {
     setUpstream(name: string): Promise<unknown>;
     request: {
       setHeader(name: string, value: string): Promise<unknown>;
+      setHeaders(headers: Record<string, string>): Promise<unknown>;   // one RPC for several
       clearHeader(name: string): Promise<unknown>;
     };
   };

@@ -13,23 +13,47 @@ export interface ExperimentPlan {
   variantHeader: string;
   overrideHeader: string | null;  // QA override header: always stripped from the request
   expose: boolean;             // add the x-tandem-decision response header
-  clock: boolean;              // decisions depend on now (a time-based rollout)
+  clock: boolean;              // decisions depend on now (a time-based rollout, canary guards)
   cookie: string | null;       // name of the sticky cookie tandem issues, if any
   variants: VariantInfo[];
+  guards: GuardInfo[];         // canary guards, by guard index
   needs: Need[];
+  tags: TagInfo[];             // tagging experiments (spec.experiments); []: none
 }
+// A canary guard: on variant index `variant`, users go to variant index `to` while open.
+export interface GuardInfo { variant: number; to: number; mode: "enforce" | "dry_run" | "forced_open" | "forced_closed" }
+// The guard a decision consulted (wasm/core/api.ts G_* slots).
+export interface GuardAdmission {
+  index: number;              // into plan.guards
+  flags: number;              // hand back with the outcome ...
+  generation: number;         // ... when tracked
+  state: BreakerStateName;    // the guard's state after admitting
+  tracked: boolean;           // record the outcome (recordGuard)
+}
+export interface GuardRecord { state: BreakerStateName; transition: string | null; outcome: number }
 export interface ExperimentDecision {
   variant: number;            // -1: out of the experiment's scope
   setCookie: string | null;
-  reason: number;             // 0 split, 1 ramp, 2 override, 3 + i rule i
+  reason: number;             // 0 split, 1 ramp, 2 override, 3 guard, 4 + i rule i
   stripOverride: boolean;     // the request carried the override header
   expose: string | null;      // x-tandem-decision response header value
+  guard: GuardAdmission | null; // the canary guard consulted, if the variant has one
+  tags: string | null;        // x-tandem-experiments value (plan.tags non-empty, in scope)
 }
 
 export const EXPOSE_HEADER = "x-tandem-decision";
+// wasm/core/tagging.ts: the request header naming the tagging experiments' variants.
+export const TAGS_HEADER = "x-tandem-experiments";
+export interface TagInfo { name: string; variants: string[] }
+// A tagging experiment's assignment: its variant, the reason (split, ramp, rule i as
+// for the experiment), the bucket (-1: a rule's fixed variant).
+export interface TagAssignment { name: string; variant: string; reason: number; bucket: number }
+// wasm/core/experiment-settings.ts REASON_*: rule i is RULE_REASON0 + i.
+export const GUARD_REASON = 3;
+export const RULE_REASON0 = 4;
 
 export function reasonName(r: number): string {
-  return r === 0 ? "split" : r === 1 ? "ramp" : r === 2 ? "override" : `rule:${r - 3}`;
+  return r === 0 ? "split" : r === 1 ? "ramp" : r === 2 ? "override" : r === 3 ? "guard" : `rule:${r - RULE_REASON0}`;
 }
 
 // ---- circuit-breaker (wasm/core/breaker-runtime.ts) ----
@@ -113,6 +137,13 @@ interface CoreExports {
   tandem_experiment_key_source(h: number): number;
   tandem_experiment_strip_override(h: number): number;
   tandem_experiment_expose(h: number): number;
+  tandem_experiment_guard_result_ptr(): number;
+  tandem_experiment_guard_record(h: number, g: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
+  tandem_experiment_guard_describe(h: number, g: number): number;
+  tandem_experiment_tags(h: number): number;
+  tandem_experiment_tag_variant(h: number, i: number): number;
+  tandem_experiment_tag_reason(h: number, i: number): number;
+  tandem_experiment_tag_bucket(h: number, i: number): number;
 }
 
 export class CoreError extends Error {}
@@ -209,10 +240,47 @@ export class TandemCore {
     const reason = this.ex.tandem_experiment_reason(plan.handle);
     const stripOverride = this.ex.tandem_experiment_strip_override(plan.handle) === 1;
     const expose = plan.expose && this.ex.tandem_experiment_expose(plan.handle) > 0 ? this.out() : null;
-    return { variant, setCookie: cookie.length > 0 ? cookie : null, reason, stripOverride, expose };
+    let guard: GuardAdmission | null = null;
+    if (plan.guards.length > 0) {
+      const g = this.guardResult();
+      if (g[0] >= 0) guard = { index: g[0], flags: g[1], generation: g[2] >>> 0, state: BREAKER_STATES[g[3]], tracked: g[4] === 1 };
+    }
+    const tags = plan.tags.length > 0 && this.ex.tandem_experiment_tags(plan.handle) > 0 ? this.out() : null;
+    return { variant, setCookie: cookie.length > 0 ? cookie : null, reason, stripOverride, expose, guard, tags };
   }
 
-  // Index of the stickiness source that keyed the last decision; -1: a new id.
+  // What each tagging experiment gave the last decision (none out of scope).
+  lastTags(plan: ExperimentPlan): TagAssignment[] {
+    const out: TagAssignment[] = [];
+    for (let i = 0; i < plan.tags.length; i++) {
+      const v = this.ex.tandem_experiment_tag_variant(plan.handle, i);
+      if (v < 0) return [];
+      const t = plan.tags[i];
+      out.push({ name: t.name, variant: t.variants[v], reason: this.ex.tandem_experiment_tag_reason(plan.handle, i), bucket: this.ex.tandem_experiment_tag_bucket(plan.handle, i) });
+    }
+    return out;
+  }
+
+  private guardResult(): Int32Array {
+    return new Int32Array(this.bytes().buffer, this.ex.tandem_experiment_guard_result_ptr(), 8);
+  }
+
+  // The outcome of a request guard `index` admitted with (flags, generation).
+  // error: BreakerError (connectOrReset: a failure when either kind is listed).
+  recordGuard(plan: ExperimentPlan, index: number, flags: number, generation: number,
+    o: { status?: number; error?: number; latencyMs: number }, nowMs: number): GuardRecord {
+    const outcome = this.ex.tandem_experiment_guard_record(plan.handle, index, flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
+    const g = this.guardResult();
+    return { state: BREAKER_STATES[g[3]], transition: g[5] === 1 ? BREAKER_REASONS[g[6]] : null, outcome };
+  }
+
+  // A guard's state as JSON (wasm/core/breaker/describe.ts describeState), or null.
+  describeGuard(plan: ExperimentPlan, index: number): Record<string, unknown> | null {
+    return this.ex.tandem_experiment_guard_describe(plan.handle, index) === 1 ? JSON.parse(this.out()) : null;
+  }
+
+  // Index of the stickiness source that keyed the last decision; -1: a new id from the
+  // entropy fact; -2: no key and no entropy fact (the adapter fetches it and decides again).
   lastKeySource(plan: ExperimentPlan): number {
     return this.ex.tandem_experiment_key_source(plan.handle);
   }

@@ -1,20 +1,24 @@
 // Kong's answers to the core's fact needs, fetched with the fewest RPCs: one
-// get_headers for every header need (Host and x-request-id included), and path,
-// method or client ip only when the policy needs them.
+// get_headers for every header need (Host and x-request-id included), path, method or
+// client ip only when the policy needs them, and Kong's own request id only when the
+// core asks for entropy.
 import { answerNeeds } from "../core/answer-needs";
+import { KONG_REQUEST_ID_VAR, requestIdEntropy } from "../core/entropy";
 import type { KongPDK } from "../core/pdk";
-import { FactKind, type Need } from "../core/tandem-core";
+import { getCore } from "../core/shared";
+import { FactKind, type ExperimentDecision, type ExperimentPlan, type Need } from "../core/tandem-core";
 
 export interface FactPlan {
   needs: Need[];
   path: boolean;
   method: boolean;
   ip: boolean;
+  entropy: number;   // index of the entropy need, -1 none
 }
 
 export function planFacts(needs: Need[]): FactPlan {
   const has = (k: FactKind) => needs.some((n) => n.kind === k);
-  return { needs, path: has(FactKind.Path), method: has(FactKind.Method), ip: has(FactKind.ClientIp) };
+  return { needs, path: has(FactKind.Path), method: has(FactKind.Method), ip: has(FactKind.ClientIp), entropy: needs.findIndex((n) => n.kind === FactKind.Entropy) };
 }
 
 // Kong's get_headers returns at most 100 headers by default; ask for Kong's maximum
@@ -23,10 +27,31 @@ const MAX_HEADERS = 1000;
 
 export interface Facts { values: Array<string | undefined>; headers: Record<string, string | string[]> }
 
+// The entropy fact is the request's x-request-id when it carries one, else left absent
+// for decide() to fill on demand.
 export async function fetchFacts(kong: KongPDK, plan: FactPlan): Promise<Facts> {
   const headers = await kong.request.getHeaders(MAX_HEADERS);
   const path = plan.path ? await kong.request.getPathWithQuery() : undefined;
   const method = plan.method ? await kong.request.getMethod() : undefined;
   const ip = plan.ip ? await kong.client.getIp() : undefined;
-  return { values: answerNeeds(plan.needs, { headers, path, method, ip }), headers };
+  return { values: answerNeeds(plan.needs, { headers, path, method, ip, requestId: null }), headers };
+}
+
+// wasm/core/experiment.ts KEY_NEEDS_ENTROPY: no key and no entropy, nothing decided.
+export const KEY_NEEDS_ENTROPY = -2;
+
+// kong.nginx.get_var(name) = ngx.var[name] (plugin_servers/plugin.lua exposed_api);
+// kong-pdk turns the property path into that RPC.
+type WithVars = KongPDK & { nginx: { getVar(name: string): Promise<unknown> } };
+
+// The core's decision. For a user with no key on a request without x-request-id the
+// core asks for entropy instead of deciding (no rule, guard or cookie touched yet):
+// then, and only then, one RPC for Kong's request id and the decision with it. Users
+// with a key cost no extra RPC.
+export async function decide(kong: KongPDK, plan: ExperimentPlan, fp: FactPlan, f: Facts, nowMs: number): Promise<ExperimentDecision> {
+  const core = getCore();
+  const d = core.decideExperiment(plan, f.values, nowMs);
+  if (fp.entropy < 0 || core.lastKeySource(plan) !== KEY_NEEDS_ENTROPY) return d;
+  f.values[fp.entropy] = requestIdEntropy(await (kong as WithVars).nginx.getVar(KONG_REQUEST_ID_VAR));
+  return core.decideExperiment(plan, f.values, nowMs);
 }

@@ -15,6 +15,51 @@ const stringMatch = {
 // header / cookie / query name -> string match
 const named = { type: "map", keys: { type: "string" }, values: stringMatch };
 
+// A canary guard (a breaker on the variant's outcomes): the circuitBreaker fields it
+// shares, `cooldownMs` and `to`. failure.statuses are strings, as for the breaker.
+const int = { type: "integer" };
+const guard = {
+  type: "record",
+  fields: [
+    { window: { type: "record", fields: [{ type: str }, { size: int }, { sizeMs: int }, { buckets: int }] } },
+    { minimumCalls: int },
+    { failureRateThreshold: { type: "number" } },
+    { slowCallDurationMs: int },
+    { slowCallRateThreshold: { type: "number" } },
+    { consecutiveFailures: int },
+    { cooldownMs: int },
+    { halfOpen: { type: "record", fields: [{ permittedCalls: int }, { maxWaitMs: int }] } },
+    { failure: { type: "record", fields: [{ statuses: strings }, { ignoreStatuses: strings }, { errors: strings }] } },
+    { mode: str },
+    { to: str },
+  ],
+};
+
+// A/B rules (first match wins), for the experiment and each tagging experiment.
+const rules = {
+  type: "array",
+  elements: {
+    type: "record",
+    fields: [
+      {
+        match: {
+          type: "record",
+          fields: [
+            { header: named }, { cookie: named }, { query: named },
+            { path: stringMatch }, { method: stringMatch }, { host: stringMatch },
+          ],
+        },
+      },
+      { variant: str },
+      { split: { type: "array", elements: { type: "record", fields: [{ variant: str }, { weight: { type: "number" } }] } } },
+    ],
+  },
+};
+const rollout = {
+  type: "record",
+  fields: [{ variant: str }, { start: str }, { steps: { type: "array", elements: { type: "record", fields: [{ weight: { type: "number" } }, { after: str }] } } }],
+};
+
 export const Schema = [
   { name: { type: "string", required: true } },
   { seed: str },
@@ -47,39 +92,30 @@ export const Schema = [
       required: true,
       elements: {
         type: "record",
-        fields: [{ name: str }, { weight: { type: "number" } }, { upstream: str }],
+        fields: [{ name: str }, { weight: { type: "number" } }, { upstream: str }, { guard }],
       },
     },
   },
   { scope: { type: "record", fields: [{ hosts: strings }, { pathPrefixes: strings }] } },
+  { rules },
+  { hash: str },
+  { override: { type: "record", fields: [{ header: str }, { secret: { type: "string", referenceable: true, encrypted: true } }] } },
+  { rollout },
+  { exposeHeader: { type: "boolean" } },
+  // spec.experiments, the tagging experiments (`tandem render` puts them here): the
+  // fields of an experiment that only tags. Kong rejects undeclared fields, so the
+  // whole shape is declared; the core checks the rest (and nulls count as absent).
   {
-    rules: {
+    experiments: {
       type: "array",
       elements: {
         type: "record",
         fields: [
-          {
-            match: {
-              type: "record",
-              fields: [
-                { header: named }, { cookie: named }, { query: named },
-                { path: stringMatch }, { method: stringMatch }, { host: stringMatch },
-              ],
-            },
-          },
-          { variant: str },
-          { split: { type: "array", elements: { type: "record", fields: [{ variant: str }, { weight: { type: "number" } }] } } },
+          { name: str }, { seed: str },
+          { variants: { type: "array", elements: { type: "record", fields: [{ name: str }, { weight: { type: "number" } }] } } },
+          { rules }, { hash: str }, { rollout },
         ],
       },
     },
   },
-  { hash: str },
-  { override: { type: "record", fields: [{ header: str }, { secret: { type: "string", referenceable: true, encrypted: true } }] } },
-  {
-    rollout: {
-      type: "record",
-      fields: [{ variant: str }, { start: str }, { steps: { type: "array", elements: { type: "record", fields: [{ weight: { type: "number" } }, { after: str }] } } }],
-    },
-  },
-  { exposeHeader: { type: "boolean" } },
 ];

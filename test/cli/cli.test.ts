@@ -124,3 +124,151 @@ describe("tandem render", () => {
     expect(r.stderr.trim()).toBe(BAD_WEIGHT_MESSAGE);
   });
 });
+
+describe("tandem explain: the circuit breaker", () => {
+  // key: upstream, so a request's breaker key is its variant; 4 failures open it.
+  const BREAKER = { key: "upstream", window: { type: "count", size: 10 }, minimumCalls: 4, failureRateThreshold: 50, openDurationMs: 30000, halfOpen: { permittedCalls: 2 } };
+  const RESPOND = { respond: { status: 503, headers: { "cache-control": "no-store" }, body: "resting", contentType: "text/plain" } };
+  function policy(name: string, spec: Record<string, unknown>): string {
+    const p = join(dir, name);
+    writeFileSync(p, JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "t" }, spec }));
+    return p;
+  }
+  const withRespond = policy("cb-respond.json", { experiment: CHECKOUT, circuitBreaker: BREAKER, fallback: RESPOND });
+  const user = ["--headers", "x-user-id: 42"];
+  const fail = (t: number) => JSON.stringify({ t, headers: { "x-user-id": "42" }, upstream: { status: 500, latencyMs: 10 } });
+  const trips = join(dir, "trips.jsonl");
+  writeFileSync(trips, [0, 10, 20, 30].map(fail).join("\n") + "\n");
+
+  it("closed: admits the request under its variant's key and counts its outcome", async () => {
+    const r = await tandem("explain", "--policy", withRespond, ...user);
+    expect(r.code, r.stderr).toBe(0);
+    const variant = /^variant: {2}(\S+)/m.exec(r.stdout)![1];
+    expect(r.stdout).toContain(`breaker:  key "${variant}": x-tandem-variant, the variant the experiment set (key: upstream)`);
+    expect(r.stdout).toContain("history:  none: a fresh process, every key closed");
+    expect(r.stdout).toContain("state:    closed; window: 0 outcomes, 0 failed, 0 slow");
+    expect(r.stdout).toContain("decision: admitted: the breaker is closed");
+    expect(r.stdout).toContain("answer:   the upstream's answer; its outcome is counted");
+  });
+
+  it("after a trace that trips it: rejected, the fallback answers with Retry-After, as simulate does", async () => {
+    const r = await tandem("explain", "--policy", withRespond, ...user, "--trace", trips);
+    expect(r.code, r.stderr).toBe(0);
+    // The 4th failure came back at t=40 (t=30 + latencyMs 10), the trace's end.
+    expect(r.stdout).toContain(`history:  ${trips}: 4 requests replayed through the core (as tandem simulate --via core), then this one at t=40`);
+    expect(r.stdout).toContain("state:    open since t=40 (failure_rate: failure rate reached failureRateThreshold), until t=30040: open for 30000 ms");
+    expect(r.stdout).toContain("decision: rejected: open until t=30040 (Retry-After 30 s)");
+    expect(r.stdout).toMatch(/answer: {3}fallback\.respond 503\n {10}retry-after: 30\n {10}cache-control: no-store\n {10}content-type: text\/plain\n {10}body "resting" \(7 bytes\)/);
+    // Later, less time left; at openUntil the core turns it half-open and admits a probe.
+    const later = await tandem("explain", "--policy", withRespond, ...user, "--trace", trips, "--at", "20040");
+    expect(later.stdout).toContain("decision: rejected: open until t=30040 (Retry-After 10 s)");
+    expect(later.stdout).toMatch(/\n {10}retry-after: 10\n/);
+    const probe = await tandem("explain", "--policy", withRespond, ...user, "--trace", trips, "--at", "30040");
+    expect(probe.stdout).toContain("decision: probe: half-open, admitted as probe 1 of 2");
+    // The same request appended to the trace: simulate answers it with the fallback.
+    const plusOne = join(dir, "trips-plus-one.jsonl");
+    writeFileSync(plusOne, [0, 10, 20, 30, 40].map(fail).join("\n") + "\n");
+    const sim = await tandem("simulate", "--policy", withRespond, "--trace", plusOne);
+    expect(JSON.parse(sim.stdout.trim().split("\n")[4])).toMatchObject({ action: "fallback", status: 503, breaker: "open" });
+  });
+
+  it("--breaker-state drives the request's key through the core; a reroute fallback answers", async () => {
+    const reroute = policy("cb-reroute.json", { experiment: CHECKOUT, circuitBreaker: BREAKER, fallback: { reroute: { variant: "stable" } } });
+    const at = (state: string) => tandem("explain", "--policy", reroute, ...user, "--at", "100000", "--breaker-state", state);
+    const open = await at("open");
+    expect(open.code, open.stderr).toBe(0);
+    expect(open.stdout).toContain("history:  --breaker-state open: 4 failing calls recorded through the core at t=100000, then this request");
+    expect(open.stdout).toContain("decision: rejected: open until t=130000 (Retry-After 30 s)");
+    expect(open.stdout).toContain("answer:   fallback.reroute to variant stable: x-tandem-variant: stable, Kong set_upstream(api-v1); the breaker does not count it");
+    const half = await at("half_open");
+    expect(half.stdout).toContain("state:    half_open since t=100000: 1 of 2 probes admitted, 0 results in, 0 failed");
+    expect(half.stdout).toContain("decision: probe: half-open, admitted as probe 1 of 2");
+    const full = await at("half_open_full");
+    expect(full.stdout).toContain("decision: rejected: half-open with all 2 probe permits out, 0 results in (Retry-After 1 s)");
+    const closed = await at("closed");
+    expect(closed.stdout).toContain("decision: admitted: the breaker is closed");
+    // dry_run runs the same machine but admits: the decision says what enforce would do.
+    const dry = policy("cb-dry.json", { experiment: CHECKOUT, circuitBreaker: { ...BREAKER, mode: "dry_run" } });
+    const d = await tandem("explain", "--policy", dry, ...user, "--at", "100000", "--breaker-state", "open");
+    expect(d.stdout).toContain("decision: admitted: mode dry_run; enforce would reject it: open until t=130000\n");
+    expect(d.stdout).toContain("answer:   the upstream's answer; its outcome is not counted");
+  });
+
+  it("forced_open with no history: rejected, the gateway's own 503 without Retry-After", async () => {
+    const forced = policy("cb-forced.json", { circuitBreaker: { mode: "forced_open" } });
+    const r = await tandem("explain", "--policy", forced);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain("variant:");
+    expect(r.stdout).toContain(`breaker:  key "localhost": the Host, no x-tandem-variant (key: upstream)`);
+    expect(r.stdout).toContain("history:  mode forced_open keeps no state");
+    expect(r.stdout).toContain("state:    not consulted (mode forced_open)");
+    expect(r.stdout).toContain("decision: rejected: mode forced_open rejects every call");
+    expect(r.stdout).toMatch(/answer: {3}no fallback: the gateway's own 503\n {10}content-type: text\/plain; charset=utf-8\n {10}body "circuit breaker open"/);
+    expect(r.stdout).not.toMatch(/retry-after/i);
+  });
+
+  it("refuses an unknown --breaker-state, naming the accepted values", async () => {
+    const r = await tandem("explain", "--policy", withRespond, "--breaker-state", "ajar");
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`tandem: --breaker-state must be one of open, half_open, half_open_full, closed, got "ajar"`);
+    expect(r.stdout).toBe("");
+  });
+});
+
+// spec.experiments: tagging experiments (docs/policy.md "Tagging experiments").
+describe("tagging experiments in the CLI", () => {
+  const TAGGING = "deploy/examples/tagging.yaml";
+  const TAGGING_TRACE = "deploy/examples/tagging.trace.jsonl";
+  const specFile = (name: string, spec: unknown) => {
+    const p = join(dir, name);
+    writeFileSync(p, JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "t" }, spec }));
+    return p;
+  };
+
+  it("validate accepts the example and rejects bad entries with the gateways' text", async () => {
+    expect((await tandem("validate", TAGGING)).stdout).toContain("valid TrafficPolicy shop-tests (experiment, experiments)");
+    const bad = await tandem("validate", specFile("tags-bad.json", { experiment: CHECKOUT, experiments: [{ name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 60 }] }] }));
+    expect(bad.code).toBe(1);
+    expect(bad.stderr.trim()).toBe("experiments[0].variants: weights must sum to 100, got 110");
+    const alone = await tandem("validate", specFile("tags-alone.json", { experiments: [{ name: "recs", variants: [{ name: "A", weight: 100 }] }] }));
+    expect(alone.stderr.trim()).toBe("experiments: needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)");
+  });
+
+  it("render puts spec.experiments in the experiment plugin's config on both gateways", async () => {
+    const out = join(dir, "tags-out");
+    const r = await tandem("render", TAGGING, "--out", out);
+    expect(r.code, r.stderr).toBe(0);
+    const policy = parse(readFileSync(join(ROOT, TAGGING), "utf8"));
+    const config = { ...policy.spec.experiment, experiments: policy.spec.experiments };
+    const kong = parseAllDocuments(readFileSync(join(out, "kong.yaml"), "utf8")).map((d) => d.toJS());
+    expect(kong.find((d) => d.plugin === "experiment").config).toEqual(config);
+    const istio = parseAllDocuments(readFileSync(join(out, "istio.yaml"), "utf8")).map((d) => d.toJS());
+    expect(istio.find((d) => d.kind === "WasmPlugin" && d.spec.pluginName === "experiment").spec.pluginConfig).toEqual(config);
+  });
+
+  it("simulate reports the tags header the request went upstream with, identically on every path", async () => {
+    const out: Record<string, string[]> = {};
+    for (const via of ["core", "kong", "envoy"]) {
+      const r = await tandem("simulate", "--policy", TAGGING, "--trace", TAGGING_TRACE, "--via", via);
+      expect(r.code, r.stderr).toBe(0);
+      out[via] = r.stdout.trim().split("\n");
+    }
+    expect(out.kong).toEqual(out.core);
+    expect(out.envoy).toEqual(out.core);
+    const lines = out.core.map((l) => JSON.parse(l));
+    for (const l of out.core) expect(Object.keys(JSON.parse(l))).toEqual(["variant", "upstream", "action", "status", "breaker", "setCookie", "tags"]);
+    expect(lines[0].tags).toMatch(/^recs=(popular|collab); pricing=(monthly-first|annual-first); layout=(grid|list)$/);
+    expect(lines[2].tags).toContain("pricing=annual-first");            // x-plan: pro (a rule)
+    expect(lines[1].tags.replace(/pricing=[^;]+/, "")).toBe(lines[2].tags.replace(/pricing=[^;]+/, "")); // same user
+    expect(lines[4].tags).not.toBe("pricing=monthly-first");             // the client's copy replaced
+    expect(lines[5].tags).toBeNull();                                     // out of scope
+  }, 120_000);
+
+  it("explain lists each tagging experiment's variant and why", async () => {
+    const r = await tandem("explain", "--policy", TAGGING, "--path", "/shop/x", "--headers", "x-user-id: 42", "--headers", "x-plan: pro");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^tags: {5}recs=(popular|collab) \(split, bucket \d+ of 10000\)$/m);
+    expect(r.stdout).toContain("pricing=annual-first (experiments[1].rules[0] matched)");
+    expect(r.stdout).toMatch(/x-tandem-experiments: recs=\w+; pricing=annual-first; layout=(grid|list) \(client copies removed\)/);
+  });
+});

@@ -50,7 +50,7 @@ describe("experiment config", () => {
     ["duplicate variant", { ...base, variants: [{ name: "a", weight: 50 }, { name: "a", weight: 50 }] }, "experiment.variants[1].name: must be unique, got \"a\""],
     ["weight as string", { ...base, variants: [{ name: "a", weight: "50" }, { name: "b", weight: 50 }] }, "experiment.variants[0].weight: must be a number, got \"50\""],
     ["unknown field", { ...base, colour: "red" }, "experiment.colour: unknown field (allowed: name, seed, stickiness, variantHeader, variants, scope, rules, hash, override, rollout, exposeHeader)"],
-    ["unknown variant field", { ...base, variants: [{ name: "a", weight: 100, extra: 1 }] }, "experiment.variants[0].extra: unknown field (allowed: name, weight, upstream)"],
+    ["unknown variant field", { ...base, variants: [{ name: "a", weight: 100, extra: 1 }] }, "experiment.variants[0].extra: unknown field (allowed: name, weight, upstream, guard)"],
     ["bad source", { ...base, stickiness: { sources: ["session"] } }, "experiment.stickiness.sources[0]: must be one of cookie:<name>, header:<name>, query:<name>, ip, got \"session\""],
     ["duplicate source", { ...base, stickiness: { sources: ["ip", "ip"] } }, "experiment.stickiness.sources[1]: must be unique, got \"ip\""],
     ["cookie not a source", { ...base, stickiness: { sources: ["header:x-user-id"], cookie: { name: "uid" } } }, "experiment.stickiness.cookie.name: must also be listed in stickiness.sources as cookie:<name>, got \"uid\""],
@@ -100,7 +100,7 @@ describe("TrafficPolicy documents", () => {
   it("checks the envelope", () => {
     expect(core.validatePolicy(JSON.stringify({ ...doc, kind: "Policy" }))).toBe("kind: must be TrafficPolicy, got \"Policy\"");
     expect(core.validatePolicy(JSON.stringify({ ...doc, apiVersion: "v1" }))).toBe("apiVersion: must be tandem.dev/v1alpha1, got \"v1\"");
-    expect(core.validatePolicy(JSON.stringify({ ...doc, spec: { canary: {} } }))).toBe("spec.canary: unknown field (allowed: experiment, circuitBreaker, fallback)");
+    expect(core.validatePolicy(JSON.stringify({ ...doc, spec: { canary: {} } }))).toBe("spec.canary: unknown field (allowed: experiment, experiments, circuitBreaker, fallback)");
     expect(core.validatePolicy(JSON.stringify({ ...doc, metadata: {} }))).toBe("metadata.name: is required");
   });
 });

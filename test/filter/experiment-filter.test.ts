@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
 import { WasmHost, startEnvoy, type EnvoyGateway } from "../harness/envoy";
-import { FILTER_WASM, requireBuilt } from "../support/dist";
+import { FILTER_WASM, loadCore, requireBuilt } from "../support/dist";
+import { answerNeeds } from "../../plugins/core/answer-needs";
 import { startBackends, get, type Backends } from "../support/backends";
 import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT } from "../support/policies";
 
@@ -107,5 +108,66 @@ describe("tandem.wasm behind the Envoy harness proxy", () => {
     expect(r.status).toBe(200);
     expect(gw.reconfigure("experiment", JSON.stringify(ALL_CANARY))).toBe(true);
     expect((await get(gw.port, "/", { "x-user-id": "u1" })).json()).toEqual({ backend: "api-v2", variant: "canary" });
+  });
+});
+
+// spec.experiments: the tags header (wasm/filter/tagging-filter.ts).
+describe("tandem.wasm with tagging experiments", () => {
+  const TAGGED = {
+    ...CHECKOUT,
+    scope: { pathPrefixes: ["/shop"] },
+    experiments: [
+      { name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 50 }] },
+      { name: "pricing", hash: "growthbook-v2", variants: [{ name: "low", weight: 50 }, { name: "high", weight: 50 }],
+        rules: [{ match: { header: { "x-plan": { exact: "pro" } } }, variant: "high" }] },
+    ],
+  };
+  const core = loadCore();
+  const plan = core.configureExperiment(JSON.stringify(TAGGED));
+  const FORGED: [string, string][] = [["x-tandem-experiments", "recs=B; pricing=high"], ["x-tandem-experiments", "recs=A"]];
+  const tagsOf = (headers: [string, string][]) => headers.filter(([k]) => k === "x-tandem-experiments").map(([, v]) => v);
+  const req = (path: string, extra: [string, string][]): [string, string][] => [[":method", "GET"], [":path", path], [":authority", "shop"], ["x-request-id", "r-1"], ...extra];
+
+  it("adds the core's tags in scope, after removing every client copy", async () => {
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(TAGGED) });
+    const values = new Set<string>();
+    for (let i = 0; i < 60; i++) {
+      const h: Record<string, string> = { "x-user-id": `t${i}`, ...(i % 3 === 0 ? { "x-plan": "pro" } : {}) };
+      const s = host.newStream();
+      const r = s.requestHeaders(req("/shop/cart", [...Object.entries(h), ...FORGED]), true);
+      s.done();
+      const want = core.decideExperiment(plan, answerNeeds(plan.needs, { headers: h, path: "/shop/cart", method: "GET" }), 0).tags!;
+      expect(tagsOf(r.headers)).toEqual([want]);
+      if (i % 3 === 0) expect(want).toMatch(/; pricing=high$/);
+      values.add(want);
+    }
+    expect(values.size).toBeGreaterThan(2);
+    expect(host.failed).toBeFalsy();
+  });
+
+  it("gives a new user the tags of the id it is issued", async () => {
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(TAGGED) });
+    const s = host.newStream();
+    const first = tagsOf(s.requestHeaders(req("/shop/", []), true).headers);
+    const cookie = s.responseHeaders([[":status", "200"]], false).headers.find(([k]) => k === "set-cookie")![1].split(";")[0];
+    s.done();
+    const back = host.newStream();
+    expect(tagsOf(back.requestHeaders(req("/shop/", [["cookie", cookie]]), true).headers)).toEqual(first);
+    back.done();
+    expect(first).toHaveLength(1);
+  });
+
+  it("removes client copies out of scope and for a policy without tagging experiments", async () => {
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(TAGGED) });
+    expect(tagsOf(host.newStream().requestHeaders(req("/static/x", [["x-user-id", "u1"], ...FORGED]), true).headers)).toEqual([]);
+    const plain = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(CHECKOUT) });
+    expect(tagsOf(plain.newStream().requestHeaders(req("/shop/", [["x-user-id", "u1"], ...FORGED]), true).headers)).toEqual([]);
+  });
+
+  it("rejects a bad tagging experiment with the core's message", async () => {
+    const host = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(CHECKOUT) });
+    const bad = { ...TAGGED, experiments: [{ name: "recs", variants: [{ name: "A", weight: 100, upstream: "api-v2" }] }] };
+    expect(host.configure(JSON.stringify(bad))).toBe(false);
+    expect(host.logs.map((l: { message: string }) => l.message)).toContain("tandem: experiment configuration rejected: experiments[0].variants[0].upstream: unknown field (allowed: name, weight)");
   });
 });

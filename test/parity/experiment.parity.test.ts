@@ -24,6 +24,14 @@ describe.each(scenarios(USERS))("parity: $name", ({ policy, trace }) => {
     }
     // The scenario really exercises the split: every path saw more than one outcome.
     expect(variants.size).toBeGreaterThan(1);
+    // Tagging experiments: the x-tandem-experiments header each path sent upstream is
+    // a compared field (SimResult.tags); it really varies, and is absent out of scope.
+    if (policy.spec.experiments) {
+      const tags = new Set(core.map((r) => r.tags));
+      expect(core.every((r) => r.tags !== undefined)).toBe(true);
+      expect(tags.has(null)).toBe(true);
+      expect(tags.size).toBeGreaterThan(10);
+    }
     const cookies = core.filter((r: SimResult) => r.setCookie !== null).length;
     expect(cookies).toBe(kong.filter((r) => r.setCookie !== null).length);
   }, 600_000);

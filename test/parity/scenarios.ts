@@ -115,5 +115,49 @@ export function scenarios(users: number): Scenario[] {
     trace: rampTrace,
   });
 
+  // Tagging experiments (spec.experiments): the x-tandem-experiments header each path
+  // sends upstream, for keys from both sources, new users (the issued id keys the tags),
+  // rules on a header, a query parameter and a cookie, GrowthBook hashing, forged
+  // copies and scope misses.
+  mk("tagging-experiments", {
+    name: "shop", stickiness: { sources: ["cookie:tandem-uid", "header:x-user-id"], cookie: { name: "tandem-uid" } },
+    scope: { pathPrefixes: ["/shop"] },
+    variants: [{ name: "stable", weight: 70, upstream: "api-v1" }, { name: "canary", weight: 30, upstream: "api-v2" }],
+  }, (r, i) => {
+    const x = r();
+    const path = r() < 0.1 ? "/static/app.js" : r() < 0.2 ? `/shop/p?promo=${i}` : "/shop/cart";
+    const forged = r() < 0.15 ? { "x-tandem-experiments": "recs=B; pricing=low" } : {};
+    if (x < 0.45) return { path, headers: { "x-user-id": key(r, i), "x-plan": r() < 0.2 ? "pro" : "free", ...forged } };
+    if (x < 0.8) return { path, headers: { cookie: `tandem-uid=${cookieSafe(key(r, i))}${r() < 0.2 ? "; layout=list" : ""}`, ...forged } };
+    return { path, headers: forged };                                                            // new user: cookie issued
+  });
+  out[out.length - 1].policy.spec.experiments = [
+    { name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 50 }] },
+    {
+      name: "pricing", seed: "pricing-2026", hash: "growthbook-v2",
+      variants: [{ name: "low", weight: 33.33 }, { name: "mid", weight: 33.33 }, { name: "high", weight: 33.34 }],
+      rules: [
+        { match: { header: { "x-plan": { exact: "pro" } } }, variant: "high" },
+        { match: { query: { promo: { present: true } } }, split: [{ variant: "low", weight: 50 }, { variant: "mid", weight: 50 }] },
+      ],
+    },
+    { name: "layout", variants: [{ name: "grid", weight: 90 }, { name: "list", weight: 10 }], rules: [{ match: { cookie: { layout: { exact: "list" } } }, variant: "list" }] },
+  ];
+
+  // hash: unleash (Unleash's variant hash reads UTF-16 code units, so the non-ASCII keys
+  // matter), a rule's split on the same hash, weights in tenths, new users.
+  mk("unleash", {
+    name: "unleash", seed: "checkout-flag", hash: "unleash", exposeHeader: true,
+    stickiness: { sources: ["cookie:uid", "header:x-user-id"], cookie: { name: "uid" } },
+    rules: [{ match: { header: { "x-beta": { present: true } } }, split: [{ variant: "beta", weight: 50.5 }, { variant: "stable", weight: 49.5 }] }],
+    variants: [{ name: "stable", weight: 70.5, upstream: "api-v1" }, { name: "canary", weight: 29.4, upstream: "api-v2" }, { name: "beta", weight: 0.1 }],
+  }, (r, i) => {
+    const x = r();
+    if (x < 0.5) return { headers: { "x-user-id": key(r, i) } };
+    if (x < 0.7) return { headers: { cookie: `uid=${cookieSafe(key(r, i))}` } };
+    if (x < 0.85) return { headers: { "x-user-id": key(r, i), "x-beta": "1" } };
+    return { headers: {} };                                                                      // new user: cookie issued
+  });
+
   return out;
 }

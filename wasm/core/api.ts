@@ -3,11 +3,14 @@
 // results from the out buffer. Calls are synchronous; Node runs one at a time.
 import { Bytes, utf8 } from "./bytes";
 import { FactSource, Need } from "./facts";
-import { ExperimentRuntime } from "./experiment";
+import { ExperimentDecision, ExperimentRuntime } from "./experiment";
+import { TaggingRuntime, TaggingSettings } from "./tagging";
 import { configureExperiment, configureBreaker, configureBreakerPlugin, validatePolicy } from "./policy";
 import { BreakerRuntime, RESULT_SLOTS } from "./breaker-runtime";
 import { BreakerSettings } from "./breaker/settings";
-import { describeState } from "./breaker/describe";
+import { describeState, modeName } from "./breaker/describe";
+import { LocalGuards } from "./guard";
+import { BreakerState } from "./breaker/state";
 
 let arena = new StaticArray<u8>(65536);
 let out = new StaticArray<u8>(0);
@@ -70,17 +73,25 @@ export function tandem_experiment_configure(len: i32): i32 {
   const s = res.settings;
   if (s === null) { setOut(res.error); return -1; }
   const rt = new ExperimentRuntime(s);
+  if (s.guards.length > 0) rt.gate = new LocalGuards(s.guards);
   let h = -1;
   for (let i = 0; i < runtimes.length; i++) if (runtimes[i] === null) { h = i; break; }
   if (h < 0) { h = runtimes.length; runtimes.push(null); tables.push(new StaticArray<i32>(0)); }
   runtimes[h] = rt;
   tables[h] = new StaticArray<i32>(s.needs.list.length * 2);
+  setTagging(h, res.tags);
   const c = s.cookie;
-  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.rollout ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
+  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
   for (let i = 0; i < s.variants.length; i++) {
     const v = s.variants[i];
     if (i > 0) d += ",";
     d += "{\"name\":\"" + v.name + "\",\"upstream\":" + (v.upstream.length > 0 ? jsonString(v.upstream) : "null") + "}";
+  }
+  d += "],\"guards\":[";
+  for (let i = 0; i < s.guards.length; i++) {
+    const g = s.guards[i];
+    if (i > 0) d += ",";
+    d += "{\"variant\":" + g.variant.toString() + ",\"to\":" + g.to.toString() + ",\"mode\":\"" + modeName(g.breaker.mode) + "\"}";
   }
   d += "],\"needs\":[";
   for (let i = 0; i < s.needs.list.length; i++) {
@@ -88,7 +99,7 @@ export function tandem_experiment_configure(len: i32): i32 {
     if (i > 0) d += ",";
     d += "{\"kind\":" + (<i32>n.kind).toString() + ",\"name\":\"" + n.name + "\"}";
   }
-  d += "]}";
+  d += "]" + describeTagging(res.tags) + "}";
   setOut(d);
   return h;
 }
@@ -105,7 +116,7 @@ function jsonString(s: string): string {
 }
 
 export function tandem_release(h: i32): void {
-  if (h >= 0 && h < runtimes.length) { runtimes[h] = null; tables[h] = new StaticArray<i32>(0); }
+  if (h >= 0 && h < runtimes.length) { runtimes[h] = null; tables[h] = new StaticArray<i32>(0); setTagging(h, null); }
 }
 
 // Pointer to the fact table of handle `h` (2 x i32 per need slot).
@@ -120,6 +131,14 @@ export function tandem_experiment_decide(h: i32, nowMs: f64): i32 {
   const rt = runtimes[h] as ExperimentRuntime;
   tableFacts.table = tables[h];
   const d = rt.decide(tableFacts, nowMs);
+  decideTagging(h, rt, d, nowMs);
+  guardResult[G_GUARD] = d.guard;
+  if (d.guard >= 0) {
+    guardResult[G_FLAGS] = d.guardFlags;
+    guardResult[G_GENERATION] = <i32>d.guardGeneration;
+    guardResult[G_STATE] = d.guardState;
+    guardResult[G_TRACKED] = d.guardTracked ? 1 : 0;
+  }
   if (d.setCookieLen > 0) setOutBytes(changetype<usize>(d.setCookie), d.setCookieLen);
   else outLen = 0;
   return d.inScope ? d.variant : -1;
@@ -229,4 +248,108 @@ export function tandem_breaker_describe_state(h: i32, keyLen: i32): i32 {
   if (st === null) return 0;
   setOut(describeState(st));
   return 1;
+}
+
+// ---- canary guards (./guard.ts): states in this module, per experiment handle ----
+//
+//   after tandem_experiment_decide: the result area (G_* slots) says which guard the
+//   decision consulted (-1 none), its admission flags and generation, the guard's state
+//   and whether the outcome is to be recorded (tracked);
+//   tandem_experiment_guard_record(h, g, flags, generation, status, error, latencyMs, nowMs)
+//   counts the outcome (error: ERROR_*, 4 = connect or reset) -> OUTCOME_*; the result
+//   area then holds the guard's state (G_STATE) and whether it changed (G_TRANSITION);
+//   tandem_experiment_guard_describe(h, g) puts the guard's state as JSON in out.
+export const G_GUARD = 0;
+export const G_FLAGS = 1;
+export const G_GENERATION = 2;
+export const G_STATE = 3;
+export const G_TRACKED = 4;
+export const G_TRANSITION = 5;
+export const G_REASON = 6;
+const guardResult = new StaticArray<i32>(8);
+
+export function tandem_experiment_guard_result_ptr(): usize {
+  return changetype<usize>(guardResult);
+}
+
+function guardState(h: i32, g: i32): BreakerState | null {
+  if (h < 0 || h >= runtimes.length) return null;
+  const rt = runtimes[h];
+  if (rt === null || rt.gate === null || g < 0 || g >= rt.settings.guards.length) return null;
+  return unchecked((rt.gate as LocalGuards).states[g]);
+}
+
+export function tandem_experiment_guard_record(h: i32, g: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
+  const st = guardState(h, g);
+  if (st === null) return -1;
+  const gen0 = st.generation;
+  const outcome = ((runtimes[h] as ExperimentRuntime).gate as LocalGuards).record(g, flags, generation, status, error, latencyMs, nowMs);
+  guardResult[G_GUARD] = g;
+  guardResult[G_STATE] = <i32>st.state;
+  guardResult[G_TRANSITION] = st.generation != gen0 ? 1 : 0;
+  guardResult[G_REASON] = <i32>st.reason;
+  return outcome;
+}
+
+export function tandem_experiment_guard_describe(h: i32, g: i32): i32 {
+  const st = guardState(h, g);
+  if (st === null) return 0;
+  setOut(describeState(st));
+  return 1;
+}
+
+// ---- tagging experiments (./tagging.ts), per experiment handle ----
+//
+//   the configure description's "tags": [{name, variants: [names]}] per tagging
+//   experiment ([]: none, and the adapter skips the tags header altogether);
+//   after tandem_experiment_decide: tandem_experiment_tags(h) puts the x-tandem-experiments
+//   value in out (length 0: out of scope); tandem_experiment_tag_variant / _reason /
+//   _bucket(h, i) tell what tagging experiment i gave (explain).
+const taggings = new Array<TaggingRuntime | null>(0);
+
+function setTagging(h: i32, t: TaggingSettings | null): void {
+  while (taggings.length <= h) taggings.push(null);
+  taggings[h] = t !== null ? new TaggingRuntime(t) : null;
+}
+
+function taggingAt(h: i32): TaggingRuntime | null {
+  return h >= 0 && h < taggings.length ? taggings[h] : null;
+}
+
+function describeTagging(t: TaggingSettings | null): string {
+  let d = ",\"tags\":[";
+  if (t !== null) {
+    for (let i = 0; i < t.experiments.length; i++) {
+      const e = t.experiments[i];
+      d += (i > 0 ? ",{\"name\":\"" : "{\"name\":\"") + e.name + "\",\"variants\":[";
+      for (let v = 0; v < e.variants.length; v++) d += (v > 0 ? ",\"" : "\"") + e.variants[v].name + "\"";
+      d += "]}";
+    }
+  }
+  return d + "]";
+}
+
+function decideTagging(h: i32, rt: ExperimentRuntime, d: ExperimentDecision, nowMs: f64): void {
+  const t = taggingAt(h);
+  if (t !== null) t.decide(rt, d, nowMs);
+}
+
+export function tandem_experiment_tags(h: i32): i32 {
+  const t = taggingAt(h);
+  if (t === null || t.len == 0) { outLen = 0; return 0; }
+  setOutBytes(changetype<usize>(t.value), t.len);
+  return t.len;
+}
+
+// Of the last decision, tagging experiment i: its variant index (-1: none), the reason
+// (REASON_*: split, ramp or rule) and the bucket (-1: a rule's fixed variant).
+export function tandem_experiment_tag_variant(h: i32, i: i32): i32 {
+  const t = taggingAt(h);
+  return t === null || t.len == 0 || i < 0 || i >= t.chosen.length ? -1 : t.chosen[i];
+}
+export function tandem_experiment_tag_reason(h: i32, i: i32): i32 {
+  return (taggingAt(h) as TaggingRuntime).runtimes[i].decision.reason;
+}
+export function tandem_experiment_tag_bucket(h: i32, i: i32): i32 {
+  return (taggingAt(h) as TaggingRuntime).runtimes[i].decision.bucket;
 }

@@ -2,16 +2,19 @@
 import { utf8 } from "./bytes";
 import { Needs } from "./facts";
 import { GrowthBookSplit } from "./growthbook";
+import { UnleashHash } from "./unleash";
 import { HmacSha256 } from "./hmac";
 import { Rule } from "./rule-settings";
+import { BreakerSettings } from "./breaker/settings";
 
-export const enum HashMode { Tandem = 0, GrowthBook = 1 }
+export const enum HashMode { Tandem = 0, GrowthBook = 1, Unleash = 2 }
 
 // Why a request got its variant (the exposed header and `tandem explain` say it).
 export const REASON_SPLIT = 0;
 export const REASON_RAMP = 1;
 export const REASON_OVERRIDE = 2;
-export const REASON_RULE0 = 3;     // rule i = REASON_RULE0 + i
+export const REASON_GUARD = 3;     // the variant's canary guard is open: its users went to guard.to
+export const REASON_RULE0 = 4;     // rule i = REASON_RULE0 + i
 
 // Cumulative bucket ranges of the variants from `fromMs` on: one table for fixed
 // weights, one per rollout step (and one before the first) for a time-based ramp.
@@ -29,6 +32,14 @@ export class Source {
   constructor(public kind: SourceKind, public name: string) {
     this.nameBytes = utf8(name);
   }
+}
+
+// A canary guard (config/guard.ts): a breaker on one variant's outcomes; while it is
+// open its users go to variant `to`. `breaker` holds the window, thresholds, cooldown
+// (openDurationMs), half-open probes, failure classification and mode.
+export class GuardSettings {
+  index: i32 = 0;                   // position in ExperimentSettings.guards
+  constructor(public breaker: BreakerSettings, public variant: i32, public to: i32) {}
 }
 
 export class Variant {
@@ -80,6 +91,7 @@ export class ExperimentSettings {
   entropySlot: i32 = -1;
   needs: Needs = new Needs();
   hash: HashMode = HashMode.Tandem;
+  unleash: UnleashHash | null = null;   // hash: unleash (groupId = seed)
   tables: StaticArray<WeightTable> = new StaticArray<WeightTable>(0);   // ascending fromMs
   rollout: bool = false;            // decisions depend on now: adapters must pass the clock
   rules: StaticArray<Rule> = new StaticArray<Rule>(0);
@@ -88,6 +100,9 @@ export class ExperimentSettings {
   overrideHeaderBytes: StaticArray<u8> = new StaticArray<u8>(0);
   overrideSlot: i32 = -1;
   hmac: HmacSha256 | null = null;
+  guards: StaticArray<GuardSettings> = new StaticArray<GuardSettings>(0);
+  guardOf: StaticArray<i32> = new StaticArray<i32>(0);   // per variant: index into guards, -1 none
+  clock: bool = false;              // rollout or guards: adapters must pass the real clock
   expose: bool = false;
   // "<variant>; reason=<reason>" per (variant, reason): built at configure time
   exposeValues: StaticArray<StaticArray<u8>> = new StaticArray<StaticArray<u8>>(0);
@@ -100,5 +115,6 @@ export function reasonName(r: i32): string {
   if (r == REASON_SPLIT) return "split";
   if (r == REASON_RAMP) return "ramp";
   if (r == REASON_OVERRIDE) return "override";
+  if (r == REASON_GUARD) return "guard";
   return "rule:" + (r - REASON_RULE0).toString();
 }

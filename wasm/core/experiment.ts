@@ -16,10 +16,17 @@ import {
 } from "./experiment-settings";
 import { RuleMatcher } from "./rules";
 import { GrowthBookSplit } from "./growthbook";
+import { UnleashHash } from "./unleash";
 import { HmacSha256 } from "./hmac";
+import { GuardGate, tracks } from "./guard";
+import { REASON_GUARD } from "./experiment-settings";
 
 export const NO_VARIANT = -1;
 export const KEY_GENERATED = -1;   // keySource: a new id was generated (and maybe issued)
+// keySource: no key and no entropy to mint one from: no decision (out of scope, nothing
+// consulted). An adapter that fetches entropy only on demand (Kong: its request id, one
+// RPC) decides again with it; the others always pass entropy.
+export const KEY_NEEDS_ENTROPY = -2;
 const BUCKETS: u32 = 10000;
 
 export class ExperimentDecision {
@@ -33,6 +40,14 @@ export class ExperimentDecision {
   // Set-Cookie value to add to the response; setCookieLen 0 = none.
   setCookie: StaticArray<u8> = new StaticArray<u8>(0);
   setCookieLen: i32 = 0;
+  // Canary guard (./guard.ts): the guard consulted (index into settings.guards, -1:
+  // none), its admission (hand flags and generation back with the outcome when
+  // guardTracked) and its state after admitting (0 closed, 1 open, 2 half_open).
+  guard: i32 = -1;
+  guardFlags: i32 = 0;
+  guardGeneration: u32 = 0;
+  guardState: i32 = 0;
+  guardTracked: bool = false;
 }
 
 // Scratch shared by all requests of one settings object. Requests are decided one at a
@@ -44,6 +59,8 @@ export class ExperimentRuntime {
   idBuf: StaticArray<u8> = new StaticArray<u8>(ID_HEX_LEN);
   queryScratch: StaticArray<u8> = new StaticArray<u8>(0);
   matcher: RuleMatcher;
+  // Where guard states live (the adapter's choice); null: guards never reroute.
+  gate: GuardGate | null = null;
 
   constructor(public settings: ExperimentSettings) {
     this.matcher = new RuleMatcher(settings.rules, settings.needs);
@@ -51,7 +68,7 @@ export class ExperimentRuntime {
     if (c !== null) this.decision.setCookie = new StaticArray<u8>(c.prefix.length + ID_HEX_LEN + c.suffix.length);
   }
 
-  // `nowMs` matters only for a time-based rollout (settings.rollout).
+  // `nowMs` matters only for a time-based rollout and canary guards (settings.clock).
   decide(facts: FactSource, nowMs: f64): ExperimentDecision {
     const s = this.settings;
     const d = this.decision;
@@ -63,6 +80,8 @@ export class ExperimentRuntime {
     d.keySource = KEY_GENERATED;
     d.stripOverride = false;
     d.expose = null;
+    d.guard = -1;
+    d.guardTracked = false;
     d.inScope = this.inScope();
     if (s.overrideSlot >= 0) d.stripOverride = s.needs.get(s.overrideSlot).present;
     if (!d.inScope) return d;
@@ -74,7 +93,11 @@ export class ExperimentRuntime {
       if (this.readSource(i, key) && key.len > 0) { d.keySource = i; break; }
       key.clear();
     }
-    if (!key.present) this.generateKey(key);
+    if (!key.present && !this.generateKey(key)) {
+      d.inScope = false;
+      d.keySource = KEY_NEEDS_ENTROPY;
+      return d;
+    }
 
     if (d.stripOverride && this.overridden(d)) return this.exposed(d);
     const rule = this.matcher.first();
@@ -83,16 +106,38 @@ export class ExperimentRuntime {
       d.reason = REASON_RULE0 + rule;
       if (r.variant >= 0) d.variant = r.variant;
       else d.variant = unchecked(r.splitVariants[this.pick(r.splitUpperBp, unchecked(s.ruleGb[rule]))]);
-      return this.exposed(d);
+      return this.exposed(this.guarded(d, nowMs));
     }
     const t = this.table(nowMs);
     d.variant = this.pick(t.upperBp, t.gb);
     if (s.rollout) d.reason = REASON_RAMP;
-    return this.exposed(d);
+    return this.exposed(this.guarded(d, nowMs));
+  }
+
+  // A tagging experiment (./tagging.ts) assigning another experiment's `key`, on the
+  // request whose facts that one is reading: decide()'s steps after the key (rules,
+  // else the weights at nowMs), without scope, override or guard. The variant index.
+  assign(key: Bytes, nowMs: f64): i32 {
+    const s = this.settings;
+    const d = this.decision;
+    this.key.set(key.ptr, key.len);
+    d.bucket = -1;
+    d.reason = s.rollout ? REASON_RAMP : REASON_SPLIT;
+    const rule = this.matcher.first();
+    if (rule >= 0) {
+      const r = unchecked(s.rules[rule]);
+      d.reason = REASON_RULE0 + rule;
+      d.variant = r.variant >= 0 ? r.variant : unchecked(r.splitVariants[this.pick(r.splitUpperBp, unchecked(s.ruleGb[rule]))]);
+    } else {
+      const t = this.table(nowMs);
+      d.variant = this.pick(t.upperBp, t.gb);
+    }
+    return d.variant;
   }
 
   // Index into `upperBp` (cumulative basis points) for the request's key: tandem's
-  // bucket, or GrowthBook's hash and ranges when hash: growthbook-v2.
+  // bucket (or Unleash's target, ./unleash.ts, on the same ranges), or GrowthBook's
+  // hash and ranges when hash: growthbook-v2.
   private pick(upperBp: StaticArray<i32>, gb: GrowthBookSplit | null): i32 {
     const key = this.key;
     const d = this.decision;
@@ -102,7 +147,10 @@ export class ExperimentRuntime {
       d.bucket = <i32>Math.round(g.hash(key.ptr, key.len) * 10000);
       return i >= 0 ? i : 0;   // outside every range (float edge): the first variant
     }
-    const bucket = <i32>scale(murmur3_32(key.ptr, key.len, this.settings.seedHash), BUCKETS);
+    const s = this.settings;
+    const bucket = s.hash == HashMode.Unleash
+      ? changetype<UnleashHash>(s.unleash).bucket(key.ptr, key.len)   // Unleash's target, in bp
+      : <i32>scale(murmur3_32(key.ptr, key.len, s.seedHash), BUCKETS);
     d.bucket = bucket;
     for (let i = 0; i < upperBp.length; i++) if (bucket < unchecked(upperBp[i])) return i;
     return 0;
@@ -137,6 +185,25 @@ export class ExperimentRuntime {
     return false;
   }
 
+  // A guarded variant's guard admits the request or sends it to guard.to.
+  private guarded(d: ExperimentDecision, nowMs: f64): ExperimentDecision {
+    const gi = unchecked(this.settings.guardOf[d.variant]);
+    const gate = this.gate;
+    if (gi < 0 || gate === null) return d;
+    const g = unchecked(this.settings.guards[gi]);
+    const a = gate.admit(g, nowMs);
+    d.guard = gi;
+    d.guardFlags = a.flags;
+    d.guardGeneration = a.generation;
+    d.guardState = <i32>a.state;
+    d.guardTracked = tracks(g, a);
+    if (!a.admitted) {
+      d.variant = g.to;
+      d.reason = REASON_GUARD;
+    }
+    return d;
+  }
+
   private exposed(d: ExperimentDecision): ExperimentDecision {
     const s = this.settings;
     if (s.expose && d.variant >= 0) d.expose = unchecked(s.exposeValues[d.variant * s.reasonCount + d.reason]);
@@ -164,12 +231,14 @@ export class ExperimentRuntime {
 
   // A 128-bit id derived from the gateway's per-request entropy. Issued as a cookie
   // when the experiment has one, so the next request carries it.
-  private generateKey(key: Bytes): void {
+  // False, writing nothing, when the gateway gave no entropy.
+  private generateKey(key: Bytes): bool {
     const s = this.settings;
     const d = this.decision;
     const e = s.needs.get(s.entropySlot);
-    const ep = e.present ? e.ptr : 0;
-    const el = e.present ? e.len : 0;
+    if (!e.present) return false;
+    const ep = e.ptr;
+    const el = e.len;
     const c = s.cookie;
     let dst: usize;
     if (c !== null) {
@@ -187,6 +256,7 @@ export class ExperimentRuntime {
       writeHex32(dst + (<usize>i << 3), h);
     }
     key.set(dst, ID_HEX_LEN);
+    return true;
   }
 
   private inScope(): bool {

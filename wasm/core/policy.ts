@@ -4,22 +4,25 @@
 // with exactly the same text.
 import { JType, JValue, parseJson } from "./json";
 import { Reader, join } from "./config/reader";
-import { E_JSON, E_NAME, E_UNKNOWN_VARIANT } from "./config/errors";
+import { E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_VARIANT } from "./config/errors";
 import { isName, parseExperiment } from "./config/experiment";
 import { ExperimentSettings } from "./experiment-settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
 import { parseFallback } from "./breaker/fallback-config";
 import { FallbackKind, FallbackSettings } from "./breaker/settings";
 import { BreakerResult, configureBreakerSettings } from "./breaker-policy";
+import { TAGGING_SECTION, parseTagging, routingFields } from "./config/tagging";
+import { TaggingSettings } from "./tagging";
 
 export const API_VERSION = "tandem.dev/v1alpha1";
 export const KIND = "TrafficPolicy";
 const POLICY_KEYS: StaticArray<string> = ["apiVersion", "kind", "metadata", "spec"];
 const METADATA_KEYS: StaticArray<string> = ["name", "namespace", "labels", "annotations"];
-const SPEC_KEYS: StaticArray<string> = ["experiment", "circuitBreaker", "fallback"];
+const SPEC_KEYS: StaticArray<string> = ["experiment", "experiments", "circuitBreaker", "fallback"];
 
 export class ExperimentResult {
   settings: ExperimentSettings | null = null;
+  tags: TaggingSettings | null = null;   // spec.experiments, if any
   error: string = "";
 }
 
@@ -29,13 +32,18 @@ function parse(text: string, r: Reader): JValue | null {
   return j.value;
 }
 
-// Config of the `experiment` plugin / root id: the object under spec.experiment.
+// Config of the `experiment` plugin / root id: the object under spec.experiment, plus
+// `experiments` (spec.experiments, the tagging experiments) when the policy has them.
 export function configureExperiment(text: string): ExperimentResult {
   const r = new Reader();
   const out = new ExperimentResult();
   const v = parse(text, r);
-  if (v !== null) out.settings = parseExperiment(r, v, "experiment");
-  if (r.failed) { out.settings = null; out.error = r.error; }
+  if (v !== null) {
+    const s = parseExperiment(r, routingFields(v), "experiment");
+    if (s !== null && !r.failed) out.tags = parseTagging(r, v, s, "experiment");
+    out.settings = s;
+  }
+  if (r.failed) { out.settings = null; out.tags = null; out.error = r.error; }
   return out;
 }
 
@@ -74,8 +82,15 @@ export function validatePolicy(text: string): string {
   if (r.failed) return r.error;
   if (spec === null) { r.fail("spec", "is required", null); return r.error; }
   const ex = r.field(spec, "experiment");
-  if (ex !== null) parseExperiment(r, ex, "experiment");
+  let es: ExperimentSettings | null = null;
+  if (ex !== null) es = parseExperiment(r, ex, "experiment");
   if (r.failed) return r.error;
+  // Tagging experiments: the gateways see them in the experiment plugin's config.
+  if (r.field(spec, TAGGING_SECTION) !== null) {
+    if (es === null) { r.fail(TAGGING_SECTION, E_TAGGING_NEEDS_EXPERIMENT, null); return r.error; }
+    parseTagging(r, spec, es, "experiment");
+    if (r.failed) return r.error;
+  }
   // The gateways get circuitBreaker + fallback as one plugin config and check the
   // breaker's fields first, then the fallback: same order, same paths, same text.
   const cb = r.field(spec, "circuitBreaker");

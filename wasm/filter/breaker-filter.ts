@@ -42,6 +42,7 @@ import {
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
 import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { BreakerStore } from "./breaker-store";
+import { RESPONSE_CODE, RESPONSE_FLAGS, STATUS, errorOfFlags, parseStatus } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
@@ -57,11 +58,8 @@ export const VARIANT_HEADER = utf8("x-tandem-variant");
 export const UPSTREAM_HEADER = utf8("x-tandem-upstream");
 const AUTHORITY = utf8(":authority");
 const METHOD = utf8(":method");
-const STATUS = utf8(":status");
 const RETRY_AFTER = utf8("retry-after");
 const CONTENT_TYPE = utf8("content-type");
-const RESPONSE_FLAGS = utf8("response\0flags");
-const RESPONSE_CODE = utf8("response\0code");
 // response_code_details of tandem's local replies (no spaces: Envoy replaces them).
 const DETAILS_OPEN = utf8("tandem_circuit_breaker_open");
 const DETAILS_UPSTREAM_FAILURE = utf8("tandem_fallback_upstream_failure");
@@ -70,22 +68,6 @@ const DEFAULT_STATUS: u32 = 503;
 // Same answer as the Kong plugin's (wasm/core/breaker-runtime.ts REJECT_*).
 const DEFAULT_BODY = utf8("circuit breaker open");
 const DEFAULT_CONTENT_TYPE = utf8("text/plain; charset=utf-8");
-
-// Envoy's response flags (envoy/stream_info/stream_info.h; response.flags).
-const UH: i64 = 0x2;    // no healthy upstream
-const UT: i64 = 0x4;    // upstream request timeout
-const UR: i64 = 0x10;   // upstream remote reset
-const UF: i64 = 0x20;   // upstream connection failure
-const UC: i64 = 0x40;   // upstream connection termination
-
-// The transport error a stream's response flags report (a timeout that fired after
-// the response started also resets it: timeout wins).
-export function errorOfFlags(flags: i64): i32 {
-  if (flags & (UF | UH)) return ERROR_CONNECT;
-  if (flags & UT) return ERROR_TIMEOUT;
-  if (flags & (UR | UC)) return ERROR_RESET;
-  return ERROR_NONE;
-}
 
 // Metrics (Envoy exports them as wasmcustom.<name>), defined once per VM; counters
 // are process-wide across worker VMs.
@@ -373,16 +355,4 @@ class BreakerStream extends FilterStream {
       status, error, end - this.startMs, end);
     root.account();
   }
-}
-
-// ":status" digits -> number; -1 when absent or not a number.
-function parseStatus(b: Bytes): i32 {
-  if (b.len <= 0 || b.len > 3) return -1;
-  let v = 0;
-  for (let i = 0; i < b.len; i++) {
-    const c = <i32>load<u8>(b.ptr + i) - 0x30;
-    if (c < 0 || c > 9) return -1;
-    v = v * 10 + c;
-  }
-  return v;
 }

@@ -60,6 +60,8 @@ export const ABSENT_CAS: u32 = 0xffffffff;
 export const VALUE_VERSION: u8 = 1;
 export const VALUE_HEADER = 16;
 const NAME_PREFIX = "tandem:cb:";
+// Canary guards' states (wasm/filter/guard-store.ts): same layout, their own names.
+export const GUARD_PREFIX = "tandem:guard:";
 const SEED_B: u32 = 0x62726b72;   // "brkr"
 
 const SLOT_ABSENT = 0;
@@ -93,13 +95,14 @@ export class BreakerStore {
   // The cas the current state was read with (ABSENT_CAS: it was absent).
   private cas: u32 = 0;
 
-  constructor(public settings: BreakerSettings, public configId: u32) {
+  // namePrefix: NAME_PREFIX for circuit breakers, GUARD_PREFIX for canary guards.
+  constructor(public settings: BreakerSettings, public configId: u32, namePrefix: string = NAME_PREFIX) {
     const size = encodedSize(settings);
     this.stateSize = size;
     this.buf = new StaticArray<u8>(VALUE_HEADER + size + MAX_KEY_BYTES);
     this.state = new BreakerState(settings);
     this.seedB = fmix32(configId ^ SEED_B);
-    const prefix = utf8(NAME_PREFIX);
+    const prefix = utf8(namePrefix);
     const name = new StaticArray<u8>(prefix.length + 8 + 1 + 4);
     memory.copy(changetype<usize>(name), changetype<usize>(prefix), prefix.length);
     writeHex32(changetype<usize>(name) + prefix.length, configId);

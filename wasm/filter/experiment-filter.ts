@@ -10,6 +10,16 @@ import { EnvoyFacts, PAIRS_THRESHOLD } from "./facts";
 import { Fact } from "../core/facts";
 import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, nowMs, pluginConfiguration, releaseHeld, removeHeader } from "./host";
 import { EXPOSE_HEADER } from "../core/experiment-settings";
+import { ERROR_NONE } from "../core/breaker/settings";
+import { murmur3_32 } from "../core/hash";
+import { EnvoyGuards } from "./guard-store";
+import { RESPONSE_CODE, RESPONSE_FLAGS, STATUS, errorOfFlags, parseStatus } from "./outcome";
+import { Bytes } from "../core/bytes";
+import { getHeader, getProperty, getPropertyI64 } from "./host";
+
+const UPSTREAM_ADDRESS = utf8("upstream\0address");
+import { TaggingRuntime } from "../core/tagging";
+import { setTags } from "./tagging-filter";
 
 const SET_COOKIE = utf8("set-cookie");
 const EXPOSE = utf8(EXPOSE_HEADER);
@@ -18,16 +28,30 @@ export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
 export class ExperimentRoot extends FilterRoot {
   runtime: ExperimentRuntime | null = null;
   facts: EnvoyFacts = new EnvoyFacts();
+  guards: EnvoyGuards | null = null;     // canary guard states in shared data
+  tags: TaggingRuntime | null = null;    // spec.experiments
+  scratch: Bytes = new Bytes();
 
   // Returning false makes Envoy reject this configuration and keep the previous one.
   onConfigure(size: u32): bool {
-    const res = configureExperiment(pluginConfiguration(size));
+    const text = pluginConfiguration(size);
+    const res = configureExperiment(text);
     const s = res.settings;
     if (s === null) {
       log(LOG_ERROR, CONFIG_REJECTED + res.error);
       return false;
     }
-    this.runtime = new ExperimentRuntime(s);
+    const rt = new ExperimentRuntime(s);
+    this.guards = null;
+    if (s.guards.length > 0) {
+      // The same text gives the same names in every worker VM (./guard-store.ts).
+      const g = new EnvoyGuards(s.guards, murmur3_32(changetype<usize>(text), text.length << 1, 0x67726431));
+      rt.gate = g;
+      this.guards = g;
+    }
+    this.runtime = rt;
+    const tags = res.tags;
+    this.tags = tags !== null ? new TaggingRuntime(tags) : null;
     let headerNeeds = 0;
     for (let i = 0; i < s.needs.list.length; i++) if (s.needs.list[i].kind != Fact.ClientIp) headerNeeds++;
     this.facts.usePairs = headerNeeds >= PAIRS_THRESHOLD;
@@ -43,6 +67,17 @@ export class ExperimentRoot extends FilterRoot {
 class ExperimentStream extends FilterStream {
   setCookie: StaticArray<u8> | null = null;
   expose: StaticArray<u8> | null = null;   // owned by the settings: no copy
+  // A canary guard tracks this request: where its state is and the admission, for
+  // the outcome recorded in onLog (as the circuit-breaker filter records its own).
+  guard: i32 = -1;
+  guardFlags: i32 = 0;
+  guardGeneration: u32 = 0;
+  slot: i32 = 0;
+  hashA: u32 = 0;
+  hashB: u32 = 0;
+  startMs: f64 = 0;
+  firstByteMs: f64 = -1;
+  status: i32 = -1;
 
   constructor(id: u32, public root: ExperimentRoot) { super(id); }
 
@@ -51,13 +86,25 @@ class ExperimentStream extends FilterStream {
     if (rt === null) return CONTINUE;
     const s = rt.settings;
     this.root.facts.begin();
-    const d = rt.decide(this.root.facts, s.rollout ? nowMs() : 0);
+    const now = s.clock ? nowMs() : 0;
+    const d = rt.decide(this.root.facts, now);
+    if (d.guardTracked) {
+      const store = unchecked((this.root.guards as EnvoyGuards).stores[d.guard]);
+      this.guard = d.guard;
+      this.guardFlags = d.guardFlags;
+      this.guardGeneration = d.guardGeneration;
+      this.slot = store.slot;
+      this.hashA = store.hashA;
+      this.hashB = store.hashB;
+      this.startMs = now;
+    }
     // Remove every client copy first: Envoy's replace (HeaderMapImpl::setCopy) only
     // overwrites the first entry and keeps later duplicates, so a client sending the
     // header twice could smuggle its own variant past a plain replace.
     removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
     if (d.variant >= 0) addHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
     if (d.stripOverride) removeHeader(REQUEST_HEADERS, s.overrideHeaderBytes);
+    setTags(this.root.tags, rt, d, now);
     this.expose = d.expose;
     if (d.setCookieLen > 0) {
       const c = new StaticArray<u8>(d.setCookieLen);
@@ -69,10 +116,48 @@ class ExperimentStream extends FilterStream {
   }
 
   onResponseHeaders(_n: u32, _eos: bool): u32 {
+    if (this.guard >= 0 && this.firstByteMs < 0) {
+      this.firstByteMs = nowMs();
+      const b = this.root.scratch;
+      getHeader(RESPONSE_HEADERS, STATUS, b);
+      this.status = parseStatus(b);
+      releaseHeld();
+    }
     const c = this.setCookie;
     if (c !== null) addHeader(RESPONSE_HEADERS, SET_COOKIE, c);
     const e = this.expose;
     if (e !== null) addHeader(RESPONSE_HEADERS, EXPOSE, e);
     return CONTINUE;
+  }
+
+  // The guarded call's outcome, as the circuit-breaker filter derives it: the status,
+  // (0, ignored, when no upstream was called),
+  // a transport error from response.flags (for 5xx or no response), latency to the
+  // first response byte (else to the stream's end) on the host clock.
+  onLog(): void {
+    const gi = this.guard;
+    const guards = this.root.guards;
+    if (gi < 0 || guards === null) return;
+    this.guard = -1;
+    let status = this.status;
+    let error = ERROR_NONE;
+    if (status < 0 || status >= 500) error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
+    if (error == ERROR_NONE) {
+      // Answered before any upstream was picked (a later filter's local reply, e.g. the
+      // circuit breaker's): the variant was never called, the outcome says nothing
+      // about it (Kong's log phase sees no tries: the same).
+      const a = this.root.scratch;
+      getProperty(UPSTREAM_ADDRESS, a);
+      const tried = a.len > 0;
+      releaseHeld();
+      if (!tried) status = 0;
+    }
+    if (status < 0) {
+      const c = getPropertyI64(RESPONSE_CODE, 0);
+      status = c > 0 && c < 1000 ? <i32>c : 0;
+    }
+    const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
+    unchecked(guards.stores[gi]).record(this.slot, this.hashA, this.hashB, 0, this.guardFlags, this.guardGeneration,
+      status, error, end - this.startMs, end);
   }
 }

@@ -14,11 +14,11 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { HeaderList, normalizeMultiHeader } from './headers';
 import { cjsonEncode, luaToString, toMsgpack } from './lua-values';
 import { callPdk, type KongEnv, type LogLevel } from './pdk';
-import { KongRequestState, type ExitResponse, type Phase } from './request-state';
+import { KongRequestState, kongRequestId, type ExitResponse, type Phase } from './request-state';
 import { buildSerialize, SERVER_HEADER } from './serialize';
 import { attempt, computeForwarded, passUpstreamHeaders, IDEMPOTENT } from './proxy';
 import { handlerError, responseTypeFor, renderError } from './error-pages';
@@ -118,6 +118,7 @@ export class Gateway {
     return {
       rewrite: this.records.map((r) => r.rpcs.rewrite),
       access: this.records.map((r) => r.rpcs.access),
+      accessCalls: this.records.map((r) => [...r.accessCalls]),
       response: this.records.map((r) => r.rpcs.response),
       log: this.records.map((r) => r.rpcs.log),
       instanceStarts: this.instances.starts,
@@ -174,6 +175,7 @@ export class Gateway {
         iid,
         phase,
         async (call) => {
+          if (phase === 'access') req.accessCalls.push(call.Method);
           const out = await callPdk(this.env, req, call.Method, call.Args);
           if ('stop' in out) return { stop: true };
           if ('luaError' in out) {
@@ -208,7 +210,7 @@ export class Gateway {
       inReq.on('end', () => resolve(Buffer.concat(chunks)));
       inReq.on('error', () => resolve(Buffer.concat(chunks)));
     });
-    const req = new KongRequestState(randomBytes(16).toString('hex'), ++this.requestSeq, {
+    const req = new KongRequestState(kongRequestId(), ++this.requestSeq, {
       method: inReq.method ?? 'GET',
       requestUri: inReq.url ?? '/',
       headers: HeaderList.fromRaw(inReq.rawHeaders),

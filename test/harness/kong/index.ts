@@ -53,6 +53,8 @@ export interface KongGatewayOptions {
 
 export interface RpcStats {
   access: number[];
+  /** per request, the PDK methods its access phase called (Step round trips, in order) */
+  accessCalls: string[][];
   log: number[];
   rewrite: number[];
   response: number[];

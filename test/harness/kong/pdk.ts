@@ -541,8 +541,8 @@ const IMPL: Record<string, Impl> = {
         realip_remote_addr: req.remoteAddr,
         server_port: String(req.serverPort),
         server_protocol: 'HTTP/1.1',
-        request_id: req.id,
-        kong_request_id: req.id,
+        request_id: req.nginxRequestId,
+        kong_request_id: req.id, // Kong's request id (X-Kong-Request-Id): see kongRequestId
         upstream_uri: req.upstreamUri,
         upstream_host: req.upstreamHost,
       };

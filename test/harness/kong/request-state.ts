@@ -1,7 +1,22 @@
 // Per-request state: what nginx variables, ngx.ctx and Kong's runloop hold for
 // one request, as far as the PDK can observe it.
 
+import { randomBytes, randomInt } from 'node:crypto';
 import { HeaderList, type HeaderTable } from './headers';
+
+/**
+ * $kong_request_id (lua-kong-nginx-module 0.13, src/ngx_http_lua_kong_vars.c, the one
+ * Kong 3.9 bundles): four `(uint32_t) ngx_random()` draws, each hex-dumped from memory
+ * (little-endian) with ngx_hex_dump: 32 lowercase hex digits, and since random() is
+ * below 2^31, every fourth byte is below 0x80. Cached for the request (the variable is
+ * indexed: Kong's template uses it in log_format and proxy_set_header), so
+ * X-Kong-Request-Id, kong.log.serialize().request.id and get_var agree.
+ */
+export function kongRequestId(): string {
+  const b = Buffer.alloc(16);
+  for (let i = 0; i < 4; i++) b.writeUInt32LE(randomInt(0, 0x80000000), i * 4);
+  return b.toString('hex');
+}
 
 export type Phase = 'rewrite' | 'access' | 'balancer' | 'response' | 'header_filter' | 'body_filter' | 'log';
 
@@ -116,6 +131,8 @@ export class KongRequestState {
   saved?: SavedLogData;
   /** round trips per phase (HandleEvent + Step*) */
   readonly rpcs: Record<string, number> = { rewrite: 0, access: 0, response: 0, log: 0 };
+  /** PDK methods called in access, in order (which round trips rpcs.access counted) */
+  readonly accessCalls: string[] = [];
 
   constructor(
     readonly id: string,
@@ -152,6 +169,12 @@ export class KongRequestState {
       readTimeout: init.timeoutMs,
       tries: [],
     };
+  }
+
+  private ngxRequestId?: string;
+  /** nginx's own $request_id (ngx_http_variables.c): 16 random bytes as hex, another value than $kong_request_id. */
+  get nginxRequestId(): string {
+    return (this.ngxRequestId ??= randomBytes(16).toString('hex'));
   }
 
   /** $host: Host header without port, lowercased (nginx), else server_name "kong". */

@@ -60,7 +60,9 @@ export function parseBreakerPlugin(r: Reader, v: JValue | null): BreakerSettings
   return s;
 }
 
-function parseFields(r: Reader, v: JValue | null, path: string, allowed: StaticArray<string>): BreakerSettings | null {
+// `openKey`: the field naming the open duration ("cooldownMs" for a canary guard,
+// ../config/guard.ts, which reuses every other field and its checks).
+export function parseFields(r: Reader, v: JValue | null, path: string, allowed: StaticArray<string>, openKey: string = "openDurationMs"): BreakerSettings | null {
   if (!r.object(v, path, allowed)) return null;
   const obj = v as JValue;
   const s = new BreakerSettings();
@@ -77,7 +79,7 @@ function parseFields(r: Reader, v: JValue | null, path: string, allowed: StaticA
   s.slowCallDurationMs = <f64>r.int(obj, "slowCallDurationMs", path, 0, 0, MAX_DURATION_MS);
   s.slowRateBp = percentBp(r, obj, "slowCallRateThreshold", path, DEFAULT_SLOW_RATE);
   s.consecutiveFailures = <i32>r.int(obj, "consecutiveFailures", path, 0, 0, MAX_CONSECUTIVE);
-  s.openDurationMs = <f64>r.int(obj, "openDurationMs", path, DEFAULT_OPEN_MS, 1, MAX_DURATION_MS);
+  s.openDurationMs = <f64>r.int(obj, openKey, path, DEFAULT_OPEN_MS, 1, MAX_DURATION_MS);
   if (r.failed) return null;
   s.backoffMaxMs = s.openDurationMs;
   parseBackoff(r, obj, path, s);

@@ -46,3 +46,10 @@ export const E_UNKNOWN_VARIANT = "must name one of the experiment's variants";
 export const E_ONE_OF_MATCH = "must have exactly one of exact, prefix, suffix, contains, regex, present";
 export const E_RULE_TARGET = "must have exactly one of variant, split";
 export const E_MATCH_VALUE = "must be at most 1024 bytes";
+// hash modes (spec.experiment.hash)
+export const E_HASH = "must be one of tandem, growthbook-v2, unleash";
+export const E_UNLEASH_WEIGHT = "must be a multiple of 0.1 with hash: unleash (Unleash weighs variants in tenths of a percent)";
+export const E_GUARD_TO = "must name another variant, one without a guard";
+// tagging experiments (spec.experiments)
+export const E_TAGGING_NEEDS_EXPERIMENT = "needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)";
+export const E_TAGS_HEADER = "must not be x-tandem-experiments (the tagging experiments' header)";

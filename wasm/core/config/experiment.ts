@@ -16,11 +16,19 @@ import {
 } from "../experiment-settings";
 import { parseRules, variantIndex } from "./rules";
 import { GrowthBookSplit, weightFromBp } from "../growthbook";
+import { UnleashHash } from "../unleash";
+import { E_HASH, E_UNLEASH_WEIGHT } from "./errors";
 import { HmacSha256 } from "../hmac";
 import { parseDuration, parseRfc3339 } from "../time";
 import { formatBp } from "./reader";
+import { parseGuard } from "./guard";
+import { GuardSettings } from "../experiment-settings";
 
 const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope", "rules", "hash", "override", "rollout", "exposeHeader"];
+// A tagging experiment (spec.experiments[i], ../tagging.ts): keyed, scoped and headed by
+// the routing experiment, so none of its own stickiness, scope, headers or upstreams.
+const TAGGING_KEYS: StaticArray<string> = ["name", "seed", "variants", "rules", "hash", "rollout"];
+const TAGGING_VARIANT_KEYS: StaticArray<string> = ["name", "weight"];
 const OVERRIDE_KEYS: StaticArray<string> = ["header", "secret"];
 const ROLLOUT_KEYS: StaticArray<string> = ["variant", "start", "steps"];
 const STEP_KEYS: StaticArray<string> = ["weight", "after"];
@@ -28,7 +36,7 @@ const MIN_SECRET_BYTES = 16;
 const MAX_STEPS = 32;
 const STICKINESS_KEYS: StaticArray<string> = ["sources", "cookie"];
 const COOKIE_KEYS: StaticArray<string> = ["name", "maxAgeSeconds", "path", "domain", "secure", "httpOnly", "sameSite"];
-const VARIANT_KEYS: StaticArray<string> = ["name", "weight", "upstream"];
+const VARIANT_KEYS: StaticArray<string> = ["name", "weight", "upstream", "guard"];
 const SCOPE_KEYS: StaticArray<string> = ["hosts", "pathPrefixes"];
 
 export const DEFAULT_COOKIE = "tandem-uid";
@@ -55,10 +63,12 @@ function nameValue(s: string): JValue {
   return v;
 }
 
-export function parseExperiment(r: Reader, v: JValue | null, path: string): ExperimentSettings | null {
-  if (!r.object(v, path, EXPERIMENT_KEYS)) return null;
+// `tagging`: parse a tagging experiment whose fact needs join the routing experiment's.
+export function parseExperiment(r: Reader, v: JValue | null, path: string, tagging: Needs | null = null): ExperimentSettings | null {
+  if (!r.object(v, path, tagging !== null ? TAGGING_KEYS : EXPERIMENT_KEYS)) return null;
   const obj = v as JValue;
   const s = new ExperimentSettings();
+  if (tagging !== null) s.needs = tagging;
 
   const name = r.str(obj, "name", path, null);
   if (r.failed) return null;
@@ -75,9 +85,9 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string): Expe
   s.variantHeader = asciiLower(vh);
   s.variantHeaderBytes = utf8(s.variantHeader);
 
-  const weights = parseVariants(r, obj, path, s);
+  const weights = parseVariants(r, obj, path, s, tagging !== null ? TAGGING_VARIANT_KEYS : VARIANT_KEYS);
   if (r.failed) return null;
-  parseStickiness(r, obj, path, s);
+  if (tagging === null) parseStickiness(r, obj, path, s);
   if (r.failed) return null;
   parseScope(r, obj, path, s);
   if (r.failed) return null;
@@ -85,7 +95,12 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string): Expe
   if (r.failed) return null;
   if (hash == "tandem") s.hash = HashMode.Tandem;
   else if (hash == "growthbook-v2") s.hash = HashMode.GrowthBook;
-  else { r.fail(join(path, "hash"), "must be one of tandem, growthbook-v2", obj.get("hash")); return null; }
+  else if (hash == "unleash") {
+    s.hash = HashMode.Unleash;
+    if (!unleashWeights(r, r.field(obj, "variants") as JValue, join(path, "variants"))) return null;
+    s.unleash = new UnleashHash(s.seed);
+  }
+  else { r.fail(join(path, "hash"), E_HASH, obj.get("hash")); return null; }
   const rules = parseRules(r, obj, path, s.variants, s.needs);
   if (r.failed) return null;
   if (rules !== null) {
@@ -94,6 +109,10 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string): Expe
     for (let i = 0; i < rules.length; i++) {
       const rule = rules[i];
       if (rule.variant < 0 && s.hash == HashMode.GrowthBook) s.ruleGb[i] = gbSplit(s.seed, rule.splitUpperBp);
+      if (rule.variant < 0 && s.hash == HashMode.Unleash) {
+        const rp = join(at(join(path, "rules"), i), "split");
+        if (!unleashWeights(r, r.field((r.field(obj, "rules") as JValue).items[i], "split") as JValue, rp)) return null;
+      }
     }
   }
   parseOverride(r, obj, path, s);
@@ -106,6 +125,16 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string): Expe
   s.entropySlot = s.needs.add(Fact.Entropy, "");
   s.needs.seal();
   return s;
+}
+
+// hash: unleash weighs variants in whole tenths of a percent (../unleash.ts): a weight
+// it cannot express would split users unlike the SDK. `list`: objects with a weight.
+function unleashWeights(r: Reader, list: JValue, p: string): bool {
+  for (let i = 0; i < list.items.length; i++) {
+    const w = list.items[i].get("weight");
+    if (w !== null && <i32>Math.round(w.n * 100) % 10 != 0) { r.fail(join(at(p, i), "weight"), E_UNLEASH_WEIGHT, w); return false; }
+  }
+  return true;
 }
 
 // GrowthBook's ranges for cumulative basis points (the SDK takes fractions).
@@ -178,6 +207,7 @@ function parseRollout(r: Reader, obj: JValue, path: string, s: ExperimentSetting
     if (!(w >= 0 && w <= 100)) { r.fail(join(ip, "weight"), E_PERCENT, st.get("weight")); return; }
     const bp = <i32>Math.round(w * 100);
     if (Math.abs(w * 100 - <f64>bp) > 1e-6) { r.fail(join(ip, "weight"), E_PERCENT_DECIMALS, st.get("weight")); return; }
+    if (s.hash == HashMode.Unleash && bp % 10 != 0) { r.fail(join(ip, "weight"), E_UNLEASH_WEIGHT, st.get("weight")); return; }
     if (bp < lastBp) { r.fail(join(ip, "weight"), "must not be below the previous step's (ramps only go up)", st.get("weight")); return; }
     const afterText = r.str(st, "after", ip, null) as string;
     if (r.failed) return;
@@ -195,6 +225,7 @@ function parseRollout(r: Reader, obj: JValue, path: string, s: ExperimentSetting
   }
   s.tables = tables;
   s.rollout = true;
+  s.clock = true;
 }
 
 function stepWeights(weights: StaticArray<i32>, rv: i32, base: i32, bp: i32): StaticArray<i32> {
@@ -219,7 +250,7 @@ function buildExposeValues(s: ExperimentSettings): void {
 const NO_WEIGHTS = new StaticArray<i32>(0);
 
 // Returns each variant's weight in basis points.
-function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettings): StaticArray<i32> {
+function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettings, keys: StaticArray<string>): StaticArray<i32> {
   const vp = join(path, "variants");
   const arr = r.arr(obj, "variants", path, true);
   if (arr === null) return NO_WEIGHTS;
@@ -231,7 +262,7 @@ function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettin
   for (let i = 0; i < arr.items.length; i++) {
     const p = at(vp, i);
     const item = arr.items[i];
-    if (!r.object(item, p, VARIANT_KEYS)) return NO_WEIGHTS;
+    if (!r.object(item, p, keys)) return NO_WEIGHTS;
     const name = r.str(item, "name", p, null);
     if (r.failed) return NO_WEIGHTS;
     if (!isName(name as string)) { r.fail(join(p, "name"), E_NAME, item.get("name")); return NO_WEIGHTS; }
@@ -255,7 +286,32 @@ function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettin
     return NO_WEIGHTS;
   }
   s.variants = list;
+  parseGuards(r, arr, vp, s);
   return weights;
+}
+
+// Guards after all variants are known (`to` may name a later one). A guard's target
+// must be unguarded: a rollback never lands on a variant that may itself be rolled back.
+function parseGuards(r: Reader, arr: JValue, vp: string, s: ExperimentSettings): void {
+  const n = arr.items.length;
+  const guarded = new StaticArray<bool>(n);
+  let count = 0;
+  for (let i = 0; i < n; i++) if (r.field(arr.items[i], "guard") !== null) { guarded[i] = true; count++; }
+  s.guardOf = new StaticArray<i32>(n);
+  for (let i = 0; i < n; i++) s.guardOf[i] = -1;
+  if (count == 0) return;
+  const guards = new StaticArray<GuardSettings>(count);
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    if (!guarded[i]) continue;
+    const g = parseGuard(r, r.field(arr.items[i], "guard") as JValue, join(at(vp, i), "guard"), i, s.variants, guarded);
+    if (g === null) return;
+    g.index = k;
+    guards[k++] = g;
+    s.guardOf[i] = g.index;
+  }
+  s.guards = guards;
+  s.clock = true;
 }
 
 function parseStickiness(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {

@@ -1,5 +1,5 @@
-// The outcome of a proxied call from Kong's own figures, as `kong.log.serialize()`
-// reports them in the log phase (kong/pdk/log.lua; no `response` phase, which would
+// The outcome of a proxied call (circuit breaker and canary guards) from Kong's own
+// figures, as `kong.log.serialize()` reports them in the log phase (kong/pdk/log.lua; no `response` phase, which would
 // make Kong buffer every response):
 //   status   the upstream's status: the last of `upstream_status` ("502, 200" after a
 //            retry); 0 (ignored) when no upstream was tried (a later plugin exited, the
@@ -12,7 +12,7 @@
 //            tell apart -> connectOrReset (a failure when failure.errors lists either)
 //   latency  latencies.proxy: balancer end -> first response byte, in ms (for a
 //            timeout, the time until nginx gave up); 0 when not proxied
-import { BreakerError } from "../core/tandem-core";
+import { BreakerError } from "./tandem-core";
 
 export interface KongOutcome { status: number; error: number; latencyMs: number }
 
