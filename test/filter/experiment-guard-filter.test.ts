@@ -2,7 +2,7 @@
 // guarded variant in shared data, shared by every worker VM through compare-and-swap;
 // outcomes from on_log; a request answered before any upstream counts for nothing.
 import { describe, expect, it } from "vitest";
-import { SharedData, WasmHost, type Pair } from "../harness/envoy";
+import { SharedData, StatsStore, WasmHost, type Pair } from "../harness/envoy";
 import { FILTER_WASM, loadCore } from "../support/dist";
 import { answerNeeds } from "../../plugins/core/answer-needs";
 
@@ -31,9 +31,9 @@ function canaryUsers(n: number): string[] {
   return out;
 }
 
-async function vms(n: number, sd: SharedData, clock: () => number): Promise<WasmHost[]> {
+async function vms(n: number, sd: SharedData, clock: () => number, stats = new StatsStore()): Promise<WasmHost[]> {
   const out: WasmHost[] = [];
-  for (let i = 0; i < n; i++) out.push(await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(GUARDED), sharedData: sd, clock, index: i }));
+  for (let i = 0; i < n; i++) out.push(await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(GUARDED), sharedData: sd, clock, stats, index: i }));
   return out;
 }
 
@@ -58,7 +58,7 @@ describe("canary guard shared by worker VMs", () => {
   it("opens from failures seen on several VMs, then every VM rolls the canary back", async () => {
     const sd = new SharedData();
     const c = { now: 10_000 };
-    const hosts = await vms(3, sd, () => c.now);
+    const hosts = await vms(3, sd, () => c.now, new StatsStore());
     const users = canaryUsers(6);
     for (let i = 0; i < 6; i++) expect(call(hosts[i % 3], users[i], i % 2 === 0 ? 503 : 200)).toBe("canary");
     const g = guardState(sd);
@@ -66,6 +66,8 @@ describe("canary guard shared by worker VMs", () => {
     expect(g.names[0]).toMatch(NAME);
     expect(g.state).toBe("open");                  // 3 of 6 failed on 3 VMs: one window
     for (const h of hosts) for (const u of users) expect(call(h, u, null)).toBe("stable");
+    expect(hosts[0].metrics["wasmcustom.tandem_guard_rerouted"]).toBe(18);     // process-wide counter
+    expect(hosts[0].metrics["wasmcustom.tandem_guard_transitions"]).toBe(1);
     // after the cooldown exactly permittedCalls probes reach the canary, across VMs,
     // while they are in flight; their successes close the guard
     c.now += 2000;
@@ -79,6 +81,7 @@ describe("canary guard shared by worker VMs", () => {
     for (const o of open) { o.s.responseHeaders([[":status", "200"]], true); o.s.done(); }
     expect(guardState(sd).state).toBe("closed");
     for (const u of users) expect(call(hosts[0], u, 200)).toBe("canary");
+    expect(hosts[0].metrics["wasmcustom.tandem_guard_transitions"]).toBe(3);   // open, half_open, closed
   });
 
   it("counts nothing for a request answered before any upstream (a later filter's local reply)", async () => {

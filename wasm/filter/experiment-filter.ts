@@ -157,7 +157,6 @@ class ExperimentStream extends FilterStream {
       status = c > 0 && c < 1000 ? <i32>c : 0;
     }
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
-    unchecked(guards.stores[gi]).record(this.slot, this.hashA, this.hashB, 0, this.guardFlags, this.guardGeneration,
-      status, error, end - this.startMs, end);
+    guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, status, error, end - this.startMs, end);
   }
 }
