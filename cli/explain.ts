@@ -16,10 +16,10 @@ import {
 } from "../plugins/core/tandem-core";
 import { breakerConfig, experimentConfig } from "./render";
 import { tagLines } from "./explain/tags";
-import { carryToBreaker } from "./simulate/via-core";
+import { CoreDriver, carryToBreaker } from "./simulate/via-core";
 import { explainBreaker } from "./explain/breaker";
 import { historyRequest, traceEndMs } from "./explain/breaker-history";
-import { ExplainUsage, NO_BREAKER } from "./explain/usage";
+import { ExplainUsage, NO_BREAKER, NO_HISTORY } from "./explain/usage";
 
 export { ExplainUsage };
 export const NOTHING_TO_EXPLAIN = "has neither spec.experiment nor spec.circuitBreaker to explain";
@@ -42,7 +42,9 @@ export async function explainCommand(args: string[]): Promise<number> {
   const ex = policy.spec.experiment as ExperimentSpec | undefined;
   const cb = breakerConfig(policy);
   if (!ex && !cb) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
-  if (!cb && (history.trace || history.state)) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
+  if (!cb && history.state) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
+  const guarded = !!ex && (ex as { variants?: Array<{ guard?: unknown }> }).variants?.some((v) => v?.guard) === true;
+  if (!cb && !guarded && history.trace) throw new ExplainUsage(`${values.policy} ${NO_HISTORY}`);
   const headers: Record<string, string> = {};
   for (const h of values.headers!) {
     const colon = h.indexOf(":");
@@ -56,14 +58,22 @@ export async function explainCommand(args: string[]): Promise<number> {
   const core = cliCore();
   const out: string[] = [];
   const req: RequestFacts = { headers, path: values.path!, method: values.method!, ip: values.ip! };
-  const carried = ex ? explainExperiment(core, experimentConfig(policy) as ExperimentSpec, req, now, out) : { ...headers };
+  // Canary guards' history: the trace replayed through the core as simulate does; the
+  // request is then decided by that replay's experiment (its guards' states).
+  let replay: CoreDriver | null = null;
+  if (guarded && history.trace) {
+    replay = new CoreDriver(core, policy);
+    for (const r of history.trace.lines) await replay.run(r);
+  }
+  const carried = ex ? explainExperiment(core, experimentConfig(policy) as ExperimentSpec, req, now, out, replay?.plan ?? null) : { ...headers };
+  await replay?.close();
   if (cb) out.push(...await explainBreaker(core, policy, carried, now, history));
   process.stdout.write(out.join("\n") + "\n");
   return 0;
 }
 
-// The canary guard the decision consulted (wasm/core/guard.ts). Its state is this
-// process's: without traffic through it, closed.
+// The canary guard the decision consulted (wasm/core/guard.ts): its state after the
+// --trace replay, else a fresh (closed) one.
 function guardLine(plan: ExperimentPlan, g: GuardAdmission, landed: string): string {
   const info = plan.guards[g.index];
   const guarded = plan.variants[info.variant].name;
@@ -75,8 +85,9 @@ function guardLine(plan: ExperimentPlan, g: GuardAdmission, landed: string): str
 
 // spec.experiment: the variant and what decided it. Returns the request's headers as
 // the experiment passes them on (its variant header set, the override header removed).
-function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFacts, now: number, out: string[]): Record<string, string> {
-  const plan = core.configureExperiment(JSON.stringify(ex));
+function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFacts, now: number, out: string[],
+  replayed: ExperimentPlan | null): Record<string, string> {
+  const plan = replayed ?? core.configureExperiment(JSON.stringify(ex));
   const d = core.decideExperiment(plan, answerNeeds(plan.needs, req), now);
   const sources = ex.stickiness?.sources ?? ["cookie:tandem-uid"];
   if (d.variant < 0) {
@@ -102,6 +113,6 @@ function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFac
     out.push(`effects:  ${effects.join("\n          ")}`);
   }
   const carried = carryToBreaker(plan, d, { ...req.headers });
-  core.release(plan);
+  if (!replayed) core.release(plan);
   return carried;
 }

@@ -47,7 +47,7 @@ function outcome(u: TraceUpstream, p: GatewayProfile): { status?: number; error?
 }
 
 export class CoreDriver {
-  private readonly plan: ExperimentPlan | null;
+  readonly plan: ExperimentPlan | null;     // tandem explain reads its guards after a replay
   readonly breaker: BreakerPlan | null;   // tandem explain reads its states after a replay
   private readonly variantUpstreams: Record<string, string>;
 

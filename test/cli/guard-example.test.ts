@@ -4,7 +4,7 @@
 // answers ("upstreams") are validated.
 import { describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT, requireBuilt } from "../support/dist";
@@ -20,6 +20,14 @@ function tandem(...args: string[]): Promise<{ code: number; stdout: string; stde
 const POLICY = "deploy/examples/canary-guard.yaml";
 const TRACE = "deploy/examples/canary-guard.trace.jsonl";
 const T_GAP = 100;   // ms between the trace's requests
+
+async function firstCanaryUser(): Promise<string | null> {
+  for (let u = 0; u < 60; u++) {
+    const r = await tandem("explain", "--policy", POLICY, "--headers", `x-user-id: user-${u}`, "--at", "0");
+    if (r.stdout.includes("variant:  canary")) return `user-${u}`;
+  }
+  return null;
+}
 
 describe("canary guard example", () => {
   it("rolls back while the canary fails and recovers after the cooldown, the same through envoy", async () => {
@@ -55,5 +63,15 @@ describe("canary guard example", () => {
       if (line) expect(r.stdout).toContain("variant:  canary (upstream api-v2)");
     }
     expect(line).toBe("guard:    canary's canary guard (mode enforce) is closed: admitted; its outcome counts in the guard's window");
+    // after the first 10 s of the trace (the canary failing since 5 s) the same user is rolled back
+    const user = (await firstCanaryUser())!;
+    const dir = mkdtempSync(join(tmpdir(), "tandem-guard-"));
+    const t = join(dir, "first10s.jsonl");
+    writeFileSync(t, readFileSync(join(ROOT, TRACE), "utf8").split("\n").slice(0, 100).join("\n") + "\n");
+    const r = await tandem("explain", "--policy", POLICY, "--headers", `x-user-id: ${user}`, "--trace", t);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("variant:  stable (upstream api-v1)");
+    expect(r.stdout).toContain("reason:   guard (");
+    expect(r.stdout).toContain("guard:    canary's canary guard (mode enforce) is open: rolled back to stable");
   }, 180_000);
 });

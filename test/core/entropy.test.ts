@@ -45,7 +45,7 @@ describe("a decision without entropy", () => {
   });
 
   it("never asks a user with a key, nor a request out of scope", () => {
-    for (const headers of [{ cookie: "uid=u1" }, { "x-user-id": "u2" }]) {
+    for (const headers of [{ cookie: "uid=u1" }, { "x-user-id": "u2" }] as Array<Record<string, string>>) {
       const d = decide(headers, null);
       expect(d.variant).toBeGreaterThanOrEqual(0);
       expect(d.keySource).toBeGreaterThanOrEqual(0);
