@@ -4,12 +4,14 @@ import { distPath } from './common';
 import { coreBench } from './core';
 import { envoyBreakerOverhead, envoyOverhead, envoyRulesOverhead, memoryGrowth } from './envoy';
 import { kongBreakerRpcs, kongRpcs, kongThroughput } from './kong';
+import { envoyGuardOverhead } from './envoy-guard';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
   envoy: () => envoyOverhead(),
   'envoy-breaker': () => envoyBreakerOverhead(),
   'envoy-rules': () => envoyRulesOverhead(),
+  'envoy-guard': () => envoyGuardOverhead(),
   memory: () => memoryGrowth(),
   // experiment alone, then experiment + circuit-breaker on one gateway
   'kong-rpcs': async () => ({ ...(await kongRpcs()), breaker: await kongBreakerRpcs() }),
