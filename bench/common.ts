@@ -52,8 +52,9 @@ export const BREAKER_FAILURE_SHARE = 0.05;
  * 20 rules a checkout team could plausibly run in front of the canary (docs/policy.md
  * "Rules"), none of which matches any request of the bench mix (bench/requests.ts):
  * every request evaluates all 20 — the worst case for the rules' cost. Multi-condition
- * rules put a condition the mix passes first where they can (conditions run in the
- * order header, cookie, query, path, method, host; the first that fails ends the rule).
+ * rules declare a condition the mix passes first where they can (the core runs a rule's
+ * conditions cheapest first whatever the declared order, and the first that fails ends
+ * the rule: wasm/core/config/rules.ts).
  * Each rule comes with a `probe`: header pairs that, replacing or adding to a request of
  * the mix, make exactly that rule the first match (the bench checks `reason=rule:<i>`,
  * so every rule is known to be configured and reachable).

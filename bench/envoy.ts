@@ -4,6 +4,8 @@
 // pairs, context bookkeeping) is the same for both filters, so the ratio isolates
 // what the filter itself costs on top of the smallest filter the same SDK builds.
 import { SharedData, WasmHost, type Pair } from '../test/harness/envoy/index';
+import { HeaderMap } from '../test/harness/envoy/header-map';
+import { listsSize, writeLists } from '../test/harness/envoy/pairs';
 import { RESPONSE_HEADERS, makeMix, median, rng, type BenchRequest } from './requests';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, CHECKOUT_RULES, checkoutExperiment, checkoutExperimentWithRules, distPath, progress } from './common';
 
@@ -126,6 +128,14 @@ export interface EnvoyRules {
   reasons: { rules: Record<string, number>; noRules: Record<string, number> };
   /** probes: requests built to hit each rule, all decided by that rule */
   probesMatched: number;
+  /**
+   * Context: the JS host's own cost of serializing one request's headers for
+   * proxy_get_header_map_pairs (the call the rules make once per request; Envoy copies
+   * bytes it already holds), median over the mix, and that ÷ noRulesNsPerRequest: the
+   * part of rulesOverhead that is the harness turning JS strings into bytes.
+   */
+  hostPairsNs: number;
+  hostPairsShare: number;
 }
 
 const DECISION = 'x-tandem-decision';
@@ -212,7 +222,10 @@ export async function envoyRulesOverhead(rounds = 60, perRound = 5000, warmup = 
     if (r % 20 === 19) progress(`envoy-rules: round ${r + 1}/${rounds} overhead ${(a / b - 1).toFixed(3)}`);
   }
   if (withRules.failed || noRules.failed) throw new Error('envoy-rules: a tandem VM failed during timing');
+  const hostPairsNs = pairsSerializationNs(mix);
   return {
+    hostPairsNs,
+    hostPairsShare: hostPairsNs / median(nNs),
     rulesOverhead: median(ratios) - 1,
     rulesNsPerRequest: median(rNs),
     noRulesNsPerRequest: median(nNs),
@@ -224,6 +237,26 @@ export async function envoyRulesOverhead(rounds = 60, perRound = 5000, warmup = 
     reasons,
     probesMatched: CHECKOUT_RULES.length,
   };
+}
+
+/**
+ * What proxy_get_header_map_pairs does in the harness besides the VM's malloc (size the
+ * map's pairs, copy them into memory), per request of the mix: median of 20 rounds of
+ * 5,000. The maps are built outside the timing, as the stream builds them.
+ */
+function pairsSerializationNs(mix: BenchRequest[]): number {
+  const maps = mix.map((r) => HeaderMap.fromPairs(r.pairs, 'request'));
+  const out = Buffer.alloc(64 * 1024);
+  const rounds: number[] = [];
+  for (let r = 0; r < 21; r++) {
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < 5000; i++) {
+      const m = maps[(r * 5000 + i) % maps.length];
+      if (listsSize(m.keys, m.values) <= out.length) writeLists(m.keys, m.values, out, 0);
+    }
+    if (r > 0) rounds.push(Number(process.hrtime.bigint() - t0) / 5000);   // round 0: warm-up
+  }
+  return median(rounds);
 }
 
 export interface MemoryGrowth {

@@ -20,9 +20,17 @@ export class Need {
   }
 }
 
-// The gateway side of fact reading. `fetch` fills `out` (len -1 when absent).
+// The gateway side of fact reading. `fetch` fills `out` (len -1 when absent). `plan`
+// runs before the first request of a configuration (Needs.begin sees needs this source
+// has not planned for): an adapter that reads many facts in one host call indexes the
+// needs there, not per request. `begin` starts each request (Needs.begin): such an
+// adapter forgets the last request's facts there.
 export abstract class FactSource {
+  plannedFor: Needs | null = null;
+  plannedSize: i32 = 0;
   abstract fetch(slot: i32, need: Need, out: Bytes): void;
+  plan(needs: Needs): void {}
+  begin(): void {}
 }
 
 // Needs of one configured policy part, deduplicated, plus a per-request cache so
@@ -52,6 +60,12 @@ export class Needs {
 
   begin(source: FactSource): void {
     this.source = source;
+    if (source.plannedFor !== this || source.plannedSize != this.list.length) {
+      source.plannedFor = this;
+      source.plannedSize = this.list.length;
+      source.plan(this);
+    }
+    source.begin();
     for (let i = 0; i < this.fetched.length; i++) unchecked(this.fetched[i] = false);
   }
 
@@ -63,5 +77,20 @@ export class Needs {
       (this.source as FactSource).fetch(slot, unchecked(this.list[slot]), b);
     }
     return b;
+  }
+
+  // For a source that reads many facts at once (Envoy: every header in one host call):
+  // slot's entry, marked fetched and absent, for the source to fill this request.
+  provide(slot: i32): Bytes {
+    unchecked(this.fetched[slot] = true);
+    const b = unchecked(this.cache[slot]);
+    b.clear();
+    return b;
+  }
+
+  // get(), inlined where a rule set reads its (mostly cached) facts many times a request.
+  // @ts-ignore: decorator
+  @inline getCached(slot: i32): Bytes {
+    return unchecked(this.fetched[slot]) ? unchecked(this.cache[slot]) : this.get(slot);
   }
 }

@@ -1,13 +1,16 @@
 // Per-request rule matching: all conditions of a rule must hold; the first matching
 // rule wins. Values are read from the request facts without copying (cookies parsed,
 // query values percent-decoded into scratch). Cost: linear in the bytes compared; a
-// regex runs the linear-time VM (wasm/core/regex), never backtracking.
-import { Bytes, lower } from "./bytes";
+// regex runs the linear-time VM (wasm/core/regex), never backtracking. A rule's
+// conditions run cheapest first (config/rules.ts); substring searches (`contains`,
+// cookie and query names, regex literals) go 8 bytes a step (scan.ts).
+import { Bytes } from "./bytes";
 import { findCookie } from "./cookie";
 import { Needs } from "./facts";
 import { findQuery } from "./query";
 import { Field, FieldMatch, MatchOp, Rule, StringMatch } from "./rule-settings";
 import { CompiledRegex } from "./regex/index";
+import { containsBytes, eqAt } from "./scan";
 
 export class RuleMatcher {
   private value: Bytes = new Bytes();
@@ -28,27 +31,27 @@ export class RuleMatcher {
     const ms = rule.matches;
     for (let i = 0; i < ms.length; i++) {
       const fm = unchecked(ms[i]);
-      this.read(fm);
-      if (!test(fm.m, this.value)) return false;
+      // header and method conditions test the fact itself (most conditions: no copy)
+      let v = this.needs.getCached(fm.slot);
+      if (v.present && fm.field != Field.Header && fm.field != Field.Method) v = this.read(fm, v);
+      if (!test(fm.m, v)) return false;
     }
     return true;
   }
 
-  // Sets this.value to the field's value (len -1 when absent).
-  private read(fm: FieldMatch): void {
-    const raw = this.needs.get(fm.slot);
+  // The value a cookie / query / path / host condition tests, from its (present) fact
+  // `raw`: this.value, len -1 when absent.
+  private read(fm: FieldMatch, raw: Bytes): Bytes {
     const v = this.value;
     v.clear();
-    if (!raw.present) return;
     switch (fm.field) {
-      case Field.Header:
-      case Field.Method:
-        v.set(raw.ptr, raw.len);
-        break;
+      // A cookie or parameter is absent when its name (compared as sent) occurs nowhere
+      // in the header / target: a scan of ~8 bytes a step rules that out before parsing.
       case Field.Cookie:
-        findCookie(raw, fm.name, v);
+        if (hasName(raw, fm.name)) findCookie(raw, fm.name, v);
         break;
       case Field.Query:
+        if (!hasName(raw, fm.name)) break;
         if (this.scratch.length < raw.len) this.scratch = new StaticArray<u8>(raw.len + 64);
         findQuery(raw, fm.name, changetype<usize>(this.scratch), v);
         break;
@@ -75,10 +78,17 @@ export class RuleMatcher {
         break;
       }
     }
+    return v;
   }
 }
 
-function test(m: StringMatch, v: Bytes): bool {
+// @ts-ignore: decorator
+@inline function hasName(raw: Bytes, name: StaticArray<u8>): bool {
+  return containsBytes(raw.ptr, raw.len, changetype<usize>(name), name.length, false);
+}
+
+// @ts-ignore: decorator
+@inline function test(m: StringMatch, v: Bytes): bool {
   let r: bool;
   if (m.op == MatchOp.Present) r = v.present == m.present;
   else if (!v.present) r = false;
@@ -91,23 +101,13 @@ function compare(m: StringMatch, p: usize, n: i32): bool {
   const want = m.value;
   const wl = want.length;
   if (wl > n) return false;
-  switch (m.op) {
-    case MatchOp.Exact: return wl == n && eqAt(p, want, m.ignoreCase);
-    case MatchOp.Prefix: return eqAt(p, want, m.ignoreCase);
-    case MatchOp.Suffix: return eqAt(p + n - wl, want, m.ignoreCase);
-    default: {
-      // contains: at most (n - wl + 1) x wl byte compares; wl is capped at configure time
-      for (let i = 0; i <= n - wl; i++) if (eqAt(p + i, want, m.ignoreCase)) return true;
-      return false;
-    }
-  }
-}
-
-// @ts-ignore: decorator
-@inline function eqAt(p: usize, want: StaticArray<u8>, ignoreCase: bool): bool {
   const w = changetype<usize>(want);
-  const n = want.length;
-  if (!ignoreCase) return memory.compare(p, w, n) == 0;
-  for (let i = 0; i < n; i++) if (lower(load<u8>(p + i)) != <u32>load<u8>(w + i)) return false;
-  return true;
+  const ic = m.ignoreCase;
+  switch (m.op) {
+    case MatchOp.Exact: return wl == n && eqAt(p, w, wl, ic);
+    case MatchOp.Prefix: return eqAt(p, w, wl, ic);
+    case MatchOp.Suffix: return eqAt(p + n - wl, w, wl, ic);
+  }
+  // contains: worst case (n - wl + 1) x wl byte compares; wl is capped at configure time
+  return containsBytes(p, n, w, wl, ic);
 }

@@ -1,6 +1,7 @@
 // Envoy's answers to the core's fact needs (see wasm/core/facts.ts).
 import { Bytes, utf8 } from "../core/bytes";
-import { Fact, FactSource, Need } from "../core/facts";
+import { Fact, FactSource, Need, Needs } from "../core/facts";
+import { eqAt } from "../core/scan";
 import { REQUEST_HEADERS, getHeader, getHeaderPairs, getProperty } from "./host";
 
 const PATH = utf8(":path");
@@ -19,52 +20,122 @@ export class EnvoyFacts extends FactSource {
   usePairs: bool = false;          // set at configure time from the policy's needs
   private pairs: Bytes = new Bytes();
   private fetched: bool = false;
+  // Pairs mode, built by plan(): the header each need slot reads (empty: not a header)
+  // and its signature (sig()), the slots chained by the name's length (byLen[len] and
+  // next[slot]: a slot + 1, 0 ends the chain), and per request the needs' entries the
+  // walk fills (Needs.provide). One walk over the pairs fills every header need with
+  // its first value: per pair, a signature compared with the few needs of that name
+  // length; bytes compared only when it is equal (in practice: a header some need reads).
+  private names: StaticArray<StaticArray<u8>> = new StaticArray<StaticArray<u8>>(0);
+  private sigs: StaticArray<u32> = new StaticArray<u32>(0);
+  private byLen: StaticArray<i32> = new StaticArray<i32>(0);
+  private next: StaticArray<i32> = new StaticArray<i32>(0);
+  private entries: StaticArray<Bytes> = new StaticArray<Bytes>(0);
 
-  // Per request, before the decision.
+  // Per request, before the decision (Needs.begin calls it too).
   begin(): void { this.fetched = false; }
 
-  private header(name: StaticArray<u8>, out: Bytes): void {
-    if (!this.usePairs) { getHeader(REQUEST_HEADERS, name, out); return; }
-    if (!this.fetched) { getHeaderPairs(REQUEST_HEADERS, this.pairs); this.fetched = true; }
-    findPair(this.pairs, name, out);
+  plan(needs: Needs): void {
+    const n = needs.list.length;
+    const names = new StaticArray<StaticArray<u8>>(n);
+    const sigs = new StaticArray<u32>(n);
+    let longest = 0;
+    for (let i = 0; i < n; i++) {
+      const name = headerName(needs.list[i]);
+      names[i] = name;
+      longest = max(longest, name.length);
+      sigs[i] = sig(changetype<usize>(name), name.length);
+    }
+    const byLen = new StaticArray<i32>(longest + 1);
+    const next = new StaticArray<i32>(n);
+    for (let i = n - 1; i >= 0; i--) {
+      const l = names[i].length;
+      if (l == 0) continue;
+      next[i] = byLen[l];
+      byLen[l] = i + 1;
+    }
+    this.names = names;
+    this.sigs = sigs;
+    this.byLen = byLen;
+    this.next = next;
+    this.entries = new StaticArray<Bytes>(n);
   }
 
   fetch(slot: i32, need: Need, out: Bytes): void {
-    switch (need.kind) {
-      case Fact.Header: this.header(need.nameBytes, out); break;
-      case Fact.Path: this.header(PATH, out); break;
-      case Fact.Host: this.header(AUTHORITY, out); break;
-      case Fact.Method: this.header(METHOD, out); break;
-      case Fact.Entropy: this.header(REQUEST_ID, out); break;
-      case Fact.ClientIp: getProperty(SOURCE_ADDRESS, out); stripPort(out); break;
+    if (this.usePairs && unchecked(this.names[slot]).length > 0) {
+      // the walk fills every header need's entry, `out` (this slot's) included
+      if (!this.fetched) {
+        this.fetched = true;
+        getHeaderPairs(REQUEST_HEADERS, this.pairs);
+        this.walk(this.plannedFor as Needs);
+      }
+      return;
+    }
+    if (need.kind == Fact.ClientIp) { getProperty(SOURCE_ADDRESS, out); stripPort(out); return; }
+    const name = headerName(need);
+    if (name.length > 0) getHeader(REQUEST_HEADERS, name, out);
+  }
+
+  // The first value of every planned header in the pairs buffer: u32 count, then u32
+  // name and value lengths per pair, then each name and value followed by a NUL
+  // (proxy-wasm spec). Header names are lowercase in Envoy's maps, as are our needs'.
+  // A malformed buffer: the headers not seen before the fault are absent.
+  private walk(needs: Needs): void {
+    const entries = this.entries;
+    for (let j = 0; j < entries.length; j++) {
+      if (unchecked(this.names[j]).length > 0) unchecked(entries[j] = needs.provide(j));
+    }
+    const pairs = this.pairs;
+    if (!pairs.present || pairs.len < 4) return;
+    const base = pairs.ptr;
+    const end = base + <usize>pairs.len;
+    const n = load<u32>(base);
+    let sizes = base + 4;
+    let data = sizes + (<usize>n << 3);
+    if (n > 10000 || data > end) return;
+    const byLen = this.byLen;
+    const longest = <usize>byLen.length - 1;
+    for (let i: u32 = 0; i < n; i++) {
+      const kl = <usize>load<u32>(sizes);
+      const vl = <usize>load<u32>(sizes + 4);
+      sizes += 8;
+      if (data + kl + vl + 2 > end) return;
+      let j = kl <= longest ? unchecked(byLen[<i32>kl]) - 1 : -1;
+      if (j >= 0) {
+        // every slot of that name length (two needs may read one header: both filled)
+        const s = sig(data, <i32>kl);
+        do {
+          const e = unchecked(entries[j]);
+          if (unchecked(this.sigs[j]) == s && e.len < 0 &&
+              eqAt(data, changetype<usize>(unchecked(this.names[j])), <i32>kl, false)) {
+            e.set(data + kl + 1, <i32>vl);
+          }
+          j = unchecked(this.next[j]) - 1;
+        } while (j >= 0);
+      }
+      data += kl + vl + 2;
     }
   }
 }
 
-// The first value of header `name` in a pairs buffer: u32 count, then u32 name and value
-// lengths per pair, then each name and value followed by a NUL (proxy-wasm spec). Header
-// names are lowercase in Envoy's maps, as are our needs'. A malformed buffer: absent.
-function findPair(pairs: Bytes, name: StaticArray<u8>, out: Bytes): void {
-  out.clear();
-  if (!pairs.present || pairs.len < 4) return;
-  const base = pairs.ptr;
-  const end = base + <usize>pairs.len;
-  const n = load<u32>(base);
-  let sizes = base + 4;
-  let data = sizes + (<usize>n << 3);
-  if (n > 10000 || data > end) return;
-  const nl = name.length;
-  for (let i: u32 = 0; i < n; i++) {
-    const kl = <usize>load<u32>(sizes);
-    const vl = <usize>load<u32>(sizes + 4);
-    sizes += 8;
-    if (data + kl + vl + 2 > end) return;
-    if (<i32>kl == nl && memory.compare(data, changetype<usize>(name), kl) == 0) {
-      out.set(data + kl + 1, <i32>vl);
-      return;
-    }
-    data += kl + vl + 2;
+const NONE = new StaticArray<u8>(0);
+
+// The request header a need reads; empty for the client address (a property).
+function headerName(need: Need): StaticArray<u8> {
+  switch (need.kind) {
+    case Fact.Header: return need.nameBytes;
+    case Fact.Path: return PATH;
+    case Fact.Host: return AUTHORITY;
+    case Fact.Method: return METHOD;
+    case Fact.Entropy: return REQUEST_ID;
   }
+  return NONE;
+}
+
+// A header name's first and last 4 bytes mixed (0 under 4 bytes: those compare bytes).
+// @ts-ignore: decorator
+@inline function sig(p: usize, n: i32): u32 {
+  return n < 4 ? 0 : load<u32>(p) ^ rotl<u32>(load<u32>(p + n - 4), 7);
 }
 
 // "10.0.0.1:5555" -> "10.0.0.1", "[::1]:5555" -> "::1": Kong's client.get_ip() has no port.

@@ -7,7 +7,7 @@
 import { BufferType, CalloutType, LogLevel, MapType, StreamType, WasmResult } from './abi-status.js';
 import { FilterContext, RootContext, type ContextBase } from './context.js';
 import { HeaderMap } from './header-map.js';
-import { decodePairs, pairsSize, writePairs, type Pair } from './pairs.js';
+import { decodePairs, listsSize, writeLists, type Pair } from './pairs.js';
 import { getProperty } from './properties.js';
 import { msToNs } from './stream-info.js';
 import type { WasmVm } from './vm.js';
@@ -220,11 +220,10 @@ export function createEnvImports(vm: WasmVm): Record<string, (...a: never[]) => 
       if (!map || map.size === 0) {
         return vm.copyToPointerSize('', ptrPtr, sizePtr) ? W.Ok : W.InvalidMemoryAccess;
       }
-      const pairs = map.pairs();
-      const size = pairsSize(pairs);
+      const size = listsSize(map.keys, map.values);
       const ptr = vm.alloc(size);
       if (ptr === 0) return W.InvalidMemoryAccess;
-      writePairs(pairs, mem.bytes(), ptr);
+      writeLists(map.keys, map.values, mem.bytes(), ptr);
       if (!mem.setWord(ptrPtr, ptr)) return W.InvalidMemoryAccess;
       if (!mem.setWord(sizePtr, size)) return W.InvalidMemoryAccess;
       return W.Ok;

@@ -44,6 +44,7 @@ export function parseRules(r: Reader, obj: JValue, path: string, variants: Stati
     if (r.failed) return null;
     if (list.length == 0) { r.fail(join(p, "match"), E_NOT_EMPTY, null); return null; }
     if (list.length > MAX_CONDITIONS) { r.failText(join(p, "match"), "must have at most " + MAX_CONDITIONS.toString() + " conditions"); return null; }
+    cheapestFirst(list);
     rule.matches = StaticArray.fromArray(list);
     const v = r.field(item, "variant");
     const sp = r.field(item, "split");
@@ -56,6 +57,31 @@ export function parseRules(r: Reader, obj: JValue, path: string, variants: Stati
     out[i] = rule;
   }
   return out;
+}
+
+// A rule matches when all its conditions hold, so their order changes only the cost:
+// they run cheapest first, so that a failing cheap one spares the rest. Stable, by
+// conditionCost.
+function cheapestFirst(list: Array<FieldMatch>): void {
+  for (let i = 1; i < list.length; i++) {
+    const fm = list[i];
+    const c = conditionCost(fm);
+    let j = i;
+    while (j > 0 && conditionCost(list[j - 1]) > c) { list[j] = list[j - 1]; j--; }
+    list[j] = fm;
+  }
+}
+
+// Relative cost of a condition on a typical request: exact / present are a length check
+// or a flag, prefix / suffix compare the literal's bytes, a query value needs the target
+// scanned and a cookie the Cookie header parsed (often the longest header), contains /
+// regex scan the whole value.
+function conditionCost(fm: FieldMatch): i32 {
+  const op = fm.m.op;
+  let c = fm.field == Field.Cookie ? 3 : fm.field == Field.Query ? 2 : 0;
+  if (op == MatchOp.Prefix || op == MatchOp.Suffix) c += 1;
+  else if (op == MatchOp.Contains || op == MatchOp.Regex) c += 3;
+  return c;
 }
 
 export function variantIndex(variants: StaticArray<Variant>, name: string): i32 {
@@ -119,7 +145,11 @@ function parseSingle(r: Reader, m: JValue, key: string, p: string, field: Field,
   if (o === null || r.failed) return;
   const sm = parseStringMatch(r, o, join(p, key), field == Field.Host);
   if (sm === null) return;
-  const fm = new FieldMatch(field, sm);
+  // A path prefix without '?' or '#' (or a presence test) gives the same answer on the
+  // whole target as on the path without the query: read it as is, no scan for '?'.
+  let whole = field == Field.Path && (sm.op == MatchOp.Present || sm.op == MatchOp.Prefix);
+  for (let i = 0; i < sm.value.length; i++) if (sm.value[i] == 0x3f || sm.value[i] == 0x23) whole = false;
+  const fm = new FieldMatch(whole ? Field.Header : field, sm);
   fm.slot = field == Field.Path ? needs.add(Fact.Path, "") : field == Field.Method ? needs.add(Fact.Method, "") : needs.add(Fact.Host, "");
   out.push(fm);
 }

@@ -1,6 +1,7 @@
 // Linear-time regular expressions for rule matching: an RE2-syntax subset compiled at
 // configure time (parser.ts -> program.ts) and run by a Thompson NFA simulation (vm.ts),
-// memoized as a bounded lazy DFA (dfa.ts), over bytes.
+// memoized as a bounded lazy DFA (dfa.ts), over bytes, behind a literal prefilter
+// (prefilter.ts) that answers most non-matching inputs without the automaton.
 //
 //   const r = compileRegex(src, ignoreCase);
 //   if (r.regex === null) reject(r.error + " at offset " + r.offset.toString());
@@ -12,18 +13,34 @@ import { utf8 } from "../bytes";
 import { Parser, startAnchored } from "./parser";
 import { Compiler, MAX_INSTRUCTIONS } from "./program";
 import { Matcher } from "./dfa";
+import { prefilter } from "./prefilter";
+import { containsBytes } from "../scan";
 
 export class CompiledRegex {
+  // literals one of which every match contains (./prefilter.ts), or null
+  lits: StaticArray<StaticArray<u8>> | null = null;
+
   constructor(private matcher: Matcher, public programLength: i32) {}
 
   // Unanchored search of the `len` bytes at `ptr` (like RE2::PartialMatch): true when
   // the pattern matches anywhere. O(programLength x len); allocates nothing. Not
   // reentrant (the thread lists are per regex): requests run one at a time per VM.
-  // @ts-ignore: decorator
-  @inline search(ptr: usize, len: i32): bool { return this.matcher.search(ptr, len); }
+  search(ptr: usize, len: i32): bool {
+    const lits = this.lits;
+    if (lits !== null) {
+      let seen = false;
+      for (let i = 0; i < lits.length && !seen; i++) {
+        const l = unchecked(lits[i]);
+        seen = containsBytes(ptr, len, changetype<usize>(l), l.length, false);
+      }
+      if (!seen) return false;
+    }
+    return this.matcher.search(ptr, len);
+  }
 
-  // Tests only: run every search on the NFA alone (the DFA cache off).
-  set nfaOnly(on: bool) { this.matcher.useDfa = !on; }
+  // Tests only: run every search on the NFA alone (the DFA cache and the prefilter off),
+  // the reference the optimized search is compared with.
+  set nfaOnly(on: bool) { this.matcher.useDfa = !on; if (on) this.lits = null; }
 }
 
 export class RegexCompile {
@@ -52,7 +69,10 @@ export function compileRegexBytes(ptr: usize, len: i32, ignoreCase: bool): Regex
     res.offset = 0;
     return res;
   }
-  const prog = c.program(root, startAnchored(root));
-  res.regex = new CompiledRegex(new Matcher(prog), prog.length);
+  const anchored = startAnchored(root);
+  const prog = c.program(root, anchored);
+  const re = new CompiledRegex(new Matcher(prog), prog.length);
+  re.lits = prefilter(root, anchored);
+  res.regex = re;
   return res;
 }
