@@ -39,9 +39,8 @@ export function writePairs(pairs: readonly Pair[], out: Buffer, offset: number):
  * pairsSize and writePairs for proxy_get_header_map_pairs, over a header map's parallel
  * name and value lists (read in place, as Envoy iterates its map into a vector of string
  * views), each string's bytes copied in one pass like cpp-host's PairsUtil::marshalPairs
- * (a memcpy per string): no Pair per entry and no Buffer#write per string (~80 ns of
- * fixed cost each, ~3x what the bytes themselves cost for a 12-header map). The same
- * bytes as writePairs: a char is its low 8 bits, as Buffer#write 'latin1' stores it.
+ * (a memcpy per string): no Pair per entry and one Buffer#write for all the strings. The
+ * same bytes as writePairs: a char is its low 8 bits, as Buffer#write 'latin1' stores it.
  */
 export function listsSize(names: readonly string[], values: readonly string[]): number {
   let size = 4;
@@ -57,14 +56,12 @@ export function writeLists(names: readonly string[], values: readonly string[], 
     out.writeUInt32LE(values[i].length, p + 4);
     p += 8;
   }
-  for (let i = 0; i < names.length; i++) {
-    const k = names[i];
-    for (let j = 0; j < k.length; j++) out[p++] = k.charCodeAt(j);
-    out[p++] = 0;
-    const v = values[i];
-    for (let j = 0; j < v.length; j++) out[p++] = v.charCodeAt(j);
-    out[p++] = 0;
-  }
+  // All strings, NUL-terminated, in one write: V8 concatenates them as a rope and
+  // Buffer#write flattens and copies it once (~0.5 µs for a 12-header map, half the
+  // cost of a JS loop over the bytes; a write per string costs ~80 ns of fixed cost each).
+  let all = "";
+  for (let i = 0; i < names.length; i++) all += names[i] + "\0" + values[i] + "\0";
+  out.write(all, p, "latin1");
 }
 
 export function encodePairs(pairs: readonly Pair[]): Buffer {
