@@ -13,6 +13,8 @@
 //   setCookie tandem's Set-Cookie, if one was issued
 //   tags      only for policies with spec.experiments: the x-tandem-experiments header
 //             the request went upstream with (null: none, or none went)
+//   guards    only for policies with canary guards: each guarded variant's guard state
+//             after the request (after its outcome was recorded), by variant name
 export type Action = "forward" | "fallback" | "reject" | "abort" | "delay";
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -24,6 +26,7 @@ export interface SimResult {
   breaker: BreakerState | null;
   setCookie: string | null;
   tags?: string | null;
+  guards?: Record<string, BreakerState>;
 }
 
 export function formatResult(r: SimResult): string {
@@ -31,6 +34,7 @@ export function formatResult(r: SimResult): string {
     variant: r.variant, upstream: r.upstream, action: r.action,
     status: r.status, breaker: r.breaker, setCookie: r.setCookie,
     ...(r.tags !== undefined ? { tags: r.tags } : {}),
+    ...(r.guards !== undefined ? { guards: r.guards } : {}),
   });
 }
 

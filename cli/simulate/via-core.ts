@@ -87,6 +87,7 @@ export class CoreDriver {
       const o = u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile);
       this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs);
     }
+    if (this.plan && this.plan.guards.length > 0) out.res.guards = this.core.guardStates(this.plan);
     return out.res;
   }
 

@@ -109,6 +109,32 @@ class BreakerWatch {
   }
 }
 
+// ---- canary guards' states (wasm/filter/guard-store.ts: the breaker-store layout) ----
+
+// Where each guarded variant's guard state is: the filter logs it at configure
+// ("tandem: guard state of variant <name> <shared-data name>", GUARD_STATE_AT).
+const GUARD_STATE_AT = "tandem: guard state of variant ";
+
+function guardNames(gw: EnvoyGateway): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const l of gw.logs()) {
+    if (!l.message.startsWith(GUARD_STATE_AT)) continue;
+    const [variant, name] = l.message.slice(GUARD_STATE_AT.length).split(" ");
+    out.set(variant, name);
+  }
+  return out;
+}
+
+// Each guard's state in shared data; a name never written yet is a closed guard.
+function guardStates(sd: SharedData, names: Map<string, string>): Record<string, BreakerState> {
+  const out: Record<string, BreakerState> = {};
+  for (const [variant, name] of names) {
+    const e = sd.get("", name);
+    out[variant] = (e && slotView(name, e.value)?.state) || "closed";
+  }
+  return out;
+}
+
 // on_log (where the breaker records the outcome) runs when the stream is destroyed,
 // which can be a moment after the client read the response: wait until no stream is
 // in flight in any worker VM.
@@ -158,12 +184,14 @@ export class EnvoyDriver {
         onUpstreamRequest: driver.record,
       });
       const watch = cb ? new BreakerWatch(gw, sharedData, policy) : null;
+      const guards = guardNames(gw);
       driver.gw = {
         port: gw.port,
         setNow: async (ms) => { now = ms; },
         pointUpstream: (n, a) => gw.setCluster(n, a),
         settle: () => streamsDone(gw),
         ...(watch ? { breakerReport: async () => watch.report() } : {}),
+        guardReport: async () => guardStates(sharedData, guards),
         close: () => gw.close(),
       };
     } catch (e) {

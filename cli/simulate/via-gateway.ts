@@ -24,11 +24,15 @@ export interface GatewayHandle {
   settle(): Promise<void>;         // wait until the request's after-response work is done
   // After settle(): the breaker's report on the request (policies with a breaker).
   breakerReport?(): Promise<BreakerReport | null>;
+  // After settle(): each guarded variant's guard state (policies with canary guards);
+  // `last`: no other report follows for this request (Kong: empty the log after it).
+  guardReport?(last: boolean): Promise<Record<string, BreakerState> | null>;
   close(): Promise<void>;
 }
 
-// tags: the policy has tagging experiments (results report the x-tandem-experiments header).
-export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean }
+// tags: the policy has tagging experiments (results report the x-tandem-experiments header);
+// guards: it has canary guards (results report their states).
+export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean; guards?: boolean }
 
 export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const ex = policy.spec.experiment as { variants?: Array<{ upstream?: string }> } | undefined;
@@ -39,7 +43,7 @@ export function policyFacts(policy: PolicyDoc): PolicyFacts {
   if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker };
   const plan = cliCore().configureExperiment(JSON.stringify(experimentConfig(policy)));
   cliCore().release(plan);
-  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker, tags: plan.tags.length > 0 };
+  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker, tags: plan.tags.length > 0, guards: plan.guards.length > 0 };
 }
 
 // A header as the upstream received it (repeated copies joined, so they show).
@@ -69,6 +73,8 @@ export class GatewayDriver {
       for (const n of refuse) gw.pointUpstream(n, this.ups.addrs.get(n)!);
     }
     await gw.settle();
+    // The guards' report first: on Kong the breaker's report empties the log after it.
+    const guards = this.facts.guards && gw.guardReport ? await gw.guardReport(!this.facts.breaker) : undefined;
     const report = this.facts.breaker && gw.breakerReport ? await gw.breakerReport() : null;
     const a = this.last as UpstreamAttempt | null;
     const vh = this.facts.variantHeader;
@@ -81,6 +87,7 @@ export class GatewayDriver {
       breaker: report?.state ?? null,
       setCookie: findSetCookie(reply.headers, this.facts.cookie),
       ...(this.facts.tags ? { tags: headerText(a?.headers[TAGS_HEADER]) } : {}),
+      ...(this.facts.guards ? { guards: guards ?? {} } : {}),
     };
   }
 

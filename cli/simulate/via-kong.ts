@@ -4,6 +4,7 @@
 import { join } from "node:path";
 import { startKong, type KongGateway, type KongPluginSpec } from "../../test/harness/kong";
 import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
+import { GUARD_TRACE_ENV, parseGuardTrace, type GuardStates } from "../../plugins/experiment/trace";
 import { distDir } from "../core";
 import type { PolicyDoc } from "../policy-file";
 import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
@@ -30,7 +31,9 @@ export class KongDriver {
     // The plugin servers inherit the environment when spawned: the breaker reports
     // each request (plugins/circuit-breaker/trace.ts).
     const before = process.env[TRACE_ENV];
+    const beforeGuard = process.env[GUARD_TRACE_ENV];
     process.env[TRACE_ENV] = "1";
+    process.env[GUARD_TRACE_ENV] = "1";
     let gw: KongGateway;
     try {
       gw = await startKong({
@@ -48,6 +51,8 @@ export class KongDriver {
     } finally {
       if (before === undefined) delete process.env[TRACE_ENV];
       else process.env[TRACE_ENV] = before;
+      if (beforeGuard === undefined) delete process.env[GUARD_TRACE_ENV];
+      else process.env[GUARD_TRACE_ENV] = beforeGuard;
     }
     driver.gw = {
       port: gw.port,
@@ -55,9 +60,29 @@ export class KongDriver {
       pointUpstream: (n, a) => gw.setUpstream(n, a),
       settle: () => gw.logDone(),
       breakerReport: () => breakerReport(gw),
+      guardReport: (last) => guardReport(gw, last),
       close: () => gw.close(),
     };
     return driver;
+  }
+}
+
+// The experiment plugin's guard line for the request just sent (its log phase writes
+// one per request); the log is emptied after it when no other report follows.
+async function guardReport(gw: KongGateway, last: boolean): Promise<GuardStates | null> {
+  const deadline = Date.now() + REPORT_WAIT_MS;
+  for (;;) {
+    let found: GuardStates | null = null;
+    for (const e of gw.logs("debug")) {
+      if (e.source !== "pluginserver") continue;
+      const t = parseGuardTrace(e.message);
+      if (t) found = t;
+    }
+    if (found || Date.now() > deadline) {
+      if (last) gw.clearLogs();
+      return found;
+    }
+    await new Promise((r) => setTimeout(r, 2));
   }
 }
 

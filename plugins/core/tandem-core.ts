@@ -274,6 +274,17 @@ export class TandemCore {
     return { state: BREAKER_STATES[g[3]], transition: g[5] === 1 ? BREAKER_REASONS[g[6]] : null, outcome };
   }
 
+  // Each guarded variant's guard state by variant name, as held (no time-driven change
+  // applied: what Envoy's shared data holds too).
+  guardStates(plan: ExperimentPlan): Record<string, BreakerStateName> {
+    const out: Record<string, BreakerStateName> = {};
+    plan.guards.forEach((g, i) => {
+      const st = this.describeGuard(plan, i)?.state;
+      out[plan.variants[g.variant].name] = st === "OPEN" ? "open" : st === "HALF_OPEN" ? "half_open" : "closed";
+    });
+    return out;
+  }
+
   // A guard's state as JSON (wasm/core/breaker/describe.ts describeState), or null.
   describeGuard(plan: ExperimentPlan, index: number): Record<string, unknown> | null {
     return this.ex.tandem_experiment_guard_describe(plan.handle, index) === 1 ? JSON.parse(this.out()) : null;

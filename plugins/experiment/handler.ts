@@ -19,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { canonical } from "../core/canonical";
 import { userConfig, pluginId } from "../core/kong-config";
 import { outcomeOf } from "../core/outcome";
+import { guardTraceOn, writeGuardTrace } from "./trace";
 import type { KongPDK } from "../core/pdk";
 import { CONFIG_KEPT, getCore } from "../core/shared";
 import { EXPOSE_HEADER, type ExperimentPlan } from "../core/tandem-core";
@@ -101,13 +102,15 @@ export class Plugin {
     if (this.c.plan.guards.length === 0) return;
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
     const carry = (s.tandem as { guard?: GuardCarry } | undefined)?.guard;
-    if (!carry || typeof carry.guard !== "number") return;
-    const c = byToken.get(carry.config);
-    if (!c) return;                      // admitted under a configuration since replaced
-    const r = getCore().recordGuard(c.plan, carry.guard, carry.flags, carry.generation, outcomeOf(s), Date.now());
-    if (r.transition !== null) {
-      const v = c.plan.variants[c.plan.guards[carry.guard].variant].name;
-      process.stderr.write(`tandem: experiment guard of variant ${JSON.stringify(v)} -> ${r.state} (${r.transition})\n`);
+    const c = carry && typeof carry.guard === "number" ? byToken.get(carry.config) : undefined;
+    // (no carry: not tracked; no configuration: admitted under one since replaced)
+    if (carry && c) {
+      const r = getCore().recordGuard(c.plan, carry.guard, carry.flags, carry.generation, outcomeOf(s), Date.now());
+      if (r.transition !== null) {
+        const v = c.plan.variants[c.plan.guards[carry.guard].variant].name;
+        process.stderr.write(`tandem: experiment guard of variant ${JSON.stringify(v)} -> ${r.state} (${r.transition})\n`);
+      }
     }
+    if (guardTraceOn()) writeGuardTrace(getCore().guardStates(this.c.plan));
   }
 }

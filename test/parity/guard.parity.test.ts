@@ -1,7 +1,8 @@
 // The canary guard's promise: the same trace rolls the same users back and brings them
 // back at the same requests, through the core alone and through each gateway (Kong:
 // guards in the plugin server, outcomes from the log phase; Envoy: guards in shared
-// data, outcomes from on_log), request by request: variant, upstream, status.
+// data, outcomes from on_log), request by request: variant, upstream, status and the
+// guards' states after each request.
 import { describe, expect, it } from "vitest";
 import { simulate, type Via } from "../../cli/simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE, type GatewayProfile, type SimResult } from "../../cli/simulate/result";
@@ -25,6 +26,8 @@ describe.each(guardScenarios())("guard parity: $name", ({ policy, trace, broken 
     expect(before).toBeGreaterThan(0.2);
     expect(lateBroken).toBeLessThan(0.1);        // only half-open probes reach it
     expect(after).toBeGreaterThan(0.2);          // recovered: its users are back
+    // every line reports the guard's state; the trace drives it through all three
+    expect(new Set(core.map((r) => r.guards?.canary))).toEqual(new Set(["closed", "open", "half_open"]));
   }, 120_000);
 
   it.each(PATHS)(`${trace.length} requests answer identically through core and $via`, async ({ via, profile }) => {

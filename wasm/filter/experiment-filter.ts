@@ -24,6 +24,8 @@ import { setTags } from "./tagging-filter";
 const SET_COOKIE = utf8("set-cookie");
 const EXPOSE = utf8(EXPOSE_HEADER);
 export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
+// "tandem: guard state of variant <name> <shared-data name>", one line per guard at configure.
+export const GUARD_STATE_AT = "tandem: guard state of variant ";
 
 export class ExperimentRoot extends FilterRoot {
   runtime: ExperimentRuntime | null = null;
@@ -56,6 +58,13 @@ export class ExperimentRoot extends FilterRoot {
     for (let i = 0; i < s.needs.list.length; i++) if (s.needs.list[i].kind != Fact.ClientIp) headerNeeds++;
     this.facts.usePairs = headerNeeds >= PAIRS_THRESHOLD;
     log(LOG_INFO, "tandem: experiment " + s.name + " configured");
+    // Where each guard's state lives (operators read it; `tandem simulate --via envoy` too).
+    const g = this.guards;
+    if (g !== null) {
+      for (let i = 0; i < s.guards.length; i++) {
+        log(LOG_INFO, GUARD_STATE_AT + unchecked(s.variants[s.guards[i].variant]).name + " " + g.stores[i].slotName(0));
+      }
+    }
     return true;
   }
 
