@@ -12,7 +12,7 @@ import { cliCore } from "./core";
 import { loadPolicy } from "./validate";
 import { answerNeeds } from "../plugins/core/answer-needs";
 import {
-  EXPOSE_HEADER, GUARD_REASON, RULE_REASON0, TAGS_HEADER, reasonName, type ExperimentPlan, type GuardAdmission, type TandemCore,
+  BREAKER_ADMITTED, BREAKER_PROBE, EXPOSE_HEADER, GUARD_REASON, RULE_REASON0, TAGS_HEADER, reasonName, type ExperimentPlan, type GuardAdmission, type TandemCore,
 } from "../plugins/core/tandem-core";
 import { breakerConfig, experimentConfig } from "./render";
 import { tagLines } from "./explain/tags";
@@ -77,8 +77,8 @@ export async function explainCommand(args: string[]): Promise<number> {
 function guardLine(plan: ExperimentPlan, g: GuardAdmission, landed: string): string {
   const info = plan.guards[g.index];
   const guarded = plan.variants[info.variant].name;
-  const what = g.flags & 1
-    ? (g.flags & 4 ? "admitted as a half-open probe" : "admitted") + (g.tracked ? "; its outcome counts in the guard's window" : "")
+  const what = g.flags & BREAKER_ADMITTED
+    ? (g.flags & BREAKER_PROBE ? "admitted as a half-open probe" : "admitted") + (g.tracked ? "; its outcome counts in the guard's window" : "")
     : `rolled back to ${landed}`;
   return `guard:    ${guarded}'s canary guard (mode ${info.mode}) is ${g.state}: ${what}`;
 }

@@ -27,7 +27,8 @@ import { answerNeeds } from "../core/answer-needs";
 import { canonical } from "../core/canonical";
 import { pluginId, userConfig } from "../core/kong-config";
 import type { KongPDK } from "../core/pdk";
-import { CONFIG_KEPT, getCore } from "../core/shared";
+import { getCore } from "../core/shared";
+import { ConfigKeeper } from "../core/config-keeper";
 import {
   BreakerAnswer, CoreError, type BreakerCall, type BreakerPlan, type BreakerReply,
 } from "../core/tandem-core";
@@ -61,10 +62,8 @@ interface Configured {
 
 interface Carry { config: string; key: string; flags: number; generation: number }
 
-const BOOT = randomBytes(4).toString("hex");
-let configs = 0;
-const byPlugin = new Map<string, Configured>();
-const byToken = new Map<string, Configured>();
+// Per Kong plugin id and per token (../core/config-keeper.ts).
+const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.plan));
 
 function answerOf(r: BreakerReply): Answer {
   const headers: Record<string, string> = { ...r.headers };
@@ -72,10 +71,10 @@ function answerOf(r: BreakerReply): Answer {
   return { status: r.status, body: r.body, headers, retryAfter: r.retryAfter };
 }
 
-function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, canon: string): Configured {
+function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, canon: string, token: string): Configured {
   const f = plan.fallback;
   const c: Configured = {
-    token: `${BOOT}.${++configs}`, canon, plan, variantUpstreams,
+    token, canon, plan, variantUpstreams,
     respond: f?.kind === "respond" ? answerOf(f as BreakerReply) : null,
     reject: answerOf(plan.reject),
     reroute: f?.kind === "reroute" ? { variant: f.variant, upstream: f.upstream } : null,
@@ -106,23 +105,14 @@ function splitConfig(config: Record<string, unknown>): { user: Record<string, un
 }
 
 function configure(config: Record<string, unknown>): Configured {
-  const id = pluginId(config);
-  const prev = id !== undefined ? byPlugin.get(id) : undefined;
-  try {
+  return configs.configure(pluginId(config), () => {
     const { user, variantUpstreams } = splitConfig(config);
     const canon = canonical(user) + canonical(variantUpstreams);
-    if (prev && prev.canon === canon) return prev;          // a restarted instance: states kept
-    const plan = getCore().configureBreaker(JSON.stringify(user), randomBytes(4).readUInt32LE(0));
-    const c = build(plan, variantUpstreams, canon);
-    byToken.set(c.token, c);
-    if (id !== undefined) byPlugin.set(id, c);
-    if (prev) { byToken.delete(prev.token); getCore().releaseBreaker(prev.plan); }
-    return c;
-  } catch (e) {
-    if (!prev) throw e;   // never configured: Kong reports the core's message
-    process.stderr.write(CONFIG_KEPT + (e as Error).message + "\n");
-    return prev;
-  }
+    return {
+      canon,
+      build: (token) => build(getCore().configureBreaker(JSON.stringify(user), randomBytes(4).readUInt32LE(0)), variantUpstreams, canon, token),
+    };
+  });
 }
 
 function transition(key: string, r: BreakerCall): void {
@@ -179,7 +169,7 @@ export class Plugin {
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
     const carry = (s.tandem as { breaker?: Carry } | undefined)?.breaker;
     if (!carry || typeof carry.key !== "string") return;
-    const c = byToken.get(carry.config);
+    const c = configs.byTokenOf(carry.config);
     if (!c) return;                      // admitted under a configuration since replaced
     const o = outcomeOf(s);
     const r = getCore().recordBreaker(c.plan, carry.key, carry.flags, carry.generation, o, Date.now());

@@ -15,13 +15,13 @@
 // outcome from Kong's own figures (../core/outcome.ts), never a `response` phase.
 // State: the guards live in the core instance of this plugin server process (shared by
 // all Kong workers); a restarted plugin instance with the same config keeps them.
-import { randomBytes } from "node:crypto";
 import { canonical } from "../core/canonical";
 import { userConfig, pluginId } from "../core/kong-config";
 import { outcomeOf } from "../core/outcome";
 import { guardTraceOn, writeGuardTrace } from "./trace";
 import type { KongPDK } from "../core/pdk";
-import { CONFIG_KEPT, getCore } from "../core/shared";
+import { getCore } from "../core/shared";
+import { ConfigKeeper } from "../core/config-keeper";
 import { EXPOSE_HEADER, type ExperimentPlan } from "../core/tandem-core";
 import { decide, fetchFacts, planFacts, type FactPlan } from "./facts";
 import { clearClientTags, setDecisionHeaders } from "./tags";
@@ -40,31 +40,22 @@ interface GuardCarry { config: string; guard: number; flags: number; generation:
 
 type ExperimentPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
 
-// Last good configuration per Kong plugin id: a rejected update keeps it in force,
-// an unchanged one (a restarted instance) keeps its guards' states.
-const lastGood = new Map<string, Configured>();
-const byToken = new Map<string, Configured>();
-const BOOT = randomBytes(4).toString("hex");
-let configs = 0;
+// Last good configuration per Kong plugin id; an unchanged one (a restarted instance)
+// keeps its guards' states (../core/config-keeper.ts).
+const configs = new ConfigKeeper<Configured>((c) => getCore().release(c.plan));
 
 function configure(config: Record<string, unknown>): Configured {
-  const id = pluginId(config);
-  const prev = id !== undefined ? lastGood.get(id) : undefined;
-  try {
+  return configs.configure(pluginId(config), () => {
     const user = userConfig(config);
     const canon = canonical(user);
-    if (prev && prev.canon === canon) return prev;
-    const plan = getCore().configureExperiment(JSON.stringify(user));
-    const c = { plan, facts: planFacts(plan.needs), canon, token: `${BOOT}.${++configs}` };
-    byToken.set(c.token, c);
-    if (id !== undefined) lastGood.set(id, c);
-    if (prev) { byToken.delete(prev.token); getCore().release(prev.plan); }
-    return c;
-  } catch (e) {
-    if (!prev) throw e;   // never configured: Kong reports the core's message
-    process.stderr.write(CONFIG_KEPT + (e as Error).message + "\n");
-    return prev;
-  }
+    return {
+      canon,
+      build: (token) => {
+        const plan = getCore().configureExperiment(JSON.stringify(user));
+        return { plan, facts: planFacts(plan.needs), canon, token };
+      },
+    };
+  });
 }
 
 export class Plugin {
@@ -102,7 +93,7 @@ export class Plugin {
     if (this.c.plan.guards.length === 0) return;
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
     const carry = (s.tandem as { guard?: GuardCarry } | undefined)?.guard;
-    const c = carry && typeof carry.guard === "number" ? byToken.get(carry.config) : undefined;
+    const c = carry && typeof carry.guard === "number" ? configs.byTokenOf(carry.config) : undefined;
     // (no carry: not tracked; no configuration: admitted under one since replaced)
     if (carry && c) {
       const r = getCore().recordGuard(c.plan, carry.guard, carry.flags, carry.generation, outcomeOf(s), Date.now());

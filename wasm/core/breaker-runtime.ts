@@ -22,9 +22,9 @@ import { Fact, FactSource, Needs } from "./facts";
 import { quote } from "./config/reader";
 import { Breaker } from "./breaker/breaker";
 import {
-  BreakerMode, BreakerSettings, ERROR_CONNECT, ERROR_RESET, FallbackKind, FallbackSettings, KeyKind,
+  BreakerMode, BreakerSettings, FallbackKind, FallbackSettings, KeyKind,
 } from "./breaker/settings";
-import { allow, classify, record, retryAfterSeconds } from "./breaker/machine";
+import { allow, classify, record, retryAfterSeconds, transportError } from "./breaker/machine";
 import { fallbackOnReject } from "./breaker/fallback";
 import { BreakerState } from "./breaker/state";
 import { describeSettings, modeName } from "./breaker/describe";
@@ -35,11 +35,6 @@ export const VARIANT_HEADER = "x-tandem-variant";
 export const REJECT_STATUS = 503;
 export const REJECT_BODY = "circuit breaker open";
 export const REJECT_CONTENT_TYPE = "text/plain; charset=utf-8";
-
-// A transport error the gateway cannot tell apart: nginx (Kong) reports a refused
-// connection and a reset before the response alike (502, try state "failed"). It is a
-// failure when failure.errors lists either kind.
-export const ERROR_CONNECT_OR_RESET = 4;
 
 // Layout of the result area (i32 slots) the adapter reads after allow / record.
 export const R_FLAGS = 0;        // Admission flags (1 admitted, 2 permitted, 4 probe)
@@ -113,7 +108,7 @@ export class BreakerRuntime {
 
   record(ptr: usize, len: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
     const s = this.settings;
-    if (error == ERROR_CONNECT_OR_RESET) error = (s.errorMask & (1 << ERROR_CONNECT)) != 0 ? ERROR_CONNECT : ERROR_RESET;
+    error = transportError(s, error);
     const r = this.result;
     r[R_FLAGS] = flags;
     r[R_GENERATION] = <i32>generation;

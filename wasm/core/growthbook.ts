@@ -17,53 +17,21 @@
 // order), so boundary keys land where the SDK puts them. Weights are fractions like the
 // SDK's; from tandem's percents use basis points / 10000 (see weightFromBp).
 
+import { Utf16Units } from "./utf16";
+
 const FNV_OFFSET: u32 = 0x811c9dc5;
 const FNV_PRIME: u32 = 16777619;
 
 // @ts-ignore: decorator
 @inline function step(h: u32, unit: u32): u32 { return (h ^ unit) * FNV_PRIME; }
 
-// @ts-ignore: decorator
-@inline function stepCodePoint(h: u32, cp: u32): u32 {
-  if (cp < 0x10000) return step(h, cp);
-  const v = cp - 0x10000;
-  return step(step(h, 0xd800 + (v >> 10)), 0xdc00 + (v & 0x3ff));   // surrogate pair
-}
+const units = new Utf16Units();
 
 // FNV-1a over the UTF-16 code units of the UTF-8 bytes at ptr (WHATWG UTF-8 decode:
 // each maximal invalid subsequence becomes one U+FFFD), continuing from h.
 export function fnv1aUtf16OfUtf8(ptr: usize, len: i32, h: u32): u32 {
-  let need = 0, cp: u32 = 0, lower: u32 = 0x80, upper: u32 = 0xbf;
-  let i = 0;
-  while (i < len) {
-    const b = <u32>load<u8>(ptr + <usize>i);
-    if (need == 0) {
-      i++;
-      if (b < 0x80) h = step(h, b);
-      else if (b >= 0xc2 && b <= 0xdf) { need = 1; cp = b & 0x1f; }
-      else if (b >= 0xe0 && b <= 0xef) {
-        if (b == 0xe0) lower = 0xa0;
-        if (b == 0xed) upper = 0x9f;
-        need = 2; cp = b & 0x0f;
-      } else if (b >= 0xf0 && b <= 0xf4) {
-        if (b == 0xf0) lower = 0x90;
-        if (b == 0xf4) upper = 0x8f;
-        need = 3; cp = b & 0x07;
-      } else h = step(h, 0xfffd);
-      continue;
-    }
-    if (b < lower || b > upper) {
-      // the sequence ends early: U+FFFD, and this byte starts over (not consumed)
-      need = 0; lower = 0x80; upper = 0xbf;
-      h = step(h, 0xfffd);
-      continue;
-    }
-    i++;
-    lower = 0x80; upper = 0xbf;
-    cp = (cp << 6) | (b & 0x3f);
-    if (--need == 0) h = stepCodePoint(h, cp);
-  }
-  if (need != 0) h = step(h, 0xfffd);
+  const u = units.reset(ptr, len);
+  for (let c = u.next(); c >= 0; c = u.next()) h = step(h, <u32>c);
   return h;
 }
 

@@ -16,8 +16,8 @@
 // it here (LocalGuards: the Kong plugin server's process, shared by all Kong workers);
 // the Envoy filter keeps it in shared data with compare-and-swap
 // (wasm/filter/guard-store.ts), shared by all worker VMs.
-import { Admission, allow, classify, record } from "./breaker/machine";
-import { BreakerMode, ERROR_CONNECT, ERROR_RESET } from "./breaker/settings";
+import { Admission, allow, classify, record, transportError } from "./breaker/machine";
+import { BreakerMode } from "./breaker/settings";
 import { BreakerState } from "./breaker/state";
 import { GuardSettings } from "./experiment-settings";
 
@@ -31,10 +31,6 @@ export abstract class GuardGate {
 export function tracks(g: GuardSettings, a: Admission): bool {
   return a.admitted && a.permitted && g.breaker.mode < BreakerMode.ForcedOpen;
 }
-
-// A transport error nginx cannot tell apart (Kong): connect or reset, whichever the
-// guard's failure.errors lists (as ../breaker-runtime.ts ERROR_CONNECT_OR_RESET).
-export const ERROR_CONNECT_OR_RESET = 4;
 
 // Guards whose states live in this module instance (Kong, `tandem simulate --via core`).
 export class LocalGuards extends GuardGate {
@@ -57,8 +53,7 @@ export class LocalGuards extends GuardGate {
   record(gi: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
     const g = unchecked(this.guards[gi]);
     const s = g.breaker;
-    if (error == ERROR_CONNECT_OR_RESET) error = (s.errorMask & (1 << ERROR_CONNECT)) != 0 ? ERROR_CONNECT : ERROR_RESET;
-    const outcome = classify(s, status, error);
+    const outcome = classify(s, status, transportError(s, error));
     record(s, unchecked(this.states[gi]), this.replay.restore(flags, generation), outcome, latencyMs, nowMs);
     return outcome;
   }

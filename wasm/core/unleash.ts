@@ -20,6 +20,7 @@
 // b = (hash % 1000) * 10 in basis points, "cumulative >= target" is "b < upper bp":
 // the same range walk as tandem's own buckets (experiment.ts pick()).
 import { murmur3_32 } from "./hash";
+import { Utf16Units } from "./utf16";
 
 const VARIANT_SEED: u32 = 86028157;     // unleash-client strategy/util.js VARIANT_SEED
 const TOTAL: u32 = 1000;                // Unleash weight of 100%
@@ -55,49 +56,13 @@ export class UnleashHash {
   }
 }
 
-// Decodes `len` UTF-8 bytes at `ptr` (WHATWG decoder: each maximal invalid subsequence
-// is one U+FFFD) and writes the low byte of each UTF-16 code unit to `dst`. Returns the
-// code-unit count.
+const units = new Utf16Units();
+
+// Writes the low byte of each UTF-16 code unit of the `len` UTF-8 bytes at `ptr` to
+// `dst` (./utf16.ts: as TextDecoder decodes them). Returns the code-unit count.
 function unitLowBytes(ptr: usize, len: i32, dst: usize): i32 {
+  const u = units.reset(ptr, len);
   let out = dst;
-  let need = 0, cp: u32 = 0, lower: u32 = 0x80, upper: u32 = 0xbf;
-  let i = 0;
-  while (i < len) {
-    const b = <u32>load<u8>(ptr + <usize>i);
-    if (need == 0) {
-      i++;
-      if (b < 0x80) { store<u8>(out, <u8>b); out++; }
-      else if (b >= 0xc2 && b <= 0xdf) { need = 1; cp = b & 0x1f; }
-      else if (b >= 0xe0 && b <= 0xef) {
-        if (b == 0xe0) lower = 0xa0;
-        if (b == 0xed) upper = 0x9f;    // no surrogates encoded in UTF-8
-        need = 2; cp = b & 0x0f;
-      } else if (b >= 0xf0 && b <= 0xf4) {
-        if (b == 0xf0) lower = 0x90;
-        if (b == 0xf4) upper = 0x8f;    // nothing above U+10FFFF
-        need = 3; cp = b & 0x07;
-      } else { store<u8>(out, 0xfd); out++; }
-      continue;
-    }
-    if (b < lower || b > upper) {
-      // the sequence ends early: U+FFFD, and this byte starts over (not consumed)
-      need = 0; lower = 0x80; upper = 0xbf;
-      store<u8>(out, 0xfd); out++;
-      continue;
-    }
-    i++;
-    lower = 0x80; upper = 0xbf;
-    cp = (cp << 6) | (b & 0x3f);
-    if (--need == 0) {
-      if (cp < 0x10000) { store<u8>(out, <u8>cp); out++; }
-      else {
-        // a surrogate pair: D800 + high ten bits, DC00 + low ten bits (their low bytes)
-        const v = cp - 0x10000;
-        store<u8>(out, <u8>(v >> 10)); out++;
-        store<u8>(out, <u8>(v & 0x3ff)); out++;
-      }
-    }
-  }
-  if (need != 0) { store<u8>(out, 0xfd); out++; }
+  for (let c = u.next(); c >= 0; c = u.next()) store<u8>(out++, <u8>c);
   return <i32>(out - dst);
 }

@@ -36,13 +36,13 @@ import { configureBreakerSettings } from "../core/breaker-policy";
 import { Bytes, utf8 } from "../core/bytes";
 import { murmur3_32 } from "../core/hash";
 import {
-  BreakerMode, BreakerSettings, ERROR_CONNECT, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, FallbackKind,
+  BreakerMode, BreakerSettings, ERROR_NONE, FallbackKind,
   FallbackSettings, KeyKind, OUTCOME_FAILURE,
 } from "../core/breaker/settings";
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
 import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { BreakerStore } from "./breaker-store";
-import { RESPONSE_CODE, RESPONSE_FLAGS, STATUS, errorOfFlags, parseStatus } from "./outcome";
+import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
@@ -337,22 +337,12 @@ class BreakerStream extends FilterStream {
     const root = this.root;
     const store = root.store;
     if (store === null) return;
-    let status = this.status;
-    let error = ERROR_NONE;
-    // Envoy answers a refused / reset / timed-out upstream with its own 503/504 (flags
-    // UF, UC/UR, UT): read the flags only then, or when no response went through this
-    // filter (e.g. the client left first). A reset after a 2xx-4xx response started
-    // keeps that status (Kong's log phase sees the same).
-    if (status < 0 || status >= 500) error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
-    if (status < 0) {
-      const c = getPropertyI64(RESPONSE_CODE, 0);
-      status = c > 0 && c < 1000 ? <i32>c : 0;
-    }
+    const o = outcomeAtLog(this.status);
     // Latency: to the first response byte (the upstream's time, not the client's
     // download); without a response, to the end of the stream.
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
     store.record(this.slot, this.hashA, this.hashB, this.keyLen, this.flags, this.generation,
-      status, error, end - this.startMs, end);
+      o.status, o.error, end - this.startMs, end);
     root.account();
   }
 }

@@ -5,19 +5,17 @@
 import { CONTINUE, FilterRoot, FilterStream } from "./contexts";
 import { ExperimentRuntime } from "../core/experiment";
 import { configureExperiment } from "../core/policy";
-import { utf8 } from "../core/bytes";
+import { Bytes, utf8 } from "../core/bytes";
 import { EnvoyFacts, PAIRS_THRESHOLD } from "./facts";
 import { Fact } from "../core/facts";
-import { LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, log, nowMs, pluginConfiguration, releaseHeld, removeHeader } from "./host";
+import {
+  LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, pluginConfiguration, releaseHeld, removeHeader,
+} from "./host";
 import { EXPOSE_HEADER } from "../core/experiment-settings";
 import { ERROR_NONE } from "../core/breaker/settings";
 import { murmur3_32 } from "../core/hash";
 import { EnvoyGuards } from "./guard-store";
-import { RESPONSE_CODE, RESPONSE_FLAGS, STATUS, errorOfFlags, parseStatus } from "./outcome";
-import { Bytes } from "../core/bytes";
-import { getHeader, getProperty, getPropertyI64 } from "./host";
-
-const UPSTREAM_ADDRESS = utf8("upstream\0address");
+import { STATUS, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
 import { TaggingRuntime } from "../core/tagging";
 import { setTags } from "./tagging-filter";
 
@@ -148,24 +146,12 @@ class ExperimentStream extends FilterStream {
     const guards = this.root.guards;
     if (gi < 0 || guards === null) return;
     this.guard = -1;
-    let status = this.status;
-    let error = ERROR_NONE;
-    if (status < 0 || status >= 500) error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
-    if (error == ERROR_NONE) {
-      // Answered before any upstream was picked (a later filter's local reply, e.g. the
-      // circuit breaker's): the variant was never called, the outcome says nothing
-      // about it (Kong's log phase sees no tries: the same).
-      const a = this.root.scratch;
-      getProperty(UPSTREAM_ADDRESS, a);
-      const tried = a.len > 0;
-      releaseHeld();
-      if (!tried) status = 0;
-    }
-    if (status < 0) {
-      const c = getPropertyI64(RESPONSE_CODE, 0);
-      status = c > 0 && c < 1000 ? <i32>c : 0;
-    }
+    const o = outcomeAtLog(this.status);
+    // Answered before any upstream was picked (a later filter's local reply, e.g. the
+    // circuit breaker's): the variant was never called, the outcome says nothing about
+    // it (Kong's log phase sees no tries: the same).
+    if (o.error == ERROR_NONE && !upstreamCalled(this.root.scratch)) o.status = 0;
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
-    guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, status, error, end - this.startMs, end);
+    guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, o.status, o.error, end - this.startMs, end);
   }
 }

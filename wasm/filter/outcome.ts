@@ -3,10 +3,12 @@
 // the stream's response flags, the response code Envoy sent itself.
 import { Bytes, utf8 } from "../core/bytes";
 import { ERROR_CONNECT, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT } from "../core/breaker/settings";
+import { getProperty, getPropertyI64, releaseHeld } from "./host";
 
 export const STATUS = utf8(":status");
 export const RESPONSE_FLAGS = utf8("response\0flags");
 export const RESPONSE_CODE = utf8("response\0code");
+const UPSTREAM_ADDRESS = utf8("upstream\0address");
 
 // Envoy's response flags (envoy/stream_info/stream_info.h; response.flags).
 const UH: i64 = 0x2;    // no healthy upstream
@@ -34,4 +36,37 @@ export function parseStatus(b: Bytes): i32 {
     v = v * 10 + c;
   }
   return v;
+}
+
+// A tracked call's outcome at on_log, from the :status the filter saw (-1: no response
+// passed it). Envoy answers a refused / reset / timed-out upstream with its own 503/504
+// (flags UF, UC/UR, UT): the flags are read only then, or when no response went through
+// the filter (e.g. the client left first); a reset after a 2xx-4xx response started
+// keeps that status (Kong's log phase sees the same). Without a status, Envoy's own
+// response code (0: none). One instance, overwritten by each call.
+export class LogOutcome {
+  status: i32 = 0;
+  error: i32 = ERROR_NONE;
+}
+const atLog = new LogOutcome();
+
+export function outcomeAtLog(status: i32): LogOutcome {
+  let error = ERROR_NONE;
+  if (status < 0 || status >= 500) error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
+  if (status < 0) {
+    const c = getPropertyI64(RESPONSE_CODE, 0);
+    status = c > 0 && c < 1000 ? <i32>c : 0;
+  }
+  atLog.status = status;
+  atLog.error = error;
+  return atLog;
+}
+
+// Whether the router picked an upstream host for the stream (upstream.address is set);
+// `scratch` receives the address.
+export function upstreamCalled(scratch: Bytes): bool {
+  getProperty(UPSTREAM_ADDRESS, scratch);
+  const called = scratch.len > 0;
+  releaseHeld();
+  return called;
 }

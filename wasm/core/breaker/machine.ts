@@ -39,7 +39,8 @@
 //   would have rejected are not recorded, so the states match enforce); forced_open
 //   rejects and forced_closed admits everything, both without touching the state.
 import {
-  BreakerMode, BreakerSettings, ERROR_NONE, ERROR_TIMEOUT, OUTCOME_FAILURE, OUTCOME_IGNORED, STATUS_TABLE_SIZE,
+  BreakerMode, BreakerSettings, ERROR_CONNECT, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, OUTCOME_FAILURE, OUTCOME_IGNORED,
+  STATUS_TABLE_SIZE,
 } from "./settings";
 import {
   BreakerState, REASON_CONSECUTIVE, REASON_FAILURE_RATE, REASON_OPEN_ELAPSED, REASON_PROBE_FAILURES,
@@ -77,6 +78,18 @@ export class Admission {
     this.generation = generation;
     return this;
   }
+}
+
+// A transport error the gateway cannot tell apart: nginx (Kong) reports a refused
+// connection and a reset before the response alike (502, try state "failed"). It is a
+// failure when failure.errors lists either kind.
+export const ERROR_CONNECT_OR_RESET = 4;
+
+// The error kind to classify: ERROR_CONNECT_OR_RESET as whichever of the two the
+// settings list (connect first), any other kind as it is.
+export function transportError(s: BreakerSettings, error: i32): i32 {
+  if (error != ERROR_CONNECT_OR_RESET) return error;
+  return (s.errorMask & (1 << ERROR_CONNECT)) != 0 ? ERROR_CONNECT : ERROR_RESET;
 }
 
 // Failure, success or ignored, from what the gateway saw. A transport error (connect

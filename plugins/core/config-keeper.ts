@@ -1,0 +1,48 @@
+// Configurations of one Kong plugin in the plugin server's module scope, which outlives
+// plugin instances (Kong restarts them on any config change anywhere):
+//   - per Kong plugin id (__plugin_id), the last good configuration: a rejected update
+//     keeps it in force (logged); a plugin never configured well throws, so Kong reports
+//     the core's message;
+//   - an unchanged configuration (same canonical text) is the same object, so its core
+//     state (breaker keys, canary guards) survives an instance restart;
+//   - per token, the configuration a request was admitted under: `log` finds it by the
+//     token access carried (set_serialize_value), and ignores one replaced meanwhile.
+import { randomBytes } from "node:crypto";
+import { CONFIG_KEPT } from "./shared";
+
+export interface Kept { canon: string; token: string }
+
+// What `configure` needs from the plugin: the config's canonical text and how to build it
+// (both may throw: the message is the core's).
+export interface Candidate<T extends Kept> { canon: string; build(token: string): T }
+
+export class ConfigKeeper<T extends Kept> {
+  private readonly byPlugin = new Map<string, T>();
+  private readonly byToken = new Map<string, T>();
+  private readonly boot = randomBytes(4).toString("hex");
+  private count = 0;
+
+  // `release`: frees a replaced configuration's core handle.
+  constructor(private readonly release: (c: T) => void) {}
+
+  configure(id: string | undefined, candidate: () => Candidate<T>): T {
+    const prev = id !== undefined ? this.byPlugin.get(id) : undefined;
+    try {
+      const cand = candidate();
+      if (prev && prev.canon === cand.canon) return prev;   // a restarted instance: state kept
+      const c = cand.build(`${this.boot}.${++this.count}`);
+      this.byToken.set(c.token, c);
+      if (id !== undefined) this.byPlugin.set(id, c);
+      if (prev) { this.byToken.delete(prev.token); this.release(prev); }
+      return c;
+    } catch (e) {
+      if (!prev) throw e;
+      process.stderr.write(CONFIG_KEPT + (e as Error).message + "\n");
+      return prev;
+    }
+  }
+
+  byTokenOf(token: string): T | undefined {
+    return this.byToken.get(token);
+  }
+}
