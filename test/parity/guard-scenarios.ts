@@ -40,7 +40,7 @@ function trace(n: number, gapMs: number, broken: [number, number], users: number
 export function guardScenarios(): GuardScenario[] {
   return [
     {
-      // Failure rate over a count window; 5xx from the canary itself.
+      // Failure rate over a count window; 5xx from the canary itself, and timeouts.
       name: "failure-rate-count-window",
       policy: policy("guard-count", {
         name: "checkout",
@@ -53,7 +53,12 @@ export function guardScenarios(): GuardScenario[] {
           },
         ],
       }),
-      trace: trace(500, 50, [5000, 14000], 200, 7, (r) => ({ status: r() < 0.8 ? 503 : 200, latencyMs: 3 })),
+      trace: trace(500, 50, [5000, 14000], 200, 7, (r) => {
+        const x = r();
+        if (x < 0.7) return { status: 503, latencyMs: 3 };
+        if (x < 0.8) return { error: "timeout", latencyMs: 300 };   // the gateway gives up: a failure
+        return { status: 200, latencyMs: 3 };
+      }),
       broken: [5000, 14000],
       gaps: 50,
     },
