@@ -6,12 +6,13 @@
 // policy without the guard, so the guard's own share is visible:
 // guardCostRatio = guarded ÷ unguarded.
 import { SharedData, WasmHost } from '../test/harness/envoy/index';
-import { RESPONSE_HEADERS, makeMix, median, type BenchRequest } from './requests';
+import { HeaderMap } from '../test/harness/envoy/header-map';
+import { RESPONSE_MAP, makeMix, median, type BenchRequest } from './requests';
 import { checkoutExperiment, distPath, progress } from './common';
 
 // The router picked a host: the guard counts the outcome (wasm/filter/experiment-filter.ts).
 const PROPS = { 'source.address': '10.1.2.3:51234', 'upstream.address': '10.0.0.2:8080' };
-const FAILED = [[':status', '503'], ['content-type', 'text/plain']] as [string, string][];
+const FAILED = HeaderMap.encoded([[':status', '503'], ['content-type', 'text/plain']], 'response');
 export const GUARD_FAILURE_SHARE = 0.05;
 
 /** checkout.yaml's experiment with every user on a guarded canary (or the same unguarded). */
@@ -31,8 +32,8 @@ function guardedExperiment(guard: boolean): Record<string, unknown> {
 
 function lifecycle(host: WasmHost, req: BenchRequest, fail: boolean): void {
   const s = host.newStream(PROPS);
-  s.requestHeaders(req.pairs, true);
-  s.responseHeaders(fail ? FAILED : RESPONSE_HEADERS, false);
+  s.requestHeaders(req.envoy, true);
+  s.responseHeaders(fail ? FAILED : RESPONSE_MAP, false);
   s.done();
 }
 
@@ -70,7 +71,7 @@ export async function envoyGuardOverhead(rounds = 48, perRound = 5000, warmup = 
   for (const req of mix.slice(0, 40)) {
     const s = guarded.newStream(PROPS);
     const r = s.requestHeaders(req.pairs, true);
-    s.responseHeaders(RESPONSE_HEADERS, false);
+    s.responseHeaders(RESPONSE_MAP, false);
     s.done();
     if (!r.headers.some(([k, v]) => k === 'x-tandem-variant' && v === 'canary')) throw new Error('envoy-guard: a request did not reach the canary');
   }

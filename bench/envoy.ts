@@ -5,8 +5,7 @@
 // what the filter itself costs on top of the smallest filter the same SDK builds.
 import { SharedData, WasmHost, type Pair } from '../test/harness/envoy/index';
 import { HeaderMap } from '../test/harness/envoy/header-map';
-import { listsSize, writeLists } from '../test/harness/envoy/pairs';
-import { RESPONSE_HEADERS, makeMix, median, rng, type BenchRequest } from './requests';
+import { RESPONSE_HEADERS, RESPONSE_MAP, makeMix, median, rng, type BenchRequest } from './requests';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, CHECKOUT_RULES, checkoutExperiment, checkoutExperimentWithRules, distPath, progress } from './common';
 
 const PROPS = { 'source.address': '10.1.2.3:51234' };
@@ -26,8 +25,8 @@ export async function loadLeanNoop(): Promise<WasmHost> {
 /** One full stream lifecycle: context create, request headers, response headers, log/done/delete. */
 export function lifecycle(host: WasmHost, req: BenchRequest): void {
   const s = host.newStream(PROPS);
-  s.requestHeaders(req.pairs, true);
-  s.responseHeaders(RESPONSE_HEADERS, false);
+  s.requestHeaders(req.envoy, true);
+  s.responseHeaders(RESPONSE_MAP, false);
   s.done();
 }
 
@@ -129,13 +128,14 @@ export interface EnvoyRules {
   /** probes: requests built to hit each rule, all decided by that rule */
   probesMatched: number;
   /**
-   * Context: the JS host's own cost of serializing one request's headers for
-   * proxy_get_header_map_pairs (the call the rules make once per request; Envoy copies
-   * bytes it already holds), median over the mix, and that ÷ noRulesNsPerRequest: the
-   * part of rulesOverhead that is the harness turning JS strings into bytes.
+   * Context: what the harness's codec step costs per request — building the request and
+   * response header maps with their bytes (HeaderMap.encoded), done once per request of
+   * the mix before any timing, for every filter alike (Envoy's codec does it before the
+   * filter chain) — and that ÷ noRulesNsPerRequest. The rules' one pairs call copies the
+   * request's bytes from it.
    */
-  hostPairsNs: number;
-  hostPairsShare: number;
+  codecNs: number;
+  codecShare: number;
 }
 
 const DECISION = 'x-tandem-decision';
@@ -222,10 +222,10 @@ export async function envoyRulesOverhead(rounds = 60, perRound = 5000, warmup = 
     if (r % 20 === 19) progress(`envoy-rules: round ${r + 1}/${rounds} overhead ${(a / b - 1).toFixed(3)}`);
   }
   if (withRules.failed || noRules.failed) throw new Error('envoy-rules: a tandem VM failed during timing');
-  const hostPairsNs = pairsSerializationNs(mix);
+  const codecNs = codecNsPerRequest(mix);
   return {
-    hostPairsNs,
-    hostPairsShare: hostPairsNs / median(nNs),
+    codecNs,
+    codecShare: codecNs / median(nNs),
     rulesOverhead: median(ratios) - 1,
     rulesNsPerRequest: median(rNs),
     noRulesNsPerRequest: median(nNs),
@@ -240,22 +240,22 @@ export async function envoyRulesOverhead(rounds = 60, perRound = 5000, warmup = 
 }
 
 /**
- * What proxy_get_header_map_pairs does in the harness besides the VM's malloc (size the
- * map's pairs, copy them into memory), per request of the mix: median of 20 rounds of
- * 5,000. The maps are built outside the timing, as the stream builds them.
+ * The codec step every section does before timing (BenchRequest.envoy, RESPONSE_MAP):
+ * build one request's and one response's header maps with their bytes, per request of
+ * the mix: median of 20 rounds of 5,000 (after a warm-up round).
  */
-function pairsSerializationNs(mix: BenchRequest[]): number {
-  const maps = mix.map((r) => HeaderMap.fromPairs(r.pairs, 'request'));
-  const out = Buffer.alloc(64 * 1024);
+function codecNsPerRequest(mix: BenchRequest[]): number {
   const rounds: number[] = [];
+  let sink = 0;
   for (let r = 0; r < 21; r++) {
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 5000; i++) {
-      const m = maps[(r * 5000 + i) % maps.length];
-      if (listsSize(m.keys, m.values) <= out.length) writeLists(m.keys, m.values, out, 0);
+      const req = mix[(r * 5000 + i) % mix.length];
+      sink += HeaderMap.encoded(req.pairs, 'request').size + HeaderMap.encoded(RESPONSE_HEADERS, 'response').size;
     }
     if (r > 0) rounds.push(Number(process.hrtime.bigint() - t0) / 5000);   // round 0: warm-up
   }
+  if (sink === 0) throw new Error('envoy-rules: the codec built empty maps');
   return median(rounds);
 }
 
@@ -285,10 +285,10 @@ export async function memoryGrowth(requests = 1_000_000, warmup = 10_000): Promi
 
 // ----------------------------------------------------------------- breaker
 
-/** One request of the breaker mix: its header pairs and the response it gets. */
-interface BreakerItem { pairs: Pair[]; response: Pair[]; failed: boolean }
+/** One request of the breaker mix: its codec-built request and response maps (see BenchRequest.envoy). */
+interface BreakerItem { request: HeaderMap; response: HeaderMap; failed: boolean }
 
-const RESPONSE_503: Pair[] = RESPONSE_HEADERS.map(([k, v]) => (k === ':status' ? [k, '503'] : [k, v]) as Pair);
+const RESPONSE_503 = HeaderMap.encoded(RESPONSE_HEADERS.map(([k, v]) => (k === ':status' ? [k, '503'] : [k, v]) as Pair), 'response');
 
 /**
  * The request mix as the breaker sees it behind the `experiment` filter: every request
@@ -300,8 +300,8 @@ function breakerMix(n: number): BreakerItem[] {
   return makeMix(n, 0x7a3d).map((req, i) => {
     const failed = r() < BREAKER_FAILURE_SHARE;
     return {
-      pairs: [...req.pairs, ['x-tandem-variant', BREAKER_KEYS[i % BREAKER_KEYS.length]] as Pair],
-      response: failed ? RESPONSE_503 : RESPONSE_HEADERS,
+      request: HeaderMap.encoded([...req.pairs, ['x-tandem-variant', BREAKER_KEYS[i % BREAKER_KEYS.length]] as Pair], 'request'),
+      response: failed ? RESPONSE_503 : RESPONSE_MAP,
       failed,
     };
   });
@@ -314,7 +314,7 @@ function timedBreaker(host: WasmHost, mix: BreakerItem[], offset: number, n: num
   for (let i = 0; i < n; i++) {
     const it = mix[(offset + i) % len];
     const s = host.newStream(PROPS);
-    s.requestHeaders(it.pairs, true);
+    s.requestHeaders(it.request, true);
     s.responseHeaders(it.response, false);
     s.done();
   }
@@ -364,7 +364,7 @@ export async function envoyBreakerOverhead(rounds = 48, perRound = 5000, warmup 
   // sanity: admitted (continue, no local reply), outcomes land in shared data per key
   for (const it of mix.slice(0, 40)) {
     const s = breaker.newStream(PROPS);
-    const r = s.requestHeaders(it.pairs, true);
+    const r = s.requestHeaders(it.request, true);
     s.responseHeaders(it.response, false);
     s.done();
     if (r.action !== 'continue' || r.localReply) throw new Error('envoy-breaker: a request was not admitted');

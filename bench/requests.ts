@@ -3,6 +3,7 @@
 // known by `x-user-id`, 10% new users (no key: tandem issues a Set-Cookie).
 // Deterministic (seeded), so two runs replay the same requests.
 import type { Pair } from '../test/harness/envoy/index';
+import { HeaderMap } from '../test/harness/envoy/header-map';
 
 export type Kind = 'returning' | 'header' | 'new';
 
@@ -10,6 +11,12 @@ export interface BenchRequest {
   kind: Kind;
   /** Envoy request header pairs, pseudo-headers first */
   pairs: Pair[];
+  /**
+   * The same request as Envoy's codec hands it to the filter chain: a header map whose
+   * bytes exist before any filter runs (built here, outside every timing; each stream
+   * takes a clone). See HeaderMap.encoded.
+   */
+  envoy: HeaderMap;
   /** Kong's view: lowercase names, every value an array (get_headers over RPC) */
   kongHeaders: Record<string, string[]>;
   path: string;
@@ -70,7 +77,7 @@ export function makeRequest(r: () => number, kind: Kind): BenchRequest {
   pairs.push(['referer', 'https://shop.example.com/products']);
   const kongHeaders: Record<string, string[]> = { host: ['shop.example.com'] };
   for (const [k, v] of pairs) if (k[0] !== ':') kongHeaders[k] = [v];
-  return { kind, pairs, kongHeaders, path };
+  return { kind, pairs, envoy: HeaderMap.encoded(pairs, 'request'), kongHeaders, path };
 }
 
 /** `n` requests in the 80/10/10 mix (kinds interleaved, so any window has the mix). */
@@ -89,6 +96,9 @@ export const RESPONSE_HEADERS: Pair[] = [
   ['date', 'Wed, 27 Nov 2024 08:00:00 GMT'],
   ['x-envoy-upstream-service-time', '12'],
 ];
+
+/** RESPONSE_HEADERS as the upstream codec hands them to the filter chain (see BenchRequest.envoy). */
+export const RESPONSE_MAP = HeaderMap.encoded(RESPONSE_HEADERS, 'response');
 
 export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);

@@ -10,7 +10,7 @@
 //   any further entries with the same name (HeaderMapImpl::setCopy, envoy#9221);
 // - byteSize() is the sum of key and value lengths — what proxy_get_header_map_size returns.
 
-import type { Pair } from './pairs.js';
+import { listsSize, writeLists, type Pair } from './pairs.js';
 
 export type HeaderMapKind = 'request' | 'response' | 'trailers' | 'other';
 
@@ -89,9 +89,16 @@ function inlineSet(kind: HeaderMapKind): Set<string> {
 }
 
 export class HeaderMap {
-  keys: string[] = [];
-  values: string[] = [];
+  // Parallel lists of lowercase names and values; read-only outside so that every change
+  // goes through the methods below (which drop the codec's bytes, `wire`).
+  private _keys: string[] = [];
+  private _values: string[] = [];
+  get keys(): readonly string[] { return this._keys; }
+  get values(): readonly string[] { return this._values; }
   private readonly inline: Set<string>;
+  // The map's proxy-wasm pairs serialization as the codec produced it (see encoded()), or
+  // null: any change drops it, and proxy_get_header_map_pairs then serializes the lists.
+  private wire: Buffer | null = null;
 
   constructor(readonly kind: HeaderMapKind = 'other') {
     this.inline = inlineSet(kind);
@@ -104,12 +111,41 @@ export class HeaderMap {
     return m;
   }
 
+  /**
+   * A map the way Envoy's codec hands it to the filter chain: its header bytes already
+   * exist before any filter runs (Envoy's HeaderString entries hold bytes, so
+   * proxy_get_header_map_pairs is a copy of bytes it holds). The harness keeps strings for
+   * its own API, so the bytes are made here, once per request, outside the filters' work;
+   * streams take a clone() of it. The bytes are exactly writeLists' over keys and values.
+   */
+  static encoded(pairs: readonly Pair[], kind: HeaderMapKind): HeaderMap {
+    const m = HeaderMap.fromPairs(pairs, kind);
+    const wire = Buffer.allocUnsafe(listsSize(m._keys, m._values));
+    writeLists(m._keys, m._values, wire, 0);
+    m.wire = wire;
+    return m;
+  }
+
+  /** A copy for one stream; it shares the codec's bytes until it changes. */
+  clone(): HeaderMap {
+    const m = new HeaderMap(this.kind);
+    m._keys = this._keys.slice();
+    m._values = this._values.slice();
+    m.wire = this.wire;
+    return m;
+  }
+
+  /** The pairs serialization when it is the codec's, unchanged; else null. */
+  get encodedPairs(): Buffer | null {
+    return this.wire;
+  }
+
   get size(): number {
-    return this.keys.length;
+    return this._keys.length;
   }
 
   private indexOf(lower: string): number {
-    const keys = this.keys;
+    const keys = this._keys;
     for (let i = 0; i < keys.length; i++) if (keys[i] === lower) return i;
     return -1;
   }
@@ -117,15 +153,15 @@ export class HeaderMap {
   /** First value (Envoy returns entry[0]); undefined when absent. */
   get(key: string): string | undefined {
     const i = this.indexOf(key.toLowerCase());
-    return i < 0 ? undefined : this.values[i];
+    return i < 0 ? undefined : this._values[i];
   }
 
   /** All values joined by "," (HeaderUtility::getAllOfHeaderAsString, used by route matching and CEL). */
   getAll(key: string): string | undefined {
     const lower = key.toLowerCase();
     let out: string | undefined;
-    for (let i = 0; i < this.keys.length; i++) {
-      if (this.keys[i] === lower) out = out === undefined ? this.values[i] : `${out},${this.values[i]}`;
+    for (let i = 0; i < this._keys.length; i++) {
+      if (this._keys[i] === lower) out = out === undefined ? this._values[i] : `${out},${this._values[i]}`;
     }
     return out;
   }
@@ -135,15 +171,16 @@ export class HeaderMap {
   }
 
   private insert(lower: string, value: string): void {
+    this.wire = null;
     if (lower.charCodeAt(0) === 58 /* ':' */) {
       // Pseudo-headers go after the existing pseudo-headers and before any regular header.
       let at = 0;
-      while (at < this.keys.length && this.keys[at].charCodeAt(0) === 58) at++;
-      this.keys.splice(at, 0, lower);
-      this.values.splice(at, 0, value);
+      while (at < this._keys.length && this._keys[at].charCodeAt(0) === 58) at++;
+      this._keys.splice(at, 0, lower);
+      this._values.splice(at, 0, value);
     } else {
-      this.keys.push(lower);
-      this.values.push(value);
+      this._keys.push(lower);
+      this._values.push(value);
     }
   }
 
@@ -153,7 +190,8 @@ export class HeaderMap {
     if (this.inline.has(lower)) {
       const i = this.indexOf(lower);
       if (i >= 0) {
-        this.values[i] = this.values[i].length === 0 ? value : `${this.values[i]},${value}`;
+        this.wire = null;
+        this._values[i] = this._values[i].length === 0 ? value : `${this._values[i]},${value}`;
         return;
       }
     }
@@ -164,7 +202,8 @@ export class HeaderMap {
   setCopy(key: string, value: string): void {
     const lower = key.toLowerCase();
     const i = this.indexOf(lower);
-    if (i >= 0) this.values[i] = value;
+    this.wire = null;
+    if (i >= 0) this._values[i] = value;
     else this.insert(lower, value);
   }
 
@@ -172,36 +211,38 @@ export class HeaderMap {
   remove(key: string): void {
     const lower = key.toLowerCase();
     let w = 0;
-    for (let r = 0; r < this.keys.length; r++) {
-      if (this.keys[r] !== lower) {
-        this.keys[w] = this.keys[r];
-        this.values[w] = this.values[r];
+    for (let r = 0; r < this._keys.length; r++) {
+      if (this._keys[r] !== lower) {
+        this._keys[w] = this._keys[r];
+        this._values[w] = this._values[r];
         w++;
       }
     }
-    this.keys.length = w;
-    this.values.length = w;
+    if (w !== this._keys.length) this.wire = null;
+    this._keys.length = w;
+    this._values.length = w;
   }
 
   clear(): void {
-    this.keys.length = 0;
-    this.values.length = 0;
+    this.wire = null;
+    this._keys.length = 0;
+    this._values.length = 0;
   }
 
   byteSize(): number {
     let n = 0;
-    for (let i = 0; i < this.keys.length; i++) n += this.keys[i].length + this.values[i].length;
+    for (let i = 0; i < this._keys.length; i++) n += this._keys[i].length + this._values[i].length;
     return n;
   }
 
   pairs(): Pair[] {
-    const out: Pair[] = new Array(this.keys.length);
-    for (let i = 0; i < this.keys.length; i++) out[i] = [this.keys[i], this.values[i]];
+    const out: Pair[] = new Array(this._keys.length);
+    for (let i = 0; i < this._keys.length; i++) out[i] = [this._keys[i], this._values[i]];
     return out;
   }
 
   /** Distinct keys in order (CEL map keys). */
   uniqueKeys(): string[] {
-    return [...new Set(this.keys)];
+    return [...new Set(this._keys)];
   }
 }

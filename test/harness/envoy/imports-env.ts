@@ -220,10 +220,12 @@ export function createEnvImports(vm: WasmVm): Record<string, (...a: never[]) => 
       if (!map || map.size === 0) {
         return vm.copyToPointerSize('', ptrPtr, sizePtr) ? W.Ok : W.InvalidMemoryAccess;
       }
-      const size = listsSize(map.keys, map.values);
+      const wire = map.encodedPairs;
+      const size = wire ? wire.length : listsSize(map.keys, map.values);
       const ptr = vm.alloc(size);
       if (ptr === 0) return W.InvalidMemoryAccess;
-      writeLists(map.keys, map.values, mem.bytes(), ptr);
+      if (wire) wire.copy(mem.bytes(), ptr);
+      else writeLists(map.keys, map.values, mem.bytes(), ptr);
       if (!mem.setWord(ptrPtr, ptr)) return W.InvalidMemoryAccess;
       if (!mem.setWord(sizePtr, size)) return W.InvalidMemoryAccess;
       return W.Ok;

@@ -36,9 +36,10 @@ export interface BodyResult {
 }
 
 export interface Stream {
-  requestHeaders(pairs: Pair[], endOfStream: boolean): HeadersResult;
+  /** Pairs as a client sent them, or a map the codec built (HeaderMap.encoded; cloned per stream). */
+  requestHeaders(pairs: Pair[] | HeaderMap, endOfStream: boolean): HeadersResult;
   requestBody(body: string | Uint8Array, endOfStream: boolean): BodyResult;
-  responseHeaders(pairs: Pair[], endOfStream: boolean): HeadersResult;
+  responseHeaders(pairs: Pair[] | HeaderMap, endOfStream: boolean): HeadersResult;
   responseBody(body: string | Uint8Array, endOfStream: boolean): BodyResult;
   /** on_log, on_done, on_delete */
   done(): void;
@@ -189,8 +190,8 @@ export class DirectStream implements Stream, StreamCallbacks {
     return replyResult(r);
   }
 
-  requestHeaders(pairs: Pair[], endOfStream: boolean): HeadersResult {
-    const map = HeaderMap.fromPairs(pairs, 'request');
+  requestHeaders(pairs: Pair[] | HeaderMap, endOfStream: boolean): HeadersResult {
+    const map = pairs instanceof HeaderMap ? pairs.clone() : HeaderMap.fromPairs(pairs, 'request');
     this.requestMap = map;
     if (!this.ctx || this.local) return { action: 'continue', headers: map.pairs() };
     const r = decodeHeaders(this.ctx, map, endOfStream);
@@ -208,8 +209,8 @@ export class DirectStream implements Stream, StreamCallbacks {
     return { action: r === 'continue' || this.resumed.request ? 'continue' : 'stop', body: buf.data };
   }
 
-  responseHeaders(pairs: Pair[], endOfStream: boolean): HeadersResult {
-    const map = HeaderMap.fromPairs(pairs, 'response');
+  responseHeaders(pairs: Pair[] | HeaderMap, endOfStream: boolean): HeadersResult {
+    const map = pairs instanceof HeaderMap ? pairs.clone() : HeaderMap.fromPairs(pairs, 'response');
     this.responseMap = map;
     const status = map.get(':status');
     if (status !== undefined && this.info.responseCode === undefined) this.info.responseCode = Number(status);
