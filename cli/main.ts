@@ -1,5 +1,6 @@
-// tandem CLI entry. Commands: validate, simulate, render, playground.
+// tandem CLI entry. Commands: validate, simulate, explain, render, playground.
 import { parseArgs } from "node:util";
+import { UsageError, parseArgsProblem } from "./usage-error";
 import { InvalidPolicy, loadPolicy, validateCommand } from "./validate";
 import { PolicyFileError } from "./policy-file";
 import { TraceError, readTrace } from "./simulate/trace";
@@ -11,11 +12,9 @@ const USAGE = `usage:
   tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy]
   tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
                  [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]
-  tandem render <policy.yaml> [--out <dir>] [--namespace <ns>] [--image <oci url>]
-  tandem playground [--kong-port 8000] [--envoy-port 10000]
+  tandem render <policy.yaml> [--out <dir>] [--namespace <ns>] [--image <oci url>] [--service <host>] [--selector <label=value,...>]
+  tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--check]
 `;
-
-class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
@@ -64,9 +63,14 @@ main(process.argv.slice(2)).then(
     if (e instanceof InvalidPolicy || e instanceof PolicyFileError || e instanceof TraceError) {
       process.stderr.write(`${e.message}\n`);
       process.exitCode = 1;
-    } else if (e instanceof UsageError) {
-      process.stderr.write(`tandem: ${e.message}\n${USAGE}`);
+    } else if (e instanceof UsageError || parseArgsProblem(e) !== null) {
+      process.stderr.write(`tandem: ${parseArgsProblem(e) ?? e.message}\n${USAGE}`);
       process.exitCode = 2;
+    } else if (typeof e?.code === "string" && typeof e?.syscall === "string") {
+      // A system call failed (writing render's --out, a playground port in use): its
+      // message names the call, the path or address and the reason.
+      process.stderr.write(`tandem: ${e.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`tandem: ${e?.stack ?? e}\n`);
       process.exitCode = 1;

@@ -3,12 +3,15 @@
 // same users through both and counts agreement. Runs until Ctrl-C (or exits after
 // the self-check with --check).
 import { createServer, type Server } from "node:http";
+import { createServer as createTcpServer } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startKong } from "../test/harness/kong";
 import { startEnvoy } from "../test/harness/envoy";
 import { distDir } from "./core";
 import { loadPolicy } from "./validate";
+import { PolicyFileError } from "./policy-file";
+import { UsageError } from "./usage-error";
 import { getBody } from "./simulate/http-client";
 
 interface Variant { name: string; upstream?: string }
@@ -22,27 +25,56 @@ function backend(name: string, port: number): Promise<Server> {
   return new Promise((ok, fail) => { s.once("error", fail); s.listen(port, "127.0.0.1", () => ok(s)); });
 }
 
+// Resolves when `port` can be listened on at 127.0.0.1; else rejects with the listen
+// error, its message naming what the port is for.
+function portFree(port: number, what: string): Promise<void> {
+  if (port === 0) return Promise.resolve();
+  return new Promise((ok, fail) => {
+    const s = createTcpServer();
+    s.once("error", (e: Error) => { e.message += ` (${what})`; fail(e); });
+    s.listen(port, "127.0.0.1", () => s.close(() => ok()));
+  });
+}
+
 export async function playground(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: {
     policy: { type: "string", default: "deploy/examples/checkout.yaml" },
     "kong-port": { type: "string", default: "8000" }, "envoy-port": { type: "string", default: "10000" },
     check: { type: "boolean", default: false },
   } });
+  for (const opt of ["kong-port", "envoy-port"] as const) {
+    const p = values[opt]!;
+    if (!/^\d+$/.test(p) || Number(p) > 65535) throw new UsageError(`--${opt} must be a port number 0-65535, got ${JSON.stringify(p)}`);
+  }
   const policy = loadPolicy(values.policy!);
   const ex = policy.spec.experiment as { variantHeader?: string; variants: Variant[] } | undefined;
-  if (!ex) throw new Error(`${values.policy}: the playground needs spec.experiment`);
+  if (!ex) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
   const header = (ex.variantHeader ?? "x-tandem-variant").toLowerCase();
   const names = [...new Set(ex.variants.map((v) => v.upstream ?? v.name))];
+  // The Kong harness does not survive a port in use (its plugin server outlives it):
+  // find out first, and say which port.
+  await portFree(Number(values["kong-port"]), "--kong-port");
+  await portFree(Number(values["envoy-port"]), "--envoy-port");
+  for (let i = 0; i < names.length; i++) await portFree(9001 + i, `demo backend ${names[i]}`);
   const servers: Server[] = [];
+  const gateways: Array<{ close(): Promise<unknown> }> = [];
+  const stop = async () => {
+    await Promise.allSettled(gateways.map((g) => g.close()));
+    for (const s of servers) s.close();
+  };
+  // A failed start (e.g. a port in use) closes what did start: its sockets and the
+  // plugin server would keep the process alive.
+  const failed = async (e: unknown): Promise<never> => { await stop(); throw e; };
   const addrs: Record<string, { host: string; port: number }> = {};
   for (let i = 0; i < names.length; i++) {
-    servers.push(await backend(names[i], 9001 + i));
+    servers.push(await backend(names[i], 9001 + i).catch(failed));
     addrs[names[i]] = { host: "127.0.0.1", port: 9001 + i };
   }
   const kong = await startKong({
     plugins: [{ name: "experiment", dir: join(distDir(), "kong", "experiment"), config: ex as unknown as Record<string, unknown> }],
     upstreams: addrs, defaultUpstream: names[0], port: Number(values["kong-port"]),
-  });
+  }).catch(failed);
+  gateways.push(kong);
   const envoy = await startEnvoy({
     filters: [{ wasm: join(distDir(), "wasm", "tandem.wasm"), rootId: "experiment", configuration: JSON.stringify(ex) }],
     clusters: addrs,
@@ -51,11 +83,8 @@ export async function playground(args: string[]): Promise<number> {
       { cluster: names[0] },
     ],
     port: Number(values["envoy-port"]),
-  });
-  const stop = async () => {
-    await Promise.allSettled([kong.close(), envoy.close()]);
-    for (const s of servers) s.close();
-  };
+  }).catch(failed);
+  gateways.push(envoy);
 
   // Self-check: 1,000 users through both gateways.
   const counts: Record<string, Record<string, number>> = { kong: {}, envoy: {} };
@@ -66,7 +95,7 @@ export async function playground(args: string[]): Promise<number> {
     const [k, e] = await Promise.all([kong.port, envoy.port].map(async (port) => {
       const r = await getBody(port, "/", h);
       return (JSON.parse(r) as { variant: string }).variant;
-    }));
+    })).catch(failed);
     counts.kong[k] = (counts.kong[k] ?? 0) + 1;
     counts.envoy[e] = (counts.envoy[e] ?? 0) + 1;
     if (k === e) same++;

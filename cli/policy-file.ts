@@ -2,7 +2,8 @@
 // rule about the content is the core's (validatePolicy), so the CLI reports exactly
 // what the gateways would.
 import { readFileSync } from "node:fs";
-import { parseDocument } from "yaml";
+import { LineCounter, parseDocument } from "yaml";
+import { readErrorText } from "./read-error";
 
 export class PolicyFileError extends Error {}
 
@@ -18,9 +19,21 @@ export function readPolicyText(path: string): unknown {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new PolicyFileError(`${path}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new PolicyFileError(`${path}: cannot read: ${readErrorText(e)}`);
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) throw new PolicyFileError(`${path}: not valid YAML: ${doc.errors[0].message}`);
-  return doc.toJS({ maxAliasCount: 50 });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const { line, col } = lines.linePos(e.pos[0]);
+    const why = e.code === "MULTIPLE_DOCS" ? "more than one document (---): a policy file holds one TrafficPolicy" : e.message;
+    throw new PolicyFileError(`${path}: not valid YAML at line ${line}, column ${col}: ${why}`);
+  }
+  if (doc.contents === null) throw new PolicyFileError(`${path}: empty: expected a TrafficPolicy (apiVersion, kind, metadata, spec)`);
+  try {
+    return doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    // an alias without its anchor, or too many aliases
+    throw new PolicyFileError(`${path}: not valid YAML: ${(e as Error).message}`);
+  }
 }

@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { loadPolicy } from "./validate";
 import type { PolicyDoc } from "./policy-file";
+import { UsageError } from "./usage-error";
 
 export interface RenderOptions {
   namespace: string;
@@ -186,9 +187,11 @@ export function renderCommand(args: string[]): number {
       selector: { type: "string", default: "istio=ingressgateway" },
     },
   });
-  if (positionals.length !== 1) throw new Error("render takes one policy file");
+  if (positionals.length !== 1) throw new UsageError("render takes one policy file");
+  const pairs = values.selector!.split(",").map((kv) => kv.split("="));
+  if (pairs.some((kv) => kv.length !== 2 || kv[0] === "" || kv[1] === "")) throw new UsageError(`--selector takes label=value[,label=value...], got ${JSON.stringify(values.selector)}`);
   const policy = loadPolicy(positionals[0]);
-  const selector = Object.fromEntries(values.selector!.split(",").map((kv) => kv.split("=", 2) as [string, string]));
+  const selector = Object.fromEntries(pairs as Array<[string, string]>);
   const o: RenderOptions = {
     namespace: values.namespace!, image: values.image!, selector,
     service: values.service ?? `${policy.metadata.name}.${values.namespace}.svc.cluster.local`,

@@ -8,7 +8,8 @@ export class InvalidPolicy extends Error {}
 export function loadPolicy(path: string): PolicyDoc {
   const doc = readPolicyText(path);
   const err = cliCore().validatePolicy(JSON.stringify(doc ?? null));
-  if (err !== null) throw new InvalidPolicy(err);
+  // The document itself has the empty path (": must be an object, got ..."): name the file.
+  if (err !== null) throw new InvalidPolicy(err.startsWith(": ") ? path + err : err);
   return doc as PolicyDoc;
 }
 

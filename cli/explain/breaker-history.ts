@@ -11,12 +11,11 @@
 //                                    with no result yet (a rejection with Retry-After 1)
 //                         closed     nothing: a fresh key is closed
 // Every state comes from the core's allow()/record(); nothing here decides a transition.
-import { existsSync } from "node:fs";
 import { answerNeeds } from "../../plugins/core/answer-needs";
 import type { BreakerPlan, TandemCore } from "../../plugins/core/tandem-core";
 import type { PolicyDoc } from "../policy-file";
 import { CoreDriver } from "../simulate/via-core";
-import { TraceError, readTrace, type TraceRequest } from "../simulate/trace";
+import { readTrace, type TraceRequest } from "../simulate/trace";
 import {
   BAD_BREAKER_STATE, BREAKER_STATE_VALUES, CANNOT_OPEN, ExplainUsage, HALF_OPEN_TOO_EARLY, TRACE_AND_STATE, type GivenBreakerState,
 } from "./usage";
@@ -33,15 +32,9 @@ export function historyRequest(trace: string | undefined, state: string | undefi
   }
   if (trace !== undefined && state !== undefined) throw new ExplainUsage(TRACE_AND_STATE);
   return {
-    trace: trace === undefined ? null : { name: trace, lines: readTraceFile(trace) },
+    trace: trace === undefined ? null : { name: trace, lines: readTrace(trace) },
     state: (state as GivenBreakerState | undefined) ?? null,
   };
-}
-
-// simulate's reader, with a missing file reported like a bad one (main.ts: exit 1).
-function readTraceFile(path: string): TraceRequest[] {
-  if (!existsSync(path)) throw new TraceError(`${path}: cannot read: no such file`);
-  return readTrace(path);
 }
 
 // The trace's end: when its last call is over (the latest t + latencyMs). A trace line

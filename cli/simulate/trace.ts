@@ -6,6 +6,7 @@
 // canary fail while the stable upstream answers "upstream" (canary guards).
 // `t` (ms, non-decreasing) is the time the plugins see as now on every path.
 import { readFileSync } from "node:fs";
+import { readErrorText } from "../read-error";
 
 export type UpstreamError = "connect" | "reset" | "timeout";
 export interface TraceUpstream { status?: number; latencyMs?: number; error?: UpstreamError }
@@ -80,8 +81,18 @@ function parseUpstream(u: any, where: string): TraceUpstream {
 }
 
 export function readTrace(path: string): TraceRequest[] {
-  return parseTrace(readFileSync(path, "utf8"), path);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new TraceError(`${path}: cannot read: ${readErrorText(e)}`);
+  }
+  const lines = parseTrace(text, path);
+  if (lines.length === 0) throw new TraceError(`${path}: ${EMPTY_TRACE}`);
+  return lines;
 }
+
+export const EMPTY_TRACE = "no requests: a trace has one JSON object a line";
 
 // Every path sees the same Host and request id, so scope matching and generated
 // sticky ids are identical whichever gateway runs the trace.
