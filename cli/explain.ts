@@ -18,7 +18,7 @@ import { breakerConfig, experimentConfig } from "./render";
 import { tagLines } from "./explain/tags";
 import { CoreDriver, carryToBreaker } from "./simulate/via-core";
 import { explainBreaker } from "./explain/breaker";
-import { historyRequest, traceEndMs } from "./explain/breaker-history";
+import { historyAt, historyRequest, traceEndMs } from "./explain/breaker-history";
 import { ExplainUsage, NO_BREAKER, NO_HISTORY } from "./explain/usage";
 
 export { ExplainUsage };
@@ -37,14 +37,14 @@ export async function explainCommand(args: string[]): Promise<number> {
     },
   });
   if (!values.policy) throw new ExplainUsage("explain needs --policy");
-  const history = historyRequest(values.trace, values["breaker-state"]);
+  const given = historyRequest(values.trace, values["breaker-state"]);
   const policy = loadPolicy(values.policy);
   const ex = policy.spec.experiment as ExperimentSpec | undefined;
   const cb = breakerConfig(policy);
   if (!ex && !cb) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
-  if (!cb && history.state) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
+  if (!cb && given.state) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
   const guarded = !!ex && (ex as { variants?: Array<{ guard?: unknown }> }).variants?.some((v) => v?.guard) === true;
-  if (!cb && !guarded && history.trace) throw new ExplainUsage(`${values.policy} ${NO_HISTORY}`);
+  if (!cb && !guarded && given.trace) throw new ExplainUsage(`${values.policy} ${NO_HISTORY}`);
   const headers: Record<string, string> = {};
   for (const h of values.headers!) {
     const colon = h.indexOf(":");
@@ -53,8 +53,10 @@ export async function explainCommand(args: string[]): Promise<number> {
   }
   headers.host ??= "localhost";
   // With a trace, the request comes when the trace ends (its breaker history is then).
-  const now = values.at === undefined ? (history.trace ? traceEndMs(history.trace.lines) : Date.now()) : /^\d+$/.test(values.at) ? Number(values.at) : Date.parse(values.at);
+  const now = values.at === undefined ? (given.trace ? traceEndMs(given.trace.lines) : Date.now()) : /^\d+$/.test(values.at) ? Number(values.at) : Date.parse(values.at);
   if (Number.isNaN(now)) throw new ExplainUsage(`--at takes an RFC 3339 time or ms since the epoch, got ${values.at}`);
+  // An earlier --at: the history is the calls over by then (guards and breaker alike).
+  const history = historyAt(given, now);
   const core = cliCore();
   const out: string[] = [];
   const req: RequestFacts = { headers, path: values.path!, method: values.method!, ip: values.ip! };

@@ -21,7 +21,8 @@ import {
 } from "./usage";
 
 export interface HistoryRequest {
-  trace: { name: string; lines: TraceRequest[] } | null;
+  // lines: the calls replayed; total: the trace's length (more when --at cut it)
+  trace: { name: string; lines: TraceRequest[]; total: number } | null;
   state: GivenBreakerState | null;
 }
 
@@ -32,9 +33,28 @@ export function historyRequest(trace: string | undefined, state: string | undefi
   }
   if (trace !== undefined && state !== undefined) throw new ExplainUsage(TRACE_AND_STATE);
   return {
-    trace: trace === undefined ? null : { name: trace, lines: readTrace(trace) },
+    trace: trace === undefined ? null : traceHistory(trace, readTrace(trace)),
     state: (state as GivenBreakerState | undefined) ?? null,
   };
+}
+
+function traceHistory(name: string, lines: TraceRequest[]): HistoryRequest["trace"] {
+  return { name, lines, total: lines.length };
+}
+
+// The history at --at: the trace's calls that are over by then (t + latencyMs ≤ at), in
+// order; the core never sees time go back. Without --at the request comes at the
+// trace's end, after every call.
+export function historyAt(h: HistoryRequest, atMs: number): HistoryRequest {
+  if (h.trace === null) return h;
+  const lines = h.trace.lines.filter((r) => r.t + (r.upstream.latencyMs ?? 0) <= atMs);
+  return { ...h, trace: { ...h.trace, lines } };
+}
+
+// "<name>: 4 requests replayed" (+ " of 6: the rest end after --at")
+function replayed(t: NonNullable<HistoryRequest["trace"]>): string {
+  const cut = t.lines.length < t.total ? ` of ${t.total} (the rest end after this request)` : "";
+  return `${t.name}: ${t.lines.length} requests${cut} replayed`;
 }
 
 // The trace's end: when its last call is over (the latest t + latencyMs). A trace line
@@ -69,7 +89,7 @@ export async function breakerWithHistory(core: TandemCore, policy: PolicyDoc, h:
   }
   if (h.trace) {
     for (const r of h.trace.lines) await driver.run(r);
-    const history = `${h.trace.name}: ${h.trace.lines.length} requests replayed through the core (as tandem simulate --via core), then this one at ${at(nowMs)}`;
+    const history = `${replayed(h.trace)} through the core (as tandem simulate --via core), then this one at ${at(nowMs)}`;
     return { core, plan, history, close };
   }
   if (h.state === "open" || h.state === "half_open" || h.state === "half_open_full") {

@@ -165,6 +165,13 @@ describe("tandem explain: the circuit breaker", () => {
     expect(later.stdout).toMatch(/\n {10}retry-after: 10\n/);
     const probe = await tandem("explain", "--policy", withRespond, ...user, "--trace", trips, "--at", "30040");
     expect(probe.stdout).toContain("decision: probe: half-open, admitted as probe 1 of 2");
+    // Earlier than the trace's end: only the calls over by then count (3 failures at t=35:
+    // the 4th ends at t=40), so the breaker is still closed.
+    const before = await tandem("explain", "--policy", withRespond, ...user, "--trace", trips, "--at", "35");
+    expect(before.code, before.stderr).toBe(0);
+    expect(before.stdout).toContain(`history:  ${trips}: 3 requests of 4 (the rest end after this request) replayed through the core (as tandem simulate --via core), then this one at t=35`);
+    expect(before.stdout).toContain("state:    closed; window: 3 outcomes, 3 failed, 0 slow");
+    expect(before.stdout).toContain("decision: admitted: the breaker is closed");
     // The same request appended to the trace: simulate answers it with the fallback.
     const plusOne = join(dir, "trips-plus-one.jsonl");
     writeFileSync(plusOne, [0, 10, 20, 30, 40].map(fail).join("\n") + "\n");

@@ -73,5 +73,17 @@ describe("canary guard example", () => {
     expect(r.stdout).toContain("variant:  stable (upstream api-v1)");
     expect(r.stdout).toContain("reason:   guard (");
     expect(r.stdout).toContain("guard:    canary's canary guard (mode enforce) is open: rolled back to stable");
+    // The whole trace (its guard has recovered by its end) with an earlier --at: only the
+    // calls over by then are replayed — at 10 s the guard is open, at 4 s (before the
+    // canary fails) closed.
+    const during = await tandem("explain", "--policy", POLICY, "--headers", `x-user-id: ${user}`, "--trace", TRACE, "--at", "10000");
+    expect(during.code, during.stderr).toBe(0);
+    expect(during.stdout).toContain("guard:    canary's canary guard (mode enforce) is open: rolled back to stable");
+    const whole = await tandem("explain", "--policy", POLICY, "--headers", `x-user-id: ${user}`, "--trace", TRACE);
+    expect(whole.stdout).toContain("variant:  canary (upstream api-v2)");
+    const early = await tandem("explain", "--policy", POLICY, "--headers", `x-user-id: ${user}`, "--trace", TRACE, "--at", "4000");
+    expect(early.code, early.stderr).toBe(0);
+    expect(early.stdout).toContain("variant:  canary (upstream api-v2)");
+    expect(early.stdout).toContain("guard:    canary's canary guard (mode enforce) is closed");
   }, 180_000);
 });
