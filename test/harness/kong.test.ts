@@ -529,3 +529,35 @@ describe('Kong harness: response phase and plugin-server failures', () => {
     }
   });
 });
+
+describe('startKong on a port in use', () => {
+  it('rejects with the listen error and stops the plugin servers it started', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', () => r()));
+    const port = (busy.address() as AddressInfo).port;
+    const up = await upstream('a');
+    // note each plugin server startKong starts, to see it gone afterwards
+    const started: PluginServer[] = [];
+    const start = PluginServer.start;
+    PluginServer.start = async (...args: Parameters<typeof PluginServer.start>) => {
+      const s = await start.apply(PluginServer, args);
+      started.push(s);
+      return s;
+    };
+    try {
+      await expect(startKong({ plugins: [echo()], upstreams: { a: { host: '127.0.0.1', port: up.port } }, defaultUpstream: 'a', port }))
+        .rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      PluginServer.start = start;
+      await up.close();
+      await new Promise<void>((r) => busy.close(() => r()));
+    }
+    expect(started.length).toBe(1);
+    const pids = started.flatMap((s) => s.pids);
+    expect(pids.length).toBeGreaterThan(0);
+    const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+    const deadline = Date.now() + 10_000;
+    while (pids.some(alive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(alive)).toEqual([]);
+  }, 60_000);
+});

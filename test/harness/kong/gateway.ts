@@ -148,7 +148,14 @@ export class Gateway {
         else res.destroy();
       });
     });
-    return new Promise((resolve) => this.server.listen(port, '127.0.0.1', () => resolve((this.server.address() as AddressInfo).port)));
+    // A port in use rejects (startKong then stops the plugin servers it started).
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, '127.0.0.1', () => {
+        this.server.off('error', reject);
+        resolve((this.server.address() as AddressInfo).port);
+      });
+    });
   }
 
   async close() {
