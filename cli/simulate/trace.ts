@@ -54,11 +54,14 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
       for (const [k, v] of Object.entries(o.headers)) {
         if (!TOKEN.test(k)) throw new TraceError(`${where}: headers: bad header name ${JSON.stringify(k)}`);
         if (typeof v !== "string" || /[\r\n\x00]/.test(v)) throw new TraceError(`${where}: headers.${k}: must be a string without CR, LF or NUL`);
-        headers[k.toLowerCase()] = v;
+        // HTTP drops a field value's leading and trailing spaces and tabs (RFC 9110
+        // OWS): both gateways' parsers do, so the core sees the value without them too.
+        headers[k.toLowerCase()] = v.replace(/^[ \t]+|[ \t]+$/g, "");
       }
     }
     const upstream = parseUpstream(o.upstream ?? { status: 200 }, `${where}: upstream`);
-    const req: TraceRequest = { line: i + 1, t: o.t, method, path, headers, upstream };
+    // Sent upper-cased, as Node's HTTP client (the gateway paths' client) sends it.
+    const req: TraceRequest = { line: i + 1, t: o.t, method: method.toUpperCase(), path, headers, upstream };
     if (o.upstreams !== undefined) {
       if (typeof o.upstreams !== "object" || o.upstreams === null || Array.isArray(o.upstreams)) throw new TraceError(`${where}: upstreams: must be an object of upstream name -> answer`);
       req.upstreams = {};

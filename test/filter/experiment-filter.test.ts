@@ -171,3 +171,51 @@ describe("tandem.wasm with tagging experiments", () => {
     expect(host.logs.map((l: { message: string }) => l.message)).toContain("tandem: experiment configuration rejected: experiments[0].variants[0].upstream: unknown field (allowed: name, weight)");
   });
 });
+
+// What the generated-policy parity test found (test/parity/generated.parity.test.ts).
+describe("tandem.wasm reads the client's request as Kong does", () => {
+  const decision = (h: WasmHost, pairs: Array<[string, string]>) => {
+    const s = h.newStream({ "source.address": "10.0.0.1:5000" });
+    const rq = s.requestHeaders(pairs, true);
+    const rs = s.responseHeaders([[":status", "200"]], false);
+    s.done();
+    return { decision: rs.headers.find(([k]) => k === "x-tandem-decision")?.[1], tags: rq.headers.filter(([k]) => k === "x-tandem-experiments").map(([, v]) => v) };
+  };
+  const base = (authority: string): Array<[string, string]> => [[":method", "GET"], [":path", "/"], [":authority", authority], ["x-user-id", "u1"], ["x-request-id", "r-1"]];
+
+  it("a rule on header `host` reads Envoy's :authority (HTTP/1 Host), with few needs and with the pairs walk", async () => {
+    const few = { name: "h", stickiness: { sources: ["header:x-user-id"] }, exposeHeader: true,
+      variants: [{ name: "stable", weight: 100 }, { name: "eu", weight: 0 }],
+      rules: [{ match: { header: { Host: { suffix: ".eu" } } }, variant: "eu" }] };
+    const many = { ...few, rules: [
+      { match: { header: { "x-a": { present: true }, "x-b": { present: true }, "x-c": { present: true } } }, variant: "stable" },
+      ...few.rules] };
+    for (const policy of [few, many]) {
+      const h = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(policy) });
+      expect(decision(h, base("shop.eu")).decision, JSON.stringify(policy.rules.length)).toBe(`eu; reason=rule:${policy.rules.length - 1}`);
+      expect(decision(h, base("shop.us")).decision).toBe("stable; reason=split");
+      expect(h.failed).toBeFalsy();
+    }
+  });
+
+  it("tagging rules see the client's variant and tags headers, not the filter's rewrites", async () => {
+    // keyed by the client address: under PAIRS_THRESHOLD header needs, so each header is
+    // fetched when a rule first reads it — for the tags, after the routing decision
+    const policy = { name: "r", stickiness: { sources: ["ip"] },
+      variants: [{ name: "stable", weight: 100 }],
+      experiments: [
+        { name: "forged", variants: [{ name: "no", weight: 100 }, { name: "yes", weight: 0 }],
+          rules: [{ match: { header: { "x-tandem-variant": { present: true } } }, variant: "yes" }] },
+        { name: "sent", variants: [{ name: "no", weight: 100 }, { name: "yes", weight: 0 }],
+          rules: [{ match: { header: { "x-tandem-experiments": { present: true } } }, variant: "yes" }] },
+      ] };
+    const h = await WasmHost.load({ wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(policy) });
+    // the filter writes x-tandem-variant and removes x-tandem-experiments; the rules must not see that
+    expect(decision(h, base("shop")).tags).toEqual(["forged=no; sent=no"]);
+    expect(decision(h, [...base("shop"), ["x-tandem-variant", "stable"], ["x-tandem-experiments", "forged=yes"]]).tags).toEqual(["forged=yes; sent=yes"]);
+    const core = loadCore();
+    const plan = core.configureExperiment(JSON.stringify(policy));
+    const d = core.decideExperiment(plan, answerNeeds(plan.needs, { headers: { "x-user-id": "u1", host: "shop" }, path: "/", method: "GET", ip: "10.0.0.1" }), 0);
+    expect(d.tags).toBe("forged=no; sent=no");
+  });
+});

@@ -17,7 +17,7 @@ import { murmur3_32 } from "../core/hash";
 import { EnvoyGuards } from "./guard-store";
 import { STATUS, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
 import { TaggingRuntime } from "../core/tagging";
-import { setTags } from "./tagging-filter";
+import { decideTags, setTags } from "./tagging-filter";
 
 const SET_COOKIE = utf8("set-cookie");
 const EXPOSE = utf8(EXPOSE_HEADER);
@@ -95,6 +95,7 @@ class ExperimentStream extends FilterStream {
     this.root.facts.begin();
     const now = s.clock ? nowMs() : 0;
     const d = rt.decide(this.root.facts, now);
+    const tagLen = decideTags(this.root.tags, rt, d, now);   // before any header changes
     if (d.guardTracked) {
       const store = unchecked((this.root.guards as EnvoyGuards).stores[d.guard]);
       this.guard = d.guard;
@@ -111,7 +112,7 @@ class ExperimentStream extends FilterStream {
     removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
     if (d.variant >= 0) addHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
     if (d.stripOverride) removeHeader(REQUEST_HEADERS, s.overrideHeaderBytes);
-    setTags(this.root.tags, rt, d, now);
+    setTags(this.root.tags, tagLen);
     this.expose = d.expose;
     if (d.setCookieLen > 0) {
       const c = new StaticArray<u8>(d.setCookieLen);

@@ -120,10 +120,17 @@ export class EnvoyFacts extends FactSource {
 
 const NONE = new StaticArray<u8>(0);
 
+// @ts-ignore: decorator
+@inline function isHost(n: StaticArray<u8>): bool {
+  return n.length == 4 && load<u32>(changetype<usize>(n)) == 0x74736f68;   // "host", little-endian
+}
+
 // The request header a need reads; empty for the client address (a property).
+// `host`: Envoy's codecs keep HTTP/1's Host header as :authority (HTTP/2 and 3 send
+// :authority), so its map has no `host`; Kong's get_headers reports it as `host`.
 function headerName(need: Need): StaticArray<u8> {
   switch (need.kind) {
-    case Fact.Header: return need.nameBytes;
+    case Fact.Header: return isHost(need.nameBytes) ? AUTHORITY : need.nameBytes;
     case Fact.Path: return PATH;
     case Fact.Host: return AUTHORITY;
     case Fact.Method: return METHOD;

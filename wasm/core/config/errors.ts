@@ -53,3 +53,6 @@ export const E_GUARD_TO = "must name another variant, one without a guard";
 // tagging experiments (spec.experiments)
 export const E_TAGGING_NEEDS_EXPERIMENT = "needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)";
 export const E_TAGS_HEADER = "must not be x-tandem-experiments (the tagging experiments' header)";
+// spec.experiment.variantHeader and override.header
+export const E_HEADER_OWNED = "must not be a header the gateways own (host, content-length, connection, keep-alive, proxy-connection, te, transfer-encoding, upgrade)";
+export const E_OVERRIDE_HEADER = "must differ from variantHeader";

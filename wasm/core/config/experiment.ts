@@ -3,7 +3,7 @@ import { asciiLower } from "../bytes";
 // and the WasmPlugin `experiment`'s pluginConfig) into ExperimentSettings.
 // Runs once per configuration; everything the hot path needs is precomputed here.
 import { JValue } from "../json";
-import { Reader, at, join } from "./reader";
+import { Reader, at, join, quote } from "./reader";
 import {
   E_UNKNOWN_VARIANT, E_COOKIE_NAME, E_COOKIE_SOURCE, E_HEADER_NAME, E_HOST, E_NAME, E_NOT_EMPTY, E_PATH_PREFIX,
   E_PERCENT, E_PERCENT_DECIMALS, E_SOURCE, E_STRING, E_UNIQUE, E_WEIGHT_SUM,
@@ -17,7 +17,8 @@ import {
 import { parseRules, variantIndex } from "./rules";
 import { GrowthBookSplit, weightFromBp } from "../growthbook";
 import { UnleashHash } from "../unleash";
-import { E_HASH, E_UNLEASH_WEIGHT } from "./errors";
+import { E_HASH, E_HEADER_OWNED, E_OVERRIDE_HEADER, E_TAGS_HEADER, E_UNLEASH_WEIGHT } from "./errors";
+import { TAGS_HEADER } from "../tagging";
 import { HmacSha256 } from "../hmac";
 import { parseDuration, parseRfc3339 } from "../time";
 import { formatBp } from "./reader";
@@ -83,6 +84,8 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
   if (r.failed) return null;
   if (!isToken(vh, 128)) { r.fail(join(path, "variantHeader"), E_HEADER_NAME, obj.get("variantHeader")); return null; }
   s.variantHeader = asciiLower(vh);
+  const owned = ownedHeaderRule(s.variantHeader);
+  if (owned !== null) { r.failText(join(path, "variantHeader"), owned + ", got " + quote(s.variantHeader)); return null; }
   s.variantHeaderBytes = utf8(s.variantHeader);
 
   const weights = parseVariants(r, obj, path, s, tagging !== null ? TAGGING_VARIANT_KEYS : VARIANT_KEYS);
@@ -153,6 +156,20 @@ function table(s: ExperimentSettings, fromMs: f64, weightsBp: StaticArray<i32>):
   return t;
 }
 
+// Request headers the gateways own, which tandem must neither write the variant to nor
+// read a QA token from: Envoy keeps HTTP/1's Host as :authority and drops hop-by-hop
+// headers before any filter, Kong's get_headers shows them, and both set them on the
+// upstream request themselves — the same policy would act differently on each. And
+// x-tandem-experiments, which tandem itself writes (tagging experiments) and always
+// removes from clients.
+const OWNED_HEADERS: StaticArray<string> = ["host", "content-length", "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"];
+
+function ownedHeaderRule(lname: string): string | null {
+  if (lname == TAGS_HEADER) return E_TAGS_HEADER;
+  for (let i = 0; i < OWNED_HEADERS.length; i++) if (unchecked(OWNED_HEADERS[i]) == lname) return E_HEADER_OWNED;
+  return null;
+}
+
 function parseOverride(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
   const p = join(path, "override");
   const o = r.obj(obj, "override", path, OVERRIDE_KEYS);
@@ -163,7 +180,10 @@ function parseOverride(r: Reader, obj: JValue, path: string, s: ExperimentSettin
   const secret = r.str(o, "secret", p, null) as string;
   if (r.failed) return;
   if (String.UTF8.byteLength(secret) < MIN_SECRET_BYTES) { r.failText(join(p, "secret"), "must be at least " + MIN_SECRET_BYTES.toString() + " bytes, got " + String.UTF8.byteLength(secret).toString()); return; }
-  s.overrideHeader = asciiLower(header);
+  const lname = asciiLower(header);
+  const owned = lname == s.variantHeader ? E_OVERRIDE_HEADER : ownedHeaderRule(lname);
+  if (owned !== null) { r.failText(join(p, "header"), owned + ", got " + quote(lname)); return; }
+  s.overrideHeader = lname;
   s.overrideHeaderBytes = utf8(s.overrideHeader);
   s.overrideSlot = s.needs.add(Fact.Header, s.overrideHeader);
   s.hmac = HmacSha256.fromString(secret);

@@ -5,11 +5,11 @@
 // is parsed by parseExperiment itself (restricted fields), so weights, seeds, hash
 // modes, rules and rollouts are checked, and worded, exactly as for spec.experiment.
 import { JType, JValue } from "../json";
-import { Reader, at, join, quote } from "./reader";
-import { E_NOT_EMPTY, E_TAGS_HEADER, E_UNIQUE } from "./errors";
+import { Reader, at, join } from "./reader";
+import { E_NOT_EMPTY, E_UNIQUE } from "./errors";
 import { parseExperiment } from "./experiment";
 import { ExperimentSettings } from "../experiment-settings";
-import { MAX_TAGGING, TAGS_HEADER, TaggingSettings } from "../tagging";
+import { MAX_TAGGING, TaggingSettings } from "../tagging";
 
 export const TAGGING_SECTION = "experiments";
 
@@ -23,9 +23,7 @@ export function parseTagging(r: Reader, obj: JValue, routing: ExperimentSettings
   const n = arr.items.length;
   if (n == 0) { r.fail(p, E_NOT_EMPTY, null); return null; }
   if (n > MAX_TAGGING) { r.failText(p, "must have at most " + MAX_TAGGING.toString() + " experiments, got " + n.toString()); return null; }
-  // The routing experiment's own headers must not be the one tandem writes the tags to.
-  if (routing.variantHeader == TAGS_HEADER) { r.failText(join(routingPath, "variantHeader"), E_TAGS_HEADER + ", got " + quote(routing.variantHeader)); return null; }
-  if (routing.overrideHeader == TAGS_HEADER) { r.failText(join(join(routingPath, "override"), "header"), E_TAGS_HEADER + ", got " + quote(routing.overrideHeader)); return null; }
+  // (the routing experiment's own headers are never the tags header: parseExperiment)
   const list = new StaticArray<ExperimentSettings>(n);
   for (let i = 0; i < n; i++) {
     const ip = at(p, i);
