@@ -54,14 +54,11 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
       for (const [k, v] of Object.entries(o.headers)) {
         if (!TOKEN.test(k)) throw new TraceError(`${where}: headers: bad header name ${JSON.stringify(k)}`);
         if (typeof v !== "string" || /[\r\n\x00]/.test(v)) throw new TraceError(`${where}: headers.${k}: must be a string without CR, LF or NUL`);
-        // HTTP drops a field value's leading and trailing spaces and tabs (RFC 9110
-        // OWS): both gateways' parsers do, so the core sees the value without them too.
-        headers[k.toLowerCase()] = v.replace(/^[ \t]+|[ \t]+$/g, "");
+        headers[k.toLowerCase()] = v;
       }
     }
     const upstream = parseUpstream(o.upstream ?? { status: 200 }, `${where}: upstream`);
-    // Sent upper-cased, as Node's HTTP client (the gateway paths' client) sends it.
-    const req: TraceRequest = { line: i + 1, t: o.t, method: method.toUpperCase(), path, headers, upstream };
+    const req: TraceRequest = { line: i + 1, t: o.t, method, path, headers, upstream };
     if (o.upstreams !== undefined) {
       if (typeof o.upstreams !== "object" || o.upstreams === null || Array.isArray(o.upstreams)) throw new TraceError(`${where}: upstreams: must be an object of upstream name -> answer`);
       req.upstreams = {};
@@ -99,9 +96,18 @@ export const EMPTY_TRACE = "no requests: a trace has one JSON object a line";
 
 // Every path sees the same Host and request id, so scope matching and generated
 // sticky ids are identical whichever gateway runs the trace.
+// Values as the gateways' HTTP parsers hand them to plugins: without leading and
+// trailing spaces and tabs (RFC 9110 OWS), so the core sees what Kong and Envoy see.
 export function normalizedHeaders(r: TraceRequest): Record<string, string> {
-  const h = { ...r.headers };
+  const h: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) h[k] = v.replace(/^[ \t]+|[ \t]+$/g, "");
   if (h.host === undefined) h.host = "localhost";
   if (h["x-request-id"] === undefined) h["x-request-id"] = `tandem-sim-${r.line}`;
   return h;
+}
+
+// The method as it goes on the wire: Node's HTTP client (the gateway paths' client)
+// upper-cases it, so the core model does too.
+export function sentMethod(r: TraceRequest): string {
+  return r.method.toUpperCase();
 }

@@ -12,7 +12,7 @@ import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, Guard
 import { BreakerAnswer, TAGS_HEADER } from "../../plugins/core/tandem-core";
 import { answerNeeds } from "../../plugins/core/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
-import { answerOf, normalizedHeaders, type TraceRequest, type TraceUpstream } from "./trace";
+import { answerOf, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
 import type { PolicyDoc } from "../policy-file";
@@ -67,7 +67,7 @@ export class CoreDriver {
     let guard: GuardAdmission | null = null;
     if (this.plan) {
       const plan = this.plan;
-      const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: r.method, ip: "127.0.0.1" });
+      const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
       const d = this.core.decideExperiment(plan, facts, r.t);
       carryToBreaker(plan, d, h);
       if (d.variant >= 0) {
@@ -128,7 +128,7 @@ export class CoreDriver {
       const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
       res.breaker = rec.state;
       const f = b.fallback;
-      if (p.upstreamFailureFallback && f?.kind === "respond" && f.onUpstreamFailure && rec.outcome === 1 && IDEMPOTENT.has(r.method)) {
+      if (p.upstreamFailureFallback && f?.kind === "respond" && f.onUpstreamFailure && rec.outcome === 1 && IDEMPOTENT.has(sentMethod(r))) {
         res.action = "fallback";
         res.status = f.status as number;
       }

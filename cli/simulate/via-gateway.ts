@@ -7,7 +7,7 @@ import type { PolicyDoc } from "../policy-file";
 import { findSetCookie, send } from "./http-client";
 import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
-import { answerOf, normalizedHeaders, type TraceRequest } from "./trace";
+import { answerOf, normalizedHeaders, sentMethod, type TraceRequest } from "./trace";
 import { experimentConfig } from "../render";
 import { TAGS_HEADER } from "../../plugins/core/tandem-core";
 
@@ -68,7 +68,7 @@ export class GatewayDriver {
     for (const n of refuse) gw.pointUpstream(n, { host: "127.0.0.1", port: this.ups.closedPort });
     let reply;
     try {
-      reply = await send(gw.port, r.method, r.path, normalizedHeaders(r));
+      reply = await send(gw.port, sentMethod(r), r.path, normalizedHeaders(r));
     } finally {
       for (const n of refuse) gw.pointUpstream(n, this.ups.addrs.get(n)!);
     }
