@@ -32,14 +32,11 @@ export function historyRequest(trace: string | undefined, state: string | undefi
     throw new ExplainUsage(BAD_BREAKER_STATE + JSON.stringify(state));
   }
   if (trace !== undefined && state !== undefined) throw new ExplainUsage(TRACE_AND_STATE);
+  const lines = trace === undefined ? null : readTrace(trace);
   return {
-    trace: trace === undefined ? null : traceHistory(trace, readTrace(trace)),
+    trace: lines === null ? null : { name: trace!, lines, total: lines.length },
     state: (state as GivenBreakerState | undefined) ?? null,
   };
-}
-
-function traceHistory(name: string, lines: TraceRequest[]): HistoryRequest["trace"] {
-  return { name, lines, total: lines.length };
 }
 
 // The history at --at: the trace's calls that are over by then (t + latencyMs ≤ at), in

@@ -94,10 +94,10 @@ export function readTrace(path: string): TraceRequest[] {
 
 export const EMPTY_TRACE = "no requests: a trace has one JSON object a line";
 
-// Every path sees the same Host and request id, so scope matching and generated
-// sticky ids are identical whichever gateway runs the trace.
-// Values as the gateways' HTTP parsers hand them to plugins: without leading and
-// trailing spaces and tabs (RFC 9110 OWS), so the core sees what Kong and Envoy see.
+// The request headers every path sees: values as the gateways' HTTP parsers hand them
+// to plugins (without leading and trailing spaces and tabs, RFC 9110 OWS), and the same
+// Host and request id, so scope matching and generated sticky ids are identical
+// whichever gateway runs the trace.
 export function normalizedHeaders(r: TraceRequest): Record<string, string> {
   const h: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.headers)) h[k] = v.replace(/^[ \t]+|[ \t]+$/g, "");

@@ -6,7 +6,7 @@ import { WasmHost, startEnvoy, type EnvoyGateway } from "../harness/envoy";
 import { FILTER_WASM, loadCore, requireBuilt } from "../support/dist";
 import { answerNeeds } from "../../plugins/core/answer-needs";
 import { startBackends, get, type Backends } from "../support/backends";
-import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT } from "../support/policies";
+import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT, TAGGED } from "../support/policies";
 
 const REQ: [string, string][] = [[":method", "GET"], [":path", "/cart"], [":authority", "shop"], ["x-request-id", "r-1"]];
 
@@ -113,15 +113,6 @@ describe("tandem.wasm behind the Envoy harness proxy", () => {
 
 // spec.experiments: the tags header (wasm/filter/tagging-filter.ts).
 describe("tandem.wasm with tagging experiments", () => {
-  const TAGGED = {
-    ...CHECKOUT,
-    scope: { pathPrefixes: ["/shop"] },
-    experiments: [
-      { name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 50 }] },
-      { name: "pricing", hash: "growthbook-v2", variants: [{ name: "low", weight: 50 }, { name: "high", weight: 50 }],
-        rules: [{ match: { header: { "x-plan": { exact: "pro" } } }, variant: "high" }] },
-    ],
-  };
   const core = loadCore();
   const plan = core.configureExperiment(JSON.stringify(TAGGED));
   const FORGED: [string, string][] = [["x-tandem-experiments", "recs=B; pricing=high"], ["x-tandem-experiments", "recs=A"]];

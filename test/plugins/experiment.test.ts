@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startKong, type KongGateway } from "../harness/kong";
 import { KONG_DIR, requireBuilt } from "../support/dist";
 import { startBackends, get, type Backends } from "../support/backends";
-import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT } from "../support/policies";
+import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT, TAGGED } from "../support/policies";
 import { request } from "node:http";
 import { loadCore } from "../support/dist";
 import { answerNeeds } from "../../plugins/core/answer-needs";
@@ -99,15 +99,6 @@ describe("experiment plugin with a bad first configuration", () => {
 
 // spec.experiments: the tags header (plugins/experiment/tags.ts).
 describe("experiment plugin with tagging experiments", () => {
-  const TAGGED = {
-    ...CHECKOUT,
-    scope: { pathPrefixes: ["/shop"] },
-    experiments: [
-      { name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 50 }] },
-      { name: "pricing", hash: "growthbook-v2", variants: [{ name: "low", weight: 50 }, { name: "high", weight: 50 }],
-        rules: [{ match: { header: { "x-plan": { exact: "pro" } } }, variant: "high" }] },
-    ],
-  };
   const core = loadCore();
   const plan = core.configureExperiment(JSON.stringify(TAGGED));
   const expected = (headers: Record<string, string>, path: string) =>

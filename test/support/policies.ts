@@ -11,3 +11,15 @@ export const ALL_CANARY = { ...CHECKOUT, variants: [{ name: "stable", weight: 0,
 
 export const BAD_WEIGHT = { ...CHECKOUT, variants: [{ name: "stable", weight: 0, upstream: "api-v1" }, { name: "canary", weight: 120, upstream: "api-v2" }] };
 export const BAD_WEIGHT_MESSAGE = "experiment.variants[1].weight: must be between 0 and 100, got 120";
+
+// CHECKOUT under /shop with two tagging experiments (spec.experiments), one with a rule:
+// the Kong plugin's and the Envoy filter's tagging tests run the same policy.
+export const TAGGED = {
+  ...CHECKOUT,
+  scope: { pathPrefixes: ["/shop"] },
+  experiments: [
+    { name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 50 }] },
+    { name: "pricing", hash: "growthbook-v2", variants: [{ name: "low", weight: 50 }, { name: "high", weight: 50 }],
+      rules: [{ match: { header: { "x-plan": { exact: "pro" } } }, variant: "high" }] },
+  ],
+};

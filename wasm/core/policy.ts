@@ -40,7 +40,7 @@ export function configureExperiment(text: string): ExperimentResult {
   const v = parse(text, r);
   if (v !== null) {
     const s = parseExperiment(r, routingFields(v), "experiment");
-    if (s !== null && !r.failed) out.tags = parseTagging(r, v, s, "experiment");
+    if (s !== null && !r.failed) out.tags = parseTagging(r, v, s);
     out.settings = s;
   }
   if (r.failed) { out.settings = null; out.tags = null; out.error = r.error; }
@@ -88,7 +88,7 @@ export function validatePolicy(text: string): string {
   // Tagging experiments: the gateways see them in the experiment plugin's config.
   if (r.field(spec, TAGGING_SECTION) !== null) {
     if (es === null) { r.fail(TAGGING_SECTION, E_TAGGING_NEEDS_EXPERIMENT, null); return r.error; }
-    parseTagging(r, spec, es, "experiment");
+    parseTagging(r, spec, es);
     if (r.failed) return r.error;
   }
   // The gateways get circuitBreaker + fallback as one plugin config and check the

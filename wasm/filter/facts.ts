@@ -72,7 +72,7 @@ export class EnvoyFacts extends FactSource {
       return;
     }
     if (need.kind == Fact.ClientIp) { getProperty(SOURCE_ADDRESS, out); stripPort(out); return; }
-    const name = headerName(need);
+    const name = unchecked(this.names[slot]);   // headerName(need), resolved by plan()
     if (name.length > 0) getHeader(REQUEST_HEADERS, name, out);
   }
 

@@ -16,14 +16,13 @@ export const TAGGING_SECTION = "experiments";
 // The tagging experiments under `obj` (a plugin config or a policy's spec), keyed and
 // scoped by `routing`, whose fact needs they join (one fact plan, one fetch); null
 // when there are none or on error (see r.failed).
-export function parseTagging(r: Reader, obj: JValue, routing: ExperimentSettings, routingPath: string): TaggingSettings | null {
+export function parseTagging(r: Reader, obj: JValue, routing: ExperimentSettings): TaggingSettings | null {
   const p = TAGGING_SECTION;
   const arr = r.arr(obj, p, "", false);
   if (arr === null) return null;
   const n = arr.items.length;
   if (n == 0) { r.fail(p, E_NOT_EMPTY, null); return null; }
   if (n > MAX_TAGGING) { r.failText(p, "must have at most " + MAX_TAGGING.toString() + " experiments, got " + n.toString()); return null; }
-  // (the routing experiment's own headers are never the tags header: parseExperiment)
   const list = new StaticArray<ExperimentSettings>(n);
   for (let i = 0; i < n; i++) {
     const ip = at(p, i);
