@@ -54,7 +54,7 @@ export const BREAKER_FAILURE_SHARE = 0.05;
  * every request evaluates all 20 — the worst case for the rules' cost. Multi-condition
  * rules declare a condition the mix passes first where they can (the core runs a rule's
  * conditions cheapest first whatever the declared order, and the first that fails ends
- * the rule: wasm/core/config/rules.ts).
+ * the rule: wasm/core/rules/config.ts).
  * Each rule comes with a `probe`: header pairs that, replacing or adding to a request of
  * the mix, make exactly that rule the first match (the bench checks `reason=rule:<i>`,
  * so every rule is known to be configured and reachable).

@@ -1,12 +1,12 @@
 // Core section: one experiment decision through tandem-core.wasm from Node, the way the
-// Kong plugin calls it (plugins/core/tandem-core.ts TandemCore.decideExperiment), and,
+// Kong plugin calls it (core-js/tandem-core.ts TandemCore.decideExperiment), and,
 // for context, a call of the same bridge shape that decides nothing: arena + fact
 // table + UTF-8 encoding of the same facts, one trivial export call, the out buffer read.
 // And the circuit breaker the way the Kong `circuit-breaker` plugin drives it: one
 // admitted call = admitBreaker (key from the request facts, admission) in access plus
 // recordBreaker (the outcome) in log, TandemCore.admitBreaker / recordBreaker.
-import { answerNeeds } from '../plugins/core/answer-needs';
-import { TandemCore, type ExperimentPlan } from '../plugins/core/tandem-core';
+import { answerNeeds } from '../core-js/answer-needs';
+import { TandemCore, type ExperimentPlan } from '../core-js/tandem-core';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, checkoutExperiment, progress } from './common';
 import { makeMix, median, rng } from './requests';
 

@@ -5,8 +5,8 @@
 // whose target (≤ 2.0, shared-data round trips included) it is held to. Also the same
 // policy without the guard, so the guard's own share is visible:
 // guardCostRatio = guarded ÷ unguarded.
-import { SharedData, WasmHost } from '../test/harness/envoy/index';
-import { HeaderMap } from '../test/harness/envoy/header-map';
+import { SharedData, WasmHost } from '../sim/envoy/index';
+import { HeaderMap } from '../sim/envoy/header-map';
 import { RESPONSE_MAP, makeMix, median, type BenchRequest } from './requests';
 import { checkoutExperiment, distPath, progress } from './common';
 

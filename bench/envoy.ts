@@ -3,8 +3,8 @@
 // harness's direct WasmHost API (no sockets): the host work per request (header maps,
 // pairs, context bookkeeping) is the same for both filters, so the ratio isolates
 // what the filter itself costs on top of the smallest filter the same SDK builds.
-import { SharedData, WasmHost, type Pair } from '../test/harness/envoy/index';
-import { HeaderMap } from '../test/harness/envoy/header-map';
+import { SharedData, WasmHost, type Pair } from '../sim/envoy/index';
+import { HeaderMap } from '../sim/envoy/header-map';
 import { RESPONSE_HEADERS, RESPONSE_MAP, makeMix, median, rng, type BenchRequest } from './requests';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, CHECKOUT_RULES, checkoutExperiment, checkoutExperimentWithRules, distPath, progress } from './common';
 

@@ -11,8 +11,8 @@
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { PluginServer, startKong, storedConfig } from '../test/harness/kong/index';
-import { configFieldsOf, kongConf } from '../test/harness/kong/plugin-registry';
+import { PluginServer, startKong, storedConfig } from '../sim/kong/index';
+import { configFieldsOf, kongConf } from '../sim/kong/plugin-registry';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, FALLBACK_BODY, checkoutExperiment, distPath, progress, ROOT } from './common';
 import { makeMix, makeRequest, median, rng, type BenchRequest, type Kind } from './requests';
 

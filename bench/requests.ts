@@ -2,8 +2,8 @@
 // checkout service (~12 headers). 80% returning users (tandem-uid cookie), 10% users
 // known by `x-user-id`, 10% new users (no key: tandem issues a Set-Cookie).
 // Deterministic (seeded), so two runs replay the same requests.
-import type { Pair } from '../test/harness/envoy/index';
-import { HeaderMap } from '../test/harness/envoy/header-map';
+import type { Pair } from '../sim/envoy/index';
+import { HeaderMap } from '../sim/envoy/header-map';
 
 export type Kind = 'returning' | 'header' | 'new';
 

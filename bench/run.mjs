@@ -3,7 +3,7 @@
 //   1. copies the build under test (dist/wasm/*.wasm, dist/kong/{experiment,circuit-breaker}/) into
 //      bench/.build/dist, so every section measures the same bytes even if dist/ is
 //      rebuilt meanwhile;
-//   2. bundles bench/main.ts (which imports the harnesses in test/harness/) with esbuild
+//   2. bundles bench/main.ts (which imports the harnesses in sim/) with esbuild
 //      into bench/.build/bench.cjs;
 //   3. runs each section in its own Node process, one after the other (the machine has
 //      2 cores: nothing else of ours runs while a section measures);

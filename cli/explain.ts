@@ -8,12 +8,12 @@
 //   breaker     the breaker key, its state given a history, and admitted / probe /
 //               rejected with the answer (./explain/breaker.ts)
 import { parseArgs } from "node:util";
-import { cliCore } from "./core";
+import { cliCore } from "./dist-core";
 import { loadPolicy } from "./validate";
-import { answerNeeds } from "../plugins/core/answer-needs";
+import { answerNeeds } from "../core-js/answer-needs";
 import {
   BREAKER_ADMITTED, BREAKER_PROBE, EXPOSE_HEADER, GUARD_REASON, RULE_REASON0, TAGS_HEADER, reasonName, type ExperimentPlan, type GuardAdmission, type TandemCore,
-} from "../plugins/core/tandem-core";
+} from "../core-js/tandem-core";
 import { breakerConfig, experimentConfig } from "./render";
 import { tagLines } from "./explain/tags";
 import { CoreDriver, carryToBreaker } from "./simulate/via-core";
@@ -74,7 +74,7 @@ export async function explainCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-// The canary guard the decision consulted (wasm/core/guard.ts): its state after the
+// The canary guard the decision consulted (wasm/core/guard/guard.ts): its state after the
 // --trace replay, else a fresh (closed) one.
 function guardLine(plan: ExperimentPlan, g: GuardAdmission, landed: string): string {
   const info = plan.guards[g.index];

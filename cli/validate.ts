@@ -1,6 +1,6 @@
 // `tandem validate <policy>`: exit 0 when the gateways would accept the policy; else
 // exit 1 with the core's own message (the text Kong and Envoy log for the same input).
-import { cliCore } from "./core";
+import { cliCore } from "./dist-core";
 import { readPolicyText, type PolicyDoc } from "./policy-file";
 
 export class InvalidPolicy extends Error {}

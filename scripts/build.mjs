@@ -71,7 +71,7 @@ async function buildCli() {
     external: ["assemblyscript", "assemblyscript/*", "kong-pdk", "kong-pdk/*"],
     logLevel: "warning",
   });
-  copyFileSync(join(root, "test", "harness", "kong", "virtual-clock.cjs"), join(root, "dist", "cli", "virtual-clock.cjs"));
+  copyFileSync(join(root, "sim", "kong", "virtual-clock.cjs"), join(root, "dist", "cli", "virtual-clock.cjs"));
 }
 
 const t0 = Date.now();

@@ -11,8 +11,8 @@
 //                                    with no result yet (a rejection with Retry-After 1)
 //                         closed     nothing: a fresh key is closed
 // Every state comes from the core's allow()/record(); nothing here decides a transition.
-import { answerNeeds } from "../../plugins/core/answer-needs";
-import type { BreakerPlan, TandemCore } from "../../plugins/core/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
+import type { BreakerPlan, TandemCore } from "../../core-js/tandem-core";
 import type { PolicyDoc } from "../policy-file";
 import { CoreDriver } from "../simulate/via-core";
 import { readTrace, type TraceRequest } from "../simulate/trace";

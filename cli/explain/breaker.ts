@@ -8,10 +8,10 @@
 //   state:    the key's state after this request's admission
 //   decision: admitted | probe | rejected, and for a rejection why
 //   answer:   what the client gets
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { answerNeeds } from "../../core-js/answer-needs";
 import {
   BREAKER_PROBE, BreakerAnswer, type BreakerAdmission, type BreakerPlan, type BreakerReply, type TandemCore,
-} from "../../plugins/core/tandem-core";
+} from "../../core-js/tandem-core";
 import type { PolicyDoc } from "../policy-file";
 import { variantUpstreams } from "../render";
 import { at, breakerWithHistory, type HistoryRequest } from "./breaker-history";

@@ -1,6 +1,6 @@
 // `tandem explain`: what each tagging experiment (spec.experiments) gave the request's
 // key, one line each, in the order the x-tandem-experiments header lists them.
-import { RULE_REASON0, reasonName, type TagAssignment } from "../../plugins/core/tandem-core";
+import { RULE_REASON0, reasonName, type TagAssignment } from "../../core-js/tandem-core";
 
 export function tagLines(tags: TagAssignment[]): string[] {
   return tags.map((t, i) => {

@@ -1,7 +1,7 @@
 // `tandem simulate --policy p --trace t [--via core|kong|envoy]`: runs a trace, one
 // request at a time, and writes one result line per request.
 import type { PolicyDoc } from "../policy-file";
-import { cliCore } from "../core";
+import { cliCore } from "../dist-core";
 import { CoreDriver } from "./via-core";
 import { formatResult, KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import type { TraceRequest } from "./trace";

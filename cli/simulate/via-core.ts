@@ -8,9 +8,9 @@
 // latencyMs later, when the outcome is recorded with latency latencyMs. A refused
 // connection or a reset takes no time (the scripted upstreams answer them at once); a
 // timeout takes latencyMs (the time until the gateway gave up).
-import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission } from "../../plugins/core/tandem-core";
-import { BreakerAnswer, TAGS_HEADER } from "../../plugins/core/tandem-core";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission } from "../../core-js/tandem-core";
+import { BreakerAnswer, TAGS_HEADER } from "../../core-js/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";

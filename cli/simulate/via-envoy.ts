@@ -1,4 +1,4 @@
-// `--via envoy`: dist/wasm/tandem.wasm in the Envoy harness (test/harness/envoy), a
+// `--via envoy`: dist/wasm/tandem.wasm in the Envoy harness (sim/envoy), a
 // proxy-wasm host on V8 built to Envoy's semantics, with a route table that matches
 // the variant header after the filters ran — as a VirtualService would. The filters are
 // the policy's parts in `tandem render`'s order and configs: `experiment`, then
@@ -13,8 +13,8 @@
 // the key's candidate slots in order and stops at the key's). The trace runs one
 // request at a time, so nothing else touches shared data meanwhile.
 import { join } from "node:path";
-import { SharedData, startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../test/harness/envoy";
-import { distDir } from "../core";
+import { SharedData, startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../sim/envoy";
+import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "../render";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";

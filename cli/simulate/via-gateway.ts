@@ -2,14 +2,14 @@
 // gateway on loopback to scripted upstreams, on the gateway's virtual clock. The
 // result is read from what actually happened: the request the gateway sent upstream
 // (variant header, chosen upstream) and the response the client got.
-import { cliCore } from "../core";
+import { cliCore } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { findSetCookie, send } from "./http-client";
 import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest } from "./trace";
 import { experimentConfig } from "../render";
-import { TAGS_HEADER } from "../../plugins/core/tandem-core";
+import { TAGS_HEADER } from "../../core-js/tandem-core";
 
 export interface UpstreamAttempt { upstream: string; headers: Record<string, string | string[] | undefined> }
 

@@ -1,11 +1,11 @@
 // `--via kong`: the real kong-js-pluginserver running dist/kong/<plugin>, behind the
-// Kong harness (test/harness/kong), on the harness's virtual clock. The policy's parts
+// Kong harness (sim/kong), on the harness's virtual clock. The policy's parts
 // are the plugins `tandem render` would enable, with the configs it renders.
 import { join } from "node:path";
-import { startKong, type KongGateway, type KongPluginSpec } from "../../test/harness/kong";
+import { startKong, type KongGateway, type KongPluginSpec } from "../../sim/kong";
 import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
 import { GUARD_TRACE_ENV, parseGuardTrace, type GuardStates } from "../../plugins/experiment/trace";
-import { distDir } from "../core";
+import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";

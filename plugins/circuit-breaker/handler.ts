@@ -1,5 +1,5 @@
 // Kong plugin `circuit-breaker`: spec.circuitBreaker + spec.fallback. Thin: the core
-// keys, admits, counts and picks the answer (wasm/core/breaker-runtime.ts); this file
+// keys, admits, counts and picks the answer (wasm/core/breaker/runtime.ts); this file
 // moves Kong facts in and answers out.
 //
 // State: one Breaker per Kong plugin (route) in module scope of the plugin server
@@ -23,16 +23,16 @@
 // fallback answers rejections only: `fallback.on: [upstreamFailure]` cannot replace
 // an upstream's answer without buffering, and is not applied (a notice says so).
 import { randomBytes } from "node:crypto";
-import { answerNeeds } from "../core/answer-needs";
-import { canonical } from "../core/canonical";
-import { pluginId, userConfig } from "../core/kong-config";
-import type { KongPDK } from "../core/pdk";
-import { getCore } from "../core/shared";
-import { ConfigKeeper } from "../core/config-keeper";
+import { answerNeeds } from "../../core-js/answer-needs";
+import { canonical } from "../shared/canonical";
+import { pluginId, userConfig } from "../shared/kong-config";
+import type { KongPDK } from "../shared/pdk";
+import { getCore } from "../shared/shared";
+import { ConfigKeeper } from "../shared/config-keeper";
 import {
   BreakerAnswer, CoreError, type BreakerCall, type BreakerPlan, type BreakerReply,
-} from "../core/tandem-core";
-import { outcomeOf } from "../core/outcome";
+} from "../../core-js/tandem-core";
+import { outcomeOf } from "../shared/outcome";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
 
 export { Schema } from "./schema";

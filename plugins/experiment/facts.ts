@@ -2,11 +2,11 @@
 // get_headers for every header need (Host and x-request-id included), path, method or
 // client ip only when the policy needs them, and Kong's own request id only when the
 // core asks for entropy.
-import { answerNeeds } from "../core/answer-needs";
-import { KONG_REQUEST_ID_VAR, requestIdEntropy } from "../core/entropy";
-import type { KongPDK } from "../core/pdk";
-import { getCore } from "../core/shared";
-import { FactKind, type ExperimentDecision, type ExperimentPlan, type Need } from "../core/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
+import { KONG_REQUEST_ID_VAR, requestIdEntropy } from "../../core-js/entropy";
+import type { KongPDK } from "../shared/pdk";
+import { getCore } from "../shared/shared";
+import { FactKind, type ExperimentDecision, type ExperimentPlan, type Need } from "../../core-js/tandem-core";
 
 export interface FactPlan {
   needs: Need[];
@@ -37,7 +37,7 @@ export async function fetchFacts(kong: KongPDK, plan: FactPlan): Promise<Facts> 
   return { values: answerNeeds(plan.needs, { headers, path, method, ip, requestId: null }), headers };
 }
 
-// wasm/core/experiment.ts KEY_NEEDS_ENTROPY: no key and no entropy, nothing decided.
+// wasm/core/experiment/experiment.ts KEY_NEEDS_ENTROPY: no key and no entropy, nothing decided.
 export const KEY_NEEDS_ENTROPY = -2;
 
 // kong.nginx.get_var(name) = ngx.var[name] (plugin_servers/plugin.lua exposed_api);

@@ -15,14 +15,14 @@
 // outcome from Kong's own figures (../core/outcome.ts), never a `response` phase.
 // State: the guards live in the core instance of this plugin server process (shared by
 // all Kong workers); a restarted plugin instance with the same config keeps them.
-import { canonical } from "../core/canonical";
-import { userConfig, pluginId } from "../core/kong-config";
-import { outcomeOf } from "../core/outcome";
+import { canonical } from "../shared/canonical";
+import { userConfig, pluginId } from "../shared/kong-config";
+import { outcomeOf } from "../shared/outcome";
 import { guardTraceOn, writeGuardTrace } from "./trace";
-import type { KongPDK } from "../core/pdk";
-import { getCore } from "../core/shared";
-import { ConfigKeeper } from "../core/config-keeper";
-import { EXPOSE_HEADER, type ExperimentPlan } from "../core/tandem-core";
+import type { KongPDK } from "../shared/pdk";
+import { getCore } from "../shared/shared";
+import { ConfigKeeper } from "../shared/config-keeper";
+import { EXPOSE_HEADER, type ExperimentPlan } from "../../core-js/tandem-core";
 import { decide, fetchFacts, planFacts, type FactPlan } from "./facts";
 import { clearClientTags, setDecisionHeaders } from "./tags";
 

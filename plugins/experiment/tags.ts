@@ -5,7 +5,7 @@
 // RPC cost: none in scope with tags (the variant header and the tags go in one
 // set_headers call instead of the variant's set_header); one clear_header when the
 // client sent the header and no tags replace it.
-import { TAGS_HEADER, type ExperimentPlan } from "../core/tandem-core";
+import { TAGS_HEADER, type ExperimentPlan } from "../../core-js/tandem-core";
 
 // The slice of the PDK used here (kong.service.request.set_headers: one RPC, a map).
 interface RequestPDK {

@@ -1,8 +1,8 @@
 // The circuit-breaker ABI of dist/wasm/tandem-core.wasm (wasm/core/api.ts,
-// wasm/core/breaker-runtime.ts) through plugins/core/tandem-core.ts: what the Kong
+// wasm/core/breaker/runtime.ts) through core-js/tandem-core.ts: what the Kong
 // plugin and `tandem simulate --via core` use.
 import { describe, expect, it } from "vitest";
-import { BreakerAnswer, BreakerError, CoreError, FactKind, type TandemCore } from "../../plugins/core/tandem-core";
+import { BreakerAnswer, BreakerError, CoreError, FactKind, type TandemCore } from "../../core-js/tandem-core";
 import { loadCore } from "../support/dist";
 
 const core: TandemCore = loadCore();

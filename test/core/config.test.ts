@@ -1,7 +1,7 @@
 // Validation of spec.experiment in the core: field path, rule and bad value.
 import { describe, expect, it } from "vitest";
 import { loadCore } from "../support/dist";
-import { CoreError } from "../../plugins/core/tandem-core";
+import { CoreError } from "../../core-js/tandem-core";
 
 const core = loadCore();
 const base = {

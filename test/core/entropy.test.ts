@@ -1,9 +1,9 @@
-// Entropy for new sticky ids: what the adapters pass (plugins/core/answer-needs.ts) and
+// Entropy for new sticky ids: what the adapters pass (core-js/answer-needs.ts) and
 // how the core asks for it when an adapter fetches it on demand (Kong's request id:
 // plugins/experiment/facts.ts). Through the production core (tandem-core.wasm).
 import { describe, expect, it } from "vitest";
-import { answerNeeds } from "../../plugins/core/answer-needs";
-import { FactKind } from "../../plugins/core/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
+import { FactKind } from "../../core-js/tandem-core";
 import { KEY_NEEDS_ENTROPY } from "../../plugins/experiment/facts";
 import { loadCore } from "../support/dist";
 

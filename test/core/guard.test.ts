@@ -1,9 +1,9 @@
-// Canary guards (wasm/core/guard.ts, config/guard.ts) through the core alone: config
+// Canary guards (wasm/core/guard/guard.ts, config/guard.ts) through the core alone: config
 // rules and texts, rollback and recovery on virtual time, what bypasses a guard.
 import { describe, expect, it } from "vitest";
 import { loadCore } from "../support/dist";
-import type { ExperimentPlan } from "../../plugins/core/tandem-core";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import type { ExperimentPlan } from "../../core-js/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
 
 const core = loadCore();
 

@@ -1,13 +1,13 @@
 // The fast paths of rule matching give the answers the plain definitions give, on
 // generated inputs through the production core (tandem-core.wasm): `contains` scanning 8
-// bytes a step (wasm/core/scan.ts) at every offset around word boundaries, ASCII case
+// bytes a step (wasm/core/text/scan.ts) at every offset around word boundaries, ASCII case
 // folding that folds letters only, cookie and query names looked for before parsing,
 // path prefixes tested on the whole target, and conditions run cheapest first
-// (wasm/core/config/rules.ts) with first-match-wins unchanged.
+// (wasm/core/rules/config.ts) with first-match-wins unchanged.
 import { describe, expect, it } from "vitest";
 import { loadCore } from "../support/dist";
-import { reasonName, type ExperimentPlan } from "../../plugins/core/tandem-core";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { reasonName, type ExperimentPlan } from "../../core-js/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
 
 const core = loadCore();
 const VARIANTS = [{ name: "stable", weight: 100 }, { name: "canary", weight: 0 }];

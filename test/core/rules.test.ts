@@ -5,8 +5,8 @@ import { createHmac } from "node:crypto";
 import { createRequire } from "node:module";
 import { resolve } from "node:path";
 import { loadCore } from "../support/dist";
-import { CoreError, reasonName, type ExperimentPlan } from "../../plugins/core/tandem-core";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { CoreError, reasonName, type ExperimentPlan } from "../../core-js/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
 
 const core = loadCore();
 const VARIANTS = [{ name: "stable", weight: 90 }, { name: "canary", weight: 10 }, { name: "beta", weight: 0 }];

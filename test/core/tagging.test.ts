@@ -5,8 +5,8 @@
 import { describe, expect, it } from "vitest";
 import { loadCore } from "../support/dist";
 import { tandemBucket } from "../support/murmur3";
-import { RULE_REASON0, type ExperimentPlan } from "../../plugins/core/tandem-core";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { RULE_REASON0, type ExperimentPlan } from "../../core-js/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
 
 const core = loadCore();
 

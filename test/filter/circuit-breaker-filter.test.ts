@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { SharedData, StatsStore, WasmHost, startEnvoy, type EnvoyGateway, type Pair, type Stream } from "../harness/envoy";
-import { ResponseFlag } from "../harness/envoy/abi-status";
+import { SharedData, StatsStore, WasmHost, startEnvoy, type EnvoyGateway, type Pair, type Stream } from "../../sim/envoy";
+import { ResponseFlag } from "../../sim/envoy/abi-status";
 import { FILTER_WASM } from "../support/dist";
 import { BreakerCore } from "../support/breaker-core";
 import { murmur3 } from "../support/murmur3";

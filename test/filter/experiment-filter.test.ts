@@ -2,9 +2,9 @@
 // import rules, configuration rejection, header effects, routing, Set-Cookie.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
-import { WasmHost, startEnvoy, type EnvoyGateway } from "../harness/envoy";
+import { WasmHost, startEnvoy, type EnvoyGateway } from "../../sim/envoy";
 import { FILTER_WASM, loadCore, requireBuilt } from "../support/dist";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { answerNeeds } from "../../core-js/answer-needs";
 import { startBackends, get, type Backends } from "../support/backends";
 import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT, TAGGED } from "../support/policies";
 

@@ -2,9 +2,9 @@
 // guarded variant in shared data, shared by every worker VM through compare-and-swap;
 // outcomes from on_log; a request answered before any upstream counts for nothing.
 import { describe, expect, it } from "vitest";
-import { SharedData, StatsStore, WasmHost, type Pair } from "../harness/envoy";
+import { SharedData, StatsStore, WasmHost, type Pair } from "../../sim/envoy";
 import { FILTER_WASM, loadCore } from "../support/dist";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { answerNeeds } from "../../core-js/answer-needs";
 
 const GUARDED = {
   name: "checkout",

@@ -6,11 +6,11 @@
 // not a header) among header needs. Each decision is compared with the core's on the
 // same request (Envoy's get returns a repeated header's first entry: the core gets that).
 import { describe, expect, it } from "vitest";
-import { WasmHost } from "../harness/envoy";
-import { HeaderMap } from "../harness/envoy/header-map";
+import { WasmHost } from "../../sim/envoy";
+import { HeaderMap } from "../../sim/envoy/header-map";
 import { FILTER_WASM, loadCore } from "../support/dist";
-import { answerNeeds } from "../../plugins/core/answer-needs";
-import { reasonName } from "../../plugins/core/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
+import { reasonName } from "../../core-js/tandem-core";
 
 const POLICY = {
   name: "pairs",

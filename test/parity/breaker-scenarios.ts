@@ -4,7 +4,7 @@
 import type { PolicyDoc } from "../../cli/policy-file";
 import type { TraceRequest, TraceUpstream } from "../../cli/simulate/trace";
 import { loadCore } from "../support/dist";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { answerNeeds } from "../../core-js/answer-needs";
 import { rng } from "../support/rng";
 
 export interface BreakerScenario { name: string; policy: PolicyDoc; trace: TraceRequest[] }

@@ -13,10 +13,10 @@ import { describe, expect, it } from "vitest";
 import { simulate } from "../../cli/simulate/run";
 import type { SimResult } from "../../cli/simulate/result";
 import { normalizedHeaders, sentMethod } from "../../cli/simulate/trace";
-import { cliCore } from "../../cli/core";
+import { cliCore } from "../../cli/dist-core";
 import { experimentConfig } from "../../cli/render";
-import { answerNeeds } from "../../plugins/core/answer-needs";
-import { RULE_REASON0, reasonName } from "../../plugins/core/tandem-core";
+import { answerNeeds } from "../../core-js/answer-needs";
+import { RULE_REASON0, reasonName } from "../../core-js/tandem-core";
 import { edgesFromEnv, generatedCase, type GeneratedCase } from "./generated-scenarios";
 
 function seedList(text: string): number[] {

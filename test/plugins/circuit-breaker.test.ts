@@ -4,11 +4,11 @@
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { startKong, type KongGateway } from "../harness/kong";
+import { startKong, type KongGateway } from "../../sim/kong";
 import { KONG_DIR, loadCore, requireBuilt } from "../support/dist";
 import { CHECKOUT } from "../support/policies";
-import { outcomeOf } from "../../plugins/core/outcome";
-import { BreakerError } from "../../plugins/core/tandem-core";
+import { outcomeOf } from "../../plugins/shared/outcome";
+import { BreakerError } from "../../core-js/tandem-core";
 
 // ---- upstreams the test scripts: status, virtual latency, reset, hang, or held open ----
 

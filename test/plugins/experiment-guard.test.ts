@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startKong, type KongGateway } from "../harness/kong";
+import { startKong, type KongGateway } from "../../sim/kong";
 import { KONG_DIR, requireBuilt } from "../support/dist";
 
 // Two upstreams; the canary answers `canaryStatus`.

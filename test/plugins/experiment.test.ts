@@ -1,12 +1,12 @@
 // The Kong plugin `experiment` on the real kong-js-pluginserver behind the Kong harness.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startKong, type KongGateway } from "../harness/kong";
+import { startKong, type KongGateway } from "../../sim/kong";
 import { KONG_DIR, requireBuilt } from "../support/dist";
 import { startBackends, get, type Backends } from "../support/backends";
 import { ALL_CANARY, BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT, TAGGED } from "../support/policies";
 import { request } from "node:http";
 import { loadCore } from "../support/dist";
-import { answerNeeds } from "../../plugins/core/answer-needs";
+import { answerNeeds } from "../../core-js/answer-needs";
 
 let be: Backends;
 let gw: KongGateway;

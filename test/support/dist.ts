@@ -1,7 +1,7 @@
 // Paths of build outputs (`npm test` builds first).
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { TandemCore } from "../../plugins/core/tandem-core";
+import { TandemCore } from "../../core-js/tandem-core";
 
 export const ROOT = resolve(__dirname, "..", "..");
 export const DIST = join(ROOT, "dist");

@@ -1,15 +1,15 @@
 // The core as a standalone wasm module for the Kong plugins (dist/kong/*/tandem-core.wasm)
 // and the CLI. A flat C-like ABI: JS writes UTF-8 into the arena, calls, and reads
 // results from the out buffer. Calls are synchronous; Node runs one at a time.
-import { Bytes, utf8 } from "./bytes";
-import { FactSource, Need } from "./facts";
-import { ExperimentDecision, ExperimentRuntime } from "./experiment";
-import { TaggingRuntime, TaggingSettings } from "./tagging";
+import { Bytes, utf8 } from "./text/bytes";
+import { FactSource, Need } from "./request/facts";
+import { ExperimentDecision, ExperimentRuntime } from "./experiment/experiment";
+import { TaggingRuntime, TaggingSettings } from "./tagging/tagging";
 import { configureExperiment, configureBreaker, configureBreakerPlugin, validatePolicy } from "./policy";
-import { BreakerRuntime, RESULT_SLOTS } from "./breaker-runtime";
+import { BreakerRuntime, RESULT_SLOTS } from "./breaker/runtime";
 import { BreakerSettings } from "./breaker/settings";
 import { describeState, modeName } from "./breaker/describe";
-import { LocalGuards } from "./guard";
+import { LocalGuards } from "./guard/guard";
 import { BreakerState } from "./breaker/state";
 
 let arena = new StaticArray<u8>(65536);

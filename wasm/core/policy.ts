@@ -2,17 +2,18 @@
 // the Envoy filter (pluginConfig), the Kong plugins (plugin config) and the CLI
 // (a whole TrafficPolicy), so all three accept and reject exactly the same input
 // with exactly the same text.
-import { JType, JValue, parseJson } from "./json";
+import { JType, JValue, parseJson } from "./json/json";
 import { Reader, join } from "./config/reader";
 import { E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_VARIANT } from "./config/errors";
-import { isName, parseExperiment } from "./config/experiment";
-import { ExperimentSettings } from "./experiment-settings";
+import { parseExperiment } from "./experiment/config";
+import { isName } from "./config/reader";
+import { ExperimentSettings } from "./experiment/settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
 import { parseFallback } from "./breaker/fallback-config";
 import { FallbackKind, FallbackSettings } from "./breaker/settings";
-import { BreakerResult, configureBreakerSettings } from "./breaker-policy";
-import { TAGGING_SECTION, parseTagging, routingFields } from "./config/tagging";
-import { TaggingSettings } from "./tagging";
+import { BreakerResult, configureBreakerSettings } from "./breaker/policy";
+import { TAGGING_SECTION, parseTagging, routingFields } from "./tagging/config";
+import { TaggingSettings } from "./tagging/tagging";
 
 export const API_VERSION = "tandem.dev/v1alpha1";
 export const KIND = "TrafficPolicy";

@@ -1,6 +1,6 @@
 // Root id `circuit-breaker`: the breaker (spec.circuitBreaker) and its fallback
 // (spec.fallback) on Envoy. Configuration: the circuitBreaker fields plus `fallback`
-// (wasm/core/breaker-policy.ts, the core's parser and messages). States live in shared
+// (wasm/core/breaker/policy.ts, the core's parser and messages). States live in shared
 // data (./breaker-store.ts) so all worker VMs run one breaker per key.
 //
 // Per stream:
@@ -22,7 +22,7 @@
 //                    clock. Rejected and rerouted calls record nothing; neither do the
 //                    forced modes, which never touch shared data.
 //
-// Key (circuitBreaker.key), as the Kong plugin derives it (wasm/core/breaker-runtime.ts):
+// Key (circuitBreaker.key), as the Kong plugin derives it (wasm/core/breaker/runtime.ts):
 //   upstream    the first value of request header x-tandem-variant when non-empty —
 //               what the `experiment` filter earlier in the chain set (it removes client
 //               copies) — else the :authority. The breaker does not know a custom
@@ -32,9 +32,9 @@
 //               WasmPlugin cannot be scoped to a route).
 //   header:<n>  the first value of request header <n> (absent: the empty key).
 import { CONTINUE, FilterRoot, FilterStream, STOP_ITERATION } from "./contexts";
-import { configureBreakerSettings } from "../core/breaker-policy";
-import { Bytes, utf8 } from "../core/bytes";
-import { murmur3_32 } from "../core/hash";
+import { configureBreakerSettings } from "../core/breaker/policy";
+import { Bytes, utf8 } from "../core/text/bytes";
+import { murmur3_32 } from "../core/hash/hash";
 import {
   BreakerMode, BreakerSettings, ERROR_NONE, FallbackKind,
   FallbackSettings, KeyKind, OUTCOME_FAILURE,
@@ -65,7 +65,7 @@ const DETAILS_OPEN = utf8("tandem_circuit_breaker_open");
 const DETAILS_UPSTREAM_FAILURE = utf8("tandem_fallback_upstream_failure");
 // The answer to a rejected call when no fallback applies.
 const DEFAULT_STATUS: u32 = 503;
-// Same answer as the Kong plugin's (wasm/core/breaker-runtime.ts REJECT_*).
+// Same answer as the Kong plugin's (wasm/core/breaker/runtime.ts REJECT_*).
 const DEFAULT_BODY = utf8("circuit breaker open");
 const DEFAULT_CONTENT_TYPE = utf8("text/plain; charset=utf-8");
 

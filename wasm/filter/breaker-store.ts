@@ -46,13 +46,13 @@
 // its size matters: count windows cost size/4 bytes, time windows 12 bytes per bucket
 // (10 buckets: 208 bytes; 1000 buckets: 12 KB per copy).
 import { free } from "@solo-io/proxy-runtime/assembly/malloc";
-import { fmix32, murmur3_32, scale } from "../core/hash";
+import { fmix32, murmur3_32, scale } from "../core/hash/hash";
 import { BreakerMode, BreakerSettings } from "../core/breaker/settings";
 import { BreakerState, STATE_OPEN } from "../core/breaker/state";
 import { Admission, allow, classify, record } from "../core/breaker/machine";
 import { decode, encode, encodedSize } from "../core/breaker/codec";
 import { MAX_KEY_BYTES } from "../core/breaker/keys";
-import { utf8, writeHex32 } from "../core/bytes";
+import { utf8, writeHex32 } from "../core/text/bytes";
 import { CAS_MISMATCH, NOT_FOUND, OK, SharedValue, getSharedData, setSharedData } from "./host";
 
 export const MAX_TRIES = 8;

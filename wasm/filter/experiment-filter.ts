@@ -3,20 +3,20 @@
 // Changing a request header makes Envoy (ABI <= 0.2.1) clear the route cache, so
 // the route matching on the variant header sees the new value.
 import { CONTINUE, FilterRoot, FilterStream } from "./contexts";
-import { ExperimentRuntime } from "../core/experiment";
+import { ExperimentRuntime } from "../core/experiment/experiment";
 import { configureExperiment } from "../core/policy";
-import { Bytes, utf8 } from "../core/bytes";
+import { Bytes, utf8 } from "../core/text/bytes";
 import { EnvoyFacts, PAIRS_THRESHOLD } from "./facts";
-import { Fact } from "../core/facts";
+import { Fact } from "../core/request/facts";
 import {
   LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, pluginConfiguration, releaseHeld, removeHeader,
 } from "./host";
-import { EXPOSE_HEADER } from "../core/experiment-settings";
+import { EXPOSE_HEADER } from "../core/experiment/settings";
 import { ERROR_NONE } from "../core/breaker/settings";
-import { murmur3_32 } from "../core/hash";
+import { murmur3_32 } from "../core/hash/hash";
 import { EnvoyGuards } from "./guard-store";
 import { STATUS, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
-import { TaggingRuntime } from "../core/tagging";
+import { TaggingRuntime } from "../core/tagging/tagging";
 import { decideTags, setTags } from "./tagging-filter";
 
 const SET_COOKIE = utf8("set-cookie");

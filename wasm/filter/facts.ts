@@ -1,7 +1,7 @@
-// Envoy's answers to the core's fact needs (see wasm/core/facts.ts).
-import { Bytes, utf8 } from "../core/bytes";
-import { Fact, FactSource, Need, Needs } from "../core/facts";
-import { eqAt } from "../core/scan";
+// Envoy's answers to the core's fact needs (see wasm/core/request/facts.ts).
+import { Bytes, utf8 } from "../core/text/bytes";
+import { Fact, FactSource, Need, Needs } from "../core/request/facts";
+import { eqAt } from "../core/text/scan";
 import { REQUEST_HEADERS, getHeader, getHeaderPairs, getProperty } from "./host";
 
 const PATH = utf8(":path");

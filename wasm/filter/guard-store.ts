@@ -5,13 +5,13 @@
 //     tandem:guard:<configId>:0000
 // configId: a hash of the experiment's configuration text and the guard's index, so a
 // configuration change starts every guard afresh and two guards never share a state.
-import { GuardGate } from "../core/guard";
-import { GuardSettings } from "../core/experiment-settings";
+import { GuardGate } from "../core/guard/guard";
+import { GuardSettings } from "../core/experiment/settings";
 import { Admission } from "../core/breaker/machine";
-import { fmix32 } from "../core/hash";
+import { fmix32 } from "../core/hash/hash";
 import { BreakerStore, GUARD_PREFIX } from "./breaker-store";
 import { METRIC_COUNTER, NO_METRIC, defineMetric, incrementMetric } from "./host";
-import { utf8 } from "../core/bytes";
+import { utf8 } from "../core/text/bytes";
 
 // Counters (wasmcustom.<name>, process-wide across worker VMs): requests a guard sent
 // to guard.to, and guard state transitions (counted by the worker whose write made them).

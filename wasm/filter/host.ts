@@ -5,7 +5,7 @@
 // the buffer the host itself mallocs for the value.
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { free } from "@solo-io/proxy-runtime/assembly/malloc";
-import { Bytes } from "../core/bytes";
+import { Bytes } from "../core/text/bytes";
 
 // proxy-wasm enums (spec v0.2.1)
 export const REQUEST_HEADERS = 0;

@@ -1,7 +1,7 @@
 // What Envoy tells a filter about a call's outcome, for the circuit breaker and the
 // canary guards alike: the :status of the response headers, the transport error from
 // the stream's response flags, the response code Envoy sent itself.
-import { Bytes, utf8 } from "../core/bytes";
+import { Bytes, utf8 } from "../core/text/bytes";
 import { ERROR_CONNECT, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT } from "../core/breaker/settings";
 import { getProperty, getPropertyI64, releaseHeld } from "./host";
 

@@ -1,12 +1,12 @@
-// The tagging experiments' header on Envoy (wasm/core/tagging.ts decides): every client
+// The tagging experiments' header on Envoy (wasm/core/tagging/tagging.ts decides): every client
 // copy removed first (Envoy's replace keeps later duplicates, see experiment-filter.ts),
 // then, in the routing experiment's scope, `x-tandem-experiments: <name>=<variant>; ...`.
 // Removed for every policy (tandem's header: an app must never read a client's), one
 // host call; the tags cost one more, only for policies with spec.experiments.
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
-import { utf8 } from "../core/bytes";
-import { ExperimentDecision, ExperimentRuntime } from "../core/experiment";
-import { TAGS_HEADER, TaggingRuntime } from "../core/tagging";
+import { utf8 } from "../core/text/bytes";
+import { ExperimentDecision, ExperimentRuntime } from "../core/experiment/experiment";
+import { TAGS_HEADER, TaggingRuntime } from "../core/tagging/tagging";
 import { REQUEST_HEADERS, removeHeader } from "./host";
 
 const TAGS = utf8(TAGS_HEADER);

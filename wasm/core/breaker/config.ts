@@ -1,4 +1,4 @@
-import { asciiLower } from "../bytes";
+import { asciiLower } from "../text/bytes";
 // Parsing and validation of `spec.circuitBreaker` into BreakerSettings (and, for the
 // plugin config, `spec.fallback` through ./fallback-config.ts). Runs once per
 // configuration. Field paths start at the section name ("circuitBreaker.window.size",
@@ -7,14 +7,14 @@ import { asciiLower } from "../bytes";
 // The gateways receive both sections as one plugin config: the circuitBreaker fields
 // plus a `fallback` field (cli/render.ts); parseBreakerPlugin reads that shape and
 // still reports fallback errors under "fallback.".
-import { JType, JValue } from "../json";
+import { JType, JValue } from "../json/json";
 import { Reader, at, join } from "../config/reader";
 import {
   E_BACKOFF_MAX, E_BREAKER_KEY, E_BREAKER_MODE, E_BUCKETS_DIVIDE, E_COUNT_ONLY, E_ERROR_KIND, E_MULTIPLIER,
   E_PERCENT, E_PERCENT_DECIMALS, E_STATUS_PATTERN, E_STRING, E_TIME_ONLY, E_UNIQUE, E_WINDOW_TYPE,
 } from "../config/errors";
-import { isToken, utf8 } from "../bytes";
-import { fmix32 } from "../hash";
+import { isToken, utf8 } from "../text/bytes";
+import { fmix32 } from "../hash/hash";
 import { parseFallback } from "./fallback-config";
 import {
   BreakerMode, BreakerSettings, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER, DEFAULT_BUCKETS,

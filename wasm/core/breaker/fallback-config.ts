@@ -1,14 +1,14 @@
-import { asciiLower } from "../bytes";
+import { asciiLower } from "../text/bytes";
 // Parsing and validation of `spec.fallback` into FallbackSettings: what the gateway
 // answers instead of the upstream (a response, or another variant / upstream) and when.
-import { JType, JValue } from "../json";
+import { JType, JValue } from "../json/json";
 import { Reader, at, join, quote } from "../config/reader";
 import {
   E_BODY_SIZE, E_CONTENT_TYPE_HEADER, E_FALLBACK_ACTION, E_FALLBACK_ON, E_HEADER_NAME, E_HEADER_RESERVED,
   E_HEADER_VALUE, E_NAME, E_NOT_EMPTY, E_OBJECT, E_REROUTE_TARGET, E_STRING, E_UNIQUE, E_UPSTREAM_NAME,
 } from "../config/errors";
-import { isToken, utf8 } from "../bytes";
-import { isName } from "../config/experiment";
+import { isToken, utf8 } from "../text/bytes";
+import { isName } from "../config/reader";
 import {
   DEFAULT_CONTENT_TYPE, DEFAULT_FALLBACK_STATUS, FallbackHeader, FallbackKind, FallbackSettings, MAX_BODY_BYTES,
 } from "./settings";

@@ -10,7 +10,7 @@
 //
 // Hashes are murmur3_32 with a seed the adapter passes: give it a random one so that
 // clients choosing header keys cannot aim for collisions.
-import { murmur3_32 } from "../hash";
+import { murmur3_32 } from "../hash/hash";
 import { BreakerSettings } from "./settings";
 import { BreakerState } from "./state";
 

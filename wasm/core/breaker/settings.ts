@@ -2,7 +2,7 @@
 // built once per configuration by ./config.ts. Everything the hot path needs is
 // precomputed here: rates as basis points, the status classification table, the
 // effective minimum number of calls.
-import { utf8 } from "../bytes";
+import { utf8 } from "../text/bytes";
 
 export const enum WindowType { Count = 0, Time = 1 }
 export const enum BreakerMode { Enforce = 0, DryRun = 1, ForcedOpen = 2, ForcedClosed = 3 }

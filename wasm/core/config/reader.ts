@@ -1,7 +1,7 @@
 // Typed, path-tracking access to a parsed JSON config. The first error wins and names
 // the field path, the rule and the bad value; later checks become no-ops, so a
 // validator reads as straight-line code without early returns everywhere.
-import { JType, JValue } from "../json";
+import { JType, JValue } from "../json/json";
 import { E_ARRAY, E_BOOLEAN, E_INTEGER, E_NUMBER, E_OBJECT, E_REQUIRED, E_STRING, E_UNKNOWN_FIELD } from "./errors";
 
 const MAX_RENDER = 64;
@@ -147,4 +147,15 @@ export function formatBp(bp: i32): string {
   if (frac == 0) return sign + whole.toString();
   if (frac % 10 == 0) return sign + whole.toString() + "." + (frac / 10).toString();
   return sign + whole.toString() + "." + (frac < 10 ? "0" : "") + frac.toString();
+}
+
+// A name of a policy, experiment or variant: 1-64 of [A-Za-z0-9._-].
+export function isName(s: string): bool {
+  if (s.length == 0 || s.length > 64) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2e || c == 0x5f || c == 0x2d;
+    if (!ok) return false;
+  }
+  return true;
 }

@@ -9,12 +9,12 @@
 //
 // AssemblyScript has no union types, so the result is one object holding either the
 // compiled regex or the error (like configureExperiment's settings / error).
-import { utf8 } from "../bytes";
+import { utf8 } from "../text/bytes";
 import { Parser, startAnchored } from "./parser";
 import { Compiler, MAX_INSTRUCTIONS } from "./program";
 import { Matcher } from "./dfa";
 import { prefilter } from "./prefilter";
-import { containsBytes } from "../scan";
+import { containsBytes } from "../text/scan";
 
 export class CompiledRegex {
   // literals one of which every match contains (./prefilter.ts), or null

@@ -1,11 +1,11 @@
 // Test entry for the issue-3 building blocks (regex, GrowthBook hashing, SHA-256/HMAC);
 // test/support/blocks-core.ts compiles it with the "core" target. A flat ABI like
 // ../api.ts: JS writes bytes into the arena, calls, and reads the out buffer. Not shipped.
-import { utf8 } from "../bytes";
+import { utf8 } from "../text/bytes";
 import { CompiledRegex, compileRegexBytes } from "../regex/index";
-import { GrowthBookSplit, weightFromBp } from "../growthbook";
-import { sha256, writeHexBytes } from "../sha256";
-import { constantTimeEquals, HmacSha256 } from "../hmac";
+import { GrowthBookSplit, weightFromBp } from "../hash/growthbook";
+import { sha256, writeHexBytes } from "../hmac/sha256";
+import { constantTimeEquals, HmacSha256 } from "../hmac/hmac";
 
 let arena = new StaticArray<u8>(65536);
 let out = new StaticArray<u8>(256);

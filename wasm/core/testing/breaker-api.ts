@@ -1,8 +1,8 @@
 // Test entry for the breaker core (test/support/breaker-core.ts compiles it with the
 // "core" target). A flat ABI like ../api.ts: JS writes UTF-8 / bytes into the arena,
 // calls, and reads results from the out buffer. Not shipped.
-import { utf8 } from "../bytes";
-import { parseJson } from "../json";
+import { utf8 } from "../text/bytes";
+import { parseJson } from "../json/json";
 import { Reader } from "../config/reader";
 import { E_JSON } from "../config/errors";
 import { parseBreaker, parseBreakerPlugin } from "../breaker/config";

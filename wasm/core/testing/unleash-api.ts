@@ -1,7 +1,7 @@
 // Test entry for `hash: unleash` at the byte level (../unleash.ts): keys as raw bytes,
 // invalid UTF-8 included, which the production ABI (../api.ts) only takes as facts.
 // test/core/unleash.test.ts compiles it with the "core" target. Not shipped.
-import { UnleashHash } from "../unleash";
+import { UnleashHash } from "../hash/unleash";
 
 let arena = new StaticArray<u8>(65536);
 const hashes = new Array<UnleashHash>(0);

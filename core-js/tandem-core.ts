@@ -1,0 +1,366 @@
+// Node loader for the policy core (tandem-core.wasm): the same AssemblyScript core the
+// Envoy filter links, compiled as a standalone module. This file only moves bytes:
+// UTF-8 in through the core's arena, decisions and error text out.
+import { readFileSync } from "node:fs";
+
+// Mirrors wasm/core/request/facts.ts `Fact`.
+export const enum FactKind { Header = 0, Path = 1, Host = 2, Method = 3, ClientIp = 4, Entropy = 5 }
+
+export interface Need { kind: FactKind; name: string }
+export interface VariantInfo { name: string; upstream: string | null }
+export interface ExperimentPlan {
+  handle: number;
+  variantHeader: string;
+  overrideHeader: string | null;  // QA override header: always stripped from the request
+  expose: boolean;             // add the x-tandem-decision response header
+  clock: boolean;              // decisions depend on now (a time-based rollout, canary guards)
+  cookie: string | null;       // name of the sticky cookie tandem issues, if any
+  variants: VariantInfo[];
+  guards: GuardInfo[];         // canary guards, by guard index
+  needs: Need[];
+  tags: TagInfo[];             // tagging experiments (spec.experiments); []: none
+}
+// A canary guard: on variant index `variant`, users go to variant index `to` while open.
+export interface GuardInfo { variant: number; to: number; mode: "enforce" | "dry_run" | "forced_open" | "forced_closed" }
+// The guard a decision consulted (wasm/core/api.ts G_* slots).
+export interface GuardAdmission {
+  index: number;              // into plan.guards
+  flags: number;              // hand back with the outcome ...
+  generation: number;         // ... when tracked
+  state: BreakerStateName;    // the guard's state after admitting
+  tracked: boolean;           // record the outcome (recordGuard)
+}
+export interface GuardRecord { state: BreakerStateName; transition: string | null; outcome: number }
+export interface ExperimentDecision {
+  variant: number;            // -1: out of the experiment's scope
+  setCookie: string | null;
+  reason: number;             // 0 split, 1 ramp, 2 override, 3 guard, 4 + i rule i
+  stripOverride: boolean;     // the request carried the override header
+  expose: string | null;      // x-tandem-decision response header value
+  guard: GuardAdmission | null; // the canary guard consulted, if the variant has one
+  tags: string | null;        // x-tandem-experiments value (plan.tags non-empty, in scope)
+}
+
+export const EXPOSE_HEADER = "x-tandem-decision";
+// wasm/core/tagging/tagging.ts: the request header naming the tagging experiments' variants.
+export const TAGS_HEADER = "x-tandem-experiments";
+export interface TagInfo { name: string; variants: string[] }
+// A tagging experiment's assignment: its variant, the reason (split, ramp, rule i as
+// for the experiment), the bucket (-1: a rule's fixed variant).
+export interface TagAssignment { name: string; variant: string; reason: number; bucket: number }
+// wasm/core/experiment/settings.ts REASON_*: rule i is RULE_REASON0 + i.
+export const GUARD_REASON = 3;
+export const RULE_REASON0 = 4;
+
+export function reasonName(r: number): string {
+  return r === 0 ? "split" : r === 1 ? "ramp" : r === 2 ? "override" : r === 3 ? "guard" : `rule:${r - RULE_REASON0}`;
+}
+
+// ---- circuit-breaker (wasm/core/breaker/runtime.ts) ----
+export type BreakerStateName = "closed" | "open" | "half_open";
+export const BREAKER_STATES: readonly BreakerStateName[] = ["closed", "open", "half_open"];
+// wasm/core/breaker/state.ts REASON_*
+export const BREAKER_REASONS = [
+  "none", "failure_rate", "slow_call_rate", "consecutive_failures", "open_elapsed", "probe_failures",
+  "probe_slow_calls", "probe_timeout", "probes_passed",
+] as const;
+// wasm/core/breaker/settings.ts ERROR_*, plus connectOrReset: a transport failure the
+// gateway reports without telling which (Kong/nginx: 502); a failure if either is listed.
+export const BreakerError = { none: 0, connect: 1, reset: 2, timeout: 3, connectOrReset: 4 } as const;
+export const BREAKER_ADMITTED = 1;
+export const BREAKER_PERMITTED = 2;
+export const BREAKER_PROBE = 4;
+// What answers a rejected call (wasm/core/breaker/settings.ts FallbackKind).
+export const enum BreakerAnswer { Reject = 0, Respond = 1, Reroute = 2 }
+
+export interface BreakerReply {
+  status: number;
+  headers: Record<string, string>;   // lowercase names; no Retry-After (added per rejection)
+  body: string;
+  contentType: string;               // "" = none
+  retryAfter: boolean;               // add Retry-After: <seconds> when the core knows them
+}
+export interface BreakerFallbackPlan extends Partial<BreakerReply> {
+  kind: "respond" | "reroute";
+  variant: string | null;            // reroute: to this variant (x-tandem-variant) ...
+  upstream: string | null;           // ... or to this upstream
+  onOpen: boolean;
+  onUpstreamFailure: boolean;
+}
+export interface BreakerPlan {
+  handle: number;
+  key: string;                       // upstream | route | header:<name>
+  mode: "enforce" | "dry_run" | "forced_open" | "forced_closed";
+  needs: Need[];                     // request facts the key derives from
+  records: boolean;                  // false in forced modes: outcomes change nothing
+  fallback: BreakerFallbackPlan | null;
+  reject: BreakerReply;              // the answer to a rejection no fallback takes
+  settings: Record<string, unknown>; // the settings with defaults, for reports
+}
+export interface BreakerCall {
+  flags: number;                     // BREAKER_ADMITTED | BREAKER_PERMITTED | BREAKER_PROBE
+  admitted: boolean;
+  permitted: boolean;
+  generation: number;
+  state: BreakerStateName;           // the key's state after the call
+  prevState: BreakerStateName;
+  transition: string | null;         // the reason, when this call changed the state
+  retryAfter: number;                // rejections: Retry-After seconds, -1 = none
+  answer: BreakerAnswer;             // rejections: what answers
+  outcome: number;                   // record: 0 success, 1 failure, 2 ignored, -1 key gone
+}
+export interface BreakerAdmission extends BreakerCall { key: string }
+
+interface CoreExports {
+  memory: WebAssembly.Memory;
+  _initialize?: () => void;
+  tandem_arena(size: number): number;
+  tandem_out_ptr(): number;
+  tandem_out_len(): number;
+  tandem_validate_policy(len: number): number;
+  tandem_breaker_validate(len: number): number;
+  tandem_breaker_configure(len: number, seed: number): number;
+  tandem_breaker_release(h: number): void;
+  tandem_breaker_fact_table(h: number): number;
+  tandem_breaker_result_ptr(): number;
+  tandem_breaker_key(h: number): number;
+  tandem_breaker_allow(h: number, keyLen: number, nowMs: number): number;
+  tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
+  tandem_breaker_state(h: number, keyLen: number): number;
+  tandem_breaker_describe_state(h: number, keyLen: number): number;
+  tandem_experiment_configure(len: number): number;
+  tandem_release(h: number): void;
+  tandem_fact_table(h: number): number;
+  tandem_experiment_decide(h: number, nowMs: number): number;
+  tandem_experiment_bucket(h: number): number;
+  tandem_experiment_reason(h: number): number;
+  tandem_experiment_key_source(h: number): number;
+  tandem_experiment_strip_override(h: number): number;
+  tandem_experiment_expose(h: number): number;
+  tandem_experiment_guard_result_ptr(): number;
+  tandem_experiment_guard_record(h: number, g: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
+  tandem_experiment_guard_describe(h: number, g: number): number;
+  tandem_experiment_tags(h: number): number;
+  tandem_experiment_tag_variant(h: number, i: number): number;
+  tandem_experiment_tag_reason(h: number, i: number): number;
+  tandem_experiment_tag_bucket(h: number, i: number): number;
+}
+
+export class CoreError extends Error {}
+
+export class TandemCore {
+  private readonly ex: CoreExports;
+  private readonly enc = new TextEncoder();
+  private readonly dec = new TextDecoder();
+  private u8 = new Uint8Array(0);
+
+  private constructor(instance: WebAssembly.Instance) {
+    this.ex = instance.exports as unknown as CoreExports;
+    this.ex._initialize?.();
+  }
+
+  static fromBytes(bytes: Uint8Array): TandemCore {
+    const mod = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    const inst = new WebAssembly.Instance(mod, {
+      env: {
+        abort(_msg: number, _file: number, line: number, col: number): void {
+          throw new CoreError(`tandem core aborted at ${line}:${col}`);
+        },
+      },
+    });
+    return new TandemCore(inst);
+  }
+
+  static fromFile(path: string): TandemCore {
+    return TandemCore.fromBytes(readFileSync(path));
+  }
+
+  private bytes(): Uint8Array {
+    if (this.u8.buffer !== this.ex.memory.buffer) this.u8 = new Uint8Array(this.ex.memory.buffer);
+    return this.u8;
+  }
+
+  // Writes `text` at the arena start; returns its UTF-8 length.
+  private put(text: string): number {
+    const ptr = this.ex.tandem_arena(text.length * 3 + 16);
+    return this.enc.encodeInto(text, this.bytes().subarray(ptr)).written;
+  }
+
+  private out(): string {
+    const p = this.ex.tandem_out_ptr();
+    const n = this.ex.tandem_out_len();
+    return n === 0 ? "" : this.dec.decode(this.bytes().subarray(p, p + n));
+  }
+
+  // null when valid, else the core's error text.
+  validatePolicy(json: string): string | null {
+    return this.ex.tandem_validate_policy(this.put(json)) === 1 ? null : this.out();
+  }
+
+  validateBreaker(json: string): string | null {
+    return this.ex.tandem_breaker_validate(this.put(json)) === 1 ? null : this.out();
+  }
+
+  configureExperiment(json: string): ExperimentPlan {
+    const h = this.ex.tandem_experiment_configure(this.put(json));
+    if (h < 0) throw new CoreError(this.out());
+    const desc = JSON.parse(this.out()) as Omit<ExperimentPlan, "handle">;
+    return { handle: h, ...desc };
+  }
+
+  release(plan: ExperimentPlan): void {
+    this.ex.tandem_release(plan.handle);
+  }
+
+  // Writes request facts as UTF-8 into the arena and their [offset, length | -1] pairs
+  // into a plan's fact table (`table()` after sizing the arena: growing it may move memory).
+  private putFacts(facts: ReadonlyArray<string | undefined>, table: () => number): void {
+    let size = 16;
+    for (const f of facts) if (f !== undefined) size += f.length * 3;
+    const base = this.ex.tandem_arena(size);
+    const tablePtr = table();
+    const mem = this.bytes();
+    const t = new Int32Array(mem.buffer, tablePtr, facts.length * 2);
+    let off = 0;
+    for (let i = 0; i < facts.length; i++) {
+      const f = facts[i];
+      if (f === undefined) { t[2 * i] = 0; t[2 * i + 1] = -1; continue; }
+      const n = this.enc.encodeInto(f, mem.subarray(base + off)).written;
+      t[2 * i] = off;
+      t[2 * i + 1] = n;
+      off += n;
+    }
+  }
+
+  // `facts[i]` answers plan.needs[i] (undefined = absent).
+  decideExperiment(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): ExperimentDecision {
+    this.putFacts(facts, () => this.ex.tandem_fact_table(plan.handle));
+    const variant = this.ex.tandem_experiment_decide(plan.handle, nowMs);
+    const cookie = this.out();
+    const reason = this.ex.tandem_experiment_reason(plan.handle);
+    const stripOverride = this.ex.tandem_experiment_strip_override(plan.handle) === 1;
+    const expose = plan.expose && this.ex.tandem_experiment_expose(plan.handle) > 0 ? this.out() : null;
+    let guard: GuardAdmission | null = null;
+    if (plan.guards.length > 0) {
+      const g = this.guardResult();
+      if (g[0] >= 0) guard = { index: g[0], flags: g[1], generation: g[2] >>> 0, state: BREAKER_STATES[g[3]], tracked: g[4] === 1 };
+    }
+    const tags = plan.tags.length > 0 && this.ex.tandem_experiment_tags(plan.handle) > 0 ? this.out() : null;
+    return { variant, setCookie: cookie.length > 0 ? cookie : null, reason, stripOverride, expose, guard, tags };
+  }
+
+  // What each tagging experiment gave the last decision (none out of scope).
+  lastTags(plan: ExperimentPlan): TagAssignment[] {
+    const out: TagAssignment[] = [];
+    for (let i = 0; i < plan.tags.length; i++) {
+      const v = this.ex.tandem_experiment_tag_variant(plan.handle, i);
+      if (v < 0) return [];
+      const t = plan.tags[i];
+      out.push({ name: t.name, variant: t.variants[v], reason: this.ex.tandem_experiment_tag_reason(plan.handle, i), bucket: this.ex.tandem_experiment_tag_bucket(plan.handle, i) });
+    }
+    return out;
+  }
+
+  private guardResult(): Int32Array {
+    return new Int32Array(this.bytes().buffer, this.ex.tandem_experiment_guard_result_ptr(), 8);
+  }
+
+  // The outcome of a request guard `index` admitted with (flags, generation).
+  // error: BreakerError (connectOrReset: a failure when either kind is listed).
+  recordGuard(plan: ExperimentPlan, index: number, flags: number, generation: number,
+    o: { status?: number; error?: number; latencyMs: number }, nowMs: number): GuardRecord {
+    const outcome = this.ex.tandem_experiment_guard_record(plan.handle, index, flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
+    const g = this.guardResult();
+    return { state: BREAKER_STATES[g[3]], transition: g[5] === 1 ? BREAKER_REASONS[g[6]] : null, outcome };
+  }
+
+  // Each guarded variant's guard state by variant name, as held (no time-driven change
+  // applied: what Envoy's shared data holds too).
+  guardStates(plan: ExperimentPlan): Record<string, BreakerStateName> {
+    const out: Record<string, BreakerStateName> = {};
+    plan.guards.forEach((g, i) => {
+      const st = this.describeGuard(plan, i)?.state;
+      out[plan.variants[g.variant].name] = st === "OPEN" ? "open" : st === "HALF_OPEN" ? "half_open" : "closed";
+    });
+    return out;
+  }
+
+  // A guard's state as JSON (wasm/core/breaker/describe.ts describeState), or null.
+  describeGuard(plan: ExperimentPlan, index: number): Record<string, unknown> | null {
+    return this.ex.tandem_experiment_guard_describe(plan.handle, index) === 1 ? JSON.parse(this.out()) : null;
+  }
+
+  // Index of the stickiness source that keyed the last decision; -1: a new id from the
+  // entropy fact; -2: no key and no entropy fact (the adapter fetches it and decides again).
+  lastKeySource(plan: ExperimentPlan): number {
+    return this.ex.tandem_experiment_key_source(plan.handle);
+  }
+
+  lastBucket(plan: ExperimentPlan): number {
+    return this.ex.tandem_experiment_bucket(plan.handle);
+  }
+
+  // ---- circuit-breaker ----
+
+  // The `circuit-breaker` plugin config (circuitBreaker fields + fallback) -> a plan
+  // with a handle; throws CoreError with the core's message. `seed`: see api.ts.
+  configureBreaker(json: string, seed = 0): BreakerPlan {
+    const h = this.ex.tandem_breaker_configure(this.put(json), seed >>> 0);
+    if (h < 0) throw new CoreError(this.out());
+    return { handle: h, ...(JSON.parse(this.out()) as Omit<BreakerPlan, "handle">) };
+  }
+
+  releaseBreaker(plan: BreakerPlan): void {
+    this.ex.tandem_breaker_release(plan.handle);
+  }
+
+  // Key from the request facts (`facts[i]` answers plan.needs[i]) and admission at nowMs.
+  admitBreaker(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): BreakerAdmission {
+    this.putFacts(facts, () => this.ex.tandem_breaker_fact_table(plan.handle));
+    const n = this.ex.tandem_breaker_key(plan.handle);
+    const ptr = this.ex.tandem_arena(0);
+    const key = n === 0 ? "" : this.dec.decode(this.bytes().subarray(ptr, ptr + n));
+    this.ex.tandem_breaker_allow(plan.handle, n, nowMs);
+    return { key, ...this.breakerResult() };
+  }
+
+  // Admission of an explicit key.
+  allowBreaker(plan: BreakerPlan, key: string, nowMs: number): BreakerCall {
+    this.ex.tandem_breaker_allow(plan.handle, this.put(key), nowMs);
+    return this.breakerResult();
+  }
+
+  // The outcome of a call admitted with (flags, generation). error: BreakerError.
+  recordBreaker(plan: BreakerPlan, key: string, flags: number, generation: number,
+    o: { status?: number; error?: number; latencyMs: number }, nowMs: number): BreakerCall {
+    this.ex.tandem_breaker_record(plan.handle, this.put(key), flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
+    return this.breakerResult();
+  }
+
+  // The key's state (no time-driven change applied), null for a key never seen or evicted.
+  breakerState(plan: BreakerPlan, key: string): BreakerStateName | null {
+    const s = this.ex.tandem_breaker_state(plan.handle, this.put(key));
+    return s < 0 ? null : BREAKER_STATES[s];
+  }
+
+  describeBreakerState(plan: BreakerPlan, key: string): Record<string, unknown> | null {
+    return this.ex.tandem_breaker_describe_state(plan.handle, this.put(key)) === 1 ? JSON.parse(this.out()) : null;
+  }
+
+  private breakerResult(): BreakerCall {
+    const r = new Int32Array(this.bytes().buffer, this.ex.tandem_breaker_result_ptr(), 10);
+    const flags = r[0];
+    return {
+      flags,
+      admitted: (flags & BREAKER_ADMITTED) !== 0,
+      permitted: (flags & BREAKER_PERMITTED) !== 0,
+      generation: r[1] >>> 0,
+      state: BREAKER_STATES[r[2]],
+      prevState: BREAKER_STATES[r[3]],
+      transition: r[4] === 1 ? BREAKER_REASONS[r[5]] : null,
+      retryAfter: r[6],
+      answer: r[7] as BreakerAnswer,
+      outcome: r[8],
+    };
+  }
+}

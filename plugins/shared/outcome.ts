@@ -1,0 +1,34 @@
+// The outcome of a proxied call (circuit breaker and canary guards) from Kong's own
+// figures, as `kong.log.serialize()` reports them in the log phase (kong/pdk/log.lua; no `response` phase, which would
+// make Kong buffer every response):
+//   status   the upstream's status: the last of `upstream_status` ("502, 200" after a
+//            retry); 0 (ignored) when no upstream was tried (a later plugin exited, the
+//            name did not resolve) or none answered
+//   error    when Kong answered itself after the last try failed: `source` "kong"
+//            (Kong.handle_error) with nginx's 502 or 504 as the last upstream status
+//            (a failed last try also shows as `tries[n].state` where recorded; Kong
+//            records it only when it retries). 504 = timeout; 502 = a refused
+//            connection or a reset before the response header, which nginx does not
+//            tell apart -> connectOrReset (a failure when failure.errors lists either)
+//   latency  latencies.proxy: balancer end -> first response byte, in ms (for a
+//            timeout, the time until nginx gave up); 0 when not proxied
+import { BreakerError } from "../../core-js/tandem-core";
+
+export interface KongOutcome { status: number; error: number; latencyMs: number }
+
+interface Try { state?: string; code?: number }
+
+export function outcomeOf(s: Record<string, unknown>): KongOutcome {
+  const tries = Array.isArray(s.tries) ? (s.tries as Try[]) : [];
+  const lat = (s.latencies as { proxy?: unknown } | undefined)?.proxy;
+  const latencyMs = typeof lat === "number" && lat >= 0 ? lat : 0;
+  const codes = typeof s.upstream_status === "string" ? s.upstream_status.split(/[,:]/) : [];
+  const code = codes.length > 0 ? Number.parseInt(codes[codes.length - 1].trim(), 10) : NaN;
+  if (tries.length === 0 || !Number.isInteger(code) || code <= 0) return { status: 0, error: BreakerError.none, latencyMs };
+  const last = tries[tries.length - 1];
+  const kongAnswered = s.source === "kong" || last?.state === "failed";
+  if (kongAnswered && (code === 502 || code === 504)) {
+    return { status: 0, error: code === 504 ? BreakerError.timeout : BreakerError.connectOrReset, latencyMs };
+  }
+  return { status: code, error: BreakerError.none, latencyMs };
+}

@@ -1,0 +1,30 @@
+// Entry point that turns the `circuit-breaker` plugin / root id configuration (the
+// circuitBreaker fields plus an optional `fallback` object, as cli/render.ts renders
+// it) into settings, for the Envoy filter. Same parser (parseBreakerPlugin) and the
+// same message text as every other path, so a config is accepted or rejected alike on
+// both gateways.
+import { parseJson } from "../json/json";
+import { Reader } from "../config/reader";
+import { E_JSON } from "../config/errors";
+import { parseBreakerPlugin } from "./config";
+import { BreakerSettings } from "./settings";
+
+export class BreakerResult {
+  settings: BreakerSettings | null = null;
+  error: string = "";
+}
+
+export function configureBreakerSettings(text: string): BreakerResult {
+  const out = new BreakerResult();
+  const j = parseJson(text);
+  if (j.value === null) {
+    // Worded as wasm/core/policy.ts words it for every configuration.
+    out.error = E_JSON + ": " + j.error;
+    return out;
+  }
+  const r = new Reader();
+  const s = parseBreakerPlugin(r, j.value);
+  if (r.failed || s === null) { out.error = r.error; return out; }
+  out.settings = s;
+  return out;
+}

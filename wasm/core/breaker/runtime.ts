@@ -1,0 +1,210 @@
+// The `circuit-breaker` plugin for Node-side adapters (the Kong plugin, `tandem
+// simulate --via core`): one configured Breaker (per-key states in a table, ./breaker/)
+// plus what an adapter needs around it, all decided here so every path derives keys
+// and answers alike:
+//
+//   key       which request facts name the breaker key (Needs, ./facts.ts) and the
+//             derivation (below), identical to the Envoy filter's (wasm/filter/breaker-filter.ts)
+//   allow     admission plus what answers a rejection (fallbackOnReject) and Retry-After
+//   record    the outcome, with whether the call made the state change (transition)
+//   describe  a JSON plan built once at configure time: key, needs, mode, the fallback's
+//             response (status, headers, body, content type) or reroute target, and the
+//             default rejection answer, so the adapter answers without building strings
+//
+// Key (circuitBreaker.key), from the request as the breaker sees it (after the
+// experiment, which removes client copies of the variant header and sets its own):
+//   upstream    the first value of `x-tandem-variant` when non-empty, else the Host
+//               (Envoy: :authority), else the empty key
+//   route       the empty key: one state for everything this plugin instance sees
+//   header:<n>  the first value of header <n>, as sent; absent: the empty key
+import { Bytes } from "../text/bytes";
+import { Fact, FactSource, Needs } from "../request/facts";
+import { quote } from "../config/reader";
+import { Breaker } from "./breaker";
+import {
+  BreakerMode, BreakerSettings, FallbackKind, FallbackSettings, KeyKind,
+} from "./settings";
+import { allow, classify, record, retryAfterSeconds, transportError } from "./machine";
+import { fallbackOnReject } from "./fallback";
+import { BreakerState } from "./state";
+import { describeSettings, modeName } from "./describe";
+
+// The header the `experiment` part sets and a variant reroute sets (docs/policy.md).
+export const VARIANT_HEADER = "x-tandem-variant";
+// What answers a rejected call when no fallback applies (both gateways).
+export const REJECT_STATUS = 503;
+export const REJECT_BODY = "circuit breaker open";
+export const REJECT_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+// Layout of the result area (i32 slots) the adapter reads after allow / record.
+export const R_FLAGS = 0;        // Admission flags (1 admitted, 2 permitted, 4 probe)
+export const R_GENERATION = 1;   // u32: the generation to hand back to record
+export const R_STATE = 2;        // the key's state after the call: 0 closed, 1 open, 2 half_open
+export const R_PREV_STATE = 3;   // its state before the call
+export const R_TRANSITION = 4;   // 1 when the call made the state transition (reason in R_REASON)
+export const R_REASON = 5;       // REASON_* of the key's last transition
+export const R_RETRY_AFTER = 6;  // rejections: Retry-After seconds, -1 = none
+export const R_FALLBACK = 7;     // rejections: what answers (FallbackKind: 0 default reject, 1 respond, 2 reroute)
+export const R_OUTCOME = 8;      // record: OUTCOME_* of the call, -1 when the key was evicted meanwhile
+export const RESULT_SLOTS = 10;
+
+export class BreakerRuntime {
+  breaker: Breaker;
+  needs: Needs = new Needs();
+  keySlot: i32 = -1;       // header: the header; upstream: x-tandem-variant
+  hostSlot: i32 = -1;      // upstream: the Host fallback
+  key: Bytes = new Bytes();
+
+  // `result`: where allow / record report (R_* slots); several runtimes may share one.
+  constructor(public settings: BreakerSettings, seed: u32, public result: StaticArray<i32> = new StaticArray<i32>(RESULT_SLOTS)) {
+    this.breaker = new Breaker(settings, seed);
+    const n = this.needs;
+    if (settings.keyKind == KeyKind.Upstream) {
+      this.keySlot = n.add(Fact.Header, VARIANT_HEADER);
+      this.hostSlot = n.add(Fact.Host, "");
+    } else if (settings.keyKind == KeyKind.Header) {
+      this.keySlot = n.add(Fact.Header, settings.keyHeader);
+    }
+    n.seal();
+  }
+
+  // The request's key into this.key (a view of the facts, or empty).
+  deriveKey(facts: FactSource): Bytes {
+    const n = this.needs;
+    n.begin(facts);
+    const k = this.key;
+    k.set(0, 0);
+    if (this.keySlot < 0) return k;
+    const v = n.get(this.keySlot);
+    if (this.hostSlot < 0) {                  // header:<n>
+      if (v.present) k.set(v.ptr, v.len);
+      return k;
+    }
+    if (v.len > 0) { k.set(v.ptr, v.len); return k; }   // upstream: the variant
+    const h = n.get(this.hostSlot);
+    if (h.len > 0) k.set(h.ptr, h.len);                  // else the Host
+    return k;
+  }
+
+  allow(ptr: usize, len: i32, nowMs: f64): i32 {
+    const b = this.breaker;
+    const s = this.settings;
+    const st = b.table.get(ptr, len);
+    const r = this.result;
+    const prev = st.state;
+    const gen0 = st.generation;
+    const a = allow(s, st, nowMs, b.admission);
+    r[R_FLAGS] = a.flags;
+    r[R_GENERATION] = <i32>a.generation;
+    r[R_PREV_STATE] = <i32>prev;
+    r[R_STATE] = <i32>st.state;
+    r[R_TRANSITION] = st.generation != gen0 ? 1 : 0;
+    r[R_REASON] = <i32>st.reason;
+    r[R_RETRY_AFTER] = a.admitted ? -1 : retryAfterSeconds(a.retryAfterMs);
+    r[R_FALLBACK] = a.admitted ? 0 : <i32>fallbackOnReject(s.fallback);
+    r[R_OUTCOME] = -1;
+    return a.flags;
+  }
+
+  record(ptr: usize, len: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
+    const s = this.settings;
+    error = transportError(s, error);
+    const r = this.result;
+    r[R_FLAGS] = flags;
+    r[R_GENERATION] = <i32>generation;
+    r[R_RETRY_AFTER] = -1;
+    r[R_FALLBACK] = 0;
+    r[R_TRANSITION] = 0;
+    const outcome = classify(s, status, error);
+    const st = this.breaker.table.find(ptr, len);
+    if (st === null) {
+      r[R_STATE] = 0; r[R_PREV_STATE] = 0; r[R_REASON] = 0; r[R_OUTCOME] = -1;
+      return -1;
+    }
+    const prev = st.state;
+    const gen0 = st.generation;
+    record(s, st, this.breaker.admission.restore(flags, generation), outcome, latencyMs, nowMs);
+    r[R_PREV_STATE] = <i32>prev;
+    r[R_STATE] = <i32>st.state;
+    r[R_TRANSITION] = st.generation != gen0 ? 1 : 0;
+    r[R_REASON] = <i32>st.reason;
+    r[R_OUTCOME] = outcome;
+    return outcome;
+  }
+
+  state(ptr: usize, len: i32): BreakerState | null {
+    return this.breaker.state(ptr, len);
+  }
+
+  describe(): string {
+    const s = this.settings;
+    let key = "upstream";
+    if (s.keyKind == KeyKind.Route) key = "route";
+    else if (s.keyKind == KeyKind.Header) key = "header:" + s.keyHeader;
+    let d = "{\"key\":" + quote(key) + ",\"mode\":\"" + modeName(s.mode) + "\",\"needs\":[";
+    for (let i = 0; i < this.needs.list.length; i++) {
+      const n = this.needs.list[i];
+      if (i > 0) d += ",";
+      d += "{\"kind\":" + (<i32>n.kind).toString() + ",\"name\":" + jsonText(n.name) + "}";
+    }
+    d += "],\"records\":" + (recordsOutcomes(s) ? "true" : "false");
+    d += ",\"fallback\":" + describeFallbackPlan(s.fallback);
+    d += ",\"reject\":{\"status\":" + REJECT_STATUS.toString() + ",\"headers\":{},\"body\":" + jsonText(REJECT_BODY) +
+      ",\"contentType\":" + jsonText(REJECT_CONTENT_TYPE) + ",\"retryAfter\":true}";
+    d += ",\"settings\":" + describeSettings(s);
+    return d + "}";
+  }
+}
+
+function describeFallbackPlan(f: FallbackSettings | null): string {
+  if (f === null) return "null";
+  let d = "{";
+  if (f.kind == FallbackKind.Respond) {
+    d += "\"kind\":\"respond\",\"status\":" + f.status.toString() + ",\"headers\":{";
+    for (let i = 0; i < f.headers.length; i++) {
+      if (i > 0) d += ",";
+      d += jsonText(f.headers[i].name) + ":" + jsonText(f.headers[i].value);
+    }
+    d += "},\"body\":" + jsonText(f.body) + ",\"contentType\":" + jsonText(f.contentType);
+    d += ",\"retryAfter\":" + (f.retryAfter ? "true" : "false");
+    d += ",\"variant\":null,\"upstream\":null";
+  } else {
+    d += "\"kind\":\"reroute\",\"variant\":" + (f.variant.length > 0 ? jsonText(f.variant) : "null");
+    d += ",\"upstream\":" + (f.upstream.length > 0 ? jsonText(f.upstream) : "null");
+  }
+  d += ",\"onOpen\":" + (f.onOpen ? "true" : "false") + ",\"onUpstreamFailure\":" + (f.onUpstreamFailure ? "true" : "false");
+  return d + "}";
+}
+
+// A JSON string literal of any text (unlike config/reader quote(), never shortened).
+// Linear with two allocations: the escaped UTF-16 units are sized, written into one
+// buffer and decoded once (bodies reach 64 KiB; many small strings would be quadratic
+// under the incremental GC).
+export function jsonText(s: string): string {
+  const n = s.length;
+  let size = n + 2;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c) size += 1;
+    else if (c < 0x20 || c == 0x7f) size += 5;
+  }
+  const buf = new StaticArray<u16>(size);
+  const hex = "0123456789abcdef";
+  let o = 0;
+  buf[o++] = 0x22;
+  for (let i = 0; i < n; i++) {
+    const c = <u16>s.charCodeAt(i);
+    if (c == 0x22 || c == 0x5c) { buf[o++] = 0x5c; buf[o++] = c; }
+    else if (c < 0x20 || c == 0x7f) {
+      buf[o++] = 0x5c; buf[o++] = 0x75; buf[o++] = 0x30; buf[o++] = 0x30;
+      buf[o++] = <u16>hex.charCodeAt(c >> 4); buf[o++] = <u16>hex.charCodeAt(c & 15);
+    } else buf[o++] = c;
+  }
+  buf[o++] = 0x22;
+  return String.UTF16.decodeUnsafe(changetype<usize>(buf), <usize>size << 1);
+}
+
+// Forced modes neither change nor read the state from outcomes: adapters skip record().
+export function recordsOutcomes(s: BreakerSettings): bool {
+  return s.mode != BreakerMode.ForcedOpen && s.mode != BreakerMode.ForcedClosed;
+}
