@@ -5,6 +5,7 @@ import { coreBench } from './core';
 import { envoyBreakerOverhead, envoyOverhead, envoyRulesOverhead, memoryGrowth } from './envoy';
 import { kongBreakerRpcs, kongRpcs, kongThroughput } from './kong';
 import { envoyGuardOverhead } from './envoy-guard';
+import { peersBench } from './peers';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
@@ -16,6 +17,7 @@ const sections: Record<string, () => unknown> = {
   // experiment alone, then experiment + circuit-breaker on one gateway
   'kong-rpcs': async () => ({ ...(await kongRpcs()), breaker: await kongBreakerRpcs() }),
   'kong-throughput': () => kongThroughput(),
+  peers: () => peersBench(),
 };
 
 const name = process.argv[2];

@@ -86,7 +86,7 @@ function runSection(name, timeoutMs = 180_000) {
   });
 }
 
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers'];
 const res = {};
 const errors = {};
 const seconds = {};
@@ -109,6 +109,7 @@ const kr = res['kong-rpcs'] ?? {};
 const kt = res['kong-throughput'] ?? {};
 const kb = kr.breaker ?? {};
 const c = res.core ?? {};
+const pe = res.peers ?? {};
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
 
 const result = {
@@ -204,6 +205,18 @@ const result = {
     breakerKeys: c.breakerKeys ?? null,
     breakerFailureShare: round(c.breakerFailureShare),
   },
+  peers: {
+    bucketRatio: round(pe.bucketRatio),
+    tandemBucketNs: round(pe.tandemBucketNs, 0),
+    growthbookNs: round(pe.growthbookNs, 0),
+    unleashRatio: round(pe.unleashRatio),
+    tandemUnleashNs: round(pe.tandemUnleashNs, 0),
+    unleashNs: round(pe.unleashNs, 0),
+    breakerRatio: round(pe.breakerRatio),
+    tandemBreakerNs: round(pe.tandemBreakerNs, 0),
+    opossumNs: round(pe.opossumNs, 0),
+    rounds: pe.rounds ?? null,
+  },
 };
 
 const targets = [
@@ -217,6 +230,9 @@ const targets = [
   ['kong.throughputRatio', result.kong.throughputRatio, '>=', 0.9],
   ['wasm.sizeBytes', result.wasm.sizeBytes, '<=', 98304],
   ['wasm.memoryGrowthPages', result.wasm.memoryGrowthPages, '<=', 1],
+  ['peers.bucketRatio', result.peers.bucketRatio, '>=', 1],
+  ['peers.unleashRatio', result.peers.unleashRatio, '>=', 1],
+  ['peers.breakerRatio', result.peers.breakerRatio, '>=', 10],
 ];
 result.targets = {};
 for (const [key, value, op, limit] of targets) {
@@ -248,6 +264,9 @@ if (json) {
     'kong.logRpcs': `max per request over both plugins' log phases: experiment alone ${fmt(result.kong.experimentLogRpcs)} (HandleEvent; + serialize with a canary guard), experiment + circuit-breaker ${fmt(result.kong.withBreakerLogRpcs)}`,
     'kong.throughputRatio': `experiment ${fmt(result.kong.experimentReqPerSec)} req/s ÷ kong-baseline ${fmt(result.kong.baselineReqPerSec)} req/s; ${fmt(result.kong.concurrency)} in flight, median of ${fmt(result.kong.rounds)} rounds (range ${fmt(result.kong.throughputRatioMin)}–${fmt(result.kong.throughputRatioMax)}); plugin-server CPU per request ${fmt(result.kong.experimentCpuUsPerRequest)} µs vs ${fmt(result.kong.baselineCpuUsPerRequest)} µs (×${fmt(result.kong.cpuRatio)}), driver ${fmt(result.kong.driverCpuUsPerRequest)} µs`,
     'wasm.sizeBytes': `noop.wasm ${fmt(result.wasm.noopSizeBytes)} bytes`,
+    'peers.bucketRatio': `tandem decision through tandem-core.wasm from JS (hash: growthbook-v2) ${us(result.peers.tandemBucketNs)} vs @growthbook/growthbook hash + getBucketRanges + chooseVariation ${us(result.peers.growthbookNs)}, same keys, same variants; median of ${fmt(result.peers.rounds)} interleaved rounds`,
+    'peers.unleashRatio': `tandem (hash: unleash) ${us(result.peers.tandemUnleashNs)} vs unleash-client selectVariantDefinition ${us(result.peers.unleashNs)}, same keys, same variants`,
+    'peers.breakerRatio': `tandem admitBreaker + recordBreaker ${us(result.peers.tandemBreakerNs)} vs opossum fire() of a resolved action, awaited ${us(result.peers.opossumNs)}`,
     'wasm.memoryGrowthPages': `${fmt(result.wasm.pagesAfterWarmup)} pages after 10,000 streams → ${fmt(result.wasm.pagesAfterRun)} after ${fmt(result.wasm.memoryRequests)} more`,
   };
   const rows = [['figure', 'value', 'target', 'pass', 'context']];
