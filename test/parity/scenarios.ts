@@ -76,6 +76,9 @@ export function scenarios(users: number): Scenario[] {
 
   const secret = "parity-secret-0123456789";
   const hmac = (v: string) => `${v}.${createHmac("sha256", secret).update(v).digest("hex")}`;
+  // Expiring tokens ("<variant>~<unix s>"): t is the gateways' clock in ms, so a token
+  // expiring at second 4 works for the requests before t = 4000 and no later.
+  const expiring = (v: string, s: number) => hmac(`${v}~${s}`);
   mk("rules-override-growthbook", {
     name: "rules", hash: "growthbook-v2", exposeHeader: true,
     stickiness: { sources: ["cookie:uid", "header:x-user-id"], cookie: { name: "uid" } },
@@ -95,6 +98,7 @@ export function scenarios(users: number): Scenario[] {
     if (x < 0.45) return { path: `/p?plan=${["pro-12", "team-345", "pro-1", "free"][Math.floor(r() * 4)]}`, headers: id };
     if (x < 0.55) return { method: "POST", headers: { ...id, "user-agent": r() < 0.5 ? "Mozilla/5.0" : "Googlebot/2.1" } };
     if (x < 0.65) return { headers: { ...id, "x-tandem-force": r() < 0.5 ? hmac("beta") : "beta.deadbeef" } };
+    if (x < 0.72) return { headers: { ...id, "x-tandem-force": r() < 0.8 ? expiring("canary", 4) : `beta~9.${hmac("canary~9").split(".")[1]}` } };
     return { headers: r() < 0.8 ? id : {} };
   });
 

@@ -30,7 +30,7 @@ const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "var
 // the routing experiment, so none of its own stickiness, scope, headers or upstreams.
 const TAGGING_KEYS: StaticArray<string> = ["name", "seed", "variants", "rules", "hash", "rollout"];
 const TAGGING_VARIANT_KEYS: StaticArray<string> = ["name", "weight"];
-const OVERRIDE_KEYS: StaticArray<string> = ["header", "secret"];
+const OVERRIDE_KEYS: StaticArray<string> = ["header", "secret", "requireExpiry"];
 const ROLLOUT_KEYS: StaticArray<string> = ["variant", "start", "steps"];
 const STEP_KEYS: StaticArray<string> = ["weight", "after"];
 const MIN_SECRET_BYTES = 16;
@@ -178,6 +178,9 @@ function parseOverride(r: Reader, obj: JValue, path: string, s: ExperimentSettin
   s.overrideHeaderBytes = utf8(s.overrideHeader);
   s.overrideSlot = s.needs.add(Fact.Header, s.overrideHeader);
   s.hmac = HmacSha256.fromString(secret);
+  s.overrideRequiresExpiry = r.bool(o, "requireExpiry", p, false);
+  // A token may carry an expiry (experiment.ts overridden): checking it needs the time.
+  s.clock = true;
 }
 
 // rollout: the rollout variant's weight follows the steps; the first other variant

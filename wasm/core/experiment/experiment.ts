@@ -28,6 +28,8 @@ export const KEY_GENERATED = -1;   // keySource: a new id was generated (and may
 // RPC) decides again with it; the others always pass entropy.
 export const KEY_NEEDS_ENTROPY = -2;
 const BUCKETS: u32 = 10000;
+// An override expiry in Unix seconds: at most 12 digits (year 33658), so f64 holds it exactly.
+const MAX_EXPIRY_DIGITS = 12;
 
 export class ExperimentDecision {
   inScope: bool = false;
@@ -68,7 +70,7 @@ export class ExperimentRuntime {
     if (c !== null) this.decision.setCookie = new StaticArray<u8>(c.prefix.length + ID_HEX_LEN + c.suffix.length);
   }
 
-  // `nowMs` matters only for a time-based rollout and canary guards (settings.clock).
+  // `nowMs` matters only for a time-based rollout, canary guards and override expiries (settings.clock).
   decide(facts: FactSource, nowMs: f64): ExperimentDecision {
     const s = this.settings;
     const d = this.decision;
@@ -99,7 +101,7 @@ export class ExperimentRuntime {
       return d;
     }
 
-    if (d.stripOverride && this.overridden(d)) return this.exposed(d);
+    if (d.stripOverride && this.overridden(d, nowMs)) return this.exposed(d);
     const rule = this.matcher.first();
     if (rule >= 0) {
       const r = unchecked(s.rules[rule]);
@@ -164,19 +166,40 @@ export class ExperimentRuntime {
     return unchecked(ts[i]);
   }
 
-  // QA override "<variant>.<hex HMAC-SHA256(variant, secret)>": honoured only when
-  // the MAC verifies; the header is stripped either way.
-  private overridden(d: ExperimentDecision): bool {
+  // QA override "<variant>.<mac>" or, expiring, "<variant>~<unix seconds>.<mac>", where
+  // mac = hex HMAC-SHA256(everything before the last dot, secret): honoured only when
+  // the MAC verifies and the expiry (if any) is after nowMs; the header is stripped
+  // either way. `~` cannot occur in a variant name, so the two forms never overlap: a
+  // token signed for one variant (or one expiry) verifies for no other.
+  private overridden(d: ExperimentDecision, nowMs: f64): bool {
     const s = this.settings;
     const raw = s.needs.get(s.overrideSlot);
     let dot = -1;
     for (let i = raw.len - 1; i >= 0; i--) if (load<u8>(raw.ptr + i) == 0x2e) { dot = i; break; }
     if (dot <= 0) return false;
+    let nameLen = dot;
+    let expiryS: f64 = -1;
+    for (let i = 0; i < dot; i++) {
+      if (load<u8>(raw.ptr + i) != 0x7e) continue;   // '~'
+      nameLen = i;
+      const digits = dot - i - 1;
+      if (digits < 1 || digits > MAX_EXPIRY_DIGITS) return false;
+      let e: f64 = 0;
+      for (let j = i + 1; j < dot; j++) {
+        const c = <i32>load<u8>(raw.ptr + j) - 0x30;
+        if (c < 0 || c > 9) return false;
+        e = e * 10 + <f64>c;
+      }
+      expiryS = e;
+      break;
+    }
+    if (expiryS < 0 && s.overrideRequiresExpiry) return false;
     const vs = s.variants;
     for (let v = 0; v < vs.length; v++) {
       const name = unchecked(vs[v]).nameBytes;
-      if (name.length == dot && memory.compare(raw.ptr, changetype<usize>(name), dot) == 0) {
+      if (name.length == nameLen && memory.compare(raw.ptr, changetype<usize>(name), nameLen) == 0) {
         if (!changetype<HmacSha256>(s.hmac).verifyHex(raw.ptr, dot, raw.ptr + dot + 1, raw.len - dot - 1)) return false;
+        if (expiryS >= 0 && !(nowMs < expiryS * 1000)) return false;
         d.variant = v;
         d.reason = REASON_OVERRIDE;
         return true;

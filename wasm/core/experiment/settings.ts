@@ -100,6 +100,7 @@ export class ExperimentSettings {
   overrideHeaderBytes: StaticArray<u8> = new StaticArray<u8>(0);
   overrideSlot: i32 = -1;
   hmac: HmacSha256 | null = null;
+  overrideRequiresExpiry: bool = false;   // tokens without "~<expiry>" are refused
   guards: StaticArray<GuardSettings> = new StaticArray<GuardSettings>(0);
   guardOf: StaticArray<i32> = new StaticArray<i32>(0);   // per variant: index into guards, -1 none
   clock: bool = false;              // rollout or guards: adapters must pass the real clock
