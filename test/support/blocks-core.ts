@@ -31,6 +31,8 @@ interface Exports {
   hmac_verify(h: number, len: number, tokenLen: number): number;
   ct_equal(len: number): number;
   blocks_memory_bytes(): number;
+  work_steps(): number;
+  work_steps_reset(): void;
 }
 
 export class RegexSyntaxError extends Error {
@@ -113,6 +115,15 @@ export class BlocksCore {
   }
 
   releaseRegex(h: number): void { this.ex.regex_release(h); }
+
+  // Inner-loop steps one search takes (regex automaton and literal scan; counted by the
+  // test build, wasm/core/text/steps.ts): work as an exact count, the same on any machine.
+  searchSteps(h: number, input: Input): number {
+    const [len] = this.put(input);
+    this.ex.work_steps_reset();
+    this.ex.regex_search(h, len);
+    return this.ex.work_steps();
+  }
 
   // ---- GrowthBook ----
 

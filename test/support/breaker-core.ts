@@ -64,6 +64,8 @@ interface Exports {
   breaker_shared_generation(): number;
   breaker_shared_record(len: number, flags: number, gen: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   breaker_churn(keyLen: number, n: number, nowMs: number, stepMs: number): number;
+  breaker_work_steps(): number;
+  breaker_work_steps_reset(): void;
 }
 
 function admissionOf(v: number, generation: number, retryAfterMs: number): Admission {
@@ -200,6 +202,13 @@ export class BreakerCore {
 
   churn(key: string, n: number, nowMs: number, stepMs: number): number {
     return this.ex.breaker_churn(this.putKey(key), n, nowMs, stepMs);
+  }
+
+  // churn, returning the inner-loop steps it took (wasm/core/text/steps.ts)
+  churnSteps(key: string, n: number, nowMs: number, stepMs: number): number {
+    this.ex.breaker_work_steps_reset();
+    this.churn(key, n, nowMs, stepMs);
+    return this.ex.breaker_work_steps();
   }
 
   memoryBytes(): number { return this.ex.memory.buffer.byteLength; }

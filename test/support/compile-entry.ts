@@ -20,7 +20,7 @@ function sourcesHash(extra: string[]): string {
   };
   walk(join(ROOT, "wasm", "core"));
   h.update(readFileSync(join(ROOT, "asconfig.json")));
-  h.update(extra.join(" "));
+  h.update(extra.join(" ") + " steps");
   return h.digest("hex").slice(0, 16);
 }
 
@@ -33,7 +33,8 @@ export function compileTestEntry(entry: string, extraArgs: string[] = []): strin
   if (existsSync(out)) return out;
   const tmp = `${out}.${process.pid}.${Date.now()}.tmp.wasm`;
   const asc = join(ROOT, "node_modules", "assemblyscript", "bin", "asc.js");
-  execFileSync(process.execPath, [asc, entry, "--config", "asconfig.json", "--target", "core", "--outFile", tmp, ...extraArgs], {
+  // Test builds count work steps (wasm/core/text/steps.ts): linear-time checks count, never time.
+  execFileSync(process.execPath, [asc, entry, "--config", "asconfig.json", "--target", "core", "--outFile", tmp, "--use", "TANDEM_COUNT_STEPS=1", ...extraArgs], {
     cwd: ROOT, stdio: ["ignore", "pipe", "pipe"],
   });
   renameSync(tmp, out);   // atomic: parallel test files may compile the same module

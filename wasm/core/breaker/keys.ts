@@ -10,6 +10,7 @@
 //
 // Hashes are murmur3_32 with a seed the adapter passes: give it a random one so that
 // clients choosing header keys cannot aim for collisions.
+import { countSteps } from "../text/steps";
 import { murmur3_32 } from "../hash/hash";
 import { BreakerSettings } from "./settings";
 import { BreakerState } from "./state";
@@ -128,6 +129,7 @@ export class BreakerTable {
     const mask = this.mask;
     let i = <i32>h & mask;
     while (true) {
+      countSteps(1);
       const e = unchecked(this.index[i]);
       if (e == NONE) return -1;
       if (unchecked(this.hashes[e]) == h && unchecked(this.keyLens[e]) == len &&
@@ -140,7 +142,7 @@ export class BreakerTable {
   private insert(e: i32, h: u32): void {
     const mask = this.mask;
     let i = <i32>h & mask;
-    while (unchecked(this.index[i]) != NONE) i = (i + 1) & mask;
+    while (unchecked(this.index[i]) != NONE) { countSteps(1); i = (i + 1) & mask; }
     unchecked(this.index[i] = e);
   }
 

@@ -9,6 +9,7 @@
 //                 or more resets the totals at once). Unlike resilience4j's, it never
 //                 reads a clock: the caller passes the time, and a time before the
 //                 newest bucket counts as the newest bucket (the clock did not move).
+import { countSteps } from "../text/steps";
 
 export const BIT_FAILED: u32 = 1;
 export const BIT_SLOW: u32 = 2;
@@ -111,6 +112,7 @@ export class TimeWindow extends Window {
         const c = this.counts;
         let slot = this.slotOf(head + 1);
         for (let k = <i32>(e - head); k > 0; k--) {
+          countSteps(1);
           const o = slot * BUCKET_FIELDS;
           this.calls -= unchecked(c[o]);
           this.failures -= unchecked(c[o + 1]);

@@ -12,6 +12,7 @@
 // search runs on the plain NFA. Either way a byte costs at most one NFA step, so search
 // stays O(program x input). Memory: transitions <= 16 KB, state sets <= 16 KB + program,
 // smaller for small programs.
+import { countSteps } from "../text/steps";
 import { OP_ANY, OP_BYTE, OP_MASK, Program } from "./program";
 import { addThread, at32, runNfa, stepByte } from "./vm";
 
@@ -148,6 +149,7 @@ export class Matcher {
     const last = len - 1;
     let pos = 0;
     while (pos < last) {
+      countSteps(1);
       const c = <i32>load<u8>(cls + <usize>load<u8>(ptr + <usize>pos));
       let t = load<i32>(trans + (<usize>(s + c) << 2));
       if (t < 0) {
@@ -178,6 +180,7 @@ export class Matcher {
     const n = this.stLen[s];
     const ng = g0 + pos + 1;
     const slot = s * this.nClasses + c;
+    countSteps(n + 1);
     let nn = 0;
     for (let i = 0; i < n; i++) {
       const t = stepByte(code + (<usize>at32(src, i) << 4), masks, b);
@@ -225,6 +228,7 @@ export class Matcher {
     const mark = changetype<usize>(this.mark), pool = changetype<usize>(this.pool);
     let i = <i32>(h & <u32>mask);
     while (true) {
+      countSteps(1);
       const id1 = this.table[i];
       if (id1 == 0) break;
       const id = id1 - 1;

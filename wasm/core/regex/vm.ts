@@ -11,6 +11,7 @@
 // functions take raw pointers into those arrays (which never move): managed references
 // in a hot loop cost a shadow-stack store per use under the incremental GC, which
 // measured 2x slower.
+import { countSteps } from "../text/steps";
 import { ANY_E0, ANY_ED, ANY_F0, ANY_F4, ANY_T1, ANY_T2, ANY_T3, OP_ANY, OP_BOL, OP_BYTE, OP_EOL, OP_MASK, OP_MATCH, OP_SPLIT } from "./program";
 
 // Continuation-chain entry for a UTF-8 lead byte 0xC0..0xFF (-1: not a valid lead).
@@ -35,6 +36,7 @@ export function addThread(code: usize, mark: usize, stack: usize, list: usize, n
   let sp = 1;
   set32(stack, 0, pc0);
   while (sp > 0) {
+    countSteps(1);
     const pc = at32(stack, --sp);
     const ins = code + (<usize>pc << 4);
     const op = load<i32>(ins);
@@ -89,6 +91,7 @@ export function runNfa(code: usize, masks: usize, mark: usize, stack: usize, cur
     const b = <i32>load<u8>(ptr + <usize>pos);
     const ng = g + 1;
     let nn = 0;
+    countSteps(cn + 1);
     for (let i = 0; i < cn; i++) {
       const t = stepByte(code + (<usize>at32(cur, i) << 4), masks, b);
       if (t >= 0) {

@@ -1,6 +1,7 @@
 // Test entry for the issue-3 building blocks (regex, GrowthBook hashing, SHA-256/HMAC);
 // test/support/blocks-core.ts compiles it with the "core" target. A flat ABI like
 // ../api.ts: JS writes bytes into the arena, calls, and reads the out buffer. Not shipped.
+import { resetSteps, workSteps } from "../text/steps";
 import { utf8 } from "../text/bytes";
 import { CompiledRegex, compileRegexBytes } from "../regex/index";
 import { GrowthBookSplit, weightFromBp } from "../hash/growthbook";
@@ -115,3 +116,8 @@ export function ct_equal(len: i32): i32 {
 
 // Heap size, to check that searches and MACs allocate nothing.
 export function blocks_memory_bytes(): i32 { return <i32>(memory.size() << 16); }
+
+// Inner-loop steps of the regex engine and the substring scan since the last reset
+// (wasm/core/text/steps.ts; counted in test builds only).
+export function work_steps(): f64 { return <f64>workSteps; }
+export function work_steps_reset(): void { resetSteps(); }

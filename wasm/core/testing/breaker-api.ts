@@ -1,6 +1,7 @@
 // Test entry for the breaker core (test/support/breaker-core.ts compiles it with the
 // "core" target). A flat ABI like ../api.ts: JS writes UTF-8 / bytes into the arena,
 // calls, and reads results from the out buffer. Not shipped.
+import { resetSteps, workSteps } from "../text/steps";
 import { utf8 } from "../text/bytes";
 import { parseJson } from "../json/json";
 import { Reader } from "../config/reader";
@@ -184,3 +185,8 @@ export function breaker_churn(keyLen: i32, n: i32, nowMs: f64, stepMs: f64): i32
   }
   return admitted;
 }
+
+// Inner-loop steps (window buckets advanced, key-table probes) since the last reset
+// (wasm/core/text/steps.ts; counted in test builds only).
+export function breaker_work_steps(): f64 { return <f64>workSteps; }
+export function breaker_work_steps_reset(): void { resetSteps(); }

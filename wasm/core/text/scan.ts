@@ -4,6 +4,8 @@
 // 8 bytes per iteration (SWAR: the bytes of a word equal to it light up), and the rest
 // of the literal is compared only where it occurs: ~0.2 ns a byte.
 
+import { countSteps } from "./steps";
+
 const ONES: u64 = 0x0101010101010101;
 const LOW7: u64 = 0x7f7f7f7f7f7f7f7f;
 
@@ -21,6 +23,7 @@ export function containsBytes(p: usize, n: i32, w: usize, wl: i32, ignoreCase: b
   const end = p + <usize>n;
   let q = p;
   while (q + 8 <= end) {
+    countSteps(1);
     const x = (load<u64>(q) | fold) ^ pat;   // zero bytes: candidates
     let t = ~(((x & LOW7) + LOW7) | x | LOW7); // exactly their high bits
     while (t != 0) {
@@ -32,6 +35,7 @@ export function containsBytes(p: usize, n: i32, w: usize, wl: i32, ignoreCase: b
     q += 8;
   }
   for (; q <= last; q++) {
+    countSteps(1);
     if ((<u64>load<u8>(q) | (fold & 0xff)) == first && eqAt(q + 1, w + 1, wl - 1, ignoreCase)) return true;
   }
   return false;
