@@ -6,8 +6,13 @@
 //   "content-type", ...) appends to the existing entry with "," (insertByKey/appendToHeader)
 //   instead of creating a second entry; other headers get one entry per value;
 // - get returns the FIRST entry (Context::getHeaderMapValue reads entry[0]);
-// - setCopy (proxy_replace_header_map_value) overwrites the first entry in place and keeps
-//   any further entries with the same name (HeaderMapImpl::setCopy, envoy#9221);
+// - setCopy (proxy_replace_header_map_value → Context::replaceHeaderMapValue → setCopy) is
+//   remove(key) then addCopy(key, value) in current Envoy (HeaderMapImpl::setCopy; the
+//   pre-1.2x "overwrite the first entry, keep the rest" path and its runtime flag
+//   http_set_copy_replace_all_headers are gone): every copy goes, one entry is added where
+//   addCopy puts a new one (after the pseudo-headers for ":x", else last);
+// - setInline is Envoy's typed inline setters (setContentLength, setStatus, ...:
+//   HeaderMapImpl::setInline): the one inline entry changes in place;
 // - byteSize() is the sum of key and value lengths — what proxy_get_header_map_size returns.
 
 import { listsSize, writeLists, type Pair } from './pairs.js';
@@ -198,8 +203,14 @@ export class HeaderMap {
     this.insert(lower, value);
   }
 
-  /** setCopy: replace the first occurrence in place, or add. */
+  /** setCopy (HeaderMapImpl::setCopy): remove every copy, then addCopy one. */
   setCopy(key: string, value: string): void {
+    this.remove(key);
+    this.add(key, value);
+  }
+
+  /** An inline setter (HeaderMapImpl::setInline, e.g. setContentLength): the entry in place, or add. */
+  setInline(key: string, value: string): void {
     const lower = key.toLowerCase();
     const i = this.indexOf(lower);
     this.wire = null;

@@ -133,9 +133,9 @@ export class HttpStream implements StreamCallbacks {
       if (k === 'host') m.add(':authority', raw[i + 1]);
       else m.add(k, raw[i + 1]);
     }
-    m.setCopy(':path', this.req.url ?? '/');
-    m.setCopy(':method', this.req.method ?? 'GET');
-    if (!m.has(':scheme')) m.setCopy(':scheme', 'http');
+    m.setInline(':path', this.req.url ?? '/');
+    m.setInline(':method', this.req.method ?? 'GET');
+    if (!m.has(':scheme')) m.setInline(':scheme', 'http');
     for (const h of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']) m.remove(h);
     if (!m.has('x-forwarded-proto')) m.add('x-forwarded-proto', 'http');
     if (!m.has('x-request-id')) m.add('x-request-id', randomUUID());
@@ -352,7 +352,7 @@ export class HttpStream implements StreamCallbacks {
       const k = raw[i].toLowerCase();
       if (!HOP_BY_HOP.has(k)) map.add(k, raw[i + 1]);
     }
-    map.setCopy('x-envoy-upstream-service-time', String(Math.max(0, Math.round(this.env.clock() - started))));
+    map.setInline('x-envoy-upstream-service-time', String(Math.max(0, Math.round(this.env.clock() - started))));
     this.info.responseCode = res.statusCode;
     const status = res.statusCode ?? 0;
     const endStream =
@@ -379,7 +379,7 @@ export class HttpStream implements StreamCallbacks {
       if (!(await this.encodeChain((ctx) => encodeData(ctx, buf, true)))) return;
       this.encoding = false;
       const out = this.isHead ? Buffer.alloc(0) : buf.data;
-      if (!this.isHead && map.has('content-length')) map.setCopy('content-length', String(out.length));
+      if (!this.isHead && map.has('content-length')) map.setInline('content-length', String(out.length));
       this.info.bytesSent = out.length;
       this.writeResponse(map, out);
       return;
@@ -449,7 +449,7 @@ export class HttpStream implements StreamCallbacks {
       const buf = new BodyBuffer(body, true);
       ok = this.encodeReplyChain((ctx) => encodeData(ctx, buf, true));
       body = buf.data;
-      if (reply.headers.has('content-length')) reply.headers.setCopy('content-length', String(body.length));
+      if (reply.headers.has('content-length')) reply.headers.setInline('content-length', String(body.length));
     }
     this.encoding = false;
     if (!ok) return;

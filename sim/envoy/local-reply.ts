@@ -4,6 +4,8 @@
 // Headers: {":status"}, then the caller's extra headers (addCopy), then content-length and
 // content-type "text/plain" (unless already set) when the body is non-empty, or both removed
 // when it is empty. A gRPC request gets ":status 200" + grpc-status / grpc-message instead.
+// Envoy sets those with its inline setters (setStatus, setContentLength, setGrpcStatus...),
+// which change the entry in place: HeaderMap.setInline.
 
 import { HeaderMap } from './header-map.js';
 import type { Pair } from './pairs.js';
@@ -28,18 +30,18 @@ export function prepareLocalReply(
   headers.add(':status', String(status));
   for (const [k, v] of extra) headers.add(k, v);
   if (opts.isGrpc) {
-    headers.setCopy(':status', '200');
-    headers.setCopy('content-type', 'application/grpc');
+    headers.setInline(':status', '200');
+    headers.setInline('content-type', 'application/grpc');
     if (headers.get('grpc-status') === undefined) {
-      headers.setCopy('grpc-status', String(opts.grpcStatus ?? HTTP_TO_GRPC[status] ?? 2));
+      headers.setInline('grpc-status', String(opts.grpcStatus ?? HTTP_TO_GRPC[status] ?? 2));
     }
-    if (body) headers.setCopy('grpc-message', encodeURIComponent(body));
+    if (body) headers.setInline('grpc-message', encodeURIComponent(body));
     headers.remove('content-length');
     return { status: 200, body: '', headers, details };
   }
   if (body.length > 0) {
-    headers.setCopy('content-length', String(Buffer.byteLength(body, 'latin1')));
-    if (headers.get('content-type') === undefined) headers.setCopy('content-type', 'text/plain');
+    headers.setInline('content-length', String(Buffer.byteLength(body, 'latin1')));
+    if (headers.get('content-type') === undefined) headers.setInline('content-type', 'text/plain');
   } else {
     headers.remove('content-length');
     headers.remove('content-type');

@@ -58,3 +58,27 @@ describe("HeaderMap.encoded: the codec's bytes", () => {
     expect(m.get("x-forwarded-for")).toBe("10.0.0.1,10.0.0.2,10.0.0.9");
   });
 });
+
+describe("HeaderMap.setCopy: Envoy's replace (proxy_replace_header_map_value)", () => {
+  // HeaderMapImpl::setCopy (source/common/http/header_map_impl.cc) is remove(key) then
+  // addCopy(key, value): every copy goes, one is added where addCopy puts a new entry.
+  it("removes every copy of a regular header and adds one after the others", () => {
+    const m = HeaderMap.fromPairs(REQUEST, "request");
+    m.setCopy("Cookie", "c=3");
+    expect(m.pairs().filter(([k]) => k === "cookie")).toEqual([["cookie", "c=3"]]);
+    expect(m.pairs().map(([k]) => k)).toEqual([":path", ":method", "x-forwarded-for", "user-agent", "cookie"]);
+  });
+
+  it("keeps a pseudo-header among the pseudo-headers", () => {
+    const m = HeaderMap.fromPairs(REQUEST, "request");
+    m.setCopy(":path", "/other");
+    expect(m.pairs().map(([k]) => k).slice(0, 2)).toEqual([":method", ":path"]);
+    expect(m.get(":path")).toBe("/other");
+  });
+
+  it("setInline (Envoy's inline setters: setContentLength, setStatus) changes the entry in place", () => {
+    const m = HeaderMap.fromPairs([["content-length", "1"], ["x-a", "1"]], "response");
+    m.setInline("content-length", "2");
+    expect(m.pairs()).toEqual([["content-length", "2"], ["x-a", "1"]]);
+  });
+});

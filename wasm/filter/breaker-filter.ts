@@ -298,7 +298,8 @@ class BreakerStream extends FilterStream {
     const kind = fallbackOnReject(f);
     if (kind == FallbackKind.Reroute) {
       const rh = root.rerouteHeader as StaticArray<u8>;
-      // All client copies first: Envoy's replace keeps later duplicates.
+      // All client copies go, then tandem's value (what Envoy's replace, setCopy = remove +
+      // addCopy, does in one call; kept as two like experiment-filter.ts).
       removeHeader(REQUEST_HEADERS, rh);
       addHeader(REQUEST_HEADERS, rh, root.rerouteValue);
       return CONTINUE;

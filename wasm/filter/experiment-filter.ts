@@ -106,9 +106,10 @@ class ExperimentStream extends FilterStream {
       this.hashB = store.hashB;
       this.startMs = now;
     }
-    // Remove every client copy first: Envoy's replace (HeaderMapImpl::setCopy) only
-    // overwrites the first entry and keeps later duplicates, so a client sending the
-    // header twice could smuggle its own variant past a plain replace.
+    // Every client copy goes (the header is tandem's, even when no variant is set), then
+    // the variant is added. Envoy's replace (HeaderMapImpl::setCopy = remove + addCopy since
+    // Envoy 1.19, envoy#16209) would drop every copy too, but it cannot express "remove, add
+    // nothing", and remove + add keeps that one path for both cases.
     removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
     if (d.variant >= 0) addHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
     if (d.stripOverride) removeHeader(REQUEST_HEADERS, s.overrideHeaderBytes);

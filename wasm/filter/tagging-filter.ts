@@ -1,5 +1,5 @@
 // The tagging experiments' header on Envoy (wasm/core/tagging/tagging.ts decides): every client
-// copy removed first (Envoy's replace keeps later duplicates, see experiment-filter.ts),
+// copy removed first (one remove drops them all, see experiment-filter.ts),
 // then, in the routing experiment's scope, `x-tandem-experiments: <name>=<variant>; ...`.
 // Removed for every policy (tandem's header: an app must never read a client's), one
 // host call; the tags cost one more, only for policies with spec.experiments.
