@@ -129,8 +129,13 @@ export class CoreDriver {
       res.breaker = rec.state;
       const f = b.fallback;
       if (p.upstreamFailureFallback && f?.kind === "respond" && f.onUpstreamFailure && rec.outcome === 1 && IDEMPOTENT.has(sentMethod(r))) {
+        // Envoy: the circuit-breaker filter's reply replaces the upstream's answer or the
+        // router's own 503/504 before any header reached the codec, and goes straight to
+        // it (FilterManager::sendDirectLocalReply): the experiment filter, earlier in the
+        // chain, never sees the response, so its Set-Cookie is not sent.
         res.action = "fallback";
         res.status = f.status as number;
+        res.setCookie = null;
       }
     }
     return { res, reached: upstream };

@@ -7,7 +7,11 @@
 //     stream until proxy_continue_stream or the stream idle timeout (408 "stream timeout", SI);
 //  3. a local reply (send_local_response, a fail-closed VM, or the router's own errors) is encoded
 //     back through the filters' response callbacks in reverse order (sendLocalReplyViaFilterChain);
-//     one sent while encoding replaces the response without further callbacks (direct reply);
+//     one sent while a response (the upstream's or a local reply) is encoded and its headers
+//     have not reached the codec replaces it, straight to the codec, and the rest of the
+//     chain is skipped (FilterManager::sendLocalReply → sendDirectLocalReply,
+//     encoder_filter_chain_aborted_); once they have (non_100_response_headers_encoded_),
+//     the stream is reset;
 //  4. router: the route is re-selected if a filter changed request headers (route cache cleared),
 //     the cluster is called (errors → 503 UF/UC, 504 UT, 404 NR);
 //  5. encode: on_response_headers in reverse filter order, then the body (buffered only when a
@@ -70,6 +74,9 @@ export class HttpStream implements StreamCallbacks {
   private local: LocalReply | null = null;
   private localIsDirect = false;
   private encoding = false;
+  // FilterManager state non_100_response_headers_encoded_: the response headers passed every
+  // filter and went to the codec (the harness writes them later, with the body).
+  private headersEncoded = false;
   private resumed = { request: false, response: false };
   private waiter: (() => void) | null = null;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -143,13 +150,23 @@ export class HttpStream implements StreamCallbacks {
   }
 
   // ---- StreamCallbacks ----
+  /**
+   * DownstreamFilterManager::sendLocalReply (source/common/http/filter_manager.cc):
+   * - no response yet: the reply goes through the filter chain (sendLocalReplyViaFilterChain);
+   * - a response (the upstream's, or a local reply such as the router's 503/504) is being
+   *   encoded and its headers have not reached the codec: this reply replaces it and goes
+   *   straight to the codec (sendDirectLocalReply), no filter sees it;
+   * - the headers reached the codec: Envoy can only reset the stream.
+   * A second reply while one is pending but not yet encoding (two send_local_response in
+   * one callback) is dropped: Envoy has finished the first by then.
+   */
   sendLocalReply(_from: FilterContext, code: number, body: string, headers: Pair[], grpc: number | null, details: string): void {
-    if (this.local || this.finalized) return; // first reply wins
-    if (this.downstreamStarted) {
-      // Response already on the wire: Envoy can only reset the stream.
+    if (this.finalized) return;
+    if (this.downstreamStarted || this.headersEncoded) {
       this.resetDownstream();
       return;
     }
+    if (this.local && !this.encoding) return;
     this.setLocal(prepareLocalReply(code, body, headers, details, { grpcStatus: grpc, isGrpc: this.isGrpc }));
   }
   continueDecoding(): void {
@@ -366,6 +383,7 @@ export class HttpStream implements StreamCallbacks {
       res.resume();
       return;
     }
+    this.headersEncoded = true;
     this.responseMap = map;
     const wantsBody = !endStream && this.ctxs.some((c) => c && c.inVmContextCreated && !c.vm.failed && c.vm.fns.proxy_on_response_body);
     if (wantsBody) {
@@ -436,33 +454,41 @@ export class HttpStream implements StreamCallbacks {
    */
   private async replyViaFilterChain(): Promise<void> {
     const reply = this.local!;
-    if (this.localIsDirect) {
-      this.responseMap = reply.headers;
-      this.writeResponse(reply.headers, Buffer.from(this.isHead ? '' : reply.body, 'latin1'));
-      return;
-    }
+    if (this.localIsDirect) return this.writeDirect(reply);
     const bodyless = reply.body.length === 0 || this.isHead;
     this.encoding = true;
-    let ok = this.encodeReplyChain((ctx) => encodeHeaders(ctx, reply.headers, bodyless));
+    let ok = this.encodeReplyChain(reply, (ctx) => encodeHeaders(ctx, reply.headers, bodyless));
+    // Every filter let the headers pass: Envoy hands them to the codec now.
+    if (ok) this.headersEncoded = true;
     let body: Buffer = Buffer.from(reply.body, 'latin1');
     if (ok && !bodyless && this.ctxs.some((c) => c && c.inVmContextCreated && c.vm.fns.proxy_on_response_body)) {
       const buf = new BodyBuffer(body, true);
-      ok = this.encodeReplyChain((ctx) => encodeData(ctx, buf, true));
+      ok = this.encodeReplyChain(reply, (ctx) => encodeData(ctx, buf, true));
       body = buf.data;
       if (reply.headers.has('content-length')) reply.headers.setInline('content-length', String(body.length));
     }
     this.encoding = false;
+    // A filter's reply replaced this one while its headers were encoded (sendDirectLocalReply).
+    if (this.local !== reply && !this.aborted) return this.writeDirect(this.local!);
     if (!ok) return;
     this.responseMap = reply.headers;
     this.writeResponse(reply.headers, this.isHead ? Buffer.alloc(0) : body);
   }
 
-  private encodeReplyChain(call: (ctx: FilterContext) => FilterResult): boolean {
+  /** sendDirectLocalReply: the reply straight to the codec, no filter callbacks. */
+  private writeDirect(reply: LocalReply): void {
+    this.responseMap = reply.headers;
+    this.writeResponse(reply.headers, Buffer.from(this.isHead ? '' : reply.body, 'latin1'));
+  }
+
+  /** One callback per filter in reverse order; false once the stream was reset or `reply` replaced. */
+  private encodeReplyChain(reply: LocalReply, call: (ctx: FilterContext) => FilterResult): boolean {
     for (let i = this.ctxs.length - 1; i >= 0; i--) {
       const ctx = this.ctxs[i];
       if (!ctx) continue;
       call(ctx);
-      if (this.aborted) return false;
+      // encoder_filter_chain_aborted_: a reply sent here ends this chain.
+      if (this.aborted || this.local !== reply) return false;
     }
     return true;
   }

@@ -4,8 +4,9 @@
 // - a local reply sent from on_request_headers is encoded back through this filter's
 //   on_response_headers/on_response_body (Envoy's sendLocalReplyViaFilterChain), and
 //   `localReply` holds what the client would receive;
-// - a local reply sent while encoding the response replaces the response without further
-//   filter callbacks (sendDirectLocalReply);
+// - a local reply sent while encoding the response (the upstream's, or the filter's own local
+//   reply) replaces it without further filter callbacks (FilterManager::sendLocalReply →
+//   sendDirectLocalReply: the headers have not reached the codec yet);
 // - done() runs on_log (final maps), then on_done and on_delete.
 
 import { BodyBuffer, FilterContext, type RootContext, type StreamCallbacks } from './context.js';
@@ -147,7 +148,10 @@ export class DirectStream implements Stream, StreamCallbacks {
 
   // ---- StreamCallbacks (what the filter can do to the stream) ----
   sendLocalReply(_from: FilterContext, code: number, body: string, headers: Pair[], grpc: number | null, details: string): void {
-    if (this.local || this.finished) return; // the first reply wins; later ones find the stream answered
+    if (this.finished) return;
+    // While a reply is encoded through the filter, a new one replaces it (sendDirectLocalReply);
+    // otherwise the first reply wins and later ones find the stream answered.
+    if (this.local && !this.encoding) return;
     this.local = prepareLocalReply(code, body, headers, details, { grpcStatus: grpc });
     this.localFromResponse = this.encoding;
     this.info.responseCode = this.local.status;
@@ -178,6 +182,15 @@ export class DirectStream implements Stream, StreamCallbacks {
       this.encoding = true;
       const bodyless = r.body.length === 0;
       encodeHeaders(this.ctx, r.headers, bodyless);
+      const replaced = this.pendingReply();
+      if (replaced !== r) {
+        // sendDirectLocalReply: the filter's reply replaced this one, straight to the codec.
+        this.encoding = false;
+        this.localFromResponse = true;
+        this.responseMap = replaced!.headers;
+        this.info.responseCode = Number(replaced!.headers.get(':status') ?? replaced!.status);
+        return replyResult(replaced!);
+      }
       if (!bodyless) {
         const b = new BodyBuffer(Buffer.from(r.body, 'latin1'), true);
         encodeData(this.ctx, b, true);

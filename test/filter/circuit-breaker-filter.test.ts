@@ -531,6 +531,43 @@ describe("circuit-breaker behind the Envoy harness proxy", () => {
   });
 });
 
+describe("circuit-breaker: the fallback answers Envoy's own error replies", () => {
+  // The router's 503 (refused, reset) or 504 (timeout) is a local reply encoded through the
+  // filters; the filter's send_local_response in on_response_headers replaces it
+  // (FilterManager::sendLocalReply → sendDirectLocalReply: its headers are not at the codec yet).
+  let up: Awaited<ReturnType<typeof upstreams>>;
+  let gw: EnvoyGateway;
+  beforeAll(async () => {
+    up = await upstreams();
+    const clusters = Object.fromEntries(Object.entries(up.ports).map(([k, port]) => [k, { host: "127.0.0.1", port }]));
+    gw = await startEnvoy({
+      filters: [{ wasm: FILTER_WASM, rootId: ROOT_ID, configuration: JSON.stringify({
+        consecutiveFailures: 1000, failure: { statuses: ["5xx"], errors: ["connect", "reset", "timeout"] },
+        fallback: { respond: { status: 200, headers: { "x-fallback": "tandem" }, body: "cached" }, on: ["upstreamFailure"] },
+      }) }],
+      clusters,
+      routes: ["refused", "reset", "silent"].map((v) => ({ header: { name: "x-tandem-variant", value: v }, cluster: v })).concat([{ cluster: "ok" }] as never),
+      workers: 2,
+      upstreamTimeoutMs: 150,
+    });
+  });
+  afterAll(async () => { await gw?.close(); await up?.close(); });
+
+  const get = async (variant: string, method = "GET") => {
+    const res = await fetch(gw.url + "/api", { method, headers: { "x-tandem-variant": variant } });
+    return { status: res.status, body: await res.text(), fallback: res.headers.get("x-fallback") };
+  };
+
+  it.each([["refused", 503], ["reset", 503], ["silent", 504]])("%s upstream: GET gets the fallback, POST Envoy's %i", async (variant, status) => {
+    const before = gw.metrics()["wasmcustom.tandem_breaker_upstream_fallback"] ?? 0;
+    expect(await get(variant)).toEqual({ status: 200, body: "cached", fallback: "tandem" });
+    const post = await get(variant, "POST");
+    expect(post.status).toBe(status);
+    expect(post.body).toMatch(status === 504 ? /^upstream request timeout$/ : /^upstream connect error/);
+    expect(gw.metrics()["wasmcustom.tandem_breaker_upstream_fallback"]).toBe(before + 1);
+  });
+});
+
 describe("tandem simulate --via envoy with a circuit breaker", () => {
   const policy = (spec: Record<string, unknown>) => ({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "p" }, spec }) as never;
   const run = async (p: never, lines: object[]) => {

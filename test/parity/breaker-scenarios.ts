@@ -147,5 +147,42 @@ export function breakerScenarios(): BreakerScenario[] {
       trace: base.trace,
     });
   }
+  // 6. fallback.on [open, upstreamFailure]: the upstream refuses, resets, times out or
+  // answers 5xx. On Envoy the fallback replaces the failed answer of an idempotent call
+  // (an upstream 5xx, or Envoy's own 503/504 local reply: sendDirectLocalReply), and the
+  // experiment's Set-Cookie for a new user is not sent with it; on Kong the gateway's
+  // 502/504 goes through. POSTs are never replaced.
+  {
+    const r = rng(66);
+    const trace: TraceRequest[] = [];
+    let t = 0;
+    let timeouts = 0;
+    for (let i = 0; i < 200; i++) {
+      t += 20 + Math.floor(r() * 40);
+      let up: TraceUpstream = ok(Math.floor(r() * 10));
+      if ((t > 1000 && t < 3500) || (t > 5500 && t < 6500)) {
+        const x = r();
+        if (x < 0.25) up = { error: "connect" };
+        else if (x < 0.5) up = { error: "reset" };
+        else if (x < 0.6 && timeouts < 6) { up = { error: "timeout", latencyMs: 250 }; timeouts++; }
+        else if (x < 0.85) up = fail(r() < 0.5 ? 500 : 503);
+      }
+      // a new user now and then (no cookie, no x-user-id: the experiment issues a cookie)
+      const headers: Record<string, string> = r() < 0.2 ? { "x-request-id": `rid-${i}` } : { "x-user-id": `user-${Math.floor(r() * 30)}` };
+      trace.push({ line: i + 1, t, method: r() < 0.8 ? "GET" : "POST", path: "/api/cart", headers, upstream: up });
+    }
+    out.push({
+      name: "fallback on upstream failure (refused, reset, timeout, 5xx; GET and POST; new users)",
+      policy: doc("on-failure", {
+        experiment: { ...EXPERIMENT, stickiness: { sources: ["cookie:uid", "header:x-user-id"], cookie: { name: "uid" } } },
+        circuitBreaker: {
+          key: "route", window: { type: "count", size: 10 }, minimumCalls: 5, failureRateThreshold: 50, openDurationMs: 400,
+          halfOpen: { permittedCalls: 2, maxWaitMs: 2000 }, failure: { statuses: ["5xx"], errors: ["connect", "reset", "timeout"] },
+        },
+        fallback: { respond: { status: 200, headers: { "x-fallback": "tandem" }, body: "cached" }, on: ["open", "upstreamFailure"] },
+      }),
+      trace,
+    });
+  }
   return out;
 }

@@ -209,6 +209,14 @@ describe('ABI semantics (direct API)', () => {
     const r2 = s2.responseHeaders([[':status', '200']], true);
     expect(r2.localReply).toMatchObject({ status: 418, body: 'short and stout', details: 'teapot' });
     s2.done();
+    // A reply sent from on_response_headers while the filter's own reply is encoded replaces
+    // it (FilterManager::sendLocalReply → sendDirectLocalReply: headers not at the codec yet).
+    const s3 = h.newStream();
+    const r3 = s3.requestHeaders(GET([['x-action', 'local-reply'], ['x-resp-action', 'local-reply']]), true);
+    expect(r3.localReply).toMatchObject({ status: 418, body: 'short and stout', details: 'teapot' });
+    expect(hdr(r3.localReply!.headers, 'x-fixture-response')).toBeUndefined();
+    s3.done();
+    expect(s3.info.responseCodeDetails).toBe('teapot');
   });
 
   it('turns StopIteration into a pause that proxy_continue_stream releases', async () => {
@@ -614,6 +622,58 @@ describe('gateway: upstream failures and VM failures', () => {
       ]);
       gw.setCluster('refused', { host: '127.0.0.1', port: reset.port });
       expect((await request(`${gw.url}/refused`)).body).toContain('connection termination');
+    } finally {
+      await gw.close();
+      await reset.close();
+      await slow.close();
+    }
+  });
+
+  it("a local reply from on_response_headers replaces the router's own 503/504 (sendDirectLocalReply); after the headers reached the codec it resets", async () => {
+    // FilterManager::sendLocalReply: while the router's reply is encoded through the filters
+    // (sendLocalReplyViaFilterChain) its headers are set but not encoded, so a filter's reply
+    // goes straight to the codec (sendDirectLocalReply) and the rest of the chain is aborted
+    // (encoder_filter_chain_aborted_). Once the headers were encoded
+    // (non_100_response_headers_encoded_), all Envoy can do is reset the stream.
+    const reset = await upstream('reset', (req) => req.socket.destroy());
+    const slow = await upstream('slow', () => {});
+    const gw = await startEnvoy({
+      filters: [
+        { wasm: NOOP, rootId: 'noop', configuration: '{}' },
+        { wasm: FEATURES, rootId: 'features', configuration: '{}' },
+      ],
+      workers: 1,
+      clusters: {
+        refused: { host: '127.0.0.1', port: await closedPort() },
+        reset: { host: '127.0.0.1', port: reset.port },
+        slow: { host: '127.0.0.1', port: slow.port },
+      },
+      routes: [
+        { pathPrefix: '/refused', cluster: 'refused' },
+        { pathPrefix: '/reset', cluster: 'reset' },
+        { pathPrefix: '/slow', cluster: 'slow' },
+      ],
+      upstreamTimeoutMs: 300,
+    });
+    try {
+      for (const p of ['/refused', '/reset', '/slow']) {
+        const r = await request(`${gw.url}${p}`, { 'x-resp-action': 'local-reply' });
+        expect(r.status, p).toBe(418);
+        expect(r.body, p).toBe('short and stout');
+        expect(r.headers['x-fixture'], p).toBe('resp-local');
+        // a fresh reply: nothing a filter added to the router's reply, no filter saw it
+        expect(r.headers['x-fixture-response'], p).toBeUndefined();
+        expect(r.headers['content-type'], p).toBe('text/plain');
+      }
+      const access = gw.logs().filter((l) => l.message.startsWith('access code='));
+      // the filter's code and details; the router's flags stay (UF 0x20, UC 0x40, UT 0x4)
+      expect(access.map((l) => l.message)).toEqual([
+        'access code=418 action=<1> flags=32 details=teapot',
+        'access code=418 action=<1> flags=64 details=teapot',
+        'access code=418 action=<1> flags=4 details=teapot',
+      ]);
+      // from on_response_body the router's headers are already at the codec: reset
+      await expect(request(`${gw.url}/refused`, { 'x-resp-action': 'body-local-reply' })).rejects.toThrow();
     } finally {
       await gw.close();
       await reset.close();
