@@ -6,6 +6,7 @@ import { envoyBreakerOverhead, envoyOverhead, envoyRulesOverhead, memoryGrowth }
 import { kongBreakerRpcs, kongRpcs, kongThroughput } from './kong';
 import { envoyGuardOverhead } from './envoy-guard';
 import { peersBench } from './peers';
+import { soak } from './soak';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
@@ -18,6 +19,8 @@ const sections: Record<string, () => unknown> = {
   'kong-rpcs': async () => ({ ...(await kongRpcs()), breaker: await kongBreakerRpcs() }),
   'kong-throughput': () => kongThroughput(),
   peers: () => peersBench(),
+  // not in the default run (minutes): npm run bench -- --only=soak
+  soak: () => soak(),
 };
 
 const name = process.argv[2];

@@ -90,9 +90,11 @@ const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', '
 const res = {};
 const errors = {};
 const seconds = {};
+// The soak (minutes, invariants rather than speed) runs only when asked: --only=soak.
+if (only?.has('soak')) names.push('soak');
 for (const n of names) {
   if (only && !only.has(n)) continue;
-  const r = await runSection(n);
+  const r = await runSection(n, n === 'soak' ? 1_800_000 : undefined);
   seconds[n] = Math.round(r.seconds * 10) / 10;
   if (r.ok) res[n] = r.value;
   else errors[n] = r.error;
@@ -110,6 +112,7 @@ const kt = res['kong-throughput'] ?? {};
 const kb = kr.breaker ?? {};
 const c = res.core ?? {};
 const pe = res.peers ?? {};
+const so = res.soak ?? null;
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
 
 const result = {
@@ -217,6 +220,7 @@ const result = {
     opossumNs: round(pe.opossumNs, 0),
     rounds: pe.rounds ?? null,
   },
+  soak: so,
 };
 
 const targets = [
@@ -234,6 +238,13 @@ const targets = [
   ['peers.unleashRatio', result.peers.unleashRatio, '>=', 1],
   ['peers.breakerRatio', result.peers.breakerRatio, '>=', 10],
 ];
+if (so) {
+  const lost = (side) => side.requests - side.responses;
+  const growth = (mem) => Math.max(...Object.values(mem).map(([a, b]) => b - a));
+  targets.push(['soak.unanswered', lost(so.kong) + lost(so.envoy), '<=', 0]);
+  targets.push(['soak.kongRssGrowthKb', growth(so.kong.memory), '<=', 16384]);
+  targets.push(['soak.envoyPagesGrowth', growth(so.envoy.memory), '<=', 1]);
+}
 result.targets = {};
 for (const [key, value, op, limit] of targets) {
   const pass = value === null ? false : op === '<=' ? value <= limit : value >= limit;
@@ -269,6 +280,12 @@ if (json) {
     'peers.breakerRatio': `tandem admitBreaker + recordBreaker ${us(result.peers.tandemBreakerNs)} vs opossum fire() of a resolved action, awaited ${us(result.peers.opossumNs)}`,
     'wasm.memoryGrowthPages': `${fmt(result.wasm.pagesAfterWarmup)} pages after 10,000 streams → ${fmt(result.wasm.pagesAfterRun)} after ${fmt(result.wasm.memoryRequests)} more`,
   };
+  if (so) {
+    const side = (x) => `${x.responses}/${x.requests} answered (${JSON.stringify(x.byStatus)}), ${x.errors} client errors, slowest ${x.maxMs} ms, ${x.seconds.toFixed(0)} s`;
+    ctx['soak.unanswered'] = `Kong ${side(so.kong)}; Envoy ${side(so.envoy)}; ${so.concurrency} in flight, a canary that fails, resets, hangs and lags`;
+    ctx['soak.kongRssGrowthKb'] = `plugin-server resident set after warm-up → after the run (kB): ${JSON.stringify(so.kong.memory)}`;
+    ctx['soak.envoyPagesGrowth'] = `wasm pages per VM after warm-up → after the run: ${JSON.stringify(so.envoy.memory)}`;
+  }
   const rows = [['figure', 'value', 'target', 'pass', 'context']];
   for (const [key, { value, target, pass }] of Object.entries(result.targets)) rows.push([key, fmt(value), target, pass ? 'PASS' : 'FAIL', ctx[key] ?? '']);
   rows.push(['kong.breakerAccessRpcs', fmt(result.kong.breakerAccessRpcs), '', '', `circuit-breaker plugin's own access round trips, max over admitted / rejected: ${fmt(result.kong.breakerRpcsByOutcome)} (${fmt(result.kong.breakerRequests)} requests); with experiment, per request: kong.withBreakerAccessRpcs ${fmt(result.kong.withBreakerAccessRpcs)}`]);
