@@ -27,6 +27,8 @@ export interface GatewayHandle {
   // After settle(): each guarded variant's guard state (policies with canary guards);
   // `last`: no other report follows for this request (Kong: empty the log after it).
   guardReport?(last: boolean): Promise<Record<string, BreakerState> | null>;
+  // The configs the gateway last handed each plugin (Kong: StartInstance's, Kong's keys included).
+  pluginConfigs?(): Record<string, Record<string, unknown>>;
   close(): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 // `--via kong`: the real kong-js-pluginserver running dist/kong/<plugin>, behind the
 // Kong harness (sim/kong), on the harness's virtual clock. The policy's parts
 // are the plugins `tandem render` would enable, with the configs it renders.
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { startKong, type KongGateway, type KongPluginSpec } from "../../sim/kong";
 import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
@@ -18,6 +19,16 @@ const SIM_TIMEOUT_MS = 300;
 // a moment after the handler returned.
 const REPORT_WAIT_MS = 3000;
 
+// The instance name a plugin entity gets from the Kong Ingress Controller for a
+// KongPlugin (`tandem render` names them <policy>-<plugin>): the name and a hash
+// suffix. Kong copies it into the plugin's config as plugin_instance_name
+// (plugins_iterator.lua get_plugin_config), so --via kong hands the plugins configs
+// as a KIC-managed Kong does. The suffix's exact form does not reach a decision.
+export function kicInstanceName(policy: PolicyDoc, plugin: string): string {
+  const name = `${policy.metadata.name}-${plugin}`;
+  return `${name}-${createHash("sha256").update(name).digest("hex").slice(0, 8)}`;
+}
+
 export class KongDriver {
   static async start(policy: PolicyDoc): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
@@ -25,9 +36,19 @@ export class KongDriver {
     const driver = new GatewayDriver(facts, ups);
     const plugins: KongPluginSpec[] = [];
     const ex = experimentConfig(policy);
-    if (ex) plugins.push({ name: "experiment", dir: join(distDir(), "kong", "experiment"), config: kongExperimentConfig(ex) });
+    if (ex) {
+      plugins.push({
+        name: "experiment", dir: join(distDir(), "kong", "experiment"), config: kongExperimentConfig(ex),
+        instanceName: kicInstanceName(policy, "experiment"),
+      });
+    }
     const cb = kongBreakerConfig(policy);
-    if (cb) plugins.push({ name: "circuit-breaker", dir: join(distDir(), "kong", "circuit-breaker"), config: cb });
+    if (cb) {
+      plugins.push({
+        name: "circuit-breaker", dir: join(distDir(), "kong", "circuit-breaker"), config: cb,
+        instanceName: kicInstanceName(policy, "circuit-breaker"),
+      });
+    }
     // The plugin servers inherit the environment when spawned: the breaker reports
     // each request (plugins/circuit-breaker/trace.ts).
     const before = process.env[TRACE_ENV];
@@ -61,6 +82,7 @@ export class KongDriver {
       settle: () => gw.logDone(),
       breakerReport: () => breakerReport(gw),
       guardReport: (last) => guardReport(gw, last),
+      pluginConfigs: () => Object.fromEntries(plugins.map((p) => [p.name, gw.kongConfig(p.name)])),
       close: () => gw.close(),
     };
     return driver;

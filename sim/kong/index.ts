@@ -28,6 +28,12 @@ export interface KongPluginSpec {
    * Ingress). Only 'global' plugins run their rewrite phase (plugins_iterator).
    */
   scope?: PluginScope;
+  /**
+   * The plugin entity's `instance_name` (db/schema/entities/plugins.lua; the Kong
+   * Ingress Controller sets one for KongPlugins): Kong copies it into the config as
+   * `plugin_instance_name` (plugins_iterator.lua get_plugin_config).
+   */
+  instanceName?: string;
 }
 
 export interface KongGatewayOptions {
@@ -121,6 +127,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
         dir,
         scope: spec.scope ?? 'route',
         id: newPluginId(),
+        instanceName: spec.instanceName,
         info,
         phases: new Set(info.Phases),
         configFields,

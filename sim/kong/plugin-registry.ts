@@ -17,6 +17,8 @@ export interface LoadedPlugin {
   scope: PluginScope;
   /** the plugin entity's id (kong.plugin.get_id, __plugin_id) */
   id: string;
+  /** the plugin entity's instance_name, if it has one */
+  instanceName?: string;
   info: PluginInfo;
   phases: Set<string>;
   configFields: SchemaFields;
@@ -49,13 +51,21 @@ export interface Ids {
   serviceId: string;
 }
 
-/** plugins_iterator.lua get_plugin_config, on a freshly loaded config table. */
-export function kongConf(p: Pick<LoadedPlugin, 'name' | 'scope' | 'id' | 'stored'>, ids: Ids, seq: number): Record<string, unknown> {
+/**
+ * plugins_iterator.lua get_plugin_config, on a freshly loaded config table: Kong's
+ * keys are route_id, service_id, consumer_id (the entity's foreign keys), and
+ * plugin_instance_name (its instance_name), each assigned from a value that is nil
+ * when unset, so absent rather than null (rows are read with nulls = nil); then
+ * __plugin_id, __ws_id, __key__ and __seq__. Kong 3.9.3 OSS has no consumer groups.
+ * The harness has no consumers, so consumer_id is always absent.
+ */
+export function kongConf(p: Pick<LoadedPlugin, 'name' | 'scope' | 'id' | 'stored' | 'instanceName'>, ids: Ids, seq: number): Record<string, unknown> {
   const cfg: Record<string, unknown> = { ...p.stored };
   const routeId = p.scope === 'route' ? ids.routeId : undefined;
   const serviceId = p.scope === 'service' ? ids.serviceId : undefined;
   if (routeId) cfg.route_id = routeId;
   if (serviceId) cfg.service_id = serviceId;
+  if (p.instanceName !== undefined) cfg.plugin_instance_name = p.instanceName;
   cfg.__plugin_id = p.id;
   cfg.__ws_id = ids.workspaceId;
   // DAO:cache_key(name, route_id, service_id, consumer_id, nil, ws_id)

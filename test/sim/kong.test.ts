@@ -153,6 +153,29 @@ describe('Kong harness: echo plugin on the real plugin server', () => {
     expect(seen.rules[0]).not.toHaveProperty('header');
   });
 
+  it('an instance-named plugin gets plugin_instance_name in its config (plugins_iterator.lua get_plugin_config)', async () => {
+    // The Kong Ingress Controller names KongPlugin instances; Kong copies the entity's
+    // instance_name into the config it hands the plugin server. Without a name the key is absent.
+    const named = await startKong({
+      plugins: [{ ...echo({ message: 'named' }), instanceName: 'tandem-echo-5d2f9a1c' }],
+      upstreams: { a: { host: '127.0.0.1', port: a.port } },
+      defaultUpstream: 'a',
+    });
+    try {
+      const res = await fetch(named.url + '/', { headers: { 'x-echo-exit': '200' } });
+      const seen = JSON.parse((await res.json()).configJson);
+      expect(seen).toEqual(named.kongConfig('echo'));
+      expect(seen.plugin_instance_name).toBe('tandem-echo-5d2f9a1c');
+      // exactly Kong's keys beside the user's fields (no consumer: consumer_id absent)
+      const kongKeys = Object.keys(seen).filter((k) => !['message', 'tags', 'mode', 'limits'].includes(k)).sort();
+      expect(kongKeys).toEqual(['__key__', '__plugin_id', '__seq__', '__ws_id', 'plugin_instance_name', 'route_id']);
+    } finally {
+      await named.close();
+    }
+    const res = await fetch(gw.url + '/', { headers: { 'x-echo-exit': '200' } });
+    expect(JSON.parse((await res.json()).configJson)).not.toHaveProperty('plugin_instance_name');
+  });
+
   it('restarts the instance after "no plugin instance" and retries the event', async () => {
     const iid = gw.instanceId('echo');
     expect(iid).toBeTypeOf('number');
