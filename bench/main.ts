@@ -7,6 +7,7 @@ import { kongBreakerRpcs, kongRpcs, kongThroughput } from './kong';
 import { envoyGuardOverhead } from './envoy-guard';
 import { peersBench } from './peers';
 import { soak } from './soak';
+import { hostCalls } from './host-calls';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
@@ -19,6 +20,7 @@ const sections: Record<string, () => unknown> = {
   'kong-rpcs': async () => ({ ...(await kongRpcs()), breaker: await kongBreakerRpcs() }),
   'kong-throughput': () => kongThroughput(),
   peers: () => peersBench(),
+  'host-calls': () => hostCalls(),
   // not in the default run (minutes): npm run bench -- --only=soak
   soak: () => soak(),
 };

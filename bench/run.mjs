@@ -86,7 +86,7 @@ function runSection(name, timeoutMs = 180_000) {
   });
 }
 
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls'];
 const res = {};
 const errors = {};
 const seconds = {};
@@ -113,6 +113,7 @@ const kb = kr.breaker ?? {};
 const c = res.core ?? {};
 const pe = res.peers ?? {};
 const so = res.soak ?? null;
+const hc = res['host-calls'] ?? {};
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
 
 const result = {
@@ -222,6 +223,18 @@ const result = {
   },
   soak: so,
 };
+// Boundary crossings per request: Envoy host calls over one stream vs Kong round trips
+// (access + log) for the same kind of request.
+result.envoy.hostCalls = hc.byKind ?? null;
+result.envoy.hostCallsDetail = hc.detail ?? null;
+const kongTrips = {
+  returning: (kr.accessRpcsByKind?.returning ?? NaN) + (kr.logRpcs ?? NaN),
+  header: (kr.accessRpcsByKind?.header ?? NaN) + (kr.logRpcs ?? NaN),
+  new: (kr.accessRpcsByKind?.new ?? NaN) + (kr.logRpcs ?? NaN),
+  breaker: (kb.accessRpcs ?? NaN) + (kb.logRpcs ?? NaN),
+};
+result.kong.roundTripsByKind = Object.fromEntries(Object.entries(kongTrips).map(([k, v]) => [k, Number.isFinite(v) ? v : null]));
+const excess = hc.byKind ? Object.keys(kongTrips).map((k) => (hc.byKind[k] ?? 0) - (result.kong.roundTripsByKind[k] ?? Infinity)) : null;
 
 const targets = [
   ['envoy.overheadRatio', result.envoy.overheadRatio, '<=', 1.5],
@@ -234,6 +247,7 @@ const targets = [
   ['kong.throughputRatio', result.kong.throughputRatio, '>=', 0.9],
   ['wasm.sizeBytes', result.wasm.sizeBytes, '<=', 98304],
   ['wasm.memoryGrowthPages', result.wasm.memoryGrowthPages, '<=', 1],
+  ['envoy.hostCallsOverKong', excess ? Math.max(...excess) : null, '<=', 0],
   ['peers.bucketRatio', result.peers.bucketRatio, '>=', 1],
   ['peers.unleashRatio', result.peers.unleashRatio, '>=', 1],
   ['peers.breakerRatio', result.peers.breakerRatio, '>=', 10],
@@ -275,6 +289,7 @@ if (json) {
     'kong.logRpcs': `max per request over both plugins' log phases: experiment alone ${fmt(result.kong.experimentLogRpcs)} (HandleEvent; + serialize with a canary guard), experiment + circuit-breaker ${fmt(result.kong.withBreakerLogRpcs)}`,
     'kong.throughputRatio': `experiment ${fmt(result.kong.experimentReqPerSec)} req/s ÷ kong-baseline ${fmt(result.kong.baselineReqPerSec)} req/s; ${fmt(result.kong.concurrency)} in flight, median of ${fmt(result.kong.rounds)} rounds (range ${fmt(result.kong.throughputRatioMin)}–${fmt(result.kong.throughputRatioMax)}); plugin-server CPU per request ${fmt(result.kong.experimentCpuUsPerRequest)} µs vs ${fmt(result.kong.baselineCpuUsPerRequest)} µs (×${fmt(result.kong.cpuRatio)}), driver ${fmt(result.kong.driverCpuUsPerRequest)} µs`,
     'wasm.sizeBytes': `noop.wasm ${fmt(result.wasm.noopSizeBytes)} bytes`,
+    'envoy.hostCallsOverKong': `most host calls per stream above Kong's round trips (access + log) for the same kind of request; Envoy ${fmt(result.envoy.hostCalls)} vs Kong ${fmt(result.kong.roundTripsByKind)}`,
     'peers.bucketRatio': `tandem decision through tandem-core.wasm from JS (hash: growthbook-v2) ${us(result.peers.tandemBucketNs)} vs @growthbook/growthbook hash + getBucketRanges + chooseVariation ${us(result.peers.growthbookNs)}, same keys, same variants; median of ${fmt(result.peers.rounds)} interleaved rounds`,
     'peers.unleashRatio': `tandem (hash: unleash) ${us(result.peers.tandemUnleashNs)} vs unleash-client selectVariantDefinition ${us(result.peers.unleashNs)}, same keys, same variants`,
     'peers.breakerRatio': `tandem admitBreaker + recordBreaker ${us(result.peers.tandemBreakerNs)} vs opossum fire() of a resolved action, awaited ${us(result.peers.opossumNs)}`,

@@ -174,6 +174,8 @@ export class WasmVm {
   effectiveId = 0;
   /** Host calls allowed right now; null = unrestricted (WasmVm::setRestrictedCallback). */
   restricted: Set<string> | null = null;
+  /** Host calls by import name while set (the bench counts boundary crossings); null = not counted. */
+  hostCalls: Map<string, number> | null = null;
   /** WasmBase::stopNextIteration, set by send_local_response. */
   stopIteration = false;
   private afterActions: Array<() => void> = [];
@@ -280,6 +282,7 @@ export class WasmVm {
     const f = impl as (...a: unknown[]) => unknown;
     const check = () => {
       if (vm.restricted !== null && !vm.restricted.has(key)) throw new HostTrap('restricted_callback');
+      if (vm.hostCalls !== null) vm.hostCalls.set(key, (vm.hostCalls.get(key) ?? 0) + 1);
     };
     switch (f.length) {
       case 0:
