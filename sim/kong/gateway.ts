@@ -56,6 +56,9 @@ export interface GatewayConfig {
   retries: number;
   logLevel: LogLevel;
   ids: Ids;
+  /** lua_max_pending_timers / lua_max_running_timers of the (one) worker (templates/nginx_kong.lua: 16384 / 4096) */
+  maxPendingTimers: number;
+  maxRunningTimers: number;
   /** observer of each request Kong is about to proxy: the upstream name and the headers plugins left */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
 }
@@ -68,6 +71,12 @@ export class Gateway {
   private records: KongRequestState[] = [];
   private pendingLogs = new Set<Promise<void>>();
   private seq = 0; // ngx.shared.kong "plugins_iterator:__seq__"
+  // The worker's Lua timer counts (lua-nginx-module ngx_http_lua_timer.c: lmcf->pending_timers,
+  // lmcf->running_timers), log timers only: Kong's other timers are not modelled.
+  private pendingTimers = 0;
+  private runningTimers = 0;
+  /** log timers refused at ngx.timer.at (pending cap) / not run at expiry (running cap) */
+  readonly droppedTimers = { droppedPending: 0, droppedRunning: 0 };
   private requestSeq = 0;
   server!: http.Server;
 
@@ -495,12 +504,33 @@ export class Gateway {
       reqStartTime: t.processingStart / 1000,
     };
     for (const p of plugins) {
-      // Each plugin's log handler is its own ngx.timer.at(0, ...).
+      // Each plugin's log handler is its own native ngx.timer.at(0, ...) (plugin.lua
+      // build_phases), whose return value Kong ignores: at lua_max_pending_timers the
+      // call fails with "too many pending timers" and the outcome is gone, unlogged
+      // (ngx_http_lua_timer.c ngx_http_lua_ngx_timer_helper).
+      if (this.pendingTimers >= this.cfg.maxPendingTimers) {
+        this.droppedTimers.droppedPending++;
+        continue;
+      }
+      this.pendingTimers++;
       const view: KongRequestState = Object.assign(Object.create(req), { saved, phase: 'log' as Phase });
       const run = (async () => {
         await new Promise((r) => setImmediate(r));
-        const r = await this.runHandler(p, 'log', view);
-        if (r.luaError) this.log('err', `lua entry thread aborted: runtime error: ${r.luaError}`, p.name);
+        // Expired: no longer pending; at lua_max_running_timers it is not run, with an
+        // alert in the error log (ngx_http_lua_timer.c ngx_http_lua_timer_handler).
+        this.pendingTimers--;
+        if (this.runningTimers >= this.cfg.maxRunningTimers) {
+          this.droppedTimers.droppedRunning++;
+          this.log('alert', `lua failed to run timer with function defined at @kong/runloop/plugin_servers/plugin.lua:152: ${this.cfg.maxRunningTimers} lua_max_running_timers are not enough`);
+          return;
+        }
+        this.runningTimers++;
+        try {
+          const r = await this.runHandler(p, 'log', view);
+          if (r.luaError) this.log('err', `lua entry thread aborted: runtime error: ${r.luaError}`, p.name);
+        } finally {
+          this.runningTimers--;
+        }
       })().catch((e) => this.log('crit', `harness failure in log phase: ${(e as Error).stack ?? e}`, p.name));
       this.pendingLogs.add(run);
       run.finally(() => this.pendingLogs.delete(run));

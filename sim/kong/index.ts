@@ -53,6 +53,10 @@ export interface KongGatewayOptions {
   logLevel?: LogLevel;
   /** timeout of each call to a plugin server (lua_socket_read_timeout 60 s) */
   rpcTimeoutMs?: number;
+  /** lua_max_pending_timers of the worker (Kong's nginx template: 16384); caps log timers */
+  maxPendingTimers?: number;
+  /** lua_max_running_timers of the worker (Kong's nginx template: 4096); caps log timers */
+  maxRunningTimers?: number;
   /** observer of each request about to be proxied (tandem simulate reads decisions from it) */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
 }
@@ -84,6 +88,13 @@ export interface KongGateway {
   clearLogs(): void;
   /** resolves when all pending log phases finished */
   logDone(): Promise<void>;
+  /**
+   * Log handlers Kong never ran: refused at ngx.timer.at (pending cap, silent) or not
+   * run at expiry (running cap, an alert). Only Kong can count these: the plugin
+   * server receives nothing for them.
+   */
+  logTimers(): { droppedPending: number; droppedRunning: number };
+  timerLimits(): { maxPendingTimers: number; maxRunningTimers: number };
   /** the plugin server process of a plugin (kill it, CloseInstance, ...) */
   pluginServer(pluginName: string): PluginServer;
   /** the instance id Kong currently uses for a plugin, if started */
@@ -145,6 +156,9 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       retries: opts.retries ?? 5,
       logLevel: opts.logLevel ?? 'notice',
       ids: { workspaceId: randomUUID(), routeId: randomUUID(), serviceId: randomUUID() },
+      // kong/templates/nginx_kong.lua: lua_max_running_timers 4096; lua_max_pending_timers 16384
+      maxPendingTimers: opts.maxPendingTimers ?? 16384,
+      maxRunningTimers: opts.maxRunningTimers ?? 4096,
       onUpstreamRequest: opts.onUpstreamRequest,
     });
     gateway = g;
@@ -177,6 +191,8 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       logs: (minLevel) => g.logs(minLevel),
       clearLogs: () => g.clearLogs(),
       logDone: () => g.logDone(),
+      logTimers: () => ({ ...g.droppedTimers }),
+      timerLimits: () => ({ maxPendingTimers: g.cfg.maxPendingTimers, maxRunningTimers: g.cfg.maxRunningTimers }),
       pluginServer: (name) => byName(name).server,
       instanceId: (name) => g.instances.current(byName(name)),
       kongConfig: (name) => structuredClone(byName(name).conf),

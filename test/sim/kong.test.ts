@@ -584,3 +584,73 @@ describe('startKong on a port in use', () => {
     expect(pids.filter(alive)).toEqual([]);
   }, 60_000);
 });
+
+// Kong runs each external plugin's log handler in its own native timer
+// (plugin_servers/plugin.lua build_phases: native_timer_at(0, ...), return value
+// ignored), capped per worker by lua_max_pending_timers (16384) and
+// lua_max_running_timers (4096) from Kong's nginx template (templates/nginx_kong.lua).
+// lua-nginx-module (ngx_http_lua_timer.c): ngx.timer.at returns nil, "too many pending
+// timers" when the pending count is at the cap (Kong drops the outcome without a
+// word); a timer that expires while the running count is at the cap is not run and
+// logged at alert ("... lua_max_running_timers are not enough").
+describe('Kong harness: log timers are capped like nginx caps Lua timers', () => {
+  const logger = (): KongPluginSpec => ({ name: 'logger', dir: path.join(FIXTURES, 'logger'), config: {} });
+  let a: Upstream;
+  beforeAll(async () => {
+    a = await upstream('a');
+  });
+  afterAll(async () => {
+    await a?.close();
+  });
+
+  it('a log timer that expires with lua_max_running_timers running is not run, and Kong logs an alert', async () => {
+    const gw = await startKong({
+      plugins: [{ ...router(), config: { note: 'slow-log' } }],
+      upstreams: { a: { host: '127.0.0.1', port: a.port } },
+      defaultUpstream: 'a',
+      maxRunningTimers: 2,
+    });
+    try {
+      for (let i = 0; i < 5; i++) expect((await fetch(gw.url + `/r${i}`)).status).toBe(200);
+      await gw.logDone();
+      expect(gw.logTimers()).toEqual({ droppedPending: 0, droppedRunning: 3 });
+      const alerts = gw.logs().filter((l) => l.level === 'alert');
+      expect(alerts.map((l) => l.message)).toEqual(
+        Array(3).fill('lua failed to run timer with function defined at @kong/runloop/plugin_servers/plugin.lua:152: 2 lua_max_running_timers are not enough'),
+      );
+      expect(routerLogs(gw)).toHaveLength(2); // only two log handlers ran
+      expect(gw.rpcStats().log).toEqual([6, 6, 0, 0, 0]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('a log timer over lua_max_pending_timers is never created, and nothing says so', async () => {
+    const gw = await startKong({
+      plugins: [router(), logger()],
+      upstreams: { a: { host: '127.0.0.1', port: a.port } },
+      defaultUpstream: 'a',
+      maxPendingTimers: 1,
+    });
+    try {
+      expect((await fetch(gw.url + '/')).status).toBe(200);
+      await gw.logDone();
+      // router (priority 900) took the one pending slot; logger's timer was refused
+      expect(gw.logTimers()).toEqual({ droppedPending: 1, droppedRunning: 0 });
+      expect(routerLogs(gw)).toHaveLength(1);
+      expect(gw.logs('debug').filter((l) => l.plugin === 'logger')).toEqual([]);
+      expect(gw.logs().filter((l) => l.source === 'kong' && l.level !== 'notice')).toEqual([]);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('defaults are Kong nginx template values: 16384 pending, 4096 running, per worker', async () => {
+    const gw = await startKong({ plugins: [router()], upstreams: { a: { host: '127.0.0.1', port: a.port } }, defaultUpstream: 'a' });
+    try {
+      expect(gw.timerLimits()).toEqual({ maxPendingTimers: 16384, maxRunningTimers: 4096 });
+    } finally {
+      await gw.close();
+    }
+  });
+});
