@@ -12,7 +12,8 @@ const USAGE = `usage:
   tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy]
   tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
                  [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]
-  tandem render <policy.yaml> [--out <dir>] [--namespace <ns>] [--image <oci url>] [--service <host>] [--selector <label=value,...>]
+  tandem render <policy.yaml> [--target kong|istio|envoy|all] [--out <dir>] [--namespace <ns>] [--gateway <ns>/<name>] [--host <host> ...]
+                [--service <host>] [--selector <label=value,...>] [--subset-label <label>] [--image <url>] [--sha256 <hex>]
   tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--check]
 `;
 

@@ -1,31 +1,28 @@
-// `tandem render <policy>`: the Kong and Istio manifests for one TrafficPolicy.
-//   Kong:  KongPlugin per policy part (config = the spec section, verbatim; the
-//          experiment's carries spec.experiments as `experiments`), to be
-//          enabled with the konghq.com/plugins annotation on the Service or route.
-//   Istio: WasmPlugin per policy part (pluginName = root id, pluginConfig = the spec
-//          section), plus a VirtualService and DestinationRule that route on the
-//          variant header to one subset per upstream.
-import { mkdirSync, writeFileSync } from "node:fs";
+// `tandem render <policy> --target kong|istio|envoy|all`: the manifests for one
+// TrafficPolicy (cli/render/: kong.ts, istio.ts, envoy.ts; names.ts checks every name,
+// targets.ts maps each upstream to each gateway's name). This file holds the plugin
+// configs every path shares (the simulators run exactly these) and the command.
+// Same input, byte-identical output: objects are built in a fixed order and nothing
+// depends on the clock, the environment or the file system beyond --image's module.
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
 import { loadPolicy } from "./validate";
 import type { PolicyDoc } from "./policy-file";
 import { UsageError } from "./usage-error";
-
-export interface RenderOptions {
-  namespace: string;
-  image: string;          // OCI image holding tandem.wasm
-  service: string;        // Kubernetes service host the experiment splits
-  selector: Record<string, string>;
-}
+import { distDir } from "./dist-core";
+import { RenderRefusal, isDnsSubdomain, requireLabel, requireLabelKey, requireSubdomain, resourceName } from "./render/names";
+import { upstreamTargets, variantsOf, type Targets } from "./render/targets";
+import { renderKongDbless, renderKongIngress } from "./render/kong";
+import { checkIstioNames, renderIstio, type IstioOptions } from "./render/istio";
+import { ENVOY_HEADER, renderEnvoy } from "./render/envoy";
 
 export const DEFAULT_IMAGE = "oci://ghcr.io/tandem-dev/tandem:0.1.0";
-const VARIANT_HEADER = "x-tandem-variant";
-// The header the circuit-breaker filter sets for a `fallback.reroute.upstream`.
-const REROUTE_HEADER = "x-tandem-upstream";
-
-interface Part { plugin: "experiment" | "circuit-breaker"; config: Record<string, unknown> }
+export const TARGETS = ["kong", "istio", "envoy", "all"] as const;
+export type Target = (typeof TARGETS)[number];
+export const DEFAULT_SUBSET_LABEL = "version";
 
 // The `circuit-breaker` plugin / root id config: the circuitBreaker fields plus
 // `fallback`, or null when the policy has neither. The same on both gateways.
@@ -86,125 +83,129 @@ export function variantUpstreams(p: PolicyDoc): Record<string, string> {
   return out;
 }
 
-function parts(p: PolicyDoc, gateway: "kong" | "istio"): Part[] {
-  const out: Part[] = [];
-  const ex = experimentConfig(p);
-  if (ex) {
-    out.push({ plugin: "experiment", config: gateway === "kong" ? kongExperimentConfig(ex) : ex });
-  }
-  const cb = gateway === "kong" ? kongBreakerConfig(p) : breakerConfig(p);
-  if (cb) out.push({ plugin: "circuit-breaker", config: cb });
-  return out;
-}
-
-export function renderKong(p: PolicyDoc, o: RenderOptions): object[] {
-  const docs: object[] = parts(p, "kong").map((part) => ({
-    apiVersion: "configuration.konghq.com/v1",
-    kind: "KongPlugin",
-    metadata: {
-      name: `${p.metadata.name}-${part.plugin}`,
-      namespace: o.namespace,
-      annotations: { "kubernetes.io/ingress.class": "kong" },
-    },
-    plugin: part.plugin,
-    config: part.config,
-  }));
-  return docs;
-}
-
-export function renderIstio(p: PolicyDoc, o: RenderOptions): object[] {
-  const docs: object[] = parts(p, "istio").map((part, i) => ({
-    apiVersion: "extensions.istio.io/v1alpha1",
-    kind: "WasmPlugin",
-    metadata: { name: `${p.metadata.name}-${part.plugin}`, namespace: o.namespace },
-    spec: {
-      selector: { matchLabels: o.selector },
-      url: o.image,
-      pluginName: part.plugin,
-      // Before the router, after authentication; the experiment before the breaker.
-      phase: "AUTHZ",
-      priority: 100 - i * 10,
-      // A broken module must not take the route down with it.
-      failStrategy: "FAIL_OPEN",
-      type: "HTTP",
-      pluginConfig: part.config,
-    },
-  }));
-  const ex = p.spec.experiment as { variantHeader?: string; variants?: Array<{ name: string; upstream?: string }> } | undefined;
-  // A `fallback.reroute.upstream` sets x-tandem-upstream on rejected calls (the
-  // circuit-breaker filter); a route on that header, first, sends them there.
-  const reroute = (p.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
-  const rerouteTo = typeof reroute === "string" ? reroute : null;
-  const rerouteRoute = rerouteTo === null ? [] : [{
-    name: "breaker-reroute",
-    match: [{ headers: { [REROUTE_HEADER]: { exact: rerouteTo } } }],
-    route: [{ destination: { host: o.service, subset: rerouteTo } }],
-  }];
-  if (ex?.variants || rerouteTo !== null) {
-    const variants = ex?.variants ?? [];
-    const header = (ex?.variantHeader ?? VARIANT_HEADER).toLowerCase();
-    const subsets = [...new Set([...variants.map((v) => v.upstream ?? v.name), ...(rerouteTo === null ? [] : [rerouteTo])])];
-    docs.push({
-      apiVersion: "networking.istio.io/v1",
-      kind: "VirtualService",
-      metadata: { name: p.metadata.name, namespace: o.namespace },
-      spec: {
-        hosts: [o.service],
-        http: [
-          ...rerouteRoute,
-          ...variants.map((v) => ({
-            name: `variant-${v.name}`,
-            match: [{ headers: { [header]: { exact: v.name } } }],
-            route: [{ destination: { host: o.service, subset: v.upstream ?? v.name } }],
-          })),
-          // No variant header (out of the experiment's scope): the first variant.
-          variants.length > 0
-            ? { name: "default", route: [{ destination: { host: o.service, subset: variants[0].upstream ?? variants[0].name } }] }
-            : { name: "default", route: [{ destination: { host: o.service } }] },
-        ],
-      },
-    });
-    docs.push({
-      apiVersion: "networking.istio.io/v1",
-      kind: "DestinationRule",
-      metadata: { name: p.metadata.name, namespace: o.namespace },
-      spec: { host: o.service, subsets: subsets.map((s) => ({ name: s, labels: { version: s } })) },
-    });
-  }
-  return docs;
-}
-
 export function toYaml(docs: object[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
+}
+
+export interface RenderRequest {
+  target: Target;
+  namespace: string;
+  gateway: { namespace: string; name: string } | null;
+  hosts: string[];
+  service?: string;
+  selector?: Record<string, string>;
+  image: string;
+  sha256: string | null;
+  subsetLabel: string;
+}
+
+// Every file of a render, by name, or a RenderRefusal naming the first name that cannot be
+// rendered. Nothing here writes: the command writes only after all of it succeeded.
+export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[string, string]>; warnings: string[] } {
+  if (!p.spec.experiment && !p.spec.circuitBreaker && !p.spec.fallback) {
+    throw new RenderRefusal("spec: nothing to render: needs experiment, circuitBreaker or fallback");
+  }
+  resourceName(p.metadata.name, "circuit-breaker"); // the longest name render makes from it
+  requireLabel("--namespace", r.namespace);
+  requireLabelKey("--subset-label", r.subsetLabel);
+  const service = r.service ?? `${p.metadata.name}.${r.namespace}.svc.cluster.local`;
+  requireSubdomain(r.service === undefined ? "metadata.name" : "--service", service);
+  const targets = upstreamTargets(p, r.subsetLabel);
+  const want = (t: Target) => r.target === t || r.target === "all";
+  const files: Array<[string, string]> = [];
+  const warnings: string[] = [];
+  const secret = typeof ((p.spec.experiment as { override?: { secret?: unknown } } | undefined)?.override?.secret) === "string";
+  if (want("kong")) {
+    checkKongNames(p, targets);
+    const ingress = renderKongIngress(p, { namespace: r.namespace, targets });
+    files.push(["kong.yaml", ingress.header + toYaml(ingress.docs)]);
+    files.push(["kong-dbless.yaml", toYaml([renderKongDbless(p, { namespace: r.namespace, targets })])]);
+    if (secret) warnings.push("kong-dbless.yaml holds experiment.override.secret in plain text (kong.yaml keeps it in a Secret): keep the file private");
+  }
+  if (want("istio")) {
+    const o: IstioOptions = {
+      namespace: r.namespace, gateway: r.gateway, hosts: r.hosts, service, image: r.image, sha256: r.sha256, targets,
+      selector: r.selector ?? (r.gateway ? { istio: "ingressgateway" } : {}),
+    };
+    checkIstioNames(p, o);
+    files.push(["istio.yaml", toYaml(renderIstio(p, o))]);
+    if (secret) warnings.push("istio.yaml holds experiment.override.secret in the WasmPlugin's pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read WasmPlugins");
+  }
+  if (want("envoy")) {
+    files.push(["envoy.yaml", ENVOY_HEADER + toYaml([renderEnvoy(p, targets)])]);
+    if (secret) warnings.push("envoy.yaml holds experiment.override.secret in plain text: keep the file private");
+  }
+  return { files, warnings };
+}
+
+// Kong Upstream names are host names (Kong's `typedefs.host`; KIC's
+// <service>.<namespace>.<port>.svc is one); Kong compares them ignoring case.
+function checkKongNames(p: PolicyDoc, targets: Targets[]): void {
+  const variants = variantsOf(p);
+  for (const t of targets) {
+    if (isDnsSubdomain(t.kong.toLowerCase())) continue;
+    const i = variants.findIndex((v) => v.upstream === t.name);
+    const where = t.kong !== t.name ? `upstreams.${t.name}.kong` : i >= 0 ? `experiment.variants[${i}].upstream` : "fallback.reroute.upstream";
+    requireSubdomain(`${where} (a Kong Upstream name)`, t.kong);
+  }
+}
+
+// The module's sha256 for WasmPlugin.sha256: Istio checks a module fetched over
+// http(s)/file against it. For an oci:// image it is the image's digest, which only the
+// registry knows: pass it with --sha256 (deploy/README.md: build and push).
+function moduleSha256(image: string, given: string | undefined): string | null {
+  if (given !== undefined) {
+    if (!/^[a-f0-9]{64}$/.test(given)) throw new UsageError(`--sha256 takes 64 lowercase hex digits, got ${JSON.stringify(given)}`);
+    return given;
+  }
+  if (!/^(https?|file):\/\//.test(image)) return null;
+  return createHash("sha256").update(readFileSync(join(distDir(), "wasm", "tandem.wasm"))).digest("hex");
+}
+
+function parseSelector(s: string): Record<string, string> {
+  const pairs = s.split(",").map((kv) => kv.split("="));
+  if (pairs.some((kv) => kv.length !== 2 || kv[0] === "" || kv[1] === "")) throw new UsageError(`--selector takes label=value[,label=value...], got ${JSON.stringify(s)}`);
+  return Object.fromEntries(pairs as Array<[string, string]>);
+}
+
+function parseGateway(s: string | undefined): { namespace: string; name: string } | null {
+  if (s === undefined) return null;
+  const m = /^([^/]+)\/([^/]+)$/.exec(s);
+  if (!m) throw new UsageError(`--gateway takes <namespace>/<name>, got ${JSON.stringify(s)}`);
+  return { namespace: requireLabel("--gateway namespace", m[1]), name: requireSubdomain("--gateway name", m[2]) };
 }
 
 export function renderCommand(args: string[]): number {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
     options: {
+      target: { type: "string", default: "all" },
       out: { type: "string" }, namespace: { type: "string", default: "default" },
-      image: { type: "string", default: DEFAULT_IMAGE }, service: { type: "string" },
-      selector: { type: "string", default: "istio=ingressgateway" },
+      gateway: { type: "string" }, host: { type: "string", multiple: true },
+      image: { type: "string", default: DEFAULT_IMAGE }, sha256: { type: "string" },
+      service: { type: "string" }, selector: { type: "string" },
+      "subset-label": { type: "string", default: DEFAULT_SUBSET_LABEL },
     },
   });
   if (positionals.length !== 1) throw new UsageError("render takes one policy file");
-  const pairs = values.selector!.split(",").map((kv) => kv.split("="));
-  if (pairs.some((kv) => kv.length !== 2 || kv[0] === "" || kv[1] === "")) throw new UsageError(`--selector takes label=value[,label=value...], got ${JSON.stringify(values.selector)}`);
+  if (!(TARGETS as readonly string[]).includes(values.target!)) throw new UsageError(`--target must be kong, istio, envoy or all, got ${JSON.stringify(values.target)}`);
+  const selector = values.selector === undefined ? undefined : parseSelector(values.selector);
+  const gateway = parseGateway(values.gateway);
+  const sha256 = moduleSha256(values.image!, values.sha256);
   const policy = loadPolicy(positionals[0]);
-  const selector = Object.fromEntries(pairs as Array<[string, string]>);
-  const o: RenderOptions = {
-    namespace: values.namespace!, image: values.image!, selector,
-    service: values.service ?? `${policy.metadata.name}.${values.namespace}.svc.cluster.local`,
-  };
-  const kong = toYaml(renderKong(policy, o));
-  const istio = toYaml(renderIstio(policy, o));
+  const { files, warnings } = renderFiles(policy, {
+    target: values.target as Target, namespace: values.namespace!, gateway, hosts: values.host ?? ["*"],
+    service: values.service, selector, image: values.image!, sha256, subsetLabel: values["subset-label"]!,
+  });
+  for (const w of warnings) process.stderr.write(`tandem: warning: ${w}\n`);
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
-    writeFileSync(join(values.out, "kong.yaml"), kong);
-    writeFileSync(join(values.out, "istio.yaml"), istio);
-    process.stdout.write(`wrote ${join(values.out, "kong.yaml")} and ${join(values.out, "istio.yaml")}\n`);
+    for (const [name, text] of files) writeFileSync(join(values.out, name), text);
+    process.stdout.write(`wrote ${files.map(([name]) => join(values.out!, name)).join(", ")}\n`);
+  } else if (files.length === 1) {
+    process.stdout.write(files[0][1]);
   } else {
-    process.stdout.write(`# --- Kong ---\n${kong}---\n# --- Istio ---\n${istio}`);
+    process.stdout.write(files.map(([name, text]) => `# --- ${name} ---\n${text}`).join("---\n"));
   }
   return 0;
 }

@@ -4,7 +4,8 @@
 // with exactly the same text.
 import { JType, JValue, parseJson } from "./json/json";
 import { Reader, join } from "./config/reader";
-import { E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_VARIANT } from "./config/errors";
+import { E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_UPSTREAM, E_UNKNOWN_VARIANT } from "./config/errors";
+import { UPSTREAMS_SECTION, checkUpstreams } from "./config/upstreams";
 import { parseExperiment } from "./experiment/config";
 import { isName } from "./config/reader";
 import { ExperimentSettings } from "./experiment/settings";
@@ -19,7 +20,7 @@ export const API_VERSION = "tandem.dev/v1alpha1";
 export const KIND = "TrafficPolicy";
 const POLICY_KEYS: StaticArray<string> = ["apiVersion", "kind", "metadata", "spec"];
 const METADATA_KEYS: StaticArray<string> = ["name", "namespace", "labels", "annotations"];
-const SPEC_KEYS: StaticArray<string> = ["experiment", "experiments", "circuitBreaker", "fallback"];
+const SPEC_KEYS: StaticArray<string> = ["experiment", "experiments", "circuitBreaker", "fallback", "upstreams"];
 
 export class ExperimentResult {
   settings: ExperimentSettings | null = null;
@@ -115,6 +116,25 @@ export function validatePolicy(text: string): string {
     }
     const rr = (fb as JValue).get("reroute") as JValue;
     if (!found) r.fail(join(join(FALLBACK_SECTION, "reroute"), "variant"), E_UNKNOWN_VARIANT, rr.get("variant"));
+  }
+  if (r.failed) return r.error;
+  const ups = r.field(spec, UPSTREAMS_SECTION);
+  if (ups !== null) {
+    checkUpstreams(r, ups);
+    if (r.failed) return r.error;
+    // With spec.upstreams, every upstream the policy routes to is one of them.
+    if (ex !== null && ex.type == JType.Obj) {
+      const vs = ex.get("variants");
+      if (vs !== null && vs.type == JType.Arr) {
+        for (let i = 0; i < vs.items.length && !r.failed; i++) {
+          const u = vs.items[i].type == JType.Obj ? vs.items[i].get("upstream") : null;
+          if (u !== null && u.type == JType.Str && ups.get(u.s) === null) r.fail("experiment.variants[" + i.toString() + "].upstream", E_UNKNOWN_UPSTREAM, u);
+        }
+      }
+    }
+    if (f !== null && f.kind == FallbackKind.Reroute && f.upstream.length > 0 && ups.get(f.upstream) === null) {
+      r.fail("fallback.reroute.upstream", E_UNKNOWN_UPSTREAM, ((fb as JValue).get("reroute") as JValue).get("upstream"));
+    }
   }
   return r.error;
 }

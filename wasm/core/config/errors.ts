@@ -56,3 +56,10 @@ export const E_TAGS_HEADER = "must not be x-tandem-experiments (the tagging expe
 // spec.experiment.variantHeader and override.header
 export const E_HEADER_OWNED = "must not be a header the gateways own (host, content-length, connection, keep-alive, proxy-connection, te, transfer-encoding, upgrade)";
 export const E_OVERRIDE_HEADER = "must differ from variantHeader";
+// spec.upstreams: one policy, every gateway's names for an upstream (docs/policy.md)
+export const E_DNS_LABEL = "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
+export const E_ADDRESS = "must be host:port (a host name and a port 1-65535)";
+export const E_KONG_UPSTREAM = "must be a Kong Upstream name (a host name, e.g. <service>.<namespace>.<port>.svc)";
+export const E_LABEL_KEY = "must be a Kubernetes label key ([prefix/]name, name at most 63 of [A-Za-z0-9-_.] starting and ending alphanumeric)";
+export const E_LABEL_VALUE = "must be a Kubernetes label value (at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric)";
+export const E_UNKNOWN_UPSTREAM = "must name one of spec.upstreams";

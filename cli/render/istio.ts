@@ -1,0 +1,107 @@
+// Istio output of `tandem render`: a WasmPlugin per policy part, a VirtualService routing
+// on the variant header to one DestinationRule subset per variant upstream.
+// Where the filter runs decides the binding (issue 11): the filter can only steer routing
+// where the route is chosen, so
+//   ingress gateway (--gateway <ns>/<name>): the WasmPlugin lives in the gateway's
+//     namespace and selects the gateway's pods (a WasmPlugin's selector only matches
+//     workloads in its own namespace, unless it is in the root namespace); the
+//     VirtualService binds to that gateway (`gateways: [<ns>/<name>]`) for the external hosts;
+//   sidecars (no --gateway): the WasmPlugin runs on the calling workloads' sidecars,
+//     outbound (`match: [{mode: CLIENT}]`), and the VirtualService binds to `mesh` for the
+//     service's host.
+import type { PolicyDoc } from "../policy-file";
+import { breakerConfig, experimentConfig } from "../render";
+import { requireLabel, resourceName } from "./names";
+import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
+
+export const VARIANT_HEADER = "x-tandem-variant";
+// The header the circuit-breaker filter sets for a `fallback.reroute.upstream`.
+export const REROUTE_HEADER = "x-tandem-upstream";
+
+export interface IstioOptions {
+  namespace: string;                         // the VirtualService / DestinationRule namespace
+  gateway: { namespace: string; name: string } | null;
+  hosts: string[];                           // VirtualService hosts at a gateway
+  service: string;                           // the destination host (a Kubernetes service)
+  selector: Record<string, string>;          // the workloads the WasmPlugins attach to
+  image: string;
+  sha256: string | null;
+  targets: Targets[];
+}
+
+export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
+  const docs: object[] = [];
+  const parts: Array<{ plugin: string; config: Record<string, unknown> }> = [];
+  const ex = experimentConfig(p);
+  if (ex) parts.push({ plugin: "experiment", config: ex });
+  const cb = breakerConfig(p);
+  if (cb) parts.push({ plugin: "circuit-breaker", config: cb });
+  const pluginNs = o.gateway ? o.gateway.namespace : o.namespace;
+  parts.forEach((part, i) => docs.push({
+    apiVersion: "extensions.istio.io/v1alpha1",
+    kind: "WasmPlugin",
+    metadata: { name: resourceName(p.metadata.name, part.plugin), namespace: pluginNs },
+    spec: {
+      ...(Object.keys(o.selector).length > 0 ? { selector: { matchLabels: o.selector } } : {}),
+      url: o.image,
+      ...(o.sha256 ? { sha256: o.sha256 } : {}),
+      pluginName: part.plugin,
+      // Before the router, after authentication; the experiment before the breaker.
+      phase: "AUTHZ",
+      priority: 100 - i * 10,
+      // A broken module must not take the route down with it.
+      failStrategy: "FAIL_OPEN",
+      type: "HTTP",
+      ...(o.gateway ? {} : { match: [{ mode: "CLIENT" }] }),
+      pluginConfig: part.config,
+    },
+  }));
+
+  const variants = variantsOf(p);
+  const reroute = rerouteUpstream(p);
+  if (o.targets.length === 0) return docs;
+  const subsetOf = (name: string) => targetOf(o.targets, name).subset;
+  const dest = (upstream: string | undefined) => ({ destination: { host: o.service, ...(upstream ? { subset: subsetOf(upstream) } : {}) } });
+  const header = (((p.spec.experiment as { variantHeader?: string } | undefined)?.variantHeader) ?? VARIANT_HEADER).toLowerCase();
+  docs.push({
+    apiVersion: "networking.istio.io/v1",
+    kind: "VirtualService",
+    metadata: { name: resourceName(p.metadata.name, ""), namespace: o.namespace },
+    spec: {
+      hosts: o.gateway ? o.hosts : [o.service],
+      gateways: o.gateway ? [`${o.gateway.namespace}/${o.gateway.name}`] : ["mesh"],
+      http: [
+        // A `fallback.reroute.upstream` sets x-tandem-upstream on rejected calls (the
+        // circuit-breaker filter); a route on that header, first, sends them there.
+        ...(reroute === null ? [] : [{ name: "breaker-reroute", match: [{ headers: { [REROUTE_HEADER]: { exact: reroute } } }], route: [dest(reroute)] }]),
+        ...variants.filter((v) => v.upstream).map((v) => ({
+          name: `variant-${v.name}`,
+          match: [{ headers: { [header]: { exact: v.name } } }],
+          route: [dest(v.upstream)],
+        })),
+        // No variant header (out of the experiment's scope), or a variant without an
+        // upstream: the first variant's upstream, else the service.
+        { name: "default", route: [dest(variants[0]?.upstream)] },
+      ],
+    },
+  });
+  docs.push({
+    apiVersion: "networking.istio.io/v1",
+    kind: "DestinationRule",
+    metadata: { name: resourceName(p.metadata.name, ""), namespace: o.namespace },
+    spec: { host: o.service, subsets: o.targets.map((t) => ({ name: t.subset, labels: t.labels })) },
+  });
+  return docs;
+}
+
+// Subset names are DNS-1123 labels (Istio validateSubset); refuse before writing, naming
+// where the name came from and how to give Istio its own.
+export function checkIstioNames(p: PolicyDoc, o: IstioOptions): void {
+  const variants = variantsOf(p);
+  for (const t of o.targets) {
+    if (t.subset !== t.name) { requireLabel(`upstreams.${t.name}.istio.subset`, t.subset); continue; }
+    const i = variants.findIndex((v) => v.upstream === t.name);
+    const where = i >= 0 ? `experiment.variants[${i}].upstream` : "fallback.reroute.upstream";
+    requireLabel(where, t.name, ` to name an Istio subset (or set spec.upstreams.${t.name}.istio.subset)`);
+  }
+}

@@ -1,0 +1,88 @@
+// Kong output of `tandem render`:
+//   kong.yaml         Kong Ingress Controller manifests: one KongPlugin per plugin
+//                     (top-level `plugin` and `config`, KIC's configuration.konghq.com/v1
+//                     schema), a Secret holding the config when it carries the override
+//                     secret (the KongPlugin reads it with configFrom.secretKeyRef), and the
+//                     konghq.com/plugins annotation line that enables them.
+//   kong-dbless.yaml  a DB-less declarative config (decK format 3.0) for a local Kong: one
+//                     Service and route, one Upstream per variant upstream, the plugins.
+// Variant upstreams are renamed to their Kong Upstream names (./targets.ts); the configs
+// are otherwise the ones the simulator runs (cli/render.ts kong*Config).
+import type { PolicyDoc } from "../policy-file";
+import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
+import { resourceName } from "./names";
+import { targetOf, type Targets } from "./targets";
+
+export interface KongOptions { namespace: string; targets: Targets[] }
+
+export interface KongPart { plugin: "experiment" | "circuit-breaker"; name: string; config: Record<string, unknown>; secret: boolean }
+
+// The key of the Secret that holds a plugin's whole config (KIC reads it as JSON).
+export const SECRET_KEY = "config";
+
+function renameUpstreams(c: Record<string, unknown>, ts: Targets[]): Record<string, unknown> {
+  const kong = (n: unknown) => (typeof n === "string" ? targetOf(ts, n).kong : n);
+  const out: Record<string, unknown> = { ...c };
+  if (Array.isArray(c.variants)) out.variants = c.variants.map((v) => (v && typeof v === "object" && "upstream" in v ? { ...v, upstream: kong((v as { upstream: unknown }).upstream) } : v));
+  if (c.variantUpstreams) out.variantUpstreams = Object.fromEntries(Object.entries(c.variantUpstreams as Record<string, string>).map(([k, v]) => [k, kong(v)]));
+  const fb = c.fallback as { reroute?: { upstream?: unknown } } | undefined;
+  if (fb?.reroute && typeof fb.reroute.upstream === "string") out.fallback = { ...fb, reroute: { ...fb.reroute, upstream: kong(fb.reroute.upstream) } };
+  return out;
+}
+
+export function kongParts(p: PolicyDoc, ts: Targets[]): KongPart[] {
+  const out: KongPart[] = [];
+  const ex = experimentConfig(p);
+  if (ex) {
+    const secret = typeof (ex.override as { secret?: unknown } | undefined)?.secret === "string";
+    out.push({ plugin: "experiment", name: resourceName(p.metadata.name, "experiment"), config: renameUpstreams(kongExperimentConfig(ex), ts), secret });
+  }
+  const cb = kongBreakerConfig(p);
+  if (cb) out.push({ plugin: "circuit-breaker", name: resourceName(p.metadata.name, "circuit-breaker"), config: renameUpstreams(cb, ts), secret: false });
+  return out;
+}
+
+export function renderKongIngress(p: PolicyDoc, o: KongOptions): { header: string; docs: object[] } {
+  const docs: object[] = [];
+  const parts = kongParts(p, o.targets);
+  for (const part of parts) {
+    const metadata = { name: part.name, namespace: o.namespace, annotations: { "kubernetes.io/ingress.class": "kong" } };
+    if (part.secret) {
+      const secretName = resourceName(part.name, "config");
+      docs.push({
+        apiVersion: "v1", kind: "Secret", type: "Opaque",
+        metadata: { name: secretName, namespace: o.namespace },
+        stringData: { [SECRET_KEY]: JSON.stringify(part.config) },
+      });
+      docs.push({ apiVersion: "configuration.konghq.com/v1", kind: "KongPlugin", metadata, plugin: part.plugin, configFrom: { secretKeyRef: { name: secretName, key: SECRET_KEY } } });
+    } else {
+      docs.push({ apiVersion: "configuration.konghq.com/v1", kind: "KongPlugin", metadata, plugin: part.plugin, config: part.config });
+    }
+  }
+  const header = [
+    "# Kong Ingress Controller: apply, then enable the plugins on the Service (or Ingress /",
+    "# HTTPRoute) that routes to the experiment's upstreams with this annotation:",
+    `#   konghq.com/plugins: ${parts.map((x) => x.name).join(",")}`,
+  ].join("\n") + "\n";
+  return { header, docs };
+}
+
+// decK / DB-less: kong.conf `declarative_config`. The Service's host is the first variant's
+// Upstream, so a request the experiment leaves alone goes there.
+export function renderKongDbless(p: PolicyDoc, o: KongOptions): object {
+  const parts = kongParts(p, o.targets);
+  const first = o.targets[0];
+  const name = resourceName(p.metadata.name, "");
+  return {
+    _format_version: "3.0",
+    services: [{
+      name,
+      host: first ? first.kong : name,
+      port: first ? first.port : 80,
+      protocol: "http",
+      routes: [{ name, paths: ["/"] }],
+      plugins: parts.map((x) => ({ name: x.plugin, config: x.config })),
+    }],
+    upstreams: o.targets.map((t) => ({ name: t.kong, targets: [{ target: `${t.host}:${t.port}` }] })),
+  };
+}

@@ -1,0 +1,60 @@
+// One policy, every gateway's names (issue 9.9). A variant's `upstream` (and a
+// `fallback.reroute.upstream`) is a gateway-neutral name; each gateway needs its own:
+//   Kong   the Upstream `kong.service.set_upstream` selects. The Kong Ingress Controller
+//          names the Upstream of a Service port `<service>.<namespace>.<port>.svc`.
+//   Istio  a DestinationRule subset: a DNS-1123 label, selecting pods by a label.
+//   Envoy  a static cluster with the backend's address.
+// Without `spec.upstreams` every gateway uses the neutral name itself (Istio: subset = the
+// name, pods labelled `<subsetLabel>: <name>`). `spec.upstreams.<name>` sets them apart;
+// the core validates that section (wasm/core/config/upstreams.ts), render only reads it.
+import type { PolicyDoc } from "../policy-file";
+
+export interface Targets {
+  name: string;                         // the neutral name, as the policy writes it
+  kong: string;                         // Kong Upstream name
+  subset: string;                       // Istio subset name
+  labels: Record<string, string>;       // the pod labels the subset selects
+  host: string; port: number;           // the backend for Envoy clusters and Kong DB-less targets
+}
+
+export interface UpstreamSpec {
+  address?: string;
+  kong?: string;
+  istio?: { subset?: string; labels?: Record<string, string> };
+}
+
+interface Variant { name: string; upstream?: string }
+
+export function variantsOf(p: PolicyDoc): Variant[] {
+  const ex = p.spec.experiment as { variants?: Variant[] } | undefined;
+  return ex?.variants ?? [];
+}
+
+export function rerouteUpstream(p: PolicyDoc): string | null {
+  const r = (p.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
+  return typeof r === "string" ? r : null;
+}
+
+// Every upstream the policy routes to, in order of first mention (variants, then the
+// reroute target), with its per-gateway names.
+export function upstreamTargets(p: PolicyDoc, subsetLabel: string): Targets[] {
+  const specs = (p.spec.upstreams ?? {}) as Record<string, UpstreamSpec>;
+  const names = [...variantsOf(p).map((v) => v.upstream), rerouteUpstream(p)].filter((n): n is string => typeof n === "string");
+  return [...new Set(names)].map((name) => {
+    const s = specs[name] ?? {};
+    const subset = s.istio?.subset ?? name;
+    const [host, port] = splitAddress(s.address ?? `${name}:80`);
+    return { name, kong: s.kong ?? name, subset, labels: s.istio?.labels ?? { [subsetLabel]: subset }, host, port };
+  });
+}
+
+function splitAddress(a: string): [string, number] {
+  const i = a.lastIndexOf(":");
+  return i < 0 ? [a, 80] : [a.slice(0, i), Number(a.slice(i + 1))];
+}
+
+export function targetOf(ts: Targets[], name: string): Targets {
+  const t = ts.find((x) => x.name === name);
+  if (!t) throw new Error(`no targets for upstream ${name}`);
+  return t;
+}

@@ -1,0 +1,185 @@
+// tandem render: every output validates (schemas, the gateways' own config checks), output
+// is byte-identical run to run, names Kubernetes cannot hold are refused before anything
+// is written, the Istio binding follows where the filter runs, secrets stay in a Secret.
+import { describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { CLI, FILTER_WASM, ROOT, loadCore, requireBuilt } from "../support/dist";
+import { checkRender, yamlDocs } from "../support/rendered";
+import { renderFiles, type RenderRequest } from "../../cli/render";
+import type { PolicyDoc } from "../../cli/policy-file";
+
+function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const core = loadCore();
+const dir = mkdtempSync(join(tmpdir(), "tandem-render-"));
+const EXAMPLES = readdirSync(join(ROOT, "deploy", "examples")).filter((f) => f.endsWith(".yaml")).map((f) => join("deploy", "examples", f));
+const BASE: RenderRequest = { target: "all", namespace: "shop", gateway: null, hosts: ["*"], image: "oci://registry.example/tandem:0.1.0", sha256: null, subsetLabel: "version" };
+
+function load(path: string): PolicyDoc {
+  const doc = parse(readFileSync(join(ROOT, path), "utf8")) as PolicyDoc;
+  expect(core.validatePolicy(JSON.stringify(doc))).toBeNull();
+  return doc;
+}
+
+function policy(name: string, spec: Record<string, unknown>, metaName = "checkout"): string {
+  const p = join(dir, name);
+  writeFileSync(p, JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: metaName }, spec }));
+  return p;
+}
+
+const EXPERIMENT = { name: "checkout-v2", variants: [{ name: "stable", weight: 90, upstream: "api-v1" }, { name: "canary", weight: 10, upstream: "api-v2" }] };
+
+describe("tandem render: every output validates", () => {
+  for (const example of EXAMPLES) {
+    it(`${example}, at an ingress gateway and on sidecars`, async () => {
+      const p = load(example);
+      const gw = renderFiles(p, { ...BASE, gateway: { namespace: "istio-system", name: "public" }, hosts: ["shop.example.com"] });
+      expect(gw.files.map(([n]) => n)).toEqual(["kong.yaml", "kong-dbless.yaml", "istio.yaml", "envoy.yaml"]);
+      expect(await checkRender(gw.files)).toEqual([]);
+      const mesh = renderFiles(p, BASE);
+      expect(await checkRender(mesh.files.filter(([n]) => n === "istio.yaml"))).toEqual([]);
+    }, 60_000);
+  }
+
+  it("a policy with the override secret and a reroute to an upstream", async () => {
+    const spec = {
+      experiment: { ...EXPERIMENT, override: { header: "x-tandem-force", secret: "0123456789abcdef-secret" } },
+      circuitBreaker: { key: "upstream" }, fallback: { reroute: { upstream: "api-v3" } },
+    };
+    const p = JSON.parse(readFileSync(policy("secret.json", spec), "utf8")) as PolicyDoc;
+    expect(core.validatePolicy(JSON.stringify(p))).toBeNull();
+    const r = renderFiles(p, BASE);
+    expect(await checkRender(r.files)).toEqual([]);
+    const kong = r.files.find(([n]) => n === "kong.yaml")![1];
+    // the secret is only inside the Secret's config
+    expect(kong.split("0123456789abcdef-secret").length).toBe(2);
+    const docs = yamlDocs(kong);
+    const plugin = docs.find((d) => d.kind === "KongPlugin" && d.plugin === "experiment")!;
+    expect(plugin.config).toBeUndefined();
+    expect(plugin.configFrom).toEqual({ secretKeyRef: { name: "checkout-experiment-config", key: "config" } });
+    expect(docs[0]).toMatchObject({ kind: "Secret", type: "Opaque", metadata: { name: "checkout-experiment-config", namespace: "shop" } });
+    expect(r.warnings.join("\n")).toMatch(/istio\.yaml holds experiment\.override\.secret/);
+    const istio = yamlDocs(r.files.find(([n]) => n === "istio.yaml")![1]);
+    const vs = istio.find((d) => d.kind === "VirtualService") as { spec: { http: Array<{ name: string; match?: unknown; route: unknown }> } };
+    expect(vs.spec.http[0]).toEqual({ name: "breaker-reroute", match: [{ headers: { "x-tandem-upstream": { exact: "api-v3" } } }], route: [{ destination: { host: "checkout.shop.svc.cluster.local", subset: "api-v3" } }] });
+    const dr = istio.find((d) => d.kind === "DestinationRule") as { spec: { subsets: unknown[] } };
+    expect(dr.spec.subsets).toEqual(["api-v1", "api-v2", "api-v3"].map((s) => ({ name: s, labels: { version: s } })));
+  }, 60_000);
+});
+
+describe("tandem render: where the Istio filter runs", () => {
+  const p = load("deploy/examples/checkout.yaml");
+  const istio = (r: RenderRequest) => yamlDocs(renderFiles(p, { ...r, target: "istio" }).files[0][1]);
+
+  it("at an ingress gateway: the WasmPlugins in the gateway's namespace selecting it, the VirtualService bound to it", () => {
+    const docs = istio({ ...BASE, gateway: { namespace: "istio-system", name: "public" }, hosts: ["shop.example.com"] });
+    const wp = docs.filter((d) => d.kind === "WasmPlugin");
+    expect(wp.map((d) => d.metadata)).toEqual([{ name: "checkout-experiment", namespace: "istio-system" }]);
+    expect(wp[0].spec).toMatchObject({ selector: { matchLabels: { istio: "ingressgateway" } }, pluginName: "experiment" });
+    expect((wp[0].spec as Record<string, unknown>).match).toBeUndefined();
+    const vs = docs.find((d) => d.kind === "VirtualService")!;
+    expect(vs.metadata).toEqual({ name: "checkout", namespace: "shop" });
+    expect(vs.spec).toMatchObject({ hosts: ["shop.example.com"], gateways: ["istio-system/public"] });
+  });
+
+  it("on sidecars: the calling workloads, outbound, and the VirtualService bound to mesh", () => {
+    const docs = istio({ ...BASE, selector: { app: "frontend" } });
+    const wp = docs.find((d) => d.kind === "WasmPlugin")!;
+    expect(wp.metadata).toEqual({ name: "checkout-experiment", namespace: "shop" });
+    expect(wp.spec).toMatchObject({ selector: { matchLabels: { app: "frontend" } }, match: [{ mode: "CLIENT" }] });
+    const vs = docs.find((d) => d.kind === "VirtualService")!;
+    expect(vs.spec).toMatchObject({ hosts: ["checkout.shop.svc.cluster.local"], gateways: ["mesh"] });
+  });
+
+  it("the subset label is an option (without spec.upstreams)", () => {
+    const cb = load("deploy/examples/circuit-breaker.yaml");
+    const dr = yamlDocs(renderFiles(cb, { ...BASE, target: "istio", subsetLabel: "app.kubernetes.io/version" }).files[0][1]).find((d) => d.kind === "DestinationRule")!;
+    expect((dr.spec as { subsets: unknown }).subsets).toEqual([{ name: "api-v1", labels: { "app.kubernetes.io/version": "api-v1" } }, { name: "api-v2", labels: { "app.kubernetes.io/version": "api-v2" } }]);
+  });
+});
+
+describe("tandem render: one policy, every gateway's names (spec.upstreams)", () => {
+  it("Kong gets the KIC Upstream names, Istio the subsets and labels, Envoy the addresses; the neutral names stay in the filter's config", () => {
+    const p = load("deploy/examples/checkout.yaml");
+    const files = Object.fromEntries(renderFiles(p, BASE).files);
+    const kp = yamlDocs(files["kong.yaml"]).find((d) => d.kind === "KongPlugin")!;
+    expect((kp.config as { variants: Array<{ upstream: string }> }).variants.map((v) => v.upstream)).toEqual(["checkout-v1.shop.80.svc", "checkout-v2.shop.80.svc"]);
+    const dbless = yamlDocs(files["kong-dbless.yaml"])[0] as { upstreams: unknown };
+    expect(dbless.upstreams).toEqual([{ name: "checkout-v1.shop.80.svc", targets: [{ target: "api-v1:9001" }] }, { name: "checkout-v2.shop.80.svc", targets: [{ target: "api-v2:9002" }] }]);
+    const istio = yamlDocs(files["istio.yaml"]);
+    expect((istio.find((d) => d.kind === "DestinationRule")!.spec as { subsets: unknown }).subsets).toEqual([{ name: "v1", labels: { version: "v1" } }, { name: "v2", labels: { version: "v2" } }]);
+    const vs = istio.find((d) => d.kind === "VirtualService")!.spec as { http: Array<{ route: Array<{ destination: { subset: string } }> }> };
+    expect(vs.http.map((h) => h.route[0].destination.subset)).toEqual(["v1", "v2", "v1"]);
+    const wp = istio.find((d) => d.kind === "WasmPlugin")!.spec as { pluginConfig: { variants: Array<{ upstream: string }> } };
+    expect(wp.pluginConfig.variants.map((v) => v.upstream)).toEqual(["api-v1", "api-v2"]);
+    expect(files["envoy.yaml"]).toContain("address: api-v2\n                      port_value: 9002");
+  });
+});
+
+describe("tandem render: the command", () => {
+  it("is byte-identical run to run, per target", async () => {
+    const a = join(dir, "a"), b = join(dir, "b");
+    expect((await tandem("render", "deploy/examples/circuit-breaker.yaml", "--out", a)).code).toBe(0);
+    expect((await tandem("render", "deploy/examples/circuit-breaker.yaml", "--out", b)).code).toBe(0);
+    const names = readdirSync(a).sort();
+    expect(names).toEqual(["envoy.yaml", "istio.yaml", "kong-dbless.yaml", "kong.yaml"]);
+    for (const n of names) expect(readFileSync(join(b, n))).toEqual(readFileSync(join(a, n)));
+    const envoy = await tandem("render", "deploy/examples/circuit-breaker.yaml", "--target", "envoy");
+    expect(envoy.stdout).toBe(readFileSync(join(a, "envoy.yaml"), "utf8"));
+  });
+
+  it("deploy/envoy/envoy.yaml is what render --target envoy writes for deploy/examples/checkout.yaml", async () => {
+    const r = await tandem("render", "deploy/examples/checkout.yaml", "--target", "envoy");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(readFileSync(join(ROOT, "deploy", "envoy", "envoy.yaml"), "utf8"));
+  });
+
+  it("pins the module: sha256 of the built module for an http(s) url, the given digest for an image", async () => {
+    const sha = createHash("sha256").update(readFileSync(FILTER_WASM)).digest("hex");
+    const http = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio", "--image", "https://modules.example/tandem.wasm");
+    expect(yamlDocs(http.stdout)[0].spec).toMatchObject({ url: "https://modules.example/tandem.wasm", sha256: sha });
+    const oci = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio", "--sha256", "a".repeat(64));
+    expect((yamlDocs(oci.stdout)[0].spec as { sha256: string }).sha256).toBe("a".repeat(64));
+  });
+
+  const refusals: Array<[string, string, string[], string]> = [
+    ["a policy name Kubernetes cannot hold", policy("n1.json", { experiment: EXPERIMENT }, "My_Checkout.V2"), [],
+      `metadata.name: cannot name Kubernetes objects: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters) with the suffix "-circuit-breaker", got "My_Checkout.V2"`],
+    ["an upstream that cannot be an Istio subset", policy("n2.json", { experiment: { ...EXPERIMENT, variants: [{ name: "stable", weight: 100, upstream: "checkout-v1.shop.80.svc" }] } }), [],
+      `experiment.variants[0].upstream: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters) to name an Istio subset (or set spec.upstreams.checkout-v1.shop.80.svc.istio.subset), got "checkout-v1.shop.80.svc"`],
+    ["an upstream that cannot be a Kong Upstream", policy("n3.json", { experiment: { ...EXPERIMENT, variants: [{ name: "stable", weight: 100, upstream: "API_v1" }] } }), ["--target", "kong"],
+      `experiment.variants[0].upstream (a Kong Upstream name): must be a DNS-1123 subdomain (DNS-1123 labels joined by '.', at most 253 characters), got "API_v1"`],
+    ["a bad namespace", policy("n4.json", { experiment: EXPERIMENT }), ["--namespace", "Bad_NS!"],
+      `--namespace: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Bad_NS!"`],
+    ["an empty spec", policy("n5.json", {}), [], "spec: nothing to render: needs experiment, circuitBreaker or fallback"],
+  ];
+  for (const [what, file, extra, message] of refusals) {
+    it(`refuses ${what} with one line, writing nothing`, async () => {
+      const out = join(dir, `refused-${file.replace(/\W/g, "")}`);
+      const r = await tandem("render", file, "--out", out, ...extra);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(message + "\n");
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+
+  it("an unknown --target or a malformed --gateway is a usage error", async () => {
+    const t = await tandem("render", "deploy/examples/checkout.yaml", "--target", "nginx");
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/^tandem: --target must be kong, istio, envoy or all, got "nginx"\nusage:/);
+    const g = await tandem("render", "deploy/examples/checkout.yaml", "--gateway", "public");
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/^tandem: --gateway takes <namespace>\/<name>, got "public"/);
+  });
+});
