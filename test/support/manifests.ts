@@ -10,6 +10,7 @@ import { Secret } from "kubernetes-models/v1/Secret";
 import { Service } from "kubernetes-models/v1/Service";
 import { ConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { Deployment } from "kubernetes-models/apps/v1/Deployment";
+import { Ingress } from "kubernetes-models/networking.k8s.io/v1/Ingress";
 
 type Obj = Record<string, unknown>;
 
@@ -39,6 +40,7 @@ for (const f of readdirSync(dir).filter((x) => x.endsWith(".json"))) {
 
 const CORE: Record<string, new (o: Obj) => { validate(): void }> = {
   "v1/Secret": Secret as never, "v1/Service": Service as never, "v1/ConfigMap": ConfigMap as never, "apps/v1/Deployment": Deployment as never,
+  "networking.k8s.io/v1/Ingress": Ingress as never,
 };
 
 const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
