@@ -24,64 +24,8 @@ export const TARGETS = ["kong", "istio", "envoy", "all"] as const;
 export type Target = (typeof TARGETS)[number];
 export const DEFAULT_SUBSET_LABEL = "version";
 
-// The `circuit-breaker` plugin / root id config: the circuitBreaker fields plus
-// `fallback`, or null when the policy has neither. The same on both gateways.
-export function breakerConfig(p: PolicyDoc): Record<string, unknown> | null {
-  if (!p.spec.circuitBreaker && !p.spec.fallback) return null;
-  return { ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}) };
-}
-
-// Kong's copy of it: Kong's schema types array elements, so numeric failure statuses
-// are written as strings ("503" means 503 to the core), and Kong routes before plugins
-// run, so a `fallback.reroute.variant` needs each variant's Kong Upstream
-// (`variantUpstreams`, Kong only: the plugin strips it before the core sees the config).
-export function kongBreakerConfig(p: PolicyDoc): Record<string, unknown> | null {
-  const c = breakerConfig(p);
-  if (!c) return null;
-  const out: Record<string, unknown> = { ...c };
-  const f = c.failure as Record<string, unknown> | undefined;
-  if (f && typeof f === "object" && !Array.isArray(f)) out.failure = kongFailure(f);
-  const vu = variantUpstreams(p);
-  if (Object.keys(vu).length > 0) out.variantUpstreams = vu;
-  return out;
-}
-
-function kongFailure(f: Record<string, unknown>): Record<string, unknown> {
-  const str = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === "number" ? String(x) : x)) : v);
-  return { ...f, ...("statuses" in f ? { statuses: str(f.statuses) } : {}), ...("ignoreStatuses" in f ? { ignoreStatuses: str(f.ignoreStatuses) } : {}) };
-}
-
-// Kong's copy of an experiment plugin config: canary guards' numeric failure statuses
-// as strings (as for the breaker).
-export function kongExperimentConfig(ex: Record<string, unknown>): Record<string, unknown> {
-  const vs = ex.variants;
-  if (!Array.isArray(vs)) return ex;
-  return {
-    ...ex,
-    variants: vs.map((v) => {
-      const g = (v as { guard?: { failure?: unknown } } | null)?.guard;
-      const f = g?.failure;
-      if (!f || typeof f !== "object" || Array.isArray(f)) return v;
-      return { ...v, guard: { ...g, failure: kongFailure(f as Record<string, unknown>) } };
-    }),
-  };
-}
-
-// The `experiment` plugin / root id config: the spec.experiment fields plus
-// `experiments` (spec.experiments, the tagging experiments), or null without an
-// experiment. The same on both gateways (like circuitBreaker + `fallback`).
-export function experimentConfig(p: PolicyDoc): Record<string, unknown> | null {
-  if (!p.spec.experiment) return null;
-  return { ...p.spec.experiment, ...(p.spec.experiments ? { experiments: p.spec.experiments } : {}) };
-}
-
-// Experiment variant -> its upstream, for the variants that name one.
-export function variantUpstreams(p: PolicyDoc): Record<string, string> {
-  const ex = p.spec.experiment as { variants?: Array<{ name?: unknown; upstream?: unknown }> } | undefined;
-  const out: Record<string, string> = {};
-  for (const v of ex?.variants ?? []) if (typeof v.name === "string" && typeof v.upstream === "string") out[v.name] = v.upstream;
-  return out;
-}
+// The plugin configs every path shares (simulate, explain and the renders run exactly these).
+export { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig, variantUpstreams } from "./render/plugin-configs";
 
 export function toYaml(docs: object[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");

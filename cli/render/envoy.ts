@@ -5,7 +5,7 @@
 // then the first variant's upstream. One STRICT_DNS cluster per upstream (its
 // spec.upstreams address, else <name>:80).
 import type { PolicyDoc } from "../policy-file";
-import { breakerConfig, experimentConfig } from "../render";
+import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { resourceName } from "./names";
 import { VARIANT_HEADER, REROUTE_HEADER } from "./istio";
 import { rerouteUpstream, variantsOf, type Targets } from "./targets";

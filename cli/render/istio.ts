@@ -10,7 +10,7 @@
 //     outbound (`match: [{mode: CLIENT}]`), and the VirtualService binds to `mesh` for the
 //     service's host.
 import type { PolicyDoc } from "../policy-file";
-import { breakerConfig, experimentConfig } from "../render";
+import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { requireLabel, resourceName } from "./names";
 import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 

@@ -9,7 +9,7 @@
 // Variant upstreams are renamed to their Kong Upstream names (./targets.ts); the configs
 // are otherwise the ones the simulator runs (cli/render.ts kong*Config).
 import type { PolicyDoc } from "../policy-file";
-import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
+import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "./plugin-configs";
 import { resourceName } from "./names";
 import { targetOf, type Targets } from "./targets";
 
