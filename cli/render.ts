@@ -18,6 +18,7 @@ import { upstreamTargets, variantsOf, type Targets } from "./render/targets";
 import { renderKongDbless, renderKongIngress } from "./render/kong";
 import { checkIstioNames, renderIstio, type IstioOptions } from "./render/istio";
 import { ENVOY_HEADER, renderEnvoy } from "./render/envoy";
+import { kongWarnings, resilienceOf } from "./render/resilience";
 
 export const DEFAULT_IMAGE = "oci://ghcr.io/tandem-dev/tandem:0.1.0";
 export const TARGETS = ["kong", "istio", "envoy", "all"] as const;
@@ -46,8 +47,9 @@ export interface RenderRequest {
 // Every file of a render, by name, or a RenderRefusal naming the first name that cannot be
 // rendered. Nothing here writes: the command writes only after all of it succeeded.
 export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[string, string]>; warnings: string[] } {
-  if (!p.spec.experiment && !p.spec.circuitBreaker && !p.spec.fallback) {
-    throw new RenderRefusal("spec: nothing to render: needs experiment, circuitBreaker or fallback");
+  const res = resilienceOf(p);
+  if (!p.spec.experiment && !p.spec.circuitBreaker && !p.spec.fallback && Object.keys(res).length === 0) {
+    throw new RenderRefusal("spec: nothing to render: needs experiment, circuitBreaker, fallback, retries, timeoutMs, connectionPool or outlierDetection");
   }
   resourceName(p.metadata.name, "circuit-breaker"); // the longest name render makes from it
   requireLabel("--namespace", r.namespace);
@@ -64,6 +66,7 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
     const ingress = renderKongIngress(p, { namespace: r.namespace, targets });
     files.push(["kong.yaml", ingress.header + toYaml(ingress.docs)]);
     files.push(["kong-dbless.yaml", toYaml([renderKongDbless(p, { namespace: r.namespace, targets })])]);
+    warnings.push(...kongWarnings(res));
     if (secret) warnings.push("kong-dbless.yaml holds experiment.override.secret in plain text (kong.yaml keeps it in a Secret): keep the file private");
   }
   if (want("istio")) {

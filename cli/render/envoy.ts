@@ -9,6 +9,7 @@ import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { resourceName } from "./names";
 import { VARIANT_HEADER, REROUTE_HEADER } from "./istio";
 import { rerouteUpstream, variantsOf, type Targets } from "./targets";
+import { envoyCluster, envoyRoute, resilienceOf } from "./resilience";
 
 export const ENVOY_MODULE = "/etc/envoy/tandem.wasm";
 export const ENVOY_PORT = 10000;
@@ -38,10 +39,11 @@ function wasmFilter(rootId: string, config: Record<string, unknown>): object {
   };
 }
 
-function cluster(name: string, host: string, port: number): object {
+function cluster(name: string, host: string, port: number, extra: Record<string, unknown>): object {
   return {
     name,
     type: "STRICT_DNS",
+    ...extra,
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }] },
   };
 }
@@ -59,14 +61,17 @@ export function renderEnvoy(p: PolicyDoc, targets: Targets[]): object {
   const reroute = rerouteUpstream(p);
   const service = resourceName(p.metadata.name, "");
   const fallbackCluster = variants[0]?.upstream ?? service;
-  const routeOn = (name: string, value: string, clusterName: string) => ({ match: { prefix: "/", headers: [{ name, string_match: { exact: value } }] }, route: { cluster: clusterName } });
+  const res = resilienceOf(p);
+  const perRoute = envoyRoute(res);
+  const perCluster = envoyCluster(res);
+  const routeOn = (name: string, value: string, clusterName: string) => ({ match: { prefix: "/", headers: [{ name, string_match: { exact: value } }] }, route: { cluster: clusterName, ...perRoute } });
   const routes = [
     ...(reroute === null ? [] : [routeOn(REROUTE_HEADER, reroute, reroute)]),
     ...variants.filter((v) => v.upstream).map((v) => routeOn(header, v.name, v.upstream!)),
-    { match: { prefix: "/" }, route: { cluster: fallbackCluster } },
+    { match: { prefix: "/" }, route: { cluster: fallbackCluster, ...perRoute } },
   ];
-  const clusters = targets.map((t) => cluster(t.name, t.host, t.port));
-  if (!targets.some((t) => t.name === fallbackCluster)) clusters.push(cluster(service, service, 80));
+  const clusters = targets.map((t) => cluster(t.name, t.host, t.port, perCluster));
+  if (!targets.some((t) => t.name === fallbackCluster)) clusters.push(cluster(service, service, 80, perCluster));
 
   return {
     static_resources: {

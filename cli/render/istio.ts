@@ -13,6 +13,7 @@ import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { requireLabel, resourceName } from "./names";
 import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
+import { istioRoute, istioTrafficPolicy, resilienceOf } from "./resilience";
 
 export const VARIANT_HEADER = "x-tandem-variant";
 // The header the circuit-breaker filter sets for a `fallback.reroute.upstream`.
@@ -59,7 +60,10 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
 
   const variants = variantsOf(p);
   const reroute = rerouteUpstream(p);
-  if (o.targets.length === 0) return docs;
+  const res = resilienceOf(p);
+  const policy = istioTrafficPolicy(res);
+  const perRoute = istioRoute(res);
+  if (o.targets.length === 0 && policy === null && Object.keys(perRoute).length === 0) return docs;
   const subsetOf = (name: string) => targetOf(o.targets, name).subset;
   const dest = (upstream: string | undefined) => ({ destination: { host: o.service, ...(upstream ? { subset: subsetOf(upstream) } : {}) } });
   const header = (((p.spec.experiment as { variantHeader?: string } | undefined)?.variantHeader) ?? VARIANT_HEADER).toLowerCase();
@@ -73,15 +77,16 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
       http: [
         // A `fallback.reroute.upstream` sets x-tandem-upstream on rejected calls (the
         // circuit-breaker filter); a route on that header, first, sends them there.
-        ...(reroute === null ? [] : [{ name: "breaker-reroute", match: [{ headers: { [REROUTE_HEADER]: { exact: reroute } } }], route: [dest(reroute)] }]),
+        ...(reroute === null ? [] : [{ name: "breaker-reroute", match: [{ headers: { [REROUTE_HEADER]: { exact: reroute } } }], route: [dest(reroute)], ...perRoute }]),
         ...variants.filter((v) => v.upstream).map((v) => ({
           name: `variant-${v.name}`,
           match: [{ headers: { [header]: { exact: v.name } } }],
           route: [dest(v.upstream)],
+          ...perRoute,
         })),
         // No variant header (out of the experiment's scope), or a variant without an
         // upstream: the first variant's upstream, else the service.
-        { name: "default", route: [dest(variants[0]?.upstream)] },
+        { name: "default", route: [dest(variants[0]?.upstream)], ...perRoute },
       ],
     },
   });
@@ -89,7 +94,12 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
     apiVersion: "networking.istio.io/v1",
     kind: "DestinationRule",
     metadata: { name: resourceName(p.metadata.name, ""), namespace: o.namespace },
-    spec: { host: o.service, subsets: o.targets.map((t) => ({ name: t.subset, labels: t.labels })) },
+    spec: {
+      host: o.service,
+      // Connection limits and outlier detection apply to every subset.
+      ...(policy === null ? {} : { trafficPolicy: policy }),
+      ...(o.targets.length === 0 ? {} : { subsets: o.targets.map((t) => ({ name: t.subset, labels: t.labels })) }),
+    },
   });
   return docs;
 }

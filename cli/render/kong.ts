@@ -12,6 +12,7 @@ import type { PolicyDoc } from "../policy-file";
 import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "./plugin-configs";
 import { resourceName } from "./names";
 import { targetOf, type Targets } from "./targets";
+import { kicServiceAnnotations, kongHealthchecks, kongService, resilienceOf } from "./resilience";
 
 export interface KongOptions { namespace: string; targets: Targets[] }
 
@@ -59,10 +60,25 @@ export function renderKongIngress(p: PolicyDoc, o: KongOptions): { header: strin
       docs.push({ apiVersion: "configuration.konghq.com/v1", kind: "KongPlugin", metadata, plugin: part.plugin, config: part.config });
     }
   }
+  // Retries, timeouts and passive health checks are settings of Kong's Service and
+  // Upstream, which KIC takes from annotations on the Kubernetes Services (and a
+  // KongUpstreamPolicy they name).
+  const res = resilienceOf(p);
+  const annotations: Record<string, string> = parts.length > 0 ? { "konghq.com/plugins": parts.map((x) => x.name).join(",") } : {};
+  const hc = kongHealthchecks(res, true);
+  if (hc) {
+    const name = resourceName(p.metadata.name, "upstream");
+    docs.push({ apiVersion: "configuration.konghq.com/v1beta1", kind: "KongUpstreamPolicy", metadata: { name, namespace: o.namespace }, spec: { healthchecks: hc } });
+  }
+  const perService: Record<string, string> = { ...kicServiceAnnotations(res), ...(hc ? { "konghq.com/upstream-policy": resourceName(p.metadata.name, "upstream") } : {}) };
   const header = [
-    "# Kong Ingress Controller: apply, then enable the plugins on the Service (or Ingress /",
-    "# HTTPRoute) that routes to the experiment's upstreams with this annotation:",
-    `#   konghq.com/plugins: ${parts.map((x) => x.name).join(",")}`,
+    "# Kong Ingress Controller: apply, then annotate the Service (or Ingress / HTTPRoute)",
+    "# that routes to the experiment's upstreams:",
+    ...Object.entries(annotations).map(([k, v]) => `#   ${k}: ${JSON.stringify(v)}`),
+    ...(Object.keys(perService).length === 0 ? [] : [
+      "# and every Service behind a variant's Upstream:",
+      ...Object.entries(perService).map(([k, v]) => `#   ${k}: ${JSON.stringify(v)}`),
+    ]),
   ].join("\n") + "\n";
   return { header, docs };
 }
@@ -71,6 +87,8 @@ export function renderKongIngress(p: PolicyDoc, o: KongOptions): { header: strin
 // Upstream, so a request the experiment leaves alone goes there.
 export function renderKongDbless(p: PolicyDoc, o: KongOptions): object {
   const parts = kongParts(p, o.targets);
+  const res = resilienceOf(p);
+  const hc = kongHealthchecks(res, false);
   const first = o.targets[0];
   const name = resourceName(p.metadata.name, "");
   return {
@@ -80,9 +98,10 @@ export function renderKongDbless(p: PolicyDoc, o: KongOptions): object {
       host: first ? first.kong : name,
       port: first ? first.port : 80,
       protocol: "http",
+      ...kongService(res),
       routes: [{ name, paths: ["/"] }],
       plugins: parts.map((x) => ({ name: x.plugin, config: x.config })),
     }],
-    upstreams: o.targets.map((t) => ({ name: t.kong, targets: [{ target: `${t.host}:${t.port}` }] })),
+    upstreams: o.targets.map((t) => ({ name: t.kong, ...(hc ? { healthchecks: hc } : {}), targets: [{ target: `${t.host}:${t.port}` }] })),
   };
 }

@@ -127,6 +127,59 @@ describe("tandem render: one policy, every gateway's names (spec.upstreams)", ()
   });
 });
 
+describe("tandem render: retries, timeouts, connection pool, outlier detection", () => {
+  const spec = {
+    experiment: EXPERIMENT,
+    retries: { attempts: 2, perTryTimeoutMs: 1000, retryOn: ["5xx", "connect-failure"] },
+    timeoutMs: 3000,
+    connectionPool: { maxConnections: 100, maxPendingRequests: 50, maxRequests: 200, maxRequestsPerConnection: 1000 },
+    outlierDetection: { consecutiveErrors: 3, maxEjectionPercent: 50 },
+  };
+  const p = JSON.parse(readFileSync(policy("resilience.json", spec), "utf8")) as PolicyDoc;
+
+  it("into each gateway's native settings, every output valid, a warning for what Kong cannot express", async () => {
+    expect(core.validatePolicy(JSON.stringify(p))).toBeNull();
+    const r = renderFiles(p, BASE);
+    expect(await checkRender(r.files)).toEqual([]);
+    const files = Object.fromEntries(r.files);
+    const istio = yamlDocs(files["istio.yaml"]);
+    const vs = istio.find((d) => d.kind === "VirtualService")!.spec as { http: Array<Record<string, unknown>> };
+    for (const h of vs.http) expect(h).toMatchObject({ timeout: "3s", retries: { attempts: 2, perTryTimeout: "1s", retryOn: "5xx,connect-failure" } });
+    expect((istio.find((d) => d.kind === "DestinationRule")!.spec as { trafficPolicy: unknown }).trafficPolicy).toEqual({
+      connectionPool: { tcp: { maxConnections: 100 }, http: { http1MaxPendingRequests: 50, http2MaxRequests: 200, maxRequestsPerConnection: 1000 } },
+      outlierDetection: { consecutive5xxErrors: 3, interval: "10s", baseEjectionTime: "30s", maxEjectionPercent: 50 },
+    });
+    const envoy = yamlDocs(files["envoy.yaml"])[0] as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { route_config: { virtual_hosts: Array<{ routes: Array<{ route: unknown }> }> } } }> }> }>; clusters: Array<Record<string, unknown>> } };
+    const routes = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.route_config.virtual_hosts[0].routes;
+    for (const rt of routes) expect(rt.route).toMatchObject({ timeout: "3s", retry_policy: { retry_on: "5xx,connect-failure", num_retries: 2, per_try_timeout: "1s" } });
+    expect(envoy.static_resources.clusters[0]).toMatchObject({
+      circuit_breakers: { thresholds: [{ max_connections: 100, max_pending_requests: 50, max_requests: 200 }] },
+      outlier_detection: { consecutive_5xx: 3, interval: "10s", base_ejection_time: "30s", max_ejection_percent: 50 },
+    });
+    const dbless = yamlDocs(files["kong-dbless.yaml"])[0] as { services: Array<Record<string, unknown>>; upstreams: Array<Record<string, unknown>> };
+    expect(dbless.services[0]).toMatchObject({ retries: 2, connect_timeout: 1000, read_timeout: 1000, write_timeout: 1000 });
+    expect(dbless.upstreams[0].healthchecks).toEqual({ passive: { type: "http", unhealthy: { http_failures: 3, tcp_failures: 3, timeouts: 3, http_statuses: [500, 502, 503, 504] } } });
+    const kic = yamlDocs(files["kong.yaml"]);
+    expect(kic.find((d) => d.kind === "KongUpstreamPolicy")).toMatchObject({ metadata: { name: "checkout-upstream" }, spec: { healthchecks: { passive: { unhealthy: { httpFailures: 3 } } } } });
+    expect(files["kong.yaml"]).toContain('#   konghq.com/retries: "2"\n#   konghq.com/connect-timeout: "1000"');
+    expect(files["kong.yaml"]).toContain('#   konghq.com/upstream-policy: "checkout-upstream"');
+    expect(r.warnings).toEqual([
+      "kong: retries.retryOn 5xx cannot be expressed: Kong retries connection failures and timeouts only (nginx proxy_next_upstream error timeout)",
+      "kong: timeoutMs cannot be expressed: Kong's timeouts are per try (connect/read/write), set from retries.perTryTimeoutMs",
+      "kong: connectionPool cannot be expressed: Kong has no per-upstream connection or request limits",
+      "kong: outlierDetection.intervalMs, baseEjectionTimeMs and maxEjectionPercent cannot be expressed: a target Kong's passive health check marks unhealthy stays out until an active health check or the Admin API brings it back",
+    ]);
+  }, 60_000);
+
+  it("the CLI prints the warnings on stderr and still writes", async () => {
+    const out = join(dir, "resilience-out");
+    const r = await tandem("render", policy("resilience2.json", spec), "--out", out, "--target", "kong");
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr.split("\n").filter((l) => l.startsWith("tandem: warning: kong:"))).toHaveLength(4);
+    expect(readdirSync(out).sort()).toEqual(["kong-dbless.yaml", "kong.yaml"]);
+  });
+});
+
 describe("tandem render: the command", () => {
   it("is byte-identical run to run, per target", async () => {
     const a = join(dir, "a"), b = join(dir, "b");
@@ -162,7 +215,7 @@ describe("tandem render: the command", () => {
       `experiment.variants[0].upstream (a Kong Upstream name): must be a DNS-1123 subdomain (DNS-1123 labels joined by '.', at most 253 characters), got "API_v1"`],
     ["a bad namespace", policy("n4.json", { experiment: EXPERIMENT }), ["--namespace", "Bad_NS!"],
       `--namespace: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Bad_NS!"`],
-    ["an empty spec", policy("n5.json", {}), [], "spec: nothing to render: needs experiment, circuitBreaker or fallback"],
+    ["an empty spec", policy("n5.json", {}), [], "spec: nothing to render: needs experiment, circuitBreaker, fallback, retries, timeoutMs, connectionPool or outlierDetection"],
   ];
   for (const [what, file, extra, message] of refusals) {
     it(`refuses ${what} with one line, writing nothing`, async () => {

@@ -52,7 +52,7 @@ export function yamlDocs(text: string): Array<Record<string, unknown>> {
 
 // The `konghq.com/plugins: a,b` line render writes as a comment.
 export function annotatedPlugins(text: string): string[] {
-  const m = /konghq\.com\/plugins: (\S+)/.exec(text);
+  const m = /konghq\.com\/plugins: "?([^"\s]+)"?/.exec(text);
   return m ? m[1].split(",") : [];
 }
 

@@ -6,6 +6,7 @@ import { JType, JValue, parseJson } from "./json/json";
 import { Reader, join } from "./config/reader";
 import { E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_UPSTREAM, E_UNKNOWN_VARIANT } from "./config/errors";
 import { UPSTREAMS_SECTION, checkUpstreams } from "./config/upstreams";
+import { checkResilience } from "./config/resilience";
 import { parseExperiment } from "./experiment/config";
 import { isName } from "./config/reader";
 import { ExperimentSettings } from "./experiment/settings";
@@ -20,7 +21,9 @@ export const API_VERSION = "tandem.dev/v1alpha1";
 export const KIND = "TrafficPolicy";
 const POLICY_KEYS: StaticArray<string> = ["apiVersion", "kind", "metadata", "spec"];
 const METADATA_KEYS: StaticArray<string> = ["name", "namespace", "labels", "annotations"];
-const SPEC_KEYS: StaticArray<string> = ["experiment", "experiments", "circuitBreaker", "fallback", "upstreams"];
+const SPEC_KEYS: StaticArray<string> = [
+  "experiment", "experiments", "circuitBreaker", "fallback", "upstreams", "retries", "timeoutMs", "connectionPool", "outlierDetection",
+];
 
 export class ExperimentResult {
   settings: ExperimentSettings | null = null;
@@ -136,5 +139,8 @@ export function validatePolicy(text: string): string {
       r.fail("fallback.reroute.upstream", E_UNKNOWN_UPSTREAM, ((fb as JValue).get("reroute") as JValue).get("upstream"));
     }
   }
+  if (r.failed) return r.error;
+  // Retries, timeouts, connection limits, outlier detection: gateway settings render writes.
+  checkResilience(r, spec);
   return r.error;
 }

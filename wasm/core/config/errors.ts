@@ -63,3 +63,5 @@ export const E_KONG_UPSTREAM = "must be a Kong Upstream name (a host name, e.g. 
 export const E_LABEL_KEY = "must be a Kubernetes label key ([prefix/]name, name at most 63 of [A-Za-z0-9-_.] starting and ending alphanumeric)";
 export const E_LABEL_VALUE = "must be a Kubernetes label value (at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric)";
 export const E_UNKNOWN_UPSTREAM = "must name one of spec.upstreams";
+// spec.retries.retryOn (Envoy's retry_on names, which Istio passes through)
+export const E_RETRY_ON = "must be one of 5xx, reset, connect-failure, refused-stream";
