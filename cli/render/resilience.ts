@@ -108,12 +108,12 @@ export function kongService(r: Resilience): Record<string, unknown> {
 
 export function kicServiceAnnotations(r: Resilience): Record<string, string> {
   const t = kongTimeout(r);
-  return defined({
+  return defined<Record<string, string | undefined>>({
     "konghq.com/retries": r.retries === undefined ? undefined : String(r.retries.attempts),
     "konghq.com/connect-timeout": t === undefined ? undefined : String(t),
     "konghq.com/read-timeout": t === undefined ? undefined : String(t),
     "konghq.com/write-timeout": t === undefined ? undefined : String(t),
-  });
+  }) as Record<string, string>;
 }
 
 // Passive health checks: a target is unhealthy after consecutiveErrors failures of a kind.
