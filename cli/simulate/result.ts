@@ -52,16 +52,21 @@ export const ENVOY_ERROR_STATUS = { connect: 503, reset: 503, timeout: 504 } as 
 //   upstreamFailureFallback  `fallback.on: [upstreamFailure]` answers a failed upstream
 //                            call: Envoy can (the filter sees the response first); Kong
 //                            cannot without a `response` phase, which buffers everything
+//   edgeRequestId            the gateway replaces the client's x-request-id (a new user's
+//                            entropy) with its own: an Istio ingress gateway does
+//                            (sim/envoy/request-id.ts; trace.ts envoyRequestId), Kong
+//                            passes the client's on
 export interface GatewayProfile {
   gateway: "kong" | "envoy";
   errorStatus: { connect: number; reset: number; timeout: number };
   errorKind: { connect: number; reset: number; timeout: number };
   upstreamFailureFallback: boolean;
+  edgeRequestId: boolean;
 }
 
 export const KONG_PROFILE: GatewayProfile = {
-  gateway: "kong", errorStatus: KONG_ERROR_STATUS, errorKind: { connect: 4, reset: 4, timeout: 3 }, upstreamFailureFallback: false,
+  gateway: "kong", errorStatus: KONG_ERROR_STATUS, errorKind: { connect: 4, reset: 4, timeout: 3 }, upstreamFailureFallback: false, edgeRequestId: false,
 };
 export const ENVOY_PROFILE: GatewayProfile = {
-  gateway: "envoy", errorStatus: ENVOY_ERROR_STATUS, errorKind: { connect: 1, reset: 2, timeout: 3 }, upstreamFailureFallback: true,
+  gateway: "envoy", errorStatus: ENVOY_ERROR_STATUS, errorKind: { connect: 1, reset: 2, timeout: 3 }, upstreamFailureFallback: true, edgeRequestId: true,
 };

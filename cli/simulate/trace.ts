@@ -106,6 +106,15 @@ export function normalizedHeaders(r: TraceRequest): Record<string, string> {
   return h;
 }
 
+// The x-request-id an Istio ingress gateway hands the filter for trace line `line`: Envoy
+// replaces the client's id with a UUID of its own on every edge request
+// (sim/envoy/request-id.ts), so on the Envoy path a new user's id comes from Envoy, not
+// from the client. Envoy's UUIDs are random; the simulation draws this replayable one
+// (a version-4 shape), the same on `--via envoy` and `--via core --profile envoy`.
+export function envoyRequestId(line: number): string {
+  return `00000000-0000-4000-8000-${line.toString(16).padStart(12, "0")}`;
+}
+
 // The method as it goes on the wire: Node's HTTP client (the gateway paths' client)
 // upper-cases it, so the core model does too.
 export function sentMethod(r: TraceRequest): string {

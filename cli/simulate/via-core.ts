@@ -12,7 +12,7 @@ import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, Guard
 import { BreakerAnswer, TAGS_HEADER } from "../../core-js/tandem-core";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
-import { answerOf, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
+import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
 import type { PolicyDoc } from "../policy-file";
@@ -62,6 +62,7 @@ export class CoreDriver {
   async run(r: TraceRequest): Promise<SimResult> {
     const res: SimResult = { variant: null, upstream: null, action: "forward", status: 0, breaker: null, setCookie: null };
     const h = normalizedHeaders(r);
+    if (this.profile.edgeRequestId) h["x-request-id"] = envoyRequestId(r.line);
     let variant: string | null = null;
     let upstream: string | null = null;
     let guard: GuardAdmission | null = null;

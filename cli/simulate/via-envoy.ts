@@ -2,7 +2,10 @@
 // proxy-wasm host on V8 built to Envoy's semantics, with a route table that matches
 // the variant header after the filters ran — as a VirtualService would. The filters are
 // the policy's parts in `tandem render`'s order and configs: `experiment`, then
-// `circuit-breaker` (the circuitBreaker fields plus `fallback`).
+// `circuit-breaker` (the circuitBreaker fields plus `fallback`). The proxy is an Istio
+// ingress gateway, where `tandem render` puts the filters: an edge
+// (use_remote_address), so the client's x-request-id is replaced by Envoy's own
+// (trace.ts envoyRequestId).
 //
 // What the breaker did (the result's `action` and `breaker`) is observed from outside
 // the filter, never through a response header: the filter's counters
@@ -20,6 +23,7 @@ import { breakerConfig, experimentConfig } from "../render";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
+import { envoyRequestId } from "./trace";
 
 const SIM_TIMEOUT_MS = 300;
 // Headers the circuit-breaker filter routes by (wasm/filter/breaker-filter.ts).
@@ -173,6 +177,7 @@ export class EnvoyDriver {
     ];
     const sharedData = new WatchedSharedData();
     let now = 0;
+    let line = 0;
     try {
       const gw = await startEnvoy({
         filters,
@@ -182,12 +187,15 @@ export class EnvoyDriver {
         upstreamTimeoutMs: SIM_TIMEOUT_MS,
         sharedData,
         onUpstreamRequest: driver.record,
+        useRemoteAddress: true,
+        uuid: () => envoyRequestId(line),
       });
       const watch = cb ? new BreakerWatch(gw, sharedData, policy) : null;
       const guards = guardNames(gw);
       driver.gw = {
         port: gw.port,
         setNow: async (ms) => { now = ms; },
+        beforeRequest: (r) => { line = r.line; },
         pointUpstream: (n, a) => gw.setCluster(n, a),
         settle: () => streamsDone(gw),
         ...(watch ? { breakerReport: async () => watch.report() } : {}),

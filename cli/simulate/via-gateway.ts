@@ -20,6 +20,8 @@ export interface BreakerReport { action: Extract<Action, "forward" | "fallback" 
 export interface GatewayHandle {
   port: number;
   setNow(ms: number): Promise<void>;
+  // Called with each trace line before it is sent (the Envoy path draws its request id).
+  beforeRequest?(r: TraceRequest): void;
   pointUpstream(name: string, addr: { host: string; port: number }): void;
   settle(): Promise<void>;         // wait until the request's after-response work is done
   // After settle(): the breaker's report on the request (policies with a breaker).
@@ -64,6 +66,7 @@ export class GatewayDriver {
     const gw = this.gw!;
     this.last = null;
     await gw.setNow(r.t);
+    gw.beforeRequest?.(r);
     this.ups.script = { upstream: r.upstream, upstreams: r.upstreams, advance: (ms) => gw.setNow(r.t + ms) };
     // Upstreams that refuse this request's connection point at a closed port.
     const refuse = this.facts.upstreams.filter((n) => answerOf(r, n).error === "connect");

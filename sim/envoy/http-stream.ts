@@ -21,7 +21,6 @@
 // connection instead (what Envoy does once the response has started).
 
 import type http from 'node:http';
-import { randomUUID } from 'node:crypto';
 import { ResponseFlag } from './abi-status.js';
 import { BodyBuffer, FilterContext, type PluginConfig, type RootContext, type StreamCallbacks } from './context.js';
 import { decodeData, decodeHeaders, destroy, encodeData, encodeHeaders, log, type FilterResult } from './filter-lifecycle.js';
@@ -30,6 +29,7 @@ import { RouterReply, prepareLocalReply, type LocalReply } from './local-reply.j
 import type { Pair } from './pairs.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { StreamInfo, allocConnectionId } from './stream-info.js';
+import { mutateRequestId, type RequestIdOptions } from './request-id.js';
 import { sendUpstream, type UpstreamCall } from './upstream.js';
 import type { LogEntry, WasmVm } from './vm.js';
 
@@ -51,6 +51,8 @@ export interface StreamEnv {
   harnessLog(e: LogEntry): void;
   /** Observes each request the router sends upstream (cluster name, final headers). */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
+  /** HCM settings for x-request-id (request-id.ts). */
+  requestId: RequestIdOptions;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -145,7 +147,7 @@ export class HttpStream implements StreamCallbacks {
     if (!m.has(':scheme')) m.setInline(':scheme', 'http');
     for (const h of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']) m.remove(h);
     if (!m.has('x-forwarded-proto')) m.add('x-forwarded-proto', 'http');
-    if (!m.has('x-request-id')) m.add('x-request-id', randomUUID());
+    mutateRequestId(m, this.env.requestId);
     return m;
   }
 

@@ -20,6 +20,7 @@ import { StatsStore } from './metrics.js';
 import type { Pair } from './pairs.js';
 import type { RouteSpec } from './routes.js';
 import { SharedData } from './shared-data.js';
+import { requestIdOptions } from './request-id.js';
 import { WasmLoadError, WasmVm, type CompiledModule, type LogEntry } from './vm.js';
 import type { LogLevelName } from './abi-status.js';
 
@@ -43,6 +44,12 @@ export interface EnvoyOptions {
   sharedData?: SharedData;
   /** Observes each request the router sends upstream: cluster name and final headers. */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
+  /** HCM use_remote_address: the gateway is an edge (Istio gateways: true; Envoy's default false). */
+  useRemoteAddress?: boolean;
+  /** HCM preserve_external_request_id (default false; Istio never sets it). */
+  preserveExternalRequestId?: boolean;
+  /** The UUIDs Envoy generates for x-request-id (default random; see request-id.ts). */
+  uuid?: () => string;
 }
 
 export interface EnvoyGateway {
@@ -111,6 +118,7 @@ class Gateway implements EnvoyGateway {
       releaseRoot: (root, vm) => this.releaseRoot(root, vm),
       harnessLog: (e) => this.logEntries.push(e),
       onUpstreamRequest: opts.onUpstreamRequest,
+      requestId: requestIdOptions(opts),
     };
     this.server = http.createServer((req, res) => {
       const worker = this.workers[this.rr++ % this.workers.length];
