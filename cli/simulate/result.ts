@@ -11,11 +11,17 @@
 //   breaker   the state of the request's breaker key after the request (after its
 //             outcome was recorded): closed | open | half_open; null without a breaker
 //   setCookie tandem's Set-Cookie, if one was issued
+//             refused   the gateway refused the request before any plugin ran (its
+//                       header limits or path rules, cli/simulate/edge.ts): status is
+//                       its answer, nothing went upstream
 //   tags      only for policies with spec.experiments: the x-tandem-experiments header
 //             the request went upstream with (null: none, or none went)
 //   guards    only for policies with canary guards: each guarded variant's guard state
 //             after the request (after its outcome was recorded), by variant name
-export type Action = "forward" | "fallback" | "reject" | "abort" | "delay";
+//   refused   only on requests a gateway refuses at its edge, on every path: gateway ->
+//             the status it answers ({"kong": 400, "envoy": 431}); `--via core` decides
+//             them unless the gateway it models is among them
+export type Action = "forward" | "fallback" | "reject" | "abort" | "delay" | "refused";
 export type BreakerState = "closed" | "open" | "half_open";
 
 export interface SimResult {
@@ -27,6 +33,7 @@ export interface SimResult {
   setCookie: string | null;
   tags?: string | null;
   guards?: Record<string, BreakerState>;
+  refused?: { kong?: number; envoy?: number };
 }
 
 export function formatResult(r: SimResult): string {
@@ -35,6 +42,7 @@ export function formatResult(r: SimResult): string {
     status: r.status, breaker: r.breaker, setCookie: r.setCookie,
     ...(r.tags !== undefined ? { tags: r.tags } : {}),
     ...(r.guards !== undefined ? { guards: r.guards } : {}),
+    ...(r.refused !== undefined ? { refused: r.refused } : {}),
   });
 }
 

@@ -19,7 +19,9 @@ export class ScriptedUpstreams {
   static async start(names: string[]): Promise<ScriptedUpstreams> {
     const u = new ScriptedUpstreams();
     for (const name of names) {
-      const server = createServer((req, res) => void u.answer(name, req, res));
+      // The trace line says what the upstream answers: a large head must reach it
+      // (Node's own 16 KB limit would answer 431 instead).
+      const server = createServer({ maxHeaderSize: 1 << 20 }, (req, res) => void u.answer(name, req, res));
       await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
       u.servers.set(name, server);
       u.addrs.set(name, { host: "127.0.0.1", port: (server.address() as AddressInfo).port });

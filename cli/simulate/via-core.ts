@@ -14,6 +14,7 @@ import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";
+import { edgeRefusals } from "./edge";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
 import type { PolicyDoc } from "../policy-file";
 
@@ -60,6 +61,21 @@ export class CoreDriver {
   }
 
   async run(r: TraceRequest): Promise<SimResult> {
+    const refused = edgeRefusals(r);
+    const res = await this.decide(r, refused?.[this.profile.gateway]);
+    return refused ? { ...res, refused } : res;
+  }
+
+  // The modelled gateway refused the request at its edge (`status`): no plugin ran.
+  private refusedLine(status: number): SimResult {
+    const res: SimResult = { variant: null, upstream: null, action: "refused", status, breaker: null, setCookie: null };
+    if (this.plan && this.plan.tags.length > 0) res.tags = null;
+    if (this.plan && this.plan.guards.length > 0) res.guards = this.core.guardStates(this.plan);
+    return res;
+  }
+
+  private async decide(r: TraceRequest, refusedWith: number | undefined): Promise<SimResult> {
+    if (refusedWith !== undefined) return this.refusedLine(refusedWith);
     const res: SimResult = { variant: null, upstream: null, action: "forward", status: 0, breaker: null, setCookie: null };
     const h = normalizedHeaders(r);
     if (this.profile.edgeRequestId) h["x-request-id"] = envoyRequestId(r.line);

@@ -24,6 +24,7 @@ import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 import { envoyRequestId } from "./trace";
+import { ISTIO_PATH_NORMALIZATION } from "./edge";
 
 const SIM_TIMEOUT_MS = 300;
 // Headers the circuit-breaker filter routes by (wasm/filter/breaker-filter.ts).
@@ -162,7 +163,7 @@ export class EnvoyDriver {
     const rerouteUpstream = typeof reroute === "string" ? reroute : null;
     if (rerouteUpstream !== null && !facts.upstreams.includes(rerouteUpstream)) facts.upstreams.push(rerouteUpstream);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
-    const driver = new GatewayDriver(facts, ups);
+    const driver = new GatewayDriver("envoy", facts, ups);
     const ex = policy.spec.experiment as { variants: Array<{ name: string; upstream?: string }> } | undefined;
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     const filters: FilterSpec[] = [];
@@ -188,6 +189,7 @@ export class EnvoyDriver {
         sharedData,
         onUpstreamRequest: driver.record,
         useRemoteAddress: true,
+        pathNormalization: ISTIO_PATH_NORMALIZATION,
         uuid: () => envoyRequestId(line),
       });
       const watch = cb ? new BreakerWatch(gw, sharedData, policy) : null;

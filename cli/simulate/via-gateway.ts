@@ -8,6 +8,7 @@ import { findSetCookie, send } from "./http-client";
 import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest } from "./trace";
+import { edgeRefusals } from "./edge";
 import { experimentConfig } from "../render";
 import { TAGS_HEADER } from "../../core-js/tandem-core";
 
@@ -57,8 +58,9 @@ function headerText(v: string | string[] | undefined): string | null {
 
 export class GatewayDriver {
   last: UpstreamAttempt | null = null;
+  private lastGuards: Record<string, BreakerState> = {};
 
-  constructor(readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null) {}
+  constructor(readonly gateway: "kong" | "envoy", readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null) {}
 
   record = (a: UpstreamAttempt): void => { this.last = a; };
 
@@ -78,6 +80,17 @@ export class GatewayDriver {
       for (const n of refuse) gw.pointUpstream(n, this.ups.addrs.get(n)!);
     }
     await gw.settle();
+    const refused = edgeRefusals(r);
+    const mine = refused?.[this.gateway];
+    if (mine !== undefined && this.last === null && reply.status === mine) {
+      // The gateway answered before any plugin ran: nothing to report, nothing changed.
+      return {
+        variant: null, upstream: null, action: "refused", status: reply.status, breaker: null, setCookie: null,
+        ...(this.facts.tags ? { tags: null } : {}),
+        ...(this.facts.guards ? { guards: this.lastGuards } : {}),
+        refused: refused!,
+      };
+    }
     // The guards' report first: on Kong the breaker's report empties the log after it.
     const guards = this.facts.guards && gw.guardReport ? await gw.guardReport(!this.facts.breaker) : undefined;
     const report = this.facts.breaker && gw.breakerReport ? await gw.breakerReport() : null;
@@ -92,7 +105,8 @@ export class GatewayDriver {
       breaker: report?.state ?? null,
       setCookie: findSetCookie(reply.headers, this.facts.cookie),
       ...(this.facts.tags ? { tags: headerText(a?.headers[TAGS_HEADER]) } : {}),
-      ...(this.facts.guards ? { guards: guards ?? {} } : {}),
+      ...(this.facts.guards ? { guards: (this.lastGuards = guards ?? {}) } : {}),
+      ...(refused ? { refused } : {}),
     };
   }
 

@@ -33,7 +33,7 @@ export class KongDriver {
   static async start(policy: PolicyDoc): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
-    const driver = new GatewayDriver(facts, ups);
+    const driver = new GatewayDriver("kong", facts, ups);
     const plugins: KongPluginSpec[] = [];
     const ex = experimentConfig(policy);
     if (ex) {

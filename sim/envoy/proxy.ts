@@ -21,6 +21,9 @@ import type { Pair } from './pairs.js';
 import type { RouteSpec } from './routes.js';
 import { SharedData } from './shared-data.js';
 import { requestIdOptions } from './request-id.js';
+import { normalizePath, type PathNormalization } from './path-normalization.js';
+import { ENVOY_HEADER_LIMITS, HEADERS_TOO_LARGE, envoyHeaderRefusal, nodeHeaderCeiling, type EdgeRefusal, type EnvoyHeaderLimits } from './header-limits.js';
+import { prepareLocalReply } from './local-reply.js';
 import { WasmLoadError, WasmVm, type CompiledModule, type LogEntry } from './vm.js';
 import type { LogLevelName } from './abi-status.js';
 
@@ -50,6 +53,10 @@ export interface EnvoyOptions {
   preserveExternalRequestId?: boolean;
   /** The UUIDs Envoy generates for x-request-id (default random; see request-id.ts). */
   uuid?: () => string;
+  /** Istio's meshConfig.pathNormalization as the HCM gets it (path-normalization.ts); default NONE, Envoy's own default. */
+  pathNormalization?: PathNormalization;
+  /** HCM max_request_headers_kb / max_headers_count (header-limits.ts; defaults 60 and 100). */
+  headerLimits?: Partial<EnvoyHeaderLimits>;
 }
 
 export interface EnvoyGateway {
@@ -120,10 +127,46 @@ class Gateway implements EnvoyGateway {
       onUpstreamRequest: opts.onUpstreamRequest,
       requestId: requestIdOptions(opts),
     };
-    this.server = http.createServer((req, res) => {
+    const limits: EnvoyHeaderLimits = { ...ENVOY_HEADER_LIMITS, ...opts.headerLimits };
+    // Node's parser must not be what refuses a large head: its limit sits far above
+    // Envoy's, and it keeps every header field (maxHeadersCount 0).
+    this.server = http.createServer({ maxHeaderSize: nodeHeaderCeiling(limits) }, (req, res) => {
+      if (this.refusedAtEdge(req, res, limits)) return;
       const worker = this.workers[this.rr++ % this.workers.length];
       void new HttpStream(this.streamEnv, worker.handles, req, res).run();
     });
+    this.server.maxHeadersCount = 0;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      // A head above even Node's ceiling is above Envoy's limit too: the codec's 431.
+      const overflow = err.code === 'HPE_HEADER_OVERFLOW';
+      const status = overflow ? `431 ${HEADERS_TOO_LARGE}` : '400 Bad Request';
+      const body = overflow ? HEADERS_TOO_LARGE : 'Bad Request';
+      socket.end(`HTTP/1.1 ${status}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: envoy\r\nconnection: close\r\n\r\n${body}`);
+    });
+  }
+
+  // What Envoy refuses before any filter: the codec's header limits (header-limits.ts),
+  // then the HCM's path normalization (path-normalization.ts), which also rewrites :path.
+  private refusedAtEdge(req: http.IncomingMessage, res: http.ServerResponse, limits: EnvoyHeaderLimits): boolean {
+    const headers: Array<[string, string]> = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+    let r: EdgeRefusal | null = envoyHeaderRefusal({ requestLine: `${req.method} ${req.url} HTTP/${req.httpVersion}`, headers }, limits);
+    const close = r !== null;
+    if (!r) {
+      const path = normalizePath(req.url ?? '/', this.opts.pathNormalization ?? 'NONE');
+      if (path === null) r = { status: 400, body: '', details: 'path_normalization_failed' };
+      else req.url = path;
+    }
+    if (!r) return false;
+    const reply = prepareLocalReply(r.status, r.body, close ? [['connection', 'close']] : [], r.details);
+    res.statusCode = r.status;
+    for (let i = 0; i < reply.headers.keys.length; i++) if (reply.headers.keys[i][0] !== ':') res.setHeader(reply.headers.keys[i], reply.headers.values[i]);
+    res.setHeader('server', 'envoy');
+    req.resume();
+    res.end(r.body);
+    this.logEntries.push({ level: 'debug', message: `edge: ${r.status} ${r.details}`, vm: -1 });
+    return true;
   }
 
   private newVm(f: FilterState, index: number): WasmVm {

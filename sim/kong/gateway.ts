@@ -24,6 +24,7 @@ import { attempt, computeForwarded, passUpstreamHeaders, IDEMPOTENT } from './pr
 import { handlerError, responseTypeFor, renderError } from './error-pages';
 import { InstanceManager, kongConf, sortByPriority, type Ids, type LoadedPlugin } from './plugin-registry';
 import { RpcError } from './rpc-client';
+import { nginxRefusal, KONG_BUFFERS } from './edge';
 
 export interface LogEntry {
   level: LogLevel | 'emerg';
@@ -150,12 +151,22 @@ export class Gateway {
   }
 
   listen(port: number): Promise<number> {
-    this.server = http.createServer((req, res) => {
+    // nginx's header buffers (edge.ts) decide what is too large, not Node's parser: its
+    // limit sits far above them, and it keeps every header field (nginx has no count limit).
+    const ceiling = KONG_BUFFERS.clientHeaderBufferSize + KONG_BUFFERS.largeBuffers * KONG_BUFFERS.largeBufferSize;
+    this.server = http.createServer({ maxHeaderSize: ceiling * 4 }, (req, res) => {
       this.handle(req, res).catch((e) => {
         this.log('crit', `harness failure: ${(e as Error).stack ?? e}`);
         if (!res.headersSent) res.writeHead(500).end();
         else res.destroy();
       });
+    });
+    this.server.maxHeadersCount = 0;
+    this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable) return socket.destroy();
+      // Above even Node's ceiling: above nginx's buffers too (494 -> Kong's 400).
+      const e = handlerError(err.code === 'HPE_HEADER_OVERFLOW' ? 494 : 400, undefined, undefined, kongRequestId());
+      socket.end(`HTTP/1.1 ${e.status} Bad Request\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\nServer: ${SERVER_HEADER}\r\n\r\n${e.body}`);
     });
     // A port in use rejects (startKong then stops the plugin servers it started).
     return new Promise((resolve, reject) => {
@@ -239,6 +250,16 @@ export class Gateway {
       retries: this.cfg.retries,
       timeoutMs: this.cfg.timeoutMs,
     });
+    // nginx refuses an oversized head or an invalid URI before Kong's phases (edge.ts):
+    // Kong's error handler answers, no plugin runs.
+    const headers: Array<[string, string]> = [];
+    for (let i = 0; i < inReq.rawHeaders.length; i += 2) headers.push([inReq.rawHeaders[i], inReq.rawHeaders[i + 1]]);
+    const refusal = nginxRefusal({ requestLine: `${inReq.method} ${inReq.url} HTTP/${inReq.httpVersion}`, headers }, inReq.url ?? '/');
+    if (refusal) {
+      this.log('info', `${refusal.log} while reading client request headers`);
+      inReq.resume();
+      return this.sendKongError(req, res, refusal.status);
+    }
     this.records.push(req);
     const closed = new Promise<void>((resolve) =>
       res.on('close', () => {

@@ -6,20 +6,46 @@
 // header, query) decides identically. `--via core` models each side with its profile.
 import { expect } from "vitest";
 import type { SimResult } from "../../cli/simulate/result";
+import type { PolicyDoc } from "../../cli/policy-file";
+import { cliCore } from "../../cli/dist-core";
+import { experimentConfig } from "../../cli/render";
+import { answerNeeds } from "../../core-js/answer-needs";
+import { normalizedHeaders, sentMethod, type TraceRequest } from "../../cli/simulate/trace";
 
-// Lines where neither side issued a new id are identical; where one side did, so did
-// the other (a new user is new on both), with its own id.
-export function expectSameExceptNewIds(kongSide: SimResult[], envoySide: SimResult[], where: (i: number) => string): number {
-  let fresh = 0;
+// Lines whose decision drew a new id from the request's entropy (the core's key source
+// -1): the only ones where the two gateways' request ids can make a difference.
+export function newUserLines(policy: PolicyDoc, trace: TraceRequest[]): boolean[] {
+  const ex = experimentConfig(policy);
+  if (!ex) return trace.map(() => false);
+  const core = cliCore();
+  const plan = core.configureExperiment(JSON.stringify(ex));
+  try {
+    return trace.map((r) => {
+      core.decideExperiment(plan, answerNeeds(plan.needs, { headers: normalizedHeaders(r), path: r.path, method: sentMethod(r), ip: "127.0.0.1" }), r.t);
+      return core.lastKeySource(plan) === -1;
+    });
+  } finally {
+    core.release(plan);
+  }
+}
+
+// Lines without a new user are identical on the Kong side and the Envoy side; a new
+// user issued a cookie on one side issues one on the other (with its own id). Returns
+// how many lines were compared in full.
+export function expectSameExceptNewIds(kongSide: SimResult[], envoySide: SimResult[], fresh: boolean[], where: (i: number) => string): number {
+  let same = 0;
   for (let i = 0; i < kongSide.length; i++) {
     const k = kongSide[i];
     const e = envoySide[i];
-    if (k.setCookie === null && e.setCookie === null) {
+    if (k.refused || e.refused) {
+      // A gateway refuses it at its edge: both sides say so alike (cli/simulate/edge.ts).
+      expect(e.refused, `refused on both sides, ${where(i)}`).toEqual(k.refused);
+    } else if (!fresh[i]) {
       expect(e, `kong vs envoy side, ${where(i)}`).toEqual(k);
+      same++;
     } else {
-      fresh++;
-      expect(k.setCookie !== null && e.setCookie !== null, `a new user on both sides, ${where(i)}`).toBe(true);
+      expect(k.setCookie !== null, `a new user's cookie on both sides, ${where(i)}`).toBe(e.setCookie !== null);
     }
   }
-  return fresh;
+  return same;
 }

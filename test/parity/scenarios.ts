@@ -163,5 +163,41 @@ export function scenarios(users: number): Scenario[] {
     return { headers: {} };                                                                      // new user: cookie issued
   });
 
+  // Paths the gateways hand over differently (Kong: the raw request URI; Envoy behind
+  // Istio: :path after BASE normalization): the core normalizes the path itself
+  // (wasm/core/request/path.ts), so a path rule and a path scope decide alike. Paths
+  // whose '..' climbs above the root nginx refuses (400) before Kong's plugins run, and
+  // Envoy refuses an escaped NUL: each line says so (`refused`).
+  const PATHS = ["/admin/x", "/a/../admin/x", "//admin/x", "/%61dmin/x", "/ADMIN/x", "/admin%2F../x", "/admin%2f..", "/a/./admin/",
+    "/x/%2e%2e/admin", "/a\\..\\admin", "/admin/x?next=/../../y", "/adm%69n", "/%2e%2e/admin", "/../admin", "/public/../admin/y", "/api/x", "/admin%00"];
+  mk("odd-paths", {
+    name: "paths", stickiness: { sources: ["header:x-user-id"] },
+    scope: { pathPrefixes: ["/admin", "/api"] },
+    rules: [
+      { match: { path: { prefix: "/admin/x" } }, variant: "canary" },
+      { match: { path: { exact: "/admin%2F.." } }, variant: "beta" },
+    ],
+    variants: [{ name: "stable", weight: 60, upstream: "api-v1" }, { name: "canary", weight: 30, upstream: "api-v2" }, { name: "beta", weight: 10 }],
+  }, (r, i) => ({ path: PATHS[Math.floor(r() * PATHS.length)], headers: { "x-user-id": key(r, i) } }));
+
+  // Heads the gateways refuse before any plugin: nginx's header buffers under Kong (a
+  // line above 8 KB, more than 1k + 4 x 8 KB), Envoy's 60 KB and 100 fields; heads
+  // between Node's 16 KB default and those limits pass on every path.
+  mk("large-heads", {
+    name: "heads", stickiness: { sources: ["cookie:uid", "header:x-user-id"], cookie: { name: "uid" } },
+    variants: [{ name: "stable", weight: 50, upstream: "api-v1" }, { name: "canary", weight: 50, upstream: "api-v2" }],
+  }, (r, i) => {
+    const id = { "x-user-id": key(r, i) };
+    const pad = (n: number, each: number) => Object.fromEntries(Array.from({ length: n }, (_, j) => [`x-pad-${j}`, "p".repeat(each)]));
+    const x = r();
+    if (x < 0.2) return { headers: { ...id, ...pad(3, 7000) } };                 // 21 KB: passes everywhere
+    if (x < 0.35) return { headers: { ...id, ...pad(1, 9000) } };                // one 9 KB line: Kong 400
+    if (x < 0.5) return { headers: { ...id, ...pad(5, 7000) } };                 // five 7 KB lines: Kong 400
+    if (x < 0.6) return { headers: { ...id, ...pad(10, 7000) } };                // 70 KB: Kong 400, Envoy 431
+    if (x < 0.7) return { headers: { ...id, ...pad(120, 10) } };                 // 120 fields: Envoy 431
+    if (x < 0.8) return { path: "/" + "q".repeat(9000) , headers: id };          // request line above 8 KB: Kong 414
+    return { headers: r() < 0.7 ? id : {} };
+  });
+
   return out;
 }

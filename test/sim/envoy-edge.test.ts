@@ -13,7 +13,7 @@ let port = 0;
 const seen: Seen[] = [];
 
 beforeAll(async () => {
-  upstream = http.createServer((req, res) => {
+  upstream = http.createServer({ maxHeaderSize: 1 << 20 }, (req, res) => {
     seen.push({ url: req.url ?? '', headers: req.headers });
     res.end('ok');
   });
@@ -76,6 +76,89 @@ describe('x-request-id (conn_manager_utility.cc mutateRequestHeaders / mutateXRe
     } finally {
       await edge.close();
       await kept.close();
+    }
+  });
+});
+
+describe(':path normalization (conn_manager_utility.cc maybeNormalizePath; Istio meshConfig.pathNormalization)', () => {
+  const PATHS = ['/a/../admin', '//admin', '/%61dmin', '/admin%2F..', '/a/b/%2E%2E/c?x=/../y', '/a/..\\c', '/a/%2f%2F/c', '/x/"q"'];
+
+  it('BASE (Istio default): RFC 3986 dot segments, unreserved escapes decoded, other escapes kept, no slash merging', async () => {
+    const gw = await gateway({ pathNormalization: 'BASE' });
+    try {
+      seen.length = 0;
+      for (const p of PATHS) await raw(gw.port, p);
+      expect(seen.map((s) => s.url)).toEqual(['/admin', '//admin', '/admin', '/admin%2F..', '/a/c?x=/../y', '/c', '/a/%2f%2F/c', '/x/%22q%22']);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('MERGE_SLASHES and DECODE_AND_MERGE_SLASHES; NONE (Envoy default) passes the path as sent', async () => {
+    const merge = await gateway({ pathNormalization: 'MERGE_SLASHES' });
+    const decode = await gateway({ pathNormalization: 'DECODE_AND_MERGE_SLASHES' });
+    const none = await gateway();
+    try {
+      seen.length = 0;
+      for (const p of PATHS.slice(0, 4)) await raw(merge.port, p);
+      for (const p of PATHS.slice(0, 4)) await raw(decode.port, p);
+      for (const p of PATHS.slice(0, 4)) await raw(none.port, p);
+      expect(seen.map((s) => s.url)).toEqual([
+        '/admin', '/admin', '/admin', '/admin%2F..',
+        '/admin', '/admin', '/admin', '/',
+        ...PATHS.slice(0, 4),
+      ]);
+    } finally {
+      await merge.close();
+      await decode.close();
+      await none.close();
+    }
+  });
+
+  it('rejects a path it cannot normalize (an escaped NUL, a fragment) with 400 before any filter', async () => {
+    const gw = await gateway({ pathNormalization: 'BASE' });
+    try {
+      seen.length = 0;
+      const nul = await raw(gw.port, '/xyz/.%00../abc');
+      const frag = await raw(gw.port, '/a#b');
+      expect([nul.status, nul.body, frag.status]).toEqual([400, '', 400]);
+      expect(seen).toHaveLength(0);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('header limits (http1 codec_impl.cc / balsa_parser.cc: max_request_headers_kb 60, max_headers_count 100)', () => {
+  const big = (bytes: number): Array<[string, string]> => [['x-big', 'a'.repeat(bytes)]];
+
+  it('passes a 20 KB head (above Node\'s 16 KB default), refuses one above 60 KB with 431', async () => {
+    const gw = await gateway();
+    try {
+      seen.length = 0;
+      const ok = await raw(gw.port, '/', big(20 * 1024));
+      const tooBig = await raw(gw.port, '/', big(61 * 1024));
+      expect(ok.status).toBe(200);
+      expect([tooBig.status, tooBig.body, tooBig.headers['content-type']]).toEqual([431, 'Request Header Fields Too Large', 'text/plain']);
+      expect(seen).toHaveLength(1);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('refuses more than 100 header fields with 431; honours configured limits', async () => {
+    const gw = await gateway({ headerLimits: { maxRequestHeadersKb: 8, maxHeadersCount: 10 } });
+    const dflt = await gateway();
+    try {
+      const many = (n: number) => Array.from({ length: n }, (_, i) => [`x-h${i}`, 'v'] as [string, string]);
+      expect((await raw(dflt.port, '/', many(98))).status).toBe(200);          // + host, connection: 100
+      expect((await raw(dflt.port, '/', many(99))).status).toBe(431);
+      expect((await raw(gw.port, '/', many(9))).status).toBe(431);
+      expect((await raw(gw.port, '/', big(9 * 1024))).status).toBe(431);
+      expect((await raw(gw.port, '/', big(7 * 1024))).status).toBe(200);
+    } finally {
+      await gw.close();
+      await dflt.close();
     }
   });
 });

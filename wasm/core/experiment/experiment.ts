@@ -292,7 +292,9 @@ export class ExperimentRuntime {
     const prefixes = s.scopePrefixes;
     if (prefixes !== null) {
       const p = s.needs.get(s.pathSlot);
-      if (!p.present || !pathMatches(p, prefixes)) return false;
+      if (!p.present) return false;
+      this.matcher.paths.normalize(p, this.tmp);   // request/path.ts, as path rules see it
+      if (!pathMatches(this.tmp, prefixes)) return false;
     }
     return true;
   }
@@ -332,12 +334,9 @@ function suffixEq(a: usize, b: usize, n: i32): bool {
   return true;
 }
 
+// `path`: the normalized path (no query).
 function pathMatches(path: Bytes, prefixes: StaticArray<StaticArray<u8>>): bool {
-  let n = path.len;
-  for (let i = 0; i < n; i++) {
-    const c = load<u8>(path.ptr + i);
-    if (c == 0x3f || c == 0x23) { n = i; break; }
-  }
+  const n = path.len;
   for (let i = 0; i < prefixes.length; i++) {
     const want = unchecked(prefixes[i]);
     if (n >= want.length && memory.compare(path.ptr, changetype<usize>(want), want.length) == 0) return true;

@@ -145,10 +145,9 @@ function parseSingle(r: Reader, m: JValue, key: string, p: string, field: Field,
   if (o === null || r.failed) return;
   const sm = parseStringMatch(r, o, join(p, key), field == Field.Host);
   if (sm === null) return;
-  // A path prefix without '?' or '#' (or a presence test) gives the same answer on the
-  // whole target as on the path without the query: read it as is, no scan for '?'.
-  let whole = field == Field.Path && (sm.op == MatchOp.Present || sm.op == MatchOp.Prefix);
-  for (let i = 0; i < sm.value.length; i++) if (sm.value[i] == 0x3f || sm.value[i] == 0x23) whole = false;
+  // A presence test gives the same answer on the whole target as on the normalized path
+  // (request/path.ts): read the fact as is. Every other path match tests the normalized path.
+  const whole = field == Field.Path && sm.op == MatchOp.Present;
   const fm = new FieldMatch(whole ? Field.Header : field, sm);
   fm.slot = field == Field.Path ? needs.add(Fact.Path, "") : field == Field.Method ? needs.add(Fact.Method, "") : needs.add(Fact.Host, "");
   out.push(fm);

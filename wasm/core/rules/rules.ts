@@ -8,6 +8,7 @@ import { Bytes } from "../text/bytes";
 import { findCookie } from "../request/cookie";
 import { Needs } from "../request/facts";
 import { findQuery } from "../request/query";
+import { PathNormalizer } from "../request/path";
 import { Field, FieldMatch, MatchOp, Rule, StringMatch } from "./settings";
 import { CompiledRegex } from "../regex/index";
 import { containsBytes, eqAt } from "../text/scan";
@@ -15,6 +16,7 @@ import { containsBytes, eqAt } from "../text/scan";
 export class RuleMatcher {
   private value: Bytes = new Bytes();
   private scratch: StaticArray<u8> = new StaticArray<u8>(256);
+  paths: PathNormalizer = new PathNormalizer();
 
   constructor(public rules: StaticArray<Rule>, public needs: Needs) {}
 
@@ -55,15 +57,9 @@ export class RuleMatcher {
         if (this.scratch.length < raw.len) this.scratch = new StaticArray<u8>(raw.len + 64);
         findQuery(raw, fm.name, changetype<usize>(this.scratch), v);
         break;
-      case Field.Path: {
-        let n = raw.len;
-        for (let i = 0; i < n; i++) {
-          const c = load<u8>(raw.ptr + i);
-          if (c == 0x3f || c == 0x23) { n = i; break; }
-        }
-        v.set(raw.ptr, n);
+      case Field.Path:
+        this.paths.normalize(raw, v);   // request/path.ts: the same on both gateways
         break;
-      }
       case Field.Host: {
         // without the port; host names compare ignoring case (forced at configure)
         let n = raw.len;
