@@ -293,8 +293,7 @@ export class ExperimentRuntime {
     if (prefixes !== null) {
       const p = s.needs.get(s.pathSlot);
       if (!p.present) return false;
-      this.matcher.paths.normalize(p, this.tmp);   // request/path.ts, as path rules see it
-      if (!pathMatches(this.tmp, prefixes)) return false;
+      if (!pathMatches(this.matcher.normalizedPath(p), prefixes)) return false;   // as path rules see it
     }
     return true;
   }

@@ -58,7 +58,12 @@ export class Needs {
     for (let i = 0; i < n; i++) this.cache[i] = new Bytes();
   }
 
+  // Counts requests (begin calls): lets a reader cache what it derived from a fact for
+  // the rest of the request (rules/rules.ts: the normalized path).
+  request: u32 = 0;
+
   begin(source: FactSource): void {
+    if (++this.request == 0) this.request = 1;   // 0 stays "no request yet"
     this.source = source;
     if (source.plannedFor !== this || source.plannedSize != this.list.length) {
       source.plannedFor = this;

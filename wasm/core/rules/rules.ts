@@ -16,7 +16,9 @@ import { containsBytes, eqAt } from "../text/scan";
 export class RuleMatcher {
   private value: Bytes = new Bytes();
   private scratch: StaticArray<u8> = new StaticArray<u8>(256);
-  paths: PathNormalizer = new PathNormalizer();
+  private paths: PathNormalizer = new PathNormalizer();
+  private path: Bytes = new Bytes();
+  private pathRequest: u32 = 0;     // needs.request the path was normalized for (0: never)
 
   constructor(public rules: StaticArray<Rule>, public needs: Needs) {}
 
@@ -41,6 +43,17 @@ export class RuleMatcher {
     return true;
   }
 
+  // The path a path condition or the scope tests (request/path.ts: the same on both
+  // gateways), from the present path fact `raw`: normalized once per request.
+  normalizedPath(raw: Bytes): Bytes {
+    const req = this.needs.request;
+    if (this.pathRequest != req) {
+      this.paths.normalize(raw, this.path);
+      this.pathRequest = req;
+    }
+    return this.path;
+  }
+
   // The value a cookie / query / path / host condition tests, from its (present) fact
   // `raw`: this.value, len -1 when absent.
   private read(fm: FieldMatch, raw: Bytes): Bytes {
@@ -57,9 +70,11 @@ export class RuleMatcher {
         if (this.scratch.length < raw.len) this.scratch = new StaticArray<u8>(raw.len + 64);
         findQuery(raw, fm.name, changetype<usize>(this.scratch), v);
         break;
-      case Field.Path:
-        this.paths.normalize(raw, v);   // request/path.ts: the same on both gateways
+      case Field.Path: {
+        const p = this.normalizedPath(raw);
+        v.set(p.ptr, p.len);
         break;
+      }
       case Field.Host: {
         // without the port; host names compare ignoring case (forced at configure)
         let n = raw.len;
