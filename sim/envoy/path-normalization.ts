@@ -14,6 +14,10 @@
 //      escaped (%XX, upper-case hex); an escape of NUL fails (Envoy's path_utility_test
 //      InvalidPaths: "/xyz/.%00../abc" is rejected);
 //   4. merge_slashes: runs of '/' in the path part become one (PathTransformer::mergeSlashes).
+// Not verified against the googleurl revision Envoy pins: current Chromium guards the
+// unreserved-escape decoding behind its DontDecodeAsciiPercentEncodedURLPath feature; this
+// model decodes (the table's UNESCAPE entries). The core decodes such escapes itself
+// (wasm/core/request/path.ts), so a decision does not depend on which is right.
 // Istio's meshConfig.pathNormalization picks these (pilot/pkg/networking/core/listener_builder.go
 // buildHTTPConnectionManager): NONE = none; BASE (Istio's default) = 3; MERGE_SLASHES = 3+4;
 // DECODE_AND_MERGE_SLASHES = 2+3+4. Envoy's own default (normalize_path unset) is NONE.
