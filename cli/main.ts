@@ -6,6 +6,7 @@ import { PolicyFileError } from "./policy-file";
 import { TraceError, readTrace } from "./simulate/trace";
 import { simulate, type Via } from "./simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE } from "./simulate/result";
+import { installExitHandlers } from "./exit";
 
 const USAGE = `usage:
   tandem validate <policy.yaml>
@@ -58,8 +59,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+installExitHandlers();
+// process.exit, not a natural end: whatever a command left open (a gateway, a plugin
+// server) ends with it (./exit.ts). stdout and stderr are synchronous on files and
+// pipes, so nothing written is lost.
 main(process.argv.slice(2)).then(
-  (code) => { process.exitCode = code; },
+  (code) => process.exit(code),
   (e) => {
     if (e instanceof InvalidPolicy || e instanceof PolicyFileError || e instanceof TraceError) {
       process.stderr.write(`${e.message}\n`);
@@ -76,5 +81,6 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`tandem: ${e?.stack ?? e}\n`);
       process.exitCode = 1;
     }
+    process.exit();
   },
 );

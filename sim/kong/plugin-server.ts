@@ -73,6 +73,18 @@ export interface PluginServerOptions {
   poolSize?: number;
 }
 
+// Servers not closed yet. A process that exits without closing them (process.exit after
+// a signal or a closed stdout, an uncaught error) would leave each kong-js-pluginserver
+// running with parent 1 and its socket folder in the temp dir: the 'exit' event ends
+// them. Only synchronous work runs there; kill() and rmSync are.
+const live = new Set<PluginServer>();
+let exitHooked = false;
+
+/** End every plugin server of this process now, without waiting (the 'exit' hook). */
+export function endAllPluginServers(): void {
+  for (const s of live) s.endNow();
+}
+
 export class PluginServer {
   readonly socketPath: string;
   readonly rpc: RpcPool;
@@ -97,6 +109,11 @@ export class PluginServer {
     if (!prefix) {
       prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-kong-'));
       this.ownsPrefix = true;
+    }
+    live.add(this);
+    if (!exitHooked) {
+      exitHooked = true;
+      process.on('exit', endAllPluginServers);
     }
     this.socketPath = path.join(prefix, opts.sockName ?? `${path.basename(dir)}.socket`);
     this.rpc = new RpcPool(this.socketPath, {
@@ -327,6 +344,17 @@ export class PluginServer {
       });
     }
     if (this.ownsPrefix) fs.rmSync(path.dirname(this.socketPath), { recursive: true, force: true });
+    live.delete(this);
+  }
+
+  /** Synchronous close for process exit: SIGTERM the process (as close does), remove the prefix. */
+  endNow(): void {
+    this.closing = true;
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (this.ownsPrefix) fs.rmSync(path.dirname(this.socketPath), { recursive: true, force: true });
+    live.delete(this);
   }
 }
 
