@@ -1,5 +1,7 @@
-// npm run bench [-- --json] [-- --only=envoy,envoy-rules,kong-rpcs]
-// `npm run build` has run (package.json). This script:
+// npm run bench [-- --json] [-- --only=envoy,envoy-rules,kong-rpcs] [-- --help]
+// This script:
+//   0. builds (scripts/build.mjs, as `npm run build`), after reading its arguments, so
+//      --help and a wrong argument answer at once;
 //   1. copies the build under test (dist/wasm/*.wasm, dist/kong/{experiment,circuit-breaker}/) into
 //      bench/.build/dist, so every section measures the same bytes even if dist/ is
 //      rebuilt meanwhile;
@@ -10,20 +12,48 @@
 //   4. prints a table, or with --json exactly one JSON object on stdout.
 // Progress goes to stderr. Exit code: 0 when every section ran (targets missed or not;
 // the table and `pass` say which), 1 when a section failed.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { build } from 'esbuild';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.join(here, '.build');
 const snap = path.join(out, 'dist');
-const json = process.argv.includes('--json');
-const onlyArg = process.argv.find((a) => a.startsWith('--only='));
-const only = onlyArg ? new Set(onlyArg.slice(7).split(',')) : null;
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls'];
+const USAGE = `usage: npm run bench [-- --json] [-- --only=<section>,...]
+  --json        print one JSON object (the last line of stdout) instead of the table
+  --only=a,b    run only these sections: ${names.join(', ')}
+Builds first (npm run build), then runs each section in its own process. Progress on stderr.
+`;
+let args;
+try {
+  args = parseArgs({ args: process.argv.slice(2), options: { json: { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }).values;
+} catch (e) {
+  process.stderr.write(`bench: ${e.message}\n${USAGE}`);
+  process.exit(2);
+}
+if (args.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const json = !!args.json;
+const only = args.only !== undefined ? new Set(args.only.split(',')) : null;
+for (const n of only ?? []) {
+  if (!names.includes(n)) {
+    process.stderr.write(`bench: --only: no section ${JSON.stringify(n)}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+const built = spawnSync(process.execPath, [path.join(root, 'scripts', 'build.mjs')], { cwd: root, stdio: ['ignore', 2, 2] });
+if (built.status !== 0) {
+  process.stderr.write('bench: the build failed\n');
+  process.exit(1);
+}
 const t0 = Date.now();
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
@@ -86,7 +116,6 @@ function runSection(name, timeoutMs = 180_000) {
   });
 }
 
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls'];
 const res = {};
 const errors = {};
 const seconds = {};

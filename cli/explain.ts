@@ -7,7 +7,9 @@
 //               ramp or override, and the effects a gateway applies
 //   breaker     the breaker key, its state given a history, and admitted / probe /
 //               rejected with the answer (./explain/breaker.ts)
+import { isIP } from "node:net";
 import { parseArgs } from "node:util";
+import { badMethod, badPath } from "./simulate/trace";
 import { cliCore } from "./dist-core";
 import { loadPolicy } from "./validate";
 import { answerNeeds } from "../core-js/answer-needs";
@@ -25,7 +27,10 @@ export { ExplainUsage };
 export const NOTHING_TO_EXPLAIN = "has neither spec.experiment nor spec.circuitBreaker to explain";
 
 type ExperimentSpec = { stickiness?: { sources?: string[] }; rules?: unknown[] };
-interface RequestFacts { headers: Record<string, string>; path: string; method: string; ip: string }
+// requestId: the entropy a new user's id comes from when the request has no x-request-id
+// (a gateway's request id): --seed-entropy, fixed by default so explain answers alike every run.
+interface RequestFacts { headers: Record<string, string>; path: string; method: string; ip: string; requestId: string }
+const DEFAULT_ENTROPY = "explain";
 
 export async function explainCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -33,10 +38,17 @@ export async function explainCommand(args: string[]): Promise<number> {
     options: {
       policy: { type: "string" }, path: { type: "string", default: "/" }, method: { type: "string", default: "GET" },
       ip: { type: "string", default: "127.0.0.1" }, at: { type: "string" }, headers: { type: "string", multiple: true, default: [] },
-      trace: { type: "string" }, "breaker-state": { type: "string" },
+      trace: { type: "string" }, "breaker-state": { type: "string" }, "seed-entropy": { type: "string", default: DEFAULT_ENTROPY },
     },
   });
   if (!values.policy) throw new ExplainUsage("explain needs --policy");
+  // The request's facts, as strictly as a trace line's (./simulate/trace.ts).
+  const pathBad = badPath(values.path);
+  if (pathBad) throw new ExplainUsage(`--path ${pathBad}`);
+  const methodBad = badMethod(values.method);
+  if (methodBad) throw new ExplainUsage(`--method ${methodBad}`);
+  if (isIP(values.ip!) === 0) throw new ExplainUsage(`--ip must be an IPv4 or IPv6 address, got ${JSON.stringify(values.ip)}`);
+  if (values["seed-entropy"] === "") throw new ExplainUsage("--seed-entropy must not be empty");
   const given = historyRequest(values.trace, values["breaker-state"]);
   const policy = loadPolicy(values.policy);
   const ex = policy.spec.experiment as ExperimentSpec | undefined;
@@ -59,7 +71,7 @@ export async function explainCommand(args: string[]): Promise<number> {
   const history = historyAt(given, now);
   const core = cliCore();
   const out: string[] = [];
-  const req: RequestFacts = { headers, path: values.path!, method: values.method!, ip: values.ip! };
+  const req: RequestFacts = { headers, path: values.path!, method: values.method!, ip: values.ip!, requestId: values["seed-entropy"]! };
   // Canary guards' history: the trace replayed through the core as simulate does; the
   // request is then decided by that replay's experiment (its guards' states).
   let replay: CoreDriver | null = null;
@@ -101,7 +113,7 @@ function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFac
     out.push(`variant:  ${v.name}${v.upstream ? ` (upstream ${v.upstream})` : ""}`);
     out.push(`reason:   ${reasonName(d.reason)}${d.reason >= RULE_REASON0 ? ` (experiment.rules[${d.reason - RULE_REASON0}] matched; earlier rules did not)` : d.reason === GUARD_REASON ? " (the canary guard of the variant the request was assigned is open: rolled back)" : d.reason === 2 ? " (a valid override token)" : d.reason === 1 ? " (rollout weights at --at)" : " (no rule matched: the weighted split)"}`);
     if (d.guard !== null) out.push(guardLine(plan, d.guard, v.name));
-    out.push(`key:      ${ks >= 0 ? `from ${sources[ks]}` : "none of " + sources.join(", ") + " present: a new id from the request's entropy"}`);
+    out.push(`key:      ${ks >= 0 ? `from ${sources[ks]}` : `none of ${sources.join(", ")} present: a new user, whose id comes from the request's entropy (${req.headers["x-request-id"] !== undefined ? "its x-request-id" : `--seed-entropy ${JSON.stringify(req.requestId)}; another value shows another new user`})`}`);
     const bucket = core.lastBucket(plan);
     out.push(`bucket:   ${bucket >= 0 ? `${bucket} of 10000` : "not used (a fixed variant)"}`);
     out.push(...tagLines(core.lastTags(plan)));

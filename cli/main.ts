@@ -7,19 +7,40 @@ import { TraceError, readTrace } from "./simulate/trace";
 import { simulate, type Via } from "./simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE } from "./simulate/result";
 import { installExitHandlers } from "./exit";
+import { version } from "../package.json";
 
-const USAGE = `usage:
-  tandem validate <policy.yaml>
-  tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy]
-  tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
-                 [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]
-  tandem render <policy.yaml> [--target kong|istio|envoy|all] [--out <dir>] [--namespace <ns>] [--gateway <ns>/<name>] [--host <host> ...]
-                [--service <host>] [--selector <label=value,...>] [--subset-label <label>] [--image <url>] [--sha256 <hex>]
-  tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--check]
-`;
+// One usage line per command: `tandem --help` prints them all, `tandem <command>
+// --help` its own with what it does.
+const COMMAND_USAGE: Record<string, string> = {
+  validate: "tandem validate <policy.yaml>",
+  simulate: "tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy]",
+  explain: `tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
+                 [--seed-entropy <text>] [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]`,
+  render: `tandem render <policy.yaml> [--target kong|istio|envoy|all] [--out <dir>] [--namespace <ns>] [--gateway <ns>/<name>] [--host <host> ...]
+                [--service <host>] [--selector <label=value,...>] [--subset-label <label>] [--image <url>] [--sha256 <hex>]`,
+  playground: "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--check]",
+  schema: "tandem schema",
+};
+const COMMAND_HELP: Record<string, string> = {
+  validate: "Checks a TrafficPolicy as both gateways would: exit 0 when valid, else exit 1 with the gateways' message.",
+  simulate: "Runs a trace (one JSON request a line) through the core (--via core, the default), the Kong harness or the Envoy harness\non virtual time and prints one JSON result a line. --profile (with --via core only): whose answers to dead upstreams to model.",
+  explain: "Shows, for one request, the variant and why, the sticky key, the bucket, what the gateway does, and the circuit breaker's\nanswer given a history (--trace or --breaker-state). Without a user key the request is a new user: --seed-entropy\nfixes the new id (default: the same every run).",
+  render: "Writes a policy's manifests: Kong, Istio, a static Envoy config, or all (--target).",
+  playground: "Starts both gateways on 127.0.0.1 in front of demo backends, sends 1,000 users through both and prints how many agree,\nthen curl lines to try. Ctrl-C stops it; --check exits after the self-check (0: all agree).",
+  schema: "Prints the JSON Schema of TrafficPolicy for editors (# yaml-language-server: $schema=<file>).",
+};
+const USAGE = `usage:\n${Object.values(COMMAND_USAGE).map((u) => "  " + u).join("\n")}\n  tandem --version\n  tandem <command> --help\n`;
+
+function commandHelp(cmd: string): string {
+  return `usage: ${COMMAND_USAGE[cmd]}\n\n${COMMAND_HELP[cmd]}\n`;
+}
 
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
+  if (cmd !== undefined && COMMAND_USAGE[cmd] && (rest.includes("--help") || rest.includes("-h"))) {
+    process.stdout.write(commandHelp(cmd));
+    return 0;
+  }
   switch (cmd) {
     case "validate": {
       const { positionals } = parseArgs({ args: rest, allowPositionals: true });
@@ -27,11 +48,13 @@ async function main(argv: string[]): Promise<number> {
       return validateCommand(positionals[0]);
     }
     case "simulate": {
-      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" }, trace: { type: "string" }, via: { type: "string", default: "core" }, profile: { type: "string", default: "kong" } } });
+      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" }, trace: { type: "string" }, via: { type: "string", default: "core" }, profile: { type: "string" } } });
       if (!values.policy || !values.trace) throw new UsageError("simulate needs --policy and --trace");
       const via = values.via as Via;
       if (!["core", "kong", "envoy"].includes(via)) throw new UsageError(`--via must be core, kong or envoy, got ${via}`);
-      if (!["kong", "envoy"].includes(values.profile!)) throw new UsageError(`--profile must be kong or envoy, got ${values.profile}`);
+      if (values.profile !== undefined && !["kong", "envoy"].includes(values.profile)) throw new UsageError(`--profile must be kong or envoy, got ${values.profile}`);
+      // The gateway paths answer as their gateway does: a profile only models one for the core.
+      if (values.profile !== undefined && via !== "core") throw new UsageError(`--profile applies to --via core only (--via ${via} answers as ${via} does)`);
       // --via core answers dead upstreams like the gateway it models (cli/simulate/result.ts)
       const profile = values.profile === "envoy" ? ENVOY_PROFILE : KONG_PROFILE;
       const policy = loadPolicy(values.policy);
@@ -51,6 +74,9 @@ async function main(argv: string[]): Promise<number> {
       const { playground } = await import("./playground");
       return playground(rest);
     }
+    case "--version": case "-v": case "version":
+      process.stdout.write(`tandem ${version}\n`);
+      return 0;
     case undefined: case "help": case "--help": case "-h":
       process.stdout.write(USAGE);
       return cmd === undefined ? 2 : 0;

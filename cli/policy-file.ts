@@ -1,9 +1,8 @@
 // Reading a TrafficPolicy file (YAML or JSON). Parsing YAML is the CLI's job; every
 // rule about the content is the core's (validatePolicy), so the CLI reports exactly
 // what the gateways would.
-import { readFileSync } from "node:fs";
 import { LineCounter, parseDocument } from "yaml";
-import { readErrorText } from "./read-error";
+import { readTextFile } from "./read-error";
 
 export class PolicyFileError extends Error {}
 
@@ -15,12 +14,7 @@ export interface PolicyDoc {
 }
 
 export function readPolicyText(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new PolicyFileError(`${path}: cannot read: ${readErrorText(e)}`);
-  }
+  const text = readTextFile(path, (why) => new PolicyFileError(`${path}: ${why}`));
   const lines = new LineCounter();
   const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false, lineCounter: lines });
   if (doc.errors.length > 0) {

@@ -8,8 +8,9 @@ export class InvalidPolicy extends Error {}
 export function loadPolicy(path: string): PolicyDoc {
   const doc = readPolicyText(path);
   const err = cliCore().validatePolicy(JSON.stringify(doc ?? null));
-  // The document itself has the empty path (": must be an object, got ..."): name the file.
-  if (err !== null) throw new InvalidPolicy(err.startsWith(": ") ? path + err : err);
+  // Every refusal reads "<file>: <field path>: <message>"; the document itself has the
+  // empty path (": must be an object, got ...").
+  if (err !== null) throw new InvalidPolicy(err.startsWith(": ") ? path + err : `${path}: ${err}`);
   return doc as PolicyDoc;
 }
 

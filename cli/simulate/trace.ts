@@ -5,8 +5,7 @@
 // `upstream`, or "default"): {"upstreams": {"checkout-v2": {"status": 503}}} makes a
 // canary fail while the stable upstream answers "upstream" (canary guards).
 // `t` (ms, non-decreasing) is the time the plugins see as now on every path.
-import { readFileSync } from "node:fs";
-import { readErrorText } from "../read-error";
+import { readTextFile } from "../read-error";
 
 export type UpstreamError = "connect" | "reset" | "timeout";
 export interface TraceUpstream { status?: number; latencyMs?: number; error?: UpstreamError }
@@ -29,6 +28,24 @@ export class TraceError extends Error {}
 
 const ERRORS = new Set(["connect", "reset", "timeout"]);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+// The fields a trace line and an upstream answer may have: anything else (`"headerz"`)
+// is a mistake that would otherwise run silently as something else (a new user).
+const LINE_FIELDS = ["t", "method", "path", "headers", "upstream", "upstreams"];
+const UPSTREAM_FIELDS = ["status", "latencyMs", "error"];
+
+// `what: unknown field "x" (expected a, b, c)`, or null when every key is known.
+function unknownField(o: object, known: string[]): string | null {
+  const bad = Object.keys(o).find((k) => !known.includes(k));
+  return bad === undefined ? null : `unknown field ${JSON.stringify(bad)} (expected ${known.join(", ")})`;
+}
+
+// A request's method and path as the gateways take them (also explain's --method, --path).
+export function badMethod(m: unknown): string | null {
+  return typeof m === "string" && TOKEN.test(m) ? null : `must be an HTTP method (a token such as GET), got ${JSON.stringify(m)}`;
+}
+export function badPath(p: unknown): string | null {
+  return typeof p === "string" && p.startsWith("/") && /^[\x21-\x7e]*$/.test(p) ? null : `must start with / and be printable ASCII (percent-encode the rest), got ${JSON.stringify(p)}`;
+}
 
 export function parseTrace(text: string, name = "trace"): TraceRequest[] {
   const out: TraceRequest[] = [];
@@ -41,13 +58,17 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
     let o: any;
     try { o = JSON.parse(raw); } catch (e) { throw new TraceError(`${where}: not JSON: ${(e as Error).message}`); }
     if (typeof o !== "object" || o === null || Array.isArray(o)) throw new TraceError(`${where}: must be a JSON object`);
+    const unknown = unknownField(o, LINE_FIELDS);
+    if (unknown) throw new TraceError(`${where}: ${unknown}`);
     if (typeof o.t !== "number" || !Number.isFinite(o.t) || o.t < 0) throw new TraceError(`${where}: t: must be a non-negative number of ms, got ${JSON.stringify(o.t)}`);
     if (o.t < lastT) throw new TraceError(`${where}: t: must not decrease (previous ${lastT}), got ${o.t}`);
     lastT = o.t;
     const method = o.method ?? "GET";
-    if (typeof method !== "string" || !TOKEN.test(method)) throw new TraceError(`${where}: method: must be an HTTP method, got ${JSON.stringify(o.method)}`);
+    const mBad = badMethod(method);
+    if (mBad) throw new TraceError(`${where}: method: ${mBad}`);
     const path = o.path ?? "/";
-    if (typeof path !== "string" || !path.startsWith("/") || !/^[\x21-\x7e]*$/.test(path)) throw new TraceError(`${where}: path: must start with / and be printable ASCII (percent-encode the rest), got ${JSON.stringify(o.path)}`);
+    const pBad = badPath(path);
+    if (pBad) throw new TraceError(`${where}: path: ${pBad}`);
     const headers: Record<string, string> = {};
     if (o.headers !== undefined) {
       if (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers)) throw new TraceError(`${where}: headers: must be an object`);
@@ -70,23 +91,20 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
 }
 
 function parseUpstream(u: any, where: string): TraceUpstream {
-  if (typeof u !== "object" || u === null) throw new TraceError(`${where}: must be an object`);
+  if (typeof u !== "object" || u === null || Array.isArray(u)) throw new TraceError(`${where}: must be an object`);
+  const unknown = unknownField(u, UPSTREAM_FIELDS);
+  if (unknown) throw new TraceError(`${where}: ${unknown}`);
   if (u.error !== undefined) {
     if (!ERRORS.has(u.error)) throw new TraceError(`${where}.error: must be connect, reset or timeout, got ${JSON.stringify(u.error)}`);
   } else if (!Number.isInteger(u.status) || u.status < 100 || u.status > 599) {
     throw new TraceError(`${where}.status: must be an HTTP status 100-599, got ${JSON.stringify(u.status)}`);
   }
-  if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || u.latencyMs < 0)) throw new TraceError(`${where}.latencyMs: must be a non-negative number`);
+  if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || !Number.isFinite(u.latencyMs) || u.latencyMs < 0)) throw new TraceError(`${where}.latencyMs: must be a non-negative number of ms, got ${JSON.stringify(u.latencyMs)}`);
   return { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error };
 }
 
 export function readTrace(path: string): TraceRequest[] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (e) {
-    throw new TraceError(`${path}: cannot read: ${readErrorText(e)}`);
-  }
+  const text = readTextFile(path, (why) => new TraceError(`${path}: ${why}`));
   const lines = parseTrace(text, path);
   if (lines.length === 0) throw new TraceError(`${path}: ${EMPTY_TRACE}`);
   return lines;

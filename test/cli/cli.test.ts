@@ -33,9 +33,11 @@ describe("tandem validate", () => {
   });
 
   it("rejects a bad policy with exactly the gateways' text", async () => {
-    const r = await tandem("validate", policyFile("bad.json", BAD_WEIGHT));
+    const bad = policyFile("bad.json", BAD_WEIGHT);
+    const r = await tandem("validate", bad);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(BAD_WEIGHT_MESSAGE);
+    // <file>: then the gateways' text, exactly
+    expect(r.stderr.trim()).toBe(`${bad}: ${BAD_WEIGHT_MESSAGE}`);
   });
 
   it("reports unreadable and non-YAML files", async () => {
@@ -123,9 +125,10 @@ describe("tandem render", () => {
   });
 
   it("refuses to render an invalid policy", async () => {
-    const r = await tandem("render", policyFile("bad2.json", BAD_WEIGHT));
+    const bad = policyFile("bad2.json", BAD_WEIGHT);
+    const r = await tandem("render", bad);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(BAD_WEIGHT_MESSAGE);
+    expect(r.stderr.trim()).toBe(`${bad}: ${BAD_WEIGHT_MESSAGE}`);
   });
 });
 
@@ -238,11 +241,13 @@ describe("tagging experiments in the CLI", () => {
 
   it("validate accepts the example and rejects bad entries with the gateways' text", async () => {
     expect((await tandem("validate", TAGGING)).stdout).toContain("valid TrafficPolicy shop-tests (experiment, experiments)");
-    const bad = await tandem("validate", specFile("tags-bad.json", { experiment: CHECKOUT, experiments: [{ name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 60 }] }] }));
+    const badFile = specFile("tags-bad.json", { experiment: CHECKOUT, experiments: [{ name: "recs", variants: [{ name: "A", weight: 50 }, { name: "B", weight: 60 }] }] });
+    const bad = await tandem("validate", badFile);
     expect(bad.code).toBe(1);
-    expect(bad.stderr.trim()).toBe("experiments[0].variants: weights must sum to 100, got 110");
-    const alone = await tandem("validate", specFile("tags-alone.json", { experiments: [{ name: "recs", variants: [{ name: "A", weight: 100 }] }] }));
-    expect(alone.stderr.trim()).toBe("experiments: needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)");
+    expect(bad.stderr.trim()).toBe(`${badFile}: experiments[0].variants: weights must sum to 100, got 110`);
+    const aloneFile = specFile("tags-alone.json", { experiments: [{ name: "recs", variants: [{ name: "A", weight: 100 }] }] });
+    const alone = await tandem("validate", aloneFile);
+    expect(alone.stderr.trim()).toBe(`${aloneFile}: experiments: needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)");
   });
 
   it("render puts spec.experiments in the experiment plugin's config on both gateways", async () => {
