@@ -3,8 +3,15 @@
 // what the gateways would.
 import { LineCounter, parseDocument } from "yaml";
 import { readTextFile } from "./read-error";
+import { documentShape } from "./yaml-depth";
 
 export class PolicyFileError extends Error {}
+
+// A document nested deeper than the YAML reader can follow: `shape` is its structure
+// (./yaml-depth.ts) for the core to name the field that nests too deep (validate.ts).
+export class TooDeepForYaml extends PolicyFileError {
+  constructor(message: string, readonly shape: unknown) { super(message); }
+}
 
 export interface PolicyDoc {
   apiVersion: string;
@@ -21,7 +28,10 @@ export function readPolicyText(path: string): unknown {
     const e = doc.errors[0];
     const { line, col } = lines.linePos(e.pos[0]);
     const why = e.code === "MULTIPLE_DOCS" ? "more than one document (---): a policy file holds one TrafficPolicy" : e.message;
-    throw new PolicyFileError(`${path}: not valid YAML at line ${line}, column ${col}: ${why}`);
+    const message = `${path}: not valid YAML at line ${line}, column ${col}: ${why}`;
+    // yaml composes nodes recursively: hundreds of levels overflow the stack.
+    if (/Maximum call stack size exceeded/.test(e.message)) throw new TooDeepForYaml(message, documentShape(text));
+    throw new PolicyFileError(message);
   }
   if (doc.contents === null) throw new PolicyFileError(`${path}: empty: expected a TrafficPolicy (apiVersion, kind, metadata, spec)`);
   try {

@@ -247,7 +247,7 @@ describe("tagging experiments in the CLI", () => {
     expect(bad.stderr.trim()).toBe(`${badFile}: experiments[0].variants: weights must sum to 100, got 110`);
     const aloneFile = specFile("tags-alone.json", { experiments: [{ name: "recs", variants: [{ name: "A", weight: 100 }] }] });
     const alone = await tandem("validate", aloneFile);
-    expect(alone.stderr.trim()).toBe(`${aloneFile}: experiments: needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)");
+    expect(alone.stderr.trim()).toBe(`${aloneFile}: experiments: needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)`);
   });
 
   it("render puts spec.experiments in the experiment plugin's config on both gateways", async () => {

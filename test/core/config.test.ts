@@ -70,7 +70,12 @@ describe("experiment config", () => {
     ["broken JSON", "{\"name\": ", "configuration is not valid JSON: invalid JSON at offset 9: unexpected end of input"],
     ["trailing garbage", "{} x", "configuration is not valid JSON: invalid JSON at offset 3: unexpected data after the document"],
     ["duplicate key", "{\"name\":\"a\",\"name\":\"b\"}", "configuration is not valid JSON: invalid JSON at offset 18: duplicate key \"name\""],
-    ["deep nesting", "[".repeat(100000), "configuration is not valid JSON: invalid JSON at offset 33: nesting deeper than 32"],
+    ["deep nesting", "[".repeat(100000), `experiment${"[0]".repeat(33)}: must not nest deeper than 32 levels`],
+    ["a rule nested too deep", { ...base, rules: [{ match: { header: { a: JSON.parse("[".repeat(40) + "]".repeat(40)) } }, variant: "a" }] }, `experiment.rules[0].match.header.a${"[0]".repeat(28)}: must not nest deeper than 32 levels`],
+    ["a weight of 1e400", `{"name":"e","variants":[{"name":"a","weight":1e400},{"name":"b","weight":0}]}`, "experiment.variants[0].weight: must be a finite number, got 1e400"],
+    ["cookie domain \".\"", { ...base, stickiness: { sources: ["cookie:u"], cookie: { name: "u", domain: "." } } }, "experiment.stickiness.cookie.domain: must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed), got \".\""],
+    ["cookie domain \"a..b\"", { ...base, stickiness: { sources: ["cookie:u"], cookie: { name: "u", domain: "a..b" } } }, "experiment.stickiness.cookie.domain: must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed), got \"a..b\""],
+    ["cookie domain label over 63", { ...base, stickiness: { sources: ["cookie:u"], cookie: { name: "u", domain: "a".repeat(64) + ".com" } } }, `experiment.stickiness.cookie.domain: must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed), got "${"a".repeat(64)}..."`],
   ];
   for (const [what, cfg, msg] of cases) {
     it(`rejects ${what}`, () => expect(reject(cfg)).toBe(msg));

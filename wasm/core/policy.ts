@@ -3,8 +3,8 @@
 // (a whole TrafficPolicy), so all three accept and reject exactly the same input
 // with exactly the same text.
 import { JType, JValue, parseJson } from "./json/json";
-import { Reader, join } from "./config/reader";
-import { E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_UPSTREAM, E_UNKNOWN_VARIANT } from "./config/errors";
+import { Reader, join, under } from "./config/reader";
+import { E_DEPTH, E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_UPSTREAM, E_UNKNOWN_VARIANT } from "./config/errors";
 import { UPSTREAMS_SECTION, checkUpstreams } from "./config/upstreams";
 import { checkResilience } from "./config/resilience";
 import { parseExperiment } from "./experiment/config";
@@ -31,10 +31,25 @@ export class ExperimentResult {
   error: string = "";
 }
 
-function parse(text: string, r: Reader): JValue | null {
-  const j = parseJson(text);
-  if (j.value === null) { r.failText("", E_JSON + ": " + j.error); r.error = r.error.substring(2); return null; }
+// The experiment plugin's config holds spec.experiment's fields and `experiments`
+// (spec.experiments): a path in it, as the policy names the field.
+export function experimentPath(p: string): string {
+  return p == TAGGING_SECTION || p.startsWith(TAGGING_SECTION + ".") || p.startsWith(TAGGING_SECTION + "[") ? p : under("experiment", p);
+}
+
+// `mapPath`: a path in the parsed text -> the policy's field path (see deepPath).
+function parse(text: string, r: Reader, mapPath: (p: string) => string, policyDoc: bool = false): JValue | null {
+  const j = parseJson(text, policyDoc);
+  if (j.value === null) {
+    if (j.tooDeep) r.failText(mapPath(j.deepPath), E_DEPTH);
+    else { r.failText("", E_JSON + ": " + j.error); r.error = r.error.substring(2); }
+    return null;
+  }
   return j.value;
+}
+
+function specPath(p: string): string {
+  return p.startsWith("spec.") ? p.substring(5) : p;
 }
 
 // Config of the `experiment` plugin / root id: the object under spec.experiment, plus
@@ -42,7 +57,7 @@ function parse(text: string, r: Reader): JValue | null {
 export function configureExperiment(text: string): ExperimentResult {
   const r = new Reader();
   const out = new ExperimentResult();
-  const v = parse(text, r);
+  const v = parse(text, r, experimentPath);
   if (v !== null) {
     const s = parseExperiment(r, routingFields(v), "experiment");
     if (s !== null && !r.failed) out.tags = parseTagging(r, v, s);
@@ -68,7 +83,8 @@ export function configureBreaker(text: string): string {
 // inside spec start at the section name, exactly as the gateways report them.
 export function validatePolicy(text: string): string {
   const r = new Reader();
-  const v = parse(text, r);
+  // Spec sections nest as deep as in the gateways' configs (json.ts sectionDepth).
+  const v = parse(text, r, specPath, true);
   if (v === null) return r.error;
   if (!r.object(v, "", POLICY_KEYS)) return r.error;
   const api = r.str(v, "apiVersion", "", null);

@@ -4,9 +4,9 @@
 // same message text as every other path, so a config is accepted or rejected alike on
 // both gateways.
 import { parseJson } from "../json/json";
-import { Reader } from "../config/reader";
-import { E_JSON } from "../config/errors";
-import { parseBreakerPlugin } from "./config";
+import { Reader, under } from "../config/reader";
+import { E_DEPTH, E_JSON } from "../config/errors";
+import { BREAKER_SECTION, FALLBACK_SECTION, parseBreakerPlugin } from "./config";
 import { BreakerSettings } from "./settings";
 
 export class BreakerResult {
@@ -18,8 +18,14 @@ export function configureBreakerSettings(text: string): BreakerResult {
   const out = new BreakerResult();
   const j = parseJson(text);
   if (j.value === null) {
-    // Worded as wasm/core/policy.ts words it for every configuration.
-    out.error = E_JSON + ": " + j.error;
+    // Worded as wasm/core/policy.ts words it for every configuration; a value nested too
+    // deep is named as the policy names it (circuitBreaker.x, fallback.x).
+    if (!j.tooDeep) out.error = E_JSON + ": " + j.error;
+    else {
+      const p = j.deepPath;
+      const f = p == FALLBACK_SECTION || p.startsWith(FALLBACK_SECTION + ".");
+      out.error = (f ? p : under(BREAKER_SECTION, p)) + ": " + E_DEPTH;
+    }
     return out;
   }
   const r = new Reader();

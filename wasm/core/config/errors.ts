@@ -22,6 +22,9 @@ export const E_COOKIE_SOURCE = "must also be listed in stickiness.sources as coo
 export const E_PATH_PREFIX = "must start with /";
 export const E_HOST = "must be a host name (no scheme, no path)";
 export const E_JSON = "configuration is not valid JSON";
+export const E_DEPTH = "must not nest deeper than 32 levels";
+export const E_FINITE = "must be a finite number";
+export const E_COOKIE_DOMAIN = "must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed)";
 // Circuit breaker (spec.circuitBreaker) and fallback (spec.fallback).
 export const E_WINDOW_TYPE = "must be one of count, time";
 export const E_COUNT_ONLY = "applies only to window type count";

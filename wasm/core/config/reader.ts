@@ -2,7 +2,7 @@
 // the field path, the rule and the bad value; later checks become no-ops, so a
 // validator reads as straight-line code without early returns everywhere.
 import { JType, JValue } from "../json/json";
-import { E_ARRAY, E_BOOLEAN, E_INTEGER, E_NUMBER, E_OBJECT, E_REQUIRED, E_STRING, E_UNKNOWN_FIELD } from "./errors";
+import { E_ARRAY, E_BOOLEAN, E_FINITE, E_INTEGER, E_NUMBER, E_OBJECT, E_REQUIRED, E_STRING, E_UNKNOWN_FIELD } from "./errors";
 
 const MAX_RENDER = 64;
 
@@ -66,6 +66,8 @@ export class Reader {
       return def;
     }
     if (v.type != JType.Num) { this.fail(join(path, key), E_NUMBER, v); return def; }
+    // 1e400 reads as Infinity: no field takes it (an integer field says E_INTEGER).
+    if (!isFinite(v.n)) { this.fail(join(path, key), E_FINITE, v); return def; }
     return v.n;
   }
 
@@ -102,6 +104,11 @@ export class Reader {
     if (v === null) return null;
     return this.object(v, join(path, key), allowed) ? v : null;
   }
+}
+
+// `rest` of a path (a.b[1].c, or [0].x) under `path`.
+export function under(path: string, rest: string): string {
+  return rest.length == 0 ? path : rest.charCodeAt(0) == 0x5b ? path + rest : join(path, rest);
 }
 
 export function join(path: string, key: string): string {

@@ -17,7 +17,7 @@ import {
 import { parseRules, variantIndex } from "../rules/config";
 import { GrowthBookSplit, weightFromBp } from "../hash/growthbook";
 import { UnleashHash } from "../hash/unleash";
-import { E_HASH, E_HEADER_OWNED, E_OVERRIDE_HEADER, E_TAGS_HEADER, E_UNLEASH_WEIGHT } from "../config/errors";
+import { E_COOKIE_DOMAIN, E_HASH, E_HEADER_OWNED, E_OVERRIDE_HEADER, E_TAGS_HEADER, E_UNLEASH_WEIGHT } from "../config/errors";
 import { TAGS_HEADER } from "../tagging/tagging";
 import { HmacSha256 } from "../hmac/hmac";
 import { parseDuration, parseRfc3339 } from "../config/time";
@@ -420,7 +420,7 @@ function parseCookie(r: Reader, o: JValue, p: string): CookieSettings | null {
   if (!c.path.startsWith("/") || !isCookieAttr(c.path)) { r.fail(join(p, "path"), E_PATH_PREFIX, o.get("path")); return null; }
   c.domain = r.str(o, "domain", p, "") as string;
   if (r.failed) return null;
-  if (c.domain.length > 0 && !isHostName(c.domain)) { r.fail(join(p, "domain"), E_HOST, o.get("domain")); return null; }
+  if (c.domain.length > 0 && !isCookieDomain(c.domain)) { r.fail(join(p, "domain"), E_COOKIE_DOMAIN, o.get("domain")); return null; }
   c.secure = r.bool(o, "secure", p, false);
   c.httpOnly = r.bool(o, "httpOnly", p, true);
   const ss = r.str(o, "sameSite", p, "Lax") as string;
@@ -436,6 +436,29 @@ function isCookieAttr(s: string): bool {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
     if (c < 0x21 || c > 0x7e || c == 0x3b) return false;
+  }
+  return true;
+}
+
+// A Domain attribute browsers keep (RFC 6265 5.2.3, 5.3 step 6; RFC 1034 labels): an
+// optional leading dot, then labels of 1-63 letters, digits and -, not starting or
+// ending with -, joined by single dots, at most 253 characters. ".", "..", "a..b" or
+// "*.x" would make every browser drop the cookie, and every request a new user.
+export function isCookieDomain(s: string): bool {
+  const start = s.length > 0 && s.charCodeAt(0) == 0x2e ? 1 : 0;
+  const n = s.length - start;
+  if (n == 0 || n > 253) return false;
+  let label = 0;
+  for (let i = start; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 0x2e;
+    if (c == 0x2e) {
+      if (label == 0 || label > 63 || s.charCodeAt(i - 1) == 0x2d) return false;
+      label = 0;
+      continue;
+    }
+    const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c == 0x2d;
+    if (!ok || (label == 0 && c == 0x2d)) return false;
+    label++;
   }
   return true;
 }

@@ -1,11 +1,13 @@
 // A strict JSON parser (RFC 8259) for configuration, run at configure time only.
 // Why our own: a filter that aborts on bad input calls proc_exit, which kills the
 // Envoy VM; this parser never aborts, it reports the byte position of the first error.
-// Depth is capped so hostile configs cannot exhaust the wasm stack.
+// Depth is capped so hostile configs cannot exhaust the wasm stack; a value nested
+// deeper is reported with its field path (JsonResult.deepPath), which each entry point
+// maps to the policy's field names (wasm/core/policy.ts).
 
 export const enum JType { Null = 0, Bool = 1, Num = 2, Str = 3, Arr = 4, Obj = 5 }
 
-const MAX_DEPTH = 32;
+export const MAX_DEPTH = 32;
 
 export class JValue {
   type: JType = JType.Null;
@@ -27,12 +29,29 @@ export class JValue {
 export class JsonResult {
   value: JValue | null = null;
   error: string = "";
+  tooDeep: bool = false;     // the error is a value nested deeper than the limit
+  deepPath: string = "";     // its path from the document: a.b[2].c ("" = the document)
 }
 
 class Parser {
   pos: i32 = 0;
   error: string = "";
-  constructor(public src: string) {}
+  tooDeep: bool = false;
+  // The keys and [indices] leading to the value being parsed (at most maxDepth of them).
+  segs: Array<string> = new Array<string>(0);
+  // policyDoc: a whole TrafficPolicy, whose spec sections are the gateways' configs:
+  // their depth counts as in the config a gateway gets (sectionDepth), so a policy
+  // nests exactly as deep as the gateways take.
+  constructor(public src: string, public maxDepth: i32, public policyDoc: bool) {}
+
+  path(): string {
+    let out = "";
+    for (let i = 0; i < this.segs.length; i++) {
+      const s = this.segs[i];
+      out += i == 0 || s.charCodeAt(0) == 0x5b ? s : "." + s;
+    }
+    return out;
+  }
 
   fail(msg: string): JValue | null {
     if (this.error.length == 0) this.error = "invalid JSON at offset " + this.pos.toString() + ": " + msg;
@@ -49,7 +68,10 @@ class Parser {
   }
 
   value(depth: i32): JValue | null {
-    if (depth > MAX_DEPTH) return this.fail("nesting deeper than " + MAX_DEPTH.toString());
+    if (depth > this.maxDepth) {
+      if (this.error.length == 0) this.tooDeep = true;
+      return this.fail("nesting deeper than " + this.maxDepth.toString());
+    }
     this.ws();
     if (this.pos >= this.src.length) return this.fail("unexpected end of input");
     const c = this.src.charCodeAt(this.pos);
@@ -85,8 +107,11 @@ class Parser {
       this.ws();
       if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x3a) return this.fail("expected ':'");
       this.pos++;
-      const item = this.value(depth + 1);
+      const d = this.policyDoc && depth == 1 && this.segs.length == 1 && this.segs[0] == "spec" ? sectionDepth(k) : depth + 1;
+      this.segs.push(k);
+      const item = this.value(d);
       if (item === null) return null;
+      this.segs.pop();
       v.keys.push(k);
       v.vals.push(item);
       this.ws();
@@ -107,8 +132,10 @@ class Parser {
     this.ws();
     if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x5d) { this.pos++; return v; }
     while (true) {
+      this.segs.push("[" + v.items.length.toString() + "]");
       const item = this.value(depth + 1);
       if (item === null) return null;
+      this.segs.pop();
       v.items.push(item);
       this.ws();
       if (this.pos >= this.src.length) return this.fail("unexpected end of input");
@@ -195,6 +222,15 @@ class Parser {
   }
 }
 
+// The depth of spec.<key> in the config the gateways get (cli/render.ts): the
+// experiment and circuitBreaker sections are a plugin's whole config; experiments and
+// fallback a field of one (the experiment's, the circuit breaker's).
+function sectionDepth(key: string): i32 {
+  if (key == "experiment" || key == "circuitBreaker") return 0;
+  if (key == "experiments" || key == "fallback") return 1;
+  return 2;
+}
+
 // @ts-ignore: decorator
 @inline function isDigit(c: i32): bool { return c >= 0x30 && c <= 0x39; }
 
@@ -241,8 +277,8 @@ function decimal(s: string, start: i32, end: i32): f64 {
   return neg ? -v : v;
 }
 
-export function parseJson(src: string): JsonResult {
-  const p = new Parser(src);
+export function parseJson(src: string, policyDoc: bool = false): JsonResult {
+  const p = new Parser(src, MAX_DEPTH, policyDoc);
   const r = new JsonResult();
   const v = p.value(0);
   if (v !== null) {
@@ -250,6 +286,10 @@ export function parseJson(src: string): JsonResult {
     if (p.pos < src.length) p.fail("unexpected data after the document");
     else r.value = v;
   }
-  if (r.value === null) r.error = p.error;
+  if (r.value === null) {
+    r.error = p.error;
+    r.tooDeep = p.tooDeep;
+    if (p.tooDeep) r.deepPath = p.path();
+  }
   return r;
 }
