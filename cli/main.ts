@@ -70,6 +70,10 @@ async function main(argv: string[]): Promise<number> {
       const { renderCommand } = await import("./render");
       return renderCommand(rest);
     }
+    case "schema": {
+      const { schemaCommand } = await import("./schema");
+      return schemaCommand(rest);
+    }
     case "playground": {
       const { playground } = await import("./playground");
       return playground(rest);
