@@ -177,6 +177,12 @@ export const TRAFFIC_POLICY_SCHEMA: S = {
       experiment,
       experiments: { type: "array", description: "Up to 32 tagging experiments (need spec.experiment)", minItems: 1, maxItems: 32, items: tagging },
       circuitBreaker, fallback,
+      upstreams: { type: "object", description: "Each gateway's name for a variant's upstream (read by tandem render): neutral name -> names",
+        additionalProperties: obj("One upstream's names", {
+          address: str("host:port for a local Envoy cluster or a Kong DB-less target"),
+          kong: str("the Kong Upstream (KIC: <svc>.<ns>.<port>.svc)"),
+          istio: obj("The Istio DestinationRule subset", { subset: str("subset name"), labels: { type: "object", description: "pod labels of the subset", additionalProperties: { type: "string" } } }),
+        }) },
     }),
   }, ["apiVersion", "kind", "metadata", "spec"]),
 };

@@ -35,7 +35,7 @@ describe("the CLI right after npm ci", () => {
     expect(r.stderr).not.toMatch(/Cannot find module/);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toMatch(/^tandem: no build yet: running npm run build once/);
-    expect(r.stdout).toBe("deploy/examples/checkout.yaml: valid TrafficPolicy checkout (experiment)\n");
+    expect(r.stdout).toMatch(/^deploy\/examples\/checkout\.yaml: valid TrafficPolicy checkout \(experiment[^)]*\)\n$/);
     expect(existsSync(join(dir, "dist", "cli", "tandem.js"))).toBe(true);
     rmSync(dir, { recursive: true, force: true });   // the links, not what they point at
   }, 600_000);
