@@ -177,6 +177,11 @@ export const TRAFFIC_POLICY_SCHEMA: S = {
       experiment,
       experiments: { type: "array", description: "Up to 32 tagging experiments (need spec.experiment)", minItems: 1, maxItems: 32, items: tagging },
       circuitBreaker, fallback,
+      // Checked by the core field by field (wasm/core/config/resilience.ts); stated loosely here.
+      retries: { type: "object", description: "Retries the gateways make (docs/policy.md)" },
+      timeoutMs: { type: "integer", description: "The route's timeout, ms (docs/policy.md)" },
+      connectionPool: { type: "object", description: "Connection limits per upstream (docs/policy.md)" },
+      outlierDetection: { type: "object", description: "Passive health checks (docs/policy.md)" },
       upstreams: { type: "object", description: "Each gateway's name for a variant's upstream (read by tandem render): neutral name -> names",
         additionalProperties: obj("One upstream's names", {
           address: str("host:port for a local Envoy cluster or a Kong DB-less target"),
