@@ -5,7 +5,8 @@
 // Same input, byte-identical output: objects are built in a fixed order and nothing
 // depends on the clock, the environment or the file system beyond --image's module.
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { makeOutDir } from "./out-dir";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { stringify } from "yaml";
@@ -146,7 +147,7 @@ export function renderCommand(args: string[]): number {
   });
   for (const w of warnings) process.stderr.write(`tandem: warning: ${w}\n`);
   if (values.out) {
-    mkdirSync(values.out, { recursive: true });
+    makeOutDir(values.out);
     for (const [name, text] of files) writeFileSync(join(values.out, name), text);
     process.stdout.write(`wrote ${files.map(([name]) => join(values.out!, name)).join(", ")}\n`);
   } else if (files.length === 1) {

@@ -109,6 +109,13 @@ describe("command lines", () => {
     await fails(`tandem: ENOTDIR: not a directory, mkdir '${join(notDir, "out")}'`, "render", POLICY, "--out", join(notDir, "out"));
   });
 
+  it("render --out where the file system refuses new entries: exits 1 at once with the reason (no mkdir loop)", async () => {
+    const started = Date.now();
+    await fails("tandem: ENOENT: no such file or directory, mkdir '/proc/nope'", "render", POLICY, "--out", "/proc/nope");
+    await fails("tandem: ENOENT: no such file or directory, mkdir '/proc/nope'", "render", POLICY, "--out", "/proc/nope/deeper");
+    expect(Date.now() - started).toBeLessThan(30_000);
+  });
+
   it("playground: a port in use is named before anything starts", async () => {
     const busy: Server = createServer();
     const port = await new Promise<number>((ok) => busy.listen(0, "127.0.0.1", () => ok((busy.address() as { port: number }).port)));
