@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { makePlugin, type PluginConfig, type RootContext } from './context.js';
 import type { HostEnv } from './imports-env.js';
 import { StatsStore } from './metrics.js';
-import { SharedData, processSharedData } from './shared-data.js';
+import { SharedData, processSharedData, type VmIdHandle } from './shared-data.js';
 import { DirectStream, type Stream } from './stream.js';
 import { CompiledModule, WasmLoadError, WasmVm, type LogEntry } from './vm.js';
 import type { LogLevelName } from './abi-status.js';
@@ -77,6 +77,8 @@ export class WasmHost {
   readonly logs: LogEntry[] = [];
   plugin: PluginConfig;
   root!: RootContext;
+  // This host is a base VM (one vm key): it holds its vm_id until close() (shared-data.ts).
+  private readonly vmIdHandle: VmIdHandle;
 
   private constructor(
     readonly compiled: CompiledModule,
@@ -87,6 +89,7 @@ export class WasmHost {
     this.sharedData = opts.sharedData ?? processSharedData;
     this.clock = opts.clock ?? Date.now;
     this.plugin = pluginFromSpec(spec);
+    this.vmIdHandle = this.sharedData.holdVmId(this.plugin.vmId);
     this.vm = this.newVm(opts.index ?? 0);
   }
 
@@ -177,9 +180,13 @@ export class WasmHost {
     return this.vm.failed;
   }
 
-  /** Plugin teardown (filter config removed): on_done/on_delete of the root context. */
+  /**
+   * Plugin teardown (filter config removed): on_done/on_delete of the root context; the VM
+   * goes, and with the last VM of its vm_id that vm_id's shared data and queues.
+   */
   close(): void {
     if (this.vm.contexts.has(this.root.id)) this.vm.shutdownRoot(this.root);
+    this.vmIdHandle.release();
   }
 }
 

@@ -96,7 +96,9 @@ export class HttpStream implements StreamCallbacks {
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
   ) {
-    this.handles = handles;
+    // The chain as this stream found it: a later push or filter change must not change which
+    // root contexts it releases (Envoy's stream keeps its filters).
+    this.handles = handles.slice();
     this.info = new StreamInfo(env.clock());
     const sock = req.socket;
     this.info.connectionId = ((sock as unknown as { __envoyConnId?: number }).__envoyConnId ??= allocConnectionId());
@@ -116,7 +118,7 @@ export class HttpStream implements StreamCallbacks {
       }
       this.finalize();
     });
-    for (const h of handles) {
+    for (const h of this.handles) {
       if (!h) {
         this.ctxs.push(null);
         continue;

@@ -8,7 +8,13 @@
 // - requests are spread round-robin over workers (Envoy's kernel/connection balancing is not
 //   modelled: here it is per request);
 // - reconfigure() is a configuration push: canary, then a new root context in every worker VM,
-//   the old one shut down after its in-flight streams (a crashed worker VM is replaced).
+//   the old one shut down after its in-flight streams (a crashed worker VM is replaced);
+// - replaceFilter() is a full VM replacement (a new module, vm configuration or vm_id: a new vm
+//   key): Envoy builds the new filter config — its base VM, canary and worker VMs — while the
+//   old one still serves, then drops the old after its streams; removeFilter() drops a filter;
+// - each vm key has one base VM holding a VmIdHandle on its vm_id (shared-data.ts): when the
+//   last base of a vm_id goes (its filters removed, or close()), that vm_id's shared data and
+//   queues are deleted (proxy-wasm-cpp-host src/vm_id_handle.cc, SharedData::deleteByVmId).
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +25,7 @@ import type { HostEnv, HttpCallRequest, HttpCallResponseData } from './imports-e
 import { StatsStore } from './metrics.js';
 import type { Pair } from './pairs.js';
 import type { RouteSpec } from './routes.js';
-import { SharedData } from './shared-data.js';
+import { SharedData, type VmIdHandle } from './shared-data.js';
 import { requestIdOptions } from './request-id.js';
 import { normalizePath, type PathNormalization } from './path-normalization.js';
 import { ENVOY_HEADER_LIMITS, HEADERS_TOO_LARGE, envoyHeaderRefusal, nodeHeaderCeiling, type EdgeRefusal, type EnvoyHeaderLimits } from './header-limits.js';
@@ -63,6 +69,10 @@ export interface EnvoyGateway {
   url: string;
   port: number;
   reconfigure(rootId: string, configuration: string): boolean;
+  /** A full VM replacement of the filters with this root id (new module / vm config / vm_id). */
+  replaceFilter(rootId: string, change: Partial<Omit<FilterSpec, 'rootId'>>): Promise<boolean>;
+  /** The filters with this root id leave the chain (their VMs go after their streams). */
+  removeFilter(rootId: string): boolean;
   setCluster(name: string, addr: { host: string; port: number }): void;
   metrics(): Record<string, number>;
   logs(): { level: string; message: string; vm: number }[];
@@ -101,6 +111,9 @@ class Gateway implements EnvoyGateway {
   private readonly tickTimers = new Map<RootContext, NodeJS.Timeout>();
   private readonly server: http.Server;
   private readonly clock: () => number;
+  // Base VMs per vm key: the vm_id handle, and the filters / retiring roots still using it.
+  private readonly bases = new Map<string, { handle: VmIdHandle; users: number }>();
+  private readonly afterShutdown = new Map<RootContext, () => void>();
   private rr = 0;
   private vmIndex = 0;
   private readonly streamEnv: StreamEnv;
@@ -188,6 +201,47 @@ class Gateway implements EnvoyGateway {
     return `${f.plugin.vmId}||${f.plugin.vmConfiguration}||${f.compiled.hash}`;
   }
 
+  /** createWasm: the vm key's base VM (built before its canary) holds the vm_id. */
+  private holdBase(f: FilterState): void {
+    const key = this.vmKey(f);
+    let b = this.bases.get(key);
+    if (!b) {
+      b = { handle: this.sharedData.holdVmId(f.plugin.vmId), users: 0 };
+      this.bases.set(key, b);
+    }
+    b.users++;
+  }
+
+  /** The base and its worker VMs go once nothing uses the vm key (~WasmBase, ~VmIdHandle). */
+  private dropBase(key: string): void {
+    const b = this.bases.get(key);
+    if (!b || --b.users > 0) return;
+    this.bases.delete(key);
+    for (const w of this.workers) {
+      const vm = w.vms.get(key);
+      if (!vm) continue;
+      w.vms.delete(key);
+      const i = this.vms.indexOf(vm);
+      if (i >= 0) this.vms.splice(i, 1);
+    }
+    b.handle.release();
+  }
+
+  /** Releases `key` once every retired root given to the returned callback has shut down. */
+  private dropBaseAfter(key: string): { retire: (h: PluginHandle) => void; done: () => void } {
+    let pending = 1;
+    const one = () => {
+      if (--pending === 0) this.dropBase(key);
+    };
+    return {
+      retire: (h) => {
+        pending++;
+        this.retire(h, one);
+      },
+      done: one,
+    };
+  }
+
   /** getOrCreateThreadLocalWasm: one VM per vm key per worker; a failed one is replaced. */
   private workerVm(w: Worker, f: FilterState): WasmVm {
     const key = this.vmKey(f);
@@ -206,8 +260,10 @@ class Gateway implements EnvoyGateway {
       const compiled = await compileModule(spec.wasm);
       this.filters.push({ spec, compiled, plugin: pluginFromSpec(spec) });
     }
+    for (const f of this.filters) this.holdBase(f);
     for (const f of this.filters) {
       if (!runCanary(f.plugin, (i) => this.newVm(f, i))) {
+        this.releaseBases();
         throw new WasmLoadError(`Unable to create Wasm HTTP filter ${f.plugin.name}`, 'ConfigureFailed');
       }
     }
@@ -264,7 +320,62 @@ class Gateway implements EnvoyGateway {
     return true;
   }
 
-  private retire(h: PluginHandle): void {
+  async replaceFilter(rootId: string, change: Partial<Omit<FilterSpec, 'rootId'>>): Promise<boolean> {
+    const targets = this.filters.map((f, i) => [f, i] as const).filter(([f]) => f.spec.rootId === rootId);
+    if (targets.length === 0) return false;
+    const next: FilterState[] = [];
+    for (const [f] of targets) {
+      const spec = { ...f.spec, ...change };
+      next.push({ spec, compiled: await compileModule(spec.wasm), plugin: pluginFromSpec(spec) });
+    }
+    // The new filter config comes up while the old one serves: its base VMs hold the vm_id
+    // before the old ones let go, so shared data of an unchanged vm_id survives.
+    for (const n of next) this.holdBase(n);
+    if (!next.every((n) => runCanary(n.plugin, (i) => this.newVm(n, i)))) {
+      for (const n of next) this.dropBase(this.vmKey(n));
+      return false;
+    }
+    targets.forEach(([old, fi], t) => {
+      const n = next[t];
+      this.filters[fi] = n;
+      const release = this.dropBaseAfter(this.vmKey(old));
+      for (const w of this.workers) {
+        const prev = w.handles[fi];
+        let h: PluginHandle | null = null;
+        try {
+          const vm = this.workerVm(w, n);
+          const root = vm.startPlugin(n.plugin);
+          if (root && vm.configurePlugin(root, n.plugin)) h = { vm, root, plugin: n.plugin };
+        } catch {
+          // no plugin handle on this worker: Envoy adds no filter
+        }
+        w.handles[fi] = h;
+        if (prev) release.retire(prev);
+      }
+      release.done();
+    });
+    return true;
+  }
+
+  removeFilter(rootId: string): boolean {
+    let removed = false;
+    for (let fi = this.filters.length - 1; fi >= 0; fi--) {
+      const f = this.filters[fi];
+      if (f.spec.rootId !== rootId) continue;
+      removed = true;
+      this.filters.splice(fi, 1);
+      const release = this.dropBaseAfter(this.vmKey(f));
+      for (const w of this.workers) {
+        const [prev] = w.handles.splice(fi, 1);
+        if (prev) release.retire(prev);
+      }
+      release.done();
+    }
+    return removed;
+  }
+
+  private retire(h: PluginHandle, after?: () => void): void {
+    if (after) this.afterShutdown.set(h.root, after);
     if (h.root.activeStreams === 0) this.shutdownRoot(h.vm, h.root);
     else h.root.retired = true;
   }
@@ -274,6 +385,16 @@ class Gateway implements EnvoyGateway {
     if (t) clearInterval(t);
     this.tickTimers.delete(root);
     if (vm.contexts.has(root.id)) vm.shutdownRoot(root);
+    const after = this.afterShutdown.get(root);
+    if (after) {
+      this.afterShutdown.delete(root);
+      after();
+    }
+  }
+
+  private releaseBases(): void {
+    for (const b of this.bases.values()) b.handle.release();
+    this.bases.clear();
   }
 
   private releaseRoot(root: RootContext, vm: WasmVm): void {
@@ -361,6 +482,9 @@ class Gateway implements EnvoyGateway {
     for (const w of this.workers) {
       for (const h of w.handles) if (h && !h.vm.failed && h.vm.contexts.has(h.root.id)) h.vm.shutdownRoot(h.root);
     }
+    // The process's VMs are gone: so are their vm_ids' shared data and queues.
+    this.afterShutdown.clear();
+    this.releaseBases();
   }
 }
 

@@ -11,6 +11,14 @@
 // Shared queues (src/shared_queue.cc) live here as well: a queue is registered per
 // (vm_id, name); re-registering keeps pending items and moves the on_queue_ready target to the
 // new registrant; enqueue posts on_queue_ready to the owner asynchronously (dispatcher.post).
+//
+// Lifetime (include/proxy-wasm/vm_id_handle.h, src/vm_id_handle.cc, src/wasm.cc): a VM built
+// from code — the base VM of a vm key (createWasm; Envoy's vm key is vm_id + vm configuration
+// + code) — takes a VmIdHandle on its vm_id (WasmBase constructor, getVmIdHandle); its clones
+// (worker VMs, canaries) hold the base, not a handle. When the vm_id's last handle goes
+// (~VmIdHandle), the callbacks SharedData and SharedQueue registered run deleteByVmId: that
+// vm_id's keys, values and queues are erased. Data written with no VM holding the vm_id (a
+// test seeding the store) stays until a handle comes and goes.
 
 import { WasmResult, type WasmResultCode } from './abi-status.js';
 
@@ -19,9 +27,48 @@ interface Entry {
   cas: number;
 }
 
+/** A base VM's hold on its vm_id (cpp-host VmIdHandle); release() once, when the base goes. */
+export interface VmIdHandle {
+  readonly vmId: string;
+  release(): void;
+}
+
 export class SharedData {
   private readonly data = new Map<string, Map<string, Entry>>();
   private casCounter = 1;
+  // Live handles per vm_id (getVmIdHandle shares one per vm_id; counting holders is the same).
+  private readonly holders = new Map<string, number>();
+
+  /** getVmIdHandle: a base VM of `vmId` came up. */
+  holdVmId(vmId: string): VmIdHandle {
+    this.holders.set(vmId, (this.holders.get(vmId) ?? 0) + 1);
+    let held = true;
+    return {
+      vmId,
+      release: () => {
+        if (!held) return;
+        held = false;
+        const n = (this.holders.get(vmId) ?? 1) - 1;
+        if (n > 0) {
+          this.holders.set(vmId, n);
+          return;
+        }
+        this.holders.delete(vmId);
+        this.deleteByVmId(vmId);
+      },
+    };
+  }
+
+  /** Base VMs holding `vmId` now. */
+  holdersOf(vmId: string): number {
+    return this.holders.get(vmId) ?? 0;
+  }
+
+  /** SharedData::deleteByVmId + SharedQueue::deleteByVmId (~VmIdHandle callbacks). */
+  deleteByVmId(vmId: string): void {
+    this.data.delete(vmId);
+    this.queues.deleteByVmId(vmId);
+  }
 
   private nextCas(): number {
     const r = this.casCounter;
@@ -99,6 +146,16 @@ export class SharedQueues {
       this.queues.set(token, { items: [], owner, contextId });
     }
     return token;
+  }
+
+  /** SharedQueue::deleteByVmId: the vm_id's queues, their items and tokens go. */
+  deleteByVmId(vmId: string): void {
+    const prefix = `${vmId}\u0000`;
+    for (const [key, token] of [...this.tokens]) {
+      if (!key.startsWith(prefix)) continue;
+      this.tokens.delete(key);
+      this.queues.delete(token);
+    }
   }
 
   resolve(vmId: string, name: string): number {

@@ -407,6 +407,76 @@ describe('shared data', () => {
   });
 });
 
+describe('shared data lifetime: a vm_id\'s data goes with its last VM', () => {
+  // proxy-wasm-cpp-host: every base VM (WasmBase built from code, one per vm key) holds a
+  // VmIdHandle on its vm_id (src/wasm.cc, src/vm_id_handle.cc); ~VmIdHandle of the last one
+  // runs SharedData::deleteByVmId and SharedQueue::deleteByVmId.
+  it('deletes the data and queues of a vm_id when its last holder releases it, and only then', () => {
+    const d = new SharedData();
+    const a = d.holdVmId('vm');
+    const b = d.holdVmId('vm');
+    const other = d.holdVmId('other');
+    d.set('vm', 'k', Buffer.from('1'), 0);
+    d.set('other', 'k', Buffer.from('2'), 0);
+    d.queues.register('vm', 'q', { onQueueReady() {} }, 1);
+    a.release();
+    a.release(); // once per handle
+    expect(d.getString('vm', 'k')).toBe('1');
+    expect(d.queues.resolve('vm', 'q')).not.toBe(0);
+    b.release();
+    expect(d.getString('vm', 'k')).toBeUndefined();
+    expect(d.keys('vm')).toEqual([]);
+    expect(d.queues.resolve('vm', 'q')).toBe(0);
+    expect(d.getString('other', 'k')).toBe('2');
+    other.release();
+    expect(d.getString('other', 'k')).toBeUndefined();
+  });
+
+  it('WasmHost.close() releases its vm_id: the last host of the vm_id takes the data with it', async () => {
+    const shared = new SharedData();
+    const [h1, h2] = await Promise.all([0, 1].map((i) => features('{}', { sharedData: shared, index: i })));
+    const s = h1.newStream();
+    s.requestHeaders(GET([['x-action', 'cas-incr']]), true);
+    s.done();
+    expect(shared.getString('', 'features.counter')).toBe('1');
+    h1.close();
+    expect(shared.getString('', 'features.counter')).toBe('1');
+    h2.close();
+    expect(shared.getString('', 'features.counter')).toBeUndefined();
+  });
+
+  it('survives a full VM replacement (the new VMs come up before the old go); goes when the filter is removed', async () => {
+    const up = await upstream('up');
+    const shared = new SharedData();
+    const gw = await startEnvoy({
+      filters: [{ wasm: FEATURES, rootId: 'features', configuration: '{}' }],
+      workers: 2,
+      clusters: { up: { host: '127.0.0.1', port: up.port } },
+      routes: [{ cluster: 'up' }],
+      sharedData: shared,
+    });
+    try {
+      for (let i = 0; i < 2; i++) await request(`${gw.url}/`, { 'x-action': 'cas-incr' });
+      expect(shared.getString('', 'features.counter')).toBe('2');
+      const before = [...gw.vms];
+      // a new vm configuration: a new vm key, so new base and worker VMs
+      expect(await gw.replaceFilter('features', { vmConfiguration: 'v2' })).toBe(true);
+      expect(gw.vms).toHaveLength(2);
+      expect(gw.vms.some((vm) => before.includes(vm))).toBe(false);
+      expect(shared.getString('', 'features.counter')).toBe('2');
+      await request(`${gw.url}/`, { 'x-action': 'cas-incr' });
+      expect(shared.getString('', 'features.counter')).toBe('3');
+      // the filter leaves the chain: its VMs were the vm_id's last
+      expect(gw.removeFilter('features')).toBe(true);
+      expect(shared.getString('', 'features.counter')).toBeUndefined();
+      expect((await request(`${gw.url}/`)).status).toBe(200);
+    } finally {
+      await gw.close();
+      await up.close();
+    }
+  });
+});
+
 // ---------------------------------------------------------------------------------------------
 // Gateway
 // ---------------------------------------------------------------------------------------------

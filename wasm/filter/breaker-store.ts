@@ -7,9 +7,12 @@
 //     tandem:cb:<configId>:<slot>        e.g. tandem:cb:1f3a09c2:03ff
 // configId: 8 hex digits, a hash of the configuration text (two configurations never
 // share states; a configuration change starts afresh). slot: 4 hex digits in
-// [0, maxKeys). Envoy never deletes shared data, so the number of names must be
-// bounded: a key (upstream / route / header value) hashes to two candidate slots
-// (two-choice hashing: two keys colliding on one slot still both fit); a key is in the
+// [0, maxKeys). A filter cannot delete shared data, and Envoy deletes a vm_id's only
+// when that vm_id's last VM goes (proxy-wasm-cpp-host VmIdHandle, src/vm_id_handle.cc;
+// with Istio's empty vm_id: when the proxy's last Wasm plugin is removed), so names
+// outlive configurations and the number must be bounded: a key (upstream / route /
+// header value) hashes to two candidate slots (two-choice hashing: two keys colliding
+// on one slot still both fit); a key is in the
 // first candidate that holds it; a key in neither takes an empty candidate, else the
 // candidate least recently active (last state change; an open breaker counts as active
 // until it may close), whose state is dropped, like the Kong table's LRU eviction. At
