@@ -50,7 +50,14 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
       // Before the router, after authentication; the experiment before the breaker.
       phase: "AUTHZ",
       priority: 100 - i * 10,
-      // A broken module must not take the route down with it.
+      // A broken module must not take the route down with it. Istio >= 1.25 emits this as
+      // Envoy's failure_policy FAIL_OPEN (not the legacy fail_open): a worker VM that traps
+      // answers 503 to the streams already on it, the trapping one included (cpp-host
+      // CHECK_FAIL reads only the legacy flag); later streams on that worker skip tandem
+      // until a push replaces the VM (no variant header: the VirtualService's default
+      // route; no breaker). Breaker and guard states survive (shared data outlives the VM).
+      // FAIL_CLOSE would answer 503 to every later stream too; FAIL_RELOAD fails closed
+      // until a reload, which the Envoy harness does not model.
       failStrategy: "FAIL_OPEN",
       type: "HTTP",
       ...(o.gateway ? {} : { match: [{ mode: "CLIENT" }] }),

@@ -167,8 +167,9 @@ export class EnvoyDriver {
     const ex = policy.spec.experiment as { variants: Array<{ name: string; upstream?: string }> } | undefined;
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     const filters: FilterSpec[] = [];
-    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(experimentConfig(policy)) });
-    if (cb) filters.push({ wasm, rootId: "circuit-breaker", configuration: JSON.stringify(cb) });
+    // failStrategy FAIL_OPEN as `tandem render` writes it, i.e. Istio >= 1.25's failure_policy.
+    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(experimentConfig(policy)), failurePolicy: "FAIL_OPEN" });
+    if (cb) filters.push({ wasm, rootId: "circuit-breaker", configuration: JSON.stringify(cb), failurePolicy: "FAIL_OPEN" });
     const routes: RouteSpec[] = [
       // Rerouted calls name their upstream in x-tandem-upstream: that route first, as
       // `tandem render` writes it (a rerouted call still carries its variant header).

@@ -20,6 +20,9 @@ import type { Pair } from './pairs.js';
 import type { StreamInfo } from './stream-info.js';
 import type { WasmVm } from './vm.js';
 
+/** envoy.extensions.wasm.v3.FailurePolicy (FAIL_RELOAD's reload is not modelled: README). */
+export type FailurePolicy = 'FAIL_CLOSED' | 'FAIL_OPEN' | 'FAIL_RELOAD';
+
 export interface PluginConfig {
   /** Envoy's config.name (Istio: "<namespace>.<WasmPlugin name>"); the plugin_name property. */
   name: string;
@@ -27,7 +30,19 @@ export interface PluginConfig {
   vmId: string;
   vmConfiguration: string;
   configuration: string;
+  /**
+   * proxy-wasm PluginBase::fail_open_, read by CHECK_FAIL for a stream whose filter is in the
+   * chain when its VM fails. Envoy's Plugin (source/extensions/common/wasm/plugin.h) passes
+   * only the legacy `fail_open` field: with `failure_policy` alone it is false.
+   */
   failOpen: boolean;
+  /**
+   * Envoy PluginConfig::failure_policy_ (source/extensions/common/wasm/wasm.cc): the legacy
+   * fail_open makes it FAIL_OPEN, else failure_policy, UNSPECIFIED = FAIL_CLOSED. Read by
+   * PluginConfig::createContext for a NEW stream on a failed VM: FAIL_OPEN adds no filter,
+   * otherwise a Wasm-less context answers 503.
+   */
+  failurePolicy: FailurePolicy;
   /** cpp-host PluginBase::key(): root id + configuration (+ vm key) — identifies a root context. */
   key: string;
 }

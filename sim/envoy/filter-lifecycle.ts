@@ -3,9 +3,11 @@
 // (source/extensions/common/wasm/context.cc) with the VM-side checks of proxy-wasm-cpp-host
 // ContextBase::onRequestHeaders & co (src/context.cc):
 // - on_context_create(ctx, root) runs lazily on the first request callback (onCreate);
-// - CHECK_FAIL_HTTP: when the VM has failed (trap) the filter either steps aside
-//   (fail_open) or answers the stream with a 503 local reply, body "", details
-//   "wasm_fail_stream" (Context::failStream) and pauses it;
+// - CHECK_FAIL_HTTP: when the VM has failed (trap) a stream whose filter is in the chain
+//   either passes it (PluginBase::fail_open_, the legacy fail_open only) or gets a 503 local
+//   reply, body "", details "wasm_fail_stream" (Context::failStream), and pauses; this is
+//   also the stream whose callback trapped. failure_policy FAIL_OPEN (Istio >= 1.25) leaves
+//   fail_open_ false: only NEW streams skip the failed VM (createContext, http-stream.ts);
 // - StopIteration from a headers callback becomes StopAllIterationAndWatermark (ABI 0.2.x
 //   default; cpp-host #434), any value above 4 too; after send_local_response the status is
 //   forced to StopAllIterationAndWatermark (stopNextIteration); ContinueAndEndStream (2) is
@@ -27,7 +29,7 @@ function isFailed(ctx: FilterContext): boolean {
   return ctx.wasmMissing || ctx.vm.failed;
 }
 
-/** CHECK_FAIL: fail_open → continue; fail closed → one 503 local reply, then stop. */
+/** CHECK_FAIL: PluginBase::fail_open_ → continue; else one 503 local reply, then stop. */
 function checkFail(ctx: FilterContext): FilterResult {
   if (ctx.plugin!.failOpen) return 'continue';
   if (!ctx.streamFailed) {

@@ -8,7 +8,7 @@
 // configuration and the old one is shut down (on_done/on_delete) once its streams finish.
 
 import { readFile } from 'node:fs/promises';
-import { makePlugin, type PluginConfig, type RootContext } from './context.js';
+import { makePlugin, type FailurePolicy, type PluginConfig, type RootContext } from './context.js';
 import type { HostEnv } from './imports-env.js';
 import { StatsStore } from './metrics.js';
 import { SharedData, processSharedData, type VmIdHandle } from './shared-data.js';
@@ -25,8 +25,16 @@ export interface FilterSpec {
   vmId?: string;
   /** Plugin configuration, a JSON string as Istio's WasmPlugin pluginConfig arrives. */
   configuration: string;
-  /** fail_open: on a VM failure skip the filter instead of answering 503. */
+  /**
+   * The legacy fail_open: a failed VM is skipped by new streams AND by streams already on it.
+   * Only one of failOpen and failurePolicy may be set (Envoy refuses the config).
+   */
   failOpen?: boolean;
+  /**
+   * failure_policy (what Istio >= 1.25 emits for failStrategy): FAIL_OPEN skips a failed VM
+   * for new streams only; streams already on it get 503 (see PluginConfig in context.ts).
+   */
+  failurePolicy?: FailurePolicy;
   /** Envoy config.name (the plugin_name property); defaults to rootId. */
   name?: string;
   /** vm_config.configuration (VmConfiguration buffer, on_vm_start size). */
@@ -59,6 +67,10 @@ export async function compileModule(wasm: string | Uint8Array): Promise<Compiled
 }
 
 export function pluginFromSpec(spec: FilterSpec, configuration = spec.configuration): PluginConfig {
+  // Envoy PluginConfig's constructor throws EnvoyException for both: the config is refused.
+  if (spec.failOpen && spec.failurePolicy !== undefined) {
+    throw new WasmLoadError('only one of fail_open or failure_policy can be set', 'ConfigureFailed');
+  }
   return makePlugin({
     name: spec.name ?? spec.rootId,
     rootId: spec.rootId,
@@ -66,6 +78,7 @@ export function pluginFromSpec(spec: FilterSpec, configuration = spec.configurat
     vmConfiguration: spec.vmConfiguration ?? '',
     configuration,
     failOpen: spec.failOpen ?? false,
+    failurePolicy: spec.failOpen ? 'FAIL_OPEN' : spec.failurePolicy ?? 'FAIL_CLOSED',
   });
 }
 

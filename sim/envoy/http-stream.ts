@@ -125,8 +125,9 @@ export class HttpStream implements StreamCallbacks {
       }
       h.root.activeStreams++;
       if (h.vm.failed) {
-        // wasm_filter.h createFilter: fail open → filter not added; fail closed → Wasm-less Context.
-        this.ctxs.push(h.plugin.failOpen ? null : new FilterContext(h.vm, 0, h.root, this, true));
+        // PluginConfig::createContext: failure_policy FAIL_OPEN → filter not added; else a
+        // Wasm-less Context that answers 503 (FAIL_RELOAD's reload is not modelled).
+        this.ctxs.push(h.plugin.failurePolicy === 'FAIL_OPEN' ? null : new FilterContext(h.vm, 0, h.root, this, true));
       } else {
         const ctx = new FilterContext(h.vm, h.vm.allocContextId(), h.root, this);
         h.vm.contexts.set(ctx.id, ctx);

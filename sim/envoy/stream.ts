@@ -138,8 +138,9 @@ export class DirectStream implements Stream, StreamCallbacks {
     this.root = root;
     root.activeStreams++;
     if (vm.failed) {
-      // wasm_filter.h createFilter: fail open skips the filter; fail closed uses a Wasm-less Context.
-      this.ctx = host.plugin.failOpen ? null : new FilterContext(vm, 0, root, this, true);
+      // PluginConfig::createContext: failure_policy FAIL_OPEN skips the filter; else a Wasm-less
+      // Context that answers 503.
+      this.ctx = host.plugin.failurePolicy === 'FAIL_OPEN' ? null : new FilterContext(vm, 0, root, this, true);
     } else {
       this.ctx = new FilterContext(vm, vm.allocContextId(), root, this);
       vm.contexts.set(this.ctx.id, this.ctx);

@@ -280,6 +280,34 @@ describe('ABI semantics (direct API)', () => {
     o2.done();
   });
 
+  it('failure_policy FAIL_OPEN skips a failed VM for new streams only; streams already on it get 503 (legacy fail_open: all continue)', async () => {
+    // Envoy's PluginConfig::createContext reads failure_policy (FAIL_OPEN: no filter for a new
+    // stream on a failed VM); cpp-host CHECK_FAIL reads PluginBase::fail_open_, which Envoy's
+    // Plugin sets from the legacy fail_open field only: with failure_policy alone (Istio >= 1.25)
+    // a stream whose filter is in the chain is failed (failStream: 503 wasm_fail_stream).
+    const run = async (spec: Partial<Parameters<typeof WasmHost.load>[0]>) => {
+      const h = await features('{}', spec);
+      const inflight = h.newStream();
+      expect(inflight.requestHeaders(GET(), true).action).toBe('continue');
+      const trap = h.newStream();
+      const t = trap.requestHeaders(GET([['x-action', 'trap']]), true);
+      trap.done();
+      const later = inflight.responseHeaders([[':status', '200']], true);
+      inflight.done();
+      const fresh = h.newStream();
+      const f = fresh.requestHeaders(GET(), true);
+      fresh.done();
+      expect(h.failed).toBe(true);
+      return { trap: t.localReply?.details ?? t.action, inflight: later.localReply?.details ?? later.action, fresh: f.localReply?.details ?? f.action };
+    };
+    expect(await run({ failurePolicy: 'FAIL_OPEN' })).toEqual({ trap: 'wasm_fail_stream', inflight: 'wasm_fail_stream', fresh: 'continue' });
+    expect(await run({ failOpen: true })).toEqual({ trap: 'continue', inflight: 'continue', fresh: 'continue' });
+    expect(await run({ failurePolicy: 'FAIL_CLOSED' })).toEqual({ trap: 'wasm_fail_stream', inflight: 'wasm_fail_stream', fresh: 'wasm_fail_stream' });
+    expect(await run({})).toEqual({ trap: 'wasm_fail_stream', inflight: 'wasm_fail_stream', fresh: 'wasm_fail_stream' });
+    // PluginConfig: "only one of fail_open or failure_policy can be set"
+    await expect(features('{}', { failOpen: true, failurePolicy: 'FAIL_OPEN' })).rejects.toThrow('only one of fail_open or failure_policy can be set');
+  });
+
   it('exports custom metrics under wasmcustom.* with Envoy semantics', async () => {
     const h = await features();
     for (let i = 0; i < 3; i++) {
@@ -781,6 +809,27 @@ describe('gateway: upstream failures and VM failures', () => {
     } finally {
       await closed.close();
       await open.close();
+      await up.close();
+    }
+  });
+
+  it('failure_policy FAIL_OPEN (what Istio >= 1.25 renders for failStrategy FAIL_OPEN): the trapping request gets 503, later ones skip the filter', async () => {
+    const up = await upstream('up');
+    const gw = await startEnvoy({
+      filters: [{ wasm: FEATURES, rootId: 'features', configuration: '{"variant":"v"}', failurePolicy: 'FAIL_OPEN' }],
+      workers: 1,
+      clusters: { up: { host: '127.0.0.1', port: up.port } },
+      routes: [{ cluster: 'up' }],
+    });
+    try {
+      expect(JSON.parse((await request(`${gw.url}/`)).body).headers['x-config-variant']).toBe('v'); // the filter runs
+      const trapped = await request(`${gw.url}/`, { 'x-action': 'trap' });
+      expect([trapped.status, trapped.body]).toEqual([503, '']);
+      const later = await request(`${gw.url}/`);
+      expect(later.status).toBe(200);
+      expect(JSON.parse(later.body).headers['x-config-variant']).toBeUndefined(); // the filter did not run
+    } finally {
+      await gw.close();
       await up.close();
     }
   });
