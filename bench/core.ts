@@ -9,6 +9,7 @@ import { answerNeeds } from '../core-js/answer-needs';
 import { TandemCore, type ExperimentPlan } from '../core-js/tandem-core';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, checkoutExperiment, progress } from './common';
 import { makeMix, median, rng } from './requests';
+import { VARIANT_HEADER } from '../core-js/tandem-core';
 
 interface CoreInternals {
   ex: {
@@ -75,7 +76,7 @@ export function coreBench(wasmPath: string, rounds = 24, perRound = 50_000): Cor
   // keys; ~5% of the outcomes are 503 (failures), so every breaker stays closed and
   // every call is admitted and recorded.
   const bplan = core.configureBreaker(JSON.stringify(BREAKER_CONFIG), 0x5eed);
-  const keyFacts = BREAKER_KEYS.map((k) => answerNeeds(bplan.needs, { headers: { host: 'shop.example.com', 'x-tandem-variant': k } }));
+  const keyFacts = BREAKER_KEYS.map((k) => answerNeeds(bplan.needs, { headers: { host: 'shop.example.com', [VARIANT_HEADER]: k } }));
   const br = rng(0xb4e7);
   const calls = Array.from({ length: 1000 }, (_, i) => ({ facts: keyFacts[i % BREAKER_KEYS.length], status: br() < BREAKER_FAILURE_SHARE ? 503 : 200 }));
   const a0 = core.admitBreaker(bplan, keyFacts[1], 1);

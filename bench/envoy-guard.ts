@@ -9,6 +9,8 @@ import { SharedData, WasmHost } from '../sim/envoy/index';
 import { HeaderMap } from '../sim/envoy/header-map';
 import { RESPONSE_MAP, makeMix, median, type BenchRequest } from './requests';
 import { checkoutExperiment, distPath, progress } from './common';
+import { GUARD_PREFIX } from '../core-js/shared-state';
+import { VARIANT_HEADER } from '../core-js/tandem-core';
 
 // The router picked a host: the guard counts the outcome (wasm/filter/experiment-filter.ts).
 const PROPS = { 'source.address': '10.1.2.3:51234', 'upstream.address': '10.0.0.2:8080' };
@@ -73,9 +75,9 @@ export async function envoyGuardOverhead(rounds = 48, perRound = 5000, warmup = 
     const r = s.requestHeaders(req.pairs, true);
     s.responseHeaders(RESPONSE_MAP, false);
     s.done();
-    if (!r.headers.some(([k, v]) => k === 'x-tandem-variant' && v === 'canary')) throw new Error('envoy-guard: a request did not reach the canary');
+    if (!r.headers.some(([k, v]) => k === VARIANT_HEADER && v === 'canary')) throw new Error('envoy-guard: a request did not reach the canary');
   }
-  if (!sharedData.keys('').some((k) => k.startsWith('tandem:guard:'))) throw new Error('envoy-guard: no guard state in shared data');
+  if (!sharedData.keys('').some((k) => k.startsWith(GUARD_PREFIX))) throw new Error('envoy-guard: no guard state in shared data');
 
   const hosts = [guarded, unguarded, noop];
   for (const h of [...hosts, ...hosts]) timed(h, mix, 0, warmup / 2);

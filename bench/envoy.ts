@@ -7,6 +7,8 @@ import { SharedData, WasmHost, type Pair } from '../sim/envoy/index';
 import { HeaderMap } from '../sim/envoy/header-map';
 import { RESPONSE_HEADERS, RESPONSE_MAP, makeMix, median, rng, type BenchRequest } from './requests';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, CHECKOUT_RULES, checkoutExperiment, checkoutExperimentWithRules, distPath, progress } from './common';
+import { isBreakerSlot, readSharedState } from '../core-js/shared-state';
+import { EXPOSE_HEADER, VARIANT_HEADER } from '../core-js/tandem-core';
 
 const PROPS = { 'source.address': '10.1.2.3:51234' };
 
@@ -100,7 +102,7 @@ function checkDecides(host: WasmHost, mix: BenchRequest[]): void {
   for (const req of mix.slice(0, 20)) {
     const s = host.newStream(PROPS);
     const r = s.requestHeaders(req.pairs, true);
-    const variant = r.headers.find(([k]) => k === 'x-tandem-variant');
+    const variant = r.headers.find(([k]) => k === VARIANT_HEADER);
     const resp = s.responseHeaders(RESPONSE_HEADERS, false);
     const cookie = resp.headers.find(([k]) => k === 'set-cookie');
     s.done();
@@ -138,7 +140,7 @@ export interface EnvoyRules {
   codecShare: number;
 }
 
-const DECISION = 'x-tandem-decision';
+const DECISION = EXPOSE_HEADER;
 
 /** One lifecycle, returning the request's x-tandem-variant and the response's x-tandem-decision. */
 function decisionOf(host: WasmHost, pairs: Pair[]): { variant?: string; decision?: string; setCookie: boolean } {
@@ -147,7 +149,7 @@ function decisionOf(host: WasmHost, pairs: Pair[]): { variant?: string; decision
   const rs = s.responseHeaders(RESPONSE_HEADERS, false);
   s.done();
   return {
-    variant: rq.headers.find(([k]) => k === 'x-tandem-variant')?.[1],
+    variant: rq.headers.find(([k]) => k === VARIANT_HEADER)?.[1],
     decision: rs.headers.find(([k]) => k === DECISION)?.[1],
     setCookie: rs.headers.some(([k]) => k === 'set-cookie'),
   };
@@ -300,7 +302,7 @@ function breakerMix(n: number): BreakerItem[] {
   return makeMix(n, 0x7a3d).map((req, i) => {
     const failed = r() < BREAKER_FAILURE_SHARE;
     return {
-      request: HeaderMap.encoded([...req.pairs, ['x-tandem-variant', BREAKER_KEYS[i % BREAKER_KEYS.length]] as Pair], 'request'),
+      request: HeaderMap.encoded([...req.pairs, [VARIANT_HEADER, BREAKER_KEYS[i % BREAKER_KEYS.length]] as Pair], 'request'),
       response: failed ? RESPONSE_503 : RESPONSE_MAP,
       failed,
     };
@@ -321,13 +323,11 @@ function timedBreaker(host: WasmHost, mix: BreakerItem[], offset: number, n: num
   return Number(process.hrtime.bigint() - t0);
 }
 
-/** Breaker states in shared data (breaker-store.ts value layout, codec.ts state layout). */
-function breakerSlots(sd: SharedData): Array<{ key: string; state: number; calls: number; failures: number }> {
-  const H = 16; // VALUE_HEADER
-  return sd.keys('').filter((k) => k.startsWith('tandem:cb:')).map((name) => {
-    const v = sd.get('', name)!.value;
-    const keyLen = v.readUInt16LE(2);
-    return { key: v.subarray(v.length - keyLen).toString('utf8'), state: v[H + 1], calls: v.readUInt32LE(H + 68), failures: v.readUInt32LE(H + 72) };
+/** Breaker states in shared data (core-js/shared-state.ts reads the filter's layout). */
+function breakerSlots(sd: SharedData): Array<{ key: string; state: string; calls: number; failures: number }> {
+  return sd.keys('').filter(isBreakerSlot).flatMap((name) => {
+    const s = readSharedState(name, sd.get('', name)!.value);
+    return s ? [{ key: s.key.toString('utf8'), state: s.state, calls: s.calls, failures: s.failures }] : [];
   });
 }
 
@@ -350,7 +350,6 @@ export interface EnvoyBreaker {
   sharedDataOps: { getsPerRequest: number; setsPerRequest: number };
 }
 
-const STATE_NAMES = ['closed', 'open', 'half_open'];
 
 export async function envoyBreakerOverhead(rounds = 48, perRound = 5000, warmup = 20000): Promise<EnvoyBreaker> {
   const mix = breakerMix(1000);
@@ -404,7 +403,7 @@ export async function envoyBreakerOverhead(rounds = 48, perRound = 5000, warmup 
   // The breaker stayed closed: nothing rejected, every key closed with failures counted.
   if (breaker.failed) throw new Error('envoy-breaker: the breaker VM failed');
   const rejected = breaker.metrics['wasmcustom.tandem_breaker_rejected'] ?? 0;
-  const keys = breakerSlots(sharedData).map((k) => ({ ...k, state: STATE_NAMES[k.state] ?? String(k.state) }));
+  const keys = breakerSlots(sharedData);
   if (rejected !== 0 || keys.length !== BREAKER_KEYS.length || keys.some((k) => k.state !== 'closed' || k.calls !== 100)) {
     throw new Error(`envoy-breaker: the breaker did not stay closed: rejected ${rejected}, keys ${JSON.stringify(keys)}`);
   }

@@ -18,6 +18,7 @@ import { closeOnSignal, interruptIsNormal } from "./exit";
 import { experimentConfig, kongExperimentConfig } from "./render";
 import { backend, type BackendReply } from "./playground/backend";
 import { curlArgs, userRequest, type ExperimentShape as KeyShape } from "./playground/user-request";
+import { VARIANT_HEADER } from "../core-js/tandem-core";
 
 interface Variant { name: string; upstream?: string }
 interface ExperimentShape extends KeyShape { variantHeader?: string; variants: Variant[]; experiments?: unknown[] }
@@ -51,7 +52,7 @@ export async function playground(args: string[]): Promise<number> {
   const policy = loadPolicy(values.policy!);
   const ex = experimentConfig(policy) as unknown as ExperimentShape | null;
   if (!ex) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
-  const header = (ex.variantHeader ?? "x-tandem-variant").toLowerCase();
+  const header = (ex.variantHeader ?? VARIANT_HEADER).toLowerCase();
   const names = [...new Set(ex.variants.map((v) => v.upstream ?? v.name))];
   const firstBackend = Number(values["backend-port"]);
   const backendPort = (i: number) => (firstBackend === 0 ? 0 : firstBackend + i);

@@ -2,11 +2,20 @@
 // Envoy filter links, compiled as a standalone module. This file only moves bytes:
 // UTF-8 in through the core's arena, decisions and error text out.
 import { readFileSync } from "node:fs";
+import {
+  ADMITTED, ERROR_CONNECT, ERROR_CONNECT_OR_RESET, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, Fact, FallbackKind,
+  G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION, GUARD_SLOTS,
+  PERMITTED, PROBE, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, RESULT_SLOTS,
+  R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
+} from "../wasm/core/contract";
+import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
 
-// Mirrors wasm/core/request/facts.ts `Fact`.
-export const enum FactKind { Header = 0, Path = 1, Host = 2, Method = 3, ClientIp = 4, Entropy = 5 }
+// The contract (slots, enums, fact kinds, reasons, header names) is declared once, in
+// wasm/core/contract.ts, a file both compilers read; this binding re-exports it.
+export * from "../wasm/core/contract";
+export { Fact as FactKind };
 
-export interface Need { kind: FactKind; name: string }
+export interface Need { kind: Fact; name: string }
 export interface VariantInfo { name: string; upstream: string | null }
 export interface ExperimentPlan {
   handle: number;
@@ -41,37 +50,33 @@ export interface ExperimentDecision {
   tags: string | null;        // x-tandem-experiments value (plan.tags non-empty, in scope)
 }
 
-export const EXPOSE_HEADER = "x-tandem-decision";
-// wasm/core/tagging/tagging.ts: the request header naming the tagging experiments' variants.
-export const TAGS_HEADER = "x-tandem-experiments";
 export interface TagInfo { name: string; variants: string[] }
 // A tagging experiment's assignment: its variant, the reason (split, ramp, rule i as
 // for the experiment), the bucket (-1: a rule's fixed variant).
 export interface TagAssignment { name: string; variant: string; reason: number; bucket: number }
-// wasm/core/experiment/settings.ts REASON_*: rule i is RULE_REASON0 + i.
-export const GUARD_REASON = 3;
-export const RULE_REASON0 = 4;
+// REASON_* of the contract: rule i is RULE_REASON0 + i.
+export const GUARD_REASON = REASON_GUARD;
+export const RULE_REASON0 = REASON_RULE0;
 
 export function reasonName(r: number): string {
-  return r === 0 ? "split" : r === 1 ? "ramp" : r === 2 ? "override" : r === 3 ? "guard" : `rule:${r - RULE_REASON0}`;
+  return r === REASON_SPLIT ? "split" : r === REASON_RAMP ? "ramp" : r === REASON_OVERRIDE ? "override" : r === REASON_GUARD ? "guard" : `rule:${r - REASON_RULE0}`;
 }
 
 // ---- circuit-breaker (wasm/core/breaker/runtime.ts) ----
 export type BreakerStateName = "closed" | "open" | "half_open";
-export const BREAKER_STATES: readonly BreakerStateName[] = ["closed", "open", "half_open"];
-// wasm/core/breaker/state.ts REASON_*
-export const BREAKER_REASONS = [
-  "none", "failure_rate", "slow_call_rate", "consecutive_failures", "open_elapsed", "probe_failures",
-  "probe_slow_calls", "probe_timeout", "probes_passed",
-] as const;
-// wasm/core/breaker/settings.ts ERROR_*, plus connectOrReset: a transport failure the
-// gateway reports without telling which (Kong/nginx: 502); a failure if either is listed.
-export const BreakerError = { none: 0, connect: 1, reset: 2, timeout: 3, connectOrReset: 4 } as const;
-export const BREAKER_ADMITTED = 1;
-export const BREAKER_PERMITTED = 2;
-export const BREAKER_PROBE = 4;
-// What answers a rejected call (wasm/core/breaker/settings.ts FallbackKind).
-export const enum BreakerAnswer { Reject = 0, Respond = 1, Reroute = 2 }
+export const BREAKER_STATES = STATE_NAMES as readonly BreakerStateName[];
+export const BREAKER_REASONS: readonly string[] = TRANSITION_NAMES;
+// ERROR_* of the contract, plus connectOrReset: a transport failure the gateway reports
+// without telling which (Kong/nginx: 502); a failure if either is listed.
+export const BreakerError = {
+  none: ERROR_NONE, connect: ERROR_CONNECT, reset: ERROR_RESET, timeout: ERROR_TIMEOUT, connectOrReset: ERROR_CONNECT_OR_RESET,
+} as const;
+export const BREAKER_ADMITTED = ADMITTED;
+export const BREAKER_PERMITTED = PERMITTED;
+export const BREAKER_PROBE = PROBE;
+// What answers a rejected call: FallbackKind of the contract (None: the default reject).
+export const BreakerAnswer = { Reject: FallbackKind.None, Respond: FallbackKind.Respond, Reroute: FallbackKind.Reroute } as const;
+export type BreakerAnswer = FallbackKind;
 
 export interface BreakerReply {
   status: number;
@@ -243,7 +248,9 @@ export class TandemCore {
     let guard: GuardAdmission | null = null;
     if (plan.guards.length > 0) {
       const g = this.guardResult();
-      if (g[0] >= 0) guard = { index: g[0], flags: g[1], generation: g[2] >>> 0, state: BREAKER_STATES[g[3]], tracked: g[4] === 1 };
+      if (g[G_GUARD] >= 0) {
+        guard = { index: g[G_GUARD], flags: g[G_FLAGS], generation: g[G_GENERATION] >>> 0, state: BREAKER_STATES[g[G_STATE]], tracked: g[G_TRACKED] === 1 };
+      }
     }
     const tags = plan.tags.length > 0 && this.ex.tandem_experiment_tags(plan.handle) > 0 ? this.out() : null;
     return { variant, setCookie: cookie.length > 0 ? cookie : null, reason, stripOverride, expose, guard, tags };
@@ -262,7 +269,7 @@ export class TandemCore {
   }
 
   private guardResult(): Int32Array {
-    return new Int32Array(this.bytes().buffer, this.ex.tandem_experiment_guard_result_ptr(), 8);
+    return new Int32Array(this.bytes().buffer, this.ex.tandem_experiment_guard_result_ptr(), GUARD_SLOTS);
   }
 
   // The outcome of a request guard `index` admitted with (flags, generation).
@@ -271,7 +278,7 @@ export class TandemCore {
     o: { status?: number; error?: number; latencyMs: number }, nowMs: number): GuardRecord {
     const outcome = this.ex.tandem_experiment_guard_record(plan.handle, index, flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
     const g = this.guardResult();
-    return { state: BREAKER_STATES[g[3]], transition: g[5] === 1 ? BREAKER_REASONS[g[6]] : null, outcome };
+    return { state: BREAKER_STATES[g[G_STATE]], transition: g[G_TRANSITION] === 1 ? BREAKER_REASONS[g[G_REASON]] : null, outcome };
   }
 
   // Each guarded variant's guard state by variant name, as held (no time-driven change
@@ -348,19 +355,19 @@ export class TandemCore {
   }
 
   private breakerResult(): BreakerCall {
-    const r = new Int32Array(this.bytes().buffer, this.ex.tandem_breaker_result_ptr(), 10);
-    const flags = r[0];
+    const r = new Int32Array(this.bytes().buffer, this.ex.tandem_breaker_result_ptr(), RESULT_SLOTS);
+    const flags = r[R_FLAGS];
     return {
       flags,
-      admitted: (flags & BREAKER_ADMITTED) !== 0,
-      permitted: (flags & BREAKER_PERMITTED) !== 0,
-      generation: r[1] >>> 0,
-      state: BREAKER_STATES[r[2]],
-      prevState: BREAKER_STATES[r[3]],
-      transition: r[4] === 1 ? BREAKER_REASONS[r[5]] : null,
-      retryAfter: r[6],
-      answer: r[7] as BreakerAnswer,
-      outcome: r[8],
+      admitted: (flags & ADMITTED) !== 0,
+      permitted: (flags & PERMITTED) !== 0,
+      generation: r[R_GENERATION] >>> 0,
+      state: BREAKER_STATES[r[R_STATE]],
+      prevState: BREAKER_STATES[r[R_PREV_STATE]],
+      transition: r[R_TRANSITION] === 1 ? BREAKER_REASONS[r[R_REASON]] : null,
+      retryAfter: r[R_RETRY_AFTER],
+      answer: r[R_FALLBACK] as FallbackKind,
+      outcome: r[R_OUTCOME],
     };
   }
 }

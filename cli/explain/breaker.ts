@@ -15,11 +15,8 @@ import {
 import type { PolicyDoc } from "../policy-file";
 import { variantUpstreams } from "../render";
 import { at, breakerWithHistory, type HistoryRequest } from "./breaker-history";
+import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 
-// The header the experiment sets and the `upstream` key reads (docs/policy.md, Keys).
-const VARIANT_HEADER = "x-tandem-variant";
-// The header the Envoy filter sets for a `fallback.reroute.upstream` (render.ts routes on it).
-const REROUTE_HEADER = "x-tandem-upstream";
 const LABEL = 10;
 const CONT = " ".repeat(LABEL);
 const BODY_SHOWN = 120;
@@ -128,7 +125,7 @@ function answerText(plan: BreakerPlan, a: BreakerAdmission, policy: PolicyDoc): 
       return `fallback.reroute to variant ${f.variant}: ${VARIANT_HEADER}: ${f.variant}` +
         `${up ? `, Kong set_upstream(${up})` : ""}; the breaker does not count it`;
     }
-    return `fallback.reroute to upstream ${f.upstream}: Kong set_upstream(${f.upstream}), Envoy ${REROUTE_HEADER}: ${f.upstream}; the breaker does not count it`;
+    return `fallback.reroute to upstream ${f.upstream}: Kong set_upstream(${f.upstream}), Envoy ${UPSTREAM_HEADER}: ${f.upstream}; the breaker does not count it`;
   }
   if (a.answer === BreakerAnswer.Respond && f) return reply("fallback.respond", f as BreakerReply, a.retryAfter);
   const why = f ? "fallback.on does not include open" : "no fallback";

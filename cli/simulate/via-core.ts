@@ -17,9 +17,8 @@ import { DEFAULT_UPSTREAM } from "./scripted-upstream";
 import { edgeRefusals } from "./edge";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
 import type { PolicyDoc } from "../policy-file";
+import { VARIANT_HEADER } from "../../core-js/tandem-core";
 
-// The header a variant reroute sets (plugins/circuit-breaker, wasm/filter/breaker-filter.ts).
-const VARIANT_HEADER = "x-tandem-variant";
 const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]);
 
 // What the request carries on to the breaker after the experiment decided `d`: the

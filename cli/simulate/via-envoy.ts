@@ -22,45 +22,14 @@ import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "../render";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
+import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
+import { isBreakerSlot, readSharedState } from "../../core-js/shared-state";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 import { envoyRequestId } from "./trace";
 import { ISTIO_PATH_NORMALIZATION } from "./edge";
 
 const SIM_TIMEOUT_MS = 300;
-// Headers the circuit-breaker filter routes by (wasm/filter/breaker-filter.ts).
-const VARIANT_HEADER = "x-tandem-variant";    // key `upstream`; fallback.reroute.variant
-const UPSTREAM_HEADER = "x-tandem-upstream";  // fallback.reroute.upstream
-
-// ---- the filter's shared data (wasm/filter/breaker-store.ts) ----
-
-const NAME_PREFIX = "tandem:cb:";
-const VALUE_VERSION = 1;
-const VALUE_HEADER = 16;      // then the codec state: byte 1 is the state
-const STATE_NAMES: BreakerState[] = ["closed", "open", "half_open"];
-
-export interface SlotView { name: string; key: Buffer; state: BreakerState; generation: number }
-
-export function slotView(name: string, v: Buffer): SlotView | null {
-  if (v.length < VALUE_HEADER + 12 || v[0] !== VALUE_VERSION) return null;
-  const keyLen = v.readUInt16LE(2);
-  return {
-    name,
-    key: v.subarray(v.length - keyLen),
-    state: STATE_NAMES[v[VALUE_HEADER + 1]] ?? "closed",
-    generation: v.readUInt32LE(VALUE_HEADER + 8),
-  };
-}
-
-// Every breaker state in a proxy's shared data (Istio leaves vm_id empty).
-export function breakerSlots(sd: SharedData, vmId = ""): SlotView[] {
-  const out: SlotView[] = [];
-  for (const name of sd.keys(vmId)) {
-    if (!name.startsWith(NAME_PREFIX)) continue;
-    const s = slotView(name, sd.get(vmId, name)!.value);
-    if (s) out.push(s);
-  }
-  return out;
-}
+// ---- the filter's shared data (wasm/filter/breaker-store.ts, read by core-js/shared-state.ts) ----
 
 // The process's shared data, noting which breaker slot the filter touched last.
 class WatchedSharedData extends SharedData {
@@ -68,13 +37,13 @@ class WatchedSharedData extends SharedData {
   lastGet: string | null = null;
 
   override get(vmId: string, key: string) {
-    if (key.startsWith(NAME_PREFIX)) this.lastGet = key;
+    if (isBreakerSlot(key)) this.lastGet = key;
     return super.get(vmId, key);
   }
 
   override set(vmId: string, key: string, value: Uint8Array, cas: number) {
     const r = super.set(vmId, key, value, cas);
-    if (key.startsWith(NAME_PREFIX) && r === 0) this.lastSet = key;
+    if (isBreakerSlot(key) && r === 0) this.lastSet = key;
     return r;
   }
 
@@ -85,7 +54,7 @@ class WatchedSharedData extends SharedData {
     const name = this.lastSet ?? this.lastGet;
     this.lastSet = this.lastGet = null;
     const e = name === null ? undefined : super.get(vmId, name);
-    return (e && slotView(name!, e.value)?.state) || "closed";
+    return (e && readSharedState(name!, e.value)?.state) || "closed";
   }
 }
 
@@ -135,7 +104,7 @@ function guardStates(sd: SharedData, names: Map<string, string>): Record<string,
   const out: Record<string, BreakerState> = {};
   for (const [variant, name] of names) {
     const e = sd.get("", name);
-    out[variant] = (e && slotView(name, e.value)?.state) || "closed";
+    out[variant] = (e && readSharedState(name, e.value)?.state) || "closed";
   }
   return out;
 }

@@ -34,13 +34,12 @@ import {
 } from "../../core-js/tandem-core";
 import { outcomeOf } from "../shared/outcome";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
+import { VARIANT_HEADER } from "../../core-js/tandem-core";
 
 export { Schema } from "./schema";
 export const Version = "0.1.0";
 export const Priority = 790;   // right after `experiment` (800), which sets the variant and upstream
 
-// The header a variant reroute sets (the experiment's default; Envoy routes on it).
-export const VARIANT_HEADER = "x-tandem-variant";
 // Where the admission travels from access to log (kong.log.set_serialize_value): log
 // plugins (http-log, file-log, ...) also see which breaker key admitted the call.
 export const CARRY_FIELD = "tandem.breaker";

@@ -11,6 +11,7 @@ import { BreakerSettings } from "./breaker/settings";
 import { describeState, modeName } from "./breaker/describe";
 import { LocalGuards } from "./guard/guard";
 import { BreakerState } from "./breaker/state";
+import { GUARD_SLOTS, G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION } from "./contract";
 
 let arena = new StaticArray<u8>(65536);
 let out = new StaticArray<u8>(0);
@@ -259,14 +260,8 @@ export function tandem_breaker_describe_state(h: i32, keyLen: i32): i32 {
 //   counts the outcome (error: ERROR_*, 4 = connect or reset) -> OUTCOME_*; the result
 //   area then holds the guard's state (G_STATE) and whether it changed (G_TRANSITION);
 //   tandem_experiment_guard_describe(h, g) puts the guard's state as JSON in out.
-export const G_GUARD = 0;
-export const G_FLAGS = 1;
-export const G_GENERATION = 2;
-export const G_STATE = 3;
-export const G_TRACKED = 4;
-export const G_TRANSITION = 5;
-export const G_REASON = 6;
-const guardResult = new StaticArray<i32>(8);
+// (G_* slots: ../contract.ts)
+const guardResult = new StaticArray<i32>(GUARD_SLOTS);
 
 export function tandem_experiment_guard_result_ptr(): usize {
   return changetype<usize>(guardResult);

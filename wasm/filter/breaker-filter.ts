@@ -42,6 +42,7 @@ import {
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
 import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { BreakerStore } from "./breaker-store";
+import { REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
 import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
@@ -54,8 +55,8 @@ export const CONFIG_REJECTED = "tandem: circuit-breaker configuration rejected: 
 // Where a reroute fallback points the route table (docs/policy.md): a route matching
 // the variant header picks the variant's subset; one matching x-tandem-upstream picks
 // that upstream (subset / cluster) directly.
-export const VARIANT_HEADER = utf8("x-tandem-variant");
-export const UPSTREAM_HEADER = utf8("x-tandem-upstream");
+export const VARIANT_HEADER = utf8(VARIANT);
+export const UPSTREAM_HEADER = utf8(UPSTREAM);
 const AUTHORITY = utf8(":authority");
 const METHOD = utf8(":method");
 const RETRY_AFTER = utf8("retry-after");
@@ -63,11 +64,10 @@ const CONTENT_TYPE = utf8("content-type");
 // response_code_details of tandem's local replies (no spaces: Envoy replaces them).
 const DETAILS_OPEN = utf8("tandem_circuit_breaker_open");
 const DETAILS_UPSTREAM_FAILURE = utf8("tandem_fallback_upstream_failure");
-// The answer to a rejected call when no fallback applies.
-const DEFAULT_STATUS: u32 = 503;
-// Same answer as the Kong plugin's (wasm/core/breaker/runtime.ts REJECT_*).
-const DEFAULT_BODY = utf8("circuit breaker open");
-const DEFAULT_CONTENT_TYPE = utf8("text/plain; charset=utf-8");
+// The answer to a rejected call when no fallback applies: the core's (../core/contract.ts).
+const DEFAULT_STATUS: u32 = <u32>REJECT_STATUS;
+const DEFAULT_BODY = utf8(REJECT_BODY);
+const DEFAULT_CONTENT_TYPE = utf8(REJECT_CONTENT_TYPE);
 
 // Metrics (Envoy exports them as wasmcustom.<name>), defined once per VM; counters
 // are process-wide across worker VMs.

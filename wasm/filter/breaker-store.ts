@@ -51,20 +51,22 @@
 import { free } from "@solo-io/proxy-runtime/assembly/malloc";
 import { fmix32, murmur3_32, scale } from "../core/hash/hash";
 import { BreakerMode, BreakerSettings } from "../core/breaker/settings";
-import { BreakerState, STATE_OPEN } from "../core/breaker/state";
+import { BreakerState } from "../core/breaker/state";
 import { Admission, allow, classify, record } from "../core/breaker/machine";
-import { decode, encode, encodedSize } from "../core/breaker/codec";
+import { decode, encode, encodedActivity, encodedGeneration, encodedSize } from "../core/breaker/codec";
 import { MAX_KEY_BYTES } from "../core/breaker/keys";
 import { utf8, writeHex32 } from "../core/text/bytes";
 import { CAS_MISMATCH, NOT_FOUND, OK, SharedValue, getSharedData, setSharedData } from "./host";
 
 export const MAX_TRIES = 8;
 export const ABSENT_CAS: u32 = 0xffffffff;
-export const VALUE_VERSION: u8 = 1;
-export const VALUE_HEADER = 16;
-const NAME_PREFIX = "tandem:cb:";
-// Canary guards' states (wasm/filter/guard-store.ts): same layout, their own names.
-export const GUARD_PREFIX = "tandem:guard:";
+// The value layout and the names' prefixes (canary guards' states, ./guard-store.ts:
+// same layout, their own names): ../core/contract.ts.
+import {
+  BREAKER_PREFIX as NAME_PREFIX, CODEC_MIN_BYTES, VALUE_CONFIG_ID, VALUE_HASH_A, VALUE_HASH_B,
+  VALUE_HEADER, VALUE_KEY_LEN, VALUE_VERSION,
+} from "../core/contract";
+export { GUARD_PREFIX, VALUE_HEADER } from "../core/contract";
 const SEED_B: u32 = 0x62726b72;   // "brkr"
 
 const SLOT_ABSENT = 0;
@@ -143,26 +145,23 @@ export class BreakerStore {
     if (r != OK || v.ptr == 0) return SLOT_BAD;
     const p = v.ptr;
     if (v.len < VALUE_HEADER + this.stateSize || load<u8>(p) != VALUE_VERSION) return SLOT_BAD;
-    const n = <i32>load<u16>(p, 2);
-    if (v.len != VALUE_HEADER + this.stateSize + n || load<u32>(p, 12) != this.configId) return SLOT_BAD;
-    if (n != keyLen || load<u32>(p, 4) != this.hashA || load<u32>(p, 8) != this.hashB) return SLOT_OTHER;
+    const n = <i32>load<u16>(p, VALUE_KEY_LEN);
+    if (v.len != VALUE_HEADER + this.stateSize + n || load<u32>(p, VALUE_CONFIG_ID) != this.configId) return SLOT_BAD;
+    if (n != keyLen || load<u32>(p, VALUE_HASH_A) != this.hashA || load<u32>(p, VALUE_HASH_B) != this.hashB) return SLOT_OTHER;
     if (checkBytes && memory.compare(p + VALUE_HEADER + <usize>this.stateSize, keyPtr, <usize>keyLen) != 0) return SLOT_OTHER;
     return SLOT_MINE;
   }
 
   // The generation a fresh state in this slot starts with.
   private nextGeneration(v: SharedValue): u32 {
-    if (v.ptr == 0 || v.len < VALUE_HEADER + 12) return 0;
-    return load<u32>(v.ptr + VALUE_HEADER, 8) + 1;
+    if (v.ptr == 0 || v.len < VALUE_HEADER + CODEC_MIN_BYTES) return 0;
+    return encodedGeneration(v.ptr + VALUE_HEADER) + 1;
   }
 
   // Last activity of a slot's state, for eviction: its last state change; an open
   // breaker is active until it may half-open.
   private activity(v: SharedValue): f64 {
-    const p = v.ptr + VALUE_HEADER;
-    const clock = load<f64>(p, 16);
-    if (load<u8>(p, 1) == STATE_OPEN) return max(clock, load<f64>(p, 32));
-    return clock;
+    return encodedActivity(v.ptr + VALUE_HEADER);
   }
 
   private release(v: SharedValue): void {
@@ -215,12 +214,12 @@ export class BreakerStore {
   // Writes this.state for the key at keyPtr into this.slot with this.cas.
   private write(keyPtr: usize, keyLen: i32): u32 {
     const p = changetype<usize>(this.buf);
-    store<u8>(p, VALUE_VERSION);
+    store<u8>(p, <u8>VALUE_VERSION);
     store<u8>(p, 0, 1);
-    store<u16>(p, <u16>keyLen, 2);
-    store<u32>(p, this.hashA, 4);
-    store<u32>(p, this.hashB, 8);
-    store<u32>(p, this.configId, 12);
+    store<u16>(p, <u16>keyLen, VALUE_KEY_LEN);
+    store<u32>(p, this.hashA, VALUE_HASH_A);
+    store<u32>(p, this.hashB, VALUE_HASH_B);
+    store<u32>(p, this.configId, VALUE_CONFIG_ID);
     encode(this.settings, this.state, p + VALUE_HEADER);
     const n = VALUE_HEADER + this.stateSize;
     memory.copy(p + <usize>n, keyPtr, <usize>keyLen);

@@ -37,7 +37,8 @@
 // 80 + 8 + 120 = 208 bytes. Encoding and decoding cost a fixed number of loads and
 // stores plus one memory.copy of the window body.
 import { BreakerSettings, WindowType } from "./settings";
-import { BreakerState, STATE_HALF_OPEN } from "./state";
+import { BreakerState, STATE_HALF_OPEN, STATE_OPEN } from "./state";
+import { CODEC_GENERATION, CODEC_STATE, CODEC_WINDOW_CALLS, CODEC_WINDOW_FAILURES } from "../contract";
 import { CountWindow, TimeWindow, BUCKET_FIELDS } from "./window";
 
 export const CODEC_VERSION: u8 = 1;
@@ -55,11 +56,11 @@ export function encodedSize(s: BreakerSettings): i32 {
 // Writes encodedSize(s) bytes at dst.
 export function encode(s: BreakerSettings, st: BreakerState, dst: usize): i32 {
   store<u8>(dst, CODEC_VERSION);
-  store<u8>(dst, st.state, 1);
+  store<u8>(dst, st.state, CODEC_STATE);
   store<u8>(dst, st.reason, 2);
   store<u8>(dst, <u8>s.windowType, 3);
   store<u32>(dst, s.shape, 4);
-  store<u32>(dst, st.generation, 8);
+  store<u32>(dst, st.generation, CODEC_GENERATION);
   store<u32>(dst, st.backoffLevel, 12);
   store<f64>(dst, st.clockMs, 16);
   store<f64>(dst, st.sinceMs, 24);
@@ -72,8 +73,8 @@ export function encode(s: BreakerSettings, st: BreakerState, dst: usize): i32 {
   store<u16>(dst, <u16>st.probeFailures, 64);
   store<u16>(dst, <u16>st.probeSlow, 66);
   const w = st.window;
-  store<u32>(dst, w.calls, 68);
-  store<u32>(dst, w.failures, 72);
+  store<u32>(dst, w.calls, CODEC_WINDOW_CALLS);
+  store<u32>(dst, w.failures, CODEC_WINDOW_FAILURES);
   store<u32>(dst, w.slow, 76);
   const body = dst + HEADER_BYTES;
   if (s.windowType == WindowType.Count) {
@@ -97,10 +98,10 @@ export function decode(s: BreakerSettings, src: usize, len: i32, st: BreakerStat
   if (len != encodedSize(s)) return false;
   if (load<u8>(src) != CODEC_VERSION) return false;
   if (load<u8>(src, 3) != <u8>s.windowType || load<u32>(src, 4) != s.shape) return false;
-  const state = load<u8>(src, 1);
+  const state = load<u8>(src, CODEC_STATE);
   if (state > STATE_HALF_OPEN) return false;
-  const calls = load<u32>(src, 68);
-  const failures = load<u32>(src, 72);
+  const calls = load<u32>(src, CODEC_WINDOW_CALLS);
+  const failures = load<u32>(src, CODEC_WINDOW_FAILURES);
   const slow = load<u32>(src, 76);
   if (failures > calls || slow > calls) return false;
   for (let off = 16; off < 56; off += 8) if (!isTime(load<f64>(src + <usize>off))) return false;
@@ -123,7 +124,7 @@ export function decode(s: BreakerSettings, src: usize, len: i32, st: BreakerStat
   w.slow = slow;
   st.state = state;
   st.reason = load<u8>(src, 2);
-  st.generation = load<u32>(src, 8);
+  st.generation = load<u32>(src, CODEC_GENERATION);
   st.backoffLevel = load<u32>(src, 12);
   st.clockMs = load<f64>(src, 16);
   st.sinceMs = load<f64>(src, 24);
@@ -136,4 +137,16 @@ export function decode(s: BreakerSettings, src: usize, len: i32, st: BreakerStat
   st.probeFailures = <u32>load<u16>(src, 64);
   st.probeSlow = <u32>load<u16>(src, 66);
   return true;
+}
+
+// Of an encoded state (at least CODEC_MIN_BYTES of it): its generation, and its last
+// activity for eviction (its last state change; an open breaker is active until it may
+// half-open). Two loads each: the store reads them without decoding the whole state.
+export function encodedGeneration(src: usize): u32 {
+  return load<u32>(src, CODEC_GENERATION);
+}
+
+export function encodedActivity(src: usize): f64 {
+  const clock = load<f64>(src, 16);
+  return load<u8>(src, CODEC_STATE) == STATE_OPEN ? max(clock, load<f64>(src, 32)) : clock;
 }

@@ -5,7 +5,8 @@ import { quote } from "../config/reader";
 import {
   BreakerMode, BreakerSettings, FallbackKind, FallbackSettings, KeyKind, WindowType,
 } from "./settings";
-import { BreakerState, reasonName, stateName } from "./state";
+import { BreakerState, stateName } from "./state";
+import { TRANSITION_NAMES } from "../contract-names";
 
 export function modeName(m: BreakerMode): string {
   if (m == BreakerMode.DryRun) return "dry_run";
@@ -78,4 +79,9 @@ export function describeState(st: BreakerState): string {
     ",\"probesIssued\":" + st.probesIssued.toString() + ",\"probesSeen\":" + st.probesSeen.toString() +
     ",\"probeFailures\":" + st.probeFailures.toString() + ",\"probeSlow\":" + st.probeSlow.toString() +
     ",\"probeActivityMs\":" + num(st.probeActivityMs) + "}";
+}
+
+// Names of the REASON_* values (../contract-names.ts).
+export function reasonName(reason: u8): string {
+  return <i32>reason < TRANSITION_NAMES.length ? TRANSITION_NAMES[reason] : TRANSITION_NAMES[0];
 }

@@ -48,9 +48,8 @@ import {
   STATE_OPEN,
 } from "./state";
 
-export const ADMITTED: i32 = 1;
-export const PERMITTED: i32 = 2;
-export const PROBE: i32 = 4;
+export { ADMITTED, PERMITTED, PROBE } from "../contract";
+import { ADMITTED, PERMITTED, PROBE } from "../contract";
 
 // The answer of allow(). Adapters keep `flags` and `generation` with the request and
 // hand them back to record() (Admission.restore) when the outcome is known.
@@ -83,7 +82,8 @@ export class Admission {
 // A transport error the gateway cannot tell apart: nginx (Kong) reports a refused
 // connection and a reset before the response alike (502, try state "failed"). It is a
 // failure when failure.errors lists either kind.
-export const ERROR_CONNECT_OR_RESET = 4;
+export { ERROR_CONNECT_OR_RESET } from "../contract";
+import { ERROR_CONNECT_OR_RESET } from "../contract";
 
 // The error kind to classify: ERROR_CONNECT_OR_RESET as whichever of the two the
 // settings list (connect first), any other kind as it is.

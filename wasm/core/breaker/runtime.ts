@@ -29,24 +29,14 @@ import { fallbackOnReject } from "./fallback";
 import { BreakerState } from "./state";
 import { describeSettings, modeName } from "./describe";
 
-// The header the `experiment` part sets and a variant reroute sets (docs/policy.md).
-export const VARIANT_HEADER = "x-tandem-variant";
-// What answers a rejected call when no fallback applies (both gateways).
-export const REJECT_STATUS = 503;
-export const REJECT_BODY = "circuit breaker open";
-export const REJECT_CONTENT_TYPE = "text/plain; charset=utf-8";
-
-// Layout of the result area (i32 slots) the adapter reads after allow / record.
-export const R_FLAGS = 0;        // Admission flags (1 admitted, 2 permitted, 4 probe)
-export const R_GENERATION = 1;   // u32: the generation to hand back to record
-export const R_STATE = 2;        // the key's state after the call: 0 closed, 1 open, 2 half_open
-export const R_PREV_STATE = 3;   // its state before the call
-export const R_TRANSITION = 4;   // 1 when the call made the state transition (reason in R_REASON)
-export const R_REASON = 5;       // REASON_* of the key's last transition
-export const R_RETRY_AFTER = 6;  // rejections: Retry-After seconds, -1 = none
-export const R_FALLBACK = 7;     // rejections: what answers (FallbackKind: 0 default reject, 1 respond, 2 reroute)
-export const R_OUTCOME = 8;      // record: OUTCOME_* of the call, -1 when the key was evicted meanwhile
-export const RESULT_SLOTS = 10;
+// The header the `experiment` part sets, what answers a rejected call when no fallback
+// applies (both gateways), and the result area (R_* i32 slots) the adapter reads after
+// allow / record: ../contract.ts.
+import {
+  VARIANT_HEADER, REJECT_STATUS, REJECT_BODY, REJECT_CONTENT_TYPE, R_FLAGS, R_GENERATION, R_STATE, R_PREV_STATE,
+  R_TRANSITION, R_REASON, R_RETRY_AFTER, R_FALLBACK, R_OUTCOME, RESULT_SLOTS, OUTCOME_KEY_GONE,
+} from "../contract";
+export { RESULT_SLOTS } from "../contract";
 
 export class BreakerRuntime {
   breaker: Breaker;
@@ -118,8 +108,8 @@ export class BreakerRuntime {
     const outcome = classify(s, status, error);
     const st = this.breaker.table.find(ptr, len);
     if (st === null) {
-      r[R_STATE] = 0; r[R_PREV_STATE] = 0; r[R_REASON] = 0; r[R_OUTCOME] = -1;
-      return -1;
+      r[R_STATE] = 0; r[R_PREV_STATE] = 0; r[R_REASON] = 0; r[R_OUTCOME] = OUTCOME_KEY_GONE;
+      return OUTCOME_KEY_GONE;
     }
     const prev = st.state;
     const gen0 = st.generation;

@@ -8,16 +8,10 @@ export const enum WindowType { Count = 0, Time = 1 }
 export const enum BreakerMode { Enforce = 0, DryRun = 1, ForcedOpen = 2, ForcedClosed = 3 }
 export const enum KeyKind { Upstream = 0, Route = 1, Header = 2 }
 
-// What the gateway saw instead of a response (`record` input). Values are the ABI.
-export const ERROR_NONE = 0;
-export const ERROR_CONNECT = 1;   // connection refused / failed / no healthy upstream
-export const ERROR_RESET = 2;     // connection reset or closed before a full response
-export const ERROR_TIMEOUT = 3;   // upstream timed out
-
-// Classification of one outcome (`classify`).
-export const OUTCOME_SUCCESS = 0;
-export const OUTCOME_FAILURE = 1;
-export const OUTCOME_IGNORED = 2;  // neither: does not enter any window
+// What the gateway saw instead of a response (`record` input) and the classification
+// of one outcome (`classify`): the ABI, in ../contract.ts.
+export { ERROR_NONE, ERROR_CONNECT, ERROR_RESET, ERROR_TIMEOUT, OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_IGNORED, FallbackKind } from "../contract";
+import { ERROR_CONNECT, ERROR_RESET, ERROR_TIMEOUT, FallbackKind } from "../contract";
 
 // Defaults from issue 4.
 export const DEFAULT_MAX_KEYS = 1024;
@@ -93,7 +87,6 @@ export class BreakerSettings {
   shape: u32 = 0;
 }
 
-export const enum FallbackKind { None = 0, Respond = 1, Reroute = 2 }
 
 export class FallbackHeader {
   nameBytes: StaticArray<u8>;

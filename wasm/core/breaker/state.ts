@@ -4,9 +4,12 @@
 import { BreakerSettings, WindowType } from "./settings";
 import { CountWindow, TimeWindow, Window } from "./window";
 
-export const STATE_CLOSED: u8 = 0;
-export const STATE_OPEN: u8 = 1;
-export const STATE_HALF_OPEN: u8 = 2;
+import { STATE_CLOSED as CLOSED, STATE_OPEN as OPEN, STATE_HALF_OPEN as HALF_OPEN } from "../contract";
+
+// The state numbers of ../contract.ts, typed as the state field holds them.
+export const STATE_CLOSED: u8 = <u8>CLOSED;
+export const STATE_OPEN: u8 = <u8>OPEN;
+export const STATE_HALF_OPEN: u8 = <u8>HALF_OPEN;
 
 // Why the last transition happened (for simulate/explain output and metrics).
 export const REASON_NONE: u8 = 0;            // never transitioned
@@ -25,19 +28,6 @@ export function stateName(state: u8): string {
   return "CLOSED";
 }
 
-export function reasonName(reason: u8): string {
-  switch (reason) {
-    case REASON_FAILURE_RATE: return "failure_rate";
-    case REASON_SLOW_RATE: return "slow_call_rate";
-    case REASON_CONSECUTIVE: return "consecutive_failures";
-    case REASON_OPEN_ELAPSED: return "open_elapsed";
-    case REASON_PROBE_FAILURES: return "probe_failures";
-    case REASON_PROBE_SLOW: return "probe_slow_calls";
-    case REASON_PROBE_TIMEOUT: return "probe_timeout";
-    case REASON_PROBES_PASSED: return "probes_passed";
-    default: return "none";
-  }
-}
 
 export class BreakerState {
   state: u8 = STATE_CLOSED;

@@ -41,7 +41,8 @@ const VARIANT_KEYS: StaticArray<string> = ["name", "weight", "upstream", "guard"
 const SCOPE_KEYS: StaticArray<string> = ["hosts", "pathPrefixes"];
 
 export const DEFAULT_COOKIE = "tandem-uid";
-export const DEFAULT_VARIANT_HEADER = "x-tandem-variant";
+export { VARIANT_HEADER as DEFAULT_VARIANT_HEADER } from "../contract";
+import { VARIANT_HEADER as DEFAULT_VARIANT_HEADER } from "../contract";
 const DEFAULT_MAX_AGE: i64 = 2592000; // 30 days, in seconds
 const MAX_VARIANTS = 32;
 const MAX_SOURCES = 8;

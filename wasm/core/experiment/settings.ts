@@ -9,12 +9,10 @@ import { BreakerSettings } from "../breaker/settings";
 
 export const enum HashMode { Tandem = 0, GrowthBook = 1, Unleash = 2 }
 
-// Why a request got its variant (the exposed header and `tandem explain` say it).
-export const REASON_SPLIT = 0;
-export const REASON_RAMP = 1;
-export const REASON_OVERRIDE = 2;
-export const REASON_GUARD = 3;     // the variant's canary guard is open: its users went to guard.to
-export const REASON_RULE0 = 4;     // rule i = REASON_RULE0 + i
+// Why a request got its variant (the exposed header and `tandem explain` say it):
+// REASON_* of ../contract.ts.
+export { REASON_SPLIT, REASON_RAMP, REASON_OVERRIDE, REASON_GUARD, REASON_RULE0 } from "../contract";
+import { REASON_SPLIT, REASON_RAMP, REASON_OVERRIDE, REASON_GUARD, REASON_RULE0 } from "../contract";
 
 // Cumulative bucket ranges of the variants from `fromMs` on: one table for fixed
 // weights, one per rollout step (and one before the first) for a time-based ramp.
@@ -110,7 +108,7 @@ export class ExperimentSettings {
   reasonCount: i32 = 0;
 }
 
-export const EXPOSE_HEADER = "x-tandem-decision";
+export { EXPOSE_HEADER } from "../contract";
 
 export function reasonName(r: i32): string {
   if (r == REASON_SPLIT) return "split";

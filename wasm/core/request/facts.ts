@@ -4,14 +4,9 @@
 // configure time, so adapters build their fetch plan once, not per request.
 import { Bytes, utf8 } from "../text/bytes";
 
-export const enum Fact {
-  Header = 0,   // a request header by lowercase name; repeated values: see docs/adapters.md
-  Path = 1,     // the request target: path and query string, as sent (":path")
-  Host = 2,     // the Host / :authority header, port included
-  Method = 3,
-  ClientIp = 4, // the downstream peer address, without port
-  Entropy = 5,  // per-request random bytes the gateway already has (x-request-id / Kong request id)
-}
+// Fact kinds (Header, Path, Host, Method, ClientIp, Entropy): ../contract.ts.
+export { Fact } from "../contract";
+import { Fact } from "../contract";
 
 export class Need {
   nameBytes: StaticArray<u8>;

@@ -9,7 +9,7 @@ import { ExperimentSettings } from "../experiment/settings";
 import { ExperimentDecision, ExperimentRuntime } from "../experiment/experiment";
 import { utf8 } from "../text/bytes";
 
-export const TAGS_HEADER = "x-tandem-experiments";
+export { TAGS_HEADER } from "../contract";
 export const MAX_TAGGING = 32;
 
 export class TaggingSettings {

@@ -1,0 +1,101 @@
+// The contract between the core and its hosts, declared once. This file is written in
+// the part of TypeScript that AssemblyScript also compiles (no AssemblyScript types, no
+// casts), so the core, the Envoy filter (asc) and the Node side (core-js/, cli/, the Kong
+// plugins: tsc and esbuild) all import these very declarations: there is no copy to
+// drift. test/core-js/contract.test.ts fails when a product file declares one of these
+// values again instead of importing it.
+
+// ---- headers tandem owns (docs/policy.md) ----
+export const VARIANT_HEADER = "x-tandem-variant";       // the variant the experiment chose; a reroute's variant
+export const UPSTREAM_HEADER = "x-tandem-upstream";     // a reroute's upstream
+export const EXPOSE_HEADER = "x-tandem-decision";       // response header with the decision (experiment.expose)
+export const TAGS_HEADER = "x-tandem-experiments";      // the tagging experiments' variants
+
+// ---- request facts the core asks the gateway for (wasm/core/request/facts.ts) ----
+export const enum Fact {
+  Header = 0,   // a request header by lowercase name
+  Path = 1,     // the request target: path and query string, as sent (":path")
+  Host = 2,     // the Host / :authority header, port included
+  Method = 3,
+  ClientIp = 4, // the downstream peer address, without port
+  Entropy = 5,  // per-request random bytes the gateway already has (x-request-id / Kong request id)
+}
+
+// ---- experiment decisions ----
+// Why a variant was chosen; rule i is REASON_RULE0 + i.
+export const REASON_SPLIT = 0;
+export const REASON_RAMP = 1;
+export const REASON_OVERRIDE = 2;
+export const REASON_GUARD = 3;     // the variant's canary guard is open: its users went to guard.to
+export const REASON_RULE0 = 4;
+// The key source of a decision beyond stickiness.sources' indices.
+export const KEY_SOURCE_NEW_ID = -1;      // a new id from the entropy fact
+export const KEY_SOURCE_NEEDS_ENTROPY = -2; // no key, no entropy fact: fetch it and decide again
+
+// ---- breaker states, transitions, admissions, outcomes (wasm/core/breaker/) ----
+export const STATE_CLOSED = 0;
+export const STATE_OPEN = 1;
+export const STATE_HALF_OPEN = 2;
+// Their names, and the transitions' reasons: ./contract-names.ts.
+// Admission flags.
+export const ADMITTED = 1;
+export const PERMITTED = 2;
+export const PROBE = 4;
+// Transport errors an adapter reports with an outcome.
+export const ERROR_NONE = 0;
+export const ERROR_CONNECT = 1;   // connection refused / failed / no healthy upstream
+export const ERROR_RESET = 2;     // connection reset or closed before a full response
+export const ERROR_TIMEOUT = 3;   // upstream timed out
+export const ERROR_CONNECT_OR_RESET = 4; // either, not told apart (Kong/nginx: 502): a failure if either is listed
+// How an outcome counted.
+export const OUTCOME_SUCCESS = 0;
+export const OUTCOME_FAILURE = 1;
+export const OUTCOME_IGNORED = 2;  // neither: does not enter any window
+export const OUTCOME_KEY_GONE = -1; // the key was evicted between admission and outcome
+// What answers a rejected call (or a failed upstream, with fallback.on upstreamFailure).
+export const enum FallbackKind { None = 0, Respond = 1, Reroute = 2 }
+// The answer to a rejected call no fallback takes, on both gateways (plus Retry-After).
+export const REJECT_STATUS = 503;
+export const REJECT_BODY = "circuit breaker open";
+export const REJECT_CONTENT_TYPE = "text/plain; charset=utf-8";
+
+// ---- result areas the Node binding reads after a call (i32 slots) ----
+// Breaker: after allow / record (wasm/core/breaker/runtime.ts).
+export const R_FLAGS = 0;        // admission flags
+export const R_GENERATION = 1;   // u32: the generation to hand back to record
+export const R_STATE = 2;        // the key's state after the call
+export const R_PREV_STATE = 3;   // its state before the call
+export const R_TRANSITION = 4;   // 1 when the call made the state transition (reason in R_REASON)
+export const R_REASON = 5;       // the reason of the key's last transition
+export const R_RETRY_AFTER = 6;  // rejections: Retry-After seconds, -1 = none
+export const R_FALLBACK = 7;     // rejections: what answers (FallbackKind; None = the default reject)
+export const R_OUTCOME = 8;      // record: OUTCOME_*, OUTCOME_KEY_GONE when the key was evicted meanwhile
+export const RESULT_SLOTS = 10;
+// Canary guards: after an experiment decision / a guard record (wasm/core/api.ts).
+export const G_GUARD = 0;        // the guard consulted, -1 none
+export const G_FLAGS = 1;        // its admission flags
+export const G_GENERATION = 2;   // u32
+export const G_STATE = 3;        // the guard's state
+export const G_TRACKED = 4;      // 1: record the outcome
+export const G_TRANSITION = 5;   // record: 1 when it changed the state
+export const G_REASON = 6;       // record: the reason of its last transition
+export const GUARD_SLOTS = 8;
+
+// ---- Envoy shared data (wasm/filter/breaker-store.ts) ----
+// One value per slot, named <prefix><configId hex>:<slot hex>.
+export const BREAKER_PREFIX = "tandem:cb:";
+export const GUARD_PREFIX = "tandem:guard:";
+// Value: a 16-byte header (u8 version, u8 -, u16 key length, u32 hash A, u32 hash B,
+// u32 configId), the breaker state (wasm/core/breaker/codec.ts), then the key bytes.
+export const VALUE_VERSION = 1;
+export const VALUE_HEADER = 16;
+export const VALUE_KEY_LEN = 2;      // u16 offset in the value header
+export const VALUE_HASH_A = 4;       // u32
+export const VALUE_HASH_B = 8;       // u32
+export const VALUE_CONFIG_ID = 12;   // u32
+// Offsets in the breaker state (codec.ts layout), from VALUE_HEADER.
+export const CODEC_STATE = 1;        // u8: STATE_*
+export const CODEC_GENERATION = 8;   // u32
+export const CODEC_MIN_BYTES = 12;   // a value shorter than VALUE_HEADER + this holds no state
+export const CODEC_WINDOW_CALLS = 68;     // u32: calls in the window
+export const CODEC_WINDOW_FAILURES = 72;  // u32: failures in the window
