@@ -26,7 +26,7 @@ import { ExplainUsage, NO_BREAKER, NO_HISTORY } from "./explain/usage";
 export { ExplainUsage };
 export const NOTHING_TO_EXPLAIN = "has neither spec.experiment nor spec.circuitBreaker to explain";
 
-type ExperimentSpec = { stickiness?: { sources?: string[] }; rules?: unknown[] };
+type ExperimentSpec = { rules?: unknown[] };
 // requestId: the entropy a new user's id comes from when the request has no x-request-id
 // (a gateway's request id): --seed-entropy, fixed by default so explain answers alike every run.
 interface RequestFacts { headers: Record<string, string>; path: string; method: string; ip: string; requestId: string }
@@ -103,7 +103,6 @@ function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFac
   replayed: ExperimentPlan | null): Record<string, string> {
   const plan = replayed ?? core.configureExperiment(JSON.stringify(ex));
   const d = core.decideExperiment(plan, answerNeeds(plan.needs, req), now);
-  const sources = ex.stickiness?.sources ?? ["cookie:tandem-uid"];
   if (d.variant < 0) {
     out.push("scope:    out of scope (scope.hosts / scope.pathPrefixes): no variant");
     out.push(`effects:  remove any client-sent ${plan.variantHeader} and ${TAGS_HEADER}`);
@@ -113,7 +112,7 @@ function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFac
     out.push(`variant:  ${v.name}${v.upstream ? ` (upstream ${v.upstream})` : ""}`);
     out.push(`reason:   ${reasonName(d.reason)}${d.reason >= RULE_REASON0 ? ` (experiment.rules[${d.reason - RULE_REASON0}] matched; earlier rules did not)` : d.reason === GUARD_REASON ? " (the canary guard of the variant the request was assigned is open: rolled back)" : d.reason === 2 ? " (a valid override token)" : d.reason === 1 ? " (rollout weights at --at)" : " (no rule matched: the weighted split)"}`);
     if (d.guard !== null) out.push(guardLine(plan, d.guard, v.name));
-    out.push(`key:      ${ks >= 0 ? `from ${sources[ks]}` : `none of ${sources.join(", ")} present: a new user, whose id comes from the request's entropy (${req.headers["x-request-id"] !== undefined ? "its x-request-id" : `--seed-entropy ${JSON.stringify(req.requestId)}; another value shows another new user`})`}`);
+    out.push(`key:      ${ks >= 0 ? `from ${plan.sources[ks]}` : `none of ${plan.sources.join(", ")} present: a new user, whose id comes from the request's entropy (${req.headers["x-request-id"] !== undefined ? "its x-request-id" : `--seed-entropy ${JSON.stringify(req.requestId)}; another value shows another new user`})`}`);
     const bucket = core.lastBucket(plan);
     out.push(`bucket:   ${bucket >= 0 ? `${bucket} of 10000` : "not used (a fixed variant)"}`);
     out.push(...tagLines(core.lastTags(plan)));

@@ -25,6 +25,7 @@ export interface ExperimentPlan {
   clock: boolean;              // decisions depend on now (a time-based rollout, canary guards)
   cookie: string | null;       // name of the sticky cookie tandem issues, if any
   variants: VariantInfo[];
+  sources: string[];           // stickiness.sources as the core reads them (the default: cookie:tandem-uid)
   guards: GuardInfo[];         // canary guards, by guard index
   needs: Need[];
   tags: TagInfo[];             // tagging experiments (spec.experiments); []: none
@@ -116,8 +117,29 @@ export interface BreakerCall {
 }
 export interface BreakerAdmission extends BreakerCall { key: string }
 
+// A whole policy compiled by the core (wasm/core/plan.ts): what each part's plugin is
+// configured with on each gateway, and the policy facts adapters and reports need.
+export type PartName = "experiment" | "circuit-breaker";
+export interface PolicyPart {
+  plugin: PartName;                  // Kong plugin name = Envoy root id
+  config: Record<string, unknown>;   // the plugin config, as the Envoy filter reads it
+  kong: Record<string, unknown>;     // the same for Kong's schema
+}
+export interface PolicyPlan {
+  name: string;
+  parts: PolicyPart[];               // in chain order: experiment, then circuit-breaker
+  variantHeader: string | null;      // lowercase; null without an experiment
+  overrideHeader: string | null;
+  expose: boolean;
+  variants: VariantInfo[];
+  breakerKey: string | null;         // upstream | route | header:<name>; null without a breaker
+  fallback: BreakerFallbackPlan | null;
+  reject: BreakerReply;
+}
+
 interface CoreExports {
   memory: WebAssembly.Memory;
+  tandem_policy_plan(len: number): number;
   _initialize?: () => void;
   tandem_arena(size: number): number;
   tandem_out_ptr(): number;
@@ -132,6 +154,7 @@ interface CoreExports {
   tandem_breaker_allow(h: number, keyLen: number, nowMs: number): number;
   tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_breaker_state(h: number, keyLen: number): number;
+  tandem_breaker_on_outcome(h: number, outcome: number, methodLen: number): number;
   tandem_breaker_describe_state(h: number, keyLen: number): number;
   tandem_experiment_configure(len: number): number;
   tandem_release(h: number): void;
@@ -195,6 +218,18 @@ export class TandemCore {
     const p = this.ex.tandem_out_ptr();
     const n = this.ex.tandem_out_len();
     return n === 0 ? "" : this.dec.decode(this.bytes().subarray(p, p + n));
+  }
+
+  // A whole TrafficPolicy (JSON text) -> its plan; throws CoreError with the core's
+  // message when the policy is invalid.
+  compilePolicy(json: string): PolicyPlan {
+    if (this.ex.tandem_policy_plan(this.put(json)) !== 1) throw new CoreError(this.out());
+    return JSON.parse(this.out()) as PolicyPlan;
+  }
+
+  // The part `plugin` of a plan, or null when the policy has none.
+  static part(plan: PolicyPlan, plugin: PartName): PolicyPart | null {
+    return plan.parts.find((p) => p.plugin === plugin) ?? null;
   }
 
   // null when valid, else the core's error text.
@@ -342,6 +377,13 @@ export class TandemCore {
     o: { status?: number; error?: number; latencyMs: number }, nowMs: number): BreakerCall {
     this.ex.tandem_breaker_record(plan.handle, this.put(key), flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
     return this.breakerResult();
+  }
+
+  // What answers a call whose upstream answered with `outcome` (recordBreaker's), for a
+  // request with `method`: with fallback.on upstreamFailure, a failure of an idempotent
+  // method is answered by the fallback (FallbackKind.Respond); else None.
+  fallbackOnOutcome(plan: BreakerPlan, outcome: number, method: string): FallbackKind {
+    return this.ex.tandem_breaker_on_outcome(plan.handle, outcome, this.put(method)) as FallbackKind;
   }
 
   // The key's state (no time-driven change applied), null for a key never seen or evicted.

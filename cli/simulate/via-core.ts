@@ -9,7 +9,7 @@
 // connection or a reset takes no time (the scripted upstreams answer them at once); a
 // timeout takes latencyMs (the time until the gateway gave up).
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission } from "../../core-js/tandem-core";
-import { BreakerAnswer, TAGS_HEADER } from "../../core-js/tandem-core";
+import { BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
@@ -18,8 +18,6 @@ import { edgeRefusals } from "./edge";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
 import type { PolicyDoc } from "../policy-file";
 import { VARIANT_HEADER } from "../../core-js/tandem-core";
-
-const IDEMPOTENT = new Set(["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"]);
 
 // What the request carries on to the breaker after the experiment decided `d`: the
 // experiment's variant header (the client's copy removed), no override header.
@@ -144,7 +142,7 @@ export class CoreDriver {
       const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
       res.breaker = rec.state;
       const f = b.fallback;
-      if (p.upstreamFailureFallback && f?.kind === "respond" && f.onUpstreamFailure && rec.outcome === 1 && IDEMPOTENT.has(sentMethod(r))) {
+      if (p.upstreamFailureFallback && f && this.core.fallbackOnOutcome(b, rec.outcome, sentMethod(r)) === FallbackKind.Respond) {
         // Envoy: the circuit-breaker filter's reply replaces the upstream's answer or the
         // router's own 503/504 before any header reached the codec, and goes straight to
         // it (FilterManager::sendDirectLocalReply): the experiment filter, earlier in the

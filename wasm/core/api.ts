@@ -7,6 +7,10 @@ import { ExperimentDecision, ExperimentRuntime } from "./experiment/experiment";
 import { TaggingRuntime, TaggingSettings } from "./tagging/tagging";
 import { configureExperiment, configureBreaker, configureBreakerPlugin, validatePolicy } from "./policy";
 import { BreakerRuntime, RESULT_SLOTS } from "./breaker/runtime";
+import { compilePolicy } from "./plan";
+import { fallbackOnOutcome } from "./breaker/fallback";
+import { jsonText } from "./json/write";
+import { sourceName } from "./experiment/config";
 import { BreakerSettings } from "./breaker/settings";
 import { describeState, modeName } from "./breaker/describe";
 import { LocalGuards } from "./guard/guard";
@@ -51,6 +55,15 @@ export function tandem_arena(size: i32): usize {
 export function tandem_out_ptr(): usize { return changetype<usize>(out); }
 export function tandem_out_len(): i32 { return outLen; }
 
+// Compiles a whole TrafficPolicy (JSON text of `len` bytes in the arena) into its plan
+// (./plan.ts). Returns 1 and the plan JSON in the out buffer; else 0 and the error text.
+export function tandem_policy_plan(len: i32): i32 {
+  const res = compilePolicy(arenaText(len));
+  if (res.error.length > 0) { setOut(res.error); return 0; }
+  setOut(res.plan);
+  return 1;
+}
+
 // Validates a whole TrafficPolicy (JSON text of `len` bytes in the arena). Returns 1
 // when valid; else 0 and the error text in the out buffer.
 export function tandem_validate_policy(len: i32): i32 {
@@ -86,7 +99,7 @@ export function tandem_experiment_configure(len: i32): i32 {
   for (let i = 0; i < s.variants.length; i++) {
     const v = s.variants[i];
     if (i > 0) d += ",";
-    d += "{\"name\":\"" + v.name + "\",\"upstream\":" + (v.upstream.length > 0 ? jsonString(v.upstream) : "null") + "}";
+    d += "{\"name\":\"" + v.name + "\",\"upstream\":" + (v.upstream.length > 0 ? jsonText(v.upstream) : "null") + "}";
   }
   d += "],\"guards\":[";
   for (let i = 0; i < s.guards.length; i++) {
@@ -94,6 +107,8 @@ export function tandem_experiment_configure(len: i32): i32 {
     if (i > 0) d += ",";
     d += "{\"variant\":" + g.variant.toString() + ",\"to\":" + g.to.toString() + ",\"mode\":\"" + modeName(g.breaker.mode) + "\"}";
   }
+  d += "],\"sources\":[";
+  for (let i = 0; i < s.sources.length; i++) d += (i > 0 ? "," : "") + jsonText(sourceName(s.sources[i]));
   d += "],\"needs\":[";
   for (let i = 0; i < s.needs.list.length; i++) {
     const n = s.needs.list[i];
@@ -103,17 +118,6 @@ export function tandem_experiment_configure(len: i32): i32 {
   d += "]" + describeTagging(res.tags) + "}";
   setOut(d);
   return h;
-}
-
-function jsonString(s: string): string {
-  let o = "\"";
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c) o += "\\" + String.fromCharCode(c);
-    else if (c < 0x20) o += "\\u" + (<u32>c).toString(16).padStart(4, "0");
-    else o += String.fromCharCode(c);
-  }
-  return o + "\"";
 }
 
 export function tandem_release(h: i32): void {
@@ -183,6 +187,7 @@ export function tandem_experiment_expose(h: i32): i32 {
 //                                             the outcome (error: ERROR_*, 4 = connect or reset)
 //                                             -> OUTCOME_* or -1; result area
 //   tandem_breaker_result_ptr()               i32 slots R_* of ./breaker-runtime.ts
+//   tandem_breaker_on_outcome(h, outcome, m)  FallbackKind answering an upstream's outcome, method arena[0..m)
 //   tandem_breaker_state(h, n)                0 closed, 1 open, 2 half_open, -1 unknown key
 //   tandem_breaker_describe_state(h, n)       1 and the key's state as JSON in out, or 0
 //   tandem_breaker_release(h)
@@ -237,6 +242,12 @@ export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64): i32 {
 
 export function tandem_breaker_record(h: i32, keyLen: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
   return breakerAt(h).record(changetype<usize>(arena), keyLen, flags, generation, status, error, latencyMs, nowMs);
+}
+
+// What answers a call whose upstream answered with `outcome` (OUTCOME_*), the request's
+// method in arena[0..methodLen): FallbackKind (None: the upstream's answer passes).
+export function tandem_breaker_on_outcome(h: i32, outcome: i32, methodLen: i32): i32 {
+  return <i32>fallbackOnOutcome(breakerAt(h).settings.fallback, outcome, changetype<usize>(arena), methodLen);
 }
 
 export function tandem_breaker_state(h: i32, keyLen: i32): i32 {

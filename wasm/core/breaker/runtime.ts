@@ -28,6 +28,7 @@ import { allow, classify, record, retryAfterSeconds, transportError } from "./ma
 import { fallbackOnReject } from "./fallback";
 import { BreakerState } from "./state";
 import { describeSettings, modeName } from "./describe";
+import { jsonText } from "../json/write";
 
 // The header the `experiment` part sets, what answers a rejected call when no fallback
 // applies (both gateways), and the result area (R_* i32 slots) the adapter reads after
@@ -128,10 +129,7 @@ export class BreakerRuntime {
 
   describe(): string {
     const s = this.settings;
-    let key = "upstream";
-    if (s.keyKind == KeyKind.Route) key = "route";
-    else if (s.keyKind == KeyKind.Header) key = "header:" + s.keyHeader;
-    let d = "{\"key\":" + quote(key) + ",\"mode\":\"" + modeName(s.mode) + "\",\"needs\":[";
+    let d = "{\"key\":" + quote(keyName(s)) + ",\"mode\":\"" + modeName(s.mode) + "\",\"needs\":[";
     for (let i = 0; i < this.needs.list.length; i++) {
       const n = this.needs.list[i];
       if (i > 0) d += ",";
@@ -139,14 +137,26 @@ export class BreakerRuntime {
     }
     d += "],\"records\":" + (recordsOutcomes(s) ? "true" : "false");
     d += ",\"fallback\":" + describeFallbackPlan(s.fallback);
-    d += ",\"reject\":{\"status\":" + REJECT_STATUS.toString() + ",\"headers\":{},\"body\":" + jsonText(REJECT_BODY) +
-      ",\"contentType\":" + jsonText(REJECT_CONTENT_TYPE) + ",\"retryAfter\":true}";
+    d += ",\"reject\":" + describeReject();
     d += ",\"settings\":" + describeSettings(s);
     return d + "}";
   }
 }
 
-function describeFallbackPlan(f: FallbackSettings | null): string {
+// circuitBreaker.key as written back: upstream | route | header:<lowercase name>.
+export function keyName(s: BreakerSettings): string {
+  if (s.keyKind == KeyKind.Route) return "route";
+  if (s.keyKind == KeyKind.Header) return "header:" + s.keyHeader;
+  return "upstream";
+}
+
+// The answer to a rejection no fallback takes, as the plans describe replies.
+export function describeReject(): string {
+  return "{\"status\":" + REJECT_STATUS.toString() + ",\"headers\":{},\"body\":" + jsonText(REJECT_BODY) +
+    ",\"contentType\":" + jsonText(REJECT_CONTENT_TYPE) + ",\"retryAfter\":true}";
+}
+
+export function describeFallbackPlan(f: FallbackSettings | null): string {
   if (f === null) return "null";
   let d = "{";
   if (f.kind == FallbackKind.Respond) {
@@ -164,34 +174,6 @@ function describeFallbackPlan(f: FallbackSettings | null): string {
   }
   d += ",\"onOpen\":" + (f.onOpen ? "true" : "false") + ",\"onUpstreamFailure\":" + (f.onUpstreamFailure ? "true" : "false");
   return d + "}";
-}
-
-// A JSON string literal of any text (unlike config/reader quote(), never shortened).
-// Linear with two allocations: the escaped UTF-16 units are sized, written into one
-// buffer and decoded once (bodies reach 64 KiB; many small strings would be quadratic
-// under the incremental GC).
-export function jsonText(s: string): string {
-  const n = s.length;
-  let size = n + 2;
-  for (let i = 0; i < n; i++) {
-    const c = s.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c) size += 1;
-    else if (c < 0x20 || c == 0x7f) size += 5;
-  }
-  const buf = new StaticArray<u16>(size);
-  const hex = "0123456789abcdef";
-  let o = 0;
-  buf[o++] = 0x22;
-  for (let i = 0; i < n; i++) {
-    const c = <u16>s.charCodeAt(i);
-    if (c == 0x22 || c == 0x5c) { buf[o++] = 0x5c; buf[o++] = c; }
-    else if (c < 0x20 || c == 0x7f) {
-      buf[o++] = 0x5c; buf[o++] = 0x75; buf[o++] = 0x30; buf[o++] = 0x30;
-      buf[o++] = <u16>hex.charCodeAt(c >> 4); buf[o++] = <u16>hex.charCodeAt(c & 15);
-    } else buf[o++] = c;
-  }
-  buf[o++] = 0x22;
-  return String.UTF16.decodeUnsafe(changetype<usize>(buf), <usize>size << 1);
 }
 
 // Forced modes neither change nor read the state from outcomes: adapters skip record().

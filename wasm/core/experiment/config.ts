@@ -390,6 +390,13 @@ function parseStickiness(r: Reader, obj: JValue, path: string, s: ExperimentSett
   s.sources = StaticArray.fromArray(sources);
 }
 
+// A stickiness source as the policy names it (header names lowercase): the inverse of
+// parseSource, for reports.
+export function sourceName(s: Source): string {
+  if (s.kind == SourceKind.Ip) return "ip";
+  return (s.kind == SourceKind.Cookie ? "cookie:" : s.kind == SourceKind.Header ? "header:" : "query:") + s.name;
+}
+
 function parseSource(text: string): Source | null {
   if (text == "ip") return new Source(SourceKind.Ip, "");
   const colon = text.indexOf(":");

@@ -1,0 +1,82 @@
+// The policy plan (wasm/core/plan.ts through core-js compilePolicy): one call turns a
+// TrafficPolicy into what each gateway's plugins are configured with and the policy
+// facts adapters read. Its part configs are exactly what `tandem render` writes
+// (cli/render.ts), for the deploy examples and for seeded generated policies.
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { CoreError, TandemCore, type PolicyPlan } from "../../core-js/tandem-core";
+import { readPolicyText, type PolicyDoc } from "../../cli/policy-file";
+import { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../../cli/render";
+import { generatedCases } from "../parity/generated-scenarios";
+import { loadCore } from "../support/dist";
+
+const core = loadCore();
+const EXAMPLES = join(__dirname, "..", "..", "deploy", "examples");
+
+function renderParts(p: PolicyDoc) {
+  const ex = experimentConfig(p);
+  const cb = breakerConfig(p);
+  return [
+    ...(ex ? [{ plugin: "experiment", config: ex, kong: kongExperimentConfig(ex) }] : []),
+    ...(cb ? [{ plugin: "circuit-breaker", config: cb, kong: kongBreakerConfig(p) }] : []),
+  ];
+}
+
+function policy(spec: Record<string, unknown>): PolicyDoc {
+  return { apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "t" }, spec } as PolicyDoc;
+}
+
+const examples = readdirSync(EXAMPLES).filter((f) => f.endsWith(".yaml"))
+  .map((f) => [f, readPolicyText(join(EXAMPLES, f)) as PolicyDoc] as const);
+
+describe("policy plan", () => {
+  it.each(examples)("%s: parts are what render writes, on both gateways", (_f, doc) => {
+    const plan = core.compilePolicy(JSON.stringify(doc));
+    expect(plan.name).toBe(doc.metadata.name);
+    expect(plan.parts).toEqual(renderParts(doc));
+  });
+
+  it("generated policies: parts are what render writes", () => {
+    const cases = generatedCases(20260611, 40, 1);
+    expect(cases.length).toBe(40);
+    for (const c of cases) {
+      const doc = c.policy as PolicyDoc;
+      expect(core.compilePolicy(JSON.stringify(doc)).parts, `case ${c.index}`).toEqual(renderParts(doc));
+    }
+  });
+
+  it("carries header names, the variant -> upstream table, the breaker key and replies", () => {
+    const plan: PolicyPlan = core.compilePolicy(JSON.stringify(policy({
+      experiment: {
+        name: "pricing", variantHeader: "X-Pricing-Variant", override: { header: "X-QA", secret: "0123456789abcdef0123" }, exposeHeader: true,
+        variants: [{ name: "a", weight: 50, upstream: "api-v1" }, { name: "b", weight: 50 }],
+      },
+      circuitBreaker: { key: "header:X-Tenant", failure: { statuses: [500, 503] } },
+      fallback: { reroute: { variant: "a" }, on: ["open", "upstreamFailure"] },
+    })));
+    expect(plan.variantHeader).toBe("x-pricing-variant");
+    expect(plan.overrideHeader).toBe("x-qa");
+    expect(plan.expose).toBe(true);
+    expect(plan.variants).toEqual([{ name: "a", upstream: "api-v1" }, { name: "b", upstream: null }]);
+    expect(plan.breakerKey).toBe("header:x-tenant");
+    expect(plan.fallback).toMatchObject({ kind: "reroute", variant: "a", upstream: null, onOpen: true, onUpstreamFailure: true });
+    expect(plan.reject).toEqual({ status: 503, headers: {}, body: "circuit breaker open", contentType: "text/plain; charset=utf-8", retryAfter: true });
+    const kong = TandemCore.part(plan, "circuit-breaker")!.kong;
+    expect(kong.failure).toEqual({ statuses: ["500", "503"] });
+    expect(kong.variantUpstreams).toEqual({ a: "api-v1" });
+  });
+
+  it("a policy without a breaker has no breaker part, key or fallback", () => {
+    const plan = core.compilePolicy(JSON.stringify(policy({ experiment: { name: "e", variants: [{ name: "a", weight: 100 }] } })));
+    expect(plan.parts.map((p) => p.plugin)).toEqual(["experiment"]);
+    expect(plan.variantHeader).toBe("x-tandem-variant");
+    expect([plan.breakerKey, plan.fallback, plan.overrideHeader]).toEqual([null, null, null]);
+  });
+
+  it("refuses an invalid policy with validatePolicy's text", () => {
+    const bad = JSON.stringify(policy({ experiment: { variants: [{ name: "a", weight: 120 }] } }));
+    expect(() => core.compilePolicy(bad)).toThrow(CoreError);
+    expect(() => core.compilePolicy(bad)).toThrow(core.validatePolicy(bad)!);
+  });
+});

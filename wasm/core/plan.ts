@@ -1,0 +1,105 @@
+// A whole TrafficPolicy compiled into the plan the Node side works from (`render`,
+// `simulate`, `explain`, the playground): what each gateway's plugins are configured
+// with, and the policy facts an adapter or a report needs, decided here once so no
+// TypeScript re-reads the raw document. Configure time only.
+//
+//   name            metadata.name
+//   parts           [{plugin, config, kong}] in chain order: `experiment` (spec.experiment
+//                   + `experiments`), `circuit-breaker` (spec.circuitBreaker + `fallback`).
+//                   config: the plugin / root id config as the Envoy filter reads it;
+//                   kong: the same for Kong's schema (failure statuses as strings, and
+//                   the breaker's `variantUpstreams`, Kong routing before plugins run)
+//   variantHeader   the header the experiment sets (lowercase); null without one
+//   overrideHeader  the QA override header, or null
+//   expose          whether responses carry x-tandem-decision
+//   variants        [{name, upstream|null}] in declared order
+//   breakerKey      circuitBreaker.key (upstream | route | header:<name>), or null
+//   fallback        the fallback's reply or reroute and when it applies, or null
+//   reject          the answer to a rejection no fallback takes
+import { JType, JValue, parseJson } from "./json/json";
+import { jsonText, writeJson } from "./json/write";
+import { Reader } from "./config/reader";
+import { validatePolicy } from "./policy";
+import { parseExperiment } from "./experiment/config";
+import { ExperimentSettings } from "./experiment/settings";
+import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
+import { parseFallback } from "./breaker/fallback-config";
+import { FallbackSettings } from "./breaker/settings";
+import { describeFallbackPlan, describeReject, keyName } from "./breaker/runtime";
+import { TAGGING_SECTION } from "./tagging/config";
+
+export class PlanResult {
+  plan: string = "";
+  error: string = "";
+}
+
+// `obj` with `extra` (when not null) appended under `key`: a part's config.
+function joined(obj: JValue | null, key: string, extra: JValue | null): JValue {
+  const o = new JValue();
+  o.type = JType.Obj;
+  if (obj !== null) for (let i = 0; i < obj.keys.length; i++) { o.keys.push(obj.keys[i]); o.vals.push(obj.vals[i]); }
+  if (extra !== null) { o.keys.push(key); o.vals.push(extra); }
+  return o;
+}
+
+export function compilePolicy(text: string): PlanResult {
+  const out = new PlanResult();
+  const err = validatePolicy(text);
+  if (err.length > 0) { out.error = err; return out; }
+  const doc = parseJson(text).value as JValue;
+  const spec = doc.get("spec") as JValue;
+  const name = ((doc.get("metadata") as JValue).get("name") as JValue).s;
+  const r = new Reader();
+  const ex = spec.get("experiment");
+  const cb = spec.get("circuitBreaker");
+  const fb = spec.get("fallback");
+  let es: ExperimentSettings | null = null;
+  if (ex !== null) es = parseExperiment(r, ex, "experiment");
+  let f: FallbackSettings | null = null;
+  if (fb !== null) f = parseFallback(r, fb, FALLBACK_SECTION);
+
+  let parts = "";
+  let variants = "[";
+  if (ex !== null && es !== null) {
+    const cfg = joined(ex, TAGGING_SECTION, spec.get(TAGGING_SECTION));
+    parts += "{\"plugin\":\"experiment\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
+    for (let i = 0; i < es.variants.length; i++) {
+      const v = es.variants[i];
+      variants += (i > 0 ? "," : "") + "{\"name\":" + jsonText(v.name) + ",\"upstream\":" + (v.upstream.length > 0 ? jsonText(v.upstream) : "null") + "}";
+    }
+  }
+  variants += "]";
+  let breakerKey = "null";
+  if (cb !== null || fb !== null) {
+    const bs = parseBreaker(r, cb !== null ? cb : joined(null, "", null), BREAKER_SECTION);
+    if (bs !== null) breakerKey = jsonText(keyName(bs));
+    const cfg = joined(cb, "fallback", fb);
+    // Kong routes before plugins run: a reroute to a variant needs each variant's Kong
+    // Upstream (the plugin strips `variantUpstreams` before the core sees the config).
+    const ups = new JValue();
+    ups.type = JType.Obj;
+    if (es !== null) {
+      for (let i = 0; i < es.variants.length; i++) {
+        const v = es.variants[i];
+        if (v.upstream.length == 0) continue;
+        const u = new JValue();
+        u.type = JType.Str;
+        u.s = v.upstream;
+        ups.keys.push(v.name);
+        ups.vals.push(u);
+      }
+    }
+    const kongCfg = joined(cfg, "variantUpstreams", ups.keys.length > 0 ? ups : null);
+    parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"circuit-breaker\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(kongCfg, true) + "}";
+  }
+  let d = "{\"name\":" + jsonText(name) + ",\"parts\":[" + parts + "]";
+  d += ",\"variantHeader\":" + (es !== null ? jsonText(es.variantHeader) : "null");
+  d += ",\"overrideHeader\":" + (es !== null && es.overrideHeader.length > 0 ? jsonText(es.overrideHeader) : "null");
+  d += ",\"expose\":" + (es !== null && es.expose ? "true" : "false");
+  d += ",\"variants\":" + variants;
+  d += ",\"breakerKey\":" + breakerKey;
+  d += ",\"fallback\":" + describeFallbackPlan(f);
+  d += ",\"reject\":" + describeReject();
+  out.plan = d + "}";
+  return out;
+}
