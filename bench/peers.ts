@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import CircuitBreaker from 'opossum';
 import { answerNeeds } from '../core-js/answer-needs';
-import { TandemCore } from '../core-js/tandem-core';
+import { TandemCore, VARIANT_HEADER } from '../core-js/tandem-core';
 import { ROOT, distPath, progress } from './common';
 import { median } from './requests';
 
@@ -82,7 +82,7 @@ export async function peersBench(rounds = 12, perRound = 20_000): Promise<PeersR
   if (agreeGb !== KEYS.length || agreeUn !== KEYS.length) throw new Error(`peers: variants differ from the SDKs (growthbook ${agreeGb}/${KEYS.length}, unleash ${agreeUn}/${KEYS.length})`);
 
   const bplan = core.configureBreaker(JSON.stringify({ window: { type: 'count', size: 100 }, minimumCalls: 20, failureRateThreshold: 50 }), 7);
-  const bfacts = answerNeeds(bplan.needs, { headers: { host: 'shop.example.com', 'x-tandem-variant': 'canary' } });
+  const bfacts = answerNeeds(bplan.needs, { headers: { host: 'shop.example.com', [VARIANT_HEADER]: 'canary' } });
   const opossum = new CircuitBreaker(async () => 1, { timeout: false, errorThresholdPercentage: 50, volumeThreshold: 20, rollingCountTimeout: 10_000 });
   let clock = 1_700_000_000_000;
   let sink = 0;
