@@ -14,6 +14,7 @@ import { startEnvoy } from '../sim/envoy/index';
 import { startKong } from '../sim/kong/index';
 import { distPath, progress } from './common';
 import { rng } from './requests';
+import { VARIANT_HEADER } from '../core-js/tandem-core';
 
 const EXPERIMENT = {
   name: 'soak', stickiness: { sources: ['header:x-user-id'] },
@@ -130,7 +131,7 @@ export async function soak(requests = Number(process.env.SOAK_REQUESTS ?? 200_00
         { wasm, rootId: 'circuit-breaker', configuration: JSON.stringify(BREAKER) },
       ],
       clusters: upstreams,
-      routes: [{ header: { name: 'x-tandem-variant', value: 'canary' }, cluster: 'api-v2' }, { cluster: 'api-v1' }],
+      routes: [{ header: { name: VARIANT_HEADER, value: 'canary' }, cluster: 'api-v2' }, { cluster: 'api-v1' }],
       upstreamTimeoutMs: TIMEOUT_MS,
     });
     const started = Date.now();
