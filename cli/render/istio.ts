@@ -14,10 +14,12 @@ import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { requireLabel, resourceName } from "./names";
 import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import { istioRoute, istioTrafficPolicy, resilienceOf } from "./resilience";
+import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 
-export const VARIANT_HEADER = "x-tandem-variant";
-// The header the circuit-breaker filter sets for a `fallback.reroute.upstream`.
-export const REROUTE_HEADER = "x-tandem-upstream";
+// The headers tandem owns (wasm/core/contract.ts); the circuit-breaker filter sets
+// UPSTREAM_HEADER for a `fallback.reroute.upstream`.
+export { VARIANT_HEADER };
+export const REROUTE_HEADER = UPSTREAM_HEADER;
 
 export interface IstioOptions {
   namespace: string;                         // the VirtualService / DestinationRule namespace
