@@ -10,6 +10,7 @@
 // both: what the schema refuses, the core refuses; valid policies pass both.
 
 import { UsageError } from "./usage-error";
+import { VARIANT_HEADER } from "../core-js/tandem-core";
 
 type S = Record<string, unknown>;
 
@@ -112,7 +113,7 @@ const experiment: S = obj("A sticky weighted experiment: each user gets one vari
       sameSite: oneOfEnum("SameSite attribute (None needs secure: true)", ["Lax", "Strict", "None"], "Lax"),
     }),
   }),
-  variantHeader: str("the request header that carries the variant upstream", { default: "x-tandem-variant", pattern: TOKEN }),
+  variantHeader: str("the request header that carries the variant upstream", { default: VARIANT_HEADER, pattern: TOKEN }),
   variants: { type: "array", description: "1-32 variants; weights sum to 100", minItems: 1, maxItems: 32, items: variant },
   scope: obj("Which requests the experiment applies to (default: all)", {
     hosts: { type: "array", description: "host names, *. wildcard prefix allowed", minItems: 1, items: { type: "string", minLength: 1 } },
