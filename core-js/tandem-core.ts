@@ -7,6 +7,7 @@ import {
   G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION, GUARD_SLOTS,
   PERMITTED, PROBE, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, RESULT_SLOTS,
   R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
+  FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP,
 } from "../wasm/core/contract";
 import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
 
@@ -136,6 +137,27 @@ export interface PolicyPlan {
   fallback: BreakerFallbackPlan | null;
   reject: BreakerReply;
 }
+// ---- fault injection (wasm/core/fault) ----
+export interface FaultReply { body: string; contentType: string; headers: Record<string, string> }
+export interface FaultInfo {
+  name: string; scope: "gateway" | "upstream"; by: "request" | "user";
+  delayMs: number | null; delayPercent: number; abortStatus: number | null; abortPercent: number;
+  maxActive: number | null; reply: FaultReply | null;
+}
+export interface FaultPlan { handle: number; clock: boolean; upstream: boolean; faults: FaultInfo[]; strip: string[]; needs: Need[] }
+// Why fault i did not apply / how it did (wasm/core/fault/fault.ts WHY_*).
+export const FAULT_WHY = ["not reached", "disabled", "outside its schedule", "match does not hold", "another variant", "coin lost", "maxActive delays in flight", "coin won", "control header"] as const;
+export const FAULT_WHY_PERCENT = 7;
+export const FAULT_WHY_HEADER = 8;
+export interface FaultDecision {
+  fault: number;              // index into plan.faults, -1 none
+  delayMs: number | null;
+  abortStatus: number | null;
+  reason: number;             // FAULT_WHY index
+  strip: boolean;             // remove the control header(s) plan.strip
+  needsEntropy: boolean;      // decide again with the request id
+}
+export interface FaultTrace { why: number; delayBucket: number; abortBucket: number }
 
 interface CoreExports {
   memory: WebAssembly.Memory;
@@ -172,6 +194,15 @@ interface CoreExports {
   tandem_experiment_tag_variant(h: number, i: number): number;
   tandem_experiment_tag_reason(h: number, i: number): number;
   tandem_experiment_tag_bucket(h: number, i: number): number;
+  tandem_fault_configure(len: number): number;
+  tandem_fault_release(h: number): void;
+  tandem_fault_fact_table(h: number): number;
+  tandem_fault_result_ptr(): number;
+  tandem_fault_decide(h: number, nowMs: number): number;
+  tandem_fault_why(h: number, i: number): number;
+  tandem_fault_delay_bucket(h: number, i: number): number;
+  tandem_fault_abort_bucket(h: number, i: number): number;
+  tandem_fault_active(h: number, i: number, delta: number): number;
 }
 
 export class CoreError extends Error {}
@@ -411,5 +442,42 @@ export class TandemCore {
       answer: r[R_FALLBACK] as FallbackKind,
       outcome: r[R_OUTCOME],
     };
+  }
+
+  // ---- fault injection ----
+
+  // The `fault-injection` plugin config ({faults, experiment?, hasBreaker?}) -> a plan
+  // with a handle; throws CoreError with the core's message.
+  configureFaults(json: string): FaultPlan {
+    const h = this.ex.tandem_fault_configure(this.put(json));
+    if (h < 0) throw new CoreError(this.out());
+    return { handle: h, ...(JSON.parse(this.out()) as Omit<FaultPlan, "handle">) };
+  }
+
+  releaseFaults(plan: FaultPlan): void {
+    this.ex.tandem_fault_release(plan.handle);
+  }
+
+  // `facts[i]` answers plan.needs[i] (undefined = absent).
+  decideFault(plan: FaultPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): FaultDecision {
+    this.putFacts(facts, () => this.ex.tandem_fault_fact_table(plan.handle));
+    this.ex.tandem_fault_decide(plan.handle, nowMs);
+    const r = new Int32Array(this.bytes().buffer, this.ex.tandem_fault_result_ptr(), FAULT_SLOTS);
+    return {
+      fault: r[F_FAULT], delayMs: r[F_DELAY_MS] >= 0 ? r[F_DELAY_MS] : null, abortStatus: r[F_ABORT_STATUS] > 0 ? r[F_ABORT_STATUS] : null,
+      reason: r[F_REASON], strip: r[F_STRIP] === 1, needsEntropy: r[F_NEEDS_ENTROPY] === 1,
+    };
+  }
+
+  // Fault i in the last decision: why it did (not) apply, its coins' buckets (-1: not tossed).
+  faultTrace(plan: FaultPlan, i: number): FaultTrace {
+    const h = plan.handle;
+    return { why: this.ex.tandem_fault_why(h, i), delayBucket: this.ex.tandem_fault_delay_bucket(h, i), abortBucket: this.ex.tandem_fault_abort_bucket(h, i) };
+  }
+
+  // The adapter's count of fault i's delays in flight (maxActive): +1 when a delay
+  // starts, -1 when it ends (resumed or the client left). The new count.
+  faultActive(plan: FaultPlan, i: number, delta: number): number {
+    return this.ex.tandem_fault_active(plan.handle, i, delta);
   }
 }

@@ -16,6 +16,11 @@ import { describeState, modeName } from "./breaker/describe";
 import { LocalGuards } from "./guard/guard";
 import { BreakerState } from "./breaker/state";
 import { GUARD_SLOTS, G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION } from "./contract";
+import { configureFaults } from "./fault/policy";
+import { FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP } from "./contract";
+import { FaultRuntime } from "./fault/fault";
+import { BY_USER, FaultSettings, SCOPE_UPSTREAM } from "./fault/settings";
+import { formatBp } from "./config/reader";
 
 let arena = new StaticArray<u8>(65536);
 let out = new StaticArray<u8>(0);
@@ -358,4 +363,101 @@ export function tandem_experiment_tag_reason(h: i32, i: i32): i32 {
 }
 export function tandem_experiment_tag_bucket(h: i32, i: i32): i32 {
   return (taggingAt(h) as TaggingRuntime).runtimes[i].decision.bucket;
+}
+
+// ---- fault injection (./fault): handle-based, like the breaker ----
+//
+//   h = tandem_fault_configure(len)     plugin config JSON in the arena -> handle, plan JSON
+//                                       in out (./fault/policy.ts), or -1 and the error
+//   tandem_fault_fact_table(h)          2 x i32 per plan need: [arena offset, length or -1]
+//   f = tandem_fault_decide(h, nowMs)   the fault that applies (-1 none); F_* slots of the
+//                                       result area: delay ms, abort status, reason, strip,
+//                                       needs entropy (decide again with the request id)
+//   tandem_fault_why(h, i) / _delay_bucket / _abort_bucket: fault i in the last decision
+//   tandem_fault_active(h, i, delta)    the adapter's count of fault i's delays in flight
+const faultRuntimes = new Array<FaultRuntime | null>(0);
+const faultTables = new Array<StaticArray<i32>>(0);
+const faultResult = new StaticArray<i32>(FAULT_SLOTS);
+
+export function tandem_fault_configure(len: i32): i32 {
+  const res = configureFaults(arenaText(len));
+  const s = res.settings;
+  if (s === null) { setOut(res.error); return -1; }
+  const rt = new FaultRuntime(s);
+  let h = -1;
+  for (let i = 0; i < faultRuntimes.length; i++) if (faultRuntimes[i] === null) { h = i; break; }
+  if (h < 0) { h = faultRuntimes.length; faultRuntimes.push(null); faultTables.push(new StaticArray<i32>(0)); }
+  faultRuntimes[h] = rt;
+  faultTables[h] = new StaticArray<i32>(s.needs.list.length * 2);
+  setOut(describeFaults(s));
+  return h;
+}
+
+function describeFaults(s: FaultSettings): string {
+  let d = "{\"clock\":" + (s.clock ? "true" : "false") + ",\"upstream\":" + (s.upstream ? "true" : "false") + ",\"faults\":[";
+  for (let i = 0; i < s.faults.length; i++) {
+    const f = s.faults[i];
+    if (i > 0) d += ",";
+    d += "{\"name\":\"" + f.name + "\",\"scope\":\"" + (f.scope == SCOPE_UPSTREAM ? "upstream" : "gateway") + "\",\"by\":\"" + (f.by == BY_USER ? "user" : "request") + "\"";
+    d += ",\"delayMs\":" + (f.delayMs >= 0 ? f.delayMs.toString() : "null") + ",\"delayPercent\":" + formatBp(f.delayBp);
+    d += ",\"abortStatus\":" + (f.abortStatus > 0 ? f.abortStatus.toString() : "null") + ",\"abortPercent\":" + formatBp(f.abortBp);
+    d += ",\"maxActive\":" + (f.maxActive > 0 ? f.maxActive.toString() : "null");
+    const rp = f.reply;
+    if (rp !== null) {
+      d += ",\"reply\":{\"body\":" + jsonText(rp.body) + ",\"contentType\":" + jsonText(rp.contentType) + ",\"headers\":{";
+      for (let j = 0; j < rp.headers.length; j++) d += (j > 0 ? "," : "") + jsonText(rp.headers[j].name) + ":" + jsonText(rp.headers[j].value);
+      d += "}}";
+    } else d += ",\"reply\":null";
+    d += "}";
+  }
+  d += "],\"strip\":[";
+  for (let i = 0; i < s.stripSlots.length; i++) d += (i > 0 ? "," : "") + "\"" + s.needs.list[s.stripSlots[i]].name + "\"";
+  d += "],\"needs\":[";
+  for (let i = 0; i < s.needs.list.length; i++) {
+    const n = s.needs.list[i];
+    d += (i > 0 ? "," : "") + "{\"kind\":" + (<i32>n.kind).toString() + ",\"name\":\"" + n.name + "\"}";
+  }
+  return d + "]}";
+}
+
+export function tandem_fault_release(h: i32): void {
+  if (h >= 0 && h < faultRuntimes.length) { faultRuntimes[h] = null; faultTables[h] = new StaticArray<i32>(0); }
+}
+
+export function tandem_fault_fact_table(h: i32): usize {
+  return changetype<usize>(faultTables[h]);
+}
+
+export function tandem_fault_result_ptr(): usize {
+  return changetype<usize>(faultResult);
+}
+
+export function tandem_fault_decide(h: i32, nowMs: f64): i32 {
+  const rt = faultRuntimes[h] as FaultRuntime;
+  tableFacts.table = faultTables[h];
+  const d = rt.decide(tableFacts, nowMs);
+  faultResult[F_FAULT] = d.fault;
+  faultResult[F_DELAY_MS] = d.delayMs;
+  faultResult[F_ABORT_STATUS] = d.abortStatus;
+  faultResult[F_REASON] = d.reason;
+  faultResult[F_STRIP] = d.strip ? 1 : 0;
+  faultResult[F_NEEDS_ENTROPY] = d.needsEntropy ? 1 : 0;
+  return d.fault;
+}
+
+export function tandem_fault_why(h: i32, i: i32): i32 {
+  return (faultRuntimes[h] as FaultRuntime).why[i];
+}
+export function tandem_fault_delay_bucket(h: i32, i: i32): i32 {
+  return (faultRuntimes[h] as FaultRuntime).delayBucket[i];
+}
+export function tandem_fault_abort_bucket(h: i32, i: i32): i32 {
+  return (faultRuntimes[h] as FaultRuntime).abortBucket[i];
+}
+
+export function tandem_fault_active(h: i32, i: i32, delta: i32): i32 {
+  const a = (faultRuntimes[h] as FaultRuntime).active;
+  const n = max(0, a[i] + delta);
+  a[i] = n;
+  return n;
 }

@@ -80,6 +80,14 @@ export const G_TRACKED = 4;      // 1: record the outcome
 export const G_TRANSITION = 5;   // record: 1 when it changed the state
 export const G_REASON = 6;       // record: the reason of its last transition
 export const GUARD_SLOTS = 8;
+// Faults: after a fault decision (wasm/core/api.ts tandem_fault_decide).
+export const F_FAULT = 0;          // the fault that applies, -1 none
+export const F_DELAY_MS = 1;       // its delay, ms; -1 none
+export const F_ABORT_STATUS = 2;   // its abort status; 0 none
+export const F_REASON = 3;         // why (wasm/core/fault/fault.ts WHY_*)
+export const F_STRIP = 4;          // 1: remove the control header(s) before the upstream
+export const F_NEEDS_ENTROPY = 5;  // 1: a coin needs the request id: decide again with it
+export const FAULT_SLOTS = 8;
 
 // ---- Envoy shared data (wasm/filter/breaker-store.ts) ----
 // One value per slot, named <prefix><configId hex>:<slot hex>.

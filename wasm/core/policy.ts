@@ -16,13 +16,14 @@ import { FallbackKind, FallbackSettings } from "./breaker/settings";
 import { BreakerResult, configureBreakerSettings } from "./breaker/policy";
 import { TAGGING_SECTION, parseTagging, routingFields } from "./tagging/config";
 import { TaggingSettings } from "./tagging/tagging";
+import { FAULTS_SECTION, parseFaults } from "./fault/config";
 
 export const API_VERSION = "tandem.dev/v1alpha1";
 export const KIND = "TrafficPolicy";
 const POLICY_KEYS: StaticArray<string> = ["apiVersion", "kind", "metadata", "spec"];
 const METADATA_KEYS: StaticArray<string> = ["name", "namespace", "labels", "annotations"];
 const SPEC_KEYS: StaticArray<string> = [
-  "experiment", "experiments", "circuitBreaker", "fallback", "upstreams", "retries", "timeoutMs", "connectionPool", "outlierDetection",
+  "experiment", "experiments", "circuitBreaker", "fallback", "upstreams", "retries", "timeoutMs", "connectionPool", "outlierDetection", "faults",
 ];
 
 export class ExperimentResult {
@@ -158,5 +159,9 @@ export function validatePolicy(text: string): string {
   if (r.failed) return r.error;
   // Retries, timeouts, connection limits, outlier detection: gateway settings render writes.
   checkResilience(r, spec);
+  if (r.failed) return r.error;
+  // spec.faults (the fault-injection plugin: ./fault/policy.ts, same checks and paths).
+  const faults = r.field(spec, FAULTS_SECTION);
+  if (faults !== null) parseFaults(r, faults, FAULTS_SECTION, es, cb !== null);
   return r.error;
 }

@@ -41,7 +41,7 @@ export function parseFallback(r: Reader, v: JValue | null, path: string): Fallba
   return f;
 }
 
-function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSettings): void {
+export function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSettings): void {
   f.kind = FallbackKind.Respond;
   f.status = <i32>r.int(o, "status", p, DEFAULT_FALLBACK_STATUS, 100, 599);
   const body = r.str(o, "body", p, "") as string;

@@ -273,11 +273,7 @@ export class ExperimentRuntime {
     } else {
       dst = changetype<usize>(this.idBuf);
     }
-    let h: u32 = 0x7a3d_e5c1;
-    for (let i = 0; i < 4; i++) {
-      h = murmur3_32(ep, el, h + <u32>i);
-      writeHex32(dst + (<usize>i << 3), h);
-    }
+    writeGeneratedId(ep, el, dst);
     key.set(dst, ID_HEX_LEN);
     return true;
   }
@@ -296,6 +292,16 @@ export class ExperimentRuntime {
       if (!pathMatches(this.matcher.normalizedPath(p), prefixes)) return false;   // as path rules see it
     }
     return true;
+  }
+}
+
+// The ID_HEX_LEN hex digits of the id minted from `el` entropy bytes at `ep`, at `dst`:
+// the value of a new user's cookie (faults by: user hash it the same way).
+export function writeGeneratedId(ep: usize, el: i32, dst: usize): void {
+  let h: u32 = 0x7a3d_e5c1;
+  for (let i = 0; i < 4; i++) {
+    h = murmur3_32(ep, el, h + <u32>i);
+    writeHex32(dst + (<usize>i << 3), h);
   }
 }
 

@@ -31,21 +31,9 @@ export function parseRules(r: Reader, obj: JValue, path: string, variants: Stati
     const item = arr.items[i];
     if (!r.object(item, p, RULE_KEYS)) return null;
     const rule = new Rule();
-    const m = r.obj(item, "match", p, MATCH_KEYS);
-    if (r.failed) return null;
-    if (m === null) { r.fail(join(p, "match"), E_NOT_EMPTY, null); return null; }
-    const list = new Array<FieldMatch>(0);
-    parseNamed(r, m, "header", join(p, "match"), Field.Header, list, needs);
-    parseNamed(r, m, "cookie", join(p, "match"), Field.Cookie, list, needs);
-    parseNamed(r, m, "query", join(p, "match"), Field.Query, list, needs);
-    parseSingle(r, m, "path", join(p, "match"), Field.Path, list, needs);
-    parseSingle(r, m, "method", join(p, "match"), Field.Method, list, needs);
-    parseSingle(r, m, "host", join(p, "match"), Field.Host, list, needs);
-    if (r.failed) return null;
-    if (list.length == 0) { r.fail(join(p, "match"), E_NOT_EMPTY, null); return null; }
-    if (list.length > MAX_CONDITIONS) { r.failText(join(p, "match"), "must have at most " + MAX_CONDITIONS.toString() + " conditions"); return null; }
-    cheapestFirst(list);
-    rule.matches = StaticArray.fromArray(list);
+    const matches = parseMatch(r, item, p, needs);
+    if (matches === null) return null;
+    rule.matches = matches;
     const v = r.field(item, "variant");
     const sp = r.field(item, "split");
     if ((v === null) == (sp === null)) { r.fail(p, E_RULE_TARGET, null); return null; }
@@ -57,6 +45,26 @@ export function parseRules(r: Reader, obj: JValue, path: string, variants: Stati
     out[i] = rule;
   }
   return out;
+}
+
+// `<p>.match` of `item` (required, not empty): the conditions, cheapest first. Rules
+// and faults (../fault/config.ts) share it: one match language, one set of messages.
+export function parseMatch(r: Reader, item: JValue, p: string, needs: Needs): StaticArray<FieldMatch> | null {
+  const m = r.obj(item, "match", p, MATCH_KEYS);
+  if (r.failed) return null;
+  if (m === null) { r.fail(join(p, "match"), E_NOT_EMPTY, null); return null; }
+  const list = new Array<FieldMatch>(0);
+  parseNamed(r, m, "header", join(p, "match"), Field.Header, list, needs);
+  parseNamed(r, m, "cookie", join(p, "match"), Field.Cookie, list, needs);
+  parseNamed(r, m, "query", join(p, "match"), Field.Query, list, needs);
+  parseSingle(r, m, "path", join(p, "match"), Field.Path, list, needs);
+  parseSingle(r, m, "method", join(p, "match"), Field.Method, list, needs);
+  parseSingle(r, m, "host", join(p, "match"), Field.Host, list, needs);
+  if (r.failed) return null;
+  if (list.length == 0) { r.fail(join(p, "match"), E_NOT_EMPTY, null); return null; }
+  if (list.length > MAX_CONDITIONS) { r.failText(join(p, "match"), "must have at most " + MAX_CONDITIONS.toString() + " conditions"); return null; }
+  cheapestFirst(list);
+  return StaticArray.fromArray(list);
 }
 
 // A rule matches when all its conditions hold, so their order changes only the cost:

@@ -31,7 +31,8 @@ export class RuleMatcher {
     return -1;
   }
 
-  private matches(rule: Rule): bool {
+  // Whether all of `rule`'s conditions hold (faults test their match this way).
+  matches(rule: Rule): bool {
     const ms = rule.matches;
     for (let i = 0; i < ms.length; i++) {
       const fm = unchecked(ms[i]);
