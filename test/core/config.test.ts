@@ -111,7 +111,7 @@ describe("TrafficPolicy documents", () => {
   it("checks the envelope", () => {
     expect(core.validatePolicy(JSON.stringify({ ...doc, kind: "Policy" }))).toBe("kind: must be TrafficPolicy, got \"Policy\"");
     expect(core.validatePolicy(JSON.stringify({ ...doc, apiVersion: "v1" }))).toBe("apiVersion: must be tandem.dev/v1alpha1, got \"v1\"");
-    expect(core.validatePolicy(JSON.stringify({ ...doc, spec: { canary: {} } }))).toBe("spec.canary: unknown field (allowed: experiment, experiments, circuitBreaker, fallback, upstreams, retries, timeoutMs, connectionPool, outlierDetection)");
+    expect(core.validatePolicy(JSON.stringify({ ...doc, spec: { canary: {} } }))).toBe("spec.canary: unknown field (allowed: experiment, experiments, circuitBreaker, fallback, upstreams, retries, timeoutMs, connectionPool, outlierDetection, faults)");
     expect(core.validatePolicy(JSON.stringify({ ...doc, metadata: {} }))).toBe("metadata.name: is required");
   });
 });
