@@ -22,3 +22,4 @@ export {
   responseFlagsToString,
 } from './abi-status.js';
 export { compileAssemblyScript } from './asc.js';
+export { VirtualTicks } from './virtual-ticks.js';

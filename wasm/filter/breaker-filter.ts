@@ -31,6 +31,7 @@
 //   route       the empty key: one state for everything this filter instance sees (a
 //               WasmPlugin cannot be scoped to a route).
 //   header:<n>  the first value of request header <n> (absent: the empty key).
+import { LocalReply } from "./local-reply";
 import { CONTINUE, FilterRoot, FilterStream, STOP_ITERATION } from "./contexts";
 import { configureBreakerSettings } from "../core/breaker/policy";
 import { Bytes, utf8 } from "../core/text/bytes";
@@ -47,7 +48,7 @@ import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus } from 
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
-  removeHeader, sendLocalResponse,
+  removeHeader,
 } from "./host";
 
 export const CONFIG_REJECTED = "tandem: circuit-breaker configuration rejected: ";
@@ -59,7 +60,6 @@ export const VARIANT_HEADER = utf8(VARIANT);
 export const UPSTREAM_HEADER = utf8(UPSTREAM);
 const AUTHORITY = utf8(":authority");
 const METHOD = utf8(":method");
-const RETRY_AFTER = utf8("retry-after");
 const CONTENT_TYPE = utf8("content-type");
 // response_code_details of tandem's local replies (no spaces: Envoy replaces them).
 const DETAILS_OPEN = utf8("tandem_circuit_breaker_open");
@@ -88,75 +88,6 @@ function defineMetrics(): void {
   mCasRetries = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_retries"));
   mCasExhausted = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_exhausted"));
   mUpstreamFallback = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_upstream_fallback"));
-}
-
-// A local reply tandem sends: status, body and extra headers, the headers serialized
-// (proxy-wasm pairs) into one buffer sized at configure time, plus an optional
-// Retry-After written per reply.
-class LocalReply {
-  names: Array<StaticArray<u8>> = new Array<StaticArray<u8>>(0);
-  values: Array<StaticArray<u8>> = new Array<StaticArray<u8>>(0);
-  buf: StaticArray<u8> = new StaticArray<u8>(0);
-  digits: StaticArray<u8> = new StaticArray<u8>(12);
-
-  constructor(public status: u32, public body: StaticArray<u8>, public retryAfter: bool) {}
-
-  add(name: StaticArray<u8>, value: StaticArray<u8>): LocalReply {
-    this.names.push(name);
-    this.values.push(value);
-    return this;
-  }
-
-  seal(): LocalReply {
-    let size = 4 + 8 + RETRY_AFTER.length + 2 + this.digits.length;
-    for (let i = 0; i < this.names.length; i++) size += 8 + this.names[i].length + this.values[i].length + 2;
-    this.buf = new StaticArray<u8>(size);
-    return this;
-  }
-
-  // proxy_send_local_response, with retry-after: <seconds> when seconds >= 0 and this
-  // reply carries one.
-  send(details: StaticArray<u8>, seconds: i32): void {
-    if (!this.retryAfter) seconds = -1;
-    let nd = 0;
-    if (seconds >= 0) {
-      let v = seconds;
-      let n = 1;
-      for (let x = v / 10; x > 0; x /= 10) n++;
-      for (let i = n - 1; i >= 0; i--) { this.digits[i] = <u8>(0x30 + v % 10); v /= 10; }
-      nd = n;
-    }
-    const names = this.names;
-    const values = this.values;
-    const p = changetype<usize>(this.buf);
-    store<u32>(p, <u32>(names.length + (seconds >= 0 ? 1 : 0)));
-    let q = p + 4;
-    for (let i = 0; i < names.length; i++) {
-      store<u32>(q, <u32>unchecked(names[i]).length);
-      store<u32>(q, <u32>unchecked(values[i]).length, 4);
-      q += 8;
-    }
-    if (seconds >= 0) {
-      store<u32>(q, <u32>RETRY_AFTER.length);
-      store<u32>(q, <u32>nd, 4);
-      q += 8;
-    }
-    for (let i = 0; i < names.length; i++) {
-      q = put(q, unchecked(names[i]), unchecked(names[i]).length);
-      q = put(q, unchecked(values[i]), unchecked(values[i]).length);
-    }
-    if (seconds >= 0) {
-      q = put(q, RETRY_AFTER, RETRY_AFTER.length);
-      q = put(q, this.digits, nd);
-    }
-    sendLocalResponse(this.status, details, changetype<usize>(this.body), this.body.length, p, <i32>(q - p));
-  }
-}
-
-function put(q: usize, b: StaticArray<u8>, n: i32): usize {
-  memory.copy(q, changetype<usize>(b), <usize>n);
-  store<u8>(q + <usize>n, 0);
-  return q + <usize>n + 1;
 }
 
 export class BreakerRoot extends FilterRoot {

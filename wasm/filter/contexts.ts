@@ -6,6 +6,8 @@ export abstract class FilterRoot {
   // Return false to reject the configuration: Envoy keeps the previous one.
   abstract onConfigure(size: u32): bool;
   abstract newStream(id: u32): FilterStream;
+  // The timer proxy_set_tick_period_milliseconds started (fault-injection's delays).
+  onTick(): void {}
 }
 
 // Return values are proxy-wasm FilterHeadersStatus: 0 Continue, 1 StopIteration.

@@ -74,6 +74,11 @@ export function proxy_on_configure(rootId: u32, size: u32): u32 {
   return ok ? 1 : 0;
 }
 
+// A root context's timer (only fault-injection sets one, while delays are pending).
+export function proxy_on_tick(rootId: u32): void {
+  if (roots.has(rootId)) roots.get(rootId).onTick();
+}
+
 export function proxy_on_request_headers(id: u32, headers: u32, eos: u32): u32 {
   if (!streams.has(id)) return CONTINUE;
   return streams.get(id).onRequestHeaders(headers, eos != 0);

@@ -1,0 +1,166 @@
+// Root id `fault-injection`: targeted delays and aborts on Envoy (spec.faults). Glue
+// only: facts in through EnvoyFacts, the core decides (wasm/core/fault), effects out.
+//   delay: on_request_headers answers StopIteration; the stream waits in this root's
+//          DelayQueue and resumes from the root's tick (proxy_set_effective_context +
+//          proxy_continue_stream), no busy wait: the tick is armed for the earliest due
+//          stream only while streams are delayed (period = ms until it is due, re-armed
+//          after each tick), so precision is the host timer's (Envoy: 1 ms dispatcher
+//          timers, Wasm::setTickPeriod), and an idle root costs nothing.
+//   abort: a local reply with the fault's status, headers and body (after the delay
+//          when both apply), as Envoy's fault filter does (FaultFilter::abortWithStatus).
+//   A stream the client resets while delayed gets on_done: it is marked gone, its
+//   maxActive count released at once, and it is never resumed.
+// maxActive is counted per worker VM (the core's FaultRuntime.active): Envoy's own
+// fault filter counts active faults across workers; a worker VM here sees its share.
+import { CONTINUE, STOP_ITERATION, FilterRoot, FilterStream } from "./contexts";
+import * as imports from "@solo-io/proxy-runtime/assembly/imports";
+import { FaultRuntime } from "../core/fault/fault";
+import { configureFaults } from "../core/fault/policy";
+import { utf8 } from "../core/text/bytes";
+import { EnvoyFacts } from "./facts";
+import { LocalReply } from "./local-reply";
+import { Delayed, DelayQueue } from "./delay-queue";
+import {
+  LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, defineMetric, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld, removeHeader,
+} from "./host";
+
+export const CONFIG_REJECTED = "tandem: fault-injection configuration rejected: ";
+const CONTENT_TYPE = utf8("content-type");
+const NO_BODY = new StaticArray<u8>(0);
+const DETAILS_ABORT = utf8("tandem_fault_abort");   // response code details (%RESPONSE_CODE_DETAILS%)
+const STREAM_REQUEST = 0;                           // proxy-wasm WasmStreamType::Request
+
+// Stats, declared once per VM (Envoy's FaultFilterStats are declared once per filter config).
+let metricsDefined = false;
+let mDelays: u32 = NO_METRIC;      // requests delayed
+let mAborts: u32 = NO_METRIC;      // requests aborted
+let mGone: u32 = NO_METRIC;        // delayed requests the client reset before they resumed
+
+function defineMetrics(): void {
+  if (metricsDefined) return;
+  metricsDefined = true;
+  mDelays = defineMetric(METRIC_COUNTER, utf8("tandem_fault_delays_injected"));
+  mAborts = defineMetric(METRIC_COUNTER, utf8("tandem_fault_aborts_injected"));
+  mGone = defineMetric(METRIC_COUNTER, utf8("tandem_fault_delays_reset"));
+}
+
+export class FaultRoot extends FilterRoot {
+  runtime: FaultRuntime | null = null;
+  facts: EnvoyFacts = new EnvoyFacts();
+  replies: StaticArray<LocalReply> = new StaticArray<LocalReply>(0);   // per fault: its abort
+  queue: DelayQueue = new DelayQueue();
+  tickMs: u32 = 0;            // the period last set (0: no timer)
+
+  onConfigure(size: u32): bool {
+    const res = configureFaults(pluginConfiguration(size));
+    const s = res.settings;
+    if (s === null) {
+      log(LOG_ERROR, CONFIG_REJECTED + res.error);
+      return false;
+    }
+    defineMetrics();
+    // Streams delayed under the previous configuration keep their due time and fault
+    // index into... the new runtime's counts start at 0: they resume, uncounted.
+    this.runtime = new FaultRuntime(s);
+    const replies = new StaticArray<LocalReply>(s.faults.length);
+    for (let i = 0; i < s.faults.length; i++) {
+      const f = s.faults[i];
+      const rp = f.reply;
+      const body = rp !== null ? rp.bodyBytes : NO_BODY;
+      const reply = new LocalReply(<u32>f.abortStatus, body, false);
+      if (rp !== null) {
+        if (rp.contentType.length > 0) reply.add(CONTENT_TYPE, rp.contentTypeBytes);
+        for (let j = 0; j < rp.headers.length; j++) reply.add(utf8(rp.headers[j].name), utf8(rp.headers[j].value));
+      }
+      replies[i] = reply.seal();
+    }
+    this.replies = replies;
+    log(LOG_INFO, "tandem: fault-injection configured (" + s.faults.length.toString() + " faults)");
+    return true;
+  }
+
+  newStream(id: u32): FilterStream {
+    return new FaultStream(id, this);
+  }
+
+  delay(d: Delayed, now: f64): void {
+    const first = d.dueMs < this.queue.nextDue;
+    this.queue.push(d);
+    if (first) this.arm(now);
+  }
+
+  // Resumes (or aborts) every delayed stream that is due, then re-arms the timer for
+  // the next one, or stops it.
+  onTick(): void {
+    const now = nowMs();
+    const q = this.queue;
+    while (q.size > 0 && q.nextDue <= now) {
+      const d = q.pop();
+      if (d.gone) continue;
+      const rt = this.runtime;
+      if (rt !== null && d.fault < rt.active.length) rt.active[d.fault] = max(0, rt.active[d.fault] - 1);
+      d.gone = true;
+      if (imports.proxy_set_effective_context(d.streamId) != 0) continue;   // the stream is gone
+      if (d.abortStatus > 0) this.abort(d.fault, d.abortStatus);
+      else imports.proxy_continue_stream(STREAM_REQUEST);
+    }
+    this.arm(now);   // the next due stream's time from now, or no timer
+  }
+
+  // Envoy re-creates the timer on every set (Wasm::setTickPeriod), so setting the
+  // period to "ms until the earliest due stream" fires the tick exactly then.
+  private arm(now: f64): void {
+    const next = this.queue.nextDue;
+    const period: u32 = next == Infinity ? 0 : <u32>max(1, <i32>Math.ceil(next - now));
+    if (period != this.tickMs || period > 0) {
+      this.tickMs = period;
+      imports.proxy_set_tick_period_milliseconds(period);
+    }
+  }
+
+  abort(fault: i32, status: i32): void {
+    const r = unchecked(this.replies[fault]);
+    r.status = <u32>status;
+    r.send(DETAILS_ABORT, -1);
+    incrementMetric(mAborts, 1);
+  }
+}
+
+class FaultStream extends FilterStream {
+  delayed: Delayed | null = null;
+
+  constructor(id: u32, public root: FaultRoot) { super(id); }
+
+  onRequestHeaders(_n: u32, _eos: bool): u32 {
+    const root = this.root;
+    const rt = root.runtime;
+    if (rt === null) return CONTINUE;
+    const s = rt.settings;
+    root.facts.begin();
+    const now = nowMs();
+    const d = rt.decide(root.facts, now);
+    if (d.strip) for (let i = 0; i < s.stripNames.length; i++) removeHeader(REQUEST_HEADERS, unchecked(s.stripNames[i]));
+    releaseHeld();
+    if (d.fault < 0) return CONTINUE;
+    if (d.delayMs >= 0) {
+      rt.active[d.fault]++;
+      const w = new Delayed(this.id, now + <f64>d.delayMs, d.fault, d.abortStatus);
+      this.delayed = w;
+      root.delay(w, now);
+      incrementMetric(mDelays, 1);
+      return STOP_ITERATION;
+    }
+    root.abort(d.fault, d.abortStatus);
+    return STOP_ITERATION;
+  }
+
+  // The client reset the stream (or it ended) while delayed: release its count now.
+  onDone(): void {
+    const w = this.delayed;
+    if (w === null || w.gone) return;
+    w.gone = true;
+    const rt = this.root.runtime;
+    if (rt !== null && w.fault < rt.active.length) rt.active[w.fault] = max(0, rt.active[w.fault] - 1);
+    incrementMetric(mGone, 1);
+  }
+}
