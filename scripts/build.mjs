@@ -1,6 +1,6 @@
 // npm run build: the three wasm modules from the AssemblyScript sources, then the
 // Kong plugin directories and the CLI bundled with esbuild.
-//   dist/wasm/tandem.wasm       proxy-wasm filter (root ids: experiment, circuit-breaker)
+//   dist/wasm/tandem.wasm       proxy-wasm filter (root ids: experiment, circuit-breaker, fault-injection)
 //   dist/wasm/noop.wasm         the SDK's smallest filter: the benchmark baseline
 //   dist/wasm/noop-lean.wasm    a no-op on tandem's own dispatcher: second baseline
 //   dist/wasm/tandem-core.wasm  the policy core alone, for Node (Kong plugins, CLI)
@@ -37,7 +37,7 @@ async function buildWasm() {
   );
 }
 
-const kongPlugins = ["experiment", "circuit-breaker"];
+const kongPlugins = ["experiment", "circuit-breaker", "fault-injection"];
 
 async function buildKong() {
   for (const name of kongPlugins) {

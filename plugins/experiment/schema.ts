@@ -5,7 +5,7 @@ const str = { type: "string" };
 const strings = { type: "array", elements: { type: "string" } };
 const bool = { type: "boolean" };
 // A string match (rules): exactly one operator; the core checks that.
-const stringMatch = {
+export const stringMatch = {
   type: "record",
   fields: [
     { exact: str }, { prefix: str }, { suffix: str }, { contains: str }, { regex: str },
@@ -13,7 +13,7 @@ const stringMatch = {
   ],
 };
 // header / cookie / query name -> string match
-const named = { type: "map", keys: { type: "string" }, values: stringMatch };
+export const named = { type: "map", keys: { type: "string" }, values: stringMatch };
 
 // A canary guard (a breaker on the variant's outcomes): the circuitBreaker fields it
 // shares, `cooldownMs` and `to`. failure.statuses are strings, as for the breaker.
