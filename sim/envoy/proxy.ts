@@ -32,6 +32,7 @@ import { ENVOY_HEADER_LIMITS, HEADERS_TOO_LARGE, envoyHeaderRefusal, nodeHeaderC
 import { prepareLocalReply } from './local-reply.js';
 import { WasmLoadError, WasmVm, type CompiledModule, type LogEntry } from './vm.js';
 import type { LogLevelName } from './abi-status.js';
+import type { VirtualTicks } from './virtual-ticks.js';
 
 export interface EnvoyOptions {
   filters: FilterSpec[];
@@ -63,6 +64,11 @@ export interface EnvoyOptions {
   pathNormalization?: PathNormalization;
   /** HCM max_request_headers_kb / max_headers_count (header-limits.ts; defaults 60 and 100). */
   headerLimits?: Partial<EnvoyHeaderLimits>;
+  /**
+   * Root-context timers (proxy_set_tick_period_milliseconds) on the virtual clock: the
+   * caller moves time with `advance` (./virtual-ticks.ts). Default: wall-time timers.
+   */
+  virtualTicks?: VirtualTicks;
 }
 
 export interface EnvoyGateway {
@@ -406,6 +412,7 @@ class Gateway implements EnvoyGateway {
   }
 
   private armTick(vm: WasmVm, root: RootContext): void {
+    if (this.opts.virtualTicks) { this.opts.virtualTicks.arm(vm, root); return; }
     const prev = this.tickTimers.get(root);
     if (prev) clearInterval(prev);
     this.tickTimers.delete(root);

@@ -1,0 +1,21 @@
+// The `fault-injection` plugin's config from a policy (wasm/core/fault/policy.ts):
+// spec.faults, plus the experiment they may target or key users by, plus whether a
+// circuitBreaker is there for scope: upstream to feed. null without spec.faults.
+import type { PolicyDoc } from "./policy-file";
+import { kongExperimentConfig } from "./render/plugin-configs";
+
+export function faultConfig(p: PolicyDoc): Record<string, unknown> | null {
+  if (!p.spec.faults) return null;
+  return {
+    faults: p.spec.faults,
+    ...(p.spec.experiment ? { experiment: p.spec.experiment } : {}),
+    ...(p.spec.circuitBreaker ? { hasBreaker: true } : {}),
+  };
+}
+
+// Kong's copy: its experiment as the experiment plugin gets it (guard statuses as strings).
+export function kongFaultConfig(p: PolicyDoc): Record<string, unknown> | null {
+  const c = faultConfig(p);
+  const ex = c?.experiment as Record<string, unknown> | undefined;
+  return c && ex ? { ...c, experiment: kongExperimentConfig(ex) } : c;
+}
