@@ -21,6 +21,12 @@
 //   refused   only on requests a gateway refuses at its edge, on every path: gateway ->
 //             the status it answers ({"kong": 400, "envoy": 431}); `--via core` decides
 //             them unless the gateway it models is among them
+//   fault     only for policies with spec.faults: the fault injected ({"kind":"delay",
+//             "ms":2000}, {"kind":"abort","status":503}, an abort after a delay has
+//             both), null: none; `latencyMs` then says how long the client waited (the
+//             delay, plus the upstream's latency when the request went upstream)
+import type { FaultField } from "../../plugins/fault-injection/trace";
+
 export type Action = "forward" | "fallback" | "reject" | "abort" | "delay" | "refused";
 export type BreakerState = "closed" | "open" | "half_open";
 
@@ -34,6 +40,8 @@ export interface SimResult {
   tags?: string | null;
   guards?: Record<string, BreakerState>;
   refused?: { kong?: number; envoy?: number };
+  fault?: FaultField | null;
+  latencyMs?: number;
 }
 
 export function formatResult(r: SimResult): string {
@@ -43,6 +51,7 @@ export function formatResult(r: SimResult): string {
     ...(r.tags !== undefined ? { tags: r.tags } : {}),
     ...(r.guards !== undefined ? { guards: r.guards } : {}),
     ...(r.refused !== undefined ? { refused: r.refused } : {}),
+    ...(r.fault !== undefined ? { fault: r.fault, latencyMs: r.latencyMs } : {}),
   });
 }
 

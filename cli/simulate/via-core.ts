@@ -18,6 +18,9 @@ import { edgeRefusals } from "./edge";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
 import type { PolicyDoc } from "../policy-file";
 import { VARIANT_HEADER } from "../../core-js/tandem-core";
+import type { FaultPlan } from "../../core-js/tandem-core";
+import { faultConfig } from "../fault-config";
+import { faultField } from "../../plugins/fault-injection/trace";
 
 // What the request carries on to the breaker after the experiment decided `d`: the
 // experiment's variant header (the client's copy removed), no override header.
@@ -48,6 +51,7 @@ export class CoreDriver {
   readonly plan: ExperimentPlan | null;     // tandem explain reads its guards after a replay
   readonly breaker: BreakerPlan | null;   // tandem explain reads its states after a replay
   private readonly variantUpstreams: Record<string, string>;
+  readonly faults: FaultPlan | null;      // spec.faults (the fault-injection plugin)
 
   constructor(private readonly core: TandemCore, policy: PolicyDoc, private readonly profile: GatewayProfile = KONG_PROFILE) {
     const ex = experimentConfig(policy);
@@ -55,6 +59,29 @@ export class CoreDriver {
     const cb = breakerConfig(policy);
     this.breaker = cb ? core.configureBreaker(JSON.stringify(cb)) : null;
     this.variantUpstreams = variantUpstreams(policy);
+    const fc = faultConfig(policy);
+    this.faults = fc ? core.configureFaults(JSON.stringify(fc)) : null;
+  }
+
+  // The fault-injection plugin (after experiment and breaker, on the headers they left):
+  // the fault it injects, null none. Delays are on virtual time: one request at a time,
+  // none is in flight when the next arrives (maxActive never binds here).
+  private fault(r: TraceRequest, h: Record<string, string>): { delayMs: number | null; abortStatus: number | null } | null {
+    const plan = this.faults;
+    if (!plan) return null;
+    const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
+    const d = this.core.decideFault(plan, facts, r.t);
+    return d.fault < 0 ? null : { delayMs: d.delayMs, abortStatus: d.abortStatus };
+  }
+
+  // The result with the fault applied: an abort answers instead of the upstream (the
+  // breaker and guards see no upstream call), a delay adds to the client's wait.
+  private withFault(res: SimResult, r: TraceRequest, f: { delayMs: number | null; abortStatus: number | null } | null, reached: boolean, upstream: string | null): SimResult {
+    if (!this.faults) return res;
+    const delay = f?.delayMs ?? 0;
+    if (f?.abortStatus != null) return answered({ ...res, variant: null, upstream: null, action: "abort", status: f.abortStatus, fault: faultField(f.delayMs, f.abortStatus), latencyMs: delay });
+    const u = reached ? outcome(answerOf(r, upstream ?? DEFAULT_UPSTREAM), this.profile).latencyMs : 0;
+    return { ...res, fault: f ? faultField(f.delayMs, null) : null, latencyMs: delay + u };
   }
 
   async run(r: TraceRequest): Promise<SimResult> {
@@ -94,6 +121,11 @@ export class CoreDriver {
       guard = d.guard;
     }
     const out = this.breakerStep(r, h, res, variant, upstream);
+    if (out.fault !== undefined) {
+      const aborted = out.fault?.abortStatus != null;
+      out.res = this.withFault(out.res, r, out.fault, !aborted && out.reached !== undefined, out.reached ?? null);
+      if (aborted) out.reached = undefined;
+    }
     // The canary guard counts the outcome of the upstream the request reached (none:
     // answered before any upstream, which the guard ignores, as both gateways do).
     if (guard !== null && guard.tracked && this.plan) {
@@ -108,13 +140,13 @@ export class CoreDriver {
   // The circuit breaker's part, and which upstream the request reached (null: the
   // default; undefined: none, the gateway answered).
   private breakerStep(r: TraceRequest, h: Record<string, string>, res: SimResult, variant: string | null,
-    upstream: string | null): { res: SimResult; reached?: string | null } {
+    upstream: string | null): { res: SimResult; reached?: string | null; fault?: { delayMs: number | null; abortStatus: number | null } | null } {
     const p = this.profile;
     const statusOf = (x: TraceUpstream) => (x.error ? p.errorStatus[x.error] : (x.status as number));
     const u = answerOf(r, upstream ?? DEFAULT_UPSTREAM);
     const upstreamStatus = statusOf(u);
     const b = this.breaker;
-    if (!b) return { res: { ...res, variant, upstream, status: upstreamStatus }, reached: upstream };
+    if (!b) return { res: { ...res, variant, upstream, status: upstreamStatus }, reached: upstream, fault: this.fault(r, h) };
 
     const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h }), r.t);
     if (!a.admitted) {
@@ -137,6 +169,12 @@ export class CoreDriver {
     res.upstream = upstream;
     res.status = upstreamStatus;
     res.breaker = a.state;
+    const fault = this.fault(r, h);
+    if (fault?.abortStatus != null) {
+      // answered by a later plugin before any upstream: the breaker records nothing
+      if (a.permitted) res.breaker = this.core.recordBreaker(b, a.key, a.flags, a.generation, { status: 0, latencyMs: 0 }, r.t).state;
+      return { res, fault };
+    }
     if (a.permitted) {
       const o = outcome(u, p);
       const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
@@ -152,11 +190,12 @@ export class CoreDriver {
         res.setCookie = null;
       }
     }
-    return { res, reached: upstream };
+    return { res, reached: upstream, fault };
   }
 
   async close(): Promise<void> {
     if (this.plan) this.core.release(this.plan);
     if (this.breaker) this.core.releaseBreaker(this.breaker);
+    if (this.faults) this.core.releaseFaults(this.faults);
   }
 }

@@ -16,7 +16,9 @@
 // the key's candidate slots in order and stops at the key's). The trace runs one
 // request at a time, so nothing else touches shared data meanwhile.
 import { join } from "node:path";
-import { SharedData, startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../sim/envoy";
+import { SharedData, VirtualTicks, startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../sim/envoy";
+import { faultConfig } from "../fault-config";
+import type { FaultField } from "../../plugins/fault-injection/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "../render";
@@ -139,6 +141,8 @@ export class EnvoyDriver {
     // failStrategy FAIL_OPEN as `tandem render` writes it, i.e. Istio >= 1.25's failure_policy.
     if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(experimentConfig(policy)), failurePolicy: "FAIL_OPEN" });
     if (cb) filters.push({ wasm, rootId: "circuit-breaker", configuration: JSON.stringify(cb), failurePolicy: "FAIL_OPEN" });
+    const fc = faultConfig(policy);
+    if (fc) filters.push({ wasm, rootId: "fault-injection", configuration: JSON.stringify(fc), failurePolicy: "FAIL_OPEN" });
     const routes: RouteSpec[] = [
       // Rerouted calls name their upstream in x-tandem-upstream: that route first, as
       // `tandem render` writes it (a rerouted call still carries its variant header).
@@ -149,6 +153,8 @@ export class EnvoyDriver {
     const sharedData = new WatchedSharedData();
     let now = 0;
     let line = 0;
+    // Root timers (the fault filter's delays) on the same virtual clock.
+    const ticks = new VirtualTicks(() => now, (ms) => { now = ms; });
     try {
       const gw = await startEnvoy({
         filters,
@@ -161,6 +167,7 @@ export class EnvoyDriver {
         useRemoteAddress: true,
         pathNormalization: ISTIO_PATH_NORMALIZATION,
         uuid: () => envoyRequestId(line),
+        virtualTicks: ticks,
       });
       const watch = cb ? new BreakerWatch(gw, sharedData, policy) : null;
       const guards = guardNames(gw);
@@ -172,6 +179,7 @@ export class EnvoyDriver {
         settle: () => streamsDone(gw),
         ...(watch ? { breakerReport: async () => watch.report() } : {}),
         guardReport: async () => guardStates(sharedData, guards),
+        ...(fc ? faultWatch(gw, ticks, () => now) : {}),
         close: () => gw.close(),
       };
     } catch (e) {
@@ -180,4 +188,35 @@ export class EnvoyDriver {
     }
     return driver;
   }
+}
+
+// What the fault filter did with the last request, observed from outside: its counters
+// (wasmcustom.tandem_fault_delays_injected / _aborts_injected) and, for a delay, how far
+// virtual time had to move before the stream resumed (the root's tick); an abort's
+// status is the one the client got.
+function faultWatch(gw: EnvoyGateway, ticks: VirtualTicks, now: () => number) {
+  let last = gw.metrics();
+  let start = 0;
+  let resumedAt: number | null = null;
+  return {
+    now,
+    pump: async (done: () => boolean) => {
+      start = now();
+      resumedAt = null;
+      while (!done()) {
+        await new Promise((ok) => setTimeout(ok, 1));
+        const next = ticks.nextAt();
+        if (next !== Infinity && !done()) { ticks.advance(next); resumedAt = next; }
+      }
+    },
+    faultReport: async (_last: boolean, status: number): Promise<FaultField | null> => {
+      const m = gw.metrics();
+      const prev = last;
+      const d = (n: string) => (m[`wasmcustom.${n}`] ?? 0) - (prev[`wasmcustom.${n}`] ?? 0);
+      last = m;
+      const ms = d("tandem_fault_delays_injected") > 0 && resumedAt !== null ? resumedAt - start : null;
+      if (d("tandem_fault_aborts_injected") > 0) return ms !== null ? { kind: "abort", status, ms } : { kind: "abort", status };
+      return ms !== null ? { kind: "delay", ms } : null;
+    },
+  };
 }

@@ -11,6 +11,7 @@ import { answerOf, normalizedHeaders, sentMethod, type TraceRequest } from "./tr
 import { edgeRefusals } from "./edge";
 import { experimentConfig } from "../render";
 import { TAGS_HEADER } from "../../core-js/tandem-core";
+import type { FaultField } from "../../plugins/fault-injection/trace";
 
 export interface UpstreamAttempt { upstream: string; headers: Record<string, string | string[] | undefined> }
 
@@ -32,23 +33,32 @@ export interface GatewayHandle {
   guardReport?(last: boolean): Promise<Record<string, BreakerState> | null>;
   // The configs the gateway last handed each plugin (Kong: StartInstance's, Kong's keys included).
   pluginConfigs?(): Record<string, Record<string, unknown>>;
+  // After settle(): the fault the gateway injected (policies with spec.faults); `last`
+  // as for guardReport; `status`: what the client got (an abort's status on Envoy).
+  faultReport?(last: boolean, status: number): Promise<FaultField | null>;
+  // While the request is in flight: moves virtual time to the gateway's next timer
+  // (Envoy's root ticks that resume delayed streams) until `done()`.
+  pump?(done: () => boolean): Promise<void>;
+  // The gateway's virtual now (Envoy: moved by pump); absent: the request's t.
+  now?(): number;
   close(): Promise<void>;
 }
 
 // tags: the policy has tagging experiments (results report the x-tandem-experiments header);
 // guards: it has canary guards (results report their states).
-export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean; guards?: boolean }
+export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean; guards?: boolean; faults?: boolean }
 
 export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const ex = policy.spec.experiment as { variants?: Array<{ upstream?: string }> } | undefined;
   const breaker = !!(policy.spec.circuitBreaker || policy.spec.fallback);
+  const faults = policy.spec.faults ? { faults: true } : {};
   // A fallback may reroute to an upstream of its own.
   const reroute = (policy.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
   const extra = typeof reroute === "string" ? [reroute] : [];
-  if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker };
+  if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker, ...faults };
   const plan = cliCore().configureExperiment(JSON.stringify(experimentConfig(policy)));
   cliCore().release(plan);
-  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker, tags: plan.tags.length > 0, guards: plan.guards.length > 0 };
+  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker, tags: plan.tags.length > 0, guards: plan.guards.length > 0, ...faults };
 }
 
 // A header as the upstream received it (repeated copies joined, so they show).
@@ -69,13 +79,20 @@ export class GatewayDriver {
     this.last = null;
     await gw.setNow(r.t);
     gw.beforeRequest?.(r);
-    this.ups.script = { upstream: r.upstream, upstreams: r.upstreams, advance: (ms) => gw.setNow(r.t + ms) };
+    // the upstream answers latencyMs after it was called (after any fault delay)
+    this.ups.script = { upstream: r.upstream, upstreams: r.upstreams, advance: (ms) => gw.setNow((gw.now?.() ?? r.t) + ms) };
     // Upstreams that refuse this request's connection point at a closed port.
     const refuse = this.facts.upstreams.filter((n) => answerOf(r, n).error === "connect");
     for (const n of refuse) gw.pointUpstream(n, { host: "127.0.0.1", port: this.ups.closedPort });
     let reply;
     try {
-      reply = await send(gw.port, sentMethod(r), r.path, normalizedHeaders(r));
+      const sending = send(gw.port, sentMethod(r), r.path, normalizedHeaders(r));
+      if (gw.pump) {
+        let fin = false;
+        void sending.then(() => { fin = true; }, () => { fin = true; });
+        await gw.pump(() => fin);
+      }
+      reply = await sending;
     } finally {
       for (const n of refuse) gw.pointUpstream(n, this.ups.addrs.get(n)!);
     }
@@ -91,7 +108,8 @@ export class GatewayDriver {
         refused: refused!,
       };
     }
-    // The guards' report first: on Kong the breaker's report empties the log after it.
+    // The fault's report first, then the guards': on Kong the last report empties the log.
+    const fault = this.facts.faults && gw.faultReport ? await gw.faultReport(!this.facts.guards && !this.facts.breaker, reply.status) : undefined;
     const guards = this.facts.guards && gw.guardReport ? await gw.guardReport(!this.facts.breaker) : undefined;
     const report = this.facts.breaker && gw.breakerReport ? await gw.breakerReport() : null;
     const a = this.last as UpstreamAttempt | null;
@@ -100,14 +118,23 @@ export class GatewayDriver {
     return {
       variant: typeof v === "string" ? v : null,
       upstream: a && a.upstream !== DEFAULT_UPSTREAM ? a.upstream : null,
-      action: report?.action ?? "forward",
+      action: fault?.kind === "abort" ? "abort" : report?.action ?? "forward",
       status: reply.status,
       breaker: report?.state ?? null,
       setCookie: findSetCookie(reply.headers, this.facts.cookie),
       ...(this.facts.tags ? { tags: headerText(a?.headers[TAGS_HEADER]) } : {}),
       ...(this.facts.guards ? { guards: (this.lastGuards = guards ?? {}) } : {}),
       ...(refused ? { refused } : {}),
+      ...(this.facts.faults ? this.faultFields(r, fault ?? null, a) : {}),
     };
+  }
+
+  // `fault` and how long the client waited: the delay, plus the upstream's latency when
+  // the request went upstream (a refused connection or a reset takes none).
+  private faultFields(r: TraceRequest, fault: FaultField | null, a: UpstreamAttempt | null): Pick<SimResult, "fault" | "latencyMs"> {
+    const u = a ? answerOf(r, a.upstream) : null;
+    const up = u === null || u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0;
+    return { fault, latencyMs: (fault?.ms ?? 0) + (fault?.kind === "abort" ? 0 : up) };
   }
 
   async close(): Promise<void> {

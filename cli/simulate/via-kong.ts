@@ -9,6 +9,8 @@ import { GUARD_TRACE_ENV, parseGuardTrace, type GuardStates } from "../../plugin
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
+import { kongFaultConfig } from "../fault-config";
+import { FAULT_TRACE_ENV, parseFaultTrace, type FaultField } from "../../plugins/fault-injection/trace";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 
@@ -49,12 +51,21 @@ export class KongDriver {
         instanceName: kicInstanceName(policy, "circuit-breaker"),
       });
     }
+    const fc = kongFaultConfig(policy);
+    if (fc) {
+      plugins.push({
+        name: "fault-injection", dir: join(distDir(), "kong", "fault-injection"), config: fc,
+        instanceName: kicInstanceName(policy, "fault-injection"),
+      });
+    }
     // The plugin servers inherit the environment when spawned: the breaker reports
     // each request (plugins/circuit-breaker/trace.ts).
     const before = process.env[TRACE_ENV];
     const beforeGuard = process.env[GUARD_TRACE_ENV];
+    const beforeFault = process.env[FAULT_TRACE_ENV];
     process.env[TRACE_ENV] = "1";
     process.env[GUARD_TRACE_ENV] = "1";
+    process.env[FAULT_TRACE_ENV] = "1";
     let gw: KongGateway;
     try {
       gw = await startKong({
@@ -74,6 +85,8 @@ export class KongDriver {
       else process.env[TRACE_ENV] = before;
       if (beforeGuard === undefined) delete process.env[GUARD_TRACE_ENV];
       else process.env[GUARD_TRACE_ENV] = beforeGuard;
+      if (beforeFault === undefined) delete process.env[FAULT_TRACE_ENV];
+      else process.env[FAULT_TRACE_ENV] = beforeFault;
     }
     driver.gw = {
       port: gw.port,
@@ -83,6 +96,7 @@ export class KongDriver {
       breakerReport: () => breakerReport(gw),
       guardReport: (last) => guardReport(gw, last),
       pluginConfigs: () => Object.fromEntries(plugins.map((p) => [p.name, gw.kongConfig(p.name)])),
+      faultReport: (last) => faultReport(gw, last),
       close: () => gw.close(),
     };
     return driver;
@@ -121,6 +135,29 @@ async function breakerReport(gw: KongGateway): Promise<BreakerReport | null> {
     if (found || Date.now() > deadline) {
       gw.clearLogs();
       return found;
+    }
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+// The fault plugin's line for the request just sent (its access writes one per request
+// it sees); the log is emptied after it when no other report follows.
+async function faultReport(gw: KongGateway, last: boolean): Promise<FaultField | null> {
+  const deadline = Date.now() + REPORT_WAIT_MS;
+  for (;;) {
+    let found: FaultField | null | undefined;
+    // A breaker or guard line (written in access on a rejection, else in log, after
+    // this plugin's access) means the fault plugin's line is in if it ran at all.
+    let later = false;
+    for (const e of gw.logs("debug")) {
+      if (e.source !== "pluginserver") continue;
+      const t = parseFaultTrace(e.message);
+      if (t !== undefined) found = t;
+      if (parseTrace(e.message) || parseGuardTrace(e.message)) later = true;
+    }
+    if (found !== undefined || later || Date.now() > deadline) {
+      if (last) gw.clearLogs();
+      return found ?? null;
     }
     await new Promise((r) => setTimeout(r, 2));
   }

@@ -23,6 +23,7 @@ import { ConfigKeeper } from "../shared/config-keeper";
 import { KONG_REQUEST_ID_VAR, requestIdEntropy } from "../../core-js/entropy";
 import type { FaultDecision, FaultPlan } from "../../core-js/tandem-core";
 import { fetchFacts, planFacts, type FactPlan, type Facts } from "../experiment/facts";
+import { faultField, faultTraceOn, writeFaultTrace } from "./trace";
 
 export { Schema } from "./schema";
 export const Version = "0.1.0";
@@ -80,6 +81,7 @@ export class Plugin {
     const f = await fetchFacts(kong, facts);
     const d = await decide(kong, plan, facts, f);
     if (d.strip) for (const h of plan.strip) if (f.headers[h] !== undefined) await kong.service.request.clearHeader(h);
+    if (faultTraceOn()) writeFaultTrace(d.fault < 0 ? null : faultField(d.delayMs, d.abortStatus));
     if (d.fault < 0) return;
     if (d.delayMs !== null) {
       const core = getCore();

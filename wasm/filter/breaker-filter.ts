@@ -44,7 +44,7 @@ import { classify, retryAfterSeconds } from "../core/breaker/machine";
 import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { BreakerStore } from "./breaker-store";
 import { REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
-import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus } from "./outcome";
+import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
@@ -270,6 +270,10 @@ class BreakerStream extends FilterStream {
     const store = root.store;
     if (store === null) return;
     const o = outcomeAtLog(this.status);
+    // Answered before any upstream was picked (a later filter's local reply: a fault's
+    // abort): the call never happened, the outcome says nothing about the upstream, as
+    // on Kong (no tries: plugins/shared/outcome.ts). Found by test/parity/fault.parity.
+    if (o.error == ERROR_NONE && !upstreamCalled(root.scratch)) o.status = 0;
     // Latency: to the first response byte (the upstream's time, not the client's
     // download); without a response, to the end of the stream.
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();

@@ -29,6 +29,9 @@ const CONTENT_TYPE = utf8("content-type");
 const NO_BODY = new StaticArray<u8>(0);
 const DETAILS_ABORT = utf8("tandem_fault_abort");   // response code details (%RESPONSE_CODE_DETAILS%)
 const STREAM_REQUEST = 0;                           // proxy-wasm WasmStreamType::Request
+// The host clock is ns as f64 ms (~256 ns steps at today's epoch): a stream due within
+// this much of now is due, so a whole-ms timer is not re-armed for a rounding residue.
+const DUE_SLACK_MS: f64 = 0.001;
 
 // Stats, declared once per VM (Envoy's FaultFilterStats are declared once per filter config).
 let metricsDefined = false;
@@ -94,7 +97,7 @@ export class FaultRoot extends FilterRoot {
   onTick(): void {
     const now = nowMs();
     const q = this.queue;
-    while (q.size > 0 && q.nextDue <= now) {
+    while (q.size > 0 && q.nextDue <= now + DUE_SLACK_MS) {
       const d = q.pop();
       if (d.gone) continue;
       const rt = this.runtime;
@@ -111,7 +114,7 @@ export class FaultRoot extends FilterRoot {
   // period to "ms until the earliest due stream" fires the tick exactly then.
   private arm(now: f64): void {
     const next = this.queue.nextDue;
-    const period: u32 = next == Infinity ? 0 : <u32>max(1, <i32>Math.ceil(next - now));
+    const period: u32 = next == Infinity ? 0 : <u32>max(1, <i32>Math.ceil(next - now - DUE_SLACK_MS));
     if (period != this.tickMs || period > 0) {
       this.tickMs = period;
       imports.proxy_set_tick_period_milliseconds(period);
