@@ -22,6 +22,18 @@ import type { FaultPlan } from "../../core-js/tandem-core";
 import { faultConfig } from "../fault-config";
 import { faultField } from "../../plugins/fault-injection/trace";
 
+// The fault the fault-injection plugin injected into a request; upstream: scope upstream.
+interface Fault { delayMs: number | null; abortStatus: number | null; upstream: boolean }
+
+// The outcome the breaker and the guards record for a call `f` stood in for (scope:
+// upstream): an abort is the outcome, latency the delay; a delay adds to the upstream's
+// latency (plugins/shared/outcome.ts, wasm/filter/fault-mark.ts).
+function withUpstreamFault(o: { status?: number; error?: number; latencyMs: number }, f: Fault | null | undefined) {
+  if (!f || !f.upstream) return o;
+  if (f.abortStatus !== null) return { status: f.abortStatus, latencyMs: f.delayMs ?? 0 };
+  return { ...o, latencyMs: o.latencyMs + (f.delayMs ?? 0) };
+}
+
 // What the request carries on to the breaker after the experiment decided `d`: the
 // experiment's variant header (the client's copy removed), no override header.
 // Rewrites `h` (lowercase names). Also used by `tandem explain`.
@@ -66,17 +78,17 @@ export class CoreDriver {
   // The fault-injection plugin (after experiment and breaker, on the headers they left):
   // the fault it injects, null none. Delays are on virtual time: one request at a time,
   // none is in flight when the next arrives (maxActive never binds here).
-  private fault(r: TraceRequest, h: Record<string, string>): { delayMs: number | null; abortStatus: number | null } | null {
+  private fault(r: TraceRequest, h: Record<string, string>): Fault | null {
     const plan = this.faults;
     if (!plan) return null;
     const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
     const d = this.core.decideFault(plan, facts, r.t);
-    return d.fault < 0 ? null : { delayMs: d.delayMs, abortStatus: d.abortStatus };
+    return d.fault < 0 ? null : { delayMs: d.delayMs, abortStatus: d.abortStatus, upstream: plan.faults[d.fault].scope === "upstream" };
   }
 
   // The result with the fault applied: an abort answers instead of the upstream (the
   // breaker and guards see no upstream call), a delay adds to the client's wait.
-  private withFault(res: SimResult, r: TraceRequest, f: { delayMs: number | null; abortStatus: number | null } | null, reached: boolean, upstream: string | null): SimResult {
+  private withFault(res: SimResult, r: TraceRequest, f: Fault | null, reached: boolean, upstream: string | null): SimResult {
     if (!this.faults) return res;
     const delay = f?.delayMs ?? 0;
     if (f?.abortStatus != null) return answered({ ...res, variant: null, upstream: null, action: "abort", status: f.abortStatus, fault: faultField(f.delayMs, f.abortStatus), latencyMs: delay });
@@ -121,16 +133,18 @@ export class CoreDriver {
       guard = d.guard;
     }
     const out = this.breakerStep(r, h, res, variant, upstream);
+    let reached = out.reached;
     if (out.fault !== undefined) {
       const aborted = out.fault?.abortStatus != null;
-      out.res = this.withFault(out.res, r, out.fault, !aborted && out.reached !== undefined, out.reached ?? null);
-      if (aborted) out.reached = undefined;
+      out.res = this.withFault(out.res, r, out.fault, !aborted && reached !== undefined, reached ?? null);
+      if (aborted) reached = undefined;
     }
     // The canary guard counts the outcome of the upstream the request reached (none:
-    // answered before any upstream, which the guard ignores, as both gateways do).
+    // answered before any upstream, which the guard ignores, as both gateways do), or
+    // of the fault that stood in for it.
     if (guard !== null && guard.tracked && this.plan) {
-      const u = out.reached !== undefined ? answerOf(r, out.reached ?? DEFAULT_UPSTREAM) : null;
-      const o = u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile);
+      const u = reached !== undefined ? answerOf(r, reached ?? DEFAULT_UPSTREAM) : null;
+      const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
       this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs);
     }
     if (this.plan && this.plan.guards.length > 0) out.res.guards = this.core.guardStates(this.plan);
@@ -140,7 +154,7 @@ export class CoreDriver {
   // The circuit breaker's part, and which upstream the request reached (null: the
   // default; undefined: none, the gateway answered).
   private breakerStep(r: TraceRequest, h: Record<string, string>, res: SimResult, variant: string | null,
-    upstream: string | null): { res: SimResult; reached?: string | null; fault?: { delayMs: number | null; abortStatus: number | null } | null } {
+    upstream: string | null): { res: SimResult; reached?: string | null; fault?: Fault | null } {
     const p = this.profile;
     const statusOf = (x: TraceUpstream) => (x.error ? p.errorStatus[x.error] : (x.status as number));
     const u = answerOf(r, upstream ?? DEFAULT_UPSTREAM);
@@ -172,11 +186,11 @@ export class CoreDriver {
     const fault = this.fault(r, h);
     if (fault?.abortStatus != null) {
       // answered by a later plugin before any upstream: the breaker records nothing
-      if (a.permitted) res.breaker = this.core.recordBreaker(b, a.key, a.flags, a.generation, { status: 0, latencyMs: 0 }, r.t).state;
+      if (a.permitted) res.breaker = this.core.recordBreaker(b, a.key, a.flags, a.generation, withUpstreamFault({ status: 0, latencyMs: 0 }, fault), r.t).state;
       return { res, fault };
     }
     if (a.permitted) {
-      const o = outcome(u, p);
+      const o = withUpstreamFault(outcome(u, p), fault);
       const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
       res.breaker = rec.state;
       const f = b.fallback;

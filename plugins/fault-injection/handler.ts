@@ -12,7 +12,8 @@
 //                      CPU: other requests run meanwhile), inside the access HandleEvent,
 //                      so it stays below Kong's plugin-server RPC timeout (60 s; delays
 //                      are capped at 30 s by the core);
-//   aborted:           + exit, which pdk.js sends without awaiting an answer: 2 round trips.
+//   aborted:           + exit, which pdk.js sends without awaiting an answer: 2 round trips;
+//   scope: upstream:   + set_serialize_value (the fault, for the breaker's and guards' log).
 // maxActive: the delays in flight are counted in the core instance of this plugin
 // server process (one per Kong node, shared by its workers).
 import { canonical } from "../shared/canonical";
@@ -24,6 +25,7 @@ import { KONG_REQUEST_ID_VAR, requestIdEntropy } from "../../core-js/entropy";
 import type { FaultDecision, FaultPlan } from "../../core-js/tandem-core";
 import { fetchFacts, planFacts, type FactPlan, type Facts } from "../experiment/facts";
 import { faultField, faultTraceOn, writeFaultTrace } from "./trace";
+import { FAULT_CARRY_FIELD, type FaultCarry } from "../shared/outcome";
 
 export { Schema } from "./schema";
 export const Version = "0.1.0";
@@ -33,6 +35,7 @@ interface Answer { status: number; body: string; headers: Record<string, string>
 interface Configured { plan: FaultPlan; facts: FactPlan; aborts: Answer[]; canon: string; token: string }
 
 type WithVars = KongPDK & { nginx: { getVar(name: string): Promise<unknown> } };
+type WithSerialize = KongPDK & { log: { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
 
 const configs = new ConfigKeeper<Configured>((c) => getCore().releaseFaults(c.plan));
 
@@ -83,6 +86,12 @@ export class Plugin {
     if (d.strip) for (const h of plan.strip) if (f.headers[h] !== undefined) await kong.service.request.clearHeader(h);
     if (faultTraceOn()) writeFaultTrace(d.fault < 0 ? null : faultField(d.delayMs, d.abortStatus));
     if (d.fault < 0) return;
+    // scope: upstream: the breaker's and the guards' log phase take this fault as the
+    // upstream's outcome (../shared/outcome.ts): one RPC, only for such a fault.
+    if (plan.faults[d.fault].scope === "upstream") {
+      const carry: FaultCarry = { scope: "upstream", delayMs: d.delayMs ?? 0, abortStatus: d.abortStatus ?? 0 };
+      await (kong as WithSerialize).log.setSerializeValue(FAULT_CARRY_FIELD, carry);
+    }
     if (d.delayMs !== null) {
       const core = getCore();
       core.faultActive(plan, d.fault, 1);

@@ -16,9 +16,25 @@ import { BreakerError } from "../../core-js/tandem-core";
 
 export interface KongOutcome { status: number; error: number; latencyMs: number }
 
+// A fault with scope: upstream (plugins/fault-injection) stands in for the upstream: it
+// carries itself to the log phase (kong.log.set_serialize_value) as `tandem.fault`.
+// An abort is the outcome (its status, latency: the delay); a delay adds to the
+// upstream's latency. Gateway-scope faults carry nothing: their delay is the plugin's
+// wait, which latencies.proxy never includes, and their abort reached no upstream.
+export const FAULT_CARRY_FIELD = "tandem.fault";
+export interface FaultCarry { scope: "upstream"; delayMs: number; abortStatus: number }
+
 interface Try { state?: string; code?: number }
 
 export function outcomeOf(s: Record<string, unknown>): KongOutcome {
+  const o = upstreamOutcomeOf(s);
+  const f = (s.tandem as { fault?: FaultCarry } | undefined)?.fault;
+  if (!f || f.scope !== "upstream") return o;
+  if (f.abortStatus > 0) return { status: f.abortStatus, error: BreakerError.none, latencyMs: f.delayMs };
+  return { ...o, latencyMs: o.latencyMs + f.delayMs };
+}
+
+function upstreamOutcomeOf(s: Record<string, unknown>): KongOutcome {
   const tries = Array.isArray(s.tries) ? (s.tries as Try[]) : [];
   const lat = (s.latencies as { proxy?: unknown } | undefined)?.proxy;
   const latencyMs = typeof lat === "number" && lat >= 0 ? lat : 0;

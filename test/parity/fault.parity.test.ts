@@ -58,7 +58,7 @@ const SCENARIOS = [
   {
     name: "control header: signed tokens inject what they name, forged ones nothing, never upstream",
     policy: policy("faults-control", { experiment: EXPERIMENT, faults: [{ name: "qa", control: { secret: SECRET } }] }),
-    trace: trace(24, 5, (i) => {
+    trace: trace(24, 5, (i): Record<string, string> => {
       const m = i % 4 === 0 ? "delay=40" : i % 4 === 1 ? "abort=503" : "abort=418";
       const t = token(m);
       return i % 4 === 3 ? { "x-tandem-fault": t.replace(m, "abort=500") } : i % 4 === 2 ? {} : { "x-tandem-fault": t };
@@ -72,6 +72,29 @@ const SCENARIOS = [
       faults: [{ name: "half", abort: { status: 503, percent: 60 } }],
     }),
     trace: trace(40, 9, () => ({})),
+  },
+  {
+    name: "scope upstream: injected aborts trip the breaker (then it rejects: no fault reached)",
+    policy: policy("faults-up-breaker", {
+      experiment: EXPERIMENT,
+      circuitBreaker: { key: "upstream", window: { type: "count", size: 10 }, minimumCalls: 5, failureRateThreshold: 50, openDurationMs: 2000 },
+      faults: [{ name: "down", scope: "upstream", start: "2026-12-06T10:00:01Z", end: "2026-12-06T10:00:03Z", abort: { status: 503, percent: 80 } }],
+    }),
+    trace: trace(60, 11, () => ({})),
+  },
+  {
+    name: "scope upstream: injected aborts and delays on the canary roll its guard back",
+    policy: policy("faults-up-guard", {
+      experiment: {
+        ...EXPERIMENT,
+        variants: [EXPERIMENT.variants[0], { ...EXPERIMENT.variants[1], guard: { window: { type: "count", size: 8 }, minimumCalls: 4, failureRateThreshold: 50, slowCallDurationMs: 25, slowCallRateThreshold: 50, cooldownMs: 2000, to: "stable" } }],
+      },
+      faults: [
+        { name: "canary-down", variant: "canary", scope: "upstream", end: "2026-12-06T10:00:02Z", abort: { status: 502, percent: 70 } },
+        { name: "canary-slow", variant: "canary", scope: "upstream", start: "2026-12-06T10:00:04Z", by: "user", delay: { fixedMs: 40, percent: 100 } },
+      ],
+    }),
+    trace: trace(70, 13, () => ({})),
   },
 ];
 

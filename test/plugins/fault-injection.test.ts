@@ -57,20 +57,17 @@ describe("fault-injection plugin on Kong", () => {
     expect(canary).toBeLessThan(25);
   });
 
-  it("delays in the plugin server without blocking: 20 delayed requests at once take one delay, others pass meanwhile", async () => {
-    const t0 = Date.now();
-    const slow = Array.from({ length: 20 }, (_, i) => get(gw.port, "/", { "x-chaos": "slow", "x-user-id": `s${i}` }));
-    await new Promise((ok) => setTimeout(ok, 50));
+  it("delays in the plugin server without blocking: a request no fault applies to passes while 20 delayed ones wait", async () => {
+    await gw.configure("fault-injection", { ...FAULTS, faults: FAULTS.faults.map((f) => (f.name === "slow" ? { ...f, delay: { fixedMs: 3000, percent: 100 } } : f)) });
+    let finished = 0;
+    const slow = Array.from({ length: 20 }, (_, i) => get(gw.port, "/", { "x-chaos": "slow", "x-user-id": `s${i}` }).then((r) => { finished++; return r; }));
     const fast = await get(gw.port, "/", { "x-user-id": "fast" });
-    const tFast = Date.now() - t0;
     expect(fast.status).toBe(200);
+    expect(finished).toBe(0);                  // passed them all while they waited
     const rs = await Promise.all(slow);
-    const tAll = Date.now() - t0;
     for (const r of rs) expect(r.status).toBe(200);
-    expect(tFast).toBeLessThan(400);           // not queued behind the delays
-    expect(tAll).toBeGreaterThanOrEqual(400);  // each waited its 400 ms...
-    expect(tAll).toBeLessThan(4 * 400);        // ...at the same time, not one after another
-  });
+    await gw.configure("fault-injection", FAULTS);
+  }, 30_000);
 
   it("control header: a signed token injects its fault and never reaches the upstream; a forged one does nothing", async () => {
     const r = await get(gw.port, "/", { "x-tandem-fault": token("abort=502"), "x-user-id": "q" });

@@ -32,6 +32,7 @@
 //               WasmPlugin cannot be scoped to a route).
 //   header:<n>  the first value of request header <n> (absent: the empty key).
 import { LocalReply } from "./local-reply";
+import { faultLatency, readFaultMark } from "./fault-mark";
 import { CONTINUE, FilterRoot, FilterStream, STOP_ITERATION } from "./contexts";
 import { configureBreakerSettings } from "../core/breaker/policy";
 import { Bytes, utf8 } from "../core/text/bytes";
@@ -274,11 +275,14 @@ class BreakerStream extends FilterStream {
     // abort): the call never happened, the outcome says nothing about the upstream, as
     // on Kong (no tries: plugins/shared/outcome.ts). Found by test/parity/fault.parity.
     if (o.error == ERROR_NONE && !upstreamCalled(root.scratch)) o.status = 0;
+    // A fault that stands in for the upstream (scope: upstream) is its outcome.
+    const m = readFaultMark(root.scratch);
+    if (m.present && m.upstream && m.abortStatus > 0) { o.status = m.abortStatus; o.error = ERROR_NONE; }
     // Latency: to the first response byte (the upstream's time, not the client's
     // download); without a response, to the end of the stream.
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
     store.record(this.slot, this.hashA, this.hashB, this.keyLen, this.flags, this.generation,
-      o.status, o.error, end - this.startMs, end);
+      o.status, o.error, faultLatency(m, end - this.startMs), end);
     root.account();
   }
 }

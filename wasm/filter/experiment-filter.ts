@@ -18,6 +18,7 @@ import { EnvoyGuards } from "./guard-store";
 import { STATUS, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
 import { TaggingRuntime } from "../core/tagging/tagging";
 import { decideTags, setTags } from "./tagging-filter";
+import { faultLatency, readFaultMark } from "./fault-mark";
 
 const SET_COOKIE = utf8("set-cookie");
 const EXPOSE = utf8(EXPOSE_HEADER);
@@ -153,7 +154,10 @@ class ExperimentStream extends FilterStream {
     // circuit breaker's): the variant was never called, the outcome says nothing about
     // it (Kong's log phase sees no tries: the same).
     if (o.error == ERROR_NONE && !upstreamCalled(this.root.scratch)) o.status = 0;
+    // A fault that stands in for the upstream (scope: upstream) is its outcome.
+    const m = readFaultMark(this.root.scratch);
+    if (m.present && m.upstream && m.abortStatus > 0) { o.status = m.abortStatus; o.error = ERROR_NONE; }
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
-    guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, o.status, o.error, end - this.startMs, end);
+    guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, o.status, o.error, faultLatency(m, end - this.startMs), end);
   }
 }

@@ -20,6 +20,8 @@ import { utf8 } from "../core/text/bytes";
 import { EnvoyFacts } from "./facts";
 import { LocalReply } from "./local-reply";
 import { Delayed, DelayQueue } from "./delay-queue";
+import { markFault } from "./fault-mark";
+import { SCOPE_UPSTREAM } from "../core/fault/settings";
 import {
   LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, defineMetric, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld, removeHeader,
 } from "./host";
@@ -145,6 +147,7 @@ class FaultStream extends FilterStream {
     if (d.strip) for (let i = 0; i < s.stripNames.length; i++) removeHeader(REQUEST_HEADERS, unchecked(s.stripNames[i]));
     releaseHeld();
     if (d.fault < 0) return CONTINUE;
+    markFault(unchecked(s.faults[d.fault]).scope == SCOPE_UPSTREAM, d.delayMs, d.abortStatus);
     if (d.delayMs >= 0) {
       rt.active[d.fault]++;
       const w = new Delayed(this.id, now + <f64>d.delayMs, d.fault, d.abortStatus);
