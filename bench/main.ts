@@ -8,6 +8,7 @@ import { envoyGuardOverhead } from './envoy-guard';
 import { peersBench } from './peers';
 import { soak } from './soak';
 import { hostCalls } from './host-calls';
+import { faultDelays, faultOverhead } from './fault';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
@@ -23,6 +24,8 @@ const sections: Record<string, () => unknown> = {
   'host-calls': () => hostCalls(),
   // not in the default run (minutes): npm run bench -- --only=soak
   soak: () => soak(),
+  'fault-overhead': () => faultOverhead(),
+  'fault-delays': () => faultDelays(),
 };
 
 const name = process.argv[2];

@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.join(here, '.build');
 const snap = path.join(out, 'dist');
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'fault-delays'];
 const USAGE = `usage: npm run bench [-- --json] [-- --only=<section>,...]
   --json        print one JSON object (the last line of stdout) instead of the table
   --only=a,b    run only these sections: ${names.join(', ')}, soak (minutes; only when named)
@@ -59,7 +59,7 @@ const t0 = Date.now();
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 // ---------------------------------------------------------------- 1. snapshot
-const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/noop-lean.wasm', 'wasm/tandem-core.wasm', 'kong/experiment', 'kong/circuit-breaker'];
+const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/noop-lean.wasm', 'wasm/tandem-core.wasm', 'kong/experiment', 'kong/circuit-breaker', 'kong/fault-injection'];
 for (const a of artifacts) {
   if (!existsSync(path.join(root, 'dist', a))) {
     log(`dist/${a} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -143,6 +143,8 @@ const c = res.core ?? {};
 const pe = res.peers ?? {};
 const so = res.soak ?? null;
 const hc = res['host-calls'] ?? {};
+const fo = res['fault-overhead'] ?? {};
+const fd = res['fault-delays'] ?? null;
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
 
 const result = {
@@ -171,6 +173,9 @@ const result = {
     breakerSharedDataGetsPerRequest: round(eb.sharedDataOps?.getsPerRequest, 2),
     breakerSharedDataSetsPerRequest: round(eb.sharedDataOps?.setsPerRequest, 2),
     rulesOverhead: round(er.rulesOverhead),
+    faultOverheadRatio: round(fo.faultOverheadRatio),
+    faultRatioMin: round(fo.ratioMin),
+    faultRatioMax: round(fo.ratioMax),
     rulesNsPerRequest: round(er.rulesNsPerRequest, 0),
     noRulesNsPerRequest: round(er.noRulesNsPerRequest, 0),
     rulesOverheadMin: round(er.rulesOverheadMin),
@@ -238,6 +243,8 @@ const result = {
     breakerKeys: c.breakerKeys ?? null,
     breakerFailureShare: round(c.breakerFailureShare),
   },
+  // concurrently delayed requests: lateness distribution (ms), requests lost
+  fault: fd,
   peers: {
     bucketRatio: round(pe.bucketRatio),
     tandemBucketNs: round(pe.tandemBucketNs, 0),
@@ -269,6 +276,7 @@ const targets = [
   ['envoy.overheadRatio', result.envoy.overheadRatio, '<=', 1.5],
   ['envoy.breakerOverheadRatio', result.envoy.breakerOverheadRatio, '<=', 2.0],
   ['envoy.rulesOverhead', result.envoy.rulesOverhead, '<=', 0.25],
+  ['envoy.faultOverheadRatio', result.envoy.faultOverheadRatio, '<=', 1.10],
   // held to the breaker's target: the same state machine and shared-data round trips
   ['envoy.guardOverheadRatio', result.envoy.guardOverheadRatio, '<=', 2.0],
   ['kong.accessRpcs', result.kong.accessRpcs, '<=', 5],

@@ -7,6 +7,7 @@
 //               ramp or override, and the effects a gateway applies
 //   breaker     the breaker key, its state given a history, and admitted / probe /
 //               rejected with the answer (./explain/breaker.ts)
+//   faults      which fault applies and why, why each earlier one does not (./explain/fault.ts)
 import { isIP } from "node:net";
 import { parseArgs } from "node:util";
 import { badMethod, badPath } from "./simulate/trace";
@@ -22,6 +23,7 @@ import { CoreDriver, carryToBreaker } from "./simulate/via-core";
 import { explainBreaker } from "./explain/breaker";
 import { historyAt, historyRequest, traceEndMs } from "./explain/breaker-history";
 import { ExplainUsage, NO_BREAKER, NO_HISTORY } from "./explain/usage";
+import { explainFaults } from "./explain/fault";
 
 export { ExplainUsage };
 export const NOTHING_TO_EXPLAIN = "has neither spec.experiment nor spec.circuitBreaker to explain";
@@ -53,7 +55,7 @@ export async function explainCommand(args: string[]): Promise<number> {
   const policy = loadPolicy(values.policy);
   const ex = policy.spec.experiment as ExperimentSpec | undefined;
   const cb = breakerConfig(policy);
-  if (!ex && !cb) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
+  if (!ex && !cb && !policy.spec.faults) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
   if (!cb && given.state) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
   const guarded = !!ex && (ex as { variants?: Array<{ guard?: unknown }> }).variants?.some((v) => v?.guard) === true;
   if (!cb && !guarded && given.trace) throw new ExplainUsage(`${values.policy} ${NO_HISTORY}`);
@@ -82,6 +84,7 @@ export async function explainCommand(args: string[]): Promise<number> {
   const carried = ex ? explainExperiment(core, experimentConfig(policy) as ExperimentSpec, req, now, out, replay?.plan ?? null) : { ...headers };
   await replay?.close();
   if (cb) out.push(...await explainBreaker(core, policy, carried, now, history));
+  if (policy.spec.faults) out.push(...explainFaults(core, policy, carried, req, now));
   process.stdout.write(out.join("\n") + "\n");
   return 0;
 }

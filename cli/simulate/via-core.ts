@@ -134,9 +134,10 @@ export class CoreDriver {
     }
     const out = this.breakerStep(r, h, res, variant, upstream);
     let reached = out.reached;
-    if (out.fault !== undefined) {
+    if (this.faults) {
+      // (undefined: the fault plugin never saw the request: the breaker answered it)
       const aborted = out.fault?.abortStatus != null;
-      out.res = this.withFault(out.res, r, out.fault, !aborted && reached !== undefined, reached ?? null);
+      out.res = this.withFault(out.res, r, out.fault ?? null, !aborted && reached !== undefined, reached ?? null);
       if (aborted) reached = undefined;
     }
     // The canary guard counts the outcome of the upstream the request reached (none:

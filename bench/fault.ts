@@ -1,0 +1,124 @@
+// Fault-injection sections.
+//  fault-overhead:  tandem.wasm's `fault-injection` root id on requests no fault applies
+//                   to (a header match the requests never carry), per request ÷ the
+//                   SDK's no-op filter, in the Envoy harness's direct API, rounds
+//                   alternating (as `envoy`). Target: faultOverheadRatio <= 1.10.
+//  fault-delays:    concurrently delayed requests: 10,000 streams through the filter in
+//                   the Envoy harness on wall time (each root timer a real setTimeout for
+//                   the period the filter sets, as Envoy's dispatcher timer), and 1,000
+//                   HTTP requests through the Kong harness's real plugin server; each
+//                   delayed 2,000 ms. Lateness = resume time - due time (ms), as a
+//                   distribution; lost = requests not resumed / not answered 200.
+import http from 'node:http';
+import { StatsStore, WasmHost } from '../sim/envoy/index';
+import { startKong } from '../sim/kong/index';
+import { loadNoop, lifecycle } from './envoy';
+import { distPath, progress } from './common';
+import { makeMix, median, type BenchRequest } from './requests';
+
+const NO_FAULT = { faults: [{ name: 'chaos', match: { header: { 'x-chaos': { exact: 'on' } } }, abort: { status: 503, percent: 100 } }] };
+const DELAY_MS = 2000;
+
+function timed(host: WasmHost, mix: BenchRequest[], offset: number, n: number): number {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) lifecycle(host, mix[(offset + i) % mix.length]);
+  return Number(process.hrtime.bigint() - t0);
+}
+
+export async function faultOverhead(rounds = 40, perRound = 5000, warmup = 20000) {
+  const mix = makeMix(1000);
+  const fault = await WasmHost.load({ wasm: distPath('wasm/tandem.wasm'), rootId: 'fault-injection', configuration: JSON.stringify(NO_FAULT) });
+  const noop = await loadNoop();
+  // sanity: no request of the mix gets a fault, and the filter does run
+  for (const req of mix.slice(0, 50)) {
+    const r = fault.newStream().requestHeaders(req.envoy, true);
+    if (r.action !== 'continue') throw new Error('a mix request got a fault');
+  }
+  for (const h of [fault, noop, fault, noop]) timed(h, mix, 0, warmup / 2);
+  const ratios: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const off = (r * perRound) % mix.length;
+    let t: number, n: number;
+    if (r % 2 === 0) { t = timed(fault, mix, off, perRound); n = timed(noop, mix, off, perRound); }
+    else { n = timed(noop, mix, off, perRound); t = timed(fault, mix, off, perRound); }
+    ratios.push(t / n);
+    if (r % 20 === 19) progress(`fault-overhead: round ${r + 1}/${rounds} ratio ${(t / n).toFixed(3)}`);
+  }
+  return { faultOverheadRatio: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), rounds, requestsPerRound: perRound };
+}
+
+function quantiles(xs: number[]) {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => (s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(p * s.length))]);
+  return { n: s.length, min: s[0], p50: q(0.5), p90: q(0.9), p99: q(0.99), max: s[s.length - 1] };
+}
+
+async function envoyDelays(n = 10000) {
+  let host!: WasmHost;
+  let timer: NodeJS.Timeout | null = null;
+  const env = {
+    hasCluster: () => false,
+    httpCall: () => ({ cancel() {} }),
+    // Envoy's dispatcher timer for the root: re-created on every period change.
+    onTickPeriod: (_vm: unknown, root: { tickPeriodMs: number }) => {
+      if (timer) clearTimeout(timer);
+      timer = null;
+      if (root.tickPeriodMs > 0) timer = setTimeout(() => { timer = null; host.tick(); check(); }, root.tickPeriodMs);
+    },
+  };
+  host = await WasmHost.load({ wasm: distPath('wasm/tandem.wasm'), rootId: 'fault-injection', stats: new StatsStore(), env: env as never,
+    configuration: JSON.stringify({ faults: [{ name: 'slow', delay: { fixedMs: DELAY_MS, percent: 100 } }] }) });
+  const pending = new Map<number, { s: ReturnType<WasmHost['newStream']>; due: number }>();
+  const lateness: number[] = [];
+  function check(): void {
+    const now = Date.now();
+    for (const [i, p] of pending) if (p.s.resumed.request) { lateness.push(now - p.due); p.s.done(); pending.delete(i); }
+  }
+  // arrivals spread over ~1 s, in batches, as concurrent clients would
+  for (let i = 0; i < n; i++) {
+    const s = host.newStream();
+    s.requestHeaders([[':method', 'GET'], [':path', '/'], [':authority', 'shop'], ['x-request-id', `r${i}`]], true);
+    pending.set(i, { s, due: Date.now() + DELAY_MS });
+    if (i % 100 === 99) await new Promise((ok) => setTimeout(ok, 10));
+  }
+  const deadline = Date.now() + DELAY_MS + 30000;
+  while (pending.size > 0 && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 50));
+  return { requests: n, lost: pending.size, latenessMs: quantiles(lateness) };
+}
+
+async function kongDelays(n = 1000) {
+  const up = http.createServer((q, s) => { q.resume(); s.end('ok'); });
+  await new Promise<void>((ok) => up.listen(0, '127.0.0.1', ok));
+  const port = (up.address() as { port: number }).port;
+  const gw = await startKong({
+    plugins: [{ name: 'fault-injection', dir: distPath('kong/fault-injection'), config: { faults: [{ name: 'slow', delay: { fixedMs: DELAY_MS, percent: 100 } }] } }],
+    upstreams: { svc: { host: '127.0.0.1', port } }, defaultUpstream: 'svc',
+  });
+  const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+  const lateness: number[] = [];
+  let ok = 0;
+  try {
+    await Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((done) => {
+      const t0 = Date.now();
+      const r = http.request(`http://127.0.0.1:${gw.port}/`, { agent, headers: { 'x-request-id': `k${i}` } }, (res) => {
+        res.resume();
+        res.on('end', () => { if (res.statusCode === 200) { ok++; lateness.push(Date.now() - t0 - DELAY_MS); } done(); });
+      });
+      r.on('error', () => done());
+      r.end();
+    })));
+  } finally {
+    await gw.close();
+    await new Promise((ok2) => up.close(ok2));
+  }
+  // lateness here includes the gateway round trip (proxying, the plugin server's RPCs)
+  return { requests: n, lost: n - ok, latenessMs: quantiles(lateness) };
+}
+
+export async function faultDelays() {
+  progress('fault-delays: 10,000 streams in the Envoy harness');
+  const envoy = await envoyDelays();
+  progress('fault-delays: 1,000 requests through the Kong plugin server');
+  const kong = await kongDelays();
+  return { envoy, kong };
+}
