@@ -77,8 +77,11 @@ async function envoyDelays(n = 10000) {
   // arrivals spread over ~1 s, in batches, as concurrent clients would
   for (let i = 0; i < n; i++) {
     const s = host.newStream();
+    // due from the time before the call: the filter's own due is at or after it, so a
+    // descheduled process can only overstate lateness, never hide it
+    const due = Date.now() + DELAY_MS;
     s.requestHeaders([[':method', 'GET'], [':path', '/'], [':authority', 'shop'], ['x-request-id', `r${i}`]], true);
-    pending.set(i, { s, due: Date.now() + DELAY_MS });
+    pending.set(i, { s, due });
     if (i % 100 === 99) await new Promise((ok) => setTimeout(ok, 10));
   }
   const deadline = Date.now() + DELAY_MS + 30000;
