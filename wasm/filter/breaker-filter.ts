@@ -45,7 +45,7 @@ import { classify, retryAfterSeconds } from "../core/breaker/machine";
 import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { BreakerStore } from "./breaker-store";
 import { REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
-import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
+import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
@@ -271,13 +271,15 @@ class BreakerStream extends FilterStream {
     const store = root.store;
     if (store === null) return;
     const o = outcomeAtLog(this.status);
-    // Answered before any upstream was picked (a later filter's local reply: a fault's
-    // abort): the call never happened, the outcome says nothing about the upstream, as
-    // on Kong (no tries: plugins/shared/outcome.ts). Found by test/parity/fault.parity.
-    if (o.error == ERROR_NONE && !upstreamCalled(root.scratch)) o.status = 0;
-    // A fault that stands in for the upstream (scope: upstream) is its outcome.
+    // A fault's abort (fault-injection runs after this filter): with scope upstream it
+    // stands in for the upstream and is its outcome; with scope gateway no upstream was
+    // called and it says nothing about it, as on Kong (no tries: plugins/shared/outcome.ts).
+    // Found by test/parity/fault.parity.test.ts.
     const m = readFaultMark(root.scratch);
-    if (m.present && m.upstream && m.abortStatus > 0) { o.status = m.abortStatus; o.error = ERROR_NONE; }
+    if (m.present && m.abortStatus > 0) {
+      o.status = m.upstream ? m.abortStatus : 0;
+      o.error = ERROR_NONE;
+    }
     // Latency: to the first response byte (the upstream's time, not the client's
     // download); without a response, to the end of the stream.
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
