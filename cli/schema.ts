@@ -163,6 +163,35 @@ const fallback: S = obj("What answers when the breaker rejects: exactly one of r
   on: { type: "array", description: "when it answers (default [open])", minItems: 1, uniqueItems: true, items: { enum: ["open", "upstreamFailure"] } },
 }, [], { oneOf: [{ required: ["respond"] }, { required: ["reroute"] }] });
 
+const respondFields = (fallback as { properties: Record<string, S> }).properties.respond as { properties: Record<string, S> };
+const fault: S = obj("A fault: delay and/or abort the requests it applies to (the first fault that applies wins)", {
+  name: str("unique name (default fault-<index>); a control token names it", { pattern: NAME }),
+  match: (rule as { properties: Record<string, S> }).properties.match,
+  variant: str("only requests routed to this variant of spec.experiment", { pattern: NAME }),
+  delay: obj("Hold the request before it goes upstream", {
+    fixedMs: int("the delay, ms (at most 30 s, below Kong's 60 s RPC timeout)", 0, 30000),
+    percent: PERCENT("share of the requests it applies to that are delayed"),
+  }, ["fixedMs", "percent"]),
+  abort: obj("Answer instead of the upstream (after the delay when both are set)", {
+    status: int("status", 200, 599),
+    headers: respondFields.properties.headers,
+    body: respondFields.properties.body,
+    contentType: respondFields.properties.contentType,
+    percent: PERCENT("share of the requests it applies to that are aborted"),
+  }, ["status", "percent"]),
+  by: oneOfEnum("the coin: request (a hash of the request id) or user (of the sticky user key: the same users every time; needs spec.experiment)", ["request", "user"], "request"),
+  scope: oneOfEnum("gateway; upstream: the fault stands in for the upstream in the breaker's and the canary guards' outcomes (needs spec.circuitBreaker or a guard)", ["gateway", "upstream"], "gateway"),
+  control: obj("Header control: a client may ask for this fault with a signed token, <kind>=<n>.<hex HMAC-SHA256(<kind>=<n>, secret)> with kind delay (ms) or abort (status); unsigned or forged tokens do nothing, the header never goes upstream", {
+    header: str("the control header", { default: "x-tandem-fault", pattern: TOKEN }),
+    secret: str("the HMAC key, at least 16 bytes", { minLength: 16 }),
+  }, ["secret"]),
+  maxActive: int("at most this many requests delayed at once (default: no limit)", 1, 1000000),
+  enabled: bool("false: a kill switch", true),
+  start: str("applies from, RFC 3339 (e.g. 2026-11-27T10:00:00Z)"),
+  end: str("applies until, RFC 3339, after start"),
+}, [], { anyOf: [{ required: ["delay"] }, { required: ["abort"] }, { required: ["control"] }] });
+const faults: S = { type: "array", description: "Up to 32 faults, in order; the first that applies wins", maxItems: 32, items: fault };
+
 export const TRAFFIC_POLICY_SCHEMA: S = {
   $schema: "http://json-schema.org/draft-07/schema#",
   $id: "https://tandem.dev/schemas/traffic-policy.json",
@@ -177,7 +206,7 @@ export const TRAFFIC_POLICY_SCHEMA: S = {
     spec: obj("The policy's parts", {
       experiment,
       experiments: { type: "array", description: "Up to 32 tagging experiments (need spec.experiment)", minItems: 1, maxItems: 32, items: tagging },
-      circuitBreaker, fallback,
+      circuitBreaker, fallback, faults,
       // Checked by the core field by field (wasm/core/config/resilience.ts); stated loosely here.
       retries: { type: "object", description: "Retries the gateways make (docs/policy.md)" },
       timeoutMs: { type: "integer", description: "The route's timeout, ms (docs/policy.md)" },

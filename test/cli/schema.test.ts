@@ -18,7 +18,7 @@ const validate = new Ajv({ allErrors: false, strict: false }).compile(schema);
 const core = loadCore();
 const coreAccepts = (p: J) => core.validatePolicy(JSON.stringify(p)) === null;
 
-const EXAMPLES = ["checkout", "circuit-breaker", "canary-guard", "tagging"].map((n) => parse(readFileSync(join(ROOT, "deploy/examples", `${n}.yaml`), "utf8")));
+const EXAMPLES = ["checkout", "circuit-breaker", "canary-guard", "tagging", "game-day"].map((n) => parse(readFileSync(join(ROOT, "deploy/examples", `${n}.yaml`), "utf8")));
 
 // A random valid policy: an experiment (with the optional parts drawn at random), maybe
 // tagging experiments, maybe a breaker and a fallback.
