@@ -20,6 +20,7 @@ import { renderKongDbless, renderKongIngress } from "./render/kong";
 import { checkIstioNames, renderIstio, type IstioOptions } from "./render/istio";
 import { ENVOY_HEADER, renderEnvoy } from "./render/envoy";
 import { kongWarnings, resilienceOf } from "./render/resilience";
+import { secretFields } from "./fault-config";
 
 export const DEFAULT_IMAGE = "oci://ghcr.io/tandem-dev/tandem:0.1.0";
 export const TARGETS = ["kong", "istio", "envoy", "all"] as const;
@@ -28,6 +29,7 @@ export const DEFAULT_SUBSET_LABEL = "version";
 
 // The plugin configs every path shares (simulate, explain and the renders run exactly these).
 export { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig, variantUpstreams } from "./render/plugin-configs";
+export { faultConfig, kongFaultConfig } from "./fault-config";
 
 export function toYaml(docs: object[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
@@ -49,8 +51,8 @@ export interface RenderRequest {
 // rendered. Nothing here writes: the command writes only after all of it succeeded.
 export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[string, string]>; warnings: string[] } {
   const res = resilienceOf(p);
-  if (!p.spec.experiment && !p.spec.circuitBreaker && !p.spec.fallback && Object.keys(res).length === 0) {
-    throw new RenderRefusal("spec: nothing to render: needs experiment, circuitBreaker, fallback, retries, timeoutMs, connectionPool or outlierDetection");
+  if (!p.spec.experiment && !p.spec.circuitBreaker && !p.spec.fallback && !p.spec.faults && Object.keys(res).length === 0) {
+    throw new RenderRefusal("spec: nothing to render: needs experiment, circuitBreaker, fallback, faults, retries, timeoutMs, connectionPool or outlierDetection");
   }
   resourceName(p.metadata.name, "circuit-breaker"); // the longest name render makes from it
   requireLabel("--namespace", r.namespace);
@@ -61,14 +63,16 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
   const want = (t: Target) => r.target === t || r.target === "all";
   const files: Array<[string, string]> = [];
   const warnings: string[] = [];
-  const secret = typeof ((p.spec.experiment as { override?: { secret?: unknown } } | undefined)?.override?.secret) === "string";
+  // experiment.override.secret, faults[i].control.secret: kong.yaml keeps them in a Secret.
+  const secrets = secretFields(p).join(", ");
+  const secret = secrets !== "";
   if (want("kong")) {
     checkKongNames(p, targets);
     const ingress = renderKongIngress(p, { namespace: r.namespace, targets });
     files.push(["kong.yaml", ingress.header + toYaml(ingress.docs)]);
     files.push(["kong-dbless.yaml", toYaml([renderKongDbless(p, { namespace: r.namespace, targets })])]);
     warnings.push(...kongWarnings(res));
-    if (secret) warnings.push("kong-dbless.yaml holds experiment.override.secret in plain text (kong.yaml keeps it in a Secret): keep the file private");
+    if (secret) warnings.push(`kong-dbless.yaml holds ${secrets} in plain text (kong.yaml keeps it in a Secret): keep the file private`);
   }
   if (want("istio")) {
     const o: IstioOptions = {
@@ -77,11 +81,11 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
     };
     checkIstioNames(p, o);
     files.push(["istio.yaml", toYaml(renderIstio(p, o))]);
-    if (secret) warnings.push("istio.yaml holds experiment.override.secret in the WasmPlugin's pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read WasmPlugins");
+    if (secret) warnings.push(`istio.yaml holds ${secrets} in the WasmPlugin's pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read WasmPlugins`);
   }
   if (want("envoy")) {
     files.push(["envoy.yaml", ENVOY_HEADER + toYaml([renderEnvoy(p, targets)])]);
-    if (secret) warnings.push("envoy.yaml holds experiment.override.secret in plain text: keep the file private");
+    if (secret) warnings.push(`envoy.yaml holds ${secrets} in plain text: keep the file private`);
   }
   return { files, warnings };
 }

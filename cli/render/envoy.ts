@@ -1,11 +1,12 @@
 // Envoy output of `tandem render`: a static envoy.yaml for a local Envoy (deploy/envoy/
 // compose.yaml mounts it): one listener on :10000, one envoy.filters.http.wasm per policy
-// part (root ids `experiment`, then `circuit-breaker`, sharing one vm_id), the router, and
+// part (root ids `experiment`, then `circuit-breaker`, then `fault-injection`, sharing one vm_id), the router, and
 // routes chosen after the filters ran: the reroute header first, then the variant header,
 // then the first variant's upstream. One STRICT_DNS cluster per upstream (its
 // spec.upstreams address, else <name>:80).
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
+import { faultConfig } from "../fault-config";
 import { resourceName } from "./names";
 import { VARIANT_HEADER, REROUTE_HEADER } from "./istio";
 import { rerouteUpstream, variantsOf, type Targets } from "./targets";
@@ -54,6 +55,8 @@ export function renderEnvoy(p: PolicyDoc, targets: Targets[]): object {
   if (ex) filters.push(wasmFilter("experiment", ex));
   const cb = breakerConfig(p);
   if (cb) filters.push(wasmFilter("circuit-breaker", cb));
+  const fc = faultConfig(p);
+  if (fc) filters.push(wasmFilter("fault-injection", fc));
   filters.push({ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } });
 
   const variants = variantsOf(p);

@@ -11,6 +11,7 @@
 //     service's host.
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
+import { faultConfig } from "../fault-config";
 import { requireLabel, resourceName } from "./names";
 import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import { istioRoute, istioTrafficPolicy, resilienceOf } from "./resilience";
@@ -39,6 +40,8 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   if (ex) parts.push({ plugin: "experiment", config: ex });
   const cb = breakerConfig(p);
   if (cb) parts.push({ plugin: "circuit-breaker", config: cb });
+  const fc = faultConfig(p);
+  if (fc) parts.push({ plugin: "fault-injection", config: fc });
   const pluginNs = o.gateway ? o.gateway.namespace : o.namespace;
   parts.forEach((part, i) => docs.push({
     apiVersion: "extensions.istio.io/v1alpha1",
@@ -49,7 +52,8 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
       url: o.image,
       ...(o.sha256 ? { sha256: o.sha256 } : {}),
       pluginName: part.plugin,
-      // Before the router, after authentication; the experiment before the breaker.
+      // Before the router, after authentication; the experiment before the breaker, the
+      // faults last (they may target the variant the experiment chose).
       phase: "AUTHZ",
       priority: 100 - i * 10,
       // A broken module must not take the route down with it. Istio >= 1.25 emits this as

@@ -10,13 +10,14 @@
 // are otherwise the ones the simulator runs (cli/render.ts kong*Config).
 import type { PolicyDoc } from "../policy-file";
 import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "./plugin-configs";
+import { kongFaultConfig, secretFields } from "../fault-config";
 import { resourceName } from "./names";
 import { targetOf, type Targets } from "./targets";
 import { kicServiceAnnotations, kongHealthchecks, kongService, resilienceOf } from "./resilience";
 
 export interface KongOptions { namespace: string; targets: Targets[] }
 
-export interface KongPart { plugin: "experiment" | "circuit-breaker"; name: string; config: Record<string, unknown>; secret: boolean }
+export interface KongPart { plugin: "experiment" | "circuit-breaker" | "fault-injection"; name: string; config: Record<string, unknown>; secret: boolean }
 
 // The key of the Secret that holds a plugin's whole config (KIC reads it as JSON).
 export const SECRET_KEY = "config";
@@ -40,6 +41,14 @@ export function kongParts(p: PolicyDoc, ts: Targets[]): KongPart[] {
   }
   const cb = kongBreakerConfig(p);
   if (cb) out.push({ plugin: "circuit-breaker", name: resourceName(p.metadata.name, "circuit-breaker"), config: renameUpstreams(cb, ts), secret: false });
+  // fault-injection: spec.faults with the experiment it targets (its upstreams renamed as in
+  // the experiment plugin's copy); a Secret when a fault's control.secret or the
+  // experiment's override.secret rides along.
+  const fc = kongFaultConfig(p);
+  if (fc) {
+    const config = fc.experiment ? { ...fc, experiment: renameUpstreams(fc.experiment as Record<string, unknown>, ts) } : fc;
+    out.push({ plugin: "fault-injection", name: resourceName(p.metadata.name, "fault-injection"), config, secret: secretFields(p).length > 0 });
+  }
   return out;
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { CLI, FILTER_WASM, ROOT, loadCore, requireBuilt } from "../support/dist";
-import { checkRender, yamlDocs } from "../support/rendered";
+import { annotatedPlugins, checkRender, envoyWasmFilters, yamlDocs } from "../support/rendered";
 import { renderFiles, type RenderRequest } from "../../cli/render";
 import type { PolicyDoc } from "../../cli/policy-file";
 
@@ -127,6 +127,55 @@ describe("tandem render: one policy, every gateway's names (spec.upstreams)", ()
   });
 });
 
+describe("tandem render: spec.faults", () => {
+  it("the fault-injection KongPlugin, WasmPlugin and Envoy filter carry spec.faults, after the experiment", () => {
+    const p = load("deploy/examples/game-day.yaml");
+    const files = Object.fromEntries(renderFiles(p, BASE).files);
+    const kong = yamlDocs(files["kong.yaml"]);
+    const kp = kong.find((d) => d.kind === "KongPlugin" && d.plugin === "fault-injection")!;
+    expect(kp.metadata).toMatchObject({ name: "checkout-game-day-fault-injection", namespace: "shop" });
+    const config = kp.config as { faults: unknown; experiment: { name: string }; hasBreaker?: boolean };
+    expect(config.faults).toEqual(p.spec.faults);
+    expect(config.experiment.name).toBe("checkout-v2");
+    expect(config.hasBreaker).toBeUndefined();
+    expect(annotatedPlugins(files["kong.yaml"])).toEqual(["checkout-game-day-experiment", "checkout-game-day-fault-injection"]);
+    const dbless = yamlDocs(files["kong-dbless.yaml"])[0] as { services: Array<{ plugins: Array<{ name: string; config: { faults: unknown } }> }> };
+    expect(dbless.services[0].plugins.map((x) => x.name)).toEqual(["experiment", "fault-injection"]);
+    expect(dbless.services[0].plugins[1].config.faults).toEqual(p.spec.faults);
+    const wps = yamlDocs(files["istio.yaml"]).filter((d) => d.kind === "WasmPlugin").map((d) => d.spec as { pluginName: string; priority: number; pluginConfig: { faults: unknown } });
+    expect(wps.map((w) => [w.pluginName, w.priority])).toEqual([["experiment", 100], ["fault-injection", 90]]);
+    expect(wps[1].pluginConfig.faults).toEqual(p.spec.faults);
+    const filters = envoyWasmFilters(yamlDocs(files["envoy.yaml"])[0]);
+    expect(filters.map((f) => f.root_id)).toEqual(["experiment", "fault-injection"]);
+    expect(JSON.parse(filters[1].configuration.value).faults).toEqual(p.spec.faults);
+  });
+
+  it("a fault's control secret goes into a Secret on Kong, with a warning for the other files", async () => {
+    const spec = {
+      experiment: EXPERIMENT,
+      faults: [{ name: "on-demand", control: { secret: "fault-control-secret-0123" } }],
+    };
+    const p = JSON.parse(readFileSync(policy("fault-secret.json", spec), "utf8")) as PolicyDoc;
+    expect(core.validatePolicy(JSON.stringify(p))).toBeNull();
+    const r = renderFiles(p, BASE);
+    expect(await checkRender(r.files)).toEqual([]);
+    const kong = r.files.find(([n]) => n === "kong.yaml")![1];
+    expect(kong.split("fault-control-secret-0123").length).toBe(2);
+    const kp = yamlDocs(kong).find((d) => d.kind === "KongPlugin" && d.plugin === "fault-injection")!;
+    expect(kp.config).toBeUndefined();
+    expect(kp.configFrom).toEqual({ secretKeyRef: { name: "checkout-fault-injection-config", key: "config" } });
+    expect(r.warnings.join("\n")).toMatch(/istio\.yaml holds faults\[0\]\.control\.secret/);
+  }, 60_000);
+
+  it("faults alone render (no experiment, no breaker)", async () => {
+    const p = JSON.parse(readFileSync(policy("fault-only.json", { faults: [{ abort: { status: 503, percent: 5 } }] }), "utf8")) as PolicyDoc;
+    expect(core.validatePolicy(JSON.stringify(p))).toBeNull();
+    const r = renderFiles(p, BASE);
+    expect(await checkRender(r.files)).toEqual([]);
+    expect(yamlDocs(r.files.find(([n]) => n === "istio.yaml")![1]).map((d) => (d.spec as { pluginName?: string }).pluginName)).toEqual(["fault-injection"]);
+  }, 60_000);
+});
+
 describe("tandem render: retries, timeouts, connection pool, outlier detection", () => {
   const spec = {
     experiment: EXPERIMENT,
@@ -215,7 +264,7 @@ describe("tandem render: the command", () => {
       `experiment.variants[0].upstream (a Kong Upstream name): must be a DNS-1123 subdomain (DNS-1123 labels joined by '.', at most 253 characters), got "API_v1"`],
     ["a bad namespace", policy("n4.json", { experiment: EXPERIMENT }), ["--namespace", "Bad_NS!"],
       `--namespace: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Bad_NS!"`],
-    ["an empty spec", policy("n5.json", {}), [], "spec: nothing to render: needs experiment, circuitBreaker, fallback, retries, timeoutMs, connectionPool or outlierDetection"],
+    ["an empty spec", policy("n5.json", {}), [], "spec: nothing to render: needs experiment, circuitBreaker, fallback, faults, retries, timeoutMs, connectionPool or outlierDetection"],
   ];
   for (const [what, file, extra, message] of refusals) {
     it(`refuses ${what} with one line, writing nothing`, async () => {

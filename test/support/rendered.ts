@@ -31,6 +31,10 @@ export async function kongConfigProblem(plugin: string, config: Record<string, u
     try { core.release(core.configureExperiment(json)); } catch (e) { return (e as Error).message; }
     return "";
   }
+  if (plugin === "fault-injection") {
+    try { core.releaseFaults(core.configureFaults(json)); } catch (e) { return (e as Error).message; }
+    return "";
+  }
   return core.validateBreaker(json) ?? "";
 }
 
