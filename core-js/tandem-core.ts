@@ -120,7 +120,7 @@ export interface BreakerAdmission extends BreakerCall { key: string }
 
 // A whole policy compiled by the core (wasm/core/plan.ts): what each part's plugin is
 // configured with on each gateway, and the policy facts adapters and reports need.
-export type PartName = "experiment" | "circuit-breaker";
+export type PartName = "experiment" | "circuit-breaker" | "fault-injection";
 export interface PolicyPart {
   plugin: PartName;                  // Kong plugin name = Envoy root id
   config: Record<string, unknown>;   // the plugin config, as the Envoy filter reads it
@@ -128,7 +128,7 @@ export interface PolicyPart {
 }
 export interface PolicyPlan {
   name: string;
-  parts: PolicyPart[];               // in chain order: experiment, then circuit-breaker
+  parts: PolicyPart[];               // in chain order: experiment, circuit-breaker, fault-injection
   variantHeader: string | null;      // lowercase; null without an experiment
   overrideHeader: string | null;
   expose: boolean;

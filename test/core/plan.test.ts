@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CoreError, TandemCore, type PolicyPlan } from "../../core-js/tandem-core";
 import { readPolicyText, type PolicyDoc } from "../../cli/policy-file";
-import { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../../cli/render";
+import { breakerConfig, experimentConfig, faultConfig, kongBreakerConfig, kongExperimentConfig, kongFaultConfig } from "../../cli/render";
 import { generatedCases } from "../parity/generated-scenarios";
 import { loadCore } from "../support/dist";
 
@@ -17,9 +17,11 @@ const EXAMPLES = join(__dirname, "..", "..", "deploy", "examples");
 function renderParts(p: PolicyDoc) {
   const ex = experimentConfig(p);
   const cb = breakerConfig(p);
+  const fc = faultConfig(p);
   return [
     ...(ex ? [{ plugin: "experiment", config: ex, kong: kongExperimentConfig(ex) }] : []),
     ...(cb ? [{ plugin: "circuit-breaker", config: cb, kong: kongBreakerConfig(p) }] : []),
+    ...(fc ? [{ plugin: "fault-injection", config: fc, kong: kongFaultConfig(p) }] : []),
   ];
 }
 

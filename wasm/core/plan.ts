@@ -5,7 +5,9 @@
 //
 //   name            metadata.name
 //   parts           [{plugin, config, kong}] in chain order: `experiment` (spec.experiment
-//                   + `experiments`), `circuit-breaker` (spec.circuitBreaker + `fallback`).
+//                   + `experiments`), `circuit-breaker` (spec.circuitBreaker + `fallback`),
+//                   `fault-injection` (spec.faults + the `experiment` a fault targets and
+//                   keys users by + `hasBreaker`: a breaker for scope: upstream to feed).
 //                   config: the plugin / root id config as the Envoy filter reads it;
 //                   kong: the same for Kong's schema (failure statuses as strings, and
 //                   the breaker's `variantUpstreams`, Kong routing before plugins run)
@@ -27,6 +29,7 @@ import { parseFallback } from "./breaker/fallback-config";
 import { FallbackSettings } from "./breaker/settings";
 import { describeFallbackPlan, describeReject, keyName } from "./breaker/runtime";
 import { TAGGING_SECTION } from "./tagging/config";
+import { FAULTS_SECTION } from "./fault/config";
 
 export class PlanResult {
   plan: string = "";
@@ -91,6 +94,18 @@ export function compilePolicy(text: string): PlanResult {
     }
     const kongCfg = joined(cfg, "variantUpstreams", ups.keys.length > 0 ? ups : null);
     parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"circuit-breaker\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(kongCfg, true) + "}";
+  }
+  const faults = spec.get(FAULTS_SECTION);
+  if (faults !== null) {
+    let cfg = joined(null, FAULTS_SECTION, faults);
+    if (ex !== null) cfg = joined(cfg, "experiment", ex);
+    if (cb !== null) {
+      const yes = new JValue();
+      yes.type = JType.Bool;
+      yes.b = true;
+      cfg = joined(cfg, "hasBreaker", yes);
+    }
+    parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"fault-injection\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
   }
   let d = "{\"name\":" + jsonText(name) + ",\"parts\":[" + parts + "]";
   d += ",\"variantHeader\":" + (es !== null ? jsonText(es.variantHeader) : "null");
