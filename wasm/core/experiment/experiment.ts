@@ -6,13 +6,11 @@
 //           the bucket. Raising a variant's weight while others do not rise never moves
 //           a user out of it: its range only widens (docs/policy.md proves it).
 // Allocation: none, except the Set-Cookie value for a user who has no key yet.
-import { Bytes, isOws, lower, writeHex32 } from "../text/bytes";
-import { findCookie } from "../request/cookie";
+import { Bytes, lower, writeHex32 } from "../text/bytes";
 import { FactSource } from "../request/facts";
 import { murmur3_32, scale } from "../hash/hash";
-import { findQuery } from "../request/query";
 import {
-  ExperimentSettings, HashMode, ID_HEX_LEN, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, SourceKind, WeightTable,
+  ExperimentSettings, HashMode, ID_HEX_LEN, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, WeightTable,
 } from "./settings";
 import { RuleMatcher } from "../rules/rules";
 import { GrowthBookSplit } from "../hash/growthbook";
@@ -20,6 +18,7 @@ import { UnleashHash } from "../hash/unleash";
 import { HmacSha256 } from "../hmac/hmac";
 import { GuardGate, tracks } from "../guard/guard";
 import { REASON_GUARD } from "./settings";
+import { KeySourceReader } from "./key-source";
 
 export const NO_VARIANT = -1;
 export const KEY_GENERATED = -1;   // keySource: a new id was generated (and maybe issued)
@@ -59,7 +58,7 @@ export class ExperimentRuntime {
   key: Bytes = new Bytes();
   tmp: Bytes = new Bytes();
   idBuf: StaticArray<u8> = new StaticArray<u8>(ID_HEX_LEN);
-  queryScratch: StaticArray<u8> = new StaticArray<u8>(0);
+  private keys: KeySourceReader = new KeySourceReader();
   matcher: RuleMatcher;
   // Where guard states live (the adapter's choice); null: guards never reroute.
   gate: GuardGate | null = null;
@@ -236,20 +235,7 @@ export class ExperimentRuntime {
   private readSource(i: i32, out: Bytes): bool {
     const s = this.settings;
     const src = unchecked(s.sources[i]);
-    const raw = s.needs.get(src.slot);
-    if (!raw.present) return false;
-    if (src.kind == SourceKind.Cookie) return findCookie(raw, src.nameBytes, out);
-    if (src.kind == SourceKind.Query) {
-      if (this.queryScratch.length < raw.len) this.queryScratch = new StaticArray<u8>(raw.len + 64);
-      return findQuery(raw, src.nameBytes, changetype<usize>(this.queryScratch), out);
-    }
-    // header and ip: the value, trimmed of optional whitespace
-    let a = raw.ptr;
-    let n = raw.len;
-    while (n > 0 && isOws(load<u8>(a))) { a++; n--; }
-    while (n > 0 && isOws(load<u8>(a + n - 1))) n--;
-    out.set(a, n);
-    return true;
+    return this.keys.read(src, s.needs.get(src.slot), out);
   }
 
   // A 128-bit id derived from the gateway's per-request entropy. Issued as a cookie

@@ -9,16 +9,15 @@
 // maxActive: a delay is not injected while the adapter counts that many of this
 // fault's delays in flight (Envoy's max_active_faults).
 // Allocation: none (scratch buffers sized at configure time).
-import { Bytes, isOws } from "../text/bytes";
+import { Bytes } from "../text/bytes";
 import { FactSource } from "../request/facts";
-import { findCookie } from "../request/cookie";
-import { findQuery } from "../request/query";
 import { murmur3_32, scale } from "../hash/hash";
 import { RuleMatcher } from "../rules/rules";
 import { Rule } from "../rules/settings";
 import { HmacSha256 } from "../hmac/hmac";
-import { ID_HEX_LEN, SourceKind } from "../experiment/settings";
+import { ID_HEX_LEN } from "../experiment/settings";
 import { writeGeneratedId } from "../experiment/experiment";
+import { KeySourceReader } from "../experiment/key-source";
 import { BP_ALL, BY_USER, Fault, FaultSettings, MAX_DELAY_MS } from "./settings";
 
 // Why fault i did not apply (FaultRuntime.why[i]) or how it did (decision.reason).
@@ -55,7 +54,7 @@ export class FaultRuntime {
   abortBucket: StaticArray<i32>;
   private key: Bytes = new Bytes();
   private idBuf: StaticArray<u8> = new StaticArray<u8>(ID_HEX_LEN);
-  private scratch: StaticArray<u8> = new StaticArray<u8>(256);
+  private keys: KeySourceReader = new KeySourceReader();
 
   constructor(public settings: FaultSettings) {
     const n = settings.faults.length;
@@ -161,24 +160,12 @@ export class FaultRuntime {
     return true;
   }
 
-  // As ExperimentRuntime.readSource (../experiment/experiment.ts): the same key.
+  // The same key as the experiment's (../experiment/key-source.ts).
   private readSource(i: i32, out: Bytes): bool {
     const s = this.settings;
     const src = unchecked(s.sources[i]);
     out.clear();
-    const raw = s.needs.get(src.slot);
-    if (!raw.present) return false;
-    if (src.kind == SourceKind.Cookie) return findCookie(raw, src.nameBytes, out);
-    if (src.kind == SourceKind.Query) {
-      if (this.scratch.length < raw.len) this.scratch = new StaticArray<u8>(raw.len + 64);
-      return findQuery(raw, src.nameBytes, changetype<usize>(this.scratch), out);
-    }
-    let a = raw.ptr;
-    let n = raw.len;
-    while (n > 0 && isOws(load<u8>(a))) { a++; n--; }
-    while (n > 0 && isOws(load<u8>(a + n - 1))) n--;
-    out.set(a, n);
-    return true;
+    return this.keys.read(src, s.needs.get(src.slot), out);
   }
 
   // Control token "<kind>=<n>.<hex HMAC-SHA256(<kind>=<n>, secret)>", kind delay (ms,
