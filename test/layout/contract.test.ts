@@ -3,10 +3,11 @@
 // changes alone: a product file declaring a contract name or header again with its own
 // value, a result slot read or written by number instead of by name, or the built core
 // disagreeing with the names the Node binding reads its slots by.
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { sources } from "../support/source-files";
 import * as contract from "../../wasm/core/contract";
 import { STATE_NAMES, TRANSITION_NAMES } from "../../wasm/core/contract-names";
 import { BreakerAnswer, BREAKER_REASONS, BREAKER_STATES, type TandemCore } from "../../core-js/tandem-core";
@@ -16,14 +17,6 @@ const root = resolve(__dirname, "..", "..");
 const PRODUCT = ["wasm", "core-js", "plugins", "cli", "sim", "bench"];
 const CONTRACT_FILES = ["wasm/core/contract.ts", "wasm/core/contract-names.ts"];
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) sources(p, out);
-    else if (/\.(ts|mts|cts)$/.test(e.name) && !e.name.endsWith(".d.ts")) out.push(p);
-  }
-  return out;
-}
 
 const files = PRODUCT.flatMap((d) => sources(join(root, d)))
   .map((f) => relative(root, f))

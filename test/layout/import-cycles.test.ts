@@ -3,22 +3,15 @@
 // text), and a cycle between those folders is how layering decays. The imports are read
 // with TypeScript's own parser; value imports, re-exports and side-effect imports count,
 // `import type` (erased at compile time, no load order) does not.
-import { readdirSync, readFileSync, existsSync, statSync } from "node:fs";
+import { readFileSync, existsSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
 import { describe, expect, it } from "vitest";
+import { sources } from "../support/source-files";
 
 const root = resolve(__dirname, "..", "..");
 const ROOTS = ["wasm", "core-js", "plugins", "cli", "sim"];
 
-function sources(dir: string, out: string[] = []): string[] {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) sources(p, out);
-    else if (/\.(ts|mts|cts)$/.test(e.name) && !e.name.endsWith(".d.ts")) out.push(p);
-  }
-  return out;
-}
 
 function resolveImport(from: string, spec: string): string | undefined {
   if (!spec.startsWith(".")) return undefined;
