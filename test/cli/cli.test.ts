@@ -1,7 +1,7 @@
 // The tandem CLI as users run it: the bundled dist/cli/tandem.js in a child process.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
@@ -17,6 +17,7 @@ function tandem(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 function policyFile(name: string, experiment: unknown): string {
   const p = join(dir, name);
   writeFileSync(p, JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "t" }, spec: { experiment } }));

@@ -2,9 +2,9 @@
 // line also gets the usage) and a non-zero exit code, never a Node stack trace.
 //   exit 1: a file that cannot be read or is not a valid policy / trace
 //   exit 2: a wrong command line (unknown option, missing value, bad flag value)
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -19,6 +19,7 @@ function tandem(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-errors-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 const file = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
 const POLICY = "deploy/examples/checkout.yaml";
 const TRACE = "deploy/examples/checkout.trace.jsonl";

@@ -5,7 +5,7 @@
 // (`| head -1`), SIGINT and SIGTERM to the parent alone mid-run.
 import { afterAll, describe, expect, it } from "vitest";
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT, requireBuilt } from "../support/dist";
@@ -29,6 +29,7 @@ const tmps: string[] = [];
 // A failed test must not leave its leftovers running either.
 afterAll(() => {
   for (const tmp of tmps) for (const p of processesNaming(tmp)) try { process.kill(Number(p.split(":")[0]), "SIGKILL"); } catch { /* gone */ }
+  for (const tmp of tmps) rmSync(tmp, { recursive: true, force: true });   // leave no temp folder behind
 });
 
 function start(args: string[]): Run {
@@ -101,6 +102,7 @@ describe("a command leaves no process or temp folder behind", () => {
   for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     it(`on ${sig} to the parent alone mid-run: exit ${code}`, async () => {
       const dir = mkdtempSync(join(tmpdir(), "tandem-exit-trace-"));
+      tmps.push(dir);
       const r = start(["simulate", "--policy", POLICY, "--trace", longTrace(dir), "--via", "kong"]);
       await r.firstLine;
       r.child.kill(sig);

@@ -2,12 +2,17 @@
 // users go to stable while api-v2 fails (t 5-15 s) and come back after the cooldown,
 // identically through the core and the Envoy path; the trace file's per-upstream
 // answers ("upstreams") are validated.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT, requireBuilt } from "../support/dist";
+
+// Temp folders of this file, removed when it ends.
+const dirs: string[] = [];
+const tempDir = () => { const d = mkdtempSync(join(tmpdir(), "tandem-guard-")); dirs.push(d); return d; };
+afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -45,7 +50,7 @@ describe("canary guard example", () => {
   }, 180_000);
 
   it("rejects a bad per-upstream answer in a trace with its line and field", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tandem-guard-"));
+    const dir = tempDir();
     const t = join(dir, "bad.jsonl");
     writeFileSync(t, JSON.stringify({ t: 0, upstreams: { "api-v2": { status: 99 } } }) + "\n");
     const r = await tandem("simulate", "--policy", POLICY, "--trace", t);
@@ -65,7 +70,7 @@ describe("canary guard example", () => {
     expect(line).toBe("guard:    canary's canary guard (mode enforce) is closed: admitted; its outcome counts in the guard's window");
     // after the first 10 s of the trace (the canary failing since 5 s) the same user is rolled back
     const user = (await firstCanaryUser())!;
-    const dir = mkdtempSync(join(tmpdir(), "tandem-guard-"));
+    const dir = tempDir();
     const t = join(dir, "first10s.jsonl");
     writeFileSync(t, readFileSync(join(ROOT, TRACE), "utf8").split("\n").slice(0, 100).join("\n") + "\n");
     const r = await tandem("explain", "--policy", POLICY, "--headers", `x-user-id: ${user}`, "--trace", t);

@@ -3,7 +3,7 @@
 // the headers tandem set (variant, x-tandem-experiments). The built CLI, as users run it.
 import { afterAll, describe, expect, it } from "vitest";
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { CLI, ROOT, requireBuilt } from "../support/dist";
 
 const PORTS = ["--kong-port", "0", "--envoy-port", "0", "--backend-port", "0"];
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-playground-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 
 function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

@@ -1,10 +1,10 @@
 // tandem render: every output validates (schemas, the gateways' own config checks), output
 // is byte-identical run to run, names Kubernetes cannot hold are refused before anything
 // is written, the Istio binding follows where the filter runs, secrets stay in a Secret.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -23,6 +23,7 @@ function tandem(...args: string[]): Promise<{ code: number; stdout: string; stde
 
 const core = loadCore();
 const dir = mkdtempSync(join(tmpdir(), "tandem-render-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 const EXAMPLES = readdirSync(join(ROOT, "deploy", "examples")).filter((f) => f.endsWith(".yaml")).map((f) => join("deploy", "examples", f));
 const BASE: RenderRequest = { target: "all", namespace: "shop", gateway: null, hosts: ["*"], image: "oci://registry.example/tandem:0.1.0", sha256: null, subsetLabel: "version" };
 

@@ -1,9 +1,9 @@
 // Traces and flags are checked as strictly as policies, messages name the file, and the
 // conventions of well-made CLIs hold (--version, <command> --help). The built CLI, as
 // users run it.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT, requireBuilt } from "../support/dist";
@@ -17,6 +17,7 @@ function tandem(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-strict-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 const file = (name: string, text: string | Buffer) => { const p = join(dir, name); writeFileSync(p, text); return p; };
 const POLICY = "deploy/examples/checkout.yaml";
 const TRACE = "deploy/examples/checkout.trace.jsonl";

@@ -3,9 +3,9 @@
 // cookie domains browsers drop are refused, and nesting too deep is named by field path
 // at any depth, also past where the YAML reader's recursion ends. Every refusal reads
 // "<file>: <field path>: <message>". The built CLI, as users run it.
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT, requireBuilt } from "../support/dist";
@@ -19,6 +19,7 @@ function tandem(...args: string[]): Promise<{ code: number; stdout: string; stde
 }
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-gateways-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 const HEAD = "apiVersion: tandem.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: { name: t }\nspec:\n";
 const policy = (name: string, spec: string) => { const p = join(dir, name); writeFileSync(p, HEAD + spec); return p; };
 const BREAKER = (v: string) => `  circuitBreaker:\n    openDurationMs: ${v}\n`;
