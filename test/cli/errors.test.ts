@@ -3,35 +3,18 @@
 //   exit 1: a file that cannot be read or is not a valid policy / trace
 //   exit 2: a wrong command line (unknown option, missing value, bad flag value)
 import { afterAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
+import { NO_STACK, fails, tandem } from "../support/cli-run";
 
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-errors-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 const file = (name: string, text: string) => { const p = join(dir, name); writeFileSync(p, text); return p; };
 const POLICY = "deploy/examples/checkout.yaml";
 const TRACE = "deploy/examples/checkout.trace.jsonl";
-const NO_STACK = /^\s+at /m;
-
-// exit 1, exactly `line` on stderr
-async function fails(line: string, ...args: string[]): Promise<void> {
-  const r = await tandem(...args);
-  expect(r.stderr, r.stderr).not.toMatch(NO_STACK);
-  expect(r.stderr).toBe(line + "\n");
-  expect(r.code).toBe(1);
-}
 
 // exit 2, `line` then the usage on stderr
 async function misused(line: string, ...args: string[]): Promise<void> {

@@ -2,33 +2,19 @@
 // conventions of well-made CLIs hold (--version, <command> --help). The built CLI, as
 // users run it.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
+import { NO_STACK, fails, tandem } from "../support/cli-run";
+import { ROOT } from "../support/dist";
 
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-strict-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 const file = (name: string, text: string | Buffer) => { const p = join(dir, name); writeFileSync(p, text); return p; };
 const POLICY = "deploy/examples/checkout.yaml";
 const TRACE = "deploy/examples/checkout.trace.jsonl";
-const NO_STACK = /^\s+at /m;
 
-async function fails(line: string, ...args: string[]): Promise<void> {
-  const r = await tandem(...args);
-  expect(r.stderr, r.stderr).not.toMatch(NO_STACK);
-  expect(r.stderr).toBe(line + "\n");
-  expect(r.code).toBe(1);
-}
 
 async function misused(line: string, ...args: string[]): Promise<void> {
   const r = await tandem(...args);
