@@ -32,6 +32,8 @@ const KUBERNETES: Record<string, string[]> = {
   istio: ["istio/gateway.yaml", "istio/ingress-gateway.yaml", "istio/sidecar.yaml", "istio/frontend.yaml"],
 };
 const OTHER = ["envoy/envoy.yaml", "kong/kong-dbless.yaml", "kong/helm-values.yaml", "istio/istiod-values.yaml"];
+// checked by test/deploy/observability.test.ts (and promtool.test.ts when promtool is installed)
+const OBSERVABILITY = ["prometheus/prometheus.yaml", "prometheus/rules.yaml", "prometheus/rules.test.yaml", "flagger/metric-templates.yaml", "argo/analysis-template.yaml"];
 
 const checkout = parse(read("examples/checkout.yaml")) as PolicyDoc;
 const BASE: RenderRequest = { target: "all", namespace: "shop", gateway: null, hosts: ["*"], image: DEFAULT_IMAGE, sha256: null, subsetLabel: "version" };
@@ -39,7 +41,7 @@ const rendered = (r: Partial<RenderRequest>) => Object.fromEntries(renderFiles(c
 
 describe("deploy/", () => {
   it("every YAML file has a check", () => {
-    expect([...POLICIES, ...COMPOSE, ...Object.values(KUBERNETES).flat(), ...OTHER].sort()).toEqual(YAML_FILES);
+    expect([...POLICIES, ...COMPOSE, ...Object.values(KUBERNETES).flat(), ...OTHER, ...OBSERVABILITY].sort()).toEqual(YAML_FILES);
   });
 
   it("the example policies are valid", () => {
