@@ -128,7 +128,7 @@ function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFac
     if (d.expose) effects.push(`${EXPOSE_HEADER}: ${d.expose}`);
     out.push(`effects:  ${effects.join("\n          ")}`);
   }
-  const carried = carryToBreaker(plan, d, { ...req.headers });
+  const carried = carryToBreaker(plan, d, { ...req.headers }) as Record<string, string>;   // explain: one value per header
   if (!replayed) core.release(plan);
   return carried;
 }

@@ -1,6 +1,7 @@
 // Maps the core's fact needs onto what a Node-side gateway adapter already read
 // (Kong plugins, `tandem simulate --via core`): one place, so both answer alike.
 import { entropyHex } from "./entropy";
+import { ENVOY_INLINE_REQUEST_HEADERS, mergeInlineCopies } from "./envoy-inline-headers";
 import { FactKind, type Need } from "./tandem-core";
 
 export interface RequestView {
@@ -15,24 +16,25 @@ export interface RequestView {
   requestId?: string | null;
 }
 
-// Envoy's proxy_get_header_map_value returns the first value of a repeated header
-// (source/extensions/common/wasm/context.cc); Kong returns an array. Take the first
-// so both gateways see the same fact.
-function first(v: string | string[] | undefined): string | undefined {
-  return Array.isArray(v) ? v[0] : v;
+// A repeated header, the way Envoy's filters see it (./envoy-inline-headers.ts): an
+// Envoy-inline header's copies merged (empty copies dropped, the rest joined with ","),
+// any other header's first copy. Kong returns every copy as an array.
+function valueOf(name: string, v: string | string[] | undefined): string | undefined {
+  if (!Array.isArray(v)) return v;
+  return ENVOY_INLINE_REQUEST_HEADERS.has(name) ? mergeInlineCopies(v) : v[0];
 }
 
 export function answerNeeds(needs: ReadonlyArray<Need>, v: RequestView): Array<string | undefined> {
   return needs.map((n) => {
     switch (n.kind) {
-      case FactKind.Header: return first(v.headers[n.name]);
-      case FactKind.Host: return first(v.headers.host);
+      case FactKind.Header: return valueOf(n.name, v.headers[n.name]);
+      case FactKind.Host: return valueOf(":authority", v.headers.host);   // Envoy: :authority (inline)
       case FactKind.Path: return v.path;
       case FactKind.Method: return v.method;
       case FactKind.ClientIp: return v.ip;
       // Envoy's entropy is x-request-id (Envoy sets one on every request): the same
       // request gets the same id from both gateways when it carries one.
-      case FactKind.Entropy: return first(v.headers["x-request-id"]) ?? (v.requestId === undefined ? entropyHex() : v.requestId ?? undefined);
+      case FactKind.Entropy: return valueOf("x-request-id", v.headers["x-request-id"]) ?? (v.requestId === undefined ? entropyHex() : v.requestId ?? undefined);
     }
   });
 }

@@ -25,7 +25,11 @@ const NO_BODY_HEADER = new Set(["GET", "HEAD", "DELETE", "OPTIONS", "TRACE", "CO
 
 export function wireHead(r: TraceRequest): { requestLine: string; headers: Array<[string, string]> } {
   const method = sentMethod(r);
-  const headers: Array<[string, string]> = [...Object.entries(wireHeaders(normalizedHeaders(r))), ["Connection", "close"]];
+  const headers: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(wireHeaders(normalizedHeaders(r)))) {
+    for (const c of Array.isArray(v) ? v : [v]) headers.push([k, c]);
+  }
+  headers.push(["Connection", "close"]);
   if (!NO_BODY_HEADER.has(method)) headers.push(["Content-Length", "0"]);
   return { requestLine: `${method} ${r.path} HTTP/1.1`, headers };
 }

@@ -6,13 +6,15 @@ export interface GatewayReply { status: number; headers: Record<string, string |
 
 // Header values go on the wire as UTF-8 bytes (Node would send chars 0x80-0xff as
 // single latin1 bytes and refuse the rest): a byte string per value.
-export function wireHeaders(headers: Record<string, string>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(headers)) out[k] = /^[\x00-\x7f]*$/.test(v) ? v : Buffer.from(v, "utf8").toString("latin1");
+// A list value goes as one header line per copy, in order (node:http OutgoingMessage).
+export function wireHeaders(headers: Record<string, string | string[]>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  const bytes = (v: string) => /^[\x00-\x7f]*$/.test(v) ? v : Buffer.from(v, "utf8").toString("latin1");
+  for (const [k, v] of Object.entries(headers)) out[k] = Array.isArray(v) ? v.map(bytes) : bytes(v);
   return out;
 }
 
-export function send(port: number, method: string, path: string, headers: Record<string, string>): Promise<GatewayReply> {
+export function send(port: number, method: string, path: string, headers: Record<string, string | string[]>): Promise<GatewayReply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, method, path, headers: wireHeaders(headers), agent: false }, (res) => {
       res.resume();

@@ -5,8 +5,12 @@
 // `upstream`, or "default"): {"upstreams": {"checkout-v2": {"status": 503}}} makes a
 // canary fail while the stable upstream answers "upstream" (canary guards).
 // `t` (ms, non-decreasing) is the time the plugins see as now on every path.
+// A header value may be a list: the copies of a repeated header, sent in that order
+// ({"user-agent": ["", "Bot"]}).
 import { readTextFile } from "../read-error";
 
+// One header's value, or the copies of a repeated header in the order they are sent.
+export type HeaderValue = string | string[];
 export type UpstreamError = "connect" | "reset" | "timeout";
 export interface TraceUpstream { status?: number; latencyMs?: number; error?: UpstreamError }
 export interface TraceRequest {
@@ -14,7 +18,7 @@ export interface TraceRequest {
   t: number;
   method: string;
   path: string;
-  headers: Record<string, string>;   // lowercase names
+  headers: Record<string, HeaderValue>;   // lowercase names
   upstream: TraceUpstream;
   upstreams?: Record<string, TraceUpstream>;   // per upstream name, overriding `upstream`
 }
@@ -69,13 +73,16 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
     const path = o.path ?? "/";
     const pBad = badPath(path);
     if (pBad) throw new TraceError(`${where}: path: ${pBad}`);
-    const headers: Record<string, string> = {};
+    const headers: Record<string, HeaderValue> = {};
     if (o.headers !== undefined) {
       if (typeof o.headers !== "object" || o.headers === null || Array.isArray(o.headers)) throw new TraceError(`${where}: headers: must be an object`);
       for (const [k, v] of Object.entries(o.headers)) {
         if (!TOKEN.test(k)) throw new TraceError(`${where}: headers: bad header name ${JSON.stringify(k)}`);
-        if (typeof v !== "string" || /[\r\n\x00]/.test(v)) throw new TraceError(`${where}: headers.${k}: must be a string without CR, LF or NUL`);
-        headers[k.toLowerCase()] = v;
+        const copies = Array.isArray(v) ? v : [v];
+        if (copies.length === 0 || copies.some((c) => typeof c !== "string" || /[\r\n\x00]/.test(c))) {
+          throw new TraceError(`${where}: headers.${k}: ${BAD_HEADER_VALUE}`);
+        }
+        headers[k.toLowerCase()] = Array.isArray(v) ? (copies as string[]).slice() : (v as string);
       }
     }
     const upstream = parseUpstream(o.upstream ?? { status: 200 }, `${where}: upstream`);
@@ -110,15 +117,17 @@ export function readTrace(path: string): TraceRequest[] {
   return lines;
 }
 
+export const BAD_HEADER_VALUE = "must be a string, or a non-empty list of strings (a repeated header's copies), without CR, LF or NUL";
 export const EMPTY_TRACE = "no requests: a trace has one JSON object a line";
 
 // The request headers every path sees: values as the gateways' HTTP parsers hand them
 // to plugins (without leading and trailing spaces and tabs, RFC 9110 OWS), and the same
 // Host and request id, so scope matching and generated sticky ids are identical
 // whichever gateway runs the trace.
-export function normalizedHeaders(r: TraceRequest): Record<string, string> {
-  const h: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) h[k] = v.replace(/^[ \t]+|[ \t]+$/g, "");
+export function normalizedHeaders(r: TraceRequest): Record<string, HeaderValue> {
+  const h: Record<string, HeaderValue> = {};
+  const trim = (v: string) => v.replace(/^[ \t]+|[ \t]+$/g, "");
+  for (const [k, v] of Object.entries(r.headers)) h[k] = Array.isArray(v) ? v.map(trim) : trim(v);
   if (h.host === undefined) h.host = "localhost";
   if (h["x-request-id"] === undefined) h["x-request-id"] = `tandem-sim-${r.line}`;
   return h;

@@ -12,7 +12,7 @@ import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, Guard
 import { BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
-import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
+import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type HeaderValue, type TraceRequest, type TraceUpstream } from "./trace";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";
 import { edgeRefusals } from "./edge";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
@@ -37,7 +37,7 @@ function withUpstreamFault(o: { status?: number; error?: number; latencyMs: numb
 // What the request carries on to the breaker after the experiment decided `d`: the
 // experiment's variant header (the client's copy removed), no override header.
 // Rewrites `h` (lowercase names). Also used by `tandem explain`.
-export function carryToBreaker(plan: ExperimentPlan, d: ExperimentDecision, h: Record<string, string>): Record<string, string> {
+export function carryToBreaker(plan: ExperimentPlan, d: ExperimentDecision, h: Record<string, HeaderValue>): Record<string, HeaderValue> {
   delete h[plan.variantHeader];
   if (d.stripOverride && plan.overrideHeader) delete h[plan.overrideHeader];
   if (d.variant >= 0) h[plan.variantHeader] = plan.variants[d.variant].name;
@@ -78,7 +78,7 @@ export class CoreDriver {
   // The fault-injection plugin (after experiment and breaker, on the headers they left):
   // the fault it injects, null none. Delays are on virtual time: one request at a time,
   // none is in flight when the next arrives (maxActive never binds here).
-  private fault(r: TraceRequest, h: Record<string, string>): Fault | null {
+  private fault(r: TraceRequest, h: Record<string, HeaderValue>): Fault | null {
     const plan = this.faults;
     if (!plan) return null;
     const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
@@ -154,7 +154,7 @@ export class CoreDriver {
 
   // The circuit breaker's part, and which upstream the request reached (null: the
   // default; undefined: none, the gateway answered).
-  private breakerStep(r: TraceRequest, h: Record<string, string>, res: SimResult, variant: string | null,
+  private breakerStep(r: TraceRequest, h: Record<string, HeaderValue>, res: SimResult, variant: string | null,
     upstream: string | null): { res: SimResult; reached?: string | null; fault?: Fault | null } {
     const p = this.profile;
     const statusOf = (x: TraceUpstream) => (x.error ? p.errorStatus[x.error] : (x.status as number));

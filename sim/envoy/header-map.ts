@@ -15,64 +15,14 @@
 //   HeaderMapImpl::setInline): the one inline entry changes in place;
 // - byteSize() is the sum of key and value lengths — what proxy_get_header_map_size returns.
 
+import { ENVOY_INLINE_REQ_RESP_HEADERS, ENVOY_INLINE_REQUEST_HEADERS } from '../../core-js/envoy-inline-headers.js';
 import { listsSize, writeLists, type Pair } from './pairs.js';
 
 export type HeaderMapKind = 'request' | 'response' | 'trailers' | 'other';
 
-// O(1) inline headers (envoy/http/header_map.h INLINE_REQ_* / INLINE_RESP_* / INLINE_REQ_RESP_*,
-// plus "referer" which the CEL context registers as a custom inline header).
-const REQ_RESP_INLINE = [
-  'connection',
-  'content-type',
-  'x-envoy-decorator-operation',
-  'keep-alive',
-  'proxy-connection',
-  'proxy-status',
-  'x-request-id',
-  'transfer-encoding',
-  'upgrade',
-  'via',
-  'content-length',
-  'x-envoy-attempt-count',
-];
-const REQ_INLINE = new Set([
-  ...REQ_RESP_INLINE,
-  ':authority',
-  ':method',
-  ':path',
-  ':protocol',
-  ':scheme',
-  'x-client-trace-id',
-  'x-envoy-downstream-service-cluster',
-  'x-envoy-downstream-service-node',
-  'x-envoy-external-address',
-  'x-envoy-force-trace',
-  'x-envoy-hedge-on-per-try-timeout',
-  'x-envoy-internal',
-  'x-envoy-ip-tags',
-  'x-envoy-retry-on',
-  'x-envoy-retry-grpc-on',
-  'x-envoy-retriable-status-codes',
-  'x-envoy-retriable-header-names',
-  'x-envoy-original-path',
-  'x-envoy-original-url',
-  'x-envoy-upstream-alt-stat-name',
-  'x-envoy-upstream-rq-timeout-alt-response',
-  'expect',
-  'x-forwarded-client-cert',
-  'x-forwarded-for',
-  'x-forwarded-host',
-  'x-forwarded-proto',
-  'grpc-timeout',
-  'te',
-  'user-agent',
-  'x-envoy-expected-rq-timeout-ms',
-  'x-envoy-max-retries',
-  'x-envoy-upstream-rq-timeout-ms',
-  'x-envoy-upstream-rq-per-try-timeout-ms',
-  'x-envoy-upstream-stream-duration-ms',
-  'referer',
-]);
+// O(1) inline headers: the request list is declared once in core-js/envoy-inline-headers.ts.
+const REQ_RESP_INLINE = ENVOY_INLINE_REQ_RESP_HEADERS;
+const REQ_INLINE = ENVOY_INLINE_REQUEST_HEADERS;
 const RESP_INLINE = new Set([
   ...REQ_RESP_INLINE,
   ':status',
@@ -89,7 +39,7 @@ const RESP_INLINE = new Set([
 ]);
 const NO_INLINE = new Set<string>();
 
-function inlineSet(kind: HeaderMapKind): Set<string> {
+function inlineSet(kind: HeaderMapKind): ReadonlySet<string> {
   return kind === 'request' ? REQ_INLINE : kind === 'response' ? RESP_INLINE : NO_INLINE;
 }
 
@@ -100,7 +50,7 @@ export class HeaderMap {
   private _values: string[] = [];
   get keys(): readonly string[] { return this._keys; }
   get values(): readonly string[] { return this._values; }
-  private readonly inline: Set<string>;
+  private readonly inline: ReadonlySet<string>;
   // The map's proxy-wasm pairs serialization as the codec produced it (see encoded()), or
   // null: any change drops it, and proxy_get_header_map_pairs then serializes the lists.
   private wire: Buffer | null = null;
@@ -195,6 +145,8 @@ export class HeaderMap {
     if (this.inline.has(lower)) {
       const i = this.indexOf(lower);
       if (i >= 0) {
+        // appendToHeader: an empty copy changes nothing; no "," after an empty value.
+        if (value.length === 0) return;
         this.wire = null;
         this._values[i] = this._values[i].length === 0 ? value : `${this._values[i]},${value}`;
         return;

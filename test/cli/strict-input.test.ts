@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NO_STACK, fails, tandem } from "../support/cli-run";
 import { ROOT } from "../support/dist";
+import { BAD_HEADER_VALUE } from "../../cli/simulate/trace";
 
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-strict-"));
@@ -29,6 +30,13 @@ describe("traces: unknown fields and bad values name the line", () => {
     await fails(`${t}:2: unknown field "headerz" (expected t, method, path, headers, upstream, upstreams)`, "simulate", "--policy", POLICY, "--trace", t);
     const u = file("typo-upstream.jsonl", '{"t": 0, "upstream": {"status": 200, "latencyMS": 5}}\n');
     await fails(`${u}:1: upstream: unknown field "latencyMS" (expected status, latencyMs, error)`, "simulate", "--policy", POLICY, "--trace", u);
+  });
+
+  it("a header value is a string or a non-empty list of strings (a repeated header's copies)", async () => {
+    const t = file("empty-list.jsonl", '{"t": 0, "headers": {"user-agent": []}}\n');
+    await fails(`${t}:1: headers.user-agent: ${BAD_HEADER_VALUE}`, "simulate", "--policy", POLICY, "--trace", t);
+    const u = file("number.jsonl", '{"t": 0, "headers": {"x-user-id": ["1", 2]}}\n');
+    await fails(`${u}:1: headers.x-user-id: ${BAD_HEADER_VALUE}`, "simulate", "--policy", POLICY, "--trace", u);
   });
 
   it("a method that is not a token names the field", async () => {

@@ -60,8 +60,13 @@ describe("fuzzed requests", async () => {
   }
 
   function throughCore(req: FuzzRequest, rid: string): string {
-    const headers: Record<string, string> = { "x-request-id": rid };
-    for (const [k, v] of req.headers) if (!(k in headers)) headers[k] = v;
+    // As Kong's get_headers hands them over: a repeated header as an array of its copies.
+    const headers: Record<string, string | string[]> = { "x-request-id": rid };
+    for (const [k, v] of req.headers) {
+      if (k === "x-request-id") continue;
+      const had = headers[k];
+      headers[k] = had === undefined ? v : Array.isArray(had) ? [...had, v] : [had, v];
+    }
     headers.host = "shop.example.com";
     const d = core.decideExperiment(plan, answerNeeds(plan.needs, { headers, path: req.path, method: req.method, ip: req.ip }), 0);
     return `${plan.variants[d.variant].name}; reason=${reasonName(d.reason)}`;

@@ -26,13 +26,13 @@ const cookieSafe = (k: string) => k.replace(/[;,\s"\\]/g, "_");
 export function scenarios(users: number): Scenario[] {
   const out: Scenario[] = [];
   // What a generator returns for one request (absent headers may show up as undefined).
-  type Gen = { method?: string; path?: string; headers?: Record<string, string | undefined> };
+  type Gen = { method?: string; path?: string; headers?: Record<string, string | string[] | undefined> };
   const mk = (name: string, exp: Record<string, unknown>, gen: (r: () => number, i: number) => Gen) => {
     const r = rng(out.length + 1);
     const trace: TraceRequest[] = [];
     for (let i = 0; i < users; i++) {
       const g = gen(r, i);
-      const headers: Record<string, string> = {};
+      const headers: Record<string, string | string[]> = {};
       for (const [k, v] of Object.entries(g.headers ?? {})) if (v !== undefined) headers[k] = v;
       trace.push({ line: i + 1, t: i * 10, method: g.method ?? "GET", path: g.path ?? "/", headers, upstream: { status: 200, latencyMs: 1 } });
     }
@@ -197,6 +197,27 @@ export function scenarios(users: number): Scenario[] {
     if (x < 0.7) return { headers: { ...id, ...pad(120, 10) } };                 // 120 fields: Envoy 431
     if (x < 0.8) return { path: "/" + "q".repeat(9000) , headers: id };          // request line above 8 KB: Kong 414
     return { headers: r() < 0.7 ? id : {} };
+  });
+
+  // Repeated headers: Envoy's codec merges an inline header's copies (user-agent: empty
+  // copies dropped, the rest joined with ","), keeps every copy of any other header and
+  // hands a filter the first (x-user-id, x-tier); Kong hands a plugin every copy. The
+  // same facts on every path (core-js/envoy-inline-headers.ts).
+  mk("repeated-headers", {
+    name: "repeats", stickiness: { sources: ["header:x-user-id"] },
+    rules: [
+      { match: { header: { "user-agent": { regex: "^bot", ignoreCase: true } } }, variant: "stable" },
+      { match: { header: { "user-agent": { contains: "," } } }, variant: "beta" },
+      { match: { header: { "x-tier": { exact: "gold" } } }, variant: "canary" },
+    ],
+    variants: [{ name: "stable", weight: 50, upstream: "api-v1" }, { name: "canary", weight: 40, upstream: "api-v2" }, { name: "beta", weight: 10 }],
+  }, (r, i) => {
+    const id = key(r, i).replace(/^\s+|\s+$/g, "") || `u${i}`;
+    const pick = <T>(xs: T[]) => xs[Math.floor(r() * xs.length)];
+    const ua = pick<string | string[]>(["Mozilla/5.0", ["", "Bot/1"], ["Bot/1", ""], ["Mozilla/5.0", "Bot/1"], ["", ""], ["Bot/1", "x", ""]]);
+    const tier = pick<string | string[] | undefined>([undefined, "gold", ["", "gold"], ["gold", "silver"], ["silver", "gold"]]);
+    const uid = pick<string | string[]>([id, ["", id], [id, "other"]]);
+    return { headers: { "x-user-id": uid, "user-agent": ua, "x-tier": tier } };
   });
 
   return out;

@@ -82,3 +82,23 @@ describe("HeaderMap.setCopy: Envoy's replace (proxy_replace_header_map_value)", 
     expect(m.pairs()).toEqual([["content-length", "2"], ["x-a", "1"]]);
   });
 });
+
+// Envoy's HeaderMapImpl::insertByKey merges a repeated inline header through
+// appendToHeader (source/common/http/header_map_impl.cc): an empty new value is dropped,
+// and no "," goes after an empty first value. A request `user-agent:` then
+// `user-agent: Bot` therefore reaches the filters as one entry "Bot".
+describe("HeaderMap: repeated inline headers (HeaderMapImpl::appendToHeader)", () => {
+  it("drops an empty later copy and puts no delimiter after an empty first copy", () => {
+    const m = HeaderMap.fromPairs([["user-agent", ""], ["user-agent", "Bot"], ["user-agent", ""], ["user-agent", "x"]], "request");
+    expect(m.size).toBe(1);
+    expect(m.get("user-agent")).toBe("Bot,x");
+    const n = HeaderMap.fromPairs([["x-forwarded-for", "10.0.0.1"], ["x-forwarded-for", ""]], "request");
+    expect(n.get("x-forwarded-for")).toBe("10.0.0.1");
+  });
+
+  it("keeps every copy of a header that is not inline, and get returns the first", () => {
+    const m = HeaderMap.fromPairs([["x-user-id", ""], ["x-user-id", "u1"]], "request");
+    expect(m.size).toBe(2);
+    expect(m.get("x-user-id")).toBe("");
+  });
+});
