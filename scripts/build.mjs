@@ -55,6 +55,19 @@ async function buildKong() {
     });
     copyFileSync(join(root, "dist", "wasm", "tandem-core.wasm"), join(dir, "tandem-core.wasm"));
   }
+  // The start command of every tandem plugin server (plugins/server/tandem-pluginserver.ts):
+  // beside the plugin directories, not in one (kong-pdk loads every entry of a plugins
+  // directory as a plugin). kong-pdk itself stays external: the Kong image installs it.
+  await build({
+    entryPoints: [join(root, "plugins", "server", "tandem-pluginserver.ts")],
+    outfile: join(root, "dist", "kong", "tandem-pluginserver.js"),
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    banner: { js: "#!/usr/bin/env node" },
+    logLevel: "warning",
+  });
 }
 
 // The CLI bundles the harness gateways for `simulate --via kong|envoy` and the

@@ -10,7 +10,7 @@ import { Clock, Gateway, type LogEntry } from './gateway';
 import { configFieldsOf, newPluginId, validateConfig, type LoadedPlugin, type PluginScope } from './plugin-registry';
 import type { LogLevel } from './pdk';
 
-export { PluginServer, PLUGIN_SERVER_BIN, STEP_METHOD_BY_PDK, type PluginInfo, type PdkCall } from './plugin-server';
+export { PluginServer, PLUGIN_SERVER_BIN, KONG_PDK_PLUGIN_SERVER_BIN, STEP_METHOD_BY_PDK, type PluginInfo, type PdkCall } from './plugin-server';
 export { RpcPool, RpcError } from './rpc-client';
 export { KongSchemaViolation, storedConfig } from './schema';
 export { cjsonEncode, luaRoundTrip } from './lua-values';

@@ -11,7 +11,16 @@ import path from 'node:path';
 import net from 'node:net';
 import { RpcPool, RpcError } from './rpc-client';
 
-export const PLUGIN_SERVER_BIN = require.resolve('kong-pdk/bin/kong-js-pluginserver');
+// kong-pdk's own plugin server, and tandem's start command around it
+// (plugins/server/tandem-pluginserver.ts: the same server, instance ids that never repeat
+// across processes), built into dist/kong/ — the command deploy/kong/pluginserver.env
+// starts, so the harness runs what users run. Beside this file in the CLI bundle
+// (dist/cli -> dist/kong), or two levels up from sim/kong when run from source.
+export const KONG_PDK_PLUGIN_SERVER_BIN = require.resolve('kong-pdk/bin/kong-js-pluginserver');
+export const PLUGIN_SERVER_BIN = [
+  path.join(__dirname, '..', 'kong', 'tandem-pluginserver.js'),
+  path.join(__dirname, '..', '..', 'dist', 'kong', 'tandem-pluginserver.js'),
+].find((f) => fs.existsSync(f)) ?? path.join(__dirname, '..', '..', 'dist', 'kong', 'tandem-pluginserver.js');
 export const VIRTUAL_CLOCK_PRELOAD = path.join(__dirname, 'virtual-clock.cjs');
 
 /** What `--dump-all-plugins` / GetPluginInfo report for one plugin. */
@@ -60,6 +69,8 @@ export interface BridgeResult {
 
 export interface PluginServerOptions {
   virtualClock?: boolean;
+  /** the start command's script (run with node); tandem's by default */
+  bin?: string;
   /** directory holding the socket (Kong's prefix); a temp dir by default */
   prefix?: string;
   sockName?: string;
@@ -132,11 +143,11 @@ export class PluginServer {
   }
 
   /** The query command Kong runs at startup (io.popen), parsed like process.lua. */
-  static query(dir: string): Promise<PluginInfo[]> {
+  static query(dir: string, bin = PLUGIN_SERVER_BIN): Promise<PluginInfo[]> {
     return new Promise((resolve, reject) => {
       execFile(
         process.execPath,
-        [PLUGIN_SERVER_BIN, '--plugins-directory', dir, '--dump-all-plugins'],
+        [bin, '--plugins-directory', dir, '--dump-all-plugins'],
         { maxBuffer: 16 * 1024 * 1024 },
         (err, stdout, stderr) => {
           if (err) return reject(new Error(`query command failed: ${err.message}\n${stderr}`));
@@ -160,7 +171,7 @@ export class PluginServer {
   private spawnProcess() {
     const args = [
       ...(this.opts.virtualClock ? ['--require', VIRTUAL_CLOCK_PRELOAD] : []),
-      PLUGIN_SERVER_BIN,
+      this.opts.bin ?? PLUGIN_SERVER_BIN,
       '--plugins-directory',
       this.dir,
       '-p',

@@ -129,6 +129,11 @@ describe("deploy/kong: plugin-server settings", () => {
       // --dump-all-plugins prints JSON; -v would corrupt it (Kong parses the output).
       expect(query).toMatch(/ --dump-all-plugins$/);
       expect(query.split(" ")).not.toContain("-v");
+      // tandem's start command (instance ids that never repeat), installed by the image
+      expect(start.split(" ")[0]).toBe("/usr/local/bin/tandem-pluginserver");
+      expect(query.split(" ")[0]).toBe("/usr/local/bin/tandem-pluginserver");
+      expect(dockerfile).toMatch(/^COPY dist\/kong\/tandem-pluginserver\.js (\S+)$/m);
+      expect(dockerfile).toContain(`ln -s ${/^COPY dist\/kong\/tandem-pluginserver\.js (\S+)$/m.exec(dockerfile)![1]} /usr/local/bin/tandem-pluginserver`);
       const dir = /--plugins-directory (\S+)/.exec(query)![1];
       expect(/--plugins-directory (\S+)/.exec(start)![1]).toBe(dir);
       expect(/--sock-name (\S+)/.exec(start)![1]).toBe(basename(socket));

@@ -7,7 +7,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { startKong, PluginServer, type KongGateway, type KongPluginSpec } from '../../sim/kong/index';
+import { startKong, PluginServer, KONG_PDK_PLUGIN_SERVER_BIN, type KongGateway, type KongPluginSpec } from '../../sim/kong/index';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 const echo = (config: Record<string, unknown> = {}): KongPluginSpec => ({ name: 'echo', dir: path.join(FIXTURES, 'echo'), config });
@@ -662,12 +662,21 @@ describe('Kong harness: log timers are capped like nginx caps Lua timers', () =>
 // asynchronously. kong-js-pluginserver numbers instances from 0 in every process
 // (server.js StartInstance: this.instanceID++), so right after a respawn an id a
 // worker still holds can name an instance another worker just started for another
-// route. This pins that fact of the real plugin server; the harness does not model
-// several workers yet (see docs/architecture.md, known limits).
-describe('kong-js-pluginserver: instance ids after a respawn', () => {
-  it('a stale id held by another worker names the instance just started for another route', async () => {
-    const ps = await PluginServer.start(path.join(FIXTURES, 'echo'));
-    const conf = (message: string) => ({ message, tags: [], mode: 'plain', limits: { max: 10 } });
+// route. The first test pins that fact of kong-pdk's own server; the second shows
+// tandem's start command (plugins/server/tandem-pluginserver.ts, what
+// deploy/kong/pluginserver.env runs) turning the stale id into "no plugin instance",
+// after which Kong starts the right instance again.
+describe('plugin-server instance ids after a respawn', () => {
+  const conf = (message: string) => ({ message, tags: [], mode: 'plain', limits: { max: 10 } });
+  const respawn = async (ps: PluginServer) => {
+    const pid = ps.pid;
+    ps.kill();
+    for (let i = 0; i < 100 && (ps.pid === pid || ps.pid === undefined); i++) await new Promise((r) => setTimeout(r, 50));
+    await ps.whenReady();
+  };
+
+  it('kong-js-pluginserver: a stale id held by another worker names the instance just started for another route', async () => {
+    const ps = await PluginServer.start(path.join(FIXTURES, 'echo'), { bin: KONG_PDK_PLUGIN_SERVER_BIN });
     const exitConfig = async (iid: number) => {
       const r = await ps.handleEvent(iid, 'access', (m) => (m === 'kong.request.get_headers' ? { 'x-echo-exit': ['200'] } : null));
       return JSON.parse((r.exit?.body as { configJson: string }).configJson).message;
@@ -676,15 +685,32 @@ describe('kong-js-pluginserver: instance ids after a respawn', () => {
       const workerB_route2 = await ps.startInstance('echo', conf('route-2'));
       const workerA_route1 = await ps.startInstance('echo', conf('route-1'));
       expect([workerB_route2, workerA_route1]).toEqual([0, 1]);
-      const pid = ps.pid;
-      ps.kill();
-      for (let i = 0; i < 100 && (ps.pid === pid || ps.pid === undefined); i++) await new Promise((r) => setTimeout(r, 50));
-      await ps.whenReady();
+      await respawn(ps);
       // worker A: its id is gone -> "no plugin instance" -> reset, StartInstance again
       await expect(ps.handleEvent(workerA_route1, 'access', () => null)).rejects.toThrow(`no plugin instance #${workerA_route1}`);
       expect(await ps.startInstance('echo', conf('route-1'))).toBe(0);
       // worker B, before the reset_instances event reaches it: its route-2 id runs route 1's config
       expect(await exitConfig(workerB_route2)).toBe('route-1');
+    } finally {
+      await ps.close();
+    }
+  });
+
+  it("tandem's start command: ids never repeat across processes, so the stale id gets 'no plugin instance'", async () => {
+    const ps = await PluginServer.start(path.join(FIXTURES, 'echo'));
+    try {
+      const workerB_route2 = await ps.startInstance('echo', conf('route-2'));
+      const workerA_route1 = await ps.startInstance('echo', conf('route-1'));
+      expect(workerA_route1).toBe(workerB_route2 + 1);
+      await respawn(ps);
+      await expect(ps.handleEvent(workerA_route1, 'access', () => null)).rejects.toThrow(`no plugin instance #${workerA_route1}`);
+      const again = await ps.startInstance('echo', conf('route-1'));
+      expect(again).toBeGreaterThan(workerA_route1);
+      // worker B's stale id names nothing: Kong resets it and starts route 2's instance
+      await expect(ps.handleEvent(workerB_route2, 'access', () => null)).rejects.toThrow(`no plugin instance #${workerB_route2}`);
+      // and the query command still reports the plugin as kong-js-pluginserver does
+      expect((await PluginServer.query(path.join(FIXTURES, 'echo'))).map((i) => i.Name))
+        .toEqual((await PluginServer.query(path.join(FIXTURES, 'echo'), KONG_PDK_PLUGIN_SERVER_BIN)).map((i) => i.Name));
     } finally {
       await ps.close();
     }
