@@ -16,7 +16,7 @@
 // StartInstance, a rare event: one small synchronous write), so a clock stepped back
 // cannot repeat an id; without the file (first start, read-only prefix) the clock alone
 // does: Kong respawns at most once a second, a gap of 10^6 ids. Ids stay below 2^53
-// (µs since 1970 are ~1.8e15): exact in Lua's doubles and in msgpack.
+// until the year 2255 (µs since 1970 are ~1.8e15 today): exact in Lua's doubles and msgpack.
 //
 // Usage: the same arguments as kong-js-pluginserver (node tandem-pluginserver.js
 // --plugins-directory <dir> -p <prefix> --sock-name <name>); the query command

@@ -11,8 +11,8 @@ describe("tandem-pluginserver: first instance id", () => {
     expect(firstInstanceId(1_765_000_001_000_000, 1_765_000_000_500_000)).toBe(1_765_000_001_000_000);
   });
 
-  it("stays an exact integer for Lua's doubles and msgpack (below 2^53) for centuries of µs", () => {
-    const year2500Us = Date.UTC(2500, 0, 1) * 1000;
-    expect(Number.isSafeInteger(firstInstanceId(year2500Us, null) + 1_000_000)).toBe(true);
+  it("stays an exact integer for Lua's doubles and msgpack (below 2^53) until the year 2255", () => {
+    const year2250Us = Date.UTC(2250, 0, 1) * 1000;
+    expect(Number.isSafeInteger(firstInstanceId(year2250Us, null) + 1_000_000)).toBe(true);
   });
 });
