@@ -2,7 +2,7 @@
 // spec.faults, plus the experiment they may target or key users by, plus whether a
 // circuitBreaker is there for scope: upstream to feed. null without spec.faults.
 import type { PolicyDoc } from "./policy-file";
-import { kongExperimentConfig } from "./render/plugin-configs";
+import { kongExperimentConfig, policyField } from "./render/plugin-configs";
 
 export function faultConfig(p: PolicyDoc): Record<string, unknown> | null {
   if (!p.spec.faults) return null;
@@ -10,6 +10,7 @@ export function faultConfig(p: PolicyDoc): Record<string, unknown> | null {
     faults: p.spec.faults,
     ...(p.spec.experiment ? { experiment: p.spec.experiment } : {}),
     ...(p.spec.circuitBreaker ? { hasBreaker: true } : {}),
+    ...policyField(p),
   };
 }
 

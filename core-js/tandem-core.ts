@@ -20,6 +20,8 @@ export interface Need { kind: Fact; name: string }
 export interface VariantInfo { name: string; upstream: string | null }
 export interface ExperimentPlan {
   handle: number;
+  policy: string;              // the config's policy name (metrics label; wasm/core/metrics)
+  name: string;                // the experiment's name (metrics label)
   variantHeader: string;
   overrideHeader: string | null;  // QA override header: always stripped from the request
   expose: boolean;             // add the x-tandem-decision response header
@@ -27,6 +29,7 @@ export interface ExperimentPlan {
   cookie: string | null;       // name of the sticky cookie tandem issues, if any
   variants: VariantInfo[];
   sources: string[];           // stickiness.sources as the core reads them (the default: cookie:tandem-uid)
+  sourceKinds: number[];       // their kinds (metrics' source label: wasm/core/metrics/catalog.ts sourceLabelIndex)
   guards: GuardInfo[];         // canary guards, by guard index
   needs: Need[];
   tags: TagInfo[];             // tagging experiments (spec.experiments); []: none
@@ -96,6 +99,7 @@ export interface BreakerFallbackPlan extends Partial<BreakerReply> {
 }
 export interface BreakerPlan {
   handle: number;
+  policy: string;                    // the config's policy name (metrics label)
   key: string;                       // upstream | route | header:<name>
   mode: "enforce" | "dry_run" | "forced_open" | "forced_closed";
   needs: Need[];                     // request facts the key derives from
@@ -144,7 +148,7 @@ export interface FaultInfo {
   delayMs: number | null; delayPercent: number; abortStatus: number | null; abortPercent: number;
   maxActive: number | null; reply: FaultReply | null;
 }
-export interface FaultPlan { handle: number; clock: boolean; upstream: boolean; faults: FaultInfo[]; strip: string[]; needs: Need[] }
+export interface FaultPlan { handle: number; policy: string; clock: boolean; upstream: boolean; faults: FaultInfo[]; strip: string[]; needs: Need[] }
 // Why fault i did not apply / how it did (wasm/core/fault/fault.ts WHY_*).
 export const FAULT_WHY = ["not reached", "disabled", "outside its schedule", "match does not hold", "another variant", "coin lost", "maxActive delays in flight", "coin won", "control header"] as const;
 export const FAULT_WHY_PERCENT = 7;

@@ -3,12 +3,13 @@
 // `circuit-breaker` one spec.circuitBreaker (+ spec.fallback); Kong's copies differ only
 // where Kong's schema or routing needs it. The simulators and explain run exactly these.
 import type { PolicyDoc } from "../policy-file";
+import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
 
 // The `circuit-breaker` plugin / root id config: the circuitBreaker fields plus
 // `fallback`, or null when the policy has neither. The same on both gateways.
 export function breakerConfig(p: PolicyDoc): Record<string, unknown> | null {
   if (!p.spec.circuitBreaker && !p.spec.fallback) return null;
-  return { ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}) };
+  return { ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}), ...policyField(p) };
 }
 
 // Kong's copy of it: Kong's schema types array elements, so numeric failure statuses
@@ -52,7 +53,12 @@ export function kongExperimentConfig(ex: Record<string, unknown>): Record<string
 // experiment. The same on both gateways (like circuitBreaker + `fallback`).
 export function experimentConfig(p: PolicyDoc): Record<string, unknown> | null {
   if (!p.spec.experiment) return null;
-  return { ...p.spec.experiment, ...(p.spec.experiments ? { experiments: p.spec.experiments } : {}) };
+  return { ...p.spec.experiment, ...(p.spec.experiments ? { experiments: p.spec.experiments } : {}), ...policyField(p) };
+}
+
+// Every part names its policy: the `policy` label of its metrics (wasm/core/metrics/policy-name.ts).
+export function policyField(p: PolicyDoc): Record<string, string> {
+  return { [POLICY_FIELD]: p.metadata.name };
 }
 
 // Experiment variant -> its upstream, for the variants that name one.

@@ -36,6 +36,9 @@ import { outcomeOf } from "../shared/outcome";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
 import { VARIANT_HEADER } from "../../core-js/tandem-core";
 
+import { PLUGIN_BREAKER as PLUGIN } from "../../wasm/core/metrics/catalog";
+import { kongMetrics } from "../shared/metrics";
+import { KeyLabels } from "../../core-js/metrics";
 export { Schema } from "./schema";
 export const Version = "0.1.0";
 export const Priority = 790;   // right after `experiment` (800), which sets the variant and upstream
@@ -57,12 +60,13 @@ interface Configured {
   reject: Answer;                // the answer without a fallback
   reroute: { variant: string | null; upstream: string | null } | null;
   variantUpstreams: Record<string, string>;
+  keyLabels: KeyLabels;          // metrics: at most maxKeys distinct key labels, then "other"
 }
 
 interface Carry { config: string; key: string; flags: number; generation: number }
 
 // Per Kong plugin id and per token (../core/config-keeper.ts).
-const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.plan));
+const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.plan), PLUGIN);
 
 function answerOf(r: BreakerReply): Answer {
   const headers: Record<string, string> = { ...r.headers };
@@ -73,7 +77,7 @@ function answerOf(r: BreakerReply): Answer {
 function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, canon: string, token: string): Configured {
   const f = plan.fallback;
   const c: Configured = {
-    token, canon, plan, variantUpstreams,
+    token, canon, plan, variantUpstreams, keyLabels: new KeyLabels(Number(plan.settings.maxKeys)),
     respond: f?.kind === "respond" ? answerOf(f as BreakerReply) : null,
     reject: answerOf(plan.reject),
     reroute: f?.kind === "reroute" ? { variant: f.variant, upstream: f.upstream } : null,
@@ -114,8 +118,9 @@ function configure(config: Record<string, unknown>): Configured {
   });
 }
 
-function transition(key: string, r: BreakerCall): void {
+function transition(c: Configured, key: string, r: BreakerCall): void {
   if (r.transition === null) return;
+  kongMetrics()?.breakerTransition(c.plan.policy, c.keyLabels.label(key), r.prevState, r.state);
   process.stderr.write(`tandem: circuit-breaker ${JSON.stringify(key)} ${r.prevState} -> ${r.state} (${r.transition})\n`);
 }
 
@@ -139,7 +144,8 @@ export class Plugin {
     const plan = c.plan;
     const facts = plan.needs.length === 0 ? [] : answerNeeds(plan.needs, { headers: await kong.request.getHeaders(MAX_HEADERS) });
     const a = getCore().admitBreaker(plan, facts, Date.now());
-    transition(a.key, a);
+    transition(c, a.key, a);
+    if (!a.admitted) kongMetrics()?.breakerRejection(plan.policy, c.keyLabels.label(a.key));
     if (a.admitted) {
       if (a.permitted && plan.records) {
         const carry: Carry = { config: c.token, key: a.key, flags: a.flags, generation: a.generation };
@@ -172,7 +178,7 @@ export class Plugin {
     if (!c) return;                      // admitted under a configuration since replaced
     const o = outcomeOf(s);
     const r = getCore().recordBreaker(c.plan, carry.key, carry.flags, carry.generation, o, Date.now());
-    transition(carry.key, r);
+    transition(c, carry.key, r);
     report("forward", r);
   }
 }

@@ -5,6 +5,8 @@
 //
 // Kong types array elements: failure.statuses / ignoreStatuses are strings here ("5xx",
 // "503"); `tandem render` writes numeric statuses as strings for Kong.
+import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+
 const str = { type: "string" };
 const int = { type: "integer" };
 const num = { type: "number" };
@@ -51,4 +53,5 @@ export const Schema = [
   // routes before plugins run, so the variant header alone cannot move a request;
   // `tandem render` fills it from spec.experiment.variants[].upstream.
   { variantUpstreams: { type: "map", keys: { type: "string" }, values: { type: "string" } } },
+  { [POLICY_FIELD]: str },   // the policy's name: its metrics' label (core: wasm/core/metrics/policy-name.ts)
 ];

@@ -17,15 +17,19 @@
 // all Kong workers); a restarted plugin instance with the same config keeps them.
 import { canonical } from "../shared/canonical";
 import { userConfig, pluginId } from "../shared/kong-config";
-import { outcomeOf } from "../shared/outcome";
+import { outcomeOf, type KongOutcome } from "../shared/outcome";
+import type { TandemMetrics } from "../../core-js/metrics";
+import { OTHER, reasonLabelIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
 import { guardTraceOn, writeGuardTrace } from "./trace";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
-import { EXPOSE_HEADER, type ExperimentPlan } from "../../core-js/tandem-core";
+import { BreakerError, EXPOSE_HEADER, type ExperimentPlan } from "../../core-js/tandem-core";
 import { decide, fetchFacts, planFacts, type FactPlan } from "./facts";
 import { clearClientTags, setDecisionHeaders } from "./tags";
 
+import { PLUGIN_EXPERIMENT as PLUGIN } from "../../wasm/core/metrics/catalog";
+import { kongMetrics } from "../shared/metrics";
 export { Schema } from "./schema";
 export const Version = "0.1.0";
 // After authentication (1000+) and rate limiting (900s), before proxying plugins.
@@ -36,13 +40,17 @@ interface Configured { plan: ExperimentPlan; facts: FactPlan; canon: string; tok
 // Where a guard's admission travels from access to log (kong.log.set_serialize_value;
 // log plugins see it too): the configuration's token, the guard, flags, generation.
 export const GUARD_CARRY_FIELD = "tandem.guard";
-interface GuardCarry { config: string; guard: number; flags: number; generation: number }
+interface GuardCarry { config: string; guard: number; flags: number; generation: number; variant?: number; reason?: number }
+// With metrics on, the decision travels to log the same way (merged into the guard's
+// carry when a guard tracks the request): variant index and catalog reason index.
+export const DECISION_CARRY_FIELD = "tandem.decision";
+interface DecisionCarry { config: string; variant: number; reason: number }
 
 type ExperimentPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
 
 // Last good configuration per Kong plugin id; an unchanged one (a restarted instance)
 // keeps its guards' states (../core/config-keeper.ts).
-const configs = new ConfigKeeper<Configured>((c) => getCore().release(c.plan));
+const configs = new ConfigKeeper<Configured>((c) => getCore().release(c.plan), PLUGIN);
 
 function configure(config: Record<string, unknown>): Configured {
   return configs.configure(pluginId(config), () => {
@@ -56,6 +64,18 @@ function configure(config: Record<string, unknown>): Configured {
       },
     };
   });
+}
+
+// tandem_requests_total (the status the client got) and tandem_request_duration_seconds
+// (the upstream's latency, when an upstream answered or failed) of a decided request.
+function recordRequest(m: TandemMetrics, d: { config: string; variant?: number; reason?: number } | undefined, s: Record<string, unknown>, o: KongOutcome): void {
+  const c = d && typeof d.variant === "number" && typeof d.reason === "number" ? configs.byTokenOf(d.config) : undefined;
+  if (!d || !c) return;
+  const plan = c.plan;
+  const variant = plan.variants[d.variant as number]?.name ?? OTHER;
+  const status = (s.response as { status?: unknown } | undefined)?.status;
+  if (typeof status === "number") m.request(plan.policy, plan.name, variant, d.reason as number, status);
+  if (o.status > 0 || o.error !== BreakerError.none) m.latency(plan.policy, plan.name, variant, o.latencyMs);
 }
 
 export class Plugin {
@@ -82,26 +102,44 @@ export class Plugin {
     if (d.setCookie !== null) await kong.response.addHeader("Set-Cookie", d.setCookie);
     if (d.expose !== null) await kong.response.addHeader(EXPOSE_HEADER, d.expose);
     const g = d.guard;
+    const m = kongMetrics();
+    if (m !== null && d.variant >= 0) {
+      // Recorded from the decision the core made (no PDK call).
+      const ks = getCore().lastKeySource(plan);
+      m.assignment(plan.policy, plan.name, plan.variants[d.variant].name, sourceLabelIndex(ks >= 0 ? plan.sourceKinds[ks] : 0, ks < 0));
+      if (g !== null) m.guard(plan.policy, plan.name, plan.variants[plan.guards[g.index].variant].name, g.state, false);
+    }
     if (g !== null && g.tracked) {
       const carry: GuardCarry = { config: this.c.token, guard: g.index, flags: g.flags, generation: g.generation };
+      if (m !== null) { carry.variant = d.variant; carry.reason = reasonLabelIndex(d.reason); }
       await kong.log.setSerializeValue(GUARD_CARRY_FIELD, carry);
+    } else if (m !== null && d.variant >= 0) {
+      const carry: DecisionCarry = { config: this.c.token, variant: d.variant, reason: reasonLabelIndex(d.reason) };
+      await kong.log.setSerializeValue(DECISION_CARRY_FIELD, carry);
     }
   }
 
   // Canary guards: the outcome of a request a guard admitted and tracks.
+  // With metrics on, also the request's outcome (serialize: one RPC, the same the
+  // guards already make; a policy without guards makes it only with metrics on).
   async log(kong: ExperimentPDK): Promise<void> {
-    if (this.c.plan.guards.length === 0) return;
+    const m = kongMetrics();
+    if (this.c.plan.guards.length === 0 && m === null) return;
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
-    const carry = (s.tandem as { guard?: GuardCarry } | undefined)?.guard;
+    const tandem = s.tandem as { guard?: GuardCarry; decision?: DecisionCarry } | undefined;
+    const carry = tandem?.guard;
     const c = carry && typeof carry.guard === "number" ? configs.byTokenOf(carry.config) : undefined;
+    const o = outcomeOf(s);
     // (no carry: not tracked; no configuration: admitted under one since replaced)
     if (carry && c) {
-      const r = getCore().recordGuard(c.plan, carry.guard, carry.flags, carry.generation, outcomeOf(s), Date.now());
+      const r = getCore().recordGuard(c.plan, carry.guard, carry.flags, carry.generation, o, Date.now());
+      const v = c.plan.variants[c.plan.guards[carry.guard].variant].name;
       if (r.transition !== null) {
-        const v = c.plan.variants[c.plan.guards[carry.guard].variant].name;
         process.stderr.write(`tandem: experiment guard of variant ${JSON.stringify(v)} -> ${r.state} (${r.transition})\n`);
       }
+      m?.guard(c.plan.policy, c.plan.name, v, r.state, r.transition !== null && r.state === "open");
     }
+    if (m !== null) recordRequest(m, carry ?? tandem?.decision, s, o);
     if (guardTraceOn()) writeGuardTrace(getCore().guardStates(this.c.plan));
   }
 }

@@ -1,6 +1,8 @@
 // Kong schema of the `experiment` plugin: the shape of spec.experiment, types only.
 // Defaults and every rule live in the core, so Kong and Envoy apply the same ones;
 // Kong's own check only rejects wrong types and unknown fields.
+import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+
 const str = { type: "string" };
 const strings = { type: "array", elements: { type: "string" } };
 const bool = { type: "boolean" };
@@ -118,4 +120,5 @@ export const Schema = [
       },
     },
   },
+  { [POLICY_FIELD]: str },   // the policy's name: its metrics' label (core: wasm/core/metrics/policy-name.ts)
 ];

@@ -27,6 +27,8 @@ import { fetchFacts, planFacts, type FactPlan, type Facts } from "../experiment/
 import { faultField, faultTraceOn, writeFaultTrace } from "./trace";
 import { FAULT_CARRY_FIELD, type FaultCarry } from "../shared/outcome";
 
+import { PLUGIN_FAULT as PLUGIN } from "../../wasm/core/metrics/catalog";
+import { kongMetrics } from "../shared/metrics";
 export { Schema } from "./schema";
 export const Version = "0.1.0";
 export const Priority = 780;   // after experiment (800) and circuit-breaker (790)
@@ -37,7 +39,7 @@ interface Configured { plan: FaultPlan; facts: FactPlan; aborts: Answer[]; canon
 type WithVars = KongPDK & { nginx: { getVar(name: string): Promise<unknown> } };
 type WithSerialize = KongPDK & { log: { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
 
-const configs = new ConfigKeeper<Configured>((c) => getCore().releaseFaults(c.plan));
+const configs = new ConfigKeeper<Configured>((c) => getCore().releaseFaults(c.plan), PLUGIN);
 
 function configure(config: Record<string, unknown>): Configured {
   return configs.configure(pluginId(config), () => {
@@ -86,6 +88,11 @@ export class Plugin {
     if (d.strip) for (const h of plan.strip) if (f.headers[h] !== undefined) await kong.service.request.clearHeader(h);
     if (faultTraceOn()) writeFaultTrace(d.fault < 0 ? null : faultField(d.delayMs, d.abortStatus));
     if (d.fault < 0) return;
+    const m = kongMetrics();
+    if (m !== null) {
+      if (d.delayMs !== null) m.fault(plan.policy, "delay");
+      if (d.abortStatus !== null) m.fault(plan.policy, "abort");
+    }
     // scope: upstream: the breaker's and the guards' log phase take this fault as the
     // upstream's outcome (../shared/outcome.ts): one RPC, only for such a fault.
     if (plan.faults[d.fault].scope === "upstream") {

@@ -3,6 +3,7 @@
 // Envoy refuse the same configs with the same text; Kong's own check only rejects
 // wrong types and unknown fields.
 import { Schema as ExperimentSchema, named, stringMatch } from "../experiment/schema";
+import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
 
 const str = { type: "string" };
 const int = { type: "integer" };
@@ -42,7 +43,7 @@ const fault = {
 // The policy's spec.experiment (variants, variant header, stickiness): the experiment
 // plugin's fields, none required here (the record itself is optional).
 const experimentFields = ExperimentSchema
-  .filter((f) => !("experiments" in f))
+  .filter((f) => !("experiments" in f) && !(POLICY_FIELD in f))
   .map((f) => Object.fromEntries(Object.entries(f).map(([k, v]) => {
     const { required: _r, ...rest } = v as Record<string, unknown>;
     return [k, rest];
@@ -52,4 +53,5 @@ export const Schema = [
   { faults: { type: "array", required: true, elements: fault } },
   { experiment: { type: "record", fields: experimentFields } },
   { hasBreaker: bool },
+  { [POLICY_FIELD]: str },   // the policy's name: its metrics' label (core: wasm/core/metrics/policy-name.ts)
 ];

@@ -9,6 +9,7 @@
 //     token access carried (set_serialize_value), and ignores one replaced meanwhile.
 import { randomBytes } from "node:crypto";
 import { CONFIG_KEPT } from "./shared";
+import { kongMetrics } from "./metrics";
 
 export interface Kept { canon: string; token: string }
 
@@ -22,8 +23,9 @@ export class ConfigKeeper<T extends Kept> {
   private readonly boot = randomBytes(4).toString("hex");
   private count = 0;
 
-  // `release`: frees a replaced configuration's core handle.
-  constructor(private readonly release: (c: T) => void) {}
+  // `release`: frees a replaced configuration's core handle; `plugin`: the Kong plugin
+  // name (tandem_config_rejections_total's label).
+  constructor(private readonly release: (c: T) => void, private readonly plugin: string) {}
 
   configure(id: string | undefined, candidate: () => Candidate<T>): T {
     const prev = id !== undefined ? this.byPlugin.get(id) : undefined;
@@ -36,6 +38,7 @@ export class ConfigKeeper<T extends Kept> {
       if (prev) { this.byToken.delete(prev.token); this.release(prev); }
       return c;
     } catch (e) {
+      kongMetrics()?.configRejection(this.plugin);
       if (!prev) throw e;
       process.stderr.write(CONFIG_KEPT + (e as Error).message + "\n");
       return prev;

@@ -34,6 +34,8 @@ export interface KongPluginSpec {
    * `plugin_instance_name` (plugins_iterator.lua get_plugin_config).
    */
   instanceName?: string;
+  /** the plugin server's extra environment (e.g. { TANDEM_METRICS_PORT: "0" }: metrics on, any port) */
+  env?: Record<string, string>;
 }
 
 export interface KongGatewayOptions {
@@ -131,6 +133,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
         virtualClock: opts.virtualClock,
         onLog: pluginLog,
         rpcTimeoutMs: opts.rpcTimeoutMs,
+        env: spec.env,
       });
       servers.push(server);
       loaded.push({

@@ -82,7 +82,16 @@ export interface PluginServerOptions {
   rpcTimeoutMs?: number;
   /** pooled idle connections (lua_socket_pool_size 30) */
   poolSize?: number;
+  /**
+   * Variables added to the process environment (a start command `env NAME=value ...`,
+   * e.g. TANDEM_METRICS_PORT: plugins/shared/metrics.ts).
+   */
+  env?: Record<string, string>;
 }
+
+// The line tandem's plugin server prints once its /metrics server listens
+// (plugins/shared/metrics.ts METRICS_ON).
+const METRICS_LINE = /^tandem: metrics on (http:\/\/\S+)$/;
 
 // Servers not closed yet. A process that exits without closing them (process.exit after
 // a signal or a closed stdout, an uncaught error) would leave each kong-js-pluginserver
@@ -107,6 +116,8 @@ export class PluginServer {
   private nowSeq = 0;
   private virtualNow: number | null = null;
   private ownsPrefix = false;
+  private metricsAt: string | null = null;
+  private metricsWaiters: Array<(url: string) => void> = [];
   /** process ids over the life of this server (a respawn adds one) */
   readonly pids: number[] = [];
   /** resolves when the current process is accepting connections */
@@ -164,6 +175,15 @@ export class PluginServer {
     });
   }
 
+  /** The current process's /metrics address, once it printed it (metrics on: opts.env). */
+  metricsUrl(timeoutMs = 5000): Promise<string> {
+    if (this.metricsAt !== null) return Promise.resolve(this.metricsAt);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`plugin server ${path.basename(this.dir)}: no metrics address (is TANDEM_METRICS_PORT set?)`)), timeoutMs);
+      this.metricsWaiters.push((u) => { clearTimeout(t); resolve(u); });
+    });
+  }
+
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -179,7 +199,9 @@ export class PluginServer {
       '--sock-name',
       path.basename(this.socketPath),
     ];
+    this.metricsAt = null;
     const child = spawn(process.execPath, args, {
+      env: this.opts.env ? { ...process.env, ...this.opts.env } : process.env,
       stdio: this.opts.virtualClock ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
@@ -187,7 +209,11 @@ export class PluginServer {
     if (child.pid) this.pids.push(child.pid);
     const prefix = `[${path.basename(this.dir)}:${child.pid}] `;
     for (const stream of [child.stdout, child.stderr]) {
-      const lines = new TerminalLines((l) => this.opts.onLog?.(prefix + l));
+      const lines = new TerminalLines((l) => {
+        const m = METRICS_LINE.exec(l);
+        if (m) { this.metricsAt = m[1]; for (const w of this.metricsWaiters.splice(0)) w(m[1]); }
+        this.opts.onLog?.(prefix + l);
+      });
       stream?.setEncoding('utf8');
       stream?.on('data', (d: string) => lines.push(d));
       stream?.on('end', () => lines.flush());

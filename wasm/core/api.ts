@@ -100,7 +100,7 @@ export function tandem_experiment_configure(len: i32): i32 {
   tables[h] = new StaticArray<i32>(s.needs.list.length * 2);
   setTagging(h, res.tags);
   const c = s.cookie;
-  let d = "{\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
+  let d = "{\"policy\":" + jsonText(s.policy) + ",\"name\":" + jsonText(s.name) + ",\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
   for (let i = 0; i < s.variants.length; i++) {
     const v = s.variants[i];
     if (i > 0) d += ",";
@@ -114,6 +114,8 @@ export function tandem_experiment_configure(len: i32): i32 {
   }
   d += "],\"sources\":[";
   for (let i = 0; i < s.sources.length; i++) d += (i > 0 ? "," : "") + jsonText(sourceName(s.sources[i]));
+  d += "],\"sourceKinds\":[";
+  for (let i = 0; i < s.sources.length; i++) d += (i > 0 ? "," : "") + (<i32>s.sources[i].kind).toString();
   d += "],\"needs\":[";
   for (let i = 0; i < s.needs.list.length; i++) {
     const n = s.needs.list[i];
@@ -394,7 +396,7 @@ export function tandem_fault_configure(len: i32): i32 {
 }
 
 function describeFaults(s: FaultSettings): string {
-  let d = "{\"clock\":" + (s.clock ? "true" : "false") + ",\"upstream\":" + (s.upstream ? "true" : "false") + ",\"faults\":[";
+  let d = "{\"policy\":" + jsonText(s.policy) + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"upstream\":" + (s.upstream ? "true" : "false") + ",\"faults\":[";
   for (let i = 0; i < s.faults.length; i++) {
     const f = s.faults[i];
     if (i > 0) d += ",";

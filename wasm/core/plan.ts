@@ -30,6 +30,7 @@ import { FallbackSettings } from "./breaker/settings";
 import { describeFallbackPlan, describeReject, keyName } from "./breaker/runtime";
 import { TAGGING_SECTION } from "./tagging/config";
 import { FAULTS_SECTION } from "./fault/config";
+import { POLICY_FIELD } from "./metrics/catalog";
 
 export class PlanResult {
   plan: string = "";
@@ -61,10 +62,14 @@ export function compilePolicy(text: string): PlanResult {
   let f: FallbackSettings | null = null;
   if (fb !== null) f = parseFallback(r, fb, FALLBACK_SECTION);
 
+  // Every part names the policy (its metrics' `policy` label, ./metrics/policy-name.ts).
+  const policy = new JValue();
+  policy.type = JType.Str;
+  policy.s = name;
   let parts = "";
   let variants = "[";
   if (ex !== null && es !== null) {
-    const cfg = joined(ex, TAGGING_SECTION, spec.get(TAGGING_SECTION));
+    const cfg = joined(joined(ex, TAGGING_SECTION, spec.get(TAGGING_SECTION)), POLICY_FIELD, policy);
     parts += "{\"plugin\":\"experiment\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
     for (let i = 0; i < es.variants.length; i++) {
       const v = es.variants[i];
@@ -76,7 +81,7 @@ export function compilePolicy(text: string): PlanResult {
   if (cb !== null || fb !== null) {
     const bs = parseBreaker(r, cb !== null ? cb : joined(null, "", null), BREAKER_SECTION);
     if (bs !== null) breakerKey = jsonText(keyName(bs));
-    const cfg = joined(cb, "fallback", fb);
+    const cfg = joined(joined(cb, "fallback", fb), POLICY_FIELD, policy);
     // Kong routes before plugins run: a reroute to a variant needs each variant's Kong
     // Upstream (the plugin strips `variantUpstreams` before the core sees the config).
     const ups = new JValue();
@@ -105,6 +110,7 @@ export function compilePolicy(text: string): PlanResult {
       yes.b = true;
       cfg = joined(cfg, "hasBreaker", yes);
     }
+    cfg = joined(cfg, POLICY_FIELD, policy);
     parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"fault-injection\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
   }
   let d = "{\"name\":" + jsonText(name) + ",\"parts\":[" + parts + "]";

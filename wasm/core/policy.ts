@@ -15,6 +15,7 @@ import { parseFallback } from "./breaker/fallback-config";
 import { FallbackKind, FallbackSettings } from "./breaker/settings";
 import { BreakerResult, configureBreakerSettings } from "./breaker/policy";
 import { TAGGING_SECTION, parseTagging, routingFields } from "./tagging/config";
+import { readPolicyName } from "./metrics/policy-name";
 import { TaggingSettings } from "./tagging/tagging";
 import { FAULTS_SECTION, parseFaults } from "./fault/config";
 
@@ -62,6 +63,7 @@ export function configureExperiment(text: string): ExperimentResult {
   if (v !== null) {
     const s = parseExperiment(r, routingFields(v), "experiment");
     if (s !== null && !r.failed) out.tags = parseTagging(r, v, s);
+    if (s !== null && !r.failed && v.type == JType.Obj) s.policy = readPolicyName(r, v);
     out.settings = s;
   }
   if (r.failed) { out.settings = null; out.tags = null; out.error = r.error; }

@@ -16,6 +16,8 @@ import {
 import { isToken, utf8 } from "../text/bytes";
 import { fmix32 } from "../hash/hash";
 import { parseFallback } from "./fallback-config";
+import { POLICY_FIELD } from "../metrics/catalog";
+import { readPolicyName } from "../metrics/policy-name";
 import {
   BreakerMode, BreakerSettings, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER, DEFAULT_BUCKETS,
   DEFAULT_COUNT_SIZE, DEFAULT_FAILURE_RATE, DEFAULT_MAX_KEYS, DEFAULT_MAX_WAIT_MS, DEFAULT_MINIMUM_CALLS,
@@ -35,7 +37,7 @@ const BREAKER_KEYS: StaticArray<string> = [
 const PLUGIN_KEYS: StaticArray<string> = [
   "key", "maxKeys", "window", "minimumCalls", "failureRateThreshold", "slowCallDurationMs",
   "slowCallRateThreshold", "consecutiveFailures", "openDurationMs", "openBackoff", "halfOpen", "failure", "mode",
-  "fallback",
+  "fallback", POLICY_FIELD,
 ];
 const WINDOW_KEYS: StaticArray<string> = ["type", "size", "sizeMs", "buckets"];
 const BACKOFF_KEYS: StaticArray<string> = ["multiplier", "maxMs"];
@@ -52,6 +54,8 @@ export function parseBreaker(r: Reader, v: JValue | null, path: string): Breaker
 export function parseBreakerPlugin(r: Reader, v: JValue | null): BreakerSettings | null {
   const s = parseFields(r, v, BREAKER_SECTION, PLUGIN_KEYS);
   if (s === null) return null;
+  s.policy = readPolicyName(r, v as JValue);
+  if (r.failed) return null;
   const fb = r.field(v as JValue, "fallback");
   if (fb !== null) {
     s.fallback = parseFallback(r, fb, FALLBACK_SECTION);

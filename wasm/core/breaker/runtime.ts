@@ -129,7 +129,7 @@ export class BreakerRuntime {
 
   describe(): string {
     const s = this.settings;
-    let d = "{\"key\":" + quote(keyName(s)) + ",\"mode\":\"" + modeName(s.mode) + "\",\"needs\":[";
+    let d = "{\"policy\":" + jsonText(s.policy) + ",\"key\":" + quote(keyName(s)) + ",\"mode\":\"" + modeName(s.mode) + "\",\"needs\":[";
     for (let i = 0; i < this.needs.list.length; i++) {
       const n = this.needs.list[i];
       if (i > 0) d += ",";

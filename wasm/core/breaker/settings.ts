@@ -3,6 +3,7 @@
 // precomputed here: rates as basis points, the status classification table, the
 // effective minimum number of calls.
 import { utf8 } from "../text/bytes";
+import { NO_POLICY } from "../metrics/catalog";
 
 export const enum WindowType { Count = 0, Time = 1 }
 export const enum BreakerMode { Enforce = 0, DryRun = 1, ForcedOpen = 2, ForcedClosed = 3 }
@@ -44,6 +45,7 @@ export const MAX_BODY_BYTES = 65536;
 export const STATUS_TABLE_SIZE = 600;
 
 export class BreakerSettings {
+  policy: string = NO_POLICY;    // the plugin config's policy name (metrics label)
   keyKind: KeyKind = KeyKind.Upstream;
   keyHeader: string = "";                  // lowercase, for KeyKind.Header
   keyHeaderBytes: StaticArray<u8> = new StaticArray<u8>(0);

@@ -6,6 +6,7 @@ import { UnleashHash } from "../hash/unleash";
 import { HmacSha256 } from "../hmac/hmac";
 import { Rule } from "../rules/settings";
 import { BreakerSettings } from "../breaker/settings";
+import { NO_POLICY } from "../metrics/catalog";
 
 export const enum HashMode { Tandem = 0, GrowthBook = 1, Unleash = 2 }
 
@@ -75,6 +76,7 @@ export class CookieSettings {
 
 export class ExperimentSettings {
   name: string = "";
+  policy: string = NO_POLICY;    // the plugin config's policy name (metrics label)
   seed: string = "";
   seedHash: u32 = 0;
   variantHeader: string = "";

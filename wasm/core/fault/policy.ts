@@ -10,8 +10,10 @@ import { parseExperiment } from "../experiment/config";
 import { ExperimentSettings } from "../experiment/settings";
 import { FAULTS_SECTION, parseFaults } from "./config";
 import { FaultSettings } from "./settings";
+import { POLICY_FIELD } from "../metrics/catalog";
+import { readPolicyName } from "../metrics/policy-name";
 
-const PLUGIN_KEYS: StaticArray<string> = ["faults", "experiment", "hasBreaker"];
+const PLUGIN_KEYS: StaticArray<string> = ["faults", "experiment", "hasBreaker", POLICY_FIELD];
 
 export class FaultResult {
   settings: FaultSettings | null = null;
@@ -31,7 +33,9 @@ export function configureFaults(text: string): FaultResult {
   const hasBreaker = r.bool(v, "hasBreaker", "", false);
   const list = r.field(v, FAULTS_SECTION);
   if (!r.failed && list === null) r.fail(FAULTS_SECTION, E_REQUIRED, null);
+  const policy = readPolicyName(r, v);
   if (!r.failed) out.settings = parseFaults(r, list as JValue, FAULTS_SECTION, es, hasBreaker);
+  if (!r.failed && out.settings !== null) (out.settings as FaultSettings).policy = policy;
   if (r.failed) { out.settings = null; out.error = r.error; }
   return out;
 }

@@ -1,6 +1,7 @@
 // Settings of spec.faults (fault injection), built once per configuration by
 // ./config.ts; the decision per request in ./fault.ts.
 import { Needs } from "../request/facts";
+import { NO_POLICY } from "../metrics/catalog";
 import { Rule } from "../rules/settings";
 import { FallbackSettings } from "../breaker/settings";
 import { HmacSha256 } from "../hmac/hmac";
@@ -41,6 +42,7 @@ export class Fault {
 }
 
 export class FaultSettings {
+  policy: string = NO_POLICY;    // the plugin config's policy name (metrics label)
   faults: StaticArray<Fault> = new StaticArray<Fault>(0);
   needs: Needs = new Needs();
   variantSlot: i32 = -1;             // the experiment's variant header, -1 when unused
