@@ -122,6 +122,7 @@ describe("deploy/kong: plugin-server settings", () => {
   it("each server's query command reports, from the directory the image copies there, the plugin KONG_PLUGINS lists", async () => {
     const plugins = env.KONG_PLUGINS.split(",").filter((p) => p !== "bundled");
     const reported: string[] = [];
+    const metricsPorts: string[] = [];
     for (const server of env.KONG_PLUGINSERVER_NAMES.split(",")) {
       const key = `KONG_PLUGINSERVER_${server.toUpperCase().replace(/-/g, "_")}`;
       const socket = env[`${key}_SOCKET`], start = env[`${key}_START_CMD`], query = env[`${key}_QUERY_CMD`];
@@ -130,7 +131,13 @@ describe("deploy/kong: plugin-server settings", () => {
       expect(query).toMatch(/ --dump-all-plugins$/);
       expect(query.split(" ")).not.toContain("-v");
       // tandem's start command (instance ids that never repeat), installed by the image
-      expect(start.split(" ")[0]).toBe("/usr/local/bin/tandem-pluginserver");
+      // (after the environment the start command sets: each server's own metrics port)
+      const env0 = /^\/usr\/bin\/env((?: [A-Z_]+=\S+)+) /.exec(start);
+      const port = /TANDEM_METRICS_PORT=(\d+)/.exec(env0?.[1] ?? "");
+      expect(port, `${server} serves metrics on its own port`).not.toBeNull();
+      expect(metricsPorts).not.toContain(port![1]);
+      metricsPorts.push(port![1]);
+      expect(start.slice(env0![0].length).split(" ")[0]).toBe("/usr/local/bin/tandem-pluginserver");
       expect(query.split(" ")[0]).toBe("/usr/local/bin/tandem-pluginserver");
       expect(dockerfile).toMatch(/^COPY dist\/kong\/tandem-pluginserver\.js (\S+)$/m);
       expect(dockerfile).toContain(`ln -s ${/^COPY dist\/kong\/tandem-pluginserver\.js (\S+)$/m.exec(dockerfile)![1]} /usr/local/bin/tandem-pluginserver`);
