@@ -26,7 +26,7 @@ import { ExplainUsage, NO_BREAKER, NO_HISTORY } from "./explain/usage";
 import { explainFaults } from "./explain/fault";
 
 export { ExplainUsage };
-export const NOTHING_TO_EXPLAIN = "has neither spec.experiment nor spec.circuitBreaker to explain";
+export const NOTHING_TO_EXPLAIN = "has none of spec.experiment, spec.circuitBreaker and spec.faults to explain";
 
 type ExperimentSpec = { rules?: unknown[] };
 // requestId: the entropy a new user's id comes from when the request has no x-request-id
