@@ -18,7 +18,7 @@ const COMMAND_USAGE: Record<string, string> = {
                  [--seed-entropy <text>] [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]`,
   render: `tandem render <policy.yaml> [--target kong|istio|envoy|all] [--out <dir>] [--namespace <ns>] [--gateway <ns>/<name>] [--host <host> ...]
                 [--service <host>] [--selector <label=value,...>] [--subset-label <label>] [--image <url>] [--sha256 <hex>]`,
-  playground: "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--check]",
+  playground: "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--ui-port 8080] [--rps 200] [--check]",
   schema: "tandem schema",
 };
 const COMMAND_HELP: Record<string, string> = {
@@ -26,7 +26,7 @@ const COMMAND_HELP: Record<string, string> = {
   simulate: "Runs a trace (one JSON request a line) through the core (--via core, the default), the Kong harness or the Envoy harness\non virtual time and prints one JSON result a line. --profile (with --via core only): whose answers to dead upstreams to model.",
   explain: "Shows, for one request, the variant and why, the sticky key, the bucket, what the gateway does, and the circuit breaker's\nanswer given a history (--trace or --breaker-state). Without a user key the request is a new user: --seed-entropy\nfixes the new id (default: the same every run).",
   render: "Writes a policy's manifests: Kong, Istio, a static Envoy config, or all (--target).",
-  playground: "Starts both gateways on 127.0.0.1 in front of demo backends, sends 1,000 users through both and prints how many agree,\nthen curl lines to try. Ctrl-C stops it; --check exits after the self-check (0: all agree).",
+  playground: "Starts both gateways on 127.0.0.1 in front of demo backends, sends 1,000 users through both and prints how many agree,\nthen serves a live page (--ui-port) with a load generator (--rps request pairs a second to start with) and controls,\nand prints curl lines to try. Ctrl-C stops it; --check exits after the self-check (0: all agree).",
   schema: "Prints the JSON Schema of TrafficPolicy for editors (# yaml-language-server: $schema=<file>).",
 };
 const USAGE = `usage:\n${Object.values(COMMAND_USAGE).map((u) => "  " + u).join("\n")}\n  tandem --version\n  tandem <command> --help\n`;

@@ -1,13 +1,12 @@
 // `tandem playground` (what `npm start` runs): both gateways on loopback in front of
 // demo backends, configured from one policy, then a self-check that sends the same
-// users through both and counts agreement. Runs until Ctrl-C (or exits after the
-// self-check with --check).
+// users through both and counts agreement, then the live page (./playground/) with its
+// load generator and controls. Runs until Ctrl-C (or exits after the self-check with
+// --check).
 import type { Server } from "node:http";
 import { createServer as createTcpServer } from "node:net";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startKong } from "../sim/kong";
-import { startEnvoy } from "../sim/envoy";
 import { TAGS_HEADER } from "../core-js/tandem-core";
 import { distDir } from "./dist-core";
 import { loadPolicy } from "./validate";
@@ -15,15 +14,18 @@ import { PolicyFileError } from "./policy-file";
 import { UsageError } from "./usage-error";
 import { getBody } from "./simulate/http-client";
 import { closeOnSignal, interruptIsNormal } from "./exit";
-import { experimentConfig, kongExperimentConfig } from "./render";
-import { backend, type BackendReply } from "./playground/backend";
+import { experimentConfig } from "./render";
+import type { BackendReply } from "./playground/backend";
 import { curlArgs, userRequest, type ExperimentShape as KeyShape } from "./playground/user-request";
-import { VARIANT_HEADER } from "../core-js/tandem-core";
+import { Stack, RefusedPolicy } from "./playground/stack";
+import { Live, playgroundShape } from "./playground/live";
+import { uiServer } from "./playground/ui-server";
+import { CONTROL_LIMITS } from "./playground/controls";
 
 interface Variant { name: string; upstream?: string }
 interface ExperimentShape extends KeyShape { variantHeader?: string; variants: Variant[]; experiments?: unknown[] }
 
-export const PLAYGROUND_USAGE = "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--check]";
+export const PLAYGROUND_USAGE = "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--ui-port 8080] [--rps 200] [--check]";
 
 // Resolves when `port` can be listened on at 127.0.0.1; else rejects with the listen
 // error, its message naming what the port is for.
@@ -37,23 +39,30 @@ function portFree(port: number, what: string): Promise<void> {
 }
 
 const USERS = 1000;
+// The page's load at start: pairs per second (each to both gateways), users, returning share.
+const START_LOAD = { users: 1000, returningPercent: 80 };
 
 export async function playground(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: {
-    policy: { type: "string", default: "deploy/examples/checkout.yaml" },
+    policy: { type: "string", default: "deploy/examples/playground.yaml" },
     "kong-port": { type: "string", default: "8000" }, "envoy-port": { type: "string", default: "10000" },
-    "backend-port": { type: "string", default: "9001" },
+    "backend-port": { type: "string", default: "9001" }, "ui-port": { type: "string", default: "8080" },
+    rps: { type: "string", default: "200" },
     check: { type: "boolean", default: false },
   } });
-  for (const opt of ["kong-port", "envoy-port", "backend-port"] as const) {
+  for (const opt of ["kong-port", "envoy-port", "backend-port", "ui-port"] as const) {
     const p = values[opt]!;
     if (!/^\d+$/.test(p) || Number(p) > 65535) throw new UsageError(`--${opt} must be a port number 0-65535, got ${JSON.stringify(p)}`);
   }
-  const policy = loadPolicy(values.policy!);
-  const ex = experimentConfig(policy) as unknown as ExperimentShape | null;
-  if (!ex) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
-  const header = (ex.variantHeader ?? VARIANT_HEADER).toLowerCase();
-  const names = [...new Set(ex.variants.map((v) => v.upstream ?? v.name))];
+  const [lo, hi] = CONTROL_LIMITS.rps;
+  if (!/^\d+$/.test(values.rps!) || Number(values.rps) > hi) throw new UsageError(`--rps must be an integer ${lo}-${hi}, got ${JSON.stringify(values.rps)}`);
+  const doc = loadPolicy(values.policy!);
+  if (!experimentConfig(doc)) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
+  let shape;
+  try { shape = playgroundShape(doc); } catch (e) { throw e instanceof RefusedPolicy ? new PolicyFileError(`${values.policy}: ${e.message}`) : e; }
+  const ex = shape.doc.spec.experiment as unknown as ExperimentShape;
+  const header = shape.variantHeader;
+  const names = shape.upstreams;
   const firstBackend = Number(values["backend-port"]);
   const backendPort = (i: number) => (firstBackend === 0 ? 0 : firstBackend + i);
   // The Kong harness does not survive a port in use (its plugin server outlives it):
@@ -61,42 +70,27 @@ export async function playground(args: string[]): Promise<number> {
   await portFree(Number(values["kong-port"]), "--kong-port");
   await portFree(Number(values["envoy-port"]), "--envoy-port");
   for (let i = 0; i < names.length; i++) await portFree(backendPort(i), `demo backend ${names[i]}`);
-  const servers: Server[] = [];
-  const gateways: Array<{ close(): Promise<unknown> }> = [];
+  if (!values.check) await portFree(Number(values["ui-port"]), "--ui-port");
+  let stack: Stack | null = null;
+  let live: Live | null = null;
+  let ui: Server | null = null;
   const stop = async () => {
-    await Promise.allSettled(gateways.map((g) => g.close()));
-    for (const s of servers) { s.closeAllConnections(); s.close(); }
+    if (ui) { ui.closeAllConnections(); ui.close(); }
+    await live?.close();
+    await stack?.close();
   };
   closeOnSignal(stop);
   // A failed start (e.g. a port in use) closes what did start.
   const failed = async (e: unknown): Promise<never> => { await stop(); throw e; };
-  const addrs: Record<string, { host: string; port: number }> = {};
-  for (let i = 0; i < names.length; i++) {
-    const s = await backend(names[i], backendPort(i), header).catch(failed);
-    servers.push(s);
-    addrs[names[i]] = { host: "127.0.0.1", port: (s.address() as { port: number }).port };
-  }
-  const kong = await startKong({
-    plugins: [{ name: "experiment", dir: join(distDir(), "kong", "experiment"), config: kongExperimentConfig(ex as unknown as Record<string, unknown>) }],
-    upstreams: addrs, defaultUpstream: names[0], port: Number(values["kong-port"]),
-  }).catch(failed);
-  gateways.push(kong);
-  const envoy = await startEnvoy({
-    filters: [{ wasm: join(distDir(), "wasm", "tandem.wasm"), rootId: "experiment", configuration: JSON.stringify(ex) }],
-    clusters: addrs,
-    routes: [
-      ...ex.variants.map((v) => ({ header: { name: header, value: v.name }, cluster: v.upstream ?? v.name })),
-      { cluster: names[0] },
-    ],
-    port: Number(values["envoy-port"]),
-  }).catch(failed);
-  gateways.push(envoy);
+  stack = await Stack.start(shape, { kong: Number(values["kong-port"]), envoy: Number(values["envoy-port"]), backend: firstBackend }).catch(failed);
+  const kong = stack.kong;
+  const envoy = stack.envoy;
 
   const out = process.stdout;
-  out.write(`tandem playground — policy ${values.policy}\n`);
+  out.write(`tandem playground — policy ${values.policy} (${shape.parts.join(", ")})\n`);
   out.write(`  Kong  (harness + kong-js-pluginserver)  http://127.0.0.1:${kong.port}\n`);
   out.write(`  Envoy (harness + tandem.wasm on V8)     http://127.0.0.1:${envoy.port}\n`);
-  out.write(`  backends: ${names.map((n) => `${n} :${addrs[n].port}`).join(", ")}\n\n`);
+  out.write(`  backends: ${names.map((n) => `${n} :${stack!.addr(n).port}`).join(", ")}\n\n`);
 
   // Self-check: the same users, with the policy's key, inside its scope, through both.
   const tagging = (ex.experiments?.length ?? 0) > 0;
@@ -126,7 +120,13 @@ export async function playground(args: string[]): Promise<number> {
   const ok = same === USERS && outside === 0;
   if (values.check) { await stop(); return ok ? 0 : 1; }
 
+  live = new Live(stack, values.policy!.split("/").pop()!, join(distDir(), "..", "deploy", "examples"), { rps: Number(values.rps), ...START_LOAD });
+  const current = live;
+  ui = await uiServer(() => current, Number(values["ui-port"])).catch(failed);
+  const uiPort = (ui.address() as { port: number }).port;
+
   const curl = (port: string, id: string | null) => `curl -s ${curlArgs(ex, port, id)}`;
+  out.write(`\npage: http://127.0.0.1:${uiPort}  (open it in a browser: both gateways live; the load generator sends ${values.rps} requests a second to each)\n`);
   out.write(`\ntry (the backends echo the headers tandem set, under "tandem"):\n`);
   out.write(`  # a new visitor gets a variant (and a sticky cookie when the policy issues one)\n  curl -si ${curlArgs(ex, String(kong.port), null)}\n`);
   out.write(`  # the same user gets the same variant${tagging ? " and tags" : ""} on both gateways\n  for p in ${kong.port} ${envoy.port}; do ${curl("$p", "42")}; done\n`);

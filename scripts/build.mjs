@@ -5,7 +5,8 @@
 //   dist/wasm/noop-lean.wasm    a no-op on tandem's own dispatcher: second baseline
 //   dist/wasm/tandem-core.wasm  the policy core alone, for Node (Kong plugins, CLI)
 //   dist/kong/<plugin>/         one directory per Kong plugin server
-//   dist/cli/tandem.js          the CLI
+//   dist/cli/tandem.js          the CLI (+ playground-load.js, the playground's load generator worker)
+//   dist/playground/            the playground's page: index.html, app.js, app.css (uPlot bundled in: no CDN)
 import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -85,6 +86,35 @@ async function buildCli() {
     logLevel: "warning",
   });
   copyFileSync(join(root, "sim", "kong", "virtual-clock.cjs"), join(root, "dist", "cli", "virtual-clock.cjs"));
+  // The load generator runs in a worker thread: its own file beside the CLI bundle.
+  await build({
+    entryPoints: [join(root, "cli", "playground", "load-worker.ts")],
+    outfile: join(root, "dist", "cli", "playground-load.js"),
+    bundle: true,
+    platform: "node",
+    target: "node20",
+    format: "cjs",
+    logLevel: "warning",
+  });
+}
+
+// The playground's page: one script and one stylesheet (the page's and uPlot's), so it
+// works offline and from the CLI's own server.
+async function buildPage() {
+  const dir = join(root, "dist", "playground");
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  await build({
+    entryPoints: { app: join(root, "cli", "playground", "page", "app.ts") },
+    outdir: dir,
+    bundle: true,
+    platform: "browser",
+    target: "es2020",
+    format: "iife",
+    minify: true,
+    logLevel: "warning",
+  });
+  copyFileSync(join(root, "cli", "playground", "page", "index.html"), join(dir, "index.html"));
 }
 
 const t0 = Date.now();
@@ -92,4 +122,5 @@ await buildWasm();
 await buildKong();
 if (process.argv.includes("--no-cli")) process.exit(0);
 await buildCli();
+await buildPage();
 console.error(`build: done in ${Date.now() - t0} ms`);

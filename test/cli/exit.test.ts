@@ -114,7 +114,7 @@ describe("a command leaves no process or temp folder behind", () => {
   }
 
   it("on SIGINT during the playground's start-up: exit 130", async () => {
-    const r = start(["playground", "--kong-port", "0", "--envoy-port", "0", "--backend-port", "0"]);
+    const r = start(["playground", "--kong-port", "0", "--envoy-port", "0", "--backend-port", "0", "--ui-port", "0"]);
     await r.firstLine;
     r.child.kill("SIGINT");
     const end = await r.done;
@@ -124,7 +124,7 @@ describe("a command leaves no process or temp folder behind", () => {
   }, 120_000);
 
   it("on the playground's Ctrl-C after start-up: exit 0", async () => {
-    const r = start(["playground", "--kong-port", "0", "--envoy-port", "0", "--backend-port", "0"]);
+    const r = start(["playground", "--kong-port", "0", "--envoy-port", "0", "--backend-port", "0", "--ui-port", "0"]);
     await r.ready;
     r.child.kill("SIGINT");
     const end = await r.done;

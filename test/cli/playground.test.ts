@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI, ROOT, requireBuilt } from "../support/dist";
 
-const PORTS = ["--kong-port", "0", "--envoy-port", "0", "--backend-port", "0"];
+const PORTS = ["--kong-port", "0", "--envoy-port", "0", "--backend-port", "0", "--ui-port", "0"];
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-playground-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
 

@@ -1,0 +1,163 @@
+// The playground's gateways: Kong (the harness in front of real kong-js-pluginserver
+// processes, one per plugin) and Envoy (the harness running tandem.wasm), each with the
+// plugins / filters `tandem render` would enable for the policy (experiment,
+// circuit-breaker, fault-injection) and the configs it renders, on the real clock, in
+// front of the demo backends. A new policy goes to both the way a deploy sends it: the
+// core validates it first (as `tandem validate` in CI would); then Kong gets each
+// plugin's new config (a new StartInstance) and Envoy each filter's (on_configure).
+// A policy with another set of parts or upstreams restarts both gateways on their ports.
+import { join } from "node:path";
+import { startKong, type KongGateway, type KongPluginSpec } from "../../sim/kong";
+import { startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../sim/envoy";
+import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
+import { cliCore, distDir } from "../dist-core";
+import type { PolicyDoc } from "../policy-file";
+import { policyJson } from "../validate";
+import { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
+import { faultConfig, kongFaultConfig } from "../fault-config";
+import { kicInstanceName } from "../simulate/via-kong";
+import { demoBackend, type DemoBackend } from "./backend";
+
+export type Part = "experiment" | "circuit-breaker" | "fault-injection";
+
+interface Variant { name: string; upstream?: string }
+
+// What the playground needs to know of a policy: its parts' configs for each gateway,
+// its upstreams, the variant header and the sticky cookie.
+export interface PolicyShape {
+  doc: PolicyDoc;
+  parts: Part[];
+  variants: Variant[];
+  upstreams: string[];
+  variantHeader: string;
+  cookie: string | null;
+  reroute: string | null;
+}
+
+/** The core's refusal of a policy, "<field path>: <rule>, got <value>". */
+export class RefusedPolicy extends Error {}
+
+export function shapeOf(doc: PolicyDoc): PolicyShape {
+  const err = cliCore().validatePolicy(policyJson("policy", doc));
+  if (err !== null) throw new RefusedPolicy(err.startsWith(": ") ? "policy" + err : err);
+  const ex = experimentConfig(doc);
+  if (!ex) throw new RefusedPolicy("the playground needs spec.experiment");
+  const plan = cliCore().configureExperiment(JSON.stringify(ex));
+  cliCore().release(plan);
+  const variants = (ex.variants as Variant[]).map((v) => ({ name: v.name, ...(v.upstream ? { upstream: v.upstream } : {}) }));
+  const reroute = (doc.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
+  const parts: Part[] = ["experiment"];
+  if (breakerConfig(doc)) parts.push("circuit-breaker");
+  if (faultConfig(doc)) parts.push("fault-injection");
+  const upstreams = [...new Set([...variants.map((v) => v.upstream ?? v.name), ...(typeof reroute === "string" ? [reroute] : [])])];
+  return { doc, parts, variants, upstreams, variantHeader: plan.variantHeader.toLowerCase(), cookie: plan.cookie, reroute: typeof reroute === "string" ? reroute : null };
+}
+
+function kongConfig(doc: PolicyDoc, part: Part): Record<string, unknown> {
+  if (part === "experiment") return kongExperimentConfig(experimentConfig(doc)!);
+  if (part === "circuit-breaker") return kongBreakerConfig(doc)!;
+  return kongFaultConfig(doc)!;
+}
+
+function envoyConfig(doc: PolicyDoc, part: Part): string {
+  if (part === "experiment") return JSON.stringify(experimentConfig(doc));
+  if (part === "circuit-breaker") return JSON.stringify(breakerConfig(doc));
+  return JSON.stringify(faultConfig(doc));
+}
+
+export interface StackPorts { kong: number; envoy: number; backend: number }
+
+export class Stack {
+  kong!: KongGateway;
+  envoy!: EnvoyGateway;
+  readonly backends = new Map<string, DemoBackend>();
+  shape!: PolicyShape;
+  /** bumps on every applied policy: the page marks weight changes and reloads by it */
+  generation = 0;
+
+  private constructor(private readonly ports: StackPorts) {}
+
+  static async start(shape: PolicyShape, ports: StackPorts): Promise<Stack> {
+    const s = new Stack(ports);
+    try {
+      await s.startGateways(shape);
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
+    return s;
+  }
+
+  addr(name: string): { host: string; port: number } {
+    return { host: "127.0.0.1", port: (this.backends.get(name)!.server.address() as { port: number }).port };
+  }
+
+  private async startGateways(shape: PolicyShape): Promise<void> {
+    for (const n of shape.upstreams) {
+      if (this.backends.has(n)) continue;
+      const i = this.backends.size;
+      const port = this.ports.backend === 0 ? 0 : this.ports.backend + i;
+      this.backends.set(n, await demoBackend(n, port, shape.variantHeader));
+    }
+    const addrs = Object.fromEntries(shape.upstreams.map((n) => [n, this.addr(n)]));
+    const doc = shape.doc;
+    const dir = (p: Part) => join(distDir(), "kong", p);
+    const plugins: KongPluginSpec[] = shape.parts.map((p) => ({ name: p, dir: dir(p), config: kongConfig(doc, p), instanceName: kicInstanceName(doc, p) }));
+    this.kong = await startKong({ plugins, upstreams: addrs, defaultUpstream: shape.upstreams[0], port: this.ports.kong });
+    const wasm = join(distDir(), "wasm", "tandem.wasm");
+    // failStrategy FAIL_OPEN as `tandem render` writes it.
+    const filters: FilterSpec[] = shape.parts.map((p) => ({ wasm, rootId: p, configuration: envoyConfig(doc, p), failurePolicy: "FAIL_OPEN" }));
+    const routes: RouteSpec[] = [
+      // A rerouted call names its upstream in x-tandem-upstream: that route first, as render writes it.
+      ...(shape.reroute !== null ? [{ header: { name: UPSTREAM_HEADER, value: shape.reroute }, cluster: shape.reroute }] : []),
+      ...shape.variants.map((v) => ({ header: { name: shape.variantHeader || VARIANT_HEADER, value: v.name }, cluster: v.upstream ?? v.name })),
+      { cluster: shape.upstreams[0] },
+    ];
+    this.envoy = await startEnvoy({ filters, clusters: addrs, routes, port: this.ports.envoy });
+    this.shape = shape;
+    this.generation++;
+  }
+
+  /**
+   * Puts a validated policy in force on both gateways. Same parts and upstreams: each
+   * plugin and filter is reconfigured in place (state such as a tripped guard stays, as
+   * on a real gateway). Else both restart on their ports with the new policy.
+   */
+  async apply(next: PolicyShape): Promise<"reconfigured" | "restarted"> {
+    const same = next.parts.join() === this.shape.parts.join() && next.upstreams.join() === this.shape.upstreams.join() &&
+      next.variants.map((v) => `${v.name}>${v.upstream ?? ""}`).join() === this.shape.variants.map((v) => `${v.name}>${v.upstream ?? ""}`).join() &&
+      next.variantHeader === this.shape.variantHeader;
+    if (same) {
+      for (const p of next.parts) {
+        await this.kong.configure(p, kongConfig(next.doc, p));
+        if (!this.envoy.reconfigure(p, envoyConfig(next.doc, p))) throw new RefusedPolicy(`Envoy refused the ${p} configuration (see its log)`);
+      }
+      this.shape = next;
+      this.generation++;
+      return "reconfigured";
+    }
+    // Keep the ports the gateways had (an ephemeral port stays the one the page shows).
+    this.ports.kong = this.kong.port;
+    this.ports.envoy = this.envoy.port;
+    await this.closeGateways();
+    await this.startGateways(next);
+    return "restarted";
+  }
+
+  /**
+   * Where each gateway serves its metrics (Prometheus text). None yet: the metrics issue
+   * adds Kong's plugin servers' /metrics and Envoy's /stats/prometheus.
+   */
+  metricsUrls(_g: "kong" | "envoy"): string[] {
+    return [];
+  }
+
+  private async closeGateways(): Promise<void> {
+    await Promise.allSettled([this.kong?.close(), this.envoy?.close()]);
+  }
+
+  async close(): Promise<void> {
+    await this.closeGateways();
+    for (const b of this.backends.values()) { b.server.closeAllConnections(); b.server.close(); }
+  }
+}
