@@ -60,7 +60,7 @@ export async function playground(args: string[]): Promise<number> {
   if (!experimentConfig(doc)) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
   let shape;
   try { shape = playgroundShape(doc); } catch (e) { throw e instanceof RefusedPolicy ? new PolicyFileError(`${values.policy}: ${e.message}`) : e; }
-  const ex = shape.doc.spec.experiment as unknown as ExperimentShape;
+  const ex = experimentConfig(shape.doc) as unknown as ExperimentShape;
   const header = shape.variantHeader;
   const names = shape.upstreams;
   const firstBackend = Number(values["backend-port"]);

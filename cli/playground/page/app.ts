@@ -139,7 +139,7 @@ function stateChart(host: HTMLElement, names: string[]): uPlot {
   const opts: uPlot.Options = {
     width: chartWidth(host), height: 120, plugins: [marksPlugin()],
     scales: { x: { time: true }, y: { range: [-0.2, 2.2] } },
-    axes: [{}, { size: 70, splits: () => [0, 1, 2], values: (_u, vs) => vs.map((v) => (["ok/closed", "open", "half-open"][v] ?? "")) }],
+    axes: [{}, { size: 84, splits: () => [0, 1, 2], values: (_u, vs) => vs.map((v) => (["ok/closed", "open", "half-open"][v] ?? "")) }],
     legend: { live: false },
     series: [{}, ...names.flatMap((n, i) => [
       { label: n, stroke: COLOURS[(i + 2) % COLOURS.length], width: 2, dash: DASHES[i % DASHES.length], paths: uPlot.paths.stepped!({ align: 1 }), points: { show: false } },
@@ -336,7 +336,8 @@ async function send(body: unknown, errorId?: string): Promise<boolean> {
   msg.textContent = j.ok ? `✓ ${j.message}` : `✕ refused: ${j.message}`;
   msg.className = `message ${j.ok ? "ok" : "bad"}`;
   if (!j.ok && errorId) $(errorId).textContent = j.message;
-  filled = -1; // refill inputs from what is now running
+  // Inputs refill from the running state only when the policy changed (generation), so
+  // what a person typed stays put.
   await poll();
   return j.ok;
 }
@@ -347,11 +348,18 @@ function wire() {
   const bf = $<HTMLFormElement>("#backend-form");
   const variantOf = (f: HTMLFormElement) => (f.elements.namedItem("variant") as HTMLSelectElement).value;
   bf.addEventListener("submit", (e) => { e.preventDefault(); const v = checked(bf, ["errorPercent", "latencyMs"], "#backend-error"); if (v) void send({ backend: { variant: variantOf(bf), ...v } }, "#backend-error"); });
-  const canary = () => state!.policy.variants[state!.policy.variants.length - 1].name;
-  $("#fail-canary").addEventListener("click", () => void send({ backend: { variant: canary(), errorPercent: 50, latencyMs: 0 } }));
-  $("#down-canary").addEventListener("click", () => void send({ backend: { variant: canary(), errorPercent: 100, latencyMs: 0 } }));
-  $("#slow-canary").addEventListener("click", () => void send({ backend: { variant: canary(), errorPercent: 0, latencyMs: 800 } }));
-  $("#heal-canary").addEventListener("click", () => void send({ backend: { variant: canary(), errorPercent: 0, latencyMs: 0 } }));
+  // The quick buttons act on the last variant (the canary), and show what they sent in the form.
+  const quick = (errorPercent: number, latencyMs: number) => () => {
+    const variant = state!.policy.variants[state!.policy.variants.length - 1].name;
+    (bf.elements.namedItem("variant") as HTMLSelectElement).value = variant;
+    (bf.elements.namedItem("errorPercent") as HTMLInputElement).value = String(errorPercent);
+    (bf.elements.namedItem("latencyMs") as HTMLInputElement).value = String(latencyMs);
+    void send({ backend: { variant, errorPercent, latencyMs } }, "#backend-error");
+  };
+  $("#fail-canary").addEventListener("click", quick(50, 0));
+  $("#down-canary").addEventListener("click", quick(100, 0));
+  $("#slow-canary").addEventListener("click", quick(0, 800));
+  $("#heal-canary").addEventListener("click", quick(0, 0));
   const wf = $<HTMLFormElement>("#weight-form");
   wf.addEventListener("submit", (e) => { e.preventDefault(); const v = checked(wf, ["weight"], "#weight-error"); if (v) void send({ weight: { variant: variantOf(wf), weight: v.weight } }, "#weight-error"); });
   const pf = $<HTMLFormElement>("#policy-form");
