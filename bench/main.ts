@@ -9,6 +9,7 @@ import { peersBench } from './peers';
 import { soak } from './soak';
 import { hostCalls } from './host-calls';
 import { faultDelays, faultOverhead } from './fault';
+import { playgroundLoad } from './playground';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
@@ -26,6 +27,7 @@ const sections: Record<string, () => unknown> = {
   soak: () => soak(),
   'fault-overhead': () => faultOverhead(),
   'fault-delays': () => faultDelays(),
+  'playground-load': () => playgroundLoad(),
 };
 
 const name = process.argv[2];

@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.join(here, '.build');
 const snap = path.join(out, 'dist');
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'fault-delays'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'fault-delays', 'playground-load'];
 const USAGE = `usage: npm run bench [-- --json] [-- --only=<section>,...]
   --json        print one JSON object (the last line of stdout) instead of the table
   --only=a,b    run only these sections: ${names.join(', ')}, soak (minutes; only when named)
@@ -145,6 +145,7 @@ const so = res.soak ?? null;
 const hc = res['host-calls'] ?? {};
 const fo = res['fault-overhead'] ?? {};
 const fd = res['fault-delays'] ?? null;
+const pl = res['playground-load'] ?? {};
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
 
 const result = {
@@ -258,6 +259,13 @@ const result = {
     rounds: pe.rounds ?? null,
   },
   soak: so,
+  // the playground's load generator: pairs (one request to each gateway) completed a second
+  playground: {
+    loadPairsPerSec: pl.echo?.pairsPerSec ?? null,
+    gatewayPairsPerSec: pl.gateways?.pairsPerSec ?? null,
+    echo: pl.echo ?? null,
+    gateways: pl.gateways ?? null,
+  },
 };
 // Boundary crossings per request: Envoy host calls over one stream vs Kong round trips
 // (access + log) for the same kind of request.
@@ -288,6 +296,8 @@ const targets = [
   ['peers.bucketRatio', result.peers.bucketRatio, '>=', 1],
   ['peers.unleashRatio', result.peers.unleashRatio, '>=', 1],
   ['peers.breakerRatio', result.peers.breakerRatio, '>=', 10],
+  ['playground.loadPairsPerSec', result.playground.loadPairsPerSec, '>=', 1000],
+  ['playground.gatewayPairsPerSec', result.playground.gatewayPairsPerSec, '>=', 1000],
 ];
 if (so) {
   const lost = (side) => side.requests - side.responses;
@@ -330,6 +340,8 @@ if (json) {
     'peers.bucketRatio': `tandem decision through tandem-core.wasm from JS (hash: growthbook-v2) ${us(result.peers.tandemBucketNs)} vs @growthbook/growthbook hash + getBucketRanges + chooseVariation ${us(result.peers.growthbookNs)}, same keys, same variants; median of ${fmt(result.peers.rounds)} interleaved rounds`,
     'peers.unleashRatio': `tandem (hash: unleash) ${us(result.peers.tandemUnleashNs)} vs unleash-client selectVariantDefinition ${us(result.peers.unleashNs)}, same keys, same variants`,
     'peers.breakerRatio': `tandem admitBreaker + recordBreaker ${us(result.peers.tandemBreakerNs)} vs opossum fire() of a resolved action, awaited ${us(result.peers.opossumNs)}`,
+    'playground.loadPairsPerSec': `the load generator against two minimal HTTP servers, asking ${fmt(pl.askedEcho)} pairs/s: ${fmt(pl.echo)}`,
+    'playground.gatewayPairsPerSec': `through the playground's Kong (3 plugin servers) and Envoy (3 filters), playground.yaml, asking ${fmt(pl.askedGateways)} pairs/s: ${fmt(pl.gateways)}`,
     'wasm.memoryGrowthPages': `${fmt(result.wasm.pagesAfterWarmup)} pages after 10,000 streams → ${fmt(result.wasm.pagesAfterRun)} after ${fmt(result.wasm.memoryRequests)} more`,
   };
   if (so) {

@@ -203,7 +203,9 @@ function drawPanel(gw: Gw, s: State) {
   ];
   const box = $("[data-role=states]", p.root);
   box.textContent = "";
-  if (tracks.length === 0) box.append(el("p", { class: "muted" }, "this policy has no canary guard or circuit breaker"));
+  if (tracks.length === 0 && !s.policy.parts.includes("circuit-breaker")) box.append(el("p", { class: "muted" }, "this policy has no canary guard or circuit breaker"));
+  // A breaker's state is not visible in the answers a client gets: only in the metrics.
+  if (Object.keys(g.breakers).length === 0 && s.policy.parts.includes("circuit-breaker")) box.append(el("span", { class: "muted", "data-role": "breaker-state" }, "circuit breaker: its state shows once this gateway serves metrics"));
   for (const [kind, label, t] of tracks) {
     const cur = [...t.values].reverse().find((x) => x !== null) ?? null;
     const word = cur === null ? "unknown" : STATE_WORDS[kind][cur] ?? String(cur);
