@@ -5,6 +5,7 @@
 // where a gateway serves them, from its metrics (./metrics-scrape.ts) — the same numbers
 // a Prometheus scraping both would have. Nothing here touches a gateway.
 import type { Decision, LoadSecond, Source } from "./load-shape";
+import type { Scraped } from "./metrics-scrape";
 
 export const KEPT_SECONDS = 300;
 // The served split is over the last this many seconds.
@@ -26,9 +27,13 @@ export interface GatewayHistory {
   decisions: Decision[];
   /** where the guard, breaker and split figures come from */
   from: "load generator" | "metrics";
+  /** tandem_requests_total by variant, one scrape a second (the last SPLIT_SECONDS + 1) */
+  requests: Array<Record<string, number>>;
+  /** tandem_assignments_total by source (since the gateway started), null without metrics */
+  assignments: Record<string, number> | null;
 }
 
-const emptyGateway = (): GatewayHistory => ({ rate: {}, success: {}, p95: {}, guards: {}, breakers: {}, sources: {}, decisions: [], from: "load generator" });
+const emptyGateway = (): GatewayHistory => ({ rate: {}, success: {}, p95: {}, guards: {}, breakers: {}, sources: {}, decisions: [], from: "load generator", requests: [], assignments: null });
 
 export class History {
   t: number[] = [];
@@ -57,16 +62,18 @@ export class History {
     s.push(v);
   }
 
-  private static track(tracks: Record<string, StateTrack>, key: string, len: number, t: number, v: number | null) {
+  // `initial`: the state a key had before its first value (a metrics gauge appears at
+  // its first transition, so a new key was closed before).
+  private static track(tracks: Record<string, StateTrack>, key: string, len: number, t: number, v: number | null, initial: number | null = null) {
     const s = (tracks[key] ??= { values: new Array<number | null>(len - 1).fill(null), transitions: [] });
-    let prev: number | null = null;
+    let prev: number | null = s.values.length === 0 || s.values.every((x) => x === null) ? initial : null;
     for (let i = s.values.length - 1; i >= 0 && prev === null; i--) prev = s.values[i];
     if (prev !== null && v !== null && prev !== v) s.transitions.push({ t, from: prev, to: v });
     s.values.push(v);
   }
 
   /** One second from the load generator; `states` are the metrics' guard and breaker states when scraped. */
-  push(s: LoadSecond, states?: Partial<Record<Gw, { guards: Record<string, number>; breakers: Record<string, number> } | null>>): void {
+  push(s: LoadSecond, states?: Partial<Record<Gw, Scraped | null>>): void {
     const t = Math.floor(s.t / 1000);
     this.t.push(t);
     const len = this.t.length;
@@ -85,9 +92,15 @@ export class History {
       const m = states?.[g];
       if (m) {
         h.from = "metrics";
-        for (const [k, v] of Object.entries(m.guards)) History.track(h.guards, k, len, t, v);
-        for (const [k, v] of Object.entries(m.breakers)) History.track(h.breakers, k, len, t, v);
+        // A gauge is set at a transition: a guard never tripped has no series yet (0, ok).
+        for (const v of new Set([...this.guarded, ...Object.keys(m.guards)])) History.track(h.guards, v, len, t, m.guards[v] ?? 0, 0);
+        for (const [k, v] of Object.entries(m.breakers)) History.track(h.breakers, k, len, t, v, 0);
+        h.requests.push(m.requests);
+        if (h.requests.length > SPLIT_SECONDS + 1) h.requests.shift();
+        h.assignments = m.assignments;
       } else {
+        h.requests = [];
+        h.assignments = null;
         h.from = "load generator";
         // Observed: a second in which some request was sent elsewhere by a guard means the
         // guard was rolled back (one guarded variant: it; several: not told apart).
@@ -113,9 +126,20 @@ export class History {
     }
   }
 
-  /** Served share per variant (percent) over the last SPLIT_SECONDS. */
+  /**
+   * Served share per variant (percent) over the last SPLIT_SECONDS: from the gateway's
+   * tandem_requests_total when scraped (what a Prometheus rate() would say), else from
+   * the answers the load generator saw.
+   */
   split(g: Gw): Record<string, number> {
     const h = this.gw[g];
+    if (h.from === "metrics" && h.requests.length >= 2) {
+      const a = h.requests[0];
+      const b = h.requests[h.requests.length - 1];
+      const d = Object.fromEntries(Object.keys(b).filter((v) => v !== "other").map((v) => [v, Math.max(0, b[v] - (a[v] ?? 0))]));
+      const total = Object.values(d).reduce((x, y) => x + y, 0);
+      if (total > 0) return Object.fromEntries(Object.entries(d).map(([v, n]) => [v, Math.round((n / total) * 1000) / 10]));
+    }
     const from = Math.max(0, this.t.length - SPLIT_SECONDS);
     const sums: Record<string, number> = {};
     let total = 0;

@@ -81,7 +81,8 @@ export class Live {
       backends,
       gateways: Object.fromEntries(GATEWAYS.map((g) => [g, {
         url: `http://127.0.0.1:${g === "kong" ? this.stack.kong.port : this.stack.envoy.port}`,
-        split: h.split(g), ...h.gw[g], metrics: this.scraper.status(g),
+        ...h.gw[g], split: h.split(g), sources: h.gw[g].assignments ?? h.gw[g].sources, sourcesFrom: h.gw[g].assignments ? "metrics" : "load generator",
+        requests: undefined, assignments: undefined, metrics: this.scraper.status(g),
       }])),
       t: h.t,
       marks: h.marks,

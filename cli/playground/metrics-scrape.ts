@@ -7,7 +7,7 @@
 import { request } from "node:http";
 import parsePrometheusTextFormat from "parse-prometheus-text-format";
 import type { Stack } from "./stack";
-import type { Gw } from "./history";
+type Gw = "kong" | "envoy";
 
 export const SCRAPE_MS = 1000;
 // A scrape slower than this is dropped (the page keeps the last one).

@@ -17,6 +17,7 @@ import { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfi
 import { faultConfig, kongFaultConfig } from "../fault-config";
 import { kicInstanceName } from "../simulate/via-kong";
 import { demoBackend, type DemoBackend } from "./backend";
+import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
 
 export type Part = "experiment" | "circuit-breaker" | "fault-injection";
 
@@ -102,8 +103,14 @@ export class Stack {
     const addrs = Object.fromEntries(shape.upstreams.map((n) => [n, this.addr(n)]));
     const doc = shape.doc;
     const dir = (p: Part) => join(distDir(), "kong", p);
-    const plugins: KongPluginSpec[] = shape.parts.map((p) => ({ name: p, dir: dir(p), config: kongConfig(doc, p), instanceName: kicInstanceName(doc, p) }));
+    // Metrics on, as deploy/kong/pluginserver.env runs them: each plugin server serves
+    // /metrics on a port of its own (here any free one), which the page scrapes.
+    const plugins: KongPluginSpec[] = shape.parts.map((p) => ({
+      name: p, dir: dir(p), config: kongConfig(doc, p), instanceName: kicInstanceName(doc, p), env: { [METRICS_PORT_ENV]: "0" },
+    }));
     this.kong = await startKong({ plugins, upstreams: addrs, defaultUpstream: shape.upstreams[0], port: this.ports.kong });
+    const kong = this.kong;
+    this.kongMetrics = (await Promise.all(shape.parts.map((p) => kong.pluginServer(p).metricsUrl().catch(() => null)))).filter((u): u is string => u !== null);
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     // failStrategy FAIL_OPEN as `tandem render` writes it.
     const filters: FilterSpec[] = shape.parts.map((p) => ({ wasm, rootId: p, configuration: envoyConfig(doc, p), failurePolicy: "FAIL_OPEN" }));
@@ -144,12 +151,15 @@ export class Stack {
     return "restarted";
   }
 
+  private kongMetrics: string[] = [];
+
   /**
-   * Where each gateway serves its metrics (Prometheus text). None yet: the metrics issue
-   * adds Kong's plugin servers' /metrics and Envoy's /stats/prometheus.
+   * Where each gateway serves its metrics (Prometheus text): Kong, each plugin server's
+   * /metrics. The Envoy harness serves none yet (the page stays on the load generator's
+   * observations for Envoy).
    */
-  metricsUrls(_g: "kong" | "envoy"): string[] {
-    return [];
+  metricsUrls(g: "kong" | "envoy"): string[] {
+    return g === "kong" ? this.kongMetrics : [];
   }
 
   private async closeGateways(): Promise<void> {

@@ -14,7 +14,7 @@ interface Decision { t: number; user: string; variant: string; reason: string; s
 interface GatewayState {
   url: string; split: Record<string, number>; rate: Record<string, Array<number | null>>; success: Record<string, Array<number | null>>;
   p95: Record<string, Array<number | null>>; guards: Record<string, StateTrack>; breakers: Record<string, StateTrack>;
-  sources: Record<string, number>; decisions: Decision[]; from: string; metrics: string;
+  sources: Record<string, number>; sourcesFrom: string; decisions: Decision[]; from: string; metrics: string;
 }
 interface State {
   policy: { name: string; metadataName: string; parts: string[]; generation: number; variants: Array<{ name: string; weight: number; upstream: string | null; guarded: boolean }>; faults: { count: number; enabled: boolean } | null; yaml: string };
@@ -172,7 +172,7 @@ function drawPanel(gw: Gw, s: State) {
   const p = panels[gw];
   const g = s.gateways[gw];
   const name = gw === "kong" ? "Kong" : "Envoy";
-  $("[data-role=url]", p.root).textContent = `${g.url} · guard and breaker figures from ${g.from === "metrics" ? "the gateway's metrics" : "answers the load generator saw"} (metrics: ${g.metrics})`;
+  $("[data-role=url]", p.root).textContent = `${g.url} · split, guard and breaker figures from ${g.from === "metrics" ? "the gateway's metrics" : "the answers the load generator saw"} (metrics: ${g.metrics})`;
 
   // split: one bar per variant, served (filled, patterned) against configured (a marker)
   const split = $("[data-role=split]", p.root);
@@ -194,7 +194,8 @@ function drawPanel(gw: Gw, s: State) {
   }
 
   const src = Object.entries(g.sources).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n.toLocaleString()}`);
-  $("[data-role=sources]", p.root).textContent = src.length ? src.join(" · ") : "none yet";
+  $("[data-role=sources]", p.root).textContent = (src.length ? src.join(" · ") : "none yet") +
+    (g.sourcesFrom === "metrics" ? " (tandem_assignments_total, since the gateway started)" : " (requests the load generator sent)");
 
   // states
   const tracks: Array<[string, string, StateTrack]> = [
@@ -205,7 +206,11 @@ function drawPanel(gw: Gw, s: State) {
   box.textContent = "";
   if (tracks.length === 0 && !s.policy.parts.includes("circuit-breaker")) box.append(el("p", { class: "muted" }, "this policy has no canary guard or circuit breaker"));
   // A breaker's state is not visible in the answers a client gets: only in the metrics.
-  if (Object.keys(g.breakers).length === 0 && s.policy.parts.includes("circuit-breaker")) box.append(el("span", { class: "muted", "data-role": "breaker-state" }, "circuit breaker: its state shows once this gateway serves metrics"));
+  if (Object.keys(g.breakers).length === 0 && s.policy.parts.includes("circuit-breaker")) {
+    box.append(el("span", { class: g.from === "metrics" ? "badge state-0" : "muted", "data-role": "breaker-state" }, g.from === "metrics"
+      ? `${STATE_SYMBOLS[0]} circuit breaker: closed (no key has changed state)`
+      : "circuit breaker: its state shows once this gateway serves metrics"));
+  }
   for (const [kind, label, t] of tracks) {
     const cur = [...t.values].reverse().find((x) => x !== null) ?? null;
     const word = cur === null ? "unknown" : STATE_WORDS[kind][cur] ?? String(cur);

@@ -41,6 +41,17 @@ describe("playground data endpoint", () => {
     expect(s.agreement.differ).toBe(0);
   }, 120_000);
 
+  it("reads Kong's split, guard and sources from its plugin servers' metrics, as a Prometheus would", async () => {
+    const s = await until(state, (x) => x.gateways.kong.from === "metrics", 30_000, "Kong's metrics scraped");
+    const k = s.gateways.kong;
+    expect(k.metrics).toMatch(/^scraped (http:\/\/127\.0\.0\.1:\d+\/metrics(, )?){3}$/);
+    expect(k.sourcesFrom).toBe("metrics");
+    // the self-check's 1,000 users came with a header key
+    expect(k.sources.header).toBeGreaterThanOrEqual(1000);
+    expect(k.guards.canary.values.at(-1)).toBe(0);
+    expect(k.split.stable + k.split.canary).toBeCloseTo(100, 0);
+  }, 60_000);
+
   it("refuses out-of-range control values with a message, changing nothing", async () => {
     const before = await state();
     for (const [body, msg] of [

@@ -16,9 +16,11 @@ if (!present) console.log("skipped: chromium not installed");
 const ARTIFACTS = join(ROOT, "test", "artifacts");
 
 // The guard of playground.yaml rolls back after 20 canary calls with ≥ 20% failures: at
-// 80 pairs/s and 10% canary that is ~3 s of traffic, the page refreshes each second;
-// the bound leaves room for a loaded machine.
-const ROLLBACK_MS = 30_000;
+// 80 pairs/s and 10% canary that is ~3 s of traffic (3–4 s measured on a quiet run), the
+// page refreshes each second. On a machine busy with other work the gateways answer
+// fewer pairs a second (26 s seen with the whole playground folder running at once):
+// the bound is the guard's, not a speed target.
+const ROLLBACK_MS = 60_000;
 // The served split is over the last 10 s: after a weight change it is near the new
 // weight once most of that window is new traffic.
 const SPLIT_MS = 45_000;
