@@ -2,6 +2,8 @@
 // Envoy filter links, compiled as a standalone module. This file only moves bytes:
 // UTF-8 in through the core's arena, decisions and error text out.
 import { readFileSync } from "node:fs";
+import { decodePairs, encodePairs, type HeaderPair } from "./pairs";
+export type { HeaderPair } from "./pairs";
 import {
   ADMITTED, ERROR_CONNECT, ERROR_CONNECT_OR_RESET, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, Fact, FallbackKind,
   G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION, GUARD_SLOTS,
@@ -90,13 +92,24 @@ export interface BreakerReply {
   contentType: string;               // "" = none
   retryAfter: boolean;               // add Retry-After: <seconds> when the core knows them
 }
+// The cache fallback's settings with defaults (wasm/core/cache/describe.ts).
+export interface CachePlan {
+  methods: string[]; maxEntries: number; maxBodyBytes: number; ttlMs: number; varyHeaders: string[];
+  statuses: number[]; cacheAuthorized: boolean; on: Array<"open" | "upstreamFailure">;
+}
 export interface BreakerFallbackPlan extends Partial<BreakerReply> {
-  kind: "respond" | "reroute";
+  kind: "respond" | "reroute" | "none";   // none: the list holds only a cache
   variant: string | null;            // reroute: to this variant (x-tandem-variant) ...
   upstream: string | null;           // ... or to this upstream
   onOpen: boolean;
   onUpstreamFailure: boolean;
+  cache?: CachePlan;                 // with a cache fallback: asked first for the cases cache.on names
 }
+// The cache fallback through the core (cacheKey, cacheLookup, cacheStore).
+export const CACHE_KEY_WHY = ["", "method", "authorization", "too long"] as const;
+export const CACHE_STORE_REASONS = ["stored", "status", "no-store", "private", "no-cache", "set-cookie", "vary", "too-large", "no-lifetime", "headers"] as const;
+export interface CacheAnswer { status: number; headers: HeaderPair[]; body: Buffer }
+export interface CacheStats { entries: number; entryBytes: number; indexBytes: number; hits: number; misses: number; stores: number; evictions: number }
 export interface BreakerPlan {
   handle: number;
   policy: string;                    // the config's policy name (metrics label)
@@ -182,6 +195,13 @@ interface CoreExports {
   tandem_breaker_state(h: number, keyLen: number): number;
   tandem_breaker_on_outcome(h: number, outcome: number, methodLen: number): number;
   tandem_breaker_describe_state(h: number, keyLen: number): number;
+  tandem_cache_result_ptr(): number;
+  tandem_cache_key(h: number): number;
+  tandem_cache_why(): number;
+  tandem_cache_lookup(h: number, keyLen: number, nowMs: number): number;
+  tandem_cache_check(h: number, status: number, headersLen: number): number;
+  tandem_cache_store(h: number, keyLen: number, status: number, headersLen: number, bodyLen: number, nowMs: number): number;
+  tandem_cache_stats(h: number): number;
   tandem_experiment_configure(len: number): number;
   tandem_release(h: number): void;
   tandem_fact_table(h: number): number;
@@ -429,6 +449,65 @@ export class TandemCore {
 
   describeBreakerState(plan: BreakerPlan, key: string): Record<string, unknown> | null {
     return this.ex.tandem_breaker_describe_state(plan.handle, this.put(key)) === 1 ? JSON.parse(this.out()) : null;
+  }
+
+  // ---- the cache fallback (a breaker plan whose fallback has a cache) ----
+
+  // The request's cache key from its facts (`facts[i]` answers plan.needs[i]), or why
+  // it is neither looked up nor stored.
+  cacheKey(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>): { key: Buffer | null; why: string } {
+    this.putFacts(facts, () => this.ex.tandem_breaker_fact_table(plan.handle));
+    const n = this.ex.tandem_cache_key(plan.handle);
+    if (n === 0) return { key: null, why: CACHE_KEY_WHY[this.ex.tandem_cache_why()] ?? "" };
+    const p = this.ex.tandem_arena(0);
+    return { key: Buffer.from(this.bytes().subarray(p, p + n)), why: "" };
+  }
+
+  private putBytes(parts: ReadonlyArray<Uint8Array>): void {
+    let n = 0;
+    for (const b of parts) n += b.length;
+    const p = this.ex.tandem_arena(n + 16);
+    const mem = this.bytes();
+    let o = p;
+    for (const b of parts) { mem.set(b, o); o += b.length; }
+  }
+
+  // A servable entry for the key (its answer: headers with Age and x-tandem-fallback),
+  // or null (a miss).
+  cacheLookup(plan: BreakerPlan, key: Uint8Array, nowMs: number): CacheAnswer | null {
+    this.putBytes([key]);
+    const status = this.ex.tandem_cache_lookup(plan.handle, key.length, nowMs);
+    if (status === 0) return null;
+    const hn = new Int32Array(this.bytes().buffer, this.ex.tandem_cache_result_ptr(), 4)[0];
+    const p = this.ex.tandem_out_ptr();
+    const all = this.bytes().subarray(p, p + this.ex.tandem_out_len());
+    return { status, headers: decodePairs(all.subarray(0, hn)), body: Buffer.from(all.subarray(hn)) };
+  }
+
+  // Whether a response head may be stored: "stored" (buffer its body), else why not.
+  cacheCheck(plan: BreakerPlan, status: number, headers: ReadonlyArray<HeaderPair>): string {
+    const h = encodePairs(headers);
+    this.putBytes([h]);
+    const r = this.ex.tandem_cache_check(plan.handle, status, h.length);
+    return CACHE_STORE_REASONS[r] ?? "none";
+  }
+
+  // Stores a whole response under the key: "stored", "evicted" (stored, pushing the
+  // least recently used entry of its set out), or why not.
+  cacheStore(plan: BreakerPlan, key: Uint8Array, status: number, headers: ReadonlyArray<HeaderPair>, body: Uint8Array, nowMs: number): string {
+    const h = encodePairs(headers);
+    this.putBytes([key, h, body]);
+    const r = this.ex.tandem_cache_store(plan.handle, key.length, status, h.length, body.length, nowMs);
+    if (r === 1) return "stored";
+    if (r === 2) return "evicted";
+    if (r === -1) return "too-large";
+    if (r <= -100) return CACHE_STORE_REASONS[-100 - r] ?? "none";
+    return "busy";
+  }
+
+  cacheStats(plan: BreakerPlan): CacheStats | null {
+    this.ex.tandem_cache_stats(plan.handle);
+    return JSON.parse(this.out()) as CacheStats | null;
   }
 
   private breakerResult(): BreakerCall {

@@ -169,9 +169,9 @@ describe("fallback config", () => {
 
   const cases: Array<[string, unknown, string]> = [
     ["not an object", 5, "fallback: must be an object, got 5"],
-    ["neither respond nor reroute", {}, "fallback: must have exactly one of respond, reroute"],
-    ["both", { respond: {}, reroute: { variant: "stable" } }, "fallback: must have exactly one of respond, reroute"],
-    ["unknown field", { respond: {}, when: "open" }, "fallback.when: unknown field (allowed: respond, reroute, on)"],
+    ["neither respond nor reroute", {}, "fallback: must have exactly one of respond, reroute, cache"],
+    ["both", { respond: {}, reroute: { variant: "stable" } }, "fallback: must have exactly one of respond, reroute, cache"],
+    ["unknown field", { respond: {}, when: "open" }, "fallback.when: unknown field (allowed: respond, reroute, cache, on)"],
     ["status below 100", { respond: { status: 99 } }, "fallback.respond.status: must be between 100 and 599, got 99"],
     ["status above 599", { respond: { status: 600 } }, "fallback.respond.status: must be between 100 and 599, got 600"],
     ["body above 64 KiB", { respond: { body: "a".repeat(65537) } }, "fallback.respond.body: must be at most 65536 bytes (UTF-8), got 65537 bytes"],

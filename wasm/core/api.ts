@@ -21,6 +21,8 @@ import { FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_RE
 import { FaultRuntime } from "./fault/fault";
 import { BY_USER, FaultSettings, SCOPE_UPSTREAM } from "./fault/settings";
 import { formatBp } from "./config/reader";
+import { CacheRuntime } from "./cache/runtime";
+import { keyHashA, keyHashB } from "./cache/key";
 
 let arena = new StaticArray<u8>(65536);
 let out = new StaticArray<u8>(0);
@@ -266,6 +268,87 @@ export function tandem_breaker_describe_state(h: i32, keyLen: i32): i32 {
   const st = breakerAt(h).state(changetype<usize>(arena), keyLen);
   if (st === null) return 0;
   setOut(describeState(st));
+  return 1;
+}
+
+// ---- the cache fallback (./cache/), on a breaker handle whose fallback has a cache ----
+//
+//   n = tandem_cache_key(h)            the request's cache key from the breaker's fact
+//                                      table, moved to arena[0..n); 0: not cached (why:
+//                                      tandem_cache_why: 1 method, 2 Authorization, 3 too long)
+//   s = tandem_cache_lookup(h, n, now) key arena[0..n) -> the entry's status (0: miss);
+//                                      out = answer headers (pairs, CACHE_SLOTS[0] bytes)
+//                                      then the body
+//   r = tandem_cache_check(h, st, hn)  response head: status, headers (pairs) arena[0..hn)
+//                                      -> 0 store it (buffer the body), else STORE_* reason
+//   r = tandem_cache_store(h, n, st, hn, bn, now)  arena = key, headers, body -> 1 stored,
+//                                      2 stored evicting another, < 0 not stored
+//   tandem_cache_stats(h)              counts and bytes as JSON in out
+const cacheResult = new StaticArray<i32>(4);
+
+export function tandem_cache_result_ptr(): usize { return changetype<usize>(cacheResult); }
+
+function cacheOf(h: i32): CacheRuntime | null {
+  if (h < 0 || h >= breakers.length) return null;
+  const b = breakers[h];
+  return b === null ? null : b.cache;
+}
+
+export function tandem_cache_key(h: i32): i32 {
+  const rt = breakerAt(h);
+  const k = rt.cacheKey;
+  if (k === null) return 0;
+  tableFacts.table = breakerTables[h];
+  rt.needs.begin(tableFacts);
+  const n = k.derive(rt.needs);
+  if (n > 0) {
+    tandem_arena(n);
+    memory.copy(changetype<usize>(arena), changetype<usize>(k.buf), <usize>n);
+  }
+  cacheResult[1] = k.why;
+  return n;
+}
+
+export function tandem_cache_why(): i32 { return cacheResult[1]; }
+
+export function tandem_cache_lookup(h: i32, keyLen: i32, nowMs: f64): i32 {
+  const c = cacheOf(h);
+  if (c === null) return 0;
+  const a = changetype<usize>(arena);
+  if (!c.lookup(a, keyLen, keyHashA(a, keyLen), keyHashB(a, keyLen), nowMs)) { outLen = 0; return 0; }
+  const v = c.view;
+  const ans = c.answer;
+  const total = ans.headersLen + v.bodyLen;
+  if (out.length < total) out = new StaticArray<u8>(total + 256);
+  memory.copy(changetype<usize>(out), changetype<usize>(ans.headers), <usize>ans.headersLen);
+  memory.copy(changetype<usize>(out) + <usize>ans.headersLen, v.bodyPtr, <usize>v.bodyLen);
+  outLen = total;
+  cacheResult[0] = ans.headersLen;
+  return v.status;
+}
+
+export function tandem_cache_check(h: i32, status: i32, headersLen: i32): i32 {
+  const c = cacheOf(h);
+  if (c === null) return -1;
+  return c.check(status, changetype<usize>(arena), headersLen).reason;
+}
+
+export function tandem_cache_store(h: i32, keyLen: i32, status: i32, headersLen: i32, bodyLen: i32, nowMs: f64): i32 {
+  const c = cacheOf(h);
+  if (c === null) return -1;
+  const a = changetype<usize>(arena);
+  const hp = a + <usize>keyLen;
+  const st = c.check(status, hp, headersLen);
+  if (st.reason != 0) return -100 - st.reason;
+  return c.put(a, keyLen, keyHashA(a, keyLen), keyHashB(a, keyLen), status, hp, headersLen, st, hp + <usize>headersLen, bodyLen, nowMs);
+}
+
+export function tandem_cache_stats(h: i32): i32 {
+  const c = cacheOf(h);
+  const st = breakerAt(h).cacheStore;
+  if (c === null || st === null) { setOut("null"); return 0; }
+  setOut("{\"entries\":" + st.count.toString() + ",\"entryBytes\":" + st.entryBytes.toString() + ",\"indexBytes\":" + st.indexBytes.toString() +
+    ",\"hits\":" + c.hits.toString() + ",\"misses\":" + c.misses.toString() + ",\"stores\":" + c.stores.toString() + ",\"evictions\":" + c.evictions.toString() + "}");
   return 1;
 }
 

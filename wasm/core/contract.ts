@@ -10,6 +10,9 @@ export const VARIANT_HEADER = "x-tandem-variant";       // the variant the exper
 export const UPSTREAM_HEADER = "x-tandem-upstream";     // a reroute's upstream
 export const EXPOSE_HEADER = "x-tandem-decision";       // response header with the decision (experiment.expose)
 export const TAGS_HEADER = "x-tandem-experiments";      // the tagging experiments' variants
+export const CACHE_HEADER = "x-tandem-fallback";        // on an answer the cache fallback served ...
+export const CACHE_HEADER_VALUE = "cache";              // ... with this value
+export const AGE_HEADER = "age";                        // its age in seconds (RFC 9111 5.1)
 
 // ---- request facts the core asks the gateway for (wasm/core/request/facts.ts) ----
 export const enum Fact {
@@ -93,6 +96,9 @@ export const FAULT_SLOTS = 8;
 // One value per slot, named <prefix><configId hex>:<slot hex>.
 export const BREAKER_PREFIX = "tandem:cb:";
 export const GUARD_PREFIX = "tandem:guard:";
+// The cache fallback (wasm/filter/cache-store.ts): <prefix><configId hex>:i<set hex> for
+// a set's index, <prefix><configId hex>:e<slot hex> for an entry (wasm/core/cache/).
+export const CACHE_PREFIX = "tandem:fc:";
 // Value: a 16-byte header (u8 version, u8 -, u16 key length, u32 hash A, u32 hash B,
 // u32 configId), the breaker state (wasm/core/breaker/codec.ts), then the key bytes.
 export const VALUE_VERSION = 1;

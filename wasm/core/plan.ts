@@ -46,6 +46,13 @@ function joined(obj: JValue | null, key: string, extra: JValue | null): JValue {
   return o;
 }
 
+// `obj` with its `from` key named `to`, in place of order.
+function renamed(obj: JValue, from: string, to: string): JValue {
+  const o = joined(obj, "", null);
+  for (let i = 0; i < o.keys.length; i++) if (o.keys[i] == from) o.keys[i] = to;
+  return o;
+}
+
 export function compilePolicy(text: string): PlanResult {
   const out = new PlanResult();
   const err = validatePolicy(text);
@@ -97,7 +104,10 @@ export function compilePolicy(text: string): PlanResult {
         ups.vals.push(u);
       }
     }
-    const kongCfg = joined(cfg, "variantUpstreams", ups.keys.length > 0 ? ups : null);
+    let kongCfg = joined(cfg, "variantUpstreams", ups.keys.length > 0 ? ups : null);
+    // Kong types a field as one shape: the list form goes under the Kong-only
+    // `fallbacks` (plugins/circuit-breaker/fallback-form.ts).
+    if (fb !== null && fb.type == JType.Arr) kongCfg = renamed(kongCfg, "fallback", "fallbacks");
     parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"circuit-breaker\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(kongCfg, true) + "}";
   }
   const faults = spec.get(FAULTS_SECTION);

@@ -11,7 +11,7 @@ import { parseExperiment } from "./experiment/config";
 import { isName } from "./config/reader";
 import { ExperimentSettings } from "./experiment/settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
-import { parseFallback } from "./breaker/fallback-config";
+import { parseFallback, rerouteOf } from "./breaker/fallback-config";
 import { FallbackKind, FallbackSettings } from "./breaker/settings";
 import { BreakerResult, configureBreakerSettings } from "./breaker/policy";
 import { TAGGING_SECTION, parseTagging, routingFields } from "./tagging/config";
@@ -136,8 +136,8 @@ export function validatePolicy(text: string): string {
         }
       }
     }
-    const rr = (fb as JValue).get("reroute") as JValue;
-    if (!found) r.fail(join(join(FALLBACK_SECTION, "reroute"), "variant"), E_UNKNOWN_VARIANT, rr.get("variant"));
+    const rr = rerouteOf(fb as JValue, FALLBACK_SECTION);
+    if (!found) r.fail(join(rr.path, "variant"), E_UNKNOWN_VARIANT, (rr.v as JValue).get("variant"));
   }
   if (r.failed) return r.error;
   const ups = r.field(spec, UPSTREAMS_SECTION);
@@ -155,7 +155,8 @@ export function validatePolicy(text: string): string {
       }
     }
     if (f !== null && f.kind == FallbackKind.Reroute && f.upstream.length > 0 && ups.get(f.upstream) === null) {
-      r.fail("fallback.reroute.upstream", E_UNKNOWN_UPSTREAM, ((fb as JValue).get("reroute") as JValue).get("upstream"));
+      const rr = rerouteOf(fb as JValue, FALLBACK_SECTION);
+      r.fail(join(rr.path, "upstream"), E_UNKNOWN_UPSTREAM, (rr.v as JValue).get("upstream"));
     }
   }
   if (r.failed) return r.error;

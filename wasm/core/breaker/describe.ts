@@ -7,6 +7,7 @@ import {
 } from "./settings";
 import { BreakerState, stateName } from "./state";
 import { TRANSITION_NAMES } from "../contract-names";
+import { describeCache } from "../cache/describe";
 
 export function modeName(m: BreakerMode): string {
   if (m == BreakerMode.DryRun) return "dry_run";
@@ -65,7 +66,10 @@ export function describeFallback(f: FallbackSettings): string {
   let on = "";
   if (f.onOpen) on = "\"open\"";
   if (f.onUpstreamFailure) on += (on.length > 0 ? "," : "") + "\"upstreamFailure\"";
-  return o + ",\"on\":[" + on + "]}";
+  o += (f.kind == FallbackKind.None ? "" : ",") + "\"on\":[" + on + "]";
+  const c = f.cache;
+  // Only with a cache: descriptions of the other fallbacks stay as they were.
+  return o + (c === null ? "" : ",\"cache\":" + describeCache(c, f.cacheOnOpen, f.cacheOnUpstreamFailure)) + "}";
 }
 
 export function describeState(st: BreakerState): string {

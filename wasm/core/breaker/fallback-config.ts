@@ -4,16 +4,18 @@ import { asciiLower } from "../text/bytes";
 import { JType, JValue } from "../json/json";
 import { Reader, at, join, quote } from "../config/reader";
 import {
-  E_BODY_SIZE, E_CONTENT_TYPE_HEADER, E_FALLBACK_ACTION, E_FALLBACK_ON, E_HEADER_NAME, E_HEADER_RESERVED,
+  E_BODY_SIZE, E_CONTENT_TYPE_HEADER, E_FALLBACK_ACTION, E_FALLBACK_ANSWER_ONCE, E_FALLBACK_CACHE_ONCE, E_FALLBACK_LIST,
+  E_FALLBACK_UNREACHABLE, E_FALLBACK_ON, E_HEADER_NAME, E_HEADER_RESERVED,
   E_HEADER_VALUE, E_NAME, E_NOT_EMPTY, E_OBJECT, E_REROUTE_TARGET, E_STRING, E_UNIQUE, E_UPSTREAM_NAME,
 } from "../config/errors";
 import { isToken, utf8 } from "../text/bytes";
 import { isName } from "../config/reader";
+import { parseCache } from "../cache/config";
 import {
   DEFAULT_CONTENT_TYPE, DEFAULT_FALLBACK_STATUS, FallbackHeader, FallbackKind, FallbackSettings, MAX_BODY_BYTES,
 } from "./settings";
 
-const FALLBACK_KEYS: StaticArray<string> = ["respond", "reroute", "on"];
+const FALLBACK_KEYS: StaticArray<string> = ["respond", "reroute", "cache", "on"];
 const RESPOND_KEYS: StaticArray<string> = ["status", "headers", "body", "contentType"];
 const REROUTE_KEYS: StaticArray<string> = ["variant", "upstream"];
 // Framing and hop-by-hop headers belong to the gateway, not to a fallback response.
@@ -23,22 +25,63 @@ const RESERVED_HEADERS: StaticArray<string> = [
 const MAX_HEADER_VALUE = 8192;
 const MAX_FALLBACK_HEADERS = 64;
 
-// spec.fallback: what the gateway answers instead of the upstream.
+// spec.fallback: what the gateway answers instead of the upstream. One fallback (an
+// object: respond, reroute or cache, with `on`), or an ordered list of them: for each
+// case (`on`) the first fallback that covers it answers; a cache without an entry for
+// the request passes the case on to the next one, and then to the gateway's own answer.
+// At most one cache and one respond/reroute, so the list is [cache, respond],
+// [cache, reroute] or either alone (or the two in the other order with cases apart).
 export function parseFallback(r: Reader, v: JValue | null, path: string): FallbackSettings | null {
-  if (!r.object(v, path, FALLBACK_KEYS)) return null;
-  const obj = v as JValue;
   const f = new FallbackSettings();
+  if (v !== null && v.type == JType.Arr) {
+    if (v.items.length < 1 || v.items.length > 2) { r.failText(path, E_FALLBACK_LIST + ", got " + v.items.length.toString()); return null; }
+    // Cases (bit 1 open, bit 2 upstreamFailure) a respond/reroute earlier in the list answers.
+    let answered = 0;
+    let answers = false;
+    for (let i = 0; i < v.items.length; i++) {
+      const ip = at(path, i);
+      const item = v.items[i];
+      const isCache = item.type == JType.Obj && r.field(item, "cache") !== null;
+      if (isCache && f.cache !== null) { r.failText(join(ip, "cache"), E_FALLBACK_CACHE_ONCE); return null; }
+      if (!isCache && answers && item.type == JType.Obj) { r.failText(ip, E_FALLBACK_ANSWER_ONCE); return null; }
+      const cases = parseItem(r, item, ip, f);
+      if (r.failed) return null;
+      if ((cases & ~answered) == 0) { r.failText(ip, E_FALLBACK_UNREACHABLE); return null; }
+      if (!isCache) { answers = true; answered |= cases; }
+    }
+    return f;
+  }
+  parseItem(r, v, path, f);
+  return r.failed ? null : f;
+}
+
+// One fallback into `f`; returns the cases it covers (bit 1 open, bit 2 upstreamFailure).
+function parseItem(r: Reader, v: JValue | null, path: string, f: FallbackSettings): i32 {
+  if (!r.object(v, path, FALLBACK_KEYS)) return 0;
+  const obj = v as JValue;
   const respond = r.obj(obj, "respond", path, RESPOND_KEYS);
-  if (r.failed) return null;
+  if (r.failed) return 0;
   const reroute = r.obj(obj, "reroute", path, REROUTE_KEYS);
-  if (r.failed) return null;
-  if ((respond === null) == (reroute === null)) { r.failText(path, E_FALLBACK_ACTION); return null; }
-  if (respond !== null) parseRespond(r, respond, join(path, "respond"), f);
-  else parseReroute(r, reroute as JValue, join(path, "reroute"), f);
-  if (r.failed) return null;
-  parseOn(r, obj, path, f);
-  if (r.failed) return null;
-  return f;
+  if (r.failed) return 0;
+  const cache = r.field(obj, "cache");
+  const n = (respond !== null ? 1 : 0) + (reroute !== null ? 1 : 0) + (cache !== null ? 1 : 0);
+  if (n != 1) { r.failText(path, E_FALLBACK_ACTION); return 0; }
+  const on = new FallbackSettings();
+  on.onOpen = true;   // default: [open]
+  parseOn(r, obj, path, on);
+  if (r.failed) return 0;
+  if (cache !== null) {
+    f.cache = parseCache(r, cache, join(path, "cache"));
+    f.cacheOnOpen = on.onOpen;
+    f.cacheOnUpstreamFailure = on.onUpstreamFailure;
+  } else {
+    if (respond !== null) parseRespond(r, respond, join(path, "respond"), f);
+    else parseReroute(r, reroute as JValue, join(path, "reroute"), f);
+    f.onOpen = on.onOpen;
+    f.onUpstreamFailure = on.onUpstreamFailure;
+  }
+  if (r.failed) return 0;
+  return (on.onOpen ? 1 : 0) | (on.onUpstreamFailure ? 2 : 0);
 }
 
 export function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSettings): void {
@@ -151,4 +194,22 @@ function parseOn(r: Reader, obj: JValue, path: string, f: FallbackSettings): voi
   }
   f.onOpen = open;
   f.onUpstreamFailure = upstream;
+}
+
+// The `reroute` object of spec.fallback (the single form or an item of the list) and
+// its field path, for checks across sections (../policy.ts); null without one.
+export class RerouteRef { v: JValue | null = null; path: string = ""; }
+export function rerouteOf(fb: JValue, path: string): RerouteRef {
+  const out = new RerouteRef();
+  if (fb.type == JType.Obj) {
+    const r = fb.get("reroute");
+    if (r !== null && r.type == JType.Obj) { out.v = r; out.path = join(path, "reroute"); }
+  } else if (fb.type == JType.Arr) {
+    for (let i = 0; i < fb.items.length && out.v === null; i++) {
+      const it = fb.items[i];
+      const r = it.type == JType.Obj ? it.get("reroute") : null;
+      if (r !== null && r.type == JType.Obj) { out.v = r; out.path = join(at(path, i), "reroute"); }
+    }
+  }
+  return out;
 }

@@ -35,3 +35,15 @@ export function fallbackOnOutcome(f: FallbackSettings | null, outcome: i32, meth
   if (f === null || !f.onUpstreamFailure || outcome != OUTCOME_FAILURE) return FallbackKind.None;
   return isIdempotentMethod(methodPtr, methodLen) ? f.kind : FallbackKind.None;
 }
+
+// Whether the cache fallback is asked first for a call the breaker rejected (a miss
+// then falls to fallbackOnReject's answer).
+export function cacheOnReject(f: FallbackSettings | null): bool {
+  return f !== null && f.cache !== null && f.cacheOnOpen;
+}
+
+// Whether the cache fallback is asked first after the upstream answered with
+// `outcome`. Only GET and HEAD are ever cached, both idempotent: no method check here.
+export function cacheOnOutcome(f: FallbackSettings | null, outcome: i32): bool {
+  return f !== null && f.cache !== null && f.cacheOnUpstreamFailure && outcome == OUTCOME_FAILURE;
+}

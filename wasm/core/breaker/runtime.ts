@@ -29,6 +29,11 @@ import { fallbackOnReject } from "./fallback";
 import { BreakerState } from "./state";
 import { describeSettings, modeName } from "./describe";
 import { jsonText } from "../json/write";
+import { describeCache } from "../cache/describe";
+import { CacheKeyer } from "../cache/key";
+import { CacheRuntime } from "../cache/runtime";
+import { LocalCacheStore } from "../cache/local";
+import { CacheSettings } from "../cache/settings";
 
 // The header the `experiment` part sets, what answers a rejected call when no fallback
 // applies (both gateways), and the result area (R_* i32 slots) the adapter reads after
@@ -45,6 +50,11 @@ export class BreakerRuntime {
   keySlot: i32 = -1;       // header: the header; upstream: x-tandem-variant
   hostSlot: i32 = -1;      // upstream: the Host fallback
   key: Bytes = new Bytes();
+  // The cache fallback, when spec.fallback has one: its key facts join this runtime's
+  // needs; entries live in this module instance (../cache/local.ts).
+  cacheKey: CacheKeyer | null = null;
+  cache: CacheRuntime | null = null;
+  cacheStore: LocalCacheStore | null = null;
 
   // `result`: where allow / record report (R_* slots); several runtimes may share one.
   constructor(public settings: BreakerSettings, seed: u32, public result: StaticArray<i32> = new StaticArray<i32>(RESULT_SLOTS)) {
@@ -55,6 +65,14 @@ export class BreakerRuntime {
       this.hostSlot = n.add(Fact.Host, "");
     } else if (settings.keyKind == KeyKind.Header) {
       this.keySlot = n.add(Fact.Header, settings.keyHeader);
+    }
+    const f = settings.fallback;
+    if (f !== null && f.cache !== null) {
+      const c = f.cache as CacheSettings;
+      this.cacheKey = new CacheKeyer(c, n);
+      const store = new LocalCacheStore(c);
+      this.cacheStore = store;
+      this.cache = new CacheRuntime(c, store);
     }
     n.seal();
   }
@@ -168,11 +186,15 @@ export function describeFallbackPlan(f: FallbackSettings | null): string {
     d += "},\"body\":" + jsonText(f.body) + ",\"contentType\":" + jsonText(f.contentType);
     d += ",\"retryAfter\":" + (f.retryAfter ? "true" : "false");
     d += ",\"variant\":null,\"upstream\":null";
+  } else if (f.kind == FallbackKind.None) {
+    d += "\"kind\":\"none\",\"variant\":null,\"upstream\":null";
   } else {
     d += "\"kind\":\"reroute\",\"variant\":" + (f.variant.length > 0 ? jsonText(f.variant) : "null");
     d += ",\"upstream\":" + (f.upstream.length > 0 ? jsonText(f.upstream) : "null");
   }
   d += ",\"onOpen\":" + (f.onOpen ? "true" : "false") + ",\"onUpstreamFailure\":" + (f.onUpstreamFailure ? "true" : "false");
+  const c = f.cache;
+  if (c !== null) d += ",\"cache\":" + describeCache(c, f.cacheOnOpen, f.cacheOnUpstreamFailure);
   return d + "}";
 }
 

@@ -4,6 +4,7 @@
 // effective minimum number of calls.
 import { utf8 } from "../text/bytes";
 import { NO_POLICY } from "../metrics/catalog";
+import { CacheSettings } from "../cache/settings";
 
 export const enum WindowType { Count = 0, Time = 1 }
 export const enum BreakerMode { Enforce = 0, DryRun = 1, ForcedOpen = 2, ForcedClosed = 3 }
@@ -112,7 +113,12 @@ export class FallbackSettings {
   // reroute
   variant: string = "";                   // one of variant / upstream is set
   upstream: string = "";
-  // when
-  onOpen: bool = true;
+  // when (the respond / reroute; None with neither: the cache alone)
+  onOpen: bool = false;
   onUpstreamFailure: bool = false;
+  // the cache fallback (spec.fallback[].cache), tried before the respond / reroute for
+  // the cases it covers; null when there is none
+  cache: CacheSettings | null = null;
+  cacheOnOpen: bool = false;
+  cacheOnUpstreamFailure: bool = false;
 }

@@ -36,7 +36,14 @@ export const E_STATUS_PATTERN = "must be a status code 100-599 or a class 1xx-5x
 export const E_ERROR_KIND = "must be one of connect, reset, timeout";
 export const E_MULTIPLIER = "must be between 1 and 100";
 export const E_BACKOFF_MAX = "must be at least openDurationMs";
-export const E_FALLBACK_ACTION = "must have exactly one of respond, reroute";
+export const E_FALLBACK_ACTION = "must have exactly one of respond, reroute, cache";
+// The ordered fallback list (spec.fallback as an array) and its cache (spec.fallback[].cache).
+export const E_FALLBACK_LIST = "must have 1 or 2 items: a cache, and a respond or a reroute";
+export const E_FALLBACK_CACHE_ONCE = "only one fallback may be a cache";
+export const E_FALLBACK_ANSWER_ONCE = "only one fallback may be a respond or a reroute";
+export const E_FALLBACK_UNREACHABLE = "is never used: the fallback before it answers every case of its on";
+export const E_CACHE_METHOD = "must be one of GET, HEAD (the methods whose responses a cache may store, RFC 9110 9.2.3)";
+export const E_CACHE_STATUS = "must be a heuristically cacheable status (RFC 9110 15.1): 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501";
 export const E_REROUTE_TARGET = "must have exactly one of variant, upstream";
 export const E_FALLBACK_ON = "must be one of open, upstreamFailure";
 export const E_BODY_SIZE = "must be at most 65536 bytes (UTF-8)";
