@@ -28,7 +28,8 @@ export type Target = (typeof TARGETS)[number];
 export const DEFAULT_SUBSET_LABEL = "version";
 
 // The plugin configs every path shares (simulate, explain and the renders run exactly these).
-export { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig, variantUpstreams } from "./render/plugin-configs";
+export { breakerConfig, experimentConfig, fallbackItems, kongBreakerConfig, kongExperimentConfig, rerouteTarget, variantUpstreams } from "./render/plugin-configs";
+import { rerouteTarget } from "./render/plugin-configs";
 export { faultConfig, kongFaultConfig } from "./fault-config";
 
 export function toYaml(docs: object[]): string {
@@ -97,7 +98,7 @@ function checkKongNames(p: PolicyDoc, targets: Targets[]): void {
   for (const t of targets) {
     if (isDnsSubdomain(t.kong.toLowerCase())) continue;
     const i = variants.findIndex((v) => v.upstream === t.name);
-    const where = t.kong !== t.name ? `upstreams.${t.name}.kong` : i >= 0 ? `experiment.variants[${i}].upstream` : "fallback.reroute.upstream";
+    const where = t.kong !== t.name ? `upstreams.${t.name}.kong` : i >= 0 ? `experiment.variants[${i}].upstream` : rerouteTarget(p.spec.fallback)?.path ?? "fallback.reroute.upstream";
     requireSubdomain(`${where} (a Kong Upstream name)`, t.kong);
   }
 }

@@ -149,7 +149,17 @@ const circuitBreaker: S = obj("A circuit breaker with per-key state", {
   }),
 });
 
-const fallback: S = obj("What answers when the breaker rejects: exactly one of respond, reroute", {
+const cache: S = obj("Serve the last good answer stored for the same request (RFC 9111 storage rules, stale-if-error); a miss passes to the next fallback", {
+  methods: { type: "array", description: "methods whose responses are stored (default [GET, HEAD])", minItems: 1, uniqueItems: true, items: { enum: ["GET", "HEAD"] } },
+  maxEntries: int("entries kept (least recently used evicted)", 1, 100000, 1000),
+  maxBodyBytes: int("largest body stored, bytes (larger responses stream through, not stored)", 1, 1048576, 65536),
+  ttlMs: int("how long an entry may be served after it was stored, ms", 1, 86400000, 300000),
+  varyHeaders: { type: "array", description: "request headers whose values are part of the key (default [accept, accept-language])", maxItems: 16, items: { type: "string", pattern: TOKEN } },
+  statuses: { type: "array", description: "statuses stored (default [200, 203, 204, 301, 404])", minItems: 1, uniqueItems: true, items: { enum: [200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501] } },
+  cacheAuthorized: bool("also store responses to requests with Authorization (shared by every caller unless varyHeaders has authorization)", false),
+});
+
+const fallbackOne: S = obj("What answers when the breaker rejects: exactly one of respond, reroute, cache", {
   respond: obj("A response of the gateway's own", {
     status: int("status", 100, 599, 503),
     headers: { type: "object", description: "at most 64 headers (not content-type: use contentType)", maxProperties: 64, additionalProperties: { type: "string", maxLength: 8192 } },
@@ -160,10 +170,16 @@ const fallback: S = obj("What answers when the breaker rejects: exactly one of r
     variant: str("one of spec.experiment's variants", { pattern: NAME }),
     upstream: str("an upstream, 1-256 characters without spaces", { pattern: "^[^\\s\\x00-\\x1f\\x7f]{1,256}$" }),
   }, [], { oneOf: [{ required: ["variant"] }, { required: ["upstream"] }] }),
+  cache,
   on: { type: "array", description: "when it answers (default [open])", minItems: 1, uniqueItems: true, items: { enum: ["open", "upstreamFailure"] } },
-}, [], { oneOf: [{ required: ["respond"] }, { required: ["reroute"] }] });
+}, [], { oneOf: [{ required: ["respond"] }, { required: ["reroute"] }, { required: ["cache"] }] });
 
-const respondFields = (fallback as { properties: Record<string, S> }).properties.respond as { properties: Record<string, S> };
+const fallback: S = {
+  description: "One fallback, or an ordered list ([cache, respond], [cache, reroute]): for each case the first fallback whose on covers it answers; a cache miss passes to the next",
+  oneOf: [fallbackOne, { type: "array", minItems: 1, maxItems: 2, items: fallbackOne }],
+};
+
+const respondFields = (fallbackOne as { properties: Record<string, S> }).properties.respond as { properties: Record<string, S> };
 const fault: S = obj("A fault: delay and/or abort the requests it applies to (the first fault that applies wins)", {
   name: str("unique name (default fault-<index>); a control token names it", { pattern: NAME }),
   match: (rule as { properties: Record<string, S> }).properties.match,

@@ -9,6 +9,7 @@
 //   sidecars (no --gateway): the WasmPlugin runs on the calling workloads' sidecars,
 //     outbound (`match: [{mode: CLIENT}]`), and the VirtualService binds to `mesh` for the
 //     service's host.
+import { rerouteTarget } from "./plugin-configs";
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { faultConfig } from "../fault-config";
@@ -124,7 +125,7 @@ export function checkIstioNames(p: PolicyDoc, o: IstioOptions): void {
   for (const t of o.targets) {
     if (t.subset !== t.name) { requireLabel(`upstreams.${t.name}.istio.subset`, t.subset); continue; }
     const i = variants.findIndex((v) => v.upstream === t.name);
-    const where = i >= 0 ? `experiment.variants[${i}].upstream` : "fallback.reroute.upstream";
+    const where = i >= 0 ? `experiment.variants[${i}].upstream` : rerouteTarget(p.spec.fallback)?.path ?? "fallback.reroute.upstream";
     requireLabel(where, t.name, ` to name an Istio subset (or set spec.upstreams.${t.name}.istio.subset)`);
   }
 }

@@ -27,8 +27,10 @@ function renameUpstreams(c: Record<string, unknown>, ts: Targets[]): Record<stri
   const out: Record<string, unknown> = { ...c };
   if (Array.isArray(c.variants)) out.variants = c.variants.map((v) => (v && typeof v === "object" && "upstream" in v ? { ...v, upstream: kong((v as { upstream: unknown }).upstream) } : v));
   if (c.variantUpstreams) out.variantUpstreams = Object.fromEntries(Object.entries(c.variantUpstreams as Record<string, string>).map(([k, v]) => [k, kong(v)]));
-  const fb = c.fallback as { reroute?: { upstream?: unknown } } | undefined;
-  if (fb?.reroute && typeof fb.reroute.upstream === "string") out.fallback = { ...fb, reroute: { ...fb.reroute, upstream: kong(fb.reroute.upstream) } };
+  const item = (fb: { reroute?: { upstream?: unknown } }) =>
+    fb?.reroute && typeof fb.reroute.upstream === "string" ? { ...fb, reroute: { ...fb.reroute, upstream: kong(fb.reroute.upstream) } } : fb;
+  if (c.fallback && typeof c.fallback === "object") out.fallback = item(c.fallback as { reroute?: { upstream?: unknown } });
+  if (Array.isArray(c.fallbacks)) out.fallbacks = c.fallbacks.map(item);
   return out;
 }
 

@@ -24,6 +24,8 @@ export function kongBreakerConfig(p: PolicyDoc): Record<string, unknown> | null 
   if (f && typeof f === "object" && !Array.isArray(f)) out.failure = kongFailure(f);
   const vu = variantUpstreams(p);
   if (Object.keys(vu).length > 0) out.variantUpstreams = vu;
+  // The list form goes under Kong's `fallbacks` (plugins/circuit-breaker/fallback-form.ts).
+  if (Array.isArray(out.fallback)) { out.fallbacks = out.fallback; delete out.fallback; }
   return out;
 }
 
@@ -59,6 +61,25 @@ export function experimentConfig(p: PolicyDoc): Record<string, unknown> | null {
 // Every part names its policy: the `policy` label of its metrics (wasm/core/metrics/policy-name.ts).
 export function policyField(p: PolicyDoc): Record<string, string> {
   return { [POLICY_FIELD]: p.metadata.name };
+}
+
+// spec.fallback as a list of fallbacks (the single form is a list of one), and the
+// field path of item i as the policy names it.
+export function fallbackItems(fb: unknown): Array<Record<string, unknown>> {
+  if (Array.isArray(fb)) return fb.filter((x) => x && typeof x === "object") as Array<Record<string, unknown>>;
+  return fb && typeof fb === "object" ? [fb as Record<string, unknown>] : [];
+}
+
+// The upstream a `reroute` fallback names, with its field path, or null.
+export function rerouteTarget(fb: unknown): { upstream: string; path: string } | null {
+  const list = Array.isArray(fb);
+  let i = 0;
+  for (const f of fallbackItems(fb)) {
+    const u = (f.reroute as { upstream?: unknown } | undefined)?.upstream;
+    if (typeof u === "string") return { upstream: u, path: list ? `fallback[${i}].reroute.upstream` : "fallback.reroute.upstream" };
+    i++;
+  }
+  return null;
 }
 
 // Experiment variant -> its upstream, for the variants that name one.

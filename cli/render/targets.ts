@@ -7,6 +7,7 @@
 // Without `spec.upstreams` every gateway uses the neutral name itself (Istio: subset = the
 // name, pods labelled `<subsetLabel>: <name>`). `spec.upstreams.<name>` sets them apart;
 // the core validates that section (wasm/core/config/upstreams.ts), render only reads it.
+import { rerouteTarget } from "./plugin-configs";
 import type { PolicyDoc } from "../policy-file";
 
 export interface Targets {
@@ -31,8 +32,7 @@ export function variantsOf(p: PolicyDoc): Variant[] {
 }
 
 export function rerouteUpstream(p: PolicyDoc): string | null {
-  const r = (p.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
-  return typeof r === "string" ? r : null;
+  return rerouteTarget(p.spec.fallback)?.upstream ?? null;
 }
 
 // Every upstream the policy routes to, in order of first mention (variants, then the

@@ -21,7 +21,7 @@ import { faultConfig } from "../fault-config";
 import type { FaultField } from "../../plugins/fault-injection/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
-import { breakerConfig, experimentConfig } from "../render";
+import { breakerConfig, experimentConfig, fallbackItems, rerouteTarget } from "../render";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
@@ -68,7 +68,7 @@ class BreakerWatch {
   constructor(private readonly gw: EnvoyGateway, private readonly sd: WatchedSharedData, policy: PolicyDoc) {
     this.last = gw.metrics();
     // fallbackOnReject: the fallback answers a rejection when its `on` has "open" (the default).
-    const f = policy.spec.fallback as { on?: unknown } | undefined;
+    const f = fallbackItems(policy.spec.fallback).find((x) => !x.cache) as { on?: unknown } | undefined;
     const onOpen = !!f && (!Array.isArray(f.on) || f.on.includes("open"));
     this.rejectAction = onOpen ? "fallback" : "reject";
   }
@@ -130,8 +130,7 @@ export class EnvoyDriver {
   static async start(policy: PolicyDoc): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
     const cb = breakerConfig(policy);
-    const reroute = (policy.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
-    const rerouteUpstream = typeof reroute === "string" ? reroute : null;
+    const rerouteUpstream = rerouteTarget(policy.spec.fallback)?.upstream ?? null;
     if (rerouteUpstream !== null && !facts.upstreams.includes(rerouteUpstream)) facts.upstreams.push(rerouteUpstream);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver("envoy", facts, ups);

@@ -9,7 +9,7 @@ import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest } from "./trace";
 import { edgeRefusals } from "./edge";
-import { experimentConfig } from "../render";
+import { experimentConfig, rerouteTarget } from "../render";
 import { TAGS_HEADER } from "../../core-js/tandem-core";
 import type { FaultField } from "../../plugins/fault-injection/trace";
 
@@ -53,7 +53,7 @@ export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const breaker = !!(policy.spec.circuitBreaker || policy.spec.fallback);
   const faults = policy.spec.faults ? { faults: true } : {};
   // A fallback may reroute to an upstream of its own.
-  const reroute = (policy.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
+  const reroute = rerouteTarget(policy.spec.fallback)?.upstream;
   const extra = typeof reroute === "string" ? [reroute] : [];
   if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker, ...faults };
   const plan = cliCore().configureExperiment(JSON.stringify(experimentConfig(policy)));

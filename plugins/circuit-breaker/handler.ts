@@ -26,6 +26,7 @@ import { randomBytes } from "node:crypto";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { canonical } from "../shared/canonical";
 import { pluginId, userConfig } from "../shared/kong-config";
+import { fallbackForm } from "./fallback-form";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
@@ -94,7 +95,7 @@ function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, cano
 }
 
 function splitConfig(config: Record<string, unknown>): { user: Record<string, unknown>; variantUpstreams: Record<string, string> } {
-  const user = userConfig(config);
+  const user = fallbackForm(userConfig(config));
   const vu = user.variantUpstreams;
   delete user.variantUpstreams;
   const variantUpstreams: Record<string, string> = {};

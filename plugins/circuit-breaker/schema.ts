@@ -14,6 +14,36 @@ const strings = { type: "array", elements: { type: "string" } };
 // Kong refuses "" for a string field unless len_min is 0 (and drops it when read back).
 const anyStr = { type: "string", len_min: 0 };
 
+// spec.fallback's cache (wasm/core/cache/config.ts).
+const cacheRecord = {
+  type: "record",
+  fields: [
+    { methods: strings }, { maxEntries: int }, { maxBodyBytes: int }, { ttlMs: int }, { varyHeaders: strings },
+    { statuses: { type: "array", elements: int } }, { cacheAuthorized: { type: "boolean" } },
+  ],
+};
+
+// One fallback: respond, reroute or cache, and when (`on`).
+const fallbackRecord = {
+  type: "record",
+  fields: [
+    {
+      respond: {
+        type: "record",
+        fields: [
+          { status: int },
+          { headers: { type: "map", keys: { type: "string" }, values: anyStr } },
+          { body: anyStr },
+          { contentType: str },
+        ],
+      },
+    },
+    { reroute: { type: "record", fields: [{ variant: str }, { upstream: str }] } },
+    { cache: cacheRecord },
+    { on: strings },
+  ],
+};
+
 export const Schema = [
   { key: str },
   { maxKeys: int },
@@ -28,26 +58,12 @@ export const Schema = [
   { halfOpen: { type: "record", fields: [{ permittedCalls: int }, { maxWaitMs: int }] } },
   { failure: { type: "record", fields: [{ statuses: strings }, { ignoreStatuses: strings }, { errors: strings }] } },
   { mode: str },
-  {
-    fallback: {
-      type: "record",
-      fields: [
-        {
-          respond: {
-            type: "record",
-            fields: [
-              { status: int },
-              { headers: { type: "map", keys: { type: "string" }, values: anyStr } },
-              { body: anyStr },
-              { contentType: str },
-            ],
-          },
-        },
-        { reroute: { type: "record", fields: [{ variant: str }, { upstream: str }] } },
-        { on: strings },
-      ],
-    },
-  },
+  { fallback: fallbackRecord },
+  // Kong only: spec.fallback as an ordered list ([cache, respond], ...). Kong types a
+  // field as one shape, so `tandem render` writes the list here and the single form
+  // under `fallback`; the plugin hands the core the list as `fallback` (./fallback-form.ts),
+  // so both gateways read, and refuse, the same config with the same field paths.
+  { fallbacks: { type: "array", elements: fallbackRecord } },
   // Kong only (stripped before the core sees the config): the Kong Upstream of each
   // experiment variant, so a `fallback.reroute.variant` can call set_upstream. Kong
   // routes before plugins run, so the variant header alone cannot move a request;

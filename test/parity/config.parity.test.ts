@@ -22,7 +22,7 @@ const policyText = (spec: string) => `{"apiVersion":"tandem.dev/v1alpha1","kind"
 const ex = (cookie: unknown) => ({ ...CHECKOUT, stickiness: { sources: ["cookie:tandem-uid"], cookie } });
 const nest = (levels: number, inner: unknown): unknown => (levels === 0 ? inner : [nest(levels - 1, inner)]);
 
-interface Case { what: string; root: "experiment" | "circuit-breaker"; plugin: string; spec: string; message: string; kong: boolean }
+interface Case { what: string; root: "experiment" | "circuit-breaker"; plugin: string; spec: string; message: string; kong: boolean; kongPlugin?: string }
 
 const DOMAIN = "must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed)";
 const cases: Case[] = [
@@ -58,6 +58,18 @@ const cases: Case[] = [
     plugin: JSON.stringify({ fallback: { respond: nest(40, 1) } }), spec: JSON.stringify({ fallback: { respond: nest(40, 1) } }),
     message: `fallback.respond${"[0]".repeat(31)}: must not nest deeper than 32 levels`,
   },
+  // The cache fallback's bad input (issue 16): the single and the list form; Kong gets
+  // the list under its `fallbacks` field (cli/render/plugin-configs.ts kongBreakerConfig).
+  ...([
+    ["a cache body above 1 MiB", { cache: { maxBodyBytes: 1048577 } }, "fallback.cache.maxBodyBytes: must be between 1 and 1048576, got 1048577"],
+    ["more than 100,000 cache entries", [{ cache: { maxEntries: 100001 } }, { respond: {} }], "fallback[0].cache.maxEntries: must be between 1 and 100000, got 100001"],
+    ["an unknown cache method", [{ cache: { methods: ["GET", "PURGE"] } }], 'fallback[0].cache.methods[1]: must be one of GET, HEAD (the methods whose responses a cache may store, RFC 9110 9.2.3), got "PURGE"'],
+    ["cache ttlMs 0", [{ cache: { ttlMs: 0 } }, { reroute: { upstream: "svc" } }], "fallback[0].cache.ttlMs: must be between 1 and 86400000, got 0"],
+  ] as Array<[string, unknown, string]>).map(([what, fallback, message]): Case => ({
+    what, root: "circuit-breaker", kong: true, message,
+    plugin: JSON.stringify({ fallback }), spec: JSON.stringify({ fallback }),
+    kongPlugin: JSON.stringify(Array.isArray(fallback) ? { fallbacks: fallback } : { fallback }),
+  })),
 ];
 
 describe("what validate refuses, both gateways refuse with the same text", () => {
@@ -69,7 +81,7 @@ describe("what validate refuses, both gateways refuse with the same text", () =>
       expect(host.configure(c.plugin)).toBe(false);
       expect(host.logs.map((l: { message: string }) => l.message)).toContain(`tandem: ${c.root} configuration rejected: ${c.message}`);
       if (!c.kong) return;
-      const k = await startKong({ plugins: [{ name: c.root, dir: KONG_DIR(c.root), config: JSON.parse(c.plugin) }], upstreams: be.addrs, defaultUpstream: "svc" });
+      const k = await startKong({ plugins: [{ name: c.root, dir: KONG_DIR(c.root), config: JSON.parse(c.kongPlugin ?? c.plugin) }], upstreams: be.addrs, defaultUpstream: "svc" });
       try {
         expect((await get(k.port, "/")).status).toBe(500);
         let logs = "";
