@@ -55,6 +55,22 @@ function readLastUsed(file: string): number | null {
   }
 }
 
+// Kong starts a plugin server through ngx.pipe (kong/runloop/plugin_servers/process.lua,
+// ngx_pipe.spawn), so its stdin is a pipe Kong never writes to. When the process holding
+// the other end is gone (nginx crashed, a worker killed), the pipe reads end-of-file: the
+// server exits then instead of living on as an orphan with a socket nobody uses (Kong's
+// next worker starts a fresh one). Only for a pipe: a server started by hand, by systemd
+// or by `docker run` without -i has /dev/null or a terminal there and keeps running.
+function exitWithSpawner(): void {
+  // (a pipe from ngx.pipe; a socket pair from Node's child_process, the harness's spawner)
+  let pipe = false;
+  try { const st = fs.fstatSync(0); pipe = st.isFIFO() || st.isSocket(); } catch { /* no stdin at all */ }
+  if (!pipe) return;
+  process.stdin.on("end", () => process.exit(0));
+  process.stdin.on("error", () => process.exit(0));
+  process.stdin.resume();
+}
+
 function main(): void {
   const pdk = kongPdkDir();
   const serving = !process.argv.some((a) => /^-?-dump/.test(a));
@@ -73,6 +89,7 @@ function main(): void {
       return start.call(this, cfg);
     };
   }
+  if (serving) exitWithSpawner();
   // kong-pdk's own command line, unchanged: it reads process.argv itself.
   require(path.join(pdk, "bin", "kong-js-pluginserver"));
 }

@@ -200,9 +200,12 @@ export class PluginServer {
       path.basename(this.socketPath),
     ];
     this.metricsAt = null;
+    // stdin a pipe, as Kong's ngx_pipe.spawn gives it (plugin_servers/process.lua): tandem's
+    // start command exits when it reads end-of-file there, so a harness process that dies
+    // without closing this server (a test worker torn down) leaves no orphan behind.
     const child = spawn(process.execPath, args, {
       env: this.opts.env ? { ...process.env, ...this.opts.env } : process.env,
-      stdio: this.opts.virtualClock ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
+      stdio: this.opts.virtualClock ? ['pipe', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
     this.lastSpawn = Date.now();

@@ -113,6 +113,22 @@ describe("a command leaves no process or temp folder behind", () => {
     }, 120_000);
   }
 
+  // SIGKILL: the CLI cannot clean up. Its Kong plugin servers (tandem-pluginserver, stdin a
+  // pipe from the CLI as from Kong's ngx.pipe) read end-of-file and exit on their own; the
+  // temp folder stays (nothing can remove it), the afterAll does.
+  it("on SIGKILL to the parent mid-run: its plugin servers exit on their own", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tandem-exit-trace-"));
+    tmps.push(dir);
+    const r = start(["simulate", "--policy", POLICY, "--trace", longTrace(dir), "--via", "kong"]);
+    await r.firstLine;
+    expect(processesNaming(r.tmp).length).toBeGreaterThan(0);
+    r.child.kill("SIGKILL");
+    await r.done;
+    const deadline = Date.now() + 5000;
+    while (processesNaming(r.tmp).length > 0 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 50));
+    expect(processesNaming(r.tmp)).toEqual([]);
+  }, 120_000);
+
   it("on SIGINT during the playground's start-up: exit 130", async () => {
     const r = start(["playground", "--kong-port", "0", "--envoy-port", "0", "--backend-port", "0", "--ui-port", "0"]);
     await r.firstLine;
