@@ -28,7 +28,7 @@ const YAML_FILES = walk(DEPLOY).filter((f) => f.endsWith(".yaml")).map((f) => re
 const POLICIES = YAML_FILES.filter((f) => f.startsWith("examples/"));
 const COMPOSE = ["envoy/compose.yaml", "kong/compose.yaml"];
 const KUBERNETES: Record<string, string[]> = {
-  kong: ["kong/plugins.yaml", "kong/service.yaml"],
+  kong: ["kong/plugins.yaml", "kong/service.yaml", "kong/metrics-service.yaml"],
   istio: ["istio/gateway.yaml", "istio/ingress-gateway.yaml", "istio/sidecar.yaml", "istio/frontend.yaml"],
 };
 const OTHER = ["envoy/envoy.yaml", "kong/kong-dbless.yaml", "kong/helm-values.yaml", "istio/istiod-values.yaml"];

@@ -7,11 +7,12 @@
 // pkg/apis/rollouts/v1alpha1/analysis_types.go; no CRD schema of either is vendored here).
 import { describe, expect, it } from "vitest";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { promql, seriesNames } from "../support/promql";
-import { GATEWAYS, LABEL_VALUES, METRICS } from "../support/metric-contract";
+import { DURATION_BUCKETS, ENVOY_DURATION_SCALE, GATEWAYS, LABEL_VALUES, METRICS } from "../support/metric-contract";
 import {
-  ARGO_FILE, FLAGGER_FILE, RULES_TEST_FILE, SAMPLE_FILL, SCRAPE_FILE, dashboardDoc, deployQueries, fillArgo, fillFlagger, fillGrafana,
+  ARGO_FILE, DEPLOY, FLAGGER_FILE, RULES_TEST_FILE, SAMPLE_FILL, SCRAPE_FILE, dashboardDoc, deployQueries, fillArgo, fillFlagger, fillGrafana,
   panelsOf, rulesDoc, yamlObjects,
 } from "../support/deploy-queries";
 
@@ -153,15 +154,29 @@ describe("deploy/prometheus/prometheus.yaml", () => {
     expect([...gateways].sort()).toEqual([...GATEWAYS].sort());
   });
 
-  it("Kubernetes jobs discover pods and pick their targets by container port name; Envoy's at /stats/prometheus, keeping tandem_ series", () => {
+  it("Kubernetes jobs pick their targets by port name (Kong: deploy/kong/metrics-service.yaml's endpoints; Istio: the proxy's port)", () => {
     const jobs = Object.fromEntries((cfg.scrape_configs as Obj[]).map((j) => [j.job_name, j]));
-    for (const name of ["tandem-kong", "tandem-envoy"]) {
-      expect(jobs[name].kubernetes_sd_configs).toEqual([{ role: "pod" }]);
-      expect(jobs[name].relabel_configs[0]).toMatchObject({ source_labels: ["__meta_kubernetes_pod_container_port_name"], action: "keep" });
+    expect(jobs["tandem-kong"].kubernetes_sd_configs).toEqual([{ role: "endpoints" }]);
+    expect(jobs["tandem-kong"].relabel_configs[0]).toEqual({ source_labels: ["__meta_kubernetes_endpoint_port_name"], regex: "tandem-.+", action: "keep" });
+    const svc = parse(readFileSync(join(DEPLOY, "kong", "metrics-service.yaml"), "utf8")) as Obj;
+    for (const p of svc.spec.ports) expect(p.name).toMatch(new RegExp(`^${jobs["tandem-kong"].relabel_configs[0].regex}$`));
+    expect(jobs["tandem-envoy"].kubernetes_sd_configs).toEqual([{ role: "pod" }]);
+    expect(jobs["tandem-envoy"].relabel_configs[0]).toMatchObject({ source_labels: ["__meta_kubernetes_pod_container_port_name"], action: "keep" });
+    expect(jobs["tandem-envoy"].relabel_configs.find((r: Obj) => r.target_label === "__metrics_path__").replacement).toBe("/stats/prometheus");
+  });
+
+  it("both Envoy jobs keep tandem_ series only, drop the µs _sum and map every µs `le` bound back to the contract's seconds", () => {
+    const envoyJobs = (cfg.scrape_configs as Obj[]).filter((j) => j.job_name.startsWith("tandem-envoy"));
+    expect(envoyJobs).toHaveLength(2);
+    for (const j of envoyJobs) {
+      const m = j.metric_relabel_configs as Obj[];
+      expect(m[0]).toEqual({ source_labels: ["__name__"], regex: "tandem_.+", action: "keep" });
+      expect(m[1]).toEqual({ source_labels: ["__name__"], regex: "tandem_request_duration_seconds_sum", action: "drop" });
+      const le = m.slice(2).map((r) => [Number(/;(\d+)$/.exec(r.regex)![1]), r.replacement]);
+      expect(le.map(([us]) => us)).toEqual(DURATION_BUCKETS.map((b) => Math.round(b * ENVOY_DURATION_SCALE)));
+      // the replacement is how prom-client (Kong) writes the same bound: JavaScript's number text
+      expect(le.map(([, s]) => s)).toEqual(DURATION_BUCKETS.map(String));
     }
-    const envoy = jobs["tandem-envoy"];
-    expect(envoy.relabel_configs.find((r: Obj) => r.target_label === "__metrics_path__").replacement).toBe("/stats/prometheus");
-    expect(envoy.metric_relabel_configs).toEqual([{ source_labels: ["__name__"], regex: "tandem_.+", action: "keep" }]);
   });
 });
 

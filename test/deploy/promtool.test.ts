@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { stringify } from "yaml";
 import { RULES_FILE, RULES_TEST_FILE, SCRAPE_FILE } from "../support/deploy-queries";
-import { istioPod, kongPod, scrapeConfigWithPods } from "../support/scrape-config";
+import { istioPod, kongEndpoint, scrapeConfigWithPods } from "../support/scrape-config";
 
 const PROMTOOL = "/usr/bin/promtool";
 const HAVE = existsSync(PROMTOOL);
@@ -42,7 +42,7 @@ describe.skipIf(!HAVE)("promtool", () => {
 
   it("check config: deploy/prometheus/prometheus.yaml (Kubernetes discovery swapped for static pods: Debian's build has none)", async () => {
     const swapped = scrapeConfigWithPods({
-      "tandem-kong": [kongPod("10.0.0.7:9542", "tandem-exp")],
+      "tandem-kong": [kongEndpoint("10.0.0.7:9542", "tandem-experiment")],
       "tandem-envoy": [istioPod("10.0.0.9:15090", "15020")],
     });
     const file = join(dir, "prometheus.yaml");

@@ -23,9 +23,13 @@ export const LABEL_VALUES: Record<string, string[]> = {
   code_class: ["1xx", "2xx", "3xx", "4xx", "5xx"],
   source: ["cookie", "header", "query", "ip", "issued"],
   kind: ["delay", "abort"],
-  from: ["closed", "open", "half-open"],
-  to: ["closed", "open", "half-open"],
+  from: ["closed", "open", "half_open"],
+  to: ["closed", "open", "half_open"],
 };
+
+/** upstream latency buckets, seconds; Envoy records µs (ENVOY_DURATION_SCALE) */
+export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const ENVOY_DURATION_SCALE = 1_000_000;
 
 /** the label the scrape config adds, and its values */
 export const GATEWAYS = ["kong", "envoy"];

@@ -1,5 +1,5 @@
 // deploy/prometheus/prometheus.yaml with its Kubernetes service discovery replaced by static
-// targets that carry the same `__meta_kubernetes_*` labels a pod would get: Debian's
+// targets that carry the same `__meta_kubernetes_*` labels a pod or endpoint would get: Debian's
 // prometheus and promtool (the package CI installs) are built without Kubernetes discovery,
 // and a test has no cluster. The jobs' relabel_configs and metric_relabel_configs stay as
 // written, so they are what decides each target's address, path and `gateway` label.
@@ -33,9 +33,9 @@ export function scrapeConfigWithPods(pods: Record<string, FakePod[]>, opts: { ke
   return { ...cfg, global: { ...cfg.global, ...opts.global }, rule_files: opts.ruleFiles ?? cfg.rule_files, scrape_configs: jobs };
 }
 
-/** the meta labels of a Kong pod's tandem plugin-server port and of an Istio proxy */
-export const kongPod = (address: string, portName: string): FakePod => ({
-  address, meta: { namespace: "kong", pod_name: "kong-7d9f", pod_container_name: "proxy", pod_container_port_name: portName },
+/** the meta labels of one endpoint of deploy/kong/metrics-service.yaml (a plugin server's port) and of an Istio proxy */
+export const kongEndpoint = (address: string, portName: string): FakePod => ({
+  address, meta: { namespace: "kong", service_name: "kong-tandem-metrics", pod_name: "kong-7d9f", endpoint_port_name: portName },
 });
 export const istioPod = (address: string, annotationPort: string | null): FakePod => ({
   // discovery gives the declared port (15090, http-envoy-prom); the annotation moves it
