@@ -1,35 +1,38 @@
-// tandem's metric names and labels, the contract both gateways export (issue 14). Until the
-// metrics' own catalog is in the code, this list is what the deploy files (rules, dashboard,
-// Flagger and Argo templates) are held to. `gateway` is not tandem's: the scrape config adds it.
+// tandem's metric names and labels as the code declares them (wasm/core/metrics/catalog.ts,
+// and the label set of each series as core-js/metrics.ts registers it with prom-client: the
+// Kong plugin servers' registry; the Envoy filter reads the same catalog). The deploy files
+// (rules, dashboard, Flagger and Argo templates) are held to exactly these. `gateway` is not
+// tandem's: the scrape config adds it.
+import { TandemMetrics } from "../../core-js/metrics";
+import {
+  BREAKER_STATE_LABELS, CODE_CLASSES, DURATION_BUCKETS as CATALOG_BUCKETS, ENVOY_DURATION_SCALE as CATALOG_SCALE, FAULT_KINDS,
+  L_CODE_CLASS, L_FROM, L_KIND, L_PLUGIN, L_REASON, L_SOURCE, L_TO, PLUGIN_LABELS, REASON_LABELS, SOURCE_LABELS,
+} from "../../wasm/core/metrics/catalog";
+
 export interface MetricSpec { type: "counter" | "gauge" | "histogram"; labels: string[] }
 
-export const METRICS: Record<string, MetricSpec> = {
-  tandem_requests_total: { type: "counter", labels: ["policy", "experiment", "variant", "reason", "code_class"] },
-  tandem_request_duration_seconds: { type: "histogram", labels: ["policy", "experiment", "variant"] },
-  tandem_assignments_total: { type: "counter", labels: ["policy", "experiment", "variant", "source"] },
-  tandem_breaker_state: { type: "gauge", labels: ["policy", "key"] },
-  tandem_breaker_transitions_total: { type: "counter", labels: ["policy", "key", "from", "to"] },
-  tandem_breaker_rejections_total: { type: "counter", labels: ["policy", "key"] },
-  tandem_guard_state: { type: "gauge", labels: ["policy", "experiment", "variant"] },
-  tandem_guard_trips_total: { type: "counter", labels: ["policy", "experiment", "variant"] },
-  tandem_faults_total: { type: "counter", labels: ["policy", "kind"] },
-  tandem_config_rejections_total: { type: "counter", labels: ["plugin"] },
-  tandem_outcomes_dropped_total: { type: "counter", labels: [] },
-};
+interface Registered { name: string; labelNames: string[]; constructor: { name: string } }
 
-/** label values the contract fixes (the others come from the policy) */
+// Every series the code registers, with its labels and type (prom-client's class).
+export const METRICS: Record<string, MetricSpec> = Object.fromEntries(
+  (new TandemMetrics().registry.getMetricsAsArray() as unknown as Registered[]).map((m) =>
+    [m.name, { type: m.constructor.name.toLowerCase() as MetricSpec["type"], labels: [...m.labelNames] }]),
+);
+
+/** label values the catalog fixes (the others come from the policy) */
 export const LABEL_VALUES: Record<string, string[]> = {
-  reason: ["rule", "split", "ramp", "override", "guard", "fallback", "fault", "none"],
-  code_class: ["1xx", "2xx", "3xx", "4xx", "5xx"],
-  source: ["cookie", "header", "query", "ip", "issued"],
-  kind: ["delay", "abort"],
-  from: ["closed", "open", "half_open"],
-  to: ["closed", "open", "half_open"],
+  [L_REASON]: REASON_LABELS,
+  [L_CODE_CLASS]: CODE_CLASSES,
+  [L_SOURCE]: SOURCE_LABELS,
+  [L_KIND]: FAULT_KINDS,
+  [L_FROM]: BREAKER_STATE_LABELS,
+  [L_TO]: BREAKER_STATE_LABELS,
+  [L_PLUGIN]: PLUGIN_LABELS,
 };
 
 /** upstream latency buckets, seconds; Envoy records µs (ENVOY_DURATION_SCALE) */
-export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
-export const ENVOY_DURATION_SCALE = 1_000_000;
+export const DURATION_BUCKETS: number[] = CATALOG_BUCKETS;
+export const ENVOY_DURATION_SCALE: number = CATALOG_SCALE;
 
 /** the label the scrape config adds, and its values */
 export const GATEWAYS = ["kong", "envoy"];
