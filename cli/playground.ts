@@ -90,6 +90,9 @@ export async function playground(args: string[]): Promise<number> {
   out.write(`tandem playground — policy ${values.policy} (${shape.parts.join(", ")})\n`);
   out.write(`  Kong  (harness + kong-js-pluginserver)  http://127.0.0.1:${kong.port}\n`);
   out.write(`  Envoy (harness + tandem.wasm on V8)     http://127.0.0.1:${envoy.port}\n`);
+  // Where each gateway serves its metrics, for a Prometheus to scrape (deploy/prometheus).
+  const metrics = (g: "kong" | "envoy") => stack!.metricsUrls(g).join(" ") || "none";
+  out.write(`  metrics: kong ${metrics("kong")}; envoy ${metrics("envoy")}\n`);
   out.write(`  backends: ${names.map((n) => `${n} :${stack!.addr(n).port}`).join(", ")}\n\n`);
 
   // Self-check: the same users, with the policy's key, inside its scope, through both.

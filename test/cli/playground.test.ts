@@ -72,6 +72,9 @@ describe("tandem playground", () => {
     });
     const kong = /Kong .* (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
     const envoy = /Envoy .* (http:\/\/127\.0\.0\.1:\d+)/.exec(out)![1];
+    // where a Prometheus would scrape each gateway (the Kong plugin server's /metrics serves)
+    const kongMetrics = /metrics: kong (http:\/\/127\.0\.0\.1:\d+\/metrics);/.exec(out)![1];
+    expect((await get(kongMetrics, {})).body).toContain("# TYPE tandem_requests_total counter");
     const bodies = await Promise.all([kong, envoy].map((u) => get(`${u}/shop/cart`, { "x-user-id": "42", "x-plan": "pro" })));
     for (const b of bodies) {
       expect(b.status).toBe(200);
