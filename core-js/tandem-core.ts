@@ -24,6 +24,7 @@ export interface ExperimentPlan {
   handle: number;
   policy: string;              // the config's policy name (metrics label; wasm/core/metrics)
   name: string;                // the experiment's name (metrics label)
+  metrics: boolean;            // the config's `metrics` switch (false: record nothing)
   variantHeader: string;
   overrideHeader: string | null;  // QA override header: always stripped from the request
   expose: boolean;             // add the x-tandem-decision response header

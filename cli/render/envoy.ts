@@ -11,6 +11,7 @@ import { resourceName } from "./names";
 import { VARIANT_HEADER, REROUTE_HEADER } from "./istio";
 import { rerouteUpstream, variantsOf, type Targets } from "./targets";
 import { envoyCluster, envoyRoute, resilienceOf } from "./resilience";
+import { tandemStatsConfig } from "./envoy-stats";
 
 export const ENVOY_MODULE = "/etc/envoy/tandem.wasm";
 export const ENVOY_PORT = 10000;
@@ -96,5 +97,7 @@ export function renderEnvoy(p: PolicyDoc, targets: Targets[]): object {
       clusters,
     },
     admin: { address: { socket_address: { address: "0.0.0.0", port_value: ENVOY_ADMIN_PORT } } },
+    // tandem's metrics with real labels on /stats/prometheus (docs/metrics.md)
+    stats_config: tandemStatsConfig(),
   };
 }

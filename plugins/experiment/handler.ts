@@ -102,7 +102,7 @@ export class Plugin {
     if (d.setCookie !== null) await kong.response.addHeader("Set-Cookie", d.setCookie);
     if (d.expose !== null) await kong.response.addHeader(EXPOSE_HEADER, d.expose);
     const g = d.guard;
-    const m = kongMetrics();
+    const m = plan.metrics ? kongMetrics() : null;
     if (m !== null && d.variant >= 0) {
       // Recorded from the decision the core made (no PDK call).
       const ks = getCore().lastKeySource(plan);
@@ -123,7 +123,7 @@ export class Plugin {
   // With metrics on, also the request's outcome (serialize: one RPC, the same the
   // guards already make; a policy without guards makes it only with metrics on).
   async log(kong: ExperimentPDK): Promise<void> {
-    const m = kongMetrics();
+    const m = this.c.plan.metrics ? kongMetrics() : null;
     if (this.c.plan.guards.length === 0 && m === null) return;
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
     const tandem = s.tandem as { guard?: GuardCarry; decision?: DecisionCarry } | undefined;

@@ -3,7 +3,7 @@
 // Envoy refuse the same configs with the same text; Kong's own check only rejects
 // wrong types and unknown fields.
 import { Schema as ExperimentSchema, named, stringMatch } from "../experiment/schema";
-import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+import { METRICS_FIELD, POLICY_FIELD } from "../../wasm/core/metrics/catalog";
 
 const str = { type: "string" };
 const int = { type: "integer" };
@@ -43,7 +43,7 @@ const fault = {
 // The policy's spec.experiment (variants, variant header, stickiness): the experiment
 // plugin's fields, none required here (the record itself is optional).
 const experimentFields = ExperimentSchema
-  .filter((f) => !("experiments" in f) && !(POLICY_FIELD in f))
+  .filter((f) => !("experiments" in f) && !(POLICY_FIELD in f) && !(METRICS_FIELD in f))
   .map((f) => Object.fromEntries(Object.entries(f).map(([k, v]) => {
     const { required: _r, ...rest } = v as Record<string, unknown>;
     return [k, rest];

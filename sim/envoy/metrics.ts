@@ -22,6 +22,8 @@ export class StatsStore {
   readonly counters = new Map<string, bigint>();
   readonly gauges = new Map<string, bigint>();
   readonly histograms = new Map<string, number[]>();
+  /** stats written at least once (Envoy's used(): /stats/prometheus?usedonly) */
+  readonly used = new Set<string>();
 
   counter(name: string): void {
     if (!this.counters.has(name)) this.counters.set(name, 0n);
@@ -83,11 +85,13 @@ export class VmMetrics {
       if (name === undefined) return WasmResult.NotFound;
       if (offset <= 0n) return WasmResult.BadArgument;
       this.store.counters.set(name, U64(this.store.counters.get(name)! + offset));
+      this.store.used.add(name);
       return WasmResult.Ok;
     }
     if (type === MetricType.Gauge) {
       if (name === undefined) return WasmResult.NotFound;
       this.store.gauges.set(name, U64(this.store.gauges.get(name)! + offset));
+      this.store.used.add(name);
       return WasmResult.Ok;
     }
     return WasmResult.BadArgument;
@@ -106,6 +110,7 @@ export class VmMetrics {
     } else {
       return WasmResult.NotFound;
     }
+    this.store.used.add(name);
     return WasmResult.Ok;
   }
 

@@ -23,6 +23,7 @@ import { HttpStream, type PluginHandle, type StreamEnv } from './http-stream.js'
 import { compileModule, pluginFromSpec, runCanary, type FilterSpec } from './host.js';
 import type { HostEnv, HttpCallRequest, HttpCallResponseData } from './imports-env.js';
 import { StatsStore } from './metrics.js';
+import { renderPrometheus, type HistogramBuckets, type StatsTag } from './prometheus.js';
 import type { Pair } from './pairs.js';
 import type { RouteSpec } from './routes.js';
 import { SharedData, type VmIdHandle } from './shared-data.js';
@@ -69,6 +70,17 @@ export interface EnvoyOptions {
    * caller moves time with `advance` (./virtual-ticks.ts). Default: wall-time timers.
    */
   virtualTicks?: VirtualTicks;
+  /**
+   * The admin listener (bootstrap `admin`): GET /stats/prometheus[?usedonly] as Envoy
+   * renders it (./prometheus.ts). Off unless given; port 0 = any free port.
+   */
+  admin?: { port?: number };
+  /** bootstrap stats_config.stats_tags (tag extraction; tandem render writes tandem's) */
+  statsTags?: StatsTag[];
+  /** bootstrap stats_config.histogram_bucket_settings */
+  histogramBucketSettings?: HistogramBuckets[];
+  /** bootstrap stats_flush_interval (default 5000 ms): histograms are merged for the admin output then */
+  statsFlushIntervalMs?: number;
 }
 
 export interface EnvoyGateway {
@@ -86,6 +98,12 @@ export interface EnvoyGateway {
   close(): Promise<void>;
   /** Histogram samples by full stat name (wasmcustom.<name>). */
   histograms(): Record<string, number[]>;
+  /** GET /stats/prometheus of the admin side (usedOnly: ?usedonly) */
+  prometheus(usedOnly?: boolean): string;
+  /** merge histograms now, as a stats flush does (the admin output shows them from then) */
+  flushStats(): void;
+  /** http://127.0.0.1:<port> of the admin listener, when opts.admin is set */
+  adminUrl: string;
   readonly sharedData: SharedData;
   /** Worker VMs, in the index order used by logs() and memoryPages(). */
   readonly vms: WasmVm[];
@@ -106,6 +124,10 @@ interface Worker {
 class Gateway implements EnvoyGateway {
   url = '';
   port = 0;
+  adminUrl = '';
+  private adminServer: http.Server | null = null;
+  private flushTimer: NodeJS.Timeout | null = null;
+  private flushed = new Map<string, number[]>();
   readonly sharedData: SharedData;
   readonly vms: WasmVm[] = [];
   private readonly stats = new StatsStore();
@@ -292,6 +314,34 @@ class Gateway implements EnvoyGateway {
     });
     this.port = (this.server.address() as AddressInfo).port;
     this.url = `http://127.0.0.1:${this.port}`;
+    this.flushTimer = setInterval(() => this.flushStats(), this.opts.statsFlushIntervalMs ?? 5000);
+    this.flushTimer.unref();
+    if (this.opts.admin) {
+      const admin = http.createServer((req, res) => {
+        const u = new URL(req.url ?? '/', 'http://admin');
+        if (req.method !== 'GET' || u.pathname !== '/stats/prometheus') {
+          res.writeHead(404, { 'content-type': 'text/plain' }).end('invalid path\n');
+          return;
+        }
+        res.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8' }).end(this.prometheus(u.searchParams.has('usedonly')));
+      });
+      this.adminServer = admin;
+      await new Promise<void>((resolve, reject) => {
+        admin.once('error', reject);
+        admin.listen(this.opts.admin!.port ?? 0, '127.0.0.1', () => resolve());
+      });
+      this.adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
+    }
+  }
+
+  flushStats(): void {
+    this.flushed = new Map([...this.stats.histograms].map(([k, v]) => [k, [...v]]));
+  }
+
+  prometheus(usedOnly = false): string {
+    return renderPrometheus(this.stats, {
+      statsTags: this.opts.statsTags ?? [], histogramBuckets: this.opts.histogramBucketSettings ?? [], usedOnly, flushed: this.flushed,
+    });
   }
 
   reconfigure(rootId: string, configuration: string): boolean {
@@ -479,6 +529,9 @@ class Gateway implements EnvoyGateway {
   }
 
   async close(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    const admin = this.adminServer;
+    if (admin) await new Promise<void>((resolve) => { admin.close(() => resolve()); admin.closeAllConnections(); });
     for (const t of this.tickTimers.values()) clearInterval(t);
     this.tickTimers.clear();
     await new Promise<void>((resolve) => {

@@ -13,6 +13,7 @@ import { checkRender, kongPluginInfo, yamlDocs } from "../support/rendered";
 import { renderFiles, type RenderRequest } from "../../cli/render";
 import { DEFAULT_IMAGE } from "../../cli/render";
 import { CUSTOM_STAT_NAMESPACE } from "../../sim/envoy/index";
+import { tandemIstioProxyConfig } from "../../cli/render/envoy-stats";
 import type { PolicyDoc } from "../../cli/policy-file";
 
 const DEPLOY = join(ROOT, "deploy");
@@ -112,6 +113,11 @@ describe("deploy/", () => {
   it("istiod values export tandem's counters", () => {
     const v = parse(read("istio/istiod-values.yaml")) as { meshConfig: { defaultConfig: { proxyStatsMatcher: { inclusionPrefixes: string[] } } } };
     expect(v.meshConfig.defaultConfig.proxyStatsMatcher.inclusionPrefixes).toContain(CUSTOM_STAT_NAMESPACE.replace(/\.$/, ""));
+  });
+
+  it("istiod values carry tandem's Istio proxy config: the stats inclusion and a tag per metrics label", () => {
+    const v = parse(read("istio/istiod-values.yaml")) as { meshConfig: { defaultConfig: Record<string, unknown> } };
+    expect(v.meshConfig.defaultConfig).toEqual(tandemIstioProxyConfig());
   });
 });
 

@@ -16,6 +16,7 @@ import { FallbackKind, FallbackSettings } from "./breaker/settings";
 import { BreakerResult, configureBreakerSettings } from "./breaker/policy";
 import { TAGGING_SECTION, parseTagging, routingFields } from "./tagging/config";
 import { readPolicyName } from "./metrics/policy-name";
+import { METRICS_FIELD } from "./metrics/catalog";
 import { TaggingSettings } from "./tagging/tagging";
 import { FAULTS_SECTION, parseFaults } from "./fault/config";
 
@@ -63,7 +64,10 @@ export function configureExperiment(text: string): ExperimentResult {
   if (v !== null) {
     const s = parseExperiment(r, routingFields(v), "experiment");
     if (s !== null && !r.failed) out.tags = parseTagging(r, v, s);
-    if (s !== null && !r.failed && v.type == JType.Obj) s.policy = readPolicyName(r, v);
+    if (s !== null && !r.failed && v.type == JType.Obj) {
+      s.policy = readPolicyName(r, v);
+      s.metrics = r.bool(v, METRICS_FIELD, "", true);
+    }
     out.settings = s;
   }
   if (r.failed) { out.settings = null; out.tags = null; out.error = r.error; }

@@ -44,6 +44,8 @@ import {
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
 import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { BreakerStore } from "./breaker-store";
+import { BreakerStats, ConfigRejections } from "./metrics";
+import { PLUGIN_BREAKER } from "../core/metrics/catalog";
 import { REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
 import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus } from "./outcome";
 import {
@@ -91,8 +93,11 @@ function defineMetrics(): void {
   mUpstreamFallback = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_upstream_fallback"));
 }
 
+const configRejections = new ConfigRejections(PLUGIN_BREAKER);
+
 export class BreakerRoot extends FilterRoot {
   settings: BreakerSettings | null = null;
+  stats: BreakerStats | null = null;   // tandem_breaker_* (./metrics.ts)
   store: BreakerStore | null = null;
   key: Bytes = new Bytes();
   scratch: Bytes = new Bytes();
@@ -107,10 +112,12 @@ export class BreakerRoot extends FilterRoot {
     const res = configureBreakerSettings(text);
     const s = res.settings;
     if (s === null) {
+      configRejections.count();
       log(LOG_ERROR, CONFIG_REJECTED + res.error);
       return false;
     }
     defineMetrics();
+    this.stats = new BreakerStats(s.policy, s.maxKeys);
     // configId: the same text gives the same id in every worker VM.
     const configId = murmur3_32(changetype<usize>(text), text.length << 1, 0x74616e64);
     const store = new BreakerStore(s, configId);
@@ -151,8 +158,11 @@ export class BreakerRoot extends FilterRoot {
     if (k.len < 0) k.set(0, 0);
   }
 
-  // Metrics (and a warning when CAS gave up) for what the last store operation did.
-  account(): void {
+  // Metrics (and a warning when CAS gave up) for what the last store operation did;
+  // `key`: the key whose state changed ("" when none did).
+  account(key: string): void {
+    const st0 = this.store as BreakerStore;
+    if (st0.transitions > 0) (this.stats as BreakerStats).transition(key, st0.fromState, <i32>st0.state.state);
     const st = this.store as BreakerStore;
     if (st.casRetries > 0) incrementMetric(mCasRetries, st.casRetries);
     if (st.exhausted) {
@@ -209,8 +219,10 @@ class BreakerStream extends FilterStream {
     if (!forced) root.readKey();
     const k = root.key;
     const adm = store.admit(k.ptr, k.len, now);
+    // The key as text only when a metric needs it (a transition or a rejection).
+    const keyText = store.transitions > 0 || !adm.admitted ? (forced ? "" : String.UTF8.decodeUnsafe(k.ptr, <usize>k.len)) : "";
     releaseHeld();
-    root.account();
+    root.account(keyText);
     this.flags = adm.flags;
     this.generation = adm.generation;
     this.slot = store.slot;
@@ -227,6 +239,7 @@ class BreakerStream extends FilterStream {
     }
     this.phase = PHASE_REJECTED;
     incrementMetric(mRejected, 1);
+    (root.stats as BreakerStats).rejection(keyText);
     const kind = fallbackOnReject(f);
     if (kind == FallbackKind.Reroute) {
       const rh = root.rerouteHeader as StaticArray<u8>;
@@ -285,6 +298,6 @@ class BreakerStream extends FilterStream {
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
     store.record(this.slot, this.hashA, this.hashB, this.keyLen, this.flags, this.generation,
       o.status, o.error, faultLatency(m, end - this.startMs), end);
-    root.account();
+    root.account(store.transitionKey);
   }
 }

@@ -96,6 +96,8 @@ export class BreakerStore {
   // What the last admit() / record() did, for metrics.
   casRetries: i32 = 0;
   transitions: i32 = 0;
+  fromState: i32 = 0;          // the state before the call that made `transitions` (STATE_*)
+  transitionKey: string = "";  // record(): the key whose state changed (admit: the caller has it)
   exhausted: bool = false;
   // The cas the current state was read with (ABSENT_CAS: it was absent).
   private cas: u32 = 0;
@@ -250,6 +252,7 @@ export class BreakerStore {
       if (t > 0) this.casRetries++;
       const fresh = this.locate(keyPtr, keyLen, slotA, slotB);
       const gen0 = this.state.generation;
+      this.fromState = <i32>this.state.state;
       allow(s, this.state, nowMs, adm);
       if (!adm.changed && !fresh) return adm;
       const r = this.write(keyPtr, keyLen);
@@ -288,14 +291,22 @@ export class BreakerStore {
       if (!decode(s, v.ptr + VALUE_HEADER, this.stateSize, this.state)) { this.release(v); return -1; }
       this.cas = v.cas;
       const gen0 = this.state.generation;
+      this.fromState = <i32>this.state.state;
       if (!record(s, this.state, adm.restore(flags, generation), outcome, latencyMs, nowMs)) {
         this.release(v);
         return outcome;
       }
       // The key bytes come from the value just read (the request's are gone by now).
-      const w = this.write(v.ptr + VALUE_HEADER + <usize>this.stateSize, keyLen);
+      const keyAt = v.ptr + VALUE_HEADER + <usize>this.stateSize;
+      const w = this.write(keyAt, keyLen);
+      if (w == OK) {
+        this.transitions = <i32>(this.state.generation - gen0);
+        // (decoded only for a transition: the metrics' key label, ./metrics.ts)
+        if (this.transitions > 0) this.transitionKey = String.UTF8.decodeUnsafe(keyAt, <usize>keyLen);
+        this.release(v);
+        return outcome;
+      }
       this.release(v);
-      if (w == OK) { this.transitions = <i32>(this.state.generation - gen0); return outcome; }
       if (w != CAS_MISMATCH) break;
     }
     this.exhausted = true;

@@ -21,6 +21,8 @@ import { EnvoyFacts } from "./facts";
 import { LocalReply } from "./local-reply";
 import { Delayed, DelayQueue } from "./delay-queue";
 import { markFault } from "./fault-mark";
+import { ConfigRejections, define } from "./metrics";
+import { FAULTS_TOTAL, FAULT_KINDS, L_KIND, L_POLICY, PLUGIN_FAULT } from "../core/metrics/catalog";
 import { SCOPE_UPSTREAM } from "../core/fault/settings";
 import {
   LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, defineMetric, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld, removeHeader,
@@ -49,21 +51,28 @@ function defineMetrics(): void {
   mGone = defineMetric(METRIC_COUNTER, utf8("tandem_fault_delays_reset"));
 }
 
+const configRejections = new ConfigRejections(PLUGIN_FAULT);
+
 export class FaultRoot extends FilterRoot {
   runtime: FaultRuntime | null = null;
   facts: EnvoyFacts = new EnvoyFacts();
   replies: StaticArray<LocalReply> = new StaticArray<LocalReply>(0);   // per fault: its abort
   queue: DelayQueue = new DelayQueue();
   tickMs: u32 = 0;            // the period last set (0: no timer)
+  mDelay: u32 = NO_METRIC;    // tandem_faults_total{policy, kind}
+  mAbort: u32 = NO_METRIC;
 
   onConfigure(size: u32): bool {
     const res = configureFaults(pluginConfiguration(size));
     const s = res.settings;
     if (s === null) {
+      configRejections.count();
       log(LOG_ERROR, CONFIG_REJECTED + res.error);
       return false;
     }
     defineMetrics();
+    this.mDelay = define(METRIC_COUNTER, FAULTS_TOTAL, [L_POLICY, L_KIND], [s.policy, FAULT_KINDS[0]]);
+    this.mAbort = define(METRIC_COUNTER, FAULTS_TOTAL, [L_POLICY, L_KIND], [s.policy, FAULT_KINDS[1]]);
     // Streams delayed under the previous configuration keep their due time and fault
     // index into... the new runtime's counts start at 0: they resume, uncounted.
     this.runtime = new FaultRuntime(s);
@@ -148,6 +157,9 @@ class FaultStream extends FilterStream {
     releaseHeld();
     if (d.fault < 0) return CONTINUE;
     markFault(unchecked(s.faults[d.fault]).scope == SCOPE_UPSTREAM, d.delayMs, d.abortStatus);
+    // tandem_faults_total: counted when decided, as the Kong plugin counts them.
+    if (d.delayMs >= 0) incrementMetric(root.mDelay, 1);
+    if (d.abortStatus > 0) incrementMetric(root.mAbort, 1);
     if (d.delayMs >= 0) {
       rt.active[d.fault]++;
       const w = new Delayed(this.id, now + <f64>d.delayMs, d.fault, d.abortStatus);

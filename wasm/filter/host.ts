@@ -143,6 +143,8 @@ export function getPropertyI64(path: StaticArray<u8>, missing: i64): i64 {
 }
 
 export const METRIC_COUNTER = 0;
+export const METRIC_GAUGE = 1;
+export const METRIC_HISTOGRAM = 2;
 export const NO_METRIC: u32 = 0xffffffff;
 
 // Defines a metric (Envoy exports it as wasmcustom.<name>); NO_METRIC on failure.
@@ -154,6 +156,11 @@ export function defineMetric(type: i32, name: StaticArray<u8>): u32 {
 
 export function incrementMetric(id: u32, by: i64): void {
   if (id != NO_METRIC && by > 0) imports.proxy_increment_metric(id, by);
+}
+
+// proxy_record_metric: a gauge's value, a histogram's sample (a counter: adds).
+export function recordMetric(id: u32, value: u64): void {
+  if (id != NO_METRIC) imports.proxy_record_metric(id, value);
 }
 
 // proxy_send_local_response; `pairs` is a proxy-wasm pairs serialization of extra

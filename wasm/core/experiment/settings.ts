@@ -77,6 +77,7 @@ export class CookieSettings {
 export class ExperimentSettings {
   name: string = "";
   policy: string = NO_POLICY;    // the plugin config's policy name (metrics label)
+  metrics: bool = true;          // the plugin config's `metrics` switch (Envoy: the filter's stats)
   seed: string = "";
   seedHash: u32 = 0;
   variantHeader: string = "";

@@ -69,6 +69,8 @@ export const PLUGIN_LABELS: string[] = [PLUGIN_EXPERIMENT, PLUGIN_BREAKER, PLUGI
 export const NO_POLICY = OTHER;
 // The plugin-config field that names the policy (TrafficPolicy metadata.name).
 export const POLICY_FIELD = "policy";
+// The experiment plugin-config switch: `metrics: false` records nothing (default true).
+export const METRICS_FIELD = "metrics";
 
 // The REASON_LABELS index of an experiment decision's reason (../contract.ts REASON_*:
 // split, ramp, override and guard keep their number; every rule is "rule").
@@ -100,9 +102,14 @@ export function codeClassIndex(status: number): number {
 // tag extraction (bootstrap stats_config.stats_tags, rendered by `tandem render`) turns
 // each label segment back into a tag, and /stats/prometheus (source/server/admin/
 // prometheus_stats.cc metricName) strips the registered namespace, so the series is
-// exported under the name below with real labels. A segment is
-//   "." + label + TAG_EQ + value + TAG_END      e.g. ".variant=.=canary;.;"
-// (the layout Istio's own Wasm stats used): values may hold dots, never ";.;".
+// exported under the name below with real labels. The name is the series' name followed
+// by one segment per label, label + TAG_EQ + value + TAG_END, no separator:
+//   tandem_assignments_totalpolicy=.=checkout;.;experiment=.=e;.;variant=.=canary;.;source=.=issued;.;
+// Istio's layout for its own Wasm stats: Istio's bootstrap turns each name of
+// meshConfig.defaultConfig.extraStatTags into the regex (<name>=\.=(.*?);\.;), which cuts
+// exactly one segment, so the same names work in a static Envoy (tandem render --target
+// envoy writes those regexes) and under Istio. Values may hold dots, never TAG_EQ or
+// TAG_END (such a breaker key is "other").
 export const ENVOY_NAMESPACE = "wasmcustom";
 export const TAG_EQ = "=.=";
 export const TAG_END = ";.;";

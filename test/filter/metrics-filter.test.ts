@@ -1,0 +1,116 @@
+// tandem's metrics from the Envoy filter (wasm/filter/metrics.ts) through the Envoy
+// harness's /stats/prometheus (sim/envoy/prometheus.ts) with the tag extraction and
+// histogram bounds `tandem render` writes (cli/render/envoy-stats.ts): the catalog's
+// series names with real labels, as on Kong (test/plugins/metrics.test.ts).
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { startEnvoy, type EnvoyGateway } from "../../sim/envoy";
+import { FILTER_WASM, requireBuilt } from "../support/dist";
+import { parseExposition, seriesId } from "../../core-js/metrics-text";
+import { tandemHistogramBuckets, tandemStatsTags } from "../../cli/render/envoy-stats";
+import {
+  ASSIGNMENTS_TOTAL, BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_TRANSITIONS, CONFIG_REJECTIONS, REQUESTS_TOTAL, REQUEST_DURATION,
+} from "../../wasm/core/metrics/catalog";
+
+let failing = false;
+let up: Server;
+let now = 1_000_000;
+
+const EXPERIMENT = {
+  name: "checkout-v2", policy: "checkout",
+  stickiness: { sources: ["header:x-user-id"] },
+  variants: [{ name: "stable", weight: 50 }, { name: "canary", weight: 50 }],
+};
+const BREAKER = { policy: "checkout", key: "header:x-tenant", maxKeys: 3, consecutiveFailures: 2, failure: { statuses: [503] } };
+
+beforeAll(async () => {
+  up = createServer((req, res) => {
+    req.resume();
+    now += 7;   // 7 ms of upstream time on the virtual clock
+    res.writeHead(failing ? 503 : 200).end("ok");
+  });
+  await new Promise<void>((ok) => up.listen(0, "127.0.0.1", ok));
+});
+afterAll(() => new Promise<void>((ok) => up.close(() => ok())));
+
+function envoy(filters: Array<{ rootId: string; configuration: unknown }>): Promise<EnvoyGateway> {
+  return startEnvoy({
+    filters: filters.map((f) => ({ wasm: requireBuilt(FILTER_WASM), rootId: f.rootId, configuration: JSON.stringify(f.configuration) })),
+    clusters: { svc: { host: "127.0.0.1", port: (up.address() as AddressInfo).port } },
+    routes: [{ cluster: "svc" }],
+    clock: () => now,
+    workers: 1,
+    admin: { port: 0 },
+    statsTags: tandemStatsTags(),
+    histogramBucketSettings: tandemHistogramBuckets(),
+  });
+}
+
+async function scrape(gw: EnvoyGateway, usedOnly = true): Promise<Map<string, number>> {
+  gw.flushStats();
+  const r = await fetch(`${gw.adminUrl}/stats/prometheus${usedOnly ? "?usedonly" : ""}`);
+  return new Map(parseExposition(await r.text()).map((s) => [seriesId(s), s.value]));
+}
+
+async function send(gw: EnvoyGateway, headers: Record<string, string>): Promise<number> {
+  const r = await fetch(gw.url + "/", { headers });
+  await r.text();
+  return r.status;
+}
+
+describe("Envoy: experiment metrics", () => {
+  let gw: EnvoyGateway;
+  beforeAll(async () => { gw = await envoy([{ rootId: "experiment", configuration: EXPERIMENT }]); });
+  afterAll(() => gw?.close());
+
+  it("exports the catalog's series with real labels: requests, assignments, latency (µs bounds)", async () => {
+    failing = false;
+    for (let i = 0; i < 20; i++) await send(gw, { "x-user-id": `u${i}` });
+    failing = true;
+    await send(gw, { "x-user-id": "u0" });
+    failing = false;
+    const m = await scrape(gw);
+    const by = (v: string, cls: string) => m.get(`${REQUESTS_TOTAL}{code_class="${cls}",experiment="checkout-v2",policy="checkout",reason="split",variant="${v}"}`) ?? 0;
+    expect(by("stable", "2xx") + by("canary", "2xx")).toBe(20);
+    expect(by("stable", "5xx") + by("canary", "5xx")).toBe(1);
+    const assigned = ["stable", "canary"].map((v) => m.get(`${ASSIGNMENTS_TOTAL}{experiment="checkout-v2",policy="checkout",source="header",variant="${v}"}`) ?? 0);
+    expect(assigned[0] + assigned[1]).toBe(21);
+    const count = ["stable", "canary"].map((v) => m.get(`${REQUEST_DURATION}_count{experiment="checkout-v2",policy="checkout",variant="${v}"}`) ?? 0);
+    expect(count[0] + count[1]).toBe(21);
+    // 7 ms each: above the 5 ms bound (5000 µs), within 10 ms (10000 µs)
+    const le = (b: string) => ["stable", "canary"].reduce((a, v) => a + (m.get(`${REQUEST_DURATION}_bucket{experiment="checkout-v2",le="${b}",policy="checkout",variant="${v}"}`) ?? 0), 0);
+    expect([le("5000"), le("10000"), le("+Inf")]).toEqual([0, 21, 21]);
+    // only tandem_ series, no stat name with a label left in it
+    for (const id of m.keys()) expect(id).toMatch(/^tandem_[a-z_]+(\{|$)/);
+  });
+
+  it("without ?usedonly, also the zero series of every label value the policy defines", async () => {
+    const all = await scrape(gw, false);
+    expect(all.get(`${REQUESTS_TOTAL}{code_class="1xx",experiment="checkout-v2",policy="checkout",reason="ramp",variant="canary"}`)).toBe(0);
+  });
+
+  it("counts a configuration the core refused", async () => {
+    expect(gw.reconfigure("experiment", JSON.stringify({ ...EXPERIMENT, policy: "bad name" }))).toBe(false);
+    expect((await scrape(gw)).get(`${CONFIG_REJECTIONS}{plugin="experiment"}`)).toBe(1);
+  });
+});
+
+describe("Envoy: circuit-breaker metrics", () => {
+  it("records transitions, state and rejections per key, at most maxKeys key labels", async () => {
+    const gw = await envoy([{ rootId: "circuit-breaker", configuration: BREAKER }]);
+    try {
+      failing = true;
+      for (const t of ["a", "b", "c", "d", "e"]) for (let i = 0; i < 2; i++) await send(gw, { "x-tenant": t });
+      failing = false;
+      expect(await send(gw, { "x-tenant": "e" })).toBe(503);
+      const m = await scrape(gw);
+      expect(m.get(`${BREAKER_TRANSITIONS}{from="closed",key="other",policy="checkout",to="open"}`)).toBe(2);
+      expect(m.get(`${BREAKER_REJECTIONS}{key="other",policy="checkout"}`)).toBe(1);
+      expect([...m.keys()].filter((k) => k.startsWith(BREAKER_STATE + "{")).length).toBe(4);
+    } finally {
+      failing = false;
+      await gw.close();
+    }
+  });
+});
