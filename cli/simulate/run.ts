@@ -3,6 +3,7 @@
 import type { PolicyDoc } from "../policy-file";
 import { cliCore } from "../dist-core";
 import { CoreDriver } from "./via-core";
+import { TandemMetrics } from "../../core-js/metrics";
 import { formatResult, KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import type { TraceRequest } from "./trace";
 
@@ -11,16 +12,18 @@ export type Via = "core" | "kong" | "envoy";
 export interface Driver {
   run(r: TraceRequest): Promise<SimResult>;
   close(): Promise<void>;
+  /** --metrics: the canonical Prometheus text of what the trace recorded (./metrics.ts) */
+  metricsText?(): Promise<string>;
 }
 
 // `profile`: the gateway `--via core` models (Kong by default, see ./result.ts).
-export interface SimulateOptions { profile?: GatewayProfile }
+export interface SimulateOptions { profile?: GatewayProfile; metrics?: boolean }
 
 export async function openDriver(via: Via, policy: PolicyDoc, o: SimulateOptions = {}): Promise<Driver> {
   switch (via) {
-    case "core": return new CoreDriver(cliCore(), policy, o.profile ?? KONG_PROFILE);
-    case "kong": return (await import("./via-kong")).KongDriver.start(policy);
-    case "envoy": return (await import("./via-envoy")).EnvoyDriver.start(policy);
+    case "core": return new CoreDriver(cliCore(), policy, o.profile ?? KONG_PROFILE, o.metrics ? new TandemMetrics() : null);
+    case "kong": return (await import("./via-kong")).KongDriver.start(policy, !!o.metrics);
+    case "envoy": return (await import("./via-envoy")).EnvoyDriver.start(policy, !!o.metrics);
   }
 }
 
@@ -33,6 +36,7 @@ export async function simulate(via: Via, policy: PolicyDoc, trace: TraceRequest[
       results.push(res);
       emit(formatResult(res));
     }
+    if (o.metrics && driver.metricsText) emit((await driver.metricsText()).trimEnd());
   } finally {
     await driver.close();
   }

@@ -8,7 +8,7 @@
 // latencyMs later, when the outcome is recorded with latency latencyMs. A refused
 // connection or a reset takes no time (the scripted upstreams answer them at once); a
 // timeout takes latencyMs (the time until the gateway gave up).
-import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission } from "../../core-js/tandem-core";
+import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall } from "../../core-js/tandem-core";
 import { BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
@@ -21,6 +21,9 @@ import { VARIANT_HEADER } from "../../core-js/tandem-core";
 import type { FaultPlan } from "../../core-js/tandem-core";
 import { faultConfig } from "../fault-config";
 import { faultField } from "../../plugins/fault-injection/trace";
+import { KeyLabels, TandemMetrics } from "../../core-js/metrics";
+import { canonicalMetrics } from "./metrics";
+import { reasonLabelIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
 
 // The fault the fault-injection plugin injected into a request; upstream: scope upstream.
 interface Fault { delayMs: number | null; abortStatus: number | null; upstream: boolean }
@@ -65,7 +68,12 @@ export class CoreDriver {
   private readonly variantUpstreams: Record<string, string>;
   readonly faults: FaultPlan | null;      // spec.faults (the fault-injection plugin)
 
-  constructor(private readonly core: TandemCore, policy: PolicyDoc, private readonly profile: GatewayProfile = KONG_PROFILE) {
+  // `tandem simulate --metrics`: what a Kong plugin server records (core-js/metrics.ts),
+  // from the same core calls.
+  private readonly keyLabels: KeyLabels | null;
+
+  constructor(private readonly core: TandemCore, policy: PolicyDoc, private readonly profile: GatewayProfile = KONG_PROFILE,
+    readonly metrics: TandemMetrics | null = null) {
     const ex = experimentConfig(policy);
     this.plan = ex ? core.configureExperiment(JSON.stringify(ex)) : null;
     const cb = breakerConfig(policy);
@@ -73,6 +81,14 @@ export class CoreDriver {
     this.variantUpstreams = variantUpstreams(policy);
     const fc = faultConfig(policy);
     this.faults = fc ? core.configureFaults(JSON.stringify(fc)) : null;
+    this.keyLabels = this.breaker ? new KeyLabels(Number(this.breaker.settings.maxKeys)) : null;
+  }
+
+  private breakerMetrics(key: string, c: BreakerCall): void {
+    const m = this.metrics;
+    const b = this.breaker;
+    if (!m || !b) return;
+    if (c.transition !== null) m.breakerTransition(b.policy, this.keyLabels!.label(key), c.prevState, c.state);
   }
 
   // The fault-injection plugin (after experiment and breaker, on the headers they left):
@@ -83,6 +99,10 @@ export class CoreDriver {
     if (!plan) return null;
     const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
     const d = this.core.decideFault(plan, facts, r.t);
+    if (this.metrics && d.fault >= 0) {
+      if (d.delayMs !== null) this.metrics.fault(plan.policy, "delay");
+      if (d.abortStatus !== null) this.metrics.fault(plan.policy, "abort");
+    }
     return d.fault < 0 ? null : { delayMs: d.delayMs, abortStatus: d.abortStatus, upstream: plan.faults[d.fault].scope === "upstream" };
   }
 
@@ -118,6 +138,7 @@ export class CoreDriver {
     let variant: string | null = null;
     let upstream: string | null = null;
     let guard: GuardAdmission | null = null;
+    let decided: { variant: string; reason: number } | null = null;
     if (this.plan) {
       const plan = this.plan;
       const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
@@ -127,6 +148,12 @@ export class CoreDriver {
         const v = plan.variants[d.variant];
         variant = v.name;
         upstream = v.upstream;
+        if (this.metrics && plan.metrics) {
+          const ks = this.core.lastKeySource(plan);
+          this.metrics.assignment(plan.policy, plan.name, v.name, sourceLabelIndex(ks >= 0 ? plan.sourceKinds[ks] : 0, ks < 0));
+          if (d.guard !== null) this.metrics.guard(plan.policy, plan.name, plan.variants[plan.guards[d.guard.index].variant].name, d.guard.state, false);
+          decided = { variant: v.name, reason: reasonLabelIndex(d.reason) };
+        }
       }
       res.setCookie = d.setCookie;
       if (plan.tags.length > 0) res.tags = d.tags;
@@ -146,7 +173,20 @@ export class CoreDriver {
     if (guard !== null && guard.tracked && this.plan) {
       const u = reached !== undefined ? answerOf(r, reached ?? DEFAULT_UPSTREAM) : null;
       const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
-      this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs);
+      const g = this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs);
+      if (this.metrics && this.plan.metrics) {
+        const p = this.plan;
+        this.metrics.guard(p.policy, p.name, p.variants[p.guards[guard.index].variant].name, g.state, g.transition !== null && g.state === "open");
+      }
+    }
+    if (this.metrics && this.plan && decided) {
+      // The status the client got; the upstream's latency when one answered or failed
+      // (a fault with scope upstream stands in for it), as the Kong plugin's log phase.
+      const p = this.plan;
+      this.metrics.request(p.policy, p.name, decided.variant, decided.reason, out.res.status);
+      const u = reached !== undefined ? answerOf(r, reached ?? DEFAULT_UPSTREAM) : null;
+      const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
+      if ((o.status ?? 0) > 0 || (o.error ?? 0) !== 0) this.metrics.latency(p.policy, p.name, decided.variant, o.latencyMs);
     }
     if (this.plan && this.plan.guards.length > 0) out.res.guards = this.core.guardStates(this.plan);
     return out.res;
@@ -164,6 +204,8 @@ export class CoreDriver {
     if (!b) return { res: { ...res, variant, upstream, status: upstreamStatus }, reached: upstream, fault: this.fault(r, h) };
 
     const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h }), r.t);
+    this.breakerMetrics(a.key, a);
+    if (!a.admitted && this.metrics) this.metrics.breakerRejection(b.policy, this.keyLabels!.label(a.key));
     if (!a.admitted) {
       res.breaker = a.state;
       const f = b.fallback;
@@ -187,12 +229,17 @@ export class CoreDriver {
     const fault = this.fault(r, h);
     if (fault?.abortStatus != null) {
       // answered by a later plugin before any upstream: the breaker records nothing
-      if (a.permitted) res.breaker = this.core.recordBreaker(b, a.key, a.flags, a.generation, withUpstreamFault({ status: 0, latencyMs: 0 }, fault), r.t).state;
+      if (a.permitted) {
+        const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, withUpstreamFault({ status: 0, latencyMs: 0 }, fault), r.t);
+        this.breakerMetrics(a.key, rec);
+        res.breaker = rec.state;
+      }
       return { res, fault };
     }
     if (a.permitted) {
       const o = withUpstreamFault(outcome(u, p), fault);
       const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
+      this.breakerMetrics(a.key, rec);
       res.breaker = rec.state;
       const f = b.fallback;
       if (p.upstreamFailureFallback && f && this.core.fallbackOnOutcome(b, rec.outcome, sentMethod(r)) === FallbackKind.Respond) {
@@ -206,6 +253,10 @@ export class CoreDriver {
       }
     }
     return { res, reached: upstream, fault };
+  }
+
+  async metricsText(): Promise<string> {
+    return this.metrics ? canonicalMetrics([await this.metrics.text()], false) : "";
   }
 
   async close(): Promise<void> {

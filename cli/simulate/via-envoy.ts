@@ -29,6 +29,8 @@ import { isBreakerSlot, readSharedState } from "../../core-js/shared-state";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 import { envoyRequestId } from "./trace";
 import { ISTIO_PATH_NORMALIZATION } from "./edge";
+import { tandemHistogramBuckets, tandemStatsTags } from "../render/envoy-stats";
+import { canonicalMetrics } from "./metrics";
 
 const SIM_TIMEOUT_MS = 300;
 // ---- the filter's shared data (wasm/filter/breaker-store.ts, read by core-js/shared-state.ts) ----
@@ -127,7 +129,7 @@ async function streamsDone(gw: EnvoyGateway): Promise<void> {
 }
 
 export class EnvoyDriver {
-  static async start(policy: PolicyDoc): Promise<GatewayDriver> {
+  static async start(policy: PolicyDoc, metrics = false): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
     const cb = breakerConfig(policy);
     const rerouteUpstream = rerouteTarget(policy.spec.fallback)?.upstream ?? null;
@@ -167,6 +169,9 @@ export class EnvoyDriver {
         pathNormalization: ISTIO_PATH_NORMALIZATION,
         uuid: () => envoyRequestId(line),
         virtualTicks: ticks,
+        // tandem render's stats_config: the metrics with real labels (docs/metrics.md)
+        statsTags: tandemStatsTags(),
+        histogramBucketSettings: tandemHistogramBuckets(),
       });
       const watch = cb ? new BreakerWatch(gw, sharedData, policy) : null;
       const guards = guardNames(gw);
@@ -179,6 +184,7 @@ export class EnvoyDriver {
         ...(watch ? { breakerReport: async () => watch.report() } : {}),
         guardReport: async () => guardStates(sharedData, guards),
         ...(fc ? faultWatch(gw, ticks, () => now) : {}),
+        ...(metrics ? { metricsText: async () => { gw.flushStats(); return canonicalMetrics([gw.prometheus(true)], true); } } : {}),
         close: () => gw.close(),
       };
     } catch (e) {

@@ -21,6 +21,8 @@ export interface BreakerReport { action: Extract<Action, "forward" | "fallback" 
 
 export interface GatewayHandle {
   port: number;
+  // --metrics: the gateway's metrics, canonical (./metrics.ts)
+  metricsText?(): Promise<string>;
   setNow(ms: number): Promise<void>;
   // Called with each trace line before it is sent (the Envoy path draws its request id).
   beforeRequest?(r: TraceRequest): void;
@@ -73,6 +75,10 @@ export class GatewayDriver {
   constructor(readonly gateway: "kong" | "envoy", readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null) {}
 
   record = (a: UpstreamAttempt): void => { this.last = a; };
+
+  async metricsText(): Promise<string> {
+    return (await this.gw?.metricsText?.()) ?? "";
+  }
 
   async run(r: TraceRequest): Promise<SimResult> {
     const gw = this.gw!;

@@ -12,6 +12,8 @@ import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../re
 import { kongFaultConfig } from "../fault-config";
 import { FAULT_TRACE_ENV, parseFaultTrace, type FaultField } from "../../plugins/fault-injection/trace";
 import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
+import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
+import { canonicalMetrics } from "./metrics";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 
 // Simulated upstream timeouts answer after this much real time (virtual time is
@@ -32,7 +34,7 @@ export function kicInstanceName(policy: PolicyDoc, plugin: string): string {
 }
 
 export class KongDriver {
-  static async start(policy: PolicyDoc): Promise<GatewayDriver> {
+  static async start(policy: PolicyDoc, metrics = false): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver("kong", facts, ups);
@@ -58,6 +60,8 @@ export class KongDriver {
         instanceName: kicInstanceName(policy, "fault-injection"),
       });
     }
+    // --metrics: each plugin server serves /metrics on a free port (plugins/shared/metrics.ts).
+    if (metrics) for (const p of plugins) p.env = { [METRICS_PORT_ENV]: "0" };
     // The plugin servers inherit the environment when spawned: the breaker reports
     // each request (plugins/circuit-breaker/trace.ts).
     const before = process.env[TRACE_ENV];
@@ -97,6 +101,9 @@ export class KongDriver {
       guardReport: (last) => guardReport(gw, last),
       pluginConfigs: () => Object.fromEntries(plugins.map((p) => [p.name, gw.kongConfig(p.name)])),
       faultReport: (last) => faultReport(gw, last),
+      ...(metrics ? {
+        metricsText: async () => canonicalMetrics(await Promise.all(plugins.map(async (p) => (await fetch(await gw.pluginServer(p.name).metricsUrl())).text())), false),
+      } : {}),
       close: () => gw.close(),
     };
     return driver;
