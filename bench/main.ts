@@ -9,6 +9,7 @@ import { peersBench } from './peers';
 import { soak } from './soak';
 import { hostCalls } from './host-calls';
 import { faultDelays, faultOverhead } from './fault';
+import { metricsOverhead } from './metrics';
 import { playgroundLoad } from './playground';
 
 const sections: Record<string, () => unknown> = {
@@ -26,6 +27,7 @@ const sections: Record<string, () => unknown> = {
   // not in the default run (minutes): npm run bench -- --only=soak
   soak: () => soak(),
   'fault-overhead': () => faultOverhead(),
+  'metrics-overhead': () => metricsOverhead(),
   'fault-delays': () => faultDelays(),
   'playground-load': () => playgroundLoad(),
 };
