@@ -15,8 +15,11 @@ import type { Decision, GatewaySecond, LoadSecond, LoadSettings, LoadTarget, Sou
 const TICK_MS = 10;
 // Beyond this many pairs in flight, a tick's pairs are skipped and counted ("skipped:
 // the gateways are behind" on the page): the generator never queues without bound when
-// a gateway falls behind, so latencies stay the gateways' own, not a queue's.
-const MAX_IN_FLIGHT = 256;
+// a gateway falls behind, so latencies stay the gateways' own, not a queue's. 64 pairs
+// carry 1,000 pairs/s up to 64 ms a pair; on the busy 2-core machine more in flight gave
+// the harnesses fewer pairs a second, not more (bench playground-load: 256 → 8–22/s,
+// 64 → 67/s, 16 → 27/s at load average 20–27).
+const MAX_IN_FLIGHT = 64;
 const DECISIONS_KEPT = 12;
 // Users remembered for the agreement line and moves: beyond it, new users are not
 // tracked (the counts say so by not growing). 200,000 entries ≈ 30 MB.
