@@ -94,10 +94,13 @@ export class Stack {
   }
 
   private async startGateways(shape: PolicyShape): Promise<void> {
+    // The first policy's backends on --backend-port and up (checked free at start); a
+    // later policy's new upstreams on any free port, so a reload never meets a busy one.
+    const first = this.generation === 0;
     for (const n of shape.upstreams) {
       if (this.backends.has(n)) continue;
       const i = this.backends.size;
-      const port = this.ports.backend === 0 ? 0 : this.ports.backend + i;
+      const port = this.ports.backend === 0 || !first ? 0 : this.ports.backend + i;
       this.backends.set(n, await demoBackend(n, port, shape.variantHeader));
     }
     const addrs = Object.fromEntries(shape.upstreams.map((n) => [n, this.addr(n)]));
