@@ -109,5 +109,13 @@ describe("playground data endpoint", () => {
     expect(f.status).toBe(400);
     expect(f.json.message).toContain("faults.enabled: this policy has no spec.faults");
     await until(state, (x) => ["kong", "envoy"].every((g) => sum(x.gateways[g].rate.stable ?? []) > 10), 60_000, "traffic after the reload");
-  }, 120_000);
+    // other upstreams: new demo backends, both gateways restarted on their ports
+    const bg = await control({ policy: { example: "blue-green.yaml" } });
+    expect(bg.json).toEqual({ ok: true, message: "policy blue-green.yaml running on Kong and Envoy" });
+    const b = await until(state, (x) => ["kong", "envoy"].every((g) => sum(x.gateways[g].rate.blue ?? []) > 10), 60_000, "traffic on blue");
+    expect(weights(b)).toBe("blue 100, green 0");
+    expect(b.gateways.kong.url).toBe(pg.kong);
+    expect(b.gateways.envoy.url).toBe(pg.envoy);
+    for (const g of ["kong", "envoy"]) expect(b.gateways[g].split).toEqual({ blue: 100 });
+  }, 180_000);
 });
