@@ -18,7 +18,7 @@
 //   (an earlier filter replied locally) gets on_context_create right before on_log;
 // - on_done then on_delete when the stream is destroyed (after on_log).
 
-import { FilterDataStatus, FilterHeadersStatus } from './abi-status.js';
+import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus } from './abi-status.js';
 import type { BodyBuffer, FilterContext } from './context.js';
 import type { HeaderMap } from './header-map.js';
 
@@ -145,6 +145,29 @@ export function encodeData(ctx: FilterContext, body: BodyBuffer, endOfStream: bo
     vm.afterVmCall();
   }
   if (result === 'continue') ctx.responseBody = null;
+  return result;
+}
+
+/**
+ * Context::encodeTrailers → proxy_on_response_trailers(context_id, trailers): the map is
+ * the one the filter may read and change (Context::getMap ResponseTrailers) until it
+ * returns; Stop pauses the stream like headers (convertVmCallResultToFilterTrailersStatus).
+ */
+export function encodeTrailers(ctx: FilterContext, trailers: HeaderMap): FilterResult {
+  if (!ctx.inVmContextCreated || ctx.failureLocalReplySent) return 'continue';
+  ctx.responseTrailers = trailers;
+  const vm = ctx.vm;
+  let result: FilterResult;
+  if (isFailed(ctx)) {
+    result = checkFail(ctx);
+  } else if (!vm.fns.proxy_on_response_trailers) {
+    result = 'continue';
+  } else {
+    const r = vm.invoke(ctx, 'proxy_on_response_trailers', vm.fns.proxy_on_response_trailers, ctx.id, trailers.size);
+    result = isFailed(ctx) ? checkFail(ctx) : ctx.vm.stopIteration || r !== FilterTrailersStatus.Continue ? 'stop' : 'continue';
+    vm.afterVmCall();
+  }
+  if (result === 'continue') ctx.responseTrailers = null;
   return result;
 }
 

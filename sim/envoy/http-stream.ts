@@ -23,9 +23,9 @@
 import type http from 'node:http';
 import { ResponseFlag } from './abi-status.js';
 import { BodyBuffer, FilterContext, type PluginConfig, type RootContext, type StreamCallbacks } from './context.js';
-import { decodeData, decodeHeaders, destroy, encodeData, encodeHeaders, log, type FilterResult } from './filter-lifecycle.js';
+import { decodeData, decodeHeaders, destroy, encodeData, encodeHeaders, encodeTrailers, log, type FilterResult } from './filter-lifecycle.js';
 import { HeaderMap } from './header-map.js';
-import { RouterReply, prepareLocalReply, type LocalReply } from './local-reply.js';
+import { RouterReply, isGrpcContentType, prepareLocalReply, type LocalReply } from './local-reply.js';
 import type { Pair } from './pairs.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { StreamInfo, allocConnectionId } from './stream-info.js';
@@ -57,6 +57,19 @@ export interface StreamEnv {
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
+/**
+ * The upstream response's trailers as a map, null when it had none. They travel as
+ * HTTP/1.1 chunked trailer fields between the harness and test upstreams (Envoy's
+ * HTTP/2 codec carries them as a trailing HEADERS frame; a filter sees the same map).
+ */
+function trailerMap(res: http.IncomingMessage): HeaderMap | null {
+  const raw = res.rawTrailers;
+  if (raw.length === 0) return null;
+  const m = new HeaderMap('response');
+  for (let i = 0; i < raw.length; i += 2) m.add(raw[i].toLowerCase(), raw[i + 1]);
+  return m;
+}
+
 function readAll(s: NodeJS.ReadableStream): Promise<Buffer | null> {
   return new Promise((resolve) => {
     const parts: Buffer[] = [];
@@ -73,6 +86,7 @@ export class HttpStream implements StreamCallbacks {
   private readonly handles: Array<PluginHandle | null>;
   private readonly requestMap: HeaderMap;
   private responseMap: HeaderMap | null = null;
+  private responseTrailers: HeaderMap | null = null;
   private local: LocalReply | null = null;
   private localIsDirect = false;
   private encoding = false;
@@ -106,7 +120,7 @@ export class HttpStream implements StreamCallbacks {
     this.info.downstreamLocal = { ip: sock.localAddress ?? '127.0.0.1', port: sock.localPort ?? 0 };
     this.info.protocol = `HTTP/${req.httpVersion}`;
     this.requestMap = this.buildRequestHeaders();
-    this.isGrpc = (this.requestMap.get('content-type') ?? '').startsWith('application/grpc');
+    this.isGrpc = isGrpcContentType(this.requestMap.get('content-type'));
     this.isHead = this.requestMap.get(':method') === 'HEAD';
     res.on('close', () => {
       if (!res.writableFinished && !this.aborted) {
@@ -398,13 +412,15 @@ export class HttpStream implements StreamCallbacks {
         return;
       }
       call.complete();
-      const buf = new BodyBuffer(data, true);
-      if (!(await this.encodeChain((ctx) => encodeData(ctx, buf, true)))) return;
+      const trailers = trailerMap(res);
+      const buf = new BodyBuffer(data, trailers === null);
+      if (!(await this.encodeChain((ctx) => encodeData(ctx, buf, trailers === null)))) return;
+      if (trailers !== null && !(await this.encodeChain((ctx) => encodeTrailers(ctx, trailers)))) return;
       this.encoding = false;
       const out = this.isHead ? Buffer.alloc(0) : buf.data;
       if (!this.isHead && map.has('content-length')) map.setInline('content-length', String(out.length));
       this.info.bytesSent = out.length;
-      this.writeResponse(map, out);
+      this.writeResponse(map, out, trailers);
       return;
     }
     this.encoding = false;
@@ -414,9 +430,26 @@ export class HttpStream implements StreamCallbacks {
     res.on('error', () => this.lateUpstreamReset());
     res.on('end', () => {
       call.complete();
-      this.res.end();
+      const trailers = trailerMap(res);
+      if (trailers === null) return this.res.end();
+      // The upstream's trailers go through every filter's on_response_trailers, in
+      // reverse order, then to the client (FilterManager::encodeTrailers).
+      void this.encodeChain((ctx) => encodeTrailers(ctx, trailers)).then((ok) => {
+        this.encoding = false;
+        if (!ok || this.aborted) return;
+        this.sendTrailers(trailers);
+        this.res.end();
+      });
     });
     res.pipe(this.res, { end: false });
+  }
+
+  /** The trailers as the codec writes them (HTTP/1.1 chunked trailer fields). */
+  private sendTrailers(trailers: HeaderMap): void {
+    this.responseTrailers = trailers;
+    const out: Record<string, string> = {};
+    for (let i = 0; i < trailers.keys.length; i++) out[trailers.keys[i]] = trailers.values[i];
+    this.res.addTrailers(out);
   }
 
   private lateUpstreamReset(): void {
@@ -522,10 +555,18 @@ export class HttpStream implements StreamCallbacks {
     res.setHeader('server', 'envoy'); // server_header_transformation: OVERWRITE (default)
   }
 
-  private writeResponse(map: HeaderMap, body: Buffer): void {
+  private writeResponse(map: HeaderMap, body: Buffer, trailers: HeaderMap | null = null): void {
     if (this.downstreamStarted || this.aborted) return;
     this.writeHead(map);
     this.info.bytesSent = body.length;
+    if (trailers !== null) {
+      // Trailers need a chunked body on HTTP/1.1: no content-length then.
+      this.res.removeHeader('content-length');
+      this.res.write(body);
+      this.sendTrailers(trailers);
+      this.res.end();
+      return;
+    }
     this.res.end(body);
   }
 
@@ -536,7 +577,7 @@ export class HttpStream implements StreamCallbacks {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.upstream?.abort();
     this.info.requestCompleteMs = this.env.clock() - this.info.startTimeMs;
-    for (const ctx of this.ctxs) if (ctx) log(ctx, this.requestMap, this.responseMap, null);
+    for (const ctx of this.ctxs) if (ctx) log(ctx, this.requestMap, this.responseMap, this.responseTrailers);
     for (const ctx of this.ctxs) if (ctx) destroy(ctx);
     for (const h of this.handles) if (h) this.env.releaseRoot(h.root, h.vm);
   }

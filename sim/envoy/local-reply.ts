@@ -17,6 +17,26 @@ export interface LocalReply {
   details: string;
 }
 
+/**
+ * Envoy's PercentEncoding::encode (source/common/http/utility.cc) for grpc-message: bytes
+ * below ' ', from '~' up (a signed char: every byte >= 0x80 too) and '%' become %XX.
+ */
+export function grpcPercentEncode(text: string): string {
+  let out = '';
+  for (const b of Buffer.from(text, 'utf8')) {
+    out += b < 0x20 || b >= 0x7e || b === 0x25 ? `%${b.toString(16).toUpperCase().padStart(2, '0')}` : String.fromCharCode(b);
+  }
+  return out;
+}
+
+/**
+ * Grpc::Common::hasGrpcContentType (source/common/grpc/common.cc): exactly
+ * "application/grpc" or "application/grpc+..."; "application/grpc-web" is not gRPC.
+ */
+export function isGrpcContentType(ct: string | undefined): boolean {
+  return ct !== undefined && ct.startsWith('application/grpc') && (ct.length === 16 || ct[16] === '+');
+}
+
 const HTTP_TO_GRPC: Record<number, number> = { 400: 13, 401: 16, 403: 7, 404: 12, 429: 14, 502: 14, 503: 14, 504: 14 };
 
 export function prepareLocalReply(
@@ -35,7 +55,7 @@ export function prepareLocalReply(
     if (headers.get('grpc-status') === undefined) {
       headers.setInline('grpc-status', String(opts.grpcStatus ?? HTTP_TO_GRPC[status] ?? 2));
     }
-    if (body) headers.setInline('grpc-message', encodeURIComponent(body));
+    if (body) headers.setInline('grpc-message', grpcPercentEncode(body));
     headers.remove('content-length');
     return { status: 200, body: '', headers, details };
   }
