@@ -81,6 +81,7 @@ const breakerFields: Record<string, S> = {
   failure: obj("What counts as a failure", {
     statuses: statusList("failing statuses (default [\"5xx\"])"), ignoreStatuses: statusList("statuses that count as neither (default [])"),
     errors: { type: "array", description: "transport errors that count as failures (default all)", uniqueItems: true, items: { enum: ["connect", "reset", "timeout"] } },
+    grpcStatuses: { type: "array", description: "gRPC statuses that count as failures, for gRPC replies (default [4, 13, 14]); other codes succeed", uniqueItems: true, items: { type: "integer", minimum: 0, maximum: 16 } },
   }),
   mode: oneOfEnum("enforce; dry_run (never rejects); forced_open (rejects all); forced_closed (admits all)", ["enforce", "dry_run", "forced_open", "forced_closed"], "enforce"),
 };
@@ -165,6 +166,7 @@ const fallbackOne: S = obj("What answers when the breaker rejects: exactly one o
     headers: { type: "object", description: "at most 64 headers (not content-type: use contentType)", maxProperties: 64, additionalProperties: { type: "string", maxLength: 8192 } },
     body: str("body, at most 65536 bytes of UTF-8", { default: "" }),
     contentType: str("Content-Type (default text/plain; charset=utf-8 with a body)"),
+    grpcStatus: int("to a gRPC request: a trailers-only 200 with this grpc-status and the body as grpc-message", 0, 16, 14),
   }),
   reroute: obj("Send the request elsewhere: exactly one of variant, upstream", {
     variant: str("one of spec.experiment's variants", { pattern: NAME }),

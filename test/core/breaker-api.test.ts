@@ -33,9 +33,12 @@ describe("breaker ABI: configure", () => {
     expect(p.needs).toEqual([{ kind: FactKind.Header, name: "x-tenant" }]);
     expect(p.fallback).toEqual({
       kind: "respond", status: 429, headers: { "x-why": "breaker \"open\"" }, body: "zu — viel\n\u0001", contentType: "text/plain",
-      retryAfter: true, variant: null, upstream: null, onOpen: true, onUpstreamFailure: false,
+      retryAfter: true, grpcStatus: 14, grpcMessage: "zu %E2%80%94 viel%0A%01", variant: null, upstream: null, onOpen: true, onUpstreamFailure: false,
     });
-    expect(p.reject).toEqual({ status: 503, headers: {}, body: "circuit breaker open", contentType: "text/plain; charset=utf-8", retryAfter: true });
+    expect(p.reject).toEqual({
+      status: 503, headers: {}, body: "circuit breaker open", contentType: "text/plain; charset=utf-8", retryAfter: true,
+      grpcStatus: 14, grpcMessage: "circuit breaker open",
+    });
     expect(p.settings).toMatchObject({ key: "header:x-tenant", minimumCalls: 20, window: { type: "count", size: 100 } });
     core.releaseBreaker(p);
 

@@ -18,7 +18,7 @@ const DEFAULTS = {
   openDurationMs: 30000,
   openBackoff: { multiplier: 1, maxMs: 30000 },   // no backoff
   halfOpen: { permittedCalls: 3, maxWaitMs: 30000 },
-  failure: { statuses: ["5xx"], ignoreStatuses: [], errors: ["connect", "reset", "timeout"] },
+  failure: { statuses: ["5xx"], ignoreStatuses: [], errors: ["connect", "reset", "timeout"], grpcStatuses: [4, 13, 14] },
   mode: "enforce",
   fallback: null,
 };
@@ -34,7 +34,7 @@ describe("circuitBreaker config: defaults", () => {
       key: null, maxKeys: null, window: { type: null, size: null, sizeMs: null, buckets: null }, minimumCalls: null,
       failureRateThreshold: null, slowCallDurationMs: null, slowCallRateThreshold: null, consecutiveFailures: null,
       openDurationMs: null, openBackoff: { multiplier: null, maxMs: null }, halfOpen: { permittedCalls: null, maxWaitMs: null },
-      failure: { statuses: null, ignoreStatuses: null, errors: null }, mode: null, fallback: null,
+      failure: { statuses: null, ignoreStatuses: null, errors: null, grpcStatuses: null }, mode: null, fallback: null,
     };
     expect(core.configure(kong)).toEqual(DEFAULTS);
   });
@@ -63,7 +63,9 @@ describe("circuitBreaker config: defaults", () => {
     expect(s.key).toBe("header:x-tenant");
     expect(s.failureRateThreshold).toBe(33.33);
     expect(s.slowCallRateThreshold).toBe(0.5);
-    expect(s.failure).toEqual({ statuses: ["5xx", "429", "408"], ignoreStatuses: ["501"], errors: ["timeout"] });
+    expect(s.failure).toEqual({ statuses: ["5xx", "429", "408"], ignoreStatuses: ["501"], errors: ["timeout"], grpcStatuses: [4, 13, 14] });
+    expect(core.configure({ failure: { grpcStatuses: [2, 16, 0] } }).failure.grpcStatuses).toEqual([2, 16, 0]);
+    expect(core.configure({ failure: { grpcStatuses: [] } }).failure.grpcStatuses).toEqual([]);
     expect(core.configure({ key: "route", mode: "dry_run" })).toMatchObject({ key: "route", mode: "dry_run" });
   });
 
@@ -115,6 +117,10 @@ describe("circuitBreaker config: rejections", () => {
     ["unknown error kind", { failure: { errors: ["dns"] } }, "circuitBreaker.failure.errors[0]: must be one of connect, reset, timeout, got \"dns\""],
     ["duplicate error kind", { failure: { errors: ["reset", "reset"] } }, "circuitBreaker.failure.errors[1]: must be unique, got \"reset\""],
     ["error kind type", { failure: { errors: [1] } }, "circuitBreaker.failure.errors[0]: must be a string, got 1"],
+    ["gRPC status above 16", { failure: { grpcStatuses: [14, 17] } }, "circuitBreaker.failure.grpcStatuses[1]: must be a gRPC status code, an integer 0-16, got 17"],
+    ["gRPC status as a string", { failure: { grpcStatuses: ["14"] } }, "circuitBreaker.failure.grpcStatuses[0]: must be a gRPC status code, an integer 0-16, got \"14\""],
+    ["gRPC status not integer", { failure: { grpcStatuses: [1.5] } }, "circuitBreaker.failure.grpcStatuses[0]: must be a gRPC status code, an integer 0-16, got 1.5"],
+    ["duplicate gRPC status", { failure: { grpcStatuses: [13, 13] } }, "circuitBreaker.failure.grpcStatuses[1]: must be unique, got 13"],
     ["statuses not array", { failure: { statuses: "5xx" } }, "circuitBreaker.failure.statuses: must be an array, got \"5xx\""],
     ["mode", { mode: "off" }, "circuitBreaker.mode: must be one of enforce, dry_run, forced_open, forced_closed, got \"off\""],
     ["key kind", { key: "cookie:x" }, "circuitBreaker.key: must be one of upstream, route, header:<name>, got \"cookie:x\""],
@@ -139,15 +145,16 @@ describe("circuitBreaker config: rejections", () => {
 describe("fallback config", () => {
   it("respond defaults: 503, no body, no content type, Retry-After derived, on open", () => {
     expect(core.configure({ respond: {} }, "fallback")).toEqual({
-      respond: { status: 503, headers: {}, bodyBytes: 0, contentType: "", retryAfter: true }, on: ["open"],
+      respond: { status: 503, headers: {}, bodyBytes: 0, contentType: "", retryAfter: true, grpcStatus: 14 }, on: ["open"],
     });
+    expect(core.configure({ respond: { grpcStatus: 8 } }, "fallback").respond.grpcStatus).toBe(8);
     expect(core.configure({ fallback: { respond: { body: "down" } } }).fallback.respond.contentType).toBe("text/plain; charset=utf-8");
   });
 
   it("keeps a Retry-After the user set, lowercases header names", () => {
     const f = core.configure({ respond: { status: 429, headers: { "Retry-After": "120", "X-Fallback": "tandem" }, body: "{}", contentType: "application/json" }, on: ["open", "upstreamFailure"] }, "fallback");
     expect(f).toEqual({
-      respond: { status: 429, headers: { "retry-after": "120", "x-fallback": "tandem" }, bodyBytes: 2, contentType: "application/json", retryAfter: false },
+      respond: { status: 429, headers: { "retry-after": "120", "x-fallback": "tandem" }, bodyBytes: 2, contentType: "application/json", retryAfter: false, grpcStatus: 14 },
       on: ["open", "upstreamFailure"],
     });
   });
@@ -164,7 +171,7 @@ describe("fallback config", () => {
 
   it("treats Kong's all-null records as absent", () => {
     expect(core.configure({ respond: { status: 502, headers: null, body: null, contentType: null }, reroute: { variant: null, upstream: null }, on: null }, "fallback"))
-      .toEqual({ respond: { status: 502, headers: {}, bodyBytes: 0, contentType: "", retryAfter: true }, on: ["open"] });
+      .toEqual({ respond: { status: 502, headers: {}, bodyBytes: 0, contentType: "", retryAfter: true, grpcStatus: 14 }, on: ["open"] });
   });
 
   const cases: Array<[string, unknown, string]> = [
@@ -186,7 +193,8 @@ describe("fallback config", () => {
     ["duplicate header", { respond: { headers: { "X-A": "1", "x-a": "2" } } }, "fallback.respond.headers.x-a: must be unique (header names ignore case)"],
     ["headers not object", { respond: { headers: [] } }, "fallback.respond.headers: must be an object, got an array"],
     ["empty content type", { respond: { contentType: "" } }, "fallback.respond.contentType: must be a header value (no control characters, at most 8192), got \"\""],
-    ["respond unknown field", { respond: { code: 503 } }, "fallback.respond.code: unknown field (allowed: status, headers, body, contentType)"],
+    ["respond unknown field", { respond: { code: 503 } }, "fallback.respond.code: unknown field (allowed: status, headers, body, contentType, grpcStatus)"],
+    ["respond grpcStatus above 16", { respond: { grpcStatus: 17 } }, "fallback.respond.grpcStatus: must be between 0 and 16, got 17"],
     ["reroute without target", { reroute: {} }, "fallback.reroute: must have exactly one of variant, upstream"],
     ["reroute with both targets", { reroute: { variant: "a", upstream: "b" } }, "fallback.reroute: must have exactly one of variant, upstream"],
     ["reroute variant name", { reroute: { variant: "bad name" } }, "fallback.reroute.variant: must match [A-Za-z0-9._-]{1,64}, got \"bad name\""],

@@ -1,6 +1,7 @@
 // The breaker state machine in the core, rule by rule, with virtual time (issue 4).
 import { beforeEach, describe, expect, it } from "vitest";
 import { Admission, BreakerCore, ERROR, OUTCOME, type Outcome } from "../support/breaker-core";
+import { GRPC_STATUS_BASE } from "../../wasm/core/contract";
 
 const core = BreakerCore.load();
 const K = "api-v1";
@@ -352,10 +353,22 @@ describe("outcome classification", () => {
     setup({});
     for (const s of [500, 502, 503, 504, 599]) expect(core.classify(s), String(s)).toBe(OUTCOME.failure);
     for (const s of [100, 200, 204, 301, 404, 429, 499]) expect(core.classify(s), String(s)).toBe(OUTCOME.success);
-    for (const s of [0, 99, 600, 1000, -1]) expect(core.classify(s), String(s)).toBe(OUTCOME.ignored);
+    for (const s of [0, 99, 600, 999, 1017, -1]) expect(core.classify(s), String(s)).toBe(OUTCOME.ignored);
     for (const e of [ERROR.connect, ERROR.reset, ERROR.timeout]) expect(core.classify(0, e)).toBe(OUTCOME.failure);
     expect(core.classify(200, ERROR.reset)).toBe(OUTCOME.failure);          // the error wins
     expect(core.classify(0, 7)).toBe(OUTCOME.ignored);                      // unknown error kind
+  });
+
+  it("gRPC replies (GRPC_STATUS_BASE + grpc-status): failure.grpcStatuses fail, other codes succeed, errors still win", () => {
+    setup({});
+    for (const g of [4, 13, 14]) expect(core.classify(GRPC_STATUS_BASE + g), `grpc ${g}`).toBe(OUTCOME.failure);
+    for (const g of [0, 1, 2, 3, 5, 7, 8, 12, 15, 16]) expect(core.classify(GRPC_STATUS_BASE + g), `grpc ${g}`).toBe(OUTCOME.success);
+    expect(core.classify(GRPC_STATUS_BASE + 14, ERROR.connect)).toBe(OUTCOME.failure);   // Envoy's own UNAVAILABLE for a dead upstream
+    setup({ failure: { grpcStatuses: [2], errors: ["timeout"] } });
+    expect(core.classify(GRPC_STATUS_BASE + 2)).toBe(OUTCOME.failure);
+    expect(core.classify(GRPC_STATUS_BASE + 14)).toBe(OUTCOME.success);
+    expect(core.classify(GRPC_STATUS_BASE + 14, ERROR.connect)).toBe(OUTCOME.ignored);  // connect not listed
+    expect(core.classify(200)).toBe(OUTCOME.success);
   });
 
   it("statuses, ignoreStatuses (which win) and errors as configured", () => {

@@ -63,7 +63,7 @@ describe("policy plan", () => {
     expect(plan.variants).toEqual([{ name: "a", upstream: "api-v1" }, { name: "b", upstream: null }]);
     expect(plan.breakerKey).toBe("header:x-tenant");
     expect(plan.fallback).toMatchObject({ kind: "reroute", variant: "a", upstream: null, onOpen: true, onUpstreamFailure: true });
-    expect(plan.reject).toEqual({ status: 503, headers: {}, body: "circuit breaker open", contentType: "text/plain; charset=utf-8", retryAfter: true });
+    expect(plan.reject).toEqual({ status: 503, headers: {}, body: "circuit breaker open", contentType: "text/plain; charset=utf-8", retryAfter: true, grpcStatus: 14, grpcMessage: "circuit breaker open" });
     const kong = TandemCore.part(plan, "circuit-breaker")!.kong;
     expect(kong.failure).toEqual({ statuses: ["500", "503"] });
     expect(kong.variantUpstreams).toEqual({ a: "api-v1" });

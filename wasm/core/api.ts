@@ -1,6 +1,7 @@
 // The core as a standalone wasm module for the Kong plugins (dist/kong/*/tandem-core.wasm)
 // and the CLI. A flat C-like ABI: JS writes UTF-8 into the arena, calls, and reads
 // results from the out buffer. Calls are synchronous; Node runs one at a time.
+import { isGrpcContentType } from "./request/grpc";
 import { Bytes, utf8 } from "./text/bytes";
 import { FactSource, Need } from "./request/facts";
 import { ExperimentDecision, ExperimentRuntime } from "./experiment/experiment";
@@ -257,6 +258,12 @@ export function tandem_breaker_record(h: i32, keyLen: i32, flags: i32, generatio
 // method in arena[0..methodLen): FallbackKind (None: the upstream's answer passes).
 export function tandem_breaker_on_outcome(h: i32, outcome: i32, methodLen: i32): i32 {
   return <i32>fallbackOnOutcome(breakerAt(h).settings.fallback, outcome, changetype<usize>(arena), methodLen);
+}
+
+// 1 when arena[0..len) is a gRPC content-type (../request/grpc.ts): tandem's answers to
+// such a request are gRPC-shaped.
+export function tandem_is_grpc(len: i32): i32 {
+  return isGrpcContentType(changetype<usize>(arena), len) ? 1 : 0;
 }
 
 export function tandem_breaker_state(h: i32, keyLen: i32): i32 {

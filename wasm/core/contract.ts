@@ -50,6 +50,14 @@ export const ERROR_CONNECT = 1;   // connection refused / failed / no healthy up
 export const ERROR_RESET = 2;     // connection reset or closed before a full response
 export const ERROR_TIMEOUT = 3;   // upstream timed out
 export const ERROR_CONNECT_OR_RESET = 4; // either, not told apart (Kong/nginx: 502): a failure if either is listed
+// A gRPC reply's outcome: an adapter that saw a grpc-status (trailers, or the headers of
+// a trailers-only reply) reports status GRPC_STATUS_BASE + grpc-status to record(), so
+// the core classifies it by failure.grpcStatuses instead of the HTTP :status (always 200
+// for gRPC over Envoy). Statuses 0-16 (grpc/grpc doc/statuscodes.md); others are not gRPC.
+export const GRPC_STATUS_BASE = 1000;
+export const GRPC_STATUS_HEADER = "grpc-status";     // a gRPC reply's status: trailers, or the headers of a trailers-only reply
+export const GRPC_MESSAGE_HEADER = "grpc-message";
+export const GRPC_STATUS_MAX = 16;
 // How an outcome counted.
 export const OUTCOME_SUCCESS = 0;
 export const OUTCOME_FAILURE = 1;
@@ -61,6 +69,10 @@ export const enum FallbackKind { None = 0, Respond = 1, Reroute = 2 }
 export const REJECT_STATUS = 503;
 export const REJECT_BODY = "circuit breaker open";
 export const REJECT_CONTENT_TYPE = "text/plain; charset=utf-8";
+// ... and to a gRPC request (../request/grpc.ts): a trailers-only 200 with this
+// grpc-status (UNAVAILABLE: a client may retry) and the body as grpc-message.
+export const REJECT_GRPC_STATUS = 14;
+export const GRPC_CONTENT_TYPE = "application/grpc";
 
 // ---- result areas the Node binding reads after a call (i32 slots) ----
 // Breaker: after allow / record (wasm/core/breaker/runtime.ts).

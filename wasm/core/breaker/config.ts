@@ -11,7 +11,7 @@ import { JType, JValue } from "../json/json";
 import { Reader, at, join } from "../config/reader";
 import {
   E_BACKOFF_MAX, E_BREAKER_KEY, E_BREAKER_MODE, E_BUCKETS_DIVIDE, E_COUNT_ONLY, E_ERROR_KIND, E_MULTIPLIER,
-  E_PERCENT, E_PERCENT_DECIMALS, E_STATUS_PATTERN, E_STRING, E_TIME_ONLY, E_UNIQUE, E_WINDOW_TYPE,
+  E_GRPC_STATUS, E_PERCENT, E_PERCENT_DECIMALS, E_STATUS_PATTERN, E_STRING, E_TIME_ONLY, E_UNIQUE, E_WINDOW_TYPE,
 } from "../config/errors";
 import { isToken, utf8 } from "../text/bytes";
 import { fmix32 } from "../hash/hash";
@@ -24,7 +24,7 @@ import {
   DEFAULT_OPEN_MS, DEFAULT_PERMITTED_CALLS, DEFAULT_SLOW_RATE, DEFAULT_TIME_SIZE_MS, ERROR_CONNECT, ERROR_RESET,
   ERROR_TIMEOUT, KeyKind, MAX_BUCKETS, MAX_CONSECUTIVE, MAX_COUNT_SIZE, MAX_DURATION_MS, MAX_KEYS,
   MAX_MINIMUM_CALLS, MAX_PERMITTED_CALLS, MAX_TIME_SIZE_MS, OUTCOME_FAILURE, OUTCOME_IGNORED, OUTCOME_SUCCESS,
-  STATUS_TABLE_SIZE, WindowType,
+  STATUS_TABLE_SIZE, WindowType, DEFAULT_GRPC_STATUSES, GRPC_STATUS_MAX,
 } from "./settings";
 
 export const BREAKER_SECTION = "circuitBreaker";
@@ -42,7 +42,7 @@ const PLUGIN_KEYS: StaticArray<string> = [
 const WINDOW_KEYS: StaticArray<string> = ["type", "size", "sizeMs", "buckets"];
 const BACKOFF_KEYS: StaticArray<string> = ["multiplier", "maxMs"];
 const HALF_OPEN_KEYS: StaticArray<string> = ["permittedCalls", "maxWaitMs"];
-const FAILURE_KEYS: StaticArray<string> = ["statuses", "ignoreStatuses", "errors"];
+const FAILURE_KEYS: StaticArray<string> = ["statuses", "ignoreStatuses", "errors", "grpcStatuses"];
 
 // spec.circuitBreaker alone (a whole TrafficPolicy: `fallback` is its own section).
 export function parseBreaker(r: Reader, v: JValue | null, path: string): BreakerSettings | null {
@@ -182,6 +182,8 @@ function parseFailure(r: Reader, obj: JValue, path: string, s: BreakerSettings):
   let statuses: Array<string> = ["5xx"];
   let ignore: Array<string> = [];
   let errors: Array<string> = ["connect", "reset", "timeout"];
+  let grpc = new Array<i32>(0);
+  for (let i = 0; i < DEFAULT_GRPC_STATUSES.length; i++) grpc.push(DEFAULT_GRPC_STATUSES[i]);
   if (f !== null) {
     const st = r.arr(f, "statuses", p, false);
     if (st !== null) statuses = statusList(r, st, join(p, "statuses"));
@@ -189,8 +191,14 @@ function parseFailure(r: Reader, obj: JValue, path: string, s: BreakerSettings):
     if (ig !== null) ignore = statusList(r, ig, join(p, "ignoreStatuses"));
     const er = r.arr(f, "errors", p, false);
     if (er !== null) errors = errorList(r, er, join(p, "errors"));
+    const gs = r.arr(f, "grpcStatuses", p, false);
+    if (gs !== null) grpc = grpcList(r, gs, join(p, "grpcStatuses"));
     if (r.failed) return;
   }
+  const g = s.grpcClass;
+  for (let i = 0; i <= GRPC_STATUS_MAX; i++) g[i] = <u8>OUTCOME_SUCCESS;
+  for (let i = 0; i < grpc.length; i++) g[grpc[i]] = <u8>OUTCOME_FAILURE;
+  s.grpcStatuses = grpc;
   const t = s.statusClass;
   for (let i = 0; i < 100; i++) t[i] = <u8>OUTCOME_IGNORED;       // not an HTTP status
   for (let i = 100; i < STATUS_TABLE_SIZE; i++) t[i] = <u8>OUTCOME_SUCCESS;
@@ -260,6 +268,21 @@ function errorList(r: Reader, arr: JValue, p: string): Array<string> {
     if (errorKind(item.s) < 0) { r.fail(at(p, i), E_ERROR_KIND, item); return out; }
     if (out.includes(item.s)) { r.fail(at(p, i), E_UNIQUE, item); return out; }
     out.push(item.s);
+  }
+  return out;
+}
+
+// gRPC status codes, integers 0-16, unique.
+function grpcList(r: Reader, arr: JValue, p: string): Array<i32> {
+  const out = new Array<i32>(0);
+  for (let i = 0; i < arr.items.length; i++) {
+    const item = arr.items[i];
+    if (item.type != JType.Num || item.n != Math.floor(item.n) || item.n < 0 || item.n > <f64>GRPC_STATUS_MAX) {
+      r.fail(at(p, i), E_GRPC_STATUS, item); return out;
+    }
+    const c = <i32>item.n;
+    if (out.includes(c)) { r.fail(at(p, i), E_UNIQUE, item); return out; }
+    out.push(c);
   }
   return out;
 }

@@ -28,6 +28,12 @@ function list(a: Array<string>): string {
   return o + "]";
 }
 
+function ints(a: Array<i32>): string {
+  let o = "[";
+  for (let i = 0; i < a.length; i++) o += (i > 0 ? "," : "") + a[i].toString();
+  return o + "]";
+}
+
 export function describeSettings(s: BreakerSettings): string {
   let key = "upstream";
   if (s.keyKind == KeyKind.Route) key = "route";
@@ -44,7 +50,7 @@ export function describeSettings(s: BreakerSettings): string {
   o += ",\"openDurationMs\":" + num(s.openDurationMs);
   o += ",\"openBackoff\":{\"multiplier\":" + num(s.backoffMultiplier) + ",\"maxMs\":" + num(s.backoffMaxMs) + "}";
   o += ",\"halfOpen\":{\"permittedCalls\":" + s.permittedCalls.toString() + ",\"maxWaitMs\":" + num(s.maxWaitMs) + "}";
-  o += ",\"failure\":{\"statuses\":" + list(s.statuses) + ",\"ignoreStatuses\":" + list(s.ignoreStatuses) + ",\"errors\":" + list(s.errors) + "}";
+  o += ",\"failure\":{\"statuses\":" + list(s.statuses) + ",\"ignoreStatuses\":" + list(s.ignoreStatuses) + ",\"errors\":" + list(s.errors) + ",\"grpcStatuses\":" + ints(s.grpcStatuses) + "}";
   o += ",\"mode\":\"" + modeName(s.mode) + "\"";
   const f = s.fallback;
   o += ",\"fallback\":" + (f === null ? "null" : describeFallback(f));
@@ -59,7 +65,7 @@ export function describeFallback(f: FallbackSettings): string {
       o += (i > 0 ? "," : "") + quote(f.headers[i].name) + ":" + quote(f.headers[i].value);
     }
     o += "},\"bodyBytes\":" + f.bodyBytes.length.toString() + ",\"contentType\":" + quote(f.contentType);
-    o += ",\"retryAfter\":" + (f.retryAfter ? "true" : "false") + "}";
+    o += ",\"retryAfter\":" + (f.retryAfter ? "true" : "false") + ",\"grpcStatus\":" + f.grpcStatus.toString() + "}";
   } else if (f.kind == FallbackKind.Reroute) {
     o += "\"reroute\":" + (f.variant.length > 0 ? "{\"variant\":" + quote(f.variant) + "}" : "{\"upstream\":" + quote(f.upstream) + "}");
   }

@@ -12,11 +12,11 @@ import { isToken, utf8 } from "../text/bytes";
 import { isName } from "../config/reader";
 import { parseCache } from "../cache/config";
 import {
-  DEFAULT_CONTENT_TYPE, DEFAULT_FALLBACK_STATUS, FallbackHeader, FallbackKind, FallbackSettings, MAX_BODY_BYTES,
+  DEFAULT_CONTENT_TYPE, DEFAULT_FALLBACK_GRPC_STATUS, DEFAULT_FALLBACK_STATUS, FallbackHeader, GRPC_STATUS_MAX, FallbackKind, FallbackSettings, MAX_BODY_BYTES,
 } from "./settings";
 
 const FALLBACK_KEYS: StaticArray<string> = ["respond", "reroute", "cache", "on"];
-const RESPOND_KEYS: StaticArray<string> = ["status", "headers", "body", "contentType"];
+const RESPOND_KEYS: StaticArray<string> = ["status", "headers", "body", "contentType", "grpcStatus"];
 const REROUTE_KEYS: StaticArray<string> = ["variant", "upstream"];
 // Framing and hop-by-hop headers belong to the gateway, not to a fallback response.
 const RESERVED_HEADERS: StaticArray<string> = [
@@ -87,6 +87,8 @@ function parseItem(r: Reader, v: JValue | null, path: string, f: FallbackSetting
 export function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSettings): void {
   f.kind = FallbackKind.Respond;
   f.status = <i32>r.int(o, "status", p, DEFAULT_FALLBACK_STATUS, 100, 599);
+  // What a gRPC request gets instead (a trailers-only 200, ../request/grpc.ts).
+  f.grpcStatus = <i32>r.int(o, "grpcStatus", p, DEFAULT_FALLBACK_GRPC_STATUS, 0, GRPC_STATUS_MAX);
   const body = r.str(o, "body", p, "") as string;
   if (r.failed) return;
   const bodyBytes = utf8(body);

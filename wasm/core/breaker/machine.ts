@@ -40,7 +40,7 @@
 //   rejects and forced_closed admits everything, both without touching the state.
 import {
   BreakerMode, BreakerSettings, ERROR_CONNECT, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, OUTCOME_FAILURE, OUTCOME_IGNORED,
-  STATUS_TABLE_SIZE,
+  STATUS_TABLE_SIZE, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
 } from "./settings";
 import {
   BreakerState, REASON_CONSECUTIVE, REASON_FAILURE_RATE, REASON_OPEN_ELAPSED, REASON_PROBE_FAILURES,
@@ -96,11 +96,15 @@ export function transportError(s: BreakerSettings, error: i32): i32 {
 // failure, reset, timeout) wins over a status; an error kind not listed in
 // failure.errors is ignored (it says nothing about the upstream the user cares about).
 // Statuses: ignoreStatuses, then statuses (failures), else success; outside 100-599 ignored.
+// A gRPC reply (status GRPC_STATUS_BASE + grpc-status, ../contract.ts): failure.grpcStatuses
+// are failures, every other code a success; its HTTP :status says nothing (gRPC answers
+// errors with 200).
 export function classify(s: BreakerSettings, status: i32, error: i32): i32 {
   if (error != ERROR_NONE) {
     if (error < 0 || error > ERROR_TIMEOUT) return OUTCOME_IGNORED;
     return (s.errorMask & (1 << error)) != 0 ? OUTCOME_FAILURE : OUTCOME_IGNORED;
   }
+  if (<u32>(status - GRPC_STATUS_BASE) <= <u32>GRPC_STATUS_MAX) return <i32>unchecked(s.grpcClass[status - GRPC_STATUS_BASE]);
   if (<u32>status >= <u32>STATUS_TABLE_SIZE) return OUTCOME_IGNORED;
   return <i32>unchecked(s.statusClass[status]);
 }

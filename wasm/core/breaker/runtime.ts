@@ -34,12 +34,13 @@ import { CacheKeyer } from "../cache/key";
 import { CacheRuntime } from "../cache/runtime";
 import { LocalCacheStore } from "../cache/local";
 import { CacheSettings } from "../cache/settings";
+import { grpcMessage } from "../request/grpc";
 
 // The header the `experiment` part sets, what answers a rejected call when no fallback
 // applies (both gateways), and the result area (R_* i32 slots) the adapter reads after
 // allow / record: ../contract.ts.
 import {
-  VARIANT_HEADER, REJECT_STATUS, REJECT_BODY, REJECT_CONTENT_TYPE, R_FLAGS, R_GENERATION, R_STATE, R_PREV_STATE,
+  VARIANT_HEADER, REJECT_STATUS, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, R_FLAGS, R_GENERATION, R_STATE, R_PREV_STATE,
   R_TRANSITION, R_REASON, R_RETRY_AFTER, R_FALLBACK, R_OUTCOME, RESULT_SLOTS, OUTCOME_KEY_GONE,
 } from "../contract";
 export { RESULT_SLOTS } from "../contract";
@@ -171,7 +172,8 @@ export function keyName(s: BreakerSettings): string {
 // The answer to a rejection no fallback takes, as the plans describe replies.
 export function describeReject(): string {
   return "{\"status\":" + REJECT_STATUS.toString() + ",\"headers\":{},\"body\":" + jsonText(REJECT_BODY) +
-    ",\"contentType\":" + jsonText(REJECT_CONTENT_TYPE) + ",\"retryAfter\":true}";
+    ",\"contentType\":" + jsonText(REJECT_CONTENT_TYPE) + ",\"retryAfter\":true" +
+    ",\"grpcStatus\":" + REJECT_GRPC_STATUS.toString() + ",\"grpcMessage\":" + jsonText(grpcMessage(REJECT_BODY)) + "}";
 }
 
 export function describeFallbackPlan(f: FallbackSettings | null): string {
@@ -185,6 +187,7 @@ export function describeFallbackPlan(f: FallbackSettings | null): string {
     }
     d += "},\"body\":" + jsonText(f.body) + ",\"contentType\":" + jsonText(f.contentType);
     d += ",\"retryAfter\":" + (f.retryAfter ? "true" : "false");
+    d += ",\"grpcStatus\":" + f.grpcStatus.toString() + ",\"grpcMessage\":" + jsonText(grpcMessage(f.body));
     d += ",\"variant\":null,\"upstream\":null";
   } else if (f.kind == FallbackKind.None) {
     d += "\"kind\":\"none\",\"variant\":null,\"upstream\":null";

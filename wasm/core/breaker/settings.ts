@@ -13,7 +13,8 @@ export const enum KeyKind { Upstream = 0, Route = 1, Header = 2 }
 // What the gateway saw instead of a response (`record` input) and the classification
 // of one outcome (`classify`): the ABI, in ../contract.ts.
 export { ERROR_NONE, ERROR_CONNECT, ERROR_RESET, ERROR_TIMEOUT, OUTCOME_SUCCESS, OUTCOME_FAILURE, OUTCOME_IGNORED, FallbackKind } from "../contract";
-import { ERROR_CONNECT, ERROR_RESET, ERROR_TIMEOUT, FallbackKind } from "../contract";
+import { ERROR_CONNECT, ERROR_RESET, ERROR_TIMEOUT, FallbackKind, GRPC_STATUS_MAX } from "../contract";
+export { GRPC_STATUS_BASE, GRPC_STATUS_MAX } from "../contract";
 
 // Defaults from issue 4.
 export const DEFAULT_MAX_KEYS = 1024;
@@ -29,6 +30,11 @@ export const DEFAULT_BACKOFF_MAX_MS = 300000;   // or openDurationMs when that i
 export const DEFAULT_PERMITTED_CALLS = 3;
 export const DEFAULT_MAX_WAIT_MS = 30000;
 export const DEFAULT_FALLBACK_STATUS = 503;
+export const DEFAULT_FALLBACK_GRPC_STATUS = 14;   // UNAVAILABLE
+// gRPC statuses that are failures by default: DEADLINE_EXCEEDED, INTERNAL, UNAVAILABLE
+// (what gRPC itself raises for a slow, broken or unreachable server; application codes
+// such as NOT_FOUND or INVALID_ARGUMENT say nothing about the upstream's health).
+export const DEFAULT_GRPC_STATUSES: StaticArray<i32> = [4, 13, 14];
 export const DEFAULT_CONTENT_TYPE = "text/plain; charset=utf-8";
 
 // Bounds.
@@ -75,6 +81,9 @@ export class BreakerSettings {
 
   // Classification: statusClass[status] is OUTCOME_*; statuses outside 100..599 are ignored.
   statusClass: StaticArray<u8> = new StaticArray<u8>(STATUS_TABLE_SIZE);
+  // grpcClass[code] is OUTCOME_FAILURE or OUTCOME_SUCCESS for gRPC statuses 0-16.
+  grpcClass: StaticArray<u8> = new StaticArray<u8>(GRPC_STATUS_MAX + 1);
+  grpcStatuses: Array<i32> = [4, 13, 14];
   errorMask: i32 = (1 << ERROR_CONNECT) | (1 << ERROR_RESET) | (1 << ERROR_TIMEOUT);
   // The configured lists, for describe().
   statuses: Array<string> = ["5xx"];
@@ -110,6 +119,7 @@ export class FallbackSettings {
   contentType: string = "";               // "" when there is no body and none was set
   contentTypeBytes: StaticArray<u8> = new StaticArray<u8>(0);
   retryAfter: bool = true;                // false when `headers` sets retry-after itself
+  grpcStatus: i32 = DEFAULT_FALLBACK_GRPC_STATUS;  // the answer to a gRPC request (../request/grpc.ts)
   // reroute
   variant: string = "";                   // one of variant / upstream is set
   upstream: string = "";

@@ -33,6 +33,7 @@ export const E_BUCKETS_DIVIDE = "must divide window.sizeMs evenly";
 export const E_BREAKER_KEY = "must be one of upstream, route, header:<name>";
 export const E_BREAKER_MODE = "must be one of enforce, dry_run, forced_open, forced_closed";
 export const E_STATUS_PATTERN = "must be a status code 100-599 or a class 1xx-5xx";
+export const E_GRPC_STATUS = "must be a gRPC status code, an integer 0-16";
 export const E_ERROR_KIND = "must be one of connect, reset, timeout";
 export const E_MULTIPLIER = "must be between 1 and 100";
 export const E_BACKOFF_MAX = "must be at least openDurationMs";
