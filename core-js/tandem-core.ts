@@ -9,7 +9,7 @@ import {
   G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION, GUARD_SLOTS,
   PERMITTED, PROBE, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, RESULT_SLOTS,
   R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
-  FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP,
+  FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
 } from "../wasm/core/contract";
 import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
 
@@ -80,6 +80,18 @@ export const BreakerError = {
   none: ERROR_NONE, connect: ERROR_CONNECT, reset: ERROR_RESET, timeout: ERROR_TIMEOUT, connectOrReset: ERROR_CONNECT_OR_RESET,
 } as const;
 export const BREAKER_ADMITTED = ADMITTED;
+
+// What an adapter saw of a call: the HTTP status (0: none), the transport error
+// (BreakerError), and for a gRPC reply its grpc-status (absent / null: not gRPC).
+export interface CallOutcome { status?: number; error?: number; latencyMs: number; grpcStatus?: number | null }
+
+// The status record() gets: a gRPC reply as GRPC_STATUS_BASE + grpc-status (the core
+// classifies it by failure.grpcStatuses), anything else as its HTTP status.
+export function outcomeStatus(o: CallOutcome): number {
+  const g = o.grpcStatus;
+  if (typeof g === "number" && Number.isInteger(g) && g >= 0 && g <= GRPC_STATUS_MAX) return GRPC_STATUS_BASE + g;
+  return o.status ?? 0;
+}
 export const BREAKER_PERMITTED = PERMITTED;
 export const BREAKER_PROBE = PROBE;
 // What answers a rejected call: FallbackKind of the contract (None: the default reject).
@@ -92,6 +104,8 @@ export interface BreakerReply {
   body: string;
   contentType: string;               // "" = none
   retryAfter: boolean;               // add Retry-After: <seconds> when the core knows them
+  grpcStatus: number;                // to a gRPC request (isGrpc): a trailers-only 200 with this grpc-status
+  grpcMessage: string;               // ... and this grpc-message ("" none): the body, percent-encoded
 }
 // The cache fallback's settings with defaults (wasm/core/cache/describe.ts).
 export interface CachePlan {
@@ -195,6 +209,7 @@ interface CoreExports {
   tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_breaker_state(h: number, keyLen: number): number;
   tandem_breaker_on_outcome(h: number, outcome: number, methodLen: number): number;
+  tandem_is_grpc(len: number): number;
   tandem_breaker_describe_state(h: number, keyLen: number): number;
   tandem_cache_result_ptr(): number;
   tandem_cache_key(h: number): number;
@@ -366,8 +381,8 @@ export class TandemCore {
   // The outcome of a request guard `index` admitted with (flags, generation).
   // error: BreakerError (connectOrReset: a failure when either kind is listed).
   recordGuard(plan: ExperimentPlan, index: number, flags: number, generation: number,
-    o: { status?: number; error?: number; latencyMs: number }, nowMs: number): GuardRecord {
-    const outcome = this.ex.tandem_experiment_guard_record(plan.handle, index, flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
+    o: CallOutcome, nowMs: number): GuardRecord {
+    const outcome = this.ex.tandem_experiment_guard_record(plan.handle, index, flags, generation >>> 0, outcomeStatus(o), o.error ?? 0, o.latencyMs, nowMs);
     const g = this.guardResult();
     return { state: BREAKER_STATES[g[G_STATE]], transition: g[G_TRANSITION] === 1 ? BREAKER_REASONS[g[G_REASON]] : null, outcome };
   }
@@ -430,14 +445,19 @@ export class TandemCore {
 
   // The outcome of a call admitted with (flags, generation). error: BreakerError.
   recordBreaker(plan: BreakerPlan, key: string, flags: number, generation: number,
-    o: { status?: number; error?: number; latencyMs: number }, nowMs: number): BreakerCall {
-    this.ex.tandem_breaker_record(plan.handle, this.put(key), flags, generation >>> 0, o.status ?? 0, o.error ?? 0, o.latencyMs, nowMs);
+    o: CallOutcome, nowMs: number): BreakerCall {
+    this.ex.tandem_breaker_record(plan.handle, this.put(key), flags, generation >>> 0, outcomeStatus(o), o.error ?? 0, o.latencyMs, nowMs);
     return this.breakerResult();
   }
 
   // What answers a call whose upstream answered with `outcome` (recordBreaker's), for a
   // request with `method`: with fallback.on upstreamFailure, a failure of an idempotent
   // method is answered by the fallback (FallbackKind.Respond); else None.
+  // Whether a request with this content-type is gRPC (tandem answers it gRPC-shaped).
+  isGrpc(contentType: string | undefined | null): boolean {
+    return typeof contentType === "string" && this.ex.tandem_is_grpc(this.put(contentType)) === 1;
+  }
+
   fallbackOnOutcome(plan: BreakerPlan, outcome: number, method: string): FallbackKind {
     return this.ex.tandem_breaker_on_outcome(plan.handle, outcome, this.put(method)) as FallbackKind;
   }

@@ -73,17 +73,27 @@ export const ENVOY_ERROR_STATUS = { connect: 503, reset: 503, timeout: 504 } as 
 //                            entropy) with its own: an Istio ingress gateway does
 //                            (sim/envoy/request-id.ts; trace.ts envoyRequestId), Kong
 //                            passes the client's on
+//   seesGrpcTrailers         a grpc-status in real trailers reaches the outcome: Envoy's
+//                            on_log has the trailers; Kong's log phase has only the
+//                            response headers (plugins/shared/outcome.ts)
+//   grpcErrorStatus          the status the gateway answers a gRPC request whose upstream
+//                            failed: Envoy 200 (a trailers-only grpc-status 14 reply,
+//                            Utility::prepareLocalReply); Kong keeps 502/504 (null)
 export interface GatewayProfile {
   gateway: "kong" | "envoy";
   errorStatus: { connect: number; reset: number; timeout: number };
   errorKind: { connect: number; reset: number; timeout: number };
   upstreamFailureFallback: boolean;
   edgeRequestId: boolean;
+  seesGrpcTrailers: boolean;
+  grpcErrorStatus: number | null;
 }
 
 export const KONG_PROFILE: GatewayProfile = {
   gateway: "kong", errorStatus: KONG_ERROR_STATUS, errorKind: { connect: 4, reset: 4, timeout: 3 }, upstreamFailureFallback: false, edgeRequestId: false,
+  seesGrpcTrailers: false, grpcErrorStatus: null,
 };
 export const ENVOY_PROFILE: GatewayProfile = {
   gateway: "envoy", errorStatus: ENVOY_ERROR_STATUS, errorKind: { connect: 1, reset: 2, timeout: 3 }, upstreamFailureFallback: true, edgeRequestId: true,
+  seesGrpcTrailers: true, grpcErrorStatus: 200,
 };

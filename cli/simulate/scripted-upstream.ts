@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TraceUpstream } from "./trace";
+import { GRPC_CONTENT_TYPE, GRPC_STATUS_HEADER } from "../../wasm/core/contract";
 
 // `upstreams`: answers by upstream name, overriding `upstream` (trace.ts answerOf).
 export interface Script { upstream: TraceUpstream; upstreams?: Record<string, TraceUpstream>; advance(ms: number): Promise<void> }
@@ -45,12 +46,27 @@ export class ScriptedUpstreams {
       return;
     }
     await s.advance(u.latencyMs ?? 0);
+    if (u.grpcStatus !== undefined) return grpcAnswer(res, u.grpcStatus, u.trailers === true);
     res.writeHead(u.status ?? 200, { "content-type": "text/plain" }).end("ok");
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.servers.values()].map((s) => new Promise<void>((ok) => { s.closeAllConnections(); s.close(() => ok()); })));
   }
+}
+
+// A gRPC server's answer: trailers-only (grpc-status in the headers, no body), or one
+// length-prefixed message and grpc-status in the trailers (chunked HTTP/1.1 trailer
+// fields between the harness and here; HTTP/2 trailers at a real gateway).
+function grpcAnswer(res: ServerResponse, code: number, trailers: boolean): void {
+  if (!trailers) {
+    res.writeHead(200, { "content-type": GRPC_CONTENT_TYPE, [GRPC_STATUS_HEADER]: String(code), "content-length": "0" }).end();
+    return;
+  }
+  res.writeHead(200, { "content-type": GRPC_CONTENT_TYPE, trailer: GRPC_STATUS_HEADER });
+  res.write(Buffer.from([0, 0, 0, 0, 0]));
+  res.addTrailers({ [GRPC_STATUS_HEADER]: String(code) });
+  res.end();
 }
 
 // Upstream names a policy can send to, plus the gateway's default service.

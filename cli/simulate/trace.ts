@@ -7,12 +7,16 @@
 // `t` (ms, non-decreasing) is the time the plugins see as now on every path.
 // A header value may be a list: the copies of a repeated header, sent in that order
 // ({"user-agent": ["", "Bot"]}).
+// A gRPC answer: {"grpcStatus": 13} is a trailers-only reply (HTTP 200, grpc-status in
+// the headers: what gRPC servers send for an error before any message); with
+// "trailers": true the upstream sends a message first and grpc-status in the trailers.
+// Send gRPC requests with "headers": {"content-type": "application/grpc"}.
 import { readTextFile } from "../read-error";
 
 // One header's value, or the copies of a repeated header in the order they are sent.
 export type HeaderValue = string | string[];
 export type UpstreamError = "connect" | "reset" | "timeout";
-export interface TraceUpstream { status?: number; latencyMs?: number; error?: UpstreamError }
+export interface TraceUpstream { status?: number; latencyMs?: number; error?: UpstreamError; grpcStatus?: number; trailers?: boolean }
 export interface TraceRequest {
   line: number;
   t: number;
@@ -35,7 +39,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // The fields a trace line and an upstream answer may have: anything else (`"headerz"`)
 // is a mistake that would otherwise run silently as something else (a new user).
 const LINE_FIELDS = ["t", "method", "path", "headers", "upstream", "upstreams"];
-const UPSTREAM_FIELDS = ["status", "latencyMs", "error"];
+const UPSTREAM_FIELDS = ["status", "latencyMs", "error", "grpcStatus", "trailers"];
 
 // `what: unknown field "x" (expected a, b, c)`, or null when every key is known.
 function unknownField(o: object, known: string[]): string | null {
@@ -101,13 +105,24 @@ function parseUpstream(u: any, where: string): TraceUpstream {
   if (typeof u !== "object" || u === null || Array.isArray(u)) throw new TraceError(`${where}: must be an object`);
   const unknown = unknownField(u, UPSTREAM_FIELDS);
   if (unknown) throw new TraceError(`${where}: ${unknown}`);
+  if (u.grpcStatus !== undefined) {
+    if (u.error !== undefined) throw new TraceError(`${where}.grpcStatus: a gRPC answer has no error (an error is the answer), got both`);
+    if (!Number.isInteger(u.grpcStatus) || u.grpcStatus < 0 || u.grpcStatus > 16) throw new TraceError(`${where}.grpcStatus: must be a gRPC status code 0-16, got ${JSON.stringify(u.grpcStatus)}`);
+    if (u.status !== undefined && u.status !== 200) throw new TraceError(`${where}.status: a gRPC answer is HTTP 200, got ${JSON.stringify(u.status)}`);
+    u = { ...u, status: 200 };
+  }
+  if (u.trailers !== undefined && (typeof u.trailers !== "boolean" || u.grpcStatus === undefined)) {
+    throw new TraceError(`${where}.trailers: must be true or false, with a grpcStatus, got ${JSON.stringify(u.trailers)}`);
+  }
   if (u.error !== undefined) {
     if (!ERRORS.has(u.error)) throw new TraceError(`${where}.error: must be connect, reset or timeout, got ${JSON.stringify(u.error)}`);
   } else if (!Number.isInteger(u.status) || u.status < 100 || u.status > 599) {
     throw new TraceError(`${where}.status: must be an HTTP status 100-599, got ${JSON.stringify(u.status)}`);
   }
   if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || !Number.isFinite(u.latencyMs) || u.latencyMs < 0)) throw new TraceError(`${where}.latencyMs: must be a non-negative number of ms, got ${JSON.stringify(u.latencyMs)}`);
-  return { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error };
+  const out: TraceUpstream = { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error };
+  if (u.grpcStatus !== undefined) { out.grpcStatus = u.grpcStatus; out.trailers = u.trailers === true; }
+  return out;
 }
 
 export function readTrace(path: string): TraceRequest[] {

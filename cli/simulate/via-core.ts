@@ -8,7 +8,7 @@
 // latencyMs later, when the outcome is recorded with latency latencyMs. A refused
 // connection or a reset takes no time (the scripted upstreams answer them at once); a
 // timeout takes latencyMs (the time until the gateway gave up).
-import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall } from "../../core-js/tandem-core";
+import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
 import { BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
@@ -31,7 +31,7 @@ interface Fault { delayMs: number | null; abortStatus: number | null; upstream: 
 // The outcome the breaker and the guards record for a call `f` stood in for (scope:
 // upstream): an abort is the outcome, latency the delay; a delay adds to the upstream's
 // latency (plugins/shared/outcome.ts, wasm/filter/fault-mark.ts).
-function withUpstreamFault(o: { status?: number; error?: number; latencyMs: number }, f: Fault | null | undefined) {
+function withUpstreamFault(o: CallOutcome, f: Fault | null | undefined): CallOutcome {
   if (!f || !f.upstream) return o;
   if (f.abortStatus !== null) return { status: f.abortStatus, latencyMs: f.delayMs ?? 0 };
   return { ...o, latencyMs: o.latencyMs + (f.delayMs ?? 0) };
@@ -57,9 +57,13 @@ function answered(r: SimResult): SimResult {
 // What the gateway records of an upstream's answer: status or transport error (as the
 // gateway tells them apart), latency to the first byte (a refused connection or a
 // reset takes none; a timeout the time until the gateway gave up).
-function outcome(u: TraceUpstream, p: GatewayProfile): { status?: number; error?: number; latencyMs: number } {
+// A gRPC answer's grpc-status counts where the gateway sees it: in the headers of a
+// trailers-only reply on both; in real trailers only on Envoy (GatewayProfile).
+function outcome(u: TraceUpstream, p: GatewayProfile): CallOutcome {
   const latencyMs = u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0;
-  return u.error ? { error: p.errorKind[u.error], latencyMs } : { status: u.status, latencyMs };
+  if (u.error) return { error: p.errorKind[u.error], latencyMs };
+  const grpcSeen = u.grpcStatus !== undefined && (!u.trailers || p.seesGrpcTrailers);
+  return { status: u.status, latencyMs, grpcStatus: grpcSeen ? u.grpcStatus : null };
 }
 
 export class CoreDriver {
@@ -197,7 +201,12 @@ export class CoreDriver {
   private breakerStep(r: TraceRequest, h: Record<string, HeaderValue>, res: SimResult, variant: string | null,
     upstream: string | null): { res: SimResult; reached?: string | null; fault?: Fault | null } {
     const p = this.profile;
-    const statusOf = (x: TraceUpstream) => (x.error ? p.errorStatus[x.error] : (x.status as number));
+    // A gRPC request: tandem's own answers are trailers-only 200s on both gateways
+    // (wasm/core/request/grpc.ts); the gateway's own answer to a failed upstream is
+    // Envoy's 200 + grpc-status 14, Kong's 502/504 (GatewayProfile.grpcErrorStatus).
+    const grpc = this.core.isGrpc(h["content-type"]);
+    const statusOf = (x: TraceUpstream) => (x.error ? (grpc && p.grpcErrorStatus !== null ? p.grpcErrorStatus : p.errorStatus[x.error]) : (x.status as number));
+    const own = (status: number) => (grpc ? 200 : status);
     const u = answerOf(r, upstream ?? DEFAULT_UPSTREAM);
     const upstreamStatus = statusOf(u);
     const b = this.breaker;
@@ -219,8 +228,8 @@ export class CoreDriver {
         } else upstream = f.upstream;
         return { res: { ...res, action: "fallback", variant, upstream, status: statusOf(answerOf(r, upstream ?? DEFAULT_UPSTREAM)) }, reached: upstream };
       }
-      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, action: "fallback", status: f.status as number }) };
-      return { res: answered({ ...res, action: "reject", status: b.reject.status }) };
+      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, action: "fallback", status: own(f.status as number) }) };
+      return { res: answered({ ...res, action: "reject", status: own(b.reject.status) }) };
     }
     res.variant = variant;
     res.upstream = upstream;
@@ -248,7 +257,7 @@ export class CoreDriver {
         // it (FilterManager::sendDirectLocalReply): the experiment filter, earlier in the
         // chain, never sees the response, so its Set-Cookie is not sent.
         res.action = "fallback";
-        res.status = f.status as number;
+        res.status = own(f.status as number);
         res.setCookie = null;
       }
     }

@@ -35,7 +35,7 @@ import {
 } from "../../core-js/tandem-core";
 import { outcomeOf } from "../shared/outcome";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
-import { VARIANT_HEADER } from "../../core-js/tandem-core";
+import { GRPC_CONTENT_TYPE, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 
 import { PLUGIN_BREAKER as PLUGIN } from "../../wasm/core/metrics/catalog";
 import { kongMetrics } from "../shared/metrics";
@@ -51,7 +51,7 @@ const MAX_HEADERS = 1000;
 
 type BreakerPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
 
-interface Answer { status: number; body: string; headers: Record<string, string>; retryAfter: boolean }
+interface Answer { status: number; body: string; headers: Record<string, string>; retryAfter: boolean; grpc: Answer | null }
 
 interface Configured {
   token: string;                 // names this configuration in the carried admission
@@ -69,10 +69,19 @@ interface Carry { config: string; key: string; flags: number; generation: number
 // Per Kong plugin id and per token (../core/config-keeper.ts).
 const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.plan), PLUGIN);
 
+// `grpc`: the answer to a gRPC request, shaped as Envoy shapes a filter's local reply
+// (wasm/core/request/grpc.ts): a headers-only 200, content-type application/grpc, the
+// core's grpc-status and grpc-message. Kong's own conversion (pdk/response.lua send)
+// would keep the HTTP status and map it otherwise (503 -> 14, but 502 -> 13), so the
+// plugin sets the gRPC headers itself; with a content-type of application/grpc and no
+// body, kong.response.exit sends them as they are (content-length 0).
 function answerOf(r: BreakerReply): Answer {
   const headers: Record<string, string> = { ...r.headers };
   if (r.contentType !== "") headers["content-type"] = r.contentType;
-  return { status: r.status, body: r.body, headers, retryAfter: r.retryAfter };
+  const gh: Record<string, string> = { ...r.headers, "content-type": GRPC_CONTENT_TYPE, [GRPC_STATUS_HEADER]: String(r.grpcStatus) };
+  if (r.grpcMessage !== "") gh[GRPC_MESSAGE_HEADER] = r.grpcMessage;
+  const grpc: Answer = { status: 200, body: "", headers: gh, retryAfter: r.retryAfter, grpc: null };
+  return { status: r.status, body: r.body, headers, retryAfter: r.retryAfter, grpc };
 }
 
 function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, canon: string, token: string): Configured {
@@ -143,7 +152,8 @@ export class Plugin {
   async access(kong: BreakerPDK): Promise<void> {
     const c = this.c;
     const plan = c.plan;
-    const facts = plan.needs.length === 0 ? [] : answerNeeds(plan.needs, { headers: await kong.request.getHeaders(MAX_HEADERS) });
+    const headers = plan.needs.length === 0 ? null : await kong.request.getHeaders(MAX_HEADERS);
+    const facts = headers === null ? [] : answerNeeds(plan.needs, { headers });
     const a = getCore().admitBreaker(plan, facts, Date.now());
     transition(c, a.key, a);
     if (!a.admitted) kongMetrics()?.breakerRejection(plan.policy, c.keyLabels.label(a.key));
@@ -164,11 +174,11 @@ export class Plugin {
       }
       // An Upstream Kong does not know: answer as if there were no fallback.
       report("reject", a);
-      return kong.response.exit(c.reject.status, c.reject.body, withRetryAfter(c.reject, a.retryAfter)) as Promise<void>;
+      return exit(kong, c.reject, headers, a.retryAfter);
     }
     const ans = a.answer === BreakerAnswer.Respond && c.respond !== null ? c.respond : c.reject;
     report(ans === c.reject ? "reject" : "fallback", a);
-    return kong.response.exit(ans.status, ans.body, withRetryAfter(ans, a.retryAfter)) as Promise<void>;
+    return exit(kong, ans, headers, a.retryAfter);
   }
 
   async log(kong: BreakerPDK): Promise<void> {
@@ -182,6 +192,15 @@ export class Plugin {
     transition(c, carry.key, r);
     report("forward", r);
   }
+}
+
+// Answers a rejected call; a gRPC request gets the gRPC shape. Its content-type comes
+// from the headers access already read, else from one get_header (rejections only).
+async function exit(kong: BreakerPDK, ans: Answer, headers: Record<string, string | string[]> | null, retryAfter: number): Promise<void> {
+  let ct: string | string[] | undefined | null = headers === null ? await kong.request.getHeader("content-type") : headers["content-type"];
+  if (Array.isArray(ct)) ct = ct[0];
+  const a = getCore().isGrpc(ct) && ans.grpc !== null ? ans.grpc : ans;
+  return kong.response.exit(a.status, a.body === "" && a !== ans ? undefined : a.body, withRetryAfter(a, retryAfter)) as Promise<void>;
 }
 
 function report(action: TraceAction, r: BreakerCall): void {

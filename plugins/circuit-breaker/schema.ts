@@ -35,6 +35,7 @@ const fallbackRecord = {
           { headers: { type: "map", keys: { type: "string" }, values: anyStr } },
           { body: anyStr },
           { contentType: str },
+          { grpcStatus: int },
         ],
       },
     },
@@ -56,7 +57,7 @@ export const Schema = [
   { openDurationMs: int },
   { openBackoff: { type: "record", fields: [{ multiplier: num }, { maxMs: int }] } },
   { halfOpen: { type: "record", fields: [{ permittedCalls: int }, { maxWaitMs: int }] } },
-  { failure: { type: "record", fields: [{ statuses: strings }, { ignoreStatuses: strings }, { errors: strings }] } },
+  { failure: { type: "record", fields: [{ statuses: strings }, { ignoreStatuses: strings }, { errors: strings }, { grpcStatuses: { type: "array", elements: { type: "integer" } } }] } },
   { mode: str },
   { fallback: fallbackRecord },
   // Kong only: spec.fallback as an ordered list ([cache, respond], ...). Kong types a

@@ -31,7 +31,7 @@ const guard = {
     { consecutiveFailures: int },
     { cooldownMs: int },
     { halfOpen: { type: "record", fields: [{ permittedCalls: int }, { maxWaitMs: int }] } },
-    { failure: { type: "record", fields: [{ statuses: strings }, { ignoreStatuses: strings }, { errors: strings }] } },
+    { failure: { type: "record", fields: [{ statuses: strings }, { ignoreStatuses: strings }, { errors: strings }, { grpcStatuses: { type: "array", elements: { type: "integer" } } }] } },
     { mode: str },
     { to: str },
   ],

@@ -12,9 +12,15 @@
 //            tell apart -> connectOrReset (a failure when failure.errors lists either)
 //   latency  latencies.proxy: balancer end -> first response byte, in ms (for a
 //            timeout, the time until nginx gave up); 0 when not proxied
-import { BreakerError } from "../../core-js/tandem-core";
+//   grpcStatus  the `grpc-status` of the upstream's response headers: a trailers-only
+//            gRPC reply (what gRPC servers send for an error before any message) carries
+//            it there. A grpc-status in real trailers (after messages) never reaches a
+//            plugin server: serialize() is taken from ngx.resp.get_headers(), which holds
+//            no trailers, and the log handler runs in a timer where the request (and
+//            $upstream_trailer_grpc_status) is gone. No extra RPC either way.
+import { BreakerError, type CallOutcome } from "../../core-js/tandem-core";
 
-export interface KongOutcome { status: number; error: number; latencyMs: number }
+export interface KongOutcome extends CallOutcome { status: number; error: number; latencyMs: number; grpcStatus: number | null }
 
 // A fault with scope: upstream (plugins/fault-injection) stands in for the upstream: it
 // carries itself to the log phase (kong.log.set_serialize_value) as `tandem.fault`.
@@ -30,7 +36,7 @@ export function outcomeOf(s: Record<string, unknown>): KongOutcome {
   const o = upstreamOutcomeOf(s);
   const f = (s.tandem as { fault?: FaultCarry } | undefined)?.fault;
   if (!f || f.scope !== "upstream") return o;
-  if (f.abortStatus > 0) return { status: f.abortStatus, error: BreakerError.none, latencyMs: f.delayMs };
+  if (f.abortStatus > 0) return { status: f.abortStatus, error: BreakerError.none, latencyMs: f.delayMs, grpcStatus: null };
   return { ...o, latencyMs: o.latencyMs + f.delayMs };
 }
 
@@ -40,11 +46,20 @@ function upstreamOutcomeOf(s: Record<string, unknown>): KongOutcome {
   const latencyMs = typeof lat === "number" && lat >= 0 ? lat : 0;
   const codes = typeof s.upstream_status === "string" ? s.upstream_status.split(/[,:]/) : [];
   const code = codes.length > 0 ? Number.parseInt(codes[codes.length - 1].trim(), 10) : NaN;
-  if (tries.length === 0 || !Number.isInteger(code) || code <= 0) return { status: 0, error: BreakerError.none, latencyMs };
+  if (tries.length === 0 || !Number.isInteger(code) || code <= 0) return { status: 0, error: BreakerError.none, latencyMs, grpcStatus: null };
   const last = tries[tries.length - 1];
   const kongAnswered = s.source === "kong" || last?.state === "failed";
   if (kongAnswered && (code === 502 || code === 504)) {
-    return { status: 0, error: code === 504 ? BreakerError.timeout : BreakerError.connectOrReset, latencyMs };
+    return { status: 0, error: code === 504 ? BreakerError.timeout : BreakerError.connectOrReset, latencyMs, grpcStatus: null };
   }
-  return { status: code, error: BreakerError.none, latencyMs };
+  return { status: code, error: BreakerError.none, latencyMs, grpcStatus: kongAnswered ? null : grpcStatusOf(s) };
+}
+
+// The response's grpc-status header (first copy), digits only; null when absent.
+function grpcStatusOf(s: Record<string, unknown>): number | null {
+  const h = (s.response as { headers?: Record<string, unknown> } | undefined)?.headers;
+  let v = h?.["grpc-status"];
+  if (Array.isArray(v)) v = v[0];
+  if (typeof v !== "string" || !/^\s*\d{1,3}\s*$/.test(v)) return null;
+  return Number.parseInt(v.trim(), 10);
 }

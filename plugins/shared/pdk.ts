@@ -4,6 +4,7 @@
 export interface KongPDK {
   request: {
     getHeaders(max?: number): Promise<Record<string, string | string[]>>;
+    getHeader(name: string): Promise<string | string[] | undefined | null>;
     getPathWithQuery(): Promise<string>;
     getMethod(): Promise<string>;
   };

@@ -325,18 +325,28 @@ describe("outcome from kong.log.serialize()", () => {
   const tried = [{ balancer_start: 1, ip: "10.0.0.1", port: 80 }];
   it("reads Kong's own 502/504 after a failed last try (Kong records no state for it) as transport errors", () => {
     expect(outcomeOf({ tries: tried, upstream_status: "502", source: "kong", latencies: { proxy: 0 } }))
-      .toEqual({ status: 0, error: BreakerError.connectOrReset, latencyMs: 0 });
+      .toEqual({ status: 0, error: BreakerError.connectOrReset, latencyMs: 0, grpcStatus: null });
     expect(outcomeOf({ tries: tried, upstream_status: "504", source: "kong", latencies: { proxy: 60000 } }))
-      .toEqual({ status: 0, error: BreakerError.timeout, latencyMs: 60000 });
+      .toEqual({ status: 0, error: BreakerError.timeout, latencyMs: 60000, grpcStatus: null });
     // a retried request: earlier tries carry state/code, the last answered
     expect(outcomeOf({ tries: [{ ...tried[0], state: "failed", code: 502 }, tried[0]], upstream_status: "502, 200", source: "upstream", latencies: { proxy: 12 } }))
-      .toEqual({ status: 200, error: BreakerError.none, latencyMs: 12 });
+      .toEqual({ status: 200, error: BreakerError.none, latencyMs: 12, grpcStatus: null });
   });
+  it("reads a trailers-only gRPC reply's grpc-status from the response headers (no extra RPC); Kong's own answers have none", () => {
+    const grpc = (v: unknown, source = "upstream") => outcomeOf({ tries: tried, upstream_status: "200", source, latencies: { proxy: 4 }, response: { status: 200, headers: { "grpc-status": v } } });
+    expect(grpc("14")).toEqual({ status: 200, error: BreakerError.none, latencyMs: 4, grpcStatus: 14 });
+    expect(grpc(["0", "13"])).toEqual({ status: 200, error: BreakerError.none, latencyMs: 4, grpcStatus: 0 });   // the first copy
+    expect(grpc(undefined).grpcStatus).toBeNull();       // real trailers never reach serialize()
+    expect(grpc("abc").grpcStatus).toBeNull();
+    expect(outcomeOf({ tries: tried, upstream_status: "502", source: "kong", latencies: { proxy: 0 }, response: { status: 502, headers: { "grpc-status": "13" } } }))
+      .toEqual({ status: 0, error: BreakerError.connectOrReset, latencyMs: 0, grpcStatus: null });
+  });
+
   it("takes an upstream's own 502 as its status, and ignores calls that never reached one", () => {
     expect(outcomeOf({ tries: tried, upstream_status: "502", source: "upstream", latencies: { proxy: 3 } }))
-      .toEqual({ status: 502, error: BreakerError.none, latencyMs: 3 });
+      .toEqual({ status: 502, error: BreakerError.none, latencyMs: 3, grpcStatus: null });
     expect(outcomeOf({ tries: {}, upstream_status: "", source: "kong", latencies: { proxy: -1 } }))
-      .toEqual({ status: 0, error: BreakerError.none, latencyMs: 0 });
+      .toEqual({ status: 0, error: BreakerError.none, latencyMs: 0, grpcStatus: null });
   });
 });
 

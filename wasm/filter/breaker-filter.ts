@@ -46,8 +46,9 @@ import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { BreakerStore } from "./breaker-store";
 import { BreakerStats, ConfigRejections } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
-import { REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
-import { RESPONSE_FLAGS, STATUS, errorOfFlags, outcomeAtLog, parseStatus } from "./outcome";
+import { isGrpcContentType } from "../core/request/grpc";
+import { GRPC_STATUS_BASE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
+import { RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtLog, parseStatus } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
@@ -104,6 +105,9 @@ export class BreakerRoot extends FilterRoot {
   // The default answer to a rejected call, and the `respond` fallback (null: none).
   defaultReply: LocalReply = new LocalReply(DEFAULT_STATUS, DEFAULT_BODY, true).add(CONTENT_TYPE, DEFAULT_CONTENT_TYPE).seal();
   fallbackReply: LocalReply | null = null;
+  // The same answers to a gRPC request (../core/request/grpc.ts): no content-type.
+  defaultGrpcReply: LocalReply = new LocalReply(DEFAULT_STATUS, DEFAULT_BODY, true, REJECT_GRPC_STATUS).seal();
+  fallbackGrpcReply: LocalReply | null = null;
   rerouteHeader: StaticArray<u8> | null = null;   // reroute: header and value to set
   rerouteValue: StaticArray<u8> = new StaticArray<u8>(0);
 
@@ -128,13 +132,26 @@ export class BreakerRoot extends FilterRoot {
     return true;
   }
 
+  // Whether the request is gRPC: one header read, only where tandem answers it.
+  isGrpcRequest(): bool {
+    const b = this.scratch;
+    getHeader(REQUEST_HEADERS, CONTENT_TYPE, b);
+    const g = b.len > 0 && isGrpcContentType(b.ptr, b.len);
+    releaseHeld();
+    return g;
+  }
+
   private prepareReplies(f: FallbackSettings | null): void {
     this.fallbackReply = null;
+    this.fallbackGrpcReply = null;
     this.rerouteHeader = null;
     if (f === null) return;
     if (f.kind == FallbackKind.Respond) {
       const r = new LocalReply(<u32>f.status, f.bodyBytes, f.retryAfter);
       for (let i = 0; i < f.headers.length; i++) r.add(f.headers[i].nameBytes, f.headers[i].valueBytes);
+      const g = new LocalReply(<u32>f.status, f.bodyBytes, f.retryAfter, f.grpcStatus);
+      for (let i = 0; i < f.headers.length; i++) g.add(f.headers[i].nameBytes, f.headers[i].valueBytes);
+      this.fallbackGrpcReply = g.seal();
       if (f.contentTypeBytes.length > 0) r.add(CONTENT_TYPE, f.contentTypeBytes);
       this.fallbackReply = r.seal();
     } else if (f.kind == FallbackKind.Reroute) {
@@ -188,6 +205,7 @@ const PHASE_DONE: u8 = 4;      // outcome recorded
 class BreakerStream extends FilterStream {
   phase: u8 = PHASE_NONE;
   failureFallback: u8 = <u8>FallbackKind.None;  // what answers if the upstream fails
+  grpc: bool = false;                            // a gRPC request (read only when tandem may answer it)
   replaced: bool = false;
   flags: i32 = 0;
   generation: u32 = 0;
@@ -214,6 +232,7 @@ class BreakerStream extends FilterStream {
       const m = root.scratch;
       getHeader(REQUEST_HEADERS, METHOD, m);
       this.failureFallback = <u8>fallbackOnOutcome(f, OUTCOME_FAILURE, m.ptr, m.len);
+      if (this.failureFallback == <u8>FallbackKind.Respond) this.grpc = root.isGrpcRequest();
     }
     const forced = s.mode >= BreakerMode.ForcedOpen;
     if (!forced) root.readKey();
@@ -249,7 +268,10 @@ class BreakerStream extends FilterStream {
       addHeader(REQUEST_HEADERS, rh, root.rerouteValue);
       return CONTINUE;
     }
-    const reply = kind == FallbackKind.Respond ? root.fallbackReply as LocalReply : root.defaultReply;
+    const grpc = root.isGrpcRequest();
+    const reply = kind == FallbackKind.Respond
+      ? (grpc ? root.fallbackGrpcReply : root.fallbackReply) as LocalReply
+      : (grpc ? root.defaultGrpcReply : root.defaultReply);
     reply.send(DETAILS_OPEN, retryAfterSeconds(adm.retryAfterMs));
     return STOP_ITERATION;
   }
@@ -266,11 +288,17 @@ class BreakerStream extends FilterStream {
       // Envoy answers 503/504 itself when the upstream refused, reset or timed out; the
       // flags tell those apart from an upstream's own 5xx.
       const s = root.settings as BreakerSettings;
-      const error = this.status >= 500 ? errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)) : ERROR_NONE;
-      if (classify(s, this.status, error) == OUTCOME_FAILURE) {
+      let status = this.status;
+      let error = status >= 500 ? errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)) : ERROR_NONE;
+      // A gRPC call fails in a trailers-only 200 (Envoy's own for a dead upstream: flags).
+      if (this.grpc && status == 200) {
+        const g = grpcStatusOfHeaders(b);
+        if (g >= 0) { status = GRPC_STATUS_BASE + g; error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)); }
+      }
+      if (classify(s, status, error) == OUTCOME_FAILURE) {
         this.replaced = true;
         incrementMetric(mUpstreamFallback, 1);
-        (root.fallbackReply as LocalReply).send(DETAILS_UPSTREAM_FAILURE, -1);
+        ((this.grpc ? root.fallbackGrpcReply : root.fallbackReply) as LocalReply).send(DETAILS_UPSTREAM_FAILURE, -1);
         return STOP_ITERATION;
       }
     }
@@ -283,7 +311,7 @@ class BreakerStream extends FilterStream {
     const root = this.root;
     const store = root.store;
     if (store === null) return;
-    const o = outcomeAtLog(this.status);
+    const o = outcomeAtLog(this.status, this.root.scratch);
     // A fault's abort (fault-injection runs after this filter): with scope upstream it
     // stands in for the upstream and is its outcome; with scope gateway no upstream was
     // called and it says nothing about it, as on Kong (no tries: plugins/shared/outcome.ts).

@@ -224,7 +224,7 @@ class ExperimentStream extends FilterStream {
     if ((gi < 0 || guards === null) && (mv < 0 || st === null)) return;
     this.guard = -1;
     this.mVariant = -1;
-    const o = outcomeAtLog(this.status);
+    const o = outcomeAtLog(this.status, this.root.scratch);
     const clientStatus = this.status >= 0 ? this.status : o.status;
     // Answered before any upstream was picked (a later filter's local reply, e.g. the
     // circuit breaker's): the variant was never called, the outcome says nothing about

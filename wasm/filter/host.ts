@@ -10,6 +10,7 @@ import { Bytes } from "../core/text/bytes";
 // proxy-wasm enums (spec v0.2.1)
 export const REQUEST_HEADERS = 0;
 export const RESPONSE_HEADERS = 2;
+export const RESPONSE_TRAILERS = 3;
 export const PLUGIN_CONFIGURATION = 7;
 export const OK = 0;
 export const NOT_FOUND = 1;
@@ -164,9 +165,9 @@ export function recordMetric(id: u32, value: u64): void {
 }
 
 // proxy_send_local_response; `pairs` is a proxy-wasm pairs serialization of extra
-// headers. No gRPC status (-1: Envoy maps it to none).
-export function sendLocalResponse(status: u32, details: StaticArray<u8>, body: usize, bodyLen: i32, pairs: usize, pairsLen: i32): void {
-  imports.proxy_send_local_response(status, changetype<usize>(details), details.length, body, bodyLen, pairs, pairsLen, <u32>-1);
+// headers. grpcStatus -1: none (Envoy maps the HTTP status for a gRPC request).
+export function sendLocalResponse(status: u32, details: StaticArray<u8>, body: usize, bodyLen: i32, pairs: usize, pairsLen: i32, grpcStatus: i32 = -1): void {
+  imports.proxy_send_local_response(status, changetype<usize>(details), details.length, body, bodyLen, pairs, pairsLen, <u32>grpcStatus);
 }
 
 export function log(level: usize, msg: string): void {

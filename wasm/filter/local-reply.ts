@@ -14,7 +14,11 @@ export class LocalReply {
   buf: StaticArray<u8> = new StaticArray<u8>(0);
   digits: StaticArray<u8> = new StaticArray<u8>(12);
 
-  constructor(public status: u32, public body: StaticArray<u8>, public retryAfter: bool) {}
+  // grpcStatus >= 0: the reply to a gRPC request. Envoy then sends a trailers-only 200
+  // with content-type application/grpc, this grpc-status and the body as grpc-message
+  // (Utility::prepareLocalReply); such a reply must carry no content-type of its own
+  // (Envoy's addCopy would append it to application/grpc).
+  constructor(public status: u32, public body: StaticArray<u8>, public retryAfter: bool, public grpcStatus: i32 = -1) {}
 
   add(name: StaticArray<u8>, value: StaticArray<u8>): LocalReply {
     this.names.push(name);
@@ -64,7 +68,7 @@ export class LocalReply {
       q = put(q, RETRY_AFTER, RETRY_AFTER.length);
       q = put(q, this.digits, nd);
     }
-    sendLocalResponse(this.status, details, changetype<usize>(this.body), this.body.length, p, <i32>(q - p));
+    sendLocalResponse(this.status, details, changetype<usize>(this.body), this.body.length, p, <i32>(q - p), this.grpcStatus);
   }
 }
 

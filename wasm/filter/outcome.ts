@@ -3,7 +3,10 @@
 // the stream's response flags, the response code Envoy sent itself.
 import { Bytes, utf8 } from "../core/text/bytes";
 import { ERROR_CONNECT, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT } from "../core/breaker/settings";
-import { getProperty, getPropertyI64, releaseHeld } from "./host";
+import { GRPC_STATUS_BASE, GRPC_STATUS_HEADER, GRPC_STATUS_MAX } from "../core/contract";
+import { getHeader, getProperty, getPropertyI64, releaseHeld, RESPONSE_HEADERS, RESPONSE_TRAILERS } from "./host";
+
+const GRPC_STATUS = utf8(GRPC_STATUS_HEADER);
 
 export const STATUS = utf8(":status");
 export const RESPONSE_FLAGS = utf8("response\0flags");
@@ -44,15 +47,31 @@ export function parseStatus(b: Bytes): i32 {
 // the filter (e.g. the client left first); a reset after a 2xx-4xx response started
 // keeps that status (Kong's log phase sees the same). Without a status, Envoy's own
 // response code (0: none). One instance, overwritten by each call.
+//
+// gRPC: a `:status 200` reply is looked at for a grpc-status, in the response trailers
+// first, then in the headers of a trailers-only reply (the order of Envoy's
+// Grpc::Common::getGrpcStatus, source/common/grpc/common.cc; in on_log the maps are the
+// access log's, Context::getMap). A found code is reported as GRPC_STATUS_BASE + code,
+// and the flags are read too: Envoy answers a dead upstream of a gRPC request with its
+// own trailers-only 200 + grpc-status 14 (Utility::prepareLocalReply), which the flags
+// (UF, UC, UT) tell apart from the upstream's own UNAVAILABLE. Cost: two header reads
+// per tracked 200 (none for other statuses).
 export class LogOutcome {
   status: i32 = 0;
   error: i32 = ERROR_NONE;
 }
 const atLog = new LogOutcome();
 
-export function outcomeAtLog(status: i32): LogOutcome {
+export function outcomeAtLog(status: i32, scratch: Bytes): LogOutcome {
   let error = ERROR_NONE;
-  if (status < 0 || status >= 500) error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
+  if (status == 200) {
+    const g = grpcStatusAtLog(scratch);
+    if (g >= 0) {
+      status = GRPC_STATUS_BASE + g;
+      error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
+    }
+  }
+  if (status < 0 || (status >= 500 && status < GRPC_STATUS_BASE)) error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
   if (status < 0) {
     const c = getPropertyI64(RESPONSE_CODE, 0);
     status = c > 0 && c < 1000 ? <i32>c : 0;
@@ -60,6 +79,24 @@ export function outcomeAtLog(status: i32): LogOutcome {
   atLog.status = status;
   atLog.error = error;
   return atLog;
+}
+
+// The grpc-status of the response trailers, else of the response headers; -1 when
+// neither has one of 0-16.
+function grpcStatusAtLog(b: Bytes): i32 {
+  getHeader(RESPONSE_TRAILERS, GRPC_STATUS, b);
+  const g = b.len > 0 ? parseStatus(b) : -1;
+  releaseHeld();
+  if (g >= 0 && g <= GRPC_STATUS_MAX) return g;
+  return grpcStatusOfHeaders(b);
+}
+
+// The grpc-status of the response headers (a trailers-only reply); -1 when none of 0-16.
+export function grpcStatusOfHeaders(b: Bytes): i32 {
+  getHeader(RESPONSE_HEADERS, GRPC_STATUS, b);
+  const g = b.len > 0 ? parseStatus(b) : -1;
+  releaseHeld();
+  return g >= 0 && g <= GRPC_STATUS_MAX ? g : -1;
 }
 
 // Whether the router picked an upstream host for the stream (upstream.address is set);
