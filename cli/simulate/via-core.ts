@@ -204,7 +204,8 @@ export class CoreDriver {
     // A gRPC request: tandem's own answers are trailers-only 200s on both gateways
     // (wasm/core/request/grpc.ts); the gateway's own answer to a failed upstream is
     // Envoy's 200 + grpc-status 14, Kong's 502/504 (GatewayProfile.grpcErrorStatus).
-    const grpc = this.core.isGrpc(h["content-type"]);
+    const ct = h["content-type"];
+    const grpc = this.core.isGrpc(Array.isArray(ct) ? ct[0] : ct);
     const statusOf = (x: TraceUpstream) => (x.error ? (grpc && p.grpcErrorStatus !== null ? p.grpcErrorStatus : p.errorStatus[x.error]) : (x.status as number));
     const own = (status: number) => (grpc ? 200 : status);
     const u = answerOf(r, upstream ?? DEFAULT_UPSTREAM);
