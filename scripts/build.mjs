@@ -40,34 +40,24 @@ async function buildWasm() {
 
 const kongPlugins = ["experiment", "circuit-breaker", "fault-injection"];
 
+// Every JavaScript bundle runs under Node 20 as CommonJS; `extra` adds a bundle's own options.
+function bundleNode(entry, outfile, extra = {}) {
+  return build({ entryPoints: [join(root, entry)], outfile, bundle: true, platform: "node", target: "node20", format: "cjs", logLevel: "warning", ...extra });
+}
+
 async function buildKong() {
   for (const name of kongPlugins) {
     const dir = join(root, "dist", "kong", name);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    await build({
-      entryPoints: [join(root, "plugins", name, "handler.ts")],
-      outfile: join(dir, `${name}.js`),
-      bundle: true,
-      platform: "node",
-      target: "node20",
-      format: "cjs",
-      logLevel: "warning",
-    });
+    await bundleNode(join("plugins", name, "handler.ts"), join(dir, `${name}.js`));
     copyFileSync(join(root, "dist", "wasm", "tandem-core.wasm"), join(dir, "tandem-core.wasm"));
   }
   // The start command of every tandem plugin server (plugins/server/tandem-pluginserver.ts):
   // beside the plugin directories, not in one (kong-pdk loads every entry of a plugins
   // directory as a plugin). kong-pdk itself stays external: the Kong image installs it.
-  await build({
-    entryPoints: [join(root, "plugins", "server", "tandem-pluginserver.ts")],
-    outfile: join(root, "dist", "kong", "tandem-pluginserver.js"),
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
+  await bundleNode("plugins/server/tandem-pluginserver.ts", join(root, "dist", "kong", "tandem-pluginserver.js"), {
     banner: { js: "#!/usr/bin/env node" },
-    logLevel: "warning",
   });
 }
 
@@ -75,27 +65,12 @@ async function buildKong() {
 // playground; they spawn kong-js-pluginserver with a clock preload that must sit
 // beside the bundle.
 async function buildCli() {
-  await build({
-    entryPoints: [join(root, "cli", "main.ts")],
-    outfile: join(root, "dist", "cli", "tandem.js"),
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
+  await bundleNode("cli/main.ts", join(root, "dist", "cli", "tandem.js"), {
     external: ["assemblyscript", "assemblyscript/*", "kong-pdk", "kong-pdk/*"],
-    logLevel: "warning",
   });
   copyFileSync(join(root, "sim", "kong", "virtual-clock.cjs"), join(root, "dist", "cli", "virtual-clock.cjs"));
   // The load generator runs in a worker thread: its own file beside the CLI bundle.
-  await build({
-    entryPoints: [join(root, "cli", "playground", "load-worker.ts")],
-    outfile: join(root, "dist", "cli", "playground-load.js"),
-    bundle: true,
-    platform: "node",
-    target: "node20",
-    format: "cjs",
-    logLevel: "warning",
-  });
+  await bundleNode("cli/playground/load-worker.ts", join(root, "dist", "cli", "playground-load.js"));
 }
 
 // The playground's page: one script and one stylesheet (the page's and uPlot's), so it
