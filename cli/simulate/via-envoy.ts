@@ -22,7 +22,7 @@ import type { FaultField } from "../../plugins/fault-injection/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig, fallbackItems, rerouteTarget } from "../render";
-import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
+import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 import { isBreakerSlot, readSharedState } from "../../core-js/shared-state";
@@ -32,7 +32,6 @@ import { ISTIO_PATH_NORMALIZATION } from "./edge";
 import { tandemHistogramBuckets, tandemStatsTags } from "../render/envoy-stats";
 import { canonicalMetrics } from "./metrics";
 
-const SIM_TIMEOUT_MS = 300;
 // ---- the filter's shared data (wasm/filter/breaker-store.ts, read by core-js/shared-state.ts) ----
 
 // The process's shared data, noting which breaker slot the filter touched last.
@@ -162,7 +161,7 @@ export class EnvoyDriver {
         clusters: Object.fromEntries(ups.addrs),
         routes,
         clock: () => now,
-        upstreamTimeoutMs: SIM_TIMEOUT_MS,
+        upstreamTimeoutMs: SIM_ANSWER_WAIT_MS,
         sharedData,
         onUpstreamRequest: driver.record,
         useRemoteAddress: true,
@@ -180,6 +179,7 @@ export class EnvoyDriver {
         setNow: async (ms) => { now = ms; },
         beforeRequest: (r) => { line = r.line; },
         pointUpstream: (n, a) => gw.setCluster(n, a),
+        setUpstreamTimeout: (ms) => gw.setUpstreamTimeout(ms),
         settle: () => streamsDone(gw),
         ...(watch ? { breakerReport: async () => watch.report() } : {}),
         guardReport: async () => guardStates(sharedData, guards),

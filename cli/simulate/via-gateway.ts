@@ -13,6 +13,12 @@ import { experimentConfig, rerouteTarget } from "../render";
 import { TAGS_HEADER } from "../../core-js/tandem-core";
 import type { FaultField } from "../../plugins/fault-injection/trace";
 
+// Real time the gateway waits on a line whose trace says the upstream times out (its
+// virtual latency is advanced separately), and on every other line: long enough that
+// only a hung harness reaches it. Kong's retries are off, so one line is one try.
+export const SIM_TIMEOUT_MS = 300;
+export const SIM_ANSWER_WAIT_MS = 10_000;
+
 export interface UpstreamAttempt { upstream: string; headers: Record<string, string | string[] | undefined> }
 
 // What the circuit-breaker did with the last request, as the gateway's plugin / filter
@@ -27,6 +33,8 @@ export interface GatewayHandle {
   // Called with each trace line before it is sent (the Envoy path draws its request id).
   beforeRequest?(r: TraceRequest): void;
   pointUpstream(name: string, addr: { host: string; port: number }): void;
+  // The gateway's upstream timeout (real time) for the requests sent from now on.
+  setUpstreamTimeout(ms: number): void;
   settle(): Promise<void>;         // wait until the request's after-response work is done
   // After settle(): the breaker's report on the request (policies with a breaker).
   breakerReport?(): Promise<BreakerReport | null>;
@@ -90,6 +98,11 @@ export class GatewayDriver {
     // Upstreams that refuse this request's connection point at a closed port.
     const refuse = this.facts.upstreams.filter((n) => answerOf(r, n).error === "connect");
     for (const n of refuse) gw.pointUpstream(n, { host: "127.0.0.1", port: this.ups.closedPort });
+    // The trace says which tries time out, and their latency is virtual (scripted-upstream.ts):
+    // so the gateway's real-time timeout is short only on such lines and long on the others,
+    // where a slow answer on a loaded machine must never be taken for a timeout.
+    const timesOut = this.facts.upstreams.some((n) => answerOf(r, n).error === "timeout");
+    gw.setUpstreamTimeout(timesOut ? SIM_TIMEOUT_MS : SIM_ANSWER_WAIT_MS);
     let reply;
     try {
       const sending = send(gw.port, sentMethod(r), r.path, normalizedHeaders(r));

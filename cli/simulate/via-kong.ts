@@ -11,14 +11,11 @@ import type { PolicyDoc } from "../policy-file";
 import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
 import { kongFaultConfig } from "../fault-config";
 import { FAULT_TRACE_ENV, parseFaultTrace, type FaultField } from "../../plugins/fault-injection/trace";
-import { GatewayDriver, policyFacts, type BreakerReport } from "./via-gateway";
+import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } from "./via-gateway";
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
 import { canonicalMetrics } from "./metrics";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 
-// Simulated upstream timeouts answer after this much real time (virtual time is
-// advanced separately); Kong's retries are off so one trace line is one try.
-const SIM_TIMEOUT_MS = 300;
 // The breaker's report is plugin-server output (stderr): it reaches the harness's log
 // a moment after the handler returned.
 const REPORT_WAIT_MS = 3000;
@@ -77,7 +74,7 @@ export class KongDriver {
         upstreams: Object.fromEntries(ups.addrs),
         defaultUpstream: DEFAULT_UPSTREAM,
         virtualClock: true,
-        upstreamTimeoutMs: SIM_TIMEOUT_MS,
+        upstreamTimeoutMs: SIM_ANSWER_WAIT_MS,
         retries: 0,
         onUpstreamRequest: driver.record,
       });
@@ -96,6 +93,7 @@ export class KongDriver {
       port: gw.port,
       setNow: (ms) => gw.setNow(ms),
       pointUpstream: (n, a) => gw.setUpstream(n, a),
+      setUpstreamTimeout: (ms) => gw.setUpstreamTimeout(ms),
       settle: () => gw.logDone(),
       breakerReport: () => breakerReport(gw),
       guardReport: (last) => guardReport(gw, last),

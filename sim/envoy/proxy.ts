@@ -92,6 +92,8 @@ export interface EnvoyGateway {
   /** The filters with this root id leave the chain (their VMs go after their streams). */
   removeFilter(rootId: string): boolean;
   setCluster(name: string, addr: { host: string; port: number }): void;
+  /** The route's timeout for streams that start from now on (a route config change in Envoy). */
+  setUpstreamTimeout(ms: number): void;
   metrics(): Record<string, number>;
   logs(): { level: string; message: string; vm: number }[];
   memoryPages(): number[];
@@ -510,6 +512,10 @@ class Gateway implements EnvoyGateway {
 
   setCluster(name: string, addr: { host: string; port: number }): void {
     this.clusters.set(name, { ...addr });
+  }
+
+  setUpstreamTimeout(ms: number): void {
+    this.streamEnv.upstreamTimeoutMs = ms;
   }
 
   metrics(): Record<string, number> {

@@ -80,6 +80,8 @@ export interface KongGateway {
   /** virtual clock only */
   setNow(ms: number): Promise<void>;
   setUpstream(name: string, addr: { host: string; port: number }): void;
+  /** The Service's connect/read/write timeout for the next tries (a config change in Kong). */
+  setUpstreamTimeout(ms: number): void;
   /** new plugin config (new __seq__/__key__ -> new StartInstance); throws on Kong schema errors */
   configure(pluginName: string, config: Record<string, unknown>): Promise<void>;
   /** round trips per request (arrival order), per phase; read log after logDone() */
@@ -183,6 +185,9 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       },
       setUpstream(name, addr) {
         g.cfg.upstreams.set(name, { host: addr.host, port: addr.port });
+      },
+      setUpstreamTimeout(ms) {
+        g.cfg.timeoutMs = ms;
       },
       async configure(pluginName, config) {
         const p = byName(pluginName);
