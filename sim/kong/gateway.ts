@@ -57,33 +57,81 @@ export interface GatewayConfig {
   retries: number;
   logLevel: LogLevel;
   ids: Ids;
-  /** lua_max_pending_timers / lua_max_running_timers of the (one) worker (templates/nginx_kong.lua: 16384 / 4096) */
+  /** lua_max_pending_timers / lua_max_running_timers of each worker (templates/nginx_kong.lua: 16384 / 4096) */
   maxPendingTimers: number;
   maxRunningTimers: number;
+  /** nginx worker processes sharing the plugin servers (1 = the harness's historical single worker) */
+  workers: number;
+  /** routes after the first ('/', every plugin of `plugins`), each with its own route-scoped plugin entities */
+  extraRoutes: ExtraRoute[];
+  /** when a worker event posted by one worker reaches the workers (ms; 0 = the next turn of the loop) */
+  workerEventDelayMs: number;
   /** observer of each request Kong is about to proxy: the upstream name and the headers plugins left */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
 }
 
-export class Gateway {
+export interface ExtraRoute {
+  id: string;
+  name: string;
+  /** prefix paths */
+  paths: string[];
+  /** this route's own (route-scoped) plugin entities */
   plugins: LoadedPlugin[];
+}
+
+interface Route {
+  entity: Record<string, unknown>;
+  paths: string[];
+  /** the plugins that run for it, in Kong's order */
+  plugins: LoadedPlugin[];
+}
+
+/**
+ * One nginx worker process. What is per worker in Kong: the plugin instance table
+ * (plugin_servers/plugin.lua `running_instances`, module scope), the RPC connections
+ * (rpc/mp_rpc.lua Rpc:call, a cosocket pool per worker) and the Lua timer counts
+ * (lua-nginx-module ngx_http_lua_timer.c: lmcf->pending_timers/running_timers, per
+ * worker), so lua_max_pending_timers / lua_max_running_timers cap each worker alone.
+ */
+export class Worker {
+  readonly instances: InstanceManager;
+  pendingTimers = 0;
+  runningTimers = 0;
+  readonly droppedTimers = { droppedPending: 0, droppedRunning: 0 };
+  constructor(
+    readonly id: number,
+    log: (level: 'err' | 'warn', msg: string, plugin?: string) => void,
+  ) {
+    this.instances = new InstanceManager(log, id);
+  }
+}
+
+export class Gateway {
+  /** the first route's plugins (every plugin of the gateway's spec), in Kong's order */
+  plugins: LoadedPlugin[];
+  readonly routes: Route[];
+  readonly workers: Worker[];
+  /** worker 0's instance table */
   readonly instances: InstanceManager;
   readonly env: KongEnv;
   private readonly entries: LogEntry[] = [];
   private records: KongRequestState[] = [];
   private pendingLogs = new Set<Promise<void>>();
   private seq = 0; // ngx.shared.kong "plugins_iterator:__seq__"
-  // The worker's Lua timer counts (lua-nginx-module ngx_http_lua_timer.c: lmcf->pending_timers,
-  // lmcf->running_timers), log timers only: Kong's other timers are not modelled.
-  private pendingTimers = 0;
-  private runningTimers = 0;
-  /** log timers refused at ngx.timer.at (pending cap) / not run at expiry (running cap) */
-  readonly droppedTimers = { droppedPending: 0, droppedRunning: 0 };
   private requestSeq = 0;
+  // Which worker accepted each connection. nginx serves a connection in the worker that
+  // accepted it (ngx_event_accept); which worker that is the kernel decides (accept_mutex
+  // is off by default since nginx 1.11.3, Kong's template does not set it): the harness
+  // hands connections out round robin.
+  private readonly workerOf = new WeakMap<object, Worker>();
+  private accepted = 0;
   server!: http.Server;
 
   constructor(readonly cfg: GatewayConfig) {
     this.plugins = sortByPriority(cfg.plugins);
-    this.instances = new InstanceManager((level, msg, plugin) => this.log(level, msg, plugin));
+    const n = Math.max(1, Math.floor(cfg.workers));
+    this.workers = Array.from({ length: n }, (_, i) => new Worker(i, (level, msg, plugin) => this.log(level, msg, plugin)));
+    this.instances = this.workers[0].instances;
     const created = Math.floor(cfg.clock.now() / 1000);
     const { ids } = cfg;
     this.env = {
@@ -103,13 +151,66 @@ export class Gateway {
         created_at: created, updated_at: created, ws_id: ids.workspaceId,
       },
     };
+    // The other routes of the Service: global- and service-scoped plugins run for them too,
+    // route-scoped ones only for their own route (plugins_iterator.lua collect_plugins).
+    // strip_path false: the harness does not strip a matched prefix from the upstream path.
+    const shared = cfg.plugins.filter((p) => p.scope !== 'route');
+    this.routes = [
+      { entity: this.env.route, paths: ['/'], plugins: this.plugins },
+      ...cfg.extraRoutes.map((r) => ({
+        entity: { ...this.env.route, id: r.id, name: r.name, paths: [...r.paths], strip_path: false },
+        paths: r.paths,
+        plugins: sortByPriority([...shared, ...r.plugins]),
+      })),
+    ];
     this.rebuildIterator();
+  }
+
+  /** every plugin entity of every route */
+  entities(): LoadedPlugin[] {
+    return [...new Set(this.routes.flatMap((r) => r.plugins))];
   }
 
   /** Every rebuild of the plugins iterator hands each config a new __seq__. */
   rebuildIterator() {
-    for (const p of this.plugins) p.conf = kongConf(p, this.cfg.ids, ++this.seq);
+    for (const p of this.entities()) p.conf = kongConf(p, this.cfg.ids, ++this.seq);
   }
+
+  /** Prefix paths, the longest match wins (router/traditional.lua; 3.9's default traditional_compatible sorts the same way). */
+  private routeFor(path: string): Route {
+    let best = this.routes[0];
+    let len = -1;
+    for (const r of this.routes) for (const p of r.paths) if (path.startsWith(p) && p.length > len) (best = r), (len = p.length);
+    return best;
+  }
+
+  /** log timers dropped, every worker's added up */
+  get droppedTimers() {
+    const d = { droppedPending: 0, droppedRunning: 0 };
+    for (const w of this.workers) (d.droppedPending += w.droppedTimers.droppedPending), (d.droppedRunning += w.droppedTimers.droppedRunning);
+    return d;
+  }
+
+  /**
+   * plugin.lua reset_instance: the worker forgets every instance of the plugin at once,
+   * then posts "plugin_server" "reset_instances" (kong.worker_events.post); init.lua
+   * start registers reset_instances_for_plugin for it in every worker. resty.events
+   * delivers a post to all workers, the poster included, through its broker: later,
+   * never within the request that posted it.
+   */
+  private resetInstance(w: Worker, pluginName: string) {
+    w.instances.reset(pluginName, this.entities());
+    const deliver = () => {
+      for (const x of this.workers) x.instances.reset(pluginName, this.entities());
+      this.workerEvents.delivered++;
+    };
+    this.workerEvents.posted++;
+    if (this.cfg.workerEventDelayMs > 0) setTimeout(deliver, this.cfg.workerEventDelayMs).unref();
+    else setImmediate(deliver);
+  }
+
+  /** reset_instances events posted / delivered to the workers */
+  readonly workerEvents = { posted: 0, delivered: 0 };
 
   log(level: LogEntry['level'], message: string, plugin?: string, source: LogEntry['source'] = 'kong') {
     this.entries.push({ level, message, plugin, source });
@@ -131,15 +232,15 @@ export class Gateway {
       accessCalls: this.records.map((r) => [...r.accessCalls]),
       response: this.records.map((r) => r.rpcs.response),
       log: this.records.map((r) => r.rpcs.log),
-      instanceStarts: this.instances.starts,
-      instanceCloses: this.instances.closes,
+      workers: this.records.map((r) => r.worker),
+      instanceStarts: this.workers.reduce((n, w) => n + w.instances.starts, 0),
+      instanceCloses: this.workers.reduce((n, w) => n + w.instances.closes, 0),
     };
   }
 
   resetStats() {
     this.records = [];
-    this.instances.starts = 0;
-    this.instances.closes = 0;
+    for (const w of this.workers) (w.instances.starts = 0), (w.instances.closes = 0);
   }
 
   async logDone(): Promise<void> {
@@ -162,6 +263,7 @@ export class Gateway {
       });
     });
     this.server.maxHeadersCount = 0;
+    this.server.on('connection', (sock) => this.workerOf.set(sock, this.workers[this.accepted++ % this.workers.length]));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
       // Above even Node's ceiling: above nginx's buffers too (494 -> Kong's 400).
@@ -190,9 +292,10 @@ export class Gateway {
   /** Rpc:handle_event, including the restart on "no plugin instance". */
   private async runHandler(p: LoadedPlugin, phase: Phase, req: KongRequestState): Promise<{ luaError?: string }> {
     req.plugin = { name: p.name, id: p.id };
+    const w = this.workers[req.worker];
     let iid: number;
     try {
-      iid = await this.instances.getInstanceId(p);
+      iid = await w.instances.getInstanceId(p);
     } catch (e) {
       return { luaError: (e as Error).message }; // error(err) after "starting instance:"
     }
@@ -212,11 +315,12 @@ export class Gateway {
           return { value: toMsgpack(out.value) };
         },
         () => req.rpcs[phase]++,
+        p.server.pool(w.id),
       );
     } catch (e) {
       const msg = e instanceof RpcError ? e.message : String(e);
       if (msg.toLowerCase().includes('no plugin instance')) {
-        this.instances.reset(p.name, this.plugins);
+        this.resetInstance(w, p.name);
         this.log('warn', msg, p.name);
         return this.runHandler(p, phase, req);
       }
@@ -250,6 +354,10 @@ export class Gateway {
       retries: this.cfg.retries,
       timeoutMs: this.cfg.timeoutMs,
     });
+    req.worker = (this.workerOf.get(sock) ?? this.workers[0]).id;
+    const route = this.routeFor(req.rawPath);
+    req.route = route.entity;
+    req.plugins = route.plugins;
     // nginx refuses an oversized head or an invalid URI before Kong's phases (edge.ts):
     // Kong's error handler answers, no plugin runs.
     const headers: Array<[string, string]> = [];
@@ -279,7 +387,7 @@ export class Gateway {
     const t = req.timings;
     t.rewriteStart = this.now();
     req.phase = 'rewrite';
-    for (const p of this.plugins) {
+    for (const p of req.plugins) {
       if (p.scope !== 'global' || !p.phases.has('rewrite')) continue;
       const r = await this.runHandler(p, 'rewrite', req);
       if (r.luaError) {
@@ -294,7 +402,7 @@ export class Gateway {
     t.accessStart = this.now();
     req.phase = 'access';
     req.forwarded = computeForwarded(req); // runloop access.before
-    for (const p of this.plugins) {
+    for (const p of req.plugins) {
       // once a response is delayed (exit or error), later handlers are skipped
       if (!p.phases.has('access') || req.exit || req.unexpected) continue;
       const r = await this.runHandler(p, 'access', req);
@@ -325,7 +433,7 @@ export class Gateway {
       }
       this.cfg.onUpstreamRequest({ upstream: req.balancer.host, headers });
     }
-    const buffered = this.plugins.some((p) => p.phases.has('response'));
+    const buffered = req.plugins.some((p) => p.phases.has('response'));
     const body = req.upstreamBody ?? (await req.bodyPromise);
     const codes: number[] = [];
     let tryCount = 0;
@@ -482,7 +590,7 @@ export class Gateway {
     req.status = req.buffered.status;
     for (const [name] of upstreamHeaders.entries) req.responseHeaders.set(name, upstreamHeaders.all(name));
     req.phase = 'response';
-    for (const p of this.plugins) {
+    for (const p of req.plugins) {
       if (!p.phases.has('response')) continue;
       const r = await this.runHandler(p, 'response', req);
       if (r.luaError) {
@@ -502,7 +610,7 @@ export class Gateway {
   private startLogPhase(req: KongRequestState) {
     // Without an access phase nothing was collected: only global plugins log.
     const collected = req.timings.accessStart !== undefined;
-    const plugins = this.plugins.filter((p) => p.phases.has('log') && (collected || p.scope === 'global'));
+    const plugins = req.plugins.filter((p) => p.phases.has('log') && (collected || p.scope === 'global'));
     if (!plugins.length) return;
     const t = req.timings;
     t.logStart = this.now();
@@ -512,7 +620,7 @@ export class Gateway {
     } else t.responseLatency ??= t.logStart - t.processingStart;
     req.phase = 'log';
     const serialize = buildSerialize(
-      { route: this.env.route, service: this.env.service, workspaceId: this.cfg.ids.workspaceId, now: t.logStart },
+      { route: req.route, service: this.env.service, workspaceId: this.cfg.ids.workspaceId, now: t.logStart },
       req,
     );
     const saved = {
@@ -524,33 +632,34 @@ export class Gateway {
       responseStatus: req.status,
       reqStartTime: t.processingStart / 1000,
     };
+    const w = this.workers[req.worker];
     for (const p of plugins) {
       // Each plugin's log handler is its own native ngx.timer.at(0, ...) (plugin.lua
       // build_phases), whose return value Kong ignores: at lua_max_pending_timers the
       // call fails with "too many pending timers" and the outcome is gone, unlogged
       // (ngx_http_lua_timer.c ngx_http_lua_ngx_timer_helper).
-      if (this.pendingTimers >= this.cfg.maxPendingTimers) {
-        this.droppedTimers.droppedPending++;
+      if (w.pendingTimers >= this.cfg.maxPendingTimers) {
+        w.droppedTimers.droppedPending++;
         continue;
       }
-      this.pendingTimers++;
+      w.pendingTimers++;
       const view: KongRequestState = Object.assign(Object.create(req), { saved, phase: 'log' as Phase });
       const run = (async () => {
         await new Promise((r) => setImmediate(r));
         // Expired: no longer pending; at lua_max_running_timers it is not run, with an
         // alert in the error log (ngx_http_lua_timer.c ngx_http_lua_timer_handler).
-        this.pendingTimers--;
-        if (this.runningTimers >= this.cfg.maxRunningTimers) {
-          this.droppedTimers.droppedRunning++;
+        w.pendingTimers--;
+        if (w.runningTimers >= this.cfg.maxRunningTimers) {
+          w.droppedTimers.droppedRunning++;
           this.log('alert', `lua failed to run timer with function defined at @kong/runloop/plugin_servers/plugin.lua:152: ${this.cfg.maxRunningTimers} lua_max_running_timers are not enough`);
           return;
         }
-        this.runningTimers++;
+        w.runningTimers++;
         try {
           const r = await this.runHandler(p, 'log', view);
           if (r.luaError) this.log('err', `lua entry thread aborted: runtime error: ${r.luaError}`, p.name);
         } finally {
-          this.runningTimers--;
+          w.runningTimers--;
         }
       })().catch((e) => this.log('crit', `harness failure in log phase: ${(e as Error).stack ?? e}`, p.name));
       this.pendingLogs.add(run);

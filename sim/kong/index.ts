@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PluginServer } from './plugin-server';
-import { Clock, Gateway, type LogEntry } from './gateway';
+import { Clock, Gateway, type ExtraRoute, type LogEntry } from './gateway';
 import { configFieldsOf, newPluginId, validateConfig, type LoadedPlugin, type PluginScope } from './plugin-registry';
 import type { LogLevel } from './pdk';
 
@@ -38,8 +38,30 @@ export interface KongPluginSpec {
   env?: Record<string, string>;
 }
 
+/** Another Route of the Service, with its own configs of plugins named in `plugins`. */
+export interface KongRouteSpec {
+  name: string;
+  /** prefix paths (the longest match over all routes wins; the first route has '/') */
+  paths: string[];
+  /** plugin name -> this route's config: a route-scoped plugin entity of its own */
+  plugins: Record<string, Record<string, unknown>>;
+}
+
 export interface KongGatewayOptions {
+  /** the plugins, on the first route ('/') unless scoped 'service'/'global' */
   plugins: KongPluginSpec[];
+  /** more routes, each with its own plugin configs (route scope) */
+  routes?: KongRouteSpec[];
+  /**
+   * nginx worker processes (Kong's nginx_worker_processes; default 1 here). Every worker
+   * has its own instance table, RPC connections and timer caps; all share the plugin
+   * servers. Connections go to workers round robin.
+   */
+  workers?: number;
+  /** when a worker event (reset_instances) reaches the workers, ms after it is posted (default 0: the next turn) */
+  workerEventDelayMs?: number;
+  /** the plugin server's start script (default tandem's; KONG_PDK_PLUGIN_SERVER_BIN: kong-pdk's own) */
+  pluginServerBin?: string;
   upstreams: Record<string, { host: string; port: number }>;
   /** the Service's upstream */
   defaultUpstream: string;
@@ -70,6 +92,9 @@ export interface RpcStats {
   log: number[];
   rewrite: number[];
   response: number[];
+  /** per request, the nginx worker that served it */
+  workers: number[];
+  /** StartInstance calls, all workers */
   instanceStarts: number;
   instanceCloses: number;
 }
@@ -101,8 +126,14 @@ export interface KongGateway {
   timerLimits(): { maxPendingTimers: number; maxRunningTimers: number };
   /** the plugin server process of a plugin (kill it, CloseInstance, ...) */
   pluginServer(pluginName: string): PluginServer;
-  /** the instance id Kong currently uses for a plugin, if started */
+  /** the instance id worker 0 currently uses for a plugin on the first route, if started */
   instanceId(pluginName: string): number | undefined;
+  /** per worker, the instance id it holds for a plugin on a route (default the first), if any */
+  instanceIds(pluginName: string, route?: string): Array<number | undefined>;
+  /** log handlers dropped, per worker */
+  workerTimers(): Array<{ droppedPending: number; droppedRunning: number }>;
+  /** reset_instances worker events posted / delivered */
+  workerEvents(): { posted: number; delivered: number };
   /** the config object sent with the last StartInstance for a plugin */
   kongConfig(pluginName: string): Record<string, unknown>;
   close(): Promise<void>;
@@ -136,6 +167,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
         onLog: pluginLog,
         rpcTimeoutMs: opts.rpcTimeoutMs,
         env: spec.env,
+        bin: opts.pluginServerBin,
       });
       servers.push(server);
       loaded.push({
@@ -152,6 +184,22 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
         server,
       });
     }
+    // Each extra route's configs: route-scoped plugin entities of their own (own id, own
+    // route_id, own __key__), served by the plugin's one server.
+    const extraRoutes: ExtraRoute[] = [];
+    const routeNames = new Set<string>();
+    for (const r of opts.routes ?? []) {
+      if (routeNames.has(r.name)) throw new Error(`route "${r.name}" configured twice`);
+      routeNames.add(r.name);
+      const id = randomUUID();
+      const plugins: LoadedPlugin[] = [];
+      for (const [name, config] of Object.entries(r.plugins)) {
+        const base = loaded.find((x) => x.name === name);
+        if (!base) throw new Error(`route "${r.name}": no plugin "${name}" in plugins`);
+        plugins.push({ ...base, scope: 'route', routeId: id, id: newPluginId(), instanceName: undefined, stored: validateConfig(base.configFields, config), conf: {} });
+      }
+      extraRoutes.push({ id, name: r.name, paths: r.paths, plugins });
+    }
     const g = new Gateway({
       plugins: loaded,
       upstreams: new Map(Object.entries(opts.upstreams)),
@@ -164,6 +212,9 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       // kong/templates/nginx_kong.lua: lua_max_running_timers 4096; lua_max_pending_timers 16384
       maxPendingTimers: opts.maxPendingTimers ?? 16384,
       maxRunningTimers: opts.maxRunningTimers ?? 4096,
+      workers: opts.workers ?? 1,
+      extraRoutes,
+      workerEventDelayMs: opts.workerEventDelayMs ?? 0,
       onUpstreamRequest: opts.onUpstreamRequest,
     });
     gateway = g;
@@ -203,6 +254,15 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       timerLimits: () => ({ maxPendingTimers: g.cfg.maxPendingTimers, maxRunningTimers: g.cfg.maxRunningTimers }),
       pluginServer: (name) => byName(name).server,
       instanceId: (name) => g.instances.current(byName(name)),
+      instanceIds(name, route) {
+        const r = route === undefined ? undefined : extraRoutes.find((x) => x.name === route);
+        if (route !== undefined && !r) throw new Error(`no route "${route}" in this gateway`);
+        const p = r ? r.plugins.find((x) => x.name === name) : byName(name);
+        if (!p) throw new Error(`no plugin "${name}" on route "${route}"`);
+        return g.workers.map((w) => w.instances.current(p));
+      },
+      workerTimers: () => g.workers.map((w) => ({ ...w.droppedTimers })),
+      workerEvents: () => ({ ...g.workerEvents }),
       kongConfig: (name) => structuredClone(byName(name).conf),
       async close() {
         await g.close();

@@ -558,7 +558,7 @@ const IMPL: Record<string, Impl> = {
   'kong.node.get_id': { timer: true, fn: ({ env }) => env.nodeId },
   'kong.node.get_hostname': { timer: true, fn: () => os.hostname() },
   'kong.plugin.get_id': { timer: true, fn: ({ req }) => req.plugin?.id },
-  'kong.router.get_route': { timer: true, fn: ({ env }) => env.route },
+  'kong.router.get_route': { timer: true, fn: ({ req }) => req.route }, // the matched route (ngx.ctx.route)
   'kong.router.get_service': { timer: true, fn: ({ env }) => env.service },
   'kong.ip.is_trusted': { timer: true, fn: () => false }, // trusted_ips = NONE
 };

@@ -19,6 +19,8 @@ export interface LoadedPlugin {
   id: string;
   /** the plugin entity's instance_name, if it has one */
   instanceName?: string;
+  /** the route a route-scoped entity is attached to (default: the harness's first route) */
+  routeId?: string;
   info: PluginInfo;
   phases: Set<string>;
   configFields: SchemaFields;
@@ -59,9 +61,9 @@ export interface Ids {
  * __plugin_id, __ws_id, __key__ and __seq__. Kong 3.9.3 OSS has no consumer groups.
  * The harness has no consumers, so consumer_id is always absent.
  */
-export function kongConf(p: Pick<LoadedPlugin, 'name' | 'scope' | 'id' | 'stored' | 'instanceName'>, ids: Ids, seq: number): Record<string, unknown> {
+export function kongConf(p: Pick<LoadedPlugin, 'name' | 'scope' | 'id' | 'stored' | 'instanceName' | 'routeId'>, ids: Ids, seq: number): Record<string, unknown> {
   const cfg: Record<string, unknown> = { ...p.stored };
-  const routeId = p.scope === 'route' ? ids.routeId : undefined;
+  const routeId = p.scope === 'route' ? (p.routeId ?? ids.routeId) : undefined;
   const serviceId = p.scope === 'service' ? ids.serviceId : undefined;
   if (routeId) cfg.route_id = routeId;
   if (serviceId) cfg.service_id = serviceId;
@@ -89,12 +91,19 @@ interface RunningInstance {
   starting?: Promise<void>;
 }
 
+/**
+ * One nginx worker's instance table (plugin.lua `running_instances`: module scope, so one
+ * per worker process), reached over that worker's own connections.
+ */
 export class InstanceManager {
   private running = new Map<string, RunningInstance>();
   starts = 0;
   closes = 0;
 
-  constructor(private readonly log: (level: 'err' | 'warn', msg: string, plugin?: string) => void) {}
+  constructor(
+    private readonly log: (level: 'err' | 'warn', msg: string, plugin?: string) => void,
+    readonly worker = 0,
+  ) {}
 
   /** The instance id for this plugin's current config, starting one if needed. */
   async getInstanceId(p: LoadedPlugin): Promise<number> {
@@ -113,7 +122,7 @@ export class InstanceManager {
     this.running.set(key, claim);
     try {
       this.starts++;
-      claim.id = await p.server.startInstance(p.name, cjsonEncode(p.conf));
+      claim.id = await p.server.startInstance(p.name, cjsonEncode(p.conf), p.server.pool(this.worker));
     } catch (e) {
       this.log('err', `starting instance: ${(e as Error).message}`, p.name);
       if (this.running.get(key) === claim) this.running.delete(key);
@@ -125,12 +134,12 @@ export class InstanceManager {
     if (oldId !== undefined) {
       // There was a previous instance with the same key: close it (errors ignored).
       this.closes++;
-      await p.server.closeInstance(oldId).catch(() => {});
+      await p.server.closeInstance(oldId, p.server.pool(this.worker)).catch(() => {});
     }
     return claim.id;
   }
 
-  /** reset_instance: forget every instance of that plugin (no CloseInstance). */
+  /** reset_instances_for_plugin: forget every instance of that plugin, every route's (no CloseInstance). */
   reset(pluginName: string, plugins: LoadedPlugin[]) {
     for (const p of plugins) if (p.name === pluginName) this.running.delete(p.id);
   }

@@ -107,7 +107,9 @@ export function endAllPluginServers(): void {
 
 export class PluginServer {
   readonly socketPath: string;
+  /** worker 0's connections (every nginx worker has its own: pool(worker)) */
   readonly rpc: RpcPool;
+  private readonly pools: RpcPool[] = [];
   private child: ChildProcess | null = null;
   private closing = false;
   private lastSpawn = 0;
@@ -143,6 +145,18 @@ export class PluginServer {
       poolSize: opts.poolSize,
       onNotification: opts.onNotification,
     });
+    this.pools.push(this.rpc);
+  }
+
+  /**
+   * The connections of one nginx worker: each worker's cosockets are its own (mp_rpc.lua
+   * Rpc:call connects through the worker's keepalive pool; Rpc.msg_id counts per worker).
+   */
+  pool(worker = 0): RpcPool {
+    while (this.pools.length <= worker) {
+      this.pools.push(new RpcPool(this.socketPath, { timeoutMs: this.opts.rpcTimeoutMs, poolSize: this.opts.poolSize, onNotification: this.opts.onNotification }));
+    }
+    return this.pools[worker];
   }
 
   static async start(dir: string, opts: PluginServerOptions = {}): Promise<PluginServer> {
@@ -247,7 +261,7 @@ export class PluginServer {
     this.child = null;
     for (const ack of this.nowAcks.values()) ack();
     this.nowAcks.clear();
-    this.rpc.flush();
+    for (const pool of this.pools) pool.flush();
     if (this.closing) return;
     this.opts.onLog?.(`external pluginserver '${path.basename(this.dir)}' terminated: exit ${signal ?? code}`);
     // process.lua: next_spawn = now + 1 after each start.
@@ -277,8 +291,8 @@ export class PluginServer {
     return this.ready;
   }
 
-  call(method: string, arg: unknown): Promise<unknown> {
-    return this.rpc.call(method, arg);
+  call(method: string, arg: unknown, via: RpcPool = this.rpc): Promise<unknown> {
+    return via.call(method, arg);
   }
 
   async info(name: string): Promise<PluginInfo> {
@@ -286,14 +300,14 @@ export class PluginServer {
   }
 
   /** StartInstance with a config object; Kong sends it JSON-encoded (cjson). */
-  async startInstance(name: string, config: Record<string, unknown> | string): Promise<number> {
+  async startInstance(name: string, config: Record<string, unknown> | string, via?: RpcPool): Promise<number> {
     const Config = typeof config === 'string' ? config : JSON.stringify(config);
-    const res = (await this.call('plugin.StartInstance', { Name: name, Config })) as { Id: number };
+    const res = (await this.call('plugin.StartInstance', { Name: name, Config }, via)) as { Id: number };
     return res.Id;
   }
 
-  async closeInstance(iid: number): Promise<unknown> {
-    return this.call('plugin.CloseInstance', iid);
+  async closeInstance(iid: number, via?: RpcPool): Promise<unknown> {
+    return this.call('plugin.CloseInstance', iid, via);
   }
 
   /**
@@ -305,10 +319,11 @@ export class PluginServer {
     phase: string,
     onCall: (call: PdkCall) => Promise<StepReply> | StepReply,
     onRoundTrip?: () => void,
+    via?: RpcPool,
   ): Promise<BridgeResult> {
     let rpcs = 1;
     onRoundTrip?.();
-    let stepIn = (await this.call('plugin.HandleEvent', { InstanceId: iid, EventName: phase })) as {
+    let stepIn = (await this.call('plugin.HandleEvent', { InstanceId: iid, EventName: phase }, via)) as {
       EventId: number;
       Data: 'ret' | PdkCall;
     };
@@ -323,7 +338,7 @@ export class PluginServer {
       const arg = data === undefined ? { EventId: eventId } : { EventId: eventId, Data: data };
       rpcs++;
       onRoundTrip?.();
-      stepIn = (await this.call(method, arg)) as typeof stepIn;
+      stepIn = (await this.call(method, arg, via)) as typeof stepIn;
     }
     return { rpcs };
   }
@@ -375,7 +390,7 @@ export class PluginServer {
   async close(): Promise<void> {
     this.closing = true;
     if (this.respawnTimer) clearTimeout(this.respawnTimer);
-    this.rpc.close();
+    for (const pool of this.pools) pool.close();
     const child = this.child;
     if (child && child.exitCode === null && child.signalCode === null) {
       await new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
 
 import { randomBytes, randomInt } from 'node:crypto';
 import { HeaderList, type HeaderTable } from './headers';
+import type { LoadedPlugin } from './plugin-registry';
 
 /**
  * $kong_request_id (lua-kong-nginx-module 0.13, src/ngx_http_lua_kong_vars.c, the one
@@ -80,6 +81,12 @@ export class KongRequestState {
   readonly remoteAddr: string;
   readonly remotePort: number;
   readonly serverPort: number;
+  /** the nginx worker serving the request (the one that accepted its connection) */
+  worker = 0;
+  /** the matched route's entity (kong.router.get_route, serialize().route) */
+  route: Record<string, unknown> = {};
+  /** the plugins that run for the matched route, in Kong's order */
+  plugins: LoadedPlugin[] = [];
   /** plugin whose handler is running (namespaced kong.log, kong.plugin.get_id) */
   plugin?: { name: string; id: string };
 

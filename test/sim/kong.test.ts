@@ -205,6 +205,9 @@ describe('Kong harness: echo plugin on the real plugin server', () => {
   });
 
   it('a new config gets a new __seq__: new StartInstance, old instance closed', async () => {
+    // an instance running first (the reset_instances event of the test above emptied the table)
+    expect((await fetch(gw.url + '/')).status).toBe(200);
+    expect(gw.instanceId('echo')).not.toBeUndefined();
     const seq = gw.kongConfig('echo').__seq__ as number;
     await gw.configure('echo', { message: 'second' });
     gw.resetStats();
