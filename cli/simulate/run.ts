@@ -17,12 +17,17 @@ export interface Driver {
 }
 
 // `profile`: the gateway `--via core` models (Kong by default, see ./result.ts).
-export interface SimulateOptions { profile?: GatewayProfile; metrics?: boolean }
+export interface SimulateOptions {
+  profile?: GatewayProfile;
+  metrics?: boolean;
+  /** `--via kong`: nginx workers sharing the plugin servers (default 1; every request a fresh connection, so they take turns) */
+  kongWorkers?: number;
+}
 
 export async function openDriver(via: Via, policy: PolicyDoc, o: SimulateOptions = {}): Promise<Driver> {
   switch (via) {
     case "core": return new CoreDriver(cliCore(), policy, o.profile ?? KONG_PROFILE, o.metrics ? new TandemMetrics() : null);
-    case "kong": return (await import("./via-kong")).KongDriver.start(policy, !!o.metrics);
+    case "kong": return (await import("./via-kong")).KongDriver.start(policy, !!o.metrics, o.kongWorkers);
     case "envoy": return (await import("./via-envoy")).EnvoyDriver.start(policy, !!o.metrics);
   }
 }

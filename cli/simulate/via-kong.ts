@@ -31,7 +31,7 @@ export function kicInstanceName(policy: PolicyDoc, plugin: string): string {
 }
 
 export class KongDriver {
-  static async start(policy: PolicyDoc, metrics = false): Promise<GatewayDriver> {
+  static async start(policy: PolicyDoc, metrics = false, workers = 1): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver("kong", facts, ups);
@@ -76,6 +76,7 @@ export class KongDriver {
         virtualClock: true,
         upstreamTimeoutMs: SIM_ANSWER_WAIT_MS,
         retries: 0,
+        workers,
         onUpstreamRequest: driver.record,
       });
     } catch (e) {
