@@ -130,7 +130,7 @@ describe('Kong harness with several nginx workers', () => {
   });
 
   it('a reset_instances event posted by one worker reaches every worker later: they start their instances again', async () => {
-    const gw = await startKong({ ...twoRoutes(), workers: 2, workerEventDelayMs: 50 });
+    const gw = await startKong({ ...twoRoutes(), workers: 2, workerEventDelayMs: 2000 });
     try {
       expect((await get(gw, '/')).echo).toBe('route-1'); // worker 0
       expect((await get(gw, '/')).echo).toBe('route-1'); // worker 1
@@ -141,7 +141,7 @@ describe('Kong harness with several nginx workers', () => {
       expect(gw.workerEvents().posted).toBe(1);
       // worker 1 has not heard yet: it still holds its old id
       expect(gw.instanceIds('echo')[1]).not.toBeUndefined();
-      await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 200 && gw.workerEvents().delivered === 0; i++) await new Promise((r) => setTimeout(r, 25));
       expect(gw.workerEvents().delivered).toBe(1);
       // delivered to both workers, the poster included: both tables are empty again
       expect(gw.instanceIds('echo')).toEqual([undefined, undefined]);
