@@ -66,6 +66,8 @@ export interface StreamCallbacks {
   continueDecoding(from: FilterContext): void;
   continueEncoding(from: FilterContext): void;
   resetStream(from: FilterContext, details: string): void;
+  /** The stream was reset (its filters are being destroyed: Envoy's Context::destroyed_). */
+  isReset?(): boolean;
   /** decoder_callbacks_->downstreamCallbacks()->clearRouteCache(). */
   clearRouteCache(): void;
 }
@@ -225,6 +227,8 @@ export class FilterContext extends ContextBase {
   responseTrailers: HeaderMap | null = null;
   requestBody: BodyBuffer | null = null;
   responseBody: BodyBuffer | null = null;
+  /** Context::buffering_response_body_: the last on_response_body said StopIterationAndBuffer. */
+  bufferingResponseBody = false;
   endOfStream = false;
   accessLogPhase = false;
   accessLogRequestHeaders: HeaderMap | null = null;

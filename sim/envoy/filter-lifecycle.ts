@@ -20,6 +20,7 @@
 
 import { FilterDataStatus, FilterHeadersStatus, FilterTrailersStatus } from './abi-status.js';
 import type { BodyBuffer, FilterContext } from './context.js';
+import type { ResponseBodyBuffer } from './response-body.js';
 import type { HeaderMap } from './header-map.js';
 
 /** Normalized outcome of a headers/data callback. */
@@ -129,21 +130,49 @@ export function encodeHeaders(ctx: FilterContext, headers: HeaderMap, endOfStrea
   return result;
 }
 
-export function encodeData(ctx: FilterContext, body: BodyBuffer, endOfStream: boolean): FilterResult {
+/**
+ * What an encoder filter's data callback asked for (Envoy's FilterDataStatus after
+ * convertFilterDataStatus): the frame goes on, or it stops here and is buffered (streaming:
+ * Watermark), or it stops and the filter keeps it (NoBuffer).
+ */
+export type DataResult = 'continue' | 'buffer' | 'watermark' | 'nobuffer';
+
+function dataResult(ctx: FilterContext, r: number): DataResult {
+  if (ctx.vm.stopIteration || r > FilterDataStatus.StopIterationNoBuffer) return 'nobuffer';
+  if (r === FilterDataStatus.Continue) return 'continue';
+  if (r === FilterDataStatus.StopIterationAndBuffer) return 'buffer';
+  if (r === FilterDataStatus.StopIterationAndWatermark) return 'watermark';
+  return 'nobuffer';
+}
+
+/**
+ * Context::encodeData(data, end_stream), one data frame: while this filter is buffering (its
+ * previous call said StopIterationAndBuffer) the frame is first added to the stream's
+ * buffered body (addEncodedData → commonHandleBufferData), and proxy_on_response_body gets
+ * the length of that whole buffer (getBuffer HttpResponseBody → modifyEncodingBuffer);
+ * otherwise the frame alone. If adding it crossed the buffer limit and the stream was reset
+ * (the `destroyed_` check), the VM is not called.
+ */
+export function encodeData(ctx: FilterContext, frame: BodyBuffer, endOfStream: boolean, buffered: ResponseBodyBuffer): DataResult {
   if (!ctx.inVmContextCreated || ctx.failureLocalReplySent) return 'continue';
-  ctx.responseBody = body;
+  if (ctx.bufferingResponseBody) {
+    buffered.move(frame);
+    if (ctx.callbacks.isReset?.()) return 'buffer';
+  }
+  ctx.responseBody = ctx.bufferingResponseBody && buffered.buf ? buffered.buf : frame;
   ctx.endOfStream = endOfStream;
   const vm = ctx.vm;
-  let result: FilterResult;
+  let result: DataResult;
   if (isFailed(ctx)) {
-    result = checkFail(ctx);
+    result = checkFail(ctx) === 'continue' ? 'continue' : 'nobuffer';
   } else if (!vm.fns.proxy_on_response_body) {
     result = 'continue';
   } else {
-    const r = vm.invoke(ctx, 'proxy_on_response_body', vm.fns.proxy_on_response_body, ctx.id, body.size, endOfStream ? 1 : 0);
-    result = isFailed(ctx) ? checkFail(ctx) : dataStatus(ctx, r);
+    const r = vm.invoke(ctx, 'proxy_on_response_body', vm.fns.proxy_on_response_body, ctx.id, ctx.responseBody.size, endOfStream ? 1 : 0);
+    result = isFailed(ctx) ? (checkFail(ctx) === 'continue' ? 'continue' : 'nobuffer') : dataResult(ctx, r);
     vm.afterVmCall();
   }
+  ctx.bufferingResponseBody = result === 'buffer';
   if (result === 'continue') ctx.responseBody = null;
   return result;
 }

@@ -31,6 +31,7 @@ import { matchRoute, type RouteSpec } from './routes.js';
 import { StreamInfo, allocConnectionId } from './stream-info.js';
 import { mutateRequestId, type RequestIdOptions } from './request-id.js';
 import { sendUpstream, type UpstreamCall } from './upstream.js';
+import { DEFAULT_BUFFER_LIMIT, ResponseBodyBuffer } from './response-body.js';
 import type { LogEntry, WasmVm } from './vm.js';
 
 export interface PluginHandle {
@@ -53,6 +54,8 @@ export interface StreamEnv {
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** HCM settings for x-request-id (request-id.ts). */
   requestId: RequestIdOptions;
+  /** per_connection_buffer_limit_bytes: the stream's buffer limit (response-body.ts); default 1 MiB. */
+  bufferLimitBytes?: number;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -103,6 +106,11 @@ export class HttpStream implements StreamCallbacks {
   private finalized = false;
   private readonly isGrpc: boolean;
   private readonly isHead: boolean;
+  // FilterManager::buffered_response_data_ and the filter holding it (StopSingleIteration
+  // after a data stop; -1 none); bodyEnded: the last frame was encoded.
+  private readonly bodyBuffer: ResponseBodyBuffer;
+  private bodyStoppedAt = -1;
+  private bodyEnded = false;
 
   constructor(
     private readonly env: StreamEnv,
@@ -122,6 +130,10 @@ export class HttpStream implements StreamCallbacks {
     this.requestMap = this.buildRequestHeaders();
     this.isGrpc = isGrpcContentType(this.requestMap.get('content-type'));
     this.isHead = this.requestMap.get(':method') === 'HEAD';
+    // ActiveStreamEncoderFilter::responseDataTooLarge (not streaming): a 500 local reply.
+    this.bodyBuffer = new ResponseBodyBuffer(env.bufferLimitBytes ?? DEFAULT_BUFFER_LIMIT, () =>
+      this.sendLocalReply(null, 500, 'Internal Server Error', [], null, 'response_payload_too_large'),
+    );
     res.on('close', () => {
       if (!res.writableFinished && !this.aborted) {
         // The client went away mid-stream (Envoy: downstream reset, flag DC).
@@ -179,9 +191,11 @@ export class HttpStream implements StreamCallbacks {
    * A second reply while one is pending but not yet encoding (two send_local_response in
    * one callback) is dropped: Envoy has finished the first by then.
    */
-  sendLocalReply(_from: FilterContext, code: number, body: string, headers: Pair[], grpc: number | null, details: string): void {
+  sendLocalReply(_from: FilterContext | null, code: number, body: string, headers: Pair[], grpc: number | null, details: string): void {
     if (this.finalized) return;
     if (this.downstreamStarted || this.headersEncoded) {
+      // streamInfo().setResponseCodeDetails(details) comes first, then the reset.
+      this.info.responseCodeDetails = details;
       this.resetDownstream();
       return;
     }
@@ -194,7 +208,21 @@ export class HttpStream implements StreamCallbacks {
   }
   continueEncoding(): void {
     this.resumed.response = true;
+    // A filter holding the buffered body continues (commonContinue → doData): the buffer goes
+    // on from the next filter, after the VM call that asked for it.
+    if (this.bodyStoppedAt >= 0) {
+      const at = this.bodyStoppedAt;
+      setImmediate(() => {
+        if (this.bodyStoppedAt !== at || this.aborted || this.local || this.finalized) return;
+        this.bodyStoppedAt = -1;
+        if (this.idleTimer) clearTimeout(this.idleTimer);
+        this.encodeFrame(at - 1, this.bodyBuffer.buf ?? new BodyBuffer(Buffer.alloc(0), true), this.bodyEnded);
+      });
+    }
     this.wake();
+  }
+  isReset(): boolean {
+    return this.aborted;
   }
   resetStream(): void {
     this.resetDownstream();
@@ -405,24 +433,7 @@ export class HttpStream implements StreamCallbacks {
     this.headersEncoded = true;
     this.responseMap = map;
     const wantsBody = !endStream && this.ctxs.some((c) => c && c.inVmContextCreated && !c.vm.failed && c.vm.fns.proxy_on_response_body);
-    if (wantsBody) {
-      const data = await readAll(res);
-      if (data === null) {
-        if (!this.aborted) this.lateUpstreamReset();
-        return;
-      }
-      call.complete();
-      const trailers = trailerMap(res);
-      const buf = new BodyBuffer(data, trailers === null);
-      if (!(await this.encodeChain((ctx) => encodeData(ctx, buf, trailers === null)))) return;
-      if (trailers !== null && !(await this.encodeChain((ctx) => encodeTrailers(ctx, trailers)))) return;
-      this.encoding = false;
-      const out = this.isHead ? Buffer.alloc(0) : buf.data;
-      if (!this.isHead && map.has('content-length')) map.setInline('content-length', String(out.length));
-      this.info.bytesSent = out.length;
-      this.writeResponse(map, out, trailers);
-      return;
-    }
+    if (wantsBody) return this.encodeBodyFrames(res, call);
     this.encoding = false;
     this.writeHead(map);
     res.on('data', (c: Buffer) => (this.info.bytesSent += c.length));
@@ -442,6 +453,118 @@ export class HttpStream implements StreamCallbacks {
       });
     });
     res.pipe(this.res, { end: false });
+  }
+
+  /**
+   * The upstream body frame by frame through the filters' on_response_body (Envoy's HTTP/1
+   * codec: ClientConnectionImpl::onBody gives each dispatched chunk as decodeData(data, false),
+   * onMessageCompleteBase ends with an empty decodeData(buffer, true), or decodeTrailers when
+   * the response has trailers; the router passes each frame to FilterManager::encodeData).
+   * The headers went to the codec already (every filter let them pass), so the client sees
+   * them at once; frames a filter buffers reach the client when it continues.
+   */
+  private encodeBodyFrames(res: http.IncomingMessage, call: UpstreamCall): void {
+    this.writeHead(this.responseMap!);
+    this.res.flushHeaders();
+    let ended = false;
+    res.on('data', (c: Buffer) => {
+      if (this.aborted || this.local || this.finalized) return;
+      this.encodeFrame(this.ctxs.length - 1, new BodyBuffer(c, true), false);
+    });
+    res.on('aborted', () => this.lateUpstreamReset());
+    res.on('error', () => this.lateUpstreamReset());
+    res.on('end', () => {
+      if (ended) return;
+      ended = true;
+      call.complete();
+      if (this.aborted || this.local || this.finalized) return;
+      const trailers = trailerMap(res);
+      if (trailers === null) {
+        this.encodeFrame(this.ctxs.length - 1, new BodyBuffer(Buffer.alloc(0), true), true);
+        this.armBodyIdleTimer();
+        return;
+      }
+      void this.encodeBodyTrailers(this.ctxs.length - 1, trailers);
+    });
+  }
+
+  /**
+   * FilterManager::encodeData from filter `from` (a new frame starts at the first encoder
+   * filter: commonEncodePrefix), then ActiveStreamFilterBase::commonHandleAfterDataCallback:
+   * Continue from the filter holding the buffered body (StopSingleIteration) hands the whole
+   * buffer on as the frame (commonContinue → doData); a stop leaves the frame buffered
+   * (Buffer / Watermark) or with the filter (NoBuffer) and ends this frame's iteration.
+   */
+  private encodeFrame(from: number, data: BodyBuffer, eos: boolean): void {
+    this.encoding = true;
+    for (let i = from; i >= 0; i--) {
+      const ctx = this.ctxs[i];
+      if (!ctx) continue;
+      const r = encodeData(ctx, data, eos, this.bodyBuffer);
+      if (this.aborted || this.local) return;
+      if (r === 'continue') {
+        if (this.bodyStoppedAt === i) {
+          this.bodyStoppedAt = -1;
+          this.bodyBuffer.move(data);
+          const all = this.bodyBuffer.buf!;
+          return this.encodeFrame(i - 1, all, eos);
+        }
+        continue;
+      }
+      this.bodyStoppedAt = i;
+      if (r !== 'nobuffer') {
+        this.bodyBuffer.streaming = r === 'watermark';
+        this.bodyBuffer.move(data);
+      }
+      return;
+    }
+    this.encoding = false;
+    // ConnectionManagerImpl::ActiveStream::encodeData → the codec.
+    if (data.size > 0 && !this.isHead) {
+      this.info.bytesSent += data.size;
+      this.res.write(data.data);
+    }
+    if (data === this.bodyBuffer.buf) this.bodyBuffer.drain();
+    if (eos) this.res.end();
+  }
+
+  /**
+   * Trailers after a framed body (FilterManager::encodeTrailers): the filter holding buffered
+   * data that continues on the trailers releases it first (commonHandleAfterTrailersCallback
+   * → commonContinue: doData, then doTrailers).
+   */
+  private async encodeBodyTrailers(from: number, trailers: HeaderMap): Promise<void> {
+    this.encoding = true;
+    for (let i = from; i >= 0; i--) {
+      const ctx = this.ctxs[i];
+      if (!ctx) continue;
+      this.resumed.response = false;
+      const r = encodeTrailers(ctx, trailers);
+      if (this.aborted || this.local) return;
+      if (r === 'stop' && !this.resumed.response) {
+        await this.waitResume('response');
+        if (this.aborted || this.local) return;
+      }
+      if (this.bodyStoppedAt === i) {
+        this.bodyStoppedAt = -1;
+        const buf = this.bodyBuffer.buf;
+        if (buf && buf.size > 0) this.encodeFrame(i - 1, buf, false);
+        if (this.aborted || this.local || this.bodyStoppedAt >= 0) return;
+      }
+    }
+    this.encoding = false;
+    this.sendTrailers(trailers);
+    this.res.end();
+  }
+
+  /** A body still held after the last frame waits for proxy_continue_stream or the stream idle timeout (reset: the headers are out). */
+  private armBodyIdleTimer(): void {
+    if (this.bodyStoppedAt < 0 || this.aborted || this.local) return;
+    this.bodyEnded = true;
+    this.idleTimer = setTimeout(() => {
+      this.info.setResponseFlag(ResponseFlag.StreamIdleTimeout);
+      this.resetDownstream();
+    }, this.env.streamIdleTimeoutMs);
   }
 
   /** The trailers as the codec writes them (HTTP/1.1 chunked trailer fields). */
@@ -501,7 +624,7 @@ export class HttpStream implements StreamCallbacks {
     let body: Buffer = Buffer.from(reply.body, 'latin1');
     if (ok && !bodyless && this.ctxs.some((c) => c && c.inVmContextCreated && c.vm.fns.proxy_on_response_body)) {
       const buf = new BodyBuffer(body, true);
-      ok = this.encodeReplyChain(reply, (ctx) => encodeData(ctx, buf, true));
+      ok = this.encodeReplyChain(reply, (ctx) => (encodeData(ctx, buf, true, this.bodyBuffer) === 'continue' ? 'continue' : 'stop'));
       body = buf.data;
       if (reply.headers.has('content-length')) reply.headers.setInline('content-length', String(body.length));
     }

@@ -49,6 +49,8 @@ export interface EnvoyOptions {
   port?: number;
   /** HCM stream_idle_timeout for paused streams (Envoy default 5 min). */
   streamIdleTimeoutMs?: number;
+  /** The listener's per_connection_buffer_limit_bytes, a stream's buffer limit (Envoy default 1 MiB; 0 = none). */
+  bufferLimitBytes?: number;
   /** Envoy's wasm log level (default info). */
   logLevel?: LogLevelName;
   /** Process-wide shared data; default a fresh store per gateway (one Envoy process). */
@@ -169,6 +171,7 @@ class Gateway implements EnvoyGateway {
       harnessLog: (e) => this.logEntries.push(e),
       onUpstreamRequest: opts.onUpstreamRequest,
       requestId: requestIdOptions(opts),
+      bufferLimitBytes: opts.bufferLimitBytes,
     };
     const limits: EnvoyHeaderLimits = { ...ENVOY_HEADER_LIMITS, ...opts.headerLimits };
     // Node's parser must not be what refuses a large head: its limit sits far above

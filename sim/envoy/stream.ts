@@ -15,6 +15,7 @@ import { HeaderMap } from './header-map.js';
 import { prepareLocalReply, type LocalReply } from './local-reply.js';
 import type { Pair } from './pairs.js';
 import { StreamInfo, allocConnectionId, parseAddress } from './stream-info.js';
+import { DEFAULT_BUFFER_LIMIT, ResponseBodyBuffer } from './response-body.js';
 import type { WasmHost } from './host.js';
 
 export interface LocalReplyResult {
@@ -125,6 +126,9 @@ export class DirectStream implements Stream, StreamCallbacks {
   private encoding = false;
   private finished = false;
   private readonly root: RootContext;
+  // The stream's buffered response body (response-body.ts) and whether the filter holds it.
+  private readonly bodyBuffer: ResponseBodyBuffer;
+  private bodyStopped = false;
 
   constructor(
     private readonly host: WasmHost,
@@ -136,6 +140,9 @@ export class DirectStream implements Stream, StreamCallbacks {
     const vm = host.vm;
     const root = host.root;
     this.root = root;
+    this.bodyBuffer = new ResponseBodyBuffer(DEFAULT_BUFFER_LIMIT, () =>
+      this.sendLocalReply(null, 500, 'Internal Server Error', [], null, 'response_payload_too_large'),
+    );
     root.activeStreams++;
     if (vm.failed) {
       // PluginConfig::createContext: failure_policy FAIL_OPEN skips the filter; else a Wasm-less
@@ -148,7 +155,7 @@ export class DirectStream implements Stream, StreamCallbacks {
   }
 
   // ---- StreamCallbacks (what the filter can do to the stream) ----
-  sendLocalReply(_from: FilterContext, code: number, body: string, headers: Pair[], grpc: number | null, details: string): void {
+  sendLocalReply(_from: FilterContext | null, code: number, body: string, headers: Pair[], grpc: number | null, details: string): void {
     if (this.finished) return;
     // While a reply is encoded through the filter, a new one replaces it (sendDirectLocalReply);
     // otherwise the first reply wins and later ones find the stream answered.
@@ -194,7 +201,7 @@ export class DirectStream implements Stream, StreamCallbacks {
       }
       if (!bodyless) {
         const b = new BodyBuffer(Buffer.from(r.body, 'latin1'), true);
-        encodeData(this.ctx, b, true);
+        encodeData(this.ctx, b, true, this.bodyBuffer);
         r.body = b.data.toString('latin1');
       }
       this.encoding = false;
@@ -241,19 +248,38 @@ export class DirectStream implements Stream, StreamCallbacks {
     return { action: r === 'continue' || this.resumed.response ? 'continue' : 'stop', headers: map.pairs() };
   }
 
+  /**
+   * One data frame of the response (FilterManager::encodeData with this one filter): a frame
+   * the filter stops on is buffered (Buffer / Watermark) and `body` is empty; a later
+   * Continue releases the whole buffer as `body` (commonHandleAfterDataCallback).
+   */
   responseBody(body: string | Uint8Array, endOfStream: boolean): BodyResult {
     const buf = new BodyBuffer(toBuffer(body), true);
     if (!this.ctx || this.local) return { action: 'continue', body: buf.data };
     this.encoding = true;
-    const r = encodeData(this.ctx, buf, endOfStream);
+    const r = encodeData(this.ctx, buf, endOfStream, this.bodyBuffer);
     this.encoding = false;
-    this.info.bytesSent += buf.size;
+    let out = buf.data;
+    if (r === 'continue' && this.bodyStopped) {
+      this.bodyStopped = false;
+      this.bodyBuffer.move(buf);
+      out = this.bodyBuffer.buf!.data;
+      this.bodyBuffer.drain();
+    } else if (r !== 'continue') {
+      this.bodyStopped = true;
+      if (r !== 'nobuffer') {
+        this.bodyBuffer.streaming = r === 'watermark';
+        this.bodyBuffer.move(buf);
+      }
+      out = Buffer.alloc(0);
+    }
+    this.info.bytesSent += out.length;
     const reply = this.pendingReply();
     if (reply) {
       this.responseMap = reply.headers;
-      return { action: 'stop', body: buf.data, localReply: replyResult(reply) };
+      return { action: 'stop', body: out, localReply: replyResult(reply) };
     }
-    return { action: r === 'continue' || this.resumed.response ? 'continue' : 'stop', body: buf.data };
+    return { action: r === 'continue' || this.resumed.response ? 'continue' : 'stop', body: out };
   }
 
   done(): void {
