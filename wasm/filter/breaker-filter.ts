@@ -42,7 +42,8 @@ import {
   FallbackSettings, KeyKind, OUTCOME_FAILURE,
 } from "../core/breaker/settings";
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
-import { fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
+import { cacheOnReject, fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
+import { CacheStream, FilterCache } from "./cache-fallback";
 import { BreakerStore } from "./breaker-store";
 import { BreakerStats, ConfigRejections } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
@@ -110,6 +111,8 @@ export class BreakerRoot extends FilterRoot {
   fallbackGrpcReply: LocalReply | null = null;
   rerouteHeader: StaticArray<u8> | null = null;   // reroute: header and value to set
   rerouteValue: StaticArray<u8> = new StaticArray<u8>(0);
+  // The cache fallback (./cache-fallback.ts), when spec.fallback has one.
+  cache: FilterCache | null = null;
 
   onConfigure(size: u32): bool {
     const text = pluginConfiguration(size);
@@ -128,7 +131,11 @@ export class BreakerRoot extends FilterRoot {
     this.settings = s;
     this.store = store;
     this.prepareReplies(s.fallback);
+    const f = s.fallback;
+    const c = f !== null ? f.cache : null;
+    this.cache = c !== null ? new FilterCache(c, configId) : null;
     log(LOG_INFO, "tandem: circuit-breaker configured, states in shared data " + store.prefix() + "<slot>");
+    if (this.cache !== null) log(LOG_INFO, "tandem: cache fallback entries in shared data " + (this.cache as FilterCache).store.prefix() + "<i|e><n>");
     return true;
   }
 
@@ -216,6 +223,7 @@ class BreakerStream extends FilterStream {
   status: i32 = -1;
   startMs: f64 = 0;
   firstByteMs: f64 = -1;
+  cache: CacheStream | null = null;   // the cache fallback's state, when configured
 
   constructor(id: u32, public root: BreakerRoot) { super(id); }
 
@@ -227,6 +235,12 @@ class BreakerStream extends FilterStream {
     const now = nowMs();
     this.startMs = now;
     const f = s.fallback;
+    const cache = root.cache;
+    if (cache !== null) {
+      const cs = new CacheStream();
+      cache.requestKey(cs);
+      if (cs.key !== null) this.cache = cs;
+    }
     if (f !== null && f.onUpstreamFailure) {
       // What to do should this call's upstream fail: decided now, while :method is at hand.
       const m = root.scratch;
@@ -259,6 +273,9 @@ class BreakerStream extends FilterStream {
     this.phase = PHASE_REJECTED;
     incrementMetric(mRejected, 1);
     (root.stats as BreakerStats).rejection(keyText);
+    // The cache first (when it covers `open`); a miss falls to the next fallback.
+    const cs = this.cache;
+    if (cs !== null && cacheOnReject(f) && (root.cache as FilterCache).serve(cs, now)) return STOP_ITERATION;
     const kind = fallbackOnReject(f);
     if (kind == FallbackKind.Reroute) {
       const rh = root.rerouteHeader as StaticArray<u8>;
@@ -276,32 +293,57 @@ class BreakerStream extends FilterStream {
     return STOP_ITERATION;
   }
 
-  onResponseHeaders(_n: u32, _eos: bool): u32 {
-    if (this.phase != PHASE_TRACKED || this.replaced || this.firstByteMs >= 0) return CONTINUE;
+  onResponseHeaders(_n: u32, eos: bool): u32 {
+    const cs = this.cache;
+    const tracked = this.phase == PHASE_TRACKED;
+    // Stored: answers to admitted calls (tracked or not); a rejected call's answer is ours.
+    const storable = cs !== null && (tracked || this.phase == PHASE_UNTRACKED);
+    if (this.replaced || this.firstByteMs >= 0 || (!tracked && !storable)) return CONTINUE;
     const root = this.root;
-    this.firstByteMs = nowMs();
+    const now = nowMs();
     const b = root.scratch;
     getHeader(RESPONSE_HEADERS, STATUS, b);
-    this.status = parseStatus(b);
+    const httpStatus = parseStatus(b);
     releaseHeld();
-    if (this.failureFallback == <u8>FallbackKind.Respond) {
-      // Envoy answers 503/504 itself when the upstream refused, reset or timed out; the
-      // flags tell those apart from an upstream's own 5xx.
+    if (tracked) {
+      this.firstByteMs = now;
+      this.status = httpStatus;
       const s = root.settings as BreakerSettings;
-      let status = this.status;
-      let error = status >= 500 ? errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)) : ERROR_NONE;
-      // A gRPC call fails in a trailers-only 200 (Envoy's own for a dead upstream: flags).
-      if (this.grpc && status == 200) {
-        const g = grpcStatusOfHeaders(b);
-        if (g >= 0) { status = GRPC_STATUS_BASE + g; error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)); }
-      }
-      if (classify(s, status, error) == OUTCOME_FAILURE) {
-        this.replaced = true;
-        incrementMetric(mUpstreamFallback, 1);
-        ((this.grpc ? root.fallbackGrpcReply : root.fallbackReply) as LocalReply).send(DETAILS_UPSTREAM_FAILURE, -1);
-        return STOP_ITERATION;
+      const f = s.fallback;
+      const cacheOnFail = cs !== null && f !== null && (f as FallbackSettings).cacheOnUpstreamFailure;
+      if (this.failureFallback == <u8>FallbackKind.Respond || cacheOnFail) {
+        // Envoy answers 503/504 itself when the upstream refused, reset or timed out; the
+        // flags tell those apart from an upstream's own 5xx.
+        let status = httpStatus;
+        let error = status >= 500 ? errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)) : ERROR_NONE;
+        // A gRPC call fails in a trailers-only 200 (Envoy's own for a dead upstream: flags).
+        if (this.grpc && status == 200) {
+          const g = grpcStatusOfHeaders(b);
+          if (g >= 0) { status = GRPC_STATUS_BASE + g; error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)); }
+        }
+        if (classify(s, status, error) == OUTCOME_FAILURE) {
+          // The cache first; a miss leaves it to the respond fallback (if any).
+          if (cacheOnFail && (root.cache as FilterCache).serve(cs as CacheStream, now)) {
+            this.replaced = true;
+            incrementMetric(mUpstreamFallback, 1);
+            return STOP_ITERATION;
+          }
+          if (this.failureFallback == <u8>FallbackKind.Respond) {
+            this.replaced = true;
+            incrementMetric(mUpstreamFallback, 1);
+            ((this.grpc ? root.fallbackGrpcReply : root.fallbackReply) as LocalReply).send(DETAILS_UPSTREAM_FAILURE, -1);
+            return STOP_ITERATION;
+          }
+        }
       }
     }
+    if (storable) (root.cache as FilterCache).responseHead(cs as CacheStream, httpStatus, eos, now);
+    return CONTINUE;
+  }
+
+  onResponseBody(size: u32, eos: bool): u32 {
+    const cs = this.cache;
+    if (cs !== null && cs.storing) (this.root.cache as FilterCache).responseBody(cs, <i32>size, eos, eos ? nowMs() : 0);
     return CONTINUE;
   }
 

@@ -18,6 +18,8 @@ export class FilterStream {
   constructor(public id: u32) {}
   onRequestHeaders(_headers: u32, _endOfStream: bool): u32 { return CONTINUE; }
   onResponseHeaders(_headers: u32, _endOfStream: bool): u32 { return CONTINUE; }
+  // proxy_on_response_body: FilterDataStatus (0 Continue); `size` is the frame's bytes.
+  onResponseBody(_size: u32, _endOfStream: bool): u32 { return CONTINUE; }
   onLog(): void {}
   onDone(): void {}
 }

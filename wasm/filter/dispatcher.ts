@@ -89,6 +89,13 @@ export function proxy_on_response_headers(id: u32, headers: u32, eos: u32): u32 
   return streams.get(id).onResponseHeaders(headers, eos != 0);
 }
 
+// Every response data frame of every stream (Envoy calls it for all root ids once the
+// module exports it): one map lookup when the stream's filter has nothing to do.
+export function proxy_on_response_body(id: u32, size: u32, eos: u32): u32 {
+  if (!streams.has(id)) return CONTINUE;
+  return streams.get(id).onResponseBody(size, eos != 0);
+}
+
 export function proxy_on_log(id: u32): void {
   if (streams.has(id)) streams.get(id).onLog();
 }

@@ -6,7 +6,7 @@ import "./abort";
 export { malloc, free } from "@solo-io/proxy-runtime/assembly/malloc";
 export {
   proxy_abi_version_0_2_0, proxy_on_context_create, proxy_on_vm_start, proxy_on_configure,
-  proxy_on_request_headers, proxy_on_response_headers, proxy_on_log, proxy_on_done, proxy_on_delete, proxy_on_tick,
+  proxy_on_request_headers, proxy_on_response_headers, proxy_on_response_body, proxy_on_log, proxy_on_done, proxy_on_delete, proxy_on_tick,
 } from "./dispatcher";
 import { registerRoot } from "./dispatcher";
 import { FilterRoot } from "./contexts";

@@ -41,10 +41,14 @@ const AGE = utf8(AGE_HEADER);
 const CONTENT_LENGTH = utf8("content-length");
 const FALLBACK = utf8(CACHE_HEADER);
 // Not replayed: framing and hop-by-hop fields belong to the connection the answer
-// goes out on (RFC 9110 7.6.1), Age is recomputed, x-tandem-fallback set on serving.
+// goes out on (RFC 9110 7.6.1), Age is recomputed, x-tandem-fallback set on serving;
+// the gateways' own timing fields (Envoy's router adds x-envoy-upstream-service-time to
+// the upstream's headers before filters see them; Kong its x-kong-* latencies) describe
+// the call that stored the entry, not the answer served later.
 const DROPPED: StaticArray<StaticArray<u8>> = [
   utf8("connection"), utf8("keep-alive"), utf8("proxy-connection"), utf8("te"), utf8("trailer"),
   utf8("transfer-encoding"), utf8("upgrade"), CONTENT_LENGTH, AGE, FALLBACK,
+  utf8("x-envoy-upstream-service-time"), utf8("x-kong-upstream-latency"), utf8("x-kong-proxy-latency"),
 ];
 
 export class Storability {
