@@ -21,6 +21,8 @@
 //   refused   only on requests a gateway refuses at its edge, on every path: gateway ->
 //             the status it answers ({"kong": 400, "envoy": 431}); `--via core` decides
 //             them unless the gateway it models is among them
+//   cache     only for policies with a cache fallback: {"age": N} when the client's answer
+//             came from the cache (x-tandem-fallback: cache; N its Age), else null
 //   fault     only for policies with spec.faults: the fault injected ({"kind":"delay",
 //             "ms":2000}, {"kind":"abort","status":503}, an abort after a delay has
 //             both), null: none; `latencyMs` then says how long the client waited (the
@@ -40,6 +42,7 @@ export interface SimResult {
   tags?: string | null;
   guards?: Record<string, BreakerState>;
   refused?: { kong?: number; envoy?: number };
+  cache?: { age: number } | null;
   fault?: FaultField | null;
   latencyMs?: number;
 }
@@ -51,6 +54,7 @@ export function formatResult(r: SimResult): string {
     ...(r.tags !== undefined ? { tags: r.tags } : {}),
     ...(r.guards !== undefined ? { guards: r.guards } : {}),
     ...(r.refused !== undefined ? { refused: r.refused } : {}),
+    ...(r.cache !== undefined ? { cache: r.cache } : {}),
     ...(r.fault !== undefined ? { fault: r.fault, latencyMs: r.latencyMs } : {}),
   });
 }
@@ -76,6 +80,10 @@ export const ENVOY_ERROR_STATUS = { connect: 503, reset: 503, timeout: 504 } as 
 //   seesGrpcTrailers         a grpc-status in real trailers reaches the outcome: Envoy's
 //                            on_log has the trailers; Kong's log phase has only the
 //                            response headers (plugins/shared/outcome.ts)
+//   servesCache              the cache fallback stores and serves entries: Envoy's filter
+//                            does (wasm/filter/cache-fallback.ts); Kong has no cache yet
+//                            (the opt-in fallback-cache plugin is to come), so a `cache`
+//                            there is always a miss and the next fallback answers
 //   grpcErrorStatus          the status the gateway answers a gRPC request whose upstream
 //                            failed: Envoy 200 (a trailers-only grpc-status 14 reply,
 //                            Utility::prepareLocalReply); Kong keeps 502/504 (null)
@@ -87,13 +95,14 @@ export interface GatewayProfile {
   edgeRequestId: boolean;
   seesGrpcTrailers: boolean;
   grpcErrorStatus: number | null;
+  servesCache: boolean;
 }
 
 export const KONG_PROFILE: GatewayProfile = {
   gateway: "kong", errorStatus: KONG_ERROR_STATUS, errorKind: { connect: 4, reset: 4, timeout: 3 }, upstreamFailureFallback: false, edgeRequestId: false,
-  seesGrpcTrailers: false, grpcErrorStatus: null,
+  seesGrpcTrailers: false, grpcErrorStatus: null, servesCache: false,
 };
 export const ENVOY_PROFILE: GatewayProfile = {
   gateway: "envoy", errorStatus: ENVOY_ERROR_STATUS, errorKind: { connect: 1, reset: 2, timeout: 3 }, upstreamFailureFallback: true, edgeRequestId: true,
-  seesGrpcTrailers: true, grpcErrorStatus: 200,
+  seesGrpcTrailers: true, grpcErrorStatus: 200, servesCache: true,
 };

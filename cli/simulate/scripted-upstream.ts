@@ -47,7 +47,8 @@ export class ScriptedUpstreams {
     }
     await s.advance(u.latencyMs ?? 0);
     if (u.grpcStatus !== undefined) return grpcAnswer(res, u.grpcStatus, u.trailers === true);
-    res.writeHead(u.status ?? 200, { "content-type": "text/plain" }).end("ok");
+    // The trace's headers and body, else text/plain "ok"; Node frames it (content-length).
+    res.writeHead(u.status ?? 200, { "content-type": "text/plain", ...(u.headers ?? {}) }).end(u.body ?? "ok");
   }
 
   async close(): Promise<void> {

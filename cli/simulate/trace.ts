@@ -11,12 +11,21 @@
 // the headers: what gRPC servers send for an error before any message); with
 // "trailers": true the upstream sends a message first and grpc-status in the trailers.
 // Send gRPC requests with "headers": {"content-type": "application/grpc"}.
+// An answer may carry "headers" (name -> value or list, as request headers) and a text
+// "body" (default: content-type text/plain, body "ok"): what the cache fallback stores
+// ({"status": 200, "headers": {"cache-control": "max-age=60"}, "body": "{\"items\":[]}"}).
+// The framing fields (content-length, transfer-encoding, connection, ...) are the
+// upstream server's own and cannot be set.
 import { readTextFile } from "../read-error";
 
 // One header's value, or the copies of a repeated header in the order they are sent.
 export type HeaderValue = string | string[];
 export type UpstreamError = "connect" | "reset" | "timeout";
-export interface TraceUpstream { status?: number; latencyMs?: number; error?: UpstreamError; grpcStatus?: number; trailers?: boolean }
+export interface TraceUpstream {
+  status?: number; latencyMs?: number; error?: UpstreamError; grpcStatus?: number; trailers?: boolean;
+  headers?: Record<string, HeaderValue>;   // lowercase names
+  body?: string;
+}
 export interface TraceRequest {
   line: number;
   t: number;
@@ -39,7 +48,12 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // The fields a trace line and an upstream answer may have: anything else (`"headerz"`)
 // is a mistake that would otherwise run silently as something else (a new user).
 const LINE_FIELDS = ["t", "method", "path", "headers", "upstream", "upstreams"];
-const UPSTREAM_FIELDS = ["status", "latencyMs", "error", "grpcStatus", "trailers"];
+const UPSTREAM_FIELDS = ["status", "latencyMs", "error", "grpcStatus", "trailers", "headers", "body"];
+// The upstream server frames its answer itself (RFC 9110 7.6.1 connection fields, and
+// the length of the body it sends).
+const FRAMING = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
+// An answer body is text of at most 1 MiB (the cache's largest entry).
+export const MAX_TRACE_BODY = 1048576;
 
 // `what: unknown field "x" (expected a, b, c)`, or null when every key is known.
 function unknownField(o: object, known: string[]): string | null {
@@ -122,8 +136,34 @@ function parseUpstream(u: any, where: string): TraceUpstream {
   if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || !Number.isFinite(u.latencyMs) || u.latencyMs < 0)) throw new TraceError(`${where}.latencyMs: must be a non-negative number of ms, got ${JSON.stringify(u.latencyMs)}`);
   const out: TraceUpstream = { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error };
   if (u.grpcStatus !== undefined) { out.grpcStatus = u.grpcStatus; out.trailers = u.trailers === true; }
+  if (u.headers !== undefined || u.body !== undefined) {
+    if (u.error !== undefined || u.grpcStatus !== undefined) throw new TraceError(`${where}: headers and body belong to an HTTP answer, not to an error or a gRPC answer`);
+    if (u.headers !== undefined) out.headers = parseAnswerHeaders(u.headers, `${where}.headers`);
+    if (u.body !== undefined) {
+      if (typeof u.body !== "string") throw new TraceError(`${where}.body: must be a string, got ${JSON.stringify(u.body)}`);
+      if (Buffer.byteLength(u.body, "utf8") > MAX_TRACE_BODY) throw new TraceError(`${where}.body: must be at most ${MAX_TRACE_BODY} bytes (UTF-8), got ${Buffer.byteLength(u.body, "utf8")}`);
+      out.body = u.body;
+    }
+  }
   return out;
 }
+
+function parseAnswerHeaders(o: unknown, where: string): Record<string, HeaderValue> {
+  if (typeof o !== "object" || o === null || Array.isArray(o)) throw new TraceError(`${where}: must be an object`);
+  const out: Record<string, HeaderValue> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (!TOKEN.test(k)) throw new TraceError(`${where}: bad header name ${JSON.stringify(k)}`);
+    const name = k.toLowerCase();
+    if (FRAMING.has(name)) throw new TraceError(`${where}.${k}: ${FRAMING_HEADER}`);
+    if (name in out) throw new TraceError(`${where}.${k}: given twice (names ignore case; a list sends copies)`);
+    const copies = Array.isArray(v) ? v : [v];
+    if (copies.length === 0 || copies.some((c) => typeof c !== "string" || /[\r\n\x00]/.test(c))) throw new TraceError(`${where}.${k}: ${BAD_HEADER_VALUE}`);
+    out[name] = Array.isArray(v) ? (copies as string[]).slice() : (v as string);
+  }
+  return out;
+}
+
+export const FRAMING_HEADER = "is the upstream's framing: the scripted upstream sets it from the body it sends";
 
 export function readTrace(path: string): TraceRequest[] {
   const text = readTextFile(path, (why) => new TraceError(`${path}: ${why}`));

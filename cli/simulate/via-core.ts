@@ -10,6 +10,7 @@
 // timeout takes latencyMs (the time until the gateway gave up).
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
 import { BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
+import { OUTCOME_FAILURE } from "../../wasm/core/contract";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type HeaderValue, type TraceRequest, type TraceUpstream } from "./trace";
@@ -64,6 +65,17 @@ function outcome(u: TraceUpstream, p: GatewayProfile): CallOutcome {
   if (u.error) return { error: p.errorKind[u.error], latencyMs };
   const grpcSeen = u.grpcStatus !== undefined && (!u.trailers || p.seesGrpcTrailers);
   return { status: u.status, latencyMs, grpcStatus: grpcSeen ? u.grpcStatus : null };
+}
+
+// The head the scripted upstream sends (scripted-upstream.ts): content-type (text/plain
+// unless the trace sets one), the trace's headers (a list: one field per copy), and the
+// length Node frames the body with.
+function answerHeaders(u: TraceUpstream): Array<[string, string]> {
+  const hs = { "content-type": "text/plain", ...(u.headers ?? {}) };
+  const out: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(hs)) for (const c of Array.isArray(v) ? v : [v]) out.push([k, c]);
+  out.push(["content-length", String(Buffer.byteLength(u.body ?? "ok", "utf8"))]);
+  return out;
 }
 
 export class CoreDriver {
@@ -129,6 +141,7 @@ export class CoreDriver {
   // The modelled gateway refused the request at its edge (`status`): no plugin ran.
   private refusedLine(status: number): SimResult {
     const res: SimResult = { variant: null, upstream: null, action: "refused", status, breaker: null, setCookie: null };
+    if (this.breaker?.fallback?.cache) res.cache = null;
     if (this.plan && this.plan.tags.length > 0) res.tags = null;
     if (this.plan && this.plan.guards.length > 0) res.guards = this.core.guardStates(this.plan);
     return res;
@@ -137,6 +150,7 @@ export class CoreDriver {
   private async decide(r: TraceRequest, refusedWith: number | undefined): Promise<SimResult> {
     if (refusedWith !== undefined) return this.refusedLine(refusedWith);
     const res: SimResult = { variant: null, upstream: null, action: "forward", status: 0, breaker: null, setCookie: null };
+    if (this.breaker?.fallback?.cache) res.cache = null;
     const h = normalizedHeaders(r);
     if (this.profile.edgeRequestId) h["x-request-id"] = envoyRequestId(r.line);
     let variant: string | null = null;
@@ -213,11 +227,22 @@ export class CoreDriver {
     const b = this.breaker;
     if (!b) return { res: { ...res, variant, upstream, status: upstreamStatus }, reached: upstream, fault: this.fault(r, h) };
 
+    // The cache fallback, where the modelled gateway serves it (GatewayProfile.servesCache):
+    // the request's key (null: not cached), looked up when a case it covers comes.
+    const cp = b.fallback?.cache;
+    const key = cp && p.servesCache ? this.core.cacheKey(b, answerNeeds(b.needs, { headers: h, path: r.path, method: sentMethod(r) })).key : null;
+    const fromCache = (on: "open" | "upstreamFailure", now: number) => {
+      if (!key || !cp!.on.includes(on)) return null;
+      const hit = this.core.cacheLookup(b, key, now);
+      return hit && { status: hit.status, cache: { age: Number(hit.headers.find(([n]) => n === "age")?.[1] ?? 0) } };
+    };
     const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h }), r.t);
     this.breakerMetrics(a.key, a);
     if (!a.admitted && this.metrics) this.metrics.breakerRejection(b.policy, this.keyLabels!.label(a.key));
     if (!a.admitted) {
       res.breaker = a.state;
+      const hit = fromCache("open", r.t);
+      if (hit) return { res: answered({ ...res, action: "fallback", ...hit }) };
       const f = b.fallback;
       if (a.answer === BreakerAnswer.Reroute && f) {
         // Kong: set_upstream to the variant's Upstream when it has one; Envoy: the
@@ -252,6 +277,10 @@ export class CoreDriver {
       this.breakerMetrics(a.key, rec);
       res.breaker = rec.state;
       const f = b.fallback;
+      // A failed call: the cache first (Envoy: the filter's local reply replaces the
+      // answer, straight to the codec, so no Set-Cookie), else the respond fallback.
+      const hit = rec.outcome === OUTCOME_FAILURE ? fromCache("upstreamFailure", r.t + o.latencyMs) : null;
+      if (hit) return { res: { ...res, action: "fallback", ...hit, setCookie: null }, reached: upstream, fault };
       if (p.upstreamFailureFallback && f && this.core.fallbackOnOutcome(b, rec.outcome, sentMethod(r)) === FallbackKind.Respond) {
         // Envoy: the circuit-breaker filter's reply replaces the upstream's answer or the
         // router's own 503/504 before any header reached the codec, and goes straight to
@@ -260,7 +289,13 @@ export class CoreDriver {
         res.action = "fallback";
         res.status = own(f.status as number);
         res.setCookie = null;
+        return { res, reached: upstream, fault };
       }
+    }
+    // The upstream's answer, stored if the core's rules take it (at its arrival).
+    if (key && !u.error && u.grpcStatus === undefined) {
+      const body = sentMethod(r) === "HEAD" ? Buffer.alloc(0) : Buffer.from(u.body ?? "ok", "utf8");
+      this.core.cacheStore(b, key, u.status as number, answerHeaders(u), body, r.t + (u.latencyMs ?? 0));
     }
     return { res, reached: upstream, fault };
   }

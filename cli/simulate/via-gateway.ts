@@ -9,7 +9,8 @@ import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest } from "./trace";
 import { edgeRefusals } from "./edge";
-import { experimentConfig, rerouteTarget } from "../render";
+import { experimentConfig, fallbackItems, rerouteTarget } from "../render";
+import { CACHE_HEADER, CACHE_HEADER_VALUE } from "../../wasm/core/contract";
 import { TAGS_HEADER } from "../../core-js/tandem-core";
 import type { FaultField } from "../../plugins/fault-injection/trace";
 
@@ -56,12 +57,16 @@ export interface GatewayHandle {
 
 // tags: the policy has tagging experiments (results report the x-tandem-experiments header);
 // guards: it has canary guards (results report their states).
-export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean; guards?: boolean; faults?: boolean }
+// cache: its fallback has a cache (results report whether the answer came from it).
+export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean; guards?: boolean; faults?: boolean; cache?: boolean }
 
 export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const ex = policy.spec.experiment as { variants?: Array<{ upstream?: string }> } | undefined;
   const breaker = !!(policy.spec.circuitBreaker || policy.spec.fallback);
-  const faults = policy.spec.faults ? { faults: true } : {};
+  const faults = {
+    ...(policy.spec.faults ? { faults: true } : {}),
+    ...(fallbackItems(policy.spec.fallback).some((f) => f.cache) ? { cache: true } : {}),
+  };
   // A fallback may reroute to an upstream of its own.
   const reroute = rerouteTarget(policy.spec.fallback)?.upstream;
   const extra = typeof reroute === "string" ? [reroute] : [];
@@ -125,6 +130,7 @@ export class GatewayDriver {
         ...(this.facts.tags ? { tags: null } : {}),
         ...(this.facts.guards ? { guards: this.lastGuards } : {}),
         refused: refused!,
+        ...(this.facts.cache ? { cache: null } : {}),
       };
     }
     // The fault's report first, then the guards': on Kong the last report empties the log.
@@ -133,17 +139,20 @@ export class GatewayDriver {
     const report = this.facts.breaker && gw.breakerReport ? await gw.breakerReport() : null;
     const a = this.last as UpstreamAttempt | null;
     const vh = this.facts.variantHeader;
+    // Answered from the cache: the client's answer says so (x-tandem-fallback: cache, Age).
+    const hit = this.facts.cache && reply.headers[CACHE_HEADER] === CACHE_HEADER_VALUE ? { age: Number(reply.headers.age) } : null;
     const v = a && vh ? a.headers[vh] : undefined;
     return {
       variant: typeof v === "string" ? v : null,
       upstream: a && a.upstream !== DEFAULT_UPSTREAM ? a.upstream : null,
-      action: fault?.kind === "abort" ? "abort" : report?.action ?? "forward",
+      action: fault?.kind === "abort" ? "abort" : hit ? "fallback" : report?.action ?? "forward",
       status: reply.status,
       breaker: report?.state ?? null,
       setCookie: findSetCookie(reply.headers, this.facts.cookie),
       ...(this.facts.tags ? { tags: headerText(a?.headers[TAGS_HEADER]) } : {}),
       ...(this.facts.guards ? { guards: (this.lastGuards = guards ?? {}) } : {}),
       ...(refused ? { refused } : {}),
+      ...(this.facts.cache ? { cache: hit } : {}),
       ...(this.facts.faults ? this.faultFields(r, fault ?? null, a) : {}),
     };
   }

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NO_STACK, fails, tandem } from "../support/cli-run";
 import { ROOT } from "../support/dist";
-import { BAD_HEADER_VALUE } from "../../cli/simulate/trace";
+import { BAD_HEADER_VALUE, FRAMING_HEADER } from "../../cli/simulate/trace";
 
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-strict-"));
@@ -29,7 +29,7 @@ describe("traces: unknown fields and bad values name the line", () => {
     const t = file("typo.jsonl", '{"t": 0, "headers": {"x-user-id": "1"}}\n{"t": 1, "headerz": {"x-user-id": "1"}}\n');
     await fails(`${t}:2: unknown field "headerz" (expected t, method, path, headers, upstream, upstreams)`, "simulate", "--policy", POLICY, "--trace", t);
     const u = file("typo-upstream.jsonl", '{"t": 0, "upstream": {"status": 200, "latencyMS": 5}}\n');
-    await fails(`${u}:1: upstream: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers)`, "simulate", "--policy", POLICY, "--trace", u);
+    await fails(`${u}:1: upstream: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body)`, "simulate", "--policy", POLICY, "--trace", u);
   });
 
   it("a header value is a string or a non-empty list of strings (a repeated header's copies)", async () => {
@@ -37,6 +37,22 @@ describe("traces: unknown fields and bad values name the line", () => {
     await fails(`${t}:1: headers.user-agent: ${BAD_HEADER_VALUE}`, "simulate", "--policy", POLICY, "--trace", t);
     const u = file("number.jsonl", '{"t": 0, "headers": {"x-user-id": ["1", 2]}}\n');
     await fails(`${u}:1: headers.x-user-id: ${BAD_HEADER_VALUE}`, "simulate", "--policy", POLICY, "--trace", u);
+  });
+
+  it("an answer's headers and body (what the cache fallback stores) are checked like the request's", async () => {
+    const cases: Array<[string, string]> = [
+      ['{"t": 0, "upstream": {"status": 200, "headers": {"Content-Length": "3"}}}', `upstream.headers.Content-Length: ${FRAMING_HEADER}`],
+      ['{"t": 0, "upstream": {"status": 200, "headers": {"etag": []}}}', `upstream.headers.etag: ${BAD_HEADER_VALUE}`],
+      ['{"t": 0, "upstream": {"status": 200, "headers": {"Age": "1", "age": "2"}}}', "upstream.headers.age: given twice (names ignore case; a list sends copies)"],
+      ['{"t": 0, "upstream": {"status": 200, "headers": ["etag"]}}', "upstream.headers: must be an object"],
+      ['{"t": 0, "upstream": {"status": 200, "body": {"items": []}}}', 'upstream.body: must be a string, got {"items":[]}'],
+      ['{"t": 0, "upstream": {"error": "connect", "body": "x"}}', "upstream: headers and body belong to an HTTP answer, not to an error or a gRPC answer"],
+      ['{"t": 0, "upstreams": {"api": {"grpcStatus": 0, "headers": {"etag": "1"}}}}', "upstreams.api: headers and body belong to an HTTP answer, not to an error or a gRPC answer"],
+    ];
+    for (const [i, [line, msg]] of cases.entries()) {
+      const t = file(`answer-${i}.jsonl`, line + "\n");
+      await fails(`${t}:1: ${msg}`, "simulate", "--policy", POLICY, "--trace", t);
+    }
   });
 
   it("a method that is not a token names the field", async () => {
