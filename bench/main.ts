@@ -10,6 +10,7 @@ import { soak } from './soak';
 import { hostCalls } from './host-calls';
 import { faultDelays, faultOverhead } from './fault';
 import { metricsOverhead } from './metrics';
+import { cacheOverhead } from './cache';
 import { playgroundLoad } from './playground';
 
 const sections: Record<string, () => unknown> = {
@@ -28,6 +29,7 @@ const sections: Record<string, () => unknown> = {
   soak: () => soak(),
   'fault-overhead': () => faultOverhead(),
   'metrics-overhead': () => metricsOverhead(),
+  'cache-overhead': () => cacheOverhead(),
   'fault-delays': () => faultDelays(),
   'playground-load': () => playgroundLoad(),
 };

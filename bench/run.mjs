@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.join(here, '.build');
 const snap = path.join(out, 'dist');
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'fault-delays', 'playground-load'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'cache-overhead', 'fault-delays', 'playground-load'];
 const USAGE = `usage: npm run bench [-- --json] [-- --only=<section>,...]
   --json        print one JSON object (the last line of stdout) instead of the table
   --only=a,b    run only these sections: ${names.join(', ')}, soak (minutes; only when named)
@@ -145,6 +145,7 @@ const so = res.soak ?? null;
 const hc = res['host-calls'] ?? {};
 const fo = res['fault-overhead'] ?? {};
 const mo = res['metrics-overhead'] ?? {};
+const co = res['cache-overhead'] ?? {};
 const fd = res['fault-delays'] ?? null;
 const pl = res['playground-load'] ?? {};
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
@@ -179,6 +180,11 @@ const result = {
     metricsOverheadRatio: round(mo.metricsOverheadRatio),
     metricsRatioMin: round(mo.ratioMin),
     metricsRatioMax: round(mo.ratioMax),
+    cacheOverheadRatio: round(co.cacheOverheadRatio),
+    cacheRatioMin: round(co.ratioMin),
+    cacheRatioMax: round(co.ratioMax),
+    cacheNsPerRequest: round(co.cacheNsPerRequest, 0),
+    cacheNoopNsPerRequest: round(co.noopNsPerRequest, 0),
     faultRatioMin: round(fo.ratioMin),
     faultRatioMax: round(fo.ratioMax),
     rulesNsPerRequest: round(er.rulesNsPerRequest, 0),
@@ -290,6 +296,7 @@ const targets = [
   ['envoy.rulesOverhead', result.envoy.rulesOverhead, '<=', 0.25],
   ['envoy.faultOverheadRatio', result.envoy.faultOverheadRatio, '<=', 1.10],
   ['envoy.metricsOverheadRatio', result.envoy.metricsOverheadRatio, '<=', 1.15],
+  ['envoy.cacheOverheadRatio', result.envoy.cacheOverheadRatio, '<=', 2.5],
   // held to the breaker's target: the same state machine and shared-data round trips
   ['envoy.guardOverheadRatio', result.envoy.guardOverheadRatio, '<=', 2.0],
   ['kong.accessRpcs', result.kong.accessRpcs, '<=', 5],

@@ -197,3 +197,36 @@ describe("cache fallback on Envoy: stored from the response frames, served on re
     expect(rejected(forced, "/c").body).toBe("C");
   });
 });
+
+describe("cache fallback on Envoy: memory stays bounded", () => {
+  it("filled five times over: at most maxEntries entries of <= maxBodyBytes + their key and headers, plus the set indexes; the VM's memory does not grow", async () => {
+    const c = clock();
+    const sd = new SharedData();
+    const maxEntries = 32;
+    const maxBodyBytes = 256;
+    const h = await vm({ consecutiveFailures: 10000, minimumCalls: 100000, fallback: [{ cache: { maxEntries, maxBodyBytes, ttlMs: 300000 } }] }, sd, c);
+    const body = "x".repeat(maxBodyBytes);
+    const fill = (from: number) => {
+      for (let i = from; i < from + maxEntries * 5; i++) {
+        c.now += 1;
+        upstream(h, `/item/${i}`, [...JSON_OK, ["content-length", String(maxBodyBytes)]], [body.slice(0, 100), body.slice(100), ""]);
+      }
+    };
+    fill(0);
+    const pagesAfterFirst = h.memoryPages();
+    fill(1000);
+    const entries = names(sd).filter((n) => n.includes(":e"));
+    const indexes = names(sd).filter((n) => n.includes(":i"));
+    const bytes = (ns: string[]) => ns.reduce((t, n) => t + sd.get("", n)!.value.length, 0);
+    const sets = Math.ceil(maxEntries / 8);
+    expect(entries.length).toBe(maxEntries);        // every slot used, none beyond
+    expect(indexes.length).toBe(sets);
+    expect(bytes(indexes)).toBe(sets * (4 + 8 * 16)); // wasm/core/cache/sets.ts: a u32 counter + 16 bytes a way
+    // an entry: 40-byte head + key (method, host, path, 2 vary headers: < 64 bytes here) +
+    // kept headers (content-type, cache-control: < 96 bytes as pairs) + the body
+    const perEntry = 40 + 64 + 96 + maxBodyBytes;
+    expect(bytes(entries)).toBeLessThanOrEqual(maxEntries * perEntry);
+    expect(bytes(entries)).toBeGreaterThan(maxEntries * maxBodyBytes);   // full: the bound is what it holds
+    expect(h.memoryPages()).toBe(pagesAfterFirst);
+  });
+});
