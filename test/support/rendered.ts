@@ -3,6 +3,7 @@
 // --dump-all-plugins` reports it (Kong's schema check, sim/kong/schema.ts), then the core;
 // Istio / Envoy: the filter module loaded with that root id and configuration in the Envoy
 // simulator (an unknown root id or a refused configuration fails the load, as in Envoy).
+import { fallbackForm } from "../../plugins/circuit-breaker/fallback-form";
 import { parseAllDocuments } from "yaml";
 import { PluginServer, type PluginInfo } from "../../sim/kong/plugin-server";
 import { configFieldsOf, validateConfig } from "../../sim/kong/plugin-registry";
@@ -35,7 +36,10 @@ export async function kongConfigProblem(plugin: string, config: Record<string, u
     try { core.releaseFaults(core.configureFaults(json)); } catch (e) { return (e as Error).message; }
     return "";
   }
-  return core.validateBreaker(json) ?? "";
+  // The circuit-breaker plugin's own step: the list form from Kong's `fallbacks` back under `fallback`.
+  let breaker: Record<string, unknown>;
+  try { breaker = fallbackForm(forCore); } catch (e) { return (e as Error).message; }
+  return core.validateBreaker(JSON.stringify(breaker)) ?? "";
 }
 
 export async function envoyConfigProblem(rootId: string, configuration: string): Promise<string> {

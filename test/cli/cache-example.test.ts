@@ -1,0 +1,54 @@
+// deploy/examples/cache-fallback.yaml with its trace, as a user runs it: the catalog's
+// upstream refuses connections from t=5 s to t=12 s. On Envoy the readers get the pages
+// they asked for before from the cache (x-tandem-fallback: cache, Age), failed calls and
+// rejections alike; a page never stored gets the 503; once the upstream is back the
+// breaker closes. On Kong (no cache yet) the failed calls pass as Kong's 502 and the
+// rejections get the 503. Each gateway exactly as the core models it.
+import { describe, expect, it } from "vitest";
+import { execFile } from "node:child_process";
+import { CLI, ROOT, requireBuilt } from "../support/dist";
+
+function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 180_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const POLICY = "deploy/examples/cache-fallback.yaml";
+const TRACE = "deploy/examples/cache-fallback.trace.jsonl";
+const T_GAP = 50;   // ms between the trace's requests
+
+interface Line { action: string; status: number; breaker: string | null; cache: { age: number } | null }
+
+describe("cache fallback example", () => {
+  it("Envoy serves stored pages from the cache through the outage; Kong answers the 503; each as the core models it", async () => {
+    const results: Record<string, string> = {};
+    for (const [via, profile] of [["core", "kong"], ["core", "envoy"], ["kong", null], ["envoy", null]] as const) {
+      const r = await tandem("simulate", "--policy", POLICY, "--trace", TRACE, "--via", via, ...(profile ? ["--profile", profile] : []));
+      expect(r.code, r.stderr).toBe(0);
+      results[profile ? `core/${profile}` : via] = r.stdout;
+    }
+    expect(results.kong).toBe(results["core/kong"]);
+    expect(results.envoy).toBe(results["core/envoy"]);
+    const parse = (s: string) => s.trim().split("\n").map((l) => JSON.parse(l) as Line);
+    const envoy = parse(results.envoy);
+    const kong = parse(results.kong);
+    const between = (ls: Line[], from: number, to: number) => ls.slice(from / T_GAP, to / T_GAP);
+    // healthy: forwarded, nothing from the cache
+    for (const ls of [envoy, kong]) expect(between(ls, 0, 5000).every((l) => l.action === "forward" && l.status === 200 && l.cache === null)).toBe(true);
+    // the outage on Envoy: every answer is a cached page (200, with its Age) or, for a
+    // page never stored, the 503; the breaker opens meanwhile
+    const outage = between(envoy, 5000, 12000);
+    expect(outage.every((l) => l.action === "fallback" && ((l.status === 200 && l.cache !== null) || (l.status === 503 && l.cache === null)))).toBe(true);
+    expect(outage.filter((l) => l.status === 503).length).toBeGreaterThan(5);
+    expect(Math.max(...outage.map((l) => l.cache?.age ?? 0))).toBeGreaterThanOrEqual(7);
+    expect(outage.some((l) => l.breaker === "open")).toBe(true);
+    // on Kong: Kong's 502 until the breaker opens, then the 503; never the cache
+    expect(kong.every((l) => l.cache === null)).toBe(true);
+    expect(between(kong, 5000, 12000).every((l) => l.status === 502 || (l.status === 503 && l.action === "fallback"))).toBe(true);
+    // back: closed again, forwarded
+    for (const ls of [envoy, kong]) expect(between(ls, 16000, 20000).every((l) => l.action === "forward" && l.status === 200 && l.breaker === "closed")).toBe(true);
+  }, 300_000);
+});
