@@ -9,7 +9,7 @@ import {
   ASSIGNMENTS_TOTAL, BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_STATE_LABELS, BREAKER_TRANSITIONS, CODE_CLASSES,
   CONFIG_REJECTIONS, DURATION_BUCKETS, FAULTS_TOTAL, FAULT_KINDS, GUARD_STATE, GUARD_TRIPS, L_CODE_CLASS, L_EXPERIMENT,
   L_FROM, L_KEY, L_KIND, L_PLUGIN, L_POLICY, L_REASON, L_SOURCE, L_TO, L_VARIANT, OTHER, PLUGIN_LABELS, REASON_LABELS,
-  REQUESTS_TOTAL, REQUEST_DURATION, SOURCE_LABELS, codeClassIndex,
+  OUTCOMES_DROPPED, REQUESTS_TOTAL, REQUEST_DURATION, SOURCE_LABELS, codeClassIndex,
 } from "../wasm/core/metrics/catalog";
 
 // One-line descriptions (# HELP), by series.
@@ -24,6 +24,7 @@ export const HELP: Record<string, string> = {
   [GUARD_TRIPS]: "Canary guard trips (transitions to open) by variant.",
   [FAULTS_TOTAL]: "Faults injected, by kind.",
   [CONFIG_REJECTIONS]: "Plugin configurations the core rejected.",
+  [OUTCOMES_DROPPED]: "Kong only: requests whose log phase never reached the plugin within the deadline (Kong dropped the log timer), by plugin.",
 };
 
 const STATE_INDEX: Record<string, number> = Object.fromEntries(BREAKER_STATE_LABELS.map((s, i) => [s, i]));
@@ -57,6 +58,8 @@ export class TandemMetrics {
   private readonly guardTrips: Counter;
   private readonly faults: Counter;
   private readonly configRejections: Counter;
+  private readonly outcomesDropped: Counter;
+  private readonly beforeScrape: Array<() => void> = [];
 
   constructor() {
     const registers = [this.registry];
@@ -75,6 +78,17 @@ export class TandemMetrics {
     this.guardTrips = counter(GUARD_TRIPS, [L_POLICY, L_EXPERIMENT, L_VARIANT]);
     this.faults = counter(FAULTS_TOTAL, [L_POLICY, L_KIND]);
     this.configRejections = counter(CONFIG_REJECTIONS, [L_PLUGIN]);
+    this.outcomesDropped = counter(OUTCOMES_DROPPED, [L_POLICY, L_PLUGIN]);
+  }
+
+  /** Kong: an outcome a plugin waited for and never got (plugins/shared/outcome-ledger.ts). */
+  outcomeDropped(policy: string, plugin: string): void {
+    this.outcomesDropped.inc({ policy, plugin: bounded(plugin, PLUGIN_LABELS) });
+  }
+
+  /** Work to do right before each scrape (e.g. counting outcomes whose deadline passed). */
+  onScrape(f: () => void): void {
+    this.beforeScrape.push(f);
   }
 
   /** A request the experiment decided, once its response status is known (100..599). */
@@ -120,6 +134,7 @@ export class TandemMetrics {
 
   /** The Prometheus text exposition (version 0.0.4). */
   text(): Promise<string> {
+    for (const f of this.beforeScrape) f();
     return this.registry.metrics();
   }
 }

@@ -39,6 +39,7 @@ import { GRPC_CONTENT_TYPE, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, VARIANT_HEA
 
 import { PLUGIN_BREAKER as PLUGIN } from "../../wasm/core/metrics/catalog";
 import { kongMetrics } from "../shared/metrics";
+import { outcomeLedger } from "../shared/dropped";
 import { KeyLabels } from "../../core-js/metrics";
 export { Schema } from "./schema";
 export const Version = "0.1.0";
@@ -64,7 +65,7 @@ interface Configured {
   keyLabels: KeyLabels;          // metrics: at most maxKeys distinct key labels, then "other"
 }
 
-interface Carry { config: string; key: string; flags: number; generation: number }
+interface Carry { config: string; key: string; flags: number; generation: number; ticket?: number }
 
 // Per Kong plugin id and per token (../core/config-keeper.ts).
 const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.plan), PLUGIN);
@@ -159,7 +160,8 @@ export class Plugin {
     if (!a.admitted) kongMetrics()?.breakerRejection(plan.policy, c.keyLabels.label(a.key));
     if (a.admitted) {
       if (a.permitted && plan.records) {
-        const carry: Carry = { config: c.token, key: a.key, flags: a.flags, generation: a.generation };
+        // ticket: the log phase returns it; one that never comes counts as dropped (../shared/outcome-ledger.ts)
+        const carry: Carry = { config: c.token, key: a.key, flags: a.flags, generation: a.generation, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
         await kong.log.setSerializeValue(CARRY_FIELD, carry);
       } else report("forward", a);
       return;
@@ -184,6 +186,7 @@ export class Plugin {
   async log(kong: BreakerPDK): Promise<void> {
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
     const carry = (s.tandem as { breaker?: Carry } | undefined)?.breaker;
+    if (carry) outcomeLedger(PLUGIN).settle(carry.ticket, Date.now());
     if (!carry || typeof carry.key !== "string") return;
     const c = configs.byTokenOf(carry.config);
     if (!c) return;                      // admitted under a configuration since replaced

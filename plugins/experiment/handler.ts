@@ -30,6 +30,7 @@ import { clearClientTags, setDecisionHeaders } from "./tags";
 
 import { PLUGIN_EXPERIMENT as PLUGIN } from "../../wasm/core/metrics/catalog";
 import { kongMetrics } from "../shared/metrics";
+import { outcomeLedger } from "../shared/dropped";
 export { Schema } from "./schema";
 export const Version = "0.1.0";
 // After authentication (1000+) and rate limiting (900s), before proxying plugins.
@@ -40,11 +41,12 @@ interface Configured { plan: ExperimentPlan; facts: FactPlan; canon: string; tok
 // Where a guard's admission travels from access to log (kong.log.set_serialize_value;
 // log plugins see it too): the configuration's token, the guard, flags, generation.
 export const GUARD_CARRY_FIELD = "tandem.guard";
-interface GuardCarry { config: string; guard: number; flags: number; generation: number; variant?: number; reason?: number }
+// `ticket`: the log phase returns it; one that never comes counts as dropped (../shared/outcome-ledger.ts).
+interface GuardCarry { config: string; guard: number; flags: number; generation: number; variant?: number; reason?: number; ticket?: number }
 // With metrics on, the decision travels to log the same way (merged into the guard's
 // carry when a guard tracks the request): variant index and catalog reason index.
 export const DECISION_CARRY_FIELD = "tandem.decision";
-interface DecisionCarry { config: string; variant: number; reason: number }
+interface DecisionCarry { config: string; variant: number; reason: number; ticket?: number }
 
 type ExperimentPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
 
@@ -110,11 +112,11 @@ export class Plugin {
       if (g !== null) m.guard(plan.policy, plan.name, plan.variants[plan.guards[g.index].variant].name, g.state, false);
     }
     if (g !== null && g.tracked) {
-      const carry: GuardCarry = { config: this.c.token, guard: g.index, flags: g.flags, generation: g.generation };
+      const carry: GuardCarry = { config: this.c.token, guard: g.index, flags: g.flags, generation: g.generation, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
       if (m !== null) { carry.variant = d.variant; carry.reason = reasonLabelIndex(d.reason); }
       await kong.log.setSerializeValue(GUARD_CARRY_FIELD, carry);
     } else if (m !== null && d.variant >= 0) {
-      const carry: DecisionCarry = { config: this.c.token, variant: d.variant, reason: reasonLabelIndex(d.reason) };
+      const carry: DecisionCarry = { config: this.c.token, variant: d.variant, reason: reasonLabelIndex(d.reason), ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
       await kong.log.setSerializeValue(DECISION_CARRY_FIELD, carry);
     }
   }
@@ -128,6 +130,8 @@ export class Plugin {
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
     const tandem = s.tandem as { guard?: GuardCarry; decision?: DecisionCarry } | undefined;
     const carry = tandem?.guard;
+    const back = carry ?? tandem?.decision;
+    if (back) outcomeLedger(PLUGIN).settle(back.ticket, Date.now());
     const c = carry && typeof carry.guard === "number" ? configs.byTokenOf(carry.config) : undefined;
     const o = outcomeOf(s);
     // (no carry: not tracked; no configuration: admitted under one since replaced)

@@ -124,6 +124,12 @@ export interface KongGateway {
    */
   logTimers(): { droppedPending: number; droppedRunning: number };
   timerLimits(): { maxPendingTimers: number; maxRunningTimers: number };
+  /**
+   * Other Lua timers pending in every worker (Kong's own and other plugins' timers share
+   * the worker's lua_max_pending_timers with the log timers): `count` more in each worker
+   * until the returned release is called. `occupyTimers(maxPendingTimers)` fills the queue.
+   */
+  occupyTimers(count: number): () => void;
   /** the plugin server process of a plugin (kill it, CloseInstance, ...) */
   pluginServer(pluginName: string): PluginServer;
   /** the instance id worker 0 currently uses for a plugin on the first route, if started */
@@ -252,6 +258,15 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       logDone: () => g.logDone(),
       logTimers: () => ({ ...g.droppedTimers }),
       timerLimits: () => ({ maxPendingTimers: g.cfg.maxPendingTimers, maxRunningTimers: g.cfg.maxRunningTimers }),
+      occupyTimers(count) {
+        for (const w of g.workers) w.pendingTimers += count;
+        let released = false;
+        return () => {
+          if (released) return;
+          released = true;
+          for (const w of g.workers) w.pendingTimers -= count;
+        };
+      },
       pluginServer: (name) => byName(name).server,
       instanceId: (name) => g.instances.current(byName(name)),
       instanceIds(name, route) {
