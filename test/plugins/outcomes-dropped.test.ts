@@ -119,3 +119,84 @@ describe("tandem_outcomes_dropped_total on Kong", () => {
     expect(await dropped()).toBe(before + 1);
   });
 });
+
+// The canary guard is the same state machine: a lost half-open probe (its log dropped)
+// must not keep the canary's users away for good.
+describe("a canary guard whose half-open probe outcome Kong dropped", () => {
+  const GUARDED = {
+    name: "checkout",
+    stickiness: { sources: ["header:x-user-id"] },
+    variants: [
+      { name: "stable", weight: 50, upstream: "api-v1" },
+      {
+        name: "canary", weight: 50, upstream: "api-v2",
+        guard: { window: { type: "count", size: 4 }, minimumCalls: 4, failureRateThreshold: 50, cooldownMs: 5000, halfOpen: { permittedCalls: 1, maxWaitMs: 3000 }, failure: { statuses: ["503"] } },
+      },
+    ],
+  };
+  let canaryStatus = 200;
+  const servers: http.Server[] = [];
+  let eg: KongGateway;
+  let t = 50_000_000;
+
+  beforeAll(async () => {
+    const addrs: Record<string, { host: string; port: number }> = {};
+    for (const name of ["api-v1", "api-v2", "svc"]) {
+      const s = http.createServer((req, res) => {
+        req.resume();
+        res.writeHead(name === "api-v2" ? canaryStatus : 200, { "content-type": "application/json" }).end(JSON.stringify({ backend: name }));
+      });
+      await new Promise<void>((ok) => s.listen(0, "127.0.0.1", ok));
+      servers.push(s);
+      addrs[name] = { host: "127.0.0.1", port: (s.address() as AddressInfo).port };
+    }
+    eg = await startKong({
+      plugins: [{ name: "experiment", dir: requireBuilt(KONG_DIR("experiment")), config: GUARDED, env: { [METRICS_PORT_ENV]: "0" } }],
+      upstreams: addrs, defaultUpstream: "svc", virtualClock: true, retries: 0, workers: 2,
+    });
+    await eg.setNow(t);
+  });
+  afterAll(async () => {
+    await eg?.close();
+    await Promise.all(servers.map((s) => new Promise<void>((ok) => { s.closeAllConnections(); s.close(() => ok()); })));
+  });
+
+  async function backend(user: string): Promise<string> {
+    const r = await fetch(`${eg.url}/`, { headers: { "x-user-id": user } });
+    const j = (await r.json()) as { backend: string };
+    await eg.logDone();
+    return j.backend;
+  }
+  async function droppedExperiment(): Promise<number> {
+    const text = await (await fetch(await eg.pluginServer("experiment").metricsUrl())).text();
+    const line = text.split("\n").find((l) => l.startsWith('tandem_outcomes_dropped_total{policy="other",plugin="experiment"}'));
+    return line === undefined ? 0 : Number(line.split(" ").pop());
+  }
+
+  it("re-opens after maxWaitMs and lets the canary's users back once a later probe passes", async () => {
+    const users: string[] = [];
+    for (let i = 0; users.length < 4 && i < 200; i++) if ((await backend(`c${i}`)) === "api-v2") users.push(`c${i}`);
+    expect(users).toHaveLength(4);
+    canaryStatus = 503;
+    for (let i = 0; i < 8 && (await backend(users[i % 4])) === "api-v2"; i++);
+    expect(await backend(users[0])).toBe("api-v1"); // rolled back
+    canaryStatus = 200;
+    t += 5000; // cooldown over: half-open
+    await eg.setNow(t);
+    const release = eg.occupyTimers(eg.timerLimits().maxPendingTimers);
+    expect(await backend(users[0])).toBe("api-v2"); // the probe; its outcome is lost
+    release();
+    for (const u of users) expect(await backend(u)).toBe("api-v1"); // probe out, no result yet
+    // not wedged: within a minute of virtual time the guard probes again and closes
+    let back = false;
+    for (let step = 0; step < 30 && !back; step++) {
+      t += 2000;
+      await eg.setNow(t);
+      back = (await backend(users[1])) === "api-v2";
+    }
+    expect(back).toBe(true);
+    for (const u of users) expect(await backend(u)).toBe("api-v2");
+    await eg.setNow(t + DEFAULT_OUTCOME_DEADLINE_MS + 1);
+    expect(await droppedExperiment()).toBe(1);
+  });
+});
