@@ -119,8 +119,9 @@ export interface KongGateway {
   logDone(): Promise<void>;
   /**
    * Log handlers Kong never ran: refused at ngx.timer.at (pending cap, silent) or not
-   * run at expiry (running cap, an alert). Only Kong can count these: the plugin
-   * server receives nothing for them.
+   * run at expiry (running cap, an alert), all workers together. The plugin server
+   * receives nothing for them; tandem's plugins infer them from carries never returned
+   * (plugins/shared/outcome-ledger.ts), which tests compare with this count.
    */
   logTimers(): { droppedPending: number; droppedRunning: number };
   timerLimits(): { maxPendingTimers: number; maxRunningTimers: number };
