@@ -127,7 +127,7 @@ export class CoreDriver {
   private withFault(res: SimResult, r: TraceRequest, f: Fault | null, reached: boolean, upstream: string | null): SimResult {
     if (!this.faults) return res;
     const delay = f?.delayMs ?? 0;
-    if (f?.abortStatus != null) return answered({ ...res, variant: null, upstream: null, action: "abort", status: f.abortStatus, fault: faultField(f.delayMs, f.abortStatus), latencyMs: delay });
+    if (f?.abortStatus != null) return answered({ ...res, upstream: null, action: "abort", status: f.abortStatus, fault: faultField(f.delayMs, f.abortStatus), latencyMs: delay });
     const u = reached ? outcome(answerOf(r, upstream ?? DEFAULT_UPSTREAM), this.profile).latencyMs : 0;
     return { ...res, fault: f ? faultField(f.delayMs, null) : null, latencyMs: delay + u };
   }
@@ -254,8 +254,10 @@ export class CoreDriver {
         } else upstream = f.upstream;
         return { res: { ...res, action: "fallback", variant, upstream, status: statusOf(answerOf(r, upstream ?? DEFAULT_UPSTREAM)) }, reached: upstream };
       }
-      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, action: "fallback", status: own(f.status as number) }) };
-      return { res: answered({ ...res, action: "reject", status: own(b.reject.status) }) };
+      // Answered before any upstream: the variant is the experiment's (the request's
+      // variant header as an access log shows it), no upstream.
+      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, variant, action: "fallback", status: own(f.status as number) }) };
+      return { res: answered({ ...res, variant, action: "reject", status: own(b.reject.status) }) };
     }
     res.variant = variant;
     res.upstream = upstream;

@@ -164,6 +164,7 @@ export class EnvoyDriver {
         upstreamTimeoutMs: SIM_ANSWER_WAIT_MS,
         sharedData,
         onUpstreamRequest: driver.record,
+        onAccessLog: driver.accessLog,
         useRemoteAddress: true,
         pathNormalization: ISTIO_PATH_NORMALIZATION,
         uuid: () => envoyRequestId(line),

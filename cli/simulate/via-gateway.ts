@@ -19,6 +19,8 @@ import type { FaultField } from "../../plugins/fault-injection/trace";
 // only a hung harness reaches it. Kong's retries are off, so one line is one try.
 export const SIM_TIMEOUT_MS = 300;
 export const SIM_ANSWER_WAIT_MS = 10_000;
+// How long to wait for a gateway's access log line after its reply (real time).
+const ACCESS_LOG_WAIT_MS = 3000;
 
 export interface UpstreamAttempt { upstream: string; headers: Record<string, string | string[] | undefined> }
 
@@ -88,6 +90,11 @@ export class GatewayDriver {
   constructor(readonly gateway: "kong" | "envoy", readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null) {}
 
   record = (a: UpstreamAttempt): void => { this.last = a; };
+  // The gateway's access log (Kong's log phase, Envoy's access loggers): the request
+  // headers as the plugins left them, for requests answered before any upstream.
+  private logged = 0;
+  private lastLogged: Record<string, string | string[]> | null = null;
+  accessLog = (a: { requestHeaders: Record<string, string | string[]> }): void => { this.logged++; this.lastLogged = a.requestHeaders; };
 
   async metricsText(): Promise<string> {
     return (await this.gw?.metricsText?.()) ?? "";
@@ -108,6 +115,7 @@ export class GatewayDriver {
     // where a slow answer on a loaded machine must never be taken for a timeout.
     const timesOut = this.facts.upstreams.some((n) => answerOf(r, n).error === "timeout");
     gw.setUpstreamTimeout(timesOut ? SIM_TIMEOUT_MS : SIM_ANSWER_WAIT_MS);
+    const loggedBefore = this.logged;
     let reply;
     try {
       const sending = send(gw.port, sentMethod(r), r.path, normalizedHeaders(r));
@@ -141,7 +149,10 @@ export class GatewayDriver {
     const vh = this.facts.variantHeader;
     // Answered from the cache: the client's answer says so (x-tandem-fallback: cache, Age).
     const hit = this.facts.cache && reply.headers[CACHE_HEADER] === CACHE_HEADER_VALUE ? { age: Number(reply.headers.age) } : null;
-    const v = a && vh ? a.headers[vh] : undefined;
+    // No upstream call (a fallback, a rejection, an abort): the variant the request
+    // carried when the gateway answered, from its access log line.
+    const logged = a === null && vh ? await this.loggedHeaders(loggedBefore) : null;
+    const v = vh ? (a ? a.headers[vh] : logged?.[vh]) : undefined;
     return {
       variant: typeof v === "string" ? v : null,
       upstream: a && a.upstream !== DEFAULT_UPSTREAM ? a.upstream : null,
@@ -155,6 +166,14 @@ export class GatewayDriver {
       ...(this.facts.cache ? { cache: hit } : {}),
       ...(this.facts.faults ? this.faultFields(r, fault ?? null, a) : {}),
     };
+  }
+
+  // The access log line of the request just answered: Kong writes it from its log phase,
+  // after the response went out, so it may arrive a moment after the reply.
+  private async loggedHeaders(before: number): Promise<Record<string, string | string[]> | null> {
+    const deadline = Date.now() + ACCESS_LOG_WAIT_MS;
+    while (this.logged === before && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 2));
+    return this.logged > before ? this.lastLogged : null;
   }
 
   // `fault` and how long the client waited: the delay, plus the upstream's latency when

@@ -78,6 +78,7 @@ export class KongDriver {
         retries: 0,
         workers,
         onUpstreamRequest: driver.record,
+        onAccessLog: driver.accessLog,
       });
     } catch (e) {
       await ups.close();

@@ -52,6 +52,8 @@ export interface StreamEnv {
   harnessLog(e: LogEntry): void;
   /** Observes each request the router sends upstream (cluster name, final headers). */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
+  /** The access log's view of a finished stream: the request headers as the filters left them. */
+  onAccessLog?: (a: { requestHeaders: Record<string, string> }) => void;
   /** HCM settings for x-request-id (request-id.ts). */
   requestId: RequestIdOptions;
   /** per_connection_buffer_limit_bytes: the stream's buffer limit (response-body.ts); default 1 MiB. */
@@ -701,6 +703,14 @@ export class HttpStream implements StreamCallbacks {
     this.upstream?.abort();
     this.info.requestCompleteMs = this.env.clock() - this.info.startTimeMs;
     for (const ctx of this.ctxs) if (ctx) log(ctx, this.requestMap, this.responseMap, this.responseTrailers);
+    // Access loggers run as the stream is destroyed, after the filters' on_log
+    // (filter_manager.cc FilterManager::log): %REQ(...)% reads the request header map
+    // as the filters left it (what a rejected request's variant header shows).
+    if (this.env.onAccessLog) {
+      const requestHeaders: Record<string, string> = {};
+      for (const k of this.requestMap.uniqueKeys()) requestHeaders[k] = this.requestMap.get(k)!;
+      this.env.onAccessLog({ requestHeaders });
+    }
     for (const ctx of this.ctxs) if (ctx) destroy(ctx);
     for (const h of this.handles) if (h) this.env.releaseRoot(h.root, h.vm);
   }

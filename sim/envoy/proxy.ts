@@ -57,6 +57,8 @@ export interface EnvoyOptions {
   sharedData?: SharedData;
   /** Observes each request the router sends upstream: cluster name and final headers. */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
+  /** Each finished stream, as an access log sees it (./http-stream.ts finalize). */
+  onAccessLog?: (a: { requestHeaders: Record<string, string> }) => void;
   /** HCM use_remote_address: the gateway is an edge (Istio gateways: true; Envoy's default false). */
   useRemoteAddress?: boolean;
   /** HCM preserve_external_request_id (default false; Istio never sets it). */
@@ -170,6 +172,7 @@ class Gateway implements EnvoyGateway {
       releaseRoot: (root, vm) => this.releaseRoot(root, vm),
       harnessLog: (e) => this.logEntries.push(e),
       onUpstreamRequest: opts.onUpstreamRequest,
+      onAccessLog: opts.onAccessLog,
       requestId: requestIdOptions(opts),
       bufferLimitBytes: opts.bufferLimitBytes,
     };

@@ -68,6 +68,8 @@ export interface GatewayConfig {
   workerEventDelayMs: number;
   /** observer of each request Kong is about to proxy: the upstream name and the headers plugins left */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
+  /** Each request's log phase, as a logging plugin sees it: the request headers as the plugins left them. */
+  onAccessLog?: (a: { requestHeaders: Record<string, string | string[]> }) => void;
 }
 
 export interface ExtraRoute {
@@ -608,6 +610,10 @@ export class Gateway {
   // ------------------------------------------------------------------ log
 
   private startLogPhase(req: KongRequestState) {
+    // Kong.log runs for every request, proxied or answered by a plugin; a logging plugin
+    // (file-log, http-log) logs kong.log.serialize(), whose request.headers are
+    // ngx.req.get_headers() as the plugins left them (kong/pdk/log.lua serialize).
+    this.cfg.onAccessLog?.({ requestHeaders: req.headers.table(100) as Record<string, string | string[]> });
     // Without an access phase nothing was collected: only global plugins log.
     const collected = req.timings.accessStart !== undefined;
     const plugins = req.plugins.filter((p) => p.phases.has('log') && (collected || p.scope === 'global'));

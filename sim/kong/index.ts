@@ -83,6 +83,8 @@ export interface KongGatewayOptions {
   maxRunningTimers?: number;
   /** observer of each request about to be proxied (tandem simulate reads decisions from it) */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
+  /** Each request's log phase (gateway.ts startLogPhase): the request headers as the plugins left them. */
+  onAccessLog?: (a: { requestHeaders: Record<string, string | string[]> }) => void;
 }
 
 export interface RpcStats {
@@ -223,6 +225,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       extraRoutes,
       workerEventDelayMs: opts.workerEventDelayMs ?? 0,
       onUpstreamRequest: opts.onUpstreamRequest,
+      onAccessLog: opts.onAccessLog,
     });
     gateway = g;
     for (const line of early.splice(0)) g.log('info', line, undefined, 'pluginserver');
