@@ -72,7 +72,11 @@ function keySource(plan: BreakerPlan, key: string, headers: Record<string, strin
     return headers[name] === undefined ? `no ${name}: the key every request without it shares` : `the first value of ${name}`;
   }
   const variant = headers[VARIANT_HEADER];
-  if (variant !== undefined && variant !== "" && key === variant) return `${VARIANT_HEADER}, the variant the experiment set`;
+  if (variant !== undefined && variant !== "") {
+    // the core keys a variant by its upstream's name when the policy gives it one
+    if (key === variant) return `${VARIANT_HEADER}, the variant the experiment set`;
+    return `the upstream of ${VARIANT_HEADER} ${JSON.stringify(variant)}, the variant the experiment set`;
+  }
   if (key !== "" && key === headers.host) return `the Host, no ${VARIANT_HEADER}`;
   return `no ${VARIANT_HEADER} and no Host`;
 }

@@ -4,12 +4,20 @@
 // where Kong's schema or routing needs it. The simulators and explain run exactly these.
 import type { PolicyDoc } from "../policy-file";
 import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+import { UPSTREAM_NAMES_FIELD } from "../../wasm/core/contract";
 
 // The `circuit-breaker` plugin / root id config: the circuitBreaker fields plus
 // `fallback`, or null when the policy has neither. The same on both gateways.
+// With `key: upstream` (the default), `upstreamNames`: each variant's upstream, the key its
+// requests count under (wasm/core/breaker/upstream-names.ts).
 export function breakerConfig(p: PolicyDoc): Record<string, unknown> | null {
   if (!p.spec.circuitBreaker && !p.spec.fallback) return null;
-  return { ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}), ...policyField(p) };
+  const key = (p.spec.circuitBreaker as { key?: unknown } | undefined)?.key ?? "upstream";
+  const names = key === "upstream" ? variantUpstreams(p) : {};
+  return {
+    ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}), ...policyField(p),
+    ...(Object.keys(names).length > 0 ? { [UPSTREAM_NAMES_FIELD]: names } : {}),
+  };
 }
 
 // Kong's copy of it: Kong's schema types array elements, so numeric failure statuses

@@ -6,6 +6,7 @@
 // Kong types array elements: failure.statuses / ignoreStatuses are strings here ("5xx",
 // "503"); `tandem render` writes numeric statuses as strings for Kong.
 import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+import { UPSTREAM_NAMES_FIELD } from "../../wasm/core/contract";
 
 const str = { type: "string" };
 const int = { type: "integer" };
@@ -71,4 +72,7 @@ export const Schema = [
   // `tandem render` fills it from spec.experiment.variants[].upstream.
   { variantUpstreams: { type: "map", keys: { type: "string" }, values: { type: "string" } } },
   { [POLICY_FIELD]: str },   // the policy's name: its metrics' label (core: wasm/core/metrics/policy-name.ts)
+  // key: upstream: each variant's upstream as the policy names it, the key its requests
+  // count under (core: wasm/core/breaker/upstream-names.ts), the same on both gateways.
+  { [UPSTREAM_NAMES_FIELD]: { type: "map", keys: { type: "string" }, values: { type: "string" } } },
 ];

@@ -119,6 +119,27 @@ describe("breaker ABI: keys", () => {
     expect(core.admitBreaker(r, [], 0).key).toBe("");
     for (const p of [u, h, r]) core.releaseBreaker(p);
   });
+
+  it("upstream with upstreamNames: a named variant counts under its upstream, so variants sharing one share a breaker", () => {
+    const u = core.configureBreaker(JSON.stringify({ minimumCalls: 1, failureRateThreshold: 50, upstreamNames: { canary: "api-v2", beta: "api-v2", stable: "api-v1" } }));
+    expect(core.admitBreaker(u, ["canary", "h"], 0).key).toBe("api-v2");
+    expect(core.admitBreaker(u, ["stable", "h"], 0).key).toBe("api-v1");
+    expect(core.admitBreaker(u, ["other", "h"], 0).key).toBe("other");      // not named: its own name
+    expect(core.admitBreaker(u, ["", "h"], 0).key).toBe("h");                // no variant: the Host
+    const a = core.admitBreaker(u, ["canary", "h"], 0);
+    core.recordBreaker(u, a.key, a.flags, a.generation, { status: 500, latencyMs: 1 }, 1);
+    expect(core.admitBreaker(u, ["beta", "h"], 2)).toMatchObject({ key: "api-v2", admitted: false });
+    expect(core.admitBreaker(u, ["stable", "h"], 2)).toMatchObject({ key: "api-v1", admitted: true });
+    core.releaseBreaker(u);
+  });
+
+  it("upstreamNames is checked with field paths (the plan writes it; a hand-written config may not)", () => {
+    expect(core.validateBreaker(JSON.stringify({ upstreamNames: ["api-v1"] }))).toBe("circuitBreaker.upstreamNames: must be an object, got an array");
+    expect(core.validateBreaker(JSON.stringify({ upstreamNames: { canary: 2 } }))).toBe("circuitBreaker.upstreamNames.canary: must be a string, got 2");
+    expect(core.validateBreaker(JSON.stringify({ upstreamNames: { canary: "api v2" } })))
+      .toBe("circuitBreaker.upstreamNames.canary: must be 1-256 characters without spaces or control characters, got \"api v2\"");
+    expect(core.validateBreaker(JSON.stringify({ upstreamNames: { canary: "api-v2" } }))).toBeNull();
+  });
 });
 
 describe("breaker ABI: allow and record", () => {

@@ -84,7 +84,7 @@ describe("circuitBreaker config: rejections", () => {
     "consecutiveFailures, openDurationMs, openBackoff, halfOpen, failure, mode";
   const cases: Array<[string, unknown, string]> = [
     ["not an object", [], "circuitBreaker: must be an object, got an array"],
-    ["unknown field", { foo: 1 }, `circuitBreaker.foo: unknown field (allowed: ${ALLOWED}, fallback, policy)`],
+    ["unknown field", { foo: 1 }, `circuitBreaker.foo: unknown field (allowed: ${ALLOWED}, fallback, policy, upstreamNames)`],
     ["threshold above 100", { failureRateThreshold: 101 }, "circuitBreaker.failureRateThreshold: must be between 0 and 100, got 101"],
     ["threshold below 0", { failureRateThreshold: -1 }, "circuitBreaker.failureRateThreshold: must be between 0 and 100, got -1"],
     ["threshold decimals", { failureRateThreshold: 33.333 }, "circuitBreaker.failureRateThreshold: must have at most 2 decimals, got 33.333"],

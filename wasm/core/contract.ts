@@ -14,6 +14,10 @@ export const CACHE_HEADER = "x-tandem-fallback";        // on an answer the cach
 export const CACHE_HEADER_VALUE = "cache";              // ... with this value
 export const AGE_HEADER = "age";                        // its age in seconds (RFC 9111 5.1)
 
+// ---- plugin config fields the plan adds to a part's config (wasm/core/plan.ts) ----
+// The breaker's {variant: upstream} for key: upstream (wasm/core/breaker/upstream-names.ts).
+export const UPSTREAM_NAMES_FIELD = "upstreamNames";
+
 // ---- request facts the core asks the gateway for (wasm/core/request/facts.ts) ----
 export const enum Fact {
   Header = 0,   // a request header by lowercase name

@@ -26,6 +26,8 @@ import { parseExperiment } from "./experiment/config";
 import { ExperimentSettings } from "./experiment/settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
 import { parseFallback } from "./breaker/fallback-config";
+import { UPSTREAM_NAMES_FIELD } from "./contract";
+import { KeyKind } from "./breaker/settings";
 import { FallbackSettings } from "./breaker/settings";
 import { describeFallbackPlan, describeReject, keyName } from "./breaker/runtime";
 import { TAGGING_SECTION } from "./tagging/config";
@@ -88,7 +90,7 @@ export function compilePolicy(text: string): PlanResult {
   if (cb !== null || fb !== null) {
     const bs = parseBreaker(r, cb !== null ? cb : joined(null, "", null), BREAKER_SECTION);
     if (bs !== null) breakerKey = jsonText(keyName(bs));
-    const cfg = joined(joined(cb, "fallback", fb), POLICY_FIELD, policy);
+    let cfg = joined(joined(cb, "fallback", fb), POLICY_FIELD, policy);
     // Kong routes before plugins run: a reroute to a variant needs each variant's Kong
     // Upstream (the plugin strips `variantUpstreams` before the core sees the config).
     const ups = new JValue();
@@ -104,6 +106,9 @@ export function compilePolicy(text: string): PlanResult {
         ups.vals.push(u);
       }
     }
+    // key: upstream counts each variant under its upstream's neutral name, on both
+    // gateways (./breaker/upstream-names.ts).
+    if (bs !== null && bs.keyKind == KeyKind.Upstream && ups.keys.length > 0) cfg = joined(cfg, UPSTREAM_NAMES_FIELD, ups);
     let kongCfg = joined(cfg, "variantUpstreams", ups.keys.length > 0 ? ups : null);
     // Kong types a field as one shape: the list form goes under the Kong-only
     // `fallbacks` (plugins/circuit-breaker/fallback-form.ts).

@@ -44,6 +44,7 @@ import {
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
 import { cacheOnReject, fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
 import { CacheStream, FilterCache } from "./cache-fallback";
+import { variantToUpstream } from "../core/breaker/upstream-names";
 import { BreakerStore } from "./breaker-store";
 import { BreakerStats, ConfigRejections } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
@@ -173,7 +174,8 @@ export class BreakerRoot extends FilterRoot {
     const k = this.key;
     if (s.keyKind == KeyKind.Upstream) {
       getHeader(REQUEST_HEADERS, VARIANT_HEADER, k);
-      if (k.len <= 0) getHeader(REQUEST_HEADERS, AUTHORITY, k);
+      if (k.len > 0) variantToUpstream(s, k);   // the variant's upstream, as the policy names it
+      else getHeader(REQUEST_HEADERS, AUTHORITY, k);
     } else if (s.keyKind == KeyKind.Header) {
       getHeader(REQUEST_HEADERS, s.keyHeaderBytes, k);
     } else {

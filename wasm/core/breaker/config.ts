@@ -17,6 +17,8 @@ import { isToken, utf8 } from "../text/bytes";
 import { fmix32 } from "../hash/hash";
 import { parseFallback } from "./fallback-config";
 import { POLICY_FIELD } from "../metrics/catalog";
+import { parseUpstreamNames } from "./upstream-names";
+import { UPSTREAM_NAMES_FIELD } from "../contract";
 import { readPolicyName } from "../metrics/policy-name";
 import {
   BreakerMode, BreakerSettings, DEFAULT_BACKOFF_MAX_MS, DEFAULT_BACKOFF_MULTIPLIER, DEFAULT_BUCKETS,
@@ -37,7 +39,7 @@ const BREAKER_KEYS: StaticArray<string> = [
 const PLUGIN_KEYS: StaticArray<string> = [
   "key", "maxKeys", "window", "minimumCalls", "failureRateThreshold", "slowCallDurationMs",
   "slowCallRateThreshold", "consecutiveFailures", "openDurationMs", "openBackoff", "halfOpen", "failure", "mode",
-  "fallback", POLICY_FIELD,
+  "fallback", POLICY_FIELD, UPSTREAM_NAMES_FIELD,
 ];
 const WINDOW_KEYS: StaticArray<string> = ["type", "size", "sizeMs", "buckets"];
 const BACKOFF_KEYS: StaticArray<string> = ["multiplier", "maxMs"];
@@ -55,6 +57,8 @@ export function parseBreakerPlugin(r: Reader, v: JValue | null): BreakerSettings
   const s = parseFields(r, v, BREAKER_SECTION, PLUGIN_KEYS);
   if (s === null) return null;
   s.policy = readPolicyName(r, v as JValue);
+  if (r.failed) return null;
+  parseUpstreamNames(r, v as JValue, BREAKER_SECTION, s);
   if (r.failed) return null;
   const fb = r.field(v as JValue, "fallback");
   if (fb !== null) {

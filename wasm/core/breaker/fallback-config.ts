@@ -167,7 +167,7 @@ function parseReroute(r: Reader, o: JValue, p: string, f: FallbackSettings): voi
   }
 }
 
-function isUpstreamName(s: string): bool {
+export function isUpstreamName(s: string): bool {
   if (s.length == 0 || s.length > 256) return false;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

@@ -26,6 +26,7 @@ import {
 } from "./settings";
 import { allow, classify, record, retryAfterSeconds, transportError } from "./machine";
 import { fallbackOnReject } from "./fallback";
+import { variantToUpstream } from "./upstream-names";
 import { BreakerState } from "./state";
 import { describeSettings, modeName } from "./describe";
 import { jsonText } from "../json/write";
@@ -90,7 +91,11 @@ export class BreakerRuntime {
       if (v.present) k.set(v.ptr, v.len);
       return k;
     }
-    if (v.len > 0) { k.set(v.ptr, v.len); return k; }   // upstream: the variant
+    if (v.len > 0) {                                     // upstream: the variant's
+      k.set(v.ptr, v.len);
+      variantToUpstream(this.settings, k);
+      return k;
+    }
     const h = n.get(this.hostSlot);
     if (h.len > 0) k.set(h.ptr, h.len);                  // else the Host
     return k;

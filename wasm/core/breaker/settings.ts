@@ -56,6 +56,10 @@ export class BreakerSettings {
   keyKind: KeyKind = KeyKind.Upstream;
   keyHeader: string = "";                  // lowercase, for KeyKind.Header
   keyHeaderBytes: StaticArray<u8> = new StaticArray<u8>(0);
+  // key: upstream — variant name -> its upstream's name, the key it counts under
+  // (./upstream-names.ts); parallel arrays, empty: every variant keys by its own name.
+  keyVariants: StaticArray<StaticArray<u8>> = new StaticArray<StaticArray<u8>>(0);
+  keyUpstreams: StaticArray<StaticArray<u8>> = new StaticArray<StaticArray<u8>>(0);
   maxKeys: i32 = DEFAULT_MAX_KEYS;
 
   windowType: WindowType = WindowType.Count;
