@@ -272,7 +272,9 @@ export class PluginServer {
     }, wait);
   }
 
-  private async waitForSocket(timeoutMs = 20_000): Promise<void> {
+  // The harness's own patience, not Kong's: a loaded 2-core machine has taken over 20 s
+  // to start a Node plugin server, and a test fails rather than wait past its own 60 s.
+  private async waitForSocket(timeoutMs = 45_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ok = await new Promise<boolean>((resolve) => {

@@ -152,7 +152,9 @@ describe("tandem explain: the circuit breaker", () => {
     const r = await tandem("explain", "--policy", withRespond, ...user);
     expect(r.code, r.stderr).toBe(0);
     const variant = /^variant: {2}(\S+)/m.exec(r.stdout)![1];
-    expect(r.stdout).toContain(`breaker:  key "${variant}": x-tandem-variant, the variant the experiment set (key: upstream)`);
+    // key: upstream counts the variant under its upstream, as the policy names it
+    const upstream = CHECKOUT.variants.find((v) => v.name === variant)!.upstream;
+    expect(r.stdout).toContain(`breaker:  key "${upstream}": the upstream of x-tandem-variant "${variant}", the variant the experiment set (key: upstream)`);
     expect(r.stdout).toContain("history:  none: a fresh process, every key closed");
     expect(r.stdout).toContain("state:    closed; window: 0 outcomes, 0 failed, 0 slow");
     expect(r.stdout).toContain("decision: admitted: the breaker is closed");
