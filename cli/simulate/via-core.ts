@@ -242,7 +242,7 @@ export class CoreDriver {
     if (!a.admitted) {
       res.breaker = a.state;
       const hit = fromCache("open", r.t);
-      if (hit) return { res: answered({ ...res, action: "fallback", ...hit }) };
+      if (hit) return { res: answered({ ...res, variant, action: "fallback", ...hit }) };
       const f = b.fallback;
       if (a.answer === BreakerAnswer.Reroute && f) {
         // Kong: set_upstream to the variant's Upstream when it has one; Envoy: the
