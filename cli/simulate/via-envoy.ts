@@ -153,7 +153,8 @@ export class EnvoyDriver {
     const sharedData = new WatchedSharedData();
     let now = 0;
     let line = 0;
-    // Root timers (the fault filter's delays) on the same virtual clock.
+    // Root timers (the fault filter's delays, the experiment's counter flushes) on the
+    // same virtual clock: moving the clock fires every timer due on the way, in order.
     const ticks = new VirtualTicks(() => now, (ms) => { now = ms; });
     try {
       const gw = await startEnvoy({
@@ -177,7 +178,7 @@ export class EnvoyDriver {
       const guards = guardNames(gw);
       driver.gw = {
         port: gw.port,
-        setNow: async (ms) => { now = ms; },
+        setNow: async (ms) => { ticks.advance(ms); },
         beforeRequest: (r) => { line = r.line; },
         pointUpstream: (n, a) => gw.setCluster(n, a),
         setUpstreamTimeout: (ms) => gw.setUpstreamTimeout(ms),
@@ -185,7 +186,9 @@ export class EnvoyDriver {
         ...(watch ? { breakerReport: async () => watch.report() } : {}),
         guardReport: async () => guardStates(sharedData, guards),
         ...(fc ? faultWatch(gw, ticks, () => now) : {}),
-        ...(metrics ? { metricsText: async () => { gw.flushStats(); return canonicalMetrics([gw.prometheus(true)], true); } } : {}),
+        // a scrape after the last request's counts were flushed (the experiment root's
+        // tick, wasm/filter/counter-buffer.ts) and Envoy's stats flush merged histograms
+        ...(metrics ? { metricsText: async () => { ticks.fireArmed(); gw.flushStats(); return canonicalMetrics([gw.prometheus(true)], true); } } : {}),
         close: () => gw.close(),
       };
     } catch (e) {
@@ -211,7 +214,8 @@ function faultWatch(gw: EnvoyGateway, ticks: VirtualTicks, now: () => number) {
       resumedAt = null;
       while (!done()) {
         await new Promise((ok) => setTimeout(ok, 1));
-        const next = ticks.nextAt();
+        // the delayed stream waits for the fault root's timer; others due before it fire on the way
+        const next = ticks.nextAt((root) => root.rootId === "fault-injection");
         if (next !== Infinity && !done()) { ticks.advance(next); resumedAt = next; }
       }
     },

@@ -19,11 +19,27 @@ export class VirtualTicks {
     else this.timers.delete(root);
   }
 
-  /** The earliest time a timer fires, Infinity when none is armed. */
-  nextAt(): number {
+  /**
+   * The earliest time a timer fires, Infinity when none is armed; with `of`, only the
+   * timers of root contexts it accepts (e.g. one root id's: the timer a delayed stream
+   * waits for, while other roots' timers fire on the way).
+   */
+  nextAt(of?: (root: RootContext) => boolean): number {
     let t = Infinity;
-    for (const x of this.timers.values()) t = Math.min(t, x.armedAt + x.period);
+    for (const x of this.timers.values()) if (!of || of(x.root)) t = Math.min(t, x.armedAt + x.period);
     return t;
+  }
+
+  /**
+   * Moves the clock until every timer armed now has fired once (and any timer due on
+   * the way): what a reader sees one tick period after the last request, e.g. a stats
+   * scrape after the filters' periodic flushes (Wasm::tickHandler). Nothing armed: the
+   * clock stays.
+   */
+  fireArmed(): void {
+    let t = -Infinity;
+    for (const x of this.timers.values()) t = Math.max(t, x.armedAt + x.period);
+    if (t > -Infinity) this.advance(Math.max(t, this.now()));
   }
 
   /** Moves the clock to `to`, firing every timer due on the way, in time order. */

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { startEnvoy, type EnvoyGateway } from "../../sim/envoy";
+import { VirtualTicks, startEnvoy, type EnvoyGateway } from "../../sim/envoy";
 import { FILTER_WASM, requireBuilt } from "../support/dist";
 import { parseExposition, seriesId } from "../../core-js/metrics-text";
 import { tandemHistogramBuckets, tandemStatsTags } from "../../cli/render/envoy-stats";
@@ -16,6 +16,9 @@ import {
 let failing = false;
 let up: Server;
 let now = 1_000_000;
+// Root timers on the virtual clock: the experiment hands its counters to Envoy on its
+// root's tick (wasm/filter/counter-buffer.ts), so a scrape reads them one period later.
+const ticks = new VirtualTicks(() => now, (ms) => { now = ms; });
 
 const EXPERIMENT = {
   name: "checkout-v2", policy: "checkout",
@@ -40,6 +43,7 @@ function envoy(filters: Array<{ rootId: string; configuration: unknown }>): Prom
     clusters: { svc: { host: "127.0.0.1", port: (up.address() as AddressInfo).port } },
     routes: [{ cluster: "svc" }],
     clock: () => now,
+    virtualTicks: ticks,
     workers: 1,
     admin: { port: 0 },
     statsTags: tandemStatsTags(),
@@ -47,7 +51,9 @@ function envoy(filters: Array<{ rootId: string; configuration: unknown }>): Prom
   });
 }
 
+// What Prometheus reads once the filters' flush ticks have run (one period later).
 async function scrape(gw: EnvoyGateway, usedOnly = true): Promise<Map<string, number>> {
+  ticks.fireArmed();
   gw.flushStats();
   const r = await fetch(`${gw.adminUrl}/stats/prometheus${usedOnly ? "?usedonly" : ""}`);
   return new Map(parseExposition(await r.text()).map((s) => [seriesId(s), s.value]));
@@ -93,6 +99,54 @@ describe("Envoy: experiment metrics", () => {
   it("counts a configuration the core refused", async () => {
     expect(gw.reconfigure("experiment", JSON.stringify({ ...EXPERIMENT, policy: "bad name" }))).toBe(false);
     expect((await scrape(gw)).get(`${CONFIG_REJECTIONS}{plugin="experiment"}`)).toBe(1);
+  });
+});
+
+describe("Envoy: experiment counters are flushed on the root's tick", () => {
+  const requests = (m: Record<string, number>) =>
+    Object.entries(m).filter(([k]) => k.startsWith(`wasmcustom.${REQUESTS_TOTAL}`)).reduce((a, [, v]) => a + v, 0);
+  const assignments = (m: Record<string, number>) =>
+    Object.entries(m).filter(([k]) => k.startsWith(`wasmcustom.${ASSIGNMENTS_TOTAL}`)).reduce((a, [, v]) => a + v, 0);
+
+  it("no host call per request for counters; one proxy_increment_metric per moved counter per tick; an idle tick stops the timer", async () => {
+    const gw = await envoy([{ rootId: "experiment", configuration: EXPERIMENT }]);
+    try {
+      failing = false;
+      const calls = new Map<string, number>();
+      gw.vms[0].hostCalls = calls;
+      for (let i = 0; i < 10; i++) await send(gw, { "x-user-id": `u${i}` });
+      expect(calls.get("env.proxy_increment_metric") ?? 0).toBe(0);
+      // the counts wait in the VM: Envoy has none yet, a timer is armed one period out
+      expect(requests(gw.metrics())).toBe(0);
+      expect(ticks.nextAt()).toBeLessThan(Infinity);
+      ticks.advance(ticks.nextAt());
+      const m = gw.metrics();
+      expect([requests(m), assignments(m)]).toEqual([10, 10]);
+      // 10 requests of 2 variants: at most 2 request series + 2 assignment series moved
+      const flushed = calls.get("env.proxy_increment_metric") ?? 0;
+      expect(flushed).toBeGreaterThanOrEqual(2);
+      expect(flushed).toBeLessThanOrEqual(4);
+      // the next tick finds nothing and stops the timer: an idle root has none
+      ticks.advance(ticks.nextAt());
+      expect(ticks.nextAt()).toBe(Infinity);
+      expect(calls.get("env.proxy_increment_metric")).toBe(flushed);
+      gw.vms[0].hostCalls = null;
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("a root context Envoy shuts down (configuration replaced) hands over its counts in on_done, before any tick", async () => {
+    const gw = await envoy([{ rootId: "experiment", configuration: EXPERIMENT }]);
+    try {
+      failing = false;
+      for (let i = 0; i < 5; i++) await send(gw, { "x-user-id": `u${i}` });
+      expect(requests(gw.metrics())).toBe(0);
+      expect(gw.reconfigure("experiment", JSON.stringify({ ...EXPERIMENT, name: "checkout-v3" }))).toBe(true);
+      expect([requests(gw.metrics()), assignments(gw.metrics())]).toEqual([5, 5]);
+    } finally {
+      await gw.close();
+    }
   });
 });
 

@@ -41,3 +41,52 @@ describe("envoy harness: virtual root timers", () => {
     expect(ticks.nextAt()).toBe(Infinity);
   });
 });
+
+describe("envoy harness: several roots' timers on one virtual clock", () => {
+  // experiment (metrics on: a flush timer one period after its first count) before a
+  // fault that delays every request 1,500 ms: two roots, two timers.
+  const METRICS_EXPERIMENT = { name: "e", policy: "p", stickiness: { sources: ["header:x-user-id"] }, variants: [{ name: "a", weight: 100 }] };
+  let gw2: EnvoyGateway;
+  let t = 10_000;
+  const ticks2 = new VirtualTicks(() => t, (ms) => { t = ms; });
+  const assigned = () => Object.entries(gw2.metrics()).filter(([k]) => k.startsWith("wasmcustom.tandem_assignments_total")).reduce((a, [, v]) => a + v, 0);
+
+  beforeAll(async () => {
+    gw2 = await startEnvoy({
+      filters: [
+        { wasm: FILTER_WASM, rootId: "experiment", configuration: JSON.stringify(METRICS_EXPERIMENT) },
+        { wasm: FILTER_WASM, rootId: "fault-injection", configuration: JSON.stringify({ faults: [{ delay: { fixedMs: 1500, percent: 100 } }] }) },
+      ],
+      clusters: { svc: { host: "127.0.0.1", port: (up.address() as AddressInfo).port } },
+      routes: [{ cluster: "svc" }],
+      clock: () => t,
+      virtualTicks: ticks2,
+      workers: 1,
+    });
+  });
+  afterAll(async () => { await gw2?.close(); });
+
+  it("nextAt(of) picks one root's timer; advancing to it fires the others due on the way, in time order", async () => {
+    const res = fetch(gw2.url + "/", { headers: { "x-user-id": "u1" } }).then((r) => r.text());
+    while (ticks2.nextAt((r) => r.rootId === "fault-injection") === Infinity) await new Promise((ok) => setTimeout(ok, 5));
+    expect(ticks2.nextAt((r) => r.rootId === "fault-injection")).toBe(11_500);
+    expect(ticks2.nextAt()).toBe(11_000);          // the experiment's flush comes first
+    expect(assigned()).toBe(0);
+    ticks2.advance(11_500);
+    expect(assigned()).toBe(1);                    // flushed at 11,000 on the way
+    expect(await res).toBe("ok");
+  });
+
+  it("fireArmed moves the clock until every armed timer has fired once", async () => {
+    await new Promise((ok) => setTimeout(ok, 20));  // the stream's on_log has run
+    const due = ticks2.nextAt();
+    expect(due).toBe(12_000);                      // the flush timer runs on with its period
+    ticks2.fireArmed();
+    expect(t).toBe(12_000);
+    ticks2.fireArmed();                            // the idle tick stops the timer
+    expect(ticks2.nextAt()).toBe(Infinity);
+    const at = t;
+    ticks2.fireArmed();                            // nothing armed: the clock stays
+    expect(t).toBe(at);
+  });
+});

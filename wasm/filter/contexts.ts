@@ -8,6 +8,9 @@ export abstract class FilterRoot {
   abstract newStream(id: u32): FilterStream;
   // The timer proxy_set_tick_period_milliseconds started (fault-injection's delays).
   onTick(): void {}
+  // Envoy shuts this root down (proxy_on_done on the root context: its configuration was
+  // removed or replaced, or the VM is going); the last callback with host calls allowed.
+  onDone(): void {}
 }
 
 // Return values are proxy-wasm FilterHeadersStatus: 0 Continue, 1 StopIteration.

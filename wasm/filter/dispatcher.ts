@@ -74,7 +74,7 @@ export function proxy_on_configure(rootId: u32, size: u32): u32 {
   return ok ? 1 : 0;
 }
 
-// A root context's timer (only fault-injection sets one, while delays are pending).
+// A root context's timer (fault-injection's delays, experiment's counter flushes).
 export function proxy_on_tick(rootId: u32): void {
   if (roots.has(rootId)) roots.get(rootId).onTick();
 }
@@ -100,9 +100,11 @@ export function proxy_on_log(id: u32): void {
   if (streams.has(id)) streams.get(id).onLog();
 }
 
-// 1 = done now (nothing pending). Roots have no async work to finish.
+// 1 = done now (nothing pending). Roots have no async work to finish; they hand over
+// what they buffered (counter deltas) before Envoy deletes them.
 export function proxy_on_done(id: u32): u32 {
   if (streams.has(id)) streams.get(id).onDone();
+  else if (roots.has(id)) roots.get(id).onDone();
   return 1;
 }
 

@@ -20,7 +20,8 @@ import { TaggingRuntime } from "../core/tagging/tagging";
 import { decideTags, setTags } from "./tagging-filter";
 import { faultLatency, readFaultMark } from "./fault-mark";
 import { ConfigRejections, define } from "./metrics";
-import { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM, NO_METRIC, incrementMetric, recordMetric } from "./host";
+import { CounterBuffer, FlushTimer } from "./counter-buffer";
+import { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM, incrementMetric, recordMetric } from "./host";
 import { ExperimentSettings } from "../core/experiment/settings";
 import { STATE_CLOSED, STATE_OPEN } from "../core/contract";
 import {
@@ -41,50 +42,70 @@ const CLASSES = CODE_CLASSES.length;
 const SOURCES = SOURCE_LABELS.length;
 
 // The experiment's stats, defined at configure for every label value the policy can
-// produce (./metrics.ts): requests by [variant][reason][class], latency by variant,
-// assignments by [variant][source] (the policy's source kinds and "issued"), guard
-// state and trips by guard.
+// produce (./metrics.ts): requests by [variant][reason][class] and assignments by
+// [variant][source] (the policy's source kinds and "issued") are counters held in
+// `counters` (./counter-buffer.ts: per request no host call, flushed by the root's
+// tick); latency by variant (a histogram: one proxy_record_metric per sample, the only
+// way to hand Envoy a sample); guard state (a gauge, written when the value this VM
+// last wrote changes) and trips by guard.
 class ExperimentStats {
-  requests: StaticArray<u32> = new StaticArray<u32>(0);
+  counters: CounterBuffer;
+  assignmentsAt: i32;                    // slot of assignments [0][0]; requests start at 0
   duration: StaticArray<u32> = new StaticArray<u32>(0);
-  assignments: StaticArray<u32> = new StaticArray<u32>(0);
   guardState: StaticArray<u32> = new StaticArray<u32>(0);
+  guardWritten: StaticArray<i32> = new StaticArray<i32>(0);   // -1: never written by this VM
   guardTrips: StaticArray<u32> = new StaticArray<u32>(0);
   constructor(s: ExperimentSettings) {
     const v = s.variants.length;
-    this.requests = new StaticArray<u32>(v * REASONS * CLASSES);
+    const at = v * REASONS * CLASSES;
+    const counters = new CounterBuffer(at + v * SOURCES);
+    this.counters = counters;
+    this.assignmentsAt = at;
+    const ids = counters.ids;
     this.duration = new StaticArray<u32>(v);
-    this.assignments = new StaticArray<u32>(v * SOURCES);
     const kinds = new StaticArray<bool>(SOURCES);
     for (let i = 0; i < s.sources.length; i++) kinds[<i32>s.sources[i].kind] = true;
     kinds[S_ISSUED] = true;
     for (let i = 0; i < v; i++) {
       const name = s.variants[i].name;
       for (let r = 0; r < REASONS; r++) for (let c = 0; c < CLASSES; c++) {
-        this.requests[(i * REASONS + r) * CLASSES + c] = define(METRIC_COUNTER, REQUESTS_TOTAL,
+        ids[(i * REASONS + r) * CLASSES + c] = define(METRIC_COUNTER, REQUESTS_TOTAL,
           [L_POLICY, L_EXPERIMENT, L_VARIANT, L_REASON, L_CODE_CLASS], [s.policy, s.name, name, REASON_LABELS[r], CODE_CLASSES[c]]);
       }
       this.duration[i] = define(METRIC_HISTOGRAM, REQUEST_DURATION, [L_POLICY, L_EXPERIMENT, L_VARIANT], [s.policy, s.name, name]);
       for (let k = 0; k < SOURCES; k++) {
-        this.assignments[i * SOURCES + k] = kinds[k]
-          ? define(METRIC_COUNTER, ASSIGNMENTS_TOTAL, [L_POLICY, L_EXPERIMENT, L_VARIANT, L_SOURCE], [s.policy, s.name, name, SOURCE_LABELS[k]])
-          : NO_METRIC;
+        if (kinds[k]) ids[this.assignmentsAt + i * SOURCES + k] = define(METRIC_COUNTER, ASSIGNMENTS_TOTAL,
+          [L_POLICY, L_EXPERIMENT, L_VARIANT, L_SOURCE], [s.policy, s.name, name, SOURCE_LABELS[k]]);
       }
     }
     const g = s.guards.length;
     this.guardState = new StaticArray<u32>(g);
+    this.guardWritten = new StaticArray<i32>(g);
     this.guardTrips = new StaticArray<u32>(g);
     for (let i = 0; i < g; i++) {
       const name = s.variants[s.guards[i].variant].name;
       this.guardState[i] = define(METRIC_GAUGE, GUARD_STATE, [L_POLICY, L_EXPERIMENT, L_VARIANT], [s.policy, s.name, name]);
+      this.guardWritten[i] = -1;
       this.guardTrips[i] = define(METRIC_COUNTER, GUARD_TRIPS, [L_POLICY, L_EXPERIMENT, L_VARIANT], [s.policy, s.name, name]);
     }
+  }
+
+  // tandem_guard_state of guard `gi`: 1 while not closed. A transition this VM made is
+  // always written (the gauge is shared by every worker VM, and another may have written
+  // since); the state a request merely saw only when it differs from what this VM wrote
+  // last (writing it on every guarded request would be a host call for an unchanged value).
+  guard(gi: i32, state: i32, transition: bool): void {
+    const v = state != STATE_CLOSED ? 1 : 0;
+    if (!transition && unchecked(this.guardWritten[gi]) == v) return;
+    unchecked(this.guardWritten[gi] = v);
+    recordMetric(unchecked(this.guardState[gi]), <u64>v);
   }
 }
 
 export class ExperimentRoot extends FilterRoot {
   runtime: ExperimentRuntime | null = null;
   stats: ExperimentStats | null = null;  // null: metrics off (config `metrics: false`)
+  flushTimer: FlushTimer = new FlushTimer();
   facts: EnvoyFacts = new EnvoyFacts();
   guards: EnvoyGuards | null = null;     // canary guard states in shared data
   tags: TaggingRuntime | null = null;    // spec.experiments
@@ -101,6 +122,7 @@ export class ExperimentRoot extends FilterRoot {
       return false;
     }
     const rt = new ExperimentRuntime(s);
+    this.flushCounters();   // the previous configuration's counts are Envoy's before its stats go
     this.stats = s.metrics ? new ExperimentStats(s) : null;
     this.guards = null;
     if (s.guards.length > 0) {
@@ -128,6 +150,27 @@ export class ExperimentRoot extends FilterRoot {
 
   newStream(id: u32): FilterStream {
     return new ExperimentStream(id, this);
+  }
+
+  // A counter moved: the next tick hands it to Envoy.
+  counted(slot: i32): void {
+    (this.stats as ExperimentStats).counters.add(slot);
+    this.flushTimer.ensure();
+  }
+
+  private flushCounters(): bool {
+    const st = this.stats;
+    return st !== null && st.counters.flush();
+  }
+
+  onTick(): void {
+    this.flushTimer.ticked(this.flushCounters());
+  }
+
+  // Envoy shuts the root down (configuration removed or replaced, VM going): the counts
+  // not yet flushed are handed over now rather than lost.
+  onDone(): void {
+    this.flushCounters();
   }
 }
 
@@ -165,8 +208,8 @@ class ExperimentStream extends FilterStream {
       this.startMs = now;
       const ks = d.keySource;
       const src = <i32>sourceLabelIndex(ks >= 0 ? <i32>unchecked(s.sources[ks]).kind : 0, ks < 0);
-      incrementMetric(unchecked(st.assignments[d.variant * SOURCES + src]), 1);
-      if (d.guard >= 0) recordMetric(unchecked(st.guardState[d.guard]), d.guardState != STATE_CLOSED ? 1 : 0);
+      this.root.counted(st.assignmentsAt + d.variant * SOURCES + src);
+      if (d.guard >= 0) st.guard(d.guard, d.guardState, false);
     }
     const tagLen = decideTags(this.root.tags, rt, d, now);   // before any header changes
     if (d.guardTracked) {
@@ -224,33 +267,47 @@ class ExperimentStream extends FilterStream {
     if ((gi < 0 || guards === null) && (mv < 0 || st === null)) return;
     this.guard = -1;
     this.mVariant = -1;
-    const o = outcomeAtLog(this.status, this.root.scratch);
-    const clientStatus = this.status >= 0 ? this.status : o.status;
-    // Answered before any upstream was picked (a later filter's local reply, e.g. the
-    // circuit breaker's): the variant was never called, the outcome says nothing about
-    // it (Kong's log phase sees no tries: the same).
-    if (o.error == ERROR_NONE && !upstreamCalled(this.root.scratch)) o.status = 0;
+    const scratch = this.root.scratch;
+    let status: i32;
+    let error: i32;
+    let clientStatus = this.status;
+    const called = upstreamCalled(scratch);
+    if (gi < 0 && this.status > 0 && called) {
+      // Metrics alone, a response seen, an upstream called: the latency sample is due
+      // whatever the outcome's details (a gRPC code, the flags), so they are not read.
+      status = this.status;
+      error = ERROR_NONE;
+    } else {
+      const o = outcomeAtLog(this.status, scratch);
+      status = o.status;
+      error = o.error;
+      if (clientStatus < 0) clientStatus = status;   // Envoy's own response code
+      // Answered before any upstream was picked (a later filter's local reply, e.g. the
+      // circuit breaker's): the variant was never called, the outcome says nothing about
+      // it (Kong's log phase sees no tries: the same).
+      if (error == ERROR_NONE && !called) status = 0;
+    }
     // A fault that stands in for the upstream (scope: upstream) is its outcome.
-    const m = readFaultMark(this.root.scratch);
-    if (m.present && m.upstream && m.abortStatus > 0) { o.status = m.abortStatus; o.error = ERROR_NONE; }
+    const m = readFaultMark(scratch);
+    if (m.present && m.upstream && m.abortStatus > 0) { status = m.abortStatus; error = ERROR_NONE; }
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
     const latency = faultLatency(m, end - this.startMs);
     if (gi >= 0 && guards !== null) {
-      guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, o.status, o.error, latency, end);
+      guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, status, error, latency, end);
       if (st !== null) {
         const gs = unchecked(guards.stores[gi]);
         const to = <i32>gs.state.state;
         if (gs.transitions > 0) {
-          recordMetric(unchecked(st.guardState[gi]), to != STATE_CLOSED ? 1 : 0);
+          st.guard(gi, to, true);
           if (to == STATE_OPEN) incrementMetric(unchecked(st.guardTrips[gi]), 1);
         }
       }
     }
     if (mv < 0 || st === null) return;
     const c = <i32>codeClassIndex(clientStatus);
-    if (c >= 0) incrementMetric(unchecked(st.requests[(mv * REASONS + this.mReason) * CLASSES + c]), 1);
+    if (c >= 0) this.root.counted((mv * REASONS + this.mReason) * CLASSES + c);
     // Upstream latency, when an upstream answered or failed (Kong: a try was made).
-    if (o.status > 0 || o.error != ERROR_NONE) {
+    if (status > 0 || error != ERROR_NONE) {
       const us = Math.round(latency * 1000);
       // µs - 1: a sample on a bucket bound stays in that bucket (catalog ENVOY_DURATION_SCALE)
       recordMetric(unchecked(st.duration[mv]), us >= 1 ? <u64>us - 1 : 0);
