@@ -11,7 +11,9 @@ import { WasmHost } from '../sim/envoy/index';
 import { BREAKER_CONFIG, CHECKOUT_RULES, ROOT, checkoutExperiment, checkoutExperimentWithRules, distPath, progress } from './common';
 import { RESPONSE_MAP, makeMix, type BenchRequest } from './requests';
 
-const PROPS = { 'source.address': '10.1.2.3:50000' };
+// A proxied stream: Envoy's router set the upstream host (upstream.address), as for every
+// request that reached an upstream.
+const PROPS = { 'source.address': '10.1.2.3:50000', 'upstream.address': '10.9.8.7:8080' };
 
 async function load(rootId: string, config: unknown): Promise<WasmHost> {
   return WasmHost.load({ wasm: distPath('wasm/tandem.wasm'), rootId, configuration: JSON.stringify(config) });
@@ -44,6 +46,8 @@ export async function hostCalls(): Promise<HostCalls> {
   const header = mix.find((r) => r.kind === 'header')!;
   const fresh = mix.find((r) => r.kind === 'new')!;
   const plain = await load('experiment', checkoutExperiment());
+  // the same policy with metrics off: the difference is what metrics cost per stream
+  const quiet = await load('experiment', { ...checkoutExperiment(), metrics: false });
   const rules = await load('experiment', checkoutExperimentWithRules());
   const breaker = await load('circuit-breaker', BREAKER_CONFIG);
   const guardDoc = parse(readFileSync(path.join(ROOT, 'deploy', 'examples', 'canary-guard.yaml'), 'utf8'));
@@ -55,11 +59,13 @@ export async function hostCalls(): Promise<HostCalls> {
     if ((probe.proxy_get_shared_data ?? 0) > 0) { guardReq = r; break; }
   }
   // warm: the first stream of a host pays one-time work (root context lookups)
-  for (const h of [plain, rules, breaker, guarded]) count(h, returning);
+  for (const h of [plain, quiet, rules, breaker, guarded]) count(h, returning);
   const detail: Record<string, Record<string, number>> = {
     returning: count(plain, returning),
     header: count(plain, header),
     new: count(plain, fresh),
+    returningMetricsOff: count(quiet, returning),
+    newMetricsOff: count(quiet, fresh),
     rules: count(rules, returning),
     breaker: count(breaker, returning),
     guard: count(guarded, guardReq),

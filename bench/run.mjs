@@ -185,6 +185,8 @@ const result = {
     cacheRatioMax: round(co.ratioMax),
     cacheNsPerRequest: round(co.cacheNsPerRequest, 0),
     cacheNoopNsPerRequest: round(co.noopNsPerRequest, 0),
+    metricsOnNsPerRequest: round(mo.onNsPerRequest, 0),
+    metricsOffNsPerRequest: round(mo.offNsPerRequest, 0),
     faultRatioMin: round(fo.ratioMin),
     faultRatioMax: round(fo.ratioMax),
     rulesNsPerRequest: round(er.rulesNsPerRequest, 0),
