@@ -59,7 +59,7 @@ const scanned = files.map((f) => ({ file: f, ...scan(f) }));
 // covered by the declarations check and the round trip below.)
 const OWNED_STRINGS = [
   contract.VARIANT_HEADER, contract.UPSTREAM_HEADER, contract.EXPOSE_HEADER, contract.TAGS_HEADER,
-  contract.BREAKER_PREFIX, contract.GUARD_PREFIX, contract.REJECT_BODY,
+  contract.BREAKER_PREFIX, contract.GUARD_PREFIX, contract.FAULT_ACTIVE_PREFIX, contract.REJECT_BODY,
 ];
 const CONTRACT_NAMES = new Set(Object.keys(contract));
 

@@ -69,6 +69,19 @@ describe("fault-injection plugin on Kong", () => {
     await gw.configure("fault-injection", FAULTS);
   }, 30_000);
 
+  // Kong starts one plugin-server process per tandem plugin per node, and every nginx
+  // worker sends its HandleEvents to that one socket (plugin_servers/process.lua, one
+  // process per `pluginserver_names` entry): the count in the process is the node's.
+  it("maxActive counts the delays in flight in the plugin-server process: of 4 at once, 2 wait, 2 pass", async () => {
+    await gw.configure("fault-injection", { ...FAULTS, faults: FAULTS.faults.map((f) => (f.name === "slow" ? { ...f, maxActive: 2, delay: { fixedMs: 3000, percent: 100 } } : f)) });
+    const t0 = Date.now();
+    const took = await Promise.all(Array.from({ length: 4 }, (_, i) =>
+      get(gw.port, "/", { "x-chaos": "slow", "x-user-id": `m${i}` }).then((r) => { expect(r.status).toBe(200); return Date.now() - t0; })));
+    expect(took.filter((ms) => ms >= 3000).length).toBe(2);
+    expect(took.filter((ms) => ms < 2000).length).toBe(2);
+    await gw.configure("fault-injection", FAULTS);
+  }, 30_000);
+
   it("control header: a signed token injects its fault and never reaches the upstream; a forged one does nothing", async () => {
     const r = await get(gw.port, "/", { "x-tandem-fault": token("abort=502"), "x-user-id": "q" });
     expect(r.status).toBe(502);

@@ -115,6 +115,9 @@ export const GUARD_PREFIX = "tandem:guard:";
 // The cache fallback (wasm/filter/cache-store.ts): <prefix><configId hex>:i<set hex> for
 // a set's index, <prefix><configId hex>:e<slot hex> for an entry (wasm/core/cache/).
 export const CACHE_PREFIX = "tandem:fc:";
+// maxActive of the fault-injection filter (wasm/filter/delay-gate.ts): one u32 count of a
+// fault's delays in flight, named <prefix><configId hex>:<fault index hex>.
+export const FAULT_ACTIVE_PREFIX = "tandem:fa:";
 // Value: a 16-byte header (u8 version, u8 -, u16 key length, u32 hash A, u32 hash B,
 // u32 configId), the breaker state (wasm/core/breaker/codec.ts), then the key bytes.
 export const VALUE_VERSION = 1;

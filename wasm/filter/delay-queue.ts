@@ -2,9 +2,21 @@
 // time (ms, host clock). push / pop O(log n); the root's tick pops every stream due.
 // A stream the client reset while paused is marked `gone` (onDone) and dropped when it
 // reaches the top: no search on reset, no resume of a dead stream.
+import { SharedDelays } from "./delay-gate";
+
 export class Delayed {
   gone: bool = false;
-  constructor(public streamId: u32, public dueMs: f64, public fault: i32, public abortStatus: i32) {}
+  // gate: where this delay holds a maxActive place (null: its fault has no maxActive)
+  constructor(public streamId: u32, public dueMs: f64, public fault: i32, public abortStatus: i32, public gate: SharedDelays | null) {}
+
+  // The delay is over (resumed, or its stream ended while paused): never resume it, give
+  // its place back, once.
+  release(): void {
+    if (this.gone) return;
+    this.gone = true;
+    const g = this.gate;
+    if (g !== null) g.give(this.fault);
+  }
 }
 
 export class DelayQueue {

@@ -9,9 +9,11 @@
 //   abort: a local reply with the fault's status, headers and body (after the delay
 //          when both apply), as Envoy's fault filter does (FaultFilter::abortWithStatus).
 //   A stream the client resets while delayed gets on_done: it is marked gone, its
-//   maxActive count released at once, and it is never resumed.
-// maxActive is counted per worker VM (the core's FaultRuntime.active): Envoy's own
-// fault filter counts active faults across workers; a worker VM here sees its share.
+//   maxActive place given back at once, and it is never resumed.
+// maxActive is counted across worker VMs in shared data (./delay-gate.ts), as Envoy's own
+// fault filter counts max_active_faults process-wide: the core asks the gate when a
+// delay's coin won, the gate takes a place by compare-and-swap, the stream gives it back
+// when it resumes or ends while paused.
 import { CONTINUE, STOP_ITERATION, FilterRoot, FilterStream } from "./contexts";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { FaultRuntime } from "../core/fault/fault";
@@ -20,6 +22,8 @@ import { utf8 } from "../core/text/bytes";
 import { EnvoyFacts } from "./facts";
 import { LocalReply } from "./local-reply";
 import { Delayed, DelayQueue } from "./delay-queue";
+import { SharedDelays } from "./delay-gate";
+import { murmur3_32 } from "../core/hash/hash";
 import { markFault } from "./fault-mark";
 import { ConfigRejections, define } from "./metrics";
 import { FAULTS_TOTAL, FAULT_KINDS, L_KIND, L_POLICY, PLUGIN_FAULT } from "../core/metrics/catalog";
@@ -63,7 +67,8 @@ export class FaultRoot extends FilterRoot {
   mAbort: u32 = NO_METRIC;
 
   onConfigure(size: u32): bool {
-    const res = configureFaults(pluginConfiguration(size));
+    const text = pluginConfiguration(size);
+    const res = configureFaults(text);
     const s = res.settings;
     if (s === null) {
       configRejections.count();
@@ -75,7 +80,10 @@ export class FaultRoot extends FilterRoot {
     this.mAbort = define(METRIC_COUNTER, FAULTS_TOTAL, [L_POLICY, L_KIND], [s.policy, FAULT_KINDS[1]]);
     // Streams delayed under the previous configuration keep their due time and fault
     // index into... the new runtime's counts start at 0: they resume, uncounted.
-    this.runtime = new FaultRuntime(s);
+    const rt = new FaultRuntime(s);
+    // The same text gives the same names in every worker VM.
+    rt.gate = new SharedDelays(s.faults.length, murmur3_32(changetype<usize>(text), text.length << 1, 0x666c7431));
+    this.runtime = rt;
     const replies = new StaticArray<LocalReply>(s.faults.length);
     for (let i = 0; i < s.faults.length; i++) {
       const f = s.faults[i];
@@ -111,9 +119,7 @@ export class FaultRoot extends FilterRoot {
     while (q.size > 0 && q.nextDue <= now + DUE_SLACK_MS) {
       const d = q.pop();
       if (d.gone) continue;
-      const rt = this.runtime;
-      if (rt !== null && d.fault < rt.active.length) rt.active[d.fault] = max(0, rt.active[d.fault] - 1);
-      d.gone = true;
+      d.release();
       if (imports.proxy_set_effective_context(d.streamId) != 0) continue;   // the stream is gone
       if (d.abortStatus > 0) this.abort(d.fault, d.abortStatus);
       else imports.proxy_continue_stream(STREAM_REQUEST);
@@ -161,8 +167,9 @@ class FaultStream extends FilterStream {
     if (d.delayMs >= 0) incrementMetric(root.mDelay, 1);
     if (d.abortStatus > 0) incrementMetric(root.mAbort, 1);
     if (d.delayMs >= 0) {
-      rt.active[d.fault]++;
-      const w = new Delayed(this.id, now + <f64>d.delayMs, d.fault, d.abortStatus);
+      // a fault with maxActive: the gate took this delay's place (given back by release)
+      const gate = unchecked(s.faults[d.fault]).maxActive > 0 ? rt.gate as SharedDelays : null;
+      const w = new Delayed(this.id, now + <f64>d.delayMs, d.fault, d.abortStatus, gate);
       this.delayed = w;
       root.delay(w, now);
       incrementMetric(mDelays, 1);
@@ -176,9 +183,7 @@ class FaultStream extends FilterStream {
   onDone(): void {
     const w = this.delayed;
     if (w === null || w.gone) return;
-    w.gone = true;
-    const rt = this.root.runtime;
-    if (rt !== null && w.fault < rt.active.length) rt.active[w.fault] = max(0, rt.active[w.fault] - 1);
+    w.release();
     incrementMetric(mGone, 1);
   }
 }

@@ -6,8 +6,11 @@
 // onto [0, 10000), applied when below percent x 100. The key is the request id (by:
 // request: reproducible per request) or the sticky user key (by: user: the same users
 // every time; a new user's key is the id the experiment mints from the request id).
-// maxActive: a delay is not injected while the adapter counts that many of this
-// fault's delays in flight (Envoy's max_active_faults).
+// maxActive: a delay is not injected while that many of this fault's delays are in
+// flight (Envoy's max_active_faults), counted by a DelayGate: by default the counts the
+// adapter reports in FaultRuntime.active (the Kong plugin server: one process per Kong
+// node, shared by its workers); the Envoy filter's gate counts across worker VMs in
+// shared data (wasm/filter/delay-gate.ts).
 // Allocation: none (scratch buffers sized at configure time).
 import { Bytes } from "../text/bytes";
 import { FactSource } from "../request/facts";
@@ -42,6 +45,18 @@ export class FaultDecision {
 
 const NOT_TOSSED = -1;
 
+// Whether one more delay of fault `i` may start while at most `max` are in flight. A
+// gate that counts by itself takes the place when it says yes; the adapter gives it back
+// when that delay ends (resumed, or the stream reset while paused).
+export class DelayGate {
+  // The default: the count the adapter keeps in rt.active (+1 when a delay starts, -1
+  // when it ends, tandem_fault_active); nothing is taken here.
+  admit(rt: FaultRuntime, i: i32, max: i32): bool {
+    return unchecked(rt.active[i]) < max;
+  }
+}
+const LOCAL_DELAYS = new DelayGate();
+
 export class FaultRuntime {
   decision: FaultDecision = new FaultDecision();
   matcher: RuleMatcher;
@@ -55,6 +70,7 @@ export class FaultRuntime {
   private key: Bytes = new Bytes();
   private idBuf: StaticArray<u8> = new StaticArray<u8>(ID_HEX_LEN);
   private keys: KeySourceReader = new KeySourceReader();
+  gate: DelayGate = LOCAL_DELAYS;
 
   constructor(public settings: FaultSettings) {
     const n = settings.faults.length;
@@ -126,7 +142,7 @@ export class FaultRuntime {
       abort = b < f.abortBp;
     }
     let maxed = false;
-    if (delay && f.maxActive > 0 && unchecked(this.active[i]) >= f.maxActive) { delay = false; maxed = true; }
+    if (delay && f.maxActive > 0 && !this.gate.admit(this, i, f.maxActive)) { delay = false; maxed = true; }
     if (!delay && !abort) return maxed ? WHY_MAX_ACTIVE : WHY_COIN;
     d.delayMs = delay ? f.delayMs : -1;
     d.abortStatus = abort ? f.abortStatus : 0;
@@ -193,7 +209,7 @@ export class FaultRuntime {
     const d = this.decision;
     if (kind == 1) {
       if (n > MAX_DELAY_MS) return false;
-      if (f.maxActive > 0 && unchecked(this.active[i]) >= f.maxActive) return false;
+      if (f.maxActive > 0 && !this.gate.admit(this, i, f.maxActive)) return false;
       d.delayMs = n;
     } else {
       if (n < 200 || n > 599) return false;
