@@ -18,6 +18,7 @@ import { faultConfig, kongFaultConfig } from "../fault-config";
 import { kicInstanceName } from "../simulate/via-kong";
 import { demoBackend, type DemoBackend } from "./backend";
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
+import { tandemHistogramBuckets, tandemStatsTags } from "../render/envoy-stats";
 
 export type Part = "experiment" | "circuit-breaker" | "fault-injection";
 
@@ -123,7 +124,13 @@ export class Stack {
       ...shape.variants.map((v) => ({ header: { name: shape.variantHeader || VARIANT_HEADER, value: v.name }, cluster: v.upstream ?? v.name })),
       { cluster: shape.upstreams[0] },
     ];
-    this.envoy = await startEnvoy({ filters, clusters: addrs, routes, port: this.ports.envoy });
+    // The admin listener (any free port) serves /stats/prometheus as Envoy does, with the
+    // stats_config `tandem render --target envoy` writes (tag extraction: real labels;
+    // latency bounds in µs), which the page scrapes as it scrapes Kong's /metrics.
+    this.envoy = await startEnvoy({
+      filters, clusters: addrs, routes, port: this.ports.envoy,
+      admin: { port: 0 }, statsTags: tandemStatsTags(), histogramBucketSettings: tandemHistogramBuckets(),
+    });
     this.shape = shape;
     this.generation++;
   }
@@ -158,11 +165,11 @@ export class Stack {
 
   /**
    * Where each gateway serves its metrics (Prometheus text): Kong, each plugin server's
-   * /metrics. The Envoy harness serves none yet (the page stays on the load generator's
-   * observations for Envoy).
+   * /metrics; Envoy, its admin's /stats/prometheus (the path deploy/prometheus scrapes:
+   * every defined series, used or not, as a Prometheus sees it).
    */
   metricsUrls(g: "kong" | "envoy"): string[] {
-    return g === "kong" ? this.kongMetrics : [];
+    return g === "kong" ? this.kongMetrics : this.envoy?.adminUrl ? [`${this.envoy.adminUrl}/stats/prometheus`] : [];
   }
 
   private async closeGateways(): Promise<void> {

@@ -75,6 +75,9 @@ describe("tandem playground", () => {
     // where a Prometheus would scrape each gateway (the Kong plugin server's /metrics serves)
     const kongMetrics = /metrics: kong (http:\/\/127\.0\.0\.1:\d+\/metrics);/.exec(out)![1];
     expect((await get(kongMetrics, {})).body).toContain("# TYPE tandem_requests_total counter");
+    // Envoy's admin serves the same series with real labels (render's tag extraction)
+    const envoyMetrics = /; envoy (http:\/\/127\.0\.0\.1:\d+\/stats\/prometheus)\n/.exec(out)![1];
+    expect((await get(envoyMetrics, {})).body).toMatch(/^tandem_requests_total\{[^}]*variant="all"/m);
     const bodies = await Promise.all([kong, envoy].map((u) => get(`${u}/shop/cart`, { "x-user-id": "42", "x-plan": "pro" })));
     for (const b of bodies) {
       expect(b.status).toBe(200);

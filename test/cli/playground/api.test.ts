@@ -52,6 +52,17 @@ describe("playground data endpoint", () => {
     expect(k.split.stable + k.split.canary).toBeCloseTo(100, 0);
   }, 60_000);
 
+  it("reads Envoy's split, guard and sources from its admin's /stats/prometheus, as a Prometheus would", async () => {
+    const s = await until(state, (x) => x.gateways.envoy.from === "metrics" && x.gateways.envoy.sources.header >= 1000, 30_000, "Envoy's metrics scraped");
+    const e = s.gateways.envoy;
+    expect(e.metrics).toMatch(/^scraped http:\/\/127\.0\.0\.1:\d+\/stats\/prometheus$/);
+    expect(e.sourcesFrom).toBe("metrics");
+    // the self-check's 1,000 users came with a header key (tandem_assignments_total{source="header"})
+    expect(e.sources.header).toBeGreaterThanOrEqual(1000);
+    expect(e.guards.canary.values.at(-1)).toBe(0);
+    expect(e.split.stable + e.split.canary).toBeCloseTo(100, 0);
+  }, 60_000);
+
   it("refuses out-of-range control values with a message, changing nothing", async () => {
     const before = await state();
     for (const [body, msg] of [

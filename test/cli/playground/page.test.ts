@@ -59,6 +59,15 @@ describe.skipIf(!present)("playground page in Chromium", () => {
       expect(await panel(gw).locator(".uplot").count()).toBe(4);
     }
     await expect.poll(() => page.locator("#agreement").textContent(), { timeout: 20_000 }).toMatch(/agree for every user seen/);
+    // Envoy's figures come from its admin's /stats/prometheus as Kong's from its /metrics:
+    // the panel says so, and its served split and key sources are the metrics' counts.
+    await expect.poll(() => panel("envoy").locator("[data-role=url]").textContent(), { timeout: 10_000 })
+      .toMatch(/figures from the gateway's metrics \(metrics: scraped http:\/\/127\.0\.0\.1:\d+\/stats\/prometheus\)/);
+    expect(await panel("kong").locator("[data-role=url]").textContent()).toMatch(/figures from the gateway's metrics \(metrics: scraped (http:\/\/127\.0\.0\.1:\d+\/metrics(, )?){3}\)/);
+    for (const gw of ["kong", "envoy"]) {
+      await expect.poll(() => panel(gw).locator("[data-role=sources]").textContent(), { timeout: 10_000 }).toMatch(/tandem_assignments_total/);
+      await expect.poll(() => served(gw, "canary"), { timeout: 10_000 }).toBeGreaterThan(0);
+    }
     // every control has an accessible name
     for (const label of ["requests/s", "users", "returning %", "errors %", "added latency ms", "weight %"]) await expect(page.getByLabel(label).count()).resolves.toBeGreaterThan(0);
     await page.screenshot({ path: join(ARTIFACTS, "playground-1280x800.png"), fullPage: true });
