@@ -136,7 +136,9 @@ export class History {
     if (h.from === "metrics" && h.requests.length >= 2) {
       const a = h.requests[0];
       const b = h.requests[h.requests.length - 1];
-      const d = Object.fromEntries(Object.keys(b).filter((v) => v !== "other").map((v) => [v, Math.max(0, b[v] - (a[v] ?? 0))]));
+      // A variant that served nothing is left out, as on the load generator's path: Envoy
+      // exports a zero series for every variant it defined, Kong none for an unused one.
+      const d = Object.fromEntries(Object.keys(b).filter((v) => v !== "other").map((v): [string, number] => [v, Math.max(0, b[v] - (a[v] ?? 0))]).filter(([, n]) => n > 0));
       const total = Object.values(d).reduce((x, y) => x + y, 0);
       if (total > 0) return Object.fromEntries(Object.entries(d).map(([v, n]) => [v, Math.round((n / total) * 1000) / 10]));
     }
