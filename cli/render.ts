@@ -18,6 +18,7 @@ import { RenderRefusal, isDnsSubdomain, requireLabel, requireLabelKey, requireSu
 import { upstreamTargets, variantsOf, type Targets } from "./render/targets";
 import { renderKongDbless, renderKongIngress } from "./render/kong";
 import { checkIstioNames, renderIstio, type IstioOptions } from "./render/istio";
+import { crossNamespaceBackends, renderHttpRoute, type GatewayRef } from "./render/gateway-api";
 import { ENVOY_HEADER, renderEnvoy } from "./render/envoy";
 import { kongWarnings, resilienceOf } from "./render/resilience";
 import { secretFields } from "./fault-config";
@@ -40,6 +41,9 @@ export interface RenderRequest {
   target: Target;
   namespace: string;
   gateway: { namespace: string; name: string } | null;
+  // --gateway-api <ns>/<name>: an HTTPRoute attached to that Gateway API Gateway, in kong.yaml
+  // (with the konghq.com/plugins annotation) and in istio.yaml (instead of the VirtualService).
+  gatewayApi?: GatewayRef | null;
   hosts: string[];
   service?: string;
   selector?: Record<string, string>;
@@ -70,6 +74,15 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
   if (want("kong")) {
     checkKongNames(p, targets);
     const ingress = renderKongIngress(p, { namespace: r.namespace, targets });
+    if (r.gatewayApi) {
+      const plugins = ingress.docs.filter((d) => (d as { kind: string }).kind === "KongPlugin").map((d) => (d as { metadata: { name: string } }).metadata.name);
+      const route = renderHttpRoute(p, {
+        namespace: r.namespace, gateway: r.gatewayApi, hosts: r.hosts, service, targets,
+        annotations: plugins.length > 0 ? { "konghq.com/plugins": plugins.join(",") } : {},
+      });
+      ingress.docs.push(route);
+      warnings.push(...crossNamespaceBackends(route).map((b) => `kong.yaml: the HTTPRoute's backend ${b} is in another namespace: it needs a ReferenceGrant there`));
+    }
     files.push(["kong.yaml", ingress.header + toYaml(ingress.docs)]);
     files.push(["kong-dbless.yaml", toYaml([renderKongDbless(p, { namespace: r.namespace, targets })])]);
     warnings.push(...kongWarnings(res));
@@ -77,11 +90,17 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
   }
   if (want("istio")) {
     const o: IstioOptions = {
-      namespace: r.namespace, gateway: r.gateway, hosts: r.hosts, service, image: r.image, sha256: r.sha256, targets,
+      namespace: r.namespace, gateway: r.gateway, gatewayApi: r.gatewayApi ?? null, hosts: r.hosts, service, image: r.image, sha256: r.sha256, targets,
       selector: r.selector ?? (r.gateway ? { istio: "ingressgateway" } : {}),
     };
-    checkIstioNames(p, o);
-    files.push(["istio.yaml", toYaml(renderIstio(p, o))]);
+    if (!r.gatewayApi) checkIstioNames(p, o);   // subsets: only the VirtualService's routes use them
+    const docs = renderIstio(p, o);
+    files.push(["istio.yaml", toYaml(docs)]);
+    if (r.gatewayApi) {
+      if (res.retries !== undefined) warnings.push("istio: retries cannot be expressed in an HTTPRoute (retry is not in the Gateway API standard channel): only retries.perTryTimeoutMs is rendered, as timeouts.backendRequest");
+      const route = docs.find((d) => (d as { kind: string }).kind === "HTTPRoute");
+      if (route) warnings.push(...crossNamespaceBackends(route).map((b) => `istio.yaml: the HTTPRoute's backend ${b} is in another namespace: it needs a ReferenceGrant there`));
+    }
     if (secret) warnings.push(`istio.yaml holds ${secrets} in the WasmPlugin's pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read WasmPlugins`);
   }
   if (want("envoy")) {
@@ -121,11 +140,11 @@ function parseSelector(s: string): Record<string, string> {
   return Object.fromEntries(pairs as Array<[string, string]>);
 }
 
-function parseGateway(s: string | undefined): { namespace: string; name: string } | null {
+function parseGateway(s: string | undefined, flag = "--gateway"): { namespace: string; name: string } | null {
   if (s === undefined) return null;
   const m = /^([^/]+)\/([^/]+)$/.exec(s);
-  if (!m) throw new UsageError(`--gateway takes <namespace>/<name>, got ${JSON.stringify(s)}`);
-  return { namespace: requireLabel("--gateway namespace", m[1]), name: requireSubdomain("--gateway name", m[2]) };
+  if (!m) throw new UsageError(`${flag} takes <namespace>/<name>, got ${JSON.stringify(s)}`);
+  return { namespace: requireLabel(`${flag} namespace`, m[1]), name: requireSubdomain(`${flag} name`, m[2]) };
 }
 
 export function renderCommand(args: string[]): number {
@@ -134,7 +153,7 @@ export function renderCommand(args: string[]): number {
     options: {
       target: { type: "string", default: "all" },
       out: { type: "string" }, namespace: { type: "string", default: "default" },
-      gateway: { type: "string" }, host: { type: "string", multiple: true },
+      gateway: { type: "string" }, "gateway-api": { type: "string" }, host: { type: "string", multiple: true },
       image: { type: "string", default: DEFAULT_IMAGE }, sha256: { type: "string" },
       service: { type: "string" }, selector: { type: "string" },
       "subset-label": { type: "string", default: DEFAULT_SUBSET_LABEL },
@@ -144,10 +163,12 @@ export function renderCommand(args: string[]): number {
   if (!(TARGETS as readonly string[]).includes(values.target!)) throw new UsageError(`--target must be kong, istio, envoy or all, got ${JSON.stringify(values.target)}`);
   const selector = values.selector === undefined ? undefined : parseSelector(values.selector);
   const gateway = parseGateway(values.gateway);
+  const gatewayApi = parseGateway(values["gateway-api"], "--gateway-api");
+  if (gateway && gatewayApi) throw new UsageError("--gateway (an Istio Gateway) and --gateway-api (a Gateway API Gateway) exclude each other");
   const sha256 = moduleSha256(values.image!, values.sha256);
   const policy = loadPolicy(positionals[0]);
   const { files, warnings } = renderFiles(policy, {
-    target: values.target as Target, namespace: values.namespace!, gateway, hosts: values.host ?? ["*"],
+    target: values.target as Target, namespace: values.namespace!, gateway, gatewayApi, hosts: values.host ?? ["*"],
     service: values.service, selector, image: values.image!, sha256, subsetLabel: values["subset-label"]!,
   });
   for (const w of warnings) process.stderr.write(`tandem: warning: ${w}\n`);

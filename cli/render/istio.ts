@@ -9,6 +9,12 @@
 //   sidecars (no --gateway): the WasmPlugin runs on the calling workloads' sidecars,
 //     outbound (`match: [{mode: CLIENT}]`), and the VirtualService binds to `mesh` for the
 //     service's host.
+//   a Gateway API Gateway (--gateway-api <ns>/<name>): the WasmPlugins live in the
+//     Gateway's namespace and attach to it with `targetRefs` (Istio's deployment for a
+//     Gateway API Gateway carries no `istio: ingressgateway` label); an HTTPRoute
+//     (./gateway-api.ts) replaces the VirtualService, which Istio does not apply to Gateway
+//     API gateways; connection limits and outlier detection go into one DestinationRule per
+//     backend Service (no subsets: each upstream is its own Service).
 import { rerouteTarget } from "./plugin-configs";
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
@@ -16,6 +22,7 @@ import { faultConfig } from "../fault-config";
 import { requireLabel, resourceName } from "./names";
 import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import { istioRoute, istioTrafficPolicy, resilienceOf } from "./resilience";
+import { backendService, defaultService, renderHttpRoute, GATEWAY_GROUP, type GatewayRef } from "./gateway-api";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 
 // The headers tandem owns (wasm/core/contract.ts); the circuit-breaker filter sets
@@ -26,9 +33,10 @@ export const REROUTE_HEADER = UPSTREAM_HEADER;
 export interface IstioOptions {
   namespace: string;                         // the VirtualService / DestinationRule namespace
   gateway: { namespace: string; name: string } | null;
+  gatewayApi?: GatewayRef | null;           // --gateway-api: a Gateway API Gateway instead
   hosts: string[];                           // VirtualService hosts at a gateway
   service: string;                           // the destination host (a Kubernetes service)
-  selector: Record<string, string>;          // the workloads the WasmPlugins attach to
+  selector: Record<string, string>;          // the workloads the WasmPlugins attach to ({} with gatewayApi: targetRefs)
   image: string;
   sha256: string | null;
   targets: Targets[];
@@ -43,13 +51,16 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   if (cb) parts.push({ plugin: "circuit-breaker", config: cb });
   const fc = faultConfig(p);
   if (fc) parts.push({ plugin: "fault-injection", config: fc });
-  const pluginNs = o.gateway ? o.gateway.namespace : o.namespace;
+  const gw = o.gatewayApi ?? null;
+  const pluginNs = gw ? gw.namespace : o.gateway ? o.gateway.namespace : o.namespace;
+  const attach = Object.keys(o.selector).length > 0 ? { selector: { matchLabels: o.selector } }
+    : gw ? { targetRefs: [{ group: GATEWAY_GROUP, kind: "Gateway", name: gw.name }] } : {};
   parts.forEach((part, i) => docs.push({
     apiVersion: "extensions.istio.io/v1alpha1",
     kind: "WasmPlugin",
     metadata: { name: resourceName(p.metadata.name, part.plugin), namespace: pluginNs },
     spec: {
-      ...(Object.keys(o.selector).length > 0 ? { selector: { matchLabels: o.selector } } : {}),
+      ...attach,
       url: o.image,
       ...(o.sha256 ? { sha256: o.sha256 } : {}),
       pluginName: part.plugin,
@@ -67,7 +78,7 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
       // until a reload, which the Envoy harness does not model.
       failStrategy: "FAIL_OPEN",
       type: "HTTP",
-      ...(o.gateway ? {} : { match: [{ mode: "CLIENT" }] }),
+      ...(o.gateway || gw ? {} : { match: [{ mode: "CLIENT" }] }),
       pluginConfig: part.config,
     },
   }));
@@ -77,6 +88,22 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   const res = resilienceOf(p);
   const policy = istioTrafficPolicy(res);
   const perRoute = istioRoute(res);
+  // A Gateway API Gateway routes nothing without a route: the HTTPRoute always (to --service
+  // when no variant names an upstream).
+  if (gw) {
+    docs.push(renderHttpRoute(p, { namespace: o.namespace, gateway: gw, hosts: o.hosts, service: o.service, targets: o.targets, resilience: res }));
+    if (policy !== null) {
+      const backends = o.targets.length > 0 ? o.targets.map((t) => backendService(p, t, o.namespace)) : [defaultService(o.service, o.namespace)];
+      for (const b of backends) {
+        docs.push({
+          apiVersion: "networking.istio.io/v1", kind: "DestinationRule",
+          metadata: { name: resourceName(p.metadata.name, b.name), namespace: o.namespace },
+          spec: { host: `${b.name}.${b.namespace}.svc.cluster.local`, trafficPolicy: policy },
+        });
+      }
+    }
+    return docs;
+  }
   if (o.targets.length === 0 && policy === null && Object.keys(perRoute).length === 0) return docs;
   const subsetOf = (name: string) => targetOf(o.targets, name).subset;
   const dest = (upstream: string | undefined) => ({ destination: { host: o.service, ...(upstream ? { subset: subsetOf(upstream) } : {}) } });

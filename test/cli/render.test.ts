@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { CLI, FILTER_WASM, ROOT, loadCore, requireBuilt } from "../support/dist";
 import { annotatedPlugins, checkRender, envoyWasmFilters, yamlDocs } from "../support/rendered";
+import { manifestProblems } from "../support/manifests";
 import { renderFiles, type RenderRequest } from "../../cli/render";
 import type { PolicyDoc } from "../../cli/policy-file";
 
@@ -50,6 +51,9 @@ describe("tandem render: every output validates", () => {
       expect(await checkRender(gw.files)).toEqual([]);
       const mesh = renderFiles(p, BASE);
       expect(await checkRender(mesh.files.filter(([n]) => n === "istio.yaml"))).toEqual([]);
+      const api = renderFiles(p, { ...BASE, gatewayApi: { namespace: "gateways", name: "public" }, hosts: ["shop.example.com"] });
+      expect(await checkRender(api.files.filter(([n]) => n !== "envoy.yaml" && n !== "kong-dbless.yaml"))).toEqual([]);
+      for (const n of ["kong.yaml", "istio.yaml"]) expect(yamlDocs(Object.fromEntries(api.files)[n]).filter((d) => d.kind === "HTTPRoute"), n).toHaveLength(1);
     }, 60_000);
   }
 
@@ -107,6 +111,85 @@ describe("tandem render: where the Istio filter runs", () => {
     const cb = load("deploy/examples/circuit-breaker.yaml");
     const dr = yamlDocs(renderFiles(cb, { ...BASE, target: "istio", subsetLabel: "app.kubernetes.io/version" }).files[0][1]).find((d) => d.kind === "DestinationRule")!;
     expect((dr.spec as { subsets: unknown }).subsets).toEqual([{ name: "api-v1", labels: { "app.kubernetes.io/version": "api-v1" } }, { name: "api-v2", labels: { "app.kubernetes.io/version": "api-v2" } }]);
+  });
+});
+
+describe("tandem render --gateway-api: an HTTPRoute for Istio and the Kong Ingress Controller", () => {
+  const p = load("deploy/examples/checkout.yaml");
+  const API: RenderRequest = { ...BASE, gatewayApi: { namespace: "gateways", name: "public" }, hosts: ["shop.example.com"] };
+  const files = () => Object.fromEntries(renderFiles(p, API).files);
+  // Services checkout-v1 / checkout-v2 from spec.upstreams.*.kong (<service>.<namespace>.<port>.svc)
+  const RULES = [
+    { name: "variant-stable", matches: [{ headers: [{ type: "Exact", name: "x-tandem-variant", value: "stable" }] }], backendRefs: [{ name: "checkout-v1", port: 80 }] },
+    { name: "variant-canary", matches: [{ headers: [{ type: "Exact", name: "x-tandem-variant", value: "canary" }] }], backendRefs: [{ name: "checkout-v2", port: 80 }] },
+    { name: "default", backendRefs: [{ name: "checkout-v1", port: 80 }] },
+  ];
+
+  it("Istio: the HTTPRoute replaces the VirtualService, the WasmPlugins attach to the Gateway with targetRefs", async () => {
+    const docs = yamlDocs(files()["istio.yaml"]);
+    expect(docs.map((d) => d.kind)).toEqual(["WasmPlugin", "HTTPRoute"]);
+    expect(docs[0].metadata).toEqual({ name: "checkout-experiment", namespace: "gateways" });
+    expect(docs[0].spec).toMatchObject({ targetRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "public" }] });
+    expect(Object.keys(docs[0].spec as object)).not.toContain("selector");
+    expect(Object.keys(docs[0].spec as object)).not.toContain("match");
+    expect(docs[1]).toEqual({
+      apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name: "checkout", namespace: "shop" },
+      spec: { parentRefs: [{ group: "gateway.networking.k8s.io", kind: "Gateway", namespace: "gateways", name: "public" }], hostnames: ["shop.example.com"], rules: RULES },
+    });
+    expect(await checkRender([["istio.yaml", files()["istio.yaml"]]])).toEqual([]);
+  }, 60_000);
+
+  it("Kong Ingress Controller: the same HTTPRoute in kong.yaml, enabling the KongPlugins with konghq.com/plugins", async () => {
+    const docs = yamlDocs(files()["kong.yaml"]);
+    const route = docs.find((d) => d.kind === "HTTPRoute")!;
+    expect(route.metadata).toEqual({ name: "checkout", namespace: "shop", annotations: { "konghq.com/plugins": "checkout-experiment" } });
+    expect((route.spec as { rules: unknown }).rules).toEqual(RULES);
+    expect(docs.filter((d) => d.kind === "KongPlugin").map((d) => (d.metadata as { name: string }).name)).toEqual(["checkout-experiment"]);
+    expect(await checkRender([["kong.yaml", files()["kong.yaml"]]])).toEqual([]);
+  }, 60_000);
+
+  it("the reroute rule comes first; Service names from the upstreams; timeouts as Gateway API durations; a warning for retries", async () => {
+    const spec = {
+      experiment: EXPERIMENT, circuitBreaker: { key: "upstream" }, fallback: { reroute: { upstream: "api-v3" } },
+      retries: { attempts: 2, perTryTimeoutMs: 1500, retryOn: ["5xx"] }, timeoutMs: 4000,
+      outlierDetection: { consecutiveErrors: 3 },
+    };
+    const q = JSON.parse(readFileSync(policy("api-reroute.json", spec), "utf8")) as PolicyDoc;
+    expect(core.validatePolicy(JSON.stringify(q))).toBeNull();
+    const r = renderFiles(q, { ...API, hosts: ["*"] });
+    expect(await checkRender(r.files.filter(([n]) => n === "kong.yaml" || n === "istio.yaml"))).toEqual([]);
+    const istio = yamlDocs(Object.fromEntries(r.files)["istio.yaml"]);
+    const route = istio.find((d) => d.kind === "HTTPRoute")!.spec as { hostnames?: unknown; rules: Array<{ name: string; matches?: unknown; backendRefs: unknown; timeouts: unknown }> };
+    expect(route.hostnames).toBeUndefined();
+    expect(route.rules.map((x) => x.name)).toEqual(["breaker-reroute", "variant-stable", "variant-canary", "default"]);
+    expect(route.rules[0].matches).toEqual([{ headers: [{ type: "Exact", name: "x-tandem-upstream", value: "api-v3" }] }]);
+    expect(route.rules.map((x) => x.backendRefs)).toEqual(["api-v3", "api-v1", "api-v2", "api-v1"].map((n) => [{ name: n, port: 80 }]));
+    for (const x of route.rules) expect(x.timeouts).toEqual({ request: "4s", backendRequest: "1s500ms" });
+    expect(istio.filter((d) => d.kind === "DestinationRule").map((d) => (d.spec as { host: string }).host)).toEqual(["api-v1", "api-v2", "api-v3"].map((n) => `${n}.shop.svc.cluster.local`));
+    expect(r.warnings).toContain("istio: retries cannot be expressed in an HTTPRoute (retry is not in the Gateway API standard channel): only retries.perTryTimeoutMs is rendered, as timeouts.backendRequest");
+  }, 60_000);
+
+  it("the schema and rules refuse what the API server would", () => {
+    const route = yamlDocs(files()["istio.yaml"]).find((d) => d.kind === "HTTPRoute")!;
+    const spec = route.spec as { hostnames: string[]; rules: Array<Record<string, unknown>> };
+    expect(manifestProblems({ ...route, spec: { ...spec, hostnames: ["*"] } }).join("\n")).toMatch(/hostnames\/0 must match pattern/);
+    expect(manifestProblems({ ...route, spec: { ...spec, rules: [{ backendRefs: [{ name: "checkout-v1" }] }] } })).toEqual(["HTTPRoute checkout: Must have port for Service reference (checkout-v1)"]);
+    expect(manifestProblems({ ...route, spec: { ...spec, rules: [{ backendRefs: [{ name: "a", port: 80 }], timeouts: { request: "1s", backendRequest: "2s" } }] } })).toEqual(["HTTPRoute checkout: backendRequest timeout cannot be longer than request timeout"]);
+    expect(manifestProblems({ ...route, spec: { ...spec, rules: [{ backendRefs: [{ name: "a", port: 80 }], filters: [] }] } }).join("\n")).toMatch(/must NOT have additional properties \(filters\)/);
+  });
+
+  it("the CLI: byte-identical, --gateway and --gateway-api exclude each other, an upstream that cannot name a Service is refused", async () => {
+    const a = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio", "--namespace", "shop", "--gateway-api", "gateways/public", "--host", "shop.example.com", "--image", BASE.image);
+    const b = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio", "--namespace", "shop", "--gateway-api", "gateways/public", "--host", "shop.example.com", "--image", BASE.image);
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toBe(files()["istio.yaml"]);
+    expect(b.stdout).toBe(a.stdout);
+    const both = await tandem("render", "deploy/examples/checkout.yaml", "--gateway", "a/b", "--gateway-api", "a/b");
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/^tandem: --gateway \(an Istio Gateway\) and --gateway-api \(a Gateway API Gateway\) exclude each other\n/);
+    const bad = await tandem("render", policy("api-bad.json", { experiment: { ...EXPERIMENT, variants: [{ name: "stable", weight: 100, upstream: "api.v1" }] } }), "--target", "istio", "--gateway-api", "gateways/public");
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toBe(`experiment.variants[0].upstream: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters) to name a Kubernetes Service for a Gateway API backendRef (or set spec.upstreams.api.v1.kong to <service>.<namespace>.<port>.svc), got "api.v1"\n`);
   });
 });
 

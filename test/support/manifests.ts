@@ -1,6 +1,6 @@
 // Validates Kubernetes manifests the way the API server would accept them: Istio and Kong
 // kinds against their CRD schemas (test/support/crds, from Istio 1.30.3 and the Kong Ingress
-// Controller 3.5 CRDs), core kinds with kubernetes-models; unknown fields are errors (strict
+// Controller 3.5 CRDs; HTTPRoute from a schema reduced from Gateway API v1.4.1's), core kinds with kubernetes-models; unknown fields are errors (strict
 // field validation), metadata.name must be a DNS-1123 subdomain (labels for the kinds that
 // need one), and the CEL rules tandem's manifests could break are checked by hand.
 import Ajv, { type ValidateFunction } from "ajv";
@@ -48,6 +48,12 @@ const LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const isLabel = (s: string) => s.length <= 63 && LABEL.test(s);
 const isSubdomain = (s: string) => s.length <= 253 && s.split(".").every(isLabel);
 
+// A Gateway API duration (1h2m3s4ms), in ms.
+function gatewayMs(s: string): number {
+  const unit: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
+  return [...s.matchAll(/([0-9]+)(ms|h|m|s)/g)].reduce((n, m) => n + Number(m[1]) * unit[m[2]], 0);
+}
+
 export function kinds(): string[] {
   return [...schemas.keys(), ...Object.keys(CORE)];
 }
@@ -81,6 +87,17 @@ export function manifestProblems(doc: unknown): string[] {
   if (d.kind === "WasmPlugin" || d.kind === "TrafficExtension") {
     const s = (d.spec ?? {}) as Obj;
     if (["selector", "targetRef", "targetRefs"].filter((k) => k in s).length > 1) out.push(`${where}: only one of targetRefs or selector can be set`);
+  }
+  if (d.kind === "HTTPRoute") {
+    const rules = (((d.spec as Obj)?.rules ?? []) as Obj[]);
+    const names = rules.map((r) => r.name).filter((n) => n !== undefined);
+    if (new Set(names).size !== names.length) out.push(`${where}: rule names must be unique within a Route`);
+    if (rules.reduce((n, r) => n + ((r.matches as unknown[] | undefined)?.length ?? 1), 0) > 128) out.push(`${where}: the total number of matches across all rules in a route must be less than 128`);
+    for (const r of rules) {
+      for (const b of (r.backendRefs ?? []) as Obj[]) if ((b.group ?? "") === "" && (b.kind ?? "Service") === "Service" && b.port === undefined) out.push(`${where}: Must have port for Service reference (${b.name})`);
+      const t = r.timeouts as { request?: string; backendRequest?: string } | undefined;
+      if (t?.request && t.backendRequest && gatewayMs(t.request) !== 0 && gatewayMs(t.backendRequest) > gatewayMs(t.request)) out.push(`${where}: backendRequest timeout cannot be longer than request timeout`);
+    }
   }
   if (d.kind === "DestinationRule") {
     for (const s of ((d.spec as Obj)?.subsets ?? []) as Obj[]) if (!isLabel(String(s.name))) out.push(`${where}: subset ${s.name} is not a DNS-1123 label`);
