@@ -17,7 +17,8 @@ const COMMAND_USAGE: Record<string, string> = {
   explain: `tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
                  [--seed-entropy <text>] [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]`,
   render: `tandem render <policy.yaml> [--target kong|istio|envoy|all] [--out <dir>] [--namespace <ns>] [--gateway <ns>/<name> | --gateway-api <ns>/<name>] [--host <host> ...]
-                [--service <host>] [--selector <label=value,...>] [--subset-label <label>] [--image <url>] [--sha256 <hex>]`,
+                [--service <host>] [--selector <label=value,...>] [--subset-label <label>] [--image <url>] [--sha256 <hex>]
+                [--istio-extension wasm-plugin|traffic-extension]`,
   playground: "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--ui-port 8080] [--rps 200] [--check]",
   schema: "tandem schema",
 };

@@ -17,7 +17,7 @@ import { distDir } from "./dist-core";
 import { RenderRefusal, isDnsSubdomain, requireLabel, requireLabelKey, requireSubdomain, resourceName } from "./render/names";
 import { upstreamTargets, variantsOf, type Targets } from "./render/targets";
 import { renderKongDbless, renderKongIngress } from "./render/kong";
-import { checkIstioNames, renderIstio, type IstioOptions } from "./render/istio";
+import { ISTIO_EXTENSIONS, checkIstioNames, renderIstio, type IstioExtension, type IstioOptions } from "./render/istio";
 import { crossNamespaceBackends, renderHttpRoute, type GatewayRef } from "./render/gateway-api";
 import { ENVOY_HEADER, renderEnvoy } from "./render/envoy";
 import { kongWarnings, resilienceOf } from "./render/resilience";
@@ -44,6 +44,8 @@ export interface RenderRequest {
   // --gateway-api <ns>/<name>: an HTTPRoute attached to that Gateway API Gateway, in kong.yaml
   // (with the konghq.com/plugins annotation) and in istio.yaml (instead of the VirtualService).
   gatewayApi?: GatewayRef | null;
+  // --istio-extension: the kind istio.yaml deploys the filter with (default wasm-plugin).
+  istioExtension?: IstioExtension;
   hosts: string[];
   service?: string;
   selector?: Record<string, string>;
@@ -90,7 +92,7 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
   }
   if (want("istio")) {
     const o: IstioOptions = {
-      namespace: r.namespace, gateway: r.gateway, gatewayApi: r.gatewayApi ?? null, hosts: r.hosts, service, image: r.image, sha256: r.sha256, targets,
+      namespace: r.namespace, gateway: r.gateway, gatewayApi: r.gatewayApi ?? null, hosts: r.hosts, service, image: r.image, sha256: r.sha256, targets, extension: r.istioExtension ?? "wasm-plugin",
       selector: r.selector ?? (r.gateway ? { istio: "ingressgateway" } : {}),
     };
     if (!r.gatewayApi) checkIstioNames(p, o);   // subsets: only the VirtualService's routes use them
@@ -101,7 +103,8 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
       const route = docs.find((d) => (d as { kind: string }).kind === "HTTPRoute");
       if (route) warnings.push(...crossNamespaceBackends(route).map((b) => `istio.yaml: the HTTPRoute's backend ${b} is in another namespace: it needs a ReferenceGrant there`));
     }
-    if (secret) warnings.push(`istio.yaml holds ${secrets} in the WasmPlugin's pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read WasmPlugins`);
+    const kind = r.istioExtension === "traffic-extension" ? "TrafficExtension" : "WasmPlugin";
+    if (secret) warnings.push(`istio.yaml holds ${secrets} in the ${kind}'s pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read ${kind}s`);
   }
   if (want("envoy")) {
     files.push(["envoy.yaml", ENVOY_HEADER + toYaml([renderEnvoy(p, targets)])]);
@@ -157,10 +160,12 @@ export function renderCommand(args: string[]): number {
       image: { type: "string", default: DEFAULT_IMAGE }, sha256: { type: "string" },
       service: { type: "string" }, selector: { type: "string" },
       "subset-label": { type: "string", default: DEFAULT_SUBSET_LABEL },
+      "istio-extension": { type: "string", default: "wasm-plugin" },
     },
   });
   if (positionals.length !== 1) throw new UsageError("render takes one policy file");
   if (!(TARGETS as readonly string[]).includes(values.target!)) throw new UsageError(`--target must be kong, istio, envoy or all, got ${JSON.stringify(values.target)}`);
+  if (!(ISTIO_EXTENSIONS as readonly string[]).includes(values["istio-extension"]!)) throw new UsageError(`--istio-extension must be wasm-plugin or traffic-extension, got ${JSON.stringify(values["istio-extension"])}`);
   const selector = values.selector === undefined ? undefined : parseSelector(values.selector);
   const gateway = parseGateway(values.gateway);
   const gatewayApi = parseGateway(values["gateway-api"], "--gateway-api");
@@ -168,7 +173,7 @@ export function renderCommand(args: string[]): number {
   const sha256 = moduleSha256(values.image!, values.sha256);
   const policy = loadPolicy(positionals[0]);
   const { files, warnings } = renderFiles(policy, {
-    target: values.target as Target, namespace: values.namespace!, gateway, gatewayApi, hosts: values.host ?? ["*"],
+    target: values.target as Target, namespace: values.namespace!, gateway, gatewayApi, istioExtension: values["istio-extension"] as IstioExtension, hosts: values.host ?? ["*"],
     service: values.service, selector, image: values.image!, sha256, subsetLabel: values["subset-label"]!,
   });
   for (const w of warnings) process.stderr.write(`tandem: warning: ${w}\n`);

@@ -40,7 +40,14 @@ export interface IstioOptions {
   image: string;
   sha256: string | null;
   targets: Targets[];
+  extension?: IstioExtension;                // the kind the filter is deployed with (default wasm-plugin)
 }
+
+// --istio-extension: `WasmPlugin` (every Istio up to 1.30) or `TrafficExtension` (Istio 1.30,
+// extensions.istio.io/v1alpha1, which supersedes WasmPlugin: the same attachment, phase,
+// priority and match at the top of `spec`, the module's fields under `spec.wasm`).
+export const ISTIO_EXTENSIONS = ["wasm-plugin", "traffic-extension"] as const;
+export type IstioExtension = (typeof ISTIO_EXTENSIONS)[number];
 
 export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   const docs: object[] = [];
@@ -55,19 +62,19 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   const pluginNs = gw ? gw.namespace : o.gateway ? o.gateway.namespace : o.namespace;
   const attach = Object.keys(o.selector).length > 0 ? { selector: { matchLabels: o.selector } }
     : gw ? { targetRefs: [{ group: GATEWAY_GROUP, kind: "Gateway", name: gw.name }] } : {};
-  parts.forEach((part, i) => docs.push({
-    apiVersion: "extensions.istio.io/v1alpha1",
-    kind: "WasmPlugin",
-    metadata: { name: resourceName(p.metadata.name, part.plugin), namespace: pluginNs },
-    spec: {
+  parts.forEach((part, i) => {
+    const where = {
       ...attach,
-      url: o.image,
-      ...(o.sha256 ? { sha256: o.sha256 } : {}),
-      pluginName: part.plugin,
       // Before the router, after authentication; the experiment before the breaker, the
       // faults last (they may target the variant the experiment chose).
       phase: "AUTHZ",
       priority: 100 - i * 10,
+      ...(o.gateway || gw ? {} : { match: [{ mode: "CLIENT" }] }),
+    };
+    const module = {
+      url: o.image,
+      ...(o.sha256 ? { sha256: o.sha256 } : {}),
+      pluginName: part.plugin,
       // A broken module must not take the route down with it. Istio >= 1.25 emits this as
       // Envoy's failure_policy FAIL_OPEN (not the legacy fail_open): a worker VM that traps
       // answers 503 to the streams already on it, the trapping one included (cpp-host
@@ -78,10 +85,17 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
       // until a reload, which the Envoy harness does not model.
       failStrategy: "FAIL_OPEN",
       type: "HTTP",
-      ...(o.gateway || gw ? {} : { match: [{ mode: "CLIENT" }] }),
-      pluginConfig: part.config,
-    },
-  }));
+    };
+    const metadata = { name: resourceName(p.metadata.name, part.plugin), namespace: pluginNs };
+    docs.push(o.extension === "traffic-extension"
+      ? { apiVersion: "extensions.istio.io/v1alpha1", kind: "TrafficExtension", metadata, spec: { ...where, wasm: { ...module, pluginConfig: part.config } } }
+      : {
+        apiVersion: "extensions.istio.io/v1alpha1", kind: "WasmPlugin", metadata,
+        // WasmPlugin's own field order (kept: deploy/istio/*.yaml are byte-compared)
+        spec: { ...attach, url: module.url, ...(o.sha256 ? { sha256: o.sha256 } : {}), pluginName: part.plugin, phase: where.phase, priority: where.priority,
+          failStrategy: module.failStrategy, type: module.type, ...(o.gateway || gw ? {} : { match: [{ mode: "CLIENT" }] }), pluginConfig: part.config },
+      });
+  });
 
   const variants = variantsOf(p);
   const reroute = rerouteUpstream(p);

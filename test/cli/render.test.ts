@@ -193,6 +193,58 @@ describe("tandem render --gateway-api: an HTTPRoute for Istio and the Kong Ingre
   });
 });
 
+describe("tandem render --istio-extension traffic-extension: Istio 1.30's TrafficExtension instead of the WasmPlugins", () => {
+  const TE: RenderRequest = { ...BASE, target: "istio", istioExtension: "traffic-extension" };
+
+  for (const example of EXAMPLES) {
+    it(`${example}: valid at an ingress gateway, on sidecars and on a Gateway API Gateway; the same module settings as the WasmPlugin`, async () => {
+      const p = load(example);
+      for (const r of [{ ...TE, gateway: { namespace: "istio-system", name: "public" } }, TE, { ...TE, gatewayApi: { namespace: "gateways", name: "public" } }]) {
+        const files = renderFiles(p, r).files;
+        expect(await checkRender(files)).toEqual([]);
+        const docs = yamlDocs(files[0][1]);
+        expect(docs.filter((d) => d.kind === "WasmPlugin")).toEqual([]);
+        const wasm = yamlDocs(renderFiles(p, { ...r, istioExtension: undefined }).files[0][1]).filter((d) => d.kind === "WasmPlugin");
+        const te = docs.filter((d) => d.kind === "TrafficExtension");
+        expect(te.length).toBe(wasm.length);
+        expect(te.length).toBeGreaterThan(0);
+        te.forEach((t, i) => {
+          const { url, sha256, pluginName, failStrategy, type, pluginConfig, selector, targetRefs, phase, priority, match } = wasm[i].spec as Record<string, unknown>;
+          expect(t.metadata).toEqual(wasm[i].metadata);
+          expect(t.spec).toEqual(JSON.parse(JSON.stringify({ selector, targetRefs, phase, priority, match, wasm: { url, sha256, pluginName, failStrategy, type, pluginConfig } })));
+        });
+        // everything but the filter's kind is the same
+        expect(docs.filter((d) => d.kind !== "TrafficExtension")).toEqual(yamlDocs(renderFiles(p, { ...r, istioExtension: undefined }).files[0][1]).filter((d) => d.kind !== "WasmPlugin"));
+      }
+    }, 60_000);
+  }
+
+  it("the schema refuses a TrafficExtension with the module's fields at the top of spec, and one with both selector and targetRefs", () => {
+    const te = yamlDocs(renderFiles(load("deploy/examples/checkout.yaml"), TE).files[0][1]).find((d) => d.kind === "TrafficExtension")!;
+    const spec = te.spec as { wasm: Record<string, unknown> };
+    expect(manifestProblems(te)).toEqual([]);
+    expect(manifestProblems({ ...te, spec: { ...spec, url: spec.wasm.url } }).join("\n")).toMatch(/must NOT have additional properties \(url\)/);
+    expect(manifestProblems({ ...te, spec: { ...spec, selector: { matchLabels: { app: "x" } }, targetRefs: [{ kind: "Gateway", name: "g" }] } })).toContain("TrafficExtension checkout-experiment: only one of targetRefs or selector can be set");
+  });
+
+  it("the CLI: --istio-extension traffic-extension, default wasm-plugin, anything else a usage error", async () => {
+    const te = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio", "--istio-extension", "traffic-extension", "--image", BASE.image, "--namespace", "shop");
+    expect(te.code, te.stderr).toBe(0);
+    expect(te.stdout).toBe(renderFiles(load("deploy/examples/checkout.yaml"), TE).files[0][1]);
+    const def = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio");
+    expect(yamlDocs(def.stdout)[0].kind).toBe("WasmPlugin");
+    const bad = await tandem("render", "deploy/examples/checkout.yaml", "--istio-extension", "envoy-filter");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^tandem: --istio-extension must be wasm-plugin or traffic-extension, got "envoy-filter"\n/);
+  });
+
+  it("the override secret: the warning names the TrafficExtension", () => {
+    const spec = { experiment: { ...EXPERIMENT, override: { header: "x-tandem-force", secret: "0123456789abcdef-secret" } } };
+    const p = JSON.parse(readFileSync(policy("te-secret.json", spec), "utf8")) as PolicyDoc;
+    expect(renderFiles(p, TE).warnings).toEqual(["istio.yaml holds experiment.override.secret in the TrafficExtension's pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read TrafficExtensions"]);
+  });
+});
+
 describe("tandem render: one policy, every gateway's names (spec.upstreams)", () => {
   it("Kong gets the KIC Upstream names, Istio the subsets and labels, Envoy the addresses; the neutral names stay in the filter's config", () => {
     const p = load("deploy/examples/checkout.yaml");

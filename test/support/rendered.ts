@@ -101,10 +101,10 @@ export async function checkRender(files: Array<[string, string]>): Promise<strin
       const why = await kongConfigProblem(p.plugin as string, config ?? {});
       if (why) problems.push(`${name}: KongPlugin ${p.plugin}: ${why}`);
     }
-    for (const w of docs.filter((d) => d.kind === "WasmPlugin")) {
-      const s = w.spec as { pluginName: string; pluginConfig: unknown };
+    for (const w of docs.filter((d) => d.kind === "WasmPlugin" || d.kind === "TrafficExtension")) {
+      const s = (w.kind === "WasmPlugin" ? w.spec : (w.spec as { wasm: unknown }).wasm) as { pluginName: string; pluginConfig: unknown };
       const why = await envoyConfigProblem(s.pluginName, JSON.stringify(s.pluginConfig));
-      if (why) problems.push(`${name}: WasmPlugin ${s.pluginName}: ${why}`);
+      if (why) problems.push(`${name}: ${w.kind} ${s.pluginName}: ${why}`);
     }
   }
   return problems;
