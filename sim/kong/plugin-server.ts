@@ -163,7 +163,14 @@ export class PluginServer {
     if (!path.isAbsolute(dir)) throw new Error(`--plugins-directory must be absolute: ${dir}`);
     const ps = new PluginServer(dir, opts);
     ps.spawnProcess();
-    await ps.ready;
+    try {
+      await ps.ready;
+    } catch (e) {
+      // Nobody holds a server that failed to start: end it here, or its respawn timer
+      // (process.lua's) keeps starting it and its socket folder stays in the temp dir.
+      await ps.close();
+      throw e;
+    }
     return ps;
   }
 
