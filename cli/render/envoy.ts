@@ -8,8 +8,8 @@ import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { faultConfig } from "../fault-config";
 import { resourceName } from "./names";
-import { VARIANT_HEADER, REROUTE_HEADER } from "./istio";
-import { rerouteUpstream, variantsOf, type Targets } from "./targets";
+import { REROUTE_HEADER } from "./istio";
+import { rerouteUpstream, variantHeaderOf, variantsOf, type Targets } from "./targets";
 import { envoyCluster, envoyRoute, resilienceOf } from "./resilience";
 import { tandemStatsConfig } from "./envoy-stats";
 
@@ -61,7 +61,7 @@ export function renderEnvoy(p: PolicyDoc, targets: Targets[]): object {
   filters.push({ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } });
 
   const variants = variantsOf(p);
-  const header = (((p.spec.experiment as { variantHeader?: string } | undefined)?.variantHeader) ?? VARIANT_HEADER).toLowerCase();
+  const header = variantHeaderOf(p);
   const reroute = rerouteUpstream(p);
   const service = resourceName(p.metadata.name, "");
   const fallbackCluster = variants[0]?.upstream ?? service;

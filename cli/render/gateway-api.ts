@@ -12,9 +12,9 @@
 // and, at a tie within one route, by their order; the reroute rule comes first as in the
 // VirtualService.
 import type { PolicyDoc } from "../policy-file";
-import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
+import { UPSTREAM_HEADER } from "../../core-js/tandem-core";
 import { RenderRefusal, isDnsLabel, isDnsSubdomain, requireLabel, resourceName } from "./names";
-import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
+import { targetOf, variantHeaderOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import type { Resilience } from "./resilience";
 import { rerouteTarget } from "./plugin-configs";
 
@@ -60,7 +60,7 @@ export function gatewayDuration(ms: number): string {
 }
 
 export function renderHttpRoute(p: PolicyDoc, o: HttpRouteOptions): object {
-  const header = (((p.spec.experiment as { variantHeader?: string } | undefined)?.variantHeader) ?? VARIANT_HEADER).toLowerCase();
+  const header = variantHeaderOf(p);
   const ref = (b: BackendService) => ({ name: b.name, ...(b.namespace === o.namespace ? {} : { namespace: b.namespace }), port: b.port });
   const backend = (upstream: string) => [ref(backendService(p, targetOf(o.targets, upstream), o.namespace))];
   const r = o.resilience ?? {};

@@ -20,7 +20,7 @@ import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { faultConfig } from "../fault-config";
 import { requireLabel, resourceName } from "./names";
-import { targetOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
+import { targetOf, variantHeaderOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import { istioRoute, istioTrafficPolicy, resilienceOf } from "./resilience";
 import { backendService, defaultService, renderHttpRoute, GATEWAY_GROUP, type GatewayRef } from "./gateway-api";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
@@ -121,7 +121,7 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   if (o.targets.length === 0 && policy === null && Object.keys(perRoute).length === 0) return docs;
   const subsetOf = (name: string) => targetOf(o.targets, name).subset;
   const dest = (upstream: string | undefined) => ({ destination: { host: o.service, ...(upstream ? { subset: subsetOf(upstream) } : {}) } });
-  const header = (((p.spec.experiment as { variantHeader?: string } | undefined)?.variantHeader) ?? VARIANT_HEADER).toLowerCase();
+  const header = variantHeaderOf(p);
   docs.push({
     apiVersion: "networking.istio.io/v1",
     kind: "VirtualService",

@@ -9,6 +9,7 @@
 // the core validates that section (wasm/core/config/upstreams.ts), render only reads it.
 import { rerouteTarget } from "./plugin-configs";
 import type { PolicyDoc } from "../policy-file";
+import { VARIANT_HEADER } from "../../core-js/tandem-core";
 
 export interface Targets {
   name: string;                         // the neutral name, as the policy writes it
@@ -29,6 +30,11 @@ interface Variant { name: string; upstream?: string }
 export function variantsOf(p: PolicyDoc): Variant[] {
   const ex = p.spec.experiment as { variants?: Variant[] } | undefined;
   return ex?.variants ?? [];
+}
+
+// The header the experiment sets (lowercase): experiment.variantHeader, else x-tandem-variant.
+export function variantHeaderOf(p: PolicyDoc): string {
+  return (((p.spec.experiment as { variantHeader?: string } | undefined)?.variantHeader) ?? VARIANT_HEADER).toLowerCase();
 }
 
 export function rerouteUpstream(p: PolicyDoc): string | null {
