@@ -9,7 +9,7 @@
 // connection or a reset takes no time (the scripted upstreams answer them at once); a
 // timeout takes latencyMs (the time until the gateway gave up).
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
-import { BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
+import { BREAKER_PROBE, BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { OUTCOME_FAILURE } from "../../wasm/core/contract";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
@@ -59,11 +59,13 @@ function answered(r: SimResult): SimResult {
 // gateway tells them apart), latency to the first byte (a refused connection or a
 // reset takes none; a timeout the time until the gateway gave up).
 // A gRPC answer's grpc-status counts where the gateway sees it: in the headers of a
-// trailers-only reply on both; in real trailers only on Envoy (GatewayProfile).
-function outcome(u: TraceUpstream, p: GatewayProfile): CallOutcome {
+// trailers-only reply on both; in real trailers only on Envoy (GatewayProfile), and
+// there not for a probe, which Envoy decides at the response headers (`probe`: the
+// admission's flags have BREAKER_PROBE; wasm/filter/outcome.ts outcomeAtHeaders).
+function outcome(u: TraceUpstream, p: GatewayProfile, probe = false): CallOutcome {
   const latencyMs = u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0;
   if (u.error) return { error: p.errorKind[u.error], latencyMs };
-  const grpcSeen = u.grpcStatus !== undefined && (!u.trailers || p.seesGrpcTrailers);
+  const grpcSeen = u.grpcStatus !== undefined && (!u.trailers || (p.seesGrpcTrailers && !probe));
   return { status: u.status, latencyMs, grpcStatus: grpcSeen ? u.grpcStatus : null };
 }
 
@@ -190,7 +192,7 @@ export class CoreDriver {
     // of the fault that stood in for it.
     if (guard !== null && guard.tracked && this.plan) {
       const u = reached !== undefined ? answerOf(r, reached ?? DEFAULT_UPSTREAM) : null;
-      const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
+      const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile, (guard.flags & BREAKER_PROBE) !== 0), out.fault);
       const g = this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs);
       if (this.metrics && this.plan.metrics) {
         const p = this.plan;
@@ -274,7 +276,7 @@ export class CoreDriver {
       return { res, fault };
     }
     if (a.permitted) {
-      const o = withUpstreamFault(outcome(u, p), fault);
+      const o = withUpstreamFault(outcome(u, p, (a.flags & BREAKER_PROBE) !== 0), fault);
       const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
       this.breakerMetrics(a.key, rec);
       res.breaker = rec.state;

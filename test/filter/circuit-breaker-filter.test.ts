@@ -17,6 +17,7 @@ const NAME = /^tandem:cb:[0-9a-f]{8}:[0-9a-f]{4}$/;
 const VALUE_HEADER = 16;
 const STATES = ["CLOSED", "OPEN", "HALF_OPEN"];
 
+const UP = { "upstream.address": "10.0.0.2:8080" };   // the router picked a host
 const req = (extra: Pair[] = [], method = "GET"): Pair[] =>
   [[":method", method], [":path", "/api"], [":authority", "shop"], ["x-request-id", "r"], ...extra];
 
@@ -179,6 +180,68 @@ describe("circuit-breaker on one VM", () => {
     probes[2].s.done();
     expect(stateOf(sd, "shop")?.state).toBe("CLOSED");
     expect(h.metrics["wasmcustom.tandem_breaker_transitions"]).toBe(3);  // open, half-open, closed
+  });
+
+  // Issue 18 item 3: a probe whose response streams (server-sent events) must not hold
+  // its permit until the stream ends, or the breaker re-opens after maxWaitMs and never
+  // recovers. Decided at the response headers: status and time to first byte.
+  it("decides a half-open probe at its response headers: streamed probes close the breaker while their bodies flow", async () => {
+    const c = clock();
+    const sd = new SharedData();
+    const [h] = await vms(1, CONFIG, sd, c);
+    for (let i = 0; i < 4; i++) call(h, 503);
+    c.now += 30000;
+    const probes = [h.newStream(UP), h.newStream(UP)];
+    for (const s of probes) expect(s.requestHeaders(req([["accept", "text/event-stream"]]), true).action).toBe("continue");
+    c.now += 40;
+    for (const s of probes) s.responseHeaders([[":status", "200"], ["content-type", "text/event-stream"]], false);
+    expect(stateOf(sd, "shop")?.state).toBe("CLOSED");
+    // The streams live on far past maxWaitMs; the closed breaker admits and counts calls.
+    c.now += 60000;
+    probes[0].responseBody("data: 1\n\n", false);
+    expect(call(h, 200).resp).toBeUndefined();
+    // One stream ends, the other is reset by the upstream mid-body: neither is counted
+    // again (the probes were decided), so the window holds only the one closed-state call.
+    probes[0].responseBody("", true);
+    probes[0].done();
+    probes[1].info.responseFlags = ResponseFlag.UpstreamRemoteReset;
+    probes[1].done();
+    expect(stateOf(sd, "shop")).toMatchObject({ state: "CLOSED", calls: 1, failures: 0 });
+  });
+
+  it("re-opens at a failed probe's response headers, before its body ends", async () => {
+    const c = clock();
+    const sd = new SharedData();
+    const [h] = await vms(1, CONFIG, sd, c);
+    for (let i = 0; i < 4; i++) call(h, 503);
+    c.now += 30000;
+    const s = h.newStream(UP);
+    s.requestHeaders(req(), true);
+    s.responseHeaders([[":status", "503"]], false);
+    expect(stateOf(sd, "shop")?.state).toBe("OPEN");
+    s.done();
+    expect(stateOf(sd, "shop")?.state).toBe("OPEN");
+  });
+
+  it("classifies a probe slow by its time to first byte, whatever its stream's length", async () => {
+    const c = clock();
+    const sd = new SharedData();
+    const [h] = await vms(1, { ...CONFIG, slowCallDurationMs: 100, slowCallRateThreshold: 50 }, sd, c);
+    for (let i = 0; i < 4; i++) call(h, 503);
+    c.now += 30000;
+    const fast = h.newStream(UP);
+    fast.requestHeaders(req(), true);
+    c.now += 20;                       // first byte after 20 ms, then a 10 s stream
+    fast.responseHeaders([[":status", "200"]], false);
+    c.now += 10000;
+    fast.done();
+    expect(stateOf(sd, "shop")?.state).toBe("HALF_OPEN");   // one of two probes in, not slow
+    const slow = h.newStream(UP);
+    slow.requestHeaders(req(), true);
+    c.now += 150;                      // first byte after 150 ms: slow (>= 100)
+    slow.responseHeaders([[":status", "200"]], false);
+    expect(stateOf(sd, "shop")?.state).toBe("OPEN");        // 1 slow of 2 permitted: 50%
+    slow.done();
   });
 
   it("answers a plain 503 with Retry-After when there is no fallback, and nothing when forced_open", async () => {

@@ -84,6 +84,30 @@ describe("canary guard shared by worker VMs", () => {
     expect(hosts[0].metrics["wasmcustom.tandem_guard_transitions"]).toBe(3);   // open, half_open, closed
   });
 
+  // Issue 18 item 3: a guard probe is decided at its response headers, so a streamed
+  // canary answer (server-sent events, a WebSocket's 101) closes the guard at once.
+  it("decides a guard probe at its response headers: streamed probes close the guard while they flow", async () => {
+    const sd = new SharedData();
+    const c = { now: 10_000 };
+    const [h] = await vms(1, sd, () => c.now);
+    const users = canaryUsers(6);
+    for (let i = 0; i < 6; i++) call(h, users[i], i % 2 === 0 ? 503 : 200);
+    expect(guardState(sd).state).toBe("open");
+    c.now += 2000;
+    const probes = users.slice(0, 2).map((u) => {
+      const s = h.newStream(UPSTREAM);
+      const r = s.requestHeaders([[":method", "GET"], [":path", "/events"], [":authority", "shop"], ["accept", "text/event-stream"], ["x-user-id", u]], true);
+      expect(r.headers.find(([k]) => k === "x-tandem-variant")?.[1]).toBe("canary");
+      return s;
+    });
+    for (const s of probes) s.responseHeaders([[":status", "200"], ["content-type", "text/event-stream"]], false);
+    expect(guardState(sd).state).toBe("closed");
+    c.now += 120_000;                                  // the streams outlive any probe deadline
+    for (const u of users) expect(call(h, u, 200)).toBe("canary");
+    for (const s of probes) s.done();
+    expect(guardState(sd).state).toBe("closed");
+  });
+
   it("counts nothing for a request answered before any upstream (a later filter's local reply)", async () => {
     const sd = new SharedData();
     const [h] = await vms(1, sd, () => 5000);

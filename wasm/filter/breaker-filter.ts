@@ -9,7 +9,12 @@
 //                    Retry-After; reroute: the variant / upstream header is set so the
 //                    route table picks the target) or, without one, a local 503
 //                    "circuit breaker open" with Retry-After (the Kong plugin's answer).
-//   response headers the :status and the time of the first response byte; with
+//   response headers the :status and the time of the first response byte. A half-open
+//                    probe's outcome is recorded here (status, time to first byte), not
+//                    at the stream's end: a stream (server-sent events, a WebSocket's
+//                    101, a long download) would hold its permit until it ends and the
+//                    breaker re-open after halfOpen.maxWaitMs (docs/policy.md "Streams").
+//                    With
 //                    `fallback.on: [upstreamFailure]` and an idempotent method, a failed
 //                    call (a failure status, or Envoy's own 503/504 for a refused, reset
 //                    or timed-out upstream, told apart by response.flags) is answered by
@@ -49,8 +54,8 @@ import { BreakerStore } from "./breaker-store";
 import { BreakerStats, ConfigRejections } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
 import { isGrpcContentType } from "../core/request/grpc";
-import { GRPC_STATUS_BASE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
-import { RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtLog, parseStatus } from "./outcome";
+import { GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
+import { LogOutcome, RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtHeaders, outcomeAtLog, parseStatus } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
@@ -310,6 +315,7 @@ class BreakerStream extends FilterStream {
     if (tracked) {
       this.firstByteMs = now;
       this.status = httpStatus;
+      if ((this.flags & PROBE) != 0) this.recordOutcome(outcomeAtHeaders(httpStatus, b));
       const s = root.settings as BreakerSettings;
       const f = s.fallback;
       const cacheOnFail = cs !== null && f !== null && (f as FallbackSettings).cacheOnUpstreamFailure;
@@ -351,11 +357,16 @@ class BreakerStream extends FilterStream {
 
   onLog(): void {
     if (this.phase != PHASE_TRACKED) return;
+    this.recordOutcome(outcomeAtLog(this.status, this.root.scratch));
+  }
+
+  // Records the tracked call's outcome `o` once: a probe's at its response headers, any
+  // other call's in on_log (which also runs for resets and client disconnects).
+  private recordOutcome(o: LogOutcome): void {
     this.phase = PHASE_DONE;
     const root = this.root;
     const store = root.store;
     if (store === null) return;
-    const o = outcomeAtLog(this.status, this.root.scratch);
     // A fault's abort (fault-injection runs after this filter): with scope upstream it
     // stands in for the upstream and is its outcome; with scope gateway no upstream was
     // called and it says nothing about it, as on Kong (no tries: plugins/shared/outcome.ts).

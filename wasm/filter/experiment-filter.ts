@@ -15,7 +15,7 @@ import { EXPOSE_HEADER } from "../core/experiment/settings";
 import { ERROR_NONE } from "../core/breaker/settings";
 import { murmur3_32 } from "../core/hash/hash";
 import { EnvoyGuards } from "./guard-store";
-import { STATUS, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
+import { STATUS, outcomeAtHeaders, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
 import { TaggingRuntime } from "../core/tagging/tagging";
 import { decideTags, setTags } from "./tagging-filter";
 import { faultLatency, readFaultMark } from "./fault-mark";
@@ -23,7 +23,7 @@ import { ConfigRejections, define } from "./metrics";
 import { CounterBuffer, FlushTimer } from "./counter-buffer";
 import { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM, incrementMetric, recordMetric } from "./host";
 import { ExperimentSettings } from "../core/experiment/settings";
-import { STATE_CLOSED, STATE_OPEN } from "../core/contract";
+import { PROBE, STATE_CLOSED, STATE_OPEN } from "../core/contract";
 import {
   ASSIGNMENTS_TOTAL, CODE_CLASSES, GUARD_STATE, GUARD_TRIPS, L_CODE_CLASS, L_EXPERIMENT, L_POLICY, L_REASON, L_SOURCE, L_VARIANT,
   PLUGIN_EXPERIMENT, REASON_LABELS, REQUESTS_TOTAL, REQUEST_DURATION, RL_RULE, SOURCE_LABELS, S_ISSUED, codeClassIndex, reasonLabelIndex,
@@ -247,12 +247,47 @@ class ExperimentStream extends FilterStream {
       getHeader(RESPONSE_HEADERS, STATUS, b);
       this.status = parseStatus(b);
       releaseHeld();
+      // A guard probe is decided here (status, time to first byte), as the breaker's
+      // half-open probes are: a stream must not hold a probe until it ends
+      // (docs/policy.md "Streams"). Other guarded calls are recorded in on_log.
+      if (this.guard >= 0 && (this.guardFlags & PROBE) != 0) {
+        const o = outcomeAtHeaders(this.status, b);
+        const status = o.status;
+        const error = o.error;
+        this.recordGuard(error == ERROR_NONE && !upstreamCalled(b) ? 0 : status, error, this.firstByteMs);
+      }
     }
     const c = this.setCookie;
     if (c !== null) addHeader(RESPONSE_HEADERS, SET_COOKIE, c);
     const e = this.expose;
     if (e !== null) addHeader(RESPONSE_HEADERS, EXPOSE, e);
     return CONTINUE;
+  }
+
+  // A guard probe's outcome at its response headers (status: 0 when no upstream was
+  // called), with a fault standing in for the upstream as in on_log; on_log then counts
+  // the metrics only.
+  private recordGuard(status: i32, error: i32, end: f64): void {
+    const gi = this.guard;
+    this.guard = -1;
+    const m = readFaultMark(this.root.scratch);
+    if (m.present && m.upstream && m.abortStatus > 0) { status = m.abortStatus; error = ERROR_NONE; }
+    this.recordGuardAt(gi, status, error, faultLatency(m, end - this.startMs), end);
+  }
+
+  private recordGuardAt(gi: i32, status: i32, error: i32, latency: f64, end: f64): void {
+    const guards = this.root.guards;
+    if (guards === null) return;
+    guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, status, error, latency, end);
+    const st = this.root.stats;
+    if (st !== null) {
+      const gs = unchecked(guards.stores[gi]);
+      const to = <i32>gs.state.state;
+      if (gs.transitions > 0) {
+        st.guard(gi, to, true);
+        if (to == STATE_OPEN) incrementMetric(unchecked(st.guardTrips[gi]), 1);
+      }
+    }
   }
 
   // The guarded call's outcome, as the circuit-breaker filter derives it: the status,
@@ -292,17 +327,7 @@ class ExperimentStream extends FilterStream {
     if (m.present && m.upstream && m.abortStatus > 0) { status = m.abortStatus; error = ERROR_NONE; }
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
     const latency = faultLatency(m, end - this.startMs);
-    if (gi >= 0 && guards !== null) {
-      guards.record(gi, this.slot, this.hashA, this.hashB, this.guardFlags, this.guardGeneration, status, error, latency, end);
-      if (st !== null) {
-        const gs = unchecked(guards.stores[gi]);
-        const to = <i32>gs.state.state;
-        if (gs.transitions > 0) {
-          st.guard(gi, to, true);
-          if (to == STATE_OPEN) incrementMetric(unchecked(st.guardTrips[gi]), 1);
-        }
-      }
-    }
+    if (gi >= 0) this.recordGuardAt(gi, status, error, latency, end);
     if (mv < 0 || st === null) return;
     const c = <i32>codeClassIndex(clientStatus);
     if (c >= 0) this.root.counted((mv * REASONS + this.mReason) * CLASSES + c);

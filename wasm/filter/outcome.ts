@@ -45,8 +45,8 @@ export function parseStatus(b: Bytes): i32 {
 // passed it). Envoy answers a refused / reset / timed-out upstream with its own 503/504
 // (flags UF, UC/UR, UT): the flags are read only then, or when no response went through
 // the filter (e.g. the client left first); a reset after a 2xx-4xx response started
-// keeps that status (Kong's log phase sees the same). Without a status, Envoy's own
-// response code (0: none). One instance, overwritten by each call.
+// keeps that status (Kong's log phase sees the same: docs/policy.md "Streams"). Without
+// a status, Envoy's own response code (0: none). One instance, overwritten by each call.
 //
 // gRPC: a `:status 200` reply is looked at for a grpc-status, in the response trailers
 // first, then in the headers of a trailers-only reply (the order of Envoy's
@@ -63,9 +63,22 @@ export class LogOutcome {
 const atLog = new LogOutcome();
 
 export function outcomeAtLog(status: i32, scratch: Bytes): LogOutcome {
+  return outcomeOf(status, scratch, true);
+}
+
+// The same at the response headers (a half-open or guard probe is decided there, so a
+// stream never holds a probe: docs/policy.md "Streams"): no trailers exist yet, so a
+// grpc-status counts only from a trailers-only reply's headers; response.flags are set
+// before Envoy's own 503/504 or trailers-only 200 passes the filters (the router's
+// onUpstreamReset / onUpstreamTimeout set them, then send the local reply).
+export function outcomeAtHeaders(status: i32, scratch: Bytes): LogOutcome {
+  return outcomeOf(status, scratch, false);
+}
+
+function outcomeOf(status: i32, scratch: Bytes, trailers: bool): LogOutcome {
   let error = ERROR_NONE;
   if (status == 200) {
-    const g = grpcStatusAtLog(scratch);
+    const g = trailers ? grpcStatusAtLog(scratch) : grpcStatusOfHeaders(scratch);
     if (g >= 0) {
       status = GRPC_STATUS_BASE + g;
       error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0));
