@@ -81,6 +81,38 @@ export class TandemMetrics {
     this.outcomesDropped = counter(OUTCOMES_DROPPED, [L_POLICY, L_PLUGIN]);
   }
 
+  // Zero series at configure, as Envoy defines its stats at configure
+  // (wasm/filter/experiment-filter.ts ExperimentStats, fault-filter.ts, metrics.ts
+  // ConfigRejections): a series first seen at its first increment makes Prometheus'
+  // rate()/increase() miss that first sample. Counters and histograms only: a gauge
+  // means something only once written.
+
+  /** An experiment's request, latency and assignment series (sources: SOURCE_LABELS indexes). */
+  declareExperiment(policy: string, experiment: string, variants: readonly string[], sources: readonly number[]): void {
+    for (const variant of variants) {
+      for (const reason of REASON_LABELS) for (const code_class of CODE_CLASSES) {
+        this.requests.inc({ policy, experiment, variant, reason, code_class }, 0);
+      }
+      this.duration.zero({ policy, experiment, variant });
+      for (const s of sources) this.assignments.inc({ policy, experiment, variant, source: SOURCE_LABELS[s] ?? OTHER }, 0);
+    }
+  }
+
+  /** A canary guard's trips. */
+  declareGuard(policy: string, experiment: string, variant: string): void {
+    this.guardTrips.inc({ policy, experiment, variant }, 0);
+  }
+
+  declareFaults(policy: string): void {
+    for (const kind of FAULT_KINDS) this.faults.inc({ policy, kind }, 0);
+  }
+
+  /** A plugin's config rejections and (Kong) dropped outcomes. */
+  declarePlugin(plugin: string, policy: string | null): void {
+    this.configRejections.inc({ plugin: bounded(plugin, PLUGIN_LABELS) }, 0);
+    if (policy !== null) this.outcomesDropped.inc({ policy, plugin: bounded(plugin, PLUGIN_LABELS) }, 0);
+  }
+
   /** Kong: an outcome a plugin waited for and never got (plugins/shared/outcome-ledger.ts). */
   outcomeDropped(policy: string, plugin: string): void {
     this.outcomesDropped.inc({ policy, plugin: bounded(plugin, PLUGIN_LABELS) });

@@ -17,16 +17,29 @@ const CATALOG = new Set([
   BREAKER_REJECTIONS, GUARD_STATE, GUARD_TRIPS, FAULTS_TOTAL, CONFIG_REJECTIONS, OUTCOMES_DROPPED,
 ]);
 
+// A series at zero never written: Kong's plugin servers declare every series at configure
+// (core-js/metrics.ts declare*), Envoy's ?usedonly leaves out stats never written. A
+// counter at 0, or a histogram whose _count is 0, is such a series on either gateway.
+function unwritten(s: Sample, emptyHistograms: Set<string>): boolean {
+  if (s.name.endsWith("_total")) return s.value === 0;
+  if (s.name === `${REQUEST_DURATION}_bucket` || s.name === `${REQUEST_DURATION}_count`) return emptyHistograms.has(histogramId(s));
+  return false;
+}
+
+function histogramId(s: Sample): string {
+  return JSON.stringify(Object.entries(s.labels).filter(([k]) => k !== "le").sort());
+}
+
 export function canonicalMetrics(texts: string[], envoy: boolean): string {
+  const parsed = texts.flatMap((t) => parseExposition(t));
+  const emptyHistograms = new Set(parsed.filter((s) => s.name === `${REQUEST_DURATION}_count` && s.value === 0).map(histogramId));
   const samples: Sample[] = [];
-  for (const t of texts) {
-    for (const s of parseExposition(t)) {
-      if (!CATALOG.has(s.name)) continue;
-      if (envoy && s.name === `${REQUEST_DURATION}_bucket` && s.labels.le !== "+Inf") {
-        s.labels = { ...s.labels, le: String(Number(s.labels.le) / ENVOY_DURATION_SCALE) };
-      }
-      samples.push(s);
+  for (const s of parsed) {
+    if (!CATALOG.has(s.name) || unwritten(s, emptyHistograms)) continue;
+    if (envoy && s.name === `${REQUEST_DURATION}_bucket` && s.labels.le !== "+Inf") {
+      s.labels = { ...s.labels, le: String(Number(s.labels.le) / ENVOY_DURATION_SCALE) };
     }
+    samples.push(s);
   }
   return canonicalText(samples);
 }

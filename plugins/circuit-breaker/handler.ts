@@ -93,6 +93,7 @@ function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, cano
     reject: answerOf(plan.reject),
     reroute: f?.kind === "reroute" ? { variant: f.variant, upstream: f.upstream } : null,
   };
+  kongMetrics()?.declarePlugin(PLUGIN, plan.policy);   // dropped outcomes at zero (core-js/metrics.ts)
   if (f?.onUpstreamFailure) {
     process.stderr.write("tandem: circuit-breaker: fallback.on upstreamFailure is not applied on Kong " +
       "(a plugin-server plugin cannot replace an upstream's answer without buffering); rejections only\n");

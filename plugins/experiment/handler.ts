@@ -62,10 +62,24 @@ function configure(config: Record<string, unknown>): Configured {
       canon,
       build: (token) => {
         const plan = getCore().configureExperiment(JSON.stringify(user));
+        declareSeries(plan);
         return { plan, facts: planFacts(plan.needs), canon, token };
       },
     };
   });
+}
+
+// The series this configuration can write, at zero (core-js/metrics.ts declare*): the
+// same set the Envoy filter defines at configure.
+function declareSeries(plan: ExperimentPlan): void {
+  const m = kongMetrics();
+  if (m === null) return;
+  if (plan.guards.length > 0 || plan.metrics) m.declarePlugin(PLUGIN, plan.policy);
+  if (!plan.metrics) return;
+  const names = plan.variants.map((v) => v.name);
+  const sources = [...new Set([...plan.sourceKinds.map((k) => sourceLabelIndex(k, false)), sourceLabelIndex(0, true)])];
+  m.declareExperiment(plan.policy, plan.name, names, sources);
+  for (const g of plan.guards) m.declareGuard(plan.policy, plan.name, names[g.variant]);
 }
 
 // tandem_requests_total (the status the client got) and tandem_request_duration_seconds

@@ -49,6 +49,7 @@ function configure(config: Record<string, unknown>): Configured {
       canon,
       build: (token) => {
         const plan = getCore().configureFaults(JSON.stringify(user));
+        kongMetrics()?.declareFaults(plan.policy);   // at zero, as Envoy defines them at configure
         // Each fault's abort answer, ready to send (a control token may change the status).
         const aborts = plan.faults.map((f) => {
           const headers: Record<string, string> = { ...(f.reply?.headers ?? {}) };

@@ -22,12 +22,17 @@ export class ConfigKeeper<T extends Kept> {
   private readonly byToken = new Map<string, T>();
   private readonly boot = randomBytes(4).toString("hex");
   private count = 0;
+  private declared = false;   // tandem_config_rejections_total{plugin} at 0 (core-js/metrics.ts declare*)
 
   // `release`: frees a replaced configuration's core handle; `plugin`: the Kong plugin
   // name (tandem_config_rejections_total's label).
   constructor(private readonly release: (c: T) => void, private readonly plugin: string) {}
 
   configure(id: string | undefined, candidate: () => Candidate<T>): T {
+    if (this.count === 0 && !this.declared) {
+      this.declared = true;
+      kongMetrics()?.declarePlugin(this.plugin, null);
+    }
     const prev = id !== undefined ? this.byPlugin.get(id) : undefined;
     try {
       const cand = candidate();

@@ -125,6 +125,7 @@ const EXPECTED: Record<string, Expect> = {
   TandemGuardRolledBack: NONE,
   TandemBreakerOpen: NONE,
   TandemConfigRejected: NONE,
+  TandemOutcomesDropped: NONE,
   "Requests per second by variant A": REQUESTS,
   "Success rate by variant (non-5xx) A": SUCCESS,
   "p95 upstream latency by variant A": P95,
@@ -143,6 +144,7 @@ const EXPECTED: Record<string, Expect> = {
   "Guard trips A": NONE,
   "Injected faults A": NONE,
   "Rejected configs A": NONE,
+  "Dropped outcomes (Kong) A": NONE,
 };
 
 const GWS = ["kong", "envoy"] as const;

@@ -96,6 +96,40 @@ describe("Kong: experiment metrics", () => {
   });
 });
 
+describe("Kong: series declared at zero when a configuration is built", () => {
+  // Envoy defines every series a configuration can write at configure
+  // (wasm/filter/experiment-filter.ts ExperimentStats); a Kong series first seen at its
+  // first increment makes Prometheus' rate() miss that sample.
+  let gw: KongGateway;
+  beforeAll(async () => {
+    gw = await startKong({
+      plugins: [{ name: "experiment", dir: requireBuilt(KONG_DIR("experiment")), config: EXPERIMENT, env: ON }],
+      upstreams: addrs, defaultUpstream: "svc", virtualClock: true, retries: 0,
+    });
+    await gw.setNow(1_000_000);
+  });
+  afterAll(() => gw?.close());
+
+  it("shows the other variant, every reason and status class, and an empty histogram after one request", async () => {
+    failing = false;
+    expect(await send(gw, { "x-user-id": "u0" })).toBe(200);
+    const m = await scrape(gw, "experiment");
+    const req = (v: string, reason: string, cls: string) => m.get(`${REQUESTS_TOTAL}{code_class="${cls}",experiment="checkout-v2",policy="checkout",reason="${reason}",variant="${v}"}`);
+    const served = ["stable", "canary"].filter((v) => req(v, "split", "2xx") === 1);
+    expect(served).toHaveLength(1);
+    const other = served[0] === "stable" ? "canary" : "stable";
+    expect(req(other, "split", "2xx")).toBe(0);
+    expect(req(served[0], "split", "5xx")).toBe(0);
+    expect(req(other, "guard", "5xx")).toBe(0);
+    expect(m.get(`${REQUEST_DURATION}_count{experiment="checkout-v2",policy="checkout",variant="${other}"}`)).toBe(0);
+    // the policy's key source and "issued" (a new id), as Envoy defines them; no other source
+    expect(m.get(`${ASSIGNMENTS_TOTAL}{experiment="checkout-v2",policy="checkout",source="issued",variant="${other}"}`)).toBe(0);
+    expect(m.get(`${ASSIGNMENTS_TOTAL}{experiment="checkout-v2",policy="checkout",source="header",variant="${other}"}`)).toBe(0);
+    expect(m.has(`${ASSIGNMENTS_TOTAL}{experiment="checkout-v2",policy="checkout",source="cookie",variant="${other}"}`)).toBe(false);
+    expect(m.get(`${CONFIG_REJECTIONS}{plugin="experiment"}`)).toBe(0);
+  });
+});
+
 describe("Kong: metrics off", () => {
   it("adds no RPC and serves nothing when TANDEM_METRICS_PORT is unset", async () => {
     const gw = await startKong({
