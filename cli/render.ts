@@ -21,7 +21,7 @@ import { ISTIO_EXTENSIONS, checkIstioNames, renderIstio, type IstioExtension, ty
 import { crossNamespaceBackends, renderHttpRoute, type GatewayRef } from "./render/gateway-api";
 import { ENVOY_HEADER, renderEnvoy } from "./render/envoy";
 import { kongWarnings, resilienceOf } from "./render/resilience";
-import { secretFields } from "./fault-config";
+import { secretRefs, secretsName } from "./render/secret-refs";
 
 export const DEFAULT_IMAGE = "oci://ghcr.io/tandem-dev/tandem:0.1.0";
 export const TARGETS = ["kong", "istio", "envoy", "all"] as const;
@@ -70,9 +70,10 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
   const want = (t: Target) => r.target === t || r.target === "all";
   const files: Array<[string, string]> = [];
   const warnings: string[] = [];
-  // experiment.override.secret, faults[i].control.secret: kong.yaml keeps them in a Secret.
-  const secrets = secretFields(p).join(", ");
-  const secret = secrets !== "";
+  // experiment.override.secret, faults[i].control.secret: kong.yaml keeps them in a Secret,
+  // the other outputs refer to environment variables (render/secret-refs.ts).
+  const refs = secretRefs(p);
+  const envs = refs.map((r) => r.env).join(", ");
   if (want("kong")) {
     checkKongNames(p, targets);
     const ingress = renderKongIngress(p, { namespace: r.namespace, targets });
@@ -88,7 +89,7 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
     files.push(["kong.yaml", ingress.header + toYaml(ingress.docs)]);
     files.push(["kong-dbless.yaml", toYaml([renderKongDbless(p, { namespace: r.namespace, targets })])]);
     warnings.push(...kongWarnings(res));
-    if (secret) warnings.push(`kong-dbless.yaml holds ${secrets} in plain text (kong.yaml keeps it in a Secret): keep the file private`);
+    if (refs.length > 0) warnings.push(`kong-dbless.yaml reads ${refs.map((r) => r.field).join(", ")} from Kong's environment (env vault): start Kong with ${envs} set`);
   }
   if (want("istio")) {
     const o: IstioOptions = {
@@ -104,11 +105,11 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
       if (route) warnings.push(...crossNamespaceBackends(route).map((b) => `istio.yaml: the HTTPRoute's backend ${b} is in another namespace: it needs a ReferenceGrant there`));
     }
     const kind = r.istioExtension === "traffic-extension" ? "TrafficExtension" : "WasmPlugin";
-    if (secret) warnings.push(`istio.yaml holds ${secrets} in the ${kind}'s pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read ${kind}s`);
+    if (refs.length > 0) warnings.push(`istio.yaml: the ${kind}s read ${envs} from the proxy's environment: give the istio-proxy container these variables from the Secret ${secretsName(p)} (deploy/README.md, "Secrets")`);
   }
   if (want("envoy")) {
     files.push(["envoy.yaml", ENVOY_HEADER + toYaml([renderEnvoy(p, targets)])]);
-    if (secret) warnings.push(`envoy.yaml holds ${secrets} in plain text: keep the file private`);
+    if (refs.length > 0) warnings.push(`envoy.yaml reads ${envs} from Envoy's environment: start Envoy with them set`);
   }
   return { files, warnings };
 }

@@ -4,6 +4,7 @@
 // routes chosen after the filters ran: the reroute header first, then the variant header,
 // then the first variant's upstream. One STRICT_DNS cluster per upstream (its
 // spec.upstreams address, else <name>:80).
+import { secretRefs, withSecretRefs, type SecretRef } from "./secret-refs";
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
 import { faultConfig } from "../fault-config";
@@ -23,7 +24,10 @@ export const ENVOY_HEADER = [
   `# is mounted at ${ENVOY_MODULE} (deploy/envoy/compose.yaml).`,
 ].join("\n") + "\n";
 
-function wasmFilter(rootId: string, config: Record<string, unknown>): object {
+function wasmFilter(rootId: string, config: Record<string, unknown>, refs: SecretRef[]): object {
+  // Secrets come from Envoy's environment (./secret-refs.ts); every filter lists them all
+  // (they share one VM, and a VM's environment is that of the filter that created it).
+  const env = refs.length > 0 ? { environment_variables: { host_env_keys: refs.map((r) => r.env) } } : {};
   return {
     name: "envoy.filters.http.wasm",
     typed_config: {
@@ -32,8 +36,8 @@ function wasmFilter(rootId: string, config: Record<string, unknown>): object {
         name: `tandem-${rootId}`,
         root_id: rootId,
         // Shared data is per vm_id (keys are prefixed anyway); one VM serves both root ids.
-        vm_config: { vm_id: "tandem", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: ENVOY_MODULE } } },
-        configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: JSON.stringify(config, null, 2) + "\n" },
+        vm_config: { vm_id: "tandem", runtime: "envoy.wasm.runtime.v8", code: { local: { filename: ENVOY_MODULE } }, ...env },
+        configuration: { "@type": "type.googleapis.com/google.protobuf.StringValue", value: JSON.stringify(withSecretRefs(config, refs).config, null, 2) + "\n" },
         // A broken module passes traffic instead of failing it.
         fail_open: true,
       },
@@ -52,12 +56,13 @@ function cluster(name: string, host: string, port: number, extra: Record<string,
 
 export function renderEnvoy(p: PolicyDoc, targets: Targets[]): object {
   const filters: object[] = [];
+  const refs = secretRefs(p);
   const ex = experimentConfig(p);
-  if (ex) filters.push(wasmFilter("experiment", ex));
+  if (ex) filters.push(wasmFilter("experiment", ex, refs));
   const cb = breakerConfig(p);
-  if (cb) filters.push(wasmFilter("circuit-breaker", cb));
+  if (cb) filters.push(wasmFilter("circuit-breaker", cb, refs));
   const fc = faultConfig(p);
-  if (fc) filters.push(wasmFilter("fault-injection", fc));
+  if (fc) filters.push(wasmFilter("fault-injection", fc, refs));
   filters.push({ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } });
 
   const variants = variantsOf(p);

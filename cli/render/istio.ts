@@ -15,6 +15,7 @@
 //     (./gateway-api.ts) replaces the VirtualService, which Istio does not apply to Gateway
 //     API gateways; connection limits and outlier detection go into one DestinationRule per
 //     backend Service (no subsets: each upstream is its own Service).
+import { secretRefs, secretsName, withSecretRefs } from "./secret-refs";
 import { rerouteTarget } from "./plugin-configs";
 import type { PolicyDoc } from "../policy-file";
 import { breakerConfig, experimentConfig } from "./plugin-configs";
@@ -58,6 +59,13 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   if (cb) parts.push({ plugin: "circuit-breaker", config: cb });
   const fc = faultConfig(p);
   if (fc) parts.push({ plugin: "fault-injection", config: fc });
+  // Secrets: references in pluginConfig, the values in a Secret for the proxy's env
+  // (./secret-refs.ts). Every part asks for every variable: Envoy keys a Wasm VM by
+  // vm_id, vm configuration and code, not by its environment (proxy-wasm-cpp-host
+  // makeVmKey), so the part that creates the VM must bring them all.
+  const refs = secretRefs(p);
+  for (const part of parts) part.config = withSecretRefs(part.config, refs).config;
+  const vmConfig = refs.length > 0 ? { vmConfig: { env: refs.map((r) => ({ name: r.env, valueFrom: "HOST" })) } } : {};
   const gw = o.gatewayApi ?? null;
   const pluginNs = gw ? gw.namespace : o.gateway ? o.gateway.namespace : o.namespace;
   const attach = Object.keys(o.selector).length > 0 ? { selector: { matchLabels: o.selector } }
@@ -88,14 +96,21 @@ export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
     };
     const metadata = { name: resourceName(p.metadata.name, part.plugin), namespace: pluginNs };
     docs.push(o.extension === "traffic-extension"
-      ? { apiVersion: "extensions.istio.io/v1alpha1", kind: "TrafficExtension", metadata, spec: { ...where, wasm: { ...module, pluginConfig: part.config } } }
+      ? { apiVersion: "extensions.istio.io/v1alpha1", kind: "TrafficExtension", metadata, spec: { ...where, wasm: { ...module, ...vmConfig, pluginConfig: part.config } } }
       : {
         apiVersion: "extensions.istio.io/v1alpha1", kind: "WasmPlugin", metadata,
         // WasmPlugin's own field order (kept: deploy/istio/*.yaml are byte-compared)
         spec: { ...attach, url: module.url, ...(o.sha256 ? { sha256: o.sha256 } : {}), pluginName: part.plugin, phase: where.phase, priority: where.priority,
-          failStrategy: module.failStrategy, type: module.type, ...(o.gateway || gw ? {} : { match: [{ mode: "CLIENT" }] }), pluginConfig: part.config },
+          failStrategy: module.failStrategy, type: module.type, ...(o.gateway || gw ? {} : { match: [{ mode: "CLIENT" }] }), ...vmConfig, pluginConfig: part.config },
       });
   });
+  if (refs.length > 0) {
+    docs.push({
+      apiVersion: "v1", kind: "Secret", type: "Opaque",
+      metadata: { name: secretsName(p), namespace: pluginNs },
+      stringData: Object.fromEntries(refs.map((r) => [r.env, r.value])),
+    });
+  }
 
   const variants = variantsOf(p);
   const reroute = rerouteUpstream(p);

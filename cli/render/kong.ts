@@ -8,6 +8,7 @@
 //                     Service and route, one Upstream per variant upstream, the plugins.
 // Variant upstreams are renamed to their Kong Upstream names (./targets.ts); the configs
 // are otherwise the ones the simulator runs (cli/render.ts kong*Config).
+import { secretRefs, withSecretRefs } from "./secret-refs";
 import type { PolicyDoc } from "../policy-file";
 import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "./plugin-configs";
 import { kongFaultConfig, secretFields } from "../fault-config";
@@ -98,6 +99,7 @@ export function renderKongIngress(p: PolicyDoc, o: KongOptions): { header: strin
 // Upstream, so a request the experiment leaves alone goes there.
 export function renderKongDbless(p: PolicyDoc, o: KongOptions): object {
   const parts = kongParts(p, o.targets);
+  const refs = secretRefs(p);
   const res = resilienceOf(p);
   const hc = kongHealthchecks(res, false);
   const first = o.targets[0];
@@ -111,7 +113,8 @@ export function renderKongDbless(p: PolicyDoc, o: KongOptions): object {
       protocol: "http",
       ...kongService(res),
       routes: [{ name, paths: ["/"] }],
-      plugins: parts.map((x) => ({ name: x.plugin, config: x.config })),
+      // secrets as env-vault references, which Kong resolves (./secret-refs.ts)
+      plugins: parts.map((x) => ({ name: x.plugin, config: withSecretRefs(x.config, refs).config })),
     }],
     upstreams: o.targets.map((t) => ({ name: t.kong, ...(hc ? { healthchecks: hc } : {}), targets: [{ target: `${t.host}:${t.port}` }] })),
   };

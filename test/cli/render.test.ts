@@ -65,8 +65,32 @@ describe("tandem render: every output validates", () => {
     const p = JSON.parse(readFileSync(policy("secret.json", spec), "utf8")) as PolicyDoc;
     expect(core.validatePolicy(JSON.stringify(p))).toBeNull();
     const r = renderFiles(p, BASE);
-    expect(await checkRender(r.files)).toEqual([]);
-    const kong = r.files.find(([n]) => n === "kong.yaml")![1];
+    const file = (n: string) => r.files.find(([f]) => f === n)![1];
+    // Istio, Envoy and DB-less Kong refer to an environment variable; its value is only in
+    // istio.yaml's Secret (for the proxy container's env) and kong.yaml's config Secret
+    const ENV = "TANDEM_CHECKOUT_OVERRIDE_SECRET";
+    const REF = "{vault://env/tandem-checkout-override-secret}";
+    const secrets = yamlDocs(file("istio.yaml")).filter((d) => d.kind === "Secret");
+    expect(secrets).toEqual([{ apiVersion: "v1", kind: "Secret", type: "Opaque", metadata: { name: "checkout-secrets", namespace: "shop" }, stringData: { [ENV]: "0123456789abcdef-secret" } }]);
+    for (const n of ["istio.yaml", "envoy.yaml", "kong-dbless.yaml"]) {
+      expect(file(n).split("0123456789abcdef-secret").length, n).toBe(n === "istio.yaml" ? 2 : 1);
+      expect(file(n), n).toContain(REF);
+    }
+    for (const w of yamlDocs(file("istio.yaml")).filter((d) => d.kind === "WasmPlugin")) {
+      expect((w.spec as { vmConfig: unknown }).vmConfig, (w.metadata as { name: string }).name).toEqual({ env: [{ name: ENV, valueFrom: "HOST" }] });
+    }
+    for (const f of envoyWasmFilters(yamlDocs(file("envoy.yaml"))[0])) expect(f.vm_config.environment_variables).toEqual({ host_env_keys: [ENV] });
+    // with the variable set, every gateway takes the config; without it, none does
+    expect(await checkRender(r.files, { [ENV]: "0123456789abcdef-secret" })).toEqual([]);
+    const unset = await checkRender(r.files.filter(([n]) => n !== "kong.yaml"));
+    // (Envoy's own words for a configuration the filter refused; the filter's log line is
+    // checked in test/filter/secret-refs.test.ts)
+    expect(unset).toEqual([
+      `kong-dbless.yaml: experiment: ${REF}: no ${ENV} in Kong's environment`,
+      "istio.yaml: WasmPlugin experiment: Failed to configure thread-local Wasm plugin experiment",
+      "envoy.yaml: experiment: Failed to configure thread-local Wasm plugin experiment",
+    ]);
+    const kong = file("kong.yaml");
     // the secret is only inside the Secret's config
     expect(kong.split("0123456789abcdef-secret").length).toBe(2);
     const docs = yamlDocs(kong);
@@ -74,7 +98,11 @@ describe("tandem render: every output validates", () => {
     expect(plugin.config).toBeUndefined();
     expect(plugin.configFrom).toEqual({ secretKeyRef: { name: "checkout-experiment-config", key: "config" } });
     expect(docs[0]).toMatchObject({ kind: "Secret", type: "Opaque", metadata: { name: "checkout-experiment-config", namespace: "shop" } });
-    expect(r.warnings.join("\n")).toMatch(/istio\.yaml holds experiment\.override\.secret/);
+    expect(r.warnings.filter((w) => w.includes(ENV))).toEqual([
+      `kong-dbless.yaml reads experiment.override.secret from Kong's environment (env vault): start Kong with ${ENV} set`,
+      `istio.yaml: the WasmPlugins read ${ENV} from the proxy's environment: give the istio-proxy container these variables from the Secret checkout-secrets (deploy/README.md, "Secrets")`,
+      `envoy.yaml reads ${ENV} from Envoy's environment: start Envoy with them set`,
+    ]);
     const istio = yamlDocs(r.files.find(([n]) => n === "istio.yaml")![1]);
     const vs = istio.find((d) => d.kind === "VirtualService") as { spec: { http: Array<{ name: string; match?: unknown; route: unknown }> } };
     expect(vs.spec.http[0]).toEqual({ name: "breaker-reroute", match: [{ headers: { "x-tandem-upstream": { exact: "api-v3" } } }], route: [{ destination: { host: "checkout.shop.svc.cluster.local", subset: "api-v3" } }] });
@@ -241,7 +269,11 @@ describe("tandem render --istio-extension traffic-extension: Istio 1.30's Traffi
   it("the override secret: the warning names the TrafficExtension", () => {
     const spec = { experiment: { ...EXPERIMENT, override: { header: "x-tandem-force", secret: "0123456789abcdef-secret" } } };
     const p = JSON.parse(readFileSync(policy("te-secret.json", spec), "utf8")) as PolicyDoc;
-    expect(renderFiles(p, TE).warnings).toEqual(["istio.yaml holds experiment.override.secret in the TrafficExtension's pluginConfig in plain text: the filter reads no secret from vmConfig.env yet; restrict who can read TrafficExtensions"]);
+    const r = renderFiles(p, TE);
+    expect(r.warnings).toEqual(["istio.yaml: the TrafficExtensions read TANDEM_CHECKOUT_OVERRIDE_SECRET from the proxy's environment: give the istio-proxy container these variables from the Secret checkout-secrets (deploy/README.md, \"Secrets\")"]);
+    const te = yamlDocs(r.files.find(([n]) => n === "istio.yaml")![1]).find((d) => d.kind === "TrafficExtension") as { spec: { wasm: Record<string, any> } };
+    expect(te.spec.wasm.vmConfig).toEqual({ env: [{ name: "TANDEM_CHECKOUT_OVERRIDE_SECRET", valueFrom: "HOST" }] });
+    expect(te.spec.wasm.pluginConfig.override.secret).toBe("{vault://env/tandem-checkout-override-secret}");
   });
 });
 
@@ -294,13 +326,15 @@ describe("tandem render: spec.faults", () => {
     const p = JSON.parse(readFileSync(policy("fault-secret.json", spec), "utf8")) as PolicyDoc;
     expect(core.validatePolicy(JSON.stringify(p))).toBeNull();
     const r = renderFiles(p, BASE);
-    expect(await checkRender(r.files)).toEqual([]);
+    const ENV = "TANDEM_CHECKOUT_FAULT_0_CONTROL_SECRET";
+    expect(await checkRender(r.files, { [ENV]: "fault-control-secret-0123" })).toEqual([]);
+    expect(await checkRender(r.files.filter(([n]) => n === "envoy.yaml"))).toEqual(["envoy.yaml: fault-injection: Failed to configure thread-local Wasm plugin fault-injection"]);
     const kong = r.files.find(([n]) => n === "kong.yaml")![1];
     expect(kong.split("fault-control-secret-0123").length).toBe(2);
     const kp = yamlDocs(kong).find((d) => d.kind === "KongPlugin" && d.plugin === "fault-injection")!;
     expect(kp.config).toBeUndefined();
     expect(kp.configFrom).toEqual({ secretKeyRef: { name: "checkout-fault-injection-config", key: "config" } });
-    expect(r.warnings.join("\n")).toMatch(/istio\.yaml holds faults\[0\]\.control\.secret/);
+    expect(r.warnings.join("\n")).toContain(`istio.yaml: the WasmPlugins read ${ENV} from the proxy's environment`);
   }, 60_000);
 
   it("faults alone render (no experiment, no breaker)", async () => {

@@ -42,9 +42,9 @@ export async function kongConfigProblem(plugin: string, config: Record<string, u
   return core.validateBreaker(JSON.stringify(breaker)) ?? "";
 }
 
-export async function envoyConfigProblem(rootId: string, configuration: string): Promise<string> {
+export async function envoyConfigProblem(rootId: string, configuration: string, envs: Record<string, string> = {}): Promise<string> {
   try {
-    await WasmHost.load({ wasm: FILTER_WASM, rootId, configuration });
+    await WasmHost.load({ wasm: FILTER_WASM, rootId, configuration, envs });
     return "";
   } catch (e) {
     return (e as Error).message;
@@ -64,23 +64,51 @@ export function annotatedPlugins(text: string): string[] {
   return m ? m[1].split(",") : [];
 }
 
+// Secret references ("{vault://env/<name>}", cli/render/secret-refs.ts) as Kong's env vault
+// resolves them (kong/vaults/env/init.lua: <NAME>, '-' -> '_'), in the `secret` fields
+// (the plugins' referenceable ones); an unresolved one is a problem.
+const REF = /^\{vault:\/\/env\/([a-z0-9_-]+)\}$/i;
+function kongResolved(config: unknown, env: Record<string, string>, unresolved: string[]): unknown {
+  if (Array.isArray(config)) return config.map((x) => kongResolved(x, env, unresolved));
+  if (config === null || typeof config !== "object") return config;
+  return Object.fromEntries(Object.entries(config).map(([k, v]) => {
+    const m = k === "secret" && typeof v === "string" ? REF.exec(v) : null;
+    if (!m) return [k, kongResolved(v, env, unresolved)];
+    const key = m[1].toUpperCase().replaceAll("-", "_");
+    if (env[key] === undefined) unresolved.push(`${v}: no ${key} in Kong's environment`);
+    return [k, env[key] ?? v];
+  }));
+}
+
 // Every file of a render (or under deploy/), checked as the cluster and the gateways would:
 // *envoy*.yaml is a static Envoy config, *dbless*.yaml a Kong declarative config, anything
-// else Kubernetes manifests.
-export async function checkRender(files: Array<[string, string]>): Promise<string[]> {
+// else Kubernetes manifests. `env`: the gateways' process environment (Envoy's
+// host_env_keys, Istio's vmConfig.env valueFrom HOST, Kong's env vault).
+export async function checkRender(files: Array<[string, string]>, env: Record<string, string> = {}): Promise<string[]> {
   const problems: string[] = [];
+  const kongConfig = (where: string, c: Record<string, unknown>) => {
+    const unresolved: string[] = [];
+    const out = kongResolved(c, env, unresolved) as Record<string, unknown>;
+    problems.push(...unresolved.map((u) => `${where}: ${u}`));
+    return out;
+  };
   for (const [name, text] of files) {
     const docs = yamlDocs(text);
     if (/envoy/.test(name)) {
       for (const f of envoyWasmFilters(docs[0])) {
-        const why = await envoyConfigProblem(f.root_id, f.configuration.value);
+        // Envoy's WasmConfig: key_values, then each host_env_keys variable that is set
+        // (source/extensions/common/wasm/plugin.cc)
+        const vars = f.vm_config.environment_variables;
+        const envs: Record<string, string> = { ...(vars?.key_values ?? {}) };
+        for (const k of vars?.host_env_keys ?? []) if (env[k] !== undefined) envs[k] = env[k];
+        const why = await envoyConfigProblem(f.root_id, f.configuration.value, envs);
         if (why) problems.push(`${name}: ${f.root_id}: ${why}`);
       }
       continue;
     }
     if (/dbless/.test(name)) {
       for (const p of (docs[0].services as Array<{ plugins: Array<{ name: string; config: Record<string, unknown> }> }>)[0].plugins) {
-        const why = await kongConfigProblem(p.name, p.config);
+        const why = await kongConfigProblem(p.name, kongConfig(`${name}: ${p.name}`, p.config));
         if (why) problems.push(`${name}: ${p.name}: ${why}`);
       }
       continue;
@@ -98,19 +126,27 @@ export async function checkRender(files: Array<[string, string]>): Promise<strin
         if (raw === undefined) { problems.push(`${name}: Secret ${ref.name} key ${ref.key} not in the file`); continue; }
         config = JSON.parse(raw);
       }
-      const why = await kongConfigProblem(p.plugin as string, config ?? {});
+      const why = await kongConfigProblem(p.plugin as string, kongConfig(`${name}: KongPlugin ${p.plugin}`, config ?? {}));
       if (why) problems.push(`${name}: KongPlugin ${p.plugin}: ${why}`);
     }
     for (const w of docs.filter((d) => d.kind === "WasmPlugin" || d.kind === "TrafficExtension")) {
-      const s = (w.kind === "WasmPlugin" ? w.spec : (w.spec as { wasm: unknown }).wasm) as { pluginName: string; pluginConfig: unknown };
-      const why = await envoyConfigProblem(s.pluginName, JSON.stringify(s.pluginConfig));
+      const s = (w.kind === "WasmPlugin" ? w.spec : (w.spec as { wasm: unknown }).wasm) as { pluginName: string; pluginConfig: unknown; vmConfig?: { env?: Array<{ name: string; value?: string; valueFrom?: string }> } };
+      // Istio: valueFrom HOST -> Envoy's host_env_keys, else key_values (value)
+      const envs: Record<string, string> = {};
+      for (const e of s.vmConfig?.env ?? []) {
+        if (e.valueFrom === "HOST") { if (env[e.name] !== undefined) envs[e.name] = env[e.name]; } else envs[e.name] = e.value ?? "";
+      }
+      const why = await envoyConfigProblem(s.pluginName, JSON.stringify(s.pluginConfig), envs);
       if (why) problems.push(`${name}: ${w.kind} ${s.pluginName}: ${why}`);
     }
   }
   return problems;
 }
 
-interface WasmConfig { root_id: string; configuration: { value: string }; vm_config: { code: { local: { filename: string } } } }
+interface WasmConfig {
+  root_id: string; configuration: { value: string };
+  vm_config: { code: { local: { filename: string } }; environment_variables?: { host_env_keys?: string[]; key_values?: Record<string, string> } };
+}
 export function envoyWasmFilters(envoy: Record<string, unknown>): WasmConfig[] {
   const hcm = (envoy as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: { http_filters: Array<{ name: string; typed_config: { config: WasmConfig } }> } }> }> }> } })
     .static_resources.listeners[0].filter_chains[0].filters[0].typed_config;

@@ -2,6 +2,7 @@
 // through EnvoyFacts, the core decides, the decision goes out as header mutations.
 // Changing a request header makes Envoy (ABI <= 0.2.1) clear the route cache, so
 // the route matching on the variant header sees the new value.
+import { resolveSecretRefs } from "./secret-refs";
 import { CONTINUE, FilterRoot, FilterStream } from "./contexts";
 import { ExperimentRuntime } from "../core/experiment/experiment";
 import { configureExperiment } from "../core/policy";
@@ -114,7 +115,14 @@ export class ExperimentRoot extends FilterRoot {
   // Returning false makes Envoy reject this configuration and keep the previous one.
   onConfigure(size: u32): bool {
     const text = pluginConfiguration(size);
-    const res = configureExperiment(text);
+    const refs = resolveSecretRefs(text);   // "{vault://env/..}" secrets (./secret-refs.ts)
+    const unset = refs.error;
+    if (unset !== null) {
+      configRejections.count();
+      log(LOG_ERROR, CONFIG_REJECTED + unset);
+      return false;
+    }
+    const res = configureExperiment(refs.text);
     const s = res.settings;
     if (s === null) {
       configRejections.count();

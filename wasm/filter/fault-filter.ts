@@ -14,6 +14,7 @@
 // fault filter counts max_active_faults process-wide: the core asks the gate when a
 // delay's coin won, the gate takes a place by compare-and-swap, the stream gives it back
 // when it resumes or ends while paused.
+import { resolveSecretRefs } from "./secret-refs";
 import { CONTINUE, STOP_ITERATION, FilterRoot, FilterStream } from "./contexts";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { FaultRuntime } from "../core/fault/fault";
@@ -68,7 +69,14 @@ export class FaultRoot extends FilterRoot {
 
   onConfigure(size: u32): bool {
     const text = pluginConfiguration(size);
-    const res = configureFaults(text);
+    const refs = resolveSecretRefs(text);   // "{vault://env/..}" secrets (./secret-refs.ts)
+    const unset = refs.error;
+    if (unset !== null) {
+      configRejections.count();
+      log(LOG_ERROR, CONFIG_REJECTED + unset);
+      return false;
+    }
+    const res = configureFaults(refs.text);
     const s = res.settings;
     if (s === null) {
       configRejections.count();
