@@ -12,6 +12,7 @@ import { faultDelays, faultOverhead } from './fault';
 import { metricsOverhead } from './metrics';
 import { cacheOverhead } from './cache';
 import { playgroundLoad } from './playground';
+import { addedLatency } from './added-latency';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
@@ -32,6 +33,7 @@ const sections: Record<string, () => unknown> = {
   'cache-overhead': () => cacheOverhead(),
   'fault-delays': () => faultDelays(),
   'playground-load': () => playgroundLoad(),
+  'added-latency': () => addedLatency(),
 };
 
 const name = process.argv[2];

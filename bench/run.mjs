@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.join(here, '.build');
 const snap = path.join(out, 'dist');
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'cache-overhead', 'fault-delays', 'playground-load'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'cache-overhead', 'fault-delays', 'playground-load', 'added-latency'];
 const USAGE = `usage: npm run bench [-- --json] [-- --only=<section>,...]
   --json        print one JSON object (the last line of stdout) instead of the table
   --only=a,b    run only these sections: ${names.join(', ')}, soak (minutes; only when named)
@@ -148,6 +148,7 @@ const mo = res['metrics-overhead'] ?? {};
 const co = res['cache-overhead'] ?? {};
 const fd = res['fault-delays'] ?? null;
 const pl = res['playground-load'] ?? {};
+const al = res['added-latency'] ?? null;
 const round = (x, d = 3) => (typeof x === 'number' ? Math.round(x * 10 ** d) / 10 ** d : null);
 
 const result = {
@@ -271,6 +272,8 @@ const result = {
     rounds: pe.rounds ?? null,
   },
   soak: so,
+  // p50/p99 per request through each harness, 64 connections, with tandem vs no plugin (no target: reported)
+  latency: al,
   // the playground's load generator: pairs (one request to each gateway) completed a second
   playground: {
     loadPairsPerSec: pl.echo?.pairsPerSec ?? null,
@@ -368,6 +371,10 @@ if (json) {
   for (const [key, { value, target, pass }] of Object.entries(result.targets)) rows.push([key, fmt(value), target, pass ? 'PASS' : 'FAIL', ctx[key] ?? '']);
   rows.push(['kong.breakerAccessRpcs', fmt(result.kong.breakerAccessRpcs), '', '', `circuit-breaker plugin's own access round trips, max over admitted / rejected: ${fmt(result.kong.breakerRpcsByOutcome)} (${fmt(result.kong.breakerRequests)} requests); with experiment, per request: kong.withBreakerAccessRpcs ${fmt(result.kong.withBreakerAccessRpcs)}`]);
   rows.push(['kong.breakerLogRpcs', fmt(result.kong.breakerLogRpcs), '', '', 'circuit-breaker plugin\'s own log round trips (HandleEvent + serialize), max over admitted / rejected']);
+  const signed = (x) => (typeof x === 'number' && x >= 0 ? `+${x}` : fmt(x));
+  const lat = (g) => (al?.[g] ? `${signed(al[g].addedP50Ms)} ms p50 (${al[g].without.p50} → ${al[g].with.p50}), ${signed(al[g].addedP99Ms)} ms p99 (${al[g].without.p99} → ${al[g].with.p99}), ${al[g].requests} requests, ${al[g].errors} errors` : 'n/a');
+  rows.push(['latency.kong', signed(al?.kong.addedP50Ms), '', '', `added by experiment + circuit-breaker through the Kong harness, ${fmt(al?.connections)} connections, vs no plugin: ${lat('kong')}`]);
+  rows.push(['latency.envoy', signed(al?.envoy.addedP50Ms), '', '', `added by tandem.wasm experiment + circuit-breaker through the Envoy harness, ${fmt(al?.connections)} connections, vs the router alone: ${lat('envoy')}`]);
   rows.push(['core.decideNs', fmt(result.core.decideNs), '', '', `one decideExperiment through tandem-core.wasm; the same bridge deciding nothing: core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
   rows.push(['core.breakerNs', fmt(result.core.breakerNs), '', '', `one admitted call: admitBreaker + recordBreaker through tandem-core.wasm (two bridge crossings), ${fmt(result.core.breakerKeys)} keys, ${fmt(result.core.breakerFailureShare)} failures, all closed; trivial-call baseline core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
