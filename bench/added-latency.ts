@@ -16,6 +16,7 @@ import { startKong } from '../sim/kong/index';
 import { startEnvoy } from '../sim/envoy/index';
 import { BREAKER_CONFIG, checkoutExperiment, distPath, progress } from './common';
 import { makeMix, type BenchRequest } from './requests';
+import { VARIANT_HEADER } from '../core-js/tandem-core';
 
 const CONNECTIONS = 64;
 const PER_ROUND = 1000;
@@ -115,7 +116,7 @@ export async function addedLatency(): Promise<{ kong: AddedLatency; envoy: Added
       await Promise.allSettled([kongWith.close(), kongWithout.close()]);
     }
     const wasm = distPath('wasm/tandem.wasm');
-    const routes = [{ header: { name: 'x-tandem-variant', value: 'canary' }, cluster: 'api-v2' }, { cluster: 'api-v1' }];
+    const routes = [{ header: { name: VARIANT_HEADER, value: 'canary' }, cluster: 'api-v2' }, { cluster: 'api-v1' }];
     const envoyWith = await startEnvoy({
       filters: [
         { wasm, rootId: 'experiment', configuration: JSON.stringify(experiment) },
