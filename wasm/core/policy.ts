@@ -3,12 +3,11 @@
 // (a whole TrafficPolicy), so all three accept and reject exactly the same input
 // with exactly the same text.
 import { JType, JValue, parseJson } from "./json/json";
-import { Reader, join, under } from "./config/reader";
-import { E_DEPTH, E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_UPSTREAM, E_UNKNOWN_VARIANT } from "./config/errors";
+import { Reader, join, under, isName } from "./config/reader";
+import { E_DEPTH, E_JSON, E_NAME, E_TAGGING_NEEDS_EXPERIMENT, E_UNKNOWN_UPSTREAM, E_UNKNOWN_VARIANT, ruleText, E_REQUIRED } from "./config/errors";
 import { UPSTREAMS_SECTION, checkUpstreams } from "./config/upstreams";
 import { checkResilience } from "./config/resilience";
 import { parseExperiment } from "./experiment/config";
-import { isName } from "./config/reader";
 import { ExperimentSettings } from "./experiment/settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
 import { parseFallback, rerouteOf } from "./breaker/fallback-config";
@@ -44,8 +43,8 @@ export function experimentPath(p: string): string {
 function parse(text: string, r: Reader, mapPath: (p: string) => string, policyDoc: bool = false): JValue | null {
   const j = parseJson(text, policyDoc);
   if (j.value === null) {
-    if (j.tooDeep) r.failText(mapPath(j.deepPath), E_DEPTH);
-    else { r.failText("", E_JSON + ": " + j.error); r.error = r.error.substring(2); }
+    if (j.tooDeep) r.failText(mapPath(j.deepPath), ruleText(E_DEPTH));
+    else { r.failText("", ruleText(E_JSON) + ": " + j.error); r.error = r.error.substring(2); }
     return null;
   }
   return j.value;
@@ -102,20 +101,20 @@ export function validatePolicy(text: string): string {
   if (kind != KIND) { r.fail("kind", "must be " + KIND, v.get("kind")); return r.error; }
   const md = r.obj(v, "metadata", "", METADATA_KEYS);
   if (r.failed) return r.error;
-  if (md === null) { r.fail("metadata", "is required", null); return r.error; }
+  if (md === null) { r.failRule("metadata", E_REQUIRED, null); return r.error; }
   const name = r.str(md, "name", "metadata", null);
   if (r.failed) return r.error;
-  if (!isName(name as string)) { r.fail(join("metadata", "name"), E_NAME, md.get("name")); return r.error; }
+  if (!isName(name as string)) { r.failRule(join("metadata", "name"), E_NAME, md.get("name")); return r.error; }
   const spec = r.obj(v, "spec", "", SPEC_KEYS);
   if (r.failed) return r.error;
-  if (spec === null) { r.fail("spec", "is required", null); return r.error; }
+  if (spec === null) { r.failRule("spec", E_REQUIRED, null); return r.error; }
   const ex = r.field(spec, "experiment");
   let es: ExperimentSettings | null = null;
   if (ex !== null) es = parseExperiment(r, ex, "experiment");
   if (r.failed) return r.error;
   // Tagging experiments: the gateways see them in the experiment plugin's config.
   if (r.field(spec, TAGGING_SECTION) !== null) {
-    if (es === null) { r.fail(TAGGING_SECTION, E_TAGGING_NEEDS_EXPERIMENT, null); return r.error; }
+    if (es === null) { r.failRule(TAGGING_SECTION, E_TAGGING_NEEDS_EXPERIMENT, null); return r.error; }
     parseTagging(r, spec, es);
     if (r.failed) return r.error;
   }
@@ -141,7 +140,7 @@ export function validatePolicy(text: string): string {
       }
     }
     const rr = rerouteOf(fb as JValue, FALLBACK_SECTION);
-    if (!found) r.fail(join(rr.path, "variant"), E_UNKNOWN_VARIANT, (rr.v as JValue).get("variant"));
+    if (!found) r.failRule(join(rr.path, "variant"), E_UNKNOWN_VARIANT, (rr.v as JValue).get("variant"));
   }
   if (r.failed) return r.error;
   const ups = r.field(spec, UPSTREAMS_SECTION);
@@ -154,13 +153,13 @@ export function validatePolicy(text: string): string {
       if (vs !== null && vs.type == JType.Arr) {
         for (let i = 0; i < vs.items.length && !r.failed; i++) {
           const u = vs.items[i].type == JType.Obj ? vs.items[i].get("upstream") : null;
-          if (u !== null && u.type == JType.Str && ups.get(u.s) === null) r.fail("experiment.variants[" + i.toString() + "].upstream", E_UNKNOWN_UPSTREAM, u);
+          if (u !== null && u.type == JType.Str && ups.get(u.s) === null) r.failRule("experiment.variants[" + i.toString() + "].upstream", E_UNKNOWN_UPSTREAM, u);
         }
       }
     }
     if (f !== null && f.kind == FallbackKind.Reroute && f.upstream.length > 0 && ups.get(f.upstream) === null) {
       const rr = rerouteOf(fb as JValue, FALLBACK_SECTION);
-      r.fail(join(rr.path, "upstream"), E_UNKNOWN_UPSTREAM, (rr.v as JValue).get("upstream"));
+      r.failRule(join(rr.path, "upstream"), E_UNKNOWN_UPSTREAM, (rr.v as JValue).get("upstream"));
     }
   }
   if (r.failed) return r.error;

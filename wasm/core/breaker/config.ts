@@ -100,7 +100,7 @@ export function parseFields(r: Reader, v: JValue | null, path: string, allowed: 
   else if (mode == "dry_run") s.mode = BreakerMode.DryRun;
   else if (mode == "forced_open") s.mode = BreakerMode.ForcedOpen;
   else if (mode == "forced_closed") s.mode = BreakerMode.ForcedClosed;
-  else { r.fail(join(path, "mode"), E_BREAKER_MODE, obj.get("mode")); return null; }
+  else { r.failRule(join(path, "mode"), E_BREAKER_MODE, obj.get("mode")); return null; }
   s.shape = shapeOf(s);
   return s;
 }
@@ -116,7 +116,7 @@ function parseKey(r: Reader, obj: JValue, path: string, s: BreakerSettings): voi
     s.keyHeaderBytes = utf8(s.keyHeader);
     return;
   }
-  r.fail(join(path, "key"), E_BREAKER_KEY, obj.get("key"));
+  r.failRule(join(path, "key"), E_BREAKER_KEY, obj.get("key"));
 }
 
 function parseWindow(r: Reader, obj: JValue, path: string, s: BreakerSettings): void {
@@ -127,21 +127,21 @@ function parseWindow(r: Reader, obj: JValue, path: string, s: BreakerSettings): 
   if (r.failed) return;
   if (type == "count") {
     s.windowType = WindowType.Count;
-    if (r.field(w, "sizeMs") !== null) { r.fail(join(p, "sizeMs"), E_TIME_ONLY, w.get("sizeMs")); return; }
-    if (r.field(w, "buckets") !== null) { r.fail(join(p, "buckets"), E_TIME_ONLY, w.get("buckets")); return; }
+    if (r.field(w, "sizeMs") !== null) { r.failRule(join(p, "sizeMs"), E_TIME_ONLY, w.get("sizeMs")); return; }
+    if (r.field(w, "buckets") !== null) { r.failRule(join(p, "buckets"), E_TIME_ONLY, w.get("buckets")); return; }
     s.windowSize = <i32>r.int(w, "size", p, DEFAULT_COUNT_SIZE, 1, MAX_COUNT_SIZE);
   } else if (type == "time") {
     s.windowType = WindowType.Time;
-    if (r.field(w, "size") !== null) { r.fail(join(p, "size"), E_COUNT_ONLY, w.get("size")); return; }
+    if (r.field(w, "size") !== null) { r.failRule(join(p, "size"), E_COUNT_ONLY, w.get("size")); return; }
     const sizeMs = r.int(w, "sizeMs", p, DEFAULT_TIME_SIZE_MS, 1, MAX_TIME_SIZE_MS);
     const buckets = r.int(w, "buckets", p, DEFAULT_BUCKETS, 1, MAX_BUCKETS);
     if (r.failed) return;
-    if (sizeMs % buckets != 0) { r.fail(join(p, "buckets"), E_BUCKETS_DIVIDE, w.get("buckets")); return; }
+    if (sizeMs % buckets != 0) { r.failRule(join(p, "buckets"), E_BUCKETS_DIVIDE, w.get("buckets")); return; }
     s.windowSizeMs = <f64>sizeMs;
     s.buckets = <i32>buckets;
     s.bucketMs = <f64>(sizeMs / buckets);
   } else {
-    r.fail(join(p, "type"), E_WINDOW_TYPE, w.get("type"));
+    r.failRule(join(p, "type"), E_WINDOW_TYPE, w.get("type"));
   }
 }
 
@@ -150,9 +150,9 @@ function parseWindow(r: Reader, obj: JValue, path: string, s: BreakerSettings): 
 function percentBp(r: Reader, obj: JValue, key: string, path: string, def: i32): i64 {
   const v = r.num(obj, key, path, <f64>def, false);
   if (r.failed) return <i64>def * 100;
-  if (!(v >= 0 && v <= 100)) { r.fail(join(path, key), E_PERCENT, obj.get(key)); return 0; }
+  if (!(v >= 0 && v <= 100)) { r.failRule(join(path, key), E_PERCENT, obj.get(key)); return 0; }
   const bp = Math.round(v * 100);
-  if (Math.abs(v * 100 - bp) > 1e-6) { r.fail(join(path, key), E_PERCENT_DECIMALS, obj.get(key)); return 0; }
+  if (Math.abs(v * 100 - bp) > 1e-6) { r.failRule(join(path, key), E_PERCENT_DECIMALS, obj.get(key)); return 0; }
   return <i64>bp;
 }
 
@@ -162,11 +162,11 @@ function parseBackoff(r: Reader, obj: JValue, path: string, s: BreakerSettings):
   if (r.failed || b === null) return;
   const m = r.num(b, "multiplier", p, DEFAULT_BACKOFF_MULTIPLIER, false);
   if (r.failed) return;
-  if (!(m >= 1 && m <= 100)) { r.fail(join(p, "multiplier"), E_MULTIPLIER, b.get("multiplier")); return; }
+  if (!(m >= 1 && m <= 100)) { r.failRule(join(p, "multiplier"), E_MULTIPLIER, b.get("multiplier")); return; }
   const defMax = max(<i64>DEFAULT_BACKOFF_MAX_MS, <i64>s.openDurationMs);
   const maxMs = r.int(b, "maxMs", p, defMax, 1, MAX_DURATION_MS);
   if (r.failed) return;
-  if (<f64>maxMs < s.openDurationMs) { r.fail(join(p, "maxMs"), E_BACKOFF_MAX, b.get("maxMs")); return; }
+  if (<f64>maxMs < s.openDurationMs) { r.failRule(join(p, "maxMs"), E_BACKOFF_MAX, b.get("maxMs")); return; }
   s.backoffMultiplier = m;
   s.backoffMaxMs = <f64>maxMs;
 }
@@ -241,8 +241,8 @@ function statusList(r: Reader, arr: JValue, p: string): Array<string> {
   for (let i = 0; i < arr.items.length; i++) {
     const item = arr.items[i];
     const norm = statusPattern(item);
-    if (norm.length == 0) { r.fail(at(p, i), E_STATUS_PATTERN, item); return out; }
-    if (out.includes(norm)) { r.fail(at(p, i), E_UNIQUE, item); return out; }
+    if (norm.length == 0) { r.failRule(at(p, i), E_STATUS_PATTERN, item); return out; }
+    if (out.includes(norm)) { r.failRule(at(p, i), E_UNIQUE, item); return out; }
     out.push(norm);
   }
   return out;
@@ -268,9 +268,9 @@ function errorList(r: Reader, arr: JValue, p: string): Array<string> {
   const out = new Array<string>(0);
   for (let i = 0; i < arr.items.length; i++) {
     const item = arr.items[i];
-    if (item.type != JType.Str) { r.fail(at(p, i), E_STRING, item); return out; }
-    if (errorKind(item.s) < 0) { r.fail(at(p, i), E_ERROR_KIND, item); return out; }
-    if (out.includes(item.s)) { r.fail(at(p, i), E_UNIQUE, item); return out; }
+    if (item.type != JType.Str) { r.failRule(at(p, i), E_STRING, item); return out; }
+    if (errorKind(item.s) < 0) { r.failRule(at(p, i), E_ERROR_KIND, item); return out; }
+    if (out.includes(item.s)) { r.failRule(at(p, i), E_UNIQUE, item); return out; }
     out.push(item.s);
   }
   return out;
@@ -282,10 +282,10 @@ function grpcList(r: Reader, arr: JValue, p: string): Array<i32> {
   for (let i = 0; i < arr.items.length; i++) {
     const item = arr.items[i];
     if (item.type != JType.Num || item.n != Math.floor(item.n) || item.n < 0 || item.n > <f64>GRPC_STATUS_MAX) {
-      r.fail(at(p, i), E_GRPC_STATUS, item); return out;
+      r.failRule(at(p, i), E_GRPC_STATUS, item); return out;
     }
     const c = <i32>item.n;
-    if (out.includes(c)) { r.fail(at(p, i), E_UNIQUE, item); return out; }
+    if (out.includes(c)) { r.failRule(at(p, i), E_UNIQUE, item); return out; }
     out.push(c);
   }
   return out;

@@ -6,8 +6,7 @@ import { Reader, at, join, quote } from "../config/reader";
 import {
   E_BODY_SIZE, E_CONTENT_TYPE_HEADER, E_FALLBACK_ACTION, E_FALLBACK_ANSWER_ONCE, E_FALLBACK_CACHE_ONCE, E_FALLBACK_LIST,
   E_FALLBACK_UNREACHABLE, E_FALLBACK_ON, E_HEADER_NAME, E_HEADER_RESERVED,
-  E_HEADER_VALUE, E_NAME, E_NOT_EMPTY, E_OBJECT, E_REROUTE_TARGET, E_STRING, E_UNIQUE, E_UPSTREAM_NAME,
-} from "../config/errors";
+  E_HEADER_VALUE, E_NAME, E_NOT_EMPTY, E_OBJECT, E_REROUTE_TARGET, E_STRING, E_UNIQUE, E_UPSTREAM_NAME, ruleText } from "../config/errors";
 import { isToken, utf8 } from "../text/bytes";
 import { isName } from "../config/reader";
 import { parseCache } from "../cache/config";
@@ -34,7 +33,7 @@ const MAX_FALLBACK_HEADERS = 64;
 export function parseFallback(r: Reader, v: JValue | null, path: string): FallbackSettings | null {
   const f = new FallbackSettings();
   if (v !== null && v.type == JType.Arr) {
-    if (v.items.length < 1 || v.items.length > 2) { r.failText(path, E_FALLBACK_LIST + ", got " + v.items.length.toString()); return null; }
+    if (v.items.length < 1 || v.items.length > 2) { r.failText(path, ruleText(E_FALLBACK_LIST) + ", got " + v.items.length.toString()); return null; }
     // Cases (bit 1 open, bit 2 upstreamFailure) a respond/reroute earlier in the list answers.
     let answered = 0;
     let answers = false;
@@ -42,11 +41,11 @@ export function parseFallback(r: Reader, v: JValue | null, path: string): Fallba
       const ip = at(path, i);
       const item = v.items[i];
       const isCache = item.type == JType.Obj && r.field(item, "cache") !== null;
-      if (isCache && f.cache !== null) { r.failText(join(ip, "cache"), E_FALLBACK_CACHE_ONCE); return null; }
-      if (!isCache && answers && item.type == JType.Obj) { r.failText(ip, E_FALLBACK_ANSWER_ONCE); return null; }
+      if (isCache && f.cache !== null) { r.failText(join(ip, "cache"), ruleText(E_FALLBACK_CACHE_ONCE)); return null; }
+      if (!isCache && answers && item.type == JType.Obj) { r.failText(ip, ruleText(E_FALLBACK_ANSWER_ONCE)); return null; }
       const cases = parseItem(r, item, ip, f);
       if (r.failed) return null;
-      if ((cases & ~answered) == 0) { r.failText(ip, E_FALLBACK_UNREACHABLE); return null; }
+      if ((cases & ~answered) == 0) { r.failText(ip, ruleText(E_FALLBACK_UNREACHABLE)); return null; }
       if (!isCache) { answers = true; answered |= cases; }
     }
     return f;
@@ -65,7 +64,7 @@ function parseItem(r: Reader, v: JValue | null, path: string, f: FallbackSetting
   if (r.failed) return 0;
   const cache = r.field(obj, "cache");
   const n = (respond !== null ? 1 : 0) + (reroute !== null ? 1 : 0) + (cache !== null ? 1 : 0);
-  if (n != 1) { r.failText(path, E_FALLBACK_ACTION); return 0; }
+  if (n != 1) { r.failText(path, ruleText(E_FALLBACK_ACTION)); return 0; }
   const on = new FallbackSettings();
   on.onOpen = true;   // default: [open]
   parseOn(r, obj, path, on);
@@ -93,7 +92,7 @@ export function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSetting
   if (r.failed) return;
   const bodyBytes = utf8(body);
   if (bodyBytes.length > MAX_BODY_BYTES) {
-    r.failText(join(p, "body"), E_BODY_SIZE + ", got " + bodyBytes.length.toString() + " bytes");
+    r.failText(join(p, "body"), ruleText(E_BODY_SIZE) + ", got " + bodyBytes.length.toString() + " bytes");
     return;
   }
   f.body = body;
@@ -101,13 +100,13 @@ export function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSetting
   const ctGiven = r.field(o, "contentType") !== null;
   const ct = r.str(o, "contentType", p, body.length > 0 ? DEFAULT_CONTENT_TYPE : "") as string;
   if (r.failed) return;
-  if (ctGiven && !isHeaderValue(ct, true)) { r.fail(join(p, "contentType"), E_HEADER_VALUE, o.get("contentType")); return; }
+  if (ctGiven && !isHeaderValue(ct, true)) { r.failRule(join(p, "contentType"), E_HEADER_VALUE, o.get("contentType")); return; }
   f.contentType = ct;
   f.contentTypeBytes = utf8(ct);
   const hp = join(p, "headers");
   const h = r.field(o, "headers");
   if (h === null) return;
-  if (h.type != JType.Obj) { r.fail(hp, E_OBJECT, h); return; }
+  if (h.type != JType.Obj) { r.failRule(hp, E_OBJECT, h); return; }
   if (h.keys.length > MAX_FALLBACK_HEADERS) {
     r.failText(hp, "must have at most " + MAX_FALLBACK_HEADERS.toString() + " headers, got " + h.keys.length.toString());
     return;
@@ -118,17 +117,17 @@ export function parseRespond(r: Reader, o: JValue, p: string, f: FallbackSetting
     const val = h.vals[i];
     const np = join(hp, name);
     if (val.type == JType.Null) continue;
-    if (!isToken(name, 128)) { r.failText(hp, E_HEADER_NAME + ", got " + quote(name)); return; }
+    if (!isToken(name, 128)) { r.failText(hp, ruleText(E_HEADER_NAME) + ", got " + quote(name)); return; }
     const lname = asciiLower(name);
     for (let j = 0; j < RESERVED_HEADERS.length; j++) {
-      if (RESERVED_HEADERS[j] == lname) { r.failText(np, E_HEADER_RESERVED); return; }
+      if (RESERVED_HEADERS[j] == lname) { r.failText(np, ruleText(E_HEADER_RESERVED)); return; }
     }
-    if (lname == "content-type") { r.failText(np, E_CONTENT_TYPE_HEADER); return; }
+    if (lname == "content-type") { r.failText(np, ruleText(E_CONTENT_TYPE_HEADER)); return; }
     for (let j = 0; j < list.length; j++) {
-      if (list[j].name == lname) { r.failText(np, E_UNIQUE + " (header names ignore case)"); return; }
+      if (list[j].name == lname) { r.failText(np, ruleText(E_UNIQUE) + " (header names ignore case)"); return; }
     }
-    if (val.type != JType.Str) { r.fail(np, E_STRING, val); return; }
-    if (!isHeaderValue(val.s, false)) { r.fail(np, E_HEADER_VALUE, val); return; }
+    if (val.type != JType.Str) { r.failRule(np, E_STRING, val); return; }
+    if (!isHeaderValue(val.s, false)) { r.failRule(np, E_HEADER_VALUE, val); return; }
     if (lname == "retry-after") f.retryAfter = false;
     list.push(new FallbackHeader(lname, val.s));
   }
@@ -153,16 +152,16 @@ function parseReroute(r: Reader, o: JValue, p: string, f: FallbackSettings): voi
   f.kind = FallbackKind.Reroute;
   const hasVariant = r.field(o, "variant") !== null;
   const hasUpstream = r.field(o, "upstream") !== null;
-  if (hasVariant == hasUpstream) { r.failText(p, E_REROUTE_TARGET); return; }
+  if (hasVariant == hasUpstream) { r.failText(p, ruleText(E_REROUTE_TARGET)); return; }
   if (hasVariant) {
     const v = r.str(o, "variant", p, null) as string;
     if (r.failed) return;
-    if (!isName(v)) { r.fail(join(p, "variant"), E_NAME, o.get("variant")); return; }
+    if (!isName(v)) { r.failRule(join(p, "variant"), E_NAME, o.get("variant")); return; }
     f.variant = v;
   } else {
     const u = r.str(o, "upstream", p, null) as string;
     if (r.failed) return;
-    if (!isUpstreamName(u)) { r.fail(join(p, "upstream"), E_UPSTREAM_NAME, o.get("upstream")); return; }
+    if (!isUpstreamName(u)) { r.failRule(join(p, "upstream"), E_UPSTREAM_NAME, o.get("upstream")); return; }
     f.upstream = u;
   }
 }
@@ -180,19 +179,19 @@ function parseOn(r: Reader, obj: JValue, path: string, f: FallbackSettings): voi
   const p = join(path, "on");
   const arr = r.arr(obj, "on", path, false);
   if (r.failed || arr === null) return;   // default: [open]
-  if (arr.items.length == 0) { r.fail(p, E_NOT_EMPTY, null); return; }
+  if (arr.items.length == 0) { r.failRule(p, E_NOT_EMPTY, null); return; }
   let open = false;
   let upstream = false;
   for (let i = 0; i < arr.items.length; i++) {
     const item = arr.items[i];
-    if (item.type != JType.Str) { r.fail(at(p, i), E_STRING, item); return; }
+    if (item.type != JType.Str) { r.failRule(at(p, i), E_STRING, item); return; }
     if (item.s == "open") {
-      if (open) { r.fail(at(p, i), E_UNIQUE, item); return; }
+      if (open) { r.failRule(at(p, i), E_UNIQUE, item); return; }
       open = true;
     } else if (item.s == "upstreamFailure") {
-      if (upstream) { r.fail(at(p, i), E_UNIQUE, item); return; }
+      if (upstream) { r.failRule(at(p, i), E_UNIQUE, item); return; }
       upstream = true;
-    } else { r.fail(at(p, i), E_FALLBACK_ON, item); return; }
+    } else { r.failRule(at(p, i), E_FALLBACK_ON, item); return; }
   }
   f.onOpen = open;
   f.onUpstreamFailure = upstream;

@@ -5,7 +5,7 @@
 // both gateways.
 import { parseJson } from "../json/json";
 import { Reader, under } from "../config/reader";
-import { E_DEPTH, E_JSON } from "../config/errors";
+import { E_DEPTH, E_JSON, ruleText } from "../config/errors";
 import { BREAKER_SECTION, FALLBACK_SECTION, parseBreakerPlugin } from "./config";
 import { BreakerSettings } from "./settings";
 
@@ -20,11 +20,11 @@ export function configureBreakerSettings(text: string): BreakerResult {
   if (j.value === null) {
     // Worded as wasm/core/policy.ts words it for every configuration; a value nested too
     // deep is named as the policy names it (circuitBreaker.x, fallback.x).
-    if (!j.tooDeep) out.error = E_JSON + ": " + j.error;
+    if (!j.tooDeep) out.error = ruleText(E_JSON) + ": " + j.error;
     else {
       const p = j.deepPath;
       const f = p == FALLBACK_SECTION || p.startsWith(FALLBACK_SECTION + ".");
-      out.error = (f ? p : under(BREAKER_SECTION, p)) + ": " + E_DEPTH;
+      out.error = (f ? p : under(BREAKER_SECTION, p)) + ": " + ruleText(E_DEPTH);
     }
     return out;
   }

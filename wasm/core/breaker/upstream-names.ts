@@ -24,15 +24,15 @@ export function parseUpstreamNames(r: Reader, obj: JValue, path: string, s: Brea
   const v = r.field(obj, UPSTREAM_NAMES_FIELD);
   if (v === null) return;
   const p = join(path, UPSTREAM_NAMES_FIELD);
-  if (v.type != JType.Obj) { r.fail(p, E_OBJECT, v); return; }
+  if (v.type != JType.Obj) { r.failRule(p, E_OBJECT, v); return; }
   if (v.keys.length > MAX_ENTRIES) { r.failText(p, "must have at most " + MAX_ENTRIES.toString() + " entries, got " + v.keys.length.toString()); return; }
   const variants = new StaticArray<StaticArray<u8>>(v.keys.length);
   const upstreams = new StaticArray<StaticArray<u8>>(v.keys.length);
   for (let i = 0; i < v.keys.length; i++) {
     const u = v.vals[i];
     const at = join(p, v.keys[i]);
-    if (u.type != JType.Str) { r.fail(at, E_STRING, u); return; }
-    if (!isUpstreamName(u.s)) { r.fail(at, E_UPSTREAM_NAME, u); return; }
+    if (u.type != JType.Str) { r.failRule(at, E_STRING, u); return; }
+    if (!isUpstreamName(u.s)) { r.failRule(at, E_UPSTREAM_NAME, u); return; }
     variants[i] = utf8(v.keys[i]);
     upstreams[i] = utf8(u.s);
   }

@@ -3,7 +3,7 @@
 // ("fallback[0].cache.maxBodyBytes").
 import { JType, JValue } from "../json/json";
 import { Reader, at, join } from "../config/reader";
-import { E_CACHE_METHOD, E_CACHE_STATUS, E_HEADER_NAME, E_INTEGER, E_NOT_EMPTY, E_STRING, E_UNIQUE } from "../config/errors";
+import { E_CACHE_METHOD, E_CACHE_STATUS, E_HEADER_NAME, E_INTEGER, E_NOT_EMPTY, E_STRING, E_UNIQUE, ruleText } from "../config/errors";
 import { asciiLower, isToken } from "../text/bytes";
 import {
   CACHEABLE_STATUSES, CacheSettings, DEFAULT_CACHE_MAX_BODY, DEFAULT_CACHE_MAX_ENTRIES, DEFAULT_CACHE_STATUSES,
@@ -33,16 +33,16 @@ function parseMethods(r: Reader, v: JValue, p: string, c: CacheSettings): void {
   const arr = r.arr(v, "methods", p, false);
   if (r.failed || arr === null) return;
   const mp = join(p, "methods");
-  if (arr.items.length == 0) { r.fail(mp, E_NOT_EMPTY, null); return; }
+  if (arr.items.length == 0) { r.failRule(mp, E_NOT_EMPTY, null); return; }
   let bits = 0;
   const names = new Array<string>(0);
   for (let i = 0; i < arr.items.length; i++) {
     const item = arr.items[i];
-    if (item.type != JType.Str) { r.fail(at(mp, i), E_STRING, item); return; }
+    if (item.type != JType.Str) { r.failRule(at(mp, i), E_STRING, item); return; }
     // Methods are case-sensitive (RFC 9110 9.1): "get" is another method.
     const bit = item.s == "GET" ? METHOD_GET : item.s == "HEAD" ? METHOD_HEAD : 0;
-    if (bit == 0) { r.fail(at(mp, i), E_CACHE_METHOD, item); return; }
-    if ((bits & bit) != 0) { r.fail(at(mp, i), E_UNIQUE, item); return; }
+    if (bit == 0) { r.failRule(at(mp, i), E_CACHE_METHOD, item); return; }
+    if ((bits & bit) != 0) { r.failRule(at(mp, i), E_UNIQUE, item); return; }
     bits |= bit;
     names.push(item.s);
   }
@@ -65,10 +65,10 @@ function parseVary(r: Reader, v: JValue, p: string, c: CacheSettings): void {
   }
   for (let i = 0; i < arr.items.length; i++) {
     const item = arr.items[i];
-    if (item.type != JType.Str) { r.fail(at(vp, i), E_STRING, item); return; }
-    if (!isToken(item.s, 128)) { r.fail(at(vp, i), E_HEADER_NAME, item); return; }
+    if (item.type != JType.Str) { r.failRule(at(vp, i), E_STRING, item); return; }
+    if (!isToken(item.s, 128)) { r.failRule(at(vp, i), E_HEADER_NAME, item); return; }
     const name = asciiLower(item.s);
-    if (out.includes(name)) { r.fail(at(vp, i), E_UNIQUE + " (header names ignore case)", item); return; }
+    if (out.includes(name)) { r.fail(at(vp, i), ruleText(E_UNIQUE) + " (header names ignore case)", item); return; }
     out.push(name);
   }
   c.vary = out;
@@ -83,15 +83,15 @@ function parseStatuses(r: Reader, v: JValue, p: string, c: CacheSettings): void 
     return;
   }
   const sp = join(p, "statuses");
-  if (arr.items.length == 0) { r.fail(sp, E_NOT_EMPTY, null); return; }
+  if (arr.items.length == 0) { r.failRule(sp, E_NOT_EMPTY, null); return; }
   for (let i = 0; i < arr.items.length; i++) {
     const item = arr.items[i];
-    if (item.type != JType.Num || item.n != Math.floor(item.n)) { r.fail(at(sp, i), E_INTEGER, item); return; }
+    if (item.type != JType.Num || item.n != Math.floor(item.n)) { r.failRule(at(sp, i), E_INTEGER, item); return; }
     const st = <i32>item.n;
     let ok = item.n >= 100 && item.n <= 599;
     if (ok) { ok = false; for (let j = 0; j < CACHEABLE_STATUSES.length; j++) if (CACHEABLE_STATUSES[j] == st) ok = true; }
-    if (!ok) { r.fail(at(sp, i), E_CACHE_STATUS, item); return; }
-    if (out.includes(st)) { r.fail(at(sp, i), E_UNIQUE, item); return; }
+    if (!ok) { r.failRule(at(sp, i), E_CACHE_STATUS, item); return; }
+    if (out.includes(st)) { r.failRule(at(sp, i), E_UNIQUE, item); return; }
     out.push(st);
   }
   c.statuses = out;

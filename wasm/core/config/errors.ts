@@ -1,78 +1,91 @@
 // Validation rules, as users read them in `tandem validate`, Kong's error log and
 // Envoy's log. One constant each so the text is identical on every path and searchable.
 // A full message is "<field path>: <rule>, got <value>".
-export const E_OBJECT = "must be an object";
-export const E_STRING = "must be a string";
-export const E_NUMBER = "must be a number";
-export const E_INTEGER = "must be an integer";
-export const E_BOOLEAN = "must be a boolean";
-export const E_ARRAY = "must be an array";
-export const E_REQUIRED = "is required";
-export const E_UNKNOWN_FIELD = "unknown field";
-export const E_NOT_EMPTY = "must not be empty";
-export const E_PERCENT = "must be between 0 and 100";
-export const E_PERCENT_DECIMALS = "must have at most 2 decimals";
-export const E_WEIGHT_SUM = "weights must sum to 100";
-export const E_UNIQUE = "must be unique";
-export const E_NAME = "must match [A-Za-z0-9._-]{1,64}";
-export const E_HEADER_NAME = "must be an HTTP header name (token characters, at most 128)";
-export const E_SOURCE = "must be one of cookie:<name>, header:<name>, query:<name>, ip";
-export const E_COOKIE_NAME = "must be a cookie name (token characters, at most 128)";
-export const E_COOKIE_SOURCE = "must also be listed in stickiness.sources as cookie:<name>";
-export const E_PATH_PREFIX = "must start with /";
-export const E_HOST = "must be a host name (no scheme, no path)";
-export const E_JSON = "configuration is not valid JSON";
-export const E_DEPTH = "must not nest deeper than 32 levels";
-export const E_FINITE = "must be a finite number";
-export const E_COOKIE_DOMAIN = "must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed)";
+// Each text is stored once as UTF-8: scripts/pack-rule-texts.mjs writes the handles and
+// ../text/rule-bytes.ts from the texts in the comments; ruleText decodes one when reported.
+import { Rule } from "../text/rule-bytes";
+export { Rule, ruleText } from "../text/rule-bytes";
+export const E_OBJECT: Rule = 0x00000011; // "must be an object"
+export const E_STRING: Rule = 0x00001110; // "must be a string"
+export const E_NUMBER: Rule = 0x00002110; // "must be a number"
+export const E_INTEGER: Rule = 0x00003112; // "must be an integer"
+export const E_BOOLEAN: Rule = 0x00004311; // "must be a boolean"
+export const E_ARRAY: Rule = 0x00005410; // "must be an array"
+export const E_REQUIRED: Rule = 0x0000640b; // "is required"
+export const E_UNKNOWN_FIELD: Rule = 0x00006f0d; // "unknown field"
+export const E_NOT_EMPTY: Rule = 0x00007c11; // "must not be empty"
+export const E_PERCENT: Rule = 0x00008d19; // "must be between 0 and 100"
+export const E_PERCENT_DECIMALS: Rule = 0x0000a61c; // "must have at most 2 decimals"
+export const E_WEIGHT_SUM: Rule = 0x0000c217; // "weights must sum to 100"
+export const E_UNIQUE: Rule = 0x0000d90e; // "must be unique"
+export const E_NAME: Rule = 0x0000e71f; // "must match [A-Za-z0-9._-]{1,64}"
+export const E_HEADER_NAME: Rule = 0x0001063b; // "must be an HTTP header name (token characters, at most 128)"
+export const E_SOURCE: Rule = 0x0001413d; // "must be one of cookie:<name>, header:<name>, query:<name>, ip"
+export const E_COOKIE_NAME: Rule = 0x00017e35; // "must be a cookie name (token characters, at most 128)"
+export const E_COOKIE_SOURCE: Rule = 0x0001b33a; // "must also be listed in stickiness.sources as cookie:<name>"
+export const E_PATH_PREFIX: Rule = 0x0001ed11; // "must start with /"
+export const E_HOST: Rule = 0x0001fe28; // "must be a host name (no scheme, no path)"
+export const E_JSON: Rule = 0x0002261f; // "configuration is not valid JSON"
+export const E_DEPTH: Rule = 0x00024523; // "must not nest deeper than 32 levels"
+export const E_FINITE: Rule = 0x00026817; // "must be a finite number"
+export const E_COOKIE_DOMAIN: Rule = 0x00027f67; // "must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed)"
 // Circuit breaker (spec.circuitBreaker) and fallback (spec.fallback).
-export const E_WINDOW_TYPE = "must be one of count, time";
-export const E_COUNT_ONLY = "applies only to window type count";
-export const E_TIME_ONLY = "applies only to window type time";
-export const E_BUCKETS_DIVIDE = "must divide window.sizeMs evenly";
-export const E_BREAKER_KEY = "must be one of upstream, route, header:<name>";
-export const E_BREAKER_MODE = "must be one of enforce, dry_run, forced_open, forced_closed";
-export const E_STATUS_PATTERN = "must be a status code 100-599 or a class 1xx-5xx";
-export const E_GRPC_STATUS = "must be a gRPC status code, an integer 0-16";
-export const E_ERROR_KIND = "must be one of connect, reset, timeout";
-export const E_MULTIPLIER = "must be between 1 and 100";
-export const E_BACKOFF_MAX = "must be at least openDurationMs";
-export const E_FALLBACK_ACTION = "must have exactly one of respond, reroute, cache";
+export const E_WINDOW_TYPE: Rule = 0x0002e61a; // "must be one of count, time"
+export const E_COUNT_ONLY: Rule = 0x00030021; // "applies only to window type count"
+export const E_TIME_ONLY: Rule = 0x00032120; // "applies only to window type time"
+export const E_BUCKETS_DIVIDE: Rule = 0x00034120; // "must divide window.sizeMs evenly"
+export const E_BREAKER_KEY: Rule = 0x0003612d; // "must be one of upstream, route, header:<name>"
+export const E_BREAKER_MODE: Rule = 0x00038e3b; // "must be one of enforce, dry_run, forced_open, forced_closed"
+export const E_STATUS_PATTERN: Rule = 0x0003c930; // "must be a status code 100-599 or a class 1xx-5xx"
+export const E_GRPC_STATUS: Rule = 0x0003f92b; // "must be a gRPC status code, an integer 0-16"
+export const E_ERROR_KIND: Rule = 0x00042426; // "must be one of connect, reset, timeout"
+export const E_MULTIPLIER: Rule = 0x00044a19; // "must be between 1 and 100"
+export const E_BACKOFF_MAX: Rule = 0x0004631f; // "must be at least openDurationMs"
+export const E_FALLBACK_ACTION: Rule = 0x00048230; // "must have exactly one of respond, reroute, cache"
 // The ordered fallback list (spec.fallback as an array) and its cache (spec.fallback[].cache).
-export const E_FALLBACK_LIST = "must have 1 or 2 items: a cache, and a respond or a reroute";
-export const E_FALLBACK_CACHE_ONCE = "only one fallback may be a cache";
-export const E_FALLBACK_ANSWER_ONCE = "only one fallback may be a respond or a reroute";
-export const E_FALLBACK_UNREACHABLE = "is never used: the fallback before it answers every case of its on";
-export const E_CACHE_METHOD = "must be one of GET, HEAD (the methods whose responses a cache may store, RFC 9110 9.2.3)";
-export const E_CACHE_STATUS = "must be a heuristically cacheable status (RFC 9110 15.1): 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501";
-export const E_REROUTE_TARGET = "must have exactly one of variant, upstream";
-export const E_FALLBACK_ON = "must be one of open, upstreamFailure";
-export const E_BODY_SIZE = "must be at most 65536 bytes (UTF-8)";
-export const E_HEADER_VALUE = "must be a header value (no control characters, at most 8192)";
-export const E_HEADER_RESERVED = "is set by the gateway";
-export const E_UPSTREAM_NAME = "must be 1-256 characters without spaces or control characters";
-export const E_CONTENT_TYPE_HEADER = "must be set with respond.contentType";
+export const E_FALLBACK_LIST: Rule = 0x0004b23b; // "must have 1 or 2 items: a cache, and a respond or a reroute"
+export const E_FALLBACK_CACHE_ONCE: Rule = 0x0004ed20; // "only one fallback may be a cache"
+export const E_FALLBACK_ANSWER_ONCE: Rule = 0x00050d2f; // "only one fallback may be a respond or a reroute"
+export const E_FALLBACK_UNREACHABLE: Rule = 0x00053c42; // "is never used: the fallback before it answers every case of its on"
+export const E_CACHE_METHOD: Rule = 0x00057e58; // "must be one of GET, HEAD (the methods whose responses a cache may store, RFC 9110 9.2.3)"
+export const E_CACHE_STATUS: Rule = 0x0005d66f; // "must be a heuristically cacheable status (RFC 9110 15.1): 200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501"
+export const E_REROUTE_TARGET: Rule = 0x0006452a; // "must have exactly one of variant, upstream"
+export const E_FALLBACK_ON: Rule = 0x00066f24; // "must be one of open, upstreamFailure"
+export const E_BODY_SIZE: Rule = 0x00069323; // "must be at most 65536 bytes (UTF-8)"
+export const E_HEADER_VALUE: Rule = 0x0006b63c; // "must be a header value (no control characters, at most 8192)"
+export const E_HEADER_RESERVED: Rule = 0x0006f215; // "is set by the gateway"
+export const E_UPSTREAM_NAME: Rule = 0x0007073d; // "must be 1-256 characters without spaces or control characters"
+export const E_CONTENT_TYPE_HEADER: Rule = 0x00074424; // "must be set with respond.contentType"
 // rules (spec.experiment.rules)
-export const E_UNKNOWN_VARIANT = "must name one of the experiment's variants";
-export const E_ONE_OF_MATCH = "must have exactly one of exact, prefix, suffix, contains, regex, present";
-export const E_RULE_TARGET = "must have exactly one of variant, split";
-export const E_MATCH_VALUE = "must be at most 1024 bytes";
+export const E_UNKNOWN_VARIANT: Rule = 0x0007682a; // "must name one of the experiment's variants"
+export const E_ONE_OF_MATCH: Rule = 0x00079248; // "must have exactly one of exact, prefix, suffix, contains, regex, present"
+export const E_RULE_TARGET: Rule = 0x0007da27; // "must have exactly one of variant, split"
+export const E_MATCH_VALUE: Rule = 0x0008011a; // "must be at most 1024 bytes"
 // hash modes (spec.experiment.hash)
-export const E_HASH = "must be one of tandem, growthbook-v2, unleash";
-export const E_UNLEASH_WEIGHT = "must be a multiple of 0.1 with hash: unleash (Unleash weighs variants in tenths of a percent)";
-export const E_GUARD_TO = "must name another variant, one without a guard";
+export const E_HASH: Rule = 0x00081b2d; // "must be one of tandem, growthbook-v2, unleash"
+export const E_UNLEASH_WEIGHT: Rule = 0x0008485d; // "must be a multiple of 0.1 with hash: unleash (Unleash weighs variants in tenths of a percent)"
+export const E_GUARD_TO: Rule = 0x0008a52e; // "must name another variant, one without a guard"
 // tagging experiments (spec.experiments)
-export const E_TAGGING_NEEDS_EXPERIMENT = "needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)";
-export const E_TAGS_HEADER = "must not be x-tandem-experiments (the tagging experiments' header)";
+export const E_TAGGING_NEEDS_EXPERIMENT: Rule = 0x0008d384; // "needs spec.experiment: tagging experiments use its user key and scope (to only tag, declare one with a single variant of weight 100)"
+export const E_TAGS_HEADER: Rule = 0x00095742; // "must not be x-tandem-experiments (the tagging experiments' header)"
 // spec.experiment.variantHeader and override.header
-export const E_HEADER_OWNED = "must not be a header the gateways own (host, content-length, connection, keep-alive, proxy-connection, te, transfer-encoding, upgrade)";
-export const E_OVERRIDE_HEADER = "must differ from variantHeader";
+export const E_HEADER_OWNED: Rule = 0x00099986; // "must not be a header the gateways own (host, content-length, connection, keep-alive, proxy-connection, te, transfer-encoding, upgrade)"
+export const E_OVERRIDE_HEADER: Rule = 0x000a1f1e; // "must differ from variantHeader"
 // spec.upstreams: one policy, every gateway's names for an upstream (docs/policy.md)
-export const E_DNS_LABEL = "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)";
-export const E_ADDRESS = "must be host:port (a host name and a port 1-65535)";
-export const E_KONG_UPSTREAM = "must be a Kong Upstream name (a host name, e.g. <service>.<namespace>.<port>.svc)";
-export const E_LABEL_KEY = "must be a Kubernetes label key ([prefix/]name, name at most 63 of [A-Za-z0-9-_.] starting and ending alphanumeric)";
-export const E_LABEL_VALUE = "must be a Kubernetes label value (at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric)";
-export const E_UNKNOWN_UPSTREAM = "must name one of spec.upstreams";
+export const E_DNS_LABEL: Rule = 0x000a3d7f; // "must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters)"
+export const E_ADDRESS: Rule = 0x000abc32; // "must be host:port (a host name and a port 1-65535)"
+export const E_KONG_UPSTREAM: Rule = 0x000aee51; // "must be a Kong Upstream name (a host name, e.g. <service>.<namespace>.<port>.svc)"
+export const E_LABEL_KEY: Rule = 0x000b3f72; // "must be a Kubernetes label key ([prefix/]name, name at most 63 of [A-Za-z0-9-_.] starting and ending alphanumeric)"
+export const E_LABEL_VALUE: Rule = 0x000bb161; // "must be a Kubernetes label value (at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric)"
+export const E_UNKNOWN_UPSTREAM: Rule = 0x000c121f; // "must name one of spec.upstreams"
 // spec.retries.retryOn (Envoy's retry_on names, which Istio passes through)
-export const E_RETRY_ON = "must be one of 5xx, reset, connect-failure, refused-stream";
+export const E_RETRY_ON: Rule = 0x000c313a; // "must be one of 5xx, reset, connect-failure, refused-stream"
+// Further field rules (spec.experiment cookie, ramp and rules).
+export const E_SAME_SITE: Rule = 0x000c6b20; // "must be one of Lax, Strict, None"
+export const E_SAME_SITE_NONE: Rule = 0x000c8b3f; // "None requires secure: true (browsers drop the cookie otherwise)"
+export const E_TWO_VARIANTS: Rule = 0x000cca19; // "needs at least 2 variants"
+export const E_TIME: Rule = 0x000ce332; // "must be an RFC 3339 time like 2026-11-27T10:00:00Z"
+export const E_RAMP_DOWN: Rule = 0x000d1538; // "must not be below the previous step's (ramps only go up)"
+export const E_DURATION: Rule = 0x000d4d2c; // "must be a duration like 0m, 90s, 30m, 2h, 1d"
+export const E_RAMP_AFTER: Rule = 0x000d7926; // "must be later than the previous step's"
+export const E_QUERY_NAME: Rule = 0x000d9f32; // "must be a query parameter name of 1-128 characters"

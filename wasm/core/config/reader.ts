@@ -2,7 +2,7 @@
 // the field path, the rule and the bad value; later checks become no-ops, so a
 // validator reads as straight-line code without early returns everywhere.
 import { JType, JValue } from "../json/json";
-import { E_ARRAY, E_BOOLEAN, E_FINITE, E_INTEGER, E_NUMBER, E_OBJECT, E_REQUIRED, E_STRING, E_UNKNOWN_FIELD } from "./errors";
+import { E_ARRAY, E_BOOLEAN, E_FINITE, E_INTEGER, E_NUMBER, E_OBJECT, E_REQUIRED, E_STRING, E_UNKNOWN_FIELD, Rule, ruleText } from "./errors";
 
 const MAX_RENDER = 64;
 
@@ -16,6 +16,11 @@ export class Reader {
     this.error = v === null ? path + ": " + rule : path + ": " + rule + ", got " + render(v);
   }
 
+  // `rule` is one of the texts of errors.ts, decoded from UTF-8 only when it is reported.
+  failRule(path: string, rule: Rule, v: JValue | null): void {
+    if (this.error.length == 0) this.fail(path, ruleText(rule), v);
+  }
+
   failText(path: string, text: string): void {
     if (this.error.length == 0) this.error = path + ": " + text;
   }
@@ -23,13 +28,13 @@ export class Reader {
   // Rejects keys not in `allowed`. Kong adds bookkeeping keys that start with "__";
   // adapters strip them before the core sees the config.
   object(v: JValue | null, path: string, allowed: StaticArray<string>): bool {
-    if (v === null || v.type != JType.Obj) { this.fail(path, E_OBJECT, v); return false; }
+    if (v === null || v.type != JType.Obj) { this.failRule(path, E_OBJECT, v); return false; }
     for (let i = 0; i < v.keys.length; i++) {
       const k = v.keys[i];
       let known = false;
       for (let j = 0; j < allowed.length; j++) if (allowed[j] == k) { known = true; break; }
       if (!known) {
-        this.failText(join(path, k), E_UNKNOWN_FIELD + " (allowed: " + allowed.join(", ") + ")");
+        this.failText(join(path, k), ruleText(E_UNKNOWN_FIELD) + " (allowed: " + allowed.join(", ") + ")");
         return false;
       }
     }
@@ -52,29 +57,29 @@ export class Reader {
   str(obj: JValue, key: string, path: string, def: string | null): string | null {
     const v = this.field(obj, key);
     if (v === null) {
-      if (def === null) this.fail(join(path, key), E_REQUIRED, null);
+      if (def === null) this.failRule(join(path, key), E_REQUIRED, null);
       return def;
     }
-    if (v.type != JType.Str) { this.fail(join(path, key), E_STRING, v); return def; }
+    if (v.type != JType.Str) { this.failRule(join(path, key), E_STRING, v); return def; }
     return v.s;
   }
 
   num(obj: JValue, key: string, path: string, def: f64, required: bool): f64 {
     const v = this.field(obj, key);
     if (v === null) {
-      if (required) this.fail(join(path, key), E_REQUIRED, null);
+      if (required) this.failRule(join(path, key), E_REQUIRED, null);
       return def;
     }
-    if (v.type != JType.Num) { this.fail(join(path, key), E_NUMBER, v); return def; }
+    if (v.type != JType.Num) { this.failRule(join(path, key), E_NUMBER, v); return def; }
     // 1e400 reads as Infinity: no field takes it (an integer field says E_INTEGER).
-    if (!isFinite(v.n)) { this.fail(join(path, key), E_FINITE, v); return def; }
+    if (!isFinite(v.n)) { this.failRule(join(path, key), E_FINITE, v); return def; }
     return v.n;
   }
 
   int(obj: JValue, key: string, path: string, def: i64, min: i64, max: i64): i64 {
     const v = this.field(obj, key);
     if (v === null) return def;
-    if (v.type != JType.Num || v.n != Math.floor(v.n) || !isFinite(v.n)) { this.fail(join(path, key), E_INTEGER, v); return def; }
+    if (v.type != JType.Num || v.n != Math.floor(v.n) || !isFinite(v.n)) { this.failRule(join(path, key), E_INTEGER, v); return def; }
     if (v.n < <f64>min || v.n > <f64>max) {
       this.fail(join(path, key), "must be between " + min.toString() + " and " + max.toString(), v);
       return def;
@@ -85,17 +90,17 @@ export class Reader {
   bool(obj: JValue, key: string, path: string, def: bool): bool {
     const v = this.field(obj, key);
     if (v === null) return def;
-    if (v.type != JType.Bool) { this.fail(join(path, key), E_BOOLEAN, v); return def; }
+    if (v.type != JType.Bool) { this.failRule(join(path, key), E_BOOLEAN, v); return def; }
     return v.b;
   }
 
   arr(obj: JValue, key: string, path: string, required: bool): JValue | null {
     const v = this.field(obj, key);
     if (v === null) {
-      if (required) this.fail(join(path, key), E_REQUIRED, null);
+      if (required) this.failRule(join(path, key), E_REQUIRED, null);
       return null;
     }
-    if (v.type != JType.Arr) { this.fail(join(path, key), E_ARRAY, v); return null; }
+    if (v.type != JType.Arr) { this.failRule(join(path, key), E_ARRAY, v); return null; }
     return v;
   }
 

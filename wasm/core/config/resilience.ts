@@ -27,18 +27,18 @@ export function checkResilience(r: Reader, spec: JValue): void {
   const rt = r.obj(spec, RETRIES_SECTION, "", RETRY_KEYS);
   if (r.failed) return;
   if (rt !== null) {
-    if (r.field(rt, "attempts") === null) { r.fail(join(RETRIES_SECTION, "attempts"), E_REQUIRED, null); return; }
+    if (r.field(rt, "attempts") === null) { r.failRule(join(RETRIES_SECTION, "attempts"), E_REQUIRED, null); return; }
     r.int(rt, "attempts", RETRIES_SECTION, 0, 0, 10);
     r.int(rt, "perTryTimeoutMs", RETRIES_SECTION, 0, 1, MAX_MS);
     const on = r.arr(rt, "retryOn", RETRIES_SECTION, false);
     if (r.failed) return;
     if (on !== null) {
       const p = join(RETRIES_SECTION, "retryOn");
-      if (on.items.length == 0) { r.fail(p, E_NOT_EMPTY, null); return; }
+      if (on.items.length == 0) { r.failRule(p, E_NOT_EMPTY, null); return; }
       for (let i = 0; i < on.items.length; i++) {
         const it = on.items[i];
-        if (it.type != JType.Str || !RETRY_ON.includes(it.s)) { r.fail(at(p, i), E_RETRY_ON, it); return; }
-        for (let j = 0; j < i; j++) if (on.items[j].s == it.s) { r.fail(at(p, i), E_UNIQUE, it); return; }
+        if (it.type != JType.Str || !RETRY_ON.includes(it.s)) { r.failRule(at(p, i), E_RETRY_ON, it); return; }
+        for (let j = 0; j < i; j++) if (on.items[j].s == it.s) { r.failRule(at(p, i), E_UNIQUE, it); return; }
       }
     }
   }

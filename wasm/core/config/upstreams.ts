@@ -11,7 +11,7 @@
 // same field-path messages as every other field.
 import { JType, JValue } from "../json/json";
 import { Reader, join, quote } from "./reader";
-import { E_ADDRESS, E_DNS_LABEL, E_KONG_UPSTREAM, E_LABEL_KEY, E_LABEL_VALUE, E_NOT_EMPTY, E_STRING, E_UNIQUE } from "./errors";
+import { E_ADDRESS, E_DNS_LABEL, E_KONG_UPSTREAM, E_LABEL_KEY, E_LABEL_VALUE, E_NOT_EMPTY, E_STRING, E_UNIQUE, ruleText, E_OBJECT } from "./errors";
 
 export const UPSTREAMS_SECTION = "upstreams";
 const UPSTREAM_KEYS: StaticArray<string> = ["address", "kong", "istio"];
@@ -75,21 +75,21 @@ function isAddress(s: string): bool {
 // spec.upstreams, the object under it; every name checked.
 export function checkUpstreams(r: Reader, v: JValue): void {
   const path = UPSTREAMS_SECTION;
-  if (v.type != JType.Obj) { r.fail(path, "must be an object", v); return; }
-  if (v.keys.length == 0) { r.fail(path, E_NOT_EMPTY, null); return; }
+  if (v.type != JType.Obj) { r.failRule(path, E_OBJECT, v); return; }
+  if (v.keys.length == 0) { r.failRule(path, E_NOT_EMPTY, null); return; }
   const subsets = new Array<string>(0);
   for (let i = 0; i < v.keys.length && !r.failed; i++) {
     const name = v.keys[i];
     const p = join(path, name);
-    if (!isDnsLabel(name)) { r.failText(p, E_DNS_LABEL + ", got " + quote(name)); return; }
+    if (!isDnsLabel(name)) { r.failText(p, ruleText(E_DNS_LABEL) + ", got " + quote(name)); return; }
     const u = v.vals[i];
     if (!r.object(u, p, UPSTREAM_KEYS)) return;
     const addr = r.str(u, "address", p, "");
     if (r.failed) return;
-    if (r.field(u, "address") !== null && !isAddress(addr as string)) { r.fail(join(p, "address"), E_ADDRESS, u.get("address")); return; }
+    if (r.field(u, "address") !== null && !isAddress(addr as string)) { r.failRule(join(p, "address"), E_ADDRESS, u.get("address")); return; }
     const kong = r.str(u, "kong", p, "");
     if (r.failed) return;
-    if (r.field(u, "kong") !== null && !isHostName(kong as string)) { r.fail(join(p, "kong"), E_KONG_UPSTREAM, u.get("kong")); return; }
+    if (r.field(u, "kong") !== null && !isHostName(kong as string)) { r.failRule(join(p, "kong"), E_KONG_UPSTREAM, u.get("kong")); return; }
     const istio = r.obj(u, "istio", p, ISTIO_KEYS);
     if (r.failed) return;
     let subset = name;
@@ -97,23 +97,23 @@ export function checkUpstreams(r: Reader, v: JValue): void {
       const ip = join(p, "istio");
       subset = r.str(istio, "subset", ip, name) as string;
       if (r.failed) return;
-      if (!isDnsLabel(subset)) { r.fail(join(ip, "subset"), E_DNS_LABEL, istio.get("subset")); return; }
+      if (!isDnsLabel(subset)) { r.failRule(join(ip, "subset"), E_DNS_LABEL, istio.get("subset")); return; }
       const labels = r.field(istio, "labels");
       if (labels !== null) {
         const lp = join(ip, "labels");
-        if (labels.type != JType.Obj) { r.fail(lp, "must be an object", labels); return; }
-        if (labels.keys.length == 0) { r.fail(lp, E_NOT_EMPTY, null); return; }
+        if (labels.type != JType.Obj) { r.failRule(lp, E_OBJECT, labels); return; }
+        if (labels.keys.length == 0) { r.failRule(lp, E_NOT_EMPTY, null); return; }
         for (let j = 0; j < labels.keys.length; j++) {
           const k = labels.keys[j];
-          if (!isLabelKey(k)) { r.failText(join(lp, k), E_LABEL_KEY + ", got " + quote(k)); return; }
+          if (!isLabelKey(k)) { r.failText(join(lp, k), ruleText(E_LABEL_KEY) + ", got " + quote(k)); return; }
           const lv = labels.vals[j];
-          if (lv.type != JType.Str) { r.fail(join(lp, k), E_STRING, lv); return; }
-          if (!isLabelPart(lv.s, true)) { r.fail(join(lp, k), E_LABEL_VALUE, lv); return; }
+          if (lv.type != JType.Str) { r.failRule(join(lp, k), E_STRING, lv); return; }
+          if (!isLabelPart(lv.s, true)) { r.failRule(join(lp, k), E_LABEL_VALUE, lv); return; }
         }
       }
     }
     // Two upstreams cannot be one subset: the DestinationRule would hold it twice.
-    if (subsets.includes(subset)) { r.failText(join(p, "istio.subset"), E_UNIQUE + ", got " + quote(subset)); return; }
+    if (subsets.includes(subset)) { r.failText(join(p, "istio.subset"), ruleText(E_UNIQUE) + ", got " + quote(subset)); return; }
     subsets.push(subset);
   }
 }

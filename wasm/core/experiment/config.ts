@@ -1,29 +1,27 @@
-import { asciiLower } from "../text/bytes";
+import { asciiLower, isToken, utf8 } from "../text/bytes";
 // Parsing and validation of `spec.experiment` (the Kong plugin `experiment`'s config
 // and the WasmPlugin `experiment`'s pluginConfig) into ExperimentSettings.
 // Runs once per configuration; everything the hot path needs is precomputed here.
 import { JValue } from "../json/json";
-import { Reader, at, isName, join, quote } from "../config/reader";
+import { Reader, at, isName, join, quote, formatBp } from "../config/reader";
 import {
-  E_UNKNOWN_VARIANT, E_COOKIE_NAME, E_COOKIE_SOURCE, E_HEADER_NAME, E_HOST, E_NAME, E_NOT_EMPTY, E_PATH_PREFIX,
-  E_PERCENT, E_PERCENT_DECIMALS, E_SOURCE, E_STRING, E_UNIQUE, E_WEIGHT_SUM,
+  E_UNKNOWN_VARIANT, E_COOKIE_NAME, E_COOKIE_SOURCE, E_HEADER_NAME, E_HOST, E_NAME, E_NOT_EMPTY,
+  E_PATH_PREFIX, E_PERCENT, E_PERCENT_DECIMALS, E_SOURCE, E_STRING, E_UNIQUE, E_WEIGHT_SUM, Rule, ruleText,
+  E_DURATION, E_RAMP_AFTER, E_RAMP_DOWN, E_SAME_SITE, E_SAME_SITE_NONE, E_TIME, E_TWO_VARIANTS,
+  E_COOKIE_DOMAIN, E_HASH, E_HEADER_OWNED, E_OVERRIDE_HEADER, E_TAGS_HEADER, E_UNLEASH_WEIGHT,
 } from "../config/errors";
-import { isToken, utf8 } from "../text/bytes";
 import { Fact, Needs } from "../request/facts";
 import { fnv1a32 } from "../hash/hash";
 import {
-  CookieSettings, ExperimentSettings, HashMode, REASON_RULE0, Source, SourceKind, Variant, WeightTable, reasonName,
+  CookieSettings, ExperimentSettings, HashMode, REASON_RULE0, Source, SourceKind, Variant, WeightTable, reasonName, GuardSettings,
 } from "./settings";
 import { parseRules, variantIndex } from "../rules/config";
 import { GrowthBookSplit, weightFromBp } from "../hash/growthbook";
 import { UnleashHash } from "../hash/unleash";
-import { E_COOKIE_DOMAIN, E_HASH, E_HEADER_OWNED, E_OVERRIDE_HEADER, E_TAGS_HEADER, E_UNLEASH_WEIGHT } from "../config/errors";
 import { TAGS_HEADER } from "../tagging/tagging";
 import { HmacSha256 } from "../hmac/hmac";
 import { parseDuration, parseRfc3339 } from "../config/time";
-import { formatBp } from "../config/reader";
 import { parseGuard } from "../guard/config";
-import { GuardSettings } from "./settings";
 
 const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope", "rules", "hash", "override", "rollout", "exposeHeader"];
 // A tagging experiment (spec.experiments[i], ../tagging.ts): keyed, scoped and headed by
@@ -65,7 +63,7 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
 
   const name = r.str(obj, "name", path, null);
   if (r.failed) return null;
-  if (!isName(name as string)) { r.fail(join(path, "name"), E_NAME, obj.get("name")); return null; }
+  if (!isName(name as string)) { r.failRule(join(path, "name"), E_NAME, obj.get("name")); return null; }
   s.name = name as string;
   const seed = r.str(obj, "seed", path, "") as string;
   s.seed = seed.length > 0 ? seed : s.name;
@@ -74,10 +72,10 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
 
   const vh = r.str(obj, "variantHeader", path, DEFAULT_VARIANT_HEADER) as string;
   if (r.failed) return null;
-  if (!isToken(vh, 128)) { r.fail(join(path, "variantHeader"), E_HEADER_NAME, obj.get("variantHeader")); return null; }
+  if (!isToken(vh, 128)) { r.failRule(join(path, "variantHeader"), E_HEADER_NAME, obj.get("variantHeader")); return null; }
   s.variantHeader = asciiLower(vh);
   const owned = ownedHeaderRule(s.variantHeader);
-  if (owned !== null) { r.failText(join(path, "variantHeader"), owned + ", got " + quote(s.variantHeader)); return null; }
+  if (owned != 0) { r.failText(join(path, "variantHeader"), ruleText(owned) + ", got " + quote(s.variantHeader)); return null; }
   s.variantHeaderBytes = utf8(s.variantHeader);
 
   const weights = parseVariants(r, obj, path, s, tagging !== null ? TAGGING_VARIANT_KEYS : VARIANT_KEYS);
@@ -95,7 +93,7 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
     if (!unleashWeights(r, r.field(obj, "variants") as JValue, join(path, "variants"))) return null;
     s.unleash = new UnleashHash(s.seed);
   }
-  else { r.fail(join(path, "hash"), E_HASH, obj.get("hash")); return null; }
+  else { r.failRule(join(path, "hash"), E_HASH, obj.get("hash")); return null; }
   const rules = parseRules(r, obj, path, s.variants, s.needs);
   if (r.failed) return null;
   if (rules !== null) {
@@ -127,7 +125,7 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
 function unleashWeights(r: Reader, list: JValue, p: string): bool {
   for (let i = 0; i < list.items.length; i++) {
     const w = list.items[i].get("weight");
-    if (w !== null && <i32>Math.round(w.n * 100) % 10 != 0) { r.fail(join(at(p, i), "weight"), E_UNLEASH_WEIGHT, w); return false; }
+    if (w !== null && <i32>Math.round(w.n * 100) % 10 != 0) { r.failRule(join(at(p, i), "weight"), E_UNLEASH_WEIGHT, w); return false; }
   }
   return true;
 }
@@ -156,10 +154,11 @@ function table(s: ExperimentSettings, fromMs: f64, weightsBp: StaticArray<i32>):
 // removes from clients.
 const OWNED_HEADERS: StaticArray<string> = ["host", "content-length", "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding", "upgrade"];
 
-function ownedHeaderRule(lname: string): string | null {
+// 0 when the header is not owned.
+function ownedHeaderRule(lname: string): Rule {
   if (lname == TAGS_HEADER) return E_TAGS_HEADER;
   for (let i = 0; i < OWNED_HEADERS.length; i++) if (unchecked(OWNED_HEADERS[i]) == lname) return E_HEADER_OWNED;
-  return null;
+  return 0;
 }
 
 function parseOverride(r: Reader, obj: JValue, path: string, s: ExperimentSettings): void {
@@ -168,13 +167,13 @@ function parseOverride(r: Reader, obj: JValue, path: string, s: ExperimentSettin
   if (o === null) return;
   const header = r.str(o, "header", p, "x-tandem-force") as string;
   if (r.failed) return;
-  if (!isToken(header, 128)) { r.fail(join(p, "header"), E_HEADER_NAME, o.get("header")); return; }
+  if (!isToken(header, 128)) { r.failRule(join(p, "header"), E_HEADER_NAME, o.get("header")); return; }
   const secret = r.str(o, "secret", p, null) as string;
   if (r.failed) return;
   if (String.UTF8.byteLength(secret) < MIN_SECRET_BYTES) { r.failText(join(p, "secret"), "must be at least " + MIN_SECRET_BYTES.toString() + " bytes, got " + String.UTF8.byteLength(secret).toString()); return; }
   const lname = asciiLower(header);
   const owned = lname == s.variantHeader ? E_OVERRIDE_HEADER : ownedHeaderRule(lname);
-  if (owned !== null) { r.failText(join(p, "header"), owned + ", got " + quote(lname)); return; }
+  if (owned != 0) { r.failText(join(p, "header"), ruleText(owned) + ", got " + quote(lname)); return; }
   s.overrideHeader = lname;
   s.overrideHeaderBytes = utf8(s.overrideHeader);
   s.overrideSlot = s.needs.add(Fact.Header, s.overrideHeader);
@@ -192,20 +191,20 @@ function parseRollout(r: Reader, obj: JValue, path: string, s: ExperimentSetting
   const o = r.obj(obj, "rollout", path, ROLLOUT_KEYS);
   if (o === null) { s.tables = [table(s, -Infinity, weights)]; return; }
   const vs = s.variants;
-  if (vs.length < 2) { r.failText(p, "needs at least 2 variants"); return; }
+  if (vs.length < 2) { r.failText(p, ruleText(E_TWO_VARIANTS)); return; }
   const vname = r.str(o, "variant", p, vs[vs.length - 1].name) as string;
   if (r.failed) return;
   const rv = variantIndex(vs, vname);
-  if (rv < 0) { r.fail(join(p, "variant"), E_UNKNOWN_VARIANT, o.get("variant")); return; }
+  if (rv < 0) { r.failRule(join(p, "variant"), E_UNKNOWN_VARIANT, o.get("variant")); return; }
   const base = rv == 0 ? 1 : 0;
   const startText = r.str(o, "start", p, null) as string;
   if (r.failed) return;
   const start = parseRfc3339(startText);
-  if (isNaN(start)) { r.fail(join(p, "start"), "must be an RFC 3339 time like 2026-11-27T10:00:00Z", o.get("start")); return; }
+  if (isNaN(start)) { r.failRule(join(p, "start"), E_TIME, o.get("start")); return; }
   const steps = r.arr(o, "steps", p, true);
   if (steps === null) return;
   const sp = join(p, "steps");
-  if (steps.items.length == 0) { r.fail(sp, E_NOT_EMPTY, null); return; }
+  if (steps.items.length == 0) { r.failRule(sp, E_NOT_EMPTY, null); return; }
   if (steps.items.length > MAX_STEPS) { r.failText(sp, "must have at most " + MAX_STEPS.toString() + " steps"); return; }
   const tables = new StaticArray<WeightTable>(steps.items.length + 1);
   // before the first step the rollout variant has no users
@@ -219,16 +218,16 @@ function parseRollout(r: Reader, obj: JValue, path: string, s: ExperimentSetting
     if (!r.object(st, ip, STEP_KEYS)) return;
     const w = r.num(st, "weight", ip, 0, true);
     if (r.failed) return;
-    if (!(w >= 0 && w <= 100)) { r.fail(join(ip, "weight"), E_PERCENT, st.get("weight")); return; }
+    if (!(w >= 0 && w <= 100)) { r.failRule(join(ip, "weight"), E_PERCENT, st.get("weight")); return; }
     const bp = <i32>Math.round(w * 100);
-    if (Math.abs(w * 100 - <f64>bp) > 1e-6) { r.fail(join(ip, "weight"), E_PERCENT_DECIMALS, st.get("weight")); return; }
-    if (s.hash == HashMode.Unleash && bp % 10 != 0) { r.fail(join(ip, "weight"), E_UNLEASH_WEIGHT, st.get("weight")); return; }
-    if (bp < lastBp) { r.fail(join(ip, "weight"), "must not be below the previous step's (ramps only go up)", st.get("weight")); return; }
+    if (Math.abs(w * 100 - <f64>bp) > 1e-6) { r.failRule(join(ip, "weight"), E_PERCENT_DECIMALS, st.get("weight")); return; }
+    if (s.hash == HashMode.Unleash && bp % 10 != 0) { r.failRule(join(ip, "weight"), E_UNLEASH_WEIGHT, st.get("weight")); return; }
+    if (bp < lastBp) { r.failRule(join(ip, "weight"), E_RAMP_DOWN, st.get("weight")); return; }
     const afterText = r.str(st, "after", ip, null) as string;
     if (r.failed) return;
     const after = parseDuration(afterText);
-    if (after < 0) { r.fail(join(ip, "after"), "must be a duration like 0m, 90s, 30m, 2h, 1d", st.get("after")); return; }
-    if (after <= lastAfter) { r.fail(join(ip, "after"), "must be later than the previous step's", st.get("after")); return; }
+    if (after < 0) { r.failRule(join(ip, "after"), E_DURATION, st.get("after")); return; }
+    if (after <= lastAfter) { r.failRule(join(ip, "after"), E_RAMP_AFTER, st.get("after")); return; }
     const ws = stepWeights(weights, rv, base, bp);
     if (ws[base] < 0) {
       r.failText(join(ip, "weight"), "leaves variant " + vs[base].name + " a negative weight (" + formatBp(ws[base]) + "), got " + formatBp(bp));
@@ -269,7 +268,7 @@ function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettin
   const vp = join(path, "variants");
   const arr = r.arr(obj, "variants", path, true);
   if (arr === null) return NO_WEIGHTS;
-  if (arr.items.length == 0) { r.fail(vp, E_NOT_EMPTY, null); return NO_WEIGHTS; }
+  if (arr.items.length == 0) { r.failRule(vp, E_NOT_EMPTY, null); return NO_WEIGHTS; }
   if (arr.items.length > MAX_VARIANTS) { r.failText(vp, "must have at most " + MAX_VARIANTS.toString() + " variants, got " + arr.items.length.toString()); return NO_WEIGHTS; }
   const list = new StaticArray<Variant>(arr.items.length);
   const weights = new StaticArray<i32>(arr.items.length);
@@ -280,15 +279,15 @@ function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettin
     if (!r.object(item, p, keys)) return NO_WEIGHTS;
     const name = r.str(item, "name", p, null);
     if (r.failed) return NO_WEIGHTS;
-    if (!isName(name as string)) { r.fail(join(p, "name"), E_NAME, item.get("name")); return NO_WEIGHTS; }
+    if (!isName(name as string)) { r.failRule(join(p, "name"), E_NAME, item.get("name")); return NO_WEIGHTS; }
     for (let j = 0; j < i; j++) {
-      if (list[j].name == name) { r.fail(join(p, "name"), E_UNIQUE, item.get("name")); return NO_WEIGHTS; }
+      if (list[j].name == name) { r.failRule(join(p, "name"), E_UNIQUE, item.get("name")); return NO_WEIGHTS; }
     }
     const w = r.num(item, "weight", p, 0, true);
     if (r.failed) return NO_WEIGHTS;
-    if (!(w >= 0 && w <= 100)) { r.fail(join(p, "weight"), E_PERCENT, item.get("weight")); return NO_WEIGHTS; }
+    if (!(w >= 0 && w <= 100)) { r.failRule(join(p, "weight"), E_PERCENT, item.get("weight")); return NO_WEIGHTS; }
     const bp = Math.round(w * 100);
-    if (Math.abs(w * 100 - bp) > 1e-6) { r.fail(join(p, "weight"), E_PERCENT_DECIMALS, item.get("weight")); return NO_WEIGHTS; }
+    if (Math.abs(w * 100 - bp) > 1e-6) { r.failRule(join(p, "weight"), E_PERCENT_DECIMALS, item.get("weight")); return NO_WEIGHTS; }
     const up = r.str(item, "upstream", p, "") as string;
     if (r.failed) return NO_WEIGHTS;
     const variant = new Variant(name as string, <i32>bp, up);
@@ -297,7 +296,7 @@ function parseVariants(r: Reader, obj: JValue, path: string, s: ExperimentSettin
     list[i] = variant;
   }
   if (sum != TOTAL_BP) {
-    r.failText(vp, E_WEIGHT_SUM + ", got " + formatBp(sum));
+    r.failText(vp, ruleText(E_WEIGHT_SUM) + ", got " + formatBp(sum));
     return NO_WEIGHTS;
   }
   s.variants = list;
@@ -348,16 +347,16 @@ function parseStickiness(r: Reader, obj: JValue, path: string, s: ExperimentSett
     sources.push(new Source(SourceKind.Cookie, DEFAULT_COOKIE));
   } else {
     const p = join(sp, "sources");
-    if (srcArr.items.length == 0) { r.fail(p, E_NOT_EMPTY, null); return; }
+    if (srcArr.items.length == 0) { r.failRule(p, E_NOT_EMPTY, null); return; }
     if (srcArr.items.length > MAX_SOURCES) { r.failText(p, "must have at most " + MAX_SOURCES.toString() + " entries, got " + srcArr.items.length.toString()); return; }
     for (let i = 0; i < srcArr.items.length; i++) {
       const item = srcArr.items[i];
       const ip = at(p, i);
-      if (item.type != 3) { r.fail(ip, E_STRING, item); return; }
+      if (item.type != 3) { r.failRule(ip, E_STRING, item); return; }
       const src = parseSource(item.s);
-      if (src === null) { r.fail(ip, E_SOURCE, item); return; }
+      if (src === null) { r.failRule(ip, E_SOURCE, item); return; }
       for (let j = 0; j < sources.length; j++) {
-        if (sources[j].kind == src.kind && sources[j].name == src.name) { r.fail(ip, E_UNIQUE, item); return; }
+        if (sources[j].kind == src.kind && sources[j].name == src.name) { r.failRule(ip, E_UNIQUE, item); return; }
       }
       sources.push(src);
     }
@@ -377,7 +376,7 @@ function parseStickiness(r: Reader, obj: JValue, path: string, s: ExperimentSett
     for (let j = 0; j < sources.length; j++) {
       if (sources[j].kind == SourceKind.Cookie && sources[j].name == cookie.name) listed = true;
     }
-    if (!listed) { r.fail(join(sp, "cookie.name"), E_COOKIE_SOURCE, nameValue(cookie.name)); return; }
+    if (!listed) { r.failRule(join(sp, "cookie.name"), E_COOKIE_SOURCE, nameValue(cookie.name)); return; }
   }
   s.cookie = cookie;
   for (let i = 0; i < sources.length; i++) {
@@ -420,21 +419,21 @@ function isQueryName(s: string): bool {
 function parseCookie(r: Reader, o: JValue, p: string): CookieSettings | null {
   const name = r.str(o, "name", p, DEFAULT_COOKIE) as string;
   if (r.failed) return null;
-  if (!isToken(name, 128)) { r.fail(join(p, "name"), E_COOKIE_NAME, o.get("name")); return null; }
+  if (!isToken(name, 128)) { r.failRule(join(p, "name"), E_COOKIE_NAME, o.get("name")); return null; }
   const c = new CookieSettings(name);
   c.maxAge = r.int(o, "maxAgeSeconds", p, DEFAULT_MAX_AGE, 0, 400 * 86400); // RFC 6265bis caps at 400 days
   c.path = r.str(o, "path", p, "/") as string;
   if (r.failed) return null;
-  if (!c.path.startsWith("/") || !isCookieAttr(c.path)) { r.fail(join(p, "path"), E_PATH_PREFIX, o.get("path")); return null; }
+  if (!c.path.startsWith("/") || !isCookieAttr(c.path)) { r.failRule(join(p, "path"), E_PATH_PREFIX, o.get("path")); return null; }
   c.domain = r.str(o, "domain", p, "") as string;
   if (r.failed) return null;
-  if (c.domain.length > 0 && !isCookieDomain(c.domain)) { r.fail(join(p, "domain"), E_COOKIE_DOMAIN, o.get("domain")); return null; }
+  if (c.domain.length > 0 && !isCookieDomain(c.domain)) { r.failRule(join(p, "domain"), E_COOKIE_DOMAIN, o.get("domain")); return null; }
   c.secure = r.bool(o, "secure", p, false);
   c.httpOnly = r.bool(o, "httpOnly", p, true);
   const ss = r.str(o, "sameSite", p, "Lax") as string;
   if (r.failed) return null;
-  if (ss != "Lax" && ss != "Strict" && ss != "None") { r.fail(join(p, "sameSite"), "must be one of Lax, Strict, None", o.get("sameSite")); return null; }
-  if (ss == "None" && !c.secure) { r.fail(join(p, "sameSite"), "None requires secure: true (browsers drop the cookie otherwise)", o.get("sameSite")); return null; }
+  if (ss != "Lax" && ss != "Strict" && ss != "None") { r.failRule(join(p, "sameSite"), E_SAME_SITE, o.get("sameSite")); return null; }
+  if (ss == "None" && !c.secure) { r.failRule(join(p, "sameSite"), E_SAME_SITE_NONE, o.get("sameSite")); return null; }
   c.sameSite = ss;
   c.build();
   return c;
@@ -488,16 +487,16 @@ function scopeList(r: Reader, sc: JValue, key: string, p: string, kind: ScopeLis
   const arr = r.arr(sc, key, p, false);
   if (arr === null) return null;
   const lp = join(p, key);
-  if (arr.items.length == 0) { r.fail(lp, E_NOT_EMPTY, null); return null; }
+  if (arr.items.length == 0) { r.failRule(lp, E_NOT_EMPTY, null); return null; }
   const out = new StaticArray<StaticArray<u8>>(arr.items.length);
   for (let i = 0; i < arr.items.length; i++) {
     const h = arr.items[i];
-    if (h.type != 3) { r.fail(at(lp, i), E_STRING, h); return null; }
+    if (h.type != 3) { r.failRule(at(lp, i), E_STRING, h); return null; }
     if (kind == ScopeList.Hosts) {
-      if (!isHostName(h.s)) { r.fail(at(lp, i), E_HOST, h); return null; }
+      if (!isHostName(h.s)) { r.failRule(at(lp, i), E_HOST, h); return null; }
       out[i] = utf8(asciiLower(h.s));
     } else {
-      if (!h.s.startsWith("/")) { r.fail(at(lp, i), E_PATH_PREFIX, h); return null; }
+      if (!h.s.startsWith("/")) { r.failRule(at(lp, i), E_PATH_PREFIX, h); return null; }
       out[i] = utf8(h.s);
     }
   }

@@ -4,7 +4,7 @@
 // control header signed like the QA override: one language, one set of messages.
 import { JType, JValue } from "../json/json";
 import { Reader, at, isName, join, quote } from "../config/reader";
-import { E_ARRAY, E_HEADER_NAME, E_NAME, E_PERCENT, E_PERCENT_DECIMALS, E_UNIQUE, E_UNKNOWN_VARIANT } from "../config/errors";
+import { E_ARRAY, E_HEADER_NAME, E_NAME, E_PERCENT, E_PERCENT_DECIMALS, E_UNIQUE, E_UNKNOWN_VARIANT, ruleText, E_REQUIRED } from "../config/errors";
 import { asciiLower, isToken, utf8 } from "../text/bytes";
 import { Fact } from "../request/facts";
 import { fnv1a32 } from "../hash/hash";
@@ -17,7 +17,7 @@ import { FallbackSettings } from "../breaker/settings";
 import { ExperimentSettings, Source, SourceKind } from "../experiment/settings";
 import { BP_ALL, BY_REQUEST, BY_USER, Fault, FaultSettings, MAX_DELAY_MS, MAX_FAULTS, SCOPE_GATEWAY, SCOPE_UPSTREAM } from "./settings";
 import {
-  E_FAULT_ACTION, E_FAULT_BY, E_FAULT_BY_USER, E_FAULT_END, E_FAULT_NEEDS_EXPERIMENT, E_FAULT_SCOPE, E_FAULT_SECRET, E_FAULT_TIME, E_FAULT_UPSTREAM,
+  E_FAULT_ACTION, E_FAULT_BY, E_FAULT_BY_USER, E_FAULT_END, E_FAULT_NEEDS_EXPERIMENT, E_FAULT_SCOPE, E_FAULT_SECRET, E_FAULT_TIME, E_FAULT_UPSTREAM, E_FAULT_HEADER_OWNED, E_FAULT_HEADER_VARIANT,
 } from "./errors";
 
 export const FAULTS_SECTION = "faults";
@@ -34,7 +34,7 @@ const OWNED: StaticArray<string> = ["host", "content-length", "connection", "kee
 // `list`: the spec.faults value; `es`: the policy's experiment (variants, stickiness),
 // null without one; `hasBreaker`: the policy has a circuitBreaker (scope: upstream feeds it).
 export function parseFaults(r: Reader, list: JValue, path: string, es: ExperimentSettings | null, hasBreaker: bool): FaultSettings | null {
-  if (list.type != JType.Arr) { r.fail(path, E_ARRAY, list); return null; }
+  if (list.type != JType.Arr) { r.failRule(path, E_ARRAY, list); return null; }
   if (list.items.length > MAX_FAULTS) { r.failText(path, "must have at most " + MAX_FAULTS.toString() + " faults, got " + list.items.length.toString()); return null; }
   const s = new FaultSettings();
   const faults = new StaticArray<Fault>(list.items.length);
@@ -46,7 +46,7 @@ export function parseFaults(r: Reader, list: JValue, path: string, es: Experimen
     const f = parseFault(r, list.items[i], p, i, s, es, hasBreaker);
     if (f === null) return null;
     for (let j = 0; j < i; j++) {
-      if (faults[j].name == f.name) { r.fail(join(p, "name"), E_UNIQUE, list.items[i].get("name")); return null; }
+      if (faults[j].name == f.name) { r.failRule(join(p, "name"), E_UNIQUE, list.items[i].get("name")); return null; }
     }
     faults[i] = f;
     if (f.by == BY_USER) byUser = true;
@@ -66,7 +66,7 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
   const f = new Fault();
   const name = r.str(v, "name", p, "fault-" + i.toString()) as string;
   if (r.failed) return null;
-  if (!isName(name)) { r.fail(join(p, "name"), E_NAME, v.get("name")); return null; }
+  if (!isName(name)) { r.failRule(join(p, "name"), E_NAME, v.get("name")); return null; }
   f.name = name;
   const dn = utf8(name + "/delay");
   const an = utf8(name + "/abort");
@@ -82,9 +82,9 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
   const variant = r.str(v, "variant", p, "") as string;
   if (r.failed) return null;
   if (variant.length > 0) {
-    if (es === null) { r.failText(join(p, "variant"), E_FAULT_NEEDS_EXPERIMENT); return null; }
+    if (es === null) { r.failText(join(p, "variant"), ruleText(E_FAULT_NEEDS_EXPERIMENT)); return null; }
     f.variant = variantIndex(es.variants, variant);
-    if (f.variant < 0) { r.fail(join(p, "variant"), E_UNKNOWN_VARIANT, v.get("variant")); return null; }
+    if (f.variant < 0) { r.failRule(join(p, "variant"), E_UNKNOWN_VARIANT, v.get("variant")); return null; }
     f.variantBytes = utf8(variant);
     // The experiment (it runs first on both gateways) wrote the variant it chose here,
     // after removing every client copy.
@@ -96,7 +96,7 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
     const dp = join(p, "delay");
     f.delayMs = <i32>r.int(delay, "fixedMs", dp, -1, 0, MAX_DELAY_MS);
     if (r.failed) return null;
-    if (f.delayMs < 0) { r.fail(join(dp, "fixedMs"), "is required", null); return null; }
+    if (f.delayMs < 0) { r.failRule(join(dp, "fixedMs"), E_REQUIRED, null); return null; }
     f.delayBp = percentBp(r, delay, dp);
     if (r.failed) return null;
   }
@@ -104,7 +104,7 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
   if (r.failed) return null;
   if (abort !== null) {
     const ap = join(p, "abort");
-    if (r.field(abort, "status") === null) { r.fail(join(ap, "status"), "is required", null); return null; }
+    if (r.field(abort, "status") === null) { r.failRule(join(ap, "status"), E_REQUIRED, null); return null; }
     f.abortStatus = <i32>r.int(abort, "status", ap, 0, 200, 599);
     if (r.failed) return null;
     const reply = new FallbackSettings();
@@ -118,27 +118,27 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
   if (r.failed) return null;
   if (by == "request") f.by = BY_REQUEST;
   else if (by == "user") {
-    if (es === null) { r.failText(join(p, "by"), E_FAULT_BY_USER); return null; }
+    if (es === null) { r.failText(join(p, "by"), ruleText(E_FAULT_BY_USER)); return null; }
     f.by = BY_USER;
-  } else { r.fail(join(p, "by"), E_FAULT_BY, v.get("by")); return null; }
+  } else { r.failRule(join(p, "by"), E_FAULT_BY, v.get("by")); return null; }
   const scope = r.str(v, "scope", p, "gateway") as string;
   if (r.failed) return null;
   if (scope == "gateway") f.scope = SCOPE_GATEWAY;
   else if (scope == "upstream") {
-    if (!hasBreaker && (es === null || es.guards.length == 0)) { r.failText(join(p, "scope"), E_FAULT_UPSTREAM); return null; }
+    if (!hasBreaker && (es === null || es.guards.length == 0)) { r.failText(join(p, "scope"), ruleText(E_FAULT_UPSTREAM)); return null; }
     f.scope = SCOPE_UPSTREAM;
     s.upstream = true;
-  } else { r.fail(join(p, "scope"), E_FAULT_SCOPE, v.get("scope")); return null; }
+  } else { r.failRule(join(p, "scope"), E_FAULT_SCOPE, v.get("scope")); return null; }
   parseControl(r, v, p, f, s, es);
   if (r.failed) return null;
-  if (delay === null && abort === null && f.controlSlot < 0) { r.failText(p, E_FAULT_ACTION); return null; }
+  if (delay === null && abort === null && f.controlSlot < 0) { r.failText(p, ruleText(E_FAULT_ACTION)); return null; }
   f.maxActive = <i32>r.int(v, "maxActive", p, 0, 1, MAX_ACTIVE);
   if (r.failed) return null;
   f.startMs = time(r, v, "start", p, -Infinity);
   if (r.failed) return null;
   f.endMs = time(r, v, "end", p, Infinity);
   if (r.failed) return null;
-  if (f.endMs <= f.startMs) { r.fail(join(p, "end"), E_FAULT_END, v.get("end")); return null; }
+  if (f.endMs <= f.startMs) { r.failRule(join(p, "end"), E_FAULT_END, v.get("end")); return null; }
   if (f.startMs != -Infinity || f.endMs != Infinity) s.clock = true;
   return f;
 }
@@ -147,9 +147,9 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
 function percentBp(r: Reader, o: JValue, p: string): i32 {
   const w = r.num(o, "percent", p, 0, true);
   if (r.failed) return 0;
-  if (!(w >= 0 && w <= 100)) { r.fail(join(p, "percent"), E_PERCENT, o.get("percent")); return 0; }
+  if (!(w >= 0 && w <= 100)) { r.failRule(join(p, "percent"), E_PERCENT, o.get("percent")); return 0; }
   const bp = Math.round(w * 100);
-  if (Math.abs(w * 100 - bp) > 1e-6) { r.fail(join(p, "percent"), E_PERCENT_DECIMALS, o.get("percent")); return 0; }
+  if (Math.abs(w * 100 - bp) > 1e-6) { r.failRule(join(p, "percent"), E_PERCENT_DECIMALS, o.get("percent")); return 0; }
   return min(<i32>bp, BP_ALL);
 }
 
@@ -157,7 +157,7 @@ function time(r: Reader, v: JValue, key: string, p: string, def: f64): f64 {
   const t = r.str(v, key, p, "") as string;
   if (r.failed || t.length == 0) return def;
   const ms = parseRfc3339(t);
-  if (isNaN(ms)) { r.fail(join(p, key), E_FAULT_TIME, v.get(key)); return def; }
+  if (isNaN(ms)) { r.failRule(join(p, key), E_FAULT_TIME, v.get(key)); return def; }
   return ms;
 }
 
@@ -168,19 +168,19 @@ function parseControl(r: Reader, v: JValue, p: string, f: Fault, s: FaultSetting
   const cp = join(p, "control");
   const header = r.str(o, "header", cp, DEFAULT_CONTROL_HEADER) as string;
   if (r.failed) return;
-  if (!isToken(header, 128)) { r.fail(join(cp, "header"), E_HEADER_NAME, o.get("header")); return; }
+  if (!isToken(header, 128)) { r.failRule(join(cp, "header"), E_HEADER_NAME, o.get("header")); return; }
   const lname = asciiLower(header);
   for (let i = 0; i < OWNED.length; i++) {
-    if (OWNED[i] == lname) { r.failText(join(cp, "header"), "must not be a header the gateways own or tandem writes, got " + quote(lname)); return; }
+    if (OWNED[i] == lname) { r.failText(join(cp, "header"), ruleText(E_FAULT_HEADER_OWNED) + ", got " + quote(lname)); return; }
   }
   if (es !== null && (lname == es.variantHeader || lname == es.overrideHeader)) {
-    r.failText(join(cp, "header"), "must differ from the experiment's variantHeader and override.header, got " + quote(lname));
+    r.failText(join(cp, "header"), ruleText(E_FAULT_HEADER_VARIANT) + ", got " + quote(lname));
     return;
   }
   const secret = r.str(o, "secret", cp, null) as string;
   if (r.failed) return;
   const n = String.UTF8.byteLength(secret);
-  if (n < MIN_SECRET_BYTES) { r.failText(join(cp, "secret"), E_FAULT_SECRET + ", got " + n.toString()); return; }
+  if (n < MIN_SECRET_BYTES) { r.failText(join(cp, "secret"), ruleText(E_FAULT_SECRET) + ", got " + n.toString()); return; }
   f.controlHeader = utf8(lname);
   f.controlSlot = s.needs.add(Fact.Header, lname);
   f.hmac = HmacSha256.fromString(secret);

@@ -9,7 +9,7 @@
 //            mode, to }
 import { JValue } from "../json/json";
 import { Reader, join } from "../config/reader";
-import { E_GUARD_TO, E_UNKNOWN_VARIANT } from "../config/errors";
+import { E_GUARD_TO, E_UNKNOWN_VARIANT, ruleText } from "../config/errors";
 import { parseFields } from "../breaker/config";
 import { KeyKind } from "../breaker/settings";
 import { GuardSettings, Variant } from "../experiment/settings";
@@ -30,11 +30,11 @@ export function parseGuard(r: Reader, v: JValue, path: string, vi: i32, variants
   if (r.failed) return null;
   let to = -1;
   for (let i = 0; i < variants.length; i++) if (variants[i].name == toName) to = i;
-  if (to < 0) { r.fail(join(path, "to"), E_UNKNOWN_VARIANT, v.get("to")); return null; }
+  if (to < 0) { r.failRule(join(path, "to"), E_UNKNOWN_VARIANT, v.get("to")); return null; }
   if (to == vi || guarded[to]) {
     const shown = v.get("to");
-    if (shown !== null) r.fail(join(path, "to"), E_GUARD_TO, shown);
-    else r.failText(join(path, "to"), E_GUARD_TO + ", got the default " + toName + " (the first variant)");
+    if (shown !== null) r.failRule(join(path, "to"), E_GUARD_TO, shown);
+    else r.failText(join(path, "to"), ruleText(E_GUARD_TO) + ", got the default " + toName + " (the first variant)");
     return null;
   }
   return new GuardSettings(b, vi, to);

@@ -1,3 +1,5 @@
+import { E_JSON_ARRAY_NEXT, E_JSON_COLON, E_JSON_CONTROL, E_JSON_END, E_JSON_ESCAPE, E_JSON_KEY, E_JSON_NUMBER, E_JSON_OBJECT_NEXT, E_JSON_TRAILING, E_JSON_UNTERMINATED, E_JSON_U_ESCAPE } from "./errors";
+import { Rule, ruleText } from "../text/rule-bytes";
 // A strict JSON parser (RFC 8259) for configuration, run at configure time only.
 // Why our own: a filter that aborts on bad input calls proc_exit, which kills the
 // Envoy VM; this parser never aborts, it reports the byte position of the first error.
@@ -58,6 +60,11 @@ class Parser {
     return null;
   }
 
+  failRule(rule: Rule): JValue | null {
+    if (this.error.length == 0) this.fail(ruleText(rule));
+    return null;
+  }
+
   ws(): void {
     const s = this.src;
     while (this.pos < s.length) {
@@ -73,7 +80,7 @@ class Parser {
       return this.fail("nesting deeper than " + this.maxDepth.toString());
     }
     this.ws();
-    if (this.pos >= this.src.length) return this.fail("unexpected end of input");
+    if (this.pos >= this.src.length) return this.failRule(E_JSON_END);
     const c = this.src.charCodeAt(this.pos);
     if (c == 0x7b) return this.object(depth);
     if (c == 0x5b) return this.array(depth);
@@ -100,12 +107,12 @@ class Parser {
     if (this.pos < this.src.length && this.src.charCodeAt(this.pos) == 0x7d) { this.pos++; return v; }
     while (true) {
       this.ws();
-      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x22) return this.fail("expected a string key");
+      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x22) return this.failRule(E_JSON_KEY);
       const k = this.string();
       if (k === null) return null;
       if (v.get(k) !== null) return this.fail("duplicate key \"" + k + "\"");
       this.ws();
-      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x3a) return this.fail("expected ':'");
+      if (this.pos >= this.src.length || this.src.charCodeAt(this.pos) != 0x3a) return this.failRule(E_JSON_COLON);
       this.pos++;
       const d = this.policyDoc && depth == 1 && this.segs.length == 1 && this.segs[0] == "spec" ? sectionDepth(k) : depth + 1;
       this.segs.push(k);
@@ -115,13 +122,13 @@ class Parser {
       v.keys.push(k);
       v.vals.push(item);
       this.ws();
-      if (this.pos >= this.src.length) return this.fail("unexpected end of input");
+      if (this.pos >= this.src.length) return this.failRule(E_JSON_END);
       const c = this.src.charCodeAt(this.pos);
       this.pos++;
       if (c == 0x2c) continue;
       if (c == 0x7d) return v;
       this.pos--;
-      return this.fail("expected ',' or '}'");
+      return this.failRule(E_JSON_OBJECT_NEXT);
     }
   }
 
@@ -138,13 +145,13 @@ class Parser {
       this.segs.pop();
       v.items.push(item);
       this.ws();
-      if (this.pos >= this.src.length) return this.fail("unexpected end of input");
+      if (this.pos >= this.src.length) return this.failRule(E_JSON_END);
       const c = this.src.charCodeAt(this.pos);
       this.pos++;
       if (c == 0x2c) continue;
       if (c == 0x5d) return v;
       this.pos--;
-      return this.fail("expected ',' or ']'");
+      return this.failRule(E_JSON_ARRAY_NEXT);
     }
   }
 
@@ -152,20 +159,20 @@ class Parser {
     const s = this.src;
     const start = this.pos;
     if (s.charCodeAt(this.pos) == 0x2d) this.pos++;
-    if (this.pos >= s.length) return this.fail("bad number");
+    if (this.pos >= s.length) return this.failRule(E_JSON_NUMBER);
     let c = s.charCodeAt(this.pos);
     if (c == 0x30) this.pos++;
     else if (c >= 0x31 && c <= 0x39) { while (this.pos < s.length && isDigit(s.charCodeAt(this.pos))) this.pos++; }
-    else return this.fail("bad number");
+    else return this.failRule(E_JSON_NUMBER);
     if (this.pos < s.length && s.charCodeAt(this.pos) == 0x2e) {
       this.pos++;
-      if (this.pos >= s.length || !isDigit(s.charCodeAt(this.pos))) return this.fail("bad number");
+      if (this.pos >= s.length || !isDigit(s.charCodeAt(this.pos))) return this.failRule(E_JSON_NUMBER);
       while (this.pos < s.length && isDigit(s.charCodeAt(this.pos))) this.pos++;
     }
     if (this.pos < s.length && (s.charCodeAt(this.pos) | 0x20) == 0x65) {
       this.pos++;
       if (this.pos < s.length && (s.charCodeAt(this.pos) == 0x2b || s.charCodeAt(this.pos) == 0x2d)) this.pos++;
-      if (this.pos >= s.length || !isDigit(s.charCodeAt(this.pos))) return this.fail("bad number");
+      if (this.pos >= s.length || !isDigit(s.charCodeAt(this.pos))) return this.failRule(E_JSON_NUMBER);
       while (this.pos < s.length && isDigit(s.charCodeAt(this.pos))) this.pos++;
     }
     const v = new JValue();
@@ -181,18 +188,18 @@ class Parser {
     let out = "";
     let runStart = this.pos;
     while (true) {
-      if (this.pos >= s.length) { this.fail("unterminated string"); return null; }
+      if (this.pos >= s.length) { this.failRule(E_JSON_UNTERMINATED); return null; }
       const c = s.charCodeAt(this.pos);
       if (c == 0x22) {
         out += s.substring(runStart, this.pos);
         this.pos++;
         return out;
       }
-      if (c < 0x20) { this.fail("control character in string"); return null; }
+      if (c < 0x20) { this.failRule(E_JSON_CONTROL); return null; }
       if (c == 0x5c) {
         out += s.substring(runStart, this.pos);
         this.pos++;
-        if (this.pos >= s.length) { this.fail("unterminated string"); return null; }
+        if (this.pos >= s.length) { this.failRule(E_JSON_UNTERMINATED); return null; }
         const e = s.charCodeAt(this.pos);
         this.pos++;
         if (e == 0x22) out += "\"";
@@ -204,16 +211,16 @@ class Parser {
         else if (e == 0x72) out += "\r";
         else if (e == 0x74) out += "\t";
         else if (e == 0x75) {
-          if (this.pos + 4 > s.length) { this.fail("bad \\u escape"); return null; }
+          if (this.pos + 4 > s.length) { this.failRule(E_JSON_U_ESCAPE); return null; }
           let code = 0;
           for (let i = 0; i < 4; i++) {
             const h = hexVal(s.charCodeAt(this.pos + i));
-            if (h < 0) { this.fail("bad \\u escape"); return null; }
+            if (h < 0) { this.failRule(E_JSON_U_ESCAPE); return null; }
             code = (code << 4) | h;
           }
           this.pos += 4;
           out += String.fromCharCode(code);
-        } else { this.pos--; this.fail("bad escape"); return null; }
+        } else { this.pos--; this.failRule(E_JSON_ESCAPE); return null; }
         runStart = this.pos;
         continue;
       }
@@ -283,7 +290,7 @@ export function parseJson(src: string, policyDoc: bool = false): JsonResult {
   const v = p.value(0);
   if (v !== null) {
     p.ws();
-    if (p.pos < src.length) p.fail("unexpected data after the document");
+    if (p.pos < src.length) p.failRule(E_JSON_TRAILING);
     else r.value = v;
   }
   if (r.value === null) {

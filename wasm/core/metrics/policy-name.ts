@@ -12,6 +12,6 @@ export { POLICY_FIELD };
 export function readPolicyName(r: Reader, obj: JValue): string {
   const name = r.str(obj, POLICY_FIELD, "", NO_POLICY);
   if (r.failed || name === null) return NO_POLICY;
-  if (!isName(name)) { r.fail(POLICY_FIELD, E_NAME, obj.get(POLICY_FIELD)); return NO_POLICY; }
+  if (!isName(name)) { r.failRule(POLICY_FIELD, E_NAME, obj.get(POLICY_FIELD)); return NO_POLICY; }
   return name;
 }

@@ -4,6 +4,8 @@
 // which overflows (an abort) near 300 levels; 100 keeps the core's callers room.
 import { CodeSet, shorthand } from "./charclass";
 import { decodeAt, decodedLen, encodeTo } from "./utf8";
+import { E_RE_ANCHORS, E_RE_BACKREF, E_RE_CLASS_RANGE, E_RE_DEPTH, E_RE_ESCAPE, E_RE_GROUP_NAME, E_RE_GROUP_SYNTAX, E_RE_INLINE_FLAGS, E_RE_LOOKAROUND, E_RE_MISSING_BRACKET, E_RE_MISSING_CLOSE, E_RE_NOTHING_TO_REPEAT, E_RE_POSIX_CLASS, E_RE_REPEAT_COUNT, E_RE_REPEAT_RANGE, E_RE_REPEAT_REPEAT, E_RE_TRAILING_BACKSLASH, E_RE_UNEXPECTED_CLOSE, E_RE_UNICODE_CLASS, E_RE_UTF8, E_RE_WORD_BOUNDARY, E_RE_X_ESCAPE } from "./errors";
+import { Rule, ruleText } from "../text/rule-bytes";
 
 export const MAX_REPEAT: i32 = 1000;   // RE2's limit for {m,n}
 const MAX_DEPTH: i32 = 100;             // group nesting (RE2 allows 1000; see above)
@@ -54,12 +56,17 @@ export class Parser {
   parse(): Node | null {
     const root = this.alt();
     if (root === null) return null;
-    if (this.i < this.n) return this.fail("unbalanced parenthesis: unexpected )", this.i);
+    if (this.i < this.n) return this.failRule(E_RE_UNEXPECTED_CLOSE, this.i);
     return root;
   }
 
   private fail(msg: string, at: i32): Node | null {
     if (this.errorAt < 0) { this.error = msg; this.errorAt = at; }
+    return null;
+  }
+
+  private failRule(rule: Rule, at: i32): Node | null {
+    if (this.errorAt < 0) this.fail(ruleText(rule), at);
     return null;
   }
 
@@ -86,7 +93,7 @@ export class Parser {
       const c = this.at(0);
       if (c == 0x7c || c == 0x29) break;
       if (c == 0x2a || c == 0x2b || c == 0x3f || (c == 0x7b && this.readRepeat(false) > 0)) {
-        return this.fail("nothing to repeat", this.i);
+        return this.failRule(E_RE_NOTHING_TO_REPEAT, this.i);
       }
       let atom = this.atom();
       if (atom === null) return null;
@@ -118,8 +125,8 @@ export class Parser {
     }
     if (j >= this.n || this.p[j] != 0x7d) return 0;
     if (!consume) return 1;
-    if (m > MAX_REPEAT || x > MAX_REPEAT) { this.fail("repetition count above 1000", this.i); return -1; }
-    if (x >= 0 && x < m) { this.fail("invalid repetition range (min above max)", this.i); return -1; }
+    if (m > MAX_REPEAT || x > MAX_REPEAT) { this.failRule(E_RE_REPEAT_COUNT, this.i); return -1; }
+    if (x >= 0 && x < m) { this.failRule(E_RE_REPEAT_RANGE, this.i); return -1; }
     this.rmin = m; this.rmax = x;
     this.i = j + 1;
     return 1;
@@ -141,7 +148,7 @@ export class Parser {
     if (this.at(0) == 0x3f) this.i++;
     const d = this.at(0);
     if (d == 0x2a || d == 0x2b || d == 0x3f || (d == 0x7b && this.readRepeat(false) > 0)) {
-      return this.fail("nothing to repeat: repetition of a repetition", this.i);
+      return this.failRule(E_RE_REPEAT_REPEAT, this.i);
     }
     const r = new Node(NodeKind.Repeat);
     r.subs.push(atom);
@@ -164,7 +171,7 @@ export class Parser {
       return this.literal(cp);
     }
     const cp = decodeAt(this.p, this.i, this.n);
-    if (cp < 0) return this.fail("invalid UTF-8 in pattern", this.i);
+    if (cp < 0) return this.failRule(E_RE_UTF8, this.i);
     this.i += decodedLen;
     return this.literal(cp);
   }
@@ -193,8 +200,8 @@ export class Parser {
       const a = this.at(1), b = this.at(2);
       if (a == 0x3a) this.i += 2;                                              // (?:
       else if (a == 0x3d || a == 0x21 || (a == 0x3c && (b == 0x3d || b == 0x21))) {
-        return this.fail("lookaround is not supported", at);
-      } else if (a == 0x50 && b == 0x3d) return this.fail("backreferences are not supported", at);  // (?P=name)
+        return this.failRule(E_RE_LOOKAROUND, at);
+      } else if (a == 0x50 && b == 0x3d) return this.failRule(E_RE_BACKREF, at);  // (?P=name)
       else if (a == 0x3c || (a == 0x50 && b == 0x3c)) {                         // (?<name> (?P<name>
         this.i += a == 0x3c ? 2 : 3;
         const s = this.i;
@@ -203,18 +210,18 @@ export class Parser {
           if (!(isDigit(c) || c == 0x5f || ((c | 0x20) >= 0x61 && (c | 0x20) <= 0x7a))) break;
           this.i++;
         }
-        if (this.i == s || this.at(0) != 0x3e) return this.fail("invalid group name", at);
+        if (this.i == s || this.at(0) != 0x3e) return this.failRule(E_RE_GROUP_NAME, at);
         this.i++;
       } else if (a == 0x69 || a == 0x6d || a == 0x73 || a == 0x55 || a == 0x2d) {
-        return this.fail("inline flags are not supported (use the ignoreCase option)", at);
-      } else return this.fail("unsupported group syntax (?", at);
+        return this.failRule(E_RE_INLINE_FLAGS, at);
+      } else return this.failRule(E_RE_GROUP_SYNTAX, at);
     }
-    if (this.depth >= MAX_DEPTH) return this.fail("nesting too deep (over 100 groups)", at);
+    if (this.depth >= MAX_DEPTH) return this.failRule(E_RE_DEPTH, at);
     this.depth++;
     const inner = this.alt();
     this.depth--;
     if (inner === null) return null;
-    if (this.at(0) != 0x29) return this.fail("unbalanced parenthesis: missing )", at);
+    if (this.at(0) != 0x29) return this.failRule(E_RE_MISSING_CLOSE, at);
     this.i++;
     return inner;
   }
@@ -224,9 +231,9 @@ export class Parser {
   private escape(): i32 {
     const at = this.i;
     const c = this.at(1);
-    if (c < 0) { this.fail("trailing backslash", at); return -1; }
+    if (c < 0) { this.failRule(E_RE_TRAILING_BACKSLASH, at); return -1; }
     this.i += 2;
-    if ((c >= 0x31 && c <= 0x39) || c == 0x6b) { this.fail("backreferences are not supported", at); return -1; }
+    if ((c >= 0x31 && c <= 0x39) || c == 0x6b) { this.failRule(E_RE_BACKREF, at); return -1; }
     if (c == 0x74) return 0x09;
     if (c == 0x6e) return 0x0a;
     if (c == 0x72) return 0x0d;
@@ -234,11 +241,11 @@ export class Parser {
     if (c == 0x76) return 0x0b;
     if (c == 0x78) return this.hexEscape(at);
     if (isPunct(c)) return c;
-    if (c == 0x62 || c == 0x42) { this.fail("word boundaries (\\b, \\B) are not supported", at); return -1; }
-    if (c == 0x41 || c == 0x7a || c == 0x5a) { this.fail("\\A and \\z are not supported (use ^ and $)", at); return -1; }
-    if (c == 0x70 || c == 0x50) { this.fail("Unicode classes (\\p, \\P) are not supported", at); return -1; }
+    if (c == 0x62 || c == 0x42) { this.failRule(E_RE_WORD_BOUNDARY, at); return -1; }
+    if (c == 0x41 || c == 0x7a || c == 0x5a) { this.failRule(E_RE_ANCHORS, at); return -1; }
+    if (c == 0x70 || c == 0x50) { this.failRule(E_RE_UNICODE_CLASS, at); return -1; }
     if (c < 0x80) this.fail("unsupported escape \\" + String.fromCharCode(c), at);
-    else this.fail("unsupported escape", at);
+    else this.failRule(E_RE_ESCAPE, at);
     return -1;
   }
 
@@ -249,12 +256,12 @@ export class Parser {
       this.i++;
       let digits = 0;
       while (this.i < this.n && hexVal(this.p[this.i]) >= 0 && digits < 7) { v = (v << 4) | hexVal(this.p[this.i]); this.i++; digits++; }
-      if (digits == 0 || this.at(0) != 0x7d || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) { this.fail("invalid \\x escape", at); return -1; }
+      if (digits == 0 || this.at(0) != 0x7d || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) { this.failRule(E_RE_X_ESCAPE, at); return -1; }
       this.i++;
       return v;
     }
     const h = hexVal(this.at(0)), l = hexVal(this.at(1));
-    if (h < 0 || l < 0) { this.fail("invalid \\x escape", at); return -1; }
+    if (h < 0 || l < 0) { this.failRule(E_RE_X_ESCAPE, at); return -1; }
     this.i += 2;
     return (h << 4) | l;
   }
@@ -268,24 +275,24 @@ export class Parser {
     const s = new CodeSet();
     let first = true;
     while (true) {
-      if (this.i >= this.n) return this.fail("missing closing ]", at);
+      if (this.i >= this.n) return this.failRule(E_RE_MISSING_BRACKET, at);
       const c = this.at(0);
       if (c == 0x5d && !first) { this.i++; break; }
-      if (c == 0x5b && this.at(1) == 0x3a) return this.fail("POSIX character classes ([:name:]) are not supported", this.i);
+      if (c == 0x5b && this.at(1) == 0x3a) return this.failRule(E_RE_POSIX_CLASS, this.i);
       first = false;
       const itemAt = this.i;
       const lo = this.classAtom(s);
       if (lo == -1) return null;
       const isRange = this.at(0) == 0x2d && this.at(1) >= 0 && this.at(1) != 0x5d;
       if (lo == -2) {
-        if (isRange) return this.fail("invalid class range", itemAt);
+        if (isRange) return this.failRule(E_RE_CLASS_RANGE, itemAt);
         continue;
       }
       if (!isRange) { s.add(lo, lo); continue; }
       this.i++;
       const hi = this.classAtom(s);
       if (hi == -1) return null;
-      if (hi == -2 || hi < lo) return this.fail("invalid class range", itemAt);
+      if (hi == -2 || hi < lo) return this.failRule(E_RE_CLASS_RANGE, itemAt);
       s.add(lo, hi);
     }
     if (this.fold) s.foldAscii();
@@ -308,7 +315,7 @@ export class Parser {
       return this.escape();
     }
     const cp = decodeAt(this.p, this.i, this.n);
-    if (cp < 0) { this.fail("invalid UTF-8 in pattern", this.i); return -1; }
+    if (cp < 0) { this.failRule(E_RE_UTF8, this.i); return -1; }
     this.i += decodedLen;
     return cp;
   }

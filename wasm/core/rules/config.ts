@@ -1,11 +1,10 @@
-import { asciiLower } from "../text/bytes";
+import { asciiLower, isToken, utf8 } from "../text/bytes";
 // Parsing and validation of spec.experiment.rules: A/B rules evaluated in order,
 // first match wins. Regexes compile here, once; unsupported syntax is rejected with
 // the rule's path and the construct.
 import { JType, JValue } from "../json/json";
 import { Reader, at, formatBp, join } from "../config/reader";
-import { E_NOT_EMPTY, E_STRING, E_UNKNOWN_VARIANT, E_ONE_OF_MATCH, E_RULE_TARGET, E_WEIGHT_SUM, E_PERCENT, E_PERCENT_DECIMALS, E_HEADER_NAME, E_COOKIE_NAME, E_MATCH_VALUE } from "../config/errors";
-import { isToken, utf8 } from "../text/bytes";
+import { E_NOT_EMPTY, E_STRING, E_UNKNOWN_VARIANT, E_ONE_OF_MATCH, E_RULE_TARGET, E_WEIGHT_SUM, E_PERCENT, E_PERCENT_DECIMALS, E_HEADER_NAME, E_COOKIE_NAME, E_MATCH_VALUE, ruleText, E_ARRAY, E_OBJECT, E_QUERY_NAME } from "../config/errors";
 import { Fact, Needs } from "../request/facts";
 import { compileRegex } from "../regex/index";
 import { Field, FieldMatch, MatchOp, Rule, StringMatch } from "./settings";
@@ -36,11 +35,11 @@ export function parseRules(r: Reader, obj: JValue, path: string, variants: Stati
     rule.matches = matches;
     const v = r.field(item, "variant");
     const sp = r.field(item, "split");
-    if ((v === null) == (sp === null)) { r.fail(p, E_RULE_TARGET, null); return null; }
+    if ((v === null) == (sp === null)) { r.failRule(p, E_RULE_TARGET, null); return null; }
     if (v !== null) {
-      if (v.type != JType.Str) { r.fail(join(p, "variant"), E_STRING, v); return null; }
+      if (v.type != JType.Str) { r.failRule(join(p, "variant"), E_STRING, v); return null; }
       rule.variant = variantIndex(variants, v.s);
-      if (rule.variant < 0) { r.fail(join(p, "variant"), E_UNKNOWN_VARIANT, v); return null; }
+      if (rule.variant < 0) { r.failRule(join(p, "variant"), E_UNKNOWN_VARIANT, v); return null; }
     } else if (!parseSplit(r, sp as JValue, join(p, "split"), variants, rule)) return null;
     out[i] = rule;
   }
@@ -52,7 +51,7 @@ export function parseRules(r: Reader, obj: JValue, path: string, variants: Stati
 export function parseMatch(r: Reader, item: JValue, p: string, needs: Needs): StaticArray<FieldMatch> | null {
   const m = r.obj(item, "match", p, MATCH_KEYS);
   if (r.failed) return null;
-  if (m === null) { r.fail(join(p, "match"), E_NOT_EMPTY, null); return null; }
+  if (m === null) { r.failRule(join(p, "match"), E_NOT_EMPTY, null); return null; }
   const list = new Array<FieldMatch>(0);
   parseNamed(r, m, "header", join(p, "match"), Field.Header, list, needs);
   parseNamed(r, m, "cookie", join(p, "match"), Field.Cookie, list, needs);
@@ -61,7 +60,7 @@ export function parseMatch(r: Reader, item: JValue, p: string, needs: Needs): St
   parseSingle(r, m, "method", join(p, "match"), Field.Method, list, needs);
   parseSingle(r, m, "host", join(p, "match"), Field.Host, list, needs);
   if (r.failed) return null;
-  if (list.length == 0) { r.fail(join(p, "match"), E_NOT_EMPTY, null); return null; }
+  if (list.length == 0) { r.failRule(join(p, "match"), E_NOT_EMPTY, null); return null; }
   if (list.length > MAX_CONDITIONS) { r.failText(join(p, "match"), "must have at most " + MAX_CONDITIONS.toString() + " conditions"); return null; }
   cheapestFirst(list);
   return StaticArray.fromArray(list);
@@ -98,8 +97,8 @@ export function variantIndex(variants: StaticArray<Variant>, name: string): i32 
 }
 
 function parseSplit(r: Reader, v: JValue, p: string, variants: StaticArray<Variant>, rule: Rule): bool {
-  if (v.type != JType.Arr) { r.fail(p, "must be an array", v); return false; }
-  if (v.items.length == 0) { r.fail(p, E_NOT_EMPTY, null); return false; }
+  if (v.type != JType.Arr) { r.failRule(p, E_ARRAY, v); return false; }
+  if (v.items.length == 0) { r.failRule(p, E_NOT_EMPTY, null); return false; }
   const idx = new StaticArray<i32>(v.items.length);
   const upper = new StaticArray<i32>(v.items.length);
   let sum = 0;
@@ -110,16 +109,16 @@ function parseSplit(r: Reader, v: JValue, p: string, variants: StaticArray<Varia
     const name = r.str(item, "variant", ip, null);
     if (r.failed) return false;
     idx[i] = variantIndex(variants, name as string);
-    if (idx[i] < 0) { r.fail(join(ip, "variant"), E_UNKNOWN_VARIANT, item.get("variant")); return false; }
+    if (idx[i] < 0) { r.failRule(join(ip, "variant"), E_UNKNOWN_VARIANT, item.get("variant")); return false; }
     const w = r.num(item, "weight", ip, 0, true);
     if (r.failed) return false;
-    if (!(w >= 0 && w <= 100)) { r.fail(join(ip, "weight"), E_PERCENT, item.get("weight")); return false; }
+    if (!(w >= 0 && w <= 100)) { r.failRule(join(ip, "weight"), E_PERCENT, item.get("weight")); return false; }
     const bp = Math.round(w * 100);
-    if (Math.abs(w * 100 - bp) > 1e-6) { r.fail(join(ip, "weight"), E_PERCENT_DECIMALS, item.get("weight")); return false; }
+    if (Math.abs(w * 100 - bp) > 1e-6) { r.failRule(join(ip, "weight"), E_PERCENT_DECIMALS, item.get("weight")); return false; }
     sum += <i32>bp;
     upper[i] = sum;
   }
-  if (sum != 10000) { r.failText(p, E_WEIGHT_SUM + ", got " + formatBp(sum)); return false; }
+  if (sum != 10000) { r.failText(p, ruleText(E_WEIGHT_SUM) + ", got " + formatBp(sum)); return false; }
   rule.splitVariants = idx;
   rule.splitUpperBp = upper;
   return true;
@@ -130,13 +129,13 @@ function parseNamed(r: Reader, m: JValue, key: string, p: string, field: Field, 
   const o = r.field(m, key);
   if (o === null || r.failed) return;
   const kp = join(p, key);
-  if (o.type != JType.Obj) { r.fail(kp, "must be an object", o); return; }
+  if (o.type != JType.Obj) { r.failRule(kp, E_OBJECT, o); return; }
   for (let i = 0; i < o.keys.length; i++) {
     const name = o.keys[i];
     const np = join(kp, name);
-    if (field == Field.Header && !isToken(name, 128)) { r.failText(np, E_HEADER_NAME); return; }
-    if (field == Field.Cookie && !isToken(name, 128)) { r.failText(np, E_COOKIE_NAME); return; }
-    if (field == Field.Query && (name.length == 0 || name.length > 128)) { r.failText(np, "must be a query parameter name of 1-128 characters"); return; }
+    if (field == Field.Header && !isToken(name, 128)) { r.failText(np, ruleText(E_HEADER_NAME)); return; }
+    if (field == Field.Cookie && !isToken(name, 128)) { r.failText(np, ruleText(E_COOKIE_NAME)); return; }
+    if (field == Field.Query && (name.length == 0 || name.length > 128)) { r.failText(np, ruleText(E_QUERY_NAME)); return; }
     const sm = parseStringMatch(r, o.vals[i], np, false);
     if (sm === null) return;
     const fm = new FieldMatch(field, sm);
@@ -169,7 +168,7 @@ export function parseStringMatch(r: Reader, v: JValue, p: string, forceIgnoreCas
   for (let i = 0; i < OPS.length; i++) {
     if (r.field(v, OPS[i]) !== null) { ops++; opName = OPS[i]; }
   }
-  if (ops != 1) { r.fail(p, E_ONE_OF_MATCH, null); return null; }
+  if (ops != 1) { r.failRule(p, E_ONE_OF_MATCH, null); return null; }
   sm.ignoreCase = r.bool(v, "ignoreCase", p, false) || forceIgnoreCase;
   sm.invert = r.bool(v, "invert", p, false);
   if (r.failed) return null;
@@ -181,7 +180,7 @@ export function parseStringMatch(r: Reader, v: JValue, p: string, forceIgnoreCas
   const text = r.str(v, opName, p, null) as string;
   if (r.failed) return null;
   const bytes = utf8(sm.ignoreCase && opName != "regex" ? asciiLower(text) : text);
-  if (opName != "regex" && bytes.length > MAX_VALUE) { r.fail(join(p, opName), E_MATCH_VALUE, v.get(opName)); return null; }
+  if (opName != "regex" && bytes.length > MAX_VALUE) { r.failRule(join(p, opName), E_MATCH_VALUE, v.get(opName)); return null; }
   if (opName == "exact") sm.op = MatchOp.Exact;
   else if (opName == "prefix") sm.op = MatchOp.Prefix;
   else if (opName == "suffix") sm.op = MatchOp.Suffix;

@@ -22,7 +22,7 @@ export function parseTagging(r: Reader, obj: JValue, routing: ExperimentSettings
   const arr = r.arr(obj, p, "", false);
   if (arr === null) return null;
   const n = arr.items.length;
-  if (n == 0) { r.fail(p, E_NOT_EMPTY, null); return null; }
+  if (n == 0) { r.failRule(p, E_NOT_EMPTY, null); return null; }
   if (n > MAX_TAGGING) { r.failText(p, "must have at most " + MAX_TAGGING.toString() + " experiments, got " + n.toString()); return null; }
   const list = new StaticArray<ExperimentSettings>(n);
   for (let i = 0; i < n; i++) {
@@ -30,7 +30,7 @@ export function parseTagging(r: Reader, obj: JValue, routing: ExperimentSettings
     const e = parseExperiment(r, arr.items[i], ip, routing.needs);
     if (e === null || r.failed) return null;
     for (let j = 0; j < i; j++) {
-      if (list[j].name == e.name) { r.fail(join(ip, "name"), E_UNIQUE, arr.items[i].get("name")); return null; }
+      if (list[j].name == e.name) { r.failRule(join(ip, "name"), E_UNIQUE, arr.items[i].get("name")); return null; }
     }
     list[i] = e;
   }

@@ -5,7 +5,7 @@ import { resetSteps, workSteps } from "../text/steps";
 import { utf8 } from "../text/bytes";
 import { parseJson } from "../json/json";
 import { Reader } from "../config/reader";
-import { E_JSON } from "../config/errors";
+import { E_JSON, ruleText } from "../config/errors";
 import { parseBreaker, parseBreakerPlugin } from "../breaker/config";
 import { parseFallback } from "../breaker/fallback-config";
 import { BreakerSettings } from "../breaker/settings";
@@ -47,7 +47,7 @@ export function breaker_configure(len: i32, which: i32, seed: u32): i32 {
   const text = String.UTF8.decodeUnsafe(arenaPtr(), <usize>len);
   const r = new Reader();
   const j = parseJson(text);
-  if (j.value === null) { setOut(E_JSON + ": " + j.error); return 0; }
+  if (j.value === null) { setOut(ruleText(E_JSON) + ": " + j.error); return 0; }
   if (which == 2) {
     const f = parseFallback(r, j.value, "fallback");
     if (f === null || r.failed) { setOut(r.error); return 0; }

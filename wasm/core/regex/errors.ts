@@ -1,0 +1,26 @@
+// Pattern errors of the regex parser (parser.ts), one constant each: the text after
+// "invalid regex: " in a refused config, the same from every gateway.
+import { Rule } from "../text/rule-bytes";
+
+export const E_RE_UNEXPECTED_CLOSE: Rule = 0x00104024; // "unbalanced parenthesis: unexpected )"
+export const E_RE_NOTHING_TO_REPEAT: Rule = 0x00106411; // "nothing to repeat"
+export const E_RE_REPEAT_COUNT: Rule = 0x0010751b; // "repetition count above 1000"
+export const E_RE_REPEAT_RANGE: Rule = 0x00109028; // "invalid repetition range (min above max)"
+export const E_RE_REPEAT_REPEAT: Rule = 0x0010b82d; // "nothing to repeat: repetition of a repetition"
+export const E_RE_UTF8: Rule = 0x0010e518; // "invalid UTF-8 in pattern"
+export const E_RE_LOOKAROUND: Rule = 0x0010fd1b; // "lookaround is not supported"
+export const E_RE_BACKREF: Rule = 0x00111820; // "backreferences are not supported"
+export const E_RE_GROUP_NAME: Rule = 0x00113812; // "invalid group name"
+export const E_RE_INLINE_FLAGS: Rule = 0x00114a3a; // "inline flags are not supported (use the ignoreCase option)"
+export const E_RE_GROUP_SYNTAX: Rule = 0x0011841b; // "unsupported group syntax (?"
+export const E_RE_DEPTH: Rule = 0x00119f22; // "nesting too deep (over 100 groups)"
+export const E_RE_MISSING_CLOSE: Rule = 0x0011c121; // "unbalanced parenthesis: missing )"
+export const E_RE_TRAILING_BACKSLASH: Rule = 0x0011e212; // "trailing backslash"
+export const E_RE_WORD_BOUNDARY: Rule = 0x0011f42a; // "word boundaries (\\b, \\B) are not supported"
+export const E_RE_ANCHORS: Rule = 0x00121e29; // "\\A and \\z are not supported (use ^ and $)"
+export const E_RE_UNICODE_CLASS: Rule = 0x0012472a; // "Unicode classes (\\p, \\P) are not supported"
+export const E_RE_ESCAPE: Rule = 0x00127112; // "unsupported escape"
+export const E_RE_X_ESCAPE: Rule = 0x00128311; // "invalid \\x escape"
+export const E_RE_MISSING_BRACKET: Rule = 0x00129411; // "missing closing ]"
+export const E_RE_POSIX_CLASS: Rule = 0x0012a534; // "POSIX character classes ([:name:]) are not supported"
+export const E_RE_CLASS_RANGE: Rule = 0x0012d913; // "invalid class range"
