@@ -29,7 +29,7 @@ export type Target = (typeof TARGETS)[number];
 export const DEFAULT_SUBSET_LABEL = "version";
 
 // The plugin configs every path shares (simulate, explain and the renders run exactly these).
-export { breakerConfig, experimentConfig, fallbackItems, kongBreakerConfig, kongExperimentConfig, rerouteTarget, variantUpstreams } from "./render/plugin-configs";
+export { breakerConfig, experimentConfig, fallbackItems, kongBreakerConfig, kongCacheConfig, kongExperimentConfig, rerouteTarget, variantUpstreams } from "./render/plugin-configs";
 import { rerouteTarget } from "./render/plugin-configs";
 export { faultConfig, kongFaultConfig } from "./fault-config";
 

@@ -9,7 +9,7 @@ import {
   ASSIGNMENTS_TOTAL, BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_STATE_LABELS, BREAKER_TRANSITIONS, CODE_CLASSES,
   CONFIG_REJECTIONS, DURATION_BUCKETS, FAULTS_TOTAL, FAULT_KINDS, GUARD_STATE, GUARD_TRIPS, L_CODE_CLASS, L_EXPERIMENT,
   L_FROM, L_KEY, L_KIND, L_PLUGIN, L_POLICY, L_REASON, L_SOURCE, L_TO, L_VARIANT, OTHER, PLUGIN_LABELS, REASON_LABELS,
-  OUTCOMES_DROPPED, REQUESTS_TOTAL, REQUEST_DURATION, SOURCE_LABELS, codeClassIndex,
+  OUTCOMES_DROPPED, REQUESTS_TOTAL, CACHE_LOOKUPS, CACHE_RESULTS, L_RESULT, REQUEST_DURATION, SOURCE_LABELS, codeClassIndex,
 } from "../wasm/core/metrics/catalog";
 
 // One-line descriptions (# HELP), by series.
@@ -24,6 +24,7 @@ export const HELP: Record<string, string> = {
   [GUARD_TRIPS]: "Canary guard trips (transitions to open) by variant.",
   [FAULTS_TOTAL]: "Faults injected, by kind.",
   [CONFIG_REJECTIONS]: "Plugin configurations the core rejected.",
+  [CACHE_LOOKUPS]: "Cache fallback lookups (a rejection or failed call a cache covers), by result: hit or miss.",
   [OUTCOMES_DROPPED]: "Kong only: requests whose log phase never reached the plugin within the deadline (Kong dropped the log timer), by plugin.",
 };
 
@@ -59,6 +60,7 @@ export class TandemMetrics {
   private readonly faults: Counter;
   private readonly configRejections: Counter;
   private readonly outcomesDropped: Counter;
+  private readonly cacheLookups: Counter;
   private readonly beforeScrape: Array<() => void> = [];
 
   constructor() {
@@ -79,6 +81,7 @@ export class TandemMetrics {
     this.faults = counter(FAULTS_TOTAL, [L_POLICY, L_KIND]);
     this.configRejections = counter(CONFIG_REJECTIONS, [L_PLUGIN]);
     this.outcomesDropped = counter(OUTCOMES_DROPPED, [L_POLICY, L_PLUGIN]);
+    this.cacheLookups = counter(CACHE_LOOKUPS, [L_POLICY, L_RESULT]);
   }
 
   // Zero series at configure, as Envoy defines its stats at configure
@@ -158,6 +161,11 @@ export class TandemMetrics {
 
   fault(policy: string, kind: "delay" | "abort"): void {
     this.faults.inc({ policy, kind: bounded(kind, FAULT_KINDS) });
+  }
+
+  /** The cache fallback asked for an answer: hit or miss. */
+  cacheLookup(policy: string, hit: boolean): void {
+    this.cacheLookups.inc({ policy, result: CACHE_RESULTS[hit ? 0 : 1] });
   }
 
   configRejection(plugin: string): void {

@@ -214,7 +214,7 @@ interface CoreExports {
   tandem_cache_result_ptr(): number;
   tandem_cache_key(h: number): number;
   tandem_cache_why(): number;
-  tandem_cache_lookup(h: number, keyLen: number, nowMs: number): number;
+  tandem_cache_lookup(h: number, keyLen: number, nowMs: number, use: number): number;
   tandem_cache_check(h: number, status: number, headersLen: number): number;
   tandem_cache_store(h: number, keyLen: number, status: number, headersLen: number, bodyLen: number, nowMs: number): number;
   tandem_cache_stats(h: number): number;
@@ -494,10 +494,11 @@ export class TandemCore {
   }
 
   // A servable entry for the key (its answer: headers with Age and x-tandem-fallback),
-  // or null (a miss).
-  cacheLookup(plan: BreakerPlan, key: Uint8Array, nowMs: number): CacheAnswer | null {
+  // or null (a miss). `use` false: a look ahead that leaves the LRU order and the counts
+  // alone (wasm/core/cache/runtime.ts lookup).
+  cacheLookup(plan: BreakerPlan, key: Uint8Array, nowMs: number, use = true): CacheAnswer | null {
     this.putBytes([key]);
-    const status = this.ex.tandem_cache_lookup(plan.handle, key.length, nowMs);
+    const status = this.ex.tandem_cache_lookup(plan.handle, key.length, nowMs, use ? 1 : 0);
     if (status === 0) return null;
     const hn = new Int32Array(this.bytes().buffer, this.ex.tandem_cache_result_ptr(), 4)[0];
     const p = this.ex.tandem_out_ptr();

@@ -38,7 +38,7 @@ async function buildWasm() {
   );
 }
 
-const kongPlugins = ["experiment", "circuit-breaker", "fault-injection"];
+const kongPlugins = ["experiment", "circuit-breaker", "fault-injection", "fallback-cache"];
 
 // Every JavaScript bundle runs under Node 20 as CommonJS; `extra` adds a bundle's own options.
 function bundleNode(entry, outfile, extra = {}) {

@@ -10,7 +10,7 @@
 // are otherwise the ones the simulator runs (cli/render.ts kong*Config).
 import { secretRefs, withSecretRefs } from "./secret-refs";
 import type { PolicyDoc } from "../policy-file";
-import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "./plugin-configs";
+import { experimentConfig, kongBreakerConfig, kongCacheConfig, kongExperimentConfig } from "./plugin-configs";
 import { kongFaultConfig, secretFields } from "../fault-config";
 import { resourceName } from "./names";
 import { targetOf, type Targets } from "./targets";
@@ -18,7 +18,7 @@ import { kicServiceAnnotations, kongHealthchecks, kongService, resilienceOf } fr
 
 export interface KongOptions { namespace: string; targets: Targets[] }
 
-export interface KongPart { plugin: "experiment" | "circuit-breaker" | "fault-injection"; name: string; config: Record<string, unknown>; secret: boolean }
+export interface KongPart { plugin: "experiment" | "circuit-breaker" | "fallback-cache" | "fault-injection"; name: string; config: Record<string, unknown>; secret: boolean }
 
 // The key of the Secret that holds a plugin's whole config (KIC reads it as JSON).
 export const SECRET_KEY = "config";
@@ -44,6 +44,10 @@ export function kongParts(p: PolicyDoc, ts: Targets[]): KongPart[] {
   }
   const cb = kongBreakerConfig(p);
   if (cb) out.push({ plugin: "circuit-breaker", name: resourceName(p.metadata.name, "circuit-breaker"), config: renameUpstreams(cb, ts), secret: false });
+  // fallback-cache: opt-in, buffers the route's responses (docs/performance.md); emitted
+  // only when spec.fallback has a cache, with the breaker's config.
+  const cc = kongCacheConfig(p);
+  if (cc) out.push({ plugin: "fallback-cache", name: resourceName(p.metadata.name, "fallback-cache"), config: renameUpstreams(cc, ts), secret: false });
   // fault-injection: spec.faults with the experiment it targets (its upstreams renamed as in
   // the experiment plugin's copy); a Secret when a fault's control.secret or the
   // experiment's override.secret rides along.

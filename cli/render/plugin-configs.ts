@@ -37,6 +37,15 @@ export function kongBreakerConfig(p: PolicyDoc): Record<string, unknown> | null 
   return out;
 }
 
+// The opt-in Kong plugin `fallback-cache` (plugins/fallback-cache/handler.ts), only when
+// spec.fallback has a cache: it stores answers (a buffered `response` phase) and hands
+// a servable one to the breaker. Its config is the breaker's own, so both read the same
+// cache settings and derive the same keys.
+export function kongCacheConfig(p: PolicyDoc): Record<string, unknown> | null {
+  if (!fallbackItems(p.spec.fallback).some((f) => f.cache !== undefined && f.cache !== null)) return null;
+  return kongBreakerConfig(p);
+}
+
 function kongFailure(f: Record<string, unknown>): Record<string, unknown> {
   const str = (v: unknown) => (Array.isArray(v) ? v.map((x) => (typeof x === "number" ? String(x) : x)) : v);
   return { ...f, ...("statuses" in f ? { statuses: str(f.statuses) } : {}), ...("ignoreStatuses" in f ? { ignoreStatuses: str(f.ignoreStatuses) } : {}) };

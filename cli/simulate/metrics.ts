@@ -7,14 +7,14 @@
 import { parseExposition, canonicalText, type Sample } from "../../core-js/metrics-text";
 import {
   ASSIGNMENTS_TOTAL, BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_TRANSITIONS, CONFIG_REJECTIONS, ENVOY_DURATION_SCALE, FAULTS_TOTAL,
-  GUARD_STATE, GUARD_TRIPS, OUTCOMES_DROPPED, REQUESTS_TOTAL, REQUEST_DURATION,
+  GUARD_STATE, GUARD_TRIPS, OUTCOMES_DROPPED, REQUESTS_TOTAL, REQUEST_DURATION, CACHE_LOOKUPS,
 } from "../../wasm/core/metrics/catalog";
 
 // The catalog's series (the Envoy filter also keeps older unlabelled diagnostics, e.g.
 // tandem_breaker_cas_retries, which are not part of the shared set).
 const CATALOG = new Set([
   REQUESTS_TOTAL, `${REQUEST_DURATION}_bucket`, `${REQUEST_DURATION}_count`, ASSIGNMENTS_TOTAL, BREAKER_STATE, BREAKER_TRANSITIONS,
-  BREAKER_REJECTIONS, GUARD_STATE, GUARD_TRIPS, FAULTS_TOTAL, CONFIG_REJECTIONS, OUTCOMES_DROPPED,
+  BREAKER_REJECTIONS, GUARD_STATE, GUARD_TRIPS, FAULTS_TOTAL, CONFIG_REJECTIONS, OUTCOMES_DROPPED, CACHE_LOOKUPS,
 ]);
 
 // A series at zero never written: Kong's plugin servers declare every series at configure

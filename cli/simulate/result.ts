@@ -81,9 +81,11 @@ export const ENVOY_ERROR_STATUS = { connect: 503, reset: 503, timeout: 504 } as 
 //                            on_log has the trailers; Kong's log phase has only the
 //                            response headers (plugins/shared/outcome.ts)
 //   servesCache              the cache fallback stores and serves entries: Envoy's filter
-//                            does (wasm/filter/cache-fallback.ts); Kong has no cache yet
-//                            (the opt-in fallback-cache plugin is to come), so a `cache`
-//                            there is always a miss and the next fallback answers
+//                            does (wasm/filter/cache-fallback.ts), Kong with the opt-in
+//                            `fallback-cache` plugin tandem render enables beside the
+//                            breaker (plugins/fallback-cache/handler.ts). On Kong only a
+//                            rejection is answered from it (upstreamFailureFallback: the
+//                            breaker has no response phase)
 //   grpcErrorStatus          the status the gateway answers a gRPC request whose upstream
 //                            failed: Envoy 200 (a trailers-only grpc-status 14 reply,
 //                            Utility::prepareLocalReply); Kong keeps 502/504 (null)
@@ -100,7 +102,7 @@ export interface GatewayProfile {
 
 export const KONG_PROFILE: GatewayProfile = {
   gateway: "kong", errorStatus: KONG_ERROR_STATUS, errorKind: { connect: 4, reset: 4, timeout: 3 }, upstreamFailureFallback: false, edgeRequestId: false,
-  seesGrpcTrailers: false, grpcErrorStatus: null, servesCache: false,
+  seesGrpcTrailers: false, grpcErrorStatus: null, servesCache: true,
 };
 export const ENVOY_PROFILE: GatewayProfile = {
   gateway: "envoy", errorStatus: ENVOY_ERROR_STATUS, errorKind: { connect: 1, reset: 2, timeout: 3 }, upstreamFailureFallback: true, edgeRequestId: true,

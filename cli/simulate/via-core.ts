@@ -233,9 +233,12 @@ export class CoreDriver {
     // the request's key (null: not cached), looked up when a case it covers comes.
     const cp = b.fallback?.cache;
     const key = cp && p.servesCache ? this.core.cacheKey(b, answerNeeds(b.needs, { headers: h, path: r.path, method: sentMethod(r) })).key : null;
+    // Each case the cache covers counts a lookup (tandem_cache_lookups_total): a hit, or a
+    // miss (a request the cache does not take included), as both gateways count them.
     const fromCache = (on: "open" | "upstreamFailure", now: number) => {
-      if (!key || !cp!.on.includes(on)) return null;
-      const hit = this.core.cacheLookup(b, key, now);
+      if (!cp || !cp.on.includes(on)) return null;
+      const hit = key ? this.core.cacheLookup(b, key, now) : null;
+      this.metrics?.cacheLookup(b.policy, hit !== null);
       return hit && { status: hit.status, cache: { age: Number(hit.headers.find(([n]) => n === "age")?.[1] ?? 0) } };
     };
     const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h }), r.t);
@@ -283,7 +286,7 @@ export class CoreDriver {
       const f = b.fallback;
       // A failed call: the cache first (Envoy: the filter's local reply replaces the
       // answer, straight to the codec, so no Set-Cookie), else the respond fallback.
-      const hit = rec.outcome === OUTCOME_FAILURE ? fromCache("upstreamFailure", r.t + o.latencyMs) : null;
+      const hit = rec.outcome === OUTCOME_FAILURE && p.upstreamFailureFallback ? fromCache("upstreamFailure", r.t + o.latencyMs) : null;
       if (hit) return { res: { ...res, action: "fallback", ...hit, setCookie: null }, reached: upstream, fault };
       if (p.upstreamFailureFallback && f && this.core.fallbackOnOutcome(b, rec.outcome, sentMethod(r)) === FallbackKind.Respond) {
         // Envoy: the circuit-breaker filter's reply replaces the upstream's answer or the

@@ -8,7 +8,7 @@ import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
 import { GUARD_TRACE_ENV, parseGuardTrace, type GuardStates } from "../../plugins/experiment/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
-import { experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
+import { experimentConfig, kongBreakerConfig, kongCacheConfig, kongExperimentConfig } from "../render";
 import { kongFaultConfig } from "../fault-config";
 import { FAULT_TRACE_ENV, parseFaultTrace, type FaultField } from "../../plugins/fault-injection/trace";
 import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } from "./via-gateway";
@@ -48,6 +48,14 @@ export class KongDriver {
       plugins.push({
         name: "circuit-breaker", dir: join(distDir(), "kong", "circuit-breaker"), config: cb,
         instanceName: kicInstanceName(policy, "circuit-breaker"),
+      });
+    }
+    // The cache fallback's Kong half, as tandem render enables it (spec.fallback has a cache).
+    const cc = kongCacheConfig(policy);
+    if (cc) {
+      plugins.push({
+        name: "fallback-cache", dir: join(distDir(), "kong", "fallback-cache"), config: cc,
+        instanceName: kicInstanceName(policy, "fallback-cache"),
       });
     }
     const fc = kongFaultConfig(policy);

@@ -22,6 +22,12 @@
 // Never a `response` phase (it would make Kong buffer every response). So on Kong the
 // fallback answers rejections only: `fallback.on: [upstreamFailure]` cannot replace
 // an upstream's answer without buffering, and is not applied (a notice says so).
+// A cache fallback (cache.on: open) is served from the opt-in `fallback-cache` plugin's
+// entries: on such a rejection, + ctx.shared.get (the carry that plugin's access left,
+// ../shared/cache-carry.ts) = 3 round trips; a carry with an answer is the exit, none
+// means the next fallback. The breaker exits either way: a rejected call never goes on
+// to the upstream, whether the cache plugin is there or not. A reroute also clears the
+// carry (+ ctx.shared.set), so the spare upstream's answer is not stored under the key.
 import { randomBytes } from "node:crypto";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { canonical } from "../shared/canonical";
@@ -34,6 +40,7 @@ import {
   BreakerAnswer, CoreError, type BreakerCall, type BreakerPlan, type BreakerReply,
 } from "../../core-js/tandem-core";
 import { outcomeOf } from "../shared/outcome";
+import { CACHE_CARRY_FIELD, exitHeaders, readCarry } from "../shared/cache-carry";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
 import { GRPC_CONTENT_TYPE, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 
@@ -50,7 +57,10 @@ export const Priority = 790;   // right after `experiment` (800), which sets the
 export const CARRY_FIELD = "tandem.breaker";
 const MAX_HEADERS = 1000;
 
-type BreakerPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
+type BreakerPDK = KongPDK & {
+  log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> };
+  ctx: { shared: { get(k: string): Promise<unknown>; set(k: string, v: unknown): Promise<unknown> } };
+};
 
 interface Answer { status: number; body: string; headers: Record<string, string>; retryAfter: boolean; grpc: Answer | null }
 
@@ -62,7 +72,9 @@ interface Configured {
   reject: Answer;                // the answer without a fallback
   reroute: { variant: string | null; upstream: string | null } | null;
   variantUpstreams: Record<string, string>;
+  cacheOnOpen: boolean;          // a rejection asks the fallback-cache plugin's carry first
   keyLabels: KeyLabels;          // metrics: at most maxKeys distinct key labels, then "other"
+  cacheAny: boolean;             // the fallback list has a cache (a reroute clears the carry)
 }
 
 interface Carry { config: string; key: string; flags: number; generation: number; ticket?: number }
@@ -89,6 +101,7 @@ function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, cano
   const f = plan.fallback;
   const c: Configured = {
     token, canon, plan, variantUpstreams, keyLabels: new KeyLabels(Number(plan.settings.maxKeys)),
+    cacheOnOpen: f?.cache?.on.includes("open") ?? false, cacheAny: f?.cache !== undefined,
     respond: f?.kind === "respond" ? answerOf(f as BreakerReply) : null,
     reject: answerOf(plan.reject),
     reroute: f?.kind === "reroute" ? { variant: f.variant, upstream: f.upstream } : null,
@@ -167,11 +180,21 @@ export class Plugin {
       } else report("forward", a);
       return;
     }
+    if (c.cacheOnOpen) {
+      const carry = readCarry(await kong.ctx.shared.get(CACHE_CARRY_FIELD), plan.policy);
+      const hit = carry?.hit;
+      kongMetrics()?.cacheLookup(plan.policy, hit !== undefined);
+      if (hit) {
+        report("fallback", a);
+        return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, exitHeaders(hit.headers)) as Promise<void>;
+      }
+    }
     if (a.answer === BreakerAnswer.Reroute && c.reroute !== null) {
       const r = c.reroute;
       const up = r.variant !== null ? c.variantUpstreams[r.variant] : r.upstream;
       if (up === undefined || up === null || upstreamSet(await kong.service.setUpstream(up))) {
         if (r.variant !== null) await kong.service.request.setHeader(VARIANT_HEADER, r.variant);
+        if (c.cacheAny) await kong.ctx.shared.set(CACHE_CARRY_FIELD, null);
         report("fallback", a);
         return;
       }

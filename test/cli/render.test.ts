@@ -295,6 +295,34 @@ describe("tandem render: one policy, every gateway's names (spec.upstreams)", ()
   });
 });
 
+describe("tandem render: the cache fallback", () => {
+  it("Kong gets the opt-in fallback-cache KongPlugin beside the breaker, with the breaker's config, annotated and in decK; Envoy none", async () => {
+    const p = load("deploy/examples/cache-fallback.yaml");
+    const r = renderFiles(p, BASE);
+    expect(await checkRender(r.files)).toEqual([]);   // KongPlugin CRD schema, Kong's schema of each plugin, the core
+    const files = Object.fromEntries(r.files);
+    const kps = yamlDocs(files["kong.yaml"]).filter((d) => d.kind === "KongPlugin");
+    expect(kps.map((d) => [d.plugin, (d.metadata as { name: string }).name])).toEqual([
+      ["circuit-breaker", "catalog-cache-circuit-breaker"], ["fallback-cache", "catalog-cache-fallback-cache"],
+    ]);
+    expect(kps[1].config).toEqual(kps[0].config);
+    expect((kps[1].config as { fallbacks: Array<Record<string, unknown>> }).fallbacks[0].cache).toEqual((p.spec.fallback as Array<Record<string, unknown>>)[0].cache);
+    expect(annotatedPlugins(files["kong.yaml"])).toEqual(["catalog-cache-circuit-breaker", "catalog-cache-fallback-cache"]);
+    const dbless = yamlDocs(files["kong-dbless.yaml"])[0] as { services: Array<{ plugins: Array<{ name: string; config: unknown }> }> };
+    expect(dbless.services[0].plugins.map((x) => x.name)).toEqual(["circuit-breaker", "fallback-cache"]);
+    expect(dbless.services[0].plugins[1].config).toEqual(dbless.services[0].plugins[0].config);
+    // Envoy's circuit-breaker filter keeps the cache itself: no other filter.
+    expect(envoyWasmFilters(yamlDocs(files["envoy.yaml"])[0]).map((f) => f.root_id)).toEqual(["circuit-breaker"]);
+  });
+
+  it("no fallback-cache KongPlugin without a cache in spec.fallback (it would buffer the route for nothing)", () => {
+    const p = load("deploy/examples/circuit-breaker.yaml");
+    const files = Object.fromEntries(renderFiles(p, BASE).files);
+    expect(yamlDocs(files["kong.yaml"]).filter((d) => d.kind === "KongPlugin").map((d) => d.plugin)).not.toContain("fallback-cache");
+    expect(files["kong-dbless.yaml"]).not.toContain("fallback-cache");
+  });
+});
+
 describe("tandem render: spec.faults", () => {
   it("the fault-injection KongPlugin, WasmPlugin and Envoy filter carry spec.faults, after the experiment", () => {
     const p = load("deploy/examples/game-day.yaml");

@@ -1,11 +1,14 @@
 // Cache fallback parity (spec.fallback[].cache, issue 16): the same traces through the
 // core and through each gateway, line by line. Envoy's circuit-breaker filter stores and
-// serves entries (wasm/filter/cache-fallback.ts); Kong has no cache yet (the opt-in
-// `fallback-cache` plugin is to come), so on Kong a `cache` is always a miss and the next
-// fallback answers: the core models each (GatewayProfile.servesCache), and each model
-// must match its gateway. The cases: a hit, a miss, another vary combination, no-store,
-// eviction (LRU), the list order [cache, respond] and [cache, reroute], and a failed
-// call answered from the cache (on: [upstreamFailure], Envoy only).
+// serves entries (wasm/filter/cache-fallback.ts); on Kong the opt-in `fallback-cache`
+// plugin stores them (a buffered response phase) and hands a servable one to the
+// breaker, which serves it on a rejection (plugins/fallback-cache/handler.ts,
+// plugins/shared/cache-carry.ts). Kong cannot answer a failed call from it (the breaker
+// has no response phase): there the next fallback's rule applies. The core models each
+// (GatewayProfile), and each model must match its gateway. The cases: a hit, a miss,
+// another vary combination, no-store, eviction (LRU: a look ahead is no use, a served hit
+// is), the list order [cache, respond] and [cache, reroute] (a rerouted answer is not
+// stored), and a failed call answered from the cache (on: [upstreamFailure], Envoy only).
 import { describe, expect, it } from "vitest";
 import { simulate, type Via } from "../../cli/simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE, type GatewayProfile, type SimResult } from "../../cli/simulate/result";
@@ -38,6 +41,8 @@ interface Scenario {
   // the lines Envoy's model answers from the cache (index -> status, age); every other line
   // of a policy with a cache: cache null
   hits: Record<number, { status: number; age: number }>;
+  // Kong serves the same hits (a rejection answered from the cache), except where noted
+  kongServes: boolean;
   // what the lines Kong's model cannot serve get instead (index -> action, status)
   kongMiss: Record<number, { action: SimResult["action"]; status: number }>;
 }
@@ -57,7 +62,8 @@ const scenarios: Scenario[] = [
       { t: 9000, method: "HEAD", path: "/api/items?page=1" },                   // miss: HEAD has its own key
     ]),
     hits: { 5: { status: 200, age: 3 } },
-    kongMiss: { 5: { action: "fallback", status: 503 } },
+    kongServes: true,
+    kongMiss: { 6: { action: "fallback", status: 503 }, 7: { action: "fallback", status: 503 }, 8: { action: "fallback", status: 503 } },
   },
   {
     name: "[cache, reroute]: a hit answers; a miss is rerouted to the spare upstream",
@@ -71,7 +77,8 @@ const scenarios: Scenario[] = [
       { t: 2200, path: "/c", upstream: ok("spare says c") },    // miss: rerouted, answered by the spare
     ]),
     hits: { 5: { status: 200, age: 1 }, 6: { status: 404, age: 2 } },
-    kongMiss: { 5: { action: "fallback", status: 200 }, 6: { action: "fallback", status: 200 } },
+    kongServes: true,
+    kongMiss: { 7: { action: "fallback", status: 200 } },
   },
   {
     name: "eviction: a full set drops its least recently used entry (maxEntries 2: one set, exact LRU)",
@@ -87,7 +94,45 @@ const scenarios: Scenario[] = [
       { t: 1020, path: "/c" },                     // hit
     ]),
     hits: { 7: { status: 200, age: 0 }, 9: { status: 200, age: 0 } },
-    kongMiss: { 7: { action: "fallback", status: 503 }, 9: { action: "fallback", status: 503 } },
+    kongServes: true,
+    kongMiss: { 8: { action: "fallback", status: 503 } },
+  },
+  {
+    name: "LRU: a look ahead is no use (Kong's access finds /a, its new answer is not stored: /a stays least recently used)",
+    policy: doc("cache-peek", { circuitBreaker: BREAKER, fallback: [{ cache: { ...CACHE, maxEntries: 2 } }, { respond: { status: 503 } }] }),
+    trace: lines([
+      { t: 0, path: "/a", upstream: ok("A") },
+      { t: 10, path: "/b", upstream: ok("B") },
+      { t: 20, path: "/a", upstream: ok("not for caches", { "cache-control": "no-store" }) },   // found, not stored: no use
+      { t: 30, path: "/c", upstream: ok("C") },    // evicts /a, the least recently used
+      ...open3(100),
+      { t: 1000, path: "/a" },                     // miss: evicted
+      { t: 1010, path: "/b" },                     // hit
+      { t: 1020, path: "/c" },                     // hit
+    ]),
+    hits: { 8: { status: 200, age: 0 }, 9: { status: 200, age: 0 } },
+    kongServes: true,
+    kongMiss: { 7: { action: "fallback", status: 503 } },
+  },
+  {
+    name: "LRU: a served hit is a use (breaker keyed by header: shard 1 open and served from the cache while shard 2 stores)",
+    policy: doc("cache-served", {
+      circuitBreaker: { ...BREAKER, key: "header:x-shard" },
+      fallback: [{ cache: { ...CACHE, maxEntries: 2 } }, { respond: { status: 503 } }],
+    }),
+    trace: lines([
+      { t: 0, path: "/a", headers: { "x-shard": "2" }, upstream: ok("A") },
+      { t: 10, path: "/b", headers: { "x-shard": "2" }, upstream: ok("B") },
+      ...[0, 1, 2].map((i) => ({ t: 100 + i * 10, path: "/boom", headers: { "x-shard": "1" }, upstream: BOOM })),
+      { t: 1000, path: "/a", headers: { "x-shard": "1" } },                    // hit: /a used
+      { t: 1100, path: "/c", headers: { "x-shard": "2" }, upstream: ok("C") }, // evicts /b
+      { t: 2000, path: "/a", headers: { "x-shard": "1" } },                    // hit
+      { t: 2010, path: "/b", headers: { "x-shard": "1" } },                    // miss: evicted
+      { t: 2020, path: "/c", headers: { "x-shard": "1" } },                    // hit
+    ]),
+    hits: { 5: { status: 200, age: 0 }, 7: { status: 200, age: 1 }, 9: { status: 200, age: 0 } },
+    kongServes: true,
+    kongMiss: { 8: { action: "fallback", status: 503 } },
   },
   {
     name: "on: [upstreamFailure]: a failed call is answered from the cache, else by the respond fallback (Envoy; Kong cannot replace a response)",
@@ -102,12 +147,13 @@ const scenarios: Scenario[] = [
       { t: 2200, path: "/new", upstream: { status: 500, latencyMs: 5 } },   // miss: the respond fallback
     ]),
     hits: { 1: { status: 200, age: 2 }, 2: { status: 200, age: 2 } },
+    kongServes: false,
     kongMiss: { 1: { action: "forward", status: 503 }, 2: { action: "forward", status: 502 } },
   },
 ];
 
-describe.each(scenarios)("cache parity: $name", ({ policy, trace, hits, kongMiss }) => {
-  it("Envoy's model serves the hits; Kong's (no cache yet) gives the next fallback there", async () => {
+describe.each(scenarios)("cache parity: $name", ({ policy, trace, hits, kongServes, kongMiss }) => {
+  it("Envoy's model serves the hits; Kong's serves a rejection's, and gives the next fallback where it cannot", async () => {
     const envoy = await simulate("core", policy, trace, () => {}, { profile: ENVOY_PROFILE });
     const kong = await simulate("core", policy, trace, () => {}, { profile: KONG_PROFILE });
     for (let i = 0; i < trace.length; i++) {
@@ -117,7 +163,9 @@ describe.each(scenarios)("cache parity: $name", ({ policy, trace, hits, kongMiss
         expect(envoy[i].action, `envoy line ${i + 1}`).toBe("fallback");
         expect(envoy[i].status, `envoy line ${i + 1}`).toBe(h.status);
       }
-      expect(kong[i].cache, `kong line ${i + 1}`).toBeNull();
+      const kh = kongServes ? h : undefined;
+      expect(kong[i].cache, `kong line ${i + 1}`).toEqual(kh ? { age: kh.age } : null);
+      if (kh) expect({ action: kong[i].action, status: kong[i].status }, `kong line ${i + 1}`).toEqual({ action: "fallback", status: kh.status });
       const m = kongMiss[i];
       if (m) expect({ action: kong[i].action, status: kong[i].status }, `kong line ${i + 1}`).toEqual(m);
     }

@@ -22,7 +22,8 @@ const policyText = (spec: string) => `{"apiVersion":"tandem.dev/v1alpha1","kind"
 const ex = (cookie: unknown) => ({ ...CHECKOUT, stickiness: { sources: ["cookie:tandem-uid"], cookie } });
 const nest = (levels: number, inner: unknown): unknown => (levels === 0 ? inner : [nest(levels - 1, inner)]);
 
-interface Case { what: string; root: "experiment" | "circuit-breaker"; plugin: string; spec: string; message: string; kong: boolean; kongPlugin?: string }
+// kongPlugins: the Kong plugins that take this config (default: the root id's namesake).
+interface Case { what: string; root: "experiment" | "circuit-breaker"; plugin: string; spec: string; message: string; kong: boolean; kongPlugin?: string; kongPlugins?: string[] }
 
 const DOMAIN = "must be a domain name (labels of letters, digits and -, joined by single dots; one leading dot allowed)";
 const cases: Case[] = [
@@ -59,7 +60,9 @@ const cases: Case[] = [
     message: `fallback.respond${"[0]".repeat(31)}: must not nest deeper than 32 levels`,
   },
   // The cache fallback's bad input (issue 16): the single and the list form; Kong gets
-  // the list under its `fallbacks` field (cli/render/plugin-configs.ts kongBreakerConfig).
+  // the list under its `fallbacks` field (cli/render/plugin-configs.ts kongBreakerConfig),
+  // and so does its `fallback-cache` plugin (the breaker's config, kongCacheConfig), which
+  // refuses it with the same text.
   ...([
     ["a cache body above 1 MiB", { cache: { maxBodyBytes: 1048577 } }, "fallback.cache.maxBodyBytes: must be between 1 and 1048576, got 1048577"],
     ["more than 100,000 cache entries", [{ cache: { maxEntries: 100001 } }, { respond: {} }], "fallback[0].cache.maxEntries: must be between 1 and 100000, got 100001"],
@@ -69,6 +72,7 @@ const cases: Case[] = [
     what, root: "circuit-breaker", kong: true, message,
     plugin: JSON.stringify({ fallback }), spec: JSON.stringify({ fallback }),
     kongPlugin: JSON.stringify(Array.isArray(fallback) ? { fallbacks: fallback } : { fallback }),
+    kongPlugins: ["circuit-breaker", "fallback-cache"],
   })),
 ];
 
@@ -81,17 +85,19 @@ describe("what validate refuses, both gateways refuse with the same text", () =>
       expect(host.configure(c.plugin)).toBe(false);
       expect(host.logs.map((l: { message: string }) => l.message)).toContain(`tandem: ${c.root} configuration rejected: ${c.message}`);
       if (!c.kong) return;
-      const k = await startKong({ plugins: [{ name: c.root, dir: KONG_DIR(c.root), config: JSON.parse(c.kongPlugin ?? c.plugin) }], upstreams: be.addrs, defaultUpstream: "svc" });
-      try {
-        expect((await get(k.port, "/")).status).toBe(500);
-        let logs = "";
-        for (let i = 0; i < 100 && !logs.includes(c.message); i++) {
-          await new Promise((r) => setTimeout(r, 20));
-          logs = k.logs("debug").map((l) => l.message).join("\n");
+      for (const name of c.kongPlugins ?? [c.root]) {
+        const k = await startKong({ plugins: [{ name, dir: KONG_DIR(name), config: JSON.parse(c.kongPlugin ?? c.plugin) }], upstreams: be.addrs, defaultUpstream: "svc" });
+        try {
+          expect((await get(k.port, "/")).status, name).toBe(500);
+          let logs = "";
+          for (let i = 0; i < 100 && !logs.includes(c.message); i++) {
+            await new Promise((r) => setTimeout(r, 20));
+            logs = k.logs("debug").map((l) => l.message).join("\n");
+          }
+          expect(logs, name).toContain(c.message);
+        } finally {
+          await k.close();
         }
-        expect(logs).toContain(c.message);
-      } finally {
-        await k.close();
       }
     }, 60_000);
   }

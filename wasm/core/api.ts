@@ -283,7 +283,8 @@ export function tandem_breaker_describe_state(h: i32, keyLen: i32): i32 {
 //   n = tandem_cache_key(h)            the request's cache key from the breaker's fact
 //                                      table, moved to arena[0..n); 0: not cached (why:
 //                                      tandem_cache_why: 1 method, 2 Authorization, 3 too long)
-//   s = tandem_cache_lookup(h, n, now) key arena[0..n) -> the entry's status (0: miss);
+//   s = tandem_cache_lookup(h, n, now, use) key arena[0..n) -> the entry's status (0: miss);
+//                                      use 0: a look ahead (no LRU touch, not counted);
 //                                      out = answer headers (pairs, CACHE_SLOTS[0] bytes)
 //                                      then the body
 //   r = tandem_cache_check(h, st, hn)  response head: status, headers (pairs) arena[0..hn)
@@ -318,11 +319,11 @@ export function tandem_cache_key(h: i32): i32 {
 
 export function tandem_cache_why(): i32 { return cacheResult[1]; }
 
-export function tandem_cache_lookup(h: i32, keyLen: i32, nowMs: f64): i32 {
+export function tandem_cache_lookup(h: i32, keyLen: i32, nowMs: f64, use: i32): i32 {
   const c = cacheOf(h);
   if (c === null) return 0;
   const a = changetype<usize>(arena);
-  if (!c.lookup(a, keyLen, keyHashA(a, keyLen), keyHashB(a, keyLen), nowMs)) { outLen = 0; return 0; }
+  if (!c.lookup(a, keyLen, keyHashA(a, keyLen), keyHashB(a, keyLen), nowMs, use != 0)) { outLen = 0; return 0; }
   const v = c.view;
   const ans = c.answer;
   const total = ans.headersLen + v.bodyLen;

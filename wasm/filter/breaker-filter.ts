@@ -51,7 +51,7 @@ import { cacheOnReject, fallbackOnOutcome, fallbackOnReject } from "../core/brea
 import { CacheStream, FilterCache } from "./cache-fallback";
 import { variantToUpstream } from "../core/breaker/upstream-names";
 import { BreakerStore } from "./breaker-store";
-import { BreakerStats, ConfigRejections } from "./metrics";
+import { BreakerStats, CacheStats, ConfigRejections } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
 import { isGrpcContentType } from "../core/request/grpc";
 import { GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
@@ -119,6 +119,7 @@ export class BreakerRoot extends FilterRoot {
   rerouteValue: StaticArray<u8> = new StaticArray<u8>(0);
   // The cache fallback (./cache-fallback.ts), when spec.fallback has one.
   cache: FilterCache | null = null;
+  cacheStats: CacheStats | null = null;   // tandem_cache_lookups_total, with a cache
 
   onConfigure(size: u32): bool {
     const text = pluginConfiguration(size);
@@ -140,6 +141,7 @@ export class BreakerRoot extends FilterRoot {
     const f = s.fallback;
     const c = f !== null ? f.cache : null;
     this.cache = c !== null ? new FilterCache(c, configId) : null;
+    this.cacheStats = c !== null ? new CacheStats(s.policy) : null;
     log(LOG_INFO, "tandem: circuit-breaker configured, states in shared data " + store.prefix() + "<slot>");
     if (this.cache !== null) log(LOG_INFO, "tandem: cache fallback entries in shared data " + (this.cache as FilterCache).store.prefix() + "<i|e><n>");
     return true;
@@ -282,7 +284,11 @@ class BreakerStream extends FilterStream {
     (root.stats as BreakerStats).rejection(keyText);
     // The cache first (when it covers `open`); a miss falls to the next fallback.
     const cs = this.cache;
-    if (cs !== null && cacheOnReject(f) && (root.cache as FilterCache).serve(cs, now)) return STOP_ITERATION;
+    if (root.cache !== null && cacheOnReject(f)) {
+      const hit = cs !== null && (root.cache as FilterCache).serve(cs, now);
+      (root.cacheStats as CacheStats).count(hit);
+      if (hit) return STOP_ITERATION;
+    }
     const kind = fallbackOnReject(f);
     if (kind == FallbackKind.Reroute) {
       const rh = root.rerouteHeader as StaticArray<u8>;
@@ -318,7 +324,7 @@ class BreakerStream extends FilterStream {
       if ((this.flags & PROBE) != 0) this.recordOutcome(outcomeAtHeaders(httpStatus, b));
       const s = root.settings as BreakerSettings;
       const f = s.fallback;
-      const cacheOnFail = cs !== null && f !== null && (f as FallbackSettings).cacheOnUpstreamFailure;
+      const cacheOnFail = root.cache !== null && f !== null && (f as FallbackSettings).cacheOnUpstreamFailure;
       if (this.failureFallback == <u8>FallbackKind.Respond || cacheOnFail) {
         // Envoy answers 503/504 itself when the upstream refused, reset or timed out; the
         // flags tell those apart from an upstream's own 5xx.
@@ -331,10 +337,14 @@ class BreakerStream extends FilterStream {
         }
         if (classify(s, status, error) == OUTCOME_FAILURE) {
           // The cache first; a miss leaves it to the respond fallback (if any).
-          if (cacheOnFail && (root.cache as FilterCache).serve(cs as CacheStream, now)) {
-            this.replaced = true;
-            incrementMetric(mUpstreamFallback, 1);
-            return STOP_ITERATION;
+          if (cacheOnFail) {
+            const hit = cs !== null && (root.cache as FilterCache).serve(cs as CacheStream, now);
+            (root.cacheStats as CacheStats).count(hit);
+            if (hit) {
+              this.replaced = true;
+              incrementMetric(mUpstreamFallback, 1);
+              return STOP_ITERATION;
+            }
           }
           if (this.failureFallback == <u8>FallbackKind.Respond) {
             this.replaced = true;

@@ -10,6 +10,7 @@
 // VM defining the same name updates one stat (Envoy's shared stats scope).
 import { utf8 } from "../core/text/bytes";
 import {
+  CACHE_LOOKUPS, CACHE_RESULTS, L_RESULT,
   BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_STATE_LABELS, BREAKER_TRANSITIONS, CONFIG_REJECTIONS, L_FROM, L_KEY, L_PLUGIN,
   L_POLICY, L_TO, OTHER, TAG_END, TAG_EQ,
 } from "../core/metrics/catalog";
@@ -90,4 +91,17 @@ export class BreakerStats {
     incrementMetric(id, 1);
     recordMetric(k.state, <u64>to);
   }
+}
+
+// tandem_cache_lookups_total{policy, result}: the cache fallback asked for an answer (a
+// rejection, or a failed call with upstreamFailure, that the cache covers; a request the
+// cache does not take counts as a miss). Both series defined at configure.
+export class CacheStats {
+  hit: u32;
+  miss: u32;
+  constructor(policy: string) {
+    this.hit = define(METRIC_COUNTER, CACHE_LOOKUPS, [L_POLICY, L_RESULT], [policy, CACHE_RESULTS[0]]);
+    this.miss = define(METRIC_COUNTER, CACHE_LOOKUPS, [L_POLICY, L_RESULT], [policy, CACHE_RESULTS[1]]);
+  }
+  count(hit: bool): void { incrementMetric(hit ? this.hit : this.miss, 1); }
 }

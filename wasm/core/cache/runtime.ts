@@ -54,20 +54,25 @@ export class CacheRuntime {
 
   check(status: i32, hp: usize, hn: i32): Storability { return this.rules.check(status, hp, hn); }
 
-  // A servable entry for the key: true and this.view / this.answer hold it.
-  lookup(key: usize, keyLen: i32, hashA: u32, hashB: u32, nowMs: f64): bool {
+  // A servable entry for the key: true and this.view / this.answer hold it. `use`: the
+  // entry answers now, so it becomes the set's most recently used and counts as a hit
+  // or miss. A look that is not a use (false: the Kong fallback-cache plugin reads ahead
+  // in access, before it knows whether the breaker will serve it) changes nothing; the
+  // use is recorded once the answer was served (lookup again with use).
+  lookup(key: usize, keyLen: i32, hashA: u32, hashB: u32, nowMs: f64, use: bool = true): bool {
     const set = setOf(hashA, this.sets);
     const n = this.loadIndex(set);
     const way = n > 0 ? findWay(changetype<usize>(this.idx), n, hashA, hashB) : -1;
-    if (way < 0) { this.misses++; return false; }
+    if (way < 0) { if (use) this.misses++; return false; }
     const raw = this.raw;
     this.store.readEntry(set * WAYS + way, raw);
     const v = this.view;
-    if (raw.len <= 0 || !v.of(raw.ptr, raw.len, key, keyLen) || !v.servable(nowMs)) { this.misses++; return false; }
+    if (raw.len <= 0 || !v.of(raw.ptr, raw.len, key, keyLen) || !v.servable(nowMs)) { if (use) this.misses++; return false; }
+    this.answer.build(v, nowMs);
+    if (!use) return true;
     // Recently used: best effort (a lost CAS race only blurs the LRU order).
     touchWay(changetype<usize>(this.idx), way);
     this.store.writeIndex(set, changetype<usize>(this.idx), n);
-    this.answer.build(v, nowMs);
     this.hits++;
     return true;
   }

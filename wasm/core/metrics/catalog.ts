@@ -26,6 +26,9 @@ export const GUARD_TRIPS = "tandem_guard_trips_total";
 export const FAULTS_TOTAL = "tandem_faults_total";
 export const CONFIG_REJECTIONS = "tandem_config_rejections_total";
 export const OUTCOMES_DROPPED = "tandem_outcomes_dropped_total";   // Kong only
+// The cache fallback asked for an answer (a rejection, or a failed call with
+// upstreamFailure, that a cache covers), by result: hit (the entry answered) or miss.
+export const CACHE_LOOKUPS = "tandem_cache_lookups_total";
 
 // ---- label names ----
 export const L_POLICY = "policy";
@@ -39,8 +42,9 @@ export const L_FROM = "from";
 export const L_TO = "to";
 export const L_KIND = "kind";
 export const L_PLUGIN = "plugin";
+export const L_RESULT = "result";
 // Every label any series carries (Envoy: one stats_tags entry each).
-export const LABELS: string[] = [L_POLICY, L_EXPERIMENT, L_VARIANT, L_REASON, L_CODE_CLASS, L_SOURCE, L_KEY, L_FROM, L_TO, L_KIND, L_PLUGIN];
+export const LABELS: string[] = [L_POLICY, L_EXPERIMENT, L_VARIANT, L_REASON, L_CODE_CLASS, L_SOURCE, L_KEY, L_FROM, L_TO, L_KIND, L_PLUGIN, L_RESULT];
 
 // ---- label values ----
 export const OTHER = "other";
@@ -61,10 +65,12 @@ export const SOURCE_LABELS: string[] = ["cookie", "header", "query", "ip", "issu
 export const S_ISSUED = 4;
 export const BREAKER_STATE_LABELS: string[] = ["closed", "open", "half_open"];
 export const FAULT_KINDS: string[] = ["delay", "abort"];
+export const CACHE_RESULTS: string[] = ["hit", "miss"];
 export const PLUGIN_EXPERIMENT = "experiment";
 export const PLUGIN_BREAKER = "circuit-breaker";
 export const PLUGIN_FAULT = "fault-injection";
-export const PLUGIN_LABELS: string[] = [PLUGIN_EXPERIMENT, PLUGIN_BREAKER, PLUGIN_FAULT];
+export const PLUGIN_CACHE = "fallback-cache";   // Kong only: the opt-in buffered half of the cache fallback
+export const PLUGIN_LABELS: string[] = [PLUGIN_EXPERIMENT, PLUGIN_BREAKER, PLUGIN_FAULT, PLUGIN_CACHE];
 // The policy label when a plugin config names none (`policy`, written by tandem render).
 export const NO_POLICY = OTHER;
 // The plugin-config field that names the policy (TrafficPolicy metadata.name).
