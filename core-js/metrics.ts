@@ -110,6 +110,11 @@ export class TandemMetrics {
     for (const kind of FAULT_KINDS) this.faults.inc({ policy, kind }, 0);
   }
 
+  /** The cache fallback's lookups, hit and miss (a breaker config whose fallback has a cache). */
+  declareCache(policy: string): void {
+    for (const result of CACHE_RESULTS) this.cacheLookups.inc({ policy, result }, 0);
+  }
+
   /** A plugin's config rejections and (Kong) dropped outcomes. */
   declarePlugin(plugin: string, policy: string | null): void {
     this.configRejections.inc({ plugin: bounded(plugin, PLUGIN_LABELS) }, 0);

@@ -107,6 +107,7 @@ function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, cano
     reroute: f?.kind === "reroute" ? { variant: f.variant, upstream: f.upstream } : null,
   };
   kongMetrics()?.declarePlugin(PLUGIN, plan.policy);   // dropped outcomes at zero (core-js/metrics.ts)
+  if (f?.cache) kongMetrics()?.declareCache(plan.policy);   // cache lookups at zero, as the Envoy filter's CacheStats
   if (f?.onUpstreamFailure) {
     process.stderr.write("tandem: circuit-breaker: fallback.on upstreamFailure is not applied on Kong " +
       "(a plugin-server plugin cannot replace an upstream's answer without buffering); rejections only\n");

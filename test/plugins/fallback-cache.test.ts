@@ -7,7 +7,9 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
-import { startKong, type KongGateway } from "../../sim/kong";
+import { startKong, type KongGateway, type KongPluginSpec } from "../../sim/kong";
+import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
+import { CACHE_LOOKUPS } from "../../wasm/core/metrics/catalog";
 import { KONG_DIR } from "../support/dist";
 
 const BIN = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
@@ -40,8 +42,8 @@ let gw: KongGateway | undefined;
 const T0 = 1_000_000;
 afterEach(async () => { await gw?.close(); gw = undefined; });
 
-async function start(withCache: boolean): Promise<KongGateway> {
-  const plugins = [{ name: "circuit-breaker", dir: KONG_DIR("circuit-breaker"), config: CONFIG }];
+async function start(withCache: boolean, metrics = false): Promise<KongGateway> {
+  const plugins: KongPluginSpec[] = [{ name: "circuit-breaker", dir: KONG_DIR("circuit-breaker"), config: CONFIG, ...(metrics ? { env: { [METRICS_PORT_ENV]: "0" } } : {}) }];
   if (withCache) plugins.push({ name: "fallback-cache", dir: KONG_DIR("fallback-cache"), config: CONFIG });
   // The harness's virtual clock: entries' Age and freshness do not depend on the load.
   gw = await startKong({ plugins, upstreams: { svc: addr }, defaultUpstream: "svc", retries: 0, virtualClock: true });
@@ -91,6 +93,21 @@ describe("Kong fallback-cache + circuit-breaker", () => {
     const calls = g.rpcStats().accessCalls;
     expect(calls[0].filter((m) => m === "kong.ctx.shared.get")).toHaveLength(1);
     expect(calls[0]).toContain("kong.response.exit");
+  }, 60_000);
+
+  it("tandem_cache_lookups_total on the breaker's server: hit and miss at 0 once configured, then one per rejection the cache covers", async () => {
+    const g = await start(true, true);
+    const scrape = async () => {
+      const text = await (await fetch(await g.pluginServer("circuit-breaker").metricsUrl())).text();
+      return Object.fromEntries(["hit", "miss"].map((r) => [r, Number(new RegExp(`^${CACHE_LOOKUPS}\\{policy="t",result="${r}"\\} (\\d+)`, "m").exec(text)?.[1] ?? NaN)]));
+    };
+    expect((await req(g, "/ok")).status).toBe(200);
+    expect(await scrape()).toEqual({ hit: 0, miss: 0 });
+    for (let i = 0; i < 2; i++) await req(g, "/boom");
+    await req(g, "/ok");            // hit
+    await req(g, "/other");         // miss: never stored
+    await req(g, "/ok", "POST");    // miss: a method the cache does not take
+    expect(await scrape()).toEqual({ hit: 1, miss: 2 });
   }, 60_000);
 
   it("without the fallback-cache plugin, a rejection gets the next fallback and never reaches the upstream", async () => {
