@@ -11,6 +11,7 @@ import { hostCalls } from './host-calls';
 import { faultDelays, faultOverhead } from './fault';
 import { metricsOverhead } from './metrics';
 import { cacheOverhead } from './cache';
+import { kongCache } from './kong-cache';
 import { playgroundLoad } from './playground';
 import { addedLatency } from './added-latency';
 
@@ -31,6 +32,8 @@ const sections: Record<string, () => unknown> = {
   'fault-overhead': () => faultOverhead(),
   'metrics-overhead': () => metricsOverhead(),
   'cache-overhead': () => cacheOverhead(),
+  // Kong's buffered fallback-cache path: throughput with it ÷ the same route without it
+  'kong-cache': () => kongCache(),
   'fault-delays': () => faultDelays(),
   'playground-load': () => playgroundLoad(),
   'added-latency': () => addedLatency(),

@@ -2,7 +2,7 @@
 // This script:
 //   0. builds (scripts/build.mjs, as `npm run build`), after reading its arguments, so
 //      --help and a wrong argument answer at once;
-//   1. copies the build under test (dist/wasm/*.wasm, dist/kong/{experiment,circuit-breaker}/) into
+//   1. copies the build under test (dist/wasm/*.wasm, dist/kong/<plugin>/) into
 //      bench/.build/dist, so every section measures the same bytes even if dist/ is
 //      rebuilt meanwhile;
 //   2. bundles bench/main.ts (which imports the harnesses in sim/) with esbuild
@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.join(here, '.build');
 const snap = path.join(out, 'dist');
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'cache-overhead', 'fault-delays', 'playground-load', 'added-latency'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'cache-overhead', 'fault-delays', 'playground-load', 'added-latency', 'kong-cache'];
 const USAGE = `usage: npm run bench [-- --json] [-- --only=<section>,...]
   --json        print one JSON object (the last line of stdout) instead of the table
   --only=a,b    run only these sections: ${names.join(', ')}, soak (minutes; only when named)
@@ -59,7 +59,7 @@ const t0 = Date.now();
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 
 // ---------------------------------------------------------------- 1. snapshot
-const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/noop-lean.wasm', 'wasm/tandem-core.wasm', 'kong/experiment', 'kong/circuit-breaker', 'kong/fault-injection'];
+const artifacts = ['wasm/tandem.wasm', 'wasm/noop.wasm', 'wasm/noop-lean.wasm', 'wasm/tandem-core.wasm', 'kong/experiment', 'kong/circuit-breaker', 'kong/fault-injection', 'kong/fallback-cache'];
 for (const a of artifacts) {
   if (!existsSync(path.join(root, 'dist', a))) {
     log(`dist/${a} is missing: run \`npm run build\` first (npm run bench does)`);
@@ -146,6 +146,7 @@ const hc = res['host-calls'] ?? {};
 const fo = res['fault-overhead'] ?? {};
 const mo = res['metrics-overhead'] ?? {};
 const co = res['cache-overhead'] ?? {};
+const kc = res['kong-cache'] ?? null;
 const fd = res['fault-delays'] ?? null;
 const pl = res['playground-load'] ?? {};
 const al = res['added-latency'] ?? null;
@@ -241,6 +242,10 @@ const result = {
     rounds: kt.rounds ?? null,
     requestsPerRound: kt.requestsPerRound ?? null,
     concurrency: kt.concurrency ?? null,
+    // section kong-cache: the route with the buffered fallback-cache plugin ÷ without it
+    cacheThroughputRatio: kc ? round(kc.small.throughputRatio) : null,
+    cacheThroughputRatioLargeBody: kc ? round(kc.large.throughputRatio) : null,
+    cache: kc,
   },
   wasm: {
     sizeBytes: size('wasm/tandem.wasm'),
@@ -375,6 +380,11 @@ if (json) {
   const lat = (g) => (al?.[g] ? `${signed(al[g].addedP50Ms)} ms p50 (${al[g].without.p50} → ${al[g].with.p50}), ${signed(al[g].addedP99Ms)} ms p99 (${al[g].without.p99} → ${al[g].with.p99}), ${al[g].requests} requests, ${al[g].errors} errors` : 'n/a');
   rows.push(['latency.kong', signed(al?.kong.addedP50Ms), '', '', `added by experiment + circuit-breaker through the Kong harness, ${fmt(al?.connections)} connections, vs no plugin: ${lat('kong')}`]);
   rows.push(['latency.envoy', signed(al?.envoy.addedP50Ms), '', '', `added by tandem.wasm experiment + circuit-breaker through the Envoy harness, ${fmt(al?.connections)} connections, vs the router alone: ${lat('envoy')}`]);
+  if (kc) {
+    const sz = (x) => `${x.bodyBytes} B bodies: with ${fmt(round(x.withReqPerSec, 0))} req/s ÷ without ${fmt(round(x.withoutReqPerSec, 0))} req/s, median of ${kc.rounds} rounds (range ${fmt(round(x.ratioMin))}–${fmt(round(x.ratioMax))}); RPCs per request with ${JSON.stringify(x.rpcs.with)} vs without ${JSON.stringify(x.rpcs.without)}`;
+    rows.push(['kong.cacheThroughputRatio', fmt(result.kong.cacheThroughputRatio), '', '', `route with the buffered fallback-cache plugin ÷ the same route without it (circuit-breaker on both), ${kc.concurrency} in flight; ${sz(kc.small)}`]);
+    rows.push(['kong.cacheThroughputRatioLargeBody', fmt(result.kong.cacheThroughputRatioLargeBody), '', '', sz(kc.large)]);
+  }
   rows.push(['core.decideNs', fmt(result.core.decideNs), '', '', `one decideExperiment through tandem-core.wasm; the same bridge deciding nothing: core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
   rows.push(['core.breakerNs', fmt(result.core.breakerNs), '', '', `one admitted call: admitBreaker + recordBreaker through tandem-core.wasm (two bridge crossings), ${fmt(result.core.breakerKeys)} keys, ${fmt(result.core.breakerFailureShare)} failures, all closed; trivial-call baseline core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
