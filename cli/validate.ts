@@ -2,6 +2,7 @@
 // exit 1 with the core's own message (the text Kong and Envoy log for the same input).
 import { cliCore } from "./dist-core";
 import { TooDeepForYaml, readPolicyText, type PolicyDoc } from "./policy-file";
+import { validateWarnings } from "./validate-warnings";
 
 export class InvalidPolicy extends Error {}
 
@@ -55,5 +56,7 @@ export function validateCommand(path: string): number {
   const doc = loadPolicy(path);
   const parts = Object.keys(doc.spec).join(", ") || "nothing";
   process.stdout.write(`${path}: valid TrafficPolicy ${doc.metadata.name} (${parts})\n`);
+  // valid all the same: the exit code stays 0 (./validate-warnings.ts)
+  for (const w of validateWarnings(doc)) process.stderr.write(`tandem: warning: ${path}: ${w}\n`);
   return 0;
 }
