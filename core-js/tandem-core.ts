@@ -148,7 +148,12 @@ export interface BreakerCall {
   answer: BreakerAnswer;             // rejections: what answers
   outcome: number;                   // record: 0 success, 1 failure, 2 ignored, -1 key gone
 }
-export interface BreakerAdmission extends BreakerCall { key: string }
+// `pass`: the breaker lets the request pass untouched, not admitted and never counted:
+//   "preflight"  a CORS preflight (wasm/core/request/preflight.ts): `admitted` true,
+//                `permitted` false, `state` the key's stored state (nothing applied)
+//   "method"     it carries Access-Control-Request-Method and `facts` lack the method
+//                (an on-demand need): admit again with it
+export interface BreakerAdmission extends BreakerCall { key: string; pass?: "preflight" | "method" }
 
 // A whole policy compiled by the core (wasm/core/plan.ts): what each part's plugin is
 // configured with on each gateway, and the policy facts adapters and reports need.
@@ -206,6 +211,7 @@ interface CoreExports {
   tandem_breaker_result_ptr(): number;
   tandem_breaker_key(h: number): number;
   tandem_breaker_allow(h: number, keyLen: number, nowMs: number): number;
+  tandem_breaker_preflight(h: number): number;
   tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_breaker_state(h: number, keyLen: number): number;
   tandem_breaker_on_outcome(h: number, outcome: number, methodLen: number): number;
@@ -433,6 +439,14 @@ export class TandemCore {
     const n = this.ex.tandem_breaker_key(plan.handle);
     const ptr = this.ex.tandem_arena(0);
     const key = n === 0 ? "" : this.dec.decode(this.bytes().subarray(ptr, ptr + n));
+    const pf = this.ex.tandem_breaker_preflight(plan.handle);
+    if (pf !== 0) {
+      const state = this.breakerState(plan, key) ?? "closed";
+      return {
+        key, pass: pf === 1 ? "preflight" : "method", flags: ADMITTED, admitted: true, permitted: false, generation: 0,
+        state, prevState: state, transition: null, retryAfter: -1, answer: FallbackKind.None, outcome: -1,
+      };
+    }
     this.ex.tandem_breaker_allow(plan.handle, n, nowMs);
     return { key, ...this.breakerResult() };
   }

@@ -9,7 +9,8 @@
 //                       answered 503 (Retry-After when known)
 //   status    the status the client got
 //   breaker   the state of the request's breaker key after the request (after its
-//             outcome was recorded): closed | open | half_open; null without a breaker
+//             outcome was recorded): closed | open | half_open; null without a breaker,
+//             and on a CORS preflight, which the breaker lets pass untouched
 //   setCookie tandem's Set-Cookie, if one was issued
 //             refused   the gateway refused the request before any plugin ran (its
 //                       header limits or path rules, cli/simulate/edge.ts): status is

@@ -241,7 +241,9 @@ export class CoreDriver {
       this.metrics?.cacheLookup(b.policy, hit !== null);
       return hit && { status: hit.status, cache: { age: Number(hit.headers.find(([n]) => n === "age")?.[1] ?? 0) } };
     };
-    const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h }), r.t);
+    const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h, method: sentMethod(r) }), r.t);
+    // A CORS preflight passes the breaker untouched (wasm/core/request/preflight.ts).
+    if (a.pass === "preflight") return { res: { ...res, variant, upstream, status: upstreamStatus, breaker: null }, reached: upstream, fault: this.fault(r, h) };
     this.breakerMetrics(a.key, a);
     if (!a.admitted && this.metrics) this.metrics.breakerRejection(b.policy, this.keyLabels!.label(a.key));
     if (!a.admitted) {

@@ -80,9 +80,12 @@ class BreakerWatch {
     this.last = m;
     const delta = (n: string) => (m[`wasmcustom.${n}`] ?? 0) - (prev[`wasmcustom.${n}`] ?? 0);
     let action: BreakerReport["action"] = "forward";
+    const state = this.sd.take();
+    // the filter counts the preflights it let pass (wasm/filter/breaker-filter.ts)
+    if (delta("tandem_breaker_preflights") > 0) return { action, state: null };
     if (delta("tandem_breaker_rejected") > 0) action = this.rejectAction;
     else if (delta("tandem_breaker_upstream_fallback") > 0) action = "fallback";
-    return { action, state: this.sd.take() };
+    return { action, state };
   }
 }
 

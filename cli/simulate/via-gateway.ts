@@ -26,7 +26,8 @@ export interface UpstreamAttempt { upstream: string; headers: Record<string, str
 
 // What the circuit-breaker did with the last request, as the gateway's plugin / filter
 // reports it (the state is inside the gateway): the `action` and `breaker` fields.
-export interface BreakerReport { action: Extract<Action, "forward" | "fallback" | "reject">; state: BreakerState }
+// state null: the breaker took no part (a CORS preflight it let pass untouched).
+export interface BreakerReport { action: Extract<Action, "forward" | "fallback" | "reject">; state: BreakerState | null }
 
 export interface GatewayHandle {
   port: number;

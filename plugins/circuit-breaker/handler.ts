@@ -8,7 +8,11 @@
 // states; a changed config starts fresh; a rejected one keeps the last good config.
 //
 // RPC round trips (HandleEvent included):
-//   access  1 + get_headers (only when the key needs a header: not for key `route`)
+//   access  1 + get_headers (every request: the key's header, and Access-Control-Request-
+//           Method, which makes an OPTIONS a CORS preflight; key `route` paid none
+//           before preflights were told apart)
+//           a request with Access-Control-Request-Method: + get_method (is it a
+//           preflight?); a preflight passes untouched: 3, nothing carried to log
 //           admitted and tracked: + set_serialize_value (the admission, for log) = 3
 //           rejected: + exit, which pdk.js sends without awaiting an answer = 2
 //           rerouted: + set_upstream [+ set_header] = 3-4 (unknown Upstream: + exit)
@@ -169,8 +173,15 @@ export class Plugin {
     const c = this.c;
     const plan = c.plan;
     const headers = plan.needs.length === 0 ? null : await kong.request.getHeaders(MAX_HEADERS);
-    const facts = headers === null ? [] : answerNeeds(plan.needs, { headers });
-    const a = getCore().admitBreaker(plan, facts, Date.now());
+    let facts = headers === null ? [] : answerNeeds(plan.needs, { headers });
+    let a = getCore().admitBreaker(plan, facts, Date.now());
+    if (a.pass === "method") {
+      // the core asks whether this is a CORS preflight (wasm/core/request/preflight.ts)
+      facts = answerNeeds(plan.needs, { headers: headers ?? {}, method: await kong.request.getMethod() });
+      a = getCore().admitBreaker(plan, facts, Date.now());
+    }
+    // A CORS preflight: not admitted, never counted, in every mode.
+    if (a.pass === "preflight") return report("forward", null);
     transition(c, a.key, a);
     if (!a.admitted) kongMetrics()?.breakerRejection(plan.policy, c.keyLabels.label(a.key));
     if (a.admitted) {
@@ -231,6 +242,7 @@ async function exit(kong: BreakerPDK, ans: Answer, headers: Record<string, strin
   return kong.response.exit(a.status, a.body === "" && a !== ans ? undefined : a.body, withRetryAfter(a, retryAfter)) as Promise<void>;
 }
 
-function report(action: TraceAction, r: BreakerCall): void {
-  if (traceOn()) writeTrace({ action, state: r.state });
+// r null: the breaker took no part (a CORS preflight): no state to report.
+function report(action: TraceAction, r: BreakerCall | null): void {
+  if (traceOn()) writeTrace({ action, state: r === null ? null : r.state });
 }

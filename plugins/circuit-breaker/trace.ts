@@ -9,7 +9,8 @@ export const TRACE_ENV = "TANDEM_BREAKER_TRACE";
 export const TRACE_MARK = "tandem-breaker-trace ";
 
 export type TraceAction = "forward" | "fallback" | "reject";
-export interface TraceLine { action: TraceAction; state: "closed" | "open" | "half_open" }
+// state null: the breaker took no part in the request (a CORS preflight it let pass).
+export interface TraceLine { action: TraceAction; state: "closed" | "open" | "half_open" | null }
 
 export function traceOn(): boolean {
   return process.env[TRACE_ENV] === "1";

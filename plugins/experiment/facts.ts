@@ -6,19 +6,24 @@ import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_REQUEST_ID_VAR, requestIdEntropy } from "../../core-js/entropy";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
-import { FactKind, type ExperimentDecision, type ExperimentPlan, type Need } from "../../core-js/tandem-core";
+import { FactKind, KEY_SOURCE_NEEDS_METHOD, NEED_ON_DEMAND, type ExperimentDecision, type ExperimentPlan, type Need } from "../../core-js/tandem-core";
 
 export interface FactPlan {
   needs: Need[];
   path: boolean;
-  method: boolean;
+  method: boolean;          // fetched for every request (a rule reads it)
+  methodSlots: number[];    // the Method needs, filled when the core asks (KEY_SOURCE_NEEDS_METHOD)
   ip: boolean;
   entropy: number;   // index of the entropy need, -1 none
 }
 
 export function planFacts(needs: Need[]): FactPlan {
   const has = (k: FactKind) => needs.some((n) => n.kind === k);
-  return { needs, path: has(FactKind.Path), method: has(FactKind.Method), ip: has(FactKind.ClientIp), entropy: needs.findIndex((n) => n.kind === FactKind.Entropy) };
+  const methodSlots = needs.flatMap((n, i) => (n.kind === FactKind.Method ? [i] : []));
+  // The core's on-demand method need (a CORS preflight's, wasm/core/request/preflight.ts)
+  // costs an RPC only for a request with Access-Control-Request-Method.
+  const method = needs.some((n) => n.kind === FactKind.Method && n.name !== NEED_ON_DEMAND);
+  return { needs, path: has(FactKind.Path), method, methodSlots, ip: has(FactKind.ClientIp), entropy: needs.findIndex((n) => n.kind === FactKind.Entropy) };
 }
 
 // Kong's get_headers returns at most 100 headers by default; ask for Kong's maximum
@@ -48,9 +53,16 @@ type WithVars = KongPDK & { nginx: { getVar(name: string): Promise<unknown> } };
 // core asks for entropy instead of deciding (no rule, guard or cookie touched yet):
 // then, and only then, one RPC for Kong's request id and the decision with it. Users
 // with a key cost no extra RPC.
+// Likewise a request carrying Access-Control-Request-Method: the core asks for the
+// method (is it a CORS preflight?) and gets it with one RPC.
 export async function decide(kong: KongPDK, plan: ExperimentPlan, fp: FactPlan, f: Facts, nowMs: number): Promise<ExperimentDecision> {
   const core = getCore();
-  const d = core.decideExperiment(plan, f.values, nowMs);
+  let d = core.decideExperiment(plan, f.values, nowMs);
+  if (core.lastKeySource(plan) === KEY_SOURCE_NEEDS_METHOD) {
+    const m = await kong.request.getMethod();
+    for (const i of fp.methodSlots) f.values[i] = m;
+    d = core.decideExperiment(plan, f.values, nowMs);
+  }
   if (fp.entropy < 0 || core.lastKeySource(plan) !== KEY_NEEDS_ENTROPY) return d;
   f.values[fp.entropy] = requestIdEntropy(await (kong as WithVars).nginx.getVar(KONG_REQUEST_ID_VAR));
   return core.decideExperiment(plan, f.values, nowMs);

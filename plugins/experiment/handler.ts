@@ -6,7 +6,8 @@
 // policy, 6 for a new user under a path scope, 2-3 out of scope; one more each when
 // the request carries the QA override header (stripped) and with exposeHeader, and
 // one (nginx.get_var: Kong's request id, ./facts.ts) for a new user whose request has
-// no x-request-id: 6 for the example policy.
+// no x-request-id: 6 for the example policy. A request carrying
+// Access-Control-Request-Method: + get_method (is it a CORS preflight? ./facts.ts).
 // Tagging experiments (./tags.ts): none in scope (set_headers carries the variant and
 // the tags); + clear_header when the client sent x-tandem-experiments and no tags
 // replace it (out of scope, or a policy without spec.experiments).

@@ -22,6 +22,10 @@ function configError(config: unknown): string {
 }
 
 describe("breaker ABI: configure", () => {
+  // Every breaker reads Access-Control-Request-Method, and the method on demand: a CORS
+  // preflight passes untouched (wasm/core/request/preflight.ts).
+  const PREFLIGHT_NEEDS = [{ kind: FactKind.Header, name: "access-control-request-method" }, { kind: FactKind.Method, name: "on-demand" }];
+
   it("returns a plan: key, needs, mode, the fallback ready to send, the default rejection", () => {
     const p = core.configureBreaker(JSON.stringify({
       key: "header:X-Tenant", mode: "dry_run",
@@ -30,7 +34,7 @@ describe("breaker ABI: configure", () => {
     expect(p.key).toBe("header:x-tenant");
     expect(p.mode).toBe("dry_run");
     expect(p.records).toBe(true);
-    expect(p.needs).toEqual([{ kind: FactKind.Header, name: "x-tenant" }]);
+    expect(p.needs).toEqual([{ kind: FactKind.Header, name: "x-tenant" }, ...PREFLIGHT_NEEDS]);
     expect(p.fallback).toEqual({
       kind: "respond", status: 429, headers: { "x-why": "breaker \"open\"" }, body: "zu — viel\n\u0001", contentType: "text/plain",
       retryAfter: true, grpcStatus: 14, grpcMessage: "zu %E2%80%94 viel%0A%01", variant: null, upstream: null, onOpen: true, onUpstreamFailure: false,
@@ -43,11 +47,11 @@ describe("breaker ABI: configure", () => {
     core.releaseBreaker(p);
 
     const u = core.configureBreaker("{}");
-    expect(u.needs).toEqual([{ kind: FactKind.Header, name: "x-tandem-variant" }, { kind: FactKind.Host, name: "" }]);
+    expect(u.needs).toEqual([{ kind: FactKind.Header, name: "x-tandem-variant" }, { kind: FactKind.Host, name: "" }, ...PREFLIGHT_NEEDS]);
     expect(u.fallback).toBeNull();
     core.releaseBreaker(u);
     const r = core.configureBreaker(JSON.stringify({ key: "route", mode: "forced_closed", fallback: { reroute: { upstream: "api-v1" }, on: ["open", "upstreamFailure"] } }));
-    expect(r.needs).toEqual([]);
+    expect(r.needs).toEqual([...PREFLIGHT_NEEDS]);
     expect(r.records).toBe(false);
     expect(r.fallback).toEqual({ kind: "reroute", variant: null, upstream: "api-v1", onOpen: true, onUpstreamFailure: true });
     core.releaseBreaker(r);
@@ -100,6 +104,31 @@ describe("breaker ABI: configure", () => {
       .toBe("fallback.reroute.variant: must name one of the experiment's variants, got \"canary\"");
     expect(core.validatePolicy(policy({ fallback: { reroute: { variant: "stable" } } })))
       .toBe("fallback.reroute.variant: must name one of the experiment's variants, got \"stable\"");
+  });
+});
+
+describe("breaker ABI: CORS preflights", () => {
+  it("pass untouched in every state: asked for the method only with the header, never admitted or counted", () => {
+    const b = core.configureBreaker(JSON.stringify({ key: "route", window: { type: "count", size: 10 }, minimumCalls: 2, failureRateThreshold: 50, openDurationMs: 1000 }));
+    // facts: [access-control-request-method, method (on demand)]
+    const pre = ["POST", "OPTIONS"];
+    expect(core.admitBreaker(b, ["POST", undefined], 0)).toMatchObject({ pass: "method", permitted: false });
+    expect(core.admitBreaker(b, pre, 0)).toMatchObject({ pass: "preflight", admitted: true, permitted: false, state: "closed", transition: null });
+    expect(core.admitBreaker(b, ["POST", "GET"], 0).pass).toBeUndefined();        // the header on a GET: an ordinary call
+    expect(core.admitBreaker(b, [undefined, "OPTIONS"], 0).pass).toBeUndefined();  // OPTIONS without it: an ordinary call
+    expect(core.admitBreaker(b, ["POST", "options"], 0).pass).toBeUndefined();     // methods are case-sensitive
+    // two failures open it; a preflight still passes, and changes nothing
+    for (let i = 0; i < 2; i++) {
+      const a = core.admitBreaker(b, [undefined, undefined], 10 + i);
+      core.recordBreaker(b, a.key, a.flags, a.generation, { status: 503, latencyMs: 1 }, 11 + i);
+    }
+    expect(core.breakerState(b, "")).toBe("open");
+    const before = core.describeBreakerState(b, "");
+    expect(core.admitBreaker(b, pre, 20)).toMatchObject({ pass: "preflight", admitted: true, state: "open" });
+    expect(core.admitBreaker(b, pre, 5000)).toMatchObject({ pass: "preflight", state: "open" });   // no time-driven change either
+    expect(core.describeBreakerState(b, "")).toEqual(before);
+    expect(core.admitBreaker(b, [undefined, undefined], 5000).state).toBe("half_open");   // an ordinary call moves it
+    core.releaseBreaker(b);
   });
 });
 

@@ -25,7 +25,11 @@ describe("experiment config", () => {
     expect(p.variantHeader).toBe("x-tandem-variant");
     expect(p.variants).toEqual([{ name: "stable", upstream: "api-v1" }, { name: "canary", upstream: "api-v2" }]);
     // default stickiness: the tandem-uid cookie; entropy for new ids
-    expect(p.needs).toEqual([{ kind: 0, name: "cookie" }, { kind: 5, name: "" }]);
+    expect(p.needs).toEqual([
+      { kind: 0, name: "cookie" }, { kind: 5, name: "" },
+      // every experiment: a CORS preflight's header and its method on demand; with a cookie, the content-type (gRPC)
+      { kind: 0, name: "access-control-request-method" }, { kind: 3, name: "on-demand" }, { kind: 0, name: "content-type" },
+    ]);
   });
 
   it("treats null fields and all-null records as absent (Kong's stored shape)", () => {
@@ -34,7 +38,11 @@ describe("experiment config", () => {
       stickiness: { sources: null, cookie: { name: null, maxAgeSeconds: null, path: null, domain: null, secure: null, httpOnly: null, sameSite: null } },
       variants: base.variants.map((v) => ({ ...v })).concat([]),
     }));
-    expect(p.needs).toEqual([{ kind: 0, name: "cookie" }, { kind: 5, name: "" }]);
+    expect(p.needs).toEqual([
+      { kind: 0, name: "cookie" }, { kind: 5, name: "" },
+      // every experiment: a CORS preflight's header and its method on demand; with a cookie, the content-type (gRPC)
+      { kind: 0, name: "access-control-request-method" }, { kind: 3, name: "on-demand" }, { kind: 0, name: "content-type" },
+    ]);
   });
 
   const cases: Array<[string, unknown, string]> = [

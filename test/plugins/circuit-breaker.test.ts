@@ -262,13 +262,37 @@ describe("circuit-breaker plugin on Kong", () => {
     expect(s.access).toEqual([3, 3, 3, 3, 2]);
     expect(s.log).toEqual([2, 2, 2, 2, 2]);      // HandleEvent, serialize
     expect(s.response.every((n) => n === 0)).toBe(true);
-    // key: route needs no header
+    // key: route reads the headers too: Access-Control-Request-Method tells a CORS preflight
     await reconfigure({ ...CONFIG, key: "route" });
     gw.resetStats();
     ups.otherwise = { status: 200 };
     await get();
     await gw.logDone();
-    expect(gw.rpcStats().access).toEqual([2]);
+    expect(gw.rpcStats().access).toEqual([3]);
+  });
+
+  it("lets a CORS preflight pass untouched while open, for one get_method; it counts for nothing", async () => {
+    await reconfigure({ ...CONFIG, key: "route" });
+    ups.otherwise = { status: 500 };
+    const preflight = { origin: "https://shop.example", "access-control-request-method": "POST" };
+    // preflights answered 500 by the upstream: counted, they would open the breaker
+    for (let i = 0; i < 6; i++) expect((await get(preflight, "OPTIONS")).status).toBe(500);
+    ups.otherwise = { status: 200 };
+    expect((await get()).status).toBe(200);              // still closed
+    ups.otherwise = { status: 500 };
+    for (let i = 0; i < 4; i++) await get();             // 4 failures: open
+    expect((await get()).status).toBe(503);
+    gw.resetStats();
+    ups.otherwise = { status: 204 };
+    const r = await get(preflight, "OPTIONS");
+    expect(r.status).toBe(204);                          // passed while open
+    expect(r.headers.get("retry-after")).toBeNull();
+    const notPreflight = await get({ "access-control-request-method": "POST" });   // a GET: the breaker's
+    expect(notPreflight.status).toBe(503);
+    const s = gw.rpcStats();
+    // HandleEvent, get_headers, get_method (nothing carried to log); the GET: + exit (no round trip)
+    expect(s.access).toEqual([3, 3]);
+    expect(s.accessCalls[0]).toEqual(["kong.request.get_headers", "kong.request.get_method"]);
   });
 
   it("keeps its states across plugin instance restarts", async () => {

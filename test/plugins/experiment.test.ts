@@ -193,6 +193,28 @@ describe("experiment plugin: new users' ids from Kong's request id", () => {
     expect(ids.size).toBe(30);
   });
 
+  it("a CORS preflight gets no variant and no cookie, for one get_method; the header alone costs nothing more", async () => {
+    const opts = async (headers: Record<string, string>) => {
+      const res = await fetch(`http://127.0.0.1:${gw.port}/`, { method: "OPTIONS", headers });
+      const text = await res.text();
+      return { headers: res.headers, json: () => JSON.parse(text) as { variant: string | null } };
+    };
+    gw.resetStats();
+    const pre = await opts({ origin: "https://shop.example", "access-control-request-method": "POST", "x-request-id": "pf-1" });
+    const plainOptions = await opts({ "x-request-id": "pf-2" });
+    const notPre = await get(gw.port, "/", { "access-control-request-method": "POST", "x-user-id": "u1" });
+    const s = gw.rpcStats();
+    expect(pre.json().variant).toBeNull();
+    expect(ours(pre)).toBeUndefined();
+    expect(plainOptions.json().variant).not.toBeNull();
+    expect(ours(plainOptions)).toMatch(/^tandem-uid=/);
+    expect(notPre.json().variant).not.toBeNull();
+    const getMethods = s.accessCalls.map((calls) => calls.filter((m) => m === "kong.request.get_method").length);
+    expect(getMethods).toEqual([1, 0, 1]);
+    // HandleEvent + get_headers + get_method: nothing set (no client variant header to clear)
+    expect(s.accessCalls[0]).toEqual(["kong.request.get_headers", "kong.request.get_method"]);
+  });
+
   it("the same request id gives the same id: a request's own x-request-id is used as sent", async () => {
     const a = ours(await get(gw.port, "/", { "x-request-id": "req-42" }));
     const b = ours(await get(gw.port, "/", { "x-request-id": "req-42" }));

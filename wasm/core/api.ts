@@ -246,6 +246,13 @@ export function tandem_breaker_key(h: i32): i32 {
   return k.len;
 }
 
+// After tandem_breaker_key, on its facts: 1 for a CORS preflight (the breaker lets it
+// pass, neither admitted nor counted), 2 when the method is needed to tell (put the
+// facts again with it), 0 otherwise (breaker/runtime.ts PREFLIGHT_*).
+export function tandem_breaker_preflight(h: i32): i32 {
+  return breakerAt(h).preflight();
+}
+
 export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64): i32 {
   return breakerAt(h).allow(changetype<usize>(arena), keyLen, nowMs);
 }

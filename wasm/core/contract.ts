@@ -38,6 +38,14 @@ export const REASON_RULE0 = 4;
 // The key source of a decision beyond stickiness.sources' indices.
 export const KEY_SOURCE_NEW_ID = -1;      // a new id from the entropy fact
 export const KEY_SOURCE_NEEDS_ENTROPY = -2; // no key, no entropy fact: fetch it and decide again
+// The request carries Access-Control-Request-Method and the method (a NEED_ON_DEMAND
+// need) was not given: fetch it and decide again (wasm/core/request/preflight.ts).
+export const KEY_SOURCE_NEEDS_METHOD = -3;
+// The name of a Method need an adapter may leave absent until the core asks for it
+// (KEY_SOURCE_NEEDS_METHOD): Kong fetches the method with an RPC only then.
+export const NEED_ON_DEMAND = "on-demand";
+// The header that makes an OPTIONS request a CORS preflight (wasm/core/request/preflight.ts).
+export const PREFLIGHT_HEADER = "access-control-request-method";
 
 // ---- breaker states, transitions, admissions, outcomes (wasm/core/breaker/) ----
 export const STATE_CLOSED = 0;

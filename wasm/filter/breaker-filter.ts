@@ -4,7 +4,10 @@
 // data (./breaker-store.ts) so all worker VMs run one breaker per key.
 //
 // Per stream:
-//   request headers  key -> admit (allow() on the shared state; a CAS write only when it
+//   request headers  a CORS preflight (OPTIONS with Access-Control-Request-Method,
+//                    ../core/request/preflight.ts) passes untouched, counted only in
+//                    tandem_breaker_preflights; any other request:
+//                    key -> admit (allow() on the shared state; a CAS write only when it
 //                    changed). Rejected: the fallback answers (respond: local reply with
 //                    Retry-After; reroute: the variant / upstream header is set so the
 //                    route table picks the target) or, without one, a local 503
@@ -54,6 +57,7 @@ import { BreakerStore } from "./breaker-store";
 import { BreakerStats, CacheStats, ConfigRejections } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
 import { isGrpcContentType } from "../core/request/grpc";
+import { PREFLIGHT_HEADER, isOptionsMethod } from "../core/request/preflight";
 import { GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
 import { LogOutcome, RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtHeaders, outcomeAtLog, parseStatus } from "./outcome";
 import {
@@ -72,6 +76,7 @@ export const UPSTREAM_HEADER = utf8(UPSTREAM);
 const AUTHORITY = utf8(":authority");
 const METHOD = utf8(":method");
 const CONTENT_TYPE = utf8("content-type");
+const PREFLIGHT = utf8(PREFLIGHT_HEADER);
 // response_code_details of tandem's local replies (no spaces: Envoy replaces them).
 const DETAILS_OPEN = utf8("tandem_circuit_breaker_open");
 const DETAILS_UPSTREAM_FAILURE = utf8("tandem_fallback_upstream_failure");
@@ -89,6 +94,7 @@ let mTransitions: u32 = NO_METRIC;   // state transitions (counted by the worker
 let mCasRetries: u32 = NO_METRIC;    // shared-data writes retried after a CAS mismatch
 let mCasExhausted: u32 = NO_METRIC;  // operations given up after MAX_TRIES mismatches (failed open)
 let mUpstreamFallback: u32 = NO_METRIC; // upstream failures answered by the fallback
+let mPreflights: u32 = NO_METRIC;    // CORS preflights let pass untouched (../core/request/preflight.ts)
 
 function defineMetrics(): void {
   if (metricsDefined) return;
@@ -99,6 +105,7 @@ function defineMetrics(): void {
   mCasRetries = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_retries"));
   mCasExhausted = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_exhausted"));
   mUpstreamFallback = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_upstream_fallback"));
+  mPreflights = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_preflights"));
 }
 
 const configRejections = new ConfigRejections(PLUGIN_BREAKER);
@@ -154,6 +161,20 @@ export class BreakerRoot extends FilterRoot {
     const g = b.len > 0 && isGrpcContentType(b.ptr, b.len);
     releaseHeld();
     return g;
+  }
+
+  // Whether the request is a CORS preflight (../core/request/preflight.ts): one header
+  // read per request, the :method only when that header is there.
+  isPreflight(): bool {
+    const b = this.scratch;
+    getHeader(REQUEST_HEADERS, PREFLIGHT, b);
+    let p = false;
+    if (b.present) {
+      getHeader(REQUEST_HEADERS, METHOD, b);
+      p = b.present && isOptionsMethod(b.ptr, b.len);
+    }
+    releaseHeld();
+    return p;
   }
 
   private prepareReplies(f: FallbackSettings | null): void {
@@ -241,6 +262,8 @@ class BreakerStream extends FilterStream {
     const s = root.settings;
     const store = root.store;
     if (s === null || store === null) return CONTINUE;
+    // A CORS preflight passes untouched in every mode: not admitted, never counted.
+    if (root.isPreflight()) { incrementMetric(mPreflights, 1); return CONTINUE; }
     const now = nowMs();
     this.startMs = now;
     const f = s.fallback;

@@ -144,7 +144,9 @@ export class ExperimentRoot extends FilterRoot {
     this.tags = tags !== null ? new TaggingRuntime(tags) : null;
     let headerNeeds = 0;
     for (let i = 0; i < s.needs.list.length; i++) if (s.needs.list[i].kind != Fact.ClientIp) headerNeeds++;
-    this.facts.usePairs = headerNeeds >= PAIRS_THRESHOLD;
+    // (the core's rare reads, a preflight's method and a new gRPC user's content-type, do
+    // not make every request fetch all headers)
+    this.facts.usePairs = headerNeeds - s.rareNeeds >= PAIRS_THRESHOLD;
     log(LOG_INFO, "tandem: experiment " + s.name + " configured");
     // Where each guard's state lives (operators read it; `tandem simulate --via envoy` too).
     const g = this.guards;

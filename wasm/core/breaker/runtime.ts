@@ -7,6 +7,8 @@
 //             derivation (below), identical to the Envoy filter's (wasm/filter/breaker-filter.ts)
 //   allow     admission plus what answers a rejection (fallbackOnReject) and Retry-After
 //   record    the outcome, with whether the call made the state change (transition)
+//   preflight whether the request is a CORS preflight (../request/preflight.ts): the
+//             breaker lets it pass untouched, in every mode, neither admitted nor counted
 //   describe  a JSON plan built once at configure time: key, needs, mode, the fallback's
 //             response (status, headers, body, content type) or reroute target, and the
 //             default rejection answer, so the adapter answers without building strings
@@ -36,6 +38,14 @@ import { CacheRuntime } from "../cache/runtime";
 import { LocalCacheStore } from "../cache/local";
 import { CacheSettings } from "../cache/settings";
 import { grpcMessage } from "../request/grpc";
+import { isOptionsMethod } from "../request/preflight";
+import { NEED_ON_DEMAND, PREFLIGHT_HEADER } from "../contract";
+
+// preflight(): not one; one (pass it untouched); the method is needed to tell (an
+// on-demand need the adapter left out: give it and ask again).
+export const PREFLIGHT_NO = 0;
+export const PREFLIGHT_YES = 1;
+export const PREFLIGHT_NEEDS_METHOD = 2;
 
 // The header the `experiment` part sets, what answers a rejected call when no fallback
 // applies (both gateways), and the result area (R_* i32 slots) the adapter reads after
@@ -51,6 +61,8 @@ export class BreakerRuntime {
   needs: Needs = new Needs();
   keySlot: i32 = -1;       // header: the header; upstream: x-tandem-variant
   hostSlot: i32 = -1;      // upstream: the Host fallback
+  preflightSlot: i32 = -1; // Access-Control-Request-Method
+  methodSlot: i32 = -1;    // the method, on demand: read only when that header is present
   key: Bytes = new Bytes();
   // The cache fallback, when spec.fallback has one: its key facts join this runtime's
   // needs; entries live in this module instance (../cache/local.ts).
@@ -68,6 +80,8 @@ export class BreakerRuntime {
     } else if (settings.keyKind == KeyKind.Header) {
       this.keySlot = n.add(Fact.Header, settings.keyHeader);
     }
+    this.preflightSlot = n.add(Fact.Header, PREFLIGHT_HEADER);
+    this.methodSlot = n.add(Fact.Method, NEED_ON_DEMAND);
     const f = settings.fallback;
     if (f !== null && f.cache !== null) {
       const c = f.cache as CacheSettings;
@@ -99,6 +113,15 @@ export class BreakerRuntime {
     const h = n.get(this.hostSlot);
     if (h.len > 0) k.set(h.ptr, h.len);                  // else the Host
     return k;
+  }
+
+  // After deriveKey, on the same request's facts: PREFLIGHT_*.
+  preflight(): i32 {
+    const n = this.needs;
+    if (!n.get(this.preflightSlot).present) return PREFLIGHT_NO;
+    const m = n.get(this.methodSlot);
+    if (!m.present) return PREFLIGHT_NEEDS_METHOD;
+    return isOptionsMethod(m.ptr, m.len) ? PREFLIGHT_YES : PREFLIGHT_NO;
   }
 
   allow(ptr: usize, len: i32, nowMs: f64): i32 {

@@ -22,6 +22,9 @@ import { TAGS_HEADER } from "../tagging/tagging";
 import { HmacSha256 } from "../hmac/hmac";
 import { parseDuration, parseRfc3339 } from "../config/time";
 import { parseGuard } from "../guard/config";
+import { NEED_ON_DEMAND, PREFLIGHT_HEADER } from "../contract";
+
+const CONTENT_TYPE = "content-type";
 
 const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope", "rules", "hash", "override", "rollout", "exposeHeader"];
 // A tagging experiment (spec.experiments[i], ../tagging.ts): keyed, scoped and headed by
@@ -116,8 +119,23 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
   if (r.failed) return null;
   if (s.expose) buildExposeValues(s);
   s.entropySlot = s.needs.add(Fact.Entropy, "");
+  addEdgeNeeds(s);
   s.needs.seal();
   return s;
+}
+
+// The needs of the requests every experiment treats apart: CORS preflights (no
+// assignment) and gRPC calls (no Set-Cookie). Both read lazily (experiment.ts).
+function addEdgeNeeds(s: ExperimentSettings): void {
+  const n = s.needs;
+  s.preflightSlot = n.add(Fact.Header, PREFLIGHT_HEADER);
+  let before = n.list.length;
+  s.methodSlot = n.add(Fact.Method, NEED_ON_DEMAND);
+  s.rareNeeds = n.list.length - before;
+  if (s.cookie === null) return;
+  before = n.list.length;
+  s.contentTypeSlot = n.add(Fact.Header, CONTENT_TYPE);
+  s.rareNeeds += n.list.length - before;
 }
 
 // hash: unleash weighs variants in whole tenths of a percent (../unleash.ts): a weight

@@ -19,6 +19,9 @@ import { HmacSha256 } from "../hmac/hmac";
 import { GuardGate, tracks } from "../guard/guard";
 import { REASON_GUARD } from "./settings";
 import { KeySourceReader } from "./key-source";
+import { isOptionsMethod } from "../request/preflight";
+import { isGrpcContentType } from "../request/grpc";
+import { KEY_SOURCE_NEEDS_METHOD } from "../contract";
 
 export const NO_VARIANT = -1;
 export const KEY_GENERATED = -1;   // keySource: a new id was generated (and maybe issued)
@@ -26,6 +29,9 @@ export const KEY_GENERATED = -1;   // keySource: a new id was generated (and may
 // consulted). An adapter that fetches entropy only on demand (Kong: its request id, one
 // RPC) decides again with it; the others always pass entropy.
 export const KEY_NEEDS_ENTROPY = -2;
+// keySource: the request carries Access-Control-Request-Method and the adapter left the
+// method out (an on-demand need): no decision; decide again with it (../request/preflight.ts).
+export const KEY_NEEDS_METHOD = KEY_SOURCE_NEEDS_METHOD;
 const BUCKETS: u32 = 10000;
 // An override expiry in Unix seconds: at most 12 digits (year 33658), so f64 holds it exactly.
 const MAX_EXPIRY_DIGITS = 12;
@@ -86,6 +92,7 @@ export class ExperimentRuntime {
     d.inScope = this.inScope();
     if (s.overrideSlot >= 0) d.stripOverride = s.needs.get(s.overrideSlot).present;
     if (!d.inScope) return d;
+    if (this.preflight(d)) { d.inScope = false; return d; }
 
     const key = this.key;
     key.clear();
@@ -232,6 +239,25 @@ export class ExperimentRuntime {
     return d;
   }
 
+  // A CORS preflight (../request/preflight.ts) is out of scope: no variant, no cookie,
+  // no guard. True also when the method is needed to tell (keySource KEY_NEEDS_METHOD).
+  private preflight(d: ExperimentDecision): bool {
+    const s = this.settings;
+    if (!s.needs.get(s.preflightSlot).present) return false;
+    const m = s.needs.get(s.methodSlot);
+    if (!m.present) { d.keySource = KEY_NEEDS_METHOD; return true; }
+    return isOptionsMethod(m.ptr, m.len);
+  }
+
+  // A gRPC call (../request/grpc.ts): its client keeps no cookies, and a Set-Cookie in
+  // a gRPC response is only noise in its metadata. Read only for a new user's cookie.
+  private grpc(): bool {
+    const s = this.settings;
+    if (s.contentTypeSlot < 0) return false;
+    const ct = s.needs.get(s.contentTypeSlot);
+    return ct.len > 0 && isGrpcContentType(ct.ptr, ct.len);
+  }
+
   private readSource(i: i32, out: Bytes): bool {
     const s = this.settings;
     const src = unchecked(s.sources[i]);
@@ -239,7 +265,8 @@ export class ExperimentRuntime {
   }
 
   // A 128-bit id derived from the gateway's per-request entropy. Issued as a cookie
-  // when the experiment has one, so the next request carries it.
+  // when the experiment has one, so the next request carries it; not to a gRPC call
+  // (the same id and variant, no Set-Cookie).
   // False, writing nothing, when the gateway gave no entropy.
   private generateKey(key: Bytes): bool {
     const s = this.settings;
@@ -250,7 +277,7 @@ export class ExperimentRuntime {
     const el = e.len;
     const c = s.cookie;
     let dst: usize;
-    if (c !== null) {
+    if (c !== null && !this.grpc()) {
       const buf = changetype<usize>(d.setCookie);
       memory.copy(buf, changetype<usize>(c.prefix), c.prefix.length);
       dst = buf + c.prefix.length;

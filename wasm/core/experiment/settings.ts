@@ -90,6 +90,17 @@ export class ExperimentSettings {
   hostSlot: i32 = -1;
   pathSlot: i32 = -1;
   entropySlot: i32 = -1;
+  // CORS preflights (../request/preflight.ts): the Access-Control-Request-Method header,
+  // and the method (a NEED_ON_DEMAND need) read only when that header is present.
+  preflightSlot: i32 = -1;
+  methodSlot: i32 = -1;
+  // gRPC requests (../request/grpc.ts) get no Set-Cookie: the content-type, read only
+  // for a new user of an experiment with a cookie.
+  contentTypeSlot: i32 = -1;
+  // Needs added only for those rare reads (the on-demand method, and the content-type
+  // unless a rule reads it anyway): an adapter sizing its per-request header reads by
+  // the needs (wasm/filter/facts.ts PAIRS_THRESHOLD) leaves them out.
+  rareNeeds: i32 = 0;
   needs: Needs = new Needs();
   hash: HashMode = HashMode.Tandem;
   unleash: UnleashHash | null = null;   // hash: unleash (groupId = seed)
