@@ -280,6 +280,11 @@ export class TandemCore {
     return TandemCore.fromBytes(readFileSync(path));
   }
 
+  // The module's linear memory in bytes (it only grows): what memory-bound tests watch.
+  memoryBytes(): number {
+    return this.ex.memory.buffer.byteLength;
+  }
+
   private bytes(): Uint8Array {
     if (this.u8.buffer !== this.ex.memory.buffer) this.u8 = new Uint8Array(this.ex.memory.buffer);
     return this.u8;

@@ -212,6 +212,33 @@ describe("storage rules (RFC 9111, RFC 5861)", () => {
 });
 
 describe("placement: bounded, least recently used evicted, sizes counted", () => {
+  it("filled five times over: at most maxEntries entries within the documented bytes, and the module's memory stops growing", () => {
+    // What a Kong plugin server holds (the core's local store); the Envoy filter's shared
+    // data is measured in test/filter/cache-filter.test.ts.
+    const maxEntries = 64, maxBodyBytes = 4096;
+    const q = cachePlan({ maxEntries, maxBodyBytes });
+    const body = Buffer.alloc(maxBodyBytes, 0x61);
+    const fill = (round: number) => {
+      for (let i = 0; i < maxEntries; i++) {
+        const k = keyOf(q, { path: `/items/${round}/${i}` }).key!;
+        expect(core.cacheStore(q, k, 200, [["content-type", "application/json"]], body, round * 1000 + i)).not.toBe("too-large");
+      }
+    };
+    fill(0);
+    const after1 = core.memoryBytes();
+    for (let round = 1; round < 5; round++) fill(round);
+    const st = core.cacheStats(q)!;
+    expect(st.entries).toBeLessThanOrEqual(maxEntries);
+    expect(st.evictions).toBeGreaterThanOrEqual(4 * maxEntries - maxEntries);
+    // docs/policy.md "Bounded": maxEntries x (body + kept headers + key + 40 bytes), the
+    // headers as a proxy-wasm pairs list (4 bytes, then 10 a header plus its name and value)
+    const keyBytes = keyOf(q, { path: "/items/4/63" }).key!.length;
+    const headerBytes = 4 + 10 + "content-type".length + "application/json".length;
+    expect(st.entryBytes).toBeLessThanOrEqual(maxEntries * (maxBodyBytes + headerBytes + keyBytes + 40));
+    expect(core.memoryBytes()).toBe(after1);
+    core.releaseBreaker(q);
+  });
+
   it("keeps at most maxEntries; a full set evicts its least recently used entry", () => {
     const q = cachePlan({ maxEntries: 4 });   // one set of 4 ways: exact LRU
     const k = (i: number) => keyOf(q, { path: `/items/${i}` }).key!;
