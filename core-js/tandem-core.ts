@@ -7,7 +7,7 @@ export type { HeaderPair } from "./pairs";
 import {
   ADMITTED, ERROR_CONNECT, ERROR_CONNECT_OR_RESET, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, Fact, FallbackKind,
   G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION, GUARD_SLOTS,
-  PERMITTED, PROBE, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, RESULT_SLOTS,
+  PERMITTED, PROBE, NEEDS_FACTS, PROBES_AT_HEADERS, FACTS_READ, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, RESULT_SLOTS,
   R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
   FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
 } from "../wasm/core/contract";
@@ -94,6 +94,9 @@ export function outcomeStatus(o: CallOutcome): number {
 }
 export const BREAKER_PERMITTED = PERMITTED;
 export const BREAKER_PROBE = PROBE;
+// How an adapter learns a call's outcome (admitBreaker): wasm/core/contract.ts.
+export type Probing = "headers" | "end" | "end-unread";
+const PROBING: Record<Probing, number> = { headers: PROBES_AT_HEADERS, end: FACTS_READ, "end-unread": 0 };
 // What answers a rejected call: FallbackKind of the contract (None: the default reject).
 export const BreakerAnswer = { Reject: FallbackKind.None, Respond: FallbackKind.Respond, Reroute: FallbackKind.Reroute } as const;
 export type BreakerAnswer = FallbackKind;
@@ -130,7 +133,8 @@ export interface BreakerPlan {
   policy: string;                    // the config's policy name (metrics label)
   key: string;                       // upstream | route | header:<name>
   mode: "enforce" | "dry_run" | "forced_open" | "forced_closed";
-  needs: Need[];                     // request facts the key derives from
+  needs: Need[];                     // request facts the key derives from, then those telling a long-lived request
+  keyNeeds: number;                  // how many of needs (the first) the key takes
   records: boolean;                  // false in forced modes: outcomes change nothing
   fallback: BreakerFallbackPlan | null;
   reject: BreakerReply;              // the answer to a rejection no fallback takes
@@ -140,6 +144,7 @@ export interface BreakerCall {
   flags: number;                     // BREAKER_ADMITTED | BREAKER_PERMITTED | BREAKER_PROBE
   admitted: boolean;
   permitted: boolean;
+  needsFacts: boolean;               // admitBreaker "end-unread": read the headers, admit again
   generation: number;
   state: BreakerStateName;           // the key's state after the call
   prevState: BreakerStateName;
@@ -210,7 +215,7 @@ interface CoreExports {
   tandem_breaker_fact_table(h: number): number;
   tandem_breaker_result_ptr(): number;
   tandem_breaker_key(h: number): number;
-  tandem_breaker_allow(h: number, keyLen: number, nowMs: number): number;
+  tandem_breaker_allow(h: number, keyLen: number, nowMs: number, probing: number): number;
   tandem_breaker_preflight(h: number): number;
   tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_breaker_state(h: number, keyLen: number): number;
@@ -227,7 +232,7 @@ interface CoreExports {
   tandem_experiment_configure(len: number): number;
   tandem_release(h: number): void;
   tandem_fact_table(h: number): number;
-  tandem_experiment_decide(h: number, nowMs: number): number;
+  tandem_experiment_decide(h: number, nowMs: number, probing: number): number;
   tandem_experiment_bucket(h: number): number;
   tandem_experiment_reason(h: number): number;
   tandem_experiment_key_source(h: number): number;
@@ -354,10 +359,12 @@ export class TandemCore {
     }
   }
 
-  // `facts[i]` answers plan.needs[i] (undefined = absent).
-  decideExperiment(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): ExperimentDecision {
+  // `facts[i]` answers plan.needs[i] (undefined = absent). `probing`: how the adapter
+  // learns a guarded call's outcome (admitBreaker's): "end" (Kong) never lets a
+  // long-lived request probe a half-open guard.
+  decideExperiment(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): ExperimentDecision {
     this.putFacts(facts, () => this.ex.tandem_fact_table(plan.handle));
-    const variant = this.ex.tandem_experiment_decide(plan.handle, nowMs);
+    const variant = this.ex.tandem_experiment_decide(plan.handle, nowMs, PROBING[probing]);
     const cookie = this.out();
     const reason = this.ex.tandem_experiment_reason(plan.handle);
     const stripOverride = this.ex.tandem_experiment_strip_override(plan.handle) === 1;
@@ -439,7 +446,12 @@ export class TandemCore {
   }
 
   // Key from the request facts (`facts[i]` answers plan.needs[i]) and admission at nowMs.
-  admitBreaker(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): BreakerAdmission {
+  // `probing` (wasm/core/breaker/runtime.ts): how the adapter learns outcomes —
+  // "headers": at the response headers (Envoy), any request may probe; "end": when the
+  // request ends (Kong's log phase), so a long-lived request never probes; "end-unread":
+  // the same, with `facts` left empty (the request's headers not read): a call that would
+  // probe then answers needsFacts.
+  admitBreaker(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): BreakerAdmission {
     this.putFacts(facts, () => this.ex.tandem_breaker_fact_table(plan.handle));
     const n = this.ex.tandem_breaker_key(plan.handle);
     const ptr = this.ex.tandem_arena(0);
@@ -449,16 +461,16 @@ export class TandemCore {
       const state = this.breakerState(plan, key) ?? "closed";
       return {
         key, pass: pf === 1 ? "preflight" : "method", flags: ADMITTED, admitted: true, permitted: false, generation: 0,
-        state, prevState: state, transition: null, retryAfter: -1, answer: FallbackKind.None, outcome: -1,
+        state, prevState: state, transition: null, retryAfter: -1, answer: FallbackKind.None, outcome: -1, needsFacts: false,
       };
     }
-    this.ex.tandem_breaker_allow(plan.handle, n, nowMs);
+    this.ex.tandem_breaker_allow(plan.handle, n, nowMs, PROBING[probing]);
     return { key, ...this.breakerResult() };
   }
 
-  // Admission of an explicit key.
+  // Admission of an explicit key (any request may probe).
   allowBreaker(plan: BreakerPlan, key: string, nowMs: number): BreakerCall {
-    this.ex.tandem_breaker_allow(plan.handle, this.put(key), nowMs);
+    this.ex.tandem_breaker_allow(plan.handle, this.put(key), nowMs, PROBES_AT_HEADERS);
     return this.breakerResult();
   }
 
@@ -558,6 +570,7 @@ export class TandemCore {
       flags,
       admitted: (flags & ADMITTED) !== 0,
       permitted: (flags & PERMITTED) !== 0,
+      needsFacts: (flags & NEEDS_FACTS) !== 0,
       generation: r[R_GENERATION] >>> 0,
       state: BREAKER_STATES[r[R_STATE]],
       prevState: BREAKER_STATES[r[R_PREV_STATE]],

@@ -87,6 +87,11 @@ export const ENVOY_ERROR_STATUS = { connect: 503, reset: 503, timeout: 504 } as 
 //                            breaker (plugins/fallback-cache/handler.ts). On Kong only a
 //                            rejection is answered from it (upstreamFailureFallback: the
 //                            breaker has no response phase)
+//   probesAtHeaders          a half-open or guard probe is decided at its response headers:
+//                            Envoy's filters do, so any request may probe; Kong learns an
+//                            outcome in `log`, when the request ended, so a long-lived
+//                            request (Upgrade, Accept: text/event-stream) never probes
+//                            (wasm/core/request/long-lived.ts; docs/policy.md "Streams")
 //   grpcErrorStatus          the status the gateway answers a gRPC request whose upstream
 //                            failed: Envoy 200 (a trailers-only grpc-status 14 reply,
 //                            Utility::prepareLocalReply); Kong keeps 502/504 (null)
@@ -99,13 +104,14 @@ export interface GatewayProfile {
   seesGrpcTrailers: boolean;
   grpcErrorStatus: number | null;
   servesCache: boolean;
+  probesAtHeaders: boolean;
 }
 
 export const KONG_PROFILE: GatewayProfile = {
   gateway: "kong", errorStatus: KONG_ERROR_STATUS, errorKind: { connect: 4, reset: 4, timeout: 3 }, upstreamFailureFallback: false, edgeRequestId: false,
-  seesGrpcTrailers: false, grpcErrorStatus: null, servesCache: true,
+  seesGrpcTrailers: false, grpcErrorStatus: null, servesCache: true, probesAtHeaders: false,
 };
 export const ENVOY_PROFILE: GatewayProfile = {
   gateway: "envoy", errorStatus: ENVOY_ERROR_STATUS, errorKind: { connect: 1, reset: 2, timeout: 3 }, upstreamFailureFallback: true, edgeRequestId: true,
-  seesGrpcTrailers: true, grpcErrorStatus: 200, servesCache: true,
+  seesGrpcTrailers: true, grpcErrorStatus: 200, servesCache: true, probesAtHeaders: true,
 };

@@ -162,7 +162,7 @@ export class CoreDriver {
     if (this.plan) {
       const plan = this.plan;
       const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
-      const d = this.core.decideExperiment(plan, facts, r.t);
+      const d = this.core.decideExperiment(plan, facts, r.t, this.profile.probesAtHeaders ? "headers" : "end");
       carryToBreaker(plan, d, h);
       if (d.variant >= 0) {
         const v = plan.variants[d.variant];
@@ -241,7 +241,7 @@ export class CoreDriver {
       this.metrics?.cacheLookup(b.policy, hit !== null);
       return hit && { status: hit.status, cache: { age: Number(hit.headers.find(([n]) => n === "age")?.[1] ?? 0) } };
     };
-    const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h, method: sentMethod(r) }), r.t);
+    const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h, method: sentMethod(r) }), r.t, p.probesAtHeaders ? "headers" : "end");
     // A CORS preflight passes the breaker untouched (wasm/core/request/preflight.ts).
     if (a.pass === "preflight") return { res: { ...res, variant, upstream, status: upstreamStatus, breaker: null }, reached: upstream, fault: this.fault(r, h) };
     this.breakerMetrics(a.key, a);

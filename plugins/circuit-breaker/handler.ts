@@ -8,9 +8,10 @@
 // states; a changed config starts fresh; a rejected one keeps the last good config.
 //
 // RPC round trips (HandleEvent included):
-//   access  1 + get_headers (every request: the key's header, and Access-Control-Request-
-//           Method, which makes an OPTIONS a CORS preflight; key `route` paid none
-//           before preflights were told apart)
+//   access  1 + get_headers (every request: the key's header, Access-Control-Request-
+//           Method, which makes an OPTIONS a CORS preflight, and Upgrade / Accept, which
+//           keep a long-lived request from probing a half-open breaker; key `route` paid
+//           none before preflights were told apart)
 //           a request with Access-Control-Request-Method: + get_method (is it a
 //           preflight?); a preflight passes untouched: 3, nothing carried to log
 //           admitted and tracked: + set_serialize_value (the admission, for log) = 3
@@ -172,13 +173,16 @@ export class Plugin {
   async access(kong: BreakerPDK): Promise<void> {
     const c = this.c;
     const plan = c.plan;
-    const headers = plan.needs.length === 0 ? null : await kong.request.getHeaders(MAX_HEADERS);
-    let facts = headers === null ? [] : answerNeeds(plan.needs, { headers });
-    let a = getCore().admitBreaker(plan, facts, Date.now());
+    // The headers on every request: the breaker always needs Access-Control-Request-Method
+    // (a CORS preflight?) and Upgrade / Accept (a long-lived request never probes a
+    // half-open breaker here: wasm/core/request/long-lived.ts). Outcomes come in `log`,
+    // when the request ended: "end".
+    const headers = await kong.request.getHeaders(MAX_HEADERS);
+    let a = getCore().admitBreaker(plan, answerNeeds(plan.needs, { headers }), Date.now(), "end");
     if (a.pass === "method") {
       // the core asks whether this is a CORS preflight (wasm/core/request/preflight.ts)
-      facts = answerNeeds(plan.needs, { headers: headers ?? {}, method: await kong.request.getMethod() });
-      a = getCore().admitBreaker(plan, facts, Date.now());
+      const facts = answerNeeds(plan.needs, { headers, method: await kong.request.getMethod() });
+      a = getCore().admitBreaker(plan, facts, Date.now(), "end");
     }
     // A CORS preflight: not admitted, never counted, in every mode.
     if (a.pass === "preflight") return report("forward", null);

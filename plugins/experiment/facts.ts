@@ -57,13 +57,13 @@ type WithVars = KongPDK & { nginx: { getVar(name: string): Promise<unknown> } };
 // method (is it a CORS preflight?) and gets it with one RPC.
 export async function decide(kong: KongPDK, plan: ExperimentPlan, fp: FactPlan, f: Facts, nowMs: number): Promise<ExperimentDecision> {
   const core = getCore();
-  let d = core.decideExperiment(plan, f.values, nowMs);
+  let d = core.decideExperiment(plan, f.values, nowMs, "end");
   if (core.lastKeySource(plan) === KEY_SOURCE_NEEDS_METHOD) {
     const m = await kong.request.getMethod();
     for (const i of fp.methodSlots) f.values[i] = m;
-    d = core.decideExperiment(plan, f.values, nowMs);
+    d = core.decideExperiment(plan, f.values, nowMs, "end");
   }
   if (fp.entropy < 0 || core.lastKeySource(plan) !== KEY_NEEDS_ENTROPY) return d;
   f.values[fp.entropy] = requestIdEntropy(await (kong as WithVars).nginx.getVar(KONG_REQUEST_ID_VAR));
-  return core.decideExperiment(plan, f.values, nowMs);
+  return core.decideExperiment(plan, f.values, nowMs, "end");
 }

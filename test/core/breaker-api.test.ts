@@ -25,6 +25,7 @@ describe("breaker ABI: configure", () => {
   // Every breaker reads Access-Control-Request-Method, and the method on demand: a CORS
   // preflight passes untouched (wasm/core/request/preflight.ts).
   const PREFLIGHT_NEEDS = [{ kind: FactKind.Header, name: "access-control-request-method" }, { kind: FactKind.Method, name: "on-demand" }];
+  const LONG_LIVED_NEEDS = [{ kind: FactKind.Header, name: "upgrade" }, { kind: FactKind.Header, name: "accept" }];
 
   it("returns a plan: key, needs, mode, the fallback ready to send, the default rejection", () => {
     const p = core.configureBreaker(JSON.stringify({
@@ -34,7 +35,10 @@ describe("breaker ABI: configure", () => {
     expect(p.key).toBe("header:x-tenant");
     expect(p.mode).toBe("dry_run");
     expect(p.records).toBe(true);
-    expect(p.needs).toEqual([{ kind: FactKind.Header, name: "x-tenant" }, ...PREFLIGHT_NEEDS]);
+    // the key's needs and the preflight test's first (keyNeeds), then those telling a
+    // long-lived request
+    expect(p.keyNeeds).toBe(3);
+    expect(p.needs).toEqual([{ kind: FactKind.Header, name: "x-tenant" }, ...PREFLIGHT_NEEDS, ...LONG_LIVED_NEEDS]);
     expect(p.fallback).toEqual({
       kind: "respond", status: 429, headers: { "x-why": "breaker \"open\"" }, body: "zu — viel\n\u0001", contentType: "text/plain",
       retryAfter: true, grpcStatus: 14, grpcMessage: "zu %E2%80%94 viel%0A%01", variant: null, upstream: null, onOpen: true, onUpstreamFailure: false,
@@ -47,11 +51,13 @@ describe("breaker ABI: configure", () => {
     core.releaseBreaker(p);
 
     const u = core.configureBreaker("{}");
-    expect(u.needs).toEqual([{ kind: FactKind.Header, name: "x-tandem-variant" }, { kind: FactKind.Host, name: "" }, ...PREFLIGHT_NEEDS]);
+    expect(u.keyNeeds).toBe(4);
+    expect(u.needs).toEqual([{ kind: FactKind.Header, name: "x-tandem-variant" }, { kind: FactKind.Host, name: "" }, ...PREFLIGHT_NEEDS, ...LONG_LIVED_NEEDS]);
     expect(u.fallback).toBeNull();
     core.releaseBreaker(u);
     const r = core.configureBreaker(JSON.stringify({ key: "route", mode: "forced_closed", fallback: { reroute: { upstream: "api-v1" }, on: ["open", "upstreamFailure"] } }));
-    expect(r.needs).toEqual([...PREFLIGHT_NEEDS]);
+    expect(r.keyNeeds).toBe(2);
+    expect(r.needs).toEqual([...PREFLIGHT_NEEDS, ...LONG_LIVED_NEEDS]);
     expect(r.records).toBe(false);
     expect(r.fallback).toEqual({ kind: "reroute", variant: null, upstream: "api-v1", onOpen: true, onUpstreamFailure: true });
     core.releaseBreaker(r);

@@ -295,6 +295,35 @@ describe("circuit-breaker plugin on Kong", () => {
     expect(s.accessCalls[0]).toEqual(["kong.request.get_headers", "kong.request.get_method"]);
   });
 
+  // Issue 18 item 3: Kong learns an outcome in `log`, when the request ended, so a
+  // long-lived request (Accept: text/event-stream, Upgrade) is never a half-open probe:
+  // it passes without a permit; a plain request probes and closes the breaker.
+  it("half-open: an event stream passes without holding a probe; a plain request probes and closes", async () => {
+    const cfg = { ...CONFIG, key: "route", halfOpen: { permittedCalls: 1, maxWaitMs: 5000 } };
+    await reconfigure(cfg);
+    ups.otherwise = { status: 500 };
+    for (let i = 0; i < 4; i++) await get();
+    await at(now + 10000);
+    ups.otherwise = { status: 200 };
+    gw.resetStats();
+    const sse = { accept: "text/event-stream" };
+    expect((await get(sse)).body).toBe("svc");                // half-open: passes, no probe taken
+    expect((await get(sse)).body).toBe("svc");
+    // key route reads no header until a call would probe: then get_headers (+1), and an
+    // untracked call sets no serialize value
+    expect(gw.rpcStats().access).toEqual([2, 2]);
+    expect(gw.rpcStats().log).toEqual([2, 2]);                 // log ran, nothing was recorded
+    expect(await logLine(`"" open -> half_open (open_elapsed)`)).not.toBe("");
+    const probe = await get();                                 // the one permit
+    expect(probe.body).toBe("svc");
+    expect(await logLine(`"" half_open -> closed (probes_passed)`)).not.toBe("");
+    // closed again: key route reads no header
+    gw.resetStats();
+    await get();
+    await gw.logDone();
+    expect(gw.rpcStats().access).toEqual([2]);
+  });
+
   it("keeps its states across plugin instance restarts", async () => {
     await reconfigure(CONFIG);
     ups.otherwise = { status: 500 };

@@ -89,6 +89,33 @@ describe("canary guard on Kong", () => {
     for (const u of users) expect((await backend(u)).backend).toBe("api-v2");
   });
 
+  // Issue 18 item 3: Kong learns an outcome when the request ended, so a long-lived
+  // request (an event stream) never probes a half-open guard: it reaches the canary
+  // untracked (no set_serialize_value), and a plain request's probe closes the guard.
+  it("half-open: an event stream reaches the canary without holding the probe; a plain request probes", async () => {
+    const users = await canaryUsers(4);
+    canaryStatus = 503;
+    await failUntilOpen(users);
+    canaryStatus = 200;
+    now += 5000;
+    await gw.setNow(now);
+    gw.resetStats();
+    const sse = async (user: string) => {
+      const r = await fetch(`${gw.url}/`, { headers: { "x-user-id": user, accept: "text/event-stream" } });
+      const j = (await r.json()) as { backend: string };
+      await gw.logDone();
+      return j.backend;
+    };
+    expect(await sse(users[0])).toBe("api-v2");
+    expect(await sse(users[1])).toBe("api-v2");       // not limited by the one permit
+    // HandleEvent, get_headers, set_header, set_upstream: untracked
+    expect(gw.rpcStats().access).toEqual([4, 4]);
+    gw.resetStats();
+    expect((await backend(users[2])).backend).toBe("api-v2");   // the probe
+    expect(gw.rpcStats().access).toEqual([5]);
+    for (const u of users) expect((await backend(u)).backend).toBe("api-v2");   // closed
+  });
+
   it("costs one set_serialize_value in access for a tracked request and 2 RPCs in log", async () => {
     const [canary] = await canaryUsers(1);
     let stable = "";

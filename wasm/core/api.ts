@@ -18,6 +18,7 @@ import { LocalGuards } from "./guard/guard";
 import { BreakerState } from "./breaker/state";
 import { GUARD_SLOTS, G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION } from "./contract";
 import { configureFaults } from "./fault/policy";
+import { PROBES_AT_HEADERS } from "./contract";
 import { FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP } from "./contract";
 import { FaultRuntime } from "./fault/fault";
 import { BY_USER, FaultSettings, SCOPE_UPSTREAM } from "./fault/settings";
@@ -142,8 +143,11 @@ export function tandem_fact_table(h: i32): usize {
 // Decides for the facts in the table. Returns the variant index, -1 when the request
 // is out of the experiment's scope. The Set-Cookie value (if any) is in the out
 // buffer (length 0 = none). `nowMs` is the adapter's clock: the core reads none.
-export function tandem_experiment_decide(h: i32, nowMs: f64): i32 {
+// probing: PROBES_AT_HEADERS when the adapter decides a guard probe at the response
+// headers (ExperimentRuntime.probesAtHeaders; ./contract.ts).
+export function tandem_experiment_decide(h: i32, nowMs: f64, probing: i32): i32 {
   const rt = runtimes[h] as ExperimentRuntime;
+  rt.probesAtHeaders = (probing & PROBES_AT_HEADERS) != 0;
   tableFacts.table = tables[h];
   const d = rt.decide(tableFacts, nowMs);
   decideTagging(h, rt, d, nowMs);
@@ -192,7 +196,8 @@ export function tandem_experiment_expose(h: i32): i32 {
 //   h = tandem_breaker_configure(len, seed)   config JSON in the arena -> handle, plan JSON in out
 //   tandem_breaker_fact_table(h)              2 x i32 per plan need: [arena offset, length or -1]
 //   n = tandem_breaker_key(h)                 the key from those facts, moved to arena[0..n)
-//   tandem_breaker_allow(h, n, nowMs)         admission of key arena[0..n) -> flags; result area
+//   tandem_breaker_allow(h, n, nowMs, probing) admission of key arena[0..n) -> flags; result area
+//                                             (probing: PROBES_AT_HEADERS | FACTS_READ, ../contract.ts)
 //   tandem_breaker_record(h, n, flags, generation, status, error, latencyMs, nowMs)
 //                                             the outcome (error: ERROR_*, 4 = connect or reset)
 //                                             -> OUTCOME_* or -1; result area
@@ -253,8 +258,8 @@ export function tandem_breaker_preflight(h: i32): i32 {
   return breakerAt(h).preflight();
 }
 
-export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64): i32 {
-  return breakerAt(h).allow(changetype<usize>(arena), keyLen, nowMs);
+export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64, probing: i32): i32 {
+  return breakerAt(h).allow(changetype<usize>(arena), keyLen, nowMs, probing);
 }
 
 export function tandem_breaker_record(h: i32, keyLen: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {

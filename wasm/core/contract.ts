@@ -56,6 +56,14 @@ export const STATE_HALF_OPEN = 2;
 export const ADMITTED = 1;
 export const PERMITTED = 2;
 export const PROBE = 4;
+// The breaker would admit a half-open probe but was not told whether the request is
+// long-lived (request/long-lived.ts): read the request's headers and ask again.
+export const NEEDS_FACTS = 8;
+// How an adapter admits (BreakerRuntime.allow `probing`): PROBES_AT_HEADERS = the
+// adapter decides a probe at its response headers (Envoy), so any request may probe;
+// FACTS_READ = the request's headers were passed as facts. Kong passes FACTS_READ or 0.
+export const PROBES_AT_HEADERS = 1;
+export const FACTS_READ = 2;
 // Transport errors an adapter reports with an outcome.
 export const ERROR_NONE = 0;
 export const ERROR_CONNECT = 1;   // connection refused / failed / no healthy upstream

@@ -143,9 +143,13 @@ export class ExperimentRoot extends FilterRoot {
     const tags = res.tags;
     this.tags = tags !== null ? new TaggingRuntime(tags) : null;
     let headerNeeds = 0;
-    for (let i = 0; i < s.needs.list.length; i++) if (s.needs.list[i].kind != Fact.ClientIp) headerNeeds++;
     // (the core's rare reads, a preflight's method and a new gRPC user's content-type, do
-    // not make every request fetch all headers)
+    // not make every request fetch all headers; the guards' long-lived-request headers are
+    // never read here: probes are decided at the response headers,
+    // ExperimentRuntime.probesAtHeaders)
+    for (let i = 0; i < s.needs.list.length; i++) {
+      if (s.needs.list[i].kind != Fact.ClientIp && i != s.upgradeSlot && i != s.acceptSlot) headerNeeds++;
+    }
     this.facts.usePairs = headerNeeds - s.rareNeeds >= PAIRS_THRESHOLD;
     log(LOG_INFO, "tandem: experiment " + s.name + " configured");
     // Where each guard's state lives (operators read it; `tandem simulate --via envoy` too).

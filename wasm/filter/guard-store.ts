@@ -35,7 +35,8 @@ export class EnvoyGuards extends GuardGate {
 
   // After MAX_TRIES CAS mismatches the store fails open (admitted, untracked): the
   // request keeps its variant.
-  admit(g: GuardSettings, nowMs: f64): Admission {
+  // (probeOk: always 1 here, the filter decides a guard probe at its response headers.)
+  admit(g: GuardSettings, nowMs: f64, _probeOk: i32): Admission {
     const st = unchecked(this.stores[g.index]);
     const a = st.admit(0, 0, nowMs);
     if (st.transitions > 0) incrementMetric(mTransitions, st.transitions);

@@ -19,7 +19,11 @@
 //   openUntil = the time it opened + openDurationMs; each re-open from HALF_OPEN
 //   multiplies the open duration by openBackoff.multiplier (whole ms, at most maxMs);
 //   closing resets it.
-// - HALF_OPEN: admits exactly permittedCalls probes, rejects the rest. It re-opens as
+// - HALF_OPEN: admits exactly permittedCalls probes, rejects the rest. A request that
+//   may not probe (allow's probeOk 0: a long-lived request on a gateway that learns
+//   outcomes only when the request ends, ../request/long-lived.ts) is admitted without a
+//   permit, neither probing nor counted; probeOk -1 (not known) answers needsFacts
+//   instead of taking a permit. It re-opens as
 //   soon as the probe failures (slow probes) already seen make the rate over all
 //   permittedCalls reach the threshold whatever the remaining results; it closes only
 //   once all permittedCalls results are in (resilience4j decides on the results it has).
@@ -48,8 +52,8 @@ import {
   STATE_OPEN,
 } from "./state";
 
-export { ADMITTED, PERMITTED, PROBE } from "../contract";
-import { ADMITTED, PERMITTED, PROBE } from "../contract";
+export { ADMITTED, PERMITTED, PROBE, NEEDS_FACTS } from "../contract";
+import { ADMITTED, PERMITTED, PROBE, NEEDS_FACTS } from "../contract";
 
 // The answer of allow(). Adapters keep `flags` and `generation` with the request and
 // hand them back to record() (Admission.restore) when the outcome is known.
@@ -58,6 +62,7 @@ export class Admission {
   admitted: bool = false;    // let the request through (always true in dry_run and forced_closed)
   permitted: bool = false;   // the state machine let it in (what enforce mode does)
   probe: bool = false;       // a half-open probe
+  needsFacts: bool = false;  // would probe, but whether the request may is not known
   generation: u32 = 0;       // the state's generation when admitted
   state: u8 = STATE_CLOSED;  // the state after the decision
   // Rejections: ms until the breaker may admit again (OPEN: open time left; HALF_OPEN
@@ -67,13 +72,14 @@ export class Admission {
 
   // @ts-ignore: decorator
   @inline get flags(): i32 {
-    return (this.admitted ? ADMITTED : 0) | (this.permitted ? PERMITTED : 0) | (this.probe ? PROBE : 0);
+    return (this.admitted ? ADMITTED : 0) | (this.permitted ? PERMITTED : 0) | (this.probe ? PROBE : 0) | (this.needsFacts ? NEEDS_FACTS : 0);
   }
 
   restore(flags: i32, generation: u32): Admission {
     this.admitted = (flags & ADMITTED) != 0;
     this.permitted = (flags & PERMITTED) != 0;
     this.probe = (flags & PROBE) != 0;
+    this.needsFacts = false;
     this.generation = generation;
     return this;
   }
@@ -180,8 +186,11 @@ export function advance(s: BreakerSettings, st: BreakerState, nowMs: f64): bool 
   return changed;
 }
 
-export function allow(s: BreakerSettings, st: BreakerState, nowMs: f64, out: Admission): Admission {
+// probeOk: 1 the request may be a half-open probe; 0 it may not (admitted without a
+// permit instead); -1 not known (needsFacts, nothing taken). Other states ignore it.
+export function allow(s: BreakerSettings, st: BreakerState, nowMs: f64, out: Admission, probeOk: i32 = 1): Admission {
   out.probe = false;
+  out.needsFacts = false;
   out.changed = false;
   out.retryAfterMs = -1;
   out.generation = st.generation;
@@ -191,11 +200,16 @@ export function allow(s: BreakerSettings, st: BreakerState, nowMs: f64, out: Adm
   const t = clockOf(st, nowMs);
   let changed = tick(s, st, t);
   let permitted = false;
+  let passThrough = false;
   const state = st.state;
   if (state == STATE_CLOSED) {
     permitted = true;
   } else if (state == STATE_OPEN) {
     out.retryAfterMs = st.openUntilMs - t;
+  } else if (probeOk == 0) {
+    passThrough = true;                      // long-lived: never holds a probe
+  } else if (st.probesIssued < <u32>s.permittedCalls && probeOk < 0) {
+    out.needsFacts = true;
   } else if (st.probesIssued < <u32>s.permittedCalls) {
     st.probesIssued++;
     st.probeActivityMs = t;
@@ -207,7 +221,7 @@ export function allow(s: BreakerSettings, st: BreakerState, nowMs: f64, out: Adm
   }
   if (changed) st.clockMs = t;
   out.permitted = permitted;
-  out.admitted = permitted || s.mode == BreakerMode.DryRun;
+  out.admitted = permitted || passThrough || s.mode == BreakerMode.DryRun;
   out.generation = st.generation;
   out.state = st.state;
   out.changed = changed;

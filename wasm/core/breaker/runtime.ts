@@ -19,6 +19,14 @@
 //               (Envoy: :authority), else the empty key
 //   route       the empty key: one state for everything this plugin instance sees
 //   header:<n>  the first value of header <n>, as sent; absent: the empty key
+//
+// Probes: the request's `upgrade` and `accept` headers (needs after the key's: the plan's
+// `keyNeeds` says how many the key takes) tell a long-lived request
+// (../request/long-lived.ts). allow's `probing` (PROBES_AT_HEADERS | FACTS_READ,
+// ../contract.ts) says whether the adapter decides probes at the response headers (any
+// request may probe) and whether it passed the headers; without them, a call that would
+// probe answers NEEDS_FACTS (Kong: one get_headers more, in half-open only, for a key
+// that needs no header).
 import { Bytes } from "../text/bytes";
 import { Fact, FactSource, Needs } from "../request/facts";
 import { quote } from "../config/reader";
@@ -46,6 +54,7 @@ import { NEED_ON_DEMAND, PREFLIGHT_HEADER } from "../contract";
 export const PREFLIGHT_NO = 0;
 export const PREFLIGHT_YES = 1;
 export const PREFLIGHT_NEEDS_METHOD = 2;
+import { isLongLived } from "../request/long-lived";
 
 // The header the `experiment` part sets, what answers a rejected call when no fallback
 // applies (both gateways), and the result area (R_* i32 slots) the adapter reads after
@@ -53,6 +62,7 @@ export const PREFLIGHT_NEEDS_METHOD = 2;
 import {
   VARIANT_HEADER, REJECT_STATUS, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, R_FLAGS, R_GENERATION, R_STATE, R_PREV_STATE,
   R_TRANSITION, R_REASON, R_RETRY_AFTER, R_FALLBACK, R_OUTCOME, RESULT_SLOTS, OUTCOME_KEY_GONE,
+  PROBES_AT_HEADERS, FACTS_READ,
 } from "../contract";
 export { RESULT_SLOTS } from "../contract";
 
@@ -63,6 +73,10 @@ export class BreakerRuntime {
   hostSlot: i32 = -1;      // upstream: the Host fallback
   preflightSlot: i32 = -1; // Access-Control-Request-Method
   methodSlot: i32 = -1;    // the method, on demand: read only when that header is present
+  keyNeeds: i32 = 0;       // how many needs (the first) the key, the preflight test and the cache key take
+  upgradeSlot: i32 = -1;   // long-lived request facts (../request/long-lived.ts)
+  acceptSlot: i32 = -1;
+  longLived: bool = false; // of the request deriveKey last saw
   key: Bytes = new Bytes();
   // The cache fallback, when spec.fallback has one: its key facts join this runtime's
   // needs; entries live in this module instance (../cache/local.ts).
@@ -90,6 +104,9 @@ export class BreakerRuntime {
       this.cacheStore = store;
       this.cache = new CacheRuntime(c, store);
     }
+    this.keyNeeds = n.list.length;
+    this.upgradeSlot = n.add(Fact.Header, "upgrade");
+    this.acceptSlot = n.add(Fact.Header, "accept");
     n.seal();
   }
 
@@ -97,6 +114,7 @@ export class BreakerRuntime {
   deriveKey(facts: FactSource): Bytes {
     const n = this.needs;
     n.begin(facts);
+    this.longLived = isLongLived(n.get(this.upgradeSlot), n.get(this.acceptSlot));
     const k = this.key;
     k.set(0, 0);
     if (this.keySlot < 0) return k;
@@ -124,14 +142,17 @@ export class BreakerRuntime {
     return isOptionsMethod(m.ptr, m.len) ? PREFLIGHT_YES : PREFLIGHT_NO;
   }
 
-  allow(ptr: usize, len: i32, nowMs: f64): i32 {
+  // `probing`: PROBES_AT_HEADERS | FACTS_READ (above); the long-lived fact is the one
+  // deriveKey read last.
+  allow(ptr: usize, len: i32, nowMs: f64, probing: i32 = PROBES_AT_HEADERS): i32 {
     const b = this.breaker;
     const s = this.settings;
     const st = b.table.get(ptr, len);
     const r = this.result;
     const prev = st.state;
     const gen0 = st.generation;
-    const a = allow(s, st, nowMs, b.admission);
+    const probeOk = (probing & PROBES_AT_HEADERS) != 0 ? 1 : (probing & FACTS_READ) == 0 ? -1 : this.longLived ? 0 : 1;
+    const a = allow(s, st, nowMs, b.admission, probeOk);
     r[R_FLAGS] = a.flags;
     r[R_GENERATION] = <i32>a.generation;
     r[R_PREV_STATE] = <i32>prev;
@@ -176,7 +197,7 @@ export class BreakerRuntime {
 
   describe(): string {
     const s = this.settings;
-    let d = "{\"policy\":" + jsonText(s.policy) + ",\"key\":" + quote(keyName(s)) + ",\"mode\":\"" + modeName(s.mode) + "\",\"needs\":[";
+    let d = "{\"policy\":" + jsonText(s.policy) + ",\"key\":" + quote(keyName(s)) + ",\"mode\":\"" + modeName(s.mode) + "\",\"keyNeeds\":" + this.keyNeeds.toString() + ",\"needs\":[";
     for (let i = 0; i < this.needs.list.length; i++) {
       const n = this.needs.list[i];
       if (i > 0) d += ",";

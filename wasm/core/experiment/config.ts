@@ -119,6 +119,10 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
   if (r.failed) return null;
   if (s.expose) buildExposeValues(s);
   s.entropySlot = s.needs.add(Fact.Entropy, "");
+  if (s.guards.length > 0) {
+    s.upgradeSlot = s.needs.add(Fact.Header, "upgrade");
+    s.acceptSlot = s.needs.add(Fact.Header, "accept");
+  }
   addEdgeNeeds(s);
   s.needs.seal();
   return s;

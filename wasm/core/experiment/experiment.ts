@@ -17,6 +17,7 @@ import { GrowthBookSplit } from "../hash/growthbook";
 import { UnleashHash } from "../hash/unleash";
 import { HmacSha256 } from "../hmac/hmac";
 import { GuardGate, tracks } from "../guard/guard";
+import { isLongLived } from "../request/long-lived";
 import { REASON_GUARD } from "./settings";
 import { KeySourceReader } from "./key-source";
 import { isOptionsMethod } from "../request/preflight";
@@ -68,6 +69,10 @@ export class ExperimentRuntime {
   matcher: RuleMatcher;
   // Where guard states live (the adapter's choice); null: guards never reroute.
   gate: GuardGate | null = null;
+  // Whether the adapter decides a guard probe at its response headers (Envoy): then any
+  // request may probe; else (Kong's log phase) a long-lived one is never a probe
+  // (../request/long-lived.ts, docs/policy.md "Streams").
+  probesAtHeaders: bool = true;
 
   constructor(public settings: ExperimentSettings) {
     this.matcher = new RuleMatcher(settings.rules, settings.needs);
@@ -220,7 +225,9 @@ export class ExperimentRuntime {
     const gate = this.gate;
     if (gi < 0 || gate === null) return d;
     const g = unchecked(this.settings.guards[gi]);
-    const a = gate.admit(g, nowMs);
+    const s = this.settings;
+    const probeOk = this.probesAtHeaders || !isLongLived(s.needs.get(s.upgradeSlot), s.needs.get(s.acceptSlot)) ? 1 : 0;
+    const a = gate.admit(g, nowMs, probeOk);
     d.guard = gi;
     d.guardFlags = a.flags;
     d.guardGeneration = a.generation;

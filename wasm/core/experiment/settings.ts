@@ -101,6 +101,9 @@ export class ExperimentSettings {
   // unless a rule reads it anyway): an adapter sizing its per-request header reads by
   // the needs (wasm/filter/facts.ts PAIRS_THRESHOLD) leaves them out.
   rareNeeds: i32 = 0;
+  // With guards: the request headers telling a long-lived request (../request/long-lived.ts).
+  upgradeSlot: i32 = -1;
+  acceptSlot: i32 = -1;
   needs: Needs = new Needs();
   hash: HashMode = HashMode.Tandem;
   unleash: UnleashHash | null = null;   // hash: unleash (groupId = seed)

@@ -22,8 +22,10 @@ import { BreakerState } from "../breaker/state";
 import { GuardSettings } from "../experiment/settings";
 
 // The admission of a request bound for a guarded variant.
+// probeOk: as ../breaker/machine.ts allow's (1 may probe, 0 may not: admitted without
+// a permit).
 export abstract class GuardGate {
-  abstract admit(g: GuardSettings, nowMs: f64): Admission;
+  abstract admit(g: GuardSettings, nowMs: f64, probeOk: i32): Admission;
 }
 
 // What the adapter hands back with an outcome (flags and generation of the admission)
@@ -44,8 +46,8 @@ export class LocalGuards extends GuardGate {
     for (let i = 0; i < guards.length; i++) this.states[i] = new BreakerState(guards[i].breaker);
   }
 
-  admit(g: GuardSettings, nowMs: f64): Admission {
-    return allow(g.breaker, unchecked(this.states[g.index]), nowMs, this.adm);
+  admit(g: GuardSettings, nowMs: f64, probeOk: i32): Admission {
+    return allow(g.breaker, unchecked(this.states[g.index]), nowMs, this.adm, probeOk);
   }
 
   // The outcome of a request guard `gi` admitted with (flags, generation): status (0 =
