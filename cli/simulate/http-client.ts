@@ -14,9 +14,11 @@ export function wireHeaders(headers: Record<string, string | string[]>): Record<
   return out;
 }
 
-export function send(port: number, method: string, path: string, headers: Record<string, string | string[]>): Promise<GatewayReply> {
+// `onHead`: called when the response head arrived (before its body ends).
+export function send(port: number, method: string, path: string, headers: Record<string, string | string[]>, onHead?: () => void): Promise<GatewayReply> {
   return new Promise((resolve, reject) => {
     const req = request({ host: "127.0.0.1", port, method, path, headers: wireHeaders(headers), agent: false }, (res) => {
+      onHead?.();
       res.resume();
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });

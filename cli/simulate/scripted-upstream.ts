@@ -8,7 +8,9 @@ import type { TraceUpstream } from "./trace";
 import { GRPC_CONTENT_TYPE, GRPC_STATUS_HEADER } from "../../wasm/core/contract";
 
 // `upstreams`: answers by upstream name, overriding `upstream` (trace.ts answerOf).
-export interface Script { upstream: TraceUpstream; upstreams?: Record<string, TraceUpstream>; advance(ms: number): Promise<void> }
+// `headSeen`: resolves once the client got the response head (a stream's clock moves
+// only after the gateway passed the head on, so its filters saw it at its own time).
+export interface Script { upstream: TraceUpstream; upstreams?: Record<string, TraceUpstream>; advance(ms: number): Promise<void>; headSeen?: Promise<void> }
 
 export class ScriptedUpstreams {
   private readonly servers = new Map<string, Server>();
@@ -47,6 +49,15 @@ export class ScriptedUpstreams {
     }
     await s.advance(u.latencyMs ?? 0);
     if (u.grpcStatus !== undefined) return grpcAnswer(res, u.grpcStatus, u.trailers === true);
+    if (u.streamMs !== undefined) {
+      // A stream: the head and the body's first bytes now, the end streamMs later (chunked).
+      res.writeHead(u.status ?? 200, { "content-type": "text/plain", ...(u.headers ?? {}) });
+      res.write(u.body ?? "ok");
+      await s.headSeen;
+      await s.advance(u.streamMs);
+      res.end();
+      return;
+    }
     // The trace's headers and body, else text/plain "ok"; Node frames it (content-length).
     res.writeHead(u.status ?? 200, { "content-type": "text/plain", ...(u.headers ?? {}) }).end(u.body ?? "ok");
   }

@@ -16,6 +16,11 @@
 // ({"status": 200, "headers": {"cache-control": "max-age=60"}, "body": "{\"items\":[]}"}).
 // The framing fields (content-length, transfer-encoding, connection, ...) are the
 // upstream server's own and cannot be set.
+// A streamed answer (server-sent events, a long download): "streamMs" keeps the response
+// open that long after its first byte (the head, and the body's first bytes, come after
+// latencyMs; the body ends streamMs later), e.g. {"status": 200, "latencyMs": 30,
+// "streamMs": 60000, "headers": {"content-type": "text/event-stream"}, "body": "data: 1\n\n"}.
+// Lines replay one at a time: a line may not arrive before an earlier line's stream ended.
 import { readTextFile } from "../read-error";
 
 // One header's value, or the copies of a repeated header in the order they are sent.
@@ -23,6 +28,7 @@ export type HeaderValue = string | string[];
 export type UpstreamError = "connect" | "reset" | "timeout";
 export interface TraceUpstream {
   status?: number; latencyMs?: number; error?: UpstreamError; grpcStatus?: number; trailers?: boolean;
+  streamMs?: number;   // the response stays open this long after its first byte
   headers?: Record<string, HeaderValue>;   // lowercase names
   body?: string;
 }
@@ -48,7 +54,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // The fields a trace line and an upstream answer may have: anything else (`"headerz"`)
 // is a mistake that would otherwise run silently as something else (a new user).
 const LINE_FIELDS = ["t", "method", "path", "headers", "upstream", "upstreams"];
-const UPSTREAM_FIELDS = ["status", "latencyMs", "error", "grpcStatus", "trailers", "headers", "body"];
+const UPSTREAM_FIELDS = ["status", "latencyMs", "error", "grpcStatus", "trailers", "headers", "body", "streamMs"];
 // The upstream server frames its answer itself (RFC 9110 7.6.1 connection fields, and
 // the length of the body it sends).
 const FRAMING = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
@@ -72,6 +78,8 @@ export function badPath(p: unknown): string | null {
 export function parseTrace(text: string, name = "trace"): TraceRequest[] {
   const out: TraceRequest[] = [];
   let lastT = -Infinity;
+  let streamEnd = -Infinity;   // when the latest streamed answer ended (lines replay one at a time)
+  let streamLine = 0;
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i].trim();
@@ -84,6 +92,7 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
     if (unknown) throw new TraceError(`${where}: ${unknown}`);
     if (typeof o.t !== "number" || !Number.isFinite(o.t) || o.t < 0) throw new TraceError(`${where}: t: must be a non-negative number of ms, got ${JSON.stringify(o.t)}`);
     if (o.t < lastT) throw new TraceError(`${where}: t: must not decrease (previous ${lastT}), got ${o.t}`);
+    if (o.t < streamEnd) throw new TraceError(`${where}: t: ${STREAM_OVERLAP} (line ${streamLine}'s ends at ${streamEnd}), got ${o.t}`);
     lastT = o.t;
     const method = o.method ?? "GET";
     const mBad = badMethod(method);
@@ -110,6 +119,9 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
       req.upstreams = {};
       for (const [name, u] of Object.entries(o.upstreams)) req.upstreams[name] = parseUpstream(u, `${where}: upstreams.${name}`);
     }
+    for (const u of [req.upstream, ...Object.values(req.upstreams ?? {})]) {
+      if (u.streamMs !== undefined && o.t + (u.latencyMs ?? 0) + u.streamMs > streamEnd) { streamEnd = o.t + (u.latencyMs ?? 0) + u.streamMs; streamLine = i + 1; }
+    }
     out.push(req);
   }
   return out;
@@ -135,6 +147,11 @@ function parseUpstream(u: any, where: string): TraceUpstream {
   }
   if (u.latencyMs !== undefined && (typeof u.latencyMs !== "number" || !Number.isFinite(u.latencyMs) || u.latencyMs < 0)) throw new TraceError(`${where}.latencyMs: must be a non-negative number of ms, got ${JSON.stringify(u.latencyMs)}`);
   const out: TraceUpstream = { status: u.status, latencyMs: u.latencyMs ?? 0, error: u.error };
+  if (u.streamMs !== undefined) {
+    if (u.error !== undefined || u.grpcStatus !== undefined) throw new TraceError(`${where}.streamMs: a stream is an HTTP answer, not an error or a gRPC answer`);
+    if (typeof u.streamMs !== "number" || !Number.isFinite(u.streamMs) || u.streamMs < 0) throw new TraceError(`${where}.streamMs: must be a non-negative number of ms, got ${JSON.stringify(u.streamMs)}`);
+    out.streamMs = u.streamMs;
+  }
   if (u.grpcStatus !== undefined) { out.grpcStatus = u.grpcStatus; out.trailers = u.trailers === true; }
   if (u.headers !== undefined || u.body !== undefined) {
     if (u.error !== undefined || u.grpcStatus !== undefined) throw new TraceError(`${where}: headers and body belong to an HTTP answer, not to an error or a gRPC answer`);
@@ -174,6 +191,7 @@ export function readTrace(path: string): TraceRequest[] {
 
 export const BAD_HEADER_VALUE = "must be a string, or a non-empty list of strings (a repeated header's copies), without CR, LF or NUL";
 export const EMPTY_TRACE = "no requests: a trace has one JSON object a line";
+export const STREAM_OVERLAP = "must not be before an earlier line's stream ended (lines replay one at a time)";
 
 // The request headers every path sees: values as the gateways' HTTP parsers hand them
 // to plugins (without leading and trailing spaces and tabs, RFC 9110 OWS), and the same

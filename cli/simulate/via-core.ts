@@ -7,7 +7,11 @@
 // Time: the plugins see `t` as now when the request arrives; the upstream answers
 // latencyMs later, when the outcome is recorded with latency latencyMs. A refused
 // connection or a reset takes no time (the scripted upstreams answer them at once); a
-// timeout takes latencyMs (the time until the gateway gave up).
+// timeout takes latencyMs (the time until the gateway gave up). A streamed answer
+// (streamMs) ends streamMs after its first byte: its outcome (latency still the time to
+// first byte) is recorded then, where the gateway learns it at the request's end (Kong's
+// log phase; Envoy's on_log), or at the head for a probe Envoy decides there
+// (GatewayProfile.probesAtHeaders).
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
 import { BREAKER_PROBE, BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { OUTCOME_FAILURE } from "../../wasm/core/contract";
@@ -193,7 +197,8 @@ export class CoreDriver {
     if (guard !== null && guard.tracked && this.plan) {
       const u = reached !== undefined ? answerOf(r, reached ?? DEFAULT_UPSTREAM) : null;
       const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile, (guard.flags & BREAKER_PROBE) !== 0), out.fault);
-      const g = this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs);
+      const atHead = this.profile.probesAtHeaders && (guard.flags & BREAKER_PROBE) !== 0;
+      const g = this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs + (atHead ? 0 : u?.streamMs ?? 0));
       if (this.metrics && this.plan.metrics) {
         const p = this.plan;
         this.metrics.guard(p.policy, p.name, p.variants[p.guards[guard.index].variant].name, g.state, g.transition !== null && g.state === "open");
@@ -282,7 +287,8 @@ export class CoreDriver {
     }
     if (a.permitted) {
       const o = withUpstreamFault(outcome(u, p, (a.flags & BREAKER_PROBE) !== 0), fault);
-      const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs);
+      const atHead = p.probesAtHeaders && (a.flags & BREAKER_PROBE) !== 0;
+      const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs + (atHead ? 0 : u.streamMs ?? 0));
       this.breakerMetrics(a.key, rec);
       res.breaker = rec.state;
       const f = b.fallback;

@@ -107,7 +107,12 @@ export class GatewayDriver {
     await gw.setNow(r.t);
     gw.beforeRequest?.(r);
     // the upstream answers latencyMs after it was called (after any fault delay)
-    this.ups.script = { upstream: r.upstream, upstreams: r.upstreams, advance: (ms) => gw.setNow((gw.now?.() ?? r.t) + ms) };
+    let headSeen!: () => void;
+    const seen = new Promise<void>((ok) => (headSeen = ok));
+    // (a stream's end comes after its latency: the clock adds up; Envoy's is its own)
+    let clock = r.t;
+    const advance = (ms: number) => { clock = (gw.now?.() ?? clock) + ms; return gw.setNow(clock); };
+    this.ups.script = { upstream: r.upstream, upstreams: r.upstreams, advance, headSeen: seen };
     // Upstreams that refuse this request's connection point at a closed port.
     const refuse = this.facts.upstreams.filter((n) => answerOf(r, n).error === "connect");
     for (const n of refuse) gw.pointUpstream(n, { host: "127.0.0.1", port: this.ups.closedPort });
@@ -119,7 +124,7 @@ export class GatewayDriver {
     const loggedBefore = this.logged;
     let reply;
     try {
-      const sending = send(gw.port, sentMethod(r), r.path, normalizedHeaders(r));
+      const sending = send(gw.port, sentMethod(r), r.path, normalizedHeaders(r), headSeen);
       if (gw.pump) {
         let fin = false;
         void sending.then(() => { fin = true; }, () => { fin = true; });

@@ -29,7 +29,7 @@ describe("traces: unknown fields and bad values name the line", () => {
     const t = file("typo.jsonl", '{"t": 0, "headers": {"x-user-id": "1"}}\n{"t": 1, "headerz": {"x-user-id": "1"}}\n');
     await fails(`${t}:2: unknown field "headerz" (expected t, method, path, headers, upstream, upstreams)`, "simulate", "--policy", POLICY, "--trace", t);
     const u = file("typo-upstream.jsonl", '{"t": 0, "upstream": {"status": 200, "latencyMS": 5}}\n');
-    await fails(`${u}:1: upstream: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body)`, "simulate", "--policy", POLICY, "--trace", u);
+    await fails(`${u}:1: upstream: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body, streamMs)`, "simulate", "--policy", POLICY, "--trace", u);
   });
 
   it("a header value is a string or a non-empty list of strings (a repeated header's copies)", async () => {
