@@ -22,13 +22,13 @@ function halfOpen(): BreakerPlan {
 const facts = (p: BreakerPlan, headers: Record<string, string>) => answerNeeds(p.needs, { headers });
 
 describe("long-lived requests and half-open probes", () => {
-  it("names the facts after the key's: upgrade and accept", () => {
+  it("names the facts after the key's and the preflight test's: upgrade and accept", () => {
     const p = core.configureBreaker(JSON.stringify(CFG));
-    expect(p.keyNeeds).toBe(0);
-    expect(p.needs.map((n) => n.name)).toEqual(["upgrade", "accept"]);
+    expect(p.keyNeeds).toBe(2);
+    expect(p.needs.map((n) => n.name)).toEqual(["access-control-request-method", "on-demand", "upgrade", "accept"]);
     const u = core.configureBreaker(JSON.stringify({ ...CFG, key: "header:x-tenant" }));
-    expect(u.keyNeeds).toBe(1);
-    expect(u.needs.map((n) => n.name)).toEqual(["x-tenant", "upgrade", "accept"]);
+    expect(u.keyNeeds).toBe(3);
+    expect(u.needs.map((n) => n.name)).toEqual(["x-tenant", "access-control-request-method", "on-demand", "upgrade", "accept"]);
   });
 
   for (const [what, headers] of [

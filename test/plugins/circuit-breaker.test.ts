@@ -309,19 +309,19 @@ describe("circuit-breaker plugin on Kong", () => {
     const sse = { accept: "text/event-stream" };
     expect((await get(sse)).body).toBe("svc");                // half-open: passes, no probe taken
     expect((await get(sse)).body).toBe("svc");
-    // key route reads no header until a call would probe: then get_headers (+1), and an
-    // untracked call sets no serialize value
+    // HandleEvent + get_headers (every key reads them: CORS preflights, long-lived
+    // requests), and an untracked call sets no serialize value
     expect(gw.rpcStats().access).toEqual([2, 2]);
     expect(gw.rpcStats().log).toEqual([2, 2]);                 // log ran, nothing was recorded
     expect(await logLine(`"" open -> half_open (open_elapsed)`)).not.toBe("");
     const probe = await get();                                 // the one permit
     expect(probe.body).toBe("svc");
     expect(await logLine(`"" half_open -> closed (probes_passed)`)).not.toBe("");
-    // closed again: key route reads no header
+    // closed again: HandleEvent, get_headers, set_serialize_value (tracked)
     gw.resetStats();
     await get();
     await gw.logDone();
-    expect(gw.rpcStats().access).toEqual([2]);
+    expect(gw.rpcStats().access).toEqual([3]);
   });
 
   it("keeps its states across plugin instance restarts", async () => {
