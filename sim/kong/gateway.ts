@@ -26,6 +26,13 @@ import { InstanceManager, kongConf, sortByPriority, type Ids, type LoadedPlugin 
 import { RpcError } from './rpc-client';
 import { nginxRefusal, KONG_BUFFERS } from './edge';
 
+// Kong's proxy port listens with `backlog=16384` (kong/templates/kong_defaults.lua,
+// proxy_listen = 0.0.0.0:8000 reuseport backlog=16384; nginx hands it to listen(2), the
+// kernel caps it at net.core.somaxconn). Node's default (511) made the kernel drop the
+// SYNs of a burst beyond 512 connections, each client then waiting for a SYN retry
+// (1 s, 3 s, 7 s...) that Kong's clients would not wait for.
+const PROXY_LISTEN_BACKLOG = 16384;
+
 export interface LogEntry {
   level: LogLevel | 'emerg';
   message: string;
@@ -275,7 +282,7 @@ export class Gateway {
     // A port in use rejects (startKong then stops the plugin servers it started).
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', () => {
+      this.server.listen({ port, host: '127.0.0.1', backlog: PROXY_LISTEN_BACKLOG }, () => {
         this.server.off('error', reject);
         resolve((this.server.address() as AddressInfo).port);
       });

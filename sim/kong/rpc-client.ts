@@ -180,9 +180,14 @@ export class RpcPool {
   }
 }
 
-// ngx.socket.connect error strings for the failures a unix socket can have.
+// ngx.socket.connect error strings for the failures a unix socket can have: the errno's
+// strerror, lowercased (ngx_http_lua_socket_tcp.c ngx_http_lua_socket_prepare_error_retvals).
+// EAGAIN: the server's listen backlog is full (kong-pdk listens with Node's default, 511);
+// Linux refuses a unix-socket connect at once then, and nginx counts it as a failed
+// connect (ngx_event_connect.c ngx_event_connect_peer), so Kong skips the plugin.
 function connectErrorText(err: NodeJS.ErrnoException): string {
   if (err.code === 'ENOENT') return 'no such file or directory';
   if (err.code === 'ECONNREFUSED') return 'connection refused';
+  if (err.code === 'EAGAIN') return 'resource temporarily unavailable';
   return err.message;
 }

@@ -1,0 +1,120 @@
+// Bursts of new connections, on both of Kong's sides:
+//  - the proxy port: Kong listens with `backlog=16384` (kong/templates/kong_defaults.lua,
+//    proxy_listen; nginx passes it to listen(2), the kernel caps it at
+//    net.core.somaxconn). With Node's default of 511 the harness had the kernel drop
+//    the SYNs of a burst beyond 512, and those clients waited for a SYN retry (1 s,
+//    then 3 s, 7 s...), which Kong's clients would not.
+//  - the plugin server's socket: kong-pdk listens with Node's default backlog (511);
+//    beyond it a unix-socket connect fails at once with EAGAIN. nginx counts that as a
+//    failed connect on Linux (ngx_event_connect.c ngx_event_connect_peer), the cosocket
+//    returns its strerror lowercased, "resource temporarily unavailable"
+//    (ngx_http_lua_socket_tcp.c ngx_http_lua_socket_prepare_error_retvals), and
+//    mp_rpc.lua Rpc:call / handle_event log it and skip the plugin for that request.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import http from 'node:http';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import type { AddressInfo } from 'node:net';
+import { startKong, type KongGateway } from '../../sim/kong/index';
+
+const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
+let gw: KongGateway;
+let up: http.Server;
+const seen: Array<string | undefined> = [];
+
+beforeAll(async () => {
+  up = http.createServer((req, res) => {
+    seen.push(req.headers['x-echo'] as string | undefined);
+    req.resume();
+    res.end('ok');
+  });
+  await new Promise<void>((r) => up.listen(0, '127.0.0.1', () => r()));
+  gw = await startKong({
+    plugins: [{ name: 'echo', dir: path.join(FIXTURES, 'echo'), config: { message: 'ran' } }],
+    upstreams: { a: { host: '127.0.0.1', port: (up.address() as AddressInfo).port } },
+    defaultUpstream: 'a',
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await gw?.close();
+  up.closeAllConnections();
+  await new Promise<void>((r) => up.close(() => r()));
+});
+
+// Block this thread (nothing accepted, nothing read) until `file` holds a result.
+function blockUntil(file: string, timeoutMs: number): string {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (fs.existsSync(file)) {
+      const text = fs.readFileSync(file, 'utf8');
+      if (text.endsWith('\n')) return text.trim();
+    }
+    Atomics.wait(cell, 0, 0, 20);
+  }
+  throw new Error(`no result in ${file} after ${timeoutMs} ms`);
+}
+
+describe('proxy port backlog (kong_defaults.lua proxy_listen backlog=16384)', () => {
+  it('a burst of 1,500 connections completes its handshakes while the gateway accepts none', () => {
+    const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
+    const burst = 1500;
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-backlog-'));
+    const out = path.join(dir, 'connected');
+    // A child opens the connections and counts those established within 800 ms (a SYN
+    // the kernel dropped is retried after 1 s at the earliest), while this thread blocks.
+    const child = spawn(process.execPath, ['-e', `
+      const net = require('net'); const fs = require('fs');
+      let connected = 0; const socks = [];
+      for (let i = 0; i < ${burst}; i++) {
+        const s = net.connect(${gw.port}, '127.0.0.1', () => connected++);
+        s.on('error', () => {}); socks.push(s);
+      }
+      setTimeout(() => { fs.writeFileSync(${JSON.stringify(out)}, connected + '\\n'); for (const s of socks) s.destroy(); process.exit(0); }, 800);
+    `], { stdio: 'ignore' });
+    try {
+      const connected = Number(blockUntil(out, 30_000));
+      expect(connected).toBeGreaterThanOrEqual(Math.min(burst, somaxconn));
+    } finally {
+      child.kill();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe("plugin server's backlog full (kong-pdk listens with Node's 511)", () => {
+  it('a connect refused with EAGAIN is logged as Kong words it and the request goes on without the plugin', async () => {
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    const get = () => new Promise<number>((resolve, reject) => {
+      const r = http.get({ host: '127.0.0.1', port: gw.port, path: '/', agent }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode ?? 0)); });
+      r.on('error', reject);
+    });
+    expect(await get()).toBe(200); // instance started, one pooled connection
+    seen.length = 0;
+    gw.clearLogs();
+    const server = gw.pluginServer('echo');
+    server.kill('SIGSTOP'); // accepts nothing: its backlog fills, later connects fail
+    let statuses: number[];
+    try {
+      const burst = Array.from({ length: 700 }, get);
+      // wait until some requests went on without the plugin (they reach the upstream)
+      const deadline = Date.now() + 20_000;
+      while (!seen.some((e) => e === undefined) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      server.kill('SIGCONT');
+      statuses = await Promise.all(burst);
+    } finally {
+      server.kill('SIGCONT');
+    }
+    expect(statuses.every((s) => s === 200)).toBe(true); // every request answered
+    const skipped = seen.filter((e) => e === undefined).length;
+    expect(skipped).toBeGreaterThan(0); // without the plugin
+    expect(seen.filter((e) => e === 'ran').length + skipped).toBe(700);
+    const errs = gw.logs('err').filter((e) => e.plugin === 'echo').map((e) => e.message);
+    expect(errs.length).toBeGreaterThanOrEqual(skipped); // (a failed Step after set_header logs too)
+    expect(new Set(errs)).toEqual(new Set(['resource temporarily unavailable']));
+    agent.destroy();
+  }, 60_000);
+});
