@@ -1,5 +1,6 @@
 // tandem's plugin-server start command: kong-pdk's own kong-js-pluginserver, run as is,
-// except that plugin instance ids never repeat across processes.
+// except that plugin instance ids never repeat across processes and that events which
+// ended without a final Step are forgotten (forgetEndedEvents, below).
 //
 // Why: one plugin server serves every nginx worker, and each worker keeps the instance
 // ids it was given (kong/runloop/plugin_servers/plugin.lua, running_instances) until its
@@ -71,6 +72,49 @@ function exitWithSpawner(): void {
   process.stdin.resume();
 }
 
+// kong-pdk's Server keeps each event's channel in `events` until a Step it answers with
+// "ret" (server.js `step`). Two ways an event ends without such a Step, and each left its
+// entry (a PipePair and its queued promises, ~1 KB) for the life of the process:
+//  - the handler made no PDK call: HandleEvent itself answers "ret". tandem's experiment
+//    plugin does that in the log phase of every request when the policy has no guards
+//    and metrics are off (bench soak: its server grew ~1 KB a request, 20 MB per 20,000);
+//  - the handler called kong.response.exit / kong.response.error: pdk.js does not wait
+//    for an answer, and Kong sends none (the access coroutine is not resumed after exit;
+//    the Kong harness: NON_RETURN_METHODS), e.g. every request a breaker rejects.
+// Both are forgotten once their last answer is on its way; nothing else changes.
+export const NON_RETURN_METHODS = new Set(["kong.response.exit", "kong.response.error"]);
+
+interface EventReply { Data: unknown; EventId: number }
+interface PdkServerClass {
+  prototype: {
+    HandleEvent(this: PdkServer, event: unknown): Promise<EventReply>;
+    step(this: PdkServer, data: unknown, isError: boolean): Promise<EventReply>;
+  };
+}
+interface PdkServer { events: Map<number, unknown> }
+
+function ended(r: EventReply): boolean {
+  if (r.Data === "ret") return true;
+  const call = r.Data as { Method?: unknown } | null;
+  return typeof call === "object" && call !== null && NON_RETURN_METHODS.has(call.Method as string);
+}
+
+export function forgetEndedEvents(Server: PdkServerClass): void {
+  const handle = Server.prototype.HandleEvent;
+  const step = Server.prototype.step;
+  Server.prototype.HandleEvent = async function (this: PdkServer, event: unknown) {
+    const r = await handle.call(this, event);
+    if (ended(r)) this.events.delete(r.EventId);
+    return r;
+  };
+  // Step, StepError, StepMultiMap and the typed Step* methods all answer through `step`.
+  Server.prototype.step = async function (this: PdkServer, data: unknown, isError: boolean) {
+    const r = await step.call(this, data, isError);
+    if (ended(r)) this.events.delete(r.EventId);
+    return r;
+  };
+}
+
 function main(): void {
   const pdk = kongPdkDir();
   const serving = !process.argv.some((a) => /^-?-dump/.test(a));
@@ -88,6 +132,7 @@ function main(): void {
       try { fs.writeFileSync(idsFile, String(next - 1)); } catch { /* read-only prefix: the clock alone */ }
       return start.call(this, cfg);
     };
+    forgetEndedEvents(Server);
   }
   if (serving) exitWithSpawner();
   // kong-pdk's own command line, unchanged: it reads process.argv itself.
