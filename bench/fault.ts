@@ -93,7 +93,10 @@ async function envoyDelays(n = 10000) {
 // never applies (the harness's own time for 1,000 requests at once: the baseline).
 async function kongDelays(n = 1000, delayed = true) {
   const up = http.createServer((q, s) => { q.resume(); s.end('ok'); });
-  await new Promise<void>((ok) => up.listen(0, '127.0.0.1', ok));
+  // The delays end together, so the harness opens up to n upstream connections at once:
+  // a backlog that holds them all, or the kernel drops SYNs beyond 512 (Node's default)
+  // and the section would time the upstream's SYN retries (>= 1 s), not the delay.
+  await new Promise<void>((ok) => up.listen({ port: 0, host: '127.0.0.1', backlog: 16384 }, ok));
   const port = (up.address() as { port: number }).port;
   const gw = await startKong({
     plugins: [{ name: 'fault-injection', dir: distPath('kong/fault-injection'), config: delayed ? { faults: [{ name: 'slow', delay: { fixedMs: DELAY_MS, percent: 100 } }] } : NO_FAULT }],
@@ -102,22 +105,41 @@ async function kongDelays(n = 1000, delayed = true) {
   const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
   const lateness: number[] = [];
   let ok = 0;
+  // Why a request did not count: its status ("status 502"), or the client error's code
+  // ("ECONNRESET"); and 200s answered before the delay could have elapsed (the fault was
+  // not applied: Kong skips a plugin whose RPC fails, and so does the harness).
+  const lostBy: Record<string, number> = {};
+  let early = 0;
+  const count = (k: string) => (lostBy[k] = (lostBy[k] ?? 0) + 1);
+  const t0all = Date.now();
   try {
     await Promise.all(Array.from({ length: n }, (_, i) => new Promise<void>((done) => {
       const t0 = Date.now();
       const r = http.request(`http://127.0.0.1:${gw.port}/`, { agent, headers: { 'x-request-id': `k${i}` } }, (res) => {
         res.resume();
-        res.on('end', () => { if (res.statusCode === 200) { ok++; lateness.push(Date.now() - t0 - (delayed ? DELAY_MS : 0)); } done(); });
+        res.on('end', () => {
+          if (res.statusCode === 200) {
+            ok++;
+            const ms = Date.now() - t0;
+            if (delayed && ms < DELAY_MS) early++;
+            lateness.push(ms - (delayed ? DELAY_MS : 0));
+          } else count(`status ${res.statusCode}`);
+          done();
+        });
+        res.on('error', (e: NodeJS.ErrnoException) => (count(e.code ?? e.message), done()));
       });
-      r.on('error', () => done());
+      r.on('error', (e: NodeJS.ErrnoException) => (count(e.code ?? e.message), done()));
       r.end();
     })));
   } finally {
     await gw.close();
     await new Promise((ok2) => up.close(ok2));
   }
+  const wallMs = Date.now() - t0all;
+  // the gateway's own error log (e.g. an RPC to the plugin server that failed), first lines
+  const errors = gw.logs('err').map((e) => e.message.slice(0, 160));
   // lateness here includes the gateway round trip (proxying, the plugin server's RPCs)
-  return { requests: n, lost: n - ok, latenessMs: quantiles(lateness) };
+  return { requests: n, lost: n - ok, lostBy, early, wallMs, gatewayErrors: errors.length, gatewayErrorSample: [...new Set(errors)].slice(0, 5), latenessMs: quantiles(lateness) };
 }
 
 export async function faultDelays() {

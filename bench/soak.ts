@@ -93,7 +93,7 @@ function rssKb(pid: number | undefined): number {
   return m ? Number(m[1]) : NaN;
 }
 
-export interface SoakSide { requests: number; responses: number; errors: number; byStatus: Record<string, number>; maxMs: number; seconds: number; memory: Record<string, [number, number]> }
+export interface SoakSide { requests: number; responses: number; errors: number; byStatus: Record<string, number>; maxMs: number; seconds: number; memory: Record<string, [number, number]>; rssSeriesKb?: Record<string, Array<[number, number]>> }
 export interface SoakResult { kong: SoakSide; envoy: SoakSide; concurrency: number }
 
 export async function soak(requests = Number(process.env.SOAK_REQUESTS ?? 200_000), concurrency = 32): Promise<SoakResult> {
@@ -116,10 +116,16 @@ export async function soak(requests = Number(process.env.SOAK_REQUESTS ?? 200_00
     const started = Date.now();
     await drive(gw.url, warm, concurrency, 1);
     const before = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, rssKb(p)]));
-    const t = await drive(gw.url, requests, concurrency, 2, async (d) => progress(`soak kong: ${d} requests`));
+    // each plugin server's resident set at every checkpoint (requests done after warm-up, kB)
+    const series: Record<string, Array<[number, number]>> = Object.fromEntries(Object.keys(pids).map((k) => [k, [[0, before[k]]]]));
+    const t = await drive(gw.url, requests, concurrency, 2, async (d) => {
+      for (const [k, p] of Object.entries(pids)) series[k].push([d, rssKb(p)]);
+      progress(`soak kong: ${d} requests, plugin servers' RSS ${Object.keys(pids).map((k) => `${k} ${series[k][series[k].length - 1][1]} kB`).join(', ')}`);
+    });
     await gw.logDone();
     const after = Object.fromEntries(Object.entries(pids).map(([k, p]) => [k, rssKb(p)]));
-    out.kong = { ...t, requests, seconds: (Date.now() - started) / 1000, memory: Object.fromEntries(Object.keys(pids).map((k) => [`${k}RssKb`, [before[k], after[k]]])) };
+    for (const k of Object.keys(pids)) series[k].push([requests, after[k]]);
+    out.kong = { ...t, requests, seconds: (Date.now() - started) / 1000, memory: Object.fromEntries(Object.keys(pids).map((k) => [`${k}RssKb`, [before[k], after[k]]])), rssSeriesKb: series };
     await gw.close();
   }
   // ---- Envoy: tandem.wasm, both root ids, 2 workers, real HTTP
