@@ -482,11 +482,16 @@ export class Gateway {
       }
       codes.push(r.code);
       req.upstreamStatus = codes.join(', ');
-      current.state = 'failed';
-      current.code = r.code;
       this.log('err', `${r.reason} while ${r.sent ? 'reading response header from' : 'connecting to'} upstream, upstream: "http://${target.host}:${target.port}${req.requestUri}"`);
       const retriable = !r.sent || IDEMPOTENT(req.method);
       if (tryCount > req.balancer.retries || !retriable) return this.sendKongError(req, res, r.code);
+      // A try's failure is written into `tries` only when the next try starts: Kong.balancer
+      // (kong/init.lua, 3.9.3) sets previous_try.state, previous_try.code from
+      // ngx.balancer get_last_failure() ("failed", 502 for an error, 504 for a timeout) on
+      // every try after the first; nothing records the last try's, so a request whose last
+      // try failed ends with a try that has no state.
+      current.state = 'failed';
+      current.code = r.code;
     }
   }
 

@@ -412,7 +412,10 @@ describe('Kong harness: upstream failures get exactly one response', () => {
     expect(r.text).toContain('"message":"An invalid response was received from the upstream server"');
     const s = await lastSerialized();
     expect(s.tries).toHaveLength(6);
-    expect(s.tries.every((t: any) => t.state === 'failed' && t.code === 502)).toBe(true);
+    // Kong.balancer records a try's failure when the next try starts: the last try has none.
+    expect(s.tries.slice(0, 5).every((t: any) => t.state === 'failed' && t.code === 502)).toBe(true);
+    expect(s.tries[5].state).toBeUndefined();
+    expect(s.tries[5].code).toBeUndefined();
     expect(s.upstream_status).toBe('502, 502, 502, 502, 502, 502');
     expect(s.response.status).toBe(502);
   });
@@ -429,6 +432,30 @@ describe('Kong harness: upstream failures get exactly one response', () => {
     const r = await rawRequest(gw.port, ['GET /reset HTTP/1.1', 'Host: kong']);
     expect(r.statusLines).toEqual(['HTTP/1.1 502 Bad Gateway']);
     expect(reset.hits.length).toBe(6); // GET is idempotent: nginx retries it
+  });
+
+  it('a reset first try, then an answer: upstream_status "502, 200", the failed try recorded, latencies.proxy the last try\'s', async () => {
+    let n = 0;
+    const flaky = await upstream('flaky', (req, res) => {
+      if (n++ === 0) return void req.socket.destroy();
+      res.end('second');
+    });
+    try {
+      gw.setUpstream('a', { host: '127.0.0.1', port: flaky.port });
+      gw.clearLogs();
+      const r = await rawRequest(gw.port, ['GET /flaky HTTP/1.1', 'Host: kong']);
+      expect(r.statusLines).toEqual(['HTTP/1.1 200 OK']);
+      const s = await lastSerialized();
+      expect(s.upstream_status).toBe('502, 200');
+      expect(s.tries).toHaveLength(2);
+      expect(s.tries[0]).toMatchObject({ state: 'failed', code: 502 });
+      expect(s.tries[1].state).toBeUndefined();
+      expect(s.tries[1].balancer_start).toBeGreaterThanOrEqual(s.tries[0].balancer_start);
+      expect(s.source).toBe('upstream');
+      expect(flaky.hits).toHaveLength(2);
+    } finally {
+      await flaky.close();
+    }
   });
 
   it('read timeout: 504, retried for GET, not for POST', async () => {
