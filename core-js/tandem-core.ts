@@ -221,6 +221,7 @@ interface CoreExports {
   tandem_breaker_state(h: number, keyLen: number): number;
   tandem_breaker_on_outcome(h: number, outcome: number, methodLen: number): number;
   tandem_is_grpc(len: number): number;
+  tandem_request_latency(firstTryStartMs: number, lastTryStartMs: number, lastTryMs: number): number;
   tandem_breaker_describe_state(h: number, keyLen: number): number;
   tandem_cache_result_ptr(): number;
   tandem_cache_key(h: number): number;
@@ -487,6 +488,12 @@ export class TandemCore {
   // Whether a request with this content-type is gRPC (tandem answers it gRPC-shaped).
   isGrpc(contentType: string | undefined | null): boolean {
     return typeof contentType === "string" && this.ex.tandem_is_grpc(this.put(contentType)) === 1;
+  }
+
+  // A request's latency under gateway retries (wasm/core/breaker/tries.ts): the first
+  // try's start to the last try's first response byte, from the tries' facts (ms).
+  requestLatencyMs(firstTryStartMs: number, lastTryStartMs: number, lastTryMs: number): number {
+    return this.ex.tandem_request_latency(firstTryStartMs, lastTryStartMs, lastTryMs);
   }
 
   fallbackOnOutcome(plan: BreakerPlan, outcome: number, method: string): FallbackKind {

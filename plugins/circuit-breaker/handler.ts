@@ -230,7 +230,7 @@ export class Plugin {
     if (!carry || typeof carry.key !== "string") return;
     const c = configs.byTokenOf(carry.config);
     if (!c) return;                      // admitted under a configuration since replaced
-    const o = outcomeOf(s);
+    const o = outcomeOf(s, getCore());
     const r = getCore().recordBreaker(c.plan, carry.key, carry.flags, carry.generation, o, Date.now());
     transition(c, carry.key, r);
     report("forward", r);

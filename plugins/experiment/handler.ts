@@ -148,7 +148,7 @@ export class Plugin {
     const back = carry ?? tandem?.decision;
     if (back) outcomeLedger(PLUGIN).settle(back.ticket, Date.now());
     const c = carry && typeof carry.guard === "number" ? configs.byTokenOf(carry.config) : undefined;
-    const o = outcomeOf(s);
+    const o = outcomeOf(s, getCore());
     // (no carry: not tracked; no configuration: admitted under one since replaced)
     if (carry && c) {
       const r = getCore().recordGuard(c.plan, carry.guard, carry.flags, carry.generation, o, Date.now());

@@ -10,15 +10,19 @@
 //            records it only when it retries). 504 = timeout; 502 = a refused
 //            connection or a reset before the response header, which nginx does not
 //            tell apart -> connectOrReset (a failure when failure.errors lists either)
-//   latency  latencies.proxy: balancer end -> first response byte, in ms (for a
-//            timeout, the time until nginx gave up); 0 when not proxied
+//   latency  the request's, by the core's definition under retries (wasm/core/breaker/tries.ts,
+//            docs/policy.md "Outcomes under gateway retries"): from the first try's
+//            start (tries[1].balancer_start) to the last try's first response byte,
+//            which Kong gives as that try's balancer_start + balancer_latency +
+//            latencies.proxy (KONG_WAITING_TIME: the last try's balancer end -> response
+//            head; for a timeout, the time until nginx gave up); ms; 0 when not proxied
 //   grpcStatus  the `grpc-status` of the upstream's response headers: a trailers-only
 //            gRPC reply (what gRPC servers send for an error before any message) carries
 //            it there. A grpc-status in real trailers (after messages) never reaches a
 //            plugin server: serialize() is taken from ngx.resp.get_headers(), which holds
 //            no trailers, and the log handler runs in a timer where the request (and
 //            $upstream_trailer_grpc_status) is gone. No extra RPC either way.
-import { BreakerError, type CallOutcome } from "../../core-js/tandem-core";
+import { BreakerError, type CallOutcome, type TandemCore } from "../../core-js/tandem-core";
 
 export interface KongOutcome extends CallOutcome { status: number; error: number; latencyMs: number; grpcStatus: number | null }
 
@@ -30,20 +34,27 @@ export interface KongOutcome extends CallOutcome { status: number; error: number
 export const FAULT_CARRY_FIELD = "tandem.fault";
 export interface FaultCarry { scope: "upstream"; delayMs: number; abortStatus: number }
 
-interface Try { state?: string; code?: number }
+interface Try { state?: string; code?: number; balancer_start?: number; balancer_latency?: number }
 
-export function outcomeOf(s: Record<string, unknown>): KongOutcome {
-  const o = upstreamOutcomeOf(s);
+type LatencyCore = Pick<TandemCore, "requestLatencyMs">;
+
+export function outcomeOf(s: Record<string, unknown>, core: LatencyCore): KongOutcome {
+  const o = upstreamOutcomeOf(s, core);
   const f = (s.tandem as { fault?: FaultCarry } | undefined)?.fault;
   if (!f || f.scope !== "upstream") return o;
   if (f.abortStatus > 0) return { status: f.abortStatus, error: BreakerError.none, latencyMs: f.delayMs, grpcStatus: null };
   return { ...o, latencyMs: o.latencyMs + f.delayMs };
 }
 
-function upstreamOutcomeOf(s: Record<string, unknown>): KongOutcome {
+const ms = (v: unknown): number => (typeof v === "number" && Number.isFinite(v) && v >= 0 ? v : 0);
+
+function upstreamOutcomeOf(s: Record<string, unknown>, core: LatencyCore): KongOutcome {
   const tries = Array.isArray(s.tries) ? (s.tries as Try[]) : [];
-  const lat = (s.latencies as { proxy?: unknown } | undefined)?.proxy;
-  const latencyMs = typeof lat === "number" && lat >= 0 ? lat : 0;
+  const proxy = ms((s.latencies as { proxy?: unknown } | undefined)?.proxy);
+  const first = tries[0];
+  const lastTry = tries[tries.length - 1];
+  const latencyMs = lastTry === undefined ? proxy
+    : core.requestLatencyMs(ms(first.balancer_start), ms(lastTry.balancer_start), ms(lastTry.balancer_latency) + proxy);
   const codes = typeof s.upstream_status === "string" ? s.upstream_status.split(/[,:]/) : [];
   const code = codes.length > 0 ? Number.parseInt(codes[codes.length - 1].trim(), 10) : NaN;
   if (tries.length === 0 || !Number.isInteger(code) || code <= 0) return { status: 0, error: BreakerError.none, latencyMs, grpcStatus: null };

@@ -376,29 +376,47 @@ describe("circuit-breaker plugin on Kong", () => {
 
 describe("outcome from kong.log.serialize()", () => {
   const tried = [{ balancer_start: 1, ip: "10.0.0.1", port: 80 }];
+  const outcomeOf_ = (s: Record<string, unknown>) => outcomeOf(s, loadCore());
   it("reads Kong's own 502/504 after a failed last try (Kong records no state for it) as transport errors", () => {
-    expect(outcomeOf({ tries: tried, upstream_status: "502", source: "kong", latencies: { proxy: 0 } }))
+    expect(outcomeOf_({ tries: tried, upstream_status: "502", source: "kong", latencies: { proxy: 0 } }))
       .toEqual({ status: 0, error: BreakerError.connectOrReset, latencyMs: 0, grpcStatus: null });
-    expect(outcomeOf({ tries: tried, upstream_status: "504", source: "kong", latencies: { proxy: 60000 } }))
+    expect(outcomeOf_({ tries: tried, upstream_status: "504", source: "kong", latencies: { proxy: 60000 } }))
       .toEqual({ status: 0, error: BreakerError.timeout, latencyMs: 60000, grpcStatus: null });
     // a retried request: earlier tries carry state/code, the last answered
-    expect(outcomeOf({ tries: [{ ...tried[0], state: "failed", code: 502 }, tried[0]], upstream_status: "502, 200", source: "upstream", latencies: { proxy: 12 } }))
+    expect(outcomeOf_({ tries: [{ ...tried[0], state: "failed", code: 502 }, tried[0]], upstream_status: "502, 200", source: "upstream", latencies: { proxy: 12 } }))
       .toEqual({ status: 200, error: BreakerError.none, latencyMs: 12, grpcStatus: null });
   });
+  it("under retries: the last try's status, latency from the first try's start to the last try's first byte (the core's definition)", () => {
+    // Kong's serialize(): a refused first try at t=1000, a timed-out second (nginx gave up
+    // after 300 ms), the third answered 200 after 40 ms (its balancer took 2 ms)
+    const tries = [
+      { balancer_start: 1000, balancer_latency: 0, state: "failed", code: 502 },
+      { balancer_start: 1001, balancer_latency: 0, state: "failed", code: 504 },
+      { balancer_start: 1301, balancer_latency: 2 },
+    ];
+    expect(outcomeOf_({ tries, upstream_status: "502, 504, 200", source: "upstream", latencies: { proxy: 40 } }))
+      .toEqual({ status: 200, error: BreakerError.none, latencyMs: 343, grpcStatus: null });
+    // the same when the last try failed too: Kong's own 502, the span to its giving up
+    expect(outcomeOf_({ tries: tries.slice(0, 2).map((t, i) => (i === 1 ? { balancer_start: t.balancer_start } : t)), upstream_status: "502, 504", source: "kong", latencies: { proxy: 300 } }))
+      .toEqual({ status: 0, error: BreakerError.timeout, latencyMs: 301, grpcStatus: null });
+    // the core's arithmetic alone: a clock that stepped back adds nothing
+    expect(loadCore().requestLatencyMs(500, 400, 7)).toBe(7);
+    expect(loadCore().requestLatencyMs(400, 500, 7)).toBe(107);
+  });
   it("reads a trailers-only gRPC reply's grpc-status from the response headers (no extra RPC); Kong's own answers have none", () => {
-    const grpc = (v: unknown, source = "upstream") => outcomeOf({ tries: tried, upstream_status: "200", source, latencies: { proxy: 4 }, response: { status: 200, headers: { "grpc-status": v } } });
+    const grpc = (v: unknown, source = "upstream") => outcomeOf_({ tries: tried, upstream_status: "200", source, latencies: { proxy: 4 }, response: { status: 200, headers: { "grpc-status": v } } });
     expect(grpc("14")).toEqual({ status: 200, error: BreakerError.none, latencyMs: 4, grpcStatus: 14 });
     expect(grpc(["0", "13"])).toEqual({ status: 200, error: BreakerError.none, latencyMs: 4, grpcStatus: 0 });   // the first copy
     expect(grpc(undefined).grpcStatus).toBeNull();       // real trailers never reach serialize()
     expect(grpc("abc").grpcStatus).toBeNull();
-    expect(outcomeOf({ tries: tried, upstream_status: "502", source: "kong", latencies: { proxy: 0 }, response: { status: 502, headers: { "grpc-status": "13" } } }))
+    expect(outcomeOf_({ tries: tried, upstream_status: "502", source: "kong", latencies: { proxy: 0 }, response: { status: 502, headers: { "grpc-status": "13" } } }))
       .toEqual({ status: 0, error: BreakerError.connectOrReset, latencyMs: 0, grpcStatus: null });
   });
 
   it("takes an upstream's own 502 as its status, and ignores calls that never reached one", () => {
-    expect(outcomeOf({ tries: tried, upstream_status: "502", source: "upstream", latencies: { proxy: 3 } }))
+    expect(outcomeOf_({ tries: tried, upstream_status: "502", source: "upstream", latencies: { proxy: 3 } }))
       .toEqual({ status: 502, error: BreakerError.none, latencyMs: 3, grpcStatus: null });
-    expect(outcomeOf({ tries: {}, upstream_status: "", source: "kong", latencies: { proxy: -1 } }))
+    expect(outcomeOf_({ tries: {}, upstream_status: "", source: "kong", latencies: { proxy: -1 } }))
       .toEqual({ status: 0, error: BreakerError.none, latencyMs: 0, grpcStatus: null });
   });
 });

@@ -10,6 +10,7 @@ import { configureExperiment, configureBreaker, configureBreakerPlugin, validate
 import { BreakerRuntime, RESULT_SLOTS } from "./breaker/runtime";
 import { compilePolicy } from "./plan";
 import { fallbackOnOutcome } from "./breaker/fallback";
+import { requestLatencyMs } from "./breaker/tries";
 import { jsonText } from "./json/write";
 import { sourceName } from "./experiment/config";
 import { BreakerSettings } from "./breaker/settings";
@@ -276,6 +277,11 @@ export function tandem_breaker_on_outcome(h: i32, outcome: i32, methodLen: i32):
 // such a request are gRPC-shaped.
 export function tandem_is_grpc(len: i32): i32 {
   return isGrpcContentType(changetype<usize>(arena), len) ? 1 : 0;
+}
+
+// A request's latency under gateway retries from its tries' facts (./breaker/tries.ts).
+export function tandem_request_latency(firstTryStartMs: f64, lastTryStartMs: f64, lastTryMs: f64): f64 {
+  return requestLatencyMs(firstTryStartMs, lastTryStartMs, lastTryMs);
 }
 
 export function tandem_breaker_state(h: i32, keyLen: i32): i32 {

@@ -41,6 +41,7 @@
 //   header:<n>  the first value of request header <n> (absent: the empty key).
 import { LocalReply } from "./local-reply";
 import { faultLatency, readFaultMark } from "./fault-mark";
+import { requestLatencyMs } from "../core/breaker/tries";
 import { CONTINUE, FilterRoot, FilterStream, STOP_ITERATION } from "./contexts";
 import { configureBreakerSettings } from "../core/breaker/policy";
 import { Bytes, utf8 } from "../core/text/bytes";
@@ -410,10 +411,12 @@ class BreakerStream extends FilterStream {
       o.error = ERROR_NONE;
     }
     // Latency: to the first response byte (the upstream's time, not the client's
-    // download); without a response, to the end of the stream.
+    // download); without a response, to the end of the stream. The router retries below
+    // the filters, so o is the last try's and the span covers every try and backoff: the
+    // core's definition of a request's outcome under retries (../core/breaker/tries.ts).
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
     store.record(this.slot, this.hashA, this.hashB, this.keyLen, this.flags, this.generation,
-      o.status, o.error, faultLatency(m, end - this.startMs), end);
+      o.status, o.error, faultLatency(m, requestLatencyMs(this.startMs, this.startMs, end - this.startMs)), end);
     root.account(store.transitionKey);
   }
 }

@@ -20,6 +20,7 @@ import { STATUS, outcomeAtHeaders, outcomeAtLog, parseStatus, upstreamCalled } f
 import { TaggingRuntime } from "../core/tagging/tagging";
 import { decideTags, setTags } from "./tagging-filter";
 import { faultLatency, readFaultMark } from "./fault-mark";
+import { requestLatencyMs } from "../core/breaker/tries";
 import { ConfigRejections, define } from "./metrics";
 import { CounterBuffer, FlushTimer } from "./counter-buffer";
 import { METRIC_COUNTER, METRIC_GAUGE, METRIC_HISTOGRAM, incrementMetric, recordMetric } from "./host";
@@ -286,7 +287,7 @@ class ExperimentStream extends FilterStream {
     this.guard = -1;
     const m = readFaultMark(this.root.scratch);
     if (m.present && m.upstream && m.abortStatus > 0) { status = m.abortStatus; error = ERROR_NONE; }
-    this.recordGuardAt(gi, status, error, faultLatency(m, end - this.startMs), end);
+    this.recordGuardAt(gi, status, error, faultLatency(m, requestLatencyMs(this.startMs, this.startMs, end - this.startMs)), end);
   }
 
   private recordGuardAt(gi: i32, status: i32, error: i32, latency: f64, end: f64): void {
@@ -340,7 +341,10 @@ class ExperimentStream extends FilterStream {
     const m = readFaultMark(scratch);
     if (m.present && m.upstream && m.abortStatus > 0) { status = m.abortStatus; error = ERROR_NONE; }
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
-    const latency = faultLatency(m, end - this.startMs);
+    // Envoy's router retries below the filters: this one span (request start to the
+    // first response byte the filter saw) covers every try and backoff, the core's
+    // definition of a request's latency (../core/breaker/tries.ts).
+    const latency = faultLatency(m, requestLatencyMs(this.startMs, this.startMs, end - this.startMs));
     if (gi >= 0) this.recordGuardAt(gi, status, error, latency, end);
     if (mv < 0 || st === null) return;
     const c = <i32>codeClassIndex(clientStatus);
