@@ -13,7 +13,8 @@
 //     encoder_filter_chain_aborted_); once they have (non_100_response_headers_encoded_),
 //     the stream is reset;
 //  4. router: the route is re-selected if a filter changed request headers (route cache cleared),
-//     the cluster is called (errors → 503 UF/UC, 504 UT, 404 NR);
+//     the cluster is called (errors → 503 UF/UC, 504 UT, 404 NR), tried again as the route's
+//     retry_policy says (./retry.ts: only the last try's answer goes on to the filters);
 //  5. encode: on_response_headers in reverse filter order, then the body (buffered only when a
 //     filter exports proxy_on_response_body, else streamed through);
 //  6. on_log for every filter, then on_done/on_delete.
@@ -30,7 +31,8 @@ import type { Pair } from './pairs.js';
 import { matchRoute, type RouteSpec } from './routes.js';
 import { StreamInfo, allocConnectionId } from './stream-info.js';
 import { mutateRequestId, type RequestIdOptions } from './request-id.js';
-import { sendUpstream, type UpstreamCall } from './upstream.js';
+import { sendUpstream, type UpstreamCall, type UpstreamOutcome } from './upstream.js';
+import { RetryState, type BackoffDraw } from './retry.js';
 import { DEFAULT_BUFFER_LIMIT, ResponseBodyBuffer } from './response-body.js';
 import type { LogEntry, WasmVm } from './vm.js';
 
@@ -50,7 +52,7 @@ export interface StreamEnv {
   agent: http.Agent;
   releaseRoot(root: RootContext, vm: WasmVm): void;
   harnessLog(e: LogEntry): void;
-  /** Observes each request the router sends upstream (cluster name, final headers). */
+  /** Observes each try the router sends upstream (cluster name, final headers), before its host is picked. */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** The access log's view of a finished stream: the request headers as the filters left them. */
   onAccessLog?: (a: { requestHeaders: Record<string, string> }) => void;
@@ -58,6 +60,19 @@ export interface StreamEnv {
   requestId: RequestIdOptions;
   /** per_connection_buffer_limit_bytes: the stream's buffer limit (response-body.ts); default 1 MiB. */
   bufferLimitBytes?: number;
+  /** The retry backoff's jitter draw (retry.ts; default Envoy's uniform random one). */
+  retryBackoff?: BackoffDraw;
+  /** Waits a retry backoff (Envoy's retry timer); default a real timer. */
+  retrySleep?: (ms: number) => Promise<void>;
+}
+
+const realSleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
+/** A response head's grpc-status (Grpc::Common::getGrpcStatus on the headers), null when none. */
+function grpcStatusOfHead(res: http.IncomingMessage): number | null {
+  const v = res.headers['grpc-status'];
+  const t = Array.isArray(v) ? v[0] : v;
+  return t !== undefined && /^\d+$/.test(t) ? Number(t) : null;
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
@@ -350,7 +365,7 @@ export class HttpStream implements StreamCallbacks {
       this.info.setResponseFlag(ResponseFlag.NoClusterFound);
       return this.routerReply(RouterReply.noCluster());
     }
-    await this.forward(route.cluster, cluster, body);
+    await this.forward(route, cluster, body);
   }
 
   private async routerReply(r: { status: number; body: string; details: string }): Promise<void> {
@@ -374,7 +389,8 @@ export class HttpStream implements StreamCallbacks {
     return out;
   }
 
-  private async forward(clusterName: string, cluster: { host: string; port: number }, body: Buffer | null): Promise<void> {
+  private async forward(route: RouteSpec, cluster: { host: string; port: number }, body: Buffer | null): Promise<void> {
+    const clusterName = route.cluster;
     this.info.upstreamHost = { ip: cluster.host, port: cluster.port };
     const started = this.env.clock();
     const headers = this.outgoingHeaders();
@@ -382,28 +398,64 @@ export class HttpStream implements StreamCallbacks {
       delete headers['content-length'];
       headers['content-length'] = String(body.length);
     }
-    this.env.onUpstreamRequest?.({ upstream: clusterName, headers: { ...(headers as Record<string, string | string[]>) } });
-    const call = sendUpstream({
-      host: cluster.host,
-      port: cluster.port,
-      method: this.requestMap.get(':method') ?? 'GET',
-      path: this.requestMap.get(':path') ?? '/',
-      headers,
-      body,
-      timeoutMs: this.env.upstreamTimeoutMs,
-      agent: this.env.agent,
-    });
-    this.upstream = call;
-    const o = await call.outcome;
-    if (this.aborted) return;
+    // The router's retry loop (router.cc Filter::onUpstreamHeaders / onUpstreamReset /
+    // onPerTryTimeoutCommon, the decisions in ./retry.ts). The route timeout covers every
+    // try and backoff (Envoy's global timer starts once); a per_try_timeout shorter than
+    // what is left bounds each try, and its expiry is a local reset the policy may retry.
+    // A retried try's answer never reaches the filters: they see only the last one.
+    const retry = route.retryPolicy ? new RetryState(route.retryPolicy, this.env.retryBackoff) : null;
+    const routeMs = this.env.upstreamTimeoutMs;
+    const routeStart = Date.now();   // the harness's timers are real-time
+    let call: UpstreamCall;
+    let o: UpstreamOutcome;
+    let perTryTimedOut = false;
+    for (;;) {
+      const left = routeMs > 0 ? Math.max(1, routeMs - (Date.now() - routeStart)) : 0;
+      const perTry = retry?.perTryTimeoutMs;
+      const perTryBounds = perTry !== undefined && (left === 0 || perTry < left);
+      // Each try picks its host again (Filter::doRetry: a new UpstreamRequest, the
+      // cluster's load balancer): observed, then resolved.
+      this.env.onUpstreamRequest?.({ upstream: clusterName, headers: { ...(headers as Record<string, string | string[]>) } });
+      const host = this.env.clusters.get(clusterName) ?? cluster;
+      this.info.upstreamHost = { ip: host.host, port: host.port };
+      call = sendUpstream({
+        host: host.host,
+        port: host.port,
+        method: this.requestMap.get(':method') ?? 'GET',
+        path: this.requestMap.get(':path') ?? '/',
+        headers,
+        body,
+        timeoutMs: perTryBounds ? perTry : left,
+        agent: this.env.agent,
+      });
+      this.upstream = call;
+      o = await call.outcome;
+      if (this.aborted) return;
+      perTryTimedOut = o.kind === 'timeout' && perTryBounds;
+      if (retry === null) break;
+      // Filter::onResponseTimeout (the route's own timer) never retries.
+      const verdict = o.kind === 'timeout' ? (perTryTimedOut ? retry.shouldRetryReset('local-reset') : 'no')
+        : o.kind === 'reset' ? retry.shouldRetryReset(o.flag === ResponseFlag.UpstreamConnectionFailure ? 'connect-failure' : 'connection-termination')
+        : retry.shouldRetryHeaders(o.res.statusCode ?? 0, grpcStatusOfHead(o.res));
+      if (verdict === 'limit-exceeded') this.info.setResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded);
+      if (verdict !== 'yes') break;
+      if (o.kind === 'response') {
+        // the retried response's stream is reset; nothing of it goes downstream
+        o.res.resume();
+        call.abort();
+      }
+      await (this.env.retrySleep ?? realSleep)(retry.nextBackoffMs());
+      if (this.aborted) return;
+    }
+    const retried = retry !== null && retry.retries > 0;
     if (o.kind === 'timeout') {
       this.info.setResponseFlag(ResponseFlag.UpstreamRequestTimeout);
-      return this.routerReply(RouterReply.timeout());
+      return this.routerReply(perTryTimedOut ? RouterReply.perTryTimeout() : RouterReply.timeout());
     }
     if (o.kind === 'reset') {
       this.info.setResponseFlag(o.flag);
       this.info.upstreamTransportFailureReason = o.transportFailure;
-      return this.routerReply(RouterReply.upstreamReset(o.reason, o.transportFailure));
+      return this.routerReply(RouterReply.upstreamReset(o.reason, o.transportFailure, retried));
     }
     const res = o.res;
     this.info.upstreamLocal = o.localAddress;

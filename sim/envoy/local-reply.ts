@@ -71,9 +71,10 @@ export function prepareLocalReply(
 
 /** Router error replies (router.cc). `reason` is Http::Utility::resetReasonToString. */
 export const RouterReply = {
-  upstreamReset(reason: string, transportFailure = ''): { status: number; body: string; details: string } {
+  // `retried`: the router retried before this reset (is_retry_, router.cc onUpstreamReset).
+  upstreamReset(reason: string, transportFailure = '', retried = false): { status: number; body: string; details: string } {
     const body =
-      `upstream connect error or disconnect/reset before headers. reset reason: ${reason}` +
+      `upstream connect error or disconnect/reset before headers. ${retried ? 'retried and the latest ' : ''}reset reason: ${reason}` +
       (transportFailure ? `, transport failure reason: ${transportFailure}` : '');
     const details = `upstream_reset_before_response_started{${reason}${transportFailure ? `,${transportFailure}` : ''}}`.replace(
       /\s/g,
@@ -83,6 +84,10 @@ export const RouterReply = {
   },
   timeout(): { status: number; body: string; details: string } {
     return { status: 504, body: 'upstream request timeout', details: 'upstream_response_timeout' };
+  },
+  // A per_try_timeout that was not retried (router.cc onPerTryTimeoutCommon → onUpstreamTimeoutAbort).
+  perTryTimeout(): { status: number; body: string; details: string } {
+    return { status: 504, body: 'upstream request timeout', details: 'upstream_per_try_timeout' };
   },
   noRoute(): { status: number; body: string; details: string } {
     return { status: 404, body: '', details: 'route_not_found' };

@@ -46,6 +46,10 @@ export interface EnvoyOptions {
   clock?: () => number;
   /** Route timeout (Envoy default 15 s; 0 disables). */
   upstreamTimeoutMs?: number;
+  /** The router's retry backoff jitter, a draw in [0, interval) (default Envoy's uniform random; ./retry.ts). */
+  retryBackoff?: (intervalMs: number) => number;
+  /** How a retry backoff is waited (default a real timer; a virtual clock moves time instead). */
+  retrySleep?: (ms: number) => Promise<void>;
   port?: number;
   /** HCM stream_idle_timeout for paused streams (Envoy default 5 min). */
   streamIdleTimeoutMs?: number;
@@ -55,7 +59,7 @@ export interface EnvoyOptions {
   logLevel?: LogLevelName;
   /** Process-wide shared data; default a fresh store per gateway (one Envoy process). */
   sharedData?: SharedData;
-  /** Observes each request the router sends upstream: cluster name and final headers. */
+  /** Observes each try the router sends upstream (retries included, before its host is picked): cluster name and final headers. */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** Each finished stream, as an access log sees it (./http-stream.ts finalize). */
   onAccessLog?: (a: { requestHeaders: Record<string, string> }) => void;
@@ -167,6 +171,8 @@ class Gateway implements EnvoyGateway {
       clusters: this.clusters,
       clock: this.clock,
       upstreamTimeoutMs: opts.upstreamTimeoutMs ?? 15000,
+      retryBackoff: opts.retryBackoff,
+      retrySleep: opts.retrySleep,
       streamIdleTimeoutMs: opts.streamIdleTimeoutMs ?? 300000,
       agent: this.agent,
       releaseRoot: (root, vm) => this.releaseRoot(root, vm),

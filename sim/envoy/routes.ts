@@ -6,6 +6,7 @@
 // the cache, so the router re-selects with the final headers (see http-stream.ts).
 
 import type { HeaderMap } from './header-map.js';
+import type { RetryPolicySpec } from './retry.js';
 
 export interface RouteSpec {
   header?: { name: string; value: string };
@@ -13,6 +14,8 @@ export interface RouteSpec {
   cluster: string;
   /** Envoy route name (the xds.route_name property); empty when unset, as in Envoy. */
   name?: string;
+  /** RouteAction.retry_policy (./retry.ts); none: one try. */
+  retryPolicy?: RetryPolicySpec;
 }
 
 export function matchRoute(routes: readonly RouteSpec[], headers: HeaderMap): RouteSpec | undefined {

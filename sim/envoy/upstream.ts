@@ -7,7 +7,7 @@
 //   termination", flag UC, 503 (an HTTP/2 RST_STREAM would be "remote reset"/UR; HTTP/1 cannot
 //   express it);
 // - no response headers within the route timeout → 504 "upstream request timeout", flag UT.
-// No retries: plain Envoy routes have no retry policy (Istio adds one by default; not modelled).
+// One try; the router's retries (a route's retry_policy) are the caller's loop (http-stream.ts, retry.ts).
 
 import http from 'node:http';
 import { ResponseFlag } from './abi-status.js';

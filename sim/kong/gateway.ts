@@ -73,7 +73,7 @@ export interface GatewayConfig {
   extraRoutes: ExtraRoute[];
   /** when a worker event posted by one worker reaches the workers (ms; 0 = the next turn of the loop) */
   workerEventDelayMs: number;
-  /** observer of each request Kong is about to proxy: the upstream name and the headers plugins left */
+  /** observer of each try Kong is about to make (every balancer try, before its target is picked): the upstream name and the headers plugins left */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** Each request's log phase, as a logging plugin sees it: the request headers as the plugins left them. */
   onAccessLog?: (a: { requestHeaders: Record<string, string | string[]> }) => void;
@@ -433,14 +433,11 @@ export class Gateway {
   private async proxy(req: KongRequestState, res: http.ServerResponse) {
     const t = req.timings;
     req.proxied = true; // ctx.KONG_PROXIED
-    if (this.cfg.onUpstreamRequest) {
-      const headers: Record<string, string | string[]> = {};
-      for (const [k, v] of req.headers.entries) {
-        const lk = k.toLowerCase();
-        const prev = headers[lk];
-        headers[lk] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
-      }
-      this.cfg.onUpstreamRequest({ upstream: req.balancer.host, headers });
+    const upstreamHeaders: Record<string, string | string[]> = {};
+    for (const [k, v] of req.headers.entries) {
+      const lk = k.toLowerCase();
+      const prev = upstreamHeaders[lk];
+      upstreamHeaders[lk] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
     const buffered = req.plugins.some((p) => p.phases.has('response'));
     const body = req.upstreamBody ?? (await req.bodyPromise);
@@ -449,6 +446,8 @@ export class Gateway {
     t.balancerStart = this.now();
     for (;;) {
       tryCount++;
+      // Observed per try, before its target is picked (balancer.execute runs again on a retry).
+      this.cfg.onUpstreamRequest?.({ upstream: req.balancer.host, headers: { ...upstreamHeaders } });
       const target = this.resolveTarget(req);
       if (!target) {
         // balancer.execute could not resolve the host: access.after answers itself

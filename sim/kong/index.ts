@@ -81,7 +81,7 @@ export interface KongGatewayOptions {
   maxPendingTimers?: number;
   /** lua_max_running_timers of the worker (Kong's nginx template: 4096); caps log timers */
   maxRunningTimers?: number;
-  /** observer of each request about to be proxied (tandem simulate reads decisions from it) */
+  /** observer of each try about to be made, retries included (tandem simulate reads decisions from it) */
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** Each request's log phase (gateway.ts startLogPhase): the request headers as the plugins left them. */
   onAccessLog?: (a: { requestHeaders: Record<string, string | string[]> }) => void;
