@@ -17,7 +17,7 @@ export interface PolicyDoc {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string };
-  spec: { experiment?: Record<string, unknown>; experiments?: Array<Record<string, unknown>>; circuitBreaker?: Record<string, unknown>; fallback?: Record<string, unknown> | Array<Record<string, unknown>>; upstreams?: Record<string, unknown>; faults?: Array<Record<string, unknown>> };
+  spec: { experiment?: Record<string, unknown>; experiments?: Array<Record<string, unknown>>; circuitBreaker?: Record<string, unknown>; fallback?: Record<string, unknown> | Array<Record<string, unknown>>; upstreams?: Record<string, unknown>; faults?: Array<Record<string, unknown>>; retries?: Record<string, unknown> };
 }
 
 export function readPolicyText(path: string): unknown {

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { TraceUpstream } from "./trace";
+import { tryAnswer } from "./retries";
 import { GRPC_CONTENT_TYPE, GRPC_STATUS_HEADER } from "../../wasm/core/contract";
 
 // `upstreams`: answers by upstream name, overriding `upstream` (trace.ts answerOf).
@@ -16,6 +17,9 @@ export class ScriptedUpstreams {
   private readonly servers = new Map<string, Server>();
   readonly addrs = new Map<string, { host: string; port: number }>();
   script: Script | null = null;
+  // Which try of the current request each upstream is answering (from 0): the gateway
+  // driver sets it as each try starts (a trace answer's `tries`, ./retries.ts).
+  readonly tryIndex = new Map<string, number>();
   // The port of a socket we opened and closed: connecting to it is refused.
   closedPort = 0;
 
@@ -40,7 +44,7 @@ export class ScriptedUpstreams {
     req.resume();
     const s = this.script;
     if (!s) { res.writeHead(200, { "content-type": "text/plain" }).end("ok"); return; }
-    const u = s.upstreams?.[name] ?? s.upstream;
+    const u = tryAnswer(s.upstreams?.[name] ?? s.upstream, this.tryIndex.get(name) ?? 0);
     if (u.error === "reset") { req.socket.destroy(); return; }
     if (u.error === "timeout") {
       // Never answer: the gateway's upstream timeout fires. Advance virtual time by it.

@@ -21,6 +21,11 @@
 // latencyMs; the body ends streamMs later), e.g. {"status": 200, "latencyMs": 30,
 // "streamMs": 60000, "headers": {"content-type": "text/event-stream"}, "body": "data: 1\n\n"}.
 // Lines replay one at a time: a line may not arrive before an earlier line's stream ended.
+// Gateway retries: {"tries": [{"error": "connect"}, {"status": 200, "latencyMs": 12}]} is
+// what the upstream does on each try, in order (the last one repeats for any further try);
+// the gateway decides how many tries it makes, from the policy's spec.retries
+// (cli/simulate/retries.ts). An answer without "tries" is every try's. At most 11 entries:
+// the first try and spec.retries' at most 10 retries.
 import { readTextFile } from "../read-error";
 
 // One header's value, or the copies of a repeated header in the order they are sent.
@@ -31,6 +36,8 @@ export interface TraceUpstream {
   streamMs?: number;   // the response stays open this long after its first byte
   headers?: Record<string, HeaderValue>;   // lowercase names
   body?: string;
+  tries?: TraceUpstream[];                 // per try, in order (then nothing else is set)
+  priorMs?: number;                        // not a trace field: the time earlier tries and backoffs took (retries.ts resolveTries)
 }
 export interface TraceRequest {
   line: number;
@@ -54,7 +61,8 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // The fields a trace line and an upstream answer may have: anything else (`"headerz"`)
 // is a mistake that would otherwise run silently as something else (a new user).
 const LINE_FIELDS = ["t", "method", "path", "headers", "upstream", "upstreams"];
-const UPSTREAM_FIELDS = ["status", "latencyMs", "error", "grpcStatus", "trailers", "headers", "body", "streamMs"];
+const UPSTREAM_FIELDS = ["status", "latencyMs", "error", "grpcStatus", "trailers", "headers", "body", "streamMs", "tries"];
+export const MAX_TRIES = 11;
 // The upstream server frames its answer itself (RFC 9110 7.6.1 connection fields, and
 // the length of the body it sends).
 const FRAMING = new Set(["content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection", "te", "trailer", "upgrade"]);
@@ -127,10 +135,19 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
   return out;
 }
 
-function parseUpstream(u: any, where: string): TraceUpstream {
+function parseUpstream(u: any, where: string, inTries = false): TraceUpstream {
   if (typeof u !== "object" || u === null || Array.isArray(u)) throw new TraceError(`${where}: must be an object`);
   const unknown = unknownField(u, UPSTREAM_FIELDS);
   if (unknown) throw new TraceError(`${where}: ${unknown}`);
+  if (u.tries !== undefined) {
+    if (inTries) throw new TraceError(`${where}.tries: ${NESTED_TRIES}`);
+    const others = Object.keys(u).filter((k) => k !== "tries");
+    if (others.length > 0) throw new TraceError(`${where}.${others[0]}: ${TRIES_ALONE}`);
+    if (!Array.isArray(u.tries) || u.tries.length === 0 || u.tries.length > MAX_TRIES) {
+      throw new TraceError(`${where}.tries: must be a list of 1-${MAX_TRIES} answers (the first try, then each retry), got ${JSON.stringify(u.tries)}`);
+    }
+    return { tries: u.tries.map((t: unknown, i: number) => parseUpstream(t, `${where}.tries[${i}]`, true)) };
+  }
   if (u.grpcStatus !== undefined) {
     if (u.error !== undefined) throw new TraceError(`${where}.grpcStatus: a gRPC answer has no error (an error is the answer), got both`);
     if (!Number.isInteger(u.grpcStatus) || u.grpcStatus < 0 || u.grpcStatus > 16) throw new TraceError(`${where}.grpcStatus: must be a gRPC status code 0-16, got ${JSON.stringify(u.grpcStatus)}`);
@@ -180,6 +197,8 @@ function parseAnswerHeaders(o: unknown, where: string): Record<string, HeaderVal
   return out;
 }
 
+export const NESTED_TRIES = "a try is one answer, it has no tries of its own";
+export const TRIES_ALONE = "an answer with tries has no other field: each try says what it gets";
 export const FRAMING_HEADER = "is the upstream's framing: the scripted upstream sets it from the body it sends";
 
 export function readTrace(path: string): TraceRequest[] {

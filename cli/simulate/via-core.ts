@@ -18,6 +18,7 @@ import { OUTCOME_FAILURE } from "../../wasm/core/contract";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type HeaderValue, type TraceRequest, type TraceUpstream } from "./trace";
+import { resolveTries, retryModel, type RetryModel } from "./retries";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";
 import { edgeRefusals } from "./edge";
 import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
@@ -66,8 +67,10 @@ function answered(r: SimResult): SimResult {
 // trailers-only reply on both; in real trailers only on Envoy (GatewayProfile), and
 // there not for a probe, which Envoy decides at the response headers (`probe`: the
 // admission's flags have BREAKER_PROBE; wasm/filter/outcome.ts outcomeAtHeaders).
+// Under retries `u` is the last try's answer and `priorMs` what the tries before it took:
+// the request's latency runs from the first try's start (wasm/core/breaker/tries.ts).
 function outcome(u: TraceUpstream, p: GatewayProfile, probe = false): CallOutcome {
-  const latencyMs = u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0;
+  const latencyMs = (u.priorMs ?? 0) + (u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0);
   if (u.error) return { error: p.errorKind[u.error], latencyMs };
   const grpcSeen = u.grpcStatus !== undefined && (!u.trailers || (p.seesGrpcTrailers && !probe));
   return { status: u.status, latencyMs, grpcStatus: grpcSeen ? u.grpcStatus : null };
@@ -104,6 +107,17 @@ export class CoreDriver {
     const fc = faultConfig(policy);
     this.faults = fc ? core.configureFaults(JSON.stringify(fc)) : null;
     this.keyLabels = this.breaker ? new KeyLabels(Number(this.breaker.settings.maxKeys)) : null;
+    this.retry = retryModel(policy, profile.gateway);
+  }
+
+  // The modelled gateway's retries (spec.retries as `tandem render` writes them for it).
+  private readonly retry: RetryModel;
+
+  // The answer the request ends with from upstream `name`, after the gateway's retries:
+  // the last try's, priorMs the earlier tries and backoffs (./retries.ts).
+  private answer(r: TraceRequest, name: string): TraceUpstream {
+    const x = resolveTries(answerOf(r, name), this.retry, sentMethod(r));
+    return { ...x.answer, priorMs: x.priorMs };
   }
 
   private breakerMetrics(key: string, c: BreakerCall): void {
@@ -134,7 +148,7 @@ export class CoreDriver {
     if (!this.faults) return res;
     const delay = f?.delayMs ?? 0;
     if (f?.abortStatus != null) return answered({ ...res, upstream: null, action: "abort", status: f.abortStatus, fault: faultField(f.delayMs, f.abortStatus), latencyMs: delay });
-    const u = reached ? outcome(answerOf(r, upstream ?? DEFAULT_UPSTREAM), this.profile).latencyMs : 0;
+    const u = reached ? outcome(this.answer(r, upstream ?? DEFAULT_UPSTREAM), this.profile).latencyMs : 0;
     return { ...res, fault: f ? faultField(f.delayMs, null) : null, latencyMs: delay + u };
   }
 
@@ -195,7 +209,7 @@ export class CoreDriver {
     // answered before any upstream, which the guard ignores, as both gateways do), or
     // of the fault that stood in for it.
     if (guard !== null && guard.tracked && this.plan) {
-      const u = reached !== undefined ? answerOf(r, reached ?? DEFAULT_UPSTREAM) : null;
+      const u = reached !== undefined ? this.answer(r, reached ?? DEFAULT_UPSTREAM) : null;
       const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile, (guard.flags & BREAKER_PROBE) !== 0), out.fault);
       const atHead = this.profile.probesAtHeaders && (guard.flags & BREAKER_PROBE) !== 0;
       const g = this.core.recordGuard(this.plan, guard.index, guard.flags, guard.generation, o, r.t + o.latencyMs + (atHead ? 0 : u?.streamMs ?? 0));
@@ -209,7 +223,7 @@ export class CoreDriver {
       // (a fault with scope upstream stands in for it), as the Kong plugin's log phase.
       const p = this.plan;
       this.metrics.request(p.policy, p.name, decided.variant, decided.reason, out.res.status);
-      const u = reached !== undefined ? answerOf(r, reached ?? DEFAULT_UPSTREAM) : null;
+      const u = reached !== undefined ? this.answer(r, reached ?? DEFAULT_UPSTREAM) : null;
       const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
       if ((o.status ?? 0) > 0 || (o.error ?? 0) !== 0) this.metrics.latency(p.policy, p.name, decided.variant, o.latencyMs);
     }
@@ -229,7 +243,7 @@ export class CoreDriver {
     const grpc = this.core.isGrpc(Array.isArray(ct) ? ct[0] : ct);
     const statusOf = (x: TraceUpstream) => (x.error ? (grpc && p.grpcErrorStatus !== null ? p.grpcErrorStatus : p.errorStatus[x.error]) : (x.status as number));
     const own = (status: number) => (grpc ? 200 : status);
-    const u = answerOf(r, upstream ?? DEFAULT_UPSTREAM);
+    const u = this.answer(r, upstream ?? DEFAULT_UPSTREAM);
     const upstreamStatus = statusOf(u);
     const b = this.breaker;
     if (!b) return { res: { ...res, variant, upstream, status: upstreamStatus }, reached: upstream, fault: this.fault(r, h) };
@@ -264,7 +278,7 @@ export class CoreDriver {
           if (this.plan?.variantHeader === VARIANT_HEADER) variant = f.variant;
           upstream = this.variantUpstreams[f.variant] ?? upstream;
         } else upstream = f.upstream;
-        return { res: { ...res, action: "fallback", variant, upstream, status: statusOf(answerOf(r, upstream ?? DEFAULT_UPSTREAM)) }, reached: upstream };
+        return { res: { ...res, action: "fallback", variant, upstream, status: statusOf(this.answer(r, upstream ?? DEFAULT_UPSTREAM)) }, reached: upstream };
       }
       // Answered before any upstream: the variant is the experiment's (the request's
       // variant header as an access log shows it), no upstream.
@@ -310,7 +324,7 @@ export class CoreDriver {
     // The upstream's answer, stored if the core's rules take it (at its arrival).
     if (key && !u.error && u.grpcStatus === undefined) {
       const body = sentMethod(r) === "HEAD" ? Buffer.alloc(0) : Buffer.from(u.body ?? "ok", "utf8");
-      this.core.cacheStore(b, key, u.status as number, answerHeaders(u), body, r.t + (u.latencyMs ?? 0));
+      this.core.cacheStore(b, key, u.status as number, answerHeaders(u), body, r.t + (u.priorMs ?? 0) + (u.latencyMs ?? 0));
     }
     return { res, reached: upstream, fault };
   }

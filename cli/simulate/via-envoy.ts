@@ -31,6 +31,7 @@ import { envoyRequestId } from "./trace";
 import { ISTIO_PATH_NORMALIZATION } from "./edge";
 import { tandemHistogramBuckets, tandemStatsTags } from "../render/envoy-stats";
 import { canonicalMetrics } from "./metrics";
+import { SIM_BACKOFF, envoyRetryPolicy, retryModel } from "./retries";
 
 // ---- the filter's shared data (wasm/filter/breaker-store.ts, read by core-js/shared-state.ts) ----
 
@@ -137,7 +138,9 @@ export class EnvoyDriver {
     const rerouteUpstream = rerouteTarget(policy.spec.fallback)?.upstream ?? null;
     if (rerouteUpstream !== null && !facts.upstreams.includes(rerouteUpstream)) facts.upstreams.push(rerouteUpstream);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
-    const driver = new GatewayDriver("envoy", facts, ups);
+    const driver = new GatewayDriver("envoy", facts, ups, null, retryModel(policy, "envoy"));
+    // the route retry_policy `tandem render` writes from spec.retries (none: one try)
+    const retryPolicy = envoyRetryPolicy(policy);
     const ex = policy.spec.experiment as { variants: Array<{ name: string; upstream?: string }> } | undefined;
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     const filters: FilterSpec[] = [];
@@ -153,6 +156,8 @@ export class EnvoyDriver {
       ...(ex?.variants ?? []).filter((v) => v.upstream).map((v) => ({ header: { name: facts.variantHeader ?? VARIANT_HEADER, value: v.name }, cluster: v.upstream! })),
       { cluster: DEFAULT_UPSTREAM },
     ];
+    // Each route its own copy: a per-try timeout set for a line (below) applies to all.
+    if (retryPolicy !== null) for (const r of routes) r.retryPolicy = { ...retryPolicy };
     const sharedData = new WatchedSharedData();
     let now = 0;
     let line = 0;
@@ -173,6 +178,9 @@ export class EnvoyDriver {
         pathNormalization: ISTIO_PATH_NORMALIZATION,
         uuid: () => envoyRequestId(line),
         virtualTicks: ticks,
+        // the router's retry backoff on the virtual clock, its jitter drawn as retries.ts does
+        retryBackoff: SIM_BACKOFF,
+        retrySleep: async (ms) => { ticks.advance(now + ms); },
         // tandem render's stats_config: the metrics with real labels (docs/metrics.md)
         statsTags: tandemStatsTags(),
         histogramBucketSettings: tandemHistogramBuckets(),
@@ -182,9 +190,16 @@ export class EnvoyDriver {
       driver.gw = {
         port: gw.port,
         setNow: async (ms) => { ticks.advance(ms); },
+        now: () => now,
         beforeRequest: (r) => { line = r.line; },
         pointUpstream: (n, a) => gw.setCluster(n, a),
-        setUpstreamTimeout: (ms) => gw.setUpstreamTimeout(ms),
+        // With a per-try timeout the router's per-try timer is the one a timing-out try
+        // meets (and may retry); the route's timer, covering every try, stays long.
+        setUpstreamTimeout: (ms) => {
+          if (retryPolicy?.perTryTimeoutMs === undefined) return gw.setUpstreamTimeout(ms);
+          for (const r of routes) r.retryPolicy!.perTryTimeoutMs = ms;
+          gw.setUpstreamTimeout(SIM_ANSWER_WAIT_MS * 2);
+        },
         settle: () => streamsDone(gw),
         ...(watch ? { breakerReport: async () => watch.report() } : {}),
         guardReport: async () => guardStates(sharedData, guards),

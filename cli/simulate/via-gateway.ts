@@ -7,7 +7,8 @@ import type { PolicyDoc } from "../policy-file";
 import { findSetCookie, send } from "./http-client";
 import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
-import { answerOf, normalizedHeaders, sentMethod, type TraceRequest } from "./trace";
+import { answerOf, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
+import { resolveTries, tryAnswer, type RetryModel } from "./retries";
 import { edgeRefusals } from "./edge";
 import { experimentConfig, fallbackItems, rerouteTarget } from "../render";
 import { CACHE_HEADER, CACHE_HEADER_VALUE } from "../../wasm/core/contract";
@@ -16,7 +17,8 @@ import type { FaultField } from "../../plugins/fault-injection/trace";
 
 // Real time the gateway waits on a line whose trace says the upstream times out (its
 // virtual latency is advanced separately), and on every other line: long enough that
-// only a hung harness reaches it. Kong's retries are off, so one line is one try.
+// only a hung harness reaches it. The gateways retry as the policy's spec.retries says
+// (none: one try), a trace answer's `tries` saying what each try gets (./retries.ts).
 export const SIM_TIMEOUT_MS = 300;
 export const SIM_ANSWER_WAIT_MS = 10_000;
 // How long to wait for a gateway's access log line after its reply (real time).
@@ -87,10 +89,13 @@ function headerText(v: string | string[] | undefined): string | null {
 export class GatewayDriver {
   last: UpstreamAttempt | null = null;
   private lastGuards: Record<string, BreakerState> = {};
+  // Called as each try of the current line starts (the gateways observe every try).
+  private onTry: ((upstream: string) => void) | null = null;
 
-  constructor(readonly gateway: "kong" | "envoy", readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null) {}
+  constructor(readonly gateway: "kong" | "envoy", readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null,
+    public retry: RetryModel = gateway === "kong" ? { gateway, retries: 0 } : { gateway, policy: null }) {}
 
-  record = (a: UpstreamAttempt): void => { this.last = a; };
+  record = (a: UpstreamAttempt): void => { this.last = a; this.onTry?.(a.upstream); };
   // The gateway's access log (Kong's log phase, Envoy's access loggers): the request
   // headers as the plugins left them, for requests answered before any upstream.
   private logged = 0;
@@ -106,20 +111,32 @@ export class GatewayDriver {
     this.last = null;
     await gw.setNow(r.t);
     gw.beforeRequest?.(r);
-    // the upstream answers latencyMs after it was called (after any fault delay)
+    // the upstream answers latencyMs after it was called (after any fault delay); a retry's
+    // try after the earlier tries' time (and Envoy's backoff, which moves the gateway's
+    // now); a stream's end after its latency: the clock adds up (Envoy's is its own)
     let headSeen!: () => void;
     const seen = new Promise<void>((ok) => (headSeen = ok));
-    // (a stream's end comes after its latency: the clock adds up; Envoy's is its own)
-    let clock = r.t;
-    const advance = (ms: number) => { clock = (gw.now?.() ?? clock) + ms; return gw.setNow(clock); };
+    let reached = -Infinity;
+    const advance = (ms: number) => { reached = Math.max(gw.now?.() ?? r.t, reached) + ms; return gw.setNow(reached); };
     this.ups.script = { upstream: r.upstream, upstreams: r.upstreams, advance, headSeen: seen };
-    // Upstreams that refuse this request's connection point at a closed port.
-    const refuse = this.facts.upstreams.filter((n) => answerOf(r, n).error === "connect");
-    for (const n of refuse) gw.pointUpstream(n, { host: "127.0.0.1", port: this.ups.closedPort });
+    this.ups.tryIndex.clear();
+    // Each try, as the gateway starts it (before it picks the target): an upstream whose
+    // answer to this try is a refused connection points at a closed port, else at its server.
+    const tries = new Map<string, number>();
+    const refusing = new Set<string>();
+    this.onTry = (n) => {
+      const k = tries.get(n) ?? 0;
+      tries.set(n, k + 1);
+      this.ups.tryIndex.set(n, k);
+      const refuse = tryAnswer(answerOf(r, n), k).error === "connect";
+      if (refuse) refusing.add(n);
+      else refusing.delete(n);
+      gw.pointUpstream(n, refuse ? { host: "127.0.0.1", port: this.ups.closedPort } : this.ups.addrs.get(n)!);
+    };
     // The trace says which tries time out, and their latency is virtual (scripted-upstream.ts):
     // so the gateway's real-time timeout is short only on such lines and long on the others,
     // where a slow answer on a loaded machine must never be taken for a timeout.
-    const timesOut = this.facts.upstreams.some((n) => answerOf(r, n).error === "timeout");
+    const timesOut = this.facts.upstreams.some((n) => { const u = answerOf(r, n); return (u.tries ?? [u]).some((x) => x.error === "timeout"); });
     gw.setUpstreamTimeout(timesOut ? SIM_TIMEOUT_MS : SIM_ANSWER_WAIT_MS);
     const loggedBefore = this.logged;
     let reply;
@@ -132,7 +149,8 @@ export class GatewayDriver {
       }
       reply = await sending;
     } finally {
-      for (const n of refuse) gw.pointUpstream(n, this.ups.addrs.get(n)!);
+      this.onTry = null;
+      for (const n of refusing) gw.pointUpstream(n, this.ups.addrs.get(n)!);
     }
     await gw.settle();
     const refused = edgeRefusals(r);
@@ -185,8 +203,9 @@ export class GatewayDriver {
   // `fault` and how long the client waited: the delay, plus the upstream's latency when
   // the request went upstream (a refused connection or a reset takes none).
   private faultFields(r: TraceRequest, fault: FaultField | null, a: UpstreamAttempt | null): Pick<SimResult, "fault" | "latencyMs"> {
-    const u = a ? answerOf(r, a.upstream) : null;
-    const up = u === null || u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0;
+    const res = a ? resolveTries(answerOf(r, a.upstream), this.retry, sentMethod(r)) : null;
+    const u: TraceUpstream | null = res ? res.answer : null;
+    const up = (res?.priorMs ?? 0) + (u === null || u.error === "connect" || u.error === "reset" ? 0 : u.latencyMs ?? 0);
     return { fault, latencyMs: (fault?.ms ?? 0) + (fault?.kind === "abort" ? 0 : up) };
   }
 

@@ -15,6 +15,7 @@ import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } fr
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
 import { canonicalMetrics } from "./metrics";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
+import { kongRetries, retryModel } from "./retries";
 
 // The breaker's report is plugin-server output (stderr): it reaches the harness's log
 // a moment after the handler returned.
@@ -34,7 +35,7 @@ export class KongDriver {
   static async start(policy: PolicyDoc, metrics = false, workers = 1): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
-    const driver = new GatewayDriver("kong", facts, ups);
+    const driver = new GatewayDriver("kong", facts, ups, null, retryModel(policy, "kong"));
     const plugins: KongPluginSpec[] = [];
     const ex = experimentConfig(policy);
     if (ex) {
@@ -83,7 +84,8 @@ export class KongDriver {
         defaultUpstream: DEFAULT_UPSTREAM,
         virtualClock: true,
         upstreamTimeoutMs: SIM_ANSWER_WAIT_MS,
-        retries: 0,
+        // the Service's retries as `tandem render` writes them (spec.retries.attempts; none: 0)
+        retries: kongRetries(policy),
         workers,
         onUpstreamRequest: driver.record,
         onAccessLog: driver.accessLog,

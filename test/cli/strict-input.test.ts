@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NO_STACK, fails, tandem } from "../support/cli-run";
 import { ROOT } from "../support/dist";
-import { BAD_HEADER_VALUE, FRAMING_HEADER } from "../../cli/simulate/trace";
+import { BAD_HEADER_VALUE, FRAMING_HEADER, NESTED_TRIES, TRIES_ALONE } from "../../cli/simulate/trace";
 
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-strict-"));
@@ -29,7 +29,7 @@ describe("traces: unknown fields and bad values name the line", () => {
     const t = file("typo.jsonl", '{"t": 0, "headers": {"x-user-id": "1"}}\n{"t": 1, "headerz": {"x-user-id": "1"}}\n');
     await fails(`${t}:2: unknown field "headerz" (expected t, method, path, headers, upstream, upstreams)`, "simulate", "--policy", POLICY, "--trace", t);
     const u = file("typo-upstream.jsonl", '{"t": 0, "upstream": {"status": 200, "latencyMS": 5}}\n');
-    await fails(`${u}:1: upstream: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body, streamMs)`, "simulate", "--policy", POLICY, "--trace", u);
+    await fails(`${u}:1: upstream: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body, streamMs, tries)`, "simulate", "--policy", POLICY, "--trace", u);
   });
 
   it("a header value is a string or a non-empty list of strings (a repeated header's copies)", async () => {
@@ -53,6 +53,22 @@ describe("traces: unknown fields and bad values name the line", () => {
       const t = file(`answer-${i}.jsonl`, line + "\n");
       await fails(`${t}:1: ${msg}`, "simulate", "--policy", POLICY, "--trace", t);
     }
+  });
+
+  it("an answer's tries (gateway retries) are each an answer, alone in their object, 1 to 11 of them", async () => {
+    const cases: Array<[string, string]> = [
+      ['{"t": 0, "upstream": {"tries": [{"error": "connect"}, {"status": 200, "latencyMS": 5}]}}', 'upstream.tries[1]: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body, tries)'],
+      ['{"t": 0, "upstream": {"tries": [{"error": "connect"}], "status": 200}}', `upstream.status: ${TRIES_ALONE}`],
+      ['{"t": 0, "upstream": {"tries": [{"tries": [{"status": 200}]}]}}', `upstream.tries[0].tries: ${NESTED_TRIES}`],
+      ['{"t": 0, "upstream": {"tries": []}}', "upstream.tries: must be a list of 1-11 answers (the first try, then each retry), got []"],
+      ['{"t": 0, "upstreams": {"api": {"tries": [{"error": "refused"}]}}}', 'upstreams.api.tries[0].error: must be connect, reset or timeout, got "refused"'],
+    ];
+    for (const [i, [line, msg]] of cases.entries()) {
+      const t = file(`tries-${i}.jsonl`, line + "\n");
+      await fails(`${t}:1: ${msg}`, "simulate", "--policy", POLICY, "--trace", t);
+    }
+    const twelve = file("tries-12.jsonl", `{"t": 0, "upstream": {"tries": [${Array(12).fill('{"status": 200}').join(", ")}]}}\n`);
+    await fails(`${twelve}:1: upstream.tries: must be a list of 1-11 answers (the first try, then each retry), got [${Array(12).fill('{"status":200}').join(",")}]`, "simulate", "--policy", POLICY, "--trace", twelve);
   });
 
   it("a method that is not a token names the field", async () => {
