@@ -57,7 +57,7 @@ describe("traces: unknown fields and bad values name the line", () => {
 
   it("an answer's tries (gateway retries) are each an answer, alone in their object, 1 to 11 of them", async () => {
     const cases: Array<[string, string]> = [
-      ['{"t": 0, "upstream": {"tries": [{"error": "connect"}, {"status": 200, "latencyMS": 5}]}}', 'upstream.tries[1]: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body, tries)'],
+      ['{"t": 0, "upstream": {"tries": [{"error": "connect"}, {"status": 200, "latencyMS": 5}]}}', 'upstream.tries[1]: unknown field "latencyMS" (expected status, latencyMs, error, grpcStatus, trailers, headers, body, streamMs, tries)'],
       ['{"t": 0, "upstream": {"tries": [{"error": "connect"}], "status": 200}}', `upstream.status: ${TRIES_ALONE}`],
       ['{"t": 0, "upstream": {"tries": [{"tries": [{"status": 200}]}]}}', `upstream.tries[0].tries: ${NESTED_TRIES}`],
       ['{"t": 0, "upstream": {"tries": []}}', "upstream.tries: must be a list of 1-11 answers (the first try, then each retry), got []"],
