@@ -29,7 +29,9 @@ import { faultConfig } from "../fault-config";
 import { faultField } from "../../plugins/fault-injection/trace";
 import { KeyLabels, TandemMetrics } from "../../core-js/metrics";
 import { canonicalMetrics } from "./metrics";
-import { reasonLabelIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
+import {
+  ANSWERED_FALLBACK, ANSWERED_FAULT, ANSWERED_UPSTREAM, reasonLabelIndex, requestReasonIndex, sourceLabelIndex,
+} from "../../wasm/core/metrics/catalog";
 
 // The fault the fault-injection plugin injected into a request; upstream: scope upstream.
 interface Fault { delayMs: number | null; abortStatus: number | null; upstream: boolean }
@@ -221,8 +223,11 @@ export class CoreDriver {
     if (this.metrics && this.plan && decided) {
       // The status the client got; the upstream's latency when one answered or failed
       // (a fault with scope upstream stands in for it), as the Kong plugin's log phase.
+      // The reason: who answered when tandem did (a fault's abort, the breaker's fallback:
+      // `by`), else the decision's, as the core decides it for both gateways.
       const p = this.plan;
-      this.metrics.request(p.policy, p.name, decided.variant, decided.reason, out.res.status);
+      const by = out.res.action === "abort" ? ANSWERED_FAULT : out.by ?? ANSWERED_UPSTREAM;
+      this.metrics.request(p.policy, p.name, decided.variant, requestReasonIndex(decided.reason, by), out.res.status);
       const u = reached !== undefined ? this.answer(r, reached ?? DEFAULT_UPSTREAM) : null;
       const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
       if ((o.status ?? 0) > 0 || (o.error ?? 0) !== 0) this.metrics.latency(p.policy, p.name, decided.variant, o.latencyMs);
@@ -232,9 +237,11 @@ export class CoreDriver {
   }
 
   // The circuit breaker's part, and which upstream the request reached (null: the
-  // default; undefined: none, the gateway answered).
+  // default; undefined: none, the gateway answered). `by`: ANSWERED_FALLBACK when the
+  // breaker's fallback (respond, cache) or its default rejection answered (a reroute is
+  // answered by an upstream).
   private breakerStep(r: TraceRequest, h: Record<string, HeaderValue>, res: SimResult, variant: string | null,
-    upstream: string | null): { res: SimResult; reached?: string | null; fault?: Fault | null } {
+    upstream: string | null): { res: SimResult; reached?: string | null; fault?: Fault | null; by?: number } {
     const p = this.profile;
     // A gRPC request: tandem's own answers are trailers-only 200s on both gateways
     // (wasm/core/request/grpc.ts); the gateway's own answer to a failed upstream is
@@ -268,7 +275,7 @@ export class CoreDriver {
     if (!a.admitted) {
       res.breaker = a.state;
       const hit = fromCache("open", r.t);
-      if (hit) return { res: answered({ ...res, variant, action: "fallback", ...hit }) };
+      if (hit) return { res: answered({ ...res, variant, action: "fallback", ...hit }), by: ANSWERED_FALLBACK };
       const f = b.fallback;
       if (a.answer === BreakerAnswer.Reroute && f) {
         // Kong: set_upstream to the variant's Upstream when it has one; Envoy: the
@@ -282,8 +289,8 @@ export class CoreDriver {
       }
       // Answered before any upstream: the variant is the experiment's (the request's
       // variant header as an access log shows it), no upstream.
-      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, variant, action: "fallback", status: own(f.status as number) }) };
-      return { res: answered({ ...res, variant, action: "reject", status: own(b.reject.status) }) };
+      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, variant, action: "fallback", status: own(f.status as number) }), by: ANSWERED_FALLBACK };
+      return { res: answered({ ...res, variant, action: "reject", status: own(b.reject.status) }), by: ANSWERED_FALLBACK };
     }
     res.variant = variant;
     res.upstream = upstream;
@@ -309,7 +316,7 @@ export class CoreDriver {
       // A failed call: the cache first (Envoy: the filter's local reply replaces the
       // answer, straight to the codec, so no Set-Cookie), else the respond fallback.
       const hit = rec.outcome === OUTCOME_FAILURE && p.upstreamFailureFallback ? fromCache("upstreamFailure", r.t + o.latencyMs) : null;
-      if (hit) return { res: { ...res, action: "fallback", ...hit, setCookie: null }, reached: upstream, fault };
+      if (hit) return { res: { ...res, action: "fallback", ...hit, setCookie: null }, reached: upstream, fault, by: ANSWERED_FALLBACK };
       if (p.upstreamFailureFallback && f && this.core.fallbackOnOutcome(b, rec.outcome, sentMethod(r)) === FallbackKind.Respond) {
         // Envoy: the circuit-breaker filter's reply replaces the upstream's answer or the
         // router's own 503/504 before any header reached the codec, and goes straight to
@@ -318,7 +325,7 @@ export class CoreDriver {
         res.action = "fallback";
         res.status = own(f.status as number);
         res.setCookie = null;
-        return { res, reached: upstream, fault };
+        return { res, reached: upstream, fault, by: ANSWERED_FALLBACK };
       }
     }
     // The upstream's answer, stored if the core's rules take it (at its arrival).

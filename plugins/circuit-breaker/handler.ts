@@ -48,6 +48,7 @@ import { outcomeOf } from "../shared/outcome";
 import { CACHE_CARRY_FIELD, exitHeaders, readCarry } from "../shared/cache-carry";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
 import { GRPC_CONTENT_TYPE, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
+import { ANSWER_FALLBACK, ANSWER_HEADER } from "../../wasm/core/metrics/catalog";
 
 import { PLUGIN_BREAKER as PLUGIN } from "../../wasm/core/metrics/catalog";
 import { kongMetrics } from "../shared/metrics";
@@ -93,10 +94,14 @@ const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.p
 // would keep the HTTP status and map it otherwise (503 -> 14, but 502 -> 13), so the
 // plugin sets the gRPC headers itself; with a content-type of application/grpc and no
 // body, kong.response.exit sends them as they are (content-length 0).
+// Every answer carries the answer header (x-tandem-answer: fallback), which the
+// experiment plugin's log phase reads in serialize's response headers for
+// tandem_requests_total's reason (wasm/core/metrics/catalog.ts ANSWER_HEADER): part of
+// the exit, no extra RPC.
 function answerOf(r: BreakerReply): Answer {
-  const headers: Record<string, string> = { ...r.headers };
+  const headers: Record<string, string> = { ...r.headers, [ANSWER_HEADER]: ANSWER_FALLBACK };
   if (r.contentType !== "") headers["content-type"] = r.contentType;
-  const gh: Record<string, string> = { ...r.headers, "content-type": GRPC_CONTENT_TYPE, [GRPC_STATUS_HEADER]: String(r.grpcStatus) };
+  const gh: Record<string, string> = { ...r.headers, [ANSWER_HEADER]: ANSWER_FALLBACK, "content-type": GRPC_CONTENT_TYPE, [GRPC_STATUS_HEADER]: String(r.grpcStatus) };
   if (r.grpcMessage !== "") gh[GRPC_MESSAGE_HEADER] = r.grpcMessage;
   const grpc: Answer = { status: 200, body: "", headers: gh, retryAfter: r.retryAfter, grpc: null };
   return { status: r.status, body: r.body, headers, retryAfter: r.retryAfter, grpc };
@@ -202,7 +207,8 @@ export class Plugin {
       kongMetrics()?.cacheLookup(plan.policy, hit !== undefined);
       if (hit) {
         report("fallback", a);
-        return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, exitHeaders(hit.headers)) as Promise<void>;
+        const hh = { ...exitHeaders(hit.headers), [ANSWER_HEADER]: ANSWER_FALLBACK };
+        return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, hh) as Promise<void>;
       }
     }
     if (a.answer === BreakerAnswer.Reroute && c.reroute !== null) {

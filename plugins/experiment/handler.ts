@@ -20,7 +20,7 @@ import { canonical } from "../shared/canonical";
 import { userConfig, pluginId } from "../shared/kong-config";
 import { outcomeOf, type KongOutcome } from "../shared/outcome";
 import type { TandemMetrics } from "../../core-js/metrics";
-import { OTHER, reasonLabelIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
+import { ANSWER_HEADER, OTHER, answeredByMark, reasonLabelIndex, requestReasonIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
 import { guardTraceOn, writeGuardTrace } from "./trace";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
@@ -85,13 +85,22 @@ function declareSeries(plan: ExperimentPlan): void {
 
 // tandem_requests_total (the status the client got) and tandem_request_duration_seconds
 // (the upstream's latency, when an upstream answered or failed) of a decided request.
+// The reason: the decision's, or who answered when tandem did (the circuit breaker's
+// fallback, a fault's abort), told by the answer header those plugins' exits carry
+// (catalog ANSWER_HEADER), from the same serialize: no extra RPC.
 function recordRequest(m: TandemMetrics, d: { config: string; variant?: number; reason?: number } | undefined, s: Record<string, unknown>, o: KongOutcome): void {
   const c = d && typeof d.variant === "number" && typeof d.reason === "number" ? configs.byTokenOf(d.config) : undefined;
   if (!d || !c) return;
   const plan = c.plan;
   const variant = plan.variants[d.variant as number]?.name ?? OTHER;
-  const status = (s.response as { status?: unknown } | undefined)?.status;
-  if (typeof status === "number") m.request(plan.policy, plan.name, variant, d.reason as number, status);
+  const response = s.response as { status?: unknown; headers?: Record<string, unknown> } | undefined;
+  const status = response?.status;
+  if (typeof status === "number") {
+    const h = response?.headers?.[ANSWER_HEADER];
+    const mark = typeof h === "string" ? h : Array.isArray(h) && typeof h[0] === "string" ? h[0] : null;
+    const by = answeredByMark(mark, Array.isArray(s.tries) && s.tries.length > 0);
+    m.request(plan.policy, plan.name, variant, requestReasonIndex(d.reason as number, by), status);
+  }
   if (o.status > 0 || o.error !== BreakerError.none) m.latency(plan.policy, plan.name, variant, o.latencyMs);
 }
 

@@ -27,7 +27,7 @@ import { fetchFacts, planFacts, type FactPlan, type Facts } from "../experiment/
 import { faultField, faultTraceOn, writeFaultTrace } from "./trace";
 import { FAULT_CARRY_FIELD, type FaultCarry } from "../shared/outcome";
 
-import { PLUGIN_FAULT as PLUGIN } from "../../wasm/core/metrics/catalog";
+import { ANSWER_FAULT, ANSWER_HEADER, PLUGIN_FAULT as PLUGIN } from "../../wasm/core/metrics/catalog";
 import { kongMetrics } from "../shared/metrics";
 export { Schema } from "./schema";
 export const Version = "0.1.0";
@@ -50,9 +50,11 @@ function configure(config: Record<string, unknown>): Configured {
       build: (token) => {
         const plan = getCore().configureFaults(JSON.stringify(user));
         kongMetrics()?.declareFaults(plan.policy);   // at zero, as Envoy defines them at configure
-        // Each fault's abort answer, ready to send (a control token may change the status).
+        // Each fault's abort answer, ready to send (a control token may change the status),
+        // with the answer header the experiment plugin's log reads for
+        // tandem_requests_total's reason (catalog ANSWER_HEADER; part of the exit, no RPC).
         const aborts = plan.faults.map((f) => {
-          const headers: Record<string, string> = { ...(f.reply?.headers ?? {}) };
+          const headers: Record<string, string> = { ...(f.reply?.headers ?? {}), [ANSWER_HEADER]: ANSWER_FAULT };
           if (f.reply && f.reply.contentType !== "") headers["content-type"] = f.reply.contentType;
           return { status: f.abortStatus ?? 0, body: f.reply?.body ?? "", headers };
         });

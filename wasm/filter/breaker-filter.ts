@@ -78,9 +78,8 @@ const AUTHORITY = utf8(":authority");
 const METHOD = utf8(":method");
 const CONTENT_TYPE = utf8("content-type");
 const PREFLIGHT = utf8(PREFLIGHT_HEADER);
-// response_code_details of tandem's local replies (no spaces: Envoy replaces them).
-const DETAILS_OPEN = utf8("tandem_circuit_breaker_open");
-const DETAILS_UPSTREAM_FAILURE = utf8("tandem_fallback_upstream_failure");
+// response_code_details of tandem's local replies
+import { DETAILS_OPEN, DETAILS_UPSTREAM_FAILURE } from "./reply-details";
 // The answer to a rejected call when no fallback applies: the core's (../core/contract.ts).
 const DEFAULT_STATUS: u32 = <u32>REJECT_STATUS;
 const DEFAULT_BODY = utf8(REJECT_BODY);

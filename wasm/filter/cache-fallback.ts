@@ -31,7 +31,7 @@ import { SharedCacheStore } from "./cache-store";
 import { RESPONSE_HEADERS, getHeaderPairs, releaseHeld, sendLocalResponse } from "./host";
 
 const HTTP_RESPONSE_BODY = 1;   // proxy-wasm BufferType
-const DETAILS_CACHE = utf8("tandem_fallback_cache");
+import { DETAILS_CACHE } from "./reply-details";
 const RET: usize = memory.data(8);
 const EMPTY = new StaticArray<u8>(0);
 

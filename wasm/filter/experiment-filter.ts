@@ -28,9 +28,10 @@ import { ExperimentSettings } from "../core/experiment/settings";
 import { PROBE, STATE_CLOSED, STATE_OPEN } from "../core/contract";
 import {
   ASSIGNMENTS_TOTAL, CODE_CLASSES, GUARD_STATE, GUARD_TRIPS, L_CODE_CLASS, L_EXPERIMENT, L_POLICY, L_REASON, L_SOURCE, L_VARIANT,
-  PLUGIN_EXPERIMENT, REASON_LABELS, REQUESTS_TOTAL, REQUEST_DURATION, RL_RULE, SOURCE_LABELS, S_ISSUED, codeClassIndex, reasonLabelIndex,
-  sourceLabelIndex,
+  PLUGIN_EXPERIMENT, REASON_LABELS, REQUESTS_TOTAL, REQUEST_DURATION, SOURCE_LABELS, S_ISSUED, codeClassIndex, reasonLabelIndex,
+  sourceLabelIndex, ANSWERED_FAULT, ANSWERED_UPSTREAM, requestReasonIndex,
 } from "../core/metrics/catalog";
+import { answeredByDetails } from "./reply-details";
 
 const SET_COOKIE = utf8("set-cookie");
 const EXPOSE = utf8(EXPOSE_HEADER);
@@ -39,7 +40,7 @@ export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
 export const GUARD_STATE_AT = "tandem: guard state of variant ";
 
 const configRejections = new ConfigRejections(PLUGIN_EXPERIMENT);
-const REASONS = RL_RULE + 1;              // reasons a decision gives (catalog REASON_LABELS 0..RL_RULE)
+const REASONS = REASON_LABELS.length;     // a decision's reasons, and fallback / fault (catalog requestReasonIndex)
 const CLASSES = CODE_CLASSES.length;
 const SOURCES = SOURCE_LABELS.length;
 
@@ -348,7 +349,15 @@ class ExperimentStream extends FilterStream {
     if (gi >= 0) this.recordGuardAt(gi, status, error, latency, end);
     if (mv < 0 || st === null) return;
     const c = <i32>codeClassIndex(clientStatus);
-    if (c >= 0) this.root.counted((mv * REASONS + this.mReason) * CLASSES + c);
+    if (c >= 0) {
+      // Who answered: a fault's abort (the mark read above), else, when no upstream's
+      // answer reached this filter (none called, or a reply sent straight to the codec),
+      // the response code details tell the breaker's fallback (one property read, only
+      // then: a request its upstream answered costs none).
+      const by = m.present && m.abortStatus > 0 ? ANSWERED_FAULT
+        : !called || this.status < 0 ? answeredByDetails(scratch) : ANSWERED_UPSTREAM;
+      this.root.counted((mv * REASONS + <i32>requestReasonIndex(this.mReason, by)) * CLASSES + c);
+    }
     // Upstream latency, when an upstream answered or failed (Kong: a try was made).
     if (status > 0 || error != ERROR_NONE) {
       const us = Math.round(latency * 1000);

@@ -36,7 +36,7 @@ import {
 export const CONFIG_REJECTED = "tandem: fault-injection configuration rejected: ";
 const CONTENT_TYPE = utf8("content-type");
 const NO_BODY = new StaticArray<u8>(0);
-const DETAILS_ABORT = utf8("tandem_fault_abort");   // response code details (%RESPONSE_CODE_DETAILS%)
+import { DETAILS_ABORT } from "./reply-details";   // response code details (%RESPONSE_CODE_DETAILS%)
 const STREAM_REQUEST = 0;                           // proxy-wasm WasmStreamType::Request
 // The host clock is ns as f64 ms (~256 ns steps at today's epoch): a stream due within
 // this much of now is due, so a whole-ms timer is not re-armed for a rounding residue.

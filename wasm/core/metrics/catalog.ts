@@ -49,8 +49,10 @@ export const LABELS: string[] = [L_POLICY, L_EXPERIMENT, L_VARIANT, L_REASON, L_
 // ---- label values ----
 export const OTHER = "other";
 // Why a request got its variant: the experiment's decision (rule i -> "rule"), or what
-// answered instead of the variant's upstream.
-export const REASON_LABELS: string[] = ["split", "ramp", "override", "guard", "rule", "fallback", "fault", "none"];
+// answered instead of the variant's upstream (requestReasonIndex below). There is no
+// "none": a request without a variant (no experiment, out of scope) records no
+// tandem_requests_total, so such a label would never be written.
+export const REASON_LABELS: string[] = ["split", "ramp", "override", "guard", "rule", "fallback", "fault"];
 export const RL_SPLIT = 0;
 export const RL_RAMP = 1;
 export const RL_OVERRIDE = 2;
@@ -58,7 +60,44 @@ export const RL_GUARD = 3;
 export const RL_RULE = 4;
 export const RL_FALLBACK = 5;
 export const RL_FAULT = 6;
-export const RL_NONE = 7;
+
+// Who answered a decided request, as the adapters see it (facts; the reason is decided
+// by requestReasonIndex): its upstream (or anything that is not one of tandem's own
+// answers), the circuit breaker's fallback (a respond, a cache hit, or the default
+// rejection when no fallback applies; a reroute is answered by an upstream and is not
+// one), or a fault's abort (either scope).
+export const ANSWERED_UPSTREAM = 0;
+export const ANSWERED_FALLBACK = 1;
+export const ANSWERED_FAULT = 2;
+// Kong: tandem's own answers (kong.response.exit of the circuit-breaker and
+// fault-injection plugins) carry this response header, whose value names who answered,
+// so the experiment plugin's log phase tells them apart from what `kong.log.serialize()`
+// already holds (response.headers): no extra PDK call. Kong's clients see it. Envoy's
+// local replies do not carry it: the experiment filter reads their response code details
+// instead (wasm/filter/reply-details.ts).
+export const ANSWER_HEADER = "x-tandem-answer";
+export const ANSWER_FALLBACK = "fallback";
+export const ANSWER_FAULT = "fault";
+
+// Kong: who answered, from the ANSWER_HEADER value the client got (null: absent) and
+// whether an upstream was tried (then the header is the upstream's, not tandem's: an
+// upstream cannot make its answer count as tandem's).
+export function answeredByMark(mark: string | null, upstreamTried: boolean): number {
+  if (upstreamTried || mark === null) return ANSWERED_UPSTREAM;
+  if (mark == ANSWER_FALLBACK) return ANSWERED_FALLBACK;
+  if (mark == ANSWER_FAULT) return ANSWERED_FAULT;
+  return ANSWERED_UPSTREAM;
+}
+
+// The REASON_LABELS index tandem_requests_total counts a decided request under: what
+// answered it when tandem did (a fault's abort: "fault"; the breaker's fallback or
+// rejection: "fallback"), else its decision's reason (`decided`: a REASON_LABELS index,
+// reasonLabelIndex). The status class is the status the client got either way.
+export function requestReasonIndex(decided: number, answeredBy: number): number {
+  if (answeredBy == ANSWERED_FAULT) return RL_FAULT;
+  if (answeredBy == ANSWERED_FALLBACK) return RL_FALLBACK;
+  return decided;
+}
 export const CODE_CLASSES: string[] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
 // Where a user's key came from; "issued": a new id tandem issued (new users).
 export const SOURCE_LABELS: string[] = ["cookie", "header", "query", "ip", "issued"];
