@@ -55,7 +55,7 @@ describe.each(CASES)("metrics parity: %s", (name, expected) => {
 // Requests tandem answered itself count under reason `fallback` (the breaker's respond
 // fallback, or its default rejection when there is none) and `fault` (a fault's abort),
 // with the status the client got, on every path.
-function answeredPolicy(fallback: boolean): PolicyDoc {
+function answeredPolicy(fallback: boolean, onFailure = false): PolicyDoc {
   const spec: PolicyDoc["spec"] = {
     experiment: {
       name: "cart-x",
@@ -65,7 +65,7 @@ function answeredPolicy(fallback: boolean): PolicyDoc {
     circuitBreaker: { key: "route", consecutiveFailures: 3, minimumCalls: 100, openDurationMs: 60000 },
     faults: [{ name: "teapot", match: { path: { prefix: "/fault" } }, abort: { status: 418, percent: 100 } }],
   };
-  if (fallback) spec.fallback = { respond: { status: 529, body: "resting" } };
+  if (fallback) spec.fallback = onFailure ? [{ respond: { status: 529, body: "resting" }, on: ["open", "upstreamFailure"] }] : { respond: { status: 529, body: "resting" } };
   return { apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "cart" }, spec };
 }
 
@@ -102,3 +102,18 @@ describe.each([["respond fallback", true, "5xx"], ["default rejection", false, "
     expect(envoy).toBe(coreEnvoy);
   }, 240_000);
 });
+
+// fallback.on: [upstreamFailure]: Envoy's breaker replaces a failed call's answer with
+// the respond fallback (a reply sent straight to the codec, which the experiment filter
+// never sees: it reads the response code details); Kong answers rejections only.
+it("metrics parity: a failed call the fallback answered counts as fallback on Envoy, as the upstream's on Kong", async () => {
+  const policy = answeredPolicy(true, true);
+  const core = await metricsOf("core", policy, ANSWERED_TRACE);
+  const coreEnvoy = await metricsOf("core", policy, ANSWERED_TRACE, ENVOY_PROFILE);
+  const kong = await metricsOf("kong", policy, ANSWERED_TRACE);
+  const envoy = await metricsOf("envoy", policy, ANSWERED_TRACE);
+  expect([sumOf(core, "fault", "4xx"), sumOf(core, "fallback", "5xx"), sumOf(core, "split", "5xx")], core).toEqual([3, 4, 3]);
+  expect([sumOf(coreEnvoy, "fault", "4xx"), sumOf(coreEnvoy, "fallback", "5xx"), sumOf(coreEnvoy, "split", "5xx")], coreEnvoy).toEqual([3, 7, 0]);
+  expect(kong).toBe(core);
+  expect(envoy).toBe(coreEnvoy);
+}, 240_000);
