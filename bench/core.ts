@@ -1,7 +1,7 @@
 // Core section: one experiment decision through tandem-core.wasm from Node, the way the
 // Kong plugin calls it (core-js/tandem-core.ts TandemCore.decideExperiment), and,
 // for context, a call of the same bridge shape that decides nothing: arena + fact
-// table + UTF-8 encoding of the same facts, one trivial export call, the out buffer read.
+// table written through views over its memory, one trivial export call, the views checked.
 // And the circuit breaker the way the Kong `circuit-breaker` plugin drives it: one
 // admitted call = admitBreaker (key from the request facts, admission) in access plus
 // recordBreaker (the outcome) in log, TandemCore.admitBreaker / recordBreaker.
@@ -12,36 +12,19 @@ import { makeMix, median, rng } from './requests';
 import { VARIANT_HEADER } from '../core-js/tandem-core';
 
 interface CoreInternals {
-  ex: {
-    tandem_arena(size: number): number;
-    tandem_fact_table(h: number): number;
-    tandem_experiment_bucket(h: number): number;
-  };
-  enc: TextEncoder;
-  bytes(): Uint8Array;
-  out(): string;
+  ex: { tandem_experiment_bucket(h: number): number };
+  putFacts(facts: ReadonlyArray<string | undefined>, table: number): void;
+  expTable(h: number): number;
+  mem(): void;
 }
 
-/** decideExperiment with the decision replaced by a trivial export (the bridge alone). */
+/** decideExperiment with the decision replaced by a trivial export (the bridge alone:
+ * facts written into the arena and fact table, one call, memory views checked). */
 function bridgeOnly(core: TandemCore, plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>): number {
   const c = core as unknown as CoreInternals;
-  let size = 16;
-  for (const f of facts) if (f !== undefined) size += f.length * 3;
-  const base = c.ex.tandem_arena(size);
-  const tablePtr = c.ex.tandem_fact_table(plan.handle);
-  const mem = c.bytes();
-  const table = new Int32Array(mem.buffer, tablePtr, facts.length * 2);
-  let off = 0;
-  for (let i = 0; i < facts.length; i++) {
-    const f = facts[i];
-    if (f === undefined) { table[2 * i] = 0; table[2 * i + 1] = -1; continue; }
-    const n = c.enc.encodeInto(f, mem.subarray(base + off)).written;
-    table[2 * i] = off;
-    table[2 * i + 1] = n;
-    off += n;
-  }
+  c.putFacts(facts, c.expTable(plan.handle));
   const v = c.ex.tandem_experiment_bucket(plan.handle);
-  c.out();
+  c.mem();
   return v;
 }
 

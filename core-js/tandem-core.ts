@@ -6,10 +6,11 @@ import { decodePairs, encodePairs, type HeaderPair } from "./pairs";
 export type { HeaderPair } from "./pairs";
 import {
   ADMITTED, ERROR_CONNECT, ERROR_CONNECT_OR_RESET, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, Fact, FallbackKind,
-  G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION, GUARD_SLOTS,
-  PERMITTED, PROBE, NEEDS_FACTS, PROBES_AT_HEADERS, FACTS_READ, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT, RESULT_SLOTS,
+  G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION,
+  PERMITTED, PROBE, NEEDS_FACTS, PROBES_AT_HEADERS, FACTS_READ, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT,
   R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
-  FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
+  F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
+  D_COOKIE_LEN, D_EXPOSE_LEN, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT,
 } from "../wasm/core/contract";
 import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
 
@@ -206,6 +207,7 @@ interface CoreExports {
   tandem_policy_plan(len: number): number;
   _initialize?: () => void;
   tandem_arena(size: number): number;
+  tandem_arena_size(): number;
   tandem_out_ptr(): number;
   tandem_out_len(): number;
   tandem_validate_policy(len: number): number;
@@ -214,9 +216,8 @@ interface CoreExports {
   tandem_breaker_release(h: number): void;
   tandem_breaker_fact_table(h: number): number;
   tandem_breaker_result_ptr(): number;
-  tandem_breaker_key(h: number): number;
+  tandem_breaker_admit(h: number, nowMs: number, probing: number): number;
   tandem_breaker_allow(h: number, keyLen: number, nowMs: number, probing: number): number;
-  tandem_breaker_preflight(h: number): number;
   tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_breaker_state(h: number, keyLen: number): number;
   tandem_breaker_on_outcome(h: number, outcome: number, methodLen: number): number;
@@ -233,16 +234,13 @@ interface CoreExports {
   tandem_experiment_configure(len: number): number;
   tandem_release(h: number): void;
   tandem_fact_table(h: number): number;
+  tandem_experiment_result_ptr(): number;
   tandem_experiment_decide(h: number, nowMs: number, probing: number): number;
   tandem_experiment_bucket(h: number): number;
-  tandem_experiment_reason(h: number): number;
   tandem_experiment_key_source(h: number): number;
-  tandem_experiment_strip_override(h: number): number;
-  tandem_experiment_expose(h: number): number;
   tandem_experiment_guard_result_ptr(): number;
   tandem_experiment_guard_record(h: number, g: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_experiment_guard_describe(h: number, g: number): number;
-  tandem_experiment_tags(h: number): number;
   tandem_experiment_tag_variant(h: number, i: number): number;
   tandem_experiment_tag_reason(h: number, i: number): number;
   tandem_experiment_tag_bucket(h: number, i: number): number;
@@ -259,15 +257,48 @@ interface CoreExports {
 
 export class CoreError extends Error {}
 
+// Strings up to this many UTF-16 units are encoded / decoded by a JavaScript loop when
+// they are ASCII: TextEncoder.encodeInto and TextDecoder.decode cost a native call
+// (hundreds of ns) that a short loop does not. Anything else goes through them.
+const SHORT_TEXT = 128;
+// Breaker keys up to this many bytes are remembered per plan with their string, so a
+// key seen last time is compared, not decoded.
+const KEY_CACHE_BYTES = 256;
+
+// The per-call bridge (hot paths: decideExperiment, admitBreaker, recordBreaker): facts
+// are written straight into the core's arena and fact table through views over its
+// memory, the results read from its fixed result areas through the same views; the
+// views are rebuilt only when memory grew (growing detaches the old buffer: length 0).
+// The arena's address, the plans' fact tables and the result areas do not move between
+// calls (the core's allocator does not move objects; the arena moves only when
+// tandem_arena grows it), so they are asked once.
 export class TandemCore {
   private readonly ex: CoreExports;
   private readonly enc = new TextEncoder();
   private readonly dec = new TextDecoder();
   private u8 = new Uint8Array(0);
+  private i32 = new Int32Array(0);
+  private arenaPtr = 0;
+  private arenaCap = 0;
+  // Fact table address by handle (experiment, breaker, fault handles are apart).
+  private readonly expTables: Array<number | undefined> = [];
+  private readonly brkTables: Array<number | undefined> = [];
+  private readonly faultTables: Array<number | undefined> = [];
+  // The last key of each breaker handle: its bytes and its string.
+  private readonly brkKeys: Array<{ bytes: Uint8Array; text: string } | undefined> = [];
+  // i32 indexes of the result areas (fixed for the module's life).
+  private readonly decisionAt: number;
+  private readonly guardAt: number;
+  private readonly breakerAt: number;
+  private readonly faultAt: number;
 
   private constructor(instance: WebAssembly.Instance) {
     this.ex = instance.exports as unknown as CoreExports;
     this.ex._initialize?.();
+    this.decisionAt = this.ex.tandem_experiment_result_ptr() >>> 2;
+    this.guardAt = this.ex.tandem_experiment_guard_result_ptr() >>> 2;
+    this.breakerAt = this.ex.tandem_breaker_result_ptr() >>> 2;
+    this.faultAt = this.ex.tandem_fault_result_ptr() >>> 2;
   }
 
   static fromBytes(bytes: Uint8Array): TandemCore {
@@ -291,15 +322,64 @@ export class TandemCore {
     return this.ex.memory.buffer.byteLength;
   }
 
+  // Fresh views after any call into the core (it may have grown memory).
+  private mem(): void {
+    if (this.u8.length === 0) {
+      const buf = this.ex.memory.buffer;
+      this.u8 = new Uint8Array(buf);
+      this.i32 = new Int32Array(buf);
+    }
+  }
+
   private bytes(): Uint8Array {
-    if (this.u8.buffer !== this.ex.memory.buffer) this.u8 = new Uint8Array(this.ex.memory.buffer);
+    this.mem();
     return this.u8;
+  }
+
+  // The arena's address with room for `size` bytes (asks the core only to grow it).
+  private arena(size: number): number {
+    if (size > this.arenaCap) {
+      this.arenaPtr = this.ex.tandem_arena(size);
+      this.arenaCap = this.ex.tandem_arena_size();
+    }
+    return this.arenaPtr;
+  }
+
+  // Writes `s` as UTF-8 at memory address p (room for s.length * 3 bytes); its length.
+  private writeText(s: string, p: number): number {
+    const u8 = this.u8;
+    const n = s.length;
+    if (n <= SHORT_TEXT) {
+      for (let i = 0; i < n; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) return this.enc.encodeInto(s, u8.subarray(p)).written;
+        u8[p + i] = c;
+      }
+      return n;
+    }
+    return this.enc.encodeInto(s, u8.subarray(p)).written;
+  }
+
+  // The UTF-8 bytes at [p, p + n) as a string (TextDecoder's result for any bytes).
+  private readText(p: number, n: number): string {
+    const u8 = this.u8;
+    if (n <= SHORT_TEXT) {
+      let s = "";
+      for (let i = p; i < p + n; i++) {
+        const c = u8[i];
+        if (c >= 0x80) return this.dec.decode(u8.subarray(p, p + n));
+        s += String.fromCharCode(c);
+      }
+      return s;
+    }
+    return this.dec.decode(u8.subarray(p, p + n));
   }
 
   // Writes `text` at the arena start; returns its UTF-8 length.
   private put(text: string): number {
-    const ptr = this.ex.tandem_arena(text.length * 3 + 16);
-    return this.enc.encodeInto(text, this.bytes().subarray(ptr)).written;
+    const ptr = this.arena(text.length * 3 + 16);
+    this.mem();
+    return this.writeText(text, ptr);
   }
 
   private out(): string {
@@ -332,53 +412,84 @@ export class TandemCore {
   configureExperiment(json: string): ExperimentPlan {
     const h = this.ex.tandem_experiment_configure(this.put(json));
     if (h < 0) throw new CoreError(this.out());
+    this.expTables[h] = undefined;
     const desc = JSON.parse(this.out()) as Omit<ExperimentPlan, "handle">;
     return { handle: h, ...desc };
   }
 
   release(plan: ExperimentPlan): void {
     this.ex.tandem_release(plan.handle);
+    this.expTables[plan.handle] = undefined;
   }
 
   // Writes request facts as UTF-8 into the arena and their [offset, length | -1] pairs
-  // into a plan's fact table (`table()` after sizing the arena: growing it may move memory).
-  private putFacts(facts: ReadonlyArray<string | undefined>, table: () => number): void {
+  // into the fact table at `table` (a plan's, sized for its needs).
+  private putFacts(facts: ReadonlyArray<string | undefined>, table: number): void {
     let size = 16;
-    for (const f of facts) if (f !== undefined) size += f.length * 3;
-    const base = this.ex.tandem_arena(size);
-    const tablePtr = table();
-    const mem = this.bytes();
-    const t = new Int32Array(mem.buffer, tablePtr, facts.length * 2);
-    let off = 0;
     for (let i = 0; i < facts.length; i++) {
       const f = facts[i];
-      if (f === undefined) { t[2 * i] = 0; t[2 * i + 1] = -1; continue; }
-      const n = this.enc.encodeInto(f, mem.subarray(base + off)).written;
-      t[2 * i] = off;
-      t[2 * i + 1] = n;
+      if (f !== undefined) size += f.length * 3;
+    }
+    const base = this.arena(size);
+    this.mem();
+    const t = this.i32;
+    let at = table >>> 2;
+    let off = 0;
+    for (let i = 0; i < facts.length; i++, at += 2) {
+      const f = facts[i];
+      if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
+      const n = this.writeText(f, base + off);
+      t[at] = off;
+      t[at + 1] = n;
       off += n;
     }
   }
 
+  private expTable(h: number): number {
+    let p = this.expTables[h];
+    if (p === undefined) this.expTables[h] = p = this.ex.tandem_fact_table(h);
+    return p;
+  }
+
+  private brkTable(h: number): number {
+    let p = this.brkTables[h];
+    if (p === undefined) this.brkTables[h] = p = this.ex.tandem_breaker_fact_table(h);
+    return p;
+  }
+
+  private faultTable(h: number): number {
+    let p = this.faultTables[h];
+    if (p === undefined) this.faultTables[h] = p = this.ex.tandem_fault_fact_table(h);
+    return p;
+  }
+
   // `facts[i]` answers plan.needs[i] (undefined = absent). `probing`: how the adapter
   // learns a guarded call's outcome (admitBreaker's): "end" (Kong) never lets a
-  // long-lived request probe a half-open guard.
+  // long-lived request probe a half-open guard. One call into the core: the decision is
+  // read from its decision and guard areas (D_*, G_* slots).
   decideExperiment(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): ExperimentDecision {
-    this.putFacts(facts, () => this.ex.tandem_fact_table(plan.handle));
+    this.putFacts(facts, this.expTable(plan.handle));
     const variant = this.ex.tandem_experiment_decide(plan.handle, nowMs, PROBING[probing]);
-    const cookie = this.out();
-    const reason = this.ex.tandem_experiment_reason(plan.handle);
-    const stripOverride = this.ex.tandem_experiment_strip_override(plan.handle) === 1;
-    const expose = plan.expose && this.ex.tandem_experiment_expose(plan.handle) > 0 ? this.out() : null;
+    this.mem();
+    const v = this.i32;
+    const d = this.decisionAt;
+    const cookieLen = v[d + D_COOKIE_LEN];
+    const exposeLen = v[d + D_EXPOSE_LEN];
+    const tagsLen = v[d + D_TAGS_LEN];
+    let text = v[d + D_TEXT] >>> 0;
+    const setCookie = cookieLen > 0 ? this.readText(text, cookieLen) : null;
+    text += cookieLen;
+    const expose = plan.expose && exposeLen > 0 ? this.readText(text, exposeLen) : null;
+    text += exposeLen;
+    const tags = plan.tags.length > 0 && tagsLen > 0 ? this.readText(text, tagsLen) : null;
     let guard: GuardAdmission | null = null;
     if (plan.guards.length > 0) {
-      const g = this.guardResult();
-      if (g[G_GUARD] >= 0) {
-        guard = { index: g[G_GUARD], flags: g[G_FLAGS], generation: g[G_GENERATION] >>> 0, state: BREAKER_STATES[g[G_STATE]], tracked: g[G_TRACKED] === 1 };
+      const g = this.guardAt;
+      if (v[g + G_GUARD] >= 0) {
+        guard = { index: v[g + G_GUARD], flags: v[g + G_FLAGS], generation: v[g + G_GENERATION] >>> 0, state: BREAKER_STATES[v[g + G_STATE]], tracked: v[g + G_TRACKED] === 1 };
       }
     }
-    const tags = plan.tags.length > 0 && this.ex.tandem_experiment_tags(plan.handle) > 0 ? this.out() : null;
-    return { variant, setCookie: cookie.length > 0 ? cookie : null, reason, stripOverride, expose, guard, tags };
+    return { variant, setCookie, reason: v[d + D_REASON], stripOverride: v[d + D_STRIP] === 1, expose, guard, tags };
   }
 
   // What each tagging experiment gave the last decision (none out of scope).
@@ -393,17 +504,15 @@ export class TandemCore {
     return out;
   }
 
-  private guardResult(): Int32Array {
-    return new Int32Array(this.bytes().buffer, this.ex.tandem_experiment_guard_result_ptr(), GUARD_SLOTS);
-  }
-
   // The outcome of a request guard `index` admitted with (flags, generation).
   // error: BreakerError (connectOrReset: a failure when either kind is listed).
   recordGuard(plan: ExperimentPlan, index: number, flags: number, generation: number,
     o: CallOutcome, nowMs: number): GuardRecord {
     const outcome = this.ex.tandem_experiment_guard_record(plan.handle, index, flags, generation >>> 0, outcomeStatus(o), o.error ?? 0, o.latencyMs, nowMs);
-    const g = this.guardResult();
-    return { state: BREAKER_STATES[g[G_STATE]], transition: g[G_TRANSITION] === 1 ? BREAKER_REASONS[g[G_REASON]] : null, outcome };
+    this.mem();
+    const v = this.i32;
+    const g = this.guardAt;
+    return { state: BREAKER_STATES[v[g + G_STATE]], transition: v[g + G_TRANSITION] === 1 ? BREAKER_REASONS[v[g + G_REASON]] : null, outcome };
   }
 
   // Each guarded variant's guard state by variant name, as held (no time-driven change
@@ -439,25 +548,31 @@ export class TandemCore {
   configureBreaker(json: string, seed = 0): BreakerPlan {
     const h = this.ex.tandem_breaker_configure(this.put(json), seed >>> 0);
     if (h < 0) throw new CoreError(this.out());
+    this.brkTables[h] = undefined;
+    this.brkKeys[h] = undefined;
     return { handle: h, ...(JSON.parse(this.out()) as Omit<BreakerPlan, "handle">) };
   }
 
   releaseBreaker(plan: BreakerPlan): void {
     this.ex.tandem_breaker_release(plan.handle);
+    this.brkTables[plan.handle] = undefined;
+    this.brkKeys[plan.handle] = undefined;
   }
 
-  // Key from the request facts (`facts[i]` answers plan.needs[i]) and admission at nowMs.
+  // Key from the request facts (`facts[i]` answers plan.needs[i]) and admission at nowMs:
+  // one call into the core (tandem_breaker_admit), the result read from its area.
   // `probing` (wasm/core/breaker/runtime.ts): how the adapter learns outcomes —
   // "headers": at the response headers (Envoy), any request may probe; "end": when the
   // request ends (Kong's log phase), so a long-lived request never probes; "end-unread":
   // the same, with `facts` left empty (the request's headers not read): a call that would
   // probe then answers needsFacts.
   admitBreaker(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): BreakerAdmission {
-    this.putFacts(facts, () => this.ex.tandem_breaker_fact_table(plan.handle));
-    const n = this.ex.tandem_breaker_key(plan.handle);
-    const ptr = this.ex.tandem_arena(0);
-    const key = n === 0 ? "" : this.dec.decode(this.bytes().subarray(ptr, ptr + n));
-    const pf = this.ex.tandem_breaker_preflight(plan.handle);
+    const h = plan.handle;
+    this.putFacts(facts, this.brkTable(h));
+    const r = this.ex.tandem_breaker_admit(h, nowMs, PROBING[probing]);
+    this.mem();
+    const key = this.keyText(h, this.arenaPtr, r >>> 2);
+    const pf = r & 3;
     if (pf !== 0) {
       const state = this.breakerState(plan, key) ?? "closed";
       return {
@@ -465,8 +580,39 @@ export class TandemCore {
         state, prevState: state, transition: null, retryAfter: -1, answer: FallbackKind.None, outcome: -1, needsFacts: false,
       };
     }
-    this.ex.tandem_breaker_allow(plan.handle, n, nowMs, PROBING[probing]);
-    return { key, ...this.breakerResult() };
+    const v = this.i32;
+    const b = this.breakerAt;
+    const flags = v[b + R_FLAGS];
+    return {
+      key,
+      flags,
+      admitted: (flags & ADMITTED) !== 0,
+      permitted: (flags & PERMITTED) !== 0,
+      needsFacts: (flags & NEEDS_FACTS) !== 0,
+      generation: v[b + R_GENERATION] >>> 0,
+      state: BREAKER_STATES[v[b + R_STATE]],
+      prevState: BREAKER_STATES[v[b + R_PREV_STATE]],
+      transition: v[b + R_TRANSITION] === 1 ? BREAKER_REASONS[v[b + R_REASON]] : null,
+      retryAfter: v[b + R_RETRY_AFTER],
+      answer: v[b + R_FALLBACK] as FallbackKind,
+      outcome: v[b + R_OUTCOME],
+    };
+  }
+
+  // The key at [p, p + n): the string remembered for handle h when the bytes are the
+  // same as last time (a breaker sees few keys), else decoded and remembered.
+  private keyText(h: number, p: number, n: number): string {
+    const u8 = this.u8;
+    const c = this.brkKeys[h];
+    if (c !== undefined && c.bytes.length === n) {
+      const b = c.bytes;
+      let i = 0;
+      while (i < n && u8[p + i] === b[i]) i++;
+      if (i === n) return c.text;
+    }
+    const text = n === 0 ? "" : this.readText(p, n);
+    if (n <= KEY_CACHE_BYTES) this.brkKeys[h] = { bytes: u8.slice(p, p + n), text };
+    return text;
   }
 
   // Admission of an explicit key (any request may probe).
@@ -515,17 +661,17 @@ export class TandemCore {
   // The request's cache key from its facts (`facts[i]` answers plan.needs[i]), or why
   // it is neither looked up nor stored.
   cacheKey(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>): { key: Buffer | null; why: string } {
-    this.putFacts(facts, () => this.ex.tandem_breaker_fact_table(plan.handle));
+    this.putFacts(facts, this.brkTable(plan.handle));
     const n = this.ex.tandem_cache_key(plan.handle);
     if (n === 0) return { key: null, why: CACHE_KEY_WHY[this.ex.tandem_cache_why()] ?? "" };
-    const p = this.ex.tandem_arena(0);
+    const p = this.arenaPtr;
     return { key: Buffer.from(this.bytes().subarray(p, p + n)), why: "" };
   }
 
   private putBytes(parts: ReadonlyArray<Uint8Array>): void {
     let n = 0;
     for (const b of parts) n += b.length;
-    const p = this.ex.tandem_arena(n + 16);
+    const p = this.arena(n + 16);
     const mem = this.bytes();
     let o = p;
     for (const b of parts) { mem.set(b, o); o += b.length; }
@@ -570,21 +716,24 @@ export class TandemCore {
     return JSON.parse(this.out()) as CacheStats | null;
   }
 
+  // The breaker's result area after allow / record (R_* slots).
   private breakerResult(): BreakerCall {
-    const r = new Int32Array(this.bytes().buffer, this.ex.tandem_breaker_result_ptr(), RESULT_SLOTS);
-    const flags = r[R_FLAGS];
+    this.mem();
+    const v = this.i32;
+    const b = this.breakerAt;
+    const flags = v[b + R_FLAGS];
     return {
       flags,
       admitted: (flags & ADMITTED) !== 0,
       permitted: (flags & PERMITTED) !== 0,
       needsFacts: (flags & NEEDS_FACTS) !== 0,
-      generation: r[R_GENERATION] >>> 0,
-      state: BREAKER_STATES[r[R_STATE]],
-      prevState: BREAKER_STATES[r[R_PREV_STATE]],
-      transition: r[R_TRANSITION] === 1 ? BREAKER_REASONS[r[R_REASON]] : null,
-      retryAfter: r[R_RETRY_AFTER],
-      answer: r[R_FALLBACK] as FallbackKind,
-      outcome: r[R_OUTCOME],
+      generation: v[b + R_GENERATION] >>> 0,
+      state: BREAKER_STATES[v[b + R_STATE]],
+      prevState: BREAKER_STATES[v[b + R_PREV_STATE]],
+      transition: v[b + R_TRANSITION] === 1 ? BREAKER_REASONS[v[b + R_REASON]] : null,
+      retryAfter: v[b + R_RETRY_AFTER],
+      answer: v[b + R_FALLBACK] as FallbackKind,
+      outcome: v[b + R_OUTCOME],
     };
   }
 
@@ -595,21 +744,25 @@ export class TandemCore {
   configureFaults(json: string): FaultPlan {
     const h = this.ex.tandem_fault_configure(this.put(json));
     if (h < 0) throw new CoreError(this.out());
+    this.faultTables[h] = undefined;
     return { handle: h, ...(JSON.parse(this.out()) as Omit<FaultPlan, "handle">) };
   }
 
   releaseFaults(plan: FaultPlan): void {
     this.ex.tandem_fault_release(plan.handle);
+    this.faultTables[plan.handle] = undefined;
   }
 
   // `facts[i]` answers plan.needs[i] (undefined = absent).
   decideFault(plan: FaultPlan, facts: ReadonlyArray<string | undefined>, nowMs: number): FaultDecision {
-    this.putFacts(facts, () => this.ex.tandem_fault_fact_table(plan.handle));
+    this.putFacts(facts, this.faultTable(plan.handle));
     this.ex.tandem_fault_decide(plan.handle, nowMs);
-    const r = new Int32Array(this.bytes().buffer, this.ex.tandem_fault_result_ptr(), FAULT_SLOTS);
+    this.mem();
+    const v = this.i32;
+    const f = this.faultAt;
     return {
-      fault: r[F_FAULT], delayMs: r[F_DELAY_MS] >= 0 ? r[F_DELAY_MS] : null, abortStatus: r[F_ABORT_STATUS] > 0 ? r[F_ABORT_STATUS] : null,
-      reason: r[F_REASON], strip: r[F_STRIP] === 1, needsEntropy: r[F_NEEDS_ENTROPY] === 1,
+      fault: v[f + F_FAULT], delayMs: v[f + F_DELAY_MS] >= 0 ? v[f + F_DELAY_MS] : null, abortStatus: v[f + F_ABORT_STATUS] > 0 ? v[f + F_ABORT_STATUS] : null,
+      reason: v[f + F_REASON], strip: v[f + F_STRIP] === 1, needsEntropy: v[f + F_NEEDS_ENTROPY] === 1,
     };
   }
 

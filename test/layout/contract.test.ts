@@ -85,6 +85,7 @@ describe("the contract is declared once", () => {
     expect(STATE_NAMES[contract.STATE_OPEN]).toBe("open");
     expect(Math.max(...Object.entries(contract).filter(([k]) => k.startsWith("R_")).map(([, v]) => v as number))).toBeLessThan(contract.RESULT_SLOTS);
     expect(Math.max(...Object.entries(contract).filter(([k]) => k.startsWith("G_")).map(([, v]) => v as number))).toBeLessThan(contract.GUARD_SLOTS);
+    expect(Math.max(...Object.entries(contract).filter(([k]) => k.startsWith("D_")).map(([, v]) => v as number))).toBeLessThan(contract.DECISION_SLOTS);
   });
 });
 

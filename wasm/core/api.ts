@@ -20,6 +20,7 @@ import { BreakerState } from "./breaker/state";
 import { GUARD_SLOTS, G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION } from "./contract";
 import { configureFaults } from "./fault/policy";
 import { PROBES_AT_HEADERS } from "./contract";
+import { DECISION_SLOTS, D_COOKIE_LEN, D_EXPOSE_LEN, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT, D_VARIANT } from "./contract";
 import { FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP } from "./contract";
 import { FaultRuntime } from "./fault/fault";
 import { BY_USER, FaultSettings, SCOPE_UPSTREAM } from "./fault/settings";
@@ -62,6 +63,9 @@ export function tandem_arena(size: i32): usize {
   if (arena.length < size) arena = new StaticArray<u8>(size + (size >> 1));
   return changetype<usize>(arena);
 }
+// The arena's size in bytes: the Node binding writes facts straight into it and asks
+// tandem_arena again only when they need more (the arena moves only then).
+export function tandem_arena_size(): i32 { return arena.length; }
 export function tandem_out_ptr(): usize { return changetype<usize>(out); }
 export function tandem_out_len(): i32 { return outLen; }
 
@@ -142,10 +146,21 @@ export function tandem_fact_table(h: i32): usize {
 }
 
 // Decides for the facts in the table. Returns the variant index, -1 when the request
-// is out of the experiment's scope. The Set-Cookie value (if any) is in the out
-// buffer (length 0 = none). `nowMs` is the adapter's clock: the core reads none.
-// probing: PROBES_AT_HEADERS when the adapter decides a guard probe at the response
-// headers (ExperimentRuntime.probesAtHeaders; ./contract.ts).
+// is out of the experiment's scope; the whole decision is in the decision area (D_*
+// slots, ../contract.ts) and the guard consulted in the guard area (G_*), so an adapter
+// reads it without further calls. The decision's text (Set-Cookie, x-tandem-decision,
+// x-tandem-experiments values) is copied to one buffer D_TEXT points at; the copies
+// are bytes of a few headers, made only when there is such a header. `nowMs` is the
+// adapter's clock: the core reads none. probing: PROBES_AT_HEADERS when the adapter
+// decides a guard probe at the response headers (ExperimentRuntime.probesAtHeaders;
+// ./contract.ts).
+const decisionResult = new StaticArray<i32>(DECISION_SLOTS);
+let decisionText = new StaticArray<u8>(256);
+
+export function tandem_experiment_result_ptr(): usize {
+  return changetype<usize>(decisionResult);
+}
+
 export function tandem_experiment_decide(h: i32, nowMs: f64, probing: i32): i32 {
   const rt = runtimes[h] as ExperimentRuntime;
   rt.probesAtHeaders = (probing & PROBES_AT_HEADERS) != 0;
@@ -159,9 +174,28 @@ export function tandem_experiment_decide(h: i32, nowMs: f64, probing: i32): i32 
     guardResult[G_STATE] = d.guardState;
     guardResult[G_TRACKED] = d.guardTracked ? 1 : 0;
   }
-  if (d.setCookieLen > 0) setOutBytes(changetype<usize>(d.setCookie), d.setCookieLen);
-  else outLen = 0;
-  return d.inScope ? d.variant : -1;
+  const variant = d.inScope ? d.variant : -1;
+  const e = d.expose;
+  const t = taggingAt(h);
+  const cookieLen = d.setCookieLen;
+  const exposeLen = e === null ? 0 : e.length;
+  const tagsLen = t === null ? 0 : t.len;
+  const n = cookieLen + exposeLen + tagsLen;
+  if (n > 0) {
+    if (decisionText.length < n) decisionText = new StaticArray<u8>(n + 256);
+    const p = changetype<usize>(decisionText);
+    if (cookieLen > 0) memory.copy(p, changetype<usize>(d.setCookie), cookieLen);
+    if (exposeLen > 0) memory.copy(p + <usize>cookieLen, changetype<usize>(e), exposeLen);
+    if (tagsLen > 0) memory.copy(p + <usize>(cookieLen + exposeLen), changetype<usize>((t as TaggingRuntime).value), tagsLen);
+  }
+  decisionResult[D_VARIANT] = variant;
+  decisionResult[D_REASON] = d.reason;
+  decisionResult[D_STRIP] = d.stripOverride ? 1 : 0;
+  decisionResult[D_TEXT] = <i32>changetype<usize>(decisionText);
+  decisionResult[D_COOKIE_LEN] = cookieLen;
+  decisionResult[D_EXPOSE_LEN] = exposeLen;
+  decisionResult[D_TAGS_LEN] = tagsLen;
+  return variant;
 }
 
 // Bucket of the last decision (for `tandem simulate` and `tandem explain`).
@@ -175,28 +209,13 @@ export function tandem_experiment_key_source(h: i32): i32 {
   return (runtimes[h] as ExperimentRuntime).decision.keySource;
 }
 
-// Of the last decision: the reason (REASON_* in experiment-settings.ts) and whether the
-// request carried the override header (bit 0: strip it).
-export function tandem_experiment_reason(h: i32): i32 {
-  return (runtimes[h] as ExperimentRuntime).decision.reason;
-}
-export function tandem_experiment_strip_override(h: i32): i32 {
-  return (runtimes[h] as ExperimentRuntime).decision.stripOverride ? 1 : 0;
-}
-// The x-tandem-decision response header value of the last decision (empty = none),
-// written to the out buffer (the Set-Cookie value is read before calling this).
-export function tandem_experiment_expose(h: i32): i32 {
-  const e = (runtimes[h] as ExperimentRuntime).decision.expose;
-  if (e === null) { outLen = 0; return 0; }
-  setOutBytes(changetype<usize>(e), e.length);
-  return e.length;
-}
-
 // ---- circuit-breaker (handle-based; see ./breaker-runtime.ts) ----
 //
 //   h = tandem_breaker_configure(len, seed)   config JSON in the arena -> handle, plan JSON in out
 //   tandem_breaker_fact_table(h)              2 x i32 per plan need: [arena offset, length or -1]
-//   n = tandem_breaker_key(h)                 the key from those facts, moved to arena[0..n)
+//   r = tandem_breaker_admit(h, nowMs, probing) the key from those facts, moved to arena[0..n),
+//                                             then unless a CORS preflight its admission
+//                                             (result area): r = n << 2 | PREFLIGHT_*
 //   tandem_breaker_allow(h, n, nowMs, probing) admission of key arena[0..n) -> flags; result area
 //                                             (probing: PROBES_AT_HEADERS | FACTS_READ, ../contract.ts)
 //   tandem_breaker_record(h, n, flags, generation, status, error, latencyMs, nowMs)
@@ -244,7 +263,7 @@ function breakerAt(h: i32): BreakerRuntime {
   return breakers[h] as BreakerRuntime;
 }
 
-export function tandem_breaker_key(h: i32): i32 {
+function breakerKey(h: i32): i32 {
   const rt = breakerAt(h);
   tableFacts.table = breakerTables[h];
   const k = rt.deriveKey(tableFacts);
@@ -252,11 +271,17 @@ export function tandem_breaker_key(h: i32): i32 {
   return k.len;
 }
 
-// After tandem_breaker_key, on its facts: 1 for a CORS preflight (the breaker lets it
-// pass, neither admitted nor counted), 2 when the method is needed to tell (put the
-// facts again with it), 0 otherwise (breaker/runtime.ts PREFLIGHT_*).
-export function tandem_breaker_preflight(h: i32): i32 {
-  return breakerAt(h).preflight();
+// One crossing for the breaker's access phase: the key from the fact table, moved to
+// arena[0..n); then, on the same facts, whether the request is a CORS preflight
+// (breaker/runtime.ts PREFLIGHT_*: 1 the breaker lets it pass, neither admitted nor
+// counted; 2 the method is needed to tell: put the facts again with it); when it is
+// not (0), its admission at nowMs into the result area (`probing` as for
+// tandem_breaker_allow). Returns n << 2 | PREFLIGHT_*.
+export function tandem_breaker_admit(h: i32, nowMs: f64, probing: i32): i32 {
+  const n = breakerKey(h);
+  const pf = breakerAt(h).preflight();
+  if (pf == 0) breakerAt(h).allow(changetype<usize>(arena), n, nowMs, probing);
+  return (n << 2) | pf;
 }
 
 export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64, probing: i32): i32 {
@@ -424,8 +449,8 @@ export function tandem_experiment_guard_describe(h: i32, g: i32): i32 {
 //
 //   the configure description's "tags": [{name, variants: [names]}] per tagging
 //   experiment ([]: none, and the adapter skips the tags header altogether);
-//   after tandem_experiment_decide: tandem_experiment_tags(h) puts the x-tandem-experiments
-//   value in out (length 0: out of scope); tandem_experiment_tag_variant / _reason /
+//   tandem_experiment_decide puts the x-tandem-experiments value in its decision text
+//   (D_TAGS_LEN 0: out of scope); tandem_experiment_tag_variant / _reason /
 //   _bucket(h, i) tell what tagging experiment i gave (explain).
 const taggings = new Array<TaggingRuntime | null>(0);
 
@@ -454,13 +479,6 @@ function describeTagging(t: TaggingSettings | null): string {
 function decideTagging(h: i32, rt: ExperimentRuntime, d: ExperimentDecision, nowMs: f64): void {
   const t = taggingAt(h);
   if (t !== null) t.decide(rt, d, nowMs);
-}
-
-export function tandem_experiment_tags(h: i32): i32 {
-  const t = taggingAt(h);
-  if (t === null || t.len == 0) { outLen = 0; return 0; }
-  setOutBytes(changetype<usize>(t.value), t.len);
-  return t.len;
 }
 
 // Of the last decision, tagging experiment i: its variant index (-1: none), the reason

@@ -115,6 +115,16 @@ export const G_TRACKED = 4;      // 1: record the outcome
 export const G_TRANSITION = 5;   // record: 1 when it changed the state
 export const G_REASON = 6;       // record: the reason of its last transition
 export const GUARD_SLOTS = 8;
+// Experiment: after a decision (wasm/core/api.ts tandem_experiment_decide), so the Node
+// binding reads the whole decision from one view instead of one export call per field.
+export const D_VARIANT = 0;        // the variant index, -1: out of the experiment's scope
+export const D_REASON = 1;         // REASON_*
+export const D_STRIP = 2;          // 1: the request carried the override header
+export const D_TEXT = 3;           // pointer to the decision's text: Set-Cookie, then
+export const D_COOKIE_LEN = 4;     //   x-tandem-decision, then x-tandem-experiments,
+export const D_EXPOSE_LEN = 5;     //   these many bytes each (0: none)
+export const D_TAGS_LEN = 6;
+export const DECISION_SLOTS = 8;
 // Faults: after a fault decision (wasm/core/api.ts tandem_fault_decide).
 export const F_FAULT = 0;          // the fault that applies, -1 none
 export const F_DELAY_MS = 1;       // its delay, ms; -1 none

@@ -156,8 +156,9 @@ export class ExperimentRuntime {
     const d = this.decision;
     if (this.settings.hash == HashMode.GrowthBook) {
       const g = changetype<GrowthBookSplit>(gb);
-      const i = g.choose(key.ptr, key.len);
-      d.bucket = <i32>Math.round(g.hash(key.ptr, key.len) * 10000);
+      const n = g.hash(key.ptr, key.len);
+      const i = g.chooseHash(n);
+      d.bucket = <i32>Math.round(n * 10000);
       return i >= 0 ? i : 0;   // outside every range (float edge): the first variant
     }
     const s = this.settings;

@@ -30,7 +30,17 @@ const units = new Utf16Units();
 // FNV-1a over the UTF-16 code units of the UTF-8 bytes at ptr (WHATWG UTF-8 decode:
 // each maximal invalid subsequence becomes one U+FFFD), continuing from h.
 export function fnv1aUtf16OfUtf8(ptr: usize, len: i32, h: u32): u32 {
-  const u = units.reset(ptr, len);
+  // An ASCII byte is its own code unit and leaves the decoder at a boundary: the bytes
+  // up to the first other one (all of them, for most keys) skip the decoder.
+  const end = ptr + <usize>len;
+  let p = ptr;
+  for (; p < end; p++) {
+    const b = <u32>load<u8>(p);
+    if (b >= 0x80) break;
+    h = step(h, b);
+  }
+  if (p == end) return h;
+  const u = units.reset(p, <i32>(end - p));
   for (let c = u.next(); c >= 0; c = u.next()) h = step(h, <u32>c);
   return h;
 }
@@ -97,7 +107,12 @@ export class GrowthBookSplit {
   // chooseVariation(hash, ranges): the first range with start <= n < end, else -1 (a
   // coverage gap, or weights summing below 1 within the SDK's tolerance).
   choose(ptr: usize, len: i32): i32 {
-    const n = this.hash(ptr, len);
+    return this.chooseHash(this.hash(ptr, len));
+  }
+
+  // The same for a hash(seed, key, 2) already computed (the decision keeps it as its
+  // bucket too: one hash per decision).
+  chooseHash(n: f64): i32 {
     const s = this.starts, e = this.ends;
     for (let i = 0; i < s.length; i++) {
       if (n >= unchecked(s[i]) && n < unchecked(e[i])) return i;

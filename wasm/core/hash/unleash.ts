@@ -61,8 +61,18 @@ const units = new Utf16Units();
 // Writes the low byte of each UTF-16 code unit of the `len` UTF-8 bytes at `ptr` to
 // `dst` (./utf16.ts: as TextDecoder decodes them). Returns the code-unit count.
 function unitLowBytes(ptr: usize, len: i32, dst: usize): i32 {
-  const u = units.reset(ptr, len);
+  // ASCII bytes are their own code units (and leave the decoder at a boundary): copied
+  // as they are up to the first other byte, the rest decoded.
+  const end = ptr + <usize>len;
+  let p = ptr;
   let out = dst;
+  for (; p < end; p++) {
+    const b = load<u8>(p);
+    if (b >= 0x80) break;
+    store<u8>(out++, b);
+  }
+  if (p == end) return <i32>(out - dst);
+  const u = units.reset(p, <i32>(end - p));
   for (let c = u.next(); c >= 0; c = u.next()) store<u8>(out++, <u8>c);
   return <i32>(out - dst);
 }

@@ -1,0 +1,62 @@
+// The Node binding's per-call bridge (core-js/tandem-core.ts): facts written through views
+// over the core's memory, results read from its fixed result areas, a breaker key
+// remembered per plan. What it must get right: views rebuilt after memory grew, the
+// decision's texts (Set-Cookie, x-tandem-decision, x-tandem-experiments) read at their
+// offsets, non-ASCII facts and keys, and a remembered key never returned for other bytes.
+import { describe, expect, it } from "vitest";
+import { answerNeeds } from "../../core-js/answer-needs";
+import { VARIANT_HEADER } from "../../core-js/tandem-core";
+import { loadCore } from "../support/dist";
+
+const core = loadCore();
+
+// Grows the core's memory (as its allocator does when it needs more): the buffer the
+// binding's views were over is detached.
+function growMemory(): void {
+  const memory = (core as unknown as { ex: { memory: WebAssembly.Memory } }).ex.memory;
+  const old = memory.buffer;
+  memory.grow(16);
+  expect(old.byteLength).toBe(0);
+}
+
+describe("the bridge", () => {
+  it("reads the same decisions and admissions before and after memory grew", () => {
+    const exp = core.configureExperiment(JSON.stringify({
+      name: "bridge", exposeHeader: true,
+      stickiness: { sources: ["header:x-user-id", "cookie:tandem-uid"], cookie: { name: "tandem-uid" } },
+      variants: [{ name: "stable", weight: 50 }, { name: "canary", weight: 50 }],
+      experiments: [{ name: "layout", variants: [{ name: "grid", weight: 50 }, { name: "list", weight: 50 }] }],
+    }));
+    const brk = core.configureBreaker(JSON.stringify({ consecutiveFailures: 2, openDurationMs: 1000 }), 3);
+    const users = ["u-1", "ünïcødé-用户", "x".repeat(300), "🙂-" + "é".repeat(200)];
+    const decide = (u: string) => core.decideExperiment(exp, answerNeeds(exp.needs, { headers: { "x-user-id": u } }), 0);
+    const before = users.map(decide);
+    const newUser = core.decideExperiment(exp, answerNeeds(exp.needs, { headers: { "x-request-id": "r1" } }), 0);
+    growMemory();
+    expect(users.map(decide)).toEqual(before);
+    for (const d of before) {
+      expect(d.variant).toBeGreaterThanOrEqual(0);
+      expect(d.setCookie).toBeNull();
+      expect(d.expose).toBe(`${exp.variants[d.variant].name}; reason=split`);
+      expect(d.tags).toMatch(/^layout=(grid|list)$/);
+    }
+    // a new user: the three texts one after another in the core's buffer
+    expect(newUser.setCookie).toMatch(/^tandem-uid=[0-9a-f]{32};/);
+    expect(newUser.expose).toBe(`${exp.variants[newUser.variant].name}; reason=split`);
+    expect(newUser.tags).toMatch(/^layout=(grid|list)$/);
+
+    // breaker keys: non-ASCII, then keys of equal length (the remembered key is compared)
+    const admit = (k: string, now: number) => core.admitBreaker(brk, answerNeeds(brk.needs, { headers: { host: "h", [VARIANT_HEADER]: k } }), now);
+    for (const k of ["canary", "stable", "canarx", "ünïcødé", "canary"]) expect(admit(k, 1).key).toBe(k);
+    const a = admit("ünïcødé", 2);
+    expect(core.recordBreaker(brk, a.key, a.flags, a.generation, { status: 500, latencyMs: 1 }, 2).state).toBe("closed");
+    growMemory();
+    const b = admit("ünïcødé", 3);
+    expect(b).toMatchObject({ key: "ünïcødé", admitted: true, state: "closed" });
+    expect(core.recordBreaker(brk, b.key, b.flags, b.generation, { status: 500, latencyMs: 1 }, 3)).toMatchObject({ state: "open", transition: "consecutive_failures" });
+    expect(admit("ünïcødé", 4)).toMatchObject({ admitted: false, state: "open", retryAfter: 1 });
+    expect(admit("canary", 4)).toMatchObject({ key: "canary", admitted: true, state: "closed" });
+    core.release(exp);
+    core.releaseBreaker(brk);
+  });
+});
