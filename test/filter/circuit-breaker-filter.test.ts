@@ -530,7 +530,9 @@ describe("circuit-breaker behind the Envoy harness proxy", () => {
       routes: ["refused", "reset", "silent"].map((v) => ({ header: { name: "x-tandem-variant", value: v }, cluster: v })).concat([{ cluster: "ok" }] as never),
       workers: 3,
       clock: () => now,
-      upstreamTimeoutMs: 150,
+      // real time: long enough that a refused connect or a reset is seen before it even on a
+      // loaded machine (at 150 ms a CI run at load 10 saw a refused connect time out)
+      upstreamTimeoutMs: 1000,
     });
   });
   afterAll(async () => { await gw?.close(); await up?.close(); });
@@ -611,7 +613,9 @@ describe("circuit-breaker: the fallback answers Envoy's own error replies", () =
       clusters,
       routes: ["refused", "reset", "silent"].map((v) => ({ header: { name: "x-tandem-variant", value: v }, cluster: v })).concat([{ cluster: "ok" }] as never),
       workers: 2,
-      upstreamTimeoutMs: 150,
+      // real time: long enough that a refused connect or a reset is seen before it even on a
+      // loaded machine (at 150 ms a CI run at load 10 saw a refused connect time out)
+      upstreamTimeoutMs: 1000,
     });
   });
   afterAll(async () => { await gw?.close(); await up?.close(); });
