@@ -207,8 +207,8 @@ export class Plugin {
       kongMetrics()?.cacheLookup(plan.policy, hit !== undefined);
       if (hit) {
         report("fallback", a);
-        const hh = { ...exitHeaders(hit.headers), [ANSWER_HEADER]: ANSWER_FALLBACK };
-        return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, hh) as Promise<void>;
+        // (the core's served headers carry x-tandem-answer already: wasm/core/cache/entry.ts)
+        return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, exitHeaders(hit.headers)) as Promise<void>;
       }
     }
     if (a.answer === BreakerAnswer.Reroute && c.reroute !== null) {

@@ -153,7 +153,7 @@ describe("storage rules (RFC 9111, RFC 5861)", () => {
     expect(core.cacheCheck(p, status, headers)).toBe(want);
   });
 
-  it("serves the entry with its status, headers, body, Age and x-tandem-fallback; never framing headers", () => {
+  it("serves the entry with its status, headers, body, Age, x-tandem-fallback and x-tandem-answer; never framing headers", () => {
     const q = cachePlan();
     const k = keyOf(q).key!;
     expect(core.cacheLookup(q, k, 0)).toBeNull();
@@ -161,7 +161,7 @@ describe("storage rules (RFC 9111, RFC 5861)", () => {
     const hit = core.cacheLookup(q, k, 12_500)!;
     expect(hit.status).toBe(203);
     expect(hit.body.toString()).toBe('{"ok":true}');
-    expect(hit.headers).toEqual([["content-type", "application/json"], ["etag", '"v1"'], ["age", "5"], ["x-tandem-fallback", "cache"]]);
+    expect(hit.headers).toEqual([["content-type", "application/json"], ["etag", '"v1"'], ["age", "5"], ["x-tandem-fallback", "cache"], ["x-tandem-answer", "fallback"]]);
     core.releaseBreaker(q);
   });
 

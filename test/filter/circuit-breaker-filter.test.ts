@@ -622,14 +622,16 @@ describe("circuit-breaker: the fallback answers Envoy's own error replies", () =
 
   const get = async (variant: string, method = "GET") => {
     const res = await fetch(gw.url + "/api", { method, headers: { "x-tandem-variant": variant } });
-    return { status: res.status, body: await res.text(), fallback: res.headers.get("x-fallback") };
+    return { status: res.status, body: await res.text(), fallback: res.headers.get("x-fallback"), answer: res.headers.get("x-tandem-answer") };
   };
 
   it.each([["refused", 503], ["reset", 503], ["silent", 504]])("%s upstream: GET gets the fallback, POST Envoy's %i", async (variant, status) => {
     const before = gw.metrics()["wasmcustom.tandem_breaker_upstream_fallback"] ?? 0;
-    expect(await get(variant)).toEqual({ status: 200, body: "cached", fallback: "tandem" });
+    // tandem's answer says so, as Kong's does (wasm/core/metrics/catalog.ts ANSWER_HEADER)
+    expect(await get(variant)).toEqual({ status: 200, body: "cached", fallback: "tandem", answer: "fallback" });
     const post = await get(variant, "POST");
     expect(post.status).toBe(status);
+    expect(post.answer).toBeNull();                       // Envoy's own answer
     expect(post.body).toMatch(status === 504 ? /^upstream request timeout$/ : /^upstream connect error/);
     expect(gw.metrics()["wasmcustom.tandem_breaker_upstream_fallback"]).toBe(before + 1);
   });

@@ -79,7 +79,7 @@ const METHOD = utf8(":method");
 const CONTENT_TYPE = utf8("content-type");
 const PREFLIGHT = utf8(PREFLIGHT_HEADER);
 // response_code_details of tandem's local replies
-import { DETAILS_OPEN, DETAILS_UPSTREAM_FAILURE } from "./reply-details";
+import { ANSWER_BY_FALLBACK, ANSWER_NAME, DETAILS_OPEN, DETAILS_UPSTREAM_FAILURE } from "./reply-details";
 // The answer to a rejected call when no fallback applies: the core's (../core/contract.ts).
 const DEFAULT_STATUS: u32 = <u32>REJECT_STATUS;
 const DEFAULT_BODY = utf8(REJECT_BODY);
@@ -117,10 +117,10 @@ export class BreakerRoot extends FilterRoot {
   key: Bytes = new Bytes();
   scratch: Bytes = new Bytes();
   // The default answer to a rejected call, and the `respond` fallback (null: none).
-  defaultReply: LocalReply = new LocalReply(DEFAULT_STATUS, DEFAULT_BODY, true).add(CONTENT_TYPE, DEFAULT_CONTENT_TYPE).seal();
+  defaultReply: LocalReply = new LocalReply(DEFAULT_STATUS, DEFAULT_BODY, true).add(ANSWER_NAME, ANSWER_BY_FALLBACK).add(CONTENT_TYPE, DEFAULT_CONTENT_TYPE).seal();
   fallbackReply: LocalReply | null = null;
   // The same answers to a gRPC request (../core/request/grpc.ts): no content-type.
-  defaultGrpcReply: LocalReply = new LocalReply(DEFAULT_STATUS, DEFAULT_BODY, true, REJECT_GRPC_STATUS).seal();
+  defaultGrpcReply: LocalReply = new LocalReply(DEFAULT_STATUS, DEFAULT_BODY, true, REJECT_GRPC_STATUS).add(ANSWER_NAME, ANSWER_BY_FALLBACK).seal();
   fallbackGrpcReply: LocalReply | null = null;
   rerouteHeader: StaticArray<u8> | null = null;   // reroute: header and value to set
   rerouteValue: StaticArray<u8> = new StaticArray<u8>(0);
@@ -185,8 +185,10 @@ export class BreakerRoot extends FilterRoot {
     if (f.kind == FallbackKind.Respond) {
       const r = new LocalReply(<u32>f.status, f.bodyBytes, f.retryAfter);
       for (let i = 0; i < f.headers.length; i++) r.add(f.headers[i].nameBytes, f.headers[i].valueBytes);
+      r.add(ANSWER_NAME, ANSWER_BY_FALLBACK);
       const g = new LocalReply(<u32>f.status, f.bodyBytes, f.retryAfter, f.grpcStatus);
       for (let i = 0; i < f.headers.length; i++) g.add(f.headers[i].nameBytes, f.headers[i].valueBytes);
+      g.add(ANSWER_NAME, ANSWER_BY_FALLBACK);
       this.fallbackGrpcReply = g.seal();
       if (f.contentTypeBytes.length > 0) r.add(CONTENT_TYPE, f.contentTypeBytes);
       this.fallbackReply = r.seal();

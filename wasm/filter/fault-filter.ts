@@ -36,7 +36,7 @@ import {
 export const CONFIG_REJECTED = "tandem: fault-injection configuration rejected: ";
 const CONTENT_TYPE = utf8("content-type");
 const NO_BODY = new StaticArray<u8>(0);
-import { DETAILS_ABORT } from "./reply-details";   // response code details (%RESPONSE_CODE_DETAILS%)
+import { ANSWER_BY_FAULT, ANSWER_NAME, DETAILS_ABORT } from "./reply-details";   // response code details (%RESPONSE_CODE_DETAILS%)
 const STREAM_REQUEST = 0;                           // proxy-wasm WasmStreamType::Request
 // The host clock is ns as f64 ms (~256 ns steps at today's epoch): a stream due within
 // this much of now is due, so a whole-ms timer is not re-armed for a rounding residue.
@@ -102,6 +102,7 @@ export class FaultRoot extends FilterRoot {
         if (rp.contentType.length > 0) reply.add(CONTENT_TYPE, rp.contentTypeBytes);
         for (let j = 0; j < rp.headers.length; j++) reply.add(utf8(rp.headers[j].name), utf8(rp.headers[j].value));
       }
+      reply.add(ANSWER_NAME, ANSWER_BY_FAULT);
       replies[i] = reply.seal();
     }
     this.replies = replies;

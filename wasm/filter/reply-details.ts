@@ -5,7 +5,13 @@
 // answered a stream, read back from them in the experiment filter's on_log
 // (tandem_requests_total's reason: ../core/metrics/catalog.ts requestReasonIndex).
 import { Bytes, utf8 } from "../core/text/bytes";
-import { ANSWERED_FALLBACK, ANSWERED_UPSTREAM } from "../core/metrics/catalog";
+import { ANSWERED_FALLBACK, ANSWERED_UPSTREAM, ANSWER_HEADER, ANSWER_FALLBACK, ANSWER_FAULT } from "../core/metrics/catalog";
+
+// The answer header every tandem reply carries on both gateways (catalog ANSWER_HEADER):
+// added to each LocalReply at configure time, no host call.
+export const ANSWER_NAME = utf8(ANSWER_HEADER);
+export const ANSWER_BY_FALLBACK = utf8(ANSWER_FALLBACK);
+export const ANSWER_BY_FAULT = utf8(ANSWER_FAULT);
 import { getProperty, releaseHeld } from "./host";
 
 // the circuit breaker's rejection: its respond fallback or the default answer

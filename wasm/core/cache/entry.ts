@@ -10,6 +10,7 @@ import { PairsReader, PairsWriter } from "./pairs";
 import { dropped } from "./rules";
 import { Storability } from "./rules";
 import { AGE_HEADER, CACHE_HEADER, CACHE_HEADER_VALUE } from "../contract";
+import { ANSWER_HEADER, ANSWER_FALLBACK } from "../metrics/catalog";
 import { utf8 } from "../text/bytes";
 
 export const ENTRY_VERSION: u8 = 1;
@@ -17,6 +18,9 @@ export const ENTRY_HEAD = 40;
 const AGE = utf8(AGE_HEADER);
 const FALLBACK = utf8(CACHE_HEADER);
 const FALLBACK_VALUE = utf8(CACHE_HEADER_VALUE);
+// who answered (../metrics/catalog.ts ANSWER_HEADER): tandem's fallback, as on its other replies
+const ANSWER = utf8(ANSWER_HEADER);
+const ANSWER_VALUE = utf8(ANSWER_FALLBACK);
 
 export function buildEntry(key: usize, keyLen: i32, status: i32, hp: usize, hn: i32, st: Storability, body: usize, bodyLen: i32, nowMs: f64): StaticArray<u8> {
   const headersLen = PairsWriter.size(st.keptCount, st.keptBytes);
@@ -85,14 +89,15 @@ export class Answer {
     const age = utf8(e.ageSeconds(nowMs).toString());
     const rd = this.rd;
     rd.reset(e.headersPtr, e.headersLen);
-    const count = rd.count + 2;
-    const size = e.headersLen + 8 * 2 + AGE.length + age.length + FALLBACK.length + FALLBACK_VALUE.length + 4;
+    const count = rd.count + 3;
+    const size = e.headersLen + 8 * 3 + AGE.length + age.length + FALLBACK.length + FALLBACK_VALUE.length + ANSWER.length + ANSWER_VALUE.length + 6;
     if (this.headers.length < size) this.headers = new StaticArray<u8>(size + 256);
     const w = this.w;
     w.begin(this.headers, 0, count);
     while (rd.next()) w.add(rd.namePtr, rd.nameLen, rd.valuePtr, rd.valueLen);
     w.add(changetype<usize>(AGE), AGE.length, changetype<usize>(age), age.length);
     w.add(changetype<usize>(FALLBACK), FALLBACK.length, changetype<usize>(FALLBACK_VALUE), FALLBACK_VALUE.length);
+    w.add(changetype<usize>(ANSWER), ANSWER.length, changetype<usize>(ANSWER_VALUE), ANSWER_VALUE.length);
     this.headersLen = w.end;
   }
 }

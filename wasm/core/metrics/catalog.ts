@@ -72,9 +72,10 @@ export const ANSWERED_FAULT = 2;
 // Kong: tandem's own answers (kong.response.exit of the circuit-breaker and
 // fault-injection plugins) carry this response header, whose value names who answered,
 // so the experiment plugin's log phase tells them apart from what `kong.log.serialize()`
-// already holds (response.headers): no extra PDK call. Kong's clients see it. Envoy's
-// local replies do not carry it: the experiment filter reads their response code details
-// instead (wasm/filter/reply-details.ts).
+// already holds (response.headers): no extra PDK call. Clients see it, so Envoy's local
+// replies carry it too (wasm/filter/reply-details.ts; the cache's served headers:
+// ../cache/entry.ts), though the experiment filter reads their response code details
+// instead: the same answer on both gateways.
 export const ANSWER_HEADER = "x-tandem-answer";
 export const ANSWER_FALLBACK = "fallback";
 export const ANSWER_FAULT = "fault";
