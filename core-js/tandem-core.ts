@@ -580,23 +580,9 @@ export class TandemCore {
         state, prevState: state, transition: null, retryAfter: -1, answer: FallbackKind.None, outcome: -1, needsFacts: false,
       };
     }
-    const v = this.i32;
-    const b = this.breakerAt;
-    const flags = v[b + R_FLAGS];
-    return {
-      key,
-      flags,
-      admitted: (flags & ADMITTED) !== 0,
-      permitted: (flags & PERMITTED) !== 0,
-      needsFacts: (flags & NEEDS_FACTS) !== 0,
-      generation: v[b + R_GENERATION] >>> 0,
-      state: BREAKER_STATES[v[b + R_STATE]],
-      prevState: BREAKER_STATES[v[b + R_PREV_STATE]],
-      transition: v[b + R_TRANSITION] === 1 ? BREAKER_REASONS[v[b + R_REASON]] : null,
-      retryAfter: v[b + R_RETRY_AFTER],
-      answer: v[b + R_FALLBACK] as FallbackKind,
-      outcome: v[b + R_OUTCOME],
-    };
+    const a = this.breakerResult() as BreakerAdmission;
+    a.key = key;
+    return a;
   }
 
   // The key at [p, p + n): the string remembered for handle h when the bytes are the

@@ -2,7 +2,7 @@
 // through EnvoyFacts, the core decides, the decision goes out as header mutations.
 // Changing a request header makes Envoy (ABI <= 0.2.1) clear the route cache, so
 // the route matching on the variant header sees the new value.
-import { resolveSecretRefs } from "./secret-refs";
+import { resolvedConfiguration } from "./secret-refs";
 import { CONTINUE, FilterRoot, FilterStream } from "./contexts";
 import { ExperimentRuntime } from "../core/experiment/experiment";
 import { configureExperiment } from "../core/policy";
@@ -10,7 +10,7 @@ import { Bytes, utf8 } from "../core/text/bytes";
 import { EnvoyFacts, PAIRS_THRESHOLD } from "./facts";
 import { Fact } from "../core/request/facts";
 import {
-  LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, pluginConfiguration, releaseHeld, removeHeader,
+  LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, releaseHeld, removeHeader,
 } from "./host";
 import { EXPOSE_HEADER } from "../core/experiment/settings";
 import { ERROR_NONE } from "../core/breaker/settings";
@@ -116,15 +116,10 @@ export class ExperimentRoot extends FilterRoot {
 
   // Returning false makes Envoy reject this configuration and keep the previous one.
   onConfigure(size: u32): bool {
-    const text = pluginConfiguration(size);
-    const refs = resolveSecretRefs(text);   // "{vault://env/..}" secrets (./secret-refs.ts)
-    const unset = refs.error;
-    if (unset !== null) {
-      configRejections.count();
-      log(LOG_ERROR, CONFIG_REJECTED + unset);
-      return false;
-    }
-    const res = configureExperiment(refs.text);
+    // "{vault://env/..}" secrets resolved (./secret-refs.ts)
+    const text = resolvedConfiguration(size, configRejections, CONFIG_REJECTED);
+    if (text === null) return false;
+    const res = configureExperiment(text);
     const s = res.settings;
     if (s === null) {
       configRejections.count();

@@ -14,7 +14,7 @@
 // fault filter counts max_active_faults process-wide: the core asks the gate when a
 // delay's coin won, the gate takes a place by compare-and-swap, the stream gives it back
 // when it resumes or ends while paused.
-import { resolveSecretRefs } from "./secret-refs";
+import { resolvedConfiguration } from "./secret-refs";
 import { CONTINUE, STOP_ITERATION, FilterRoot, FilterStream } from "./contexts";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { FaultRuntime } from "../core/fault/fault";
@@ -30,7 +30,7 @@ import { ConfigRejections, define } from "./metrics";
 import { FAULTS_TOTAL, FAULT_KINDS, L_KIND, L_POLICY, PLUGIN_FAULT } from "../core/metrics/catalog";
 import { SCOPE_UPSTREAM } from "../core/fault/settings";
 import {
-  LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, defineMetric, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld, removeHeader,
+  LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, defineMetric, incrementMetric, log, nowMs, releaseHeld, removeHeader,
 } from "./host";
 
 export const CONFIG_REJECTED = "tandem: fault-injection configuration rejected: ";
@@ -68,15 +68,10 @@ export class FaultRoot extends FilterRoot {
   mAbort: u32 = NO_METRIC;
 
   onConfigure(size: u32): bool {
-    const text = pluginConfiguration(size);
-    const refs = resolveSecretRefs(text);   // "{vault://env/..}" secrets (./secret-refs.ts)
-    const unset = refs.error;
-    if (unset !== null) {
-      configRejections.count();
-      log(LOG_ERROR, CONFIG_REJECTED + unset);
-      return false;
-    }
-    const res = configureFaults(refs.text);
+    // "{vault://env/..}" secrets resolved (./secret-refs.ts)
+    const text = resolvedConfiguration(size, configRejections, CONFIG_REJECTED);
+    if (text === null) return false;
+    const res = configureFaults(text);
     const s = res.settings;
     if (s === null) {
       configRejections.count();

@@ -7,6 +7,8 @@
 // reads the configuration (./host-env.ts), at configure only.
 import { jsonText } from "../core/json/write";
 import { envValue } from "./host-env";
+import { LOG_ERROR, log, pluginConfiguration } from "./host";
+import { ConfigRejections } from "./metrics";
 
 const REF_START = "\"{vault://env/";
 const REF_END = "}\"";
@@ -55,4 +57,16 @@ export function resolveSecretRefs(text: string): Resolved {
     at = text.indexOf(REF_START, from);
   }
   return new Resolved(out + text.substring(from), null);
+}
+
+// The plugin configuration with its secret references resolved, for a filter's
+// onConfigure; null when one names a variable the proxy lacks, counted and logged with
+// the filter's own rejection text (Envoy then keeps the previous configuration).
+export function resolvedConfiguration(size: u32, rejections: ConfigRejections, rejected: string): string | null {
+  const refs = resolveSecretRefs(pluginConfiguration(size));
+  const unset = refs.error;
+  if (unset === null) return refs.text;
+  rejections.count();
+  log(LOG_ERROR, rejected + unset);
+  return null;
 }
