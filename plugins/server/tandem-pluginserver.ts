@@ -1,6 +1,6 @@
 // tandem's plugin-server start command: kong-pdk's own kong-js-pluginserver, run as is,
 // except that plugin instance ids never repeat across processes and that events which
-// ended without a final Step are forgotten (forgetEndedEvents, below).
+// ended without a final Step, or that Kong abandoned, are forgotten (forgetEndedEvents, below).
 //
 // Why: one plugin server serves every nginx worker, and each worker keeps the instance
 // ids it was given (kong/runloop/plugin_servers/plugin.lua, running_instances) until its
@@ -73,16 +73,51 @@ function exitWithSpawner(): void {
 }
 
 // kong-pdk's Server keeps each event's channel in `events` until a Step it answers with
-// "ret" (server.js `step`). Two ways an event ends without such a Step, and each left its
+// "ret" (server.js `step`). Three ways an event ends without such a Step, and each left its
 // entry (a PipePair and its queued promises, ~1 KB) for the life of the process:
 //  - the handler made no PDK call: HandleEvent itself answers "ret". tandem's experiment
 //    plugin does that in the log phase of every request when the policy has no guards
 //    and metrics are off (bench soak: its server grew ~1 KB a request, 20 MB per 20,000);
 //  - the handler called kong.response.exit / kong.response.error: pdk.js does not wait
 //    for an answer, and Kong sends none (the access coroutine is not resumed after exit;
-//    the Kong harness: NON_RETURN_METHODS), e.g. every request a breaker rejects.
-// Both are forgotten once their last answer is on its way; nothing else changes.
+//    the Kong harness: NON_RETURN_METHODS), e.g. every request a breaker rejects;
+//  - Kong abandoned the event mid-way (abandoned events, below).
+// The first two are forgotten once their last answer is on its way; nothing else changes.
 export const NON_RETURN_METHODS = new Set(["kong.response.exit", "kong.response.error"]);
+
+// Abandoned events. Kong 3.9 (kong/runloop/plugin_servers/rpc/mp_rpc.lua, the MsgPack
+// protocol kong-pdk speaks) makes every RPC its own call: Rpc:call connects (a connection
+// from the worker's cosocket pool), sends, reads one answer, puts the connection back. An
+// event is only its EventId, a local of bridge_loop. When a call of an event fails there
+// (connect refused or timed out, send failed, "no data": the read timed out or the
+// connection closed, an error answer), bridge_loop returns the error and handle_event logs
+// it (on "no plugin instance" it resets the instance and starts a NEW event); a Lua error
+// raised by the PDK method Kong runs for the event (call_pdk_method has no pcall; e.g.
+// kong.response.get_status in access) kills the handler (kong/init.lua
+// execute_collecting_plugins_iterator: 500 in access). Either way Kong never sends another
+// Step for that EventId. Nor is there a signal to the server: the failed call's connection
+// is not the event's (after a read timeout mp_rpc calls setkeepalive, and lua-nginx-module
+// clears the timed-out flag in ngx_http_lua_socket_read_handler, so the connection usually
+// goes back to the pool; it is closed only when the late answer lands there,
+// ngx_http_lua_socket_keepalive_close_handler). So the server bounds Kong's turn instead:
+// from an answer that is a PDK call to Kong's next Step for that event. A live turn is
+// Kong running the PDK method, then connecting and sending the Step; Kong's sockets wait
+// at most lua_socket_connect_timeout and lua_socket_send_timeout (60 s each by default;
+// Kong's templates, kong/templates/nginx_kong.lua, set neither), and PDK methods that wait
+// (database, vault) have their own timeouts of seconds. Ten minutes is five times those
+// bounds: an event whose turn lasted longer is abandoned and forgotten. The plugin's own
+// turn (from a Step until its answer) is never timed: a handler may work as long as it
+// likes. Cost bound: an abandoned event is kept at most ten minutes plus the time until
+// the next event starts (the sweep runs as each event starts, no timer).
+export const KONG_TURN_LIMIT_MS = 10 * 60_000;
+
+export interface TurnLimit {
+  kongTurnLimitMs?: number;
+  /** a monotonic clock in ms; real time, not the harness's virtual Date.now / performance.now */
+  clockMs?: () => number;
+}
+
+const monotonicMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
 interface EventReply { Data: unknown; EventId: number }
 interface PdkServerClass {
@@ -91,7 +126,11 @@ interface PdkServerClass {
     step(this: PdkServer, data: unknown, isError: boolean): Promise<EventReply>;
   };
 }
-interface PdkServer { events: Map<number, unknown> }
+interface PdkServer {
+  events: Map<number, unknown>;
+  /** EventId -> when Kong's turn began (clockMs); insertion order is that time's order */
+  kongTurns?: Map<number, number>;
+}
 
 function ended(r: EventReply): boolean {
   if (r.Data === "ret") return true;
@@ -99,19 +138,41 @@ function ended(r: EventReply): boolean {
   return typeof call === "object" && call !== null && NON_RETURN_METHODS.has(call.Method as string);
 }
 
-export function forgetEndedEvents(Server: PdkServerClass): void {
+export function forgetEndedEvents(Server: PdkServerClass, opts: TurnLimit = {}): void {
+  const limitMs = opts.kongTurnLimitMs ?? KONG_TURN_LIMIT_MS;
+  const clockMs = opts.clockMs ?? monotonicMs;
   const handle = Server.prototype.HandleEvent;
   const step = Server.prototype.step;
-  Server.prototype.HandleEvent = async function (this: PdkServer, event: unknown) {
-    const r = await handle.call(this, event);
-    if (ended(r)) this.events.delete(r.EventId);
+  const turns = (s: PdkServer): Map<number, number> => (s.kongTurns ??= new Map());
+  // An answer is out: the event ended, or it is Kong's turn from now.
+  function answered(s: PdkServer, r: EventReply): EventReply {
+    if (ended(r)) {
+      s.events.delete(r.EventId);
+      turns(s).delete(r.EventId);
+    } else {
+      turns(s).set(r.EventId, clockMs());
+    }
     return r;
+  }
+  // Entries are in the order their turns began (each is deleted before it is set again), so
+  // the sweep stops at the first turn still under the limit: it costs what it forgets.
+  function forgetAbandoned(s: PdkServer): void {
+    const now = clockMs();
+    for (const [eid, since] of turns(s)) {
+      if (now - since <= limitMs) break;
+      turns(s).delete(eid);
+      s.events.delete(eid);
+    }
+  }
+  Server.prototype.HandleEvent = async function (this: PdkServer, event: unknown) {
+    forgetAbandoned(this);
+    return answered(this, await handle.call(this, event));
   };
   // Step, StepError, StepMultiMap and the typed Step* methods all answer through `step`.
   Server.prototype.step = async function (this: PdkServer, data: unknown, isError: boolean) {
-    const r = await step.call(this, data, isError);
-    if (ended(r)) this.events.delete(r.EventId);
-    return r;
+    const eid = (data as { EventId?: unknown } | null)?.EventId;
+    if (typeof eid === "number") turns(this).delete(eid); // the plugin's turn: not timed
+    return answered(this, await step.call(this, data, isError));
   };
 }
 
