@@ -35,6 +35,18 @@ import { WasmLoadError, WasmVm, type CompiledModule, type LogEntry } from './vm.
 import type { LogLevelName } from './abi-status.js';
 import type { VirtualTicks } from './virtual-ticks.js';
 
+// Envoy's listeners listen with the listener's tcp_backlog_size, else ENVOY_TCP_BACKLOG_SIZE
+// (source/common/listener_manager/listener_impl.cc: ListenerImpl's tcp_backlog_size_, used by
+// ListenSocketFactoryImpl::doFinalPreWorkerInit's listen()); the admin listener always with
+// ENVOY_TCP_BACKLOG_SIZE (source/server/admin/admin.cc startHttpListener). On Linux that is -1
+// (envoy/common/platform.h), which listen(2) takes as net.core.somaxconn; Node passes it
+// through (libuv uv_listen). `tandem render`'s envoy.yaml and deploy/envoy/envoy.yaml set no
+// tcp_backlog_size. Node's default (511) made the kernel drop the SYNs of a burst beyond 512
+// connections, each client then waiting for a SYN retry (1 s, 3 s...) Envoy's would not wait
+// for. Not modelled: with reuse_port (on by default on Linux) Envoy has one such queue per
+// worker; the harness has one for all, so only a burst beyond somaxconn differs.
+export const ENVOY_TCP_BACKLOG_SIZE = -1;
+
 export interface EnvoyOptions {
   filters: FilterSpec[];
   /** Worker threads, i.e. VMs per vm key. Default 2. */
@@ -324,7 +336,7 @@ class Gateway implements EnvoyGateway {
     }
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(this.opts.port ?? 0, '127.0.0.1', () => resolve());
+      this.server.listen({ port: this.opts.port ?? 0, host: '127.0.0.1', backlog: ENVOY_TCP_BACKLOG_SIZE }, () => resolve());
     });
     this.port = (this.server.address() as AddressInfo).port;
     this.url = `http://127.0.0.1:${this.port}`;
@@ -342,7 +354,7 @@ class Gateway implements EnvoyGateway {
       this.adminServer = admin;
       await new Promise<void>((resolve, reject) => {
         admin.once('error', reject);
-        admin.listen(this.opts.admin!.port ?? 0, '127.0.0.1', () => resolve());
+        admin.listen({ port: this.opts.admin!.port ?? 0, host: '127.0.0.1', backlog: ENVOY_TCP_BACKLOG_SIZE }, () => resolve());
       });
       this.adminUrl = `http://127.0.0.1:${(admin.address() as AddressInfo).port}`;
     }
