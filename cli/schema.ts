@@ -129,6 +129,9 @@ const experiment: S = obj("A sticky weighted experiment: each user gets one vari
   }, ["secret"]),
   rollout,
   exposeHeader: bool("add x-tandem-decision: <variant>; reason=... to the response", false),
+  decisionLog: obj("The sampled decision log: one JSON line per sampled decided request in the gateway's log (docs/metrics.md)", {
+    percent: PERCENT("share of decided requests logged, sampled by request id"),
+  }, ["percent"]),
 }, ["name", "variants"]);
 
 const tagging: S = obj("A tagging experiment: a sticky variant per user, sent upstream in x-tandem-experiments, not routed", {

@@ -10,7 +10,7 @@ import {
   PERMITTED, PROBE, NEEDS_FACTS, PROBES_AT_HEADERS, FACTS_READ, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT,
   R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
   F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
-  D_COOKIE_LEN, D_EXPOSE_LEN, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT,
+  D_COOKIE_LEN, D_EXPOSE_LEN, D_LOG, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT,
 } from "../wasm/core/contract";
 import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
 
@@ -26,6 +26,7 @@ export interface ExperimentPlan {
   policy: string;              // the config's policy name (metrics label; wasm/core/metrics)
   name: string;                // the experiment's name (metrics label)
   metrics: boolean;            // the config's `metrics` switch (false: record nothing)
+  decisionLogBp: number;       // decisionLog.percent in basis points (0: no decision log)
   variantHeader: string;
   overrideHeader: string | null;  // QA override header: always stripped from the request
   expose: boolean;             // add the x-tandem-decision response header
@@ -57,6 +58,7 @@ export interface ExperimentDecision {
   expose: string | null;      // x-tandem-decision response header value
   guard: GuardAdmission | null; // the canary guard consulted, if the variant has one
   tags: string | null;        // x-tandem-experiments value (plan.tags non-empty, in scope)
+  log: number;                // decision log: 0 not sampled, 1 sampled, 2 needs the request id (logSampled)
 }
 
 export interface TagInfo { name: string; variants: string[] }
@@ -238,6 +240,8 @@ interface CoreExports {
   tandem_experiment_decide(h: number, nowMs: number, probing: number): number;
   tandem_experiment_bucket(h: number): number;
   tandem_experiment_key_source(h: number): number;
+  tandem_log_sampled(h: number, len: number): number;
+  tandem_decision_line(h: number, variant: number, reason: number, source: number, answeredBy: number, status: number, latencyMs: number, idLen: number): number;
   tandem_experiment_guard_result_ptr(): number;
   tandem_experiment_guard_record(h: number, g: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_experiment_guard_describe(h: number, g: number): number;
@@ -489,7 +493,23 @@ export class TandemCore {
         guard = { index: v[g + G_GUARD], flags: v[g + G_FLAGS], generation: v[g + G_GENERATION] >>> 0, state: BREAKER_STATES[v[g + G_STATE]], tracked: v[g + G_TRACKED] === 1 };
       }
     }
-    return { variant, setCookie, reason: v[d + D_REASON], stripOverride: v[d + D_STRIP] === 1, expose, guard, tags };
+    return { variant, setCookie, reason: v[d + D_REASON], stripOverride: v[d + D_STRIP] === 1, expose, guard, tags, log: v[d + D_LOG] };
+  }
+
+  // The decision log (wasm/core/decision-log/): whether the request with id `id` is
+  // sampled, for a decision that answered log 2 (the id was not among the facts).
+  logSampled(plan: ExperimentPlan, id: string): boolean {
+    return this.ex.tandem_log_sampled(plan.handle, this.put(id)) === 1;
+  }
+
+  // The decision log's line of a decided request (wasm/core/decision-log/line.ts):
+  // reason REASON_*, source the catalog's SOURCE_LABELS index, answeredBy ANSWERED_*,
+  // status the client's, latencyMs < 0 when no upstream answered or failed, id the
+  // request id (null: none).
+  decisionLine(plan: ExperimentPlan, variant: number, reason: number, source: number, answeredBy: number, status: number, latencyMs: number, id: string | null): string {
+    const n = id === null ? -1 : this.put(id);
+    this.ex.tandem_decision_line(plan.handle, variant, reason, source, answeredBy, status, latencyMs, n);
+    return this.out();
   }
 
   // What each tagging experiment gave the last decision (none out of scope).

@@ -104,6 +104,8 @@ export const Schema = [
   { override: { type: "record", fields: [{ header: str }, { secret: { type: "string", referenceable: true, encrypted: true } }] } },
   { rollout },
   { exposeHeader: { type: "boolean" } },
+  // spec.experiment.decisionLog: the sampled decision log (wasm/core/decision-log/)
+  { decisionLog: { type: "record", fields: [{ percent: { type: "number" } }] } },
   // spec.experiments, the tagging experiments (`tandem render` puts them here): the
   // fields of an experiment that only tags. Kong rejects undeclared fields, so the
   // whole shape is declared; the core checks the rest (and nulls count as absent).

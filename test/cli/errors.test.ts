@@ -50,7 +50,7 @@ describe("policy files", () => {
 
   it("rejects a typo'd field with the core's text", async () => {
     const typo = file("typo.yaml", "apiVersion: tandem.dev/v1alpha1\nkind: TrafficPolicy\nmetadata: { name: t }\nspec:\n  experiment:\n    name: e\n    varientHeader: x-v\n    variants: [{ name: a, weight: 100 }]\n");
-    await fails(`${typo}: experiment.varientHeader: unknown field (allowed: name, seed, stickiness, variantHeader, variants, scope, rules, hash, override, rollout, exposeHeader)`, "validate", typo);
+    await fails(`${typo}: experiment.varientHeader: unknown field (allowed: name, seed, stickiness, variantHeader, variants, scope, rules, hash, override, rollout, exposeHeader, decisionLog)`, "validate", typo);
   });
 });
 

@@ -57,7 +57,7 @@ describe("experiment config", () => {
     ["bad name", { ...base, name: "no spaces" }, "experiment.name: must match [A-Za-z0-9._-]{1,64}, got \"no spaces\""],
     ["duplicate variant", { ...base, variants: [{ name: "a", weight: 50 }, { name: "a", weight: 50 }] }, "experiment.variants[1].name: must be unique, got \"a\""],
     ["weight as string", { ...base, variants: [{ name: "a", weight: "50" }, { name: "b", weight: 50 }] }, "experiment.variants[0].weight: must be a number, got \"50\""],
-    ["unknown field", { ...base, colour: "red" }, "experiment.colour: unknown field (allowed: name, seed, stickiness, variantHeader, variants, scope, rules, hash, override, rollout, exposeHeader)"],
+    ["unknown field", { ...base, colour: "red" }, "experiment.colour: unknown field (allowed: name, seed, stickiness, variantHeader, variants, scope, rules, hash, override, rollout, exposeHeader, decisionLog)"],
     ["unknown variant field", { ...base, variants: [{ name: "a", weight: 100, extra: 1 }] }, "experiment.variants[0].extra: unknown field (allowed: name, weight, upstream, guard)"],
     ["bad source", { ...base, stickiness: { sources: ["session"] } }, "experiment.stickiness.sources[0]: must be one of cookie:<name>, header:<name>, query:<name>, ip, got \"session\""],
     ["duplicate source", { ...base, stickiness: { sources: ["ip", "ip"] } }, "experiment.stickiness.sources[1]: must be unique, got \"ip\""],

@@ -33,6 +33,15 @@ const cases: Case[] = [
     spec: JSON.stringify({ experiment: ex({ name: "tandem-uid", domain }) }),
     message: `experiment.stickiness.cookie.domain: ${DOMAIN}, got ${JSON.stringify(domain)}`,
   })),
+  // The sampled decision log (spec.experiment.decisionLog): faults' percent rules.
+  ...([
+    [{ percent: 101 }, "experiment.decisionLog.percent: must be between 0 and 100, got 101"],
+    [{ percent: 0.125 }, "experiment.decisionLog.percent: must have at most 2 decimals, got 0.125"],
+    [{}, "experiment.decisionLog.percent: is required"],
+  ] as Array<[unknown, string]>).map(([decisionLog, message]): Case => ({
+    what: `decisionLog ${JSON.stringify(decisionLog)}`, root: "experiment", kong: true, message,
+    plugin: JSON.stringify({ ...CHECKOUT, decisionLog }), spec: JSON.stringify({ experiment: { ...CHECKOUT, decisionLog } }),
+  })),
   {
     what: "openDurationMs 1e400", root: "circuit-breaker", kong: false,
     plugin: '{"openDurationMs":1e400}', spec: '{"circuitBreaker":{"openDurationMs":1e400}}',

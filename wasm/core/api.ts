@@ -20,7 +20,9 @@ import { BreakerState } from "./breaker/state";
 import { GUARD_SLOTS, G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION } from "./contract";
 import { configureFaults } from "./fault/policy";
 import { PROBES_AT_HEADERS } from "./contract";
-import { DECISION_SLOTS, D_COOKIE_LEN, D_EXPOSE_LEN, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT, D_VARIANT } from "./contract";
+import { DECISION_SLOTS, D_COOKIE_LEN, D_EXPOSE_LEN, D_LOG, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT, D_VARIANT } from "./contract";
+import { logSampled } from "./decision-log/sample";
+import { buildLine, linePtr } from "./decision-log/line";
 import { FAULT_SLOTS, F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP } from "./contract";
 import { FaultRuntime } from "./fault/fault";
 import { BY_USER, FaultSettings, SCOPE_UPSTREAM } from "./fault/settings";
@@ -109,7 +111,7 @@ export function tandem_experiment_configure(len: i32): i32 {
   tables[h] = new StaticArray<i32>(s.needs.list.length * 2);
   setTagging(h, res.tags);
   const c = s.cookie;
-  let d = "{\"policy\":" + jsonText(s.policy) + ",\"name\":" + jsonText(s.name) + ",\"metrics\":" + (s.metrics ? "true" : "false") + ",\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
+  let d = "{\"policy\":" + jsonText(s.policy) + ",\"name\":" + jsonText(s.name) + ",\"metrics\":" + (s.metrics ? "true" : "false") + ",\"decisionLogBp\":" + s.logBp.toString() + ",\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
   for (let i = 0; i < s.variants.length; i++) {
     const v = s.variants[i];
     if (i > 0) d += ",";
@@ -195,7 +197,25 @@ export function tandem_experiment_decide(h: i32, nowMs: f64, probing: i32): i32 
   decisionResult[D_COOKIE_LEN] = cookieLen;
   decisionResult[D_EXPOSE_LEN] = exposeLen;
   decisionResult[D_TAGS_LEN] = tagsLen;
+  decisionResult[D_LOG] = variant >= 0 ? d.log : 0;
   return variant;
+}
+
+// The decision log (./decision-log/): whether the request whose id is arena[0..len) is
+// sampled under handle h's percent (1/0), for an adapter that passed no id to the
+// decision (D_LOG 2: Kong fetches its request id only then).
+export function tandem_log_sampled(h: i32, len: i32): i32 {
+  const s = (runtimes[h] as ExperimentRuntime).settings;
+  return logSampled(s.logBp, changetype<usize>(arena), len) ? 1 : 0;
+}
+
+// The decision log's line of a decided request (./decision-log/line.ts buildLine; the
+// request id in arena[0..idLen), idLen < 0: none) in the out buffer; returns its length.
+export function tandem_decision_line(h: i32, variant: i32, reason: i32, source: i32, answeredBy: i32, status: i32, latencyMs: f64, idLen: i32): i32 {
+  const s = (runtimes[h] as ExperimentRuntime).settings;
+  const n = buildLine(s, variant, reason, source, answeredBy, status, latencyMs, changetype<usize>(arena), idLen);
+  setOutBytes(linePtr(), n);
+  return n;
 }
 
 // Bucket of the last decision (for `tandem simulate` and `tandem explain`).

@@ -124,6 +124,7 @@ export const D_TEXT = 3;           // pointer to the decision's text: Set-Cookie
 export const D_COOKIE_LEN = 4;     //   x-tandem-decision, then x-tandem-experiments,
 export const D_EXPOSE_LEN = 5;     //   these many bytes each (0: none)
 export const D_TAGS_LEN = 6;
+export const D_LOG = 7;            // the decision log: 0 not sampled, 1 sampled, 2 needs the request id (decision-log/sample.ts)
 export const DECISION_SLOTS = 8;
 // Faults: after a fault decision (wasm/core/api.ts tandem_fault_decide).
 export const F_FAULT = 0;          // the fault that applies, -1 none

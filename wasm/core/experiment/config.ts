@@ -2,6 +2,7 @@ import { asciiLower, isToken, utf8 } from "../text/bytes";
 // Parsing and validation of `spec.experiment` (the Kong plugin `experiment`'s config
 // and the WasmPlugin `experiment`'s pluginConfig) into ExperimentSettings.
 // Runs once per configuration; everything the hot path needs is precomputed here.
+import { parseDecisionLog } from "../decision-log/config";
 import { JValue } from "../json/json";
 import { Reader, at, isName, join, quote, formatBp } from "../config/reader";
 import {
@@ -26,7 +27,7 @@ import { NEED_ON_DEMAND, PREFLIGHT_HEADER } from "../contract";
 
 const CONTENT_TYPE = "content-type";
 
-const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope", "rules", "hash", "override", "rollout", "exposeHeader"];
+const EXPERIMENT_KEYS: StaticArray<string> = ["name", "seed", "stickiness", "variantHeader", "variants", "scope", "rules", "hash", "override", "rollout", "exposeHeader", "decisionLog"];
 // A tagging experiment (spec.experiments[i], ../tagging.ts): keyed, scoped and headed by
 // the routing experiment, so none of its own stickiness, scope, headers or upstreams.
 const TAGGING_KEYS: StaticArray<string> = ["name", "seed", "variants", "rules", "hash", "rollout"];
@@ -118,6 +119,8 @@ export function parseExperiment(r: Reader, v: JValue | null, path: string, taggi
   s.expose = r.bool(obj, "exposeHeader", path, false);
   if (r.failed) return null;
   if (s.expose) buildExposeValues(s);
+  if (tagging === null) s.logBp = parseDecisionLog(r, obj, path);
+  if (r.failed) return null;
   s.entropySlot = s.needs.add(Fact.Entropy, "");
   if (s.guards.length > 0) {
     s.upgradeSlot = s.needs.add(Fact.Header, "upgrade");

@@ -6,6 +6,7 @@
 //           the bucket. Raising a variant's weight while others do not rise never moves
 //           a user out of it: its range only widens (docs/policy.md proves it).
 // Allocation: none, except the Set-Cookie value for a user who has no key yet.
+import { LOG_BP_ALL, LOG_NEEDS_ENTROPY, LOG_NO, LOG_YES, logSampled } from "../decision-log/sample";
 import { Bytes, lower, writeHex32 } from "../text/bytes";
 import { FactSource } from "../request/facts";
 import { murmur3_32, scale } from "../hash/hash";
@@ -56,6 +57,9 @@ export class ExperimentDecision {
   guardGeneration: u32 = 0;
   guardState: i32 = 0;
   guardTracked: bool = false;
+  // The decision log (../decision-log/sample.ts): LOG_YES when this decided request is
+  // sampled, LOG_NEEDS_ENTROPY when telling needs the request id the adapter left out.
+  log: i32 = LOG_NO;
 }
 
 // Scratch shared by all requests of one settings object. Requests are decided one at a
@@ -94,6 +98,7 @@ export class ExperimentRuntime {
     d.expose = null;
     d.guard = -1;
     d.guardTracked = false;
+    d.log = LOG_NO;
     d.inScope = this.inScope();
     if (s.overrideSlot >= 0) d.stripOverride = s.needs.get(s.overrideSlot).present;
     if (!d.inScope) return d;
@@ -241,8 +246,19 @@ export class ExperimentRuntime {
     return d;
   }
 
+  // Whether the decision log samples this decided request: by its id (the entropy fact;
+  // on Envoy a header read, made only when the percent is strictly between 0 and 100).
+  private logged(): i32 {
+    const s = this.settings;
+    if (s.logBp >= LOG_BP_ALL) return LOG_YES;
+    const e = s.needs.get(s.entropySlot);
+    if (!e.present) return LOG_NEEDS_ENTROPY;
+    return logSampled(s.logBp, e.ptr, e.len) ? LOG_YES : LOG_NO;
+  }
+
   private exposed(d: ExperimentDecision): ExperimentDecision {
     const s = this.settings;
+    if (s.logBp > 0) d.log = this.logged();
     if (s.expose && d.variant >= 0) d.expose = unchecked(s.exposeValues[d.variant * s.reasonCount + d.reason]);
     return d;
   }

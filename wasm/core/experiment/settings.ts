@@ -78,6 +78,7 @@ export class ExperimentSettings {
   name: string = "";
   policy: string = NO_POLICY;    // the plugin config's policy name (metrics label)
   metrics: bool = true;          // the plugin config's `metrics` switch (Envoy: the filter's stats)
+  logBp: i32 = 0;                // decisionLog.percent in basis points (0: no decision log; ../decision-log/)
   seed: string = "";
   seedHash: u32 = 0;
   variantHeader: string = "";
