@@ -21,7 +21,8 @@
 // Exactly one response per request; close_stream or a late upstream failure resets the
 // connection instead (what Envoy does once the response has started).
 
-import type http from 'node:http';
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ResponseFlag } from './abi-status.js';
 import { BodyBuffer, FilterContext, type PluginConfig, type RootContext, type StreamCallbacks } from './context.js';
 import { decodeData, decodeHeaders, destroy, encodeData, encodeHeaders, encodeTrailers, log, type FilterResult } from './filter-lifecycle.js';
@@ -35,6 +36,7 @@ import { sendUpstream, type UpstreamCall, type UpstreamOutcome } from './upstrea
 import { RetryState, type BackoffDraw } from './retry.js';
 import { DEFAULT_BUFFER_LIMIT, ResponseBodyBuffer } from './response-body.js';
 import type { LogEntry, WasmVm } from './vm.js';
+import { UPGRADE_FAILED, upgradeAllowed, upgradeOf } from './upgrade.js';
 
 export interface PluginHandle {
   vm: WasmVm;
@@ -64,6 +66,18 @@ export interface StreamEnv {
   retryBackoff?: BackoffDraw;
   /** Waits a retry backoff (Envoy's retry timer); default a real timer. */
   retrySleep?: (ms: number) => Promise<void>;
+  /** HCM upgrade_configs: the upgrade types allowed (./upgrade.ts); default none. */
+  upgradeConfigs?: readonly string[];
+}
+
+/**
+ * An upgrade request's downstream connection (Node hands it over raw): `open` once the
+ * stream tunnels (after a 101); `head`, bytes the client sent after the request head.
+ */
+export interface DownstreamTunnel {
+  socket: Duplex;
+  head: Buffer;
+  open: boolean;
 }
 
 const realSleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
@@ -123,6 +137,11 @@ export class HttpStream implements StreamCallbacks {
   private finalized = false;
   private readonly isGrpc: boolean;
   private readonly isHead: boolean;
+  // Utility::isUpgrade: the request's Upgrade value, null for a plain request (./upgrade.ts).
+  private readonly upgrade: string | null;
+  // The upstream side of an open tunnel; upstreamEnded: it closed first (not the client).
+  private tunnelUp: Duplex | null = null;
+  private upstreamEnded = false;
   // FilterManager::buffered_response_data_ and the filter holding it (StopSingleIteration
   // after a data stop; -1 none); bodyEnded: the last frame was encoded.
   private readonly bodyBuffer: ResponseBodyBuffer;
@@ -134,7 +153,11 @@ export class HttpStream implements StreamCallbacks {
     handles: Array<PluginHandle | null>,
     private readonly req: http.IncomingMessage,
     private readonly res: http.ServerResponse,
+    private readonly tunnel: DownstreamTunnel | null = null,
   ) {
+    const raw: Array<[string, string]> = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) raw.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+    this.upgrade = tunnel !== null ? upgradeOf(raw) : null;
     // The chain as this stream found it: a later push or filter change must not change which
     // root contexts it releases (Envoy's stream keeps its filters).
     this.handles = handles.slice();
@@ -152,7 +175,7 @@ export class HttpStream implements StreamCallbacks {
       this.sendLocalReply(null, 500, 'Internal Server Error', [], null, 'response_payload_too_large'),
     );
     res.on('close', () => {
-      if (!res.writableFinished && !this.aborted) {
+      if (!res.writableFinished && !this.aborted && !this.upstreamEnded) {
         // The client went away mid-stream (Envoy: downstream reset, flag DC).
         this.info.setResponseFlag(ResponseFlag.DownstreamConnectionTermination);
         this.aborted = true;
@@ -191,7 +214,11 @@ export class HttpStream implements StreamCallbacks {
     m.setInline(':path', this.req.url ?? '/');
     m.setInline(':method', this.req.method ?? 'GET');
     if (!m.has(':scheme')) m.setInline(':scheme', 'http');
-    for (const h of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']) m.remove(h);
+    // An upgrade keeps Connection and Upgrade, forwarded verbatim (mutateRequestHeaders).
+    for (const h of ['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']) {
+      if (this.upgrade !== null && (h === 'connection' || h === 'upgrade')) continue;
+      m.remove(h);
+    }
     if (!m.has('x-forwarded-proto')) m.add('x-forwarded-proto', 'http');
     mutateRequestId(m, this.env.requestId);
     return m;
@@ -338,7 +365,15 @@ export class HttpStream implements StreamCallbacks {
 
   private async decode(): Promise<void> {
     const bodyExpected = this.hasBody();
-    this.route();
+    const routed = this.route();
+    // ActiveStream::decodeHeaders: an upgrade the HCM and the route do not allow is a 403
+    // before any filter's decodeHeaders, and the connection closes (./upgrade.ts).
+    if (this.upgrade !== null && routed !== null && !upgradeAllowed(this.upgrade, this.env.upgradeConfigs ?? [], routed.upgradeConfigs)) {
+      this.req.resume();
+      this.setLocal(prepareLocalReply(403, '', [['connection', 'close']], UPGRADE_FAILED, { isGrpc: this.isGrpc }));
+      await this.replyViaFilterChain();
+      return;
+    }
     if (!(await this.decodeChain((ctx) => decodeHeaders(ctx, this.requestMap, !bodyExpected)))) return;
 
     let body: Buffer | null = null;
@@ -425,7 +460,10 @@ export class HttpStream implements StreamCallbacks {
         path: this.requestMap.get(':path') ?? '/',
         headers,
         body,
-        timeoutMs: perTryBounds ? perTry : left,
+        // An upgrade never starts the router's response timers: they start at the
+        // downstream request's end (router.cc Filter::onRequestComplete), which a tunnel
+        // reaches only when it closes.
+        timeoutMs: this.upgrade !== null ? 0 : perTryBounds ? perTry : left,
         agent: this.env.agent,
       });
       this.upstream = call;
@@ -463,29 +501,33 @@ export class HttpStream implements StreamCallbacks {
       this.info.setResponseFlag(ResponseFlag.UpstreamRequestTimeout);
       this.resetDownstream();
     };
+    const up = o.upgraded ?? null;
     const map = new HeaderMap('response');
     map.add(':status', String(res.statusCode ?? 502));
     const raw = res.rawHeaders;
     for (let i = 0; i < raw.length; i += 2) {
       const k = raw[i].toLowerCase();
-      if (!HOP_BY_HOP.has(k)) map.add(k, raw[i + 1]);
+      // an upgrade's 101 keeps Connection and Upgrade (mutateResponseHeaders)
+      if (!HOP_BY_HOP.has(k) || (up !== null && (k === 'connection' || k === 'upgrade'))) map.add(k, raw[i + 1]);
     }
     map.setInline('x-envoy-upstream-service-time', String(Math.max(0, Math.round(this.env.clock() - started))));
     this.info.responseCode = res.statusCode;
     const status = res.statusCode ?? 0;
     const endStream =
-      this.isHead || status === 204 || status === 304 || res.headers['content-length'] === '0';
+      up === null && (this.isHead || status === 204 || status === 304 || res.headers['content-length'] === '0');
 
     // encode headers
     this.encoding = true;
     const ok = await this.encodeChain((ctx) => encodeHeaders(ctx, map, endStream));
     if (!ok) {
       call.abort();
+      up?.socket.destroy();
       res.resume();
       return;
     }
     this.headersEncoded = true;
     this.responseMap = map;
+    if (up !== null) return this.startTunnel(up, call);
     const wantsBody = !endStream && this.ctxs.some((c) => c && c.inVmContextCreated && !c.vm.failed && c.vm.fns.proxy_on_response_body);
     if (wantsBody) return this.encodeBodyFrames(res, call);
     this.encoding = false;
@@ -576,10 +618,95 @@ export class HttpStream implements StreamCallbacks {
     // ConnectionManagerImpl::ActiveStream::encodeData → the codec.
     if (data.size > 0 && !this.isHead) {
       this.info.bytesSent += data.size;
-      this.res.write(data.data);
+      this.writeDown(data.data);
     }
     if (data === this.bodyBuffer.buf) this.bodyBuffer.drain();
-    if (eos) this.res.end();
+    if (eos) this.endDown();
+  }
+
+  /** The codec's downstream side: the HTTP response, or an open tunnel's raw connection. */
+  private writeDown(b: Buffer): void {
+    if (this.tunnel?.open) this.tunnel.socket.write(b);
+    else this.res.write(b);
+  }
+  private endDown(): void {
+    if (this.tunnel?.open) this.tunnel.socket.end();
+    else this.res.end();
+  }
+
+  /**
+   * The 101 went through every filter: Envoy's HTTP/1 codec writes its head and the
+   * stream becomes a tunnel whose bytes are the stream's body in both directions
+   * (FilterManager::encodeData / decodeData per chunk read, as for any body): upstream
+   * bytes go through the filters' on_response_body (./response-body.ts buffering
+   * included), client bytes through on_request_body. The stream ends, and on_log runs,
+   * when the tunnel closes:
+   * - the client closing (FIN or reset) is a remote close of a connection the HCM does not
+   *   half-close: ConnectionManagerImpl::onEvent resets the stream with
+   *   DownstreamConnectionTermination (DC) and the upstream connection goes;
+   * - the upstream closing: the harness ends the response (an empty last frame with
+   *   end_of_stream) and closes the client's connection after it. Whether Envoy reports
+   *   that as the stream's end or as a reset after the response started (UC) was not read;
+   *   either way the filters saw the 101 as the response.
+   * Not modelled: a filter stopping a tunnel's request data (on_request_body answering
+   * anything but Continue: logged, and the stream reset), watermarks, the HCM's
+   * stream_idle_timeout on an idle tunnel (Istio sets it to 0: none).
+   */
+  private startTunnel(up: { socket: Duplex; head: Buffer }, call: UpstreamCall): void {
+    const t = this.tunnel;
+    if (t === null || this.aborted) {
+      up.socket.destroy();
+      return this.resetDownstream();
+    }
+    call.complete();
+    t.open = true;
+    this.tunnelUp = up.socket;
+    this.downstreamStarted = true;
+    const map = this.responseMap!;
+    const status = Number(map.get(':status'));
+    const head = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Unknown'}`];
+    for (let i = 0; i < map.keys.length; i++) {
+      const k = map.keys[i];
+      if (k[0] === ':' || k === 'server') continue;
+      head.push(`${k}: ${map.values[i]}`);
+    }
+    head.push('server: envoy'); // server_header_transformation: OVERWRITE (default)
+    t.socket.write(head.join('\r\n') + '\r\n\r\n');
+    const last = this.ctxs.length - 1;
+    const fromUpstream = (c: Buffer) => {
+      if (this.aborted || this.finalized || c.length === 0) return;
+      this.encodeFrame(last, new BodyBuffer(c, true), false);
+    };
+    const filtersReadRequest = this.ctxs.some((c) => c && c.inVmContextCreated && !c.vm.failed && c.vm.fns.proxy_on_request_body);
+    const fromClient = (c: Buffer) => {
+      if (this.aborted || this.finalized || c.length === 0) return;
+      const buf = new BodyBuffer(c, true);
+      if (filtersReadRequest) {
+        for (const ctx of this.ctxs) {
+          if (!ctx) continue;
+          if (decodeData(ctx, buf, false) !== 'continue') {
+            this.env.harnessLog({ level: 'critical', message: 'harness: a filter stopped an upgraded stream\'s request data; not modelled, the stream is reset', vm: -1 });
+            return this.resetDownstream();
+          }
+          if (this.aborted || this.local) return;
+        }
+      }
+      this.info.bytesReceived += buf.size;
+      up.socket.write(buf.data);
+    };
+    fromUpstream(up.head);
+    up.socket.on('data', fromUpstream);
+    up.socket.on('end', () => {
+      if (this.aborted || this.finalized) return;
+      this.upstreamEnded = true;
+      this.encodeFrame(last, new BodyBuffer(Buffer.alloc(0), true), true);
+    });
+    up.socket.on('error', () => this.lateUpstreamReset());
+    up.socket.on('close', () => { if (!this.upstreamEnded) this.lateUpstreamReset(); });
+    fromClient(t.head);
+    t.socket.on('data', fromClient);
+    // no half-close downstream: the client's FIN closes the connection (DC, above)
+    t.socket.on('end', () => t.socket.destroy());
   }
 
   /**
@@ -753,6 +880,7 @@ export class HttpStream implements StreamCallbacks {
     this.finalized = true;
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.upstream?.abort();
+    this.tunnelUp?.destroy();
     this.info.requestCompleteMs = this.env.clock() - this.info.startTimeMs;
     for (const ctx of this.ctxs) if (ctx) log(ctx, this.requestMap, this.responseMap, this.responseTrailers);
     // Access loggers run as the stream is destroyed, after the filters' on_log

@@ -17,7 +17,8 @@
 //   queues are deleted (proxy-wasm-cpp-host src/vm_id_handle.cc, SharedData::deleteByVmId).
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { makePlugin, type PluginConfig, type RootContext } from './context.js';
 import { HttpStream, type PluginHandle, type StreamEnv } from './http-stream.js';
 import { compileModule, pluginFromSpec, runCanary, type FilterSpec } from './host.js';
@@ -75,6 +76,12 @@ export interface EnvoyOptions {
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** Each finished stream, as an access log sees it (./http-stream.ts finalize). */
   onAccessLog?: (a: { requestHeaders: Record<string, string> }) => void;
+  /**
+   * HCM upgrade_configs: the upgrade types (Upgrade header values) the HCM allows, e.g.
+   * ['websocket'] as Istio and `tandem render` write it. Envoy's default: none, every
+   * upgrade refused with 403 (./upgrade.ts). A route's `upgradeConfigs` overrides.
+   */
+  upgradeConfigs?: string[];
   /** HCM use_remote_address: the gateway is an edge (Istio gateways: true; Envoy's default false). */
   useRemoteAddress?: boolean;
   /** HCM preserve_external_request_id (default false; Istio never sets it). */
@@ -166,6 +173,7 @@ class Gateway implements EnvoyGateway {
   private readonly afterShutdown = new Map<RootContext, () => void>();
   private rr = 0;
   private vmIndex = 0;
+  private readonly upgraded = new Set<Duplex>();
   private readonly streamEnv: StreamEnv;
   private readonly hostEnv: HostEnv;
 
@@ -193,6 +201,7 @@ class Gateway implements EnvoyGateway {
       onAccessLog: opts.onAccessLog,
       requestId: requestIdOptions(opts),
       bufferLimitBytes: opts.bufferLimitBytes,
+      upgradeConfigs: opts.upgradeConfigs ?? [],
     };
     const limits: EnvoyHeaderLimits = { ...ENVOY_HEADER_LIMITS, ...opts.headerLimits };
     // Node's parser must not be what refuses a large head: its limit sits far above
@@ -203,6 +212,24 @@ class Gateway implements EnvoyGateway {
       void new HttpStream(this.streamEnv, worker.handles, req, res).run();
     });
     this.server.maxHeadersCount = 0;
+    // An upgrade request (Connection: upgrade + Upgrade; Node hands it over with the raw
+    // socket, as its parser stops at the head): the same stream, answering on that socket
+    // through a response object of its own, or tunnelling after a 101 (./upgrade.ts,
+    // http-stream.ts). A non-101 answer ends the connection.
+    this.server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      const res = new http.ServerResponse(req);
+      res.assignSocket(socket as Socket);
+      res.shouldKeepAlive = false;
+      const tunnel = { socket, head, open: false };
+      // Node's server no longer tracks an upgraded connection: close() ends it.
+      this.upgraded.add(socket);
+      socket.on('close', () => this.upgraded.delete(socket));
+      res.on('finish', () => { if (!tunnel.open) socket.end(); });
+      socket.on('error', () => socket.destroy());
+      if (this.refusedAtEdge(req, res, limits)) return;
+      const worker = this.workers[this.rr++ % this.workers.length];
+      void new HttpStream(this.streamEnv, worker.handles, req, res, tunnel).run();
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
       // A head above even Node's ceiling is above Envoy's limit too: the codec's 431.
@@ -567,6 +594,7 @@ class Gateway implements EnvoyGateway {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const s of this.upgraded) s.destroy();
     });
     this.agent.destroy();
     for (const w of this.workers) {

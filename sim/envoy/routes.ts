@@ -16,6 +16,8 @@ export interface RouteSpec {
   name?: string;
   /** RouteAction.retry_policy (./retry.ts); none: one try. */
   retryPolicy?: RetryPolicySpec;
+  /** RouteAction.upgrade_configs: upgrade type -> enabled, over the HCM's (./upgrade.ts). */
+  upgradeConfigs?: Record<string, boolean>;
 }
 
 export function matchRoute(routes: readonly RouteSpec[], headers: HeaderMap): RouteSpec | undefined {

@@ -10,10 +10,13 @@
 // One try; the router's retries (a route's retry_policy) are the caller's loop (http-stream.ts, retry.ts).
 
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ResponseFlag } from './abi-status.js';
 
+// `upgraded`: the upstream answered an upgrade request with 101 and the connection is now
+// a tunnel (its socket, and any bytes that came after the 101's head).
 export type UpstreamOutcome =
-  | { kind: 'response'; res: http.IncomingMessage; localAddress?: { ip: string; port: number } }
+  | { kind: 'response'; res: http.IncomingMessage; localAddress?: { ip: string; port: number }; upgraded?: { socket: Duplex; head: Buffer } }
   | { kind: 'reset'; reason: string; transportFailure: string; flag: number }
   | { kind: 'timeout' };
 
@@ -89,6 +92,16 @@ export function sendUpstream(r: UpstreamRequest): UpstreamCall {
         kind: 'response',
         res,
         localAddress: s?.localAddress ? { ip: s.localAddress, port: s.localPort ?? 0 } : undefined,
+      });
+    });
+    // A 101 to an upgrade request (Node hands it over as 'upgrade', with the raw socket):
+    // the response head, and the connection becomes the tunnel.
+    req.on('upgrade', (res, socket, head) => {
+      settle({
+        kind: 'response',
+        res,
+        localAddress: socket.localAddress ? { ip: socket.localAddress, port: socket.localPort ?? 0 } : undefined,
+        upgraded: { socket, head },
       });
     });
     req.on('error', (err: NodeJS.ErrnoException) => {

@@ -13,7 +13,8 @@
 //            the data plugin.lua saves (serialize, headers, status, ctx.shared)
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { HeaderList, normalizeMultiHeader } from './headers';
 import { cjsonEncode, luaToString, toMsgpack } from './lua-values';
@@ -32,6 +33,9 @@ import { nginxRefusal, KONG_BUFFERS } from './edge';
 // SYNs of a burst beyond 512 connections, each client then waiting for a SYN retry
 // (1 s, 3 s, 7 s...) that Kong's clients would not wait for.
 const PROXY_LISTEN_BACKLOG = 16384;
+
+/** An upgrade request's client connection (raw after Node's parser); `open` once it tunnels. */
+interface ClientTunnel { socket: Duplex; head: Buffer; open: boolean }
 
 export interface LogEntry {
   level: LogLevel | 'emerg';
@@ -134,6 +138,7 @@ export class Gateway {
   // hands connections out round robin.
   private readonly workerOf = new WeakMap<object, Worker>();
   private accepted = 0;
+  private readonly upgraded = new Set<Duplex>();
   server!: http.Server;
 
   constructor(readonly cfg: GatewayConfig) {
@@ -273,6 +278,24 @@ export class Gateway {
     });
     this.server.maxHeadersCount = 0;
     this.server.on('connection', (sock) => this.workerOf.set(sock, this.workers[this.accepted++ % this.workers.length]));
+    // A request with Connection: upgrade and Upgrade: Node hands it over with the raw
+    // socket. nginx serves it like any request (its answer through a response object of
+    // its own) and tunnels after an upstream's 101 (respondUpgraded); a non-101 answer ends
+    // the connection here.
+    this.server.on('upgrade', (inReq: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+      const res = new http.ServerResponse(inReq);
+      res.assignSocket(socket as Socket);
+      res.shouldKeepAlive = false;
+      const tunnel: ClientTunnel = { socket, head, open: false };
+      this.upgraded.add(socket);
+      socket.on('close', () => this.upgraded.delete(socket));
+      socket.on('error', () => socket.destroy());
+      res.on('finish', () => { if (!tunnel.open) socket.end(); });
+      this.handle(inReq, res, tunnel).catch((e) => {
+        this.log('crit', `harness failure: ${(e as Error).stack ?? e}`);
+        socket.destroy();
+      });
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
       // Above even Node's ceiling: above nginx's buffers too (494 -> Kong's 400).
@@ -293,6 +316,7 @@ export class Gateway {
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
+      for (const s of this.upgraded) s.destroy(); // Node's server no longer tracks them
     });
   }
 
@@ -340,7 +364,7 @@ export class Gateway {
     return { luaError };
   }
 
-  private async handle(inReq: http.IncomingMessage, res: http.ServerResponse) {
+  private async handle(inReq: http.IncomingMessage, res: http.ServerResponse, tunnel: ClientTunnel | null = null) {
     const startMs = this.now();
     const sock = inReq.socket;
     const bytesBefore = sock.bytesWritten;
@@ -380,12 +404,13 @@ export class Gateway {
     this.records.push(req);
     const closed = new Promise<void>((resolve) =>
       res.on('close', () => {
-        if (!res.writableFinished && !res.headersSent) req.status = 499; // client closed the connection
+        if (!req.upgraded && !res.writableFinished && !res.headersSent) req.status = 499; // client closed the connection
         req.bytesSent = sock.bytesWritten - bytesBefore;
         resolve();
       }),
     );
     // Kong's log phase runs once the request is finalized (response sent).
+    req.tunnel = tunnel;
     const pipeline = this.pipeline(req, res, startMs);
     await Promise.all([pipeline, closed]);
     this.startLogPhase(req);
@@ -439,7 +464,12 @@ export class Gateway {
       const prev = upstreamHeaders[lk];
       upstreamHeaders[lk] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
-    const buffered = req.plugins.some((p) => p.phases.has('response'));
+    let buffered = req.plugins.some((p) => p.phases.has('response'));
+    if (buffered && req.upstreamUpgrade) {
+      // Kong.access (init.lua): buffered proxying is turned off for an upgrade
+      this.log('notice', `response buffering was turned off: connection upgrade (${req.upstreamUpgrade})`);
+      buffered = false;
+    }
     const body = req.upstreamBody ?? (await req.bodyPromise);
     const codes: number[] = [];
     let tryCount = 0;
@@ -477,6 +507,7 @@ export class Gateway {
       if (r.kind === 'response') {
         codes.push(r.res.statusCode ?? 502);
         req.upstreamStatus = codes.join(', ');
+        if (r.upgraded) return this.respondUpgraded(req, r.res, r.upgraded);
         return buffered ? this.respondBuffered(req, res, r.res) : this.respondStreaming(req, res, r.res);
       }
       codes.push(r.code);
@@ -583,6 +614,55 @@ export class Gateway {
     up.on('end', () => this.endBody(req, res, Buffer.alloc(0)));
     up.on('aborted', () => res.destroy()); // upstream died mid-body: the client sees a cut response
     up.on('error', () => res.destroy());
+  }
+
+  /**
+   * An upstream's 101 to a request that had an Upgrade header: nginx's
+   * ngx_http_upstream_upgrade (ngx_http_upstream.c) sends the 101 through the header
+   * filters (Kong.header_filter: its latency headers and Via, KONG_WAITING_TIME = the time to
+   * the 101; nginx's header filter writes `Connection: upgrade` for a 101,
+   * ngx_http_header_filter_module.c), then copies bytes both ways
+   * (ngx_http_upstream_process_upgraded). No body filter ends, so KONG_RECEIVE_TIME stays
+   * unset (serialize's receive 0). Either side's end closes both connections (the "upgraded
+   * done" check: one side's EOF with its bytes passed on finalizes the request), and only
+   * then does the log phase run: status 101, upstream_status "101", latencies.request the
+   * tunnel's whole life. An upstream quiet for the Service's read_timeout closes it too
+   * (proxy_read_timeout on the upgraded connection; the harness counts any traffic on it).
+   */
+  private respondUpgraded(req: KongRequestState, up: http.IncomingMessage, upgraded: { socket: Duplex; head: Buffer }) {
+    const t = req.tunnel;
+    if (!t) {
+      upgraded.socket.destroy(); // cannot happen: only an upgrade request gets a 101 tunnel
+      return;
+    }
+    req.upgraded = true;
+    t.open = true;
+    const headers = passUpstreamHeaders(req.responseHeaders, up);
+    headers.set('Connection', 'upgrade');
+    this.headerFilter(req, headers);
+    req.status = up.statusCode ?? 101;
+    req.sentHeaders = headers;
+    const raw = headers.raw();
+    const lines = [`HTTP/1.1 ${req.status} ${http.STATUS_CODES[req.status] ?? 'Unknown'}`, `Date: ${new Date().toUTCString()}`];
+    for (let i = 0; i < raw.length; i += 2) lines.push(`${raw[i]}: ${raw[i + 1]}`);
+    const client = t.socket;
+    const server = upgraded.socket;
+    client.write(lines.join('\r\n') + '\r\n\r\n');
+    if (upgraded.head.length) client.write(upgraded.head);
+    if (t.head.length) server.write(t.head);
+    client.on('data', (d: Buffer) => server.write(d));
+    server.on('data', (d: Buffer) => client.write(d));
+    // ngx_close_connection once what was read is written: end, then close
+    const done = () => {
+      (server as Socket).destroySoon();
+      (client as Socket).destroySoon();
+    };
+    client.on('end', done);
+    server.on('end', done);
+    client.on('close', () => server.destroy());
+    server.on('close', () => client.destroy());
+    server.on('error', () => server.destroy());
+    (server as Socket).setTimeout(req.balancer.readTimeout, () => done());
   }
 
   /** Kong.response(): buffered proxying for plugins with a `response` phase. */

@@ -5,6 +5,7 @@
 // `retries`) are driven by the gateway, one attempt per balancer try.
 
 import http from 'node:http';
+import type { Duplex } from 'node:stream';
 import { HeaderList } from './headers';
 import { SERVER_HEADER, upstreamUriFor } from './serialize';
 import type { KongRequestState } from './request-state';
@@ -24,6 +25,11 @@ const NOT_PASSED = new Set(['connection', 'keep-alive', 'transfer-encoding', 'x-
  * before any plugin runs (trusted_ips = NONE: Kong uses its own values).
  */
 export function computeForwarded(req: KongRequestState): Record<string, string> {
+  // Keep-Alive and WebSocket Protocol Upgrade Headers: an Upgrade header whose value is
+  // "websocket" (any case) sets $upstream_upgrade / $upstream_connection, which
+  // templates/nginx_kong.lua sends as Upgrade / Connection (proxy_set_header); any other
+  // value goes upstream as a plain request (Connection: keep-alive, no Upgrade).
+  req.upstreamUpgrade = req.headers.first('upgrade')?.toLowerCase() === 'websocket' ? 'websocket' : '';
   const xff = req.headers.first('x-forwarded-for');
   const via = req.headers.first('via');
   return {
@@ -43,7 +49,9 @@ export function upstreamRequestHeaders(req: KongRequestState, target: { host: st
   const out = new HeaderList([
     ['Via', f.Via],
     ['Host', host],
-    ['Connection', 'keep-alive'],
+    // proxy_set_header Upgrade before Connection; an empty value is not sent
+    ...(req.upstreamUpgrade ? [['Upgrade', req.upstreamUpgrade] as [string, string]] : []),
+    ['Connection', req.upstreamUpgrade ? 'keep-alive, Upgrade' : 'keep-alive'],
     ['X-Forwarded-For', f['X-Forwarded-For']],
     ['X-Forwarded-Proto', f['X-Forwarded-Proto']],
     ['X-Forwarded-Host', f['X-Forwarded-Host']],
@@ -67,8 +75,10 @@ export function upstreamRequestHeaders(req: KongRequestState, target: { host: st
   return out.raw();
 }
 
+// `upgraded`: a 101 to a request that went with Upgrade; the connection is now a tunnel
+// (its socket, and bytes that came after the 101's head).
 export type AttemptResult =
-  | { kind: 'response'; res: http.IncomingMessage }
+  | { kind: 'response'; res: http.IncomingMessage; upgraded?: { socket: Duplex; head: Buffer } }
   | { kind: 'failed'; code: 502 | 504; sent: boolean; reason: string };
 
 export interface AttemptOptions {
@@ -129,6 +139,11 @@ export function attempt(o: AttemptOptions): Promise<AttemptResult> {
     });
     up.on('response', (res) => {
       finish({ kind: 'response', res });
+    });
+    // nginx ngx_http_proxy_module.c ngx_http_proxy_process_header: a 101 to a request that
+    // had an Upgrade header switches the upstream connection to a tunnel (u->upgrade).
+    up.on('upgrade', (res, socket, head) => {
+      finish({ kind: 'response', res, upgraded: { socket, head } });
     });
     up.on('error', (e: NodeJS.ErrnoException) => {
       finish({ kind: 'failed', code: 502, sent: connected, reason: e.code ?? e.message });

@@ -106,6 +106,12 @@ export class KongRequestState {
   upstreamBody?: Buffer;
   /** set in access.before from the original headers: plugins cannot change them */
   forwarded: Record<string, string> = {};
+  /** $upstream_upgrade: "websocket" when the client asked for one (runloop/handler.lua access.before), else '' */
+  upstreamUpgrade = '';
+  /** the connection became a tunnel after the upstream's 101 (ngx_http_upstream_upgrade) */
+  upgraded = false;
+  /** an upgrade request's raw client connection (gateway.ts) */
+  tunnel: { socket: import('node:stream').Duplex; head: Buffer; open: boolean } | null = null;
 
   balancer: {
     host: string; // upstream name or target host

@@ -147,7 +147,8 @@ describe('Kong harness: WebSocket upgrade', () => {
     const r = await handshake(gw.port, WS);
     if (r.kind !== 'upgrade') throw new Error(`no upgrade: ${r.status}`);
     const upSock = up.sockets.at(-1)!;
-    const upClosed = new Promise<void>((ok) => upSock.on('close', () => ok()));
+    // the upstream sees its connection end (FIN; the test server keeps half-open sockets)
+    const upClosed = new Promise<void>((ok) => { upSock.on('end', () => ok()); upSock.on('close', () => ok()); });
     await gw.setNow(t0 + 30 + 700);
     r.socket.end();
     await upClosed;
