@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { ROOT } from "../../support/dist";
 import { startPlayground, type Playground } from "../../support/playground";
+import { KEPT_SECONDS } from "../../../cli/playground/history";
 
 const CHROMIUM = "/usr/bin/chromium";
 const present = existsSync(CHROMIUM);
@@ -117,4 +118,58 @@ describe.skipIf(!present)("playground page in Chromium", () => {
     expect(k!.width).toBeLessThanOrEqual(420);
     await page.screenshot({ path: join(ARTIFACTS, "playground-narrow.png") });
   }, 30_000);
+
+  // Issue 15: "the page stays responsive with 10,000 users". What could make it slow is
+  // anything drawn or sent per user; this checks that nothing is: with 10,000 users and
+  // every pair a new visitor, after at least NEW_USERS more users were seen, the page has
+  // no more elements than before (beyond a few transition rows) and /api/state holds no
+  // list longer than the history's seconds. Counts, not timings; the main thread's long
+  // tasks in that window are printed for the record, not asserted.
+  it("with 10,000 users nothing on the page or in its data grows with the users", async () => {
+    const NEW_USERS = 1000;
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.getByLabel("requests/s").fill("200");
+    await page.getByLabel("users").fill("10000");
+    await page.getByLabel("returning %").fill("0");
+    await page.getByRole("button", { name: "apply load" }).click();
+    await expect.poll(() => page.locator("#message").textContent(), { timeout: 15_000 }).toContain("load: 200 pairs/s, 10000 users, 0% returning");
+    const seen = () => page.evaluate(async () => ((await (await fetch("api/state", { cache: "no-store" })).json()) as { agreement: { users: number } | null }).agreement?.users ?? 0);
+    const users0 = await seen();
+    const elements = () => page.evaluate(() => document.getElementsByTagName("*").length);
+    const elements0 = await elements();
+    await page.evaluate(() => {
+      const w = window as unknown as { longTasks: number[] };
+      w.longTasks = [];
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) w.longTasks.push(e.duration); }).observe({ type: "longtask" });
+    });
+    await expect.poll(seen, { timeout: 150_000, intervals: [2000] }).toBeGreaterThanOrEqual(users0 + NEW_USERS);
+    const users1 = await seen();
+    const elements1 = await elements();
+    // The longest list in the state, and where it is.
+    const longest = await page.evaluate(async () => {
+      const s = await (await fetch("api/state", { cache: "no-store" })).json();
+      let best = { path: "", length: 0 };
+      const walk = (v: unknown, path: string) => {
+        if (Array.isArray(v)) { if (v.length > best.length) best = { path, length: v.length }; v.forEach((x, i) => walk(x, `${path}[${i}]`)); }
+        else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, `${path}.${k}`);
+      };
+      walk(s, "");
+      return { ...best, bytes: JSON.stringify(s).length };
+    });
+    const long = await page.evaluate(() => (window as unknown as { longTasks: number[] }).longTasks);
+    console.log(`10,000 users: ${users1 - users0} new users seen; page elements ${elements0} -> ${elements1}; ` +
+      `longest list in /api/state ${longest.path} (${longest.length}), ${longest.bytes} bytes; ` +
+      `long tasks ${long.length}, longest ${Math.round(Math.max(0, ...long))} ms`);
+    expect(users1 - users0).toBeGreaterThanOrEqual(NEW_USERS);
+    // Transition rows and marks may be added meanwhile (the healed guard restoring): a few
+    // elements each, far from one per user.
+    expect(elements1 - elements0).toBeLessThan(50);
+    expect(longest.length).toBeLessThanOrEqual(KEPT_SECONDS + 1);
+    // The page still answers a control.
+    await page.getByLabel("users").fill("1000");
+    await page.getByLabel("returning %").fill("80");
+    await page.getByRole("button", { name: "apply load" }).click();
+    await expect.poll(() => page.locator("#message").textContent(), { timeout: 15_000 }).toContain("1000 users, 80% returning");
+    await page.screenshot({ path: join(ARTIFACTS, "playground-10000-users.png"), fullPage: true });
+  }, 240_000);
 });
