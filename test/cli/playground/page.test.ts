@@ -142,7 +142,7 @@ describe.skipIf(!present)("playground page in Chromium", () => {
       w.longTasks = [];
       new PerformanceObserver((l) => { for (const e of l.getEntries()) w.longTasks.push(e.duration); }).observe({ type: "longtask" });
     });
-    await expect.poll(seen, { timeout: 150_000, intervals: [2000] }).toBeGreaterThanOrEqual(users0 + NEW_USERS);
+    await expect.poll(seen, { timeout: 150_000, interval: 2000 }).toBeGreaterThanOrEqual(users0 + NEW_USERS);
     const users1 = await seen();
     const elements1 = await elements();
     // The longest list in the state, and where it is.
