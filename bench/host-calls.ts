@@ -49,6 +49,10 @@ export async function hostCalls(): Promise<HostCalls> {
   // the same policy with metrics off: the difference is what metrics cost per stream
   const quiet = await load('experiment', { ...checkoutExperiment(), metrics: false });
   const rules = await load('experiment', checkoutExperimentWithRules());
+  // the decision log (docs/metrics.md): every request sampled, and a share so small the
+  // measured request is not (its sample still reads x-request-id)
+  const logAll = await load('experiment', { ...checkoutExperiment(), decisionLog: { percent: 100 } });
+  const logFew = await load('experiment', { ...checkoutExperiment(), decisionLog: { percent: 0.01 } });
   const breaker = await load('circuit-breaker', BREAKER_CONFIG);
   const guardDoc = parse(readFileSync(path.join(ROOT, 'deploy', 'examples', 'canary-guard.yaml'), 'utf8'));
   const guarded = await load('experiment', guardDoc.spec.experiment);
@@ -59,7 +63,7 @@ export async function hostCalls(): Promise<HostCalls> {
     if ((probe.proxy_get_shared_data ?? 0) > 0) { guardReq = r; break; }
   }
   // warm: the first stream of a host pays one-time work (root context lookups)
-  for (const h of [plain, quiet, rules, breaker, guarded]) count(h, returning);
+  for (const h of [plain, quiet, rules, breaker, guarded, logAll, logFew]) count(h, returning);
   const detail: Record<string, Record<string, number>> = {
     returning: count(plain, returning),
     header: count(plain, header),
@@ -69,7 +73,11 @@ export async function hostCalls(): Promise<HostCalls> {
     rules: count(rules, returning),
     breaker: count(breaker, returning),
     guard: count(guarded, guardReq),
+    decisionLogSampled: count(logAll, returning),
+    decisionLogNotSampled: count(logFew, returning),
   };
+  if ((detail.decisionLogSampled.proxy_log ?? 0) !== 1) throw new Error('host-calls: a sampled request wrote no decision line');
+  if ((detail.decisionLogNotSampled.proxy_log ?? 0) !== 0) throw new Error('host-calls: the 0.01% request was sampled: pick another');
   if (CHECKOUT_RULES.length < 20) throw new Error('host-calls: the rules policy lost its rules');
   const byKind = Object.fromEntries(Object.entries(detail).map(([k, v]) => [k, total(v)]));
   progress(`host-calls: ${JSON.stringify(byKind)}`);

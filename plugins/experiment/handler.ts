@@ -14,19 +14,23 @@
 // Canary guards: + set_serialize_value for a request a guard tracks (its admission,
 // for log); log = 1 (HandleEvent) without guards, 1 + serialize = 2 with them: the
 // outcome from Kong's own figures (../core/outcome.ts), never a `response` phase.
+// Decision log (spec.experiment.decisionLog, ./decision-log.ts): a sampled request
+// + set_serialize_value in access (none when guards or metrics already carry) and the
+// serialize in log; an unsampled one nothing (docs/metrics.md "Decision log").
 // State: the guards live in the core instance of this plugin server process (shared by
 // all Kong workers); a restarted plugin instance with the same config keeps them.
 import { canonical } from "../shared/canonical";
 import { userConfig, pluginId } from "../shared/kong-config";
 import { outcomeOf, type KongOutcome } from "../shared/outcome";
 import type { TandemMetrics } from "../../core-js/metrics";
-import { ANSWER_HEADER, OTHER, answeredByMark, reasonLabelIndex, requestReasonIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
+import { OTHER, reasonLabelIndex, requestReasonIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
 import { guardTraceOn, writeGuardTrace } from "./trace";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
 import { BreakerError, EXPOSE_HEADER, type ExperimentPlan } from "../../core-js/tandem-core";
 import { decide, fetchFacts, planFacts, type FactPlan } from "./facts";
+import { answeredByOf, logAwaited, sampleDecision, writeDecisionLine, type LogCarry } from "./decision-log";
 import { clearClientTags, setDecisionHeaders } from "./tags";
 
 import { PLUGIN_EXPERIMENT as PLUGIN } from "../../wasm/core/metrics/catalog";
@@ -43,11 +47,13 @@ interface Configured { plan: ExperimentPlan; facts: FactPlan; canon: string; tok
 // log plugins see it too): the configuration's token, the guard, flags, generation.
 export const GUARD_CARRY_FIELD = "tandem.guard";
 // `ticket`: the log phase returns it; one that never comes counts as dropped (../shared/outcome-ledger.ts).
-interface GuardCarry { config: string; guard: number; flags: number; generation: number; variant?: number; reason?: number; ticket?: number }
+interface GuardCarry { config: string; guard: number; flags: number; generation: number; variant?: number; reason?: number; ticket?: number; log?: LogCarry }
 // With metrics on, the decision travels to log the same way (merged into the guard's
 // carry when a guard tracks the request): variant index and catalog reason index.
 export const DECISION_CARRY_FIELD = "tandem.decision";
-interface DecisionCarry { config: string; variant: number; reason: number; ticket?: number }
+interface DecisionCarry { config: string; variant: number; reason?: number; ticket?: number; log?: LogCarry }
+// A request the decision log samples (./decision-log.ts LogCarry: the decision's reason
+// with its rule index, the key source, the request id the core sampled) carries `log`.
 
 type ExperimentPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: string, value: unknown): Promise<unknown> } };
 
@@ -93,14 +99,8 @@ function recordRequest(m: TandemMetrics, d: { config: string; variant?: number; 
   if (!d || !c) return;
   const plan = c.plan;
   const variant = plan.variants[d.variant as number]?.name ?? OTHER;
-  const response = s.response as { status?: unknown; headers?: Record<string, unknown> } | undefined;
-  const status = response?.status;
-  if (typeof status === "number") {
-    const h = response?.headers?.[ANSWER_HEADER];
-    const mark = typeof h === "string" ? h : Array.isArray(h) && typeof h[0] === "string" ? h[0] : null;
-    const by = answeredByMark(mark, Array.isArray(s.tries) && s.tries.length > 0);
-    m.request(plan.policy, plan.name, variant, requestReasonIndex(d.reason as number, by), status);
-  }
+  const status = (s.response as { status?: unknown } | undefined)?.status;
+  if (typeof status === "number") m.request(plan.policy, plan.name, variant, requestReasonIndex(d.reason as number, answeredByOf(s)), status);
   if (o.status > 0 || o.error !== BreakerError.none) m.latency(plan.policy, plan.name, variant, o.latencyMs);
 }
 
@@ -129,6 +129,7 @@ export class Plugin {
     if (d.expose !== null) await kong.response.addHeader(EXPOSE_HEADER, d.expose);
     const g = d.guard;
     const m = plan.metrics ? kongMetrics() : null;
+    const logged = await sampleDecision(kong, plan, facts, f, d);
     if (m !== null && d.variant >= 0) {
       // Recorded from the decision the core made (no PDK call).
       const ks = getCore().lastKeySource(plan);
@@ -138,9 +139,12 @@ export class Plugin {
     if (g !== null && g.tracked) {
       const carry: GuardCarry = { config: this.c.token, guard: g.index, flags: g.flags, generation: g.generation, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
       if (m !== null) { carry.variant = d.variant; carry.reason = reasonLabelIndex(d.reason); }
+      if (logged !== null) { carry.variant = d.variant; carry.log = logged; }
       await kong.log.setSerializeValue(GUARD_CARRY_FIELD, carry);
-    } else if (m !== null && d.variant >= 0) {
-      const carry: DecisionCarry = { config: this.c.token, variant: d.variant, reason: reasonLabelIndex(d.reason), ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
+    } else if ((m !== null || logged !== null) && d.variant >= 0) {
+      const carry: DecisionCarry = { config: this.c.token, variant: d.variant, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
+      if (m !== null) carry.reason = reasonLabelIndex(d.reason);
+      if (logged !== null) carry.log = logged;
       await kong.log.setSerializeValue(DECISION_CARRY_FIELD, carry);
     }
   }
@@ -150,7 +154,9 @@ export class Plugin {
   // guards already make; a policy without guards makes it only with metrics on).
   async log(kong: ExperimentPDK): Promise<void> {
     const m = this.c.plan.metrics ? kongMetrics() : null;
-    if (this.c.plan.guards.length === 0 && m === null) return;
+    // Without guards and metrics, only the decision log needs the serialize, and only
+    // while a sampled request's log is still due here (./decision-log.ts logAwaited).
+    if (this.c.plan.guards.length === 0 && m === null && !logAwaited(this.c.plan, PLUGIN)) return;
     const s = JSON.parse(await kong.log.serialize() as unknown as string) as Record<string, unknown>;
     const tandem = s.tandem as { guard?: GuardCarry; decision?: DecisionCarry } | undefined;
     const carry = tandem?.guard;
@@ -168,6 +174,8 @@ export class Plugin {
       m?.guard(c.plan.policy, c.plan.name, v, r.state, r.transition !== null && r.state === "open");
     }
     if (m !== null) recordRequest(m, carry ?? tandem?.decision, s, o);
+    const sampled = back?.log !== undefined && typeof back.variant === "number" ? configs.byTokenOf(back.config) : undefined;
+    if (sampled) writeDecisionLine(sampled.plan, back!.variant!, back!.log!, s, o);
     if (guardTraceOn()) writeGuardTrace(getCore().guardStates(this.c.plan));
   }
 }

@@ -81,6 +81,8 @@ export interface GatewayConfig {
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** Each request's log phase, as a logging plugin sees it: the request headers as the plugins left them. */
   onAccessLog?: (a: { requestHeaders: Record<string, string | string[]> }) => void;
+  /** Each entry Kong's error log keeps (at or above logLevel: ngx_log_error drops lower levels). */
+  onErrorLog?: (e: LogEntry) => void;
 }
 
 export interface ExtraRoute {
@@ -227,7 +229,9 @@ export class Gateway {
   readonly workerEvents = { posted: 0, delivered: 0 };
 
   log(level: LogEntry['level'], message: string, plugin?: string, source: LogEntry['source'] = 'kong') {
-    this.entries.push({ level, message, plugin, source });
+    const e: LogEntry = { level, message, plugin, source };
+    this.entries.push(e);
+    if (this.cfg.onErrorLog && LEVELS.indexOf(level) >= LEVELS.indexOf(this.cfg.logLevel)) this.cfg.onErrorLog(e);
   }
 
   logs(minLevel: LogLevel = this.cfg.logLevel): LogEntry[] {

@@ -73,8 +73,10 @@ export interface KongGatewayOptions {
   retries?: number;
   /** 0 = ephemeral */
   port?: number;
-  /** level logs() returns from by default (Kong's log_level default: notice) */
+  /** Kong's log_level (default notice): what its error log keeps, and the level logs() returns from by default */
   logLevel?: LogLevel;
+  /** each line written to Kong's error log (at or above logLevel), as it is written: the file a log shipper tails */
+  onErrorLog?: (e: LogEntry) => void;
   /** timeout of each call to a plugin server (lua_socket_read_timeout 60 s) */
   rpcTimeoutMs?: number;
   /** lua_max_pending_timers of the worker (Kong's nginx template: 16384); caps log timers */
@@ -155,6 +157,10 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
   const servers: PluginServer[] = [];
   let gateway: Gateway | undefined;
   const early: string[] = []; // process output before the gateway exists
+  // Kong joins each plugin server's stdout and stderr (plugin_servers/process.lua
+  // pluginserver_timer: ngx_pipe.spawn(..., { merge_stderr = true })) and copies every
+  // line to its error log at info, prefixed "[<server>:<pid>] " (process.lua grab_logs:
+  // raw_log(ngx.INFO, prefix .. line)), so Kong's default log_level (notice) drops them.
   const pluginLog = (line: string) => (gateway ? gateway.log('info', line, undefined, 'pluginserver') : early.push(line));
 
   try {
@@ -226,6 +232,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       workerEventDelayMs: opts.workerEventDelayMs ?? 0,
       onUpstreamRequest: opts.onUpstreamRequest,
       onAccessLog: opts.onAccessLog,
+      onErrorLog: opts.onErrorLog,
     });
     gateway = g;
     for (const line of early.splice(0)) g.log('info', line, undefined, 'pluginserver');

@@ -116,6 +116,7 @@ describe("the line", () => {
     // cut to 128 bytes, never inside a character
     const long = parse(core.decisionLine(plan, 0, REASON_SPLIT, 0, ANSWERED_UPSTREAM, 200, 1, "é".repeat(100))).request_id as string;
     expect(long).toBe("é".repeat(64));
+    expect(parse(core.decisionLine(plan, 0, REASON_SPLIT, 0, ANSWERED_UPSTREAM, 200, 1, "a" + "é".repeat(100))).request_id).toBe("a" + "é".repeat(63));
     // a lone surrogate reaches the core as U+FFFD (TextEncoder), and stays one character
     expect(parse(core.decisionLine(plan, 0, REASON_SPLIT, 0, ANSWERED_UPSTREAM, 200, 1, "a\ud800b")).request_id).toBe("a\ufffdb");
   });

@@ -32,6 +32,8 @@ import {
   sourceLabelIndex, ANSWERED_FAULT, ANSWERED_UPSTREAM, requestReasonIndex,
 } from "../core/metrics/catalog";
 import { answeredByDetails } from "./reply-details";
+import { LOG_YES } from "../core/decision-log/sample";
+import { DecisionLogTicket, writeDecisionLine } from "./decision-log";
 
 const SET_COOKIE = utf8("set-cookie");
 const EXPOSE = utf8(EXPOSE_HEADER);
@@ -202,6 +204,8 @@ class ExperimentStream extends FilterStream {
   // Metrics: the decided variant (-1: none, or metrics off) and the reason label index.
   mVariant: i32 = -1;
   mReason: i32 = 0;
+  // The decision log (./decision-log.ts): this request is sampled (null: not).
+  logged: DecisionLogTicket | null = null;
 
   constructor(id: u32, public root: ExperimentRoot) { super(id); }
 
@@ -221,6 +225,13 @@ class ExperimentStream extends FilterStream {
       const src = <i32>sourceLabelIndex(ks >= 0 ? <i32>unchecked(s.sources[ks]).kind : 0, ks < 0);
       this.root.counted(st.assignmentsAt + d.variant * SOURCES + src);
       if (d.guard >= 0) st.guard(d.guard, d.guardState, false);
+    }
+    if (d.variant >= 0 && d.log == LOG_YES) {
+      // Sampled: the id the core sampled (already read at a percent below 100), the
+      // source; the clock only when the decision did not read it (sampled requests only).
+      this.logged = DecisionLogTicket.of(s, d);
+      if (!(s.clock || st !== null)) this.startMs = nowMs();
+      else this.startMs = now;
     }
     const tagLen = decideTags(this.root.tags, rt, d, now);   // before any header changes
     if (d.guardTracked) {
@@ -252,7 +263,7 @@ class ExperimentStream extends FilterStream {
   }
 
   onResponseHeaders(_n: u32, _eos: bool): u32 {
-    if ((this.guard >= 0 || this.mVariant >= 0) && this.firstByteMs < 0) {
+    if ((this.guard >= 0 || this.mVariant >= 0 || this.logged !== null) && this.firstByteMs < 0) {
       this.firstByteMs = nowMs();
       const b = this.root.scratch;
       getHeader(RESPONSE_HEADERS, STATUS, b);
@@ -309,10 +320,12 @@ class ExperimentStream extends FilterStream {
     const gi = this.guard;
     const guards = this.root.guards;
     const st = this.root.stats;
-    const mv = this.mVariant;
-    if ((gi < 0 || guards === null) && (mv < 0 || st === null)) return;
+    const mv = st !== null ? this.mVariant : -1;
+    const lt = this.logged;
+    if ((gi < 0 || guards === null) && mv < 0 && lt === null) return;
     this.guard = -1;
     this.mVariant = -1;
+    this.logged = null;
     const scratch = this.root.scratch;
     let status: i32;
     let error: i32;
@@ -342,22 +355,27 @@ class ExperimentStream extends FilterStream {
     // definition of a request's latency (../core/breaker/tries.ts).
     const latency = faultLatency(m, requestLatencyMs(this.startMs, this.startMs, end - this.startMs));
     if (gi >= 0) this.recordGuardAt(gi, status, error, latency, end);
-    if (mv < 0 || st === null) return;
+    if (mv < 0 && lt === null) return;
     const c = <i32>codeClassIndex(clientStatus);
-    if (c >= 0) {
-      // Who answered: a fault's abort (the mark read above), else, when no upstream's
-      // answer reached this filter (none called, or a reply sent straight to the codec),
-      // the response code details tell the breaker's fallback (one property read, only
-      // then: a request its upstream answered costs none).
-      const by = m.present && m.abortStatus > 0 ? ANSWERED_FAULT
+    // Who answered: a fault's abort (the mark read above), else, when no upstream's
+    // answer reached this filter (none called, or a reply sent straight to the codec),
+    // the response code details tell the breaker's fallback (one property read, only
+    // then: a request its upstream answered costs none).
+    let by = ANSWERED_UPSTREAM;
+    if (c >= 0 || lt !== null) {
+      by = m.present && m.abortStatus > 0 ? ANSWERED_FAULT
         : !called || this.status < 0 ? answeredByDetails(scratch) : ANSWERED_UPSTREAM;
-      this.root.counted((mv * REASONS + <i32>requestReasonIndex(this.mReason, by)) * CLASSES + c);
     }
     // Upstream latency, when an upstream answered or failed (Kong: a try was made).
-    if (status > 0 || error != ERROR_NONE) {
-      const us = Math.round(latency * 1000);
-      // µs - 1: a sample on a bucket bound stays in that bucket (catalog ENVOY_DURATION_SCALE)
-      recordMetric(unchecked(st.duration[mv]), us >= 1 ? <u64>us - 1 : 0);
+    const upstreamLatency = status > 0 || error != ERROR_NONE;
+    if (mv >= 0 && st !== null) {
+      if (c >= 0) this.root.counted((mv * REASONS + <i32>requestReasonIndex(this.mReason, by)) * CLASSES + c);
+      if (upstreamLatency) {
+        const us = Math.round(latency * 1000);
+        // µs - 1: a sample on a bucket bound stays in that bucket (catalog ENVOY_DURATION_SCALE)
+        recordMetric(unchecked(st.duration[mv]), us >= 1 ? <u64>us - 1 : 0);
+      }
     }
+    if (lt !== null) writeDecisionLine(lt, by, clientStatus, upstreamLatency ? latency : -1);
   }
 }

@@ -16,12 +16,10 @@
 import { ExperimentSettings } from "../experiment/settings";
 import { REASON_RULE0 } from "../contract";
 import {
-  ANSWERED_FALLBACK, ANSWERED_FAULT, CODE_CLASSES, REASON_LABELS, SOURCE_LABELS, codeClassIndex, reasonLabelIndex,
+  ANSWERED_FALLBACK, ANSWERED_FAULT, ANSWERED_LABELS, CODE_CLASSES, DECISION_LOG_PREFIX, REASON_LABELS, SOURCE_LABELS, codeClassIndex, reasonLabelIndex,
 } from "../metrics/catalog";
 
-export const DECISION_LOG_PREFIX = "tandem: decision ";
 export const MAX_ID_BYTES = 128;
-export const ANSWERED_LABELS: string[] = ["upstream", "fallback", "fault"];
 // prefix + names (<= 64 bytes each, [A-Za-z0-9._-]) + labels + id (<= 128 bytes, at most
 // 6 bytes each escaped) fit.
 const LINE_BYTES = 1536;
@@ -76,9 +74,13 @@ function seqLen(p: usize, n: i32): i32 {
   return len;
 }
 
-// Request bytes as a JSON string, at most MAX_ID_BYTES of them.
+// Request bytes as a JSON string, at most MAX_ID_BYTES of them: a longer value is cut
+// before the character that crosses that length (its continuation bytes go with it).
 function bytesStr(p: usize, n: i32): void {
-  if (n > MAX_ID_BYTES) n = MAX_ID_BYTES;
+  if (n > MAX_ID_BYTES) {
+    n = MAX_ID_BYTES;
+    while (n > 0 && (<u32>load<u8>(p + n) & 0xc0) == 0x80) n--;
+  }
   byte(0x22);
   let i = 0;
   while (i < n) {

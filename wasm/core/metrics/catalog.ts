@@ -69,6 +69,10 @@ export const RL_FAULT = 6;
 export const ANSWERED_UPSTREAM = 0;
 export const ANSWERED_FALLBACK = 1;
 export const ANSWERED_FAULT = 2;
+// The decision log (../decision-log/line.ts): who answered, by ANSWERED_*, and the start
+// of every line (what a log shipper matches; `tandem simulate --decisions` prints from it).
+export const ANSWERED_LABELS: string[] = ["upstream", "fallback", "fault"];
+export const DECISION_LOG_PREFIX = "tandem: decision ";
 // Kong: tandem's own answers (kong.response.exit of the circuit-breaker and
 // fault-injection plugins) carry this response header, whose value names who answered,
 // so the experiment plugin's log phase tells them apart from what `kong.log.serialize()`
