@@ -13,7 +13,7 @@ import { version } from "../package.json";
 // --help` its own with what it does.
 const COMMAND_USAGE: Record<string, string> = {
   validate: "tandem validate <policy.yaml>",
-  simulate: "tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy] [--metrics]",
+  simulate: "tandem simulate --policy <policy.yaml> --trace <trace.jsonl> [--via core|kong|envoy] [--profile kong|envoy] [--metrics] [--decisions]",
   explain: `tandem explain --policy <policy.yaml> [--headers 'name: value' ...] [--path /p] [--method GET] [--ip 1.2.3.4] [--at <time>]
                  [--seed-entropy <text>] [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]`,
   render: `tandem render <policy.yaml> [--target kong|istio|envoy|all] [--out <dir>] [--namespace <ns>] [--gateway <ns>/<name> | --gateway-api <ns>/<name>] [--host <host> ...]
@@ -24,7 +24,7 @@ const COMMAND_USAGE: Record<string, string> = {
 };
 const COMMAND_HELP: Record<string, string> = {
   validate: "Checks a TrafficPolicy as both gateways would: exit 0 when valid, else exit 1 with the gateways' message.",
-  simulate: "Runs a trace (one JSON request a line) through the core (--via core, the default), the Kong harness or the Envoy harness\non virtual time and prints one JSON result a line. --profile (with --via core only): whose answers to dead upstreams to model.\n--metrics: then the Prometheus series the trace produced (docs/metrics.md), the same lines on every path.",
+  simulate: "Runs a trace (one JSON request a line) through the core (--via core, the default), the Kong harness or the Envoy harness\non virtual time and prints one JSON result a line. --profile (with --via core only): whose answers to dead upstreams to model.\n--metrics: then the Prometheus series the trace produced (docs/metrics.md), the same lines on every path.\n--decisions: then the decision log's lines (spec.experiment.decisionLog, docs/metrics.md), as the gateway writes them.",
   explain: "Shows, for one request, the variant and why, the sticky key, the bucket, what the gateway does, and the circuit breaker's\nanswer given a history (--trace or --breaker-state). Without a user key the request is a new user: --seed-entropy\nfixes the new id (default: the same every run).",
   render: "Writes a policy's manifests: Kong, Istio, a static Envoy config, or all (--target).",
   playground: "Starts both gateways on 127.0.0.1 in front of demo backends, sends 1,000 users through both and prints how many agree,\nthen serves a live page (--ui-port) with a load generator (--rps request pairs a second to start with) and controls,\nand prints curl lines to try. Ctrl-C stops it; --check exits after the self-check (0: all agree).",
@@ -49,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
       return validateCommand(positionals[0]);
     }
     case "simulate": {
-      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" }, trace: { type: "string" }, via: { type: "string", default: "core" }, profile: { type: "string" }, metrics: { type: "boolean" } } });
+      const { values } = parseArgs({ args: rest, options: { policy: { type: "string" }, trace: { type: "string" }, via: { type: "string", default: "core" }, profile: { type: "string" }, metrics: { type: "boolean" }, decisions: { type: "boolean" } } });
       if (!values.policy || !values.trace) throw new UsageError("simulate needs --policy and --trace");
       const via = values.via as Via;
       if (!["core", "kong", "envoy"].includes(via)) throw new UsageError(`--via must be core, kong or envoy, got ${via}`);
@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
       const profile = values.profile === "envoy" ? ENVOY_PROFILE : KONG_PROFILE;
       const policy = loadPolicy(values.policy);
       const trace = readTrace(values.trace);
-      await simulate(via, policy, trace, (line) => process.stdout.write(line + "\n"), { profile, metrics: values.metrics });
+      await simulate(via, policy, trace, (line) => process.stdout.write(line + "\n"), { profile, metrics: values.metrics, decisions: values.decisions });
       return 0;
     }
     case "explain": {

@@ -14,12 +14,16 @@ export interface Driver {
   close(): Promise<void>;
   /** --metrics: the canonical Prometheus text of what the trace recorded (./metrics.ts) */
   metricsText?(): Promise<string>;
+  /** --decisions: the decision log's lines the trace produced, in request order (./decisions.ts) */
+  decisionLines?(): Promise<string[]>;
 }
 
 // `profile`: the gateway `--via core` models (Kong by default, see ./result.ts).
 export interface SimulateOptions {
   profile?: GatewayProfile;
   metrics?: boolean;
+  /** print the decision log's lines after the results (spec.experiment.decisionLog) */
+  decisions?: boolean;
   /** `--via kong`: nginx workers sharing the plugin servers (default 1; every request a fresh connection, so they take turns) */
   kongWorkers?: number;
 }
@@ -41,6 +45,7 @@ export async function simulate(via: Via, policy: PolicyDoc, trace: TraceRequest[
       results.push(res);
       emit(formatResult(res));
     }
+    if (o.decisions && driver.decisionLines) for (const l of await driver.decisionLines()) emit(l);
     if (o.metrics && driver.metricsText) emit((await driver.metricsText()).trimEnd());
   } finally {
     await driver.close();

@@ -13,7 +13,7 @@
 // log phase; Envoy's on_log), or at the head for a probe Envoy decides there
 // (GatewayProfile.probesAtHeaders).
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
-import { BREAKER_PROBE, BreakerAnswer, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
+import { BREAKER_PROBE, BreakerAnswer, FactKind, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { OUTCOME_FAILURE } from "../../wasm/core/contract";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
@@ -179,11 +179,19 @@ export class CoreDriver {
     let upstream: string | null = null;
     let guard: GuardAdmission | null = null;
     let decided: { variant: string; reason: number } | null = null;
+    let logged: { variant: number; reason: number; source: number; id: string | null } | null = null;
     if (this.plan) {
       const plan = this.plan;
       const facts = answerNeeds(plan.needs, { headers: h, path: r.path, method: sentMethod(r), ip: "127.0.0.1" });
       const d = this.core.decideExperiment(plan, facts, r.t, this.profile.probesAtHeaders ? "headers" : "end");
       carryToBreaker(plan, d, h);
+      if (d.variant >= 0 && d.log === 1) {
+        // sampled by the decision log (the id: x-request-id, else the entropy the Kong
+        // plugin would fetch, here drawn by answerNeeds)
+        const ks = this.core.lastKeySource(plan);
+        const id = facts[plan.needs.findIndex((n) => n.kind === FactKind.Entropy)];
+        logged = { variant: d.variant, reason: d.reason, source: sourceLabelIndex(ks >= 0 ? plan.sourceKinds[ks] : 0, ks < 0), id: id ?? null };
+      }
       if (d.variant >= 0) {
         const v = plan.variants[d.variant];
         variant = v.name;
@@ -231,6 +239,16 @@ export class CoreDriver {
       const u = reached !== undefined ? this.answer(r, reached ?? DEFAULT_UPSTREAM) : null;
       const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
       if ((o.status ?? 0) > 0 || (o.error ?? 0) !== 0) this.metrics.latency(p.policy, p.name, decided.variant, o.latencyMs);
+    }
+    if (this.plan && logged) {
+      // The decision log's line, from what the Kong plugin's log phase has (as the
+      // metrics above): the status the client got, the upstream's latency when one
+      // answered or failed, who answered.
+      const by = out.res.action === "abort" ? ANSWERED_FAULT : out.by ?? ANSWERED_UPSTREAM;
+      const u = reached !== undefined ? this.answer(r, reached ?? DEFAULT_UPSTREAM) : null;
+      const o = withUpstreamFault(u === null ? { status: 0, latencyMs: 0 } : outcome(u, this.profile), out.fault);
+      const latency = (o.status ?? 0) > 0 || (o.error ?? 0) !== 0 ? o.latencyMs : -1;
+      this.decisions.push(this.core.decisionLine(this.plan, logged.variant, logged.reason, logged.source, by, out.res.status, latency, logged.id));
     }
     if (this.plan && this.plan.guards.length > 0) out.res.guards = this.core.guardStates(this.plan);
     return out.res;
@@ -334,6 +352,12 @@ export class CoreDriver {
       this.core.cacheStore(b, key, u.status as number, answerHeaders(u), body, r.t + (u.priorMs ?? 0) + (u.latencyMs ?? 0));
     }
     return { res, reached: upstream, fault };
+  }
+
+  // --decisions: the lines, in request order (./decisions.ts)
+  private readonly decisions: string[] = [];
+  async decisionLines(): Promise<string[]> {
+    return this.decisions;
   }
 
   async metricsText(): Promise<string> {

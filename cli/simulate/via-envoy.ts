@@ -31,6 +31,7 @@ import { envoyRequestId } from "./trace";
 import { ISTIO_PATH_NORMALIZATION } from "./edge";
 import { tandemHistogramBuckets, tandemStatsTags } from "../render/envoy-stats";
 import { canonicalMetrics } from "./metrics";
+import { decisionLineOf } from "./decisions";
 import { SIM_BACKOFF, envoyRetryPolicy, retryModel } from "./retries";
 
 // ---- the filter's shared data (wasm/filter/breaker-store.ts, read by core-js/shared-state.ts) ----
@@ -207,6 +208,8 @@ export class EnvoyDriver {
         // a scrape after the last request's counts were flushed (the experiment root's
         // tick, wasm/filter/counter-buffer.ts) and Envoy's stats flush merged histograms
         ...(metrics ? { metricsText: async () => { ticks.fireArmed(); gw.flushStats(); return canonicalMetrics([gw.prometheus(true)], true); } } : {}),
+        // the experiment filter's proxy_log lines (./decisions.ts), in the order written
+        decisionLines: async () => gw.logs().flatMap((l) => { const d = decisionLineOf(l.message); return d === null ? [] : [d]; }),
         close: () => gw.close(),
       };
     } catch (e) {

@@ -35,6 +35,8 @@ export interface GatewayHandle {
   port: number;
   // --metrics: the gateway's metrics, canonical (./metrics.ts)
   metricsText?(): Promise<string>;
+  // --decisions: the decision log's lines the gateway wrote so far (./decisions.ts)
+  decisionLines?(): Promise<string[]>;
   setNow(ms: number): Promise<void>;
   // Called with each trace line before it is sent (the Envoy path draws its request id).
   beforeRequest?(r: TraceRequest): void;
@@ -104,6 +106,10 @@ export class GatewayDriver {
 
   async metricsText(): Promise<string> {
     return (await this.gw?.metricsText?.()) ?? "";
+  }
+
+  async decisionLines(): Promise<string[]> {
+    return (await this.gw?.decisionLines?.()) ?? [];
   }
 
   async run(r: TraceRequest): Promise<SimResult> {

@@ -16,6 +16,7 @@ import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
 import { canonicalMetrics } from "./metrics";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 import { kongRetries, retryModel } from "./retries";
+import { decisionLineOf, quiet } from "./decisions";
 
 // The breaker's report is plugin-server output (stderr): it reaches the harness's log
 // a moment after the handler returned.
@@ -77,6 +78,9 @@ export class KongDriver {
     process.env[GUARD_TRACE_ENV] = "1";
     process.env[FAULT_TRACE_ENV] = "1";
     let gw: KongGateway;
+    // The decision log's lines, from Kong's error log: they come at info (./decisions.ts),
+    // so this Kong runs at log_level info, as one that keeps them must.
+    const decisions: string[] = [];
     try {
       gw = await startKong({
         plugins,
@@ -89,6 +93,11 @@ export class KongDriver {
         workers,
         onUpstreamRequest: driver.record,
         onAccessLog: driver.accessLog,
+        logLevel: "info",
+        onErrorLog: (e) => {
+          const l = e.source === "pluginserver" ? decisionLineOf(e.message) : null;
+          if (l !== null) decisions.push(l);
+        },
       });
     } catch (e) {
       await ups.close();
@@ -114,6 +123,7 @@ export class KongDriver {
       ...(metrics ? {
         metricsText: async () => canonicalMetrics(await Promise.all(plugins.map(async (p) => (await fetch(await gw.pluginServer(p.name).metricsUrl())).text())), false),
       } : {}),
+      decisionLines: async () => { await gw.logDone(); await quiet(() => decisions.length); return decisions; },
       close: () => gw.close(),
     };
     return driver;
