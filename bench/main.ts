@@ -14,6 +14,7 @@ import { cacheOverhead } from './cache';
 import { kongCache } from './kong-cache';
 import { playgroundLoad } from './playground';
 import { addedLatency } from './added-latency';
+import { metricsMemory } from './metrics-memory';
 
 const sections: Record<string, () => unknown> = {
   core: () => coreBench(distPath('wasm/tandem-core.wasm')),
@@ -37,6 +38,8 @@ const sections: Record<string, () => unknown> = {
   'fault-delays': () => faultDelays(),
   'playground-load': () => playgroundLoad(),
   'added-latency': () => addedLatency(),
+  // issue 14: metrics memory over 1,000,000 requests with 100,000 distinct breaker keys
+  'metrics-memory': () => metricsMemory(),
 };
 
 const name = process.argv[2];

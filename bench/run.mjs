@@ -24,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '..');
 const out = path.join(here, '.build');
 const snap = path.join(out, 'dist');
-const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'cache-overhead', 'fault-delays', 'playground-load', 'added-latency', 'kong-cache'];
+const names = ['core', 'envoy', 'envoy-breaker', 'envoy-rules', 'envoy-guard', 'memory', 'kong-rpcs', 'kong-throughput', 'peers', 'host-calls', 'fault-overhead', 'metrics-overhead', 'cache-overhead', 'fault-delays', 'playground-load', 'added-latency', 'kong-cache', 'metrics-memory'];
 const USAGE = `usage: npm run bench [-- --json] [-- --only=<section>,...]
   --json        print one JSON object (the last line of stdout) instead of the table
   --only=a,b    run only these sections: ${names.join(', ')}, soak (minutes; only when named)
@@ -321,6 +321,14 @@ const targets = [
   ['playground.loadPairsPerSec', result.playground.loadPairsPerSec, '>=', 1000],
   ['playground.gatewayPairsPerSec', result.playground.gatewayPairsPerSec, '>=', 1000],
 ];
+// Metrics memory over 1,000,000 requests with bounded label sets (bench/metrics-memory.ts).
+const mm = res['metrics-memory'] ?? null;
+result.metricsMemory = mm;
+if (mm) {
+  targets.push(['metricsMemory.kongHeapGrowthKb', mm.kong.memoryGrowth, '<=', 1024]);
+  targets.push(['metricsMemory.envoyPagesGrowth', mm.envoy.memoryGrowth, '<=', 1]);
+  targets.push(['metricsMemory.seriesGrowth', Math.max(mm.kong.seriesLast - mm.kong.seriesFirst, mm.envoy.seriesLast - mm.envoy.seriesFirst), '<=', 0]);
+}
 if (so) {
   const lost = (side) => side.requests - side.responses;
   const growth = (mem) => Math.max(...Object.values(mem).map(([a, b]) => b - a));
