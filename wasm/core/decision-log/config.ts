@@ -3,8 +3,7 @@
 // and the Envoy experiment filter refuse the same input with the same path and text.
 import { JValue } from "../json/json";
 import { Reader, join } from "../config/reader";
-import { E_PERCENT, E_PERCENT_DECIMALS } from "../config/errors";
-import { LOG_BP_ALL } from "./sample";
+import { requiredPercentBp } from "../config/percent";
 
 export const DECISION_LOG_FIELD = "decisionLog";
 const DECISION_LOG_KEYS: StaticArray<string> = ["percent"];
@@ -14,11 +13,5 @@ const DECISION_LOG_KEYS: StaticArray<string> = ["percent"];
 export function parseDecisionLog(r: Reader, obj: JValue, path: string): i32 {
   const o = r.obj(obj, DECISION_LOG_FIELD, path, DECISION_LOG_KEYS);
   if (r.failed || o === null) return 0;
-  const p = join(path, DECISION_LOG_FIELD);
-  const w = r.num(o, "percent", p, 0, true);
-  if (r.failed) return 0;
-  if (!(w >= 0 && w <= 100)) { r.failRule(join(p, "percent"), E_PERCENT, o.get("percent")); return 0; }
-  const bp = Math.round(w * 100);
-  if (Math.abs(w * 100 - bp) > 1e-6) { r.failRule(join(p, "percent"), E_PERCENT_DECIMALS, o.get("percent")); return 0; }
-  return min(<i32>bp, LOG_BP_ALL);
+  return requiredPercentBp(r, o, join(path, DECISION_LOG_FIELD));
 }

@@ -2,9 +2,10 @@
 // A fault's `match` is the experiment rules' match language (../rules/config.ts), its
 // abort reply the fallback's `respond` checks (../breaker/fallback-config.ts), its
 // control header signed like the QA override: one language, one set of messages.
+import { requiredPercentBp } from "../config/percent";
 import { JType, JValue } from "../json/json";
 import { Reader, at, isName, join, quote } from "../config/reader";
-import { E_ARRAY, E_HEADER_NAME, E_NAME, E_PERCENT, E_PERCENT_DECIMALS, E_UNIQUE, E_UNKNOWN_VARIANT, ruleText, E_REQUIRED } from "../config/errors";
+import { E_ARRAY, E_HEADER_NAME, E_NAME, E_UNIQUE, E_UNKNOWN_VARIANT, ruleText, E_REQUIRED } from "../config/errors";
 import { asciiLower, isToken, utf8 } from "../text/bytes";
 import { Fact } from "../request/facts";
 import { fnv1a32 } from "../hash/hash";
@@ -15,7 +16,7 @@ import { parseRespond } from "../breaker/fallback-config";
 import { TAGS_HEADER } from "../contract";
 import { FallbackSettings } from "../breaker/settings";
 import { ExperimentSettings, Source, SourceKind } from "../experiment/settings";
-import { BP_ALL, BY_REQUEST, BY_USER, Fault, FaultSettings, MAX_DELAY_MS, MAX_FAULTS, SCOPE_GATEWAY, SCOPE_UPSTREAM } from "./settings";
+import { BY_REQUEST, BY_USER, Fault, FaultSettings, MAX_DELAY_MS, MAX_FAULTS, SCOPE_GATEWAY, SCOPE_UPSTREAM } from "./settings";
 import {
   E_FAULT_ACTION, E_FAULT_BY, E_FAULT_BY_USER, E_FAULT_END, E_FAULT_NEEDS_EXPERIMENT, E_FAULT_SCOPE, E_FAULT_SECRET, E_FAULT_TIME, E_FAULT_UPSTREAM, E_FAULT_HEADER_OWNED, E_FAULT_HEADER_VARIANT,
 } from "./errors";
@@ -97,7 +98,7 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
     f.delayMs = <i32>r.int(delay, "fixedMs", dp, -1, 0, MAX_DELAY_MS);
     if (r.failed) return null;
     if (f.delayMs < 0) { r.failRule(join(dp, "fixedMs"), E_REQUIRED, null); return null; }
-    f.delayBp = percentBp(r, delay, dp);
+    f.delayBp = requiredPercentBp(r, delay, dp);
     if (r.failed) return null;
   }
   const abort = r.obj(v, "abort", p, ABORT_KEYS);
@@ -111,7 +112,7 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
     parseRespond(r, abort, ap, reply);
     if (r.failed) return null;
     f.reply = reply;
-    f.abortBp = percentBp(r, abort, ap);
+    f.abortBp = requiredPercentBp(r, abort, ap);
     if (r.failed) return null;
   }
   const by = r.str(v, "by", p, "request") as string;
@@ -141,16 +142,6 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
   if (f.endMs <= f.startMs) { r.failRule(join(p, "end"), E_FAULT_END, v.get("end")); return null; }
   if (f.startMs != -Infinity || f.endMs != Infinity) s.clock = true;
   return f;
-}
-
-// percent: 0-100 with at most 2 decimals, as basis points (required).
-function percentBp(r: Reader, o: JValue, p: string): i32 {
-  const w = r.num(o, "percent", p, 0, true);
-  if (r.failed) return 0;
-  if (!(w >= 0 && w <= 100)) { r.failRule(join(p, "percent"), E_PERCENT, o.get("percent")); return 0; }
-  const bp = Math.round(w * 100);
-  if (Math.abs(w * 100 - bp) > 1e-6) { r.failRule(join(p, "percent"), E_PERCENT_DECIMALS, o.get("percent")); return 0; }
-  return min(<i32>bp, BP_ALL);
 }
 
 function time(r: Reader, v: JValue, key: string, p: string, def: f64): f64 {
