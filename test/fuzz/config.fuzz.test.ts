@@ -75,9 +75,11 @@ describe("fuzzed configs", () => {
     const s0 = host.newStream();
     const before = s0.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"], ["x-user-id", "42"], ["x-request-id", "r"]], true);
     s0.done();
+    let refused = 0, skipped = 0;
     fc.assert(
       fc.property(mutatedConfig(experiments), (text) => {
-        if (coreVerdict("experiment", text) === null) return;   // only refused ones here
+        if (coreVerdict("experiment", text) === null) { skipped++; return; }   // only refused ones here
+        refused++;
         expect(host.configure(text)).toBe(false);
         const s = host.newStream();
         const r = s.requestHeaders([[":method", "GET"], [":path", "/"], [":authority", "a"], ["x-user-id", "42"], ["x-request-id", "r"]], true);
@@ -86,5 +88,7 @@ describe("fuzzed configs", () => {
       }),
       { numRuns: runs(60), seed: SEED },
     );
+    expect(refused).toBeGreaterThan(0);
+    ran(`refused experiment configs, the previous one kept deciding (${refused} refused, ${skipped} accepted and skipped)`, refused + skipped);
   });
 });
