@@ -95,6 +95,10 @@ export function renderEnvoy(p: PolicyDoc, targets: Targets[]): object {
               stat_prefix: "ingress_http",
               route_config: { name: "local_route", virtual_hosts: [{ name: service, domains: ["*"], routes }] },
               http_filters: filters,
+              // WebSocket upgrades allowed, as Istio's HCMs allow them (pilot
+              // buildHTTPConnectionManager); without it Envoy answers every upgrade 403
+              // upgrade_failed (sim/envoy/upgrade.ts).
+              upgrade_configs: [{ upgrade_type: "websocket" }],
             },
           }],
         }],

@@ -7,10 +7,13 @@
 //          the root or holds %00: 400 (sim/kong/edge.ts)
 //   envoy  a head above max_request_headers_kb (60) or more than 100 header fields: 431;
 //          a path Istio's BASE normalization rejects (%00, '#'): 400
-//          (sim/envoy/header-limits.ts, path-normalization.ts)
+//          (sim/envoy/header-limits.ts, path-normalization.ts); an upgrade of a type
+//          Istio's HCM does not allow (anything but websocket): 403 upgrade_failed
+//          (sim/envoy/upgrade.ts)
 import { nginxRefusal } from "../../sim/kong/edge";
 import { envoyHeaderRefusal } from "../../sim/envoy/header-limits";
 import { normalizePath } from "../../sim/envoy/path-normalization";
+import { upgradeAllowed, upgradeOf } from "../../sim/envoy/upgrade";
 import { wireHeaders } from "./http-client";
 import { normalizedHeaders, sentMethod, type TraceRequest } from "./trace";
 
@@ -18,6 +21,9 @@ export interface Refusals { kong?: number; envoy?: number }
 
 // The path Istio's ingress gateway runs with (meshConfig.pathNormalization default).
 export const ISTIO_PATH_NORMALIZATION = "BASE" as const;
+// The upgrade types Istio's HCM allows (pilot buildHTTPConnectionManager), as tandem
+// render's envoy.yaml writes them.
+export const ENVOY_UPGRADES = ["websocket"] as const;
 
 // Methods Node's client sends without a body header; for the others an empty body goes
 // as `Content-Length: 0` (node:http ClientRequest useChunkedEncodingByDefault).
@@ -29,7 +35,8 @@ export function wireHead(r: TraceRequest): { requestLine: string; headers: Array
   for (const [k, v] of Object.entries(wireHeaders(normalizedHeaders(r)))) {
     for (const c of Array.isArray(v) ? v : [v]) headers.push([k, c]);
   }
-  headers.push(["Connection", "close"]);
+  // Node's client adds Connection: close unless the trace sets Connection (an upgrade)
+  if (!headers.some(([k]) => k.toLowerCase() === "connection")) headers.push(["Connection", "close"]);
   if (!NO_BODY_HEADER.has(method)) headers.push(["Content-Length", "0"]);
   return { requestLine: `${method} ${r.path} HTTP/1.1`, headers };
 }
@@ -41,7 +48,9 @@ export function edgeRefusals(r: TraceRequest): Refusals | null {
   const k = nginxRefusal(head, r.path);
   if (k) out.kong = k.status === 494 ? 400 : k.status;     // kong/error_handlers.lua: 494 -> 400
   const e = envoyHeaderRefusal(head);
+  const upgrade = upgradeOf(head.headers);
   if (e) out.envoy = e.status;
   else if (normalizePath(r.path, ISTIO_PATH_NORMALIZATION) === null) out.envoy = 400;
+  else if (upgrade !== null && !upgradeAllowed(upgrade, ENVOY_UPGRADES)) out.envoy = 403;
   return out.kong === undefined && out.envoy === undefined ? null : out;
 }

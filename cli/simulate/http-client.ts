@@ -22,6 +22,14 @@ export function send(port: number, method: string, path: string, headers: Record
       res.resume();
       res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });
+    // A WebSocket handshake's 101: the head now, the reply when the gateway closes the
+    // tunnel (the upstream ends it after the trace's streamMs); the client sends nothing.
+    req.on("upgrade", (res, socket) => {
+      onHead?.();
+      socket.resume();
+      socket.on("error", () => {});
+      socket.on("close", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+    });
     req.on("error", reject);
     req.end();
   });

@@ -2,8 +2,10 @@
 // name on loopback, answering each request as the trace line says. Latency is
 // virtual: the server advances the gateway's clock by latencyMs before answering,
 // so a trace of hours runs in seconds and timing behaviour stays exact.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer, ServerResponse, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { createHash } from "node:crypto";
 import type { TraceUpstream } from "./trace";
 import { tryAnswer } from "./retries";
 import { GRPC_CONTENT_TYPE, GRPC_STATUS_HEADER } from "../../wasm/core/contract";
@@ -22,6 +24,7 @@ export class ScriptedUpstreams {
   readonly tryIndex = new Map<string, number>();
   // The port of a socket we opened and closed: connecting to it is refused.
   closedPort = 0;
+  private readonly tunnels = new Set<Duplex>();
 
   static async start(names: string[]): Promise<ScriptedUpstreams> {
     const u = new ScriptedUpstreams();
@@ -29,6 +32,7 @@ export class ScriptedUpstreams {
       // The trace line says what the upstream answers: a large head must reach it
       // (Node's own 16 KB limit would answer 431 instead).
       const server = createServer({ maxHeaderSize: 1 << 20 }, (req, res) => void u.answer(name, req, res));
+      server.on("upgrade", (req: IncomingMessage, socket: Duplex) => void u.handshake(name, req, socket));
       await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
       u.servers.set(name, server);
       u.addrs.set(name, { host: "127.0.0.1", port: (server.address() as AddressInfo).port });
@@ -66,7 +70,37 @@ export class ScriptedUpstreams {
     res.writeHead(u.status ?? 200, { "content-type": "text/plain", ...(u.headers ?? {}) }).end(u.body ?? "ok");
   }
 
+  // A WebSocket handshake (the gateway sent Connection: upgrade and Upgrade): a 101
+  // answer accepts it after latencyMs, with Sec-WebSocket-Accept from the key (RFC 6455
+  // 4.2.2), echoes the tunnel's bytes (frames are not parsed) and closes streamMs after
+  // the client saw the 101; any other answer is an HTTP answer on that connection.
+  private async handshake(name: string, req: IncomingMessage, socket: Duplex): Promise<void> {
+    this.tunnels.add(socket);
+    socket.on("close", () => this.tunnels.delete(socket));
+    socket.on("error", () => socket.destroy());
+    const s = this.script;
+    const u = s ? tryAnswer(s.upstreams?.[name] ?? s.upstream, this.tryIndex.get(name) ?? 0) : null;
+    if (!s || u === null || u.status !== 101 || u.error !== undefined) {
+      const res = new ServerResponse(req);
+      res.assignSocket(socket as Socket);
+      res.shouldKeepAlive = false;
+      res.on("finish", () => socket.end());
+      return this.answer(name, req, res);
+    }
+    await s.advance(u.latencyMs ?? 0);
+    const key = String(req.headers["sec-websocket-key"] ?? "");
+    const accept = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
+    const head = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade", `Sec-WebSocket-Accept: ${accept}`];
+    for (const [k, v] of Object.entries(u.headers ?? {})) for (const c of Array.isArray(v) ? v : [v]) head.push(`${k}: ${c}`);
+    socket.write(head.join("\r\n") + "\r\n\r\n");
+    socket.on("data", (d: Buffer) => socket.write(d));
+    await s.headSeen;
+    await s.advance(u.streamMs ?? 0);
+    socket.end();
+  }
+
   async close(): Promise<void> {
+    for (const t of this.tunnels) t.destroy();
     await Promise.all([...this.servers.values()].map((s) => new Promise<void>((ok) => { s.closeAllConnections(); s.close(() => ok()); })));
   }
 }

@@ -21,12 +21,17 @@
 // latencyMs; the body ends streamMs later), e.g. {"status": 200, "latencyMs": 30,
 // "streamMs": 60000, "headers": {"content-type": "text/event-stream"}, "body": "data: 1\n\n"}.
 // Lines replay one at a time: a line may not arrive before an earlier line's stream ended.
+// A WebSocket handshake: the request sends "headers": {"connection": "Upgrade", "upgrade":
+// "websocket"}; the answer {"status": 101, "latencyMs": 20, "streamMs": 60000} accepts it
+// after latencyMs and the tunnel lives streamMs after the 101 (then the upstream closes it;
+// the bytes are not modelled). Any other answer refuses the upgrade as an HTTP answer.
 // Gateway retries: {"tries": [{"error": "connect"}, {"status": 200, "latencyMs": 12}]} is
 // what the upstream does on each try, in order (the last one repeats for any further try);
 // the gateway decides how many tries it makes, from the policy's spec.retries
 // (cli/simulate/retries.ts). An answer without "tries" is every try's. At most 11 entries:
 // the first try and spec.retries' at most 10 retries.
 import { readTextFile } from "../read-error";
+import { upgradeOf } from "../../sim/envoy/upgrade";
 
 // One header's value, or the copies of a repeated header in the order they are sent.
 export type HeaderValue = string | string[];
@@ -127,6 +132,11 @@ export function parseTrace(text: string, name = "trace"): TraceRequest[] {
       req.upstreams = {};
       for (const [name, u] of Object.entries(o.upstreams)) req.upstreams[name] = parseUpstream(u, `${where}: upstreams.${name}`);
     }
+    const ws = isWebSocketHandshake(headers);
+    for (const [field, u] of [["upstream", req.upstream] as const, ...Object.entries(req.upstreams ?? {}).map(([n, a]) => [`upstreams.${n}`, a] as const)]) {
+      const bad = handshakeAnswerError(u, ws);
+      if (bad) throw new TraceError(`${where}: ${field}${bad}`);
+    }
     for (const u of [req.upstream, ...Object.values(req.upstreams ?? {})]) {
       if (u.streamMs !== undefined && o.t + (u.latencyMs ?? 0) + u.streamMs > streamEnd) { streamEnd = o.t + (u.latencyMs ?? 0) + u.streamMs; streamLine = i + 1; }
     }
@@ -197,6 +207,31 @@ function parseAnswerHeaders(o: unknown, where: string): Record<string, HeaderVal
   return out;
 }
 
+// A WebSocket handshake as both gateways take it: Connection lists "upgrade" and Upgrade
+// is "websocket", any case (Envoy's Utility::isUpgrade and Istio's upgrade_configs;
+// Kong's access.before upstream_upgrade).
+export function isWebSocketHandshake(headers: Record<string, HeaderValue>): boolean {
+  const pairs: Array<[string, string]> = [];
+  for (const [k, v] of Object.entries(headers)) for (const c of Array.isArray(v) ? v : [v]) pairs.push([k, c]);
+  return upgradeOf(pairs)?.toLowerCase() === "websocket";
+}
+
+// What a handshake's answer may be, and a 101's request: ".field: why", or null.
+function handshakeAnswerError(u: TraceUpstream, ws: boolean): string | null {
+  if (u.tries !== undefined && ws) return `.tries: ${HANDSHAKE_TRIES}`;
+  for (const [i, a] of (u.tries ?? [u]).entries()) {
+    const at = u.tries ? `.tries[${i}]` : "";
+    if (a.status === 101 && !ws) return `${at}.status: ${NOT_A_HANDSHAKE}`;
+    if (a.status === 101 && a.body !== undefined) return `${at}.body: ${NO_101_BODY}`;
+    if (ws && a.error === "timeout") return `${at}.error: ${HANDSHAKE_TIMEOUT}`;
+  }
+  return null;
+}
+
+export const NOT_A_HANDSHAKE = 'a 101 answers a WebSocket handshake: the request needs "headers": {"connection": "Upgrade", "upgrade": "websocket"}';
+export const NO_101_BODY = "a 101 has no body: the tunnel's bytes are not modelled, streamMs says how long it lives";
+export const HANDSHAKE_TRIES = "a WebSocket handshake is one try here: gateway retries of an upgrade are not modelled";
+export const HANDSHAKE_TIMEOUT = "a WebSocket handshake has no upstream timeout on Envoy (the router's timer starts when the request ends, which a tunnel's does not), so a timeout cannot be replayed on every path";
 export const NESTED_TRIES = "a try is one answer, it has no tries of its own";
 export const TRIES_ALONE = "an answer with tries has no other field: each try says what it gets";
 export const FRAMING_HEADER = "is the upstream's framing: the scripted upstream sets it from the body it sends";

@@ -28,7 +28,7 @@ import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 import { isBreakerSlot, readSharedState } from "../../core-js/shared-state";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams } from "./scripted-upstream";
 import { envoyRequestId } from "./trace";
-import { ISTIO_PATH_NORMALIZATION } from "./edge";
+import { ENVOY_UPGRADES, ISTIO_PATH_NORMALIZATION } from "./edge";
 import { tandemHistogramBuckets, tandemStatsTags } from "../render/envoy-stats";
 import { canonicalMetrics } from "./metrics";
 import { decisionLineOf } from "./decisions";
@@ -177,6 +177,8 @@ export class EnvoyDriver {
         onAccessLog: driver.accessLog,
         useRemoteAddress: true,
         pathNormalization: ISTIO_PATH_NORMALIZATION,
+        // Istio's HCM (and tandem render's envoy.yaml) allow WebSocket upgrades
+        upgradeConfigs: [...ENVOY_UPGRADES],
         uuid: () => envoyRequestId(line),
         virtualTicks: ticks,
         // the router's retry backoff on the virtual clock, its jitter drawn as retries.ts does

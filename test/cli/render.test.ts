@@ -445,6 +445,13 @@ describe("tandem render: the command", () => {
     expect(r.stdout).toBe(readFileSync(join(ROOT, "deploy", "envoy", "envoy.yaml"), "utf8"));
   });
 
+  it("envoy.yaml's HCM allows WebSocket upgrades, as Istio's do (else Envoy answers every upgrade 403 upgrade_failed)", async () => {
+    const r = await tandem("render", "deploy/examples/checkout.yaml", "--target", "envoy");
+    expect(r.code, r.stderr).toBe(0);
+    const envoy = yamlDocs(r.stdout)[0] as { static_resources: { listeners: Array<{ filter_chains: Array<{ filters: Array<{ typed_config: Record<string, unknown> }> }> }> } };
+    expect(envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.upgrade_configs).toEqual([{ upgrade_type: "websocket" }]);
+  });
+
   it("pins the module: sha256 of the built module for an http(s) url, the given digest for an image", async () => {
     const sha = createHash("sha256").update(readFileSync(FILTER_WASM)).digest("hex");
     const http = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio", "--image", "https://modules.example/tandem.wasm");
