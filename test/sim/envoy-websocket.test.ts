@@ -15,13 +15,11 @@
 // Each test failed on the harness before upgrades (Upgrade and Connection were dropped as
 // hop-by-hop, the upstream saw a plain GET and the client got its 200).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { compileAssemblyScript, startEnvoy, type EnvoyGateway, type RouteSpec } from '../../sim/envoy/index.js';
+import { echoOf, handshake, wsUpstream } from '../support/websocket';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
 let outDir = '';
@@ -34,60 +32,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
 });
-
-// An upstream that accepts WebSocket handshakes with a 101 and echoes every byte.
-async function wsUpstream() {
-  const seen: http.IncomingHttpHeaders[] = [];
-  const sockets: Duplex[] = [];
-  const server = http.createServer((req, res) => {
-    seen.push(req.headers);
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('plain');
-  });
-  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex) => {
-    seen.push(req.headers);
-    sockets.push(socket);
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n');
-    socket.on('data', (d) => socket.write(d));
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as AddressInfo).port,
-    seen,
-    sockets,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.closeAllConnections(); server.close(() => r()); }),
-  };
-}
-
-type Reply = { kind: 'upgrade'; status: number; headers: http.IncomingHttpHeaders; socket: Duplex } | { kind: 'response'; status: number; headers: http.IncomingHttpHeaders; body: string };
-
-function handshake(port: number, headers: Record<string, string>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/chat', agent: false, headers });
-    req.on('upgrade', (res, socket) => resolve({ kind: 'upgrade', status: res.statusCode ?? 0, headers: res.headers, socket }));
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function echoOf(socket: Duplex, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = '';
-    const on = (d: Buffer) => {
-      got += d.toString('utf8');
-      if (got.length >= text.length) { socket.off('data', on); resolve(got); }
-    };
-    socket.on('data', on);
-    socket.write(text);
-  });
-}
 
 const WS = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
 const accessLines = (gw: EnvoyGateway) => gw.logs().filter((l) => l.message.startsWith('access code=')).map((l) => l.message);

@@ -12,12 +12,10 @@
 //    mp_rpc.lua Rpc:call / handle_event log it and skip the plugin for that request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { startKong, type KongGateway } from '../../sim/kong/index';
+import { connectedWhileBlocked, somaxconn } from '../support/listen-backlog';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 let gw: KongGateway;
@@ -44,44 +42,10 @@ afterAll(async () => {
   await new Promise<void>((r) => up.close(() => r()));
 });
 
-// Block this thread (nothing accepted, nothing read) until `file` holds a result.
-function blockUntil(file: string, timeoutMs: number): string {
-  const cell = new Int32Array(new SharedArrayBuffer(4));
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (fs.existsSync(file)) {
-      const text = fs.readFileSync(file, 'utf8');
-      if (text.endsWith('\n')) return text.trim();
-    }
-    Atomics.wait(cell, 0, 0, 20);
-  }
-  throw new Error(`no result in ${file} after ${timeoutMs} ms`);
-}
-
 describe('proxy port backlog (kong_defaults.lua proxy_listen backlog=16384)', () => {
   it('a burst of 1,500 connections completes its handshakes while the gateway accepts none', () => {
-    const somaxconn = Number(fs.readFileSync('/proc/sys/net/core/somaxconn', 'utf8'));
     const burst = 1500;
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-backlog-'));
-    const out = path.join(dir, 'connected');
-    // A child opens the connections and counts those established within 800 ms (a SYN
-    // the kernel dropped is retried after 1 s at the earliest), while this thread blocks.
-    const child = spawn(process.execPath, ['-e', `
-      const net = require('net'); const fs = require('fs');
-      let connected = 0; const socks = [];
-      for (let i = 0; i < ${burst}; i++) {
-        const s = net.connect(${gw.port}, '127.0.0.1', () => connected++);
-        s.on('error', () => {}); socks.push(s);
-      }
-      setTimeout(() => { fs.writeFileSync(${JSON.stringify(out)}, connected + '\\n'); for (const s of socks) s.destroy(); process.exit(0); }, 800);
-    `], { stdio: 'ignore' });
-    try {
-      const connected = Number(blockUntil(out, 30_000));
-      expect(connected).toBeGreaterThanOrEqual(Math.min(burst, somaxconn));
-    } finally {
-      child.kill();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    expect(connectedWhileBlocked(gw.port, burst)).toBeGreaterThanOrEqual(Math.min(burst, somaxconn()));
   }, 60_000);
 });
 

@@ -16,70 +16,12 @@
 // Each test failed on the harness before upgrades (the upstream saw a plain GET without
 // Upgrade and the client got its 200).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import http from 'node:http';
 import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { startKong, type KongGateway, type KongPluginSpec } from '../../sim/kong/index';
+import { echoOf, handshake, wsUpstream } from '../support/websocket';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 const router = (): KongPluginSpec => ({ name: 'router', dir: path.join(FIXTURES, 'router'), config: {} });
-
-// An upstream that accepts WebSocket handshakes with a 101 (after `beforeHead`), echoes
-// every byte it receives, and remembers the handshake's headers.
-async function wsUpstream(beforeHead: () => Promise<void>) {
-  const seen: http.IncomingHttpHeaders[] = [];
-  const sockets: Duplex[] = [];
-  const server = http.createServer((req, res) => {
-    seen.push(req.headers);
-    req.resume();
-    res.writeHead(200, { 'content-type': 'text/plain' }).end('plain');
-  });
-  server.on('upgrade', async (req: http.IncomingMessage, socket: Duplex) => {
-    seen.push(req.headers);
-    sockets.push(socket);
-    await beforeHead();
-    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n');
-    socket.on('data', (d) => socket.write(d));
-    socket.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    port: (server.address() as AddressInfo).port,
-    seen,
-    sockets,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.closeAllConnections(); server.close(() => r()); }),
-  };
-}
-
-type Reply = { kind: 'upgrade'; status: number; headers: http.IncomingHttpHeaders; socket: Duplex } | { kind: 'response'; status: number; headers: http.IncomingHttpHeaders; body: string };
-
-function handshake(port: number, headers: Record<string, string>): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path: '/chat', agent: false, headers });
-    req.on('upgrade', (res, socket) => resolve({ kind: 'upgrade', status: res.statusCode ?? 0, headers: res.headers, socket }));
-    req.on('response', (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ kind: 'response', status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-function echoOf(socket: Duplex, text: string): Promise<string> {
-  return new Promise((resolve) => {
-    let got = '';
-    const on = (d: Buffer) => {
-      got += d.toString('utf8');
-      if (got.length >= text.length) { socket.off('data', on); resolve(got); }
-    };
-    socket.on('data', on);
-    socket.write(text);
-  });
-}
 
 const routerLogs = (gw: KongGateway) => gw.logs().filter((l) => l.source === 'plugin' && l.plugin === 'router' && l.level === 'notice').map((l) => JSON.parse(l.message));
 const WS = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };
