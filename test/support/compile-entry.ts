@@ -1,10 +1,10 @@
 // Compiles a core test entry (wasm/core/testing/*.ts) with the installed asc and the
-// "core" target of asconfig.json, cached in the temp dir by the hash of the core's
-// sources (and the extra flags), so test files share one compile.
+// "core" target of asconfig.json, cached by the hash of the core's sources (and the extra
+// flags), so test files share one compile. The cache is node_modules/.cache (where build
+// tools keep theirs), not the temp dir: a test run leaves nothing in /tmp.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { basename, join, resolve } from "node:path";
 
 const ROOT = resolve(__dirname, "..", "..");
@@ -27,7 +27,7 @@ function sourcesHash(extra: string[]): string {
 // Path of the compiled module for `entry` (relative to the repo); extraArgs e.g. ["--runtime", "stub"].
 export function compileTestEntry(entry: string, extraArgs: string[] = []): string {
   const name = basename(entry, ".ts");
-  const dir = join(tmpdir(), "tandem-core-tests");
+  const dir = join(ROOT, "node_modules", ".cache", "tandem-core-tests");
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `${name}-${sourcesHash(extraArgs)}.wasm`);
   if (existsSync(out)) return out;
