@@ -13,8 +13,7 @@ import { simulate, type Via } from "../../cli/simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE, type GatewayProfile, type SimResult } from "../../cli/simulate/result";
 import type { PolicyDoc } from "../../cli/policy-file";
 import type { TraceRequest, TraceUpstream } from "../../cli/simulate/trace";
-import { loadCore } from "../support/dist";
-import { answerNeeds } from "../../core-js/answer-needs";
+import { canaryUsers } from "./canary-users";
 
 const PATHS: Array<{ via: Exclude<Via, "core">; profile: GatewayProfile }> = [
   { via: "kong", profile: KONG_PROFILE },
@@ -41,19 +40,6 @@ interface Scenario { name: string; policy: PolicyDoc; trace: TraceRequest[]; exp
 // stream (the old behaviour on both gateways) would leave the breaker open when the
 // stream ended, and the next request rejected.
 const BREAKER = { key: "route", consecutiveFailures: 3, openDurationMs: 1000, openBackoff: { multiplier: 10, maxMs: 60000 }, halfOpen: { permittedCalls: 1, maxWaitMs: 2000 } };
-
-// Users the split sends to the canary (while its guard is closed).
-function canaryUsers(policy: PolicyDoc, n: number): string[] {
-  const core = loadCore();
-  const ex = policy.spec.experiment as { variants: Array<Record<string, unknown>> };
-  const plan = core.configureExperiment(JSON.stringify({ ...ex, variants: ex.variants.map(({ name, weight }) => ({ name, weight })) }));
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    if (core.decideExperiment(plan, answerNeeds(plan.needs, { headers: { "x-user-id": `u${i}`, host: "localhost" } }), 0).variant === 1) out.push(`u${i}`);
-  }
-  core.release(plan);
-  return out;
-}
 
 const GUARDED = doc("stream-guard", {
   experiment: {

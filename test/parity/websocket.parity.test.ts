@@ -17,8 +17,7 @@ import { simulate, type Via } from "../../cli/simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE, type GatewayProfile, type SimResult } from "../../cli/simulate/result";
 import type { PolicyDoc } from "../../cli/policy-file";
 import type { TraceRequest, TraceUpstream } from "../../cli/simulate/trace";
-import { loadCore } from "../support/dist";
-import { answerNeeds } from "../../core-js/answer-needs";
+import { canaryUsers } from "./canary-users";
 import { BREAKER_TRANSITIONS, GUARD_TRIPS, REQUESTS_TOTAL, REQUEST_DURATION } from "../../wasm/core/metrics/catalog";
 
 const PATHS: Array<{ via: Exclude<Via, "core">; profile: GatewayProfile }> = [
@@ -43,18 +42,6 @@ function lines(spec: Array<{ t: number; headers?: Record<string, string>; upstre
 // A probe timeout re-opens for 10 s: a handshake holding its permit through its tunnel
 // would leave the breaker open when the tunnel closed.
 const BREAKER = { key: "route", consecutiveFailures: 3, openDurationMs: 1000, openBackoff: { multiplier: 10, maxMs: 60000 }, halfOpen: { permittedCalls: 1, maxWaitMs: 2000 } };
-
-function canaryUsers(policy: PolicyDoc, n: number): string[] {
-  const core = loadCore();
-  const ex = policy.spec.experiment as { variants: Array<Record<string, unknown>> };
-  const plan = core.configureExperiment(JSON.stringify({ ...ex, variants: ex.variants.map(({ name, weight }) => ({ name, weight })) }));
-  const out: string[] = [];
-  for (let i = 0; out.length < n; i++) {
-    if (core.decideExperiment(plan, answerNeeds(plan.needs, { headers: { "x-user-id": `u${i}`, host: "localhost" } }), 0).variant === 1) out.push(`u${i}`);
-  }
-  core.release(plan);
-  return out;
-}
 
 const BROKEN = doc("ws-breaker", {
   experiment: { name: "chat", stickiness: { sources: ["header:x-user-id"] }, variants: [{ name: "stable", weight: 100 }] },
