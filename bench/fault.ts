@@ -11,7 +11,8 @@
 //                   distribution; lost = requests not resumed / not answered 200.
 import http from 'node:http';
 import { StatsStore, WasmHost } from '../sim/envoy/index';
-import { startKong } from '../sim/kong/index';
+import { PluginServer, startKong, storedConfig } from '../sim/kong/index';
+import { configFieldsOf, kongConf } from '../sim/kong/plugin-registry';
 import { loadNoop, lifecycle } from './envoy';
 import { distPath, progress } from './common';
 import { makeMix, median, type BenchRequest } from './requests';
@@ -142,6 +143,49 @@ async function kongDelays(n = 1000, delayed = true) {
   return { requests: n, lost: n - ok, lostBy, early, wallMs, gatewayErrors: errors.length, gatewayErrorSample: [...new Set(errors)].slice(0, 5), latenessMs: quantiles(lateness) };
 }
 
+// The plugin server alone: n access events of the real kong-js-pluginserver at once,
+// each delayed DELAY_MS by the fault-injection plugin, sent the way Kong's bridge loop
+// sends them (mp_rpc.lua: HandleEvent on a cosocket of its own, Kong opening a new
+// connection when all are busy) but without the harness's HTTP proxy in front. So the
+// lateness is the plugin server's own: the event's answer (`ret`) - (send time + delay),
+// ms, the RPC round trips included; and from the last PDK call answered before the
+// delay (what the server waited for before it could start its timer) to `ret`, - delay:
+// the timer's own lateness plus one answer's trip. Arrivals in batches of 50 every 10 ms.
+async function kongServerDelays(n = 1000) {
+  const dir = distPath('kong/fault-injection');
+  const [info] = await PluginServer.query(dir);
+  const server = await PluginServer.start(dir, { poolSize: n });
+  const lateness: number[] = [];
+  const afterStep: number[] = [];
+  const lostBy: Record<string, number> = {};
+  let early = 0;
+  try {
+    const stored = storedConfig(configFieldsOf(info), { faults: [{ name: 'slow', delay: { fixedMs: DELAY_MS, percent: 100 } }] });
+    const conf = kongConf({ name: info.Name, scope: 'route', id: 'plugin-fault', stored }, { workspaceId: 'ws-bench', routeId: 'route-bench', serviceId: 'service-bench' }, 1);
+    const iid = await server.startInstance(info.Name, conf);
+    const events: Promise<void>[] = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = Date.now();
+      let tStep = t0;
+      const headers = { host: 'shop', 'x-request-id': `k${i}` };
+      events.push(server.handleEvent(iid, 'access', (m) => { tStep = Date.now(); return m === 'kong.request.get_headers' ? headers : null; }).then(
+        (r) => {
+          const end = Date.now();
+          const ms = end - t0;
+          if (r.exit) lostBy[`exit ${r.exit.status}`] = (lostBy[`exit ${r.exit.status}`] ?? 0) + 1;
+          else { if (ms < DELAY_MS) early++; lateness.push(ms - DELAY_MS); afterStep.push(end - tStep - DELAY_MS); }
+        },
+        (e: Error) => { lostBy[e.message] = (lostBy[e.message] ?? 0) + 1; },
+      ));
+      if (i % 50 === 49) await new Promise((ok) => setTimeout(ok, 10));
+    }
+    await Promise.all(events);
+  } finally {
+    await server.close();
+  }
+  return { requests: n, lost: n - lateness.length, lostBy, early, latenessMs: quantiles(lateness), latenessAfterLastStepMs: quantiles(afterStep) };
+}
+
 export async function faultDelays() {
   progress('fault-delays: 10,000 streams in the Envoy harness');
   const envoy = await envoyDelays();
@@ -153,5 +197,7 @@ export async function faultDelays() {
   progress('fault-delays: the same 1,000 without a delay (the harness baseline)');
   const base = await kongDelays(1000, false);
   const over = Object.fromEntries((['p50', 'p90', 'p99', 'max'] as const).map((q) => [q, kong.latenessMs[q] - base.latenessMs[q]]));
-  return { envoy, kong: { ...kong, baselineResponseMs: base.latenessMs, baselineLost: base.lost, latenessOverBaselineMs: over } };
+  progress('fault-delays: 1,000 access events delayed at once in the plugin server alone');
+  const kongServer = await kongServerDelays();
+  return { envoy, kong: { ...kong, baselineResponseMs: base.latenessMs, baselineLost: base.lost, latenessOverBaselineMs: over }, kongServer };
 }

@@ -321,6 +321,12 @@ const targets = [
   ['playground.loadPairsPerSec', result.playground.loadPairsPerSec, '>=', 1000],
   ['playground.gatewayPairsPerSec', result.playground.gatewayPairsPerSec, '>=', 1000],
 ];
+// Concurrently delayed requests (bench/fault.ts, section fault-delays): none lost.
+if (fd) {
+  targets.push(['fault.envoy.lost', fd.envoy.lost, '<=', 0]);
+  targets.push(['fault.kong.lost', fd.kong.lost, '<=', 0]);
+  targets.push(['fault.kongServer.lost', fd.kongServer.lost, '<=', 0]);
+}
 // Metrics memory over 1,000,000 requests with bounded label sets (bench/metrics-memory.ts).
 const mm = res['metrics-memory'] ?? null;
 result.metricsMemory = mm;

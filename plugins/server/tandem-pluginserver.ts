@@ -1,6 +1,7 @@
 // tandem's plugin-server start command: kong-pdk's own kong-js-pluginserver, run as is,
-// except that plugin instance ids never repeat across processes and that events which
-// ended without a final Step, or that Kong abandoned, are forgotten (forgetEndedEvents, below).
+// except that plugin instance ids never repeat across processes, that events which
+// ended without a final Step, or that Kong abandoned, are forgotten (forgetEndedEvents,
+// below), and that its socket listens with a backlog that holds a burst (listenBacklog, below).
 //
 // Why: one plugin server serves every nginx worker, and each worker keeps the instance
 // ids it was given (kong/runloop/plugin_servers/plugin.lua, running_instances) until its
@@ -23,6 +24,7 @@
 // --plugins-directory <dir> -p <prefix> --sock-name <name>); the query command
 // (--dump-all-plugins) behaves exactly as kong-js-pluginserver's.
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 
 // Where kong-pdk is: beside this project (node_modules), or installed globally as the
@@ -176,6 +178,32 @@ export function forgetEndedEvents(Server: PdkServerClass, opts: TurnLimit = {}):
   };
 }
 
+// The socket's listen backlog. kong-pdk listens with Node's default, 511 (listener.js
+// serve: server.listen(path)). Kong opens one unix-socket connection per event in flight
+// (mp_rpc.lua Rpc:call takes a connection from the worker's cosocket pool and connects a
+// new one when none is idle), so a burst of requests while the server's event loop is
+// busy, or while many requests are held (a fault's delay holds its access event, and its
+// connection, for the whole delay), queues that many connects at once. Beyond the backlog
+// a unix-socket connect fails at once with EAGAIN; nginx counts it as a failed connect
+// (ngx_event_connect.c ngx_event_connect_peer) and Kong runs the request WITHOUT the
+// plugin: no variant, no breaker, no fault. Measured (bench fault-delays, kongServer):
+// 1,000 access events delayed at once, arriving 50 per 10 ms, lost 194 to EAGAIN at
+// load 32 with 511. 16384 is Kong's own proxy_listen backlog (kong_defaults.lua); the
+// kernel caps it at net.core.somaxconn (4096 on current kernels). Cost: none until used
+// (the kernel holds a pending connection, a few hundred bytes).
+export const PLUGIN_SERVER_BACKLOG = 16384;
+
+/** Make every listen on a socket path without a backlog use `backlog` (kong-pdk's serve). */
+export function listenBacklog(backlog = PLUGIN_SERVER_BACKLOG): void {
+  const listen = net.Server.prototype.listen as (this: net.Server, ...args: unknown[]) => net.Server;
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    if (typeof args[0] === "string" && (args.length === 1 || typeof args[1] === "function")) {
+      return listen.call(this, { path: args[0], backlog }, ...args.slice(1));
+    }
+    return listen.apply(this, args);
+  } as typeof net.Server.prototype.listen;
+}
+
 function main(): void {
   const pdk = kongPdkDir();
   const serving = !process.argv.some((a) => /^-?-dump/.test(a));
@@ -194,6 +222,7 @@ function main(): void {
       return start.call(this, cfg);
     };
     forgetEndedEvents(Server);
+    listenBacklog();
   }
   if (serving) exitWithSpawner();
   // kong-pdk's own command line, unchanged: it reads process.argv itself.
