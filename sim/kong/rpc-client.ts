@@ -182,7 +182,8 @@ export class RpcPool {
 
 // ngx.socket.connect error strings for the failures a unix socket can have: the errno's
 // strerror, lowercased (ngx_http_lua_socket_tcp.c ngx_http_lua_socket_prepare_error_retvals).
-// EAGAIN: the server's listen backlog is full (kong-pdk listens with Node's default, 511);
+// EAGAIN: the server's listen backlog is full (kong-pdk alone listens with Node's default,
+// 511; tandem's start command with PLUGIN_SERVER_BACKLOG, capped at net.core.somaxconn);
 // Linux refuses a unix-socket connect at once then, and nginx counts it as a failed
 // connect (ngx_event_connect.c ngx_event_connect_peer), so Kong skips the plugin.
 function connectErrorText(err: NodeJS.ErrnoException): string {
