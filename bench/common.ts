@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
+import type { PolicyDoc } from '../cli/policy-file';
+import { experimentConfig } from '../cli/render/plugin-configs';
 
 /** Repository root: the bundle runs from bench/.build/, so two levels up. */
 export const ROOT = process.env.TANDEM_ROOT ?? path.resolve(__dirname, '..', '..');
@@ -20,6 +22,16 @@ export function distPath(rel: string): string {
 export function checkoutExperiment(): Record<string, unknown> {
   const doc = parse(readFileSync(path.join(ROOT, 'deploy', 'examples', 'checkout.yaml'), 'utf8'));
   return doc.spec.experiment;
+}
+
+/**
+ * The `experiment` root id's config exactly as `tandem render` writes it for
+ * deploy/examples/checkout.yaml (cli/render/plugin-configs.ts experimentConfig):
+ * spec.experiment plus `policy: checkout` and `hasFaults: false` (the policy has no faults).
+ */
+export function renderedCheckoutExperiment(): Record<string, unknown> {
+  const doc = parse(readFileSync(path.join(ROOT, 'deploy', 'examples', 'checkout.yaml'), 'utf8')) as PolicyDoc;
+  return experimentConfig(doc)!;
 }
 
 export function progress(msg: string): void {

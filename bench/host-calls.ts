@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { WasmHost } from '../sim/envoy/index';
-import { BREAKER_CONFIG, CHECKOUT_RULES, ROOT, checkoutExperiment, checkoutExperimentWithRules, distPath, progress } from './common';
+import { BREAKER_CONFIG, CHECKOUT_RULES, ROOT, checkoutExperiment, checkoutExperimentWithRules, distPath, progress, renderedCheckoutExperiment } from './common';
 import { RESPONSE_MAP, makeMix, type BenchRequest } from './requests';
 
 // A proxied stream: Envoy's router set the upstream host (upstream.address), as for every
@@ -45,9 +45,13 @@ export async function hostCalls(): Promise<HostCalls> {
   const returning = mix.find((r) => r.kind === 'returning')!;
   const header = mix.find((r) => r.kind === 'header')!;
   const fresh = mix.find((r) => r.kind === 'new')!;
-  const plain = await load('experiment', checkoutExperiment());
+  // the checkout experiment as tandem render writes it (`hasFaults: false`: no fault filter
+  // shares the policy, so on_log reads no fault mark)
+  const plain = await load('experiment', renderedCheckoutExperiment());
   // the same policy with metrics off: the difference is what metrics cost per stream
-  const quiet = await load('experiment', { ...checkoutExperiment(), metrics: false });
+  const quiet = await load('experiment', { ...renderedCheckoutExperiment(), metrics: false });
+  // the bare spec.experiment (no `hasFaults`: a fault filter may share it, the mark is read)
+  const faultsPossible = await load('experiment', checkoutExperiment());
   const rules = await load('experiment', checkoutExperimentWithRules());
   // the decision log (docs/metrics.md): every request sampled, and a share so small the
   // measured request is not (its sample still reads x-request-id)
@@ -63,13 +67,14 @@ export async function hostCalls(): Promise<HostCalls> {
     if ((probe.proxy_get_shared_data ?? 0) > 0) { guardReq = r; break; }
   }
   // warm: the first stream of a host pays one-time work (root context lookups)
-  for (const h of [plain, quiet, rules, breaker, guarded, logAll, logFew]) count(h, returning);
+  for (const h of [plain, quiet, faultsPossible, rules, breaker, guarded, logAll, logFew]) count(h, returning);
   const detail: Record<string, Record<string, number>> = {
     returning: count(plain, returning),
     header: count(plain, header),
     new: count(plain, fresh),
     returningMetricsOff: count(quiet, returning),
     newMetricsOff: count(quiet, fresh),
+    returningFaultsPossible: count(faultsPossible, returning),
     rules: count(rules, returning),
     breaker: count(breaker, returning),
     guard: count(guarded, guardReq),

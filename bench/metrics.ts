@@ -1,18 +1,20 @@
 // Section metrics-overhead: the cost of tandem's metrics on Envoy. The request mix
-// through root id `experiment` configured with the checkout experiment, metrics on (the
-// default) ÷ the same config with `metrics: false`, same process, rounds alternating (as
-// `envoy`). Target: metricsOverheadRatio <= 1.15.
+// through root id `experiment` configured with the checkout experiment as `tandem render`
+// writes it (`hasFaults: false`: checkout.yaml has no faults), metrics on (the default) ÷
+// the same config with `metrics: false`, same process, rounds alternating (as `envoy`).
+// Target: metricsOverheadRatio <= 1.15.
 //
 // What metrics cost per decided request (bench host-calls, kinds returning vs
 // returningMetricsOff): a clock read at request and at response headers, the :status
-// read, upstream.address and the fault mark in on_log, one histogram sample; the
+// read, upstream.address in on_log, one histogram sample (no fault mark: no fault filter
+// shares the policy); the
 // request and assignment counters cost no host call (held in the VM, flushed by the
 // root's tick: wasm/filter/counter-buffer.ts). Streams here are proxied ones (the
 // upstream's address is set, as Envoy's router sets it), so every request records its
 // latency sample. The root's flush tick runs once per round inside the timing (Envoy
 // runs it once a second; a round is well under one), so its cost is counted, generously.
 import { WasmHost } from '../sim/envoy/index';
-import { checkoutExperiment, distPath, progress } from './common';
+import { distPath, progress, renderedCheckoutExperiment } from './common';
 import { RESPONSE_MAP, makeMix, median, type BenchRequest } from './requests';
 
 const PROPS = { 'source.address': '10.1.2.3:51234', 'upstream.address': '10.9.8.7:8080' };
@@ -34,7 +36,7 @@ function timed(host: WasmHost, mix: BenchRequest[], offset: number, n: number): 
 export async function metricsOverhead(rounds = 40, perRound = 5000, warmup = 20000) {
   const mix = makeMix(1000);
   const load = (metrics: boolean) => WasmHost.load({
-    wasm: distPath('wasm/tandem.wasm'), rootId: 'experiment', configuration: JSON.stringify({ ...checkoutExperiment(), policy: 'checkout', metrics }),
+    wasm: distPath('wasm/tandem.wasm'), rootId: 'experiment', configuration: JSON.stringify({ ...renderedCheckoutExperiment(), metrics }),
   });
   const on = await load(true);
   const off = await load(false);

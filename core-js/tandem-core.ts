@@ -26,6 +26,7 @@ export interface ExperimentPlan {
   policy: string;              // the config's policy name (metrics label; wasm/core/metrics)
   name: string;                // the experiment's name (metrics label)
   metrics: boolean;            // the config's `metrics` switch (false: record nothing)
+  hasFaults: boolean;          // the config's `hasFaults` (false: no fault-injection part shares the policy)
   decisionLogBp: number;       // decisionLog.percent in basis points (0: no decision log)
   variantHeader: string;
   overrideHeader: string | null;  // QA override header: always stripped from the request

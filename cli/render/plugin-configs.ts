@@ -3,7 +3,7 @@
 // `circuit-breaker` one spec.circuitBreaker (+ spec.fallback); Kong's copies differ only
 // where Kong's schema or routing needs it. The simulators and explain run exactly these.
 import type { PolicyDoc } from "../policy-file";
-import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+import { HAS_FAULTS_FIELD, POLICY_FIELD } from "../../wasm/core/metrics/catalog";
 import { UPSTREAM_NAMES_FIELD } from "../../wasm/core/contract";
 
 // The `circuit-breaker` plugin / root id config: the circuitBreaker fields plus
@@ -70,9 +70,14 @@ export function kongExperimentConfig(ex: Record<string, unknown>): Record<string
 // The `experiment` plugin / root id config: the spec.experiment fields plus
 // `experiments` (spec.experiments, the tagging experiments), or null without an
 // experiment. The same on both gateways (like circuitBreaker + `fallback`).
+// `hasFaults: false` when no fault-injection part shares the policy: the Envoy filter
+// then reads no fault mark per stream (wasm/core/metrics/catalog.ts HAS_FAULTS_FIELD).
 export function experimentConfig(p: PolicyDoc): Record<string, unknown> | null {
   if (!p.spec.experiment) return null;
-  return { ...p.spec.experiment, ...(p.spec.experiments ? { experiments: p.spec.experiments } : {}), ...policyField(p) };
+  return {
+    ...p.spec.experiment, ...(p.spec.experiments ? { experiments: p.spec.experiments } : {}), ...policyField(p),
+    ...(p.spec.faults ? {} : { [HAS_FAULTS_FIELD]: false }),
+  };
 }
 
 // Every part names its policy: the `policy` label of its metrics (wasm/core/metrics/policy-name.ts).

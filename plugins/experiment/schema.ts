@@ -1,7 +1,7 @@
 // Kong schema of the `experiment` plugin: the shape of spec.experiment, types only.
 // Defaults and every rule live in the core, so Kong and Envoy apply the same ones;
 // Kong's own check only rejects wrong types and unknown fields.
-import { METRICS_FIELD, POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+import { HAS_FAULTS_FIELD, METRICS_FIELD, POLICY_FIELD } from "../../wasm/core/metrics/catalog";
 
 const str = { type: "string" };
 const strings = { type: "array", elements: { type: "string" } };
@@ -122,6 +122,9 @@ export const Schema = [
       },
     },
   },
-  { [POLICY_FIELD]: str },
-  { [METRICS_FIELD]: bool },  // false: this plugin records no metrics (docs/metrics.md)   // the policy's name: its metrics' label (core: wasm/core/metrics/policy-name.ts)
+  { [POLICY_FIELD]: str },     // the policy's name: its metrics' label (core: wasm/core/metrics/policy-name.ts)
+  { [METRICS_FIELD]: bool },   // false: this plugin records no metrics (docs/metrics.md)
+  // false: no fault-injection part shares the policy (tandem render); Kong reads the fault
+  // from the log serializer it reads anyway, so the field changes nothing here
+  { [HAS_FAULTS_FIELD]: bool },
 ];

@@ -33,3 +33,38 @@ describe("plugin configs' policy name", () => {
     ]);
   });
 });
+
+// `hasFaults` (wasm/core/metrics/catalog.ts HAS_FAULTS_FIELD): false tells the Envoy
+// experiment filter that no fault-injection part shares the policy, so it reads no
+// fault mark per stream; absent means true, so an older or hand-written config keeps
+// seeing its faults.
+describe("the experiment config's hasFaults", () => {
+  it("defaults to true, reads false, and is refused with its path when not a boolean", () => {
+    expect(core.configureExperiment(JSON.stringify(ex)).hasFaults).toBe(true);
+    expect(core.configureExperiment(JSON.stringify({ ...ex, hasFaults: false })).hasFaults).toBe(false);
+    expect(core.configureExperiment(JSON.stringify({ ...ex, hasFaults: true })).hasFaults).toBe(true);
+    expect(() => core.configureExperiment(JSON.stringify({ ...ex, hasFaults: "no" }))).toThrow('hasFaults: must be a boolean, got "no"');
+  });
+
+  it("is not a policy field: spec.experiment.hasFaults is an unknown field", () => {
+    const err = core.validatePolicy(JSON.stringify({
+      apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "checkout" }, spec: { experiment: { ...ex, hasFaults: false } },
+    }));
+    expect(err).toMatch(/^experiment\.hasFaults: unknown field/);
+  });
+
+  it("is written false by compilePolicy when the policy has no faults, left out (true) when it has", () => {
+    const doc = (spec: Record<string, unknown>) => JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "checkout" }, spec });
+    const without = core.compilePolicy(doc({ experiment: ex, circuitBreaker: {} }));
+    expect(without.parts.map((p) => [p.plugin, p.config.hasFaults, p.kong.hasFaults])).toEqual([
+      ["experiment", false, false], ["circuit-breaker", undefined, undefined],
+    ]);
+    const withFaults = core.compilePolicy(doc({ experiment: ex, faults: [{ name: "f", abort: { status: 503, percent: 1 } }] }));
+    expect(withFaults.parts.map((p) => [p.plugin, "hasFaults" in p.config, "hasFaults" in p.kong])).toEqual([
+      ["experiment", false, false], ["fault-injection", false, false],
+    ]);
+    // the plan's config is one the core accepts, with the fact it says
+    expect(core.configureExperiment(JSON.stringify(without.parts[0].config)).hasFaults).toBe(false);
+    expect(core.configureExperiment(JSON.stringify(withFaults.parts[0].config)).hasFaults).toBe(true);
+  });
+});

@@ -150,6 +150,39 @@ describe("Envoy: experiment counters are flushed on the root's tick", () => {
   });
 });
 
+// `hasFaults: false` (tandem render writes it for a policy without spec.faults): the
+// filter reads no fault mark in on_log, one proxy_get_property less per decided stream,
+// and records the same series with the same values (docs/performance.md "Metrics").
+describe("Envoy: experiment metrics without a fault-injection part", () => {
+  it("one proxy_get_property per proxied stream instead of two, the same series and values", async () => {
+    const run = async (configuration: unknown) => {
+      const gw = await envoy([{ rootId: "experiment", configuration }]);
+      try {
+        const calls = new Map<string, number>();
+        gw.vms[0].hostCalls = calls;
+        failing = false;
+        for (let i = 0; i < 6; i++) await send(gw, { "x-user-id": `u${i}` });
+        failing = true;
+        for (let i = 0; i < 2; i++) await send(gw, { "x-user-id": `u${i}` });
+        failing = false;
+        gw.vms[0].hostCalls = null;
+        const m = await scrape(gw);
+        // only the histogram's sum depends on timing; the virtual clock makes it exact too
+        return { properties: calls.get("env.proxy_get_property") ?? 0, series: [...m.entries()].sort() };
+      } finally {
+        await gw.close();
+      }
+    };
+    const reading = await run(EXPERIMENT);
+    const skipping = await run({ ...EXPERIMENT, hasFaults: false });
+    // 8 streams: upstream.address and the fault mark each; then upstream.address alone
+    expect(reading.properties).toBe(16);
+    expect(skipping.properties).toBe(8);
+    expect(skipping.series).toEqual(reading.series);
+    expect(skipping.series.length).toBeGreaterThan(4);
+  });
+});
+
 describe("Envoy: circuit-breaker metrics", () => {
   it("records transitions, state and rejections per key, at most maxKeys key labels", async () => {
     const gw = await envoy([{ rootId: "circuit-breaker", configuration: BREAKER }]);

@@ -111,7 +111,7 @@ export function tandem_experiment_configure(len: i32): i32 {
   tables[h] = new StaticArray<i32>(s.needs.list.length * 2);
   setTagging(h, res.tags);
   const c = s.cookie;
-  let d = "{\"policy\":" + jsonText(s.policy) + ",\"name\":" + jsonText(s.name) + ",\"metrics\":" + (s.metrics ? "true" : "false") + ",\"decisionLogBp\":" + s.logBp.toString() + ",\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
+  let d = "{\"policy\":" + jsonText(s.policy) + ",\"name\":" + jsonText(s.name) + ",\"metrics\":" + (s.metrics ? "true" : "false") + ",\"hasFaults\":" + (s.hasFaults ? "true" : "false") + ",\"decisionLogBp\":" + s.logBp.toString() + ",\"variantHeader\":\"" + s.variantHeader + "\",\"overrideHeader\":" + (s.overrideHeader.length > 0 ? "\"" + s.overrideHeader + "\"" : "null") + ",\"expose\":" + (s.expose ? "true" : "false") + ",\"clock\":" + (s.clock ? "true" : "false") + ",\"cookie\":" + (c !== null ? "\"" + c.name + "\"" : "null") + ",\"variants\":[";
   for (let i = 0; i < s.variants.length; i++) {
     const v = s.variants[i];
     if (i > 0) d += ",";

@@ -5,7 +5,7 @@
 //
 //   name            metadata.name
 //   parts           [{plugin, config, kong}] in chain order: `experiment` (spec.experiment
-//                   + `experiments`), `circuit-breaker` (spec.circuitBreaker + `fallback`),
+//                   + `experiments`, `hasFaults: false` without spec.faults), `circuit-breaker` (spec.circuitBreaker + `fallback`),
 //                   `fault-injection` (spec.faults + the `experiment` a fault targets and
 //                   keys users by + `hasBreaker`: a breaker for scope: upstream to feed).
 //                   config: the plugin / root id config as the Envoy filter reads it;
@@ -32,7 +32,7 @@ import { FallbackSettings } from "./breaker/settings";
 import { describeFallbackPlan, describeReject, keyName } from "./breaker/runtime";
 import { TAGGING_SECTION } from "./tagging/config";
 import { FAULTS_SECTION } from "./fault/config";
-import { POLICY_FIELD } from "./metrics/catalog";
+import { HAS_FAULTS_FIELD, POLICY_FIELD } from "./metrics/catalog";
 
 export class PlanResult {
   plan: string = "";
@@ -78,7 +78,15 @@ export function compilePolicy(text: string): PlanResult {
   let parts = "";
   let variants = "[";
   if (ex !== null && es !== null) {
-    const cfg = joined(joined(ex, TAGGING_SECTION, spec.get(TAGGING_SECTION)), POLICY_FIELD, policy);
+    let cfg = joined(joined(ex, TAGGING_SECTION, spec.get(TAGGING_SECTION)), POLICY_FIELD, policy);
+    // No fault-injection part: the experiment need not look for a fault's mark per
+    // stream (./metrics/catalog.ts HAS_FAULTS_FIELD; absent means true).
+    if (spec.get(FAULTS_SECTION) === null) {
+      const no = new JValue();
+      no.type = JType.Bool;
+      no.b = false;
+      cfg = joined(cfg, HAS_FAULTS_FIELD, no);
+    }
     parts += "{\"plugin\":\"experiment\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
     for (let i = 0; i < es.variants.length; i++) {
       const v = es.variants[i];

@@ -15,7 +15,7 @@ import { FallbackKind, FallbackSettings } from "./breaker/settings";
 import { BreakerResult, configureBreakerSettings } from "./breaker/policy";
 import { TAGGING_SECTION, parseTagging, routingFields } from "./tagging/config";
 import { readPolicyName } from "./metrics/policy-name";
-import { METRICS_FIELD } from "./metrics/catalog";
+import { HAS_FAULTS_FIELD, METRICS_FIELD } from "./metrics/catalog";
 import { TaggingSettings } from "./tagging/tagging";
 import { FAULTS_SECTION, parseFaults } from "./fault/config";
 
@@ -66,6 +66,7 @@ export function configureExperiment(text: string): ExperimentResult {
     if (s !== null && !r.failed && v.type == JType.Obj) {
       s.policy = readPolicyName(r, v);
       s.metrics = r.bool(v, METRICS_FIELD, "", true);
+      s.hasFaults = r.bool(v, HAS_FAULTS_FIELD, "", true);
     }
     out.settings = s;
   }

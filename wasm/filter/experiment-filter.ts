@@ -114,6 +114,7 @@ export class ExperimentRoot extends FilterRoot {
   facts: EnvoyFacts = new EnvoyFacts();
   guards: EnvoyGuards | null = null;     // canary guard states in shared data
   tags: TaggingRuntime | null = null;    // spec.experiments
+  hasFaults: bool = true;                // a fault-injection filter may share the policy (config hasFaults)
   scratch: Bytes = new Bytes();
 
   // Returning false makes Envoy reject this configuration and keep the previous one.
@@ -139,6 +140,7 @@ export class ExperimentRoot extends FilterRoot {
       this.guards = g;
     }
     this.runtime = rt;
+    this.hasFaults = s.hasFaults;
     const tags = res.tags;
     this.tags = tags !== null ? new TaggingRuntime(tags) : null;
     let headerNeeds = 0;
@@ -292,7 +294,7 @@ class ExperimentStream extends FilterStream {
   private recordGuard(status: i32, error: i32, end: f64): void {
     const gi = this.guard;
     this.guard = -1;
-    const m = readFaultMark(this.root.scratch);
+    const m = readFaultMark(this.root.scratch, this.root.hasFaults);
     if (m.present && m.upstream && m.abortStatus > 0) { status = m.abortStatus; error = ERROR_NONE; }
     this.recordGuardAt(gi, status, error, faultLatency(m, requestLatencyMs(this.startMs, this.startMs, end - this.startMs)), end);
   }
@@ -346,8 +348,9 @@ class ExperimentStream extends FilterStream {
       // it (Kong's log phase sees no tries: the same).
       if (error == ERROR_NONE && !called) status = 0;
     }
-    // A fault that stands in for the upstream (scope: upstream) is its outcome.
-    const m = readFaultMark(scratch);
+    // A fault that stands in for the upstream (scope: upstream) is its outcome (no mark
+    // is read when no fault-injection filter shares the policy: config hasFaults false).
+    const m = readFaultMark(scratch, this.root.hasFaults);
     if (m.present && m.upstream && m.abortStatus > 0) { status = m.abortStatus; error = ERROR_NONE; }
     const end = this.firstByteMs >= 0 ? this.firstByteMs : nowMs();
     // Envoy's router retries below the filters: this one span (request start to the

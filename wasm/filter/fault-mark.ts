@@ -31,7 +31,11 @@ export class FaultMark {
 }
 const mark = new FaultMark();
 
-export function readFaultMark(scratch: Bytes): FaultMark {
+// `possible`: a fault-injection filter may share the stream's policy (the experiment
+// config's hasFaults, ../core/metrics/catalog.ts HAS_FAULTS_FIELD); when not, no mark
+// can be there and none is read (one proxy_get_property less per stream).
+export function readFaultMark(scratch: Bytes, possible: bool = true): FaultMark {
+  if (!possible) { mark.present = false; return mark; }
   getProperty(NAME, scratch);
   mark.present = scratch.len == 9;
   if (mark.present) {

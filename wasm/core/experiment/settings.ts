@@ -78,6 +78,7 @@ export class ExperimentSettings {
   name: string = "";
   policy: string = NO_POLICY;    // the plugin config's policy name (metrics label)
   metrics: bool = true;          // the plugin config's `metrics` switch (Envoy: the filter's stats)
+  hasFaults: bool = true;        // the plugin config's `hasFaults` (false: no fault part shares the policy)
   logBp: i32 = 0;                // decisionLog.percent in basis points (0: no decision log; ../decision-log/)
   seed: string = "";
   seedHash: u32 = 0;

@@ -5,7 +5,7 @@
 // is parsed by parseExperiment itself (restricted fields), so weights, seeds, hash
 // modes, rules and rollouts are checked, and worded, exactly as for spec.experiment.
 import { JType, JValue } from "../json/json";
-import { METRICS_FIELD, POLICY_FIELD } from "../metrics/catalog";
+import { HAS_FAULTS_FIELD, METRICS_FIELD, POLICY_FIELD } from "../metrics/catalog";
 import { Reader, at, join } from "../config/reader";
 import { E_NOT_EMPTY, E_UNIQUE } from "../config/errors";
 import { parseExperiment } from "../experiment/config";
@@ -41,13 +41,16 @@ export function parseTagging(r: Reader, obj: JValue, routing: ExperimentSettings
 }
 
 // `obj` without its `experiments` field: the routing experiment's own fields.
-// (and without `policy`, the plugin config's policy name: ../metrics/policy-name.ts).
+// (and without `policy`, the plugin config's policy name: ../metrics/policy-name.ts,
+// `metrics` and `hasFaults`: plugin-config fields, read by ../policy.ts).
 export function routingFields(obj: JValue): JValue {
-  if (obj.type != JType.Obj || (obj.get(TAGGING_SECTION) === null && obj.get(POLICY_FIELD) === null && obj.get(METRICS_FIELD) === null)) return obj;
+  if (obj.type != JType.Obj || (obj.get(TAGGING_SECTION) === null && obj.get(POLICY_FIELD) === null && obj.get(METRICS_FIELD) === null
+    && obj.get(HAS_FAULTS_FIELD) === null)) return obj;
   const o = new JValue();
   o.type = JType.Obj;
   for (let i = 0; i < obj.keys.length; i++) {
-    if (obj.keys[i] == TAGGING_SECTION || obj.keys[i] == POLICY_FIELD || obj.keys[i] == METRICS_FIELD) continue;
+    const k = obj.keys[i];
+    if (k == TAGGING_SECTION || k == POLICY_FIELD || k == METRICS_FIELD || k == HAS_FAULTS_FIELD) continue;
     o.keys.push(obj.keys[i]);
     o.vals.push(obj.vals[i]);
   }
