@@ -22,6 +22,7 @@
 // connection instead (what Envoy does once the response has started).
 
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { ResponseFlag } from './abi-status.js';
 import { BodyBuffer, FilterContext, type PluginConfig, type RootContext, type StreamCallbacks } from './context.js';
@@ -33,6 +34,7 @@ import { matchRoute, type RouteSpec } from './routes.js';
 import { StreamInfo, allocConnectionId } from './stream-info.js';
 import { mutateRequestId, type RequestIdOptions } from './request-id.js';
 import { sendUpstream, type UpstreamCall, type UpstreamOutcome } from './upstream.js';
+import type { H2Pool, H2Response } from './upstream-h2.js';
 import { RetryState, type BackoffDraw } from './retry.js';
 import { DEFAULT_BUFFER_LIMIT, ResponseBodyBuffer } from './response-body.js';
 import type { LogEntry, WasmVm } from './vm.js';
@@ -44,10 +46,25 @@ export interface PluginHandle {
   plugin: PluginConfig;
 }
 
+/**
+ * A cluster: its one host, and the protocol it speaks upstream
+ * (envoy.extensions.upstreams.http.v3.HttpProtocolOptions, source/common/upstream/upstream_impl.cc
+ * createProtocolOptionsConfig / ClusterInfoImpl::upstreamHttpProtocol):
+ * - `http2`: `explicit_http_config.http2_protocol_options` (or the cluster's deprecated
+ *   `http2_protocol_options`): every request upstream over HTTP/2 — gRPC clusters;
+ * - `useDownstreamProtocol`: `use_downstream_protocol_config`: HTTP/2 upstream for a request
+ *   that came over HTTP/2, HTTP/1.1 for one over HTTP/1.x (what Istio writes for a port
+ *   whose protocol it sniffs);
+ * - neither: HTTP/1.1 (Envoy's default).
+ */
+export interface ClusterSpec { host: string; port: number; http2?: boolean; useDownstreamProtocol?: boolean }
+
 /** What a stream needs from the gateway. */
 export interface StreamEnv {
   routes: readonly RouteSpec[];
-  clusters: Map<string, { host: string; port: number }>;
+  clusters: Map<string, ClusterSpec>;
+  /** The HTTP/2 connections to http2 clusters' hosts (./upstream-h2.ts). */
+  h2Pool: H2Pool;
   clock(): number;
   upstreamTimeoutMs: number;
   streamIdleTimeoutMs: number;
@@ -90,6 +107,11 @@ function grpcStatusOfHead(res: http.IncomingMessage): number | null {
 }
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
+
+// Headers an HTTP/2 response cannot carry (RFC 9113 8.2.2): Envoy's HCM strips the
+// hop-by-hop ones from responses (ConnectionManagerUtility::mutateResponseHeaders) and its
+// HTTP/2 codec writes none, so a local reply's `connection: close` never reaches an h2 client.
+const H2_CONNECTION_SPECIFIC = new Set([...HOP_BY_HOP]);
 
 /**
  * The upstream response's trailers as a map, null when it had none. They travel as
@@ -147,6 +169,8 @@ export class HttpStream implements StreamCallbacks {
   private readonly bodyBuffer: ResponseBodyBuffer;
   private bodyStoppedAt = -1;
   private bodyEnded = false;
+  // The downstream codec is HTTP/2 (h2c with prior knowledge; proxy.ts sniffs the preface).
+  private readonly h2: boolean;
 
   constructor(
     private readonly env: StreamEnv,
@@ -155,6 +179,7 @@ export class HttpStream implements StreamCallbacks {
     private readonly res: http.ServerResponse,
     private readonly tunnel: DownstreamTunnel | null = null,
   ) {
+    this.h2 = req.httpVersionMajor === 2;
     const raw: Array<[string, string]> = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) raw.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
     this.upgrade = tunnel !== null ? upgradeOf(raw) : null;
@@ -162,11 +187,13 @@ export class HttpStream implements StreamCallbacks {
     // root contexts it releases (Envoy's stream keeps its filters).
     this.handles = handles.slice();
     this.info = new StreamInfo(env.clock());
+    // HTTP/2: the connection's socket (one per connection, as Envoy's connection id)
     const sock = req.socket;
     this.info.connectionId = ((sock as unknown as { __envoyConnId?: number }).__envoyConnId ??= allocConnectionId());
     this.info.downstreamRemote = { ip: sock.remoteAddress ?? '127.0.0.1', port: sock.remotePort ?? 0 };
     this.info.downstreamLocal = { ip: sock.localAddress ?? '127.0.0.1', port: sock.localPort ?? 0 };
-    this.info.protocol = `HTTP/${req.httpVersion}`;
+    // Http::Utility::getProtocolString: "HTTP/1.1", "HTTP/2"
+    this.info.protocol = this.h2 ? 'HTTP/2' : `HTTP/${req.httpVersion}`;
     this.requestMap = this.buildRequestHeaders();
     this.isGrpc = isGrpcContentType(this.requestMap.get('content-type'));
     this.isHead = this.requestMap.get(':method') === 'HEAD';
@@ -287,7 +314,10 @@ export class HttpStream implements StreamCallbacks {
     if (this.aborted) return;
     this.aborted = true;
     this.upstream?.abort();
-    this.req.socket.destroy();
+    // HTTP/1 can only close the connection; HTTP/2 resets the stream alone (RST_STREAM with
+    // NO_ERROR: http2/codec_impl.cc StreamImpl::resetStream, reasonToReset's default).
+    if (this.h2) (this.req as unknown as http2.Http2ServerRequest).stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    else this.req.socket.destroy();
     this.wake();
   }
 
@@ -338,6 +368,8 @@ export class HttpStream implements StreamCallbacks {
   }
 
   private hasBody(): boolean {
+    // HTTP/2: a request without a body ends its stream on the HEADERS frame (END_STREAM).
+    if (this.h2) return !(this.req as unknown as http2.Http2ServerRequest).stream.endAfterHeaders;
     const cl = this.req.headers['content-length'];
     if (cl !== undefined) return cl !== '0';
     return this.req.headers['transfer-encoding'] !== undefined;
@@ -424,7 +456,7 @@ export class HttpStream implements StreamCallbacks {
     return out;
   }
 
-  private async forward(route: RouteSpec, cluster: { host: string; port: number }, body: Buffer | null): Promise<void> {
+  private async forward(route: RouteSpec, cluster: ClusterSpec, body: Buffer | null): Promise<void> {
     const clusterName = route.cluster;
     this.info.upstreamHost = { ip: cluster.host, port: cluster.port };
     const started = this.env.clock();
@@ -454,6 +486,7 @@ export class HttpStream implements StreamCallbacks {
       const host = this.env.clusters.get(clusterName) ?? cluster;
       this.info.upstreamHost = { ip: host.host, port: host.port };
       call = sendUpstream({
+        h2: host.http2 || (host.useDownstreamProtocol && this.h2) ? this.env.h2Pool : undefined,
         host: host.host,
         port: host.port,
         method: this.requestMap.get(':method') ?? 'GET',
@@ -473,7 +506,8 @@ export class HttpStream implements StreamCallbacks {
       if (retry === null) break;
       // Filter::onResponseTimeout (the route's own timer) never retries.
       const verdict = o.kind === 'timeout' ? (perTryTimedOut ? retry.shouldRetryReset('local-reset') : 'no')
-        : o.kind === 'reset' ? retry.shouldRetryReset(o.flag === ResponseFlag.UpstreamConnectionFailure ? 'connect-failure' : 'connection-termination')
+        : o.kind === 'reset' ? retry.shouldRetryReset(o.flag === ResponseFlag.UpstreamConnectionFailure ? 'connect-failure'
+          : o.flag === ResponseFlag.UpstreamRemoteReset ? (o.refusedStream ? 'refused-stream' : 'remote-reset') : 'connection-termination')
         : retry.shouldRetryHeaders(o.res.statusCode ?? 0, grpcStatusOfHead(o.res));
       if (verdict === 'limit-exceeded') this.info.setResponseFlag(ResponseFlag.UpstreamRetryLimitExceeded);
       if (verdict !== 'yes') break;
@@ -513,8 +547,9 @@ export class HttpStream implements StreamCallbacks {
     map.setInline('x-envoy-upstream-service-time', String(Math.max(0, Math.round(this.env.clock() - started))));
     this.info.responseCode = res.statusCode;
     const status = res.statusCode ?? 0;
+    // An HTTP/2 HEADERS frame with END_STREAM (gRPC's trailers-only reply) is headers only.
     const endStream =
-      up === null && (this.isHead || status === 204 || status === 304 || res.headers['content-length'] === '0');
+      up === null && (this.isHead || status === 204 || status === 304 || res.headers['content-length'] === '0' || (res as unknown as H2Response).endStream === true);
 
     // encode headers
     this.encoding = true;
@@ -850,6 +885,7 @@ export class HttpStream implements StreamCallbacks {
       else grouped.set(k, [map.values[i]]);
     }
     for (const [k, v] of grouped) {
+      if (this.h2 && H2_CONNECTION_SPECIFIC.has(k)) continue;
       try {
         res.setHeader(k, v.length === 1 ? v[0] : v);
       } catch {
@@ -871,7 +907,10 @@ export class HttpStream implements StreamCallbacks {
       this.res.end();
       return;
     }
-    this.res.end(body);
+    // No body: HTTP/2 ends the stream on the HEADERS frame (a gRPC local reply is
+    // trailers-only), where an empty write would send an empty DATA frame after them.
+    if (body.length === 0) this.res.end();
+    else this.res.end(body);
   }
 
   /** End of stream: on_log for every filter, then on_done/on_delete (Envoy's deferred stream destroy). */

@@ -17,10 +17,13 @@
 //   queues are deleted (proxy-wasm-cpp-host src/vm_id_handle.cc, SharedData::deleteByVmId).
 
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import http2 from 'node:http2';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { makePlugin, type PluginConfig, type RootContext } from './context.js';
-import { HttpStream, type PluginHandle, type StreamEnv } from './http-stream.js';
+import { HttpStream, type ClusterSpec, type PluginHandle, type StreamEnv } from './http-stream.js';
+import { H2Pool } from './upstream-h2.js';
+import { dispatchByPreface } from './h2c-listener.js';
 import { compileModule, pluginFromSpec, runCanary, type FilterSpec } from './host.js';
 import type { HostEnv, HttpCallRequest, HttpCallResponseData } from './imports-env.js';
 import { StatsStore } from './metrics.js';
@@ -52,7 +55,8 @@ export interface EnvoyOptions {
   filters: FilterSpec[];
   /** Worker threads, i.e. VMs per vm key. Default 2. */
   workers?: number;
-  clusters: Record<string, { host: string; port: number }>;
+  /** http2 / useDownstreamProtocol: the protocol spoken upstream (http-stream.ts ClusterSpec). */
+  clusters: Record<string, ClusterSpec>;
   /** First match wins. */
   routes: RouteSpec[];
   /** ms since epoch; default Date.now. */
@@ -118,7 +122,8 @@ export interface EnvoyGateway {
   replaceFilter(rootId: string, change: Partial<Omit<FilterSpec, 'rootId'>>): Promise<boolean>;
   /** The filters with this root id leave the chain (their VMs go after their streams). */
   removeFilter(rootId: string): boolean;
-  setCluster(name: string, addr: { host: string; port: number }): void;
+  /** Points a cluster at another host (its protocol options stay unless `addr` has its own). */
+  setCluster(name: string, addr: ClusterSpec): void;
   /** The route's timeout for streams that start from now on (a route config change in Envoy). */
   setUpstreamTimeout(ms: number): void;
   metrics(): Record<string, number>;
@@ -163,8 +168,15 @@ class Gateway implements EnvoyGateway {
   private readonly logEntries: LogEntry[] = [];
   private readonly filters: FilterState[] = [];
   private readonly workers: Worker[] = [];
-  private readonly clusters = new Map<string, { host: string; port: number }>();
+  private readonly clusters = new Map<string, ClusterSpec>();
   private readonly agent = new http.Agent({ keepAlive: true });
+  private readonly h2Pool = new H2Pool();
+  // The listener: a TCP server handing each connection to the HTTP/1 or the HTTP/2 codec
+  // (./h2c-listener.ts), as the HCM's codec_type AUTO does.
+  private readonly listener: net.Server;
+  private readonly h2server: http2.Http2Server;
+  private readonly h2sessions = new Set<http2.ServerHttp2Session>();
+  private readonly connections = new Set<Socket>();
   private readonly tickTimers = new Map<RootContext, NodeJS.Timeout>();
   private readonly server: http.Server;
   private readonly clock: () => number;
@@ -189,6 +201,7 @@ class Gateway implements EnvoyGateway {
     this.streamEnv = {
       routes: opts.routes,
       clusters: this.clusters,
+      h2Pool: this.h2Pool,
       clock: this.clock,
       upstreamTimeoutMs: opts.upstreamTimeoutMs ?? 15000,
       retryBackoff: opts.retryBackoff,
@@ -230,6 +243,31 @@ class Gateway implements EnvoyGateway {
       const worker = this.workers[this.rr++ % this.workers.length];
       void new HttpStream(this.streamEnv, worker.handles, req, res, tunnel).run();
     });
+    // HTTP/2 streams (h2c with prior knowledge): the same HttpStream, over Node's HTTP/2
+    // compatibility request/response; the connection's socket is the sniffed TCP one.
+    // Not modelled: extended CONNECT (RFC 8441 WebSockets over h2; Node's server does not
+    // enable SETTINGS_ENABLE_CONNECT_PROTOCOL here), the h2 codec's own header limits.
+    // Node's own header-list cap must not be what refuses (header-limits.ts applies Envoy's).
+    this.h2server = http2.createServer({ maxHeaderListPairs: 1 << 16 });
+    this.h2server.on('session', (session) => {
+      this.h2sessions.add(session);
+      session.on('close', () => this.h2sessions.delete(session));
+      session.on('error', () => session.destroy());
+    });
+    this.h2server.on('request', (req, res) => {
+      const hreq = req as unknown as http.IncomingMessage;
+      const hres = res as unknown as http.ServerResponse;
+      if (this.refusedAtEdge(hreq, hres, limits)) return;
+      const worker = this.workers[this.rr++ % this.workers.length];
+      void new HttpStream(this.streamEnv, worker.handles, hreq, hres).run();
+    });
+    // One TCP listener, the codec chosen per connection (./h2c-listener.ts: codec_type AUTO).
+    this.listener = net.createServer((socket) => {
+      // the HTTP servers never listen themselves, so they track no connections: close() ends these
+      this.connections.add(socket);
+      socket.on('close', () => this.connections.delete(socket));
+      dispatchByPreface(socket, (s) => this.h2server.emit('connection', s), (s) => this.server.emit('connection', s));
+    });
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
       // A head above even Node's ceiling is above Envoy's limit too: the codec's 431.
@@ -255,7 +293,12 @@ class Gateway implements EnvoyGateway {
     if (!r) return false;
     const reply = prepareLocalReply(r.status, r.body, close ? [['connection', 'close']] : [], r.details);
     res.statusCode = r.status;
-    for (let i = 0; i < reply.headers.keys.length; i++) if (reply.headers.keys[i][0] !== ':') res.setHeader(reply.headers.keys[i], reply.headers.values[i]);
+    // an HTTP/2 response carries no connection header (http-stream.ts H2_CONNECTION_SPECIFIC)
+    const h2 = req.httpVersionMajor === 2;
+    for (let i = 0; i < reply.headers.keys.length; i++) {
+      const k = reply.headers.keys[i];
+      if (k[0] !== ':' && !(h2 && k === 'connection')) res.setHeader(k, reply.headers.values[i]);
+    }
     res.setHeader('server', 'envoy');
     req.resume();
     res.end(r.body);
@@ -362,10 +405,10 @@ class Gateway implements EnvoyGateway {
       }
     }
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ port: this.opts.port ?? 0, host: '127.0.0.1', backlog: ENVOY_TCP_BACKLOG_SIZE }, () => resolve());
+      this.listener.once('error', reject);
+      this.listener.listen({ port: this.opts.port ?? 0, host: '127.0.0.1', backlog: ENVOY_TCP_BACKLOG_SIZE }, () => resolve());
     });
-    this.port = (this.server.address() as AddressInfo).port;
+    this.port = (this.listener.address() as AddressInfo).port;
     this.url = `http://127.0.0.1:${this.port}`;
     this.flushTimer = setInterval(() => this.flushStats(), this.opts.statsFlushIntervalMs ?? 5000);
     this.flushTimer.unref();
@@ -561,8 +604,9 @@ class Gateway implements EnvoyGateway {
     return { cancel: () => ((finished = true), cr.destroy()) };
   }
 
-  setCluster(name: string, addr: { host: string; port: number }): void {
-    this.clusters.set(name, { ...addr });
+  setCluster(name: string, addr: ClusterSpec): void {
+    const prev = this.clusters.get(name);
+    this.clusters.set(name, { http2: prev?.http2, useDownstreamProtocol: prev?.useDownstreamProtocol, ...addr });
   }
 
   setUpstreamTimeout(ms: number): void {
@@ -592,11 +636,13 @@ class Gateway implements EnvoyGateway {
     for (const t of this.tickTimers.values()) clearInterval(t);
     this.tickTimers.clear();
     await new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
+      this.listener.close(() => resolve());
+      for (const s of this.h2sessions) s.destroy();
+      for (const c of this.connections) c.destroy();
       for (const s of this.upgraded) s.destroy();
     });
     this.agent.destroy();
+    this.h2Pool.close();
     for (const w of this.workers) {
       for (const h of w.handles) if (h && !h.vm.failed && h.vm.contexts.has(h.root.id)) h.vm.shutdownRoot(h.root);
     }

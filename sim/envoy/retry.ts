@@ -36,7 +36,8 @@ export interface RetryPolicySpec {
 }
 
 /** How a try failed before a response head (StreamResetReason, as the router sees it). */
-export type ResetKind = 'connect-failure' | 'connection-termination' | 'local-reset';
+// remote-reset / refused-stream: an HTTP/2 upstream's RST_STREAM (./upstream-h2.ts)
+export type ResetKind = 'connect-failure' | 'connection-termination' | 'local-reset' | 'remote-reset' | 'refused-stream';
 
 export type RetryStatus = 'yes' | 'no' | 'limit-exceeded';
 
@@ -119,6 +120,7 @@ export class RetryState {
   private wouldRetryFromReset(kind: ResetKind): boolean {
     const on = this.on;
     if (on & (BIT.reset | BIT['5xx'] | BIT['gateway-error'])) return true;
+    if (kind === 'refused-stream' && (on & BIT['refused-stream']) !== 0) return true;
     return kind === 'connect-failure' && (on & BIT['connect-failure']) !== 0;
   }
 }

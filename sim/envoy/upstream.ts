@@ -12,12 +12,13 @@
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ResponseFlag } from './abi-status.js';
+import { sendUpstreamH2, type H2Pool } from './upstream-h2.js';
 
 // `upgraded`: the upstream answered an upgrade request with 101 and the connection is now
 // a tunnel (its socket, and any bytes that came after the 101's head).
 export type UpstreamOutcome =
   | { kind: 'response'; res: http.IncomingMessage; localAddress?: { ip: string; port: number }; upgraded?: { socket: Duplex; head: Buffer } }
-  | { kind: 'reset'; reason: string; transportFailure: string; flag: number }
+  | { kind: 'reset'; reason: string; transportFailure: string; flag: number; refusedStream?: boolean }
   | { kind: 'timeout' };
 
 const STRERROR: Record<string, string> = {
@@ -36,6 +37,8 @@ export interface UpstreamRequest {
   body: Buffer | null;
   timeoutMs: number;
   agent: http.Agent;
+  /** The cluster speaks HTTP/2 (http2_protocol_options): its pool (./upstream-h2.ts). */
+  h2?: H2Pool;
 }
 
 export interface UpstreamCall {
@@ -52,6 +55,7 @@ export interface UpstreamCall {
 }
 
 export function sendUpstream(r: UpstreamRequest): UpstreamCall {
+  if (r.h2) return sendUpstreamH2(r, r.h2);
   let req: http.ClientRequest;
   let timer: NodeJS.Timeout | undefined;
   let connected = false;
