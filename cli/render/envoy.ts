@@ -49,7 +49,8 @@ function cluster(name: string, host: string, port: number, extra: Record<string,
   return {
     name,
     type: "STRICT_DNS",
-    ...extra,
+    // each cluster its own copy: one object shared by all would be written as a YAML anchor
+    ...structuredClone(extra),
     load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: port } } } }] }] },
   };
 }

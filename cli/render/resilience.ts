@@ -81,12 +81,16 @@ export function envoyCluster(r: Resilience): Record<string, unknown> {
   return defined({
     circuit_breakers: p === undefined || (p.maxConnections === undefined && p.maxPendingRequests === undefined && p.maxRequests === undefined) ? undefined
       : { thresholds: [defined({ max_connections: p.maxConnections, max_pending_requests: p.maxPendingRequests, max_requests: p.maxRequests })] },
-    typed_extension_protocol_options: p?.maxRequestsPerConnection === undefined ? undefined : {
-      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+    // Upstream requests in the client's protocol (use_downstream_protocol_config, what Istio
+    // writes for a port whose protocol it sniffs): a gRPC call (HTTP/2) goes on over h2, as
+    // gRPC servers need, HTTP/1.1 stays HTTP/1.1. Envoy's default, HTTP/1.1 for everything,
+    // would break every gRPC backend (sim/envoy/http-stream.ts ClusterSpec models both).
+    typed_extension_protocol_options: {
+      "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": defined({
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
-        common_http_protocol_options: { max_requests_per_connection: p.maxRequestsPerConnection },
-        explicit_http_config: { http_protocol_options: {} },
-      },
+        common_http_protocol_options: p?.maxRequestsPerConnection === undefined ? undefined : { max_requests_per_connection: p.maxRequestsPerConnection },
+        use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} },
+      }),
     },
     outlier_detection: r.outlier === undefined ? undefined : {
       consecutive_5xx: r.outlier.consecutiveErrors, interval: seconds(r.outlier.intervalMs),

@@ -3,12 +3,14 @@
 // virtual: the server advances the gateway's clock by latencyMs before answering,
 // so a trace of hours runs in seconds and timing behaviour stays exact.
 import { createServer, ServerResponse, type IncomingMessage, type Server } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import { constants as h2constants, createServer as createH2Server, type Http2ServerRequest } from "node:http2";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createHash } from "node:crypto";
 import type { TraceUpstream } from "./trace";
 import { tryAnswer } from "./retries";
 import { GRPC_CONTENT_TYPE, GRPC_STATUS_HEADER } from "../../wasm/core/contract";
+import { dispatchByPreface } from "../../sim/envoy/h2c-listener";
 
 // `upstreams`: answers by upstream name, overriding `upstream` (trace.ts answerOf).
 // `headSeen`: resolves once the client got the response head (a stream's clock moves
@@ -16,7 +18,9 @@ import { GRPC_CONTENT_TYPE, GRPC_STATUS_HEADER } from "../../wasm/core/contract"
 export interface Script { upstream: TraceUpstream; upstreams?: Record<string, TraceUpstream>; advance(ms: number): Promise<void>; headSeen?: Promise<void> }
 
 export class ScriptedUpstreams {
-  private readonly servers = new Map<string, Server>();
+  private readonly servers = new Map<string, TcpServer>();
+  private readonly h1 = new Map<string, Server>();
+  private readonly connections = new Set<Socket>();
   readonly addrs = new Map<string, { host: string; port: number }>();
   script: Script | null = null;
   // Which try of the current request each upstream is answering (from 0): the gateway
@@ -25,16 +29,30 @@ export class ScriptedUpstreams {
   // The port of a socket we opened and closed: connecting to it is refused.
   closedPort = 0;
   private readonly tunnels = new Set<Duplex>();
+  // The HTTP version of each request the upstreams got ("1.1", "2.0"), in order: what the
+  // gateway spoke upstream.
+  readonly versions: string[] = [];
 
   static async start(names: string[]): Promise<ScriptedUpstreams> {
     const u = new ScriptedUpstreams();
     for (const name of names) {
       // The trace line says what the upstream answers: a large head must reach it
       // (Node's own 16 KB limit would answer 431 instead).
-      const server = createServer({ maxHeaderSize: 1 << 20 }, (req, res) => void u.answer(name, req, res));
-      server.on("upgrade", (req: IncomingMessage, socket: Duplex) => void u.handshake(name, req, socket));
+      const h1 = createServer({ maxHeaderSize: 1 << 20 }, (req, res) => void u.answer(name, req, res));
+      h1.on("upgrade", (req: IncomingMessage, socket: Duplex) => void u.handshake(name, req, socket));
+      // HTTP/2 (h2c with prior knowledge) on the same port, for a gateway that speaks h2 to
+      // it (Envoy's gRPC calls: sim/envoy/upstream-h2.ts); the same answers.
+      // (Node's compatibility request/response: what answer() uses of them is the same API)
+      const h2 = createH2Server({ maxHeaderListPairs: 1 << 16 }, (req, res) => void u.answer(name, req as unknown as IncomingMessage, res as unknown as ServerResponse));
+      h2.on("session", (s) => s.on("error", () => s.destroy()));
+      const server = createTcpServer((socket) => {
+        u.connections.add(socket);
+        socket.on("close", () => u.connections.delete(socket));
+        dispatchByPreface(socket, (x) => h2.emit("connection", x), (x) => h1.emit("connection", x));
+      });
       await new Promise<void>((ok) => server.listen(0, "127.0.0.1", ok));
       u.servers.set(name, server);
+      u.h1.set(name, h1);
       u.addrs.set(name, { host: "127.0.0.1", port: (server.address() as AddressInfo).port });
     }
     const probe = createServer();
@@ -46,10 +64,16 @@ export class ScriptedUpstreams {
 
   private async answer(name: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
     req.resume();
+    this.versions.push(req.httpVersion);
     const s = this.script;
     if (!s) { res.writeHead(200, { "content-type": "text/plain" }).end("ok"); return; }
     const u = tryAnswer(s.upstreams?.[name] ?? s.upstream, this.tryIndex.get(name) ?? 0);
-    if (u.error === "reset") { req.socket.destroy(); return; }
+    if (u.error === "reset") {
+      // HTTP/1.1: the connection goes; HTTP/2: the stream is reset (RST_STREAM), the connection stays
+      if (req.httpVersionMajor === 2) (req as unknown as Http2ServerRequest).stream.close(h2constants.NGHTTP2_INTERNAL_ERROR);
+      else req.socket.destroy();
+      return;
+    }
     if (u.error === "timeout") {
       // Never answer: the gateway's upstream timeout fires. Advance virtual time by it.
       await s.advance(u.latencyMs ?? 0);
@@ -101,13 +125,15 @@ export class ScriptedUpstreams {
 
   async close(): Promise<void> {
     for (const t of this.tunnels) t.destroy();
-    await Promise.all([...this.servers.values()].map((s) => new Promise<void>((ok) => { s.closeAllConnections(); s.close(() => ok()); })));
+    for (const c of this.connections) c.destroy();
+    await Promise.all([...this.servers.values()].map((s) => new Promise<void>((ok) => s.close(() => ok()))));
   }
 }
 
-// A gRPC server's answer: trailers-only (grpc-status in the headers, no body), or one
-// length-prefixed message and grpc-status in the trailers (chunked HTTP/1.1 trailer
-// fields between the harness and here; HTTP/2 trailers at a real gateway).
+// A gRPC server's answer: trailers-only (grpc-status in the headers, no body: over HTTP/2
+// one HEADERS frame with END_STREAM), or one length-prefixed message and grpc-status in
+// the trailers (over HTTP/2 a trailing HEADERS frame; over HTTP/1.1, which the Kong
+// harness speaks, chunked trailer fields).
 function grpcAnswer(res: ServerResponse, code: number, trailers: boolean): void {
   if (!trailers) {
     res.writeHead(200, { "content-type": GRPC_CONTENT_TYPE, [GRPC_STATUS_HEADER]: String(code), "content-length": "0" }).end();

@@ -140,6 +140,7 @@ export class EnvoyDriver {
     if (rerouteUpstream !== null && !facts.upstreams.includes(rerouteUpstream)) facts.upstreams.push(rerouteUpstream);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver("envoy", facts, ups, null, retryModel(policy, "envoy"));
+    driver.grpcOverH2 = true;
     // the route retry_policy `tandem render` writes from spec.retries (none: one try)
     const retryPolicy = envoyRetryPolicy(policy);
     const ex = policy.spec.experiment as { variants: Array<{ name: string; upstream?: string }> } | undefined;
@@ -168,7 +169,10 @@ export class EnvoyDriver {
     try {
       const gw = await startEnvoy({
         filters,
-        clusters: Object.fromEntries(ups.addrs),
+        // use_downstream_protocol_config, as `tandem render` writes each cluster (and Istio
+        // for a port whose protocol it sniffs): gRPC calls (h2) go upstream over h2, the
+        // rest over HTTP/1.1 (sim/envoy/http-stream.ts ClusterSpec)
+        clusters: Object.fromEntries([...ups.addrs].map(([n, a]) => [n, { ...a, useDownstreamProtocol: true }])),
         routes,
         clock: () => now,
         upstreamTimeoutMs: SIM_ANSWER_WAIT_MS,

@@ -4,7 +4,7 @@
 // (variant header, chosen upstream) and the response the client got.
 import { cliCore } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
-import { findSetCookie, send } from "./http-client";
+import { findSetCookie, send, sendH2 } from "./http-client";
 import type { Action, BreakerState, SimResult } from "./result";
 import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-upstream";
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
@@ -93,6 +93,9 @@ export class GatewayDriver {
   private lastGuards: Record<string, BreakerState> = {};
   // Called as each try of the current line starts (the gateways observe every try).
   private onTry: ((upstream: string) => void) | null = null;
+  // gRPC lines go over HTTP/2 (as gRPC clients call) when the gateway's simulator speaks it:
+  // Envoy's does (sim/envoy/h2c-listener.ts); Kong's is HTTP/1.1 only, so they go as HTTP/1.1.
+  grpcOverH2 = false;
 
   constructor(readonly gateway: "kong" | "envoy", readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null,
     public retry: RetryModel = gateway === "kong" ? { gateway, retries: 0 } : { gateway, policy: null }) {}
@@ -147,7 +150,10 @@ export class GatewayDriver {
     const loggedBefore = this.logged;
     let reply;
     try {
-      const sending = send(gw.port, sentMethod(r), r.path, normalizedHeaders(r), headSeen);
+      const headers = normalizedHeaders(r);
+      const ct = headers["content-type"];
+      const h2 = this.grpcOverH2 && cliCore().isGrpc(Array.isArray(ct) ? ct[0] : ct);
+      const sending = (h2 ? sendH2 : send)(gw.port, sentMethod(r), r.path, headers, headSeen);
       if (gw.pump) {
         let fin = false;
         void sending.then(() => { fin = true; }, () => { fin = true; });

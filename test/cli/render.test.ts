@@ -452,6 +452,21 @@ describe("tandem render: the command", () => {
     expect(envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config.upgrade_configs).toEqual([{ upgrade_type: "websocket" }]);
   });
 
+  it("envoy.yaml's clusters speak the client's protocol upstream (use_downstream_protocol_config): gRPC (HTTP/2) reaches its upstream over h2", async () => {
+    const r = await tandem("render", "deploy/examples/checkout.yaml", "--target", "envoy");
+    expect(r.code, r.stderr).toBe(0);
+    const envoy = yamlDocs(r.stdout)[0] as { static_resources: { clusters: Array<{ name: string; typed_extension_protocol_options?: Record<string, Record<string, unknown>> }> } };
+    const clusters = envoy.static_resources.clusters;
+    expect(clusters.length).toBeGreaterThan(1);
+    for (const c of clusters) {
+      const o = c.typed_extension_protocol_options?.["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"];
+      expect(o, c.name).toEqual({
+        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+        use_downstream_protocol_config: { http_protocol_options: {}, http2_protocol_options: {} },
+      });
+    }
+  });
+
   it("pins the module: sha256 of the built module for an http(s) url, the given digest for an image", async () => {
     const sha = createHash("sha256").update(readFileSync(FILTER_WASM)).digest("hex");
     const http = await tandem("render", "deploy/examples/checkout.yaml", "--target", "istio", "--image", "https://modules.example/tandem.wasm");
