@@ -22,7 +22,7 @@ const wasmTargets = [
   ["wasm/filter/index.ts", "filter"],
   ["wasm/noop/index.ts", "noop"],
   ["wasm/noop-lean/index.ts", "noop-lean"],
-  ["wasm/core/api.ts", "core"],
+  ["wasm/core/api.ts", "core-node"],   // minimal runtime: the core collects itself (wasm/core/api.ts)
 ];
 
 async function buildWasm() {

@@ -182,34 +182,43 @@ class Parser {
     return v;
   }
 
+  // The string at pos (its opening quote). Escapes are decoded into one buffer, sized
+  // by a scan to the closing quote: linear in time and garbage (concatenating per
+  // escape left O(n^2) bytes of garbage for a body of quotes, which the Node core's
+  // collector, run only between calls, cannot reclaim mid-parse: api.ts).
   string(): string | null {
     const s = this.src;
     this.pos++; // opening quote
-    let out = "";
+    let buf: StaticArray<u16> | null = null;
+    let o = 0;
     let runStart = this.pos;
     while (true) {
       if (this.pos >= s.length) { this.failRule(E_JSON_UNTERMINATED); return null; }
       const c = s.charCodeAt(this.pos);
       if (c == 0x22) {
-        out += s.substring(runStart, this.pos);
+        if (buf === null) { const r = s.substring(runStart, this.pos); this.pos++; return r; }
+        o = copyRun(buf as StaticArray<u16>, o, s, runStart, this.pos);
         this.pos++;
-        return out;
+        return String.UTF16.decodeUnsafe(changetype<usize>(buf), <usize>o << 1);
       }
       if (c < 0x20) { this.failRule(E_JSON_CONTROL); return null; }
       if (c == 0x5c) {
-        out += s.substring(runStart, this.pos);
+        if (buf === null) buf = new StaticArray<u16>(this.pos - runStart + rawExtent(s, this.pos));
+        const b = buf as StaticArray<u16>;
+        o = copyRun(b, o, s, runStart, this.pos);
         this.pos++;
         if (this.pos >= s.length) { this.failRule(E_JSON_UNTERMINATED); return null; }
         const e = s.charCodeAt(this.pos);
         this.pos++;
-        if (e == 0x22) out += "\"";
-        else if (e == 0x5c) out += "\\";
-        else if (e == 0x2f) out += "/";
-        else if (e == 0x62) out += "\b";
-        else if (e == 0x66) out += "\f";
-        else if (e == 0x6e) out += "\n";
-        else if (e == 0x72) out += "\r";
-        else if (e == 0x74) out += "\t";
+        let u: i32 = -1;
+        if (e == 0x22) u = 0x22;
+        else if (e == 0x5c) u = 0x5c;
+        else if (e == 0x2f) u = 0x2f;
+        else if (e == 0x62) u = 0x08;
+        else if (e == 0x66) u = 0x0c;
+        else if (e == 0x6e) u = 0x0a;
+        else if (e == 0x72) u = 0x0d;
+        else if (e == 0x74) u = 0x09;
         else if (e == 0x75) {
           if (this.pos + 4 > s.length) { this.failRule(E_JSON_U_ESCAPE); return null; }
           let code = 0;
@@ -219,8 +228,9 @@ class Parser {
             code = (code << 4) | h;
           }
           this.pos += 4;
-          out += String.fromCharCode(code);
+          u = code;
         } else { this.pos--; this.failRule(E_JSON_ESCAPE); return null; }
+        unchecked(b[o++] = <u16>u);
         runStart = this.pos;
         continue;
       }
@@ -236,6 +246,25 @@ function sectionDepth(key: string): i32 {
   if (key == "experiment" || key == "circuitBreaker") return 0;
   if (key == "experiments" || key == "fallback") return 1;
   return 2;
+}
+
+// UTF-16 units from `from` (inside a string literal) to its closing quote or the end:
+// at least the decoded length of the rest (an escape decodes to one unit, never more).
+function rawExtent(s: string, from: i32): i32 {
+  let i = from;
+  const n = s.length;
+  while (i < n) {
+    const c = s.charCodeAt(i);
+    if (c == 0x22) break;
+    i += c == 0x5c ? 2 : 1;
+  }
+  return min(i, n) - from;
+}
+
+function copyRun(buf: StaticArray<u16>, o: i32, s: string, from: i32, to: i32): i32 {
+  const n = to - from;
+  if (n > 0) memory.copy(changetype<usize>(buf) + (<usize>o << 1), changetype<usize>(s) + (<usize>from << 1), <usize>n << 1);
+  return o + n;
 }
 
 // @ts-ignore: decorator

@@ -26,11 +26,23 @@ const HEX = "0123456789ABCDEF";
 export function grpcMessage(text: string): string {
   const b = String.UTF8.encode(text);
   const p = changetype<usize>(b);
-  let out = "";
-  for (let i = 0; i < b.byteLength; i++) {
+  const n = b.byteLength;
+  // sized first, written into one buffer: linear (a body reaches 64 KiB; appending per
+  // byte left quadratic garbage the Node core collects only between calls, api.ts)
+  let size = 0;
+  for (let i = 0; i < n; i++) size += escaped(<i32>load<u8>(p + i)) ? 3 : 1;
+  const out = new StaticArray<u16>(size);
+  let o = 0;
+  for (let i = 0; i < n; i++) {
     const c = <i32>load<u8>(p + i);
-    if (c < 0x20 || c >= 0x7e || c == 0x25) out += "%" + HEX.charAt(c >> 4) + HEX.charAt(c & 15);
-    else out += String.fromCharCode(c);
+    if (escaped(c)) {
+      unchecked(out[o++] = 0x25);
+      unchecked(out[o++] = <u16>HEX.charCodeAt(c >> 4));
+      unchecked(out[o++] = <u16>HEX.charCodeAt(c & 15));
+    } else unchecked(out[o++] = <u16>c);
   }
-  return out;
+  return String.UTF16.decodeUnsafe(changetype<usize>(out), <usize>size << 1);
 }
+
+// @ts-ignore: decorator
+@inline function escaped(c: i32): bool { return c < 0x20 || c >= 0x7e || c == 0x25; }

@@ -62,15 +62,21 @@ export function writeHex32(dst: usize, v: u32): void {
 // ASCII-only lowercasing (header names, host names, ignoreCase literals): matches how
 // requests are compared (lower() on bytes), and avoids String#toLowerCase's Unicode
 // tables (~10 KB of module size).
+// One copy, lowered in place: linear (appending per letter left quadratic garbage,
+// which the Node core collects only between calls: ../api.ts).
 export function asciiLower(s: string): string {
-  let out = "";
-  let run = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 0x41 && c <= 0x5a) {
-      out += s.substring(run, i) + String.fromCharCode(c | 0x20);
-      run = i + 1;
-    }
+  const n = s.length;
+  let i = 0;
+  while (i < n && !isUpper(s.charCodeAt(i))) i++;
+  if (i == n) return s;
+  const out = new StaticArray<u16>(n);
+  memory.copy(changetype<usize>(out), changetype<usize>(s), <usize>n << 1);
+  for (; i < n; i++) {
+    const c = unchecked(out[i]);
+    if (isUpper(c)) unchecked(out[i] = c | 0x20);
   }
-  return run == 0 ? s : out + s.substring(run);
+  return String.UTF16.decodeUnsafe(changetype<usize>(out), <usize>n << 1);
 }
+
+// @ts-ignore: decorator
+@inline function isUpper(c: i32): bool { return c >= 0x41 && c <= 0x5a; }
