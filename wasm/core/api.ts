@@ -232,14 +232,14 @@ export function tandem_experiment_decide(h: i32, nowMs: f64, probing: i32): i32 
     if (exposeLen > 0) memory.copy(p + <usize>cookieLen, changetype<usize>(e), exposeLen);
     if (tagsLen > 0) memory.copy(p + <usize>(cookieLen + exposeLen), changetype<usize>((t as TaggingRuntime).value), tagsLen);
   }
-  decisionResult[D_VARIANT] = variant;
-  decisionResult[D_REASON] = d.reason;
-  decisionResult[D_STRIP] = d.stripOverride ? 1 : 0;
-  decisionResult[D_TEXT] = <i32>changetype<usize>(decisionText);
-  decisionResult[D_COOKIE_LEN] = cookieLen;
-  decisionResult[D_EXPOSE_LEN] = exposeLen;
-  decisionResult[D_TAGS_LEN] = tagsLen;
-  decisionResult[D_LOG] = variant >= 0 ? d.log : 0;
+  unchecked(decisionResult[D_VARIANT] = variant);
+  unchecked(decisionResult[D_REASON] = d.reason);
+  unchecked(decisionResult[D_STRIP] = d.stripOverride ? 1 : 0);
+  unchecked(decisionResult[D_TEXT] = <i32>changetype<usize>(decisionText));
+  unchecked(decisionResult[D_COOKIE_LEN] = cookieLen);
+  unchecked(decisionResult[D_EXPOSE_LEN] = exposeLen);
+  unchecked(decisionResult[D_TAGS_LEN] = tagsLen);
+  unchecked(decisionResult[D_LOG] = variant >= 0 ? d.log : 0);
   return variant;
 }
 

@@ -153,15 +153,15 @@ export class BreakerRuntime {
     const gen0 = st.generation;
     const probeOk = (probing & PROBES_AT_HEADERS) != 0 ? 1 : (probing & FACTS_READ) == 0 ? -1 : this.longLived ? 0 : 1;
     const a = allow(s, st, nowMs, b.admission, probeOk);
-    r[R_FLAGS] = a.flags;
-    r[R_GENERATION] = <i32>a.generation;
-    r[R_PREV_STATE] = <i32>prev;
-    r[R_STATE] = <i32>st.state;
-    r[R_TRANSITION] = st.generation != gen0 ? 1 : 0;
-    r[R_REASON] = <i32>st.reason;
-    r[R_RETRY_AFTER] = a.admitted ? -1 : retryAfterSeconds(a.retryAfterMs);
-    r[R_FALLBACK] = a.admitted ? 0 : <i32>fallbackOnReject(s.fallback);
-    r[R_OUTCOME] = -1;
+    unchecked(r[R_FLAGS] = a.flags);
+    unchecked(r[R_GENERATION] = <i32>a.generation);
+    unchecked(r[R_PREV_STATE] = <i32>prev);
+    unchecked(r[R_STATE] = <i32>st.state);
+    unchecked(r[R_TRANSITION] = st.generation != gen0 ? 1 : 0);
+    unchecked(r[R_REASON] = <i32>st.reason);
+    unchecked(r[R_RETRY_AFTER] = a.admitted ? -1 : retryAfterSeconds(a.retryAfterMs));
+    unchecked(r[R_FALLBACK] = a.admitted ? 0 : <i32>fallbackOnReject(s.fallback));
+    unchecked(r[R_OUTCOME] = -1);
     return a.flags;
   }
 
@@ -169,25 +169,25 @@ export class BreakerRuntime {
     const s = this.settings;
     error = transportError(s, error);
     const r = this.result;
-    r[R_FLAGS] = flags;
-    r[R_GENERATION] = <i32>generation;
-    r[R_RETRY_AFTER] = -1;
-    r[R_FALLBACK] = 0;
-    r[R_TRANSITION] = 0;
+    unchecked(r[R_FLAGS] = flags);
+    unchecked(r[R_GENERATION] = <i32>generation);
+    unchecked(r[R_RETRY_AFTER] = -1);
+    unchecked(r[R_FALLBACK] = 0);
+    unchecked(r[R_TRANSITION] = 0);
     const outcome = classify(s, status, error);
     const st = this.breaker.table.find(ptr, len);
     if (st === null) {
-      r[R_STATE] = 0; r[R_PREV_STATE] = 0; r[R_REASON] = 0; r[R_OUTCOME] = OUTCOME_KEY_GONE;
+      unchecked(r[R_STATE] = 0); unchecked(r[R_PREV_STATE] = 0); unchecked(r[R_REASON] = 0); unchecked(r[R_OUTCOME] = OUTCOME_KEY_GONE);
       return OUTCOME_KEY_GONE;
     }
     const prev = st.state;
     const gen0 = st.generation;
     record(s, st, this.breaker.admission.restore(flags, generation), outcome, latencyMs, nowMs);
-    r[R_PREV_STATE] = <i32>prev;
-    r[R_STATE] = <i32>st.state;
-    r[R_TRANSITION] = st.generation != gen0 ? 1 : 0;
-    r[R_REASON] = <i32>st.reason;
-    r[R_OUTCOME] = outcome;
+    unchecked(r[R_PREV_STATE] = <i32>prev);
+    unchecked(r[R_STATE] = <i32>st.state);
+    unchecked(r[R_TRANSITION] = st.generation != gen0 ? 1 : 0);
+    unchecked(r[R_REASON] = <i32>st.reason);
+    unchecked(r[R_OUTCOME] = outcome);
     return outcome;
   }
 

@@ -52,15 +52,18 @@ export function fnv1aUtf16(s: string, h: u32 = FNV_OFFSET): u32 {
 }
 
 // FNV-1a over the decimal digits of v (JS `v + ""`: no leading zeros), no allocation.
+// Digits come out least significant first by division by the constant 10 (a multiply;
+// dividing by a varying power of ten cost ~20 hardware divisions a decision), then are
+// hashed most significant first.
+const digits = new StaticArray<u32>(10);
 function fnv1aDecimal(v: u32): u32 {
+  let n = 0;
+  do {
+    unchecked(digits[n++] = v % 10);
+    v /= 10;
+  } while (v != 0);
   let h = FNV_OFFSET;
-  let d: u32 = 1000000000;
-  let started = false;
-  while (d > 0) {
-    const digit = (v / d) % 10;
-    if (digit != 0 || started || d == 1) { h = step(h, 0x30 + digit); started = true; }
-    d /= 10;
-  }
+  while (n > 0) h = step(h, 0x30 + unchecked(digits[--n]));
   return h;
 }
 
