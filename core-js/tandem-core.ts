@@ -10,7 +10,7 @@ import {
   PERMITTED, PROBE, NEEDS_FACTS, PROBES_AT_HEADERS, FACTS_READ, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT,
   R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
   F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
-  D_COOKIE_LEN, D_EXPOSE_LEN, D_LOG, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT,
+  D_COOKIE_LEN, D_EXPOSE_LEN, D_LOG, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT, FACT_ASK,
 } from "../wasm/core/contract";
 import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
 
@@ -266,6 +266,11 @@ export class CoreError extends Error {}
 // they are ASCII: TextEncoder.encodeInto and TextDecoder.decode cost a native call
 // (hundreds of ns) that a short loop does not. Anything else goes through them.
 const SHORT_TEXT = 128;
+// Facts longer than this many UTF-16 units are not written before the call: the core
+// asks for one when it reads it (env.tandem_fact, wasm/core/api.ts TableFacts), so a
+// long fact it does not read (a returning user's x-request-id, the entropy) costs
+// nothing, and one it reads costs the same encoding plus one wasm-to-JS call.
+const LAZY_FACT = 16;
 // Breaker keys up to this many bytes are remembered per plan with their string, so a
 // key seen last time is compared, not decoded.
 const KEY_CACHE_BYTES = 256;
@@ -296,6 +301,12 @@ export class TandemCore {
   private readonly guardAt: number;
   private readonly breakerAt: number;
   private readonly faultAt: number;
+  // The call in progress: its facts, its fact table (i32 index), where the facts were
+  // written (arena address) and the next free offset after them, for tandem_fact.
+  private askFacts: ReadonlyArray<string | undefined> = [];
+  private askTable = 0;
+  private askBase = 0;
+  private askOff = 0;
 
   private constructor(instance: WebAssembly.Instance) {
     this.ex = instance.exports as unknown as CoreExports;
@@ -308,14 +319,34 @@ export class TandemCore {
 
   static fromBytes(bytes: Uint8Array): TandemCore {
     const mod = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+    let core: TandemCore | null = null;
     const inst = new WebAssembly.Instance(mod, {
       env: {
         abort(_msg: number, _file: number, line: number, col: number): void {
           throw new CoreError(`tandem core aborted at ${line}:${col}`);
         },
+        tandem_fact(slot: number): number {
+          return core!.askedFact(slot);
+        },
       },
     });
-    return new TandemCore(inst);
+    core = new TandemCore(inst);
+    return core;
+  }
+
+  // env.tandem_fact: the core reads fact `slot` of the call in progress, left out by
+  // putFacts (FACT_ASK). Written after the others (room was made for all of them); the
+  // core may have grown memory since, hence mem().
+  private askedFact(slot: number): number {
+    this.mem();
+    const f = this.askFacts[slot] as string;
+    const off = this.askOff;
+    const n = this.writeText(f, this.askBase + off);
+    const at = this.askTable + 2 * slot;
+    this.i32[at] = off;
+    this.i32[at + 1] = n;
+    this.askOff = off + n;
+    return n;
   }
 
   static fromFile(path: string): TandemCore {
@@ -428,7 +459,8 @@ export class TandemCore {
   }
 
   // Writes request facts as UTF-8 into the arena and their [offset, length | -1] pairs
-  // into the fact table at `table` (a plan's, sized for its needs).
+  // into the fact table at `table` (a plan's, sized for its needs); a long one is left
+  // for the core to ask for (FACT_ASK, LAZY_FACT).
   private putFacts(facts: ReadonlyArray<string | undefined>, table: number): void {
     let size = 16;
     for (let i = 0; i < facts.length; i++) {
@@ -443,11 +475,16 @@ export class TandemCore {
     for (let i = 0; i < facts.length; i++, at += 2) {
       const f = facts[i];
       if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
+      if (f.length > LAZY_FACT) { t[at] = 0; t[at + 1] = FACT_ASK; continue; }
       const n = this.writeText(f, base + off);
       t[at] = off;
       t[at + 1] = n;
       off += n;
     }
+    this.askFacts = facts;
+    this.askTable = table >>> 2;
+    this.askBase = base;
+    this.askOff = off;
   }
 
   private expTable(h: number): number {

@@ -59,4 +59,26 @@ describe("the bridge", () => {
     core.release(exp);
     core.releaseBreaker(brk);
   });
+
+  it("gives the core a long fact it asks for in full, whatever else the call wrote, and the same decision with or without one it does not read", () => {
+    const exp = core.configureExperiment(JSON.stringify({
+      name: "asked", stickiness: { sources: ["header:x-user-id", "cookie:tandem-uid"], cookie: { name: "tandem-uid" } },
+      variants: [{ name: "stable", weight: 50 }, { name: "canary", weight: 50 }],
+    }));
+    const decide = (headers: Record<string, string>) => core.decideExperiment(exp, answerNeeds(exp.needs, { headers }), 0);
+    // a new user's id comes from a long x-request-id, left out until the core reads it
+    const id = "0f8fad5b-d9cb-469f-a165-70867728950e";
+    const cookie = decide({ "x-request-id": id }).setCookie;
+    expect(cookie).toMatch(/^tandem-uid=[0-9a-f]{32};/);
+    expect(decide({ "x-request-id": id }).setCookie).toBe(cookie);
+    // after a short fact written before the call (a cookie without tandem-uid): the same id
+    expect(decide({ cookie: "a=b", "x-request-id": id }).setCookie).toBe(cookie);
+    // one character past the first 16 changes the id: the core read all of it
+    expect(decide({ "x-request-id": id.slice(0, 30) + "ffffff" }).setCookie).not.toBe(cookie);
+    // long, short and non-ASCII keys beside a long fact the decision does not read
+    for (const u of ["u-1", "a-key-longer-than-sixteen-units", "ünïcødé-用户-" + "é".repeat(40)]) {
+      expect(decide({ "x-user-id": u, "x-request-id": id })).toEqual(decide({ "x-user-id": u }));
+    }
+    core.release(exp);
+  });
 });

@@ -64,6 +64,9 @@ export const NEEDS_FACTS = 8;
 // FACTS_READ = the request's headers were passed as facts. Kong passes FACTS_READ or 0.
 export const PROBES_AT_HEADERS = 1;
 export const FACTS_READ = 2;
+// A fact table's length for a fact the Node binding did not write: the core asks for it
+// (import env.tandem_fact) only when it reads it (wasm/core/api.ts TableFacts).
+export const FACT_ASK = -2;
 // Transport errors an adapter reports with an outcome.
 export const ERROR_NONE = 0;
 export const ERROR_CONNECT = 1;   // connection refused / failed / no healthy upstream
