@@ -35,8 +35,9 @@ import { keyHashA, keyHashB } from "./cache/key";
 // collector, as they never collect), like the filter (wasm/filter/dispatcher.ts): a
 // mark-and-sweep collector that never runs by itself, and none of the incremental
 // collector's shadow stack and write barriers, which made every hot call 2-3x slower
-// (issue 17 item 1: a decision 1,161 -> 441 ns, a breaker allow + record 697 -> 214 ns,
-// same machine, same run). It collects only where we call it: at the start of an export,
+// (issue 17 item 1, the wasm call alone, the two builds run alternately: a decision
+// 775 / 1,060 -> 441 / 416 ns, a breaker allow + record 1,205 / 1,180 -> 214 / 389 ns;
+// docs/performance.md). It collects only where we call it: at the start of an export,
 // before it holds any object (TCMS does not scan the stack; JavaScript holds no object,
 // only addresses of ones rooted in globals: the arena, out, fact tables, result areas).
 // When: each call adds its weight to a debt, and the debt reaching COLLECT_DEBT collects;
