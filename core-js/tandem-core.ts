@@ -141,9 +141,13 @@ export interface BreakerPlan {
   keyNeeds: number;                  // how many of needs (the first) the key takes
   records: boolean;                  // false in forced modes: outcomes change nothing
   fallback: BreakerFallbackPlan | null;
+  reroute: BreakerReroute | null;    // what a reroute fallback does, resolved by the core
   reject: BreakerReply;              // the answer to a rejection no fallback takes
   settings: Record<string, unknown>; // the settings with defaults, for reports
 }
+// A reroute's effects (wasm/core/breaker/reroute.ts): set x-tandem-variant to `variant`
+// (null: leave it), choose `upstream` (null: keep the request's). Kong: set_upstream.
+export interface BreakerReroute { variant: string | null; upstream: string | null }
 export interface BreakerCall {
   flags: number;                     // BREAKER_ADMITTED | BREAKER_PERMITTED | BREAKER_PROBE
   admitted: boolean;

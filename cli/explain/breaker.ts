@@ -13,7 +13,6 @@ import {
   BREAKER_PROBE, BreakerAnswer, type BreakerAdmission, type BreakerPlan, type BreakerReply, type TandemCore,
 } from "../../core-js/tandem-core";
 import type { PolicyDoc } from "../policy-file";
-import { variantUpstreams } from "../render";
 import { at, breakerWithHistory, type HistoryRequest } from "./breaker-history";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 
@@ -53,7 +52,7 @@ export async function explainBreaker(core: TandemCore, policy: PolicyDoc, header
       line("history:", b.history),
       line("state:", stateText(plan, a, st, permitted)),
       line("decision:", decisionText(plan, a, st, permitted)),
-      line("answer:", answerText(plan, a, policy)),
+      line("answer:", answerText(plan, a)),
     ];
   } finally {
     await b.close();
@@ -117,19 +116,19 @@ function decisionText(plan: BreakerPlan, a: BreakerAdmission, st: KeyState, perm
   return `rejected: ${why}`;
 }
 
-function answerText(plan: BreakerPlan, a: BreakerAdmission, policy: PolicyDoc): string {
+function answerText(plan: BreakerPlan, a: BreakerAdmission): string {
   if (a.admitted) {
     const counted = a.permitted && plan.records;
     return `the upstream's answer; its outcome ${counted ? "is" : "is not"} counted`;
   }
   const f = plan.fallback;
-  if (a.answer === BreakerAnswer.Reroute && f) {
-    if (f.variant !== null) {
-      const up = variantUpstreams(policy)[f.variant];
-      return `fallback.reroute to variant ${f.variant}: ${VARIANT_HEADER}: ${f.variant}` +
-        `${up ? `, Kong set_upstream(${up})` : ""}; the breaker does not count it`;
+  const rr = plan.reroute;
+  if (a.answer === BreakerAnswer.Reroute && rr) {
+    if (rr.variant !== null) {
+      return `fallback.reroute to variant ${rr.variant}: ${VARIANT_HEADER}: ${rr.variant}` +
+        `${rr.upstream !== null ? `, Kong set_upstream(${rr.upstream})` : ""}; the breaker does not count it`;
     }
-    return `fallback.reroute to upstream ${f.upstream}: Kong set_upstream(${f.upstream}), Envoy ${UPSTREAM_HEADER}: ${f.upstream}; the breaker does not count it`;
+    return `fallback.reroute to upstream ${rr.upstream}: Kong set_upstream(${rr.upstream}), Envoy ${UPSTREAM_HEADER}: ${rr.upstream}; the breaker does not count it`;
   }
   if (a.answer === BreakerAnswer.Respond && f) return reply("fallback.respond", f as BreakerReply, a.retryAfter);
   const why = f ? "fallback.on does not include open" : "no fallback";

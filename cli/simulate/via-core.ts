@@ -15,6 +15,7 @@
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
 import { BREAKER_PROBE, BreakerAnswer, FactKind, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
 import { OUTCOME_FAILURE } from "../../wasm/core/contract";
+import { VARIANT_UPSTREAMS_FIELD } from "../../wasm/core/contract-kong";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type HeaderValue, type TraceRequest, type TraceUpstream } from "./trace";
@@ -92,7 +93,6 @@ function answerHeaders(u: TraceUpstream): Array<[string, string]> {
 export class CoreDriver {
   readonly plan: ExperimentPlan | null;     // tandem explain reads its guards after a replay
   readonly breaker: BreakerPlan | null;   // tandem explain reads its states after a replay
-  private readonly variantUpstreams: Record<string, string>;
   readonly faults: FaultPlan | null;      // spec.faults (the fault-injection plugin)
 
   // `tandem simulate --metrics`: what a Kong plugin server records (core-js/metrics.ts),
@@ -103,9 +103,12 @@ export class CoreDriver {
     readonly metrics: TandemMetrics | null = null) {
     const ex = experimentConfig(policy);
     this.plan = ex ? core.configureExperiment(JSON.stringify(ex)) : null;
+    // Configured as Kong's copy is, with each variant's upstream: the core resolves a
+    // reroute's upstream from it (wasm/core/breaker/reroute.ts); Envoy's route table on
+    // the variant header picks the same one.
     const cb = breakerConfig(policy);
-    this.breaker = cb ? core.configureBreaker(JSON.stringify(cb)) : null;
-    this.variantUpstreams = variantUpstreams(policy);
+    const vu = variantUpstreams(policy);
+    this.breaker = cb ? core.configureBreaker(JSON.stringify(Object.keys(vu).length > 0 ? { ...cb, [VARIANT_UPSTREAMS_FIELD]: vu } : cb)) : null;
     const fc = faultConfig(policy);
     this.faults = fc ? core.configureFaults(JSON.stringify(fc)) : null;
     this.keyLabels = this.breaker ? new KeyLabels(Number(this.breaker.settings.maxKeys)) : null;
@@ -295,14 +298,13 @@ export class CoreDriver {
       const hit = fromCache("open", r.t);
       if (hit) return { res: answered({ ...res, variant, action: "fallback", ...hit }), by: ANSWERED_FALLBACK };
       const f = b.fallback;
-      if (a.answer === BreakerAnswer.Reroute && f) {
-        // Kong: set_upstream to the variant's Upstream when it has one; Envoy: the
-        // route on the variant / x-tandem-upstream header. Not tracked by the breaker.
-        // The reported variant is the experiment's header as the upstream got it.
-        if (f.variant !== null) {
-          if (this.plan?.variantHeader === VARIANT_HEADER) variant = f.variant;
-          upstream = this.variantUpstreams[f.variant] ?? upstream;
-        } else upstream = f.upstream;
+      const rr = b.reroute;
+      if (a.answer === BreakerAnswer.Reroute && rr) {
+        // The core's reroute: the variant header to set, the upstream to choose (none:
+        // the request's). Not tracked by the breaker. The reported variant is the
+        // experiment's header as the upstream got it.
+        if (rr.variant !== null && this.plan?.variantHeader === VARIANT_HEADER) variant = rr.variant;
+        upstream = rr.upstream ?? upstream;
         return { res: { ...res, action: "fallback", variant, upstream, status: statusOf(this.answer(r, upstream ?? DEFAULT_UPSTREAM)) }, reached: upstream };
       }
       // Answered before any upstream: the variant is the experiment's (the request's

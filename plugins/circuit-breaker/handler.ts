@@ -42,7 +42,7 @@ import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
 import {
-  BreakerAnswer, CoreError, type BreakerCall, type BreakerPlan, type BreakerReply,
+  BreakerAnswer, type BreakerCall, type BreakerPlan, type BreakerReply,
 } from "../../core-js/tandem-core";
 import { outcomeOf } from "../shared/outcome";
 import { CACHE_CARRY_FIELD, exitHeaders, readCarry } from "../shared/cache-carry";
@@ -76,8 +76,6 @@ interface Configured {
   plan: BreakerPlan;
   respond: Answer | null;        // fallback.respond, ready to send
   reject: Answer;                // the answer without a fallback
-  reroute: { variant: string | null; upstream: string | null } | null;
-  variantUpstreams: Record<string, string>;
   cacheOnOpen: boolean;          // a rejection asks the fallback-cache plugin's carry first
   keyLabels: KeyLabels;          // metrics: at most maxKeys distinct key labels, then "other"
   cacheAny: boolean;             // the fallback list has a cache (a reroute clears the carry)
@@ -107,14 +105,13 @@ function answerOf(r: BreakerReply): Answer {
   return { status: r.status, body: r.body, headers, retryAfter: r.retryAfter, grpc };
 }
 
-function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, canon: string, token: string): Configured {
+function build(plan: BreakerPlan, canon: string, token: string): Configured {
   const f = plan.fallback;
   const c: Configured = {
-    token, canon, plan, variantUpstreams, keyLabels: new KeyLabels(Number(plan.settings.maxKeys)),
+    token, canon, plan, keyLabels: new KeyLabels(Number(plan.settings.maxKeys)),
     cacheOnOpen: f?.cache?.on.includes("open") ?? false, cacheAny: f?.cache !== undefined,
     respond: f?.kind === "respond" ? answerOf(f as BreakerReply) : null,
     reject: answerOf(plan.reject),
-    reroute: f?.kind === "reroute" ? { variant: f.variant, upstream: f.upstream } : null,
   };
   kongMetrics()?.declarePlugin(PLUGIN, plan.policy);   // dropped outcomes at zero (core-js/metrics.ts)
   if (f?.cache) kongMetrics()?.declareCache(plan.policy);   // cache lookups at zero, as the Envoy filter's CacheStats
@@ -122,34 +119,23 @@ function build(plan: BreakerPlan, variantUpstreams: Record<string, string>, cano
     process.stderr.write("tandem: circuit-breaker: fallback.on upstreamFailure is not applied on Kong " +
       "(a plugin-server plugin cannot replace an upstream's answer without buffering); rejections only\n");
   }
-  if (f?.kind === "reroute" && f.variant !== null && variantUpstreams[f.variant] === undefined) {
-    process.stderr.write(`tandem: circuit-breaker: variantUpstreams has no Upstream for variant ${JSON.stringify(f.variant)}: ` +
+  const r = plan.reroute;
+  if (r !== null && r.variant !== null && r.upstream === null) {
+    process.stderr.write(`tandem: circuit-breaker: variantUpstreams has no Upstream for variant ${JSON.stringify(r.variant)}: ` +
       "a reroute sets the variant header and keeps the request's upstream\n");
   }
   return c;
 }
 
-function splitConfig(config: Record<string, unknown>): { user: Record<string, unknown>; variantUpstreams: Record<string, string> } {
-  const user = fallbackForm(userConfig(config));
-  const vu = user.variantUpstreams;
-  delete user.variantUpstreams;
-  const variantUpstreams: Record<string, string> = {};
-  if (vu !== undefined && vu !== null) {
-    if (typeof vu !== "object" || Array.isArray(vu) || Object.values(vu).some((x) => typeof x !== "string")) {
-      throw new CoreError("variantUpstreams: must map variant names to Kong Upstream names");
-    }
-    Object.assign(variantUpstreams, vu);
-  }
-  return { user, variantUpstreams };
-}
-
+// The core reads Kong's `variantUpstreams` with the rest (a reroute's upstream:
+// wasm/core/breaker/reroute.ts).
 function configure(config: Record<string, unknown>): Configured {
   return configs.configure(pluginId(config), () => {
-    const { user, variantUpstreams } = splitConfig(config);
-    const canon = canonical(user) + canonical(variantUpstreams);
+    const user = fallbackForm(userConfig(config));
+    const canon = canonical(user);
     return {
       canon,
-      build: (token) => build(getCore().configureBreaker(JSON.stringify(user), randomBytes(4).readUInt32LE(0)), variantUpstreams, canon, token),
+      build: (token) => build(getCore().configureBreaker(JSON.stringify(user), randomBytes(4).readUInt32LE(0)), canon, token),
     };
   });
 }
@@ -211,10 +197,9 @@ export class Plugin {
         return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, exitHeaders(hit.headers)) as Promise<void>;
       }
     }
-    if (a.answer === BreakerAnswer.Reroute && c.reroute !== null) {
-      const r = c.reroute;
-      const up = r.variant !== null ? c.variantUpstreams[r.variant] : r.upstream;
-      if (up === undefined || up === null || upstreamSet(await kong.service.setUpstream(up))) {
+    if (a.answer === BreakerAnswer.Reroute && plan.reroute !== null) {
+      const r = plan.reroute;
+      if (r.upstream === null || upstreamSet(await kong.service.setUpstream(r.upstream))) {
         if (r.variant !== null) await kong.service.request.setHeader(VARIANT_HEADER, r.variant);
         if (c.cacheAny) await kong.ctx.shared.set(CACHE_CARRY_FIELD, null);
         report("fallback", a);

@@ -65,7 +65,6 @@ const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.p
 function configure(config: Record<string, unknown>): Configured {
   return configs.configure(pluginId(config), () => {
     const user = fallbackForm(userConfig(config));
-    delete user.variantUpstreams;
     const canon = canonical(user);
     return {
       canon,

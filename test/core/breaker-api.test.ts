@@ -113,6 +113,39 @@ describe("breaker ABI: configure", () => {
   });
 });
 
+// A reroute's effects are resolved by the core (wasm/core/breaker/reroute.ts): the
+// variant header to set and the upstream to choose (null: keep the request's), the
+// upstream of a variant from Kong's `variantUpstreams`, which the core reads and checks.
+describe("breaker ABI: reroute", () => {
+  const vu = { stable: "api-v1", canary: "api-v2" };
+  it("to a variant: its header and, with variantUpstreams, its upstream", () => {
+    expect(core.configureBreaker(JSON.stringify({ fallback: { reroute: { variant: "stable" } }, variantUpstreams: vu })).reroute)
+      .toEqual({ variant: "stable", upstream: "api-v1" });
+    // Envoy's copy carries no variantUpstreams (the route on the header picks it); Kong's
+    // with no Upstream for the variant keeps the request's
+    expect(core.configureBreaker(JSON.stringify({ fallback: { reroute: { variant: "stable" } } })).reroute)
+      .toEqual({ variant: "stable", upstream: null });
+    expect(core.configureBreaker(JSON.stringify({ fallback: { reroute: { variant: "stable" } }, variantUpstreams: { canary: "api-v2" } })).reroute)
+      .toEqual({ variant: "stable", upstream: null });
+    expect(core.configureBreaker(JSON.stringify({ fallback: { reroute: { variant: "stable" } }, variantUpstreams: null })).reroute)
+      .toEqual({ variant: "stable", upstream: null });
+  });
+
+  it("to an upstream: no header, that upstream; no reroute fallback: null", () => {
+    expect(core.configureBreaker(JSON.stringify({ fallback: [{ reroute: { upstream: "spare" } }], variantUpstreams: vu })).reroute)
+      .toEqual({ variant: null, upstream: "spare" });
+    expect(core.configureBreaker(JSON.stringify({ fallback: { respond: {} }, variantUpstreams: vu })).reroute).toBeNull();
+    expect(core.configureBreaker(JSON.stringify({ key: "route" })).reroute).toBeNull();
+  });
+
+  it("variantUpstreams is checked in the core, named by its field path", () => {
+    expect(configError({ variantUpstreams: ["api-v1"] })).toBe("variantUpstreams: must be an object, got an array");
+    expect(configError({ variantUpstreams: { stable: 1 } })).toBe("variantUpstreams.stable: must be a string, got 1");
+    expect(configError({ variantUpstreams: { stable: "a b" } })).toMatch(/^variantUpstreams\.stable: must be 1-256 characters/);
+    expect(core.validateBreaker(JSON.stringify({ variantUpstreams: vu }))).toBeNull();
+  });
+});
+
 describe("breaker ABI: CORS preflights", () => {
   it("pass untouched in every state: asked for the method only with the header, never admitted or counted", () => {
     const b = core.configureBreaker(JSON.stringify({ key: "route", window: { type: "count", size: 10 }, minimumCalls: 2, failureRateThreshold: 50, openDurationMs: 1000 }));

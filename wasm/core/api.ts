@@ -6,7 +6,8 @@ import { Bytes, utf8 } from "./text/bytes";
 import { FactSource, Need } from "./request/facts";
 import { ExperimentDecision, ExperimentRuntime } from "./experiment/experiment";
 import { TaggingRuntime, TaggingSettings } from "./tagging/tagging";
-import { configureExperiment, configureBreaker, configureBreakerPlugin, validatePolicy } from "./policy";
+import { configureExperiment, validatePolicy } from "./policy";
+import { configureBreaker, configureBreakerPlugin } from "./breaker/plugin-config";
 import { BreakerRuntime, RESULT_SLOTS } from "./breaker/runtime";
 import { compilePolicy } from "./plan";
 import { fallbackOnOutcome } from "./breaker/fallback";
@@ -314,6 +315,7 @@ export function tandem_breaker_configure(len: i32, seed: u32): i32 {
   const s = res.settings;
   if (s === null) { setOut(res.error); return -1; }
   const rt = new BreakerRuntime(s as BreakerSettings, seed, breakerResult);
+  rt.reroute = res.reroute;
   let h = -1;
   for (let i = 0; i < breakers.length; i++) if (breakers[i] === null) { h = i; break; }
   if (h < 0) { h = breakers.length; breakers.push(null); breakerTables.push(new StaticArray<i32>(0)); }

@@ -27,6 +27,7 @@ import { ExperimentSettings } from "./experiment/settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
 import { parseFallback } from "./breaker/fallback-config";
 import { UPSTREAM_NAMES_FIELD } from "./contract";
+import { VARIANT_UPSTREAMS_FIELD } from "./contract-kong";
 import { KeyKind } from "./breaker/settings";
 import { FallbackSettings } from "./breaker/settings";
 import { describeFallbackPlan, describeReject, keyName } from "./breaker/runtime";
@@ -100,7 +101,7 @@ export function compilePolicy(text: string): PlanResult {
     if (bs !== null) breakerKey = jsonText(keyName(bs));
     let cfg = joined(joined(cb, "fallback", fb), POLICY_FIELD, policy);
     // Kong routes before plugins run: a reroute to a variant needs each variant's Kong
-    // Upstream (the plugin strips `variantUpstreams` before the core sees the config).
+    // Upstream (the core resolves a reroute with it: ./breaker/reroute.ts).
     const ups = new JValue();
     ups.type = JType.Obj;
     if (es !== null) {
@@ -117,7 +118,7 @@ export function compilePolicy(text: string): PlanResult {
     // key: upstream counts each variant under its upstream's neutral name, on both
     // gateways (./breaker/upstream-names.ts).
     if (bs !== null && bs.keyKind == KeyKind.Upstream && ups.keys.length > 0) cfg = joined(cfg, UPSTREAM_NAMES_FIELD, ups);
-    let kongCfg = joined(cfg, "variantUpstreams", ups.keys.length > 0 ? ups : null);
+    let kongCfg = joined(cfg, VARIANT_UPSTREAMS_FIELD, ups.keys.length > 0 ? ups : null);
     // Kong types a field as one shape: the list form goes under the Kong-only
     // `fallbacks` (plugins/circuit-breaker/fallback-form.ts).
     if (fb !== null && fb.type == JType.Arr) kongCfg = renamed(kongCfg, "fallback", "fallbacks");

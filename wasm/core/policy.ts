@@ -12,7 +12,6 @@ import { ExperimentSettings } from "./experiment/settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
 import { parseFallback, rerouteOf } from "./breaker/fallback-config";
 import { FallbackKind, FallbackSettings } from "./breaker/settings";
-import { BreakerResult, configureBreakerSettings } from "./breaker/policy";
 import { TAGGING_SECTION, parseTagging, routingFields } from "./tagging/config";
 import { readPolicyName } from "./metrics/policy-name";
 import { HAS_FAULTS_FIELD, METRICS_FIELD } from "./metrics/catalog";
@@ -74,17 +73,7 @@ export function configureExperiment(text: string): ExperimentResult {
   return out;
 }
 
-// Config of the `circuit-breaker` plugin / root id: the circuitBreaker fields plus an
-// optional `fallback` (cli/render.ts). Settings, or the error text. The Envoy filter
-// calls configureBreakerSettings (./breaker-policy.ts) itself: one parser, one text.
-export function configureBreakerPlugin(text: string): BreakerResult {
-  return configureBreakerSettings(text);
-}
-
-// The same, when only the verdict matters: "" when valid, else the error text.
-export function configureBreaker(text: string): string {
-  return configureBreakerSettings(text).error;
-}
+// The `circuit-breaker` plugin config on the Node side: ./breaker/plugin-config.ts.
 
 // A whole TrafficPolicy document (the CLI converts YAML to JSON first). Field paths
 // inside spec start at the section name, exactly as the gateways report them.

@@ -44,6 +44,7 @@ import { faultLatency, readFaultMark } from "./fault-mark";
 import { requestLatencyMs } from "../core/breaker/tries";
 import { CONTINUE, FilterRoot, FilterStream, STOP_ITERATION } from "./contexts";
 import { configureBreakerSettings } from "../core/breaker/policy";
+import { parseJson } from "../core/json/json";
 import { Bytes, utf8 } from "../core/text/bytes";
 import { murmur3_32 } from "../core/hash/hash";
 import {
@@ -130,7 +131,7 @@ export class BreakerRoot extends FilterRoot {
 
   onConfigure(size: u32): bool {
     const text = pluginConfiguration(size);
-    const res = configureBreakerSettings(text);
+    const res = configureBreakerSettings(parseJson(text));
     const s = res.settings;
     if (s === null) {
       configRejections.count();

@@ -3,7 +3,7 @@
 // it) into settings, for the Envoy filter. Same parser (parseBreakerPlugin) and the
 // same message text as every other path, so a config is accepted or rejected alike on
 // both gateways.
-import { parseJson } from "../json/json";
+import { JsonResult } from "../json/json";
 import { Reader, under } from "../config/reader";
 import { E_DEPTH, E_JSON, ruleText } from "../config/errors";
 import { BREAKER_SECTION, FALLBACK_SECTION, parseBreakerPlugin } from "./config";
@@ -14,9 +14,10 @@ export class BreakerResult {
   error: string = "";
 }
 
-export function configureBreakerSettings(text: string): BreakerResult {
+// `j`: the config parsed (parseJson); the Node side's core takes Kong's own fields out
+// of it first (./plugin-config.ts).
+export function configureBreakerSettings(j: JsonResult): BreakerResult {
   const out = new BreakerResult();
-  const j = parseJson(text);
   if (j.value === null) {
     // Worded as wasm/core/policy.ts words it for every configuration; a value nested too
     // deep is named as the policy names it (circuitBreaker.x, fallback.x).

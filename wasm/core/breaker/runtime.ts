@@ -10,8 +10,10 @@
 //   preflight whether the request is a CORS preflight (../request/preflight.ts): the
 //             breaker lets it pass untouched, in every mode, neither admitted nor counted
 //   describe  a JSON plan built once at configure time: key, needs, mode, the fallback's
-//             response (status, headers, body, content type) or reroute target, and the
-//             default rejection answer, so the adapter answers without building strings
+//             response (status, headers, body, content type) or reroute target, what
+//             a reroute does (the variant header to set, the upstream to choose:
+//             ./reroute.ts), and the default rejection answer, so the adapter answers
+//             without building strings or deciding anything
 //
 // Key (circuitBreaker.key), from the request as the breaker sees it (after the
 // experiment, which removes client copies of the variant header and sets its own):
@@ -37,6 +39,7 @@ import {
 import { allow, classify, record, retryAfterSeconds, transportError } from "./machine";
 import { fallbackOnReject } from "./fallback";
 import { variantToUpstream } from "./upstream-names";
+import { Reroute, describeReroute } from "./reroute";
 import { BreakerState } from "./state";
 import { describeSettings, modeName } from "./describe";
 import { jsonText } from "../json/write";
@@ -83,6 +86,8 @@ export class BreakerRuntime {
   cacheKey: CacheKeyer | null = null;
   cache: CacheRuntime | null = null;
   cacheStore: LocalCacheStore | null = null;
+  // A reroute fallback's effects (./reroute.ts), set by the configuring call.
+  reroute: Reroute | null = null;
 
   // `result`: where allow / record report (R_* slots); several runtimes may share one.
   constructor(public settings: BreakerSettings, seed: u32, public result: StaticArray<i32> = new StaticArray<i32>(RESULT_SLOTS)) {
@@ -205,6 +210,7 @@ export class BreakerRuntime {
     }
     d += "],\"records\":" + (recordsOutcomes(s) ? "true" : "false");
     d += ",\"fallback\":" + describeFallbackPlan(s.fallback);
+    d += ",\"reroute\":" + describeReroute(this.reroute);
     d += ",\"reject\":" + describeReject();
     d += ",\"settings\":" + describeSettings(s);
     return d + "}";
