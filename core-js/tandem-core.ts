@@ -8,7 +8,7 @@ import {
   ADMITTED, ERROR_CONNECT, ERROR_CONNECT_OR_RESET, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, Fact, FallbackKind,
   G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION,
   PERMITTED, PROBE, NEEDS_FACTS, PROBES_AT_HEADERS, FACTS_READ, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT,
-  R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
+  R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_EFFECTS, R_REPLY_RETRY_AFTER, EFFECT_RESPOND, REPLY_REJECT, REPLY_RESPOND, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
   F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
   D_COOKIE_LEN, D_EXPOSE_LEN, D_LOG, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT, FACT_ASK,
 } from "../wasm/core/contract";
@@ -145,6 +145,10 @@ export interface BreakerPlan {
   reject: BreakerReply;              // the answer to a rejection no fallback takes
   settings: Record<string, unknown>; // the settings with defaults, for reports
 }
+// The local reply REPLY_* `reply` of a breaker plan (BreakerCall.reply).
+export function breakerReply(plan: BreakerPlan, reply: number): BreakerReply {
+  return reply === REPLY_RESPOND ? plan.fallback as BreakerReply : plan.reject;
+}
 // A reroute's effects (wasm/core/breaker/reroute.ts): set x-tandem-variant to `variant`
 // (null: leave it), choose `upstream` (null: keep the request's). Kong: set_upstream.
 export interface BreakerReroute { variant: string | null; upstream: string | null }
@@ -160,6 +164,12 @@ export interface BreakerCall {
   retryAfter: number;                // rejections: Retry-After seconds, -1 = none
   answer: BreakerAnswer;             // rejections: what answers
   outcome: number;                   // record: 0 success, 1 failure, 2 ignored, -1 key gone
+  // The request step's effects (wasm/core/contract.ts EFFECT_*), for the adapter to
+  // apply: track, cache first, reroute (plan.reroute), reply (breakerReply(plan, reply)
+  // with Retry-After replyRetryAfter seconds, -1 none). 0: forward untouched.
+  effects: number;
+  reply: number;                     // REPLY_* (the reject's unless EFFECT_RESPOND)
+  replyRetryAfter: number;
 }
 // `pass`: the breaker lets the request pass untouched, not admitted and never counted:
 //   "preflight"  a CORS preflight (wasm/core/request/preflight.ts): `admitted` true,
@@ -640,6 +650,7 @@ export class TandemCore {
       return {
         key, pass: pf === 1 ? "preflight" : "method", flags: ADMITTED, admitted: true, permitted: false, generation: 0,
         state, prevState: state, transition: null, retryAfter: -1, answer: FallbackKind.None, outcome: -1, needsFacts: false,
+        effects: 0, reply: REPLY_REJECT, replyRetryAfter: -1,
       };
     }
     const a = this.breakerResult() as BreakerAdmission;
@@ -782,6 +793,9 @@ export class TandemCore {
       retryAfter: v[b + R_RETRY_AFTER],
       answer: v[b + R_FALLBACK] as FallbackKind,
       outcome: v[b + R_OUTCOME],
+      effects: v[b + R_EFFECTS],
+      reply: (v[b + R_EFFECTS] & EFFECT_RESPOND) !== 0 ? REPLY_RESPOND : REPLY_REJECT,
+      replyRetryAfter: v[b + R_REPLY_RETRY_AFTER],
     };
   }
 

@@ -13,7 +13,9 @@
 // log phase; Envoy's on_log), or at the head for a probe Envoy decides there
 // (GatewayProfile.probesAtHeaders).
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
-import { BREAKER_PROBE, BreakerAnswer, FactKind, FallbackKind, TAGS_HEADER } from "../../core-js/tandem-core";
+import {
+  BREAKER_PROBE, EFFECT_CACHE_FIRST, EFFECT_REROUTE, FactKind, FallbackKind, REPLY_REJECT, TAGS_HEADER, breakerReply,
+} from "../../core-js/tandem-core";
 import { OUTCOME_FAILURE } from "../../wasm/core/contract";
 import { VARIANT_UPSTREAMS_FIELD } from "../../wasm/core/contract-kong";
 import { answerNeeds } from "../../core-js/answer-needs";
@@ -282,8 +284,8 @@ export class CoreDriver {
     const key = cp && p.servesCache ? this.core.cacheKey(b, answerNeeds(b.needs, { headers: h, path: r.path, method: sentMethod(r) })).key : null;
     // Each case the cache covers counts a lookup (tandem_cache_lookups_total): a hit, or a
     // miss (a request the cache does not take included), as both gateways count them.
-    const fromCache = (on: "open" | "upstreamFailure", now: number) => {
-      if (!cp || !cp.on.includes(on)) return null;
+    const fromCache = (covers: boolean, now: number) => {
+      if (!cp || !covers) return null;
       const hit = key ? this.core.cacheLookup(b, key, now) : null;
       this.metrics?.cacheLookup(b.policy, hit !== null);
       return hit && { status: hit.status, cache: { age: Number(hit.headers.find(([n]) => n === "age")?.[1] ?? 0) } };
@@ -294,23 +296,23 @@ export class CoreDriver {
     this.breakerMetrics(a.key, a);
     if (!a.admitted && this.metrics) this.metrics.breakerRejection(b.policy, this.keyLabels!.label(a.key));
     if (!a.admitted) {
+      // The core's effects (wasm/core/contract.ts EFFECT_*), applied in order.
       res.breaker = a.state;
-      const hit = fromCache("open", r.t);
+      const hit = fromCache((a.effects & EFFECT_CACHE_FIRST) !== 0, r.t);
       if (hit) return { res: answered({ ...res, variant, action: "fallback", ...hit }), by: ANSWERED_FALLBACK };
-      const f = b.fallback;
-      const rr = b.reroute;
-      if (a.answer === BreakerAnswer.Reroute && rr) {
+      if ((a.effects & EFFECT_REROUTE) !== 0) {
         // The core's reroute: the variant header to set, the upstream to choose (none:
         // the request's). Not tracked by the breaker. The reported variant is the
         // experiment's header as the upstream got it.
+        const rr = b.reroute!;
         if (rr.variant !== null && this.plan?.variantHeader === VARIANT_HEADER) variant = rr.variant;
         upstream = rr.upstream ?? upstream;
         return { res: { ...res, action: "fallback", variant, upstream, status: statusOf(this.answer(r, upstream ?? DEFAULT_UPSTREAM)) }, reached: upstream };
       }
-      // Answered before any upstream: the variant is the experiment's (the request's
-      // variant header as an access log shows it), no upstream.
-      if (a.answer === BreakerAnswer.Respond && f) return { res: answered({ ...res, variant, action: "fallback", status: own(f.status as number) }), by: ANSWERED_FALLBACK };
-      return { res: answered({ ...res, variant, action: "reject", status: own(b.reject.status) }), by: ANSWERED_FALLBACK };
+      // A local reply, before any upstream: the variant is the experiment's (the
+      // request's variant header as an access log shows it), no upstream.
+      const reply = breakerReply(b, a.reply);
+      return { res: answered({ ...res, variant, action: a.reply === REPLY_REJECT ? "reject" : "fallback", status: own(reply.status) }), by: ANSWERED_FALLBACK };
     }
     res.variant = variant;
     res.upstream = upstream;
@@ -335,7 +337,7 @@ export class CoreDriver {
       const f = b.fallback;
       // A failed call: the cache first (Envoy: the filter's local reply replaces the
       // answer, straight to the codec, so no Set-Cookie), else the respond fallback.
-      const hit = rec.outcome === OUTCOME_FAILURE && p.upstreamFailureFallback ? fromCache("upstreamFailure", r.t + o.latencyMs) : null;
+      const hit = rec.outcome === OUTCOME_FAILURE && p.upstreamFailureFallback ? fromCache(cp?.on.includes("upstreamFailure") ?? false, r.t + o.latencyMs) : null;
       if (hit) return { res: { ...res, action: "fallback", ...hit, setCookie: null }, reached: upstream, fault, by: ANSWERED_FALLBACK };
       if (p.upstreamFailureFallback && f && this.core.fallbackOnOutcome(b, rec.outcome, sentMethod(r)) === FallbackKind.Respond) {
         // Envoy: the circuit-breaker filter's reply replaces the upstream's answer or the

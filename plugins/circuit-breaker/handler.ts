@@ -1,6 +1,7 @@
 // Kong plugin `circuit-breaker`: spec.circuitBreaker + spec.fallback. Thin: the core
 // keys, admits, counts and picks the answer (wasm/core/breaker/runtime.ts); this file
-// moves Kong facts in and answers out.
+// moves Kong facts in and applies the core's effects (wasm/core/contract.ts EFFECT_*:
+// track, cache first, reroute, reply) with Kong's calls.
 //
 // State: one Breaker per Kong plugin (route) in module scope of the plugin server
 // process, shared by all Kong workers, outliving plugin instances (Kong restarts them
@@ -42,12 +43,15 @@ import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
 import {
-  BreakerAnswer, type BreakerCall, type BreakerPlan, type BreakerReply,
+  type BreakerCall, type BreakerPlan, type BreakerReply,
 } from "../../core-js/tandem-core";
 import { outcomeOf } from "../shared/outcome";
 import { CACHE_CARRY_FIELD, exitHeaders, readCarry } from "../shared/cache-carry";
 import { traceOn, writeTrace, type TraceAction } from "./trace";
-import { GRPC_CONTENT_TYPE, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
+import {
+  EFFECT_CACHE_FIRST, EFFECT_REPLY, EFFECT_REROUTE, EFFECT_TRACK, GRPC_CONTENT_TYPE, GRPC_MESSAGE_HEADER, GRPC_STATUS_HEADER,
+  REPLY_REJECT, REPLY_RESPOND, VARIANT_HEADER, breakerReply,
+} from "../../core-js/tandem-core";
 import { ANSWER_FALLBACK, ANSWER_HEADER } from "../../wasm/core/metrics/catalog";
 
 import { PLUGIN_BREAKER as PLUGIN } from "../../wasm/core/metrics/catalog";
@@ -68,15 +72,13 @@ type BreakerPDK = KongPDK & {
   ctx: { shared: { get(k: string): Promise<unknown>; set(k: string, v: unknown): Promise<unknown> } };
 };
 
-interface Answer { status: number; body: string; headers: Record<string, string>; retryAfter: boolean; grpc: Answer | null }
+interface Answer { status: number; body: string; headers: Record<string, string>; grpc: Answer | null }
 
 interface Configured {
   token: string;                 // names this configuration in the carried admission
   canon: string;                 // the config, canonical: same text -> same breaker
   plan: BreakerPlan;
-  respond: Answer | null;        // fallback.respond, ready to send
-  reject: Answer;                // the answer without a fallback
-  cacheOnOpen: boolean;          // a rejection asks the fallback-cache plugin's carry first
+  answers: Answer[];             // the core's local replies by REPLY_*, ready to send
   keyLabels: KeyLabels;          // metrics: at most maxKeys distinct key labels, then "other"
   cacheAny: boolean;             // the fallback list has a cache (a reroute clears the carry)
 }
@@ -101,17 +103,15 @@ function answerOf(r: BreakerReply): Answer {
   if (r.contentType !== "") headers["content-type"] = r.contentType;
   const gh: Record<string, string> = { ...r.headers, [ANSWER_HEADER]: ANSWER_FALLBACK, "content-type": GRPC_CONTENT_TYPE, [GRPC_STATUS_HEADER]: String(r.grpcStatus) };
   if (r.grpcMessage !== "") gh[GRPC_MESSAGE_HEADER] = r.grpcMessage;
-  const grpc: Answer = { status: 200, body: "", headers: gh, retryAfter: r.retryAfter, grpc: null };
-  return { status: r.status, body: r.body, headers, retryAfter: r.retryAfter, grpc };
+  const grpc: Answer = { status: 200, body: "", headers: gh, grpc: null };
+  return { status: r.status, body: r.body, headers, grpc };
 }
 
 function build(plan: BreakerPlan, canon: string, token: string): Configured {
   const f = plan.fallback;
   const c: Configured = {
-    token, canon, plan, keyLabels: new KeyLabels(Number(plan.settings.maxKeys)),
-    cacheOnOpen: f?.cache?.on.includes("open") ?? false, cacheAny: f?.cache !== undefined,
-    respond: f?.kind === "respond" ? answerOf(f as BreakerReply) : null,
-    reject: answerOf(plan.reject),
+    token, canon, plan, keyLabels: new KeyLabels(Number(plan.settings.maxKeys)), cacheAny: f?.cache !== undefined,
+    answers: f?.kind === "respond" ? [answerOf(plan.reject), answerOf(breakerReply(plan, REPLY_RESPOND))] : [answerOf(plan.reject)],
   };
   kongMetrics()?.declarePlugin(PLUGIN, plan.policy);   // dropped outcomes at zero (core-js/metrics.ts)
   if (f?.cache) kongMetrics()?.declareCache(plan.policy);   // cache lookups at zero, as the Envoy filter's CacheStats
@@ -146,9 +146,9 @@ function transition(c: Configured, key: string, r: BreakerCall): void {
   process.stderr.write(`tandem: circuit-breaker ${JSON.stringify(key)} ${r.prevState} -> ${r.state} (${r.transition})\n`);
 }
 
+// `seconds`: the core's Retry-After for this reply (-1: none).
 function withRetryAfter(a: Answer, seconds: number): Record<string, string> {
-  if (!a.retryAfter || seconds < 0) return a.headers;
-  return { ...a.headers, "retry-after": String(seconds) };
+  return seconds < 0 ? a.headers : { ...a.headers, "retry-after": String(seconds) };
 }
 
 // set_upstream's first return value: true, or nil for an unknown Upstream.
@@ -179,15 +179,15 @@ export class Plugin {
     if (a.pass === "preflight") return report("forward", null);
     transition(c, a.key, a);
     if (!a.admitted) kongMetrics()?.breakerRejection(plan.policy, c.keyLabels.label(a.key));
-    if (a.admitted) {
-      if (a.permitted && plan.records) {
-        // ticket: the log phase returns it; one that never comes counts as dropped (../shared/outcome-ledger.ts)
-        const carry: Carry = { config: c.token, key: a.key, flags: a.flags, generation: a.generation, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
-        await kong.log.setSerializeValue(CARRY_FIELD, carry);
-      } else report("forward", a);
+    // The core's effects (wasm/core/contract.ts EFFECT_*), applied in order.
+    const e = a.effects;
+    if ((e & EFFECT_TRACK) !== 0) {
+      // ticket: the log phase returns it; one that never comes counts as dropped (../shared/outcome-ledger.ts)
+      const carry: Carry = { config: c.token, key: a.key, flags: a.flags, generation: a.generation, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
+      await kong.log.setSerializeValue(CARRY_FIELD, carry);
       return;
     }
-    if (c.cacheOnOpen) {
+    if ((e & EFFECT_CACHE_FIRST) !== 0) {
       const carry = readCarry(await kong.ctx.shared.get(CACHE_CARRY_FIELD), plan.policy);
       const hit = carry?.hit;
       kongMetrics()?.cacheLookup(plan.policy, hit !== undefined);
@@ -197,21 +197,18 @@ export class Plugin {
         return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, exitHeaders(hit.headers)) as Promise<void>;
       }
     }
-    if (a.answer === BreakerAnswer.Reroute && plan.reroute !== null) {
-      const r = plan.reroute;
+    if ((e & EFFECT_REROUTE) !== 0) {
+      const r = plan.reroute!;
       if (r.upstream === null || upstreamSet(await kong.service.setUpstream(r.upstream))) {
         if (r.variant !== null) await kong.service.request.setHeader(VARIANT_HEADER, r.variant);
         if (c.cacheAny) await kong.ctx.shared.set(CACHE_CARRY_FIELD, null);
         report("fallback", a);
         return;
       }
-      // An Upstream Kong does not know: answer as if there were no fallback.
-      report("reject", a);
-      return exit(kong, c.reject, headers, a.retryAfter);
-    }
-    const ans = a.answer === BreakerAnswer.Respond && c.respond !== null ? c.respond : c.reject;
-    report(ans === c.reject ? "reject" : "fallback", a);
-    return exit(kong, ans, headers, a.retryAfter);
+      // An Upstream Kong does not know: the core's reply for it (the default rejection).
+    } else if ((e & EFFECT_REPLY) === 0) return report("forward", a);
+    report(a.reply === REPLY_REJECT ? "reject" : "fallback", a);
+    return exit(kong, c.answers[a.reply], headers, a.replyRetryAfter);
   }
 
   async log(kong: BreakerPDK): Promise<void> {

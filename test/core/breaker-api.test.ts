@@ -2,7 +2,10 @@
 // wasm/core/breaker/runtime.ts) through core-js/tandem-core.ts: what the Kong
 // plugin and `tandem simulate --via core` use.
 import { describe, expect, it } from "vitest";
-import { BreakerAnswer, BreakerError, CoreError, FactKind, type TandemCore } from "../../core-js/tandem-core";
+import {
+  BreakerAnswer, BreakerError, CoreError, EFFECT_CACHE_FIRST, EFFECT_REPLY, EFFECT_REROUTE, EFFECT_RESPOND, EFFECT_TRACK, FactKind,
+  REPLY_REJECT, REPLY_RESPOND, type BreakerCall, type TandemCore,
+} from "../../core-js/tandem-core";
 import { loadCore } from "../support/dist";
 
 const core: TandemCore = loadCore();
@@ -143,6 +146,45 @@ describe("breaker ABI: reroute", () => {
     expect(configError({ variantUpstreams: { stable: 1 } })).toBe("variantUpstreams.stable: must be a string, got 1");
     expect(configError({ variantUpstreams: { stable: "a b" } })).toMatch(/^variantUpstreams\.stable: must be 1-256 characters/);
     expect(core.validateBreaker(JSON.stringify({ variantUpstreams: vu }))).toBeNull();
+  });
+});
+
+// The request step's effects (wasm/core/contract.ts EFFECT_*): what the adapters apply
+// without deciding (the Kong plugin, simulate --via core; the Envoy filter through the
+// same core function).
+describe("breaker ABI: effects", () => {
+  const cfg = { key: "route", consecutiveFailures: 1, openDurationMs: 5000 };
+  // Drives the breaker open, then admits once more: the rejection's effects.
+  function rejected(extra: Record<string, unknown>): BreakerCall {
+    const p = core.configureBreaker(JSON.stringify({ ...cfg, ...extra }));
+    const a = core.admitBreaker(p, [], 0, "end");
+    core.recordBreaker(p, "", a.flags, a.generation, { status: 500, latencyMs: 1 }, 1);
+    const r = core.admitBreaker(p, [], 1000, "end");
+    core.releaseBreaker(p);
+    return r;
+  }
+
+  it("an admitted call is tracked when outcomes count; forced modes and dry_run's would-rejects are not", () => {
+    const p = core.configureBreaker(JSON.stringify(cfg));
+    expect(core.admitBreaker(p, [], 0, "end")).toMatchObject({ admitted: true, effects: EFFECT_TRACK, replyRetryAfter: -1 });
+    core.releaseBreaker(p);
+    const fc = core.configureBreaker(JSON.stringify({ ...cfg, mode: "forced_closed" }));
+    expect(core.admitBreaker(fc, [], 0, "end")).toMatchObject({ admitted: true, effects: 0 });
+    core.releaseBreaker(fc);
+    expect(rejected({ mode: "dry_run" })).toMatchObject({ admitted: true, permitted: false, effects: 0 });
+  });
+
+  it("a rejection: the default reply with Retry-After, the respond fallback's (with its own Retry-After rule), the reroute, the cache first", () => {
+    expect(rejected({})).toMatchObject({ admitted: false, effects: EFFECT_REPLY, reply: REPLY_REJECT, replyRetryAfter: 5 });
+    expect(rejected({ fallback: { respond: { status: 429 } } })).toMatchObject({ effects: EFFECT_REPLY | EFFECT_RESPOND, reply: REPLY_RESPOND, replyRetryAfter: 5 });
+    // a respond that sets its own retry-after header takes no seconds
+    expect(rejected({ fallback: { respond: { status: 429, headers: { "retry-after": "60" } } } })).toMatchObject({ reply: REPLY_RESPOND, replyRetryAfter: -1 });
+    // fallback.on without open: the default reply
+    expect(rejected({ fallback: { respond: { status: 429 }, on: ["upstreamFailure"] } })).toMatchObject({ effects: EFFECT_REPLY, reply: REPLY_REJECT });
+    // a reroute; should the gateway fail to make it, the default reply with its Retry-After
+    expect(rejected({ fallback: { reroute: { upstream: "spare" } } })).toMatchObject({ effects: EFFECT_REROUTE, reply: REPLY_REJECT, replyRetryAfter: 5 });
+    expect(rejected({ fallback: [{ cache: {} }, { respond: { status: 429 } }] })).toMatchObject({ effects: EFFECT_CACHE_FIRST | EFFECT_REPLY | EFFECT_RESPOND });
+    expect(rejected({ fallback: [{ cache: {}, on: ["upstreamFailure"] }, { respond: { status: 429 } }] })).toMatchObject({ effects: EFFECT_REPLY | EFFECT_RESPOND });
   });
 });
 

@@ -108,7 +108,22 @@ export const R_REASON = 5;       // the reason of the key's last transition
 export const R_RETRY_AFTER = 6;  // rejections: Retry-After seconds, -1 = none
 export const R_FALLBACK = 7;     // rejections: what answers (FallbackKind; None = the default reject)
 export const R_OUTCOME = 8;      // record: OUTCOME_*, OUTCOME_KEY_GONE when the key was evicted meanwhile
-export const RESULT_SLOTS = 10;
+export const R_EFFECTS = 9;      // admissions: what the adapter does with the request (EFFECT_* below)
+export const R_REPLY_RETRY_AFTER = 10; // the local reply's Retry-After seconds, -1: none (the reply takes none, or no seconds)
+export const RESULT_SLOTS = 11;
+// The effects of the breaker's request step, flags; none: forward the request untouched.
+// The adapter applies them in this order, deciding nothing (plugins/circuit-breaker/
+// handler.ts, cli/simulate/via-core.ts; wasm/filter/breaker-filter.ts from the same
+// core function, ./breaker/fallback.ts effectsOnReject).
+export const EFFECT_TRACK = 1;       // forward; hand the admission back with the outcome (Kong: a ticket to log)
+export const EFFECT_CACHE_FIRST = 2; // a servable cache fallback entry answers first; a miss goes on
+export const EFFECT_REROUTE = 4;     // apply the plan's reroute: set the variant header, choose the upstream
+export const EFFECT_REPLY = 8;       // answer with a local reply, Retry-After R_REPLY_RETRY_AFTER:
+export const EFFECT_RESPOND = 16;    //   the respond fallback's with this flag, else the default rejection
+                                     //   (also the answer to a reroute the gateway cannot make: Kong's unknown Upstream)
+// The local replies by number (EFFECT_RESPOND set: REPLY_RESPOND).
+export const REPLY_REJECT = 0;       // the answer to a rejection no fallback takes (plan.reject)
+export const REPLY_RESPOND = 1;      // the respond fallback (plan.fallback)
 // Canary guards: after an experiment decision / a guard record (wasm/core/api.ts).
 export const G_GUARD = 0;        // the guard consulted, -1 none
 export const G_FLAGS = 1;        // its admission flags

@@ -52,7 +52,7 @@ import {
   FallbackSettings, KeyKind, OUTCOME_FAILURE,
 } from "../core/breaker/settings";
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
-import { cacheOnReject, fallbackOnOutcome, fallbackOnReject } from "../core/breaker/fallback";
+import { effectsOnReject, fallbackOnOutcome } from "../core/breaker/fallback";
 import { CacheStream, FilterCache } from "./cache-fallback";
 import { variantToUpstream } from "../core/breaker/upstream-names";
 import { BreakerStore } from "./breaker-store";
@@ -60,7 +60,7 @@ import { BreakerStats, CacheStats, ConfigRejections } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
 import { isGrpcContentType } from "../core/request/grpc";
 import { PREFLIGHT_HEADER, isOptionsMethod } from "../core/request/preflight";
-import { GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
+import { EFFECT_CACHE_FIRST, EFFECT_REROUTE, EFFECT_RESPOND, GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
 import { LogOutcome, RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtHeaders, outcomeAtLog, parseStatus } from "./outcome";
 import {
   LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
@@ -218,9 +218,8 @@ export class BreakerRoot extends FilterRoot {
   // Metrics (and a warning when CAS gave up) for what the last store operation did;
   // `key`: the key whose state changed ("" when none did).
   account(key: string): void {
-    const st0 = this.store as BreakerStore;
-    if (st0.transitions > 0) (this.stats as BreakerStats).transition(key, st0.fromState, <i32>st0.state.state);
     const st = this.store as BreakerStore;
+    if (st.transitions > 0) (this.stats as BreakerStats).transition(key, st.fromState, <i32>st.state.state);
     if (st.casRetries > 0) incrementMetric(mCasRetries, st.casRetries);
     if (st.exhausted) {
       incrementMetric(mCasExhausted, 1);
@@ -300,23 +299,23 @@ class BreakerStream extends FilterStream {
     if (adm.admitted) {
       this.phase = adm.permitted && !forced ? PHASE_TRACKED : PHASE_UNTRACKED;
       if (!adm.permitted && !store.exhausted) incrementMetric(mDryRun, 1);
-      const rh = root.rerouteHeader;
       // Clients must not pick an upstream through the header the reroute routes on.
-      if (rh !== null && rh === UPSTREAM_HEADER) removeHeader(REQUEST_HEADERS, UPSTREAM_HEADER);
+      if (root.rerouteHeader === UPSTREAM_HEADER) removeHeader(REQUEST_HEADERS, UPSTREAM_HEADER);
       return CONTINUE;
     }
     this.phase = PHASE_REJECTED;
     incrementMetric(mRejected, 1);
     (root.stats as BreakerStats).rejection(keyText);
-    // The cache first (when it covers `open`); a miss falls to the next fallback.
+    // The core's effects (../core/breaker/fallback.ts effectsOnReject): the cache first
+    // when it covers `open` (a miss goes on), then the reroute or a local reply.
+    const e = effectsOnReject(f);
     const cs = this.cache;
-    if (root.cache !== null && cacheOnReject(f)) {
+    if ((e & EFFECT_CACHE_FIRST) != 0) {
       const hit = cs !== null && (root.cache as FilterCache).serve(cs, now);
       (root.cacheStats as CacheStats).count(hit);
       if (hit) return STOP_ITERATION;
     }
-    const kind = fallbackOnReject(f);
-    if (kind == FallbackKind.Reroute) {
+    if ((e & EFFECT_REROUTE) != 0) {
       const rh = root.rerouteHeader as StaticArray<u8>;
       // All client copies go, then tandem's value (what Envoy's replace, setCopy = remove +
       // addCopy, does in one call; kept as two like experiment-filter.ts).
@@ -325,7 +324,7 @@ class BreakerStream extends FilterStream {
       return CONTINUE;
     }
     const grpc = root.isGrpcRequest();
-    const reply = kind == FallbackKind.Respond
+    const reply = (e & EFFECT_RESPOND) != 0
       ? (grpc ? root.fallbackGrpcReply : root.fallbackReply) as LocalReply
       : (grpc ? root.defaultGrpcReply : root.defaultReply);
     reply.send(DETAILS_OPEN, retryAfterSeconds(adm.retryAfterMs));

@@ -6,6 +6,7 @@
 //                          method is idempotent (RFC 9110 9.2.2), so answering in its
 //                          place cannot hide a side effect the client would retry
 import { FallbackKind, FallbackSettings, OUTCOME_FAILURE } from "./settings";
+import { EFFECT_CACHE_FIRST, EFFECT_REPLY, EFFECT_REROUTE, EFFECT_RESPOND } from "../contract";
 
 const GET: StaticArray<u8> = [0x47, 0x45, 0x54];
 const PUT: StaticArray<u8> = [0x50, 0x55, 0x54];
@@ -36,10 +37,15 @@ export function fallbackOnOutcome(f: FallbackSettings | null, outcome: i32, meth
   return isIdempotentMethod(methodPtr, methodLen) ? f.kind : FallbackKind.None;
 }
 
-// Whether the cache fallback is asked first for a call the breaker rejected (a miss
-// then falls to fallbackOnReject's answer).
-export function cacheOnReject(f: FallbackSettings | null): bool {
-  return f !== null && f.cache !== null && f.cacheOnOpen;
+// The effects of a call the breaker rejected (EFFECT_* of ../contract.ts): the cache
+// first when it covers `open`, then the reroute or a local reply: the respond
+// fallback's (EFFECT_RESPOND) when it applies, else the default rejection (also the
+// answer should a reroute fail).
+export function effectsOnReject(f: FallbackSettings | null): i32 {
+  if (f === null) return EFFECT_REPLY;
+  const k = f.onOpen ? f.kind : FallbackKind.None;   // fallbackOnReject's
+  const e = k == FallbackKind.Reroute ? EFFECT_REROUTE : k == FallbackKind.Respond ? EFFECT_REPLY | EFFECT_RESPOND : EFFECT_REPLY;
+  return f.cache !== null && f.cacheOnOpen ? e | EFFECT_CACHE_FIRST : e;
 }
 
 // Whether the cache fallback is asked first after the upstream answered with

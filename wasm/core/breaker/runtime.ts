@@ -37,7 +37,7 @@ import {
   BreakerMode, BreakerSettings, FallbackKind, FallbackSettings, KeyKind,
 } from "./settings";
 import { allow, classify, record, retryAfterSeconds, transportError } from "./machine";
-import { fallbackOnReject } from "./fallback";
+import { effectsOnReject, fallbackOnReject } from "./fallback";
 import { variantToUpstream } from "./upstream-names";
 import { Reroute, describeReroute } from "./reroute";
 import { BreakerState } from "./state";
@@ -65,7 +65,7 @@ import { isLongLived } from "../request/long-lived";
 import {
   VARIANT_HEADER, REJECT_STATUS, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, R_FLAGS, R_GENERATION, R_STATE, R_PREV_STATE,
   R_TRANSITION, R_REASON, R_RETRY_AFTER, R_FALLBACK, R_OUTCOME, RESULT_SLOTS, OUTCOME_KEY_GONE,
-  PROBES_AT_HEADERS, FACTS_READ,
+  PROBES_AT_HEADERS, FACTS_READ, R_EFFECTS, R_REPLY_RETRY_AFTER, EFFECT_TRACK, EFFECT_RESPOND,
 } from "../contract";
 export { RESULT_SLOTS } from "../contract";
 
@@ -167,6 +167,12 @@ export class BreakerRuntime {
     unchecked(r[R_RETRY_AFTER] = a.admitted ? -1 : retryAfterSeconds(a.retryAfterMs));
     unchecked(r[R_FALLBACK] = a.admitted ? 0 : <i32>fallbackOnReject(s.fallback));
     unchecked(r[R_OUTCOME] = -1);
+    // The step's effects (../contract.ts EFFECT_*): a permitted call is tracked when
+    // outcomes count; a rejected one gets the fallback's answer.
+    const f = s.fallback;
+    const e = a.admitted ? (a.permitted && recordsOutcomes(s) ? EFFECT_TRACK : 0) : effectsOnReject(f);
+    unchecked(r[R_EFFECTS] = e);
+    unchecked(r[R_REPLY_RETRY_AFTER] = a.admitted || ((e & EFFECT_RESPOND) != 0 && !(f as FallbackSettings).retryAfter) ? -1 : unchecked(r[R_RETRY_AFTER]));
     return a.flags;
   }
 
@@ -179,6 +185,8 @@ export class BreakerRuntime {
     unchecked(r[R_RETRY_AFTER] = -1);
     unchecked(r[R_FALLBACK] = 0);
     unchecked(r[R_TRANSITION] = 0);
+    unchecked(r[R_EFFECTS] = 0);
+    unchecked(r[R_REPLY_RETRY_AFTER] = -1);
     const outcome = classify(s, status, error);
     const st = this.breaker.table.find(ptr, len);
     if (st === null) {
