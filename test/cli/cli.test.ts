@@ -258,8 +258,9 @@ describe("tagging experiments in the CLI", () => {
     const r = await tandem("render", TAGGING, "--out", out);
     expect(r.code, r.stderr).toBe(0);
     const policy = parse(readFileSync(join(ROOT, TAGGING), "utf8"));
-    // plus `policy` (metadata.name): the metrics' policy label, written by render (docs/metrics.md)
-    const config = { ...policy.spec.experiment, experiments: policy.spec.experiments, policy: policy.metadata.name };
+    // plus `policy` (metadata.name): the metrics' policy label, written by render (docs/metrics.md),
+    // and `hasFaults: false` (the policy has no spec.faults: the filter reads no fault mark, docs/policy.md)
+    const config = { ...policy.spec.experiment, experiments: policy.spec.experiments, policy: policy.metadata.name, hasFaults: false };
     const kong = parseAllDocuments(readFileSync(join(out, "kong.yaml"), "utf8")).map((d) => d.toJS());
     expect(kong.find((d) => d.plugin === "experiment").config).toEqual(config);
     const istio = parseAllDocuments(readFileSync(join(out, "istio.yaml"), "utf8")).map((d) => d.toJS());
