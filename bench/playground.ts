@@ -66,7 +66,7 @@ export async function playgroundLoad(): Promise<{ echo: Run; gateways: Run; aske
       { name: 'circuit-breaker', dir: distPath('kong/circuit-breaker'), config: kongBreakerConfig(doc)! },
       { name: 'fault-injection', dir: distPath('kong/fault-injection'), config: kongFaultConfig(doc)! },
     ],
-    upstreams: addrs, defaultUpstream: 'api-v1',
+    upstreams: addrs, defaultUpstream: 'api-v1', keepHistory: false, // as cli/playground/stack.ts
   });
   const wasm = distPath('wasm/tandem.wasm');
   const envoy = await startEnvoy({

@@ -112,7 +112,8 @@ export class Stack {
     const plugins: KongPluginSpec[] = shape.parts.map((p) => ({
       name: p, dir: dir(p), config: kongConfig(doc, p), instanceName: kicInstanceName(doc, p), env: { [METRICS_PORT_ENV]: "0" },
     }));
-    this.kong = await startKong({ plugins, upstreams: addrs, defaultUpstream: shape.upstreams[0], port: this.ports.kong });
+    // keepHistory false: the playground reads neither rpcStats nor logs, and runs for hours.
+    this.kong = await startKong({ plugins, upstreams: addrs, defaultUpstream: shape.upstreams[0], port: this.ports.kong, keepHistory: false });
     const kong = this.kong;
     this.kongMetrics = (await Promise.all(shape.parts.map((p) => kong.pluginServer(p).metricsUrl().catch(() => null)))).filter((u): u is string => u !== null);
     const wasm = join(distDir(), "wasm", "tandem.wasm");

@@ -83,6 +83,12 @@ export interface GatewayConfig {
   onAccessLog?: (a: { requestHeaders: Record<string, string | string[]> }) => void;
   /** Each entry Kong's error log keeps (at or above logLevel: ngx_log_error drops lower levels). */
   onErrorLog?: (e: LogEntry) => void;
+  /**
+   * false: keep no per-request records (rpcStats) and no log entries (logs); onErrorLog
+   * still sees every entry. For a gateway that runs for hours (the playground): kept, they
+   * grow by a request state (its headers, serialize, timings) per request.
+   */
+  keepHistory: boolean;
 }
 
 export interface ExtraRoute {
@@ -230,7 +236,7 @@ export class Gateway {
 
   log(level: LogEntry['level'], message: string, plugin?: string, source: LogEntry['source'] = 'kong') {
     const e: LogEntry = { level, message, plugin, source };
-    this.entries.push(e);
+    if (this.cfg.keepHistory) this.entries.push(e);
     if (this.cfg.onErrorLog && LEVELS.indexOf(level) >= LEVELS.indexOf(this.cfg.logLevel)) this.cfg.onErrorLog(e);
   }
 
@@ -405,7 +411,7 @@ export class Gateway {
       inReq.resume();
       return this.sendKongError(req, res, refusal.status);
     }
-    this.records.push(req);
+    if (this.cfg.keepHistory) this.records.push(req);
     const closed = new Promise<void>((resolve) =>
       res.on('close', () => {
         if (!req.upgraded && !res.writableFinished && !res.headersSent) req.status = 499; // client closed the connection

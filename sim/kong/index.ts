@@ -87,6 +87,12 @@ export interface KongGatewayOptions {
   onUpstreamRequest?: (a: { upstream: string; headers: Record<string, string | string[]> }) => void;
   /** Each request's log phase (gateway.ts startLogPhase): the request headers as the plugins left them. */
   onAccessLog?: (a: { requestHeaders: Record<string, string | string[]> }) => void;
+  /**
+   * false: rpcStats() and logs() keep nothing (onErrorLog still sees every entry), so a
+   * long-running gateway (the playground) does not grow by every request it served.
+   * Default true.
+   */
+  keepHistory?: boolean;
 }
 
 export interface RpcStats {
@@ -233,6 +239,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       onUpstreamRequest: opts.onUpstreamRequest,
       onAccessLog: opts.onAccessLog,
       onErrorLog: opts.onErrorLog,
+      keepHistory: opts.keepHistory ?? true,
     });
     gateway = g;
     for (const line of early.splice(0)) g.log('info', line, undefined, 'pluginserver');
