@@ -4,16 +4,16 @@
 //   echo:     against two minimal HTTP servers, asking 2,000 pairs/s: the generator's
 //             own ceiling (target ≥ 1,000 a second per side);
 //   gateways: through the playground's two gateways (Kong harness + 3 plugin servers,
-//             Envoy harness + tandem.wasm; deploy/examples/playground.yaml) asking
-//             1,000 pairs/s: what the page sees on this machine.
+//             Envoy harness + tandem.wasm; deploy/examples/playground.yaml), each in its
+//             own worker thread as the playground runs them (cli/playground/gateway-thread.ts),
+//             asking 1,000 pairs/s: what the page sees on this machine.
 // Counts over a timed window after a warm-up (the worker's own per-second reports);
 // `skipped` counts pairs the generator held back because 256 were in flight.
 import http from 'node:http';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { startKong } from '../sim/kong/index';
-import { startEnvoy } from '../sim/envoy/index';
+import { GatewayThread } from '../cli/playground/gateway-thread';
 import { LoadGenerator } from '../cli/playground/load';
 import type { LoadSecond, LoadTarget } from '../cli/playground/load-shape';
 import { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig } from '../cli/render/plugin-configs';
@@ -60,16 +60,18 @@ export async function playgroundLoad(): Promise<{ echo: Run; gateways: Run; aske
   const doc = parse(readFileSync(path.join(ROOT, 'deploy', 'examples', 'playground.yaml'), 'utf8')) as PolicyDoc;
   const [v1, v2] = await Promise.all([echo(), echo()]);
   const addrs = { 'api-v1': { host: '127.0.0.1', port: portOf(v1) }, 'api-v2': { host: '127.0.0.1', port: portOf(v2) } };
-  const kong = await startKong({
+  // the gateway threads' script is built beside the CLI bundle, as the load worker's
+  const threads = path.join(ROOT, 'dist', 'cli');
+  const kong = await GatewayThread.kong({
     plugins: [
       { name: 'experiment', dir: distPath('kong/experiment'), config: kongExperimentConfig(experimentConfig(doc)!) },
       { name: 'circuit-breaker', dir: distPath('kong/circuit-breaker'), config: kongBreakerConfig(doc)! },
       { name: 'fault-injection', dir: distPath('kong/fault-injection'), config: kongFaultConfig(doc)! },
     ],
     upstreams: addrs, defaultUpstream: 'api-v1', keepHistory: false, // as cli/playground/stack.ts
-  });
+  }, [], threads);
   const wasm = distPath('wasm/tandem.wasm');
-  const envoy = await startEnvoy({
+  const envoy = await GatewayThread.envoy({
     filters: [
       { wasm, rootId: 'experiment', configuration: JSON.stringify(experimentConfig(doc)), failurePolicy: 'FAIL_OPEN' },
       { wasm, rootId: 'circuit-breaker', configuration: JSON.stringify(breakerConfig(doc)), failurePolicy: 'FAIL_OPEN' },
@@ -77,7 +79,7 @@ export async function playgroundLoad(): Promise<{ echo: Run; gateways: Run; aske
     ],
     clusters: addrs,
     routes: [{ header: { name: VARIANT_HEADER, value: 'canary' }, cluster: 'api-v2' }, { cluster: 'api-v1' }],
-  });
+  }, threads);
   try {
     const gw = await drive({ kongPort: kong.port, envoyPort: envoy.port, path: '/', host: null, key, cookie: 'tandem-uid', variantHeader: VARIANT_HEADER }, 1000);
     return { echo: echoRun, gateways: gw, askedEcho: 2000, askedGateways: 1000 };

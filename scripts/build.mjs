@@ -5,7 +5,8 @@
 //   dist/wasm/noop-lean.wasm    a no-op on tandem's own dispatcher: second baseline
 //   dist/wasm/tandem-core.wasm  the policy core alone, for Node (Kong plugins, CLI)
 //   dist/kong/<plugin>/         one directory per Kong plugin server
-//   dist/cli/tandem.js          the CLI (+ playground-load.js, the playground's load generator worker)
+//   dist/cli/tandem.js          the CLI (+ playground-load.js and playground-gateway.js, the playground's load
+//                               generator and gateway worker threads)
 //   dist/playground/            the playground's page: index.html, app.js, app.css (uPlot bundled in: no CDN)
 import { execFile } from "node:child_process";
 import { copyFileSync, mkdirSync, rmSync } from "node:fs";
@@ -71,6 +72,10 @@ async function buildCli() {
   copyFileSync(join(root, "sim", "kong", "virtual-clock.cjs"), join(root, "dist", "cli", "virtual-clock.cjs"));
   // The load generator runs in a worker thread: its own file beside the CLI bundle.
   await bundleNode("cli/playground/load-worker.ts", join(root, "dist", "cli", "playground-load.js"));
+  // Each playground gateway runs in a worker thread of its own (cli/playground/gateway-thread.ts).
+  await bundleNode("cli/playground/gateway-worker.ts", join(root, "dist", "cli", "playground-gateway.js"), {
+    external: ["assemblyscript", "assemblyscript/*", "kong-pdk", "kong-pdk/*"],
+  });
 }
 
 // The playground's page: one script and one stylesheet (the page's and uPlot's), so it

@@ -6,9 +6,12 @@
 // core validates it first (as `tandem validate` in CI would); then Kong gets each
 // plugin's new config (a new StartInstance) and Envoy each filter's (on_configure).
 // A policy with another set of parts or upstreams restarts both gateways on their ports.
+// Each gateway runs in a worker thread of its own (./gateway-thread.ts says why); the
+// demo backends and the page stay on the main thread.
 import { join } from "node:path";
-import { startKong, type KongGateway, type KongPluginSpec } from "../../sim/kong";
-import { startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../sim/envoy";
+import type { KongPluginSpec } from "../../sim/kong";
+import type { FilterSpec, RouteSpec } from "../../sim/envoy";
+import { GatewayThread } from "./gateway-thread";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 import { cliCore, distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
@@ -70,17 +73,18 @@ function envoyConfig(doc: PolicyDoc, part: Part): string {
 export interface StackPorts { kong: number; envoy: number; backend: number }
 
 export class Stack {
-  kong!: KongGateway;
-  envoy!: EnvoyGateway;
+  kong!: GatewayThread;
+  envoy!: GatewayThread;
   readonly backends = new Map<string, DemoBackend>();
   shape!: PolicyShape;
   /** bumps on every applied policy: the page marks weight changes and reloads by it */
   generation = 0;
 
-  private constructor(private readonly ports: StackPorts) {}
+  /** `threadDir`: where playground-gateway.js is (default: beside the CLI bundle) */
+  private constructor(private readonly ports: StackPorts, private readonly threadDir: string | undefined) {}
 
-  static async start(shape: PolicyShape, ports: StackPorts): Promise<Stack> {
-    const s = new Stack(ports);
+  static async start(shape: PolicyShape, ports: StackPorts, threadDir?: string): Promise<Stack> {
+    const s = new Stack(ports, threadDir);
     try {
       await s.startGateways(shape);
     } catch (e) {
@@ -113,9 +117,8 @@ export class Stack {
       name: p, dir: dir(p), config: kongConfig(doc, p), instanceName: kicInstanceName(doc, p), env: { [METRICS_PORT_ENV]: "0" },
     }));
     // keepHistory false: the playground reads neither rpcStats nor logs, and runs for hours.
-    this.kong = await startKong({ plugins, upstreams: addrs, defaultUpstream: shape.upstreams[0], port: this.ports.kong, keepHistory: false });
-    const kong = this.kong;
-    this.kongMetrics = (await Promise.all(shape.parts.map((p) => kong.pluginServer(p).metricsUrl().catch(() => null)))).filter((u): u is string => u !== null);
+    this.kong = await GatewayThread.kong({ plugins, upstreams: addrs, defaultUpstream: shape.upstreams[0], port: this.ports.kong, keepHistory: false }, shape.parts, this.threadDir);
+    this.kongMetrics = this.kong.metricsUrls;
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     // failStrategy FAIL_OPEN as `tandem render` writes it.
     const filters: FilterSpec[] = shape.parts.map((p) => ({ wasm, rootId: p, configuration: envoyConfig(doc, p), failurePolicy: "FAIL_OPEN" }));
@@ -128,10 +131,10 @@ export class Stack {
     // The admin listener (any free port) serves /stats/prometheus as Envoy does, with the
     // stats_config `tandem render --target envoy` writes (tag extraction: real labels;
     // latency bounds in µs), which the page scrapes as it scrapes Kong's /metrics.
-    this.envoy = await startEnvoy({
+    this.envoy = await GatewayThread.envoy({
       filters, clusters: addrs, routes, port: this.ports.envoy,
       admin: { port: 0 }, statsTags: tandemStatsTags(), histogramBucketSettings: tandemHistogramBuckets(),
-    });
+    }, this.threadDir);
     this.shape = shape;
     this.generation++;
   }
@@ -148,7 +151,7 @@ export class Stack {
     if (same) {
       for (const p of next.parts) {
         await this.kong.configure(p, kongConfig(next.doc, p));
-        if (!this.envoy.reconfigure(p, envoyConfig(next.doc, p))) throw new RefusedPolicy(`Envoy refused the ${p} configuration (see its log)`);
+        if (!(await this.envoy.reconfigure(p, envoyConfig(next.doc, p)))) throw new RefusedPolicy(`Envoy refused the ${p} configuration (see its log)`);
       }
       this.shape = next;
       this.generation++;
