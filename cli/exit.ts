@@ -25,6 +25,14 @@ export function interruptIsNormal(): void {
 }
 
 let ending = false;
+
+// True once a signal is being handled: the command's own end (its result, or the error
+// its interrupted work raises while the closers run: a start-up request whose gateway
+// just closed, "socket hang up") is not reported; endOn exits with the signal's code.
+export function endingOnSignal(): boolean {
+  return ending;
+}
+
 async function endOn(code: number): Promise<never> {
   // A second signal while closing: stop waiting.
   if (ending) process.exit(code);

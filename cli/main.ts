@@ -6,7 +6,7 @@ import { PolicyFileError } from "./policy-file";
 import { TraceError, readTrace } from "./simulate/trace";
 import { simulate, type Via } from "./simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE } from "./simulate/result";
-import { installExitHandlers } from "./exit";
+import { endingOnSignal, installExitHandlers } from "./exit";
 import { version } from "../package.json";
 
 // One usage line per command: `tandem --help` prints them all, `tandem <command>
@@ -95,8 +95,9 @@ installExitHandlers();
 // server) ends with it (./exit.ts). stdout and stderr are synchronous on files and
 // pipes, so nothing written is lost.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => { if (!endingOnSignal()) process.exit(code); },
   (e) => {
+    if (endingOnSignal()) return;
     if (e instanceof InvalidPolicy || e instanceof PolicyFileError || e instanceof TraceError) {
       process.stderr.write(`${e.message}\n`);
       process.exitCode = 1;

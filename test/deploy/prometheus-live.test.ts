@@ -10,9 +10,13 @@
 //
 // Timing: all queries are instant queries at one time T whose 1m window (the rules' window;
 // the dashboard's $__rate_interval filled with 1m) holds the whole mix and no warm-up.
-// rate() extrapolates the window's first-to-last sample span to the window (≤ 1 scrape
-// interval of 60 s), so a rate is the count / 60 within 3%; ratios of one target's series
-// (success rate, split, p95) share that factor and are exact.
+// rate() divides the increase by the span from the window's first to its last sample and
+// extrapolates it to each window edge that is nearer than 1.1 average scrape intervals
+// (Prometheus promql/functions.go extrapolatedRate). With every request inside the span,
+// a rate is the count / span: the span can be as short as 60 - 2 × 1.1 × 1 s = 57.8 s when
+// a loaded machine delays the scrapes at both edges (seen: 58.0 s, 100/58 = 1.7241 for
+// 100/60 = 1.6667), so a rate is the count / 60 within +3.8%: RATE_TOL 4%. Ratios of one
+// target's series (success rate, split, p95) share that factor and are exact.
 // Warm-up: Kong's prom-client creates a series at its first increment and Envoy defines
 // every series at configure; Prometheus 2.42 has no created timestamps, so rate() cannot
 // see a series' first value. The warm-up makes every series the mix touches exist on both
@@ -36,7 +40,7 @@ if (!HAVE) console.log("skipped: prometheus not installed (the live Prometheus t
 const WINDOW_S = 60;
 const SCRAPE = "1s";
 const ENVOY_FLUSH_MS = 5000;   // the Envoy harness's stats_flush_interval: histograms show after a flush
-const RATE_TOL = 0.03;          // rate(): count / 60 within the extrapolation (see above)
+const RATE_TOL = 0.04;          // rate(): count / 60 within the extrapolation (see above)
 const RATIO_TOL = 1e-9;
 
 // The mix each gateway gets, per variant, interleaved: stable 100 × 200 after 300 ms;
