@@ -25,6 +25,7 @@ import { PassThrough } from 'node:stream';
 import type http from 'node:http';
 import { ResponseFlag } from './abi-status.js';
 import type { UpstreamCall, UpstreamOutcome, UpstreamRequest } from './upstream.js';
+import { CallTimer } from '../common/call-timer.js';
 
 const STRERROR: Record<string, string> = {
   ECONNREFUSED: 'Connection refused',
@@ -73,26 +74,19 @@ export class H2Pool {
 
 export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
   let stream: http2.ClientHttp2Stream | null = null;
-  let timer: NodeJS.Timeout | undefined;
-  let settled = false;
+  let t!: CallTimer<UpstreamOutcome>;
   const call: UpstreamCall = {
     outcome: undefined as unknown as Promise<UpstreamOutcome>,
     abort: () => {
-      if (timer) clearTimeout(timer);
+      t.stop();
       // Envoy resets the upstream stream (RST_STREAM), the connection stays
       if (stream && !stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
     },
-    complete: () => {
-      if (timer) clearTimeout(timer);
-    },
+    complete: () => t.stop(),
   };
   call.outcome = new Promise<UpstreamOutcome>((resolve) => {
-    const settle = (o: UpstreamOutcome) => {
-      if (settled) return;
-      settled = true;
-      if (o.kind !== 'response' && timer) clearTimeout(timer);
-      resolve(o);
-    };
+    t = new CallTimer(resolve);
+    const settle = (o: UpstreamOutcome) => t.settle(o, o.kind === 'response');
     const session = pool.session(r.host, r.port);
     let connected = !session.connecting;
     if (!connected) session.once('connect', () => (connected = true));
@@ -154,7 +148,7 @@ export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
     s.on('close', () => {
       session.removeListener('error', onSessionError);
       const code = s.rstCode ?? http2.constants.NGHTTP2_NO_ERROR;
-      if (!settled) {
+      if (!t.settled) {
         if (!connected) return; // the session's error settles it
         // RST_STREAM (or the connection going) before the response head: the codec's
         // onStreamClose makes REFUSED_STREAM RemoteRefusedStreamReset ("remote refused stream
@@ -169,17 +163,11 @@ export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
     s.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) connectFailure(err);
     });
-    if (r.timeoutMs > 0) {
-      timer = setTimeout(() => {
-        if (settled) {
-          s.close(http2.constants.NGHTTP2_CANCEL);
-          call.onLateTimeout?.();
-          return;
-        }
-        settle({ kind: 'timeout' });
-        s.close(http2.constants.NGHTTP2_CANCEL);
-      }, r.timeoutMs);
-    }
+    t.arm(r.timeoutMs, (late) => {
+      if (!late) settle({ kind: 'timeout' });
+      s.close(http2.constants.NGHTTP2_CANCEL);
+      if (late) call.onLateTimeout?.();
+    });
     if (r.body !== null && r.body.length > 0) s.end(r.body);
   });
   return call;

@@ -13,6 +13,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ResponseFlag } from './abi-status.js';
 import { sendUpstreamH2, type H2Pool } from './upstream-h2.js';
+import { CallTimer } from '../common/call-timer.js';
 
 // `upgraded`: the upstream answered an upgrade request with 101 and the connection is now
 // a tunnel (its socket, and any bytes that came after the 101's head).
@@ -57,26 +58,19 @@ export interface UpstreamCall {
 export function sendUpstream(r: UpstreamRequest): UpstreamCall {
   if (r.h2) return sendUpstreamH2(r, r.h2);
   let req: http.ClientRequest;
-  let timer: NodeJS.Timeout | undefined;
   let connected = false;
-  let settled = false;
+  let t!: CallTimer<UpstreamOutcome>;
   const call: UpstreamCall = {
     outcome: undefined as unknown as Promise<UpstreamOutcome>,
     abort: () => {
-      if (timer) clearTimeout(timer);
+      t.stop();
       req?.destroy();
     },
-    complete: () => {
-      if (timer) clearTimeout(timer);
-    },
+    complete: () => t.stop(),
   };
   call.outcome = new Promise<UpstreamOutcome>((resolve) => {
-    const settle = (o: UpstreamOutcome) => {
-      if (settled) return;
-      settled = true;
-      if (o.kind !== 'response' && timer) clearTimeout(timer);
-      resolve(o);
-    };
+    t = new CallTimer(resolve);
+    const settle = (o: UpstreamOutcome) => t.settle(o, o.kind === 'response');
     req = http.request({
       host: r.host,
       port: r.port,
@@ -121,17 +115,11 @@ export function sendUpstream(r: UpstreamRequest): UpstreamCall {
         settle({ kind: 'reset', reason: 'connection termination', transportFailure: '', flag: ResponseFlag.UpstreamConnectionTermination });
       }
     });
-    if (r.timeoutMs > 0) {
-      timer = setTimeout(() => {
-        if (settled) {
-          req.destroy();
-          call.onLateTimeout?.();
-          return;
-        }
-        settle({ kind: 'timeout' });
-        req.destroy();
-      }, r.timeoutMs);
-    }
+    t.arm(r.timeoutMs, (late) => {
+      if (!late) settle({ kind: 'timeout' });
+      req.destroy();
+      if (late) call.onLateTimeout?.();
+    });
     req.end(r.body ?? undefined);
   });
   return call;
