@@ -568,8 +568,8 @@ export class HttpStream implements StreamCallbacks {
     this.encoding = false;
     this.writeHead(map);
     res.on('data', (c: Buffer) => (this.info.bytesSent += c.length));
-    res.on('aborted', () => this.lateUpstreamReset());
-    res.on('error', () => this.lateUpstreamReset());
+    res.on('aborted', () => this.lateUpstreamReset(res));
+    res.on('error', () => this.lateUpstreamReset(res));
     res.on('end', () => {
       call.complete();
       const trailers = trailerMap(res);
@@ -602,8 +602,8 @@ export class HttpStream implements StreamCallbacks {
       if (this.aborted || this.local || this.finalized) return;
       this.encodeFrame(this.ctxs.length - 1, new BodyBuffer(c, true), false);
     });
-    res.on('aborted', () => this.lateUpstreamReset());
-    res.on('error', () => this.lateUpstreamReset());
+    res.on('aborted', () => this.lateUpstreamReset(res));
+    res.on('error', () => this.lateUpstreamReset(res));
     res.on('end', () => {
       if (ended) return;
       ended = true;
@@ -791,10 +791,14 @@ export class HttpStream implements StreamCallbacks {
     this.res.addTrailers(out);
   }
 
-  private lateUpstreamReset(): void {
+  private lateUpstreamReset(res?: http.IncomingMessage): void {
     if (this.aborted || this.finalized) return;
-    this.info.setResponseFlag(ResponseFlag.UpstreamConnectionTermination);
-    this.info.responseCodeDetails = 'upstream_reset_after_response_started{connection_termination}';
+    // router.cc onUpstreamReset: the flag from the reset reason (streamResetReasonToResponseFlag),
+    // details LateUpstreamReset{reason}. HTTP/1 can only lose its connection (UC); HTTP/2
+    // says which (./upstream-h2.ts).
+    const r = (res as Partial<H2Response> | undefined)?.lateReset ?? { reason: 'connection termination', flag: ResponseFlag.UpstreamConnectionTermination };
+    this.info.setResponseFlag(r.flag);
+    this.info.responseCodeDetails = `upstream_reset_after_response_started{${r.reason.replace(/ /g, '_')}}`;
     this.resetDownstream();
   }
 

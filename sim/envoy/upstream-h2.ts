@@ -14,8 +14,10 @@
 //   (StreamResetReason::RemoteReset), or "remote refused stream reset" for REFUSED_STREAM
 //   (RemoteRefusedStreamReset), flag UR (router.cc streamResetReasonToResponseFlag;
 //   http/utility.cc resetReasonToString);
-//   after it, a reset of the response (UR as well; the harness reports it as the HTTP/1
-//   path does, http-stream.ts lateUpstreamReset);
+//   after it, the same reason (onUpstreamReset maps it with streamResetReasonToResponseFlag
+//   whether or not the response started: UR, details upstream_reset_after_response_started
+//   {remote_reset}), while the connection going mid-response is "connection termination",
+//   UC (H2Response.lateReset, read by http-stream.ts lateUpstreamReset);
 // - a refused connection is the same "remote connection failure" / UF as for HTTP/1.
 // The response is handed on as an http.IncomingMessage look-alike (statusCode, headers,
 // rawHeaders, rawTrailers, a readable body), so the stream code is the same for both.
@@ -48,6 +50,14 @@ export class H2Response extends PassThrough {
   rawTrailers: string[] = [];
   /** END_STREAM on the response HEADERS frame: headers only (gRPC trailers-only). */
   endStream = false;
+  /** Why the response was cut after its head (set before 'aborted'). */
+  lateReset: LateReset | undefined;
+}
+
+/** An upstream reset after the response head: the reason as resetReasonToString writes it, and its flag. */
+export interface LateReset {
+  reason: string;
+  flag: number;
 }
 
 /** One HTTP/2 connection per upstream host, as Envoy's HTTP/2 pool keeps (reconnects when gone). */
@@ -144,7 +154,8 @@ export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
       }
     });
     s.on('data', (c: Buffer) => res.write(c));
-    s.on('end', () => res.end());
+    // Node's stream ends its readable side for a reset too: whether the response completed
+    // is known at 'close' only (END_STREAM: rstCode NO_ERROR on a live connection).
     s.on('close', () => {
       session.removeListener('error', onSessionError);
       const code = s.rstCode ?? http2.constants.NGHTTP2_NO_ERROR;
@@ -158,7 +169,15 @@ export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
           flag: ResponseFlag.UpstreamRemoteReset, refusedStream: refused });
         return;
       }
-      if (code !== http2.constants.NGHTTP2_NO_ERROR && !res.writableEnded) res.emit('aborted');
+      if (res.writableEnded) return;
+      if (code === http2.constants.NGHTTP2_NO_ERROR && !session.destroyed) return void res.end();
+      // After the response head: an RST_STREAM is RemoteReset ("remote reset", UR); the
+      // connection going (ConnectionImpl::onUnderlyingConnectionClosed resets every stream
+      // with ConnectionTermination) is "connection termination", UC.
+      res.lateReset = session.destroyed || session.closed
+        ? { reason: 'connection termination', flag: ResponseFlag.UpstreamConnectionTermination }
+        : { reason: 'remote reset', flag: ResponseFlag.UpstreamRemoteReset };
+      res.emit('aborted');
     });
     s.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) connectFailure(err);

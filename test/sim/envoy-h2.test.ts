@@ -44,6 +44,19 @@ beforeAll(async () => {
     const p = headers[':path'];
     if (p === '/reset') { stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR); return; }
     if (p === '/refused') { stream.close(http2.constants.NGHTTP2_REFUSED_STREAM); return; }
+    // /reset-after-headers: headers and a message, then RST_STREAM INTERNAL_ERROR;
+    // /drop-after-headers: headers and a message, then the TCP connection goes
+    if (p === '/reset-after-headers' || p === '/drop-after-headers') {
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc' });
+      // (Node's server stream.close(code) after the headers ends the stream cleanly for the
+      // client; destroy with an error sends RST_STREAM INTERNAL_ERROR)
+      stream.write(Buffer.from([0, 0, 0, 0, 1, 0x2a]));
+      setTimeout(() => {
+        if (p === '/reset-after-headers') stream.destroy(new Error('reset after headers'));
+        else stream.session?.destroy();
+      }, 30);
+      return;
+    }
     // /refused-once: REFUSED_STREAM on the first call, trailers-only OK on the next
     if (p === '/refused-once' && refusedOnce++ === 0) { stream.close(http2.constants.NGHTTP2_REFUSED_STREAM); return; }
     if (p === '/refused-once') { stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true }); return; }
@@ -184,6 +197,39 @@ describe('gRPC trailers over h2 reach the filter as Envoy delivers them', () => 
       expect(a.trailers).toBeNull();
       await settle();
       expect(gw.logs().map((l) => l.message).filter((m) => m.startsWith('trailers at log'))).toEqual(['trailers at log: <1>']);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('an upstream reset after the response started (router.cc onUpstreamReset: the reason decides the flag)', () => {
+  // streamResetReasonToResponseFlag maps RemoteReset (an RST_STREAM) to UR and
+  // ConnectionTermination (the connection gone) to UC; the details are LateUpstreamReset
+  // "upstream_reset_after_response_started" with the reason (resetReasonToString, spaces as '_').
+  const lastAccess = (gw: EnvoyGateway) => gw.logs().map((l) => l.message).filter((m) => m.startsWith('access code=')).at(-1);
+
+  // The client's stream is reset too (RST_STREAM NO_ERROR, reasonToReset's default), which
+  // Node's client reports as a plain end: what tells is the access log.
+  it('RST_STREAM mid-response: flag UR, details {remote_reset}', async () => {
+    const gw = await gateway(true);
+    try {
+      await h2call(gw, '/reset-after-headers').catch(() => null);
+      await settle();
+      // ResponseFlag UpstreamRemoteReset = 0x10
+      expect(lastAccess(gw)).toBe('access code=200 action=<1> flags=16 details=upstream_reset_after_response_started{remote_reset}');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('the h2 connection gone mid-response: flag UC, details {connection_termination}', async () => {
+    const gw = await gateway(true);
+    try {
+      await h2call(gw, '/drop-after-headers').catch(() => null);
+      await settle();
+      // ResponseFlag UpstreamConnectionTermination = 0x40
+      expect(lastAccess(gw)).toBe('access code=200 action=<1> flags=64 details=upstream_reset_after_response_started{connection_termination}');
     } finally {
       await gw.close();
     }
