@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
 import type { PolicyDoc } from '../cli/policy-file';
-import { experimentConfig } from '../cli/render/plugin-configs';
+import { TandemCore, type PartName } from '../core-js/tandem-core';
 
 /** Repository root: the bundle runs from bench/.build/, so two levels up. */
 export const ROOT = process.env.TANDEM_ROOT ?? path.resolve(__dirname, '..', '..');
@@ -26,12 +26,19 @@ export function checkoutExperiment(): Record<string, unknown> {
 
 /**
  * The `experiment` root id's config exactly as `tandem render` writes it for
- * deploy/examples/checkout.yaml (cli/render/plugin-configs.ts experimentConfig):
+ * deploy/examples/checkout.yaml (the core's policy plan, wasm/core/plan.ts):
  * spec.experiment plus `policy: checkout` and `hasFaults: false` (the policy has no faults).
  */
 export function renderedCheckoutExperiment(): Record<string, unknown> {
   const doc = parse(readFileSync(path.join(ROOT, 'deploy', 'examples', 'checkout.yaml'), 'utf8')) as PolicyDoc;
-  return experimentConfig(doc)!;
+  return planPart(doc, 'experiment')!.config;
+}
+
+let planner: TandemCore | undefined;
+/** Part `part` of a policy's plan as the core compiles it (what `tandem render` writes), or null. */
+export function planPart(doc: PolicyDoc, part: PartName): { config: Record<string, unknown>; kong: Record<string, unknown> } | null {
+  planner ??= TandemCore.fromFile(distPath('wasm/tandem-core.wasm'));
+  return TandemCore.part(planner.compilePolicy(JSON.stringify(doc)), part);
 }
 
 export function progress(msg: string): void {

@@ -16,10 +16,8 @@ import { parse } from 'yaml';
 import { GatewayThread } from '../cli/playground/gateway-thread';
 import { LoadGenerator } from '../cli/playground/load';
 import type { LoadSecond, LoadTarget } from '../cli/playground/load-shape';
-import { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig } from '../cli/render/plugin-configs';
-import { faultConfig, kongFaultConfig } from '../cli/fault-config';
 import type { PolicyDoc } from '../cli/policy-file';
-import { ROOT, distPath } from './common';
+import { ROOT, distPath, planPart } from './common';
 import { VARIANT_HEADER } from '../core-js/tandem-core';
 
 const WARMUP_S = 3;
@@ -64,18 +62,18 @@ export async function playgroundLoad(): Promise<{ echo: Run; gateways: Run; aske
   const threads = path.join(ROOT, 'dist', 'cli');
   const kong = await GatewayThread.kong({
     plugins: [
-      { name: 'experiment', dir: distPath('kong/experiment'), config: kongExperimentConfig(experimentConfig(doc)!) },
-      { name: 'circuit-breaker', dir: distPath('kong/circuit-breaker'), config: kongBreakerConfig(doc)! },
-      { name: 'fault-injection', dir: distPath('kong/fault-injection'), config: kongFaultConfig(doc)! },
+      { name: 'experiment', dir: distPath('kong/experiment'), config: planPart(doc, 'experiment')!.kong },
+      { name: 'circuit-breaker', dir: distPath('kong/circuit-breaker'), config: planPart(doc, 'circuit-breaker')!.kong },
+      { name: 'fault-injection', dir: distPath('kong/fault-injection'), config: planPart(doc, 'fault-injection')!.kong },
     ],
     upstreams: addrs, defaultUpstream: 'api-v1', keepHistory: false, // as cli/playground/stack.ts
   }, [], threads);
   const wasm = distPath('wasm/tandem.wasm');
   const envoy = await GatewayThread.envoy({
     filters: [
-      { wasm, rootId: 'experiment', configuration: JSON.stringify(experimentConfig(doc)), failurePolicy: 'FAIL_OPEN' },
-      { wasm, rootId: 'circuit-breaker', configuration: JSON.stringify(breakerConfig(doc)), failurePolicy: 'FAIL_OPEN' },
-      { wasm, rootId: 'fault-injection', configuration: JSON.stringify(faultConfig(doc)), failurePolicy: 'FAIL_OPEN' },
+      { wasm, rootId: 'experiment', configuration: JSON.stringify(planPart(doc, 'experiment')!.config), failurePolicy: 'FAIL_OPEN' },
+      { wasm, rootId: 'circuit-breaker', configuration: JSON.stringify(planPart(doc, 'circuit-breaker')!.config), failurePolicy: 'FAIL_OPEN' },
+      { wasm, rootId: 'fault-injection', configuration: JSON.stringify(planPart(doc, 'fault-injection')!.config), failurePolicy: 'FAIL_OPEN' },
     ],
     clusters: addrs,
     routes: [{ header: { name: VARIANT_HEADER, value: 'canary' }, cluster: 'api-v2' }, { cluster: 'api-v1' }],

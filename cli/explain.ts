@@ -17,7 +17,7 @@ import { answerNeeds } from "../core-js/answer-needs";
 import {
   BREAKER_ADMITTED, BREAKER_PROBE, EXPOSE_HEADER, GUARD_REASON, RULE_REASON0, TAGS_HEADER, reasonName, type ExperimentPlan, type GuardAdmission, type TandemCore,
 } from "../core-js/tandem-core";
-import { breakerConfig, experimentConfig } from "./render";
+import { partConfig } from "./policy-plan";
 import { tagLines } from "./explain/tags";
 import { CoreDriver, carryToBreaker } from "./simulate/via-core";
 import { explainBreaker } from "./explain/breaker";
@@ -54,7 +54,7 @@ export async function explainCommand(args: string[]): Promise<number> {
   const given = historyRequest(values.trace, values["breaker-state"]);
   const policy = loadPolicy(values.policy);
   const ex = policy.spec.experiment as ExperimentSpec | undefined;
-  const cb = breakerConfig(policy);
+  const cb = partConfig(policy, "circuit-breaker");
   if (!ex && !cb && !policy.spec.faults) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
   if (!cb && given.state) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
   const guarded = !!ex && (ex as { variants?: Array<{ guard?: unknown }> }).variants?.some((v) => v?.guard) === true;
@@ -81,7 +81,7 @@ export async function explainCommand(args: string[]): Promise<number> {
     replay = new CoreDriver(core, policy);
     for (const r of history.trace.lines) await replay.run(r);
   }
-  const carried = ex ? explainExperiment(core, experimentConfig(policy) as ExperimentSpec, req, now, out, replay?.plan ?? null) : { ...headers };
+  const carried = ex ? explainExperiment(core, partConfig(policy, "experiment") as ExperimentSpec, req, now, out, replay?.plan ?? null) : { ...headers };
   await replay?.close();
   if (cb) out.push(...await explainBreaker(core, policy, carried, now, history));
   if (policy.spec.faults) out.push(...explainFaults(core, policy, carried, req, now));

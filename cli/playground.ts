@@ -14,7 +14,7 @@ import { PolicyFileError } from "./policy-file";
 import { UsageError } from "./usage-error";
 import { getBody } from "./simulate/http-client";
 import { closeOnSignal, interruptIsNormal } from "./exit";
-import { experimentConfig } from "./render";
+import { partConfig } from "./policy-plan";
 import type { BackendReply } from "./playground/backend";
 import { curlArgs, userRequest, type ExperimentShape as KeyShape } from "./playground/user-request";
 import { Stack, RefusedPolicy } from "./playground/stack";
@@ -57,10 +57,10 @@ export async function playground(args: string[]): Promise<number> {
   const [lo, hi] = CONTROL_LIMITS.rps;
   if (!/^\d+$/.test(values.rps!) || Number(values.rps) > hi) throw new UsageError(`--rps must be an integer ${lo}-${hi}, got ${JSON.stringify(values.rps)}`);
   const doc = loadPolicy(values.policy!);
-  if (!experimentConfig(doc)) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
+  if (!partConfig(doc, "experiment")) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
   let shape;
   try { shape = playgroundShape(doc); } catch (e) { throw e instanceof RefusedPolicy ? new PolicyFileError(`${values.policy}: ${e.message}`) : e; }
-  const ex = experimentConfig(shape.doc) as unknown as ExperimentShape;
+  const ex = partConfig(shape.doc, "experiment") as unknown as ExperimentShape;
   const header = shape.variantHeader;
   const names = shape.upstreams;
   const firstBackend = Number(values["backend-port"]);

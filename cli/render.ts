@@ -28,10 +28,9 @@ export const TARGETS = ["kong", "istio", "envoy", "all"] as const;
 export type Target = (typeof TARGETS)[number];
 export const DEFAULT_SUBSET_LABEL = "version";
 
-// The plugin configs every path shares (simulate, explain and the renders run exactly these).
-export { breakerConfig, experimentConfig, fallbackItems, kongBreakerConfig, kongCacheConfig, kongExperimentConfig, rerouteTarget, variantUpstreams } from "./render/plugin-configs";
-import { rerouteTarget } from "./render/plugin-configs";
-export { faultConfig, kongFaultConfig } from "./fault-config";
+// The plugin configs every path shares come from the core's plan (./policy-plan.ts).
+export { fallbackItems, rerouteTarget } from "./render/fallback-fields";
+import { rerouteTarget } from "./render/fallback-fields";
 
 export function toYaml(docs: object[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");

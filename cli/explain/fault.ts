@@ -2,13 +2,13 @@
 // the experiment and breaker passed it on, and why; for each earlier fault, why not.
 import { answerNeeds } from "../../core-js/answer-needs";
 import { FAULT_WHY, FAULT_WHY_HEADER, FAULT_WHY_PERCENT, type TandemCore } from "../../core-js/tandem-core";
-import { faultConfig } from "../fault-config";
+import { partConfig } from "../policy-plan";
 import type { PolicyDoc } from "../policy-file";
 
 interface RequestFacts { path: string; method: string; ip: string }
 
 export function explainFaults(core: TandemCore, policy: PolicyDoc, headers: Record<string, string>, req: RequestFacts, now: number): string[] {
-  const plan = core.configureFaults(JSON.stringify(faultConfig(policy)));
+  const plan = core.configureFaults(JSON.stringify(partConfig(policy, "fault-injection")));
   try {
     const d = core.decideFault(plan, answerNeeds(plan.needs, { ...req, headers, requestId: null }), now);
     const out: string[] = [];

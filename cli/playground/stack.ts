@@ -16,8 +16,7 @@ import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 import { cliCore, distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { policyJson } from "../validate";
-import { breakerConfig, experimentConfig, kongBreakerConfig, kongExperimentConfig } from "../render";
-import { faultConfig, kongFaultConfig } from "../fault-config";
+import { kongPartConfig, partConfig, partsOf } from "../policy-plan";
 import { kicInstanceName } from "../simulate/via-kong";
 import { demoBackend, type DemoBackend } from "./backend";
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
@@ -45,29 +44,23 @@ export class RefusedPolicy extends Error {}
 export function shapeOf(doc: PolicyDoc): PolicyShape {
   const err = cliCore().validatePolicy(policyJson("policy", doc));
   if (err !== null) throw new RefusedPolicy(err.startsWith(": ") ? "policy" + err : err);
-  const ex = experimentConfig(doc);
+  const ex = partConfig(doc, "experiment");
   if (!ex) throw new RefusedPolicy("the playground needs spec.experiment");
   const plan = cliCore().configureExperiment(JSON.stringify(ex));
   cliCore().release(plan);
   const variants = (ex.variants as Variant[]).map((v) => ({ name: v.name, ...(v.upstream ? { upstream: v.upstream } : {}) }));
   const reroute = (doc.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
-  const parts: Part[] = ["experiment"];
-  if (breakerConfig(doc)) parts.push("circuit-breaker");
-  if (faultConfig(doc)) parts.push("fault-injection");
+  const parts: Part[] = partsOf(doc);
   const upstreams = [...new Set([...variants.map((v) => v.upstream ?? v.name), ...(typeof reroute === "string" ? [reroute] : [])])];
   return { doc, parts, variants, upstreams, variantHeader: plan.variantHeader.toLowerCase(), cookie: plan.cookie, reroute: typeof reroute === "string" ? reroute : null };
 }
 
 function kongConfig(doc: PolicyDoc, part: Part): Record<string, unknown> {
-  if (part === "experiment") return kongExperimentConfig(experimentConfig(doc)!);
-  if (part === "circuit-breaker") return kongBreakerConfig(doc)!;
-  return kongFaultConfig(doc)!;
+  return kongPartConfig(doc, part)!;
 }
 
 function envoyConfig(doc: PolicyDoc, part: Part): string {
-  if (part === "experiment") return JSON.stringify(experimentConfig(doc));
-  if (part === "circuit-breaker") return JSON.stringify(breakerConfig(doc));
-  return JSON.stringify(faultConfig(doc));
+  return JSON.stringify(partConfig(doc, part));
 }
 
 export interface StackPorts { kong: number; envoy: number; backend: number }

@@ -6,8 +6,7 @@
 // spec.upstreams address, else <name>:80).
 import { secretRefs, withSecretRefs, type SecretRef } from "./secret-refs";
 import type { PolicyDoc } from "../policy-file";
-import { breakerConfig, experimentConfig } from "./plugin-configs";
-import { faultConfig } from "../fault-config";
+import { partConfig } from "../policy-plan";
 import { resourceName } from "./names";
 import { REROUTE_HEADER } from "./istio";
 import { rerouteUpstream, variantHeaderOf, variantsOf, type Targets } from "./targets";
@@ -58,11 +57,11 @@ function cluster(name: string, host: string, port: number, extra: Record<string,
 export function renderEnvoy(p: PolicyDoc, targets: Targets[]): object {
   const filters: object[] = [];
   const refs = secretRefs(p);
-  const ex = experimentConfig(p);
+  const ex = partConfig(p, "experiment");
   if (ex) filters.push(wasmFilter("experiment", ex, refs));
-  const cb = breakerConfig(p);
+  const cb = partConfig(p, "circuit-breaker");
   if (cb) filters.push(wasmFilter("circuit-breaker", cb, refs));
-  const fc = faultConfig(p);
+  const fc = partConfig(p, "fault-injection");
   if (fc) filters.push(wasmFilter("fault-injection", fc, refs));
   filters.push({ name: "envoy.filters.http.router", typed_config: { "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router" } });
 

@@ -16,7 +16,7 @@ import { UPSTREAM_HEADER } from "../../core-js/tandem-core";
 import { RenderRefusal, isDnsLabel, isDnsSubdomain, requireLabel, resourceName } from "./names";
 import { targetOf, variantHeaderOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import type { Resilience } from "./resilience";
-import { rerouteTarget } from "./plugin-configs";
+import { rerouteTarget } from "./fallback-fields";
 
 export const GATEWAY_GROUP = "gateway.networking.k8s.io";
 

@@ -16,10 +16,9 @@
 //     API gateways; connection limits and outlier detection go into one DestinationRule per
 //     backend Service (no subsets: each upstream is its own Service).
 import { secretRefs, secretsName, withSecretRefs } from "./secret-refs";
-import { rerouteTarget } from "./plugin-configs";
+import { rerouteTarget } from "./fallback-fields";
 import type { PolicyDoc } from "../policy-file";
-import { breakerConfig, experimentConfig } from "./plugin-configs";
-import { faultConfig } from "../fault-config";
+import { partConfig } from "../policy-plan";
 import { requireLabel, resourceName } from "./names";
 import { targetOf, variantHeaderOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import { istioRoute, istioTrafficPolicy, resilienceOf } from "./resilience";
@@ -53,11 +52,11 @@ export type IstioExtension = (typeof ISTIO_EXTENSIONS)[number];
 export function renderIstio(p: PolicyDoc, o: IstioOptions): object[] {
   const docs: object[] = [];
   const parts: Array<{ plugin: string; config: Record<string, unknown> }> = [];
-  const ex = experimentConfig(p);
+  const ex = partConfig(p, "experiment");
   if (ex) parts.push({ plugin: "experiment", config: ex });
-  const cb = breakerConfig(p);
+  const cb = partConfig(p, "circuit-breaker");
   if (cb) parts.push({ plugin: "circuit-breaker", config: cb });
-  const fc = faultConfig(p);
+  const fc = partConfig(p, "fault-injection");
   if (fc) parts.push({ plugin: "fault-injection", config: fc });
   // Secrets: references in pluginConfig, the values in a Secret for the proxy's env
   // (./secret-refs.ts). Every part asks for every variable: Envoy keys a Wasm VM by

@@ -7,11 +7,10 @@
 //   kong-dbless.yaml  a DB-less declarative config (decK format 3.0) for a local Kong: one
 //                     Service and route, one Upstream per variant upstream, the plugins.
 // Variant upstreams are renamed to their Kong Upstream names (./targets.ts); the configs
-// are otherwise the ones the simulator runs (cli/render.ts kong*Config).
+// are otherwise the plan's Kong copies, which the simulator runs (cli/policy-plan.ts).
 import { secretRefs, withSecretRefs } from "./secret-refs";
 import type { PolicyDoc } from "../policy-file";
-import { experimentConfig, kongBreakerConfig, kongCacheConfig, kongExperimentConfig } from "./plugin-configs";
-import { kongFaultConfig, secretFields } from "../fault-config";
+import { kongCacheConfig, kongPartConfig } from "../policy-plan";
 import { resourceName } from "./names";
 import { targetOf, type Targets } from "./targets";
 import { kicServiceAnnotations, kongHealthchecks, kongService, resilienceOf } from "./resilience";
@@ -37,12 +36,12 @@ function renameUpstreams(c: Record<string, unknown>, ts: Targets[]): Record<stri
 
 export function kongParts(p: PolicyDoc, ts: Targets[]): KongPart[] {
   const out: KongPart[] = [];
-  const ex = experimentConfig(p);
+  const ex = kongPartConfig(p, "experiment");
   if (ex) {
     const secret = typeof (ex.override as { secret?: unknown } | undefined)?.secret === "string";
-    out.push({ plugin: "experiment", name: resourceName(p.metadata.name, "experiment"), config: renameUpstreams(kongExperimentConfig(ex), ts), secret });
+    out.push({ plugin: "experiment", name: resourceName(p.metadata.name, "experiment"), config: renameUpstreams(ex, ts), secret });
   }
-  const cb = kongBreakerConfig(p);
+  const cb = kongPartConfig(p, "circuit-breaker");
   if (cb) out.push({ plugin: "circuit-breaker", name: resourceName(p.metadata.name, "circuit-breaker"), config: renameUpstreams(cb, ts), secret: false });
   // fallback-cache: opt-in, buffers the route's responses (docs/performance.md); emitted
   // only when spec.fallback has a cache, with the breaker's config.
@@ -51,10 +50,10 @@ export function kongParts(p: PolicyDoc, ts: Targets[]): KongPart[] {
   // fault-injection: spec.faults with the experiment it targets (its upstreams renamed as in
   // the experiment plugin's copy); a Secret when a fault's control.secret or the
   // experiment's override.secret rides along.
-  const fc = kongFaultConfig(p);
+  const fc = kongPartConfig(p, "fault-injection");
   if (fc) {
     const config = fc.experiment ? { ...fc, experiment: renameUpstreams(fc.experiment as Record<string, unknown>, ts) } : fc;
-    out.push({ plugin: "fault-injection", name: resourceName(p.metadata.name, "fault-injection"), config, secret: secretFields(p).length > 0 });
+    out.push({ plugin: "fault-injection", name: resourceName(p.metadata.name, "fault-injection"), config, secret: secretRefs(p).length > 0 });
   }
   return out;
 }

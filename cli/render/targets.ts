@@ -7,7 +7,7 @@
 // Without `spec.upstreams` every gateway uses the neutral name itself (Istio: subset = the
 // name, pods labelled `<subsetLabel>: <name>`). `spec.upstreams.<name>` sets them apart;
 // the core validates that section (wasm/core/config/upstreams.ts), render only reads it.
-import { rerouteTarget } from "./plugin-configs";
+import { rerouteTarget } from "./fallback-fields";
 import type { PolicyDoc } from "../policy-file";
 import { VARIANT_HEADER } from "../../core-js/tandem-core";
 

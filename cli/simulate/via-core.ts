@@ -24,11 +24,10 @@ import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type HeaderVal
 import { resolveTries, retryModel, type RetryModel } from "./retries";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";
 import { edgeRefusals } from "./edge";
-import { breakerConfig, experimentConfig, variantUpstreams } from "../render";
+import { planOf, partConfig } from "../policy-plan";
 import type { PolicyDoc } from "../policy-file";
 import { VARIANT_HEADER } from "../../core-js/tandem-core";
 import type { FaultPlan } from "../../core-js/tandem-core";
-import { faultConfig } from "../fault-config";
 import { faultField } from "../../plugins/fault-injection/trace";
 import { KeyLabels, TandemMetrics } from "../../core-js/metrics";
 import { canonicalMetrics } from "./metrics";
@@ -103,15 +102,15 @@ export class CoreDriver {
 
   constructor(private readonly core: TandemCore, policy: PolicyDoc, private readonly profile: GatewayProfile = KONG_PROFILE,
     readonly metrics: TandemMetrics | null = null) {
-    const ex = experimentConfig(policy);
+    const ex = partConfig(policy, "experiment");
     this.plan = ex ? core.configureExperiment(JSON.stringify(ex)) : null;
     // Configured as Kong's copy is, with each variant's upstream: the core resolves a
     // reroute's upstream from it (wasm/core/breaker/reroute.ts); Envoy's route table on
     // the variant header picks the same one.
-    const cb = breakerConfig(policy);
-    const vu = variantUpstreams(policy);
+    const cb = partConfig(policy, "circuit-breaker");
+    const vu = Object.fromEntries(planOf(policy).variants.filter((v) => v.upstream !== null).map((v) => [v.name, v.upstream as string]));
     this.breaker = cb ? core.configureBreaker(JSON.stringify(Object.keys(vu).length > 0 ? { ...cb, [VARIANT_UPSTREAMS_FIELD]: vu } : cb)) : null;
-    const fc = faultConfig(policy);
+    const fc = partConfig(policy, "fault-injection");
     this.faults = fc ? core.configureFaults(JSON.stringify(fc)) : null;
     this.keyLabels = this.breaker ? new KeyLabels(Number(this.breaker.settings.maxKeys)) : null;
     this.retry = retryModel(policy, profile.gateway);

@@ -17,11 +17,11 @@
 // request at a time, so nothing else touches shared data meanwhile.
 import { join } from "node:path";
 import { SharedData, VirtualTicks, startEnvoy, type EnvoyGateway, type FilterSpec, type RouteSpec } from "../../sim/envoy";
-import { faultConfig } from "../fault-config";
 import type { FaultField } from "../../plugins/fault-injection/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
-import { breakerConfig, experimentConfig, fallbackItems, rerouteTarget } from "../render";
+import { fallbackItems, rerouteTarget } from "../render";
+import { partConfig } from "../policy-plan";
 import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
@@ -135,7 +135,7 @@ async function streamsDone(gw: EnvoyGateway): Promise<void> {
 export class EnvoyDriver {
   static async start(policy: PolicyDoc, metrics = false): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
-    const cb = breakerConfig(policy);
+    const cb = partConfig(policy, "circuit-breaker");
     const rerouteUpstream = rerouteTarget(policy.spec.fallback)?.upstream ?? null;
     if (rerouteUpstream !== null && !facts.upstreams.includes(rerouteUpstream)) facts.upstreams.push(rerouteUpstream);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
@@ -147,9 +147,9 @@ export class EnvoyDriver {
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     const filters: FilterSpec[] = [];
     // failStrategy FAIL_OPEN as `tandem render` writes it, i.e. Istio >= 1.25's failure_policy.
-    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(experimentConfig(policy)), failurePolicy: "FAIL_OPEN" });
+    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(partConfig(policy, "experiment")), failurePolicy: "FAIL_OPEN" });
     if (cb) filters.push({ wasm, rootId: "circuit-breaker", configuration: JSON.stringify(cb), failurePolicy: "FAIL_OPEN" });
-    const fc = faultConfig(policy);
+    const fc = partConfig(policy, "fault-injection");
     if (fc) filters.push({ wasm, rootId: "fault-injection", configuration: JSON.stringify(fc), failurePolicy: "FAIL_OPEN" });
     const routes: RouteSpec[] = [
       // Rerouted calls name their upstream in x-tandem-upstream: that route first, as

@@ -10,7 +10,8 @@ import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-u
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
 import { resolveTries, tryAnswer, type RetryModel } from "./retries";
 import { edgeRefusals } from "./edge";
-import { experimentConfig, fallbackItems, rerouteTarget } from "../render";
+import { fallbackItems, rerouteTarget } from "../render";
+import { partConfig } from "../policy-plan";
 import { CACHE_HEADER, CACHE_HEADER_VALUE } from "../../wasm/core/contract";
 import { TAGS_HEADER } from "../../core-js/tandem-core";
 import type { FaultField } from "../../plugins/fault-injection/trace";
@@ -78,7 +79,7 @@ export function policyFacts(policy: PolicyDoc): PolicyFacts {
   const reroute = rerouteTarget(policy.spec.fallback)?.upstream;
   const extra = typeof reroute === "string" ? [reroute] : [];
   if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker, ...faults };
-  const plan = cliCore().configureExperiment(JSON.stringify(experimentConfig(policy)));
+  const plan = cliCore().configureExperiment(JSON.stringify(partConfig(policy, "experiment")));
   cliCore().release(plan);
   return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker, tags: plan.tags.length > 0, guards: plan.guards.length > 0, ...faults };
 }

@@ -8,8 +8,7 @@ import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
 import { GUARD_TRACE_ENV, parseGuardTrace, type GuardStates } from "../../plugins/experiment/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
-import { experimentConfig, kongBreakerConfig, kongCacheConfig, kongExperimentConfig } from "../render";
-import { kongFaultConfig } from "../fault-config";
+import { kongCacheConfig, kongPartConfig } from "../policy-plan";
 import { FAULT_TRACE_ENV, parseFaultTrace, type FaultField } from "../../plugins/fault-injection/trace";
 import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } from "./via-gateway";
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
@@ -38,14 +37,14 @@ export class KongDriver {
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver("kong", facts, ups, null, retryModel(policy, "kong"));
     const plugins: KongPluginSpec[] = [];
-    const ex = experimentConfig(policy);
+    const ex = kongPartConfig(policy, "experiment");
     if (ex) {
       plugins.push({
-        name: "experiment", dir: join(distDir(), "kong", "experiment"), config: kongExperimentConfig(ex),
+        name: "experiment", dir: join(distDir(), "kong", "experiment"), config: ex,
         instanceName: kicInstanceName(policy, "experiment"),
       });
     }
-    const cb = kongBreakerConfig(policy);
+    const cb = kongPartConfig(policy, "circuit-breaker");
     if (cb) {
       plugins.push({
         name: "circuit-breaker", dir: join(distDir(), "kong", "circuit-breaker"), config: cb,
@@ -60,7 +59,7 @@ export class KongDriver {
         instanceName: kicInstanceName(policy, "fallback-cache"),
       });
     }
-    const fc = kongFaultConfig(policy);
+    const fc = kongPartConfig(policy, "fault-injection");
     if (fc) {
       plugins.push({
         name: "fault-injection", dir: join(distDir(), "kong", "fault-injection"), config: fc,

@@ -1,13 +1,14 @@
 // The policy plan (wasm/core/plan.ts through core-js compilePolicy): one call turns a
 // TrafficPolicy into what each gateway's plugins are configured with and the policy
-// facts adapters read. Its part configs are exactly what `tandem render` writes
-// (cli/render.ts), for the deploy examples and for seeded generated policies.
+// facts adapters read. Its part configs (which `tandem render` writes) equal an
+// independent TypeScript account of them (../support/render-parts-oracle.ts), for the
+// deploy examples and for seeded generated policies.
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CoreError, TandemCore, type PolicyPlan } from "../../core-js/tandem-core";
 import { readPolicyText, type PolicyDoc } from "../../cli/policy-file";
-import { breakerConfig, experimentConfig, faultConfig, kongBreakerConfig, kongExperimentConfig, kongFaultConfig } from "../../cli/render";
+import { breakerConfig, experimentConfig, faultConfig, kongBreakerConfig, kongExperimentConfig, kongFaultConfig } from "../support/render-parts-oracle";
 import { generatedCases } from "../parity/generated-scenarios";
 import { loadCore } from "../support/dist";
 

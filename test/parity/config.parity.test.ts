@@ -69,7 +69,7 @@ const cases: Case[] = [
     message: `fallback.respond${"[0]".repeat(31)}: must not nest deeper than 32 levels`,
   },
   // The cache fallback's bad input (issue 16): the single and the list form; Kong gets
-  // the list under its `fallbacks` field (cli/render/plugin-configs.ts kongBreakerConfig),
+  // the list under its `fallbacks` field (wasm/core/plan.ts, Kong copy),
   // and so does its `fallback-cache` plugin (the breaker's config, kongCacheConfig), which
   // refuses it with the same text.
   ...([

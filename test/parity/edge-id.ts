@@ -8,14 +8,14 @@ import { expect } from "vitest";
 import type { SimResult } from "../../cli/simulate/result";
 import type { PolicyDoc } from "../../cli/policy-file";
 import { cliCore } from "../../cli/dist-core";
-import { experimentConfig } from "../../cli/render";
+import { partConfig } from "../../cli/policy-plan";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { normalizedHeaders, sentMethod, type TraceRequest } from "../../cli/simulate/trace";
 
 // Lines whose decision drew a new id from the request's entropy (the core's key source
 // -1): the only ones where the two gateways' request ids can make a difference.
 export function newUserLines(policy: PolicyDoc, trace: TraceRequest[]): boolean[] {
-  const ex = experimentConfig(policy);
+  const ex = partConfig(policy, "experiment");
   if (!ex) return trace.map(() => false);
   const core = cliCore();
   const plan = core.configureExperiment(JSON.stringify(ex));

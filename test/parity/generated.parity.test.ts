@@ -15,7 +15,7 @@ import { ENVOY_PROFILE, type SimResult } from "../../cli/simulate/result";
 import { expectSameExceptNewIds, newUserLines } from "./edge-id";
 import { normalizedHeaders, sentMethod } from "../../cli/simulate/trace";
 import { cliCore } from "../../cli/dist-core";
-import { experimentConfig } from "../../cli/render";
+import { partConfig } from "../../cli/policy-plan";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { RULE_REASON0, reasonName } from "../../core-js/tandem-core";
 import { edgesFromEnv, generatedCase, type GeneratedCase } from "./generated-scenarios";
@@ -85,7 +85,7 @@ function conditionsOf(rule: { match: Record<string, Record<string, unknown> | nu
 
 function observe(c: GeneratedCase, results: SimResult[]): void {
   const core = cliCore();
-  const plan = core.configureExperiment(JSON.stringify(experimentConfig(c.policy)));
+  const plan = core.configureExperiment(JSON.stringify(partConfig(c.policy, "experiment")));
   try {
     for (const r of c.trace) {
       const facts = answerNeeds(plan.needs, { headers: normalizedHeaders(r), path: r.path, method: sentMethod(r), ip: "127.0.0.1" });

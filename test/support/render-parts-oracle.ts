@@ -1,8 +1,10 @@
-// The plugin configs of a TrafficPolicy, one per policy part, as each gateway receives
-// them: the `experiment` plugin / root id gets spec.experiment (+ spec.experiments), the
-// `circuit-breaker` one spec.circuitBreaker (+ spec.fallback); Kong's copies differ only
-// where Kong's schema or routing needs it. The simulators and explain run exactly these.
-import type { PolicyDoc } from "../policy-file";
+// An independent TypeScript derivation of a policy's plugin configs, kept as the
+// oracle the core's plan is checked against (test/core/plan.test.ts): the CLI itself
+// reads every config from the plan (cli/policy-plan.ts). This was the CLI's own
+// derivation before the core compiled policies; it stays here, apart from the product,
+// so the plan's parts are compared with a second, separately written account of what
+// each gateway must receive.
+import type { PolicyDoc } from "../../cli/policy-file";
 import { HAS_FAULTS_FIELD, POLICY_FIELD } from "../../wasm/core/metrics/catalog";
 import { UPSTREAM_NAMES_FIELD } from "../../wasm/core/contract";
 
@@ -35,15 +37,6 @@ export function kongBreakerConfig(p: PolicyDoc): Record<string, unknown> | null 
   // The list form goes under Kong's `fallbacks` (plugins/circuit-breaker/fallback-form.ts).
   if (Array.isArray(out.fallback)) { out.fallbacks = out.fallback; delete out.fallback; }
   return out;
-}
-
-// The opt-in Kong plugin `fallback-cache` (plugins/fallback-cache/handler.ts), only when
-// spec.fallback has a cache: it stores answers (a buffered `response` phase) and hands
-// a servable one to the breaker. Its config is the breaker's own, so both read the same
-// cache settings and derive the same keys.
-export function kongCacheConfig(p: PolicyDoc): Record<string, unknown> | null {
-  if (!fallbackItems(p.spec.fallback).some((f) => f.cache !== undefined && f.cache !== null)) return null;
-  return kongBreakerConfig(p);
 }
 
 function kongFailure(f: Record<string, unknown>): Record<string, unknown> {
@@ -85,29 +78,31 @@ export function policyField(p: PolicyDoc): Record<string, string> {
   return { [POLICY_FIELD]: p.metadata.name };
 }
 
-// spec.fallback as a list of fallbacks (the single form is a list of one), and the
-// field path of item i as the policy names it.
-export function fallbackItems(fb: unknown): Array<Record<string, unknown>> {
-  if (Array.isArray(fb)) return fb.filter((x) => x && typeof x === "object") as Array<Record<string, unknown>>;
-  return fb && typeof fb === "object" ? [fb as Record<string, unknown>] : [];
-}
-
-// The upstream a `reroute` fallback names, with its field path, or null.
-export function rerouteTarget(fb: unknown): { upstream: string; path: string } | null {
-  const list = Array.isArray(fb);
-  let i = 0;
-  for (const f of fallbackItems(fb)) {
-    const u = (f.reroute as { upstream?: unknown } | undefined)?.upstream;
-    if (typeof u === "string") return { upstream: u, path: list ? `fallback[${i}].reroute.upstream` : "fallback.reroute.upstream" };
-    i++;
-  }
-  return null;
-}
-
 // Experiment variant -> its upstream, for the variants that name one.
 export function variantUpstreams(p: PolicyDoc): Record<string, string> {
   const ex = p.spec.experiment as { variants?: Array<{ name?: unknown; upstream?: unknown }> } | undefined;
   const out: Record<string, string> = {};
   for (const v of ex?.variants ?? []) if (typeof v.name === "string" && typeof v.upstream === "string") out[v.name] = v.upstream;
   return out;
+}
+
+// The `fault-injection` plugin's config from a policy (wasm/core/fault/policy.ts):
+// spec.faults, plus the experiment they may target or key users by, plus whether a
+// circuitBreaker is there for scope: upstream to feed. null without spec.faults.
+
+export function faultConfig(p: PolicyDoc): Record<string, unknown> | null {
+  if (!p.spec.faults) return null;
+  return {
+    faults: p.spec.faults,
+    ...(p.spec.experiment ? { experiment: p.spec.experiment } : {}),
+    ...(p.spec.circuitBreaker ? { hasBreaker: true } : {}),
+    ...policyField(p),
+  };
+}
+
+// Kong's copy: its experiment as the experiment plugin gets it (guard statuses as strings).
+export function kongFaultConfig(p: PolicyDoc): Record<string, unknown> | null {
+  const c = faultConfig(p);
+  const ex = c?.experiment as Record<string, unknown> | undefined;
+  return c && ex ? { ...c, experiment: kongExperimentConfig(ex) } : c;
 }
