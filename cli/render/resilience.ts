@@ -85,6 +85,8 @@ export function envoyCluster(r: Resilience): Record<string, unknown> {
     // writes for a port whose protocol it sniffs): a gRPC call (HTTP/2) goes on over h2, as
     // gRPC servers need, HTTP/1.1 stays HTTP/1.1. Envoy's default, HTTP/1.1 for everything,
     // would break every gRPC backend (sim/envoy/http-stream.ts ClusterSpec models both).
+    // No enable_trailers in http_protocol_options (nor on the listener): gRPC's trailers
+    // travel over h2, gRPC-Web's status in a body frame; HTTP/1.1 trailers have no reader.
     typed_extension_protocol_options: {
       "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": defined({
         "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",

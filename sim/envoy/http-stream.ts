@@ -34,7 +34,7 @@ import { matchRoute, type RouteSpec } from './routes.js';
 import { StreamInfo, allocConnectionId } from './stream-info.js';
 import { mutateRequestId, type RequestIdOptions } from './request-id.js';
 import { sendUpstream, type UpstreamCall, type UpstreamOutcome } from './upstream.js';
-import type { H2Pool, H2Response } from './upstream-h2.js';
+import { H2Response, type H2Pool } from './upstream-h2.js';
 import { RetryState, type BackoffDraw } from './retry.js';
 import { DEFAULT_BUFFER_LIMIT, ResponseBodyBuffer } from './response-body.js';
 import type { LogEntry, WasmVm } from './vm.js';
@@ -57,7 +57,20 @@ export interface PluginHandle {
  *   whose protocol it sniffs);
  * - neither: HTTP/1.1 (Envoy's default).
  */
-export interface ClusterSpec { host: string; port: number; http2?: boolean; useDownstreamProtocol?: boolean }
+export interface ClusterSpec {
+  host: string;
+  port: number;
+  http2?: boolean;
+  useDownstreamProtocol?: boolean;
+  /**
+   * The cluster's http_protocol_options.enable_trailers (HttpProtocolOptions
+   * explicit_http_config / use_downstream_protocol_config; Envoy's default false): without it
+   * the HTTP/1 codec ignores an HTTP/1.1 upstream's trailer fields (http1/codec_impl.cc
+   * onHeaderField after the headers are done), so no on_response_trailers, no trailers map.
+   * HTTP/2 always carries trailers.
+   */
+  enableTrailers?: boolean;
+}
 
 /** What a stream needs from the gateway. */
 export interface StreamEnv {
@@ -85,6 +98,8 @@ export interface StreamEnv {
   retrySleep?: (ms: number) => Promise<void>;
   /** HCM upgrade_configs: the upgrade types allowed (./upgrade.ts); default none. */
   upgradeConfigs?: readonly string[];
+  /** The HCM's http_protocol_options.enable_trailers: trailers written to HTTP/1.1 clients (default false). */
+  enableTrailers?: boolean;
 }
 
 /**
@@ -118,7 +133,9 @@ const H2_CONNECTION_SPECIFIC = new Set([...HOP_BY_HOP]);
  * HTTP/1.1 chunked trailer fields between the harness and test upstreams (Envoy's
  * HTTP/2 codec carries them as a trailing HEADERS frame; a filter sees the same map).
  */
-function trailerMap(res: http.IncomingMessage): HeaderMap | null {
+function trailerMap(res: http.IncomingMessage, cluster: ClusterSpec | null): HeaderMap | null {
+  // An HTTP/1.1 response's trailer fields: parsed only with the cluster's enable_trailers
+  if (!(res instanceof H2Response) && !cluster?.enableTrailers) return null;
   const raw = res.rawTrailers;
   if (raw.length === 0) return null;
   const m = new HeaderMap('response');
@@ -171,6 +188,8 @@ export class HttpStream implements StreamCallbacks {
   private bodyEnded = false;
   // The downstream codec is HTTP/2 (h2c with prior knowledge; proxy.ts sniffs the preface).
   private readonly h2: boolean;
+  /** The cluster of the current try: its protocol options decide what its codec reads. */
+  private upstreamCluster: ClusterSpec | null = null;
 
   constructor(
     private readonly env: StreamEnv,
@@ -485,6 +504,7 @@ export class HttpStream implements StreamCallbacks {
       this.env.onUpstreamRequest?.({ upstream: clusterName, headers: { ...(headers as Record<string, string | string[]>) } });
       const host = this.env.clusters.get(clusterName) ?? cluster;
       this.info.upstreamHost = { ip: host.host, port: host.port };
+      this.upstreamCluster = host;
       call = sendUpstream({
         h2: host.http2 || (host.useDownstreamProtocol && this.h2) ? this.env.h2Pool : undefined,
         host: host.host,
@@ -572,7 +592,7 @@ export class HttpStream implements StreamCallbacks {
     res.on('error', () => this.lateUpstreamReset(res));
     res.on('end', () => {
       call.complete();
-      const trailers = trailerMap(res);
+      const trailers = trailerMap(res, this.upstreamCluster);
       if (trailers === null) return this.res.end();
       // The upstream's trailers go through every filter's on_response_trailers, in
       // reverse order, then to the client (FilterManager::encodeTrailers).
@@ -609,7 +629,7 @@ export class HttpStream implements StreamCallbacks {
       ended = true;
       call.complete();
       if (this.aborted || this.local || this.finalized) return;
-      const trailers = trailerMap(res);
+      const trailers = trailerMap(res, this.upstreamCluster);
       if (trailers === null) {
         this.encodeFrame(this.ctxs.length - 1, new BodyBuffer(Buffer.alloc(0), true), true);
         this.armBodyIdleTimer();
@@ -783,9 +803,14 @@ export class HttpStream implements StreamCallbacks {
     }, this.env.streamIdleTimeoutMs);
   }
 
-  /** The trailers as the codec writes them (HTTP/1.1 chunked trailer fields). */
+  /**
+   * The trailers as the codec writes them: a trailing HEADERS frame on HTTP/2; on HTTP/1.1
+   * chunked trailer fields with the listener's enable_trailers, else nothing
+   * (http1/codec_impl.cc encodeTrailersBase: endEncode). The filters saw them either way.
+   */
   private sendTrailers(trailers: HeaderMap): void {
     this.responseTrailers = trailers;
+    if (!this.h2 && !this.env.enableTrailers) return;
     const out: Record<string, string> = {};
     for (let i = 0; i < trailers.keys.length; i++) out[trailers.keys[i]] = trailers.values[i];
     this.res.addTrailers(out);

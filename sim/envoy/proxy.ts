@@ -86,6 +86,13 @@ export interface EnvoyOptions {
    * upgrade refused with 403 (./upgrade.ts). A route's `upgradeConfigs` overrides.
    */
   upgradeConfigs?: string[];
+  /**
+   * The HCM's http_protocol_options.enable_trailers (Envoy's default false): an HTTP/1.1
+   * client's response carries trailer fields only with it (http1/codec_impl.cc
+   * encodeTrailersBase ends the chunked body without them otherwise). A cluster's own
+   * `enableTrailers` decides whether an HTTP/1.1 upstream's trailers are read at all.
+   */
+  enableTrailers?: boolean;
   /** HCM use_remote_address: the gateway is an edge (Istio gateways: true; Envoy's default false). */
   useRemoteAddress?: boolean;
   /** HCM preserve_external_request_id (default false; Istio never sets it). */
@@ -215,6 +222,7 @@ class Gateway implements EnvoyGateway {
       requestId: requestIdOptions(opts),
       bufferLimitBytes: opts.bufferLimitBytes,
       upgradeConfigs: opts.upgradeConfigs ?? [],
+      enableTrailers: opts.enableTrailers ?? false,
     };
     const limits: EnvoyHeaderLimits = { ...ENVOY_HEADER_LIMITS, ...opts.headerLimits };
     // Node's parser must not be what refuses a large head: its limit sits far above
@@ -606,7 +614,7 @@ class Gateway implements EnvoyGateway {
 
   setCluster(name: string, addr: ClusterSpec): void {
     const prev = this.clusters.get(name);
-    this.clusters.set(name, { http2: prev?.http2, useDownstreamProtocol: prev?.useDownstreamProtocol, ...addr });
+    this.clusters.set(name, { http2: prev?.http2, useDownstreamProtocol: prev?.useDownstreamProtocol, enableTrailers: prev?.enableTrailers, ...addr });
   }
 
   setUpstreamTimeout(ms: number): void {

@@ -61,12 +61,18 @@ function call(gw: EnvoyGateway, p: string, headers: Record<string, string> = {})
   });
 }
 
-async function gateway(withFilter: boolean, cluster = { host: '127.0.0.1', port }): Promise<EnvoyGateway> {
+// HTTP/1.1 carries trailers only where Envoy is configured for them (http1/codec_impl.cc:
+// the HTTP/1 parser ignores trailer fields and the encoder ends the chunked body without them
+// unless http_protocol_options.enable_trailers): these gateways enable them on the listener
+// (the HCM's http_protocol_options) and on the cluster, so the trailers tests below see what
+// such an Envoy does; 'HTTP/1 trailers need enable_trailers' shows Envoy's default.
+async function gateway(withFilter: boolean, cluster: { host: string; port: number; enableTrailers?: boolean } = { host: '127.0.0.1', port, enableTrailers: true }, enableTrailers = true): Promise<EnvoyGateway> {
   return startEnvoy({
     filters: withFilter ? [{ wasm: FEATURES, rootId: 'features', configuration: '{}' }] : [],
     workers: 1,
     clusters: { up: cluster },
     routes: [{ cluster: 'up' }],
+    enableTrailers,
   });
 }
 
@@ -105,6 +111,38 @@ describe('response trailers (FilterManager::encodeTrailers)', () => {
       expect(a.trailers).toEqual({});
       await new Promise((r) => setTimeout(r, 20));
       expect(gw.logs().map((l) => l.message).filter((m) => m.startsWith('trailers at log'))).toEqual(['trailers at log: <1>']);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('HTTP/1 trailers need enable_trailers (http1/codec_impl.cc onHeaderField, encodeTrailersBase)', () => {
+  const trailerLogs = (gw: EnvoyGateway) => gw.logs().map((l) => l.message).filter((m) => m.startsWith('trailers at log'));
+
+  it("Envoy's default: an HTTP/1.1 upstream's trailers are ignored by the codec; the filters see none and the client gets none", async () => {
+    const gw = await gateway(true, { host: '127.0.0.1', port }, false);
+    try {
+      const a = await call(gw, '/trailers', { 'x-resp-action': 'trailers' });
+      expect(a.status).toBe(200);
+      expect(a.body.length).toBe(6); // the body is whole: only the trailer fields are dropped
+      expect(a.trailers).toEqual({});
+      await new Promise((r) => setTimeout(r, 20));
+      // no on_response_trailers (the fixture would add x-fixture-trailer), no trailers map at log
+      expect(trailerLogs(gw)).toEqual(['trailers at log: <1>']);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it("the cluster's enable_trailers alone: the filters see the trailers, an HTTP/1.1 client does not (the listener's codec ends the body without them)", async () => {
+    const gw = await gateway(true, { host: '127.0.0.1', port, enableTrailers: true }, false);
+    try {
+      const a = await call(gw, '/trailers', { 'x-resp-action': 'trailers' });
+      expect(a.body.length).toBe(6);
+      expect(a.trailers).toEqual({});
+      await new Promise((r) => setTimeout(r, 20));
+      expect(trailerLogs(gw)).toEqual(['trailers at log: grpc-13']);
     } finally {
       await gw.close();
     }

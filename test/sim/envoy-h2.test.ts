@@ -174,6 +174,44 @@ describe('use_downstream_protocol_config: the upstream protocol follows the down
   });
 });
 
+describe('an h2 upstream\'s trailers to an HTTP/1.1 client (http1/codec_impl.cc encodeTrailersBase)', () => {
+  function h1call(gw: EnvoyGateway, p: string, headers: Record<string, string> = {}): Promise<{ status: number; trailers: NodeJS.Dict<string>; body: Buffer }> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: gw.port, path: p, method: 'POST', agent: false,
+        headers: { 'content-type': 'application/grpc', te: 'trailers', ...headers } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, trailers: res.trailers, body: Buffer.concat(parts) }));
+      });
+      req.on('error', reject);
+      req.end(Buffer.from([0, 0, 0, 0, 0]));
+    });
+  }
+
+  it('the filters see them (on_response_trailers, on_log); the client gets them only with the listener\'s enable_trailers', async () => {
+    const gw = await gateway(true);
+    try {
+      const a = await h1call(gw, '/trailers', { 'x-resp-action': 'trailers' });
+      expect(a.status).toBe(200);
+      expect(a.body.length).toBe(6);
+      expect(a.trailers).toEqual({});
+      await settle();
+      expect(gw.logs().map((l) => l.message)).toContain('trailers at log: grpc-13');
+    } finally {
+      await gw.close();
+    }
+    const on = await startEnvoy({
+      filters: [], workers: 1, clusters: { up: { host: '127.0.0.1', port, http2: true } }, routes: [{ cluster: 'up' }], enableTrailers: true,
+    });
+    try {
+      const a = await h1call(on, '/trailers');
+      expect(a.trailers['grpc-status']).toBe('13');
+    } finally {
+      await on.close();
+    }
+  });
+});
+
 describe('gRPC trailers over h2 reach the filter as Envoy delivers them', () => {
   it('real trailers: on_response_trailers reads and adds, on_log sees the trailers map', async () => {
     const gw = await gateway(true);
