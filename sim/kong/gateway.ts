@@ -26,6 +26,7 @@ import { handlerError, responseTypeFor, renderError } from './error-pages';
 import { InstanceManager, kongConf, sortByPriority, type Ids, type LoadedPlugin } from './plugin-registry';
 import { RpcError } from './rpc-client';
 import { nginxRefusal, KONG_BUFFERS } from './edge';
+import { UpstreamPool, type UpstreamKeepalive } from './upstream-pool';
 
 // Kong's proxy port listens with `backlog=16384` (kong/templates/kong_defaults.lua,
 // proxy_listen = 0.0.0.0:8000 reuseport backlog=16384; nginx hands it to listen(2), the
@@ -89,6 +90,8 @@ export interface GatewayConfig {
    * grow by a request state (its headers, serialize, timings) per request.
    */
   keepHistory: boolean;
+  /** kong.conf upstream_keepalive_pool_size / _max_requests / _idle_timeout (upstream-pool.ts) */
+  upstreamKeepalive: UpstreamKeepalive;
 }
 
 export interface ExtraRoute {
@@ -112,18 +115,23 @@ interface Route {
  * (plugin_servers/plugin.lua `running_instances`, module scope), the RPC connections
  * (rpc/mp_rpc.lua Rpc:call, a cosocket pool per worker) and the Lua timer counts
  * (lua-nginx-module ngx_http_lua_timer.c: lmcf->pending_timers/running_timers, per
- * worker), so lua_max_pending_timers / lua_max_running_timers cap each worker alone.
+ * worker), so lua_max_pending_timers / lua_max_running_timers cap each worker alone;
+ * and the upstream keep-alive pools (Kong's balancer patch keeps them in the worker's Lua
+ * registry: upstream-pool.ts).
  */
 export class Worker {
   readonly instances: InstanceManager;
+  readonly upstreamPool: UpstreamPool;
   pendingTimers = 0;
   runningTimers = 0;
   readonly droppedTimers = { droppedPending: 0, droppedRunning: 0 };
   constructor(
     readonly id: number,
     log: (level: 'err' | 'warn', msg: string, plugin?: string) => void,
+    keepalive: UpstreamKeepalive,
   ) {
     this.instances = new InstanceManager(log, id);
+    this.upstreamPool = new UpstreamPool(keepalive);
   }
 }
 
@@ -152,7 +160,7 @@ export class Gateway {
   constructor(readonly cfg: GatewayConfig) {
     this.plugins = sortByPriority(cfg.plugins);
     const n = Math.max(1, Math.floor(cfg.workers));
-    this.workers = Array.from({ length: n }, (_, i) => new Worker(i, (level, msg, plugin) => this.log(level, msg, plugin)));
+    this.workers = Array.from({ length: n }, (_, i) => new Worker(i, (level, msg, plugin) => this.log(level, msg, plugin), cfg.upstreamKeepalive));
     this.instances = this.workers[0].instances;
     const created = Math.floor(cfg.clock.now() / 1000);
     const { ids } = cfg;
@@ -327,6 +335,7 @@ export class Gateway {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
       for (const s of this.upgraded) s.destroy(); // Node's server no longer tracks them
+      for (const w of this.workers) w.upstreamPool.destroy();
     });
   }
 
@@ -483,6 +492,7 @@ export class Gateway {
     const body = req.upstreamBody ?? (await req.bodyPromise);
     const codes: number[] = [];
     let tryCount = 0;
+    let freeTries = 0;
     t.balancerStart = this.now();
     for (;;) {
       tryCount++;
@@ -513,6 +523,7 @@ export class Gateway {
         body,
         connectTimeoutMs: req.balancer.connectTimeout,
         readTimeoutMs: req.balancer.readTimeout,
+        pool: this.workers[req.worker].upstreamPool,
       });
       if (r.kind === 'response') {
         codes.push(r.res.statusCode ?? 502);
@@ -524,7 +535,12 @@ export class Gateway {
       req.upstreamStatus = codes.join(', ');
       this.log('err', `${r.reason} while ${r.sent ? 'reading response header from' : 'connecting to'} upstream, upstream: "http://${target.host}:${target.port}${req.requestUri}"`);
       const retriable = !r.sent || IDEMPOTENT(req.method);
-      if (tryCount > req.balancer.retries || !retriable) return this.sendKongError(req, res, r.code);
+      // ngx_http_upstream_next: an error (not a timeout) on a kept-alive connection gives
+      // the try back (`u->peer.cached && ft_type == NGX_HTTP_UPSTREAM_FT_ERROR`: tries++),
+      // so it is tried again even with no retries left; a POST/PATCH/LOCK already written
+      // is not (FT_NON_IDEMPOTENT), like on a new connection.
+      if (r.cached && r.code === 502) freeTries++;
+      if (tryCount - freeTries > req.balancer.retries || !retriable) return this.sendKongError(req, res, r.code);
       // A try's failure is written into `tries` only when the next try starts: Kong.balancer
       // (kong/init.lua, 3.9.3) sets previous_try.state, previous_try.code from
       // ngx.balancer get_last_failure() ("failed", 502 for an error, 504 for a timeout) on

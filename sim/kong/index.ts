@@ -9,6 +9,7 @@ import { PluginServer } from './plugin-server';
 import { Clock, Gateway, type ExtraRoute, type LogEntry } from './gateway';
 import { configFieldsOf, newPluginId, validateConfig, type LoadedPlugin, type PluginScope } from './plugin-registry';
 import type { LogLevel } from './pdk';
+import { KONG_UPSTREAM_KEEPALIVE, type UpstreamKeepalive } from './upstream-pool';
 
 export { PluginServer, PLUGIN_SERVER_BIN, KONG_PDK_PLUGIN_SERVER_BIN, STEP_METHOD_BY_PDK, type PluginInfo, type PdkCall } from './plugin-server';
 export { RpcPool, RpcError } from './rpc-client';
@@ -16,6 +17,7 @@ export { KongSchemaViolation, storedConfig } from './schema';
 export { cjsonEncode, luaRoundTrip } from './lua-values';
 export type { LogEntry } from './gateway';
 export type { LogLevel } from './pdk';
+export { KONG_UPSTREAM_KEEPALIVE, type UpstreamKeepalive } from './upstream-pool';
 
 export interface KongPluginSpec {
   name: string;
@@ -93,6 +95,11 @@ export interface KongGatewayOptions {
    * Default true.
    */
   keepHistory?: boolean;
+  /**
+   * Upstream keep-alive (kong.conf upstream_keepalive_pool_size 512, _max_requests 10000,
+   * _idle_timeout 60 s: KONG_UPSTREAM_KEEPALIVE); poolSize 0 turns it off (a connection per try).
+   */
+  upstreamKeepalive?: Partial<UpstreamKeepalive>;
 }
 
 export interface RpcStats {
@@ -240,6 +247,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       onAccessLog: opts.onAccessLog,
       onErrorLog: opts.onErrorLog,
       keepHistory: opts.keepHistory ?? true,
+      upstreamKeepalive: { ...KONG_UPSTREAM_KEEPALIVE, ...opts.upstreamKeepalive },
     });
     gateway = g;
     for (const line of early.splice(0)) g.log('info', line, undefined, 'pluginserver');

@@ -2,13 +2,15 @@
 // variables (templates/nginx_kong.lua `location /`, runloop/handler.lua
 // access.before/after) and one connection attempt with nginx's failure
 // classes. Retries (proxy_next_upstream "error timeout", up to the Service's
-// `retries`) are driven by the gateway, one attempt per balancer try.
+// `retries`) are driven by the gateway, one attempt per balancer try; connections come
+// from the worker's keep-alive pool (upstream-pool.ts).
 
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { HeaderList } from './headers';
 import { SERVER_HEADER, upstreamUriFor } from './serialize';
 import type { KongRequestState } from './request-state';
+import type { UpstreamPool } from './upstream-pool';
 
 /** Request headers proxy_set_header replaces, or nginx never forwards. */
 const NOT_FORWARDED = new Set([
@@ -77,9 +79,10 @@ export function upstreamRequestHeaders(req: KongRequestState, target: { host: st
 
 // `upgraded`: a 101 to a request that went with Upgrade; the connection is now a tunnel
 // (its socket, and bytes that came after the 101's head).
+// `cached`: the try went on a kept-alive connection (nginx's pc->cached).
 export type AttemptResult =
   | { kind: 'response'; res: http.IncomingMessage; upgraded?: { socket: Duplex; head: Buffer } }
-  | { kind: 'failed'; code: 502 | 504; sent: boolean; reason: string };
+  | { kind: 'failed'; code: 502 | 504; sent: boolean; reason: string; cached: boolean };
 
 export interface AttemptOptions {
   target: { host: string; port: number };
@@ -87,14 +90,16 @@ export interface AttemptOptions {
   body: Buffer;
   connectTimeoutMs: number;
   readTimeoutMs: number;
+  /** the worker's keep-alive pool (./upstream-pool.ts) */
+  pool: UpstreamPool;
   /** called when the request has been handed to the connected socket */
   onSent?: () => void;
 }
 
 /**
- * One try against one peer. Failure classes as nginx reports them:
- * connect refused / reset before the response header -> 502 ("error"),
- * connect or read timeout -> 504 ("timeout").
+ * One try against one peer, on a connection from the worker's keep-alive pool or a new
+ * one. Failure classes as nginx reports them: connect refused / reset before the
+ * response header -> 502 ("error"), connect or read timeout -> 504 ("timeout").
  */
 export function attempt(o: AttemptOptions): Promise<AttemptResult> {
   return new Promise((resolve) => {
@@ -114,21 +119,26 @@ export function attempt(o: AttemptOptions): Promise<AttemptResult> {
       path: upstreamUriFor(o.req),
       headers: upstreamRequestHeaders(o.req, o.target, o.body) as unknown as http.OutgoingHttpHeaders,
       setHost: false,
-      agent: false, // a fresh connection per try keeps failures deterministic
+      agent: o.pool,
     });
     const connectTimer = setTimeout(() => {
-      finish({ kind: 'failed', code: 504, sent: false, reason: 'upstream timed out (connect)' });
+      finish({ kind: 'failed', code: 504, sent: false, reason: 'upstream timed out (connect)', cached: false });
       up.destroy();
     }, o.connectTimeoutMs);
     up.on('socket', (sock) => {
+      o.pool.countRequest(sock);
+      // proxy_read_timeout / proxy_send_timeout: idle time between two I/O operations,
+      // for this request only (a kept-alive connection goes back with the idle timer)
+      const onIdle = () => {
+        if (!settled) finish({ kind: 'failed', code: 504, sent, reason: 'upstream timed out (read)', cached: up.reusedSocket });
+        up.destroy(new Error('read timeout'));
+      };
       const onConnect = () => {
         connected = true;
         clearTimeout(connectTimer);
-        // proxy_read_timeout / proxy_send_timeout: idle time between two I/O operations
-        sock.setTimeout(o.readTimeoutMs, () => {
-          if (!settled) finish({ kind: 'failed', code: 504, sent, reason: 'upstream timed out (read)' });
-          up.destroy(new Error('read timeout'));
-        });
+        sock.setTimeout(o.readTimeoutMs);
+        sock.on('timeout', onIdle);
+        sock.once('free', () => sock.removeListener('timeout', onIdle)); // back in the pool
       };
       if (sock.connecting) sock.once('connect', onConnect);
       else onConnect();
@@ -146,7 +156,7 @@ export function attempt(o: AttemptOptions): Promise<AttemptResult> {
       finish({ kind: 'response', res, upgraded: { socket, head } });
     });
     up.on('error', (e: NodeJS.ErrnoException) => {
-      finish({ kind: 'failed', code: 502, sent: connected, reason: e.code ?? e.message });
+      finish({ kind: 'failed', code: 502, sent: connected, reason: e.code ?? e.message, cached: up.reusedSocket });
     });
     up.end(o.body);
   });
