@@ -34,7 +34,7 @@ import { matchRoute, type RouteSpec } from './routes.js';
 import { StreamInfo, allocConnectionId } from './stream-info.js';
 import { mutateRequestId, type RequestIdOptions } from './request-id.js';
 import { sendUpstream, type UpstreamCall, type UpstreamOutcome } from './upstream.js';
-import { H2Response, type H2Pool } from './upstream-h2.js';
+import { H2Response, lateResetOf, type H2Pool } from './upstream-h2.js';
 import { RetryState, type BackoffDraw } from './retry.js';
 import { DEFAULT_BUFFER_LIMIT, ResponseBodyBuffer } from './response-body.js';
 import type { LogEntry, WasmVm } from './vm.js';
@@ -821,7 +821,7 @@ export class HttpStream implements StreamCallbacks {
     // router.cc onUpstreamReset: the flag from the reset reason (streamResetReasonToResponseFlag),
     // details LateUpstreamReset{reason}. HTTP/1 can only lose its connection (UC); HTTP/2
     // says which (./upstream-h2.ts).
-    const r = (res as Partial<H2Response> | undefined)?.lateReset ?? { reason: 'connection termination', flag: ResponseFlag.UpstreamConnectionTermination };
+    const r = res instanceof H2Response ? lateResetOf(res) : { reason: 'connection termination', flag: ResponseFlag.UpstreamConnectionTermination };
     this.info.setResponseFlag(r.flag);
     this.info.responseCodeDetails = `upstream_reset_after_response_started{${r.reason.replace(/ /g, '_')}}`;
     this.resetDownstream();

@@ -17,14 +17,14 @@
 //   after it, the same reason (onUpstreamReset maps it with streamResetReasonToResponseFlag
 //   whether or not the response started: UR, details upstream_reset_after_response_started
 //   {remote_reset}), while the connection going mid-response is "connection termination",
-//   UC (H2Response.lateReset, read by http-stream.ts lateUpstreamReset);
+//   UC (lateResetOf, read by http-stream.ts lateUpstreamReset);
 // - a refused connection is the same "remote connection failure" / UF as for HTTP/1.
-// The response is handed on as an http.IncomingMessage look-alike (statusCode, headers,
-// rawHeaders, rawTrailers, a readable body), so the stream code is the same for both.
+// The request HEADERS and the response read back as an http.IncomingMessage look-alike are
+// ../common/h2-stream.ts (shared with Kong's grpc_pass), so the stream code is the same for both.
 
 import http2 from 'node:http2';
-import { PassThrough } from 'node:stream';
 import type http from 'node:http';
+import { H2Response, h2RequestHeaders, readH2Response } from '../common/h2-stream.js';
 import { ResponseFlag } from './abi-status.js';
 import type { UpstreamCall, UpstreamOutcome, UpstreamRequest } from './upstream.js';
 import { CallTimer } from '../common/call-timer.js';
@@ -35,30 +35,6 @@ const STRERROR: Record<string, string> = {
   ENETUNREACH: 'Network is unreachable',
   ETIMEDOUT: 'Connection timed out',
 };
-
-// Connection-specific headers HTTP/2 forbids (RFC 9113 8.2.2); Envoy's HTTP/2 codec never
-// sends them (the HCM removed the hop-by-hop ones; `host` became :authority). te is kept
-// only as "trailers".
-const H2_FORBIDDEN = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host']);
-
-/** An HTTP/2 response as the stream code reads an HTTP/1 one. */
-export class H2Response extends PassThrough {
-  statusCode = 0;
-  headers: http.IncomingHttpHeaders = {};
-  rawHeaders: string[] = [];
-  trailers: Record<string, string> = {};
-  rawTrailers: string[] = [];
-  /** END_STREAM on the response HEADERS frame: headers only (gRPC trailers-only). */
-  endStream = false;
-  /** Why the response was cut after its head (set before 'aborted'). */
-  lateReset: LateReset | undefined;
-}
-
-/** An upstream reset after the response head: the reason as resetReasonToString writes it, and its flag. */
-export interface LateReset {
-  reason: string;
-  flag: number;
-}
 
 /** One HTTP/2 connection per upstream host, as Envoy's HTTP/2 pool keeps (reconnects when gone). */
 export class H2Pool {
@@ -82,6 +58,15 @@ export class H2Pool {
   }
 }
 
+export { H2Response };
+
+/** An upstream reset after the response head, as router.cc onUpstreamReset names it: the reason (resetReasonToString) and its flag. */
+export function lateResetOf(res: H2Response): { reason: string; flag: number } {
+  return res.cut === 'stream-reset'
+    ? { reason: 'remote reset', flag: ResponseFlag.UpstreamRemoteReset }
+    : { reason: 'connection termination', flag: ResponseFlag.UpstreamConnectionTermination };
+}
+
 export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
   let stream: http2.ClientHttp2Stream | null = null;
   let t!: CallTimer<UpstreamOutcome>;
@@ -100,17 +85,7 @@ export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
     const session = pool.session(r.host, r.port);
     let connected = !session.connecting;
     if (!connected) session.once('connect', () => (connected = true));
-    const headers: http2.OutgoingHttpHeaders = {
-      ':method': r.method,
-      ':path': r.path,
-      ':scheme': 'http',
-      ':authority': String(r.headers.host ?? `${r.host}:${r.port}`),
-    };
-    for (const [k, v] of Object.entries(r.headers)) {
-      if (v === undefined || H2_FORBIDDEN.has(k)) continue;
-      if (k === 'te' && String(v).toLowerCase() !== 'trailers') continue;
-      headers[k] = v;
-    }
+    const headers = h2RequestHeaders(r.method, r.path, String(r.headers.host ?? `${r.host}:${r.port}`), r.headers);
     // A stream pending on a connection that failed is cancelled with the connect error as its cause.
     const connectFailure = (err: NodeJS.ErrnoException) => {
       const cause = (err.code ?? '') in STRERROR ? err : ((err.cause as NodeJS.ErrnoException | undefined) ?? err);
@@ -131,53 +106,20 @@ export function sendUpstreamH2(r: UpstreamRequest, pool: H2Pool): UpstreamCall {
       return;
     }
     stream = s;
-    const res = new H2Response();
-    s.on('response', (h, flags) => {
+    readH2Response(s, session, (res) => {
       session.removeListener('error', onSessionError);
-      res.statusCode = Number(h[':status']);
-      res.endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0;
-      for (const [k, v] of Object.entries(h)) {
-        if (k[0] === ':') continue;
-        for (const one of Array.isArray(v) ? v : [v]) {
-          res.rawHeaders.push(k, String(one));
-        }
-        res.headers[k] = v as string | string[];
-      }
       const sock = session.socket;
       settle({ kind: 'response', res: res as unknown as http.IncomingMessage,
         localAddress: sock?.localAddress ? { ip: sock.localAddress, port: sock.localPort ?? 0 } : undefined });
-    });
-    s.on('trailers', (t) => {
-      for (const [k, v] of Object.entries(t)) {
-        for (const one of Array.isArray(v) ? v : [v]) res.rawTrailers.push(k, String(one));
-        res.trailers[k] = Array.isArray(v) ? v.join(', ') : String(v);
-      }
-    });
-    s.on('data', (c: Buffer) => res.write(c));
-    // Node's stream ends its readable side for a reset too: whether the response completed
-    // is known at 'close' only (END_STREAM: rstCode NO_ERROR on a live connection).
-    s.on('close', () => {
+    }, (code) => {
       session.removeListener('error', onSessionError);
-      const code = s.rstCode ?? http2.constants.NGHTTP2_NO_ERROR;
-      if (!t.settled) {
-        if (!connected) return; // the session's error settles it
-        // RST_STREAM (or the connection going) before the response head: the codec's
-        // onStreamClose makes REFUSED_STREAM RemoteRefusedStreamReset ("remote refused stream
-        // reset", what retry_on refused-stream retries), any other code RemoteReset; both UR.
-        const refused = code === http2.constants.NGHTTP2_REFUSED_STREAM;
-        settle({ kind: 'reset', reason: refused ? 'remote refused stream reset' : 'remote reset', transportFailure: '',
-          flag: ResponseFlag.UpstreamRemoteReset, refusedStream: refused });
-        return;
-      }
-      if (res.writableEnded) return;
-      if (code === http2.constants.NGHTTP2_NO_ERROR && !session.destroyed) return void res.end();
-      // After the response head: an RST_STREAM is RemoteReset ("remote reset", UR); the
-      // connection going (ConnectionImpl::onUnderlyingConnectionClosed resets every stream
-      // with ConnectionTermination) is "connection termination", UC.
-      res.lateReset = session.destroyed || session.closed
-        ? { reason: 'connection termination', flag: ResponseFlag.UpstreamConnectionTermination }
-        : { reason: 'remote reset', flag: ResponseFlag.UpstreamRemoteReset };
-      res.emit('aborted');
+      if (t.settled || !connected) return; // settled by a timeout; the session's error settles a failed connect
+      // RST_STREAM (or the connection going) before the response head: the codec's
+      // onStreamClose makes REFUSED_STREAM RemoteRefusedStreamReset ("remote refused stream
+      // reset", what retry_on refused-stream retries), any other code RemoteReset; both UR.
+      const refused = code === http2.constants.NGHTTP2_REFUSED_STREAM;
+      settle({ kind: 'reset', reason: refused ? 'remote refused stream reset' : 'remote reset', transportFailure: '',
+        flag: ResponseFlag.UpstreamRemoteReset, refusedStream: refused });
     });
     s.on('error', (err: NodeJS.ErrnoException) => {
       if (!connected) connectFailure(err);
