@@ -53,11 +53,12 @@ export async function explainCommand(args: string[]): Promise<number> {
   if (values["seed-entropy"] === "") throw new ExplainUsage("--seed-entropy must not be empty");
   const given = historyRequest(values.trace, values["breaker-state"]);
   const policy = loadPolicy(values.policy);
-  const ex = policy.spec.experiment as ExperimentSpec | undefined;
+  const ex = partConfig(policy, "experiment") as ExperimentSpec | null;
   const cb = partConfig(policy, "circuit-breaker");
-  if (!ex && !cb && !policy.spec.faults) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
+  const faults = partConfig(policy, "fault-injection") !== null;
+  if (!ex && !cb && !faults) throw new ExplainUsage(`${values.policy} ${NOTHING_TO_EXPLAIN}`);
   if (!cb && given.state) throw new ExplainUsage(`${values.policy} ${NO_BREAKER}`);
-  const guarded = !!ex && (ex as { variants?: Array<{ guard?: unknown }> }).variants?.some((v) => v?.guard) === true;
+  const guarded = ex !== null && guardsOf(cliCore(), ex) > 0;
   if (!cb && !guarded && given.trace) throw new ExplainUsage(`${values.policy} ${NO_HISTORY}`);
   const headers: Record<string, string> = {};
   for (const h of values.headers!) {
@@ -81,10 +82,10 @@ export async function explainCommand(args: string[]): Promise<number> {
     replay = new CoreDriver(core, policy);
     for (const r of history.trace.lines) await replay.run(r);
   }
-  const carried = ex ? explainExperiment(core, partConfig(policy, "experiment") as ExperimentSpec, req, now, out, replay?.plan ?? null) : { ...headers };
+  const carried = ex ? explainExperiment(core, ex, req, now, out, replay?.plan ?? null) : { ...headers };
   await replay?.close();
   if (cb) out.push(...await explainBreaker(core, policy, carried, now, history));
-  if (policy.spec.faults) out.push(...explainFaults(core, policy, carried, req, now));
+  if (faults) out.push(...explainFaults(core, policy, carried, req, now));
   process.stdout.write(out.join("\n") + "\n");
   return 0;
 }
@@ -102,6 +103,13 @@ function guardLine(plan: ExperimentPlan, g: GuardAdmission, landed: string): str
 
 // spec.experiment: the variant and what decided it. Returns the request's headers as
 // the experiment passes them on (its variant header set, the override header removed).
+// How many canary guards the experiment has (the core's plan of it).
+function guardsOf(core: TandemCore, ex: ExperimentSpec): number {
+  const plan = core.configureExperiment(JSON.stringify(ex));
+  core.release(plan);
+  return plan.guards.length;
+}
+
 function explainExperiment(core: TandemCore, ex: ExperimentSpec, req: RequestFacts, now: number, out: string[],
   replayed: ExperimentPlan | null): Record<string, string> {
   const plan = replayed ?? core.configureExperiment(JSON.stringify(ex));

@@ -54,3 +54,10 @@ export function kongCacheConfig(p: PolicyDoc): Record<string, unknown> | null {
 export function partsOf(p: PolicyDoc): PartName[] {
   return planOf(p).parts.map((x) => x.plugin);
 }
+
+// The upstream a `reroute` fallback names, with its field path (render's messages cite
+// it), or null.
+export function rerouteOf(p: PolicyDoc): { upstream: string; path: string } | null {
+  const f = planOf(p).fallback;
+  return f && f.kind === "reroute" && f.upstream !== null ? { upstream: f.upstream, path: `${f.field}.reroute.upstream` } : null;
+}

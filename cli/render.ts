@@ -29,8 +29,7 @@ export type Target = (typeof TARGETS)[number];
 export const DEFAULT_SUBSET_LABEL = "version";
 
 // The plugin configs every path shares come from the core's plan (./policy-plan.ts).
-export { fallbackItems, rerouteTarget } from "./render/fallback-fields";
-import { rerouteTarget } from "./render/fallback-fields";
+import { partsOf, rerouteOf } from "./policy-plan";
 
 export function toYaml(docs: object[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0 })).join("---\n");
@@ -57,7 +56,7 @@ export interface RenderRequest {
 // rendered. Nothing here writes: the command writes only after all of it succeeded.
 export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[string, string]>; warnings: string[] } {
   const res = resilienceOf(p);
-  if (!p.spec.experiment && !p.spec.circuitBreaker && !p.spec.fallback && !p.spec.faults && Object.keys(res).length === 0) {
+  if (partsOf(p).length === 0 && Object.keys(res).length === 0) {
     throw new RenderRefusal("spec: nothing to render: needs experiment, circuitBreaker, fallback, faults, retries, timeoutMs, connectionPool or outlierDetection");
   }
   resourceName(p.metadata.name, "circuit-breaker"); // the longest name render makes from it
@@ -120,7 +119,7 @@ function checkKongNames(p: PolicyDoc, targets: Targets[]): void {
   for (const t of targets) {
     if (isDnsSubdomain(t.kong.toLowerCase())) continue;
     const i = variants.findIndex((v) => v.upstream === t.name);
-    const where = t.kong !== t.name ? `upstreams.${t.name}.kong` : i >= 0 ? `experiment.variants[${i}].upstream` : rerouteTarget(p.spec.fallback)?.path ?? "fallback.reroute.upstream";
+    const where = t.kong !== t.name ? `upstreams.${t.name}.kong` : i >= 0 ? `experiment.variants[${i}].upstream` : rerouteOf(p)?.path ?? "fallback.reroute.upstream";
     requireSubdomain(`${where} (a Kong Upstream name)`, t.kong);
   }
 }

@@ -125,6 +125,7 @@ export interface BreakerFallbackPlan extends Partial<BreakerReply> {
   upstream: string | null;           // ... or to this upstream
   onOpen: boolean;
   onUpstreamFailure: boolean;
+  field?: string | null;             // the policy plan's only: the respond/reroute item's path (fallback, fallback[i])
   cache?: CachePlan;                 // with a cache fallback: asked first for the cases cache.on names
 }
 // The cache fallback through the core (cacheKey, cacheLookup, cacheStore).

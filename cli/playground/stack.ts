@@ -16,7 +16,7 @@ import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 import { cliCore, distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { policyJson } from "../validate";
-import { kongPartConfig, partConfig, partsOf } from "../policy-plan";
+import { kongPartConfig, partConfig, partsOf, planOf, rerouteOf } from "../policy-plan";
 import { kicInstanceName } from "../simulate/via-kong";
 import { demoBackend, type DemoBackend } from "./backend";
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
@@ -48,8 +48,9 @@ export function shapeOf(doc: PolicyDoc): PolicyShape {
   if (!ex) throw new RefusedPolicy("the playground needs spec.experiment");
   const plan = cliCore().configureExperiment(JSON.stringify(ex));
   cliCore().release(plan);
-  const variants = (ex.variants as Variant[]).map((v) => ({ name: v.name, ...(v.upstream ? { upstream: v.upstream } : {}) }));
-  const reroute = (doc.spec.fallback as { reroute?: { upstream?: unknown } } | undefined)?.reroute?.upstream;
+  const variants: Variant[] = planOf(doc).variants.map((v) => ({ name: v.name, ...(v.upstream !== null ? { upstream: v.upstream } : {}) }));
+  // the single form's or the list's reroute (the list's was missed when this read the document)
+  const reroute = rerouteOf(doc)?.upstream;
   const parts: Part[] = partsOf(doc);
   const upstreams = [...new Set([...variants.map((v) => v.upstream ?? v.name), ...(typeof reroute === "string" ? [reroute] : [])])];
   return { doc, parts, variants, upstreams, variantHeader: plan.variantHeader.toLowerCase(), cookie: plan.cookie, reroute: typeof reroute === "string" ? reroute : null };

@@ -16,7 +16,7 @@ import { UPSTREAM_HEADER } from "../../core-js/tandem-core";
 import { RenderRefusal, isDnsLabel, isDnsSubdomain, requireLabel, resourceName } from "./names";
 import { targetOf, variantHeaderOf, variantsOf, rerouteUpstream, type Targets } from "./targets";
 import type { Resilience } from "./resilience";
-import { rerouteTarget } from "./fallback-fields";
+import { rerouteOf } from "../policy-plan";
 
 export const GATEWAY_GROUP = "gateway.networking.k8s.io";
 
@@ -41,7 +41,7 @@ export function backendService(p: PolicyDoc, t: Targets, namespace: string): Bac
   const m = KIC_UPSTREAM.exec(t.kong);
   if (m && Number(m[5]) >= 1 && Number(m[5]) <= 65535) return { name: m[1], namespace: m[3], port: Number(m[5]) };
   const i = variantsOf(p).findIndex((v) => v.upstream === t.name);
-  const where = i >= 0 ? `experiment.variants[${i}].upstream` : rerouteTarget(p.spec.fallback)?.path ?? "fallback.reroute.upstream";
+  const where = i >= 0 ? `experiment.variants[${i}].upstream` : rerouteOf(p)?.path ?? "fallback.reroute.upstream";
   requireLabel(where, t.name, ` to name a Kubernetes Service for a Gateway API backendRef (or set spec.upstreams.${t.name}.kong to <service>.<namespace>.<port>.svc)`);
   return { name: t.name, namespace, port: t.port };
 }

@@ -16,7 +16,7 @@
 //     API gateways; connection limits and outlier detection go into one DestinationRule per
 //     backend Service (no subsets: each upstream is its own Service).
 import { secretRefs, secretsName, withSecretRefs } from "./secret-refs";
-import { rerouteTarget } from "./fallback-fields";
+import { rerouteOf } from "../policy-plan";
 import type { PolicyDoc } from "../policy-file";
 import { partConfig } from "../policy-plan";
 import { requireLabel, resourceName } from "./names";
@@ -180,7 +180,7 @@ export function checkIstioNames(p: PolicyDoc, o: IstioOptions): void {
   for (const t of o.targets) {
     if (t.subset !== t.name) { requireLabel(`upstreams.${t.name}.istio.subset`, t.subset); continue; }
     const i = variants.findIndex((v) => v.upstream === t.name);
-    const where = i >= 0 ? `experiment.variants[${i}].upstream` : rerouteTarget(p.spec.fallback)?.path ?? "fallback.reroute.upstream";
+    const where = i >= 0 ? `experiment.variants[${i}].upstream` : rerouteOf(p)?.path ?? "fallback.reroute.upstream";
     requireLabel(where, t.name, ` to name an Istio subset (or set spec.upstreams.${t.name}.istio.subset)`);
   }
 }

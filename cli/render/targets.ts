@@ -7,7 +7,7 @@
 // Without `spec.upstreams` every gateway uses the neutral name itself (Istio: subset = the
 // name, pods labelled `<subsetLabel>: <name>`). `spec.upstreams.<name>` sets them apart;
 // the core validates that section (wasm/core/config/upstreams.ts), render only reads it.
-import { rerouteTarget } from "./fallback-fields";
+import { planOf, rerouteOf } from "../policy-plan";
 import type { PolicyDoc } from "../policy-file";
 import { VARIANT_HEADER } from "../../core-js/tandem-core";
 
@@ -28,17 +28,16 @@ export interface UpstreamSpec {
 interface Variant { name: string; upstream?: string }
 
 export function variantsOf(p: PolicyDoc): Variant[] {
-  const ex = p.spec.experiment as { variants?: Variant[] } | undefined;
-  return ex?.variants ?? [];
+  return planOf(p).variants.map((v) => (v.upstream !== null ? { name: v.name, upstream: v.upstream } : { name: v.name }));
 }
 
 // The header the experiment sets (lowercase): experiment.variantHeader, else x-tandem-variant.
 export function variantHeaderOf(p: PolicyDoc): string {
-  return (((p.spec.experiment as { variantHeader?: string } | undefined)?.variantHeader) ?? VARIANT_HEADER).toLowerCase();
+  return planOf(p).variantHeader ?? VARIANT_HEADER;
 }
 
 export function rerouteUpstream(p: PolicyDoc): string | null {
-  return rerouteTarget(p.spec.fallback)?.upstream ?? null;
+  return rerouteOf(p)?.upstream ?? null;
 }
 
 // Every upstream the policy routes to, in order of first mention (variants, then the

@@ -20,8 +20,7 @@ import { SharedData, VirtualTicks, startEnvoy, type EnvoyGateway, type FilterSpe
 import type { FaultField } from "../../plugins/fault-injection/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
-import { fallbackItems, rerouteTarget } from "../render";
-import { partConfig } from "../policy-plan";
+import { partConfig, planOf, rerouteOf } from "../policy-plan";
 import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } from "./via-gateway";
 import type { BreakerState } from "./result";
 import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
@@ -71,9 +70,8 @@ class BreakerWatch {
   constructor(private readonly gw: EnvoyGateway, private readonly sd: WatchedSharedData, policy: PolicyDoc) {
     this.last = gw.metrics();
     // fallbackOnReject: the fallback answers a rejection when its `on` has "open" (the default).
-    const f = fallbackItems(policy.spec.fallback).find((x) => !x.cache) as { on?: unknown } | undefined;
-    const onOpen = !!f && (!Array.isArray(f.on) || f.on.includes("open"));
-    this.rejectAction = onOpen ? "fallback" : "reject";
+    const f = planOf(policy).fallback;
+    this.rejectAction = f !== null && f.kind !== "none" && f.onOpen ? "fallback" : "reject";
   }
 
   report(): BreakerReport {
@@ -136,18 +134,18 @@ export class EnvoyDriver {
   static async start(policy: PolicyDoc, metrics = false): Promise<GatewayDriver> {
     const facts = policyFacts(policy);
     const cb = partConfig(policy, "circuit-breaker");
-    const rerouteUpstream = rerouteTarget(policy.spec.fallback)?.upstream ?? null;
+    const rerouteUpstream = rerouteOf(policy)?.upstream ?? null;
     if (rerouteUpstream !== null && !facts.upstreams.includes(rerouteUpstream)) facts.upstreams.push(rerouteUpstream);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver("envoy", facts, ups, null, retryModel(policy, "envoy"));
     driver.grpcOverH2 = true;
     // the route retry_policy `tandem render` writes from spec.retries (none: one try)
     const retryPolicy = envoyRetryPolicy(policy);
-    const ex = policy.spec.experiment as { variants: Array<{ name: string; upstream?: string }> } | undefined;
+    const ex = partConfig(policy, "experiment");
     const wasm = join(distDir(), "wasm", "tandem.wasm");
     const filters: FilterSpec[] = [];
     // failStrategy FAIL_OPEN as `tandem render` writes it, i.e. Istio >= 1.25's failure_policy.
-    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(partConfig(policy, "experiment")), failurePolicy: "FAIL_OPEN" });
+    if (ex) filters.push({ wasm, rootId: "experiment", configuration: JSON.stringify(ex), failurePolicy: "FAIL_OPEN" });
     if (cb) filters.push({ wasm, rootId: "circuit-breaker", configuration: JSON.stringify(cb), failurePolicy: "FAIL_OPEN" });
     const fc = partConfig(policy, "fault-injection");
     if (fc) filters.push({ wasm, rootId: "fault-injection", configuration: JSON.stringify(fc), failurePolicy: "FAIL_OPEN" });
@@ -155,7 +153,7 @@ export class EnvoyDriver {
       // Rerouted calls name their upstream in x-tandem-upstream: that route first, as
       // `tandem render` writes it (a rerouted call still carries its variant header).
       ...(rerouteUpstream !== null ? [{ header: { name: UPSTREAM_HEADER, value: rerouteUpstream }, cluster: rerouteUpstream }] : []),
-      ...(ex?.variants ?? []).filter((v) => v.upstream).map((v) => ({ header: { name: facts.variantHeader ?? VARIANT_HEADER, value: v.name }, cluster: v.upstream! })),
+      ...planOf(policy).variants.filter((v) => v.upstream !== null).map((v) => ({ header: { name: facts.variantHeader ?? VARIANT_HEADER, value: v.name }, cluster: v.upstream! })),
       { cluster: DEFAULT_UPSTREAM },
     ];
     // Each route its own copy: a per-try timeout set for a line (below) applies to all.

@@ -10,8 +10,7 @@ import { DEFAULT_UPSTREAM, ScriptedUpstreams, upstreamNames } from "./scripted-u
 import { answerOf, normalizedHeaders, sentMethod, type TraceRequest, type TraceUpstream } from "./trace";
 import { resolveTries, tryAnswer, type RetryModel } from "./retries";
 import { edgeRefusals } from "./edge";
-import { fallbackItems, rerouteTarget } from "../render";
-import { partConfig } from "../policy-plan";
+import { partConfig, partsOf, planOf, rerouteOf } from "../policy-plan";
 import { CACHE_HEADER, CACHE_HEADER_VALUE } from "../../wasm/core/contract";
 import { TAGS_HEADER } from "../../core-js/tandem-core";
 import type { FaultField } from "../../plugins/fault-injection/trace";
@@ -69,19 +68,21 @@ export interface GatewayHandle {
 export interface PolicyFacts { variantHeader: string | null; cookie: string | null; upstreams: string[]; breaker: boolean; tags?: boolean; guards?: boolean; faults?: boolean; cache?: boolean }
 
 export function policyFacts(policy: PolicyDoc): PolicyFacts {
-  const ex = policy.spec.experiment as { variants?: Array<{ upstream?: string }> } | undefined;
-  const breaker = !!(policy.spec.circuitBreaker || policy.spec.fallback);
+  const pp = planOf(policy);
+  const parts = partsOf(policy);
+  const breaker = parts.includes("circuit-breaker");
   const faults = {
-    ...(policy.spec.faults ? { faults: true } : {}),
-    ...(fallbackItems(policy.spec.fallback).some((f) => f.cache) ? { cache: true } : {}),
+    ...(parts.includes("fault-injection") ? { faults: true } : {}),
+    ...(pp.fallback?.cache ? { cache: true } : {}),
   };
   // A fallback may reroute to an upstream of its own.
-  const reroute = rerouteTarget(policy.spec.fallback)?.upstream;
+  const reroute = rerouteOf(policy)?.upstream;
   const extra = typeof reroute === "string" ? [reroute] : [];
+  const ex = partConfig(policy, "experiment");
   if (!ex) return { variantHeader: null, cookie: null, upstreams: [...new Set([DEFAULT_UPSTREAM, ...extra])], breaker, ...faults };
-  const plan = cliCore().configureExperiment(JSON.stringify(partConfig(policy, "experiment")));
+  const plan = cliCore().configureExperiment(JSON.stringify(ex));
   cliCore().release(plan);
-  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(ex.variants), ...extra])], breaker, tags: plan.tags.length > 0, guards: plan.guards.length > 0, ...faults };
+  return { variantHeader: plan.variantHeader, cookie: plan.cookie, upstreams: [...new Set([...upstreamNames(pp.variants), ...extra])], breaker, tags: plan.tags.length > 0, guards: plan.guards.length > 0, ...faults };
 }
 
 // A header as the upstream received it (repeated copies joined, so they show).

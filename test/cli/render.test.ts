@@ -482,6 +482,8 @@ describe("tandem render: the command", () => {
       `experiment.variants[0].upstream: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters) to name an Istio subset (or set spec.upstreams.checkout-v1.shop.80.svc.istio.subset), got "checkout-v1.shop.80.svc"`],
     ["an upstream that cannot be a Kong Upstream", policy("n3.json", { experiment: { ...EXPERIMENT, variants: [{ name: "stable", weight: 100, upstream: "API_v1" }] } }), ["--target", "kong"],
       `experiment.variants[0].upstream (a Kong Upstream name): must be a DNS-1123 subdomain (DNS-1123 labels joined by '.', at most 253 characters), got "API_v1"`],
+    ["a list-form reroute upstream that cannot be a Kong Upstream", policy("n6.json", { circuitBreaker: {}, fallback: [{ cache: {} }, { reroute: { upstream: "API_v1" } }] }), ["--target", "kong"],
+      `fallback[1].reroute.upstream (a Kong Upstream name): must be a DNS-1123 subdomain (DNS-1123 labels joined by '.', at most 253 characters), got "API_v1"`],
     ["a bad namespace", policy("n4.json", { experiment: EXPERIMENT }), ["--namespace", "Bad_NS!"],
       `--namespace: must be a DNS-1123 label (lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters), got "Bad_NS!"`],
     ["an empty spec", policy("n5.json", {}), [], "spec: nothing to render: needs experiment, circuitBreaker, fallback, faults, retries, timeoutMs, connectionPool or outlierDetection"],

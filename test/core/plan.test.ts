@@ -49,6 +49,15 @@ describe("policy plan", () => {
     }
   });
 
+  it("names the fallback's respond / reroute item by its field path (render cites it)", () => {
+    const single = core.compilePolicy(JSON.stringify(policy({ fallback: { reroute: { upstream: "spare" } } })));
+    expect(single.fallback).toMatchObject({ kind: "reroute", upstream: "spare", field: "fallback" });
+    const list = core.compilePolicy(JSON.stringify(policy({ fallback: [{ cache: {} }, { respond: { status: 503 } }] })));
+    expect(list.fallback).toMatchObject({ kind: "respond", field: "fallback[1]" });
+    const cacheOnly = core.compilePolicy(JSON.stringify(policy({ fallback: [{ cache: {} }] })));
+    expect(cacheOnly.fallback).toMatchObject({ kind: "none", field: null });
+  });
+
   it("carries header names, the variant -> upstream table, the breaker key and replies", () => {
     const plan: PolicyPlan = core.compilePolicy(JSON.stringify(policy({
       experiment: {

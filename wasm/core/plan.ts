@@ -16,7 +16,8 @@
 //   expose          whether responses carry x-tandem-decision
 //   variants        [{name, upstream|null}] in declared order
 //   breakerKey      circuitBreaker.key (upstream | route | header:<name>), or null
-//   fallback        the fallback's reply or reroute and when it applies, or null
+//   fallback        the fallback's reply or reroute and when it applies, with `field`
+//                   (its item's path: fallback, fallback[i]), or null
 //   reject          the answer to a rejection no fallback takes
 import { JType, JValue, parseJson } from "./json/json";
 import { jsonText, writeJson } from "./json/write";
@@ -143,7 +144,7 @@ export function compilePolicy(text: string): PlanResult {
   d += ",\"expose\":" + (es !== null && es.expose ? "true" : "false");
   d += ",\"variants\":" + variants;
   d += ",\"breakerKey\":" + breakerKey;
-  d += ",\"fallback\":" + describeFallbackPlan(f);
+  d += ",\"fallback\":" + describeFallbackPlan(f, true);
   d += ",\"reject\":" + describeReject();
   out.plan = d + "}";
   return out;

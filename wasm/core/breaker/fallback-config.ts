@@ -78,6 +78,7 @@ function parseItem(r: Reader, v: JValue | null, path: string, f: FallbackSetting
     else parseReroute(r, reroute as JValue, join(path, "reroute"), f);
     f.onOpen = on.onOpen;
     f.onUpstreamFailure = on.onUpstreamFailure;
+    f.field = path;
   }
   if (r.failed) return 0;
   return (on.onOpen ? 1 : 0) | (on.onUpstreamFailure ? 2 : 0);

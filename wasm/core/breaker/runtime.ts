@@ -239,7 +239,9 @@ export function describeReject(): string {
     ",\"grpcStatus\":" + REJECT_GRPC_STATUS.toString() + ",\"grpcMessage\":" + jsonText(grpcMessage(REJECT_BODY)) + "}";
 }
 
-export function describeFallbackPlan(f: FallbackSettings | null): string {
+// withField: the policy plan's copy also names the respond / reroute item's field path
+// (render cites it), "field": null without one.
+export function describeFallbackPlan(f: FallbackSettings | null, withField: bool = false): string {
   if (f === null) return "null";
   let d = "{";
   if (f.kind == FallbackKind.Respond) {
@@ -259,6 +261,7 @@ export function describeFallbackPlan(f: FallbackSettings | null): string {
     d += ",\"upstream\":" + (f.upstream.length > 0 ? jsonText(f.upstream) : "null");
   }
   d += ",\"onOpen\":" + (f.onOpen ? "true" : "false") + ",\"onUpstreamFailure\":" + (f.onUpstreamFailure ? "true" : "false");
+  if (withField) d += ",\"field\":" + (f.field.length > 0 ? jsonText(f.field) : "null");
   const c = f.cache;
   if (c !== null) d += ",\"cache\":" + describeCache(c, f.cacheOnOpen, f.cacheOnUpstreamFailure);
   return d + "}";

@@ -130,6 +130,9 @@ export class FallbackSettings {
   // when (the respond / reroute; None with neither: the cache alone)
   onOpen: bool = false;
   onUpstreamFailure: bool = false;
+  // the respond / reroute item's field path ("fallback", or "fallback[i]" in the list
+  // form): what messages about it cite; "" with neither
+  field: string = "";
   // the cache fallback (spec.fallback[].cache), tried before the respond / reroute for
   // the cases it covers; null when there is none
   cache: CacheSettings | null = null;
