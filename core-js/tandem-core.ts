@@ -197,6 +197,19 @@ export interface PolicyPlan {
   breakerKey: string | null;         // upstream | route | header:<name>; null without a breaker
   fallback: BreakerFallbackPlan | null;
   reject: BreakerReply;
+  // What render writes around the plugins (wasm/core/plan-deploy.ts), defaults filled in.
+  upstreams: UpstreamTarget[];       // every upstream routed to, in order of first mention
+  resilience: ResiliencePlan;
+  secrets: Array<{ field: string; name: string; value: string }>;
+}
+// An upstream's per-gateway names: Kong Upstream, Istio subset and pod labels (null:
+// render's --subset-label = the subset), the backend's host and port.
+export interface UpstreamTarget { name: string; kong: string; subset: string; labels: Record<string, string> | null; host: string; port: number }
+export interface ResiliencePlan {
+  retries?: { attempts: number; perTryTimeoutMs?: number; retryOn: string[] };
+  timeoutMs?: number;
+  pool?: { maxConnections?: number; maxPendingRequests?: number; maxRequests?: number; maxRequestsPerConnection?: number };
+  outlier?: { consecutiveErrors: number; intervalMs: number; baseEjectionTimeMs: number; maxEjectionPercent: number };
 }
 // ---- fault injection (wasm/core/fault) ----
 export interface FaultReply { body: string; contentType: string; headers: Record<string, string> }

@@ -9,25 +9,17 @@
 //          -connect-timeout, -read-timeout, -write-timeout Service annotations); Upstream
 //          passive health checks (KIC: a KongUpstreamPolicy).
 import type { PolicyDoc } from "../policy-file";
+import { planOf } from "../policy-plan";
+import type { ResiliencePlan } from "../../core-js/tandem-core";
 
-export interface Retries { attempts: number; perTryTimeoutMs?: number; retryOn: string[] }
-export interface Pool { maxConnections?: number; maxPendingRequests?: number; maxRequests?: number; maxRequestsPerConnection?: number }
-export interface Outlier { consecutiveErrors: number; intervalMs: number; baseEjectionTimeMs: number; maxEjectionPercent: number }
-export interface Resilience { retries?: Retries; timeoutMs?: number; pool?: Pool; outlier?: Outlier }
+export type Resilience = ResiliencePlan;
+export type Retries = NonNullable<ResiliencePlan["retries"]>;
+export type Pool = NonNullable<ResiliencePlan["pool"]>;
+export type Outlier = NonNullable<ResiliencePlan["outlier"]>;
 
-// Without retryOn: only what never reached the application, safe for every method.
-export const DEFAULT_RETRY_ON = ["connect-failure", "refused-stream"];
-
+// The sections with their defaults, as the core's plan gives them (wasm/core/plan-deploy.ts).
 export function resilienceOf(p: PolicyDoc): Resilience {
-  const s = p.spec as Record<string, unknown>;
-  const out: Resilience = {};
-  const rt = s.retries as Partial<Retries> | undefined;
-  if (rt) out.retries = { attempts: rt.attempts!, ...(rt.perTryTimeoutMs ? { perTryTimeoutMs: rt.perTryTimeoutMs } : {}), retryOn: rt.retryOn ?? DEFAULT_RETRY_ON };
-  if (typeof s.timeoutMs === "number") out.timeoutMs = s.timeoutMs;
-  if (s.connectionPool) out.pool = s.connectionPool as Pool;
-  const od = s.outlierDetection as Partial<Outlier> | undefined;
-  if (od) out.outlier = { consecutiveErrors: od.consecutiveErrors ?? 5, intervalMs: od.intervalMs ?? 10000, baseEjectionTimeMs: od.baseEjectionTimeMs ?? 30000, maxEjectionPercent: od.maxEjectionPercent ?? 10 };
-  return out;
+  return planOf(p).resilience;
 }
 
 // A protobuf Duration as Istio and Envoy read it in YAML: seconds with up to 3 decimals.

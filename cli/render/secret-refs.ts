@@ -14,6 +14,7 @@
 // kong.yaml keeps its KongPlugin configs whole in a Secret (configFrom.secretKeyRef).
 import type { PolicyDoc } from "../policy-file";
 import { resourceName } from "./names";
+import { planOf } from "../policy-plan";
 
 // The Kubernetes Secret that holds the values for the proxy container's env (Istio).
 export function secretsName(p: PolicyDoc): string {
@@ -32,16 +33,9 @@ function refOf(p: PolicyDoc, field: string, what: string, value: string): Secret
   return { field, env: name.toUpperCase().replaceAll("-", "_"), ref: `{vault://env/${name}}`, value };
 }
 
+// The policy's secrets as the core's plan lists them (wasm/core/plan-deploy.ts).
 export function secretRefs(p: PolicyDoc): SecretRef[] {
-  const out: SecretRef[] = [];
-  const secret = (p.spec.experiment as { override?: { secret?: unknown } } | undefined)?.override?.secret;
-  if (typeof secret === "string") out.push(refOf(p, "experiment.override.secret", "override-secret", secret));
-  const faults = Array.isArray(p.spec.faults) ? (p.spec.faults as Array<{ control?: { secret?: unknown } } | null>) : [];
-  faults.forEach((f, i) => {
-    const s = f?.control?.secret;
-    if (typeof s === "string") out.push(refOf(p, `faults[${i}].control.secret`, `fault-${i}-control-secret`, s));
-  });
-  return out;
+  return planOf(p).secrets.map((s) => refOf(p, s.field, s.name, s.value));
 }
 
 type Obj = Record<string, unknown>;

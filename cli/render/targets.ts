@@ -19,12 +19,6 @@ export interface Targets {
   host: string; port: number;           // the backend for Envoy clusters and Kong DB-less targets
 }
 
-export interface UpstreamSpec {
-  address?: string;
-  kong?: string;
-  istio?: { subset?: string; labels?: Record<string, string> };
-}
-
 interface Variant { name: string; upstream?: string }
 
 export function variantsOf(p: PolicyDoc): Variant[] {
@@ -42,20 +36,10 @@ export function rerouteUpstream(p: PolicyDoc): string | null {
 
 // Every upstream the policy routes to, in order of first mention (variants, then the
 // reroute target), with its per-gateway names.
+// (The names and their defaults are the core's plan: wasm/core/plan-deploy.ts; only the
+// pod labels' default depends on render's --subset-label.)
 export function upstreamTargets(p: PolicyDoc, subsetLabel: string): Targets[] {
-  const specs = (p.spec.upstreams ?? {}) as Record<string, UpstreamSpec>;
-  const names = [...variantsOf(p).map((v) => v.upstream), rerouteUpstream(p)].filter((n): n is string => typeof n === "string");
-  return [...new Set(names)].map((name) => {
-    const s = specs[name] ?? {};
-    const subset = s.istio?.subset ?? name;
-    const [host, port] = splitAddress(s.address ?? `${name}:80`);
-    return { name, kong: s.kong ?? name, subset, labels: s.istio?.labels ?? { [subsetLabel]: subset }, host, port };
-  });
-}
-
-function splitAddress(a: string): [string, number] {
-  const i = a.lastIndexOf(":");
-  return i < 0 ? [a, 80] : [a.slice(0, i), Number(a.slice(i + 1))];
+  return planOf(p).upstreams.map((t) => ({ ...t, labels: t.labels ?? { [subsetLabel]: t.subset } }));
 }
 
 export function targetOf(ts: Targets[], name: string): Targets {

@@ -58,6 +58,28 @@ describe("policy plan", () => {
     expect(cacheOnly.fallback).toMatchObject({ kind: "none", field: null });
   });
 
+  it("fills render's defaults in the core: upstream names, retries' retryOn, outlier detection, secrets", () => {
+    const plan = core.compilePolicy(JSON.stringify(policy({
+      experiment: {
+        name: "e", override: { header: "x-qa", secret: "0123456789abcdef0123" },
+        variants: [{ name: "a", weight: 50, upstream: "api-v1" }, { name: "b", weight: 50, upstream: "api-v2" }],
+      },
+      fallback: { reroute: { upstream: "spare" } },
+      upstreams: { "api-v1": {}, spare: {}, "api-v2": { address: "checkout-v2:8080", kong: "checkout-v2.shop.80.svc", istio: { subset: "v2", labels: { version: "two" } } } },
+      retries: { attempts: 2 }, outlierDetection: { intervalMs: 5000 }, timeoutMs: 1500,
+    })));
+    expect(plan.upstreams).toEqual([
+      { name: "api-v1", kong: "api-v1", subset: "api-v1", labels: null, host: "api-v1", port: 80 },
+      { name: "api-v2", kong: "checkout-v2.shop.80.svc", subset: "v2", labels: { version: "two" }, host: "checkout-v2", port: 8080 },
+      { name: "spare", kong: "spare", subset: "spare", labels: null, host: "spare", port: 80 },
+    ]);
+    expect(plan.resilience).toEqual({
+      retries: { attempts: 2, retryOn: ["connect-failure", "refused-stream"] }, timeoutMs: 1500,
+      outlier: { consecutiveErrors: 5, intervalMs: 5000, baseEjectionTimeMs: 30000, maxEjectionPercent: 10 },
+    });
+    expect(plan.secrets).toEqual([{ field: "experiment.override.secret", name: "override-secret", value: "0123456789abcdef0123" }]);
+  });
+
   it("carries header names, the variant -> upstream table, the breaker key and replies", () => {
     const plan: PolicyPlan = core.compilePolicy(JSON.stringify(policy({
       experiment: {

@@ -19,6 +19,7 @@
 //   fallback        the fallback's reply or reroute and when it applies, with `field`
 //                   (its item's path: fallback, fallback[i]), or null
 //   reject          the answer to a rejection no fallback takes
+//   upstreams, resilience, secrets   what render writes around the plugins (./plan-deploy.ts)
 import { JType, JValue, parseJson } from "./json/json";
 import { jsonText, writeJson } from "./json/write";
 import { Reader } from "./config/reader";
@@ -27,7 +28,7 @@ import { parseExperiment } from "./experiment/config";
 import { ExperimentSettings } from "./experiment/settings";
 import { parseBreaker, BREAKER_SECTION, FALLBACK_SECTION } from "./breaker/config";
 import { parseFallback } from "./breaker/fallback-config";
-import { UPSTREAM_NAMES_FIELD } from "./contract";
+import { FallbackKind, UPSTREAM_NAMES_FIELD } from "./contract";
 import { VARIANT_UPSTREAMS_FIELD } from "./contract-kong";
 import { KeyKind } from "./breaker/settings";
 import { FallbackSettings } from "./breaker/settings";
@@ -35,6 +36,7 @@ import { describeFallbackPlan, describeReject, keyName } from "./breaker/runtime
 import { TAGGING_SECTION } from "./tagging/config";
 import { FAULTS_SECTION } from "./fault/config";
 import { HAS_FAULTS_FIELD, POLICY_FIELD } from "./metrics/catalog";
+import { describeResilience, describeSecrets, describeUpstreams } from "./plan-deploy";
 
 export class PlanResult {
   plan: string = "";
@@ -146,6 +148,12 @@ export function compilePolicy(text: string): PlanResult {
   d += ",\"breakerKey\":" + breakerKey;
   d += ",\"fallback\":" + describeFallbackPlan(f, true);
   d += ",\"reject\":" + describeReject();
+  const routed = new Array<string>(0);
+  if (es !== null) for (let i = 0; i < es.variants.length; i++) if (es.variants[i].upstream.length > 0) routed.push(es.variants[i].upstream);
+  if (f !== null && f.kind == FallbackKind.Reroute && f.upstream.length > 0) routed.push(f.upstream);
+  d += ",\"upstreams\":" + describeUpstreams(spec, routed);
+  d += ",\"resilience\":" + describeResilience(spec);
+  d += ",\"secrets\":" + describeSecrets(spec);
   out.plan = d + "}";
   return out;
 }

@@ -16,7 +16,11 @@ export const OUTLIER_SECTION = "outlierDetection";
 
 const RETRY_KEYS: StaticArray<string> = ["attempts", "perTryTimeoutMs", "retryOn"];
 const POOL_KEYS: StaticArray<string> = ["maxConnections", "maxPendingRequests", "maxRequests", "maxRequestsPerConnection"];
-const OUTLIER_KEYS: StaticArray<string> = ["consecutiveErrors", "intervalMs", "baseEjectionTimeMs", "maxEjectionPercent"];
+export const OUTLIER_KEYS: StaticArray<string> = ["consecutiveErrors", "intervalMs", "baseEjectionTimeMs", "maxEjectionPercent"];
+// Their defaults, in that order (Istio's own for outlierDetection: 5 errors, 10 s, 30 s, 10%).
+export const OUTLIER_DEFAULTS: StaticArray<i64> = [5, 10000, 30000, 10];
+// retryOn when absent: only what never reached the application, safe for every method.
+export const RETRY_ON_DEFAULT: StaticArray<string> = ["connect-failure", "refused-stream"];
 // Envoy's retry_on names (router/retry_state_impl.cc), which Istio passes through.
 const RETRY_ON: StaticArray<string> = ["5xx", "reset", "connect-failure", "refused-stream"];
 
@@ -56,9 +60,9 @@ export function checkResilience(r: Reader, spec: JValue): void {
   const od = r.obj(spec, OUTLIER_SECTION, "", OUTLIER_KEYS);
   if (r.failed) return;
   if (od !== null) {
-    r.int(od, "consecutiveErrors", OUTLIER_SECTION, 5, 1, 1000);
-    r.int(od, "intervalMs", OUTLIER_SECTION, 10000, 1, MAX_MS);
-    r.int(od, "baseEjectionTimeMs", OUTLIER_SECTION, 30000, 1, MAX_MS);
-    r.int(od, "maxEjectionPercent", OUTLIER_SECTION, 10, 0, 100);
+    r.int(od, OUTLIER_KEYS[0], OUTLIER_SECTION, OUTLIER_DEFAULTS[0], 1, 1000);
+    r.int(od, OUTLIER_KEYS[1], OUTLIER_SECTION, OUTLIER_DEFAULTS[1], 1, MAX_MS);
+    r.int(od, OUTLIER_KEYS[2], OUTLIER_SECTION, OUTLIER_DEFAULTS[2], 1, MAX_MS);
+    r.int(od, OUTLIER_KEYS[3], OUTLIER_SECTION, OUTLIER_DEFAULTS[3], 0, 100);
   }
 }
