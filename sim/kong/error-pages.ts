@@ -91,9 +91,10 @@ export function renderError(mime: string, message: string, requestId: string): s
 export function handlerError(status: number, accept: string | undefined, contentType: string | undefined, requestId: string) {
   const message = HANDLER_BODIES[status] ?? `The upstream server responded with ${status}`;
   const header = accept ?? contentType ?? 'text/plain';
-  if (header.startsWith('application/grpc')) {
-    return { status, body: JSON.stringify({ message }), contentType: 'application/json; charset=utf-8' };
-  }
+  const out = status === 494 ? 400 : status;
+  // a gRPC type: kong.response.exit(status, { message = ... }) with no headers; send()
+  // encodes the table as JSON, or for a gRPC request over HTTP/2 as grpc-message (grpc.ts)
+  if (header.startsWith('application/grpc')) return { status: out, table: { message } };
   const mime = responseTypeFor(header);
-  return { status: status === 494 ? 400 : status, body: renderError(mime, message, requestId), contentType: mime };
+  return { status: out, body: renderError(mime, message, requestId), contentType: mime };
 }

@@ -26,6 +26,10 @@ import { handlerError, responseTypeFor, renderError } from './error-pages';
 import { InstanceManager, kongConf, sortByPriority, type Ids, type LoadedPlugin } from './plugin-registry';
 import { RpcError } from './rpc-client';
 import { nginxRefusal, KONG_BUFFERS } from './edge';
+import { H2Listener, headersFromH2 } from './h2';
+import { attemptGrpc } from './grpc-upstream';
+import type { H2Response } from '../common/h2-stream';
+import { grpcRouteRefusal, isGrpcRequest, shapeGrpcExit } from './grpc';
 import { UpstreamPool, type UpstreamKeepalive } from './upstream-pool';
 
 // Kong's proxy port listens with `backlog=16384` (kong/templates/kong_defaults.lua,
@@ -90,6 +94,12 @@ export interface GatewayConfig {
    * grow by a request state (its headers, serialize, timings) per request.
    */
   keepHistory: boolean;
+  /** proxy_listen's http2 flag: h2c next to HTTP/1.1 on the proxy port (./h2.ts) */
+  http2: boolean;
+  /** the Service's protocol: 'grpc' goes through location @grpc (./grpc-upstream.ts) */
+  serviceProtocol: 'http' | 'grpc';
+  /** the first route's protocols */
+  routeProtocols: string[];
   /** kong.conf upstream_keepalive_pool_size / _max_requests / _idle_timeout (upstream-pool.ts) */
   upstreamKeepalive: UpstreamKeepalive;
 }
@@ -156,6 +166,7 @@ export class Gateway {
   private accepted = 0;
   private readonly upgraded = new Set<Duplex>();
   server!: http.Server;
+  private h2listener: H2Listener | null = null;
 
   constructor(readonly cfg: GatewayConfig) {
     this.plugins = sortByPriority(cfg.plugins);
@@ -170,12 +181,12 @@ export class Gateway {
       log: (level, message, plugin, source = 'kong') => this.log(level, message, plugin, source),
       // Entities as the DAO returns them (nulls dropped).
       service: {
-        id: ids.serviceId, name: 'tandem-service', protocol: 'http', host: cfg.defaultUpstream, port: 80,
+        id: ids.serviceId, name: 'tandem-service', protocol: cfg.serviceProtocol, host: cfg.defaultUpstream, port: 80,
         retries: cfg.retries, connect_timeout: cfg.timeoutMs, write_timeout: cfg.timeoutMs, read_timeout: cfg.timeoutMs,
         enabled: true, created_at: created, updated_at: created, ws_id: ids.workspaceId,
       },
       route: {
-        id: ids.routeId, name: 'tandem-route', protocols: ['http', 'https'], paths: ['/'], strip_path: true,
+        id: ids.routeId, name: 'tandem-route', protocols: [...cfg.routeProtocols], paths: ['/'], strip_path: true,
         preserve_host: false, regex_priority: 0, https_redirect_status_code: 426, path_handling: 'v0',
         request_buffering: true, response_buffering: true, service: { id: ids.serviceId },
         created_at: created, updated_at: created, ws_id: ids.workspaceId,
@@ -295,7 +306,8 @@ export class Gateway {
       });
     });
     this.server.maxHeadersCount = 0;
-    this.server.on('connection', (sock) => this.workerOf.set(sock, this.workers[this.accepted++ % this.workers.length]));
+    // (with http2 on, the listener deals the connections out: ./h2.ts)
+    if (!this.cfg.http2) this.server.on('connection', (sock) => this.workerOf.set(sock, this.workers[this.accepted++ % this.workers.length]));
     // A request with Connection: upgrade and Upgrade: Node hands it over with the raw
     // socket. nginx serves it like any request (its answer through a response object of
     // its own) and tunnels after an upstream's 101 (respondUpgraded); a non-101 answer ends
@@ -317,9 +329,20 @@ export class Gateway {
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
       if (!socket.writable) return socket.destroy();
       // Above even Node's ceiling: above nginx's buffers too (494 -> Kong's 400).
-      const e = handlerError(err.code === 'HPE_HEADER_OVERFLOW' ? 494 : 400, undefined, undefined, kongRequestId());
+      const e = handlerError(err.code === 'HPE_HEADER_OVERFLOW' ? 494 : 400, undefined, undefined, kongRequestId()) as { status: number; body: string; contentType: string };
       socket.end(`HTTP/1.1 ${e.status} Bad Request\r\nContent-Type: ${e.contentType}\r\nContent-Length: ${Buffer.byteLength(e.body)}\r\nConnection: close\r\nServer: ${SERVER_HEADER}\r\n\r\n${e.body}`);
     });
+    if (this.cfg.http2) {
+      // `http2 on`: one TCP listener, h2c or HTTP/1.x per connection (./h2.ts)
+      this.h2listener = new H2Listener(this.server, (req, res) => {
+        this.handle(req, res).catch((e) => {
+          this.log('crit', `harness failure: ${(e as Error).stack ?? e}`);
+          if (!res.headersSent) res.writeHead(500).end();
+          else res.destroy();
+        });
+      }, (sock) => this.workerOf.set(sock, this.workers[this.accepted++ % this.workers.length]));
+      return this.h2listener.listen(port, PROXY_LISTEN_BACKLOG);
+    }
     // A port in use rejects (startKong then stops the plugin servers it started).
     return new Promise((resolve, reject) => {
       this.server.once('error', reject);
@@ -331,6 +354,7 @@ export class Gateway {
   }
 
   async close() {
+    await this.h2listener?.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -393,10 +417,11 @@ export class Gateway {
       inReq.on('end', () => resolve(Buffer.concat(chunks)));
       inReq.on('error', () => resolve(Buffer.concat(chunks)));
     });
+    const h2 = inReq.httpVersionMajor === 2;
     const req = new KongRequestState(kongRequestId(), ++this.requestSeq, {
       method: inReq.method ?? 'GET',
       requestUri: inReq.url ?? '/',
-      headers: HeaderList.fromRaw(inReq.rawHeaders),
+      headers: h2 ? headersFromH2(inReq.rawHeaders) : HeaderList.fromRaw(inReq.rawHeaders),
       remoteAddr: sock.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
       remotePort: sock.remotePort ?? 0,
       serverPort: (sock.address() as AddressInfo).port,
@@ -406,7 +431,9 @@ export class Gateway {
       retries: this.cfg.retries,
       timeoutMs: this.cfg.timeoutMs,
     });
-    req.worker = (this.workerOf.get(sock) ?? this.workers[0]).id;
+    req.httpVersion = h2 ? 2 : inReq.httpVersion === '1.0' ? 1.0 : 1.1;
+    // an h2 request's socket is the session's (Node's compatibility proxy)
+    req.worker = (this.workerOf.get(h2 ? (inReq as unknown as { stream: { session: { socket: object } } }).stream.session.socket : sock) ?? this.workers[0]).id;
     const route = this.routeFor(req.rawPath);
     req.route = route.entity;
     req.plugins = route.plugins;
@@ -414,17 +441,22 @@ export class Gateway {
     // Kong's error handler answers, no plugin runs.
     const headers: Array<[string, string]> = [];
     for (let i = 0; i < inReq.rawHeaders.length; i += 2) headers.push([inReq.rawHeaders[i], inReq.rawHeaders[i + 1]]);
-    const refusal = nginxRefusal({ requestLine: `${inReq.method} ${inReq.url} HTTP/${inReq.httpVersion}`, headers }, inReq.url ?? '/');
+    // (HTTP/2 fields are not read into those buffers: not modelled for h2, ./h2.ts)
+    const refusal = h2 ? null : nginxRefusal({ requestLine: `${inReq.method} ${inReq.url} HTTP/${inReq.httpVersion}`, headers }, inReq.url ?? '/');
     if (refusal) {
       this.log('info', `${refusal.log} while reading client request headers`);
       inReq.resume();
       return this.sendKongError(req, res, refusal.status);
     }
     if (this.cfg.keepHistory) this.records.push(req);
+    // Over HTTP/2 the socket is the session's, gone by the stream's close: its count is read
+    // at finish (the connection's bytes meanwhile, other streams' frames included).
+    let written = bytesBefore;
+    res.on('finish', () => { if (typeof sock.bytesWritten === 'number') written = sock.bytesWritten; });
     const closed = new Promise<void>((resolve) =>
       res.on('close', () => {
         if (!req.upgraded && !res.writableFinished && !res.headersSent) req.status = 499; // client closed the connection
-        req.bytesSent = sock.bytesWritten - bytesBefore;
+        req.bytesSent = (typeof sock.bytesWritten === 'number' ? sock.bytesWritten : written) - bytesBefore;
         resolve();
       }),
     );
@@ -455,6 +487,13 @@ export class Gateway {
     t.accessStart = this.now();
     req.phase = 'access';
     req.forwarded = computeForwarded(req); // runloop access.before
+    // access.before: a gRPC route's protocol checks answer before any plugin's access (./grpc.ts)
+    const protoRefusal = grpcRouteRefusal((req.route.protocols as string[] | undefined) ?? [], req.headers.first('content-type'), req.httpVersion);
+    if (protoRefusal) {
+      t.accessEnd = this.now();
+      t.responseLatency = t.accessEnd - startMs;
+      return this.sendPdkError(req, res, protoRefusal.status, protoRefusal.message, protoRefusal.headers);
+    }
     for (const p of req.plugins) {
       // once a response is delayed (exit or error), later handlers are skipped
       if (!p.phases.has('access') || req.exit || req.unexpected) continue;
@@ -483,7 +522,9 @@ export class Gateway {
       const prev = upstreamHeaders[lk];
       upstreamHeaders[lk] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
     }
-    let buffered = req.plugins.some((p) => p.phases.has('response'));
+    // a grpc Service leaves for location @grpc before buffered proxying is considered
+    // (handler.lua access.after: exec("@grpc") returns early): never buffered
+    let buffered = this.cfg.serviceProtocol !== 'grpc' && req.plugins.some((p) => p.phases.has('response'));
     if (buffered && req.upstreamUpgrade) {
       // Kong.access (init.lua): buffered proxying is turned off for an upgrade
       this.log('notice', `response buffering was turned off: connection upgrade (${req.upstreamUpgrade})`);
@@ -517,7 +558,7 @@ export class Gateway {
       current.balancer_latency = t.balancerEnd - current.balancer_start;
       current.balancer_latency_ns = current.balancer_latency * 1e6;
       t.proxyLatency = t.balancerEnd - t.processingStart;
-      const r = await attempt({
+      const r = await (this.cfg.serviceProtocol === 'grpc' ? attemptGrpc : attempt)({
         target,
         req,
         body,
@@ -568,7 +609,9 @@ export class Gateway {
       headers.set('X-Kong-Upstream-Latency', String(t.waitingTime));
       headers.set('X-Kong-Proxy-Latency', String(t.proxyLatency));
       const via = headers.first('via');
-      headers.set('Via', via ? `${via}, 1.1 ${SERVER_HEADER}` : `1.1 ${SERVER_HEADER}`);
+      // header_filter: proxy_http_version, "2" for a grpc upstream (handler.lua)
+      const outbound = `${this.cfg.serviceProtocol === 'grpc' ? '2' : '1.1'} ${SERVER_HEADER}`;
+      headers.set('Via', via ? `${via}, ${outbound}` : outbound);
       if (!headers.has('server')) headers.set('Server', SERVER_HEADER);
     } else {
       t.responseLatency ??= t.headerFilterStart - t.processingStart;
@@ -577,18 +620,29 @@ export class Gateway {
     }
     headers.set('X-Kong-Request-Id', req.id);
     // nginx answers "Connection: keep-alive" (node would add its own Keep-Alive header)
-    if (!headers.has('connection')) headers.set('Connection', req.headers.first('connection')?.toLowerCase() === 'close' ? 'close' : 'keep-alive');
+    // HTTP/2 has no connection header (nginx's h2 header filter writes none)
+    if (req.httpVersion === 2) headers.clear('connection');
+    else if (!headers.has('connection')) headers.set('Connection', req.headers.first('connection')?.toLowerCase() === 'close' ? 'close' : 'keep-alive');
   }
 
   private writeHead(req: KongRequestState, res: http.ServerResponse, status: number, headers: HeaderList) {
     this.headerFilter(req, headers);
     req.status = status;
     req.sentHeaders = headers;
+    if (req.httpVersion === 2 && (headers.first('content-length') === '0' || req.method === 'HEAD')) {
+      // no body: the head waits for end(), which sends it as HEADERS with END_STREAM
+      // (ngx_http_v2_header_filter's fin; Node's writeHead would send it at once, without)
+      res.statusCode = status;
+      for (const [name] of headers.entries) res.setHeader(name, headers.all(name));
+      return;
+    }
     res.writeHead(status, headers.raw() as unknown as http.OutgoingHttpHeaders);
   }
 
   private endBody(req: KongRequestState, res: http.ServerResponse, body: Buffer) {
-    res.end(req.method === 'HEAD' ? undefined : body, () => {
+    // HTTP/2: no body ends the stream on the HEADERS frame (ngx_http_v2_header_filter: fin when
+    // content_length_n is 0), where an empty write would send an empty DATA frame
+    res.end(req.method === 'HEAD' || (req.httpVersion === 2 && body.length === 0) ? undefined : body, () => {
       req.timings.bodyFilterEnd = this.now();
       if (req.proxied) req.timings.receiveTime = req.timings.bodyFilterEnd - (req.timings.responseStart ?? req.timings.headerFilterStart ?? 0);
     });
@@ -607,6 +661,16 @@ export class Gateway {
       if (lower === 'content-type' || lower === 'content_type') hasType = true;
       if (lower === 'content-length' || lower === 'content_length') hasLength = true;
     }
+    // send()'s gRPC branch (./grpc.ts): a gRPC response gets grpc-status / grpc-message
+    const grpc = shapeGrpcExit(exit.status, exit.body as Parameters<typeof shapeGrpcExit>[1], headers,
+      isGrpcRequest(req.headers.first('content-type'), req.httpVersion), hasLength);
+    if (grpc.grpc) {
+      if (grpc.warn) this.log('warn', grpc.warn, req.plugin?.name);
+      // Kong raises it in the plugin's exit call; the harness logs it and sends the rest
+      if (grpc.luaError) this.log('err', grpc.luaError, req.plugin?.name);
+      this.writeHead(req, res, exit.status, headers);
+      return this.endBody(req, res, grpc.payload);
+    }
     let payload: Buffer;
     if (exit.body !== undefined && typeof exit.body === 'object' && !(exit.body instanceof Uint8Array)) {
       payload = Buffer.from(cjsonEncode(exit.body), 'latin1'); // byte strings (lua-values.ts)
@@ -620,24 +684,44 @@ export class Gateway {
   }
 
   /** kong.response.error as Kong itself uses it (flush_delayed_response, balancer failures). */
-  private sendPdkError(req: KongRequestState, res: http.ServerResponse, status: number, message: string) {
+  private sendPdkError(req: KongRequestState, res: http.ServerResponse, status: number, message: string, extra: Record<string, string> = {}) {
     req.exited = true;
+    // a gRPC request over HTTP/2: content-type application/grpc and no body (send() adds
+    // grpc-status and grpc-message from the status)
+    if (isGrpcRequest(req.headers.first('content-type'), req.httpVersion)) {
+      return this.sendExit(req, res, { status, headers: { ...extra, 'Content-Type': 'application/grpc' } });
+    }
     const ctype = responseTypeFor(req.headers.table(100)['accept']);
-    this.sendExit(req, res, { status, body: renderError(ctype, message, req.id), headers: { 'Content-Type': ctype } });
+    this.sendExit(req, res, { status, body: renderError(ctype, message, req.id), headers: { ...extra, 'Content-Type': ctype } });
   }
 
   /** error_page -> Kong.handle_error (kong/error_handlers.lua). */
   private sendKongError(req: KongRequestState, res: http.ServerResponse, status: number) {
     req.exited = true; // the handler answers through kong.response.exit
     const e = handlerError(status, req.headers.first('accept'), req.headers.first('content-type'), req.id);
+    if ('table' in e) return this.sendExit(req, res, { status: e.status, body: e.table });
     this.sendExit(req, res, { status: e.status, body: e.body, headers: { 'Content-Type': e.contentType } });
   }
 
   private respondStreaming(req: KongRequestState, res: http.ServerResponse, up: http.IncomingMessage) {
     const headers = passUpstreamHeaders(req.responseHeaders, up);
+    const h2up = up as unknown as Partial<H2Response>;
+    // grpc_pass: a HEADERS frame with END_STREAM (trailers-only) is a response of length 0
+    // (ngx_http_grpc_module.c: content_length_n = 0), which nginx's h2 output sends as
+    // HEADERS with END_STREAM and content-length: 0
+    if (h2up.endStream) headers.set('Content-Length', '0');
     this.writeHead(req, res, up.statusCode ?? 502, headers);
     up.on('data', (c: Buffer) => res.write(c));
-    up.on('end', () => this.endBody(req, res, Buffer.alloc(0)));
+    up.on('end', () => {
+      // the grpc module passes the upstream's trailers on (pass_trailers); nginx's h2 output
+      // sends them as a trailing HEADERS frame. The log phase never sees them.
+      if (req.httpVersion === 2 && h2up.rawTrailers?.length) {
+        const t: Record<string, string> = {};
+        for (let i = 0; i + 1 < h2up.rawTrailers.length; i += 2) t[h2up.rawTrailers[i]] = h2up.rawTrailers[i + 1];
+        res.addTrailers(t);
+      }
+      this.endBody(req, res, Buffer.alloc(0));
+    });
     up.on('aborted', () => res.destroy()); // upstream died mid-body: the client sees a cut response
     up.on('error', () => res.destroy());
   }

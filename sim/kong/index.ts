@@ -73,6 +73,16 @@ export interface KongGatewayOptions {
   upstreamTimeoutMs?: number;
   /** Service `retries` (Kong default 5): failed tries are retried like nginx does */
   retries?: number;
+  /**
+   * The proxy_listen entry's `http2` flag (Kong's default has it on the TLS port only):
+   * nginx's `http2 on`, cleartext h2 with prior knowledge next to HTTP/1.1 on the port
+   * (./h2.ts). Default false: HTTP/1.x only.
+   */
+  http2?: boolean;
+  /** The Service's protocol: 'grpc' proxies through location @grpc, HTTP/2 upstream (./grpc-upstream.ts). Default 'http'. */
+  serviceProtocol?: 'http' | 'grpc';
+  /** The first route's protocols (default ['http', 'https']); one naming grpc refuses HTTP/1.1 and non-gRPC requests (./grpc.ts). */
+  routeProtocols?: string[];
   /** 0 = ephemeral */
   port?: number;
   /** Kong's log_level (default notice): what its error log keeps, and the level logs() returns from by default */
@@ -247,6 +257,9 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       onAccessLog: opts.onAccessLog,
       onErrorLog: opts.onErrorLog,
       keepHistory: opts.keepHistory ?? true,
+      http2: opts.http2 ?? false,
+      serviceProtocol: opts.serviceProtocol ?? 'http',
+      routeProtocols: opts.routeProtocols ?? ['http', 'https'],
       upstreamKeepalive: { ...KONG_UPSTREAM_KEEPALIVE, ...opts.upstreamKeepalive },
     });
     gateway = g;

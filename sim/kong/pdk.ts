@@ -148,7 +148,7 @@ const IMPL: Record<string, Impl> = {
   'kong.request.get_forwarded_port': { phases: P.request, fn: ({ req }) => req.serverPort },
   'kong.request.get_forwarded_path': { phases: P.request, fn: ({ req }) => normalizePath(req.rawPath) },
   'kong.request.get_forwarded_prefix': { phases: P.request, fn: () => undefined },
-  'kong.request.get_http_version': { phases: P.request, fn: () => 1.1 },
+  'kong.request.get_http_version': { phases: P.request, fn: ({ req }) => req.httpVersion },
   'kong.request.get_method': { phases: P.request, fn: ({ req }) => req.method },
   'kong.request.get_path': { phases: P.request, fn: ({ req }) => normalizePath(req.rawPath) },
   'kong.request.get_raw_path': { phases: P.request, fn: ({ req }) => req.rawPath },
@@ -540,7 +540,7 @@ const IMPL: Record<string, Impl> = {
         remote_port: String(req.remotePort),
         realip_remote_addr: req.remoteAddr,
         server_port: String(req.serverPort),
-        server_protocol: 'HTTP/1.1',
+        server_protocol: req.httpVersion === 2 ? 'HTTP/2.0' : `HTTP/${req.httpVersion.toFixed(1)}`,
         request_id: req.nginxRequestId,
         kong_request_id: req.id, // Kong's request id (X-Kong-Request-Id): see kongRequestId
         upstream_uri: req.upstreamUri,

@@ -40,7 +40,8 @@ export function computeForwarded(req: KongRequestState): Record<string, string> 
     'X-Forwarded-Host': req.host,
     'X-Forwarded-Port': String(req.serverPort),
     'X-Forwarded-Path': req.rawPath,
-    Via: via ? `${via}, 1.1 ${SERVER_HEADER}` : `1.1 ${SERVER_HEADER}`,
+    // handler.lua access.after: protocol_version .. " " .. SERVER_HEADER (Lua prints 2.0 as "2")
+    Via: via ? `${via}, ${req.httpVersion} ${SERVER_HEADER}` : `${req.httpVersion} ${SERVER_HEADER}`,
   };
 }
 

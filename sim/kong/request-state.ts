@@ -91,6 +91,8 @@ export class KongRequestState {
   plugin?: { name: string; id: string };
 
   method: string;
+  /** ngx.req.http_version(): 1.1 (1.0 for an HTTP/1.0 client), 2 over HTTP/2 */
+  httpVersion = 1.1;
   /** $request_uri as received: never changes */
   readonly requestUri: string;
   /** $args: changed by kong.service.request.set_query / set_raw_query */
