@@ -54,7 +54,7 @@ function nanPath(v: unknown, path: string): string | null {
 
 export function validateCommand(path: string): number {
   const doc = loadPolicy(path);
-  const parts = Object.keys(doc.spec).join(", ") || "nothing";
+  const parts = Object.keys(doc.spec).join(", ") || "nothing";   // the sections as written
   process.stdout.write(`${path}: valid TrafficPolicy ${doc.metadata.name} (${parts})\n`);
   // valid all the same: the exit code stays 0 (./validate-warnings.ts)
   for (const w of validateWarnings(doc)) process.stderr.write(`tandem: warning: ${path}: ${w}\n`);

@@ -201,6 +201,7 @@ export interface PolicyPlan {
   upstreams: UpstreamTarget[];       // every upstream routed to, in order of first mention
   resilience: ResiliencePlan;
   secrets: Array<{ field: string; name: string; value: string }>;
+  warnings: string[];                // tandem validate's warnings (wasm/core/plan-warnings.ts)
 }
 // An upstream's per-gateway names: Kong Upstream, Istio subset and pod labels (null:
 // render's --subset-label = the subset), the backend's host and port.

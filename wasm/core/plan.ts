@@ -20,6 +20,7 @@
 //                   (its item's path: fallback, fallback[i]), or null
 //   reject          the answer to a rejection no fallback takes
 //   upstreams, resilience, secrets   what render writes around the plugins (./plan-deploy.ts)
+//   warnings        what `tandem validate` warns about (./plan-warnings.ts)
 import { JType, JValue, parseJson } from "./json/json";
 import { jsonText, writeJson } from "./json/write";
 import { Reader } from "./config/reader";
@@ -37,6 +38,7 @@ import { TAGGING_SECTION } from "./tagging/config";
 import { FAULTS_SECTION } from "./fault/config";
 import { HAS_FAULTS_FIELD, POLICY_FIELD } from "./metrics/catalog";
 import { describeResilience, describeSecrets, describeUpstreams } from "./plan-deploy";
+import { describeWarnings } from "./plan-warnings";
 
 export class PlanResult {
   plan: string = "";
@@ -154,6 +156,7 @@ export function compilePolicy(text: string): PlanResult {
   d += ",\"upstreams\":" + describeUpstreams(spec, routed);
   d += ",\"resilience\":" + describeResilience(spec);
   d += ",\"secrets\":" + describeSecrets(spec);
+  d += ",\"warnings\":" + describeWarnings(spec, es);
   out.plan = d + "}";
   return out;
 }
