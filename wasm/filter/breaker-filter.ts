@@ -56,15 +56,15 @@ import { effectsOnReject, fallbackOnOutcome } from "../core/breaker/fallback";
 import { CacheStream, FilterCache } from "./cache-fallback";
 import { variantToUpstream } from "../core/breaker/upstream-names";
 import { BreakerStore } from "./breaker-store";
-import { BreakerStats, CacheStats, ConfigRejections } from "./metrics";
+import { BreakerStats, CacheStats, ConfigRejections, FilterCounters } from "./metrics";
 import { PLUGIN_BREAKER } from "../core/metrics/catalog";
 import { isGrpcContentType } from "../core/request/grpc";
 import { PREFLIGHT_HEADER, isOptionsMethod } from "../core/request/preflight";
 import { EFFECT_CACHE_FIRST, EFFECT_REROUTE, EFFECT_RESPOND, GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
 import { LogOutcome, RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtHeaders, outcomeAtLog, parseStatus } from "./outcome";
 import {
-  LOG_ERROR, LOG_INFO, LOG_WARN, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
-  defineMetric, getHeader, getPropertyI64, incrementMetric, log, nowMs, pluginConfiguration, releaseHeld,
+  LOG_ERROR, LOG_INFO, LOG_WARN, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
+  getHeader, getPropertyI64, log, nowMs, pluginConfiguration, releaseHeld,
   removeHeader,
 } from "./host";
 
@@ -86,28 +86,20 @@ const DEFAULT_STATUS: u32 = <u32>REJECT_STATUS;
 const DEFAULT_BODY = utf8(REJECT_BODY);
 const DEFAULT_CONTENT_TYPE = utf8(REJECT_CONTENT_TYPE);
 
-// Metrics (Envoy exports them as wasmcustom.<name>), defined once per VM; counters
-// are process-wide across worker VMs.
-let metricsDefined = false;
-let mRejected: u32 = NO_METRIC;      // calls the breaker rejected (enforce / forced_open)
-let mDryRun: u32 = NO_METRIC;        // calls dry_run admitted that enforce would have rejected
-let mTransitions: u32 = NO_METRIC;   // state transitions (counted by the worker whose write made them)
-let mCasRetries: u32 = NO_METRIC;    // shared-data writes retried after a CAS mismatch
-let mCasExhausted: u32 = NO_METRIC;  // operations given up after MAX_TRIES mismatches (failed open)
-let mUpstreamFallback: u32 = NO_METRIC; // upstream failures answered by the fallback
-let mPreflights: u32 = NO_METRIC;    // CORS preflights let pass untouched (../core/request/preflight.ts)
-
-function defineMetrics(): void {
-  if (metricsDefined) return;
-  metricsDefined = true;
-  mRejected = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_rejected"));
-  mDryRun = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_dry_run_rejected"));
-  mTransitions = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_transitions"));
-  mCasRetries = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_retries"));
-  mCasExhausted = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_cas_exhausted"));
-  mUpstreamFallback = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_upstream_fallback"));
-  mPreflights = defineMetric(METRIC_COUNTER, utf8("tandem_breaker_preflights"));
-}
+// The filter's operational counters (./metrics.ts FilterCounters; Envoy exports them as
+// wasmcustom.<name>), by index; the labelled tandem_breaker_* series are BreakerStats.
+const C_REJECTED = 0;         // calls the breaker rejected (enforce / forced_open)
+const C_DRY_RUN = 1;          // calls dry_run admitted that enforce would have rejected
+const C_TRANSITIONS = 2;      // state transitions (counted by the worker whose write made them)
+const C_CAS_RETRIES = 3;      // shared-data writes retried after a CAS mismatch
+const C_CAS_EXHAUSTED = 4;    // operations given up after MAX_TRIES mismatches (failed open)
+const C_UPSTREAM_FALLBACK = 5; // upstream failures answered by the fallback
+const C_PREFLIGHTS = 6;       // CORS preflights let pass untouched (../core/request/preflight.ts)
+const counters = new FilterCounters([
+  "tandem_breaker_rejected", "tandem_breaker_dry_run_rejected", "tandem_breaker_transitions",
+  "tandem_breaker_cas_retries", "tandem_breaker_cas_exhausted", "tandem_breaker_upstream_fallback",
+  "tandem_breaker_preflights",
+]);
 
 const configRejections = new ConfigRejections(PLUGIN_BREAKER);
 
@@ -138,7 +130,7 @@ export class BreakerRoot extends FilterRoot {
       log(LOG_ERROR, CONFIG_REJECTED + res.error);
       return false;
     }
-    defineMetrics();
+    counters.define();
     this.stats = new BreakerStats(s.policy, s.maxKeys);
     // configId: the same text gives the same id in every worker VM.
     const configId = murmur3_32(changetype<usize>(text), text.length << 1, 0x74616e64);
@@ -220,14 +212,14 @@ export class BreakerRoot extends FilterRoot {
   account(key: string): void {
     const st = this.store as BreakerStore;
     if (st.transitions > 0) (this.stats as BreakerStats).transition(key, st.fromState, <i32>st.state.state);
-    if (st.casRetries > 0) incrementMetric(mCasRetries, st.casRetries);
+    if (st.casRetries > 0) counters.add(C_CAS_RETRIES, st.casRetries);
     if (st.exhausted) {
-      incrementMetric(mCasExhausted, 1);
+      counters.add(C_CAS_EXHAUSTED);
       log(LOG_WARN, "tandem: circuit-breaker gave up on " + st.slotName(st.slot) + " after repeated CAS mismatches (failed open)");
     }
     // Transitions are counted, not logged: a log line per transition would be built
     // from strings on the request path (and the module has a size budget).
-    if (st.transitions > 0) incrementMetric(mTransitions, st.transitions);
+    if (st.transitions > 0) counters.add(C_TRANSITIONS, st.transitions);
   }
 
   newStream(id: u32): FilterStream {
@@ -265,7 +257,7 @@ class BreakerStream extends FilterStream {
     const store = root.store;
     if (s === null || store === null) return CONTINUE;
     // A CORS preflight passes untouched in every mode: not admitted, never counted.
-    if (root.isPreflight()) { incrementMetric(mPreflights, 1); return CONTINUE; }
+    if (root.isPreflight()) { counters.add(C_PREFLIGHTS); return CONTINUE; }
     const now = nowMs();
     this.startMs = now;
     const f = s.fallback;
@@ -298,13 +290,13 @@ class BreakerStream extends FilterStream {
     this.keyLen = store.keyLen;
     if (adm.admitted) {
       this.phase = adm.permitted && !forced ? PHASE_TRACKED : PHASE_UNTRACKED;
-      if (!adm.permitted && !store.exhausted) incrementMetric(mDryRun, 1);
+      if (!adm.permitted && !store.exhausted) counters.add(C_DRY_RUN);
       // Clients must not pick an upstream through the header the reroute routes on.
       if (root.rerouteHeader === UPSTREAM_HEADER) removeHeader(REQUEST_HEADERS, UPSTREAM_HEADER);
       return CONTINUE;
     }
     this.phase = PHASE_REJECTED;
-    incrementMetric(mRejected, 1);
+    counters.add(C_REJECTED);
     (root.stats as BreakerStats).rejection(keyText);
     // The core's effects (../core/breaker/fallback.ts effectsOnReject): the cache first
     // when it covers `open` (a miss goes on), then the reroute or a local reply.
@@ -367,13 +359,13 @@ class BreakerStream extends FilterStream {
             (root.cacheStats as CacheStats).count(hit);
             if (hit) {
               this.replaced = true;
-              incrementMetric(mUpstreamFallback, 1);
+              counters.add(C_UPSTREAM_FALLBACK);
               return STOP_ITERATION;
             }
           }
           if (this.failureFallback == <u8>FallbackKind.Respond) {
             this.replaced = true;
-            incrementMetric(mUpstreamFallback, 1);
+            counters.add(C_UPSTREAM_FALLBACK);
             ((this.grpc ? root.fallbackGrpcReply : root.fallbackReply) as LocalReply).send(DETAILS_UPSTREAM_FAILURE, -1);
             return STOP_ITERATION;
           }

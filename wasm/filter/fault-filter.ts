@@ -26,11 +26,11 @@ import { Delayed, DelayQueue } from "./delay-queue";
 import { SharedDelays } from "./delay-gate";
 import { murmur3_32 } from "../core/hash/hash";
 import { markFault } from "./fault-mark";
-import { ConfigRejections, define } from "./metrics";
+import { ConfigRejections, FilterCounters, define } from "./metrics";
 import { FAULTS_TOTAL, FAULT_KINDS, L_KIND, L_POLICY, PLUGIN_FAULT } from "../core/metrics/catalog";
 import { SCOPE_UPSTREAM } from "../core/fault/settings";
 import {
-  LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, defineMetric, incrementMetric, log, nowMs, releaseHeld, removeHeader,
+  LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, incrementMetric, log, nowMs, releaseHeld, removeHeader,
 } from "./host";
 
 export const CONFIG_REJECTED = "tandem: fault-injection configuration rejected: ";
@@ -42,19 +42,13 @@ const STREAM_REQUEST = 0;                           // proxy-wasm WasmStreamType
 // this much of now is due, so a whole-ms timer is not re-armed for a rounding residue.
 const DUE_SLACK_MS: f64 = 0.001;
 
-// Stats, declared once per VM (Envoy's FaultFilterStats are declared once per filter config).
-let metricsDefined = false;
-let mDelays: u32 = NO_METRIC;      // requests delayed
-let mAborts: u32 = NO_METRIC;      // requests aborted
-let mGone: u32 = NO_METRIC;        // delayed requests the client reset before they resumed
-
-function defineMetrics(): void {
-  if (metricsDefined) return;
-  metricsDefined = true;
-  mDelays = defineMetric(METRIC_COUNTER, utf8("tandem_fault_delays_injected"));
-  mAborts = defineMetric(METRIC_COUNTER, utf8("tandem_fault_aborts_injected"));
-  mGone = defineMetric(METRIC_COUNTER, utf8("tandem_fault_delays_reset"));
-}
+// The filter's operational counters (./metrics.ts FilterCounters), by index (Envoy's
+// FaultFilterStats are declared once per filter config); the labelled
+// tandem_faults_total series are FaultRoot's.
+const C_DELAYS = 0;      // requests delayed
+const C_ABORTS = 1;      // requests aborted
+const C_GONE = 2;        // delayed requests the client reset before they resumed
+const counters = new FilterCounters(["tandem_fault_delays_injected", "tandem_fault_aborts_injected", "tandem_fault_delays_reset"]);
 
 const configRejections = new ConfigRejections(PLUGIN_FAULT);
 
@@ -78,7 +72,7 @@ export class FaultRoot extends FilterRoot {
       log(LOG_ERROR, CONFIG_REJECTED + res.error);
       return false;
     }
-    defineMetrics();
+    counters.define();
     this.mDelay = define(METRIC_COUNTER, FAULTS_TOTAL, [L_POLICY, L_KIND], [s.policy, FAULT_KINDS[0]]);
     this.mAbort = define(METRIC_COUNTER, FAULTS_TOTAL, [L_POLICY, L_KIND], [s.policy, FAULT_KINDS[1]]);
     // Streams delayed under the previous configuration keep their due time and fault
@@ -146,7 +140,7 @@ export class FaultRoot extends FilterRoot {
     const r = unchecked(this.replies[fault]);
     r.status = <u32>status;
     r.send(DETAILS_ABORT, -1);
-    incrementMetric(mAborts, 1);
+    counters.add(C_ABORTS);
   }
 }
 
@@ -176,7 +170,7 @@ class FaultStream extends FilterStream {
       const w = new Delayed(this.id, now + <f64>d.delayMs, d.fault, d.abortStatus, gate);
       this.delayed = w;
       root.delay(w, now);
-      incrementMetric(mDelays, 1);
+      counters.add(C_DELAYS);
       return STOP_ITERATION;
     }
     root.abort(d.fault, d.abortStatus);
@@ -188,6 +182,6 @@ class FaultStream extends FilterStream {
     const w = this.delayed;
     if (w === null || w.gone) return;
     w.release();
-    incrementMetric(mGone, 1);
+    counters.add(C_GONE);
   }
 }

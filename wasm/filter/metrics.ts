@@ -105,3 +105,25 @@ export class CacheStats {
   }
   count(hit: bool): void { incrementMetric(hit ? this.hit : this.miss, 1); }
 }
+
+// A filter's unlabelled operational counters (wasmcustom.<name>), declared once per
+// plugin as a table of names whose positions are the counters' indexes, defined at the
+// VM's first configure (Envoy's filters declare their stats once per filter config the
+// same way: FaultFilterStats). Counting is one host call by index; nothing is built per
+// request. Every worker VM defining a name updates one stat.
+export class FilterCounters {
+  private readonly ids: StaticArray<u32>;
+  private defined: bool = false;
+  constructor(private readonly names: StaticArray<string>) {
+    this.ids = new StaticArray<u32>(names.length);
+    for (let i = 0; i < names.length; i++) unchecked(this.ids[i] = NO_METRIC);
+  }
+  define(): void {
+    if (this.defined) return;
+    this.defined = true;
+    for (let i = 0; i < this.names.length; i++) unchecked(this.ids[i] = defineMetric(METRIC_COUNTER, utf8(unchecked(this.names[i]))));
+  }
+  @inline add(i: i32, n: i64 = 1): void {
+    incrementMetric(unchecked(this.ids[i]), n);
+  }
+}
