@@ -95,8 +95,8 @@ export class GatewayDriver {
   private lastGuards: Record<string, BreakerState> = {};
   // Called as each try of the current line starts (the gateways observe every try).
   private onTry: ((upstream: string) => void) | null = null;
-  // gRPC lines go over HTTP/2 (as gRPC clients call) when the gateway's simulator speaks it:
-  // Envoy's does (sim/envoy/h2c-listener.ts); Kong's is HTTP/1.1 only, so they go as HTTP/1.1.
+  // gRPC lines go over HTTP/2 (as gRPC clients call) when the driver says so: both
+  // simulators take h2c with prior knowledge (sim/envoy/h2c-listener.ts, sim/kong/h2.ts).
   grpcOverH2 = false;
 
   constructor(readonly gateway: "kong" | "envoy", readonly facts: PolicyFacts, readonly ups: ScriptedUpstreams, public gw: GatewayHandle | null = null,

@@ -36,6 +36,10 @@ export class KongDriver {
     const facts = policyFacts(policy);
     const ups = await ScriptedUpstreams.start(facts.upstreams);
     const driver = new GatewayDriver("kong", facts, ups, null, retryModel(policy, "kong"));
+    // gRPC lines go over HTTP/2, as gRPC clients call: to a proxy_listen with the http2 flag,
+    // where a gRPC route on a grpc Service takes them (h2 upstream, trailers kept) and every
+    // other request keeps the HTTP Service (sim/kong/grpc.ts, grpc-upstream.ts)
+    driver.grpcOverH2 = true;
     const plugins: KongPluginSpec[] = [];
     const ex = kongPartConfig(policy, "experiment");
     if (ex) {
@@ -90,6 +94,8 @@ export class KongDriver {
         // the Service's retries as `tandem render` writes them (spec.retries.attempts; none: 0)
         retries: kongRetries(policy),
         workers,
+        http2: true,
+        grpcRoute: true,
         onUpstreamRequest: driver.record,
         onAccessLog: driver.accessLog,
         logLevel: "info",

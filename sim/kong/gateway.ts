@@ -29,7 +29,7 @@ import { nginxRefusal, KONG_BUFFERS } from './edge';
 import { H2Listener, headersFromH2 } from './h2';
 import { attemptGrpc } from './grpc-upstream';
 import type { H2Response } from '../common/h2-stream';
-import { grpcRouteRefusal, isGrpcRequest, shapeGrpcExit } from './grpc';
+import { GRPC_ROUTE_HEADERS, grpcRouteRefusal, isGrpcContentType, isGrpcRequest, shapeGrpcExit } from './grpc';
 import { UpstreamPool, type UpstreamKeepalive } from './upstream-pool';
 
 // Kong's proxy port listens with `backlog=16384` (kong/templates/kong_defaults.lua,
@@ -100,6 +100,11 @@ export interface GatewayConfig {
   serviceProtocol: 'http' | 'grpc';
   /** the first route's protocols */
   routeProtocols: string[];
+  /**
+   * A second Service, protocol grpc, on the same upstream, whose route takes the gRPC calls
+   * (./grpc.ts GRPC_ROUTE_HEADERS) and runs the first route's plugin entities.
+   */
+  grpcRoute: boolean;
   /** kong.conf upstream_keepalive_pool_size / _max_requests / _idle_timeout (upstream-pool.ts) */
   upstreamKeepalive: UpstreamKeepalive;
 }
@@ -115,6 +120,8 @@ export interface ExtraRoute {
 
 interface Route {
   entity: Record<string, unknown>;
+  /** its Service's entity */
+  service: Record<string, unknown>;
   paths: string[];
   /** the plugins that run for it, in Kong's order */
   plugins: LoadedPlugin[];
@@ -197,15 +204,24 @@ export class Gateway {
     // strip_path false: the harness does not strip a matched prefix from the upstream path.
     const shared = cfg.plugins.filter((p) => p.scope !== 'route');
     this.routes = [
-      { entity: this.env.route, paths: ['/'], plugins: this.plugins },
+      { entity: this.env.route, service: this.env.service, paths: ['/'], plugins: this.plugins },
       ...cfg.extraRoutes.map((r) => ({
         entity: { ...this.env.route, id: r.id, name: r.name, paths: [...r.paths], strip_path: false },
+        service: this.env.service,
         paths: r.paths,
         plugins: sortByPriority([...shared, ...r.plugins]),
       })),
     ];
+    if (cfg.grpcRoute) {
+      const service = { ...this.env.service, id: randomUUID(), name: 'tandem-grpc-service', protocol: 'grpc' };
+      const entity = { ...this.env.route, id: randomUUID(), name: 'tandem-grpc-route', protocols: ['grpc', 'grpcs'],
+        headers: { 'content-type': [...GRPC_ROUTE_HEADERS] }, service: { id: service.id } };
+      this.grpcRoute = { entity, service, paths: ['/'], plugins: this.plugins };
+    }
     this.rebuildIterator();
   }
+
+  private grpcRoute: Route | null = null;
 
   /** every plugin entity of every route */
   entities(): LoadedPlugin[] {
@@ -434,8 +450,11 @@ export class Gateway {
     req.httpVersion = h2 ? 2 : inReq.httpVersion === '1.0' ? 1.0 : 1.1;
     // an h2 request's socket is the session's (Node's compatibility proxy)
     req.worker = (this.workerOf.get(h2 ? (inReq as unknown as { stream: { session: { socket: object } } }).stream.session.socket : sock) ?? this.workers[0]).id;
-    const route = this.routeFor(req.rawPath);
+    // a route with headers outranks one without (router/traditional.lua): the gRPC route
+    // takes every gRPC call
+    const route = this.grpcRoute && isGrpcContentType(req.headers.first('content-type')) ? this.grpcRoute : this.routeFor(req.rawPath);
     req.route = route.entity;
+    req.service = route.service;
     req.plugins = route.plugins;
     // nginx refuses an oversized head or an invalid URI before Kong's phases (edge.ts):
     // Kong's error handler answers, no plugin runs.
@@ -524,7 +543,7 @@ export class Gateway {
     }
     // a grpc Service leaves for location @grpc before buffered proxying is considered
     // (handler.lua access.after: exec("@grpc") returns early): never buffered
-    let buffered = this.cfg.serviceProtocol !== 'grpc' && req.plugins.some((p) => p.phases.has('response'));
+    let buffered = !this.grpcService(req) && req.plugins.some((p) => p.phases.has('response'));
     if (buffered && req.upstreamUpgrade) {
       // Kong.access (init.lua): buffered proxying is turned off for an upgrade
       this.log('notice', `response buffering was turned off: connection upgrade (${req.upstreamUpgrade})`);
@@ -558,7 +577,7 @@ export class Gateway {
       current.balancer_latency = t.balancerEnd - current.balancer_start;
       current.balancer_latency_ns = current.balancer_latency * 1e6;
       t.proxyLatency = t.balancerEnd - t.processingStart;
-      const r = await (this.cfg.serviceProtocol === 'grpc' ? attemptGrpc : attempt)({
+      const r = await (this.grpcService(req) ? attemptGrpc : attempt)({
         target,
         req,
         body,
@@ -592,6 +611,11 @@ export class Gateway {
     }
   }
 
+  /** The request's Service has protocol grpc: location @grpc. */
+  private grpcService(req: KongRequestState): boolean {
+    return (req.service ?? this.env.service).protocol === 'grpc';
+  }
+
   private resolveTarget(req: KongRequestState): { host: string; port: number } | undefined {
     const b = req.balancer;
     const up = this.cfg.upstreams.get(b.host);
@@ -610,7 +634,7 @@ export class Gateway {
       headers.set('X-Kong-Proxy-Latency', String(t.proxyLatency));
       const via = headers.first('via');
       // header_filter: proxy_http_version, "2" for a grpc upstream (handler.lua)
-      const outbound = `${this.cfg.serviceProtocol === 'grpc' ? '2' : '1.1'} ${SERVER_HEADER}`;
+      const outbound = `${this.grpcService(req) ? '2' : '1.1'} ${SERVER_HEADER}`;
       headers.set('Via', via ? `${via}, ${outbound}` : outbound);
       if (!headers.has('server')) headers.set('Server', SERVER_HEADER);
     } else {
@@ -827,7 +851,7 @@ export class Gateway {
     } else t.responseLatency ??= t.logStart - t.processingStart;
     req.phase = 'log';
     const serialize = buildSerialize(
-      { route: req.route, service: this.env.service, workspaceId: this.cfg.ids.workspaceId, now: t.logStart },
+      { route: req.route, service: req.service ?? this.env.service, workspaceId: this.cfg.ids.workspaceId, now: t.logStart },
       req,
     );
     const saved = {

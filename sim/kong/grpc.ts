@@ -28,6 +28,17 @@ export const GRPC_TABLE_BODY_REMOVED = 'body was removed because table body enco
 export const HTTP2_REQUIRED = 'Please use HTTP2 protocol';
 export const NON_GRPC_ON_GRPC_ROUTE = 'Non-gRPC request matched gRPC route';
 
+/**
+ * The gRPC route's header match: Kong 3.9 routes match `headers` values, a value starting
+ * "~*" as a case-insensitive regex (router/utils.lua, router/transform.lua): gRPC's
+ * content-types, application/grpc and application/grpc+<codec>.
+ */
+export const GRPC_ROUTE_HEADERS = ['~*^application/grpc(\\+.*)?$'];
+
+export function isGrpcContentType(contentType: string | undefined): boolean {
+  return contentType !== undefined && /^application\/grpc(\+.*)?$/i.test(contentType);
+}
+
 /** is_grpc_request (pdk/response.lua). */
 export function isGrpcRequest(contentType: string | undefined, httpVersion: number): boolean {
   return contentType !== undefined && contentType.startsWith(CONTENT_TYPE_GRPC) && httpVersion === 2;

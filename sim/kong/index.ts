@@ -83,6 +83,13 @@ export interface KongGatewayOptions {
   serviceProtocol?: 'http' | 'grpc';
   /** The first route's protocols (default ['http', 'https']); one naming grpc refuses HTTP/1.1 and non-gRPC requests (./grpc.ts). */
   routeProtocols?: string[];
+  /**
+   * A second Service with protocol grpc on the same upstream, and its route: protocols
+   * [grpc, grpcs], matching gRPC calls by content-type (a route with headers outranks the
+   * first route), running the first route's plugin entities. What a Kong serving gRPC and
+   * HTTP on one upstream has; `tandem simulate --via kong` uses it with `http2`.
+   */
+  grpcRoute?: boolean;
   /** 0 = ephemeral */
   port?: number;
   /** Kong's log_level (default notice): what its error log keeps, and the level logs() returns from by default */
@@ -260,6 +267,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       http2: opts.http2 ?? false,
       serviceProtocol: opts.serviceProtocol ?? 'http',
       routeProtocols: opts.routeProtocols ?? ['http', 'https'],
+      grpcRoute: opts.grpcRoute ?? false,
       upstreamKeepalive: { ...KONG_UPSTREAM_KEEPALIVE, ...opts.upstreamKeepalive },
     });
     gateway = g;

@@ -559,7 +559,7 @@ const IMPL: Record<string, Impl> = {
   'kong.node.get_hostname': { timer: true, fn: () => os.hostname() },
   'kong.plugin.get_id': { timer: true, fn: ({ req }) => req.plugin?.id },
   'kong.router.get_route': { timer: true, fn: ({ req }) => req.route }, // the matched route (ngx.ctx.route)
-  'kong.router.get_service': { timer: true, fn: ({ env }) => env.service },
+  'kong.router.get_service': { timer: true, fn: ({ env, req }) => req.service ?? env.service },
   'kong.ip.is_trusted': { timer: true, fn: () => false }, // trusted_ips = NONE
 };
 

@@ -85,6 +85,8 @@ export class KongRequestState {
   worker = 0;
   /** the matched route's entity (kong.router.get_route, serialize().route) */
   route: Record<string, unknown> = {};
+  /** the matched route's Service (kong.router.get_service, serialize().service) */
+  service?: Record<string, unknown>;
   /** the plugins that run for the matched route, in Kong's order */
   plugins: LoadedPlugin[] = [];
   /** plugin whose handler is running (namespaced kong.log, kong.plugin.get_id) */

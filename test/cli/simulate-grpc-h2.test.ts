@@ -1,10 +1,11 @@
-// `tandem simulate --via envoy` replays gRPC trace lines as gRPC clients make them: HTTP/2
-// from the client, and over HTTP/2 to the upstream (the clusters' use_downstream_protocol_config,
-// as `tandem render` writes them); other lines stay HTTP/1.1. The answers are what the core's
-// Envoy model says, line by line (issue 18 item 6).
+// `tandem simulate --via envoy|kong` replays gRPC trace lines as gRPC clients make them:
+// HTTP/2 from the client, and over HTTP/2 to the upstream (Envoy: the clusters'
+// use_downstream_protocol_config, as `tandem render` writes them; Kong: an http2 listener and
+// a gRPC route on a grpc Service, grpc_pass); other lines stay HTTP/1.1. The answers are what
+// the core's model of each gateway says, line by line (issue 18 item 6).
 import { describe, expect, it } from "vitest";
 import { openDriver, simulate } from "../../cli/simulate/run";
-import { ENVOY_PROFILE } from "../../cli/simulate/result";
+import { ENVOY_PROFILE, KONG_PROFILE } from "../../cli/simulate/result";
 import type { GatewayDriver } from "../../cli/simulate/via-gateway";
 import type { PolicyDoc } from "../../cli/policy-file";
 import type { TraceRequest } from "../../cli/simulate/trace";
@@ -47,5 +48,24 @@ describe("simulate --via envoy: gRPC lines over HTTP/2", () => {
     expect(envoy).toEqual(core);
     expect(core[5].breaker).toBe("open");
     expect(core[5].status).toBe(200); // tandem's rejection of a gRPC call: trailers-only 200
+  }, 120_000);
+});
+
+describe("simulate --via kong: gRPC lines over HTTP/2", () => {
+  it("reach the upstream over h2 through the grpc Service (plain lines over HTTP/1.1)", async () => {
+    const quiet: PolicyDoc = { ...policy, spec: { circuitBreaker: { ...(policy.spec.circuitBreaker as object), minimumCalls: 100 } } };
+    const d = (await openDriver("kong", quiet)) as GatewayDriver;
+    try {
+      for (const r of trace) await d.run(r);
+      expect(d.ups.versions).toEqual(["2.0", "1.1", "2.0", "2.0", "2.0", "2.0"]);
+    } finally {
+      await d.close();
+    }
+  }, 120_000);
+
+  it("answer as the core's Kong model says: errors in trailers unseen, a reset stream counts", async () => {
+    const core = await simulate("core", policy, trace, () => {}, { profile: KONG_PROFILE });
+    const kong = await simulate("kong", policy, trace, () => {});
+    expect(kong).toEqual(core);
   }, 120_000);
 });

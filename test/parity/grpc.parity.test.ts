@@ -3,10 +3,11 @@
 // Envoy's own trailers-only UNAVAILABLE for a dead upstream counts as the connect
 // failure it is. tandem's rejections and fallbacks to a gRPC request are trailers-only
 // 200s on both. Every trace runs through the core (modelling each gateway) and through
-// that gateway, line by line. Through Envoy the calls go as gRPC makes them, over HTTP/2 from
-// the client and to the upstream (trailers and trailers-only replies as HEADERS frames,
-// Envoy's own gRPC replies trailers-only HEADERS: sim/envoy/upstream-h2.ts); through Kong,
-// whose simulator speaks HTTP/1.1 only, over HTTP/1.1 with chunked trailer fields.
+// that gateway, line by line. Through both gateways the calls go as gRPC makes them, over
+// HTTP/2 from the client and to the upstream (trailers and trailers-only replies as HEADERS
+// frames): Envoy's own gRPC replies are trailers-only HEADERS (sim/envoy/upstream-h2.ts);
+// Kong takes them on an http2 listener, through a gRPC route on a grpc Service (grpc_pass,
+// sim/kong/grpc-upstream.ts), its own errors 502/504 with grpc-status 13/4.
 //
 // Where the gateways see differently, the core's profile says so and the parity still
 // holds: a grpc-status in real trailers (after a message) reaches Envoy's on_log but not

@@ -224,3 +224,41 @@ describe('Kong harness: a route with protocols [grpc] (handler.lua access.before
     expect(a.headers['grpc-status']).toBe('5');
   });
 });
+
+describe('Kong harness: a gRPC route on a grpc Service next to the HTTP one (grpcRoute)', () => {
+  // What a Kong serving both on one upstream has: the HTTP Service and route, and a grpc
+  // Service whose route (protocols grpc, grpcs; headers content-type ~*^application/grpc)
+  // outranks the other for gRPC calls.
+  let gw: KongGateway;
+  let both: http.Server;
+  beforeAll(async () => {
+    // one upstream port taking HTTP/1.1 and h2c (the gRPC server above answers h2 only)
+    const { dispatchByPreface } = await import('../../sim/envoy/h2c-listener.js');
+    const net = await import('node:net');
+    const h1 = http.createServer((req, res) => { req.resume(); res.end('plain'); });
+    both = net.createServer((s) => dispatchByPreface(s, (x) => grpc.emit('connection', x), (x) => h1.emit('connection', x))) as unknown as http.Server;
+    await new Promise<void>((r) => both.listen(0, '127.0.0.1', () => r()));
+    gw = await startKong({
+      plugins: [router()], upstreams: { a: { host: '127.0.0.1', port: (both.address() as AddressInfo).port } }, defaultUpstream: 'a',
+      http2: true, grpcRoute: true,
+    });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    await new Promise<void>((r) => both.close(() => r()));
+  });
+
+  it('a gRPC call takes the grpc Service (h2 upstream, trailers kept); other requests the HTTP one', async () => {
+    gw.clearLogs();
+    const a = await h2call(gw.port, '/shop.Cart/Add', GRPC);
+    expect(a.trailers?.['grpc-status']).toBe('13');
+    expect(a.headers.via).toBe('2 kong/3.9.3');
+    const r = await fetch(`${gw.url}/x`);
+    expect(await r.text()).toBe('plain');
+    expect(r.headers.get('via')).toBe('1.1 kong/3.9.3');
+    await gw.logDone();
+    const logs = routerLogs(gw);
+    expect(logs.map((l) => l.serialized.service.protocol)).toEqual(['grpc', 'http']);
+    expect(logs[0].serialized.route.protocols).toEqual(['grpc', 'grpcs']);
+  });
+});
