@@ -132,8 +132,8 @@ export class ScriptedUpstreams {
 
 // A gRPC server's answer: trailers-only (grpc-status in the headers, no body: over HTTP/2
 // one HEADERS frame with END_STREAM), or one length-prefixed message and grpc-status in
-// the trailers (over HTTP/2 a trailing HEADERS frame; over HTTP/1.1, which the Kong
-// harness speaks, chunked trailer fields).
+// the trailers (over HTTP/2 a trailing HEADERS frame; over HTTP/1.1, where a test sends
+// gRPC that way, chunked trailer fields).
 function grpcAnswer(res: ServerResponse, code: number, trailers: boolean): void {
   if (!trailers) {
     res.writeHead(200, { "content-type": GRPC_CONTENT_TYPE, [GRPC_STATUS_HEADER]: String(code), "content-length": "0" }).end();
