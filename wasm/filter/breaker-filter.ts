@@ -52,7 +52,7 @@ import {
   FallbackSettings, KeyKind, OUTCOME_FAILURE,
 } from "../core/breaker/settings";
 import { classify, retryAfterSeconds } from "../core/breaker/machine";
-import { effectsOnReject, fallbackOnOutcome } from "../core/breaker/fallback";
+import { cacheOnOutcome, effectsOnReject, fallbackOnOutcome } from "../core/breaker/fallback";
 import { CacheStream, FilterCache } from "./cache-fallback";
 import { variantToUpstream } from "../core/breaker/upstream-names";
 import { BreakerStore } from "./breaker-store";
@@ -352,9 +352,10 @@ class BreakerStream extends FilterStream {
           const g = grpcStatusOfHeaders(b);
           if (g >= 0) { status = GRPC_STATUS_BASE + g; error = errorOfFlags(getPropertyI64(RESPONSE_FLAGS, 0)); }
         }
-        if (classify(s, status, error) == OUTCOME_FAILURE) {
+        const outcome = classify(s, status, error);
+        if (outcome == OUTCOME_FAILURE) {
           // The cache first; a miss leaves it to the respond fallback (if any).
-          if (cacheOnFail) {
+          if (cacheOnFail && cacheOnOutcome(f, outcome)) {
             const hit = cs !== null && (root.cache as FilterCache).serve(cs as CacheStream, now);
             (root.cacheStats as CacheStats).count(hit);
             if (hit) {
