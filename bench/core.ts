@@ -3,10 +3,11 @@
 // for context, a call of the same bridge shape that decides nothing: arena + fact
 // table written through views over its memory, one trivial export call, the views checked.
 // And the circuit breaker the way the Kong `circuit-breaker` plugin drives it: one
-// admitted call = admitBreaker (key from the request facts, admission) in access plus
-// recordBreaker (the outcome) in log, TandemCore.admitBreaker / recordBreaker.
+// admitted call = admitCall (key from the request facts, admission; the key text, the
+// generation and the ticket read from lastCall for the carry) in access plus recordCall
+// (the outcome, by the ticket) in log: TandemCore's lean calls (core-js/breaker-call.ts).
 import { answerNeeds } from '../core-js/answer-needs';
-import { TandemCore, type ExperimentPlan } from '../core-js/tandem-core';
+import { TandemCore, callAdmitted, callFlags, type ExperimentPlan } from '../core-js/tandem-core';
 import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, checkoutExperiment, progress } from './common';
 import { makeMix, median, rng } from './requests';
 import { VARIANT_HEADER } from '../core-js/tandem-core';
@@ -31,7 +32,7 @@ function bridgeOnly(core: TandemCore, plan: ExperimentPlan, facts: ReadonlyArray
 export interface CoreResult {
   decideNs: number;
   baselineNs: number;
-  /** one admitted call: admitBreaker + recordBreaker (two bridge crossings) */
+  /** one admitted call: admitCall + recordCall (two bridge crossings) */
   breakerNs: number;
   breakerKeys: number;
   breakerFailureShare: number;
@@ -83,11 +84,13 @@ export function coreBench(wasmPath: string, rounds = 24, perRound = 50_000): Cor
     for (let i = 0; i < n; i++) {
       const c = calls[(off + i) % 1000];
       const now = clock++;
-      const a = core.admitBreaker(bplan, c.facts, now);
-      if (!a.admitted) { check.rejected++; continue; }
-      const r = core.recordBreaker(bplan, a.key, a.flags, a.generation, { status: c.status, latencyMs: 12 }, now);
+      const a = core.admitCall(bplan, c.facts, now);
+      if (!callAdmitted(a)) { check.rejected++; continue; }
+      const last = core.lastCall;
+      const key = last.key;
+      const outcome = core.recordCall(bplan, last.ticket, callFlags(a), last.generation, c.status, 0, 12, now, key);
       check.recorded++;
-      if (r.outcome === 1) check.failures++;
+      if (outcome === 1) check.failures++;
     }
     return Number(process.hrtime.bigint() - t0) / n;
   };

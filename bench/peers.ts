@@ -8,15 +8,17 @@
 //            `run()` evaluates per experiment); both must choose the same variants.
 //   unleash  the same with `hash: unleash` against unleash-client's
 //            selectVariantDefinition (what getVariant runs for strategy variants).
-//   breaker  tandem's breaker admission + outcome record (admitBreaker + recordBreaker)
-//            against opossum's `fire()` of an already-resolved action, awaited: the
-//            per-call overhead a Node service pays for opossum's breaker.
+//   breaker  tandem's breaker admission + outcome record through the lean calls the
+//            adapters use (admitCall, then recordCall with the admission's ticket, flags
+//            and generation read from lastCall: core-js/breaker-call.ts) against
+//            opossum's `fire()` of an already-resolved action, awaited: the per-call
+//            overhead a Node service pays for opossum's breaker.
 // Ratios are tandem's calls per second ÷ the peer's (> 1: tandem is faster).
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import CircuitBreaker from 'opossum';
 import { answerNeeds } from '../core-js/answer-needs';
-import { TandemCore, VARIANT_HEADER } from '../core-js/tandem-core';
+import { TandemCore, VARIANT_HEADER, callAdmitted, callFlags } from '../core-js/tandem-core';
 import { ROOT, distPath, progress } from './common';
 import { median } from './requests';
 
@@ -86,6 +88,7 @@ export async function peersBench(rounds = 12, perRound = 20_000): Promise<PeersR
   const opossum = new CircuitBreaker(async () => 1, { timeout: false, errorThresholdPercentage: 50, volumeThreshold: 20, rollingCountTimeout: 10_000 });
   let clock = 1_700_000_000_000;
   let sink = 0;
+  const last = core.lastCall;
 
   const sections: Array<(off: number) => number | Promise<number>> = [
     (off) => timed(perRound, (i) => { sink += core.decideExperiment(gbPlan, gbFacts[(off + i) % 1000], 0).variant; }),
@@ -94,8 +97,8 @@ export async function peersBench(rounds = 12, perRound = 20_000): Promise<PeersR
     (off) => timed(perRound, (i) => { sink += unleash.selectVariantDefinition('peers', 'default', unVariants, { userId: KEYS[(off + i) % 1000] })!.name.length; }),
     () => timed(perRound, () => {
       const now = clock++;
-      const a = core.admitBreaker(bplan, bfacts, now);
-      if (a.admitted) sink += core.recordBreaker(bplan, a.key, a.flags, a.generation, { status: 200, latencyMs: 5 }, now).outcome;
+      const a = core.admitCall(bplan, bfacts, now);
+      if (callAdmitted(a)) sink += core.recordCall(bplan, last.ticket, callFlags(a), last.generation, 200, 0, 5, now);
     }),
     () => timedAsync(perRound, () => opossum.fire()),
   ];

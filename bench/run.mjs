@@ -375,7 +375,7 @@ if (json) {
     'envoy.hostCallsOverKong': `most host calls per stream above Kong's round trips (access + log) for the same kind of request; Envoy ${fmt(result.envoy.hostCalls)} vs Kong ${fmt(result.kong.roundTripsByKind)}`,
     'peers.bucketRatio': `tandem decision through tandem-core.wasm from JS (hash: growthbook-v2) ${us(result.peers.tandemBucketNs)} vs @growthbook/growthbook hash + getBucketRanges + chooseVariation ${us(result.peers.growthbookNs)}, same keys, same variants; median of ${fmt(result.peers.rounds)} interleaved rounds`,
     'peers.unleashRatio': `tandem (hash: unleash) ${us(result.peers.tandemUnleashNs)} vs unleash-client selectVariantDefinition ${us(result.peers.unleashNs)}, same keys, same variants`,
-    'peers.breakerRatio': `tandem admitBreaker + recordBreaker ${us(result.peers.tandemBreakerNs)} vs opossum fire() of a resolved action, awaited ${us(result.peers.opossumNs)}`,
+    'peers.breakerRatio': `tandem admitCall + recordCall (the adapters' lean calls) ${us(result.peers.tandemBreakerNs)} vs opossum fire() of a resolved action, awaited ${us(result.peers.opossumNs)}`,
     'playground.loadPairsPerSec': `the load generator against two minimal HTTP servers, asking ${fmt(pl.askedEcho)} pairs/s: ${fmt(pl.echo)}`,
     'playground.gatewayPairsPerSec': `through the playground's Kong (3 plugin servers) and Envoy (3 filters), playground.yaml, asking ${fmt(pl.askedGateways)} pairs/s: ${fmt(pl.gateways)}`,
     'wasm.memoryGrowthPages': `${fmt(result.wasm.pagesAfterWarmup)} pages after 10,000 streams → ${fmt(result.wasm.pagesAfterRun)} after ${fmt(result.wasm.memoryRequests)} more`,
@@ -400,7 +400,7 @@ if (json) {
     rows.push(['kong.cacheThroughputRatioLargeBody', fmt(result.kong.cacheThroughputRatioLargeBody), '', '', sz(kc.large)]);
   }
   rows.push(['core.decideNs', fmt(result.core.decideNs), '', '', `one decideExperiment through tandem-core.wasm; the same bridge deciding nothing: core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
-  rows.push(['core.breakerNs', fmt(result.core.breakerNs), '', '', `one admitted call: admitBreaker + recordBreaker through tandem-core.wasm (two bridge crossings), ${fmt(result.core.breakerKeys)} keys, ${fmt(result.core.breakerFailureShare)} failures, all closed; trivial-call baseline core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
+  rows.push(['core.breakerNs', fmt(result.core.breakerNs), '', '', `one admitted call as the Kong plugin makes it: admitCall (key text, generation, ticket read) + recordCall by ticket through tandem-core.wasm (two bridge crossings), ${fmt(result.core.breakerKeys)} keys, ${fmt(result.core.breakerFailureShare)} failures, all closed; trivial-call baseline core.baselineNs ${fmt(result.core.baselineNs)} ns`]);
   const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i].length)));
   const line = (r) => r.map((cell, i) => (i < 4 ? cell.padEnd(w[i]) : cell)).join('  ');
   const lines = [

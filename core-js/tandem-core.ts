@@ -8,11 +8,13 @@ import {
   ADMITTED, ERROR_CONNECT, ERROR_CONNECT_OR_RESET, ERROR_NONE, ERROR_RESET, ERROR_TIMEOUT, Fact, FallbackKind,
   G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION,
   PERMITTED, PROBE, NEEDS_FACTS, PROBES_AT_HEADERS, FACTS_READ, REASON_GUARD, REASON_OVERRIDE, REASON_RAMP, REASON_RULE0, REASON_SPLIT,
-  R_FALLBACK, R_FLAGS, R_GENERATION, R_OUTCOME, R_EFFECTS, R_REPLY_RETRY_AFTER, EFFECT_RESPOND, REPLY_REJECT, REPLY_RESPOND, R_PREV_STATE, R_REASON, R_RETRY_AFTER, R_STATE, R_TRANSITION,
+  OUTCOME_KEY_GONE, OUTCOME_TICKET_STALE, REPLY_REJECT, REPLY_RESPOND,
   F_ABORT_STATUS, F_DELAY_MS, F_FAULT, F_NEEDS_ENTROPY, F_REASON, F_STRIP, GRPC_STATUS_BASE, GRPC_STATUS_MAX,
   D_COOKIE_LEN, D_EXPOSE_LEN, D_LOG, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT, FACT_ASK,
 } from "../wasm/core/contract";
 import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
+import { BreakerCallView, callNeedsMethod, callPreflight } from "./breaker-call";
+export * from "./breaker-call";
 
 // The contract (slots, enums, fact kinds, reasons, header names) is declared once, in
 // wasm/core/contract.ts, a file both compilers read; this binding re-exports it.
@@ -234,6 +236,11 @@ export interface FaultDecision {
 }
 export interface FaultTrace { why: number; delayBucket: number; abortBucket: number }
 
+// A breaker plan's fact buffer (its address and room) and the facts last written there
+// (n of them; -1 while being written), `off` the next free offset.
+// `version`: this core's number for that write (the core derives the key from one write once).
+interface WrittenFacts { base: number; cap: number; n: number; vals: Array<string | undefined>; off: number; version: number }
+
 interface CoreExports {
   memory: WebAssembly.Memory;
   tandem_policy_plan(len: number): number;
@@ -248,7 +255,9 @@ interface CoreExports {
   tandem_breaker_release(h: number): void;
   tandem_breaker_fact_table(h: number): number;
   tandem_breaker_result_ptr(): number;
-  tandem_breaker_admit(h: number, nowMs: number, probing: number): number;
+  tandem_breaker_admit(h: number, nowMs: number, probing: number, version: number): number;
+  tandem_breaker_facts(h: number, size: number): number;
+  tandem_breaker_record_ticket(h: number, ticket: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_breaker_allow(h: number, keyLen: number, nowMs: number, probing: number): number;
   tandem_breaker_record(h: number, keyLen: number, flags: number, generation: number, status: number, error: number, latencyMs: number, nowMs: number): number;
   tandem_breaker_state(h: number, keyLen: number): number;
@@ -325,6 +334,10 @@ export class TandemCore {
   private readonly faultTables: Array<number | undefined> = [];
   // The last key of each breaker handle: its bytes and its string.
   private readonly brkKeys: Array<{ bytes: Uint8Array; text: string } | undefined> = [];
+  // Each breaker handle's fact buffer and the facts last written there.
+  private readonly brkFacts: Array<WrittenFacts | undefined> = [];
+  // The last breaker call's result, read on demand (admitCall, recordCall).
+  readonly lastCall: BreakerCallView;
   // i32 indexes of the result areas (fixed for the module's life).
   private readonly decisionAt: number;
   private readonly guardAt: number;
@@ -336,6 +349,8 @@ export class TandemCore {
   private askTable = 0;
   private askBase = 0;
   private askOff = 0;
+  private askWritten: WrittenFacts | null = null;   // a breaker plan's: asked facts grow its off
+  private factWrites = 0;                           // breaker fact writes so far (u32, never 0 once written)
 
   private constructor(instance: WebAssembly.Instance) {
     this.ex = instance.exports as unknown as CoreExports;
@@ -344,6 +359,10 @@ export class TandemCore {
     this.guardAt = this.ex.tandem_experiment_guard_result_ptr() >>> 2;
     this.breakerAt = this.ex.tandem_breaker_result_ptr() >>> 2;
     this.faultAt = this.ex.tandem_fault_result_ptr() >>> 2;
+    this.lastCall = new BreakerCallView({
+      view: () => { this.mem(); return this.i32; },
+      keyText: (h, p, n) => this.keyText(h, p, n),
+    }, this.breakerAt);
   }
 
   static fromBytes(bytes: Uint8Array): TandemCore {
@@ -375,6 +394,7 @@ export class TandemCore {
     this.i32[at] = off;
     this.i32[at + 1] = n;
     this.askOff = off + n;
+    if (this.askWritten !== null) this.askWritten.off = this.askOff;
     return n;
   }
 
@@ -514,6 +534,66 @@ export class TandemCore {
     this.askTable = table >>> 2;
     this.askBase = base;
     this.askOff = off;
+    this.askWritten = null;
+  }
+
+  // A breaker plan's facts, into its own buffer (tandem_breaker_facts), where nothing
+  // else writes: when they are the same strings as the plan's last call, the bytes and
+  // the table written then still hold them, and nothing is written (a breaker sees few
+  // keys: the same Host, the same variant). Facts the core asked for since (FACT_ASK)
+  // stay written too; `off` follows them.
+  private putBreakerFacts(h: number, facts: ReadonlyArray<string | undefined>): number {
+    const table = this.brkTable(h);
+    let w = this.brkFacts[h];
+    const n = facts.length;
+    if (w !== undefined && w.n === n) {
+      const vals = w.vals;
+      let i = 0;
+      while (i < n && facts[i] === vals[i]) i++;
+      if (i === n) {
+        this.askFacts = facts;
+        this.askTable = table >>> 2;
+        this.askBase = w.base;
+        this.askOff = w.off;
+        this.askWritten = w;
+        return w.version;
+      }
+    }
+    let size = 16;
+    for (let i = 0; i < n; i++) {
+      const f = facts[i];
+      if (f !== undefined) size += f.length * 3;
+    }
+    if (w === undefined) this.brkFacts[h] = w = { base: 0, cap: -1, n: 0, vals: [], off: 0, version: 0 };
+    if (size > w.cap) {
+      w.base = this.ex.tandem_breaker_facts(h, size);
+      w.cap = size;
+    }
+    w.n = -1;                                // (not valid until written)
+    this.mem();
+    const t = this.i32;
+    const base = w.base;
+    let at = table >>> 2;
+    let off = 0;
+    for (let i = 0; i < n; i++, at += 2) {
+      const f = facts[i];
+      w.vals[i] = f;
+      if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
+      if (f.length > LAZY_FACT) { t[at] = 0; t[at + 1] = FACT_ASK; continue; }
+      const k = this.writeText(f, base + off);
+      t[at] = off;
+      t[at + 1] = k;
+      off += k;
+    }
+    w.n = n;
+    w.off = off;
+    w.version = this.factWrites = ((this.factWrites + 1) >>> 0) || 1;
+    this.askFacts = facts;
+    this.askTable = table >>> 2;
+    this.askBase = base;
+    this.askOff = off;
+    this.askWritten = w;
+    return w.version;
   }
 
   private expTable(h: number): number {
@@ -637,6 +717,7 @@ export class TandemCore {
     if (h < 0) throw new CoreError(this.out());
     this.brkTables[h] = undefined;
     this.brkKeys[h] = undefined;
+    this.brkFacts[h] = undefined;
     return { handle: h, ...(JSON.parse(this.out()) as Omit<BreakerPlan, "handle">) };
   }
 
@@ -644,6 +725,7 @@ export class TandemCore {
     this.ex.tandem_breaker_release(plan.handle);
     this.brkTables[plan.handle] = undefined;
     this.brkKeys[plan.handle] = undefined;
+    this.brkFacts[plan.handle] = undefined;
   }
 
   // Key from the request facts (`facts[i]` answers plan.needs[i]) and admission at nowMs:
@@ -654,28 +736,50 @@ export class TandemCore {
   // the same, with `facts` left empty (the request's headers not read): a call that would
   // probe then answers needsFacts.
   admitBreaker(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): BreakerAdmission {
-    const h = plan.handle;
-    this.putFacts(facts, this.brkTable(h));
-    const r = this.ex.tandem_breaker_admit(h, nowMs, PROBING[probing]);
-    this.mem();
-    const key = this.keyText(h, this.arenaPtr, r >>> 2);
-    const pf = r & 3;
-    if (pf !== 0) {
+    const c = this.admitCall(plan, facts, nowMs, probing);
+    const key = this.lastCall.key;
+    if (callPreflight(c) || callNeedsMethod(c)) {
       const state = this.breakerState(plan, key) ?? "closed";
       return {
-        key, pass: pf === 1 ? "preflight" : "method", flags: ADMITTED, admitted: true, permitted: false, generation: 0,
+        key, pass: callPreflight(c) ? "preflight" : "method", flags: ADMITTED, admitted: true, permitted: false, generation: 0,
         state, prevState: state, transition: null, retryAfter: -1, answer: FallbackKind.None, outcome: -1, needsFacts: false,
         effects: 0, reply: REPLY_REJECT, replyRetryAfter: -1,
       };
     }
-    const a = this.breakerResult() as BreakerAdmission;
+    const a = this.lastCall.toCall() as BreakerAdmission;
     a.key = key;
     return a;
+  }
+
+  // admitBreaker's lean form, what the adapters call: one call into the core, no object.
+  // The answer packed (CALL_*: callAdmitted, callEffects, callTransition, callPreflight,
+  // callNeedsMethod of ./breaker-call.ts); the rest is read from `lastCall` when wanted
+  // (key, generation, ticket, states, Retry-After), before the next breaker call.
+  admitCall(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): number {
+    const h = plan.handle;
+    const version = this.putBreakerFacts(h, facts);
+    this.lastCall.handle = h;
+    return this.ex.tandem_breaker_admit(h, nowMs, PROBING[probing], version);
+  }
+
+  // The outcome of a call admitCall admitted: by its ticket (lastCall.ticket), flags and
+  // generation; `status` as outcomeStatus gives it, `error` a BreakerError. Returns
+  // OUTCOME_* (or OUTCOME_KEY_GONE); the rest is in `lastCall` (state, transition). The
+  // key (lastCall.key at admission) matters only when it was evicted since: the record
+  // then goes by the key, as recordBreaker's, since it may have been admitted again;
+  // without it such a record is OUTCOME_KEY_GONE.
+  recordCall(plan: BreakerPlan, ticket: number, flags: number, generation: number, status: number, error: number,
+    latencyMs: number, nowMs: number, key?: string): number {
+    const r = this.ex.tandem_breaker_record_ticket(plan.handle, ticket, flags, generation >>> 0, status, error, latencyMs, nowMs);
+    if (r !== OUTCOME_TICKET_STALE) return r;
+    if (key === undefined) return OUTCOME_KEY_GONE;
+    return this.ex.tandem_breaker_record(plan.handle, this.put(key), flags, generation >>> 0, status, error, latencyMs, nowMs);
   }
 
   // The key at [p, p + n): the string remembered for handle h when the bytes are the
   // same as last time (a breaker sees few keys), else decoded and remembered.
   private keyText(h: number, p: number, n: number): string {
+    this.mem();
     const u8 = this.u8;
     const c = this.brkKeys[h];
     if (c !== undefined && c.bytes.length === n) {
@@ -692,14 +796,15 @@ export class TandemCore {
   // Admission of an explicit key (any request may probe).
   allowBreaker(plan: BreakerPlan, key: string, nowMs: number): BreakerCall {
     this.ex.tandem_breaker_allow(plan.handle, this.put(key), nowMs, PROBES_AT_HEADERS);
-    return this.breakerResult();
+    this.lastCall.handle = plan.handle;
+    return this.lastCall.toCall();
   }
 
   // The outcome of a call admitted with (flags, generation). error: BreakerError.
   recordBreaker(plan: BreakerPlan, key: string, flags: number, generation: number,
     o: CallOutcome, nowMs: number): BreakerCall {
     this.ex.tandem_breaker_record(plan.handle, this.put(key), flags, generation >>> 0, outcomeStatus(o), o.error ?? 0, o.latencyMs, nowMs);
-    return this.breakerResult();
+    return this.lastCall.toCall();
   }
 
   // What answers a call whose upstream answered with `outcome` (recordBreaker's), for a
@@ -735,7 +840,7 @@ export class TandemCore {
   // The request's cache key from its facts (`facts[i]` answers plan.needs[i]), or why
   // it is neither looked up nor stored.
   cacheKey(plan: BreakerPlan, facts: ReadonlyArray<string | undefined>): { key: Buffer | null; why: string } {
-    this.putFacts(facts, this.brkTable(plan.handle));
+    this.putBreakerFacts(plan.handle, facts);
     const n = this.ex.tandem_cache_key(plan.handle);
     if (n === 0) return { key: null, why: CACHE_KEY_WHY[this.ex.tandem_cache_why()] ?? "" };
     const p = this.arenaPtr;
@@ -788,30 +893,6 @@ export class TandemCore {
   cacheStats(plan: BreakerPlan): CacheStats | null {
     this.ex.tandem_cache_stats(plan.handle);
     return JSON.parse(this.out()) as CacheStats | null;
-  }
-
-  // The breaker's result area after allow / record (R_* slots).
-  private breakerResult(): BreakerCall {
-    this.mem();
-    const v = this.i32;
-    const b = this.breakerAt;
-    const flags = v[b + R_FLAGS];
-    return {
-      flags,
-      admitted: (flags & ADMITTED) !== 0,
-      permitted: (flags & PERMITTED) !== 0,
-      needsFacts: (flags & NEEDS_FACTS) !== 0,
-      generation: v[b + R_GENERATION] >>> 0,
-      state: BREAKER_STATES[v[b + R_STATE]],
-      prevState: BREAKER_STATES[v[b + R_PREV_STATE]],
-      transition: v[b + R_TRANSITION] === 1 ? BREAKER_REASONS[v[b + R_REASON]] : null,
-      retryAfter: v[b + R_RETRY_AFTER],
-      answer: v[b + R_FALLBACK] as FallbackKind,
-      outcome: v[b + R_OUTCOME],
-      effects: v[b + R_EFFECTS],
-      reply: (v[b + R_EFFECTS] & EFFECT_RESPOND) !== 0 ? REPLY_RESPOND : REPLY_REJECT,
-      replyRetryAfter: v[b + R_REPLY_RETRY_AFTER],
-    };
   }
 
   // ---- fault injection ----

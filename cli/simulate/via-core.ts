@@ -15,6 +15,7 @@
 import type { TandemCore, ExperimentPlan, ExperimentDecision, BreakerPlan, GuardAdmission, BreakerCall, CallOutcome } from "../../core-js/tandem-core";
 import {
   BREAKER_PROBE, EFFECT_CACHE_FIRST, EFFECT_REROUTE, FactKind, FallbackKind, REPLY_REJECT, TAGS_HEADER, breakerReply,
+  callAdmitted, callEffects, callFlags, callNeedsMethod, callPermitted, callPreflight, callTransition, outcomeStatus,
 } from "../../core-js/tandem-core";
 import { OUTCOME_FAILURE } from "../../wasm/core/contract";
 import { VARIANT_UPSTREAMS_FIELD } from "../../wasm/core/contract-kong";
@@ -126,11 +127,21 @@ export class CoreDriver {
     return { ...x.answer, priorMs: x.priorMs };
   }
 
-  private breakerMetrics(key: string, c: BreakerCall): void {
+  // `c`: the core's lastCall, right after the call.
+  private breakerMetrics(key: string, c: Pick<BreakerCall, "transition" | "prevState" | "state">): void {
     const m = this.metrics;
     const b = this.breaker;
     if (!m || !b) return;
     if (c.transition !== null) m.breakerTransition(b.policy, this.keyLabels!.label(key), c.prevState, c.state);
+  }
+
+  // The outcome of the admission (flags, generation, ticket) of `key`, through the core's
+  // lean record (TandemCore.recordCall); the core's state after it and the outcome.
+  private recordOutcome(b: BreakerPlan, key: string, flags: number, generation: number, ticket: number, o: CallOutcome, nowMs: number): { state: BreakerCall["state"]; outcome: number } {
+    const outcome = this.core.recordCall(b, ticket, flags, generation, outcomeStatus(o), o.error ?? 0, o.latencyMs, nowMs, key);
+    const last = this.core.lastCall;
+    this.breakerMetrics(key, last);
+    return { state: last.state, outcome };
   }
 
   // The fault-injection plugin (after experiment and breaker, on the headers they left):
@@ -289,17 +300,32 @@ export class CoreDriver {
       this.metrics?.cacheLookup(b.policy, hit !== null);
       return hit && { status: hit.status, cache: { age: Number(hit.headers.find(([n]) => n === "age")?.[1] ?? 0) } };
     };
-    const a = this.core.admitBreaker(b, answerNeeds(b.needs, { headers: h, method: sentMethod(r) }), r.t, p.probesAtHeaders ? "headers" : "end");
+    // The core's lean admission (core-js/breaker-call.ts): what this step uses of it is
+    // read from core.lastCall at once (the fault and cache calls below come between).
+    const c = this.core.admitCall(b, answerNeeds(b.needs, { headers: h, method: sentMethod(r) }), r.t, p.probesAtHeaders ? "headers" : "end");
     // A CORS preflight passes the breaker untouched (wasm/core/request/preflight.ts).
-    if (a.pass === "preflight") return { res: { ...res, variant, upstream, status: upstreamStatus, breaker: null }, reached: upstream, fault: this.fault(r, h) };
-    this.breakerMetrics(a.key, a);
-    if (!a.admitted && this.metrics) this.metrics.breakerRejection(b.policy, this.keyLabels!.label(a.key));
-    if (!a.admitted) {
+    if (callPreflight(c)) return { res: { ...res, variant, upstream, status: upstreamStatus, breaker: null }, reached: upstream, fault: this.fault(r, h) };
+    const last = this.core.lastCall;
+    const bkey = last.key;
+    // (the method is always among these facts: a pass for it cannot come; if it did, the
+    // request would pass as admitted and not counted, the key's state as it is)
+    const needsMethod = callNeedsMethod(c);
+    const admitted = needsMethod || callAdmitted(c);
+    const permitted = !needsMethod && callPermitted(c);
+    const flags = callFlags(c);
+    const generation = last.generation;
+    const ticket = last.ticket;
+    const state = needsMethod ? this.core.breakerState(b, bkey) ?? "closed" : last.state;
+    const effects = needsMethod ? 0 : callEffects(c);
+    const replyNo = last.reply;
+    if (callTransition(c)) this.breakerMetrics(bkey, last);
+    if (!admitted && this.metrics) this.metrics.breakerRejection(b.policy, this.keyLabels!.label(bkey));
+    if (!admitted) {
       // The core's effects (wasm/core/contract.ts EFFECT_*), applied in order.
-      res.breaker = a.state;
-      const hit = fromCache((a.effects & EFFECT_CACHE_FIRST) !== 0, r.t);
+      res.breaker = state;
+      const hit = fromCache((effects & EFFECT_CACHE_FIRST) !== 0, r.t);
       if (hit) return { res: answered({ ...res, variant, action: "fallback", ...hit }), by: ANSWERED_FALLBACK };
-      if ((a.effects & EFFECT_REROUTE) !== 0) {
+      if ((effects & EFFECT_REROUTE) !== 0) {
         // The core's reroute: the variant header to set, the upstream to choose (none:
         // the request's). Not tracked by the breaker. The reported variant is the
         // experiment's header as the upstream got it.
@@ -310,28 +336,26 @@ export class CoreDriver {
       }
       // A local reply, before any upstream: the variant is the experiment's (the
       // request's variant header as an access log shows it), no upstream.
-      const reply = breakerReply(b, a.reply);
-      return { res: answered({ ...res, variant, action: a.reply === REPLY_REJECT ? "reject" : "fallback", status: own(reply.status) }), by: ANSWERED_FALLBACK };
+      const reply = breakerReply(b, replyNo);
+      return { res: answered({ ...res, variant, action: replyNo === REPLY_REJECT ? "reject" : "fallback", status: own(reply.status) }), by: ANSWERED_FALLBACK };
     }
     res.variant = variant;
     res.upstream = upstream;
     res.status = upstreamStatus;
-    res.breaker = a.state;
+    res.breaker = state;
     const fault = this.fault(r, h);
     if (fault?.abortStatus != null) {
       // answered by a later plugin before any upstream: the breaker records nothing
-      if (a.permitted) {
-        const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, withUpstreamFault({ status: 0, latencyMs: 0 }, fault), r.t);
-        this.breakerMetrics(a.key, rec);
+      if (permitted) {
+        const rec = this.recordOutcome(b, bkey, flags, generation, ticket, withUpstreamFault({ status: 0, latencyMs: 0 }, fault), r.t);
         res.breaker = rec.state;
       }
       return { res, fault };
     }
-    if (a.permitted) {
-      const o = withUpstreamFault(outcome(u, p, (a.flags & BREAKER_PROBE) !== 0), fault);
-      const atHead = p.probesAtHeaders && (a.flags & BREAKER_PROBE) !== 0;
-      const rec = this.core.recordBreaker(b, a.key, a.flags, a.generation, o, r.t + o.latencyMs + (atHead ? 0 : u.streamMs ?? 0));
-      this.breakerMetrics(a.key, rec);
+    if (permitted) {
+      const o = withUpstreamFault(outcome(u, p, (flags & BREAKER_PROBE) !== 0), fault);
+      const atHead = p.probesAtHeaders && (flags & BREAKER_PROBE) !== 0;
+      const rec = this.recordOutcome(b, bkey, flags, generation, ticket, o, r.t + o.latencyMs + (atHead ? 0 : u.streamMs ?? 0));
       res.breaker = rec.state;
       const f = b.fallback;
       // A failed call: the cache first (Envoy: the filter's local reply replaces the

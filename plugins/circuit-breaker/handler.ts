@@ -43,7 +43,8 @@ import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
 import {
-  type BreakerCall, type BreakerPlan, type BreakerReply,
+  type BreakerCall, type BreakerPlan, type BreakerReply, type BreakerStateName,
+  callAdmitted, callEffects, callFlags, callNeedsMethod, callPreflight, callTransition, outcomeStatus,
 } from "../../core-js/tandem-core";
 import { outcomeOf } from "../shared/outcome";
 import { CACHE_CARRY_FIELD, exitHeaders, readCarry } from "../shared/cache-carry";
@@ -83,7 +84,9 @@ interface Configured {
   cacheAny: boolean;             // the fallback list has a cache (a reroute clears the carry)
 }
 
-interface Carry { config: string; key: string; flags: number; generation: number; ticket?: number }
+// `call`: the core's ticket for the admission (TandemCore.recordCall: no key lookup);
+// `ticket`: the outcome ledger's (../shared/outcome-ledger.ts).
+interface Carry { config: string; key: string; flags: number; generation: number; call?: number; ticket?: number }
 
 // Per Kong plugin id and per token (../core/config-keeper.ts).
 const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.plan), PLUGIN);
@@ -140,7 +143,8 @@ function configure(config: Record<string, unknown>): Configured {
   });
 }
 
-function transition(c: Configured, key: string, r: BreakerCall): void {
+// `r`: the core's lastCall (read before any await) or a BreakerCall.
+function transition(c: Configured, key: string, r: Pick<BreakerCall, "transition" | "prevState" | "state">): void {
   if (r.transition === null) return;
   kongMetrics()?.breakerTransition(c.plan.policy, c.keyLabels.label(key), r.prevState, r.state);
   process.stderr.write(`tandem: circuit-breaker ${JSON.stringify(key)} ${r.prevState} -> ${r.state} (${r.transition})\n`);
@@ -169,30 +173,39 @@ export class Plugin {
     // half-open breaker here: wasm/core/request/long-lived.ts). Outcomes come in `log`,
     // when the request ended: "end".
     const headers = await kong.request.getHeaders(MAX_HEADERS);
-    let a = getCore().admitBreaker(plan, answerNeeds(plan.needs, { headers }), Date.now(), "end");
-    if (a.pass === "method") {
+    // The core's lean admission (core-js/breaker-call.ts): one integer; the rest is read
+    // from core.lastCall before this request awaits anything (another request's call
+    // replaces it).
+    const core = getCore();
+    let a = core.admitCall(plan, answerNeeds(plan.needs, { headers }), Date.now(), "end");
+    if (callNeedsMethod(a)) {
       // the core asks whether this is a CORS preflight (wasm/core/request/preflight.ts)
       const facts = answerNeeds(plan.needs, { headers, method: await kong.request.getMethod() });
-      a = getCore().admitBreaker(plan, facts, Date.now(), "end");
+      a = core.admitCall(plan, facts, Date.now(), "end");
     }
     // A CORS preflight: not admitted, never counted, in every mode.
-    if (a.pass === "preflight") return report("forward", null);
-    transition(c, a.key, a);
-    if (!a.admitted) kongMetrics()?.breakerRejection(plan.policy, c.keyLabels.label(a.key));
+    if (callPreflight(a)) return report("forward", null);
+    const last = core.lastCall;
+    const key = last.key;
+    const state = last.state;
+    if (callTransition(a)) transition(c, key, last);
+    if (!callAdmitted(a)) kongMetrics()?.breakerRejection(plan.policy, c.keyLabels.label(key));
     // The core's effects (wasm/core/contract.ts EFFECT_*), applied in order.
-    const e = a.effects;
+    const e = callEffects(a);
     if ((e & EFFECT_TRACK) !== 0) {
       // ticket: the log phase returns it; one that never comes counts as dropped (../shared/outcome-ledger.ts)
-      const carry: Carry = { config: c.token, key: a.key, flags: a.flags, generation: a.generation, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
+      const carry: Carry = { config: c.token, key, flags: callFlags(a), generation: last.generation, call: last.ticket, ticket: outcomeLedger(PLUGIN).take(plan.policy, Date.now()) };
       await kong.log.setSerializeValue(CARRY_FIELD, carry);
       return;
     }
+    const reply = last.reply;
+    const replyRetryAfter = last.replyRetryAfter;
     if ((e & EFFECT_CACHE_FIRST) !== 0) {
       const carry = readCarry(await kong.ctx.shared.get(CACHE_CARRY_FIELD), plan.policy);
       const hit = carry?.hit;
       kongMetrics()?.cacheLookup(plan.policy, hit !== undefined);
       if (hit) {
-        report("fallback", a);
+        report("fallback", state);
         // (the core's served headers carry x-tandem-answer already: wasm/core/cache/entry.ts)
         return kong.response.exit(hit.status, Buffer.from(hit.body, "base64") as unknown as string, exitHeaders(hit.headers)) as Promise<void>;
       }
@@ -202,13 +215,13 @@ export class Plugin {
       if (r.upstream === null || upstreamSet(await kong.service.setUpstream(r.upstream))) {
         if (r.variant !== null) await kong.service.request.setHeader(VARIANT_HEADER, r.variant);
         if (c.cacheAny) await kong.ctx.shared.set(CACHE_CARRY_FIELD, null);
-        report("fallback", a);
+        report("fallback", state);
         return;
       }
       // An Upstream Kong does not know: the core's reply for it (the default rejection).
-    } else if ((e & EFFECT_REPLY) === 0) return report("forward", a);
-    report(a.reply === REPLY_REJECT ? "reject" : "fallback", a);
-    return exit(kong, c.answers[a.reply], headers, a.replyRetryAfter);
+    } else if ((e & EFFECT_REPLY) === 0) return report("forward", state);
+    report(reply === REPLY_REJECT ? "reject" : "fallback", state);
+    return exit(kong, c.answers[reply], headers, replyRetryAfter);
   }
 
   async log(kong: BreakerPDK): Promise<void> {
@@ -218,10 +231,15 @@ export class Plugin {
     if (!carry || typeof carry.key !== "string") return;
     const c = configs.byTokenOf(carry.config);
     if (!c) return;                      // admitted under a configuration since replaced
-    const o = outcomeOf(s, getCore());
-    const r = getCore().recordBreaker(c.plan, carry.key, carry.flags, carry.generation, o, Date.now());
-    transition(c, carry.key, r);
-    report("forward", r);
+    const core = getCore();
+    const o = outcomeOf(s, core);
+    // by the admission's ticket; by the key only if it was evicted meanwhile (a carry
+    // without a ticket: the key's stale-ticket path)
+    core.recordCall(c.plan, typeof carry.call === "number" ? carry.call : -1, carry.flags, carry.generation,
+      outcomeStatus(o), o.error ?? 0, o.latencyMs, Date.now(), carry.key);
+    const last = core.lastCall;
+    if (last.transition !== null) transition(c, carry.key, last);
+    report("forward", last.state);
   }
 }
 
@@ -234,7 +252,7 @@ async function exit(kong: BreakerPDK, ans: Answer, headers: Record<string, strin
   return kong.response.exit(a.status, a.body === "" && a !== ans ? undefined : a.body, withRetryAfter(a, retryAfter)) as Promise<void>;
 }
 
-// r null: the breaker took no part (a CORS preflight): no state to report.
-function report(action: TraceAction, r: BreakerCall | null): void {
-  if (traceOn()) writeTrace({ action, state: r === null ? null : r.state });
+// state null: the breaker took no part (a CORS preflight): no state to report.
+function report(action: TraceAction, state: BreakerStateName | null): void {
+  if (traceOn()) writeTrace({ action, state });
 }

@@ -20,7 +20,7 @@ import { LocalGuards } from "./guard/guard";
 import { BreakerState } from "./breaker/state";
 import { GUARD_SLOTS, G_FLAGS, G_GENERATION, G_GUARD, G_REASON, G_STATE, G_TRACKED, G_TRANSITION } from "./contract";
 import { configureFaults } from "./fault/policy";
-import { FACT_ASK, PROBES_AT_HEADERS } from "./contract";
+import { FACT_ASK, PROBES_AT_HEADERS, TICKET_ENTRIES } from "./contract";
 import { DECISION_SLOTS, D_COOKIE_LEN, D_EXPOSE_LEN, D_LOG, D_REASON, D_STRIP, D_TAGS_LEN, D_TEXT, D_VARIANT } from "./contract";
 import { logSampled } from "./decision-log/sample";
 import { buildLine, linePtr } from "./decision-log/line";
@@ -99,17 +99,27 @@ function arenaText(len: i32): string {
 @external("env", "tandem_fact")
 declare function askFact(slot: i32): i32;
 
-// Facts from the table JS fills: two i32 per slot, [offset into arena, length or -1,
-// or FACT_ASK: ask for it].
+// Facts from the table JS fills: two i32 per slot, [offset from `base`, length or -1,
+// or FACT_ASK: ask for it]. `base`: the arena (experiments, faults) or the breaker plan's
+// own fact buffer (tandem_breaker_facts).
 class TableFacts extends FactSource {
   table: StaticArray<i32> = new StaticArray<i32>(0);
+  base: usize = 0;
   fetch(slot: i32, need: Need, o: Bytes): void {
     let len = unchecked(this.table[(slot << 1) + 1]);
     if (len == FACT_ASK) len = askFact(slot);
-    if (len >= 0) o.set(changetype<usize>(arena) + <usize>unchecked(this.table[slot << 1]), len);
+    if (len >= 0) o.set(this.base + <usize>unchecked(this.table[slot << 1]), len);
   }
 }
 const tableFacts = new TableFacts();
+
+// The facts of the call about to be made: table t, offsets from base.
+// @ts-ignore: decorator
+@inline function useTable(t: StaticArray<i32>, base: usize): TableFacts {
+  tableFacts.table = t;
+  tableFacts.base = base;
+  return tableFacts;
+}
 
 export function tandem_arena(size: i32): usize {
   gc(COLLECT_WEIGHT);
@@ -227,8 +237,7 @@ export function tandem_experiment_decide(h: i32, nowMs: f64, probing: i32): i32 
   gc(1);
   const rt = runtimes[h] as ExperimentRuntime;
   rt.probesAtHeaders = (probing & PROBES_AT_HEADERS) != 0;
-  tableFacts.table = tables[h];
-  const d = rt.decide(tableFacts, nowMs);
+  const d = rt.decide(useTable(tables[h], changetype<usize>(arena)), nowMs);
   decideTagging(h, rt, d, nowMs);
   guardResult[G_GUARD] = d.guard;
   if (d.guard >= 0) {
@@ -295,15 +304,24 @@ export function tandem_experiment_key_source(h: i32): i32 {
 // ---- circuit-breaker (handle-based; see ./breaker-runtime.ts) ----
 //
 //   h = tandem_breaker_configure(len, seed)   config JSON in the arena -> handle, plan JSON in out
-//   tandem_breaker_fact_table(h)              2 x i32 per plan need: [arena offset, length or -1]
-//   r = tandem_breaker_admit(h, nowMs, probing) the key from those facts, moved to arena[0..n),
-//                                             then unless a CORS preflight its admission
-//                                             (result area): r = n << 2 | PREFLIGHT_*
-//   tandem_breaker_allow(h, n, nowMs, probing) admission of key arena[0..n) -> flags; result area
+//   tandem_breaker_fact_table(h)              2 x i32 per plan need: [offset, length or -1 or FACT_ASK]
+//   p = tandem_breaker_facts(h, size)         the plan's own fact buffer, room for `size` bytes:
+//                                             the table's offsets are from p. It is the plan's
+//                                             alone, so facts the adapter wrote stay there
+//                                             (the binding does not write them again when
+//                                             the next call has the same); it moves only
+//                                             when asked for more room
+//   c = tandem_breaker_admit(h, nowMs, probing, version) the key from those facts, then unless a CORS
+//                                             preflight its admission; c packed (CALL_* of
+//                                             ../contract.ts), the rest in the result area:
+//                                             the key's bytes (R_KEY_*) and ticket (R_TICKET_*)
+//   tandem_breaker_allow(h, n, nowMs, probing) admission of key arena[0..n), packed as above
 //                                             (probing: PROBES_AT_HEADERS | FACTS_READ, ../contract.ts)
 //   tandem_breaker_record(h, n, flags, generation, status, error, latencyMs, nowMs)
 //                                             the outcome (error: ERROR_*, 4 = connect or reset)
 //                                             -> OUTCOME_* or -1; result area
+//   tandem_breaker_record_ticket(h, ticket, flags, ...) the same for the key a ticket names;
+//                                             OUTCOME_TICKET_STALE when it left its entry
 //   tandem_breaker_result_ptr()               i32 slots R_* of ./breaker-runtime.ts
 //   tandem_breaker_on_outcome(h, outcome, m)  FallbackKind answering an upstream's outcome, method arena[0..m)
 //   tandem_breaker_state(h, n)                0 closed, 1 open, 2 half_open, -1 unknown key
@@ -311,6 +329,7 @@ export function tandem_experiment_key_source(h: i32): i32 {
 //   tandem_breaker_release(h)
 const breakers = new Array<BreakerRuntime | null>(0);
 const breakerTables = new Array<StaticArray<i32>>(0);
+const breakerFacts = new Array<StaticArray<u8>>(0);          // each plan's fact bytes
 const breakerResult = new StaticArray<i32>(RESULT_SLOTS);   // shared by all handles
 
 // Returns a handle >= 0 and the plan (./breaker-runtime.ts describe()) in the out
@@ -325,20 +344,28 @@ export function tandem_breaker_configure(len: i32, seed: u32): i32 {
   rt.reroute = res.reroute;
   let h = -1;
   for (let i = 0; i < breakers.length; i++) if (breakers[i] === null) { h = i; break; }
-  if (h < 0) { h = breakers.length; breakers.push(null); breakerTables.push(new StaticArray<i32>(0)); }
+  if (h < 0) { h = breakers.length; breakers.push(null); breakerTables.push(new StaticArray<i32>(0)); breakerFacts.push(new StaticArray<u8>(0)); }
   breakers[h] = rt;
   breakerTables[h] = new StaticArray<i32>(rt.needs.list.length * 2);
+  breakerFacts[h] = new StaticArray<u8>(0);
   setOut(rt.describe());
   return h;
 }
 
 export function tandem_breaker_release(h: i32): void {
   collectNow();
-  if (h >= 0 && h < breakers.length) { breakers[h] = null; breakerTables[h] = new StaticArray<i32>(0); }
+  if (h >= 0 && h < breakers.length) { breakers[h] = null; breakerTables[h] = new StaticArray<i32>(0); breakerFacts[h] = new StaticArray<u8>(0); }
 }
 
 export function tandem_breaker_fact_table(h: i32): usize {
   return changetype<usize>(breakerTables[h]);
+}
+
+export function tandem_breaker_facts(h: i32, size: i32): usize {
+  gc(COLLECT_WEIGHT);
+  let b = breakerFacts[h];
+  if (b.length < size) { b = new StaticArray<u8>(size + (size >> 1)); breakerFacts[h] = b; }
+  return changetype<usize>(b);
 }
 
 export function tandem_breaker_result_ptr(): usize {
@@ -349,26 +376,24 @@ function breakerAt(h: i32): BreakerRuntime {
   return breakers[h] as BreakerRuntime;
 }
 
-function breakerKey(h: i32): i32 {
-  const rt = breakerAt(h);
-  tableFacts.table = breakerTables[h];
-  const k = rt.deriveKey(tableFacts);
-  if (k.len > 0) memory.copy(changetype<usize>(arena), k.ptr, <usize>k.len);
-  return k.len;
+// The breaker plan's facts: its table, offsets from its own fact buffer.
+// @ts-ignore: decorator
+@inline function breakerFactsOf(h: i32): TableFacts {
+  return useTable(unchecked(breakerTables[h]), changetype<usize>(unchecked(breakerFacts[h])));
 }
 
-// One crossing for the breaker's access phase: the key from the fact table, moved to
-// arena[0..n); then, on the same facts, whether the request is a CORS preflight
-// (breaker/runtime.ts PREFLIGHT_*: 1 the breaker lets it pass, neither admitted nor
-// counted; 2 the method is needed to tell: put the facts again with it); when it is
-// not (0), its admission at nowMs into the result area (`probing` as for
-// tandem_breaker_allow). Returns n << 2 | PREFLIGHT_*.
-export function tandem_breaker_admit(h: i32, nowMs: f64, probing: i32): i32 {
+// One crossing for the breaker's access phase: the key from the plan's facts; then, on
+// the same facts, whether the request is a CORS preflight (breaker/runtime.ts
+// PREFLIGHT_*: the breaker lets it pass, neither admitted nor counted: CALL_PREFLIGHT;
+// or the method is needed to tell: CALL_NEEDS_METHOD, put the facts again with it); when
+// it is not, its admission at nowMs (`probing` as for tandem_breaker_allow). Returns the
+// admission packed (CALL_*); the key's bytes are at R_KEY_PTR / R_KEY_LEN either way.
+// `version`: the binding's number for its write of these facts (0: none given); facts
+// of the version the plan's last admission derived from are not read again (the key,
+// the preflight answer: ./breaker/runtime.ts admitDerived).
+export function tandem_breaker_admit(h: i32, nowMs: f64, probing: i32, version: u32): i32 {
   gc(1);
-  const n = breakerKey(h);
-  const pf = breakerAt(h).preflight();
-  if (pf == 0) breakerAt(h).allow(changetype<usize>(arena), n, nowMs, probing);
-  return (n << 2) | pf;
+  return breakerAt(h).admitDerived(breakerFactsOf(h), version, nowMs, probing);
 }
 
 export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64, probing: i32): i32 {
@@ -379,6 +404,14 @@ export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64, probing: i
 export function tandem_breaker_record(h: i32, keyLen: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
   gc(1);
   return breakerAt(h).record(changetype<usize>(arena), keyLen, flags, generation, status, error, latencyMs, nowMs);
+}
+
+// `ticket`: serial * TICKET_ENTRIES + entry (../contract.ts), an integer below 2^48.
+export function tandem_breaker_record_ticket(h: i32, ticket: f64, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
+  gc(1);
+  const serial = Math.floor(ticket * (1.0 / <f64>TICKET_ENTRIES));
+  const entry = <i32>(ticket - serial * <f64>TICKET_ENTRIES);
+  return breakerAt(h).recordTicket(entry, <u32>serial, flags, generation, status, error, latencyMs, nowMs);
 }
 
 // What answers a call whose upstream answered with `outcome` (OUTCOME_*), the request's
@@ -443,8 +476,7 @@ export function tandem_cache_key(h: i32): i32 {
   const rt = breakerAt(h);
   const k = rt.cacheKey;
   if (k === null) return 0;
-  tableFacts.table = breakerTables[h];
-  rt.needs.begin(tableFacts);
+  rt.needs.begin(breakerFactsOf(h));
   const n = k.derive(rt.needs);
   if (n > 0) {
     arenaOf(n);
@@ -666,8 +698,7 @@ export function tandem_fault_result_ptr(): usize {
 export function tandem_fault_decide(h: i32, nowMs: f64): i32 {
   gc(1);
   const rt = faultRuntimes[h] as FaultRuntime;
-  tableFacts.table = faultTables[h];
-  const d = rt.decide(tableFacts, nowMs);
+  const d = rt.decide(useTable(faultTables[h], changetype<usize>(arena)), nowMs);
   faultResult[F_FAULT] = d.fault;
   faultResult[F_DELAY_MS] = d.delayMs;
   faultResult[F_ABORT_STATUS] = d.abortStatus;

@@ -110,7 +110,28 @@ export const R_FALLBACK = 7;     // rejections: what answers (FallbackKind; None
 export const R_OUTCOME = 8;      // record: OUTCOME_*, OUTCOME_KEY_GONE when the key was evicted meanwhile
 export const R_EFFECTS = 9;      // admissions: what the adapter does with the request (EFFECT_* below)
 export const R_REPLY_RETRY_AFTER = 10; // the local reply's Retry-After seconds, -1: none (the reply takes none, or no seconds)
-export const RESULT_SLOTS = 11;
+export const R_KEY_PTR = 11;     // admissions: the key's bytes (address, length), valid until the
+export const R_KEY_LEN = 12;     //   next call on the same plan: the adapter reads the key text only if it wants it
+export const R_TICKET_ENTRY = 13; // admissions: the key's entry in the state table and the serial of
+export const R_TICKET_SERIAL = 14; //  its stay there (u32): record by ticket, without the key (TICKET_*)
+export const RESULT_SLOTS = 15;
+// A ticket names one key's stay in one table entry: serial * TICKET_ENTRIES + entry (an
+// integer below 2^48: exact as a JavaScript number). Serials are never reused by a module
+// instance (u32: 2^32 keys created), so a ticket outlives neither an eviction nor its plan.
+export const TICKET_ENTRIES = 65536;  // > any entry index (breaker/settings.ts MAX_KEYS)
+// A record by ticket whose key was evicted since: nothing changed, nothing reported; the
+// adapter records by the key instead (it may have been admitted again since).
+export const OUTCOME_TICKET_STALE = -2;
+// The lean admission (tandem_breaker_admit), one i32: flags (ADMITTED ...) in bits 0-3,
+// the effects (EFFECT_*) from CALL_EFFECTS_SHIFT, CALL_TRANSITION when the call changed the
+// state, and a CORS preflight's pass (CALL_PREFLIGHT, CALL_NEEDS_METHOD: nothing admitted).
+export const CALL_FLAGS = 15;
+export const CALL_EFFECTS_SHIFT = 4;
+export const CALL_EFFECTS = 31;      // after the shift
+export const CALL_TRANSITION = 512;
+export const CALL_PASS_SHIFT = 10;   // breaker/runtime.ts PREFLIGHT_* << this:
+export const CALL_PREFLIGHT = 1024;  //   PREFLIGHT_YES: a CORS preflight, passed untouched
+export const CALL_NEEDS_METHOD = 2048; // PREFLIGHT_NEEDS_METHOD: admit again with the method
 // The effects of the breaker's request step, flags; none: forward the request untouched.
 // The adapter applies them in this order, deciding nothing (plugins/circuit-breaker/
 // handler.ts, cli/simulate/via-core.ts; wasm/filter/breaker-filter.ts from the same

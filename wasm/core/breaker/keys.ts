@@ -20,6 +20,10 @@ const NONE: i32 = -1;
 // A new key's first generation: (keys created so far) << GEN_SHIFT, so an outcome
 // admitted for an evicted key does not count for the key that later takes its slot.
 const GEN_SHIFT: u32 = 16;
+// The serial of the last key any table created (../contract.ts tickets): a module-wide
+// count, so a ticket of a released plan's table never names a key of a later one. 0 is
+// never a key's: an entry not yet used holds serial 0.
+let lastSerial: u32 = 0;
 
 export class BreakerTable {
   readonly capacity: i32;
@@ -32,10 +36,12 @@ export class BreakerTable {
   private keyLens: StaticArray<i32>;                // entry -> key length
   private keys: StaticArray<StaticArray<u8>>;       // entry -> key bytes (buffer may be longer)
   private states: StaticArray<BreakerState | null>; // entry -> state
+  private serials: StaticArray<u32>;                // entry -> serial of the key's stay there
   private prev: StaticArray<i32>;                   // LRU list: towards most recent
   private next: StaticArray<i32>;                   // LRU list: towards least recent
   private head: i32 = NONE;                         // most recently used
   private tail: i32 = NONE;                         // least recently used
+  lastEntry: i32 = NONE;                            // the entry get() returned last
 
   constructor(public settings: BreakerSettings, public seed: u32 = 0) {
     const cap = settings.maxKeys;
@@ -53,6 +59,7 @@ export class BreakerTable {
     this.hashes = new StaticArray<u32>(cap);
     this.keyLens = new StaticArray<i32>(cap);
     this.states = new StaticArray<BreakerState | null>(cap);
+    this.serials = new StaticArray<u32>(cap);
     this.prev = new StaticArray<i32>(cap);
     this.next = new StaticArray<i32>(cap);
   }
@@ -77,6 +84,7 @@ export class BreakerTable {
     if (slot >= 0) {
       const e = unchecked(this.index[slot]);
       this.touch(e);
+      this.lastEntry = e;
       return unchecked(this.states[e]) as BreakerState;
     }
     let e: i32;
@@ -99,7 +107,35 @@ export class BreakerTable {
     if (st === null) { st = new BreakerState(this.settings); unchecked(this.states[e] = st); }
     st.reset(this.created << GEN_SHIFT);
     this.created++;
+    if (++lastSerial == 0) lastSerial = 1;
+    unchecked(this.serials[e] = lastSerial);
+    this.lastEntry = e;
     return st;
+  }
+
+  // get() of the key at [ptr, ptr + len) when the caller found it at entry e, serial
+  // `serial`, last time: that entry while it holds that key still (no hash, no probe),
+  // else get(). The same state, the same LRU move.
+  getAgain(e: i32, serial: u32, ptr: usize, len: i32): BreakerState {
+    if (serial != 0 && <u32>e < <u32>this.capacity && unchecked(this.serials[e]) == serial) {
+      this.touch(e);
+      this.lastEntry = e;
+      return unchecked(this.states[e]) as BreakerState;
+    }
+    return this.get(ptr, len);
+  }
+
+  // Serial of entry e's key (get()'s lastEntry: the ticket of an admission).
+  // @ts-ignore: decorator
+  @inline serialAt(e: i32): u32 { return unchecked(this.serials[e]); }
+
+  // The state of the key entry e held when its serial was `serial` (a ticket), or null
+  // when that key has left the entry since (evicted; it may be elsewhere, admitted
+  // again). Marks it recently used, as find() does: the same key, the same entry.
+  atTicket(e: i32, serial: u32): BreakerState | null {
+    if (<u32>e >= <u32>this.capacity || serial == 0 || unchecked(this.serials[e]) != serial) return null;
+    this.touch(e);
+    return unchecked(this.states[e]);
   }
 
   // The state of a key without marking it used (reporting), or null.

@@ -66,6 +66,7 @@ import {
   VARIANT_HEADER, REJECT_STATUS, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, R_FLAGS, R_GENERATION, R_STATE, R_PREV_STATE,
   R_TRANSITION, R_REASON, R_RETRY_AFTER, R_FALLBACK, R_OUTCOME, RESULT_SLOTS, OUTCOME_KEY_GONE,
   PROBES_AT_HEADERS, FACTS_READ, R_EFFECTS, R_REPLY_RETRY_AFTER, EFFECT_TRACK, EFFECT_RESPOND,
+  R_KEY_PTR, R_KEY_LEN, R_TICKET_ENTRY, R_TICKET_SERIAL, OUTCOME_TICKET_STALE, CALL_EFFECTS_SHIFT, CALL_TRANSITION, CALL_PASS_SHIFT,
 } from "../contract";
 export { RESULT_SLOTS } from "../contract";
 
@@ -81,6 +82,14 @@ export class BreakerRuntime {
   acceptSlot: i32 = -1;
   longLived: bool = false; // of the request deriveKey last saw
   key: Bytes = new Bytes();
+  // What admitDerived() knows of the facts deriveKey last read: the binding's number for
+  // that write of them (0: none; the same number = the same bytes in the same places,
+  // so the same key, long-lived fact and preflight answer), the preflight answer, and
+  // the table entry the key was found in with its serial there (0: look it up).
+  factsVersion: u32 = 0;
+  preflightAnswer: i32 = PREFLIGHT_NO;
+  keyEntry: i32 = -1;
+  keySerial: u32 = 0;
   // The cache fallback, when spec.fallback has one: its key facts join this runtime's
   // needs; entries live in this module instance (../cache/local.ts).
   cacheKey: CacheKeyer | null = null;
@@ -118,6 +127,8 @@ export class BreakerRuntime {
   // The request's key into this.key (a view of the facts, or empty).
   deriveKey(facts: FactSource): Bytes {
     const n = this.needs;
+    this.factsVersion = 0;
+    this.keySerial = 0;
     n.begin(facts);
     this.longLived = isLongLived(n.get(this.upgradeSlot), n.get(this.acceptSlot));
     const k = this.key;
@@ -147,13 +158,51 @@ export class BreakerRuntime {
     return isOptionsMethod(m.ptr, m.len) ? PREFLIGHT_YES : PREFLIGHT_NO;
   }
 
+  // The request step on facts of the binding's write `version` (tandem_breaker_admit):
+  // the key and the preflight answer derived from them, again only when they are not
+  // the facts deriveKey read last; then, unless a preflight (returned: PREFLIGHT_*
+  // << CALL_PASS_SHIFT), allow() of the key, found at the entry it was found last while
+  // that entry holds it (BreakerTable.getAgain: what get() finds). The key's bytes are at
+  // R_KEY_PTR / R_KEY_LEN either way.
+  admitDerived(facts: FactSource, version: u32, nowMs: f64, probing: i32): i32 {
+    if (version == 0 || version != this.factsVersion) {
+      this.deriveKey(facts);
+      this.preflightAnswer = this.preflight();
+      this.factsVersion = version;
+    }
+    const k = this.key;
+    const pf = this.preflightAnswer;
+    if (pf != PREFLIGHT_NO) {
+      const r = this.result;
+      unchecked(r[R_KEY_PTR] = <i32>k.ptr);
+      unchecked(r[R_KEY_LEN] = k.len);
+      return pf << CALL_PASS_SHIFT;
+    }
+    const table = this.breaker.table;
+    const st = table.getAgain(this.keyEntry, this.keySerial, k.ptr, k.len);
+    const e = table.lastEntry;
+    this.keyEntry = e;
+    this.keySerial = table.serialAt(e);
+    return this.admitState(st, k.ptr, k.len, nowMs, probing);
+  }
+
   // `probing`: PROBES_AT_HEADERS | FACTS_READ (above); the long-lived fact is the one
-  // deriveKey read last.
+  // deriveKey read last. Returns the admission packed (../contract.ts CALL_*: flags,
+  // effects, transition); the whole of it is in the result area.
   allow(ptr: usize, len: i32, nowMs: f64, probing: i32 = PROBES_AT_HEADERS): i32 {
+    return this.admitState(this.breaker.table.get(ptr, len), ptr, len, nowMs, probing);
+  }
+
+  private admitState(st: BreakerState, ptr: usize, len: i32, nowMs: f64, probing: i32): i32 {
     const b = this.breaker;
     const s = this.settings;
-    const st = b.table.get(ptr, len);
+    const table = b.table;
     const r = this.result;
+    const e = table.lastEntry;
+    unchecked(r[R_KEY_PTR] = <i32>ptr);
+    unchecked(r[R_KEY_LEN] = len);
+    unchecked(r[R_TICKET_ENTRY] = e);
+    unchecked(r[R_TICKET_SERIAL] = <i32>table.serialAt(e));
     const prev = st.state;
     const gen0 = st.generation;
     const probeOk = (probing & PROBES_AT_HEADERS) != 0 ? 1 : (probing & FACTS_READ) == 0 ? -1 : this.longLived ? 0 : 1;
@@ -162,7 +211,8 @@ export class BreakerRuntime {
     unchecked(r[R_GENERATION] = <i32>a.generation);
     unchecked(r[R_PREV_STATE] = <i32>prev);
     unchecked(r[R_STATE] = <i32>st.state);
-    unchecked(r[R_TRANSITION] = st.generation != gen0 ? 1 : 0);
+    const moved = st.generation != gen0;
+    unchecked(r[R_TRANSITION] = moved ? 1 : 0);
     unchecked(r[R_REASON] = <i32>st.reason);
     unchecked(r[R_RETRY_AFTER] = a.admitted ? -1 : retryAfterSeconds(a.retryAfterMs));
     unchecked(r[R_FALLBACK] = a.admitted ? 0 : <i32>fallbackOnReject(s.fallback));
@@ -170,13 +220,30 @@ export class BreakerRuntime {
     // The step's effects (../contract.ts EFFECT_*): a permitted call is tracked when
     // outcomes count; a rejected one gets the fallback's answer.
     const f = s.fallback;
-    const e = a.admitted ? (a.permitted && recordsOutcomes(s) ? EFFECT_TRACK : 0) : effectsOnReject(f);
-    unchecked(r[R_EFFECTS] = e);
-    unchecked(r[R_REPLY_RETRY_AFTER] = a.admitted || ((e & EFFECT_RESPOND) != 0 && !(f as FallbackSettings).retryAfter) ? -1 : unchecked(r[R_RETRY_AFTER]));
-    return a.flags;
+    const fx = a.admitted ? (a.permitted && recordsOutcomes(s) ? EFFECT_TRACK : 0) : effectsOnReject(f);
+    unchecked(r[R_EFFECTS] = fx);
+    unchecked(r[R_REPLY_RETRY_AFTER] = a.admitted || ((fx & EFFECT_RESPOND) != 0 && !(f as FallbackSettings).retryAfter) ? -1 : unchecked(r[R_RETRY_AFTER]));
+    return a.flags | (fx << CALL_EFFECTS_SHIFT) | (moved ? CALL_TRANSITION : 0);
   }
 
   record(ptr: usize, len: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
+    return this.recordState(this.breaker.table.find(ptr, len), flags, generation, status, error, latencyMs, nowMs);
+  }
+
+  // record() of the key a ticket names (../contract.ts: its entry, its serial there);
+  // OUTCOME_TICKET_STALE, with nothing changed (the result area as for a key gone),
+  // when that key has left the entry since: the adapter then records by the key
+  // (record()), as it may have been admitted again since.
+  recordTicket(entry: i32, serial: u32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
+    const st = this.breaker.table.atTicket(entry, serial);
+    if (st === null) {
+      this.recordState(null, flags, generation, status, error, latencyMs, nowMs);   // reports OUTCOME_KEY_GONE
+      return OUTCOME_TICKET_STALE;
+    }
+    return this.recordState(st, flags, generation, status, error, latencyMs, nowMs);
+  }
+
+  private recordState(st: BreakerState | null, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
     const s = this.settings;
     error = transportError(s, error);
     const r = this.result;
@@ -188,7 +255,6 @@ export class BreakerRuntime {
     unchecked(r[R_EFFECTS] = 0);
     unchecked(r[R_REPLY_RETRY_AFTER] = -1);
     const outcome = classify(s, status, error);
-    const st = this.breaker.table.find(ptr, len);
     if (st === null) {
       unchecked(r[R_STATE] = 0); unchecked(r[R_PREV_STATE] = 0); unchecked(r[R_REASON] = 0); unchecked(r[R_OUTCOME] = OUTCOME_KEY_GONE);
       return OUTCOME_KEY_GONE;
