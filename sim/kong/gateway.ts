@@ -28,7 +28,7 @@ import { RpcError } from './rpc-client';
 import { nginxRefusal, KONG_BUFFERS } from './edge';
 import { H2Listener, headersFromH2 } from './h2';
 import { attemptGrpc } from './grpc-upstream';
-import type { H2Response } from '../common/h2-stream';
+import { H2Response } from '../common/h2-stream';
 import { GRPC_ROUTE_HEADERS, grpcRouteRefusal, isGrpcContentType, isGrpcRequest, shapeGrpcExit } from './grpc';
 import { UpstreamPool, type UpstreamKeepalive } from './upstream-pool';
 
@@ -644,6 +644,8 @@ export class Gateway {
     }
     headers.set('X-Kong-Request-Id', req.id);
     // nginx answers "Connection: keep-alive" (node would add its own Keep-Alive header)
+    // header_filter: "remove trailer response header when client didn't ask for them"
+    if (req.proxied && !req.upstreamTe) headers.clear('trailer');
     // HTTP/2 has no connection header (nginx's h2 header filter writes none)
     if (req.httpVersion === 2) headers.clear('connection');
     else if (!headers.has('connection')) headers.set('Connection', req.headers.first('connection')?.toLowerCase() === 'close' ? 'close' : 'keep-alive');
@@ -739,7 +741,7 @@ export class Gateway {
     up.on('end', () => {
       // the grpc module passes the upstream's trailers on (pass_trailers); nginx's h2 output
       // sends them as a trailing HEADERS frame. The log phase never sees them.
-      if (req.httpVersion === 2 && h2up.rawTrailers?.length) {
+      if (req.httpVersion === 2 && up instanceof H2Response && h2up.rawTrailers?.length) {
         const t: Record<string, string> = {};
         for (let i = 0; i + 1 < h2up.rawTrailers.length; i += 2) t[h2up.rawTrailers[i]] = h2up.rawTrailers[i + 1];
         res.addTrailers(t);

@@ -46,11 +46,11 @@ export function attemptGrpc(o: AttemptOptions): Promise<AttemptResult> {
     for (let i = 0; i + 1 < raw.length; i += 2) {
       const k = raw[i].toLowerCase();
       if (k === 'host') { authority = raw[i + 1]; continue; }
+      if (k === 'te') continue; // set below, once
       const prev = flat[k];
       flat[k] = prev === undefined ? raw[i + 1] : Array.isArray(prev) ? [...prev, raw[i + 1]] : [String(prev), raw[i + 1]];
     }
-    const te = o.req.headers.first('te');
-    if (te !== undefined && te.split(',').some((t) => t.trim().toLowerCase() === 'trailers')) flat.te = 'trailers';
+    if (o.req.upstreamTe) flat.te = o.req.upstreamTe; // grpc_set_header TE $upstream_te
     const headers = h2RequestHeaders(o.req.method, upstreamUriFor(o.req), authority, flat);
     const s = session.request(headers, { endStream: o.body.length === 0 });
     s.on('error', () => {}); // the close below classifies it

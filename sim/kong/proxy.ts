@@ -32,6 +32,7 @@ export function computeForwarded(req: KongRequestState): Record<string, string> 
   // templates/nginx_kong.lua sends as Upgrade / Connection (proxy_set_header); any other
   // value goes upstream as a plain request (Connection: keep-alive, no Upgrade).
   req.upstreamUpgrade = req.headers.first('upgrade')?.toLowerCase() === 'websocket' ? 'websocket' : '';
+  req.upstreamTe = upstreamTe(req.headers.first('te'));
   const xff = req.headers.first('x-forwarded-for');
   const via = req.headers.first('via');
   return {
@@ -45,11 +46,19 @@ export function computeForwarded(req: KongRequestState): Record<string, string> 
   };
 }
 
+/** handler.lua access.after: "trailers" when TE is exactly that or lists it (csv items), else ''. */
+export function upstreamTe(te: string | undefined): string {
+  if (te === undefined) return '';
+  return te === 'trailers' || te.split(',').some((t) => t.trim() === 'trailers') ? 'trailers' : '';
+}
+
 export function upstreamRequestHeaders(req: KongRequestState, target: { host: string; port: number }, body: Buffer): string[] {
   // balancer.set_host_header: hostname[:port] unless a plugin set $upstream_host
   const host = req.upstreamHost ?? (target.port === 80 ? target.host : `${target.host}:${target.port}`);
   const f = req.forwarded;
   const out = new HeaderList([
+    // proxy_set_header TE $upstream_te (first in nginx_kong.lua); an empty value is not sent
+    ...(req.upstreamTe ? [['TE', req.upstreamTe] as [string, string]] : []),
     ['Via', f.Via],
     ['Host', host],
     // proxy_set_header Upgrade before Connection; an empty value is not sent

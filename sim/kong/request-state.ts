@@ -110,6 +110,8 @@ export class KongRequestState {
   upstreamBody?: Buffer;
   /** set in access.before from the original headers: plugins cannot change them */
   forwarded: Record<string, string> = {};
+  /** $upstream_te: "trailers" when the client's TE names trailers (handler.lua access.after), else '' */
+  upstreamTe = '';
   /** $upstream_upgrade: "websocket" when the client asked for one (runloop/handler.lua access.before), else '' */
   upstreamUpgrade = '';
   /** the connection became a tunnel after the upstream's 101 (ngx_http_upstream_upgrade) */

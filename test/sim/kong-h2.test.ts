@@ -262,3 +262,41 @@ describe('Kong harness: a gRPC route on a grpc Service next to the HTTP one (grp
     expect(logs[0].serialized.route.protocols).toEqual(['grpc', 'grpcs']);
   });
 });
+
+describe('Kong harness: TE and trailers on the HTTP path (handler.lua access.after, header_filter)', () => {
+  // $upstream_te is "trailers" when the client's TE names trailers, and proxy_set_header TE
+  // sends it; without it Kong removes the upstream's Trailer response header. nginx's
+  // HTTP/1.1 proxying drops the upstream's trailer fields (only grpc_pass passes them).
+  let gw: KongGateway;
+  let up: http.Server;
+  const seen: http.IncomingHttpHeaders[] = [];
+  beforeAll(async () => {
+    up = http.createServer((req, res) => {
+      seen.push(req.headers);
+      req.resume();
+      res.writeHead(200, { trailer: 'x-checksum', 'content-type': 'text/plain' });
+      res.write('body');
+      res.addTrailers({ 'x-checksum': 'abc' });
+      res.end();
+    });
+    await new Promise<void>((r) => up.listen(0, '127.0.0.1', () => r()));
+    gw = await startKong({ plugins: [], upstreams: { a: { host: '127.0.0.1', port: (up.address() as AddressInfo).port } }, defaultUpstream: 'a', http2: true });
+  });
+  afterAll(async () => {
+    await gw?.close();
+    up.closeAllConnections();
+    await new Promise<void>((r) => up.close(() => r()));
+  });
+
+  it('TE: trailers goes upstream only when the client asked; Trailer is removed otherwise', async () => {
+    seen.length = 0;
+    const asked = await h2call(gw.port, '/t', { te: 'trailers' }, null);
+    expect(seen[0].te).toBe('trailers');
+    expect(asked.headers.trailer).toBe('x-checksum');
+    expect(asked.trailers).toBeNull(); // proxy_pass drops them
+    expect(asked.body.toString()).toBe('body');
+    const plain = await h2call(gw.port, '/t', {}, null);
+    expect(seen[1].te).toBeUndefined();
+    expect(plain.headers.trailer).toBeUndefined();
+  });
+});
