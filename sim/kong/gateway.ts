@@ -535,11 +535,14 @@ export class Gateway {
   private async proxy(req: KongRequestState, res: http.ServerResponse) {
     const t = req.timings;
     req.proxied = true; // ctx.KONG_PROXIED
+    // the headers plugins left, for the observer only (built when there is one)
     const upstreamHeaders: Record<string, string | string[]> = {};
-    for (const [k, v] of req.headers.entries) {
-      const lk = k.toLowerCase();
-      const prev = upstreamHeaders[lk];
-      upstreamHeaders[lk] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    if (this.cfg.onUpstreamRequest) {
+      for (const [k, v] of req.headers.entries) {
+        const lk = k.toLowerCase();
+        const prev = upstreamHeaders[lk];
+        upstreamHeaders[lk] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+      }
     }
     // a grpc Service leaves for location @grpc before buffered proxying is considered
     // (handler.lua access.after: exec("@grpc") returns early): never buffered

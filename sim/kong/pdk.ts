@@ -501,7 +501,9 @@ const IMPL: Record<string, Impl> = {
     phases: P.log,
     timer: true,
     // exposed_api returns the JSON *string* (cjson.encode of the table)
-    fn: ({ req }) => cjsonEncode(req.saved?.serialize),
+    // saved once when the log phase starts, so every log handler gets the same text: encoded
+    // once a request (the playground's two logging plugins each ask for it)
+    fn: ({ req }) => (req.saved ? (req.saved.serializeJson ??= cjsonEncode(req.saved.serialize)) : cjsonEncode(undefined)),
   },
 
   // ------------------------------------------------ kong.ctx / kong.nginx / misc

@@ -68,6 +68,8 @@ export interface Timings {
 /** What the log timer closes over (plugin_servers/plugin.lua build_phases). */
 export interface SavedLogData {
   serialize: Record<string, unknown>;
+  /** cjson text of `serialize`, made by the first kong.log.serialize (it never changes after the log phase starts) */
+  serializeJson?: string;
   ngxCtx: Record<string, unknown>;
   ctxShared: Record<string, unknown>;
   requestHeaders: HeaderTable;
