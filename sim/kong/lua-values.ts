@@ -154,17 +154,15 @@ const ESC: Record<string, string> = {
 // The characters encodeString escapes; a string without any is copied as it is.
 // eslint-disable-next-line no-control-regex
 const NEEDS_ESCAPE = /["\\/\x00-\x1f\x7f]/;
+// eslint-disable-next-line no-control-regex
+const ESCAPED = /["\\/\x00-\x1f\x7f]/g;
+const escapeOne = (ch: string) => ESC[ch] ?? '\\u' + ch.charCodeAt(0).toString(16).padStart(4, '0');
 
 export function encodeString(s: string): string {
   if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.charCodeAt(0);
-    if (ESC[ch]) out += ESC[ch];
-    else if (c < 0x20 || c === 0x7f) out += '\\u' + c.toString(16).padStart(4, '0');
-    else out += ch;
-  }
-  return out + '"';
+  // one regex pass (URLs, paths and media types all carry '/', which cjson escapes)
+  // rather than a string built character by character
+  return '"' + s.replace(ESCAPED, escapeOne) + '"';
 }
 
 export class CjsonError extends Error {}
@@ -192,9 +190,22 @@ export function cjsonEncode(v: unknown): string {
   if (v instanceof Uint8Array) return encodeString(Buffer.from(v).toString('utf8'));
   if (Array.isArray(v)) {
     if (v.length === 0) return arrayMt.has(v) ? '[]' : '{}';
-    return '[' + v.map((x) => cjsonEncode(x)).join(',') + ']';
+    let out = '[' + cjsonEncode(v[0]);
+    for (let i = 1; i < v.length; i++) out += ',' + cjsonEncode(v[i]);
+    return out + ']';
   }
   const obj = v as Record<string, unknown>;
+  if (!intKeyed.has(obj)) {
+    // a map: appended pair by pair (serialize's table, once a request, is most of the cost)
+    let out = '';
+    for (const k in obj) {
+      if (!Object.prototype.hasOwnProperty.call(obj, k)) continue;
+      const x = obj[k];
+      if (x === undefined) continue;
+      out += (out === '' ? '{' : ',') + encodeString(k) + ':' + cjsonEncode(x);
+    }
+    return out === '' ? '{}' : out + '}';
+  }
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined);
   if (keys.length === 0) return '{}';
   if (intKeyed.has(obj)) {
