@@ -97,6 +97,11 @@ beforeAll(async () => {
   gw = await startKong({
     plugins: [{ name: "circuit-breaker", dir: DIR(), config: CONFIG }],
     upstreams: ups.addrs, defaultUpstream: "svc", virtualClock: true, upstreamTimeoutMs: 300, retries: 0,
+    // One scripted behaviour per try, each on its own connection: with Kong's upstream
+    // keep-alive a reset on a reused connection is tried again at no cost
+    // (ngx_http_upstream_next, sim/kong/upstream-pool.ts) and the script's next answer
+    // serves it. upstream_keepalive_pool_size = 0 is a Kong setting that turns it off.
+    upstreamKeepalive: { poolSize: 0 },
   });
 });
 afterAll(async () => { await gw?.close(); await ups?.close(); });
