@@ -20,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { compileAssemblyScript, startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
 import { dispatchByPreface } from '../../sim/envoy/h2c-listener.js';
 import net from 'node:net';
+import { h2call as h2callOn, type H2Answer } from '../support/h2-client.js';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
 let outDir = '';
@@ -77,31 +78,9 @@ afterAll(async () => {
   if (outDir) await rm(outDir, { recursive: true, force: true });
 });
 
-interface H2Answer {
-  headers: http2.IncomingHttpHeaders;
-  // the response HEADERS frame ended the stream (a trailers-only reply)
-  headersEndStream: boolean;
-  trailers: http2.IncomingHttpHeaders | null;
-  body: Buffer;
-}
-
-function h2call(gw: EnvoyGateway, p: string, headers: Record<string, string> = {}): Promise<H2Answer> {
-  return new Promise((resolve, reject) => {
-    const client = http2.connect(gw.url);
-    client.on('error', reject);
-    const req = client.request({ ':method': 'POST', ':path': p, 'content-type': 'application/grpc', te: 'trailers', ...headers });
-    let head: http2.IncomingHttpHeaders = {};
-    let endStream = false;
-    let trailers: http2.IncomingHttpHeaders | null = null;
-    const parts: Buffer[] = [];
-    req.on('response', (h, flags) => { head = h; endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0; });
-    req.on('trailers', (t) => { trailers = t; });
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => { client.close(); resolve({ headers: head, headersEndStream: endStream, trailers, body: Buffer.concat(parts) }); });
-    req.on('error', (e) => { client.close(); reject(e); });
-    req.end(Buffer.from([0, 0, 0, 0, 0]));
-  });
-}
+// as gRPC clients call: POST, content-type application/grpc, te: trailers, one empty message
+const h2call = (gw: EnvoyGateway, p: string, headers: Record<string, string> = {}): Promise<H2Answer> =>
+  h2callOn(gw.port, p, { 'content-type': 'application/grpc', te: 'trailers', ...headers });
 
 async function gateway(withFilter: boolean, cluster: { host: string; port: number; http2?: boolean; useDownstreamProtocol?: boolean } = { host: '127.0.0.1', port, http2: true }): Promise<EnvoyGateway> {
   return startEnvoy({

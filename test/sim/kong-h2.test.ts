@@ -26,35 +26,11 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startKong, type KongGateway, type KongPluginSpec } from '../../sim/kong/index';
+import { h2call } from '../support/h2-client';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 const router = (): KongPluginSpec => ({ name: 'router', dir: path.join(FIXTURES, 'router'), config: {} });
 const routerLogs = (gw: KongGateway) => gw.logs().filter((l) => l.source === 'plugin' && l.plugin === 'router' && l.level === 'notice').map((l) => JSON.parse(l.message));
-
-interface H2Answer {
-  headers: http2.IncomingHttpHeaders;
-  headersEndStream: boolean;
-  trailers: http2.IncomingHttpHeaders | null;
-  body: Buffer;
-}
-
-function h2call(port: number, p: string, headers: Record<string, string> = {}, body: Buffer | null = Buffer.from([0, 0, 0, 0, 0])): Promise<H2Answer> {
-  return new Promise((resolve, reject) => {
-    const client = http2.connect(`http://127.0.0.1:${port}`);
-    client.on('error', reject);
-    const req = client.request({ ':method': body ? 'POST' : 'GET', ':path': p, ...headers }, { endStream: body === null });
-    let head: http2.IncomingHttpHeaders = {};
-    let endStream = false;
-    let trailers: http2.IncomingHttpHeaders | null = null;
-    const parts: Buffer[] = [];
-    req.on('response', (h, flags) => { head = h; endStream = (flags & http2.constants.NGHTTP2_FLAG_END_STREAM) !== 0; });
-    req.on('trailers', (t) => { trailers = t; });
-    req.on('data', (c: Buffer) => parts.push(c));
-    req.on('end', () => { client.close(); resolve({ headers: head, headersEndStream: endStream, trailers, body: Buffer.concat(parts) }); });
-    req.on('error', (e) => { client.close(); reject(e); });
-    if (body) req.end(body);
-  });
-}
 
 const GRPC = { 'content-type': 'application/grpc', te: 'trailers' };
 
