@@ -2,8 +2,9 @@
 // process, interleaved, median of rounds (every figure a ratio of two timings taken
 // side by side, so a loaded machine moves both alike).
 //   bucket   tandem's experiment decision from JavaScript through tandem-core.wasm
-//            (facts encoded, the call, the decision read back: what the Kong plugin
-//            pays) with `hash: growthbook-v2`, against the GrowthBook SDK's own
+//            (facts encoded, the call, the variant: decideVariant, the lean call that
+//            builds no decision object, core-js/decision-view.ts; the SDKs too answer the
+//            variant alone) with `hash: growthbook-v2`, against the GrowthBook SDK's own
 //            hash + getBucketRanges + chooseVariation for the same keys (what its
 //            `run()` evaluates per experiment); both must choose the same variants.
 //   unleash  the same with `hash: unleash` against unleash-client's
@@ -91,9 +92,9 @@ export async function peersBench(rounds = 12, perRound = 20_000): Promise<PeersR
   const last = core.lastCall;
 
   const sections: Array<(off: number) => number | Promise<number>> = [
-    (off) => timed(perRound, (i) => { sink += core.decideExperiment(gbPlan, gbFacts[(off + i) % 1000], 0).variant; }),
+    (off) => timed(perRound, (i) => { sink += core.decideVariant(gbPlan, gbFacts[(off + i) % 1000], 0); }),
     (off) => timed(perRound, (i) => { sink += gb.chooseVariation(gb.hash('peers', KEYS[(off + i) % 1000], 2) as number, gb.getBucketRanges(3, 1, weights)); }),
-    (off) => timed(perRound, (i) => { sink += core.decideExperiment(unPlan, unFacts[(off + i) % 1000], 0).variant; }),
+    (off) => timed(perRound, (i) => { sink += core.decideVariant(unPlan, unFacts[(off + i) % 1000], 0); }),
     (off) => timed(perRound, (i) => { sink += unleash.selectVariantDefinition('peers', 'default', unVariants, { userId: KEYS[(off + i) % 1000] })!.name.length; }),
     () => timed(perRound, () => {
       const now = clock++;

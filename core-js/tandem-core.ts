@@ -15,6 +15,8 @@ import {
 import { STATE_NAMES, TRANSITION_NAMES } from "../wasm/core/contract-names";
 import { BreakerCallView, callNeedsMethod, callPreflight } from "./breaker-call";
 export * from "./breaker-call";
+import { DecisionView } from "./decision-view";
+export { DecisionView } from "./decision-view";
 
 // The contract (slots, enums, fact kinds, reasons, header names) is declared once, in
 // wasm/core/contract.ts, a file both compilers read; this binding re-exports it.
@@ -338,6 +340,8 @@ export class TandemCore {
   private readonly brkFacts: Array<WrittenFacts | undefined> = [];
   // The last breaker call's result, read on demand (admitCall, recordCall).
   readonly lastCall: BreakerCallView;
+  // The last experiment decision, read on demand (decideVariant).
+  readonly lastDecision: DecisionView;
   // i32 indexes of the result areas (fixed for the module's life).
   private readonly decisionAt: number;
   private readonly guardAt: number;
@@ -363,6 +367,10 @@ export class TandemCore {
       view: () => { this.mem(); return this.i32; },
       keyText: (h, p, n) => this.keyText(h, p, n),
     }, this.breakerAt);
+    this.lastDecision = new DecisionView({
+      view: () => { this.mem(); return this.i32; },
+      text: (p, n) => this.readText(p, n),
+    }, this.decisionAt, this.guardAt);
   }
 
   static fromBytes(bytes: Uint8Array): TandemCore {
@@ -619,28 +627,16 @@ export class TandemCore {
   // long-lived request probe a half-open guard. One call into the core: the decision is
   // read from its decision and guard areas (D_*, G_* slots).
   decideExperiment(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): ExperimentDecision {
+    return this.lastDecision.toDecision(this.decideVariant(plan, facts, nowMs, probing));
+  }
+
+  // decideExperiment's lean form: the variant index (-1: out of scope) and no object;
+  // the rest of the decision is read from `lastDecision` when wanted, before the next
+  // decision (./decision-view.ts).
+  decideVariant(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): number {
     this.putFacts(facts, this.expTable(plan.handle));
-    const variant = this.ex.tandem_experiment_decide(plan.handle, nowMs, PROBING[probing]);
-    this.mem();
-    const v = this.i32;
-    const d = this.decisionAt;
-    const cookieLen = v[d + D_COOKIE_LEN];
-    const exposeLen = v[d + D_EXPOSE_LEN];
-    const tagsLen = v[d + D_TAGS_LEN];
-    let text = v[d + D_TEXT] >>> 0;
-    const setCookie = cookieLen > 0 ? this.readText(text, cookieLen) : null;
-    text += cookieLen;
-    const expose = plan.expose && exposeLen > 0 ? this.readText(text, exposeLen) : null;
-    text += exposeLen;
-    const tags = plan.tags.length > 0 && tagsLen > 0 ? this.readText(text, tagsLen) : null;
-    let guard: GuardAdmission | null = null;
-    if (plan.guards.length > 0) {
-      const g = this.guardAt;
-      if (v[g + G_GUARD] >= 0) {
-        guard = { index: v[g + G_GUARD], flags: v[g + G_FLAGS], generation: v[g + G_GENERATION] >>> 0, state: BREAKER_STATES[v[g + G_STATE]], tracked: v[g + G_TRACKED] === 1 };
-      }
-    }
-    return { variant, setCookie, reason: v[d + D_REASON], stripOverride: v[d + D_STRIP] === 1, expose, guard, tags, log: v[d + D_LOG] };
+    this.lastDecision.plan = plan;
+    return this.ex.tandem_experiment_decide(plan.handle, nowMs, PROBING[probing]);
   }
 
   // The decision log (wasm/core/decision-log/): whether the request with id `id` is
