@@ -276,3 +276,38 @@ describe('Kong harness: TE and trailers on the HTTP path (handler.lua access.aft
     expect(plain.headers.trailer).toBeUndefined();
   });
 });
+
+describe('Kong harness: the client preface in pieces (ngx_http_wait_request_handler)', () => {
+  // nginx waits while what came so far is a prefix of the 24-byte preface (Envoy looks at
+  // the first read only): a preface split across two reads still starts HTTP/2.
+  it('a preface whose first read is 10 bytes is still HTTP/2', async () => {
+    const net = await import('node:net');
+    const gw = await startKong({ plugins: [], upstreams: { a: { host: '127.0.0.1', port: plainPort } }, defaultUpstream: 'a', http2: true });
+    // a relay that hands the client's first 10 bytes on, then the rest 50 ms later
+    const relay = net.createServer((c) => {
+      const k = net.connect(gw.port, '127.0.0.1');
+      let first = true;
+      c.on('data', (d: Buffer) => {
+        if (!first) return void k.write(d);
+        first = false;
+        k.write(d.subarray(0, 10));
+        c.pause();
+        setTimeout(() => { k.write(d.subarray(10)); c.resume(); }, 50);
+      });
+      k.on('data', (d) => c.write(d));
+      c.on('error', () => k.destroy());
+      k.on('error', () => c.destroy());
+      c.on('close', () => k.destroy());
+      k.on('close', () => c.destroy());
+    });
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', () => r()));
+    try {
+      const a = await h2call((relay.address() as AddressInfo).port, '/split', {}, null);
+      expect(a.headers[':status']).toBe(200);
+      expect(a.body.toString()).toBe('plain');
+    } finally {
+      relay.close();
+      await gw.close();
+    }
+  });
+});
