@@ -5,7 +5,7 @@
 //
 // Kong types array elements: failure.statuses / ignoreStatuses are strings here ("5xx",
 // "503"); `tandem render` writes numeric statuses as strings for Kong.
-import { POLICY_FIELD } from "../../wasm/core/metrics/catalog";
+import { HAS_FAULTS_FIELD, POLICY_FIELD } from "../../wasm/core/metrics/catalog";
 import { UPSTREAM_NAMES_FIELD } from "../../wasm/core/contract";
 
 const str = { type: "string" };
@@ -71,6 +71,7 @@ export const Schema = [
   // routes before plugins run, so the variant header alone cannot move a request;
   // `tandem render` fills it from spec.experiment.variants[].upstream.
   { variantUpstreams: { type: "map", keys: { type: "string" }, values: { type: "string" } } },
+  { [HAS_FAULTS_FIELD]: { type: "boolean" } },   // false: no fault-injection part (read by the Envoy filter only)
   { [POLICY_FIELD]: str },   // the policy's name: its metrics' label (core: wasm/core/metrics/policy-name.ts)
   // key: upstream: each variant's upstream as the policy names it, the key its requests
   // count under (core: wasm/core/breaker/upstream-names.ts), the same on both gateways.

@@ -57,7 +57,7 @@ describe("the experiment config's hasFaults", () => {
     const doc = (spec: Record<string, unknown>) => JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "checkout" }, spec });
     const without = core.compilePolicy(doc({ experiment: ex, circuitBreaker: {} }));
     expect(without.parts.map((p) => [p.plugin, p.config.hasFaults, p.kong.hasFaults])).toEqual([
-      ["experiment", false, false], ["circuit-breaker", undefined, undefined],
+      ["experiment", false, false], ["circuit-breaker", false, false],
     ]);
     const withFaults = core.compilePolicy(doc({ experiment: ex, faults: [{ name: "f", abort: { status: 503, percent: 1 } }] }));
     expect(withFaults.parts.map((p) => [p.plugin, "hasFaults" in p.config, "hasFaults" in p.kong])).toEqual([
@@ -66,5 +66,13 @@ describe("the experiment config's hasFaults", () => {
     // the plan's config is one the core accepts, with the fact it says
     expect(core.configureExperiment(JSON.stringify(without.parts[0].config)).hasFaults).toBe(false);
     expect(core.configureExperiment(JSON.stringify(withFaults.parts[0].config)).hasFaults).toBe(true);
+  });
+
+  it("the circuit-breaker config takes it too, checked as the experiment's is", () => {
+    expect(core.validateBreaker(JSON.stringify({ hasFaults: false }))).toBeNull();
+    expect(core.validateBreaker(JSON.stringify({ hasFaults: true }))).toBeNull();
+    expect(core.validateBreaker(JSON.stringify({ hasFaults: "no" }))).toBe('hasFaults: must be a boolean, got "no"');
+    const doc = JSON.stringify({ apiVersion: "tandem.dev/v1alpha1", kind: "TrafficPolicy", metadata: { name: "c" }, spec: { circuitBreaker: { hasFaults: false } } });
+    expect(core.validatePolicy(doc)).toMatch(/^circuitBreaker\.hasFaults: unknown field/);
   });
 });

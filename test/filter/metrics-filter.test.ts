@@ -183,6 +183,33 @@ describe("Envoy: experiment metrics without a fault-injection part", () => {
   });
 });
 
+// The same for the circuit-breaker filter: its outcome record reads no fault mark.
+describe("Envoy: circuit-breaker without a fault-injection part", () => {
+  it("reads no fault mark per recorded stream, and records the same series", async () => {
+    const run = async (configuration: unknown) => {
+      const gw = await envoy([{ rootId: "circuit-breaker", configuration }]);
+      try {
+        const calls = new Map<string, number>();
+        gw.vms[0].hostCalls = calls;
+        failing = false;
+        for (const t of ["a", "b", "c"]) for (let i = 0; i < 2; i++) await send(gw, { "x-tenant": t });
+        gw.vms[0].hostCalls = null;
+        const m = await scrape(gw);
+        return { properties: calls.get("env.proxy_get_property") ?? 0, series: [...m.entries()].sort() };
+      } finally {
+        await gw.close();
+      }
+    };
+    const reading = await run(BREAKER);
+    const skipping = await run({ ...(BREAKER as Record<string, unknown>), hasFaults: false });
+    // 6 answered streams, each recorded once: the fault mark each, then nothing (200s
+    // read no response flags)
+    expect(reading.properties).toBe(6);
+    expect(skipping.properties).toBe(0);
+    expect(skipping.series).toEqual(reading.series);
+  });
+});
+
 describe("Envoy: circuit-breaker metrics", () => {
   it("records transitions, state and rejections per key, at most maxKeys key labels", async () => {
     const gw = await envoy([{ rootId: "circuit-breaker", configuration: BREAKER }]);

@@ -18,6 +18,7 @@ export function breakerConfig(p: PolicyDoc): Record<string, unknown> | null {
   const names = key === "upstream" ? variantUpstreams(p) : {};
   return {
     ...(p.spec.circuitBreaker ?? {}), ...(p.spec.fallback ? { fallback: p.spec.fallback } : {}), ...policyField(p),
+    ...(p.spec.faults ? {} : { [HAS_FAULTS_FIELD]: false }),
     ...(Object.keys(names).length > 0 ? { [UPSTREAM_NAMES_FIELD]: names } : {}),
   };
 }

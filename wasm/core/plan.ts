@@ -61,6 +61,14 @@ function renamed(obj: JValue, from: string, to: string): JValue {
   return o;
 }
 
+// `hasFaults: false` (./metrics/catalog.ts HAS_FAULTS_FIELD).
+function noFaults(): JValue {
+  const no = new JValue();
+  no.type = JType.Bool;
+  no.b = false;
+  return no;
+}
+
 export function compilePolicy(text: string): PlanResult {
   const out = new PlanResult();
   const err = validatePolicy(text);
@@ -87,12 +95,7 @@ export function compilePolicy(text: string): PlanResult {
     let cfg = joined(joined(ex, TAGGING_SECTION, spec.get(TAGGING_SECTION)), POLICY_FIELD, policy);
     // No fault-injection part: the experiment need not look for a fault's mark per
     // stream (./metrics/catalog.ts HAS_FAULTS_FIELD; absent means true).
-    if (spec.get(FAULTS_SECTION) === null) {
-      const no = new JValue();
-      no.type = JType.Bool;
-      no.b = false;
-      cfg = joined(cfg, HAS_FAULTS_FIELD, no);
-    }
+    if (spec.get(FAULTS_SECTION) === null) cfg = joined(cfg, HAS_FAULTS_FIELD, noFaults());
     parts += "{\"plugin\":\"experiment\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
     for (let i = 0; i < es.variants.length; i++) {
       const v = es.variants[i];
@@ -105,6 +108,8 @@ export function compilePolicy(text: string): PlanResult {
     const bs = parseBreaker(r, cb !== null ? cb : joined(null, "", null), BREAKER_SECTION);
     if (bs !== null) breakerKey = jsonText(keyName(bs));
     let cfg = joined(joined(cb, "fallback", fb), POLICY_FIELD, policy);
+    // No fault-injection part: the breaker need not look for a fault's mark either.
+    if (spec.get(FAULTS_SECTION) === null) cfg = joined(cfg, HAS_FAULTS_FIELD, noFaults());
     // Kong routes before plugins run: a reroute to a variant needs each variant's Kong
     // Upstream (the core resolves a reroute with it: ./breaker/reroute.ts).
     const ups = new JValue();

@@ -399,7 +399,8 @@ class BreakerStream extends FilterStream {
     // stands in for the upstream and is its outcome; with scope gateway no upstream was
     // called and it says nothing about it, as on Kong (no tries: plugins/shared/outcome.ts).
     // Found by test/parity/fault.parity.test.ts.
-    const m = readFaultMark(root.scratch);
+    // (no mark is read when no fault-injection filter shares the policy: config hasFaults false)
+    const m = readFaultMark(root.scratch, (root.settings as BreakerSettings).hasFaults);
     if (m.present && m.abortStatus > 0) {
       o.status = m.upstream ? m.abortStatus : 0;
       o.error = ERROR_NONE;

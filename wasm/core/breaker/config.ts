@@ -16,7 +16,7 @@ import {
 import { isToken, utf8 } from "../text/bytes";
 import { fmix32 } from "../hash/hash";
 import { parseFallback } from "./fallback-config";
-import { POLICY_FIELD } from "../metrics/catalog";
+import { HAS_FAULTS_FIELD, POLICY_FIELD } from "../metrics/catalog";
 import { parseUpstreamNames } from "./upstream-names";
 import { UPSTREAM_NAMES_FIELD } from "../contract";
 import { readPolicyName } from "../metrics/policy-name";
@@ -39,7 +39,7 @@ const BREAKER_KEYS: StaticArray<string> = [
 const PLUGIN_KEYS: StaticArray<string> = [
   "key", "maxKeys", "window", "minimumCalls", "failureRateThreshold", "slowCallDurationMs",
   "slowCallRateThreshold", "consecutiveFailures", "openDurationMs", "openBackoff", "halfOpen", "failure", "mode",
-  "fallback", POLICY_FIELD, UPSTREAM_NAMES_FIELD,
+  "fallback", POLICY_FIELD, UPSTREAM_NAMES_FIELD, HAS_FAULTS_FIELD,
 ];
 const WINDOW_KEYS: StaticArray<string> = ["type", "size", "sizeMs", "buckets"];
 const BACKOFF_KEYS: StaticArray<string> = ["multiplier", "maxMs"];
@@ -57,6 +57,7 @@ export function parseBreakerPlugin(r: Reader, v: JValue | null): BreakerSettings
   const s = parseFields(r, v, BREAKER_SECTION, PLUGIN_KEYS);
   if (s === null) return null;
   s.policy = readPolicyName(r, v as JValue);
+  s.hasFaults = r.bool(v as JValue, HAS_FAULTS_FIELD, "", true);
   if (r.failed) return null;
   parseUpstreamNames(r, v as JValue, BREAKER_SECTION, s);
   if (r.failed) return null;

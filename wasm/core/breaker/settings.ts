@@ -53,6 +53,7 @@ export const STATUS_TABLE_SIZE = 600;
 
 export class BreakerSettings {
   policy: string = NO_POLICY;    // the plugin config's policy name (metrics label)
+  hasFaults: bool = true;        // the plugin config's `hasFaults` (false: no fault part shares the policy)
   keyKind: KeyKind = KeyKind.Upstream;
   keyHeader: string = "";                  // lowercase, for KeyKind.Header
   keyHeaderBytes: StaticArray<u8> = new StaticArray<u8>(0);

@@ -121,7 +121,7 @@ export const NO_POLICY = OTHER;
 export const POLICY_FIELD = "policy";
 // The experiment plugin-config switch: `metrics: false` records nothing (default true).
 export const METRICS_FIELD = "metrics";
-// The experiment plugin-config fact `hasFaults: false`: no fault-injection part shares
+// The experiment and circuit-breaker plugin-config fact `hasFaults: false`: no fault-injection part shares
 // the policy (tandem render writes it then), so the Envoy filter need not look for a
 // fault's mark on each stream (one proxy_get_property less: wasm/filter/fault-mark.ts).
 // Absent means true: a config rendered before the field, or written by hand, keeps
