@@ -41,9 +41,19 @@ const STATES = STATE_NAMES as readonly BreakerStateName[];
 export class BreakerCallView {
   handle = -1;          // the plan of the last admission (the key cache's)
 
+  // The memory view last read through: kept while valid (growing memory detaches it:
+  // length 0), so a field costs one array read.
+  private v: Int32Array = new Int32Array(0);
+
   constructor(private readonly src: ResultSource, private readonly at: number) {}
 
-  private slot(i: number): number { return this.src.view()[this.at + i]; }
+  private view(): Int32Array {
+    let v = this.v;
+    if (v.length === 0) this.v = v = this.src.view();
+    return v;
+  }
+
+  private slot(i: number): number { return this.view()[this.at + i]; }
 
   get flags(): number { return this.slot(R_FLAGS); }
   get admitted(): boolean { return (this.slot(R_FLAGS) & ADMITTED) !== 0; }
@@ -63,14 +73,14 @@ export class BreakerCallView {
   // The admission's ticket (recordCall): serial * TICKET_ENTRIES + entry, exact below 2^48.
   get ticket(): number { return (this.slot(R_TICKET_SERIAL) >>> 0) * TICKET_ENTRIES + this.slot(R_TICKET_ENTRY); }
   get key(): string {
-    const v = this.src.view();
+    const v = this.view();
     return this.src.keyText(this.handle, v[this.at + R_KEY_PTR] >>> 0, v[this.at + R_KEY_LEN]);
   }
 
   // The whole result as one object (TandemCore.admitBreaker / recordBreaker), as before
   // the lean calls: every field read at once.
   toCall(): BreakerCall {
-    const v = this.src.view();
+    const v = this.view();
     const b = this.at;
     const flags = v[b + R_FLAGS];
     return {
