@@ -18,7 +18,7 @@ const COMMAND_USAGE: Record<string, string> = {
                  [--seed-entropy <text>] [--trace <trace.jsonl> | --breaker-state open|half_open|half_open_full|closed]`,
   render: `tandem render <policy.yaml> [--target kong|istio|envoy|all] [--out <dir>] [--namespace <ns>] [--gateway <ns>/<name> | --gateway-api <ns>/<name>] [--host <host> ...]
                 [--service <host>] [--selector <label=value,...>] [--subset-label <label>] [--image <url>] [--sha256 <hex>]
-                [--istio-extension wasm-plugin|traffic-extension]`,
+                [--istio-extension wasm-plugin|traffic-extension] [--grpc]`,
   playground: "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--ui-port 8080] [--rps 200] [--check]",
   schema: "tandem schema",
 };

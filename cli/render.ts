@@ -50,6 +50,8 @@ export interface RenderRequest {
   image: string;
   sha256: string | null;
   subsetLabel: string;
+  // --grpc: the route also carries gRPC (Kong: a grpc Service and route beside the HTTP ones)
+  grpc?: boolean;
 }
 
 // Every file of a render, by name, or a RenderRefusal naming the first name that cannot be
@@ -74,7 +76,7 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
   const envs = refs.map((r) => r.env).join(", ");
   if (want("kong")) {
     checkKongNames(p, targets);
-    const ingress = renderKongIngress(p, { namespace: r.namespace, targets });
+    const ingress = renderKongIngress(p, { namespace: r.namespace, targets, grpc: r.grpc });
     if (r.gatewayApi) {
       const plugins = ingress.docs.filter((d) => (d as { kind: string }).kind === "KongPlugin").map((d) => (d as { metadata: { name: string } }).metadata.name);
       const route = renderHttpRoute(p, {
@@ -85,7 +87,7 @@ export function renderFiles(p: PolicyDoc, r: RenderRequest): { files: Array<[str
       warnings.push(...crossNamespaceBackends(route).map((b) => `kong.yaml: the HTTPRoute's backend ${b} is in another namespace: it needs a ReferenceGrant there`));
     }
     files.push(["kong.yaml", ingress.header + toYaml(ingress.docs)]);
-    files.push(["kong-dbless.yaml", toYaml([renderKongDbless(p, { namespace: r.namespace, targets })])]);
+    files.push(["kong-dbless.yaml", toYaml([renderKongDbless(p, { namespace: r.namespace, targets, grpc: r.grpc })])]);
     warnings.push(...kongWarnings(res));
     if (refs.length > 0) warnings.push(`kong-dbless.yaml reads ${refs.map((r) => r.field).join(", ")} from Kong's environment (env vault): start Kong with ${envs} set`);
   }
@@ -160,6 +162,7 @@ export function renderCommand(args: string[]): number {
       service: { type: "string" }, selector: { type: "string" },
       "subset-label": { type: "string", default: DEFAULT_SUBSET_LABEL },
       "istio-extension": { type: "string", default: "wasm-plugin" },
+      grpc: { type: "boolean", default: false },
     },
   });
   if (positionals.length !== 1) throw new UsageError("render takes one policy file");
@@ -173,7 +176,7 @@ export function renderCommand(args: string[]): number {
   const policy = loadPolicy(positionals[0]);
   const { files, warnings } = renderFiles(policy, {
     target: values.target as Target, namespace: values.namespace!, gateway, gatewayApi, istioExtension: values["istio-extension"] as IstioExtension, hosts: values.host ?? ["*"],
-    service: values.service, selector, image: values.image!, sha256, subsetLabel: values["subset-label"]!,
+    service: values.service, selector, image: values.image!, sha256, subsetLabel: values["subset-label"]!, grpc: values.grpc,
   });
   for (const w of warnings) process.stderr.write(`tandem: warning: ${w}\n`);
   if (values.out) {

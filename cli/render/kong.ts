@@ -12,10 +12,17 @@ import { secretRefs, withSecretRefs } from "./secret-refs";
 import type { PolicyDoc } from "../policy-file";
 import { kongCacheConfig, kongPartConfig } from "../policy-plan";
 import { resourceName } from "./names";
+import { GRPC_ROUTE_HEADERS } from "../../sim/kong/grpc";
 import { targetOf, type Targets } from "./targets";
 import { kicServiceAnnotations, kongHealthchecks, kongService, resilienceOf } from "./resilience";
 
-export interface KongOptions { namespace: string; targets: Targets[] }
+// grpc (render --grpc): the route also carries gRPC. Kong proxies gRPC only through a
+// Service with protocol grpc (`grpc_pass`, HTTP/2 upstream; an http Service would send the
+// calls upstream as HTTP/1.1, which gRPC servers refuse) and a route with protocols
+// grpc/grpcs, which takes HTTP/2 clients only: render adds that pair beside the HTTP one,
+// the route matching gRPC's content-types, as the Kong simulator's `grpcRoute` does
+// (sim/kong/gateway.ts; test/sim/kong-h2.test.ts).
+export interface KongOptions { namespace: string; targets: Targets[]; grpc?: boolean }
 
 export interface KongPart { plugin: "experiment" | "circuit-breaker" | "fallback-cache" | "fault-injection"; name: string; config: Record<string, unknown>; secret: boolean }
 
@@ -94,6 +101,12 @@ export function renderKongIngress(p: PolicyDoc, o: KongOptions): { header: strin
       "# and every Service behind a variant's Upstream:",
       ...Object.entries(perService).map(([k, v]) => `#   ${k}: ${JSON.stringify(v)}`),
     ]),
+    ...(o.grpc ? [
+      "# gRPC (--grpc): the Service of the gRPC backends and the route to them also need",
+      "#   konghq.com/protocol: \"grpc\"       (on the Service: Kong calls it over HTTP/2)",
+      "#   konghq.com/protocols: \"grpc,grpcs\" (on the Ingress / HTTPRoute)",
+      "# and Kong's proxy_listen the http2 flag (KONG_PROXY_LISTEN=\"0.0.0.0:8000 http2\").",
+    ] : []),
   ].join("\n") + "\n";
   return { header, docs };
 }
@@ -107,18 +120,24 @@ export function renderKongDbless(p: PolicyDoc, o: KongOptions): object {
   const hc = kongHealthchecks(res, false);
   const first = o.targets[0];
   const name = resourceName(p.metadata.name, "");
+  const service = (serviceName: string, protocol: "http" | "grpc", route: Record<string, unknown>) => ({
+    name: serviceName,
+    host: first ? first.kong : name,
+    port: first ? first.port : 80,
+    protocol,
+    ...kongService(res),
+    routes: [{ name: serviceName, ...route }],
+    // secrets as env-vault references, which Kong resolves (./secret-refs.ts)
+    plugins: parts.map((x) => ({ name: x.plugin, config: withSecretRefs(x.config, refs).config })),
+  });
+  const grpcName = resourceName(p.metadata.name, "grpc");
   return {
     _format_version: "3.0",
-    services: [{
-      name,
-      host: first ? first.kong : name,
-      port: first ? first.port : 80,
-      protocol: "http",
-      ...kongService(res),
-      routes: [{ name, paths: ["/"] }],
-      // secrets as env-vault references, which Kong resolves (./secret-refs.ts)
-      plugins: parts.map((x) => ({ name: x.plugin, config: withSecretRefs(x.config, refs).config })),
-    }],
+    services: [
+      service(name, "http", { paths: ["/"] }),
+      // a route with headers outranks one without: gRPC calls take this one
+      ...(o.grpc ? [service(grpcName, "grpc", { paths: ["/"], protocols: ["grpc", "grpcs"], headers: { "content-type": [...GRPC_ROUTE_HEADERS] } })] : []),
+    ],
     upstreams: o.targets.map((t) => ({ name: t.kong, ...(hc ? { healthchecks: hc } : {}), targets: [{ target: `${t.host}:${t.port}` }] })),
   };
 }

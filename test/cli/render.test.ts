@@ -12,6 +12,7 @@ import { CLI, FILTER_WASM, ROOT, loadCore, requireBuilt } from "../support/dist"
 import { annotatedPlugins, checkRender, envoyWasmFilters, yamlDocs } from "../support/rendered";
 import { manifestProblems } from "../support/manifests";
 import { renderFiles, type RenderRequest } from "../../cli/render";
+import { GRPC_ROUTE_HEADERS } from "../../sim/kong/grpc";
 import type { PolicyDoc } from "../../cli/policy-file";
 
 function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -56,6 +57,23 @@ describe("tandem render: every output validates", () => {
       for (const n of ["kong.yaml", "istio.yaml"]) expect(yamlDocs(Object.fromEntries(api.files)[n]).filter((d) => d.kind === "HTTPRoute"), n).toHaveLength(1);
     }, 60_000);
   }
+
+  it("--grpc: Kong gets a grpc Service and route beside the HTTP ones, as the Kong simulator routes gRPC", async () => {
+    const p = load("deploy/examples/checkout.yaml");
+    const plain = renderFiles(p, { ...BASE, target: "kong" });
+    const grpc = renderFiles(p, { ...BASE, target: "kong", grpc: true });
+    const dbless = (r: typeof plain) => yamlDocs(r.files.find(([n]) => n === "kong-dbless.yaml")![1])[0] as { services: Array<Record<string, unknown>> };
+    expect(dbless(plain).services.map((s) => s.protocol)).toEqual(["http"]);
+    const [http, g] = dbless(grpc).services;
+    expect(http).toEqual(dbless(plain).services[0]);
+    expect(g).toMatchObject({ name: "checkout-grpc", protocol: "grpc", host: http.host, port: http.port, plugins: http.plugins });
+    // the route the simulator gives gRPC calls (sim/kong/gateway.ts grpcRoute)
+    expect((g.routes as Array<Record<string, unknown>>)[0]).toEqual({ name: "checkout-grpc", paths: ["/"], protocols: ["grpc", "grpcs"], headers: { "content-type": [...GRPC_ROUTE_HEADERS] } });
+    const kong = grpc.files.find(([n]) => n === "kong.yaml")![1];
+    expect(kong).toContain('konghq.com/protocol: "grpc"');
+    expect(kong).toContain("http2");
+    expect(await checkRender(grpc.files)).toEqual([]);
+  });
 
   it("a policy with the override secret and a reroute to an upstream", async () => {
     const spec = {

@@ -107,9 +107,12 @@ export async function checkRender(files: Array<[string, string]>, env: Record<st
       continue;
     }
     if (/dbless/.test(name)) {
-      for (const p of (docs[0].services as Array<{ plugins: Array<{ name: string; config: Record<string, unknown> }> }>)[0].plugins) {
-        const why = await kongConfigProblem(p.name, kongConfig(`${name}: ${p.name}`, p.config));
-        if (why) problems.push(`${name}: ${p.name}: ${why}`);
+      // every Service's plugins (render --grpc adds a gRPC Service with the same ones)
+      for (const s of docs[0].services as Array<{ plugins: Array<{ name: string; config: Record<string, unknown> }> }>) {
+        for (const p of s.plugins) {
+          const why = await kongConfigProblem(p.name, kongConfig(`${name}: ${p.name}`, p.config));
+          if (why) problems.push(`${name}: ${p.name}: ${why}`);
+        }
       }
       continue;
     }
