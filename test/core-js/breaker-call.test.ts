@@ -175,6 +175,17 @@ describe("a breaker plan's facts", () => {
     core.releaseBreaker(p);
   });
 
+  it("give each key's own text back, keys of one length in turn, more than the binding remembers", () => {
+    const p = core.configureBreaker(JSON.stringify({}));
+    const keys = Array.from({ length: 11 }, (_, i) => `key-${String.fromCharCode(97 + i)}`);   // 5 bytes each
+    for (let round = 0; round < 3; round++) {
+      for (const k of keys) { core.admitCall(p, facts(p, k), round); expect(core.lastCall.key).toBe(k); }
+      for (const k of [...keys].reverse()) { core.admitCall(p, facts(p, k), round); expect(core.lastCall.key).toBe(k); }
+      for (const k of ["key-a", "key-b", "key-a", "ünï", "key-b"]) { core.admitCall(p, facts(p, k), round); expect(core.lastCall.key).toBe(k); }
+    }
+    core.releaseBreaker(p);
+  });
+
   it("give the same answers when the same facts come again after their key was evicted", () => {
     const p = core.configureBreaker(JSON.stringify({ maxKeys: 1, consecutiveFailures: 1, openDurationMs: 1000 }));
     const f = facts(p, "k1");
