@@ -150,29 +150,35 @@ describe("Envoy: experiment counters are flushed on the root's tick", () => {
   });
 });
 
+// One gateway with root id `rootId`: the proxy_get_property calls while `drive` runs, and
+// every series scraped after it (only the histogram's sum depends on timing; the virtual
+// clock makes it exact too).
+async function propertyReadsAndSeries(rootId: string, configuration: unknown, drive: (gw: Awaited<ReturnType<typeof envoy>>) => Promise<void>) {
+  const gw = await envoy([{ rootId, configuration }]);
+  try {
+    const calls = new Map<string, number>();
+    gw.vms[0].hostCalls = calls;
+    await drive(gw);
+    gw.vms[0].hostCalls = null;
+    const m = await scrape(gw);
+    return { properties: calls.get("env.proxy_get_property") ?? 0, series: [...m.entries()].sort() };
+  } finally {
+    await gw.close();
+  }
+}
+
 // `hasFaults: false` (tandem render writes it for a policy without spec.faults): the
 // filter reads no fault mark in on_log, one proxy_get_property less per decided stream,
 // and records the same series with the same values (docs/performance.md "Metrics").
 describe("Envoy: experiment metrics without a fault-injection part", () => {
   it("one proxy_get_property per proxied stream instead of two, the same series and values", async () => {
-    const run = async (configuration: unknown) => {
-      const gw = await envoy([{ rootId: "experiment", configuration }]);
-      try {
-        const calls = new Map<string, number>();
-        gw.vms[0].hostCalls = calls;
-        failing = false;
-        for (let i = 0; i < 6; i++) await send(gw, { "x-user-id": `u${i}` });
-        failing = true;
-        for (let i = 0; i < 2; i++) await send(gw, { "x-user-id": `u${i}` });
-        failing = false;
-        gw.vms[0].hostCalls = null;
-        const m = await scrape(gw);
-        // only the histogram's sum depends on timing; the virtual clock makes it exact too
-        return { properties: calls.get("env.proxy_get_property") ?? 0, series: [...m.entries()].sort() };
-      } finally {
-        await gw.close();
-      }
-    };
+    const run = (configuration: unknown) => propertyReadsAndSeries("experiment", configuration, async (gw) => {
+      failing = false;
+      for (let i = 0; i < 6; i++) await send(gw, { "x-user-id": `u${i}` });
+      failing = true;
+      for (let i = 0; i < 2; i++) await send(gw, { "x-user-id": `u${i}` });
+      failing = false;
+    });
     const reading = await run(EXPERIMENT);
     const skipping = await run({ ...EXPERIMENT, hasFaults: false });
     // 8 streams: upstream.address and the fault mark each; then upstream.address alone
@@ -186,20 +192,10 @@ describe("Envoy: experiment metrics without a fault-injection part", () => {
 // The same for the circuit-breaker filter: its outcome record reads no fault mark.
 describe("Envoy: circuit-breaker without a fault-injection part", () => {
   it("reads no fault mark per recorded stream, and records the same series", async () => {
-    const run = async (configuration: unknown) => {
-      const gw = await envoy([{ rootId: "circuit-breaker", configuration }]);
-      try {
-        const calls = new Map<string, number>();
-        gw.vms[0].hostCalls = calls;
-        failing = false;
-        for (const t of ["a", "b", "c"]) for (let i = 0; i < 2; i++) await send(gw, { "x-tenant": t });
-        gw.vms[0].hostCalls = null;
-        const m = await scrape(gw);
-        return { properties: calls.get("env.proxy_get_property") ?? 0, series: [...m.entries()].sort() };
-      } finally {
-        await gw.close();
-      }
-    };
+    const run = (configuration: unknown) => propertyReadsAndSeries("circuit-breaker", configuration, async (gw) => {
+      failing = false;
+      for (const t of ["a", "b", "c"]) for (let i = 0; i < 2; i++) await send(gw, { "x-tenant": t });
+    });
     const reading = await run(BREAKER);
     const skipping = await run({ ...(BREAKER as Record<string, unknown>), hasFaults: false });
     // 6 answered streams, each recorded once: the fault mark each, then nothing (200s

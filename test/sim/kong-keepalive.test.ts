@@ -11,9 +11,14 @@
 import { describe, it, expect, afterEach } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
+import { rawRequest } from '../support/raw-http';
+
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startKong, type KongGateway, type KongGatewayOptions } from '../../sim/kong/index';
+
+/** One request on its own client connection (Connection: close), the whole answer. */
+const rawText = async (port: number, lines: string[], body = ''): Promise<string> => (await rawRequest(port, lines, body)).text;
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 const router = { name: 'router', dir: path.join(FIXTURES, 'router'), config: {} };
@@ -62,18 +67,6 @@ async function upstream(handler?: Handler): Promise<Upstream> {
   };
 }
 
-/** One request on its own client connection (Connection: close), the whole answer. */
-function rawRequest(port: number, lines: string[], body = ''): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let text = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d) => (text += d));
-    sock.on('error', reject);
-    sock.on('close', () => resolve(text));
-    sock.write([...lines, 'Connection: close', '', ''].join('\r\n') + body);
-  });
-}
 
 const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -106,7 +99,7 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
   it('sequential requests reuse one upstream connection', async () => {
     up = await upstream();
     const g = await kong(up);
-    for (let i = 0; i < 3; i++) expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    for (let i = 0; i < 3; i++) expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 0, 0]);
     expect(up.closed.size).toBe(0);
   }, 60_000);
@@ -115,9 +108,9 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
     // the second request on a connection is dropped unanswered: the stale keep-alive race
     up = await upstream((req, res, { nth }) => (nth === 2 ? req.socket.destroy() : res.end('ok')));
     const g = await kong(up, { retries: 0 });
-    expect(statusOf(await rawRequest(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
     g.clearLogs();
-    expect(statusOf(await rawRequest(g.port, ['GET /two HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET /two HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 0, 1]);
     const s = await lastSerialized(g);
     expect(s.upstream_status).toBe('502, 200');
@@ -130,8 +123,8 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
   it('the free try does not add to the retries: a fresh connection failing too ends the request (retries 0)', async () => {
     up = await upstream((req, res, { conn, nth }) => (conn === 0 && nth === 1 ? res.end('ok') : req.socket.destroy()));
     const g = await kong(up, { retries: 0 });
-    expect(statusOf(await rawRequest(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
-    expect(statusOf(await rawRequest(g.port, ['GET /two HTTP/1.1', 'Host: kong']))).toBe(502);
+    expect(statusOf(await rawText(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET /two HTTP/1.1', 'Host: kong']))).toBe(502);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 0, 1]);
     expect((await lastSerialized(g)).upstream_status).toBe('502, 502');
   }, 60_000);
@@ -139,8 +132,8 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
   it('POST on a kept-alive connection the upstream drops: not tried again (request sent, not idempotent): 502', async () => {
     up = await upstream((req, res, { nth }) => (nth === 2 ? req.socket.destroy() : res.end('ok')));
     const g = await kong(up);
-    expect(statusOf(await rawRequest(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
-    const r = await rawRequest(g.port, ['POST /two HTTP/1.1', 'Host: kong', 'Content-Length: 2'], 'hi');
+    expect(statusOf(await rawText(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
+    const r = await rawText(g.port, ['POST /two HTTP/1.1', 'Host: kong', 'Content-Length: 2'], 'hi');
     expect(statusOf(r)).toBe(502);
     expect(up.hits.map((h) => [h.conn, h.method])).toEqual([[0, 'GET'], [0, 'POST']]);
     expect((await lastSerialized(g)).upstream_status).toBe('502');
@@ -150,11 +143,11 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
     up = await upstream();
     up.server.keepAliveTimeout = 50; // the upstream closes idle connections after 50 ms
     const g = await kong(up, { retries: 0 });
-    expect(statusOf(await rawRequest(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET /one HTTP/1.1', 'Host: kong']))).toBe(200);
     await until(() => up!.closed.has(0));
     await sleep(50); // Kong's close handler has seen the FIN
     g.clearLogs();
-    expect(statusOf(await rawRequest(g.port, ['GET /two HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET /two HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 1]);
     expect((await lastSerialized(g)).upstream_status).toBe('200');
   }, 60_000);
@@ -162,7 +155,7 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
   it('upstream_keepalive_max_requests: a connection serves that many requests, then Kong closes it', async () => {
     up = await upstream();
     const g = await kong(up, { upstreamKeepalive: { maxRequests: 2 } });
-    for (let i = 0; i < 5; i++) expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    for (let i = 0; i < 5; i++) expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 0, 1, 1, 2]);
     await until(() => up!.closed.size === 2);
     expect([...up.closed].sort()).toEqual([0, 1]);
@@ -171,12 +164,12 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
   it('upstream_keepalive_idle_timeout: an idle connection is closed by Kong when it expires', async () => {
     up = await upstream();
     const g = await kong(up, { upstreamKeepalive: { idleTimeoutMs: 100 } });
-    expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     await sleep(30);
     expect(up.closed.size).toBe(0);
     await until(() => up!.closed.has(0));
     expect(up.closed.has(0)).toBe(true);
-    expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 1]);
   }, 60_000);
 
@@ -185,7 +178,7 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
     // the first three answers are held, later ones answered at once
     up = await upstream((_req, res, { conn }) => (held.length < 3 ? void held.push({ conn, res }) : res.end('ok')));
     const g = await kong(up, { upstreamKeepalive: { poolSize: 2 } });
-    const answers = [0, 1, 2].map(() => rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']));
+    const answers = [0, 1, 2].map(() => rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']));
     await until(() => held.length === 3);
     expect(held.map((h) => h.conn).sort()).toEqual([0, 1, 2]);
     // answered one by one: first freed = least recently used
@@ -198,14 +191,14 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
     await sleep(50);
     expect([...up.closed]).toEqual([0]);
     // the next request takes the most recently cached one
-    expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.at(-1)!.conn).toBe(2);
   }, 60_000);
 
   it('upstream_keepalive_pool_size 0: no keep-alive, a connection per request', async () => {
     up = await upstream();
     const g = await kong(up, { upstreamKeepalive: { poolSize: 0 } });
-    for (let i = 0; i < 2; i++) expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    for (let i = 0; i < 2; i++) expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 1]);
   }, 60_000);
 
@@ -215,7 +208,7 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
       res.end('ok');
     });
     const g = await kong(up, { retries: 0 });
-    for (let i = 0; i < 2; i++) expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    for (let i = 0; i < 2; i++) expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 1]);
     expect((await lastSerialized(g)).upstream_status).toBe('200');
   }, 60_000);
@@ -224,14 +217,14 @@ describe('Kong harness: upstream keep-alive (Kong.balancer enable_keepalive, one
     up = await upstream();
     // client connections are dealt to workers round robin: 0, 1, 0
     const g = await kong(up, { workers: 2 });
-    for (let i = 0; i < 3; i++) expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    for (let i = 0; i < 3; i++) expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     expect(up.hits.map((h) => h.conn)).toEqual([0, 1, 0]);
   }, 60_000);
 
   it('close() ends the kept-alive connections', async () => {
     up = await upstream();
     const g = await kong(up);
-    expect(statusOf(await rawRequest(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
+    expect(statusOf(await rawText(g.port, ['GET / HTTP/1.1', 'Host: kong']))).toBe(200);
     await g.close();
     gw = undefined;
     await until(() => up!.closed.has(0));

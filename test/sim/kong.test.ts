@@ -5,6 +5,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
+import { rawRequest } from '../support/raw-http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startKong, PluginServer, KONG_PDK_PLUGIN_SERVER_BIN, type KongGateway, type KongPluginSpec } from '../../sim/kong/index';
@@ -58,18 +59,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Raw HTTP/1.1 exchange on its own connection: counts every status line the client receives. */
-function rawRequest(port: number, lines: string[], body = ''): Promise<{ statusLines: string[]; text: string }> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1');
-    let text = '';
-    sock.setEncoding('utf8');
-    sock.on('data', (d) => (text += d));
-    sock.on('error', reject);
-    sock.on('close', () => resolve({ statusLines: text.match(/^HTTP\/1\.1 \d{3}.*$/gm) ?? [], text }));
-    sock.write([...lines, 'Connection: close', '', ''].join('\r\n') + body);
-  });
-}
 
 function routerLogs(gw: KongGateway): any[] {
   return gw
