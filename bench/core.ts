@@ -12,21 +12,11 @@ import { BREAKER_CONFIG, BREAKER_FAILURE_SHARE, BREAKER_KEYS, checkoutExperiment
 import { makeMix, median, rng } from './requests';
 import { VARIANT_HEADER } from '../core-js/tandem-core';
 
-interface CoreInternals {
-  ex: { tandem_experiment_bucket(h: number): number };
-  putFacts(facts: ReadonlyArray<string | undefined>, table: number): void;
-  expTable(h: number): number;
-  mem(): void;
-}
-
 /** decideExperiment with the decision replaced by a trivial export (the bridge alone:
- * facts written into the arena and fact table, one call, memory views checked). */
+ * facts written into the arena and fact table, one call, memory views checked): the
+ * binding's public TandemCore.bridgeOnly. */
 function bridgeOnly(core: TandemCore, plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>): number {
-  const c = core as unknown as CoreInternals;
-  c.putFacts(facts, c.expTable(plan.handle));
-  const v = c.ex.tandem_experiment_bucket(plan.handle);
-  c.mem();
-  return v;
+  return core.bridgeOnly(plan, facts);
 }
 
 export interface CoreResult {

@@ -709,6 +709,16 @@ export class TandemCore {
     return this.ex.tandem_experiment_bucket(plan.handle);
   }
 
+  // The per-call bridge alone, the benchmarks' baseline: the facts written as
+  // decideExperiment writes them, then one trivial export (lastBucket) in place of the
+  // decision, the memory views checked after it as after any call. Returns that bucket.
+  bridgeOnly(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>): number {
+    this.putFacts(facts, this.expTable(plan.handle));
+    const v = this.ex.tandem_experiment_bucket(plan.handle);
+    this.mem();
+    return v;
+  }
+
   // ---- circuit-breaker ----
 
   // The `circuit-breaker` plugin config (circuitBreaker fields + fallback) -> a plan

@@ -20,6 +20,16 @@ function growMemory(): void {
 }
 
 describe("the bridge", () => {
+  it("bridgeOnly (the benchmarks' baseline) writes the facts and decides nothing", () => {
+    const plan = core.configureExperiment(JSON.stringify({ name: "b0", stickiness: { sources: ["header:x-user-id"] }, variants: [{ name: "a", weight: 50 }, { name: "b", weight: 50 }] }));
+    const facts = (u: string) => answerNeeds(plan.needs, { headers: { "x-user-id": u } });
+    core.decideExperiment(plan, facts("first"), 0);
+    const bucket = core.lastBucket(plan);
+    // other facts, no decision: the last decision's bucket stays
+    for (const u of ["second", "third", "fourth"]) expect(core.bridgeOnly(plan, facts(u))).toBe(bucket);
+    core.release(plan);
+  });
+
   it("reads the same decisions and admissions before and after memory grew", () => {
     const exp = core.configureExperiment(JSON.stringify({
       name: "bridge", exposeHeader: true,
