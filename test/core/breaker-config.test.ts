@@ -84,10 +84,10 @@ describe("circuitBreaker config: rejections", () => {
     "consecutiveFailures, openDurationMs, openBackoff, halfOpen, failure, mode";
   const cases: Array<[string, unknown, string]> = [
     ["not an object", [], "circuitBreaker: must be an object, got an array"],
-    ["unknown field", { foo: 1 }, `circuitBreaker.foo: unknown field (allowed: ${ALLOWED}, fallback, policy, upstreamNames)`],
+    ["unknown field", { foo: 1 }, `circuitBreaker.foo: unknown field (allowed: ${ALLOWED}, fallback, policy, upstreamNames, hasFaults)`],
     // a key with a control character is quoted and escaped: the error stays one line (found by npm run fuzz)
-    ["unknown field named by a newline", { "\n": "" }, `circuitBreaker["\\u000a"]: unknown field (allowed: ${ALLOWED}, fallback, policy, upstreamNames)`],
-    ["unknown field with a CR inside", { "a\rb": 1 }, `circuitBreaker["a\\u000db"]: unknown field (allowed: ${ALLOWED}, fallback, policy, upstreamNames)`],
+    ["unknown field named by a newline", { "\n": "" }, `circuitBreaker["\\u000a"]: unknown field (allowed: ${ALLOWED}, fallback, policy, upstreamNames, hasFaults)`],
+    ["unknown field with a CR inside", { "a\rb": 1 }, `circuitBreaker["a\\u000db"]: unknown field (allowed: ${ALLOWED}, fallback, policy, upstreamNames, hasFaults)`],
     ["threshold above 100", { failureRateThreshold: 101 }, "circuitBreaker.failureRateThreshold: must be between 0 and 100, got 101"],
     ["threshold below 0", { failureRateThreshold: -1 }, "circuitBreaker.failureRateThreshold: must be between 0 and 100, got -1"],
     ["threshold decimals", { failureRateThreshold: 33.333 }, "circuitBreaker.failureRateThreshold: must have at most 2 decimals, got 33.333"],
