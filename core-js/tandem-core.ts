@@ -327,6 +327,16 @@ const KEY_CACHE_ENTRIES = 8;
 // The arena's address, the plans' fact tables and the result areas do not move between
 // calls (the core's allocator does not move objects; the arena moves only when
 // tandem_arena grows it), so they are asked once.
+// Room for the first `n` facts as UTF-8 (at most 3 bytes a UTF-16 unit), plus slack.
+function factBytes(facts: ReadonlyArray<string | undefined>, n: number): number {
+  let size = 16;
+  for (let i = 0; i < n; i++) {
+    const f = facts[i];
+    if (f !== undefined) size += f.length * 3;
+  }
+  return size;
+}
+
 export class TandemCore {
   private readonly ex: CoreExports;
   private readonly enc = new TextEncoder();
@@ -520,29 +530,32 @@ export class TandemCore {
     this.expTables[plan.handle] = undefined;
   }
 
+  // The first `n` facts as UTF-8 from `base` and their [offset, length | -1] pairs into
+  // the fact table at `table`; a long one left for the core to ask for (FACT_ASK,
+  // LAZY_FACT). Views current (mem()). Returns the bytes written.
+  private writeFactTable(facts: ReadonlyArray<string | undefined>, n: number, table: number, base: number): number {
+    const t = this.i32;
+    let at = table >>> 2;
+    let off = 0;
+    for (let i = 0; i < n; i++, at += 2) {
+      const f = facts[i];
+      if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
+      if (f.length > LAZY_FACT) { t[at] = 0; t[at + 1] = FACT_ASK; continue; }
+      const k = this.writeText(f, base + off);
+      t[at] = off;
+      t[at + 1] = k;
+      off += k;
+    }
+    return off;
+  }
+
   // Writes request facts as UTF-8 into the arena and their [offset, length | -1] pairs
   // into the fact table at `table` (a plan's, sized for its needs); a long one is left
   // for the core to ask for (FACT_ASK, LAZY_FACT).
   private putFacts(facts: ReadonlyArray<string | undefined>, table: number): void {
-    let size = 16;
-    for (let i = 0; i < facts.length; i++) {
-      const f = facts[i];
-      if (f !== undefined) size += f.length * 3;
-    }
-    const base = this.arena(size);
+    const base = this.arena(factBytes(facts, facts.length));
     this.mem();
-    const t = this.i32;
-    let at = table >>> 2;
-    let off = 0;
-    for (let i = 0; i < facts.length; i++, at += 2) {
-      const f = facts[i];
-      if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
-      if (f.length > LAZY_FACT) { t[at] = 0; t[at + 1] = FACT_ASK; continue; }
-      const n = this.writeText(f, base + off);
-      t[at] = off;
-      t[at + 1] = n;
-      off += n;
-    }
+    const off = this.writeFactTable(facts, facts.length, table, base);
     this.askFacts = facts;
     this.askTable = table >>> 2;
     this.askBase = base;
@@ -572,11 +585,7 @@ export class TandemCore {
         return w.version;
       }
     }
-    let size = 16;
-    for (let i = 0; i < n; i++) {
-      const f = facts[i];
-      if (f !== undefined) size += f.length * 3;
-    }
+    const size = factBytes(facts, n);
     if (w === undefined) this.brkFacts[h] = w = { base: 0, cap: -1, n: 0, vals: [], off: 0, version: 0 };
     if (size > w.cap) {
       w.base = this.ex.tandem_breaker_facts(h, size);
@@ -584,20 +593,9 @@ export class TandemCore {
     }
     w.n = -1;                                // (not valid until written)
     this.mem();
-    const t = this.i32;
     const base = w.base;
-    let at = table >>> 2;
-    let off = 0;
-    for (let i = 0; i < n; i++, at += 2) {
-      const f = facts[i];
-      w.vals[i] = f;
-      if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
-      if (f.length > LAZY_FACT) { t[at] = 0; t[at + 1] = FACT_ASK; continue; }
-      const k = this.writeText(f, base + off);
-      t[at] = off;
-      t[at + 1] = k;
-      off += k;
-    }
+    for (let i = 0; i < n; i++) w.vals[i] = facts[i];
+    const off = this.writeFactTable(facts, n, table, base);
     w.n = n;
     w.off = off;
     w.version = this.factWrites = ((this.factWrites + 1) >>> 0) || 1;
