@@ -9,6 +9,7 @@ import { KONG_DIR, loadCore, requireBuilt } from "../support/dist";
 import { CHECKOUT } from "../support/policies";
 import { outcomeOf } from "../../plugins/shared/outcome";
 import { BreakerError } from "../../core-js/tandem-core";
+import { closedPort } from "../support/closed-port";
 
 // ---- upstreams the test scripts: status, virtual latency, reset, hang, or held open ----
 
@@ -49,13 +50,6 @@ async function scripted(names: string[]): Promise<Scripted> {
   return s;
 }
 
-async function closedPort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((ok) => srv.listen(0, "127.0.0.1", ok));
-  const port = (srv.address() as AddressInfo).port;
-  await new Promise<void>((ok) => srv.close(() => ok()));
-  return port;
-}
 
 async function at(ms: number): Promise<void> { now = ms; await gw.setNow(ms); }
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { compileAssemblyScript, startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
+import { closedPort } from '../support/closed-port';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
 let outDir = '';
@@ -151,10 +152,7 @@ describe('HTTP/1 trailers need enable_trailers (http1/codec_impl.cc onHeaderFiel
 
 describe("the router's local replies to a gRPC request (Utility::prepareLocalReply)", () => {
   it('a refused upstream: trailers-only 200, grpc-status 14 (UNAVAILABLE), the reason in grpc-message', async () => {
-    const dead = http.createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
-    const deadPort = (dead.address() as AddressInfo).port;
-    await new Promise<void>((r) => dead.close(() => r()));
+    const deadPort = await closedPort();
     const gw = await gateway(false, { host: '127.0.0.1', port: deadPort });
     try {
       const a = await call(gw, '/x');

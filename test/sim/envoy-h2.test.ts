@@ -20,7 +20,8 @@ import type { AddressInfo } from 'node:net';
 import { compileAssemblyScript, startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
 import { dispatchByPreface } from '../../sim/envoy/h2c-listener.js';
 import net from 'node:net';
-import { h2call as h2callOn, type H2Answer } from '../support/h2-client.js';
+import { answerGrpc, h2call as h2callOn, type H2Answer } from '../support/h2-client.js';
+import { closedPort } from '../support/closed-port';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
 let outDir = '';
@@ -61,13 +62,7 @@ beforeAll(async () => {
     // /refused-once: REFUSED_STREAM on the first call, trailers-only OK on the next
     if (p === '/refused-once' && refusedOnce++ === 0) { stream.close(http2.constants.NGHTTP2_REFUSED_STREAM); return; }
     if (p === '/refused-once') { stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '0' }, { endStream: true }); return; }
-    if (p === '/trailers-only') {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'no such cart' }, { endStream: true });
-      return;
-    }
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '13', 'grpc-message': 'boom' }));
-    stream.end(Buffer.from([0, 0, 0, 0, 1, 0x2a]));
+    answerGrpc(stream, p);
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
   port = (upstream.address() as AddressInfo).port;
@@ -228,25 +223,16 @@ describe('an upstream reset after the response started (router.cc onUpstreamRese
 
   // The client's stream is reset too (RST_STREAM NO_ERROR, reasonToReset's default), which
   // Node's client reports as a plain end: what tells is the access log.
-  it('RST_STREAM mid-response: flag UR, details {remote_reset}', async () => {
+  // ResponseFlag UpstreamRemoteReset = 0x10, UpstreamConnectionTermination = 0x40
+  it.each([
+    ['RST_STREAM mid-response: flag UR, details {remote_reset}', '/reset-after-headers', 'access code=200 action=<1> flags=16 details=upstream_reset_after_response_started{remote_reset}'],
+    ['the h2 connection gone mid-response: flag UC, details {connection_termination}', '/drop-after-headers', 'access code=200 action=<1> flags=64 details=upstream_reset_after_response_started{connection_termination}'],
+  ])('%s', async (_what, path, access) => {
     const gw = await gateway(true);
     try {
-      await h2call(gw, '/reset-after-headers').catch(() => null);
+      await h2call(gw, path).catch(() => null);
       await settle();
-      // ResponseFlag UpstreamRemoteReset = 0x10
-      expect(lastAccess(gw)).toBe('access code=200 action=<1> flags=16 details=upstream_reset_after_response_started{remote_reset}');
-    } finally {
-      await gw.close();
-    }
-  });
-
-  it('the h2 connection gone mid-response: flag UC, details {connection_termination}', async () => {
-    const gw = await gateway(true);
-    try {
-      await h2call(gw, '/drop-after-headers').catch(() => null);
-      await settle();
-      // ResponseFlag UpstreamConnectionTermination = 0x40
-      expect(lastAccess(gw)).toBe('access code=200 action=<1> flags=64 details=upstream_reset_after_response_started{connection_termination}');
+      expect(lastAccess(gw)).toBe(access);
     } finally {
       await gw.close();
     }
@@ -255,10 +241,7 @@ describe('an upstream reset after the response started (router.cc onUpstreamRese
 
 describe("Envoy's gRPC local replies on h2 are trailers-only HEADERS", () => {
   it('a refused upstream: 200, grpc-status 14 and grpc-message in one HEADERS frame with END_STREAM', async () => {
-    const dead = http.createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
-    const deadPort = (dead.address() as AddressInfo).port;
-    await new Promise<void>((r) => dead.close(() => r()));
+    const deadPort = await closedPort();
     const gw = await gateway(false, { host: '127.0.0.1', port: deadPort, http2: true });
     try {
       const a = await h2call(gw, '/x');

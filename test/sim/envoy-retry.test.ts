@@ -14,6 +14,7 @@ import path from 'node:path';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { compileAssemblyScript, startEnvoy, type EnvoyGateway, type RouteSpec } from '../../sim/envoy/index.js';
+import { closedPort } from '../support/closed-port';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
 let outDir = '';
@@ -50,13 +51,6 @@ async function scripted(script: (n: number) => Act): Promise<{ port: number; hit
   };
 }
 
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 function get(gw: EnvoyGateway, p = '/', headers: Record<string, string> = {}): Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }> {
   return new Promise((resolve, reject) => {

@@ -19,6 +19,7 @@ import {
   type Pair,
 } from '../../sim/envoy/index.js';
 import { op, proxyModule, type RawImport, type ValT } from '../fixtures/envoy/raw-module.js';
+import { closedPort } from '../support/closed-port';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
 let outDir = '';
@@ -537,13 +538,6 @@ async function upstream(name: string, handler?: (req: http.IncomingMessage, res:
   return u;
 }
 
-async function closedPort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 interface Reply {
   status: number;

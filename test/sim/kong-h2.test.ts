@@ -26,7 +26,8 @@ import http2 from 'node:http2';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startKong, type KongGateway, type KongPluginSpec } from '../../sim/kong/index';
-import { h2call } from '../support/h2-client';
+import { answerGrpc, h2call } from '../support/h2-client';
+import { closedPort } from '../support/closed-port';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 const router = (): KongPluginSpec => ({ name: 'router', dir: path.join(FIXTURES, 'router'), config: {} });
@@ -56,13 +57,7 @@ beforeAll(async () => {
     stream.on('error', () => {});
     stream.resume();
     if (headers[':path'] === '/hang') return;
-    if (headers[':path'] === '/trailers-only') {
-      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'no such cart' }, { endStream: true });
-      return;
-    }
-    stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-    stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '13', 'grpc-message': 'boom' }));
-    stream.end(Buffer.from([0, 0, 0, 0, 1, 0x2a]));
+    answerGrpc(stream, headers[':path']);
   });
   await new Promise<void>((r) => grpc.listen(0, '127.0.0.1', () => r()));
   grpcPort = (grpc.address() as AddressInfo).port;
@@ -155,10 +150,7 @@ describe('Kong harness: a Service with protocol grpc (location @grpc, grpc_pass)
     expect(a.headers['grpc-message']).toBe('The upstream server is timing out');
     expect(a.headers['content-length']).toBe('0');
     expect(a.body.length).toBe(0);
-    const dead = http.createServer();
-    await new Promise<void>((r) => dead.listen(0, '127.0.0.1', () => r()));
-    const deadPort = (dead.address() as AddressInfo).port;
-    await new Promise<void>((r) => dead.close(() => r()));
+    const deadPort = await closedPort();
     const gw2 = await startKong({ plugins: [], upstreams: { g: { host: '127.0.0.1', port: deadPort } }, defaultUpstream: 'g', http2: true, serviceProtocol: 'grpc', retries: 0 });
     try {
       const b = await h2call(gw2.port, '/x', GRPC);

@@ -9,6 +9,7 @@ import { rawRequest } from '../support/raw-http';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { startKong, PluginServer, KONG_PDK_PLUGIN_SERVER_BIN, type KongGateway, type KongPluginSpec } from '../../sim/kong/index';
+import { closedPort } from '../support/closed-port';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 const echo = (config: Record<string, unknown> = {}): KongPluginSpec => ({ name: 'echo', dir: path.join(FIXTURES, 'echo'), config });
@@ -51,13 +52,6 @@ async function upstream(
 }
 
 /** A port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
 
 function routerLogs(gw: KongGateway): any[] {

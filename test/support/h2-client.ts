@@ -29,3 +29,16 @@ export function h2call(port: number, path: string, headers: Record<string, strin
     if (body) req.end(body);
   });
 }
+
+/** A gRPC server's answer on `stream`, the simulator tests' upstream: for '/trailers-only'
+ * one HEADERS frame with END_STREAM (grpc-status 5, NOT_FOUND); else the head, one
+ * message, then trailers with grpc-status 13 (INTERNAL). */
+export function answerGrpc(stream: http2.ServerHttp2Stream, path: string | undefined): void {
+  if (path === '/trailers-only') {
+    stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '5', 'grpc-message': 'no such cart' }, { endStream: true });
+    return;
+  }
+  stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+  stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '13', 'grpc-message': 'boom' }));
+  stream.end(Buffer.from([0, 0, 0, 0, 1, 0x2a]));
+}
