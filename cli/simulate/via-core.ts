@@ -18,14 +18,14 @@ import {
   callAdmitted, callEffects, callFlags, callNeedsMethod, callPermitted, callPreflight, callTransition, outcomeStatus,
 } from "../../core-js/tandem-core";
 import { OUTCOME_FAILURE } from "../../wasm/core/contract";
-import { VARIANT_UPSTREAMS_FIELD } from "../../wasm/core/contract-kong";
 import { answerNeeds } from "../../core-js/answer-needs";
 import { KONG_PROFILE, type GatewayProfile, type SimResult } from "./result";
 import { answerOf, envoyRequestId, normalizedHeaders, sentMethod, type HeaderValue, type TraceRequest, type TraceUpstream } from "./trace";
 import { resolveTries, retryModel, type RetryModel } from "./retries";
 import { DEFAULT_UPSTREAM } from "./scripted-upstream";
 import { edgeRefusals } from "./edge";
-import { planOf, partConfig } from "../policy-plan";
+import { kongPartConfig, partConfig } from "../policy-plan";
+import { fallbackForm } from "../../plugins/circuit-breaker/fallback-form";
 import type { PolicyDoc } from "../policy-file";
 import { VARIANT_HEADER } from "../../core-js/tandem-core";
 import type { FaultPlan } from "../../core-js/tandem-core";
@@ -108,9 +108,10 @@ export class CoreDriver {
     // Configured as Kong's copy is, with each variant's upstream: the core resolves a
     // reroute's upstream from it (wasm/core/breaker/reroute.ts); Envoy's route table on
     // the variant header picks the same one.
-    const cb = partConfig(policy, "circuit-breaker");
-    const vu = Object.fromEntries(planOf(policy).variants.filter((v) => v.upstream !== null).map((v) => [v.name, v.upstream as string]));
-    this.breaker = cb ? core.configureBreaker(JSON.stringify(Object.keys(vu).length > 0 ? { ...cb, [VARIANT_UPSTREAMS_FIELD]: vu } : cb)) : null;
+    // (the plan's Kong copy, its list fallback back under `fallback`: what the Kong plugin
+    // hands the core, plugins/circuit-breaker/handler.ts)
+    const cb = kongPartConfig(policy, "circuit-breaker");
+    this.breaker = cb ? core.configureBreaker(JSON.stringify(fallbackForm(cb))) : null;
     const fc = partConfig(policy, "fault-injection");
     this.faults = fc ? core.configureFaults(JSON.stringify(fc)) : null;
     this.keyLabels = this.breaker ? new KeyLabels(Number(this.breaker.settings.maxKeys)) : null;

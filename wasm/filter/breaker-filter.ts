@@ -341,7 +341,8 @@ class BreakerStream extends FilterStream {
       if ((this.flags & PROBE) != 0) this.recordOutcome(outcomeAtHeaders(httpStatus, b));
       const s = root.settings as BreakerSettings;
       const f = s.fallback;
-      const cacheOnFail = root.cache !== null && f !== null && (f as FallbackSettings).cacheOnUpstreamFailure;
+      // whether the cache answers a failed call (the core's cacheOnOutcome)
+      const cacheOnFail = root.cache !== null && cacheOnOutcome(f, OUTCOME_FAILURE);
       if (this.failureFallback == <u8>FallbackKind.Respond || cacheOnFail) {
         // Envoy answers 503/504 itself when the upstream refused, reset or timed out; the
         // flags tell those apart from an upstream's own 5xx.
@@ -355,7 +356,7 @@ class BreakerStream extends FilterStream {
         const outcome = classify(s, status, error);
         if (outcome == OUTCOME_FAILURE) {
           // The cache first; a miss leaves it to the respond fallback (if any).
-          if (cacheOnFail && cacheOnOutcome(f, outcome)) {
+          if (cacheOnFail) {
             const hit = cs !== null && (root.cache as FilterCache).serve(cs as CacheStream, now);
             (root.cacheStats as CacheStats).count(hit);
             if (hit) {
