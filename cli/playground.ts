@@ -14,16 +14,14 @@ import { PolicyFileError } from "./policy-file";
 import { UsageError } from "./usage-error";
 import { getBody } from "./simulate/http-client";
 import { closeOnSignal, interruptIsNormal } from "./exit";
-import { partConfig } from "./policy-plan";
+import { partConfig, planOf } from "./policy-plan";
 import type { BackendReply } from "./playground/backend";
-import { curlArgs, userRequest, type ExperimentShape as KeyShape } from "./playground/user-request";
+import { curlArgs, userRequest } from "./playground/user-request";
 import { Stack, RefusedPolicy } from "./playground/stack";
 import { Live, playgroundShape } from "./playground/live";
 import { uiServer } from "./playground/ui-server";
 import { CONTROL_LIMITS } from "./playground/controls";
 
-interface Variant { name: string; upstream?: string }
-interface ExperimentShape extends KeyShape { variantHeader?: string; variants: Variant[]; experiments?: unknown[] }
 
 export const PLAYGROUND_USAGE = "tandem playground [--policy <policy.yaml>] [--kong-port 8000] [--envoy-port 10000] [--backend-port 9001] [--ui-port 8080] [--rps 200] [--check]";
 
@@ -60,7 +58,7 @@ export async function playground(args: string[]): Promise<number> {
   if (!partConfig(doc, "experiment")) throw new PolicyFileError(`${values.policy}: the playground needs spec.experiment`);
   let shape;
   try { shape = playgroundShape(doc); } catch (e) { throw e instanceof RefusedPolicy ? new PolicyFileError(`${values.policy}: ${e.message}`) : e; }
-  const ex = partConfig(shape.doc, "experiment") as unknown as ExperimentShape;
+  const ex = planOf(shape.doc);
   const header = shape.variantHeader;
   const names = shape.upstreams;
   const firstBackend = Number(values["backend-port"]);
@@ -96,7 +94,7 @@ export async function playground(args: string[]): Promise<number> {
   out.write(`  backends: ${names.map((n) => `${n} :${stack!.addr(n).port}`).join(", ")}\n\n`);
 
   // Self-check: the same users, with the policy's key, inside its scope, through both.
-  const tagging = (ex.experiments?.length ?? 0) > 0;
+  const tagging = ex.taggingExperiments > 0;
   const counts: Record<string, Record<string, number>> = { kong: {}, envoy: {} };
   const tagCounts: Record<string, number> = {};
   let same = 0;

@@ -25,6 +25,9 @@ export { Fact as FactKind };
 
 export interface Need { kind: Fact; name: string }
 export interface VariantInfo { name: string; upstream: string | null }
+// A policy variant in the plan (wasm/core/plan.ts): its weight in percent, whether a canary guard watches it.
+export interface PlanKeySource { kind: "cookie" | "header" | "query" | "ip"; name: string }
+export interface PlanVariant extends VariantInfo { weight: number; guarded: boolean }
 export interface ExperimentPlan {
   handle: number;
   policy: string;              // the config's policy name (metrics label; wasm/core/metrics)
@@ -197,7 +200,11 @@ export interface PolicyPlan {
   variantHeader: string | null;      // lowercase; null without an experiment
   overrideHeader: string | null;
   expose: boolean;
-  variants: VariantInfo[];
+  variants: PlanVariant[];
+  faults: { count: number; enabled: boolean } | null;   // spec.faults: how many, all enabled
+  sources: PlanKeySource[];          // the experiment's key sources in order (defaults applied); [] without one
+  scope: { hosts: string[]; pathPrefixes: string[] };   // empty lists: every request
+  taggingExperiments: number;        // how many spec.experiments
   breakerKey: string | null;         // upstream | route | header:<name>; null without a breaker
   fallback: BreakerFallbackPlan | null;
   reject: BreakerReply;

@@ -13,11 +13,14 @@ import { LoadGenerator } from "./load";
 import type { LoadSecond } from "./load-shape";
 import { History, GATEWAYS } from "./history";
 import { BadControl, CONTROL_LIMITS, parseControl, reweigh } from "./controls";
-import { userKey, userRequest, type ExperimentShape } from "./user-request";
+import { userKey, userRequest } from "./user-request";
 import { MetricsScraper } from "./metrics-scrape";
+import { planOf } from "../policy-plan";
 
 export interface LiveOptions { rps: number; users: number; returningPercent: number }
 
+// The policy's own fields a control edits (a weight, a fault's switch): what the page
+// shows is read from the core's plan.
 interface VariantDoc { name: string; weight?: number; upstream?: string; guard?: unknown }
 interface FaultDoc { enabled?: boolean; start?: string; end?: string }
 
@@ -36,7 +39,7 @@ export class Live {
   }
 
   private guarded(): string[] {
-    return (this.stack.shape.doc.spec.experiment!.variants as VariantDoc[]).filter((v) => v.guard).map((v) => v.name);
+    return planOf(this.stack.shape.doc).variants.filter((v) => v.guarded).map((v) => v.name);
   }
 
   private onSecond(s: LoadSecond): void {
@@ -45,7 +48,7 @@ export class Live {
 
   private aim(reset: boolean): void {
     const sh = this.stack.shape;
-    const ex = sh.doc.spec.experiment as ExperimentShape;
+    const ex = planOf(sh.doc);
     const r = userRequest(ex, null);
     this.load.aim({
       kongPort: this.stack.kong.port, envoyPort: this.stack.envoy.port, path: r.path, host: r.headers.host ?? null,
@@ -60,8 +63,8 @@ export class Live {
   /** What GET /api/state answers: everything the page draws. */
   state(): unknown {
     const sh = this.stack.shape;
-    const variants = sh.doc.spec.experiment!.variants as VariantDoc[];
-    const faults = sh.doc.spec.faults as FaultDoc[] | undefined;
+    const plan = planOf(sh.doc);
+    const variants = plan.variants;
     const backends = Object.fromEntries(variants.map((v) => {
       const b = this.stack.backends.get(v.upstream ?? v.name)!.behaviour;
       return [v.name, { upstream: v.upstream ?? v.name, errorPercent: Math.round(b.errorShare * 1000) / 10, latencyMs: b.latencyMs }];
@@ -71,8 +74,8 @@ export class Live {
     return {
       policy: {
         name: this.policyName, metadataName: sh.doc.metadata.name, parts: sh.parts, generation: this.stack.generation,
-        variants: variants.map((v) => ({ name: v.name, weight: v.weight ?? 0, upstream: v.upstream ?? null, guarded: !!v.guard })),
-        faults: faults ? { count: faults.length, enabled: faults.every((f) => f.enabled !== false) } : null,
+        variants: variants.map((v) => ({ name: v.name, weight: v.weight, upstream: v.upstream, guarded: v.guarded })),
+        faults: plan.faults,
         yaml: stringify(sh.doc),
       },
       examples: this.examples(),
@@ -118,7 +121,7 @@ export class Live {
       return `load: ${c.load.rps} pairs/s, ${c.load.users} users, ${c.load.returningPercent}% returning`;
     }
     if ("backend" in c) {
-      const v = (sh.doc.spec.experiment!.variants as VariantDoc[]).find((x) => x.name === c.backend.variant);
+      const v = sh.variants.find((x) => x.name === c.backend.variant);
       if (!v) throw new BadControl(`backend.variant: must name one of the experiment's variants (${sh.variants.map((x) => x.name).join(", ")}), got ${JSON.stringify(c.backend.variant)}`);
       const b = this.stack.backends.get(v.upstream ?? v.name)!.behaviour;
       b.errorShare = c.backend.errorPercent / 100;

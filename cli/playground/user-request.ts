@@ -4,32 +4,32 @@
 // returning user. Without a key source the playground can set (`ip` only) every request
 // is the same loopback client.
 
-export interface ExperimentShape {
-  stickiness?: { sources?: string[] };
-  scope?: { hosts?: string[]; pathPrefixes?: string[] };
-}
+import type { PolicyPlan } from "../../core-js/tandem-core";
+
+// The slice of the core's plan a user's request is built from (core-js PolicyPlan:
+// the key sources with their defaults applied, the scope): no default is repeated here.
+export type ExperimentShape = Pick<PolicyPlan, "sources" | "scope">;
 
 export interface UserRequest { path: string; headers: Record<string, string>; keyNote: string }
 
 export type UserKey = { kind: "header" | "query" | "cookie"; name: string } | null;
 
 export function userKey(ex: ExperimentShape): UserKey {
-  const sources = ex.stickiness?.sources ?? ["cookie:tandem-uid"];
   for (const kind of ["header", "query", "cookie"] as const) {
-    const s = sources.find((x) => x.startsWith(kind + ":"));
-    if (s) return { kind, name: s.slice(kind.length + 1) };
+    const s = ex.sources.find((x) => x.kind === kind);
+    if (s) return { kind, name: s.name };
   }
   return null;
 }
 
 // A host that matches the scope's first entry ("*.beta.example.com" -> "www.beta.example.com").
 function scopeHost(ex: ExperimentShape): string | null {
-  const h = ex.scope?.hosts?.[0];
+  const h = ex.scope.hosts[0];
   return h === undefined ? null : h.startsWith("*.") ? "www." + h.slice(2) : h;
 }
 
 export function userRequest(ex: ExperimentShape, id: string | null): UserRequest {
-  let path = ex.scope?.pathPrefixes?.[0] ?? "/";
+  let path = ex.scope.pathPrefixes[0] ?? "/";
   const headers: Record<string, string> = {};
   const host = scopeHost(ex);
   if (host !== null) headers.host = host;

@@ -92,7 +92,7 @@ describe("policy plan", () => {
     expect(plan.variantHeader).toBe("x-pricing-variant");
     expect(plan.overrideHeader).toBe("x-qa");
     expect(plan.expose).toBe(true);
-    expect(plan.variants).toEqual([{ name: "a", upstream: "api-v1" }, { name: "b", upstream: null }]);
+    expect(plan.variants).toEqual([{ name: "a", upstream: "api-v1", weight: 50, guarded: false }, { name: "b", upstream: null, weight: 50, guarded: false }]);
     expect(plan.breakerKey).toBe("header:x-tenant");
     expect(plan.fallback).toMatchObject({ kind: "reroute", variant: "a", upstream: null, onOpen: true, onUpstreamFailure: true });
     expect(plan.reject).toEqual({ status: 503, headers: {}, body: "circuit breaker open", contentType: "text/plain; charset=utf-8", retryAfter: true, grpcStatus: 14, grpcMessage: "circuit breaker open" });
@@ -112,5 +112,34 @@ describe("policy plan", () => {
     const bad = JSON.stringify(policy({ experiment: { variants: [{ name: "a", weight: 120 }] } }));
     expect(() => core.compilePolicy(bad)).toThrow(CoreError);
     expect(() => core.compilePolicy(bad)).toThrow(core.validatePolicy(bad)!);
+  });
+
+  it("carries what the playground shows and builds a user's request from: weights, guards, faults, key sources, scope", () => {
+    const plan = core.compilePolicy(JSON.stringify(policy({
+      experiment: {
+        name: "e", stickiness: { sources: ["header:x-user", "ip", "query:uid"] },
+        scope: { hosts: ["*.Beta.example.com"], pathPrefixes: ["/api", "/v2"] },
+        variants: [{ name: "stable", weight: 87.5 }, { name: "canary", weight: 12.45, guard: { failureRateThreshold: 50 } }, { name: "off", weight: 0.05 }],
+      },
+      experiments: [{ name: "t", variants: [{ name: "x", weight: 100 }] }],
+      faults: [{ name: "f1", abort: { status: 503, percent: 1 } }, { name: "f2", enabled: false, delay: { fixedMs: 10, percent: 1 } }],
+    })));
+    expect(plan.variants).toEqual([
+      { name: "stable", upstream: null, weight: 87.5, guarded: false },
+      { name: "canary", upstream: null, weight: 12.45, guarded: true },
+      { name: "off", upstream: null, weight: 0.05, guarded: false },
+    ]);
+    expect(plan.faults).toEqual({ count: 2, enabled: false });
+    expect(plan.sources).toEqual([{ kind: "header", name: "x-user" }, { kind: "ip", name: "" }, { kind: "query", name: "uid" }]);
+    expect(plan.scope).toEqual({ hosts: ["*.beta.example.com"], pathPrefixes: ["/api", "/v2"] });
+    expect(plan.taggingExperiments).toBe(1);
+  });
+
+  it("fills the key source's default and leaves scope, faults and tags empty when the policy has none", () => {
+    const plan = core.compilePolicy(JSON.stringify(policy({ experiment: { name: "e", variants: [{ name: "a", weight: 100 }] } })));
+    expect(plan.sources).toEqual([{ kind: "cookie", name: "tandem-uid" }]);
+    expect(plan.scope).toEqual({ hosts: [], pathPrefixes: [] });
+    expect([plan.faults, plan.taggingExperiments]).toEqual([null, 0]);
+    expect(plan.variants).toEqual([{ name: "a", upstream: null, weight: 100, guarded: false }]);
   });
 });

@@ -14,7 +14,11 @@
 //   variantHeader   the header the experiment sets (lowercase); null without one
 //   overrideHeader  the QA override header, or null
 //   expose          whether responses carry x-tandem-decision
-//   variants        [{name, upstream|null}] in declared order
+//   variants        [{name, upstream|null, weight (percent), guarded}] in declared order
+//   faults          {count, enabled: every fault enabled} for spec.faults, or null
+//   sources         the experiment's key sources in order, [{kind, name}] (defaults applied)
+//   scope           {hosts (lowercase), pathPrefixes}: empty lists, every request
+//   taggingExperiments  how many spec.experiments
 //   breakerKey      circuitBreaker.key (upstream | route | header:<name>), or null
 //   fallback        the fallback's reply or reroute and when it applies, with `field`
 //                   (its item's path: fallback, fallback[i]), or null
@@ -39,6 +43,47 @@ import { FAULTS_SECTION } from "./fault/config";
 import { HAS_FAULTS_FIELD, POLICY_FIELD } from "./metrics/catalog";
 import { describeResilience, describeSecrets, describeUpstreams } from "./plan-deploy";
 import { describeWarnings } from "./plan-warnings";
+
+// A weight in basis points as the percent a policy writes: 9000 -> 90, 1250 -> 12.5.
+function percentText(bp: i32): string {
+  const whole = (bp / 100).toString();
+  const rest = bp % 100;
+  if (rest == 0) return whole;
+  return whole + "." + (rest < 10 ? "0" + rest.toString() : (rest % 10 == 0 ? (rest / 10).toString() : rest.toString()));
+}
+
+// spec.faults (validated before) as the playground shows it: how many, and whether all
+// are enabled (`enabled` absent means true: ./fault/config.ts).
+function faultsSummary(faults: JValue | null): string {
+  if (faults === null) return "null";
+  let enabled = true;
+  for (let i = 0; i < faults.items.length; i++) {
+    const e = faults.items[i].get("enabled");
+    if (e !== null && e.type == JType.Bool && !e.b) enabled = false;
+  }
+  return "{\"count\":" + faults.items.length.toString() + ",\"enabled\":" + (enabled ? "true" : "false") + "}";
+}
+
+// The experiment's key sources in order, {kind, name} (name "" for ip), and its scope
+// (hosts lowercase, path prefixes; empty: every request): the playground builds a user's
+// request that reaches the experiment from them.
+const SOURCE_KINDS: StaticArray<string> = ["cookie", "header", "query", "ip"];
+function sourcesText(es: ExperimentSettings): string {
+  let t = "[";
+  for (let i = 0; i < es.sources.length; i++) {
+    const src = unchecked(es.sources[i]);
+    t += (i > 0 ? "," : "") + "{\"kind\":\"" + SOURCE_KINDS[<i32>src.kind] + "\",\"name\":" + jsonText(src.name) + "}";
+  }
+  return t + "]";
+}
+function bytesListText(list: StaticArray<StaticArray<u8>> | null): string {
+  let t = "[";
+  if (list !== null) for (let i = 0; i < list.length; i++) {
+    const b = unchecked(list[i]);
+    t += (i > 0 ? "," : "") + jsonText(String.UTF8.decodeUnsafe(changetype<usize>(b), <usize>b.length));
+  }
+  return t + "]";
+}
 
 export class PlanResult {
   plan: string = "";
@@ -99,7 +144,8 @@ export function compilePolicy(text: string): PlanResult {
     parts += "{\"plugin\":\"experiment\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
     for (let i = 0; i < es.variants.length; i++) {
       const v = es.variants[i];
-      variants += (i > 0 ? "," : "") + "{\"name\":" + jsonText(v.name) + ",\"upstream\":" + (v.upstream.length > 0 ? jsonText(v.upstream) : "null") + "}";
+      variants += (i > 0 ? "," : "") + "{\"name\":" + jsonText(v.name) + ",\"upstream\":" + (v.upstream.length > 0 ? jsonText(v.upstream) : "null")
+        + ",\"weight\":" + percentText(v.weightBp) + ",\"guarded\":" + (unchecked(es.guardOf[i]) >= 0 ? "true" : "false") + "}";
     }
   }
   variants += "]";
@@ -152,6 +198,11 @@ export function compilePolicy(text: string): PlanResult {
   d += ",\"overrideHeader\":" + (es !== null && es.overrideHeader.length > 0 ? jsonText(es.overrideHeader) : "null");
   d += ",\"expose\":" + (es !== null && es.expose ? "true" : "false");
   d += ",\"variants\":" + variants;
+  d += ",\"faults\":" + faultsSummary(faults);
+  d += ",\"sources\":" + (es !== null ? sourcesText(es) : "[]");
+  const tagging = spec.get(TAGGING_SECTION);
+  d += ",\"taggingExperiments\":" + (tagging !== null ? tagging.items.length.toString() : "0");
+  d += ",\"scope\":{\"hosts\":" + bytesListText(es !== null ? es.scopeHosts : null) + ",\"pathPrefixes\":" + bytesListText(es !== null ? es.scopePrefixes : null) + "}";
   d += ",\"breakerKey\":" + breakerKey;
   d += ",\"fallback\":" + describeFallbackPlan(f, true);
   d += ",\"reject\":" + describeReject();
