@@ -36,8 +36,6 @@
 // carry (+ ctx.shared.set), so the spare upstream's answer is not stored under the key.
 import { randomBytes } from "node:crypto";
 import { answerNeeds } from "../../core-js/answer-needs";
-import { canonical } from "../shared/canonical";
-import { pluginId, userConfig } from "../shared/kong-config";
 import { fallbackForm } from "./fallback-form";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
@@ -133,14 +131,8 @@ function build(plan: BreakerPlan, canon: string, token: string): Configured {
 // The core reads Kong's `variantUpstreams` with the rest (a reroute's upstream:
 // wasm/core/breaker/reroute.ts).
 function configure(config: Record<string, unknown>): Configured {
-  return configs.configure(pluginId(config), () => {
-    const user = fallbackForm(userConfig(config));
-    const canon = canonical(user);
-    return {
-      canon,
-      build: (token) => build(getCore().configureBreaker(JSON.stringify(user), randomBytes(4).readUInt32LE(0)), canon, token),
-    };
-  });
+  return configs.fromKong(config, (json, canon, token) =>
+    build(getCore().configureBreaker(json, randomBytes(4).readUInt32LE(0)), canon, token), fallbackForm);
 }
 
 // `r`: the core's lastCall (read before any await) or a BreakerCall.

@@ -19,8 +19,6 @@
 // serialize in log; an unsampled one nothing (docs/metrics.md "Decision log").
 // State: the guards live in the core instance of this plugin server process (shared by
 // all Kong workers); a restarted plugin instance with the same config keeps them.
-import { canonical } from "../shared/canonical";
-import { userConfig, pluginId } from "../shared/kong-config";
 import { outcomeOf, type KongOutcome } from "../shared/outcome";
 import type { TandemMetrics } from "../../core-js/metrics";
 import { OTHER, reasonLabelIndex, requestReasonIndex, sourceLabelIndex } from "../../wasm/core/metrics/catalog";
@@ -62,17 +60,10 @@ type ExperimentPDK = KongPDK & { log: KongPDK["log"] & { setSerializeValue(key: 
 const configs = new ConfigKeeper<Configured>((c) => getCore().release(c.plan), PLUGIN);
 
 function configure(config: Record<string, unknown>): Configured {
-  return configs.configure(pluginId(config), () => {
-    const user = userConfig(config);
-    const canon = canonical(user);
-    return {
-      canon,
-      build: (token) => {
-        const plan = getCore().configureExperiment(JSON.stringify(user));
-        declareSeries(plan);
-        return { plan, facts: planFacts(plan.needs), canon, token };
-      },
-    };
+  return configs.fromKong(config, (json, canon, token) => {
+    const plan = getCore().configureExperiment(json);
+    declareSeries(plan);
+    return { plan, facts: planFacts(plan.needs), canon, token };
   });
 }
 

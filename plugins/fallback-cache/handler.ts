@@ -27,8 +27,6 @@
 //   log       1 + response.get_header (x-tandem-fallback); served from the cache:
 //             + ctx.shared.get = 2-3 (in a timer, after the response went out).
 // The hand-off to the breaker: ../shared/cache-carry.ts.
-import { canonical } from "../shared/canonical";
-import { pluginId, userConfig } from "../shared/kong-config";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
@@ -63,19 +61,12 @@ interface Configured { plan: BreakerPlan; canon: string; token: string; methods:
 const configs = new ConfigKeeper<Configured>((c) => getCore().releaseBreaker(c.plan), PLUGIN);
 
 function configure(config: Record<string, unknown>): Configured {
-  return configs.configure(pluginId(config), () => {
-    const user = fallbackForm(userConfig(config));
-    const canon = canonical(user);
-    return {
-      canon,
-      build: (token) => {
-        const plan = getCore().configureBreaker(JSON.stringify(user));
-        const cache = plan.fallback?.cache;
-        if (!cache) process.stderr.write("tandem: fallback-cache: the config's fallback has no cache: nothing is stored or served\n");
-        return { plan, canon, token, methods: new Set(cache?.methods ?? []) };
-      },
-    };
-  });
+  return configs.fromKong(config, (json, canon, token) => {
+    const plan = getCore().configureBreaker(json);
+    const cache = plan.fallback?.cache;
+    if (!cache) process.stderr.write("tandem: fallback-cache: the config's fallback has no cache: nothing is stored or served\n");
+    return { plan, canon, token, methods: new Set(cache?.methods ?? []) };
+  }, fallbackForm);
 }
 
 // Kong's header table (repeats as arrays) as a pairs list, in Kong's order.

@@ -16,8 +16,6 @@
 //   scope: upstream:   + set_serialize_value (the fault, for the breaker's and guards' log).
 // maxActive: the delays in flight are counted in the core instance of this plugin
 // server process (one per Kong node, shared by its workers).
-import { canonical } from "../shared/canonical";
-import { pluginId, userConfig } from "../shared/kong-config";
 import type { KongPDK } from "../shared/pdk";
 import { getCore } from "../shared/shared";
 import { ConfigKeeper } from "../shared/config-keeper";
@@ -42,25 +40,18 @@ type WithSerialize = KongPDK & { log: { setSerializeValue(key: string, value: un
 const configs = new ConfigKeeper<Configured>((c) => getCore().releaseFaults(c.plan), PLUGIN);
 
 function configure(config: Record<string, unknown>): Configured {
-  return configs.configure(pluginId(config), () => {
-    const user = userConfig(config);
-    const canon = canonical(user);
-    return {
-      canon,
-      build: (token) => {
-        const plan = getCore().configureFaults(JSON.stringify(user));
-        kongMetrics()?.declareFaults(plan.policy);   // at zero, as Envoy defines them at configure
-        // Each fault's abort answer, ready to send (a control token may change the status),
-        // with the answer header the experiment plugin's log reads for
-        // tandem_requests_total's reason (catalog ANSWER_HEADER; part of the exit, no RPC).
-        const aborts = plan.faults.map((f) => {
-          const headers: Record<string, string> = { ...(f.reply?.headers ?? {}), [ANSWER_HEADER]: ANSWER_FAULT };
-          if (f.reply && f.reply.contentType !== "") headers["content-type"] = f.reply.contentType;
-          return { status: f.abortStatus ?? 0, body: f.reply?.body ?? "", headers };
-        });
-        return { plan, facts: planFacts(plan.needs), aborts, canon, token };
-      },
-    };
+  return configs.fromKong(config, (json, canon, token) => {
+    const plan = getCore().configureFaults(json);
+    kongMetrics()?.declareFaults(plan.policy);   // at zero, as Envoy defines them at configure
+    // Each fault's abort answer, ready to send (a control token may change the status),
+    // with the answer header the experiment plugin's log reads for
+    // tandem_requests_total's reason (catalog ANSWER_HEADER; part of the exit, no RPC).
+    const aborts = plan.faults.map((f) => {
+      const headers: Record<string, string> = { ...(f.reply?.headers ?? {}), [ANSWER_HEADER]: ANSWER_FAULT };
+      if (f.reply && f.reply.contentType !== "") headers["content-type"] = f.reply.contentType;
+      return { status: f.abortStatus ?? 0, body: f.reply?.body ?? "", headers };
+    });
+    return { plan, facts: planFacts(plan.needs), aborts, canon, token };
   });
 }
 

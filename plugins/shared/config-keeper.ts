@@ -10,6 +10,8 @@
 import { randomBytes } from "node:crypto";
 import { CONFIG_KEPT } from "./shared";
 import { kongMetrics } from "./metrics";
+import { canonical } from "./canonical";
+import { pluginId, userConfig } from "./kong-config";
 
 export interface Kept { canon: string; token: string }
 
@@ -48,6 +50,19 @@ export class ConfigKeeper<T extends Kept> {
       process.stderr.write(CONFIG_KEPT + (e as Error).message + "\n");
       return prev;
     }
+  }
+
+  // The configuration Kong handed a plugin instance: Kong's own keys stripped
+  // (./kong-config.ts), the user's fields in `form` (the breaker's fallback list form),
+  // kept by its canonical text as configure() keeps one. `build` gets the user's config
+  // as the core reads it (JSON), its canonical text and the token.
+  fromKong(config: Record<string, unknown>, build: (json: string, canon: string, token: string) => T,
+    form: (user: Record<string, unknown>) => Record<string, unknown> = (u) => u): T {
+    return this.configure(pluginId(config), () => {
+      const user = form(userConfig(config));
+      const canon = canonical(user);
+      return { canon, build: (token) => build(JSON.stringify(user), canon, token) };
+    });
   }
 
   byTokenOf(token: string): T | undefined {

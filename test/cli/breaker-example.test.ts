@@ -3,16 +3,7 @@
 // the fallback answers the canary's users, a failed probe re-opens it, and it closes
 // once api-v2 answers again — identically through the core, Kong and Envoy.
 import { describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 180_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { tandem, simulateEveryWay } from "../support/cli-run";
 
 const POLICY = "deploy/examples/circuit-breaker.yaml";
 const TRACE = "deploy/examples/circuit-breaker.trace.jsonl";
@@ -22,12 +13,7 @@ interface Line { variant: string | null; action: string; status: number; breaker
 
 describe("circuit breaker example", () => {
   it("opens while the canary fails, answers with the fallback, probes and closes; the same through kong and envoy", async () => {
-    const results: Record<string, string> = {};
-    for (const [via, profile] of [["core", "kong"], ["core", "envoy"], ["kong", null], ["envoy", null]] as const) {
-      const r = await tandem("simulate", "--policy", POLICY, "--trace", TRACE, "--via", via, ...(profile ? ["--profile", profile] : []));
-      expect(r.code, r.stderr).toBe(0);
-      results[profile ? `core/${profile}` : via] = r.stdout;
-    }
+    const results = await simulateEveryWay(POLICY, TRACE);
     expect(results.kong).toBe(results["core/kong"]);
     expect(results.envoy).toBe(results["core/envoy"]);
     const lines = results["core/envoy"].trim().split("\n").map((l) => JSON.parse(l) as Line);

@@ -7,16 +7,7 @@
 // once the breaker opens the rejections get the stored pages, a page never stored the
 // 503. Each gateway exactly as the core models it.
 import { describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 180_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { tandem, simulateEveryWay } from "../support/cli-run";
 
 const POLICY = "deploy/examples/cache-fallback.yaml";
 const TRACE = "deploy/examples/cache-fallback.trace.jsonl";
@@ -26,12 +17,7 @@ interface Line { action: string; status: number; breaker: string | null; cache: 
 
 describe("cache fallback example", () => {
   it("Envoy serves stored pages from the cache through the outage; Kong once the breaker opens; each as the core models it", async () => {
-    const results: Record<string, string> = {};
-    for (const [via, profile] of [["core", "kong"], ["core", "envoy"], ["kong", null], ["envoy", null]] as const) {
-      const r = await tandem("simulate", "--policy", POLICY, "--trace", TRACE, "--via", via, ...(profile ? ["--profile", profile] : []));
-      expect(r.code, r.stderr).toBe(0);
-      results[profile ? `core/${profile}` : via] = r.stdout;
-    }
+    const results = await simulateEveryWay(POLICY, TRACE);
     expect(results.kong).toBe(results["core/kong"]);
     expect(results.envoy).toBe(results["core/envoy"]);
     const parse = (s: string) => s.trim().split("\n").map((l) => JSON.parse(l) as Line);

@@ -1,20 +1,12 @@
 // The tandem CLI as users run it: the bundled dist/cli/tandem.js in a child process.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { tandem } from "../support/cli-run";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse, parseAllDocuments } from "yaml";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
+import { CLI, ROOT } from "../support/dist";
 import { BAD_WEIGHT, BAD_WEIGHT_MESSAGE, CHECKOUT } from "../support/policies";
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind

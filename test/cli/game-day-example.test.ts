@@ -3,16 +3,7 @@
 // upstream's latency), the guard's slow-call rule opens and the canary's users go back
 // to stable — identically through the core, Kong and Envoy.
 import { describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 240_000, maxBuffer: 1 << 24 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { tandem, simulateEveryWay } from "../support/cli-run";
 
 const POLICY = "deploy/examples/game-day.yaml";
 const TRACE = "deploy/examples/game-day.trace.jsonl";
@@ -21,12 +12,7 @@ interface Line { variant: string | null; guards: { canary: string }; fault: { ki
 
 describe("game day example", () => {
   it("the injected delay rolls the canary back; the same through kong and envoy", async () => {
-    const results: Record<string, string> = {};
-    for (const [via, profile] of [["core", "kong"], ["core", "envoy"], ["kong", null], ["envoy", null]] as const) {
-      const r = await tandem("simulate", "--policy", POLICY, "--trace", TRACE, "--via", via, ...(profile ? ["--profile", profile] : []));
-      expect(r.code, r.stderr).toBe(0);
-      results[profile ? `core/${profile}` : via] = r.stdout;
-    }
+    const results = await simulateEveryWay(POLICY, TRACE);
     expect(results.kong).toBe(results["core/kong"]);
     expect(results.envoy).toBe(results["core/envoy"]);
     const lines = results["core/envoy"].trim().split("\n").map((l) => JSON.parse(l) as Line);

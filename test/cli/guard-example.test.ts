@@ -3,24 +3,16 @@
 // identically through the core and the Envoy path; the trace file's per-upstream
 // answers ("upstreams") are validated.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { tandem } from "../support/cli-run";
 import { mkdtempSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
+import { CLI, ROOT } from "../support/dist";
 
 // Temp folders of this file, removed when it ends.
 const dirs: string[] = [];
 const tempDir = () => { const d = mkdtempSync(join(tmpdir(), "tandem-guard-")); dirs.push(d); return d; };
 afterAll(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const POLICY = "deploy/examples/canary-guard.yaml";
 const TRACE = "deploy/examples/canary-guard.trace.jsonl";

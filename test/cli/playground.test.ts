@@ -2,7 +2,8 @@
 // policy applies to (inside its scope, with its user key), and the demo backends echo
 // the headers tandem set (variant, x-tandem-experiments). The built CLI, as users run it.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFile, spawn } from "node:child_process";
+import { tandem } from "../support/cli-run";
+import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { request } from "node:http";
 import { tmpdir } from "node:os";
@@ -12,14 +13,6 @@ import { CLI, ROOT, requireBuilt } from "../support/dist";
 const PORTS = ["--kong-port", "0", "--envoy-port", "0", "--backend-port", "0", "--ui-port", "0"];
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-playground-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 240_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

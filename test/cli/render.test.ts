@@ -2,26 +2,18 @@
 // is byte-identical run to run, names Kubernetes cannot hold are refused before anything
 // is written, the Istio binding follows where the filter runs, secrets stay in a Secret.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { tandem } from "../support/cli-run";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { CLI, FILTER_WASM, ROOT, loadCore, requireBuilt } from "../support/dist";
+import { CLI, FILTER_WASM, ROOT, loadCore } from "../support/dist";
 import { annotatedPlugins, checkRender, envoyWasmFilters, yamlDocs } from "../support/rendered";
 import { manifestProblems } from "../support/manifests";
 import { renderFiles, type RenderRequest } from "../../cli/render";
 import { GRPC_ROUTE_HEADERS } from "../../sim/kong/grpc";
 import type { PolicyDoc } from "../../cli/policy-file";
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const core = loadCore();
 const dir = mkdtempSync(join(tmpdir(), "tandem-render-"));

@@ -4,19 +4,11 @@
 // at any depth, also past where the YAML reader's recursion ends. Every refusal reads
 // "<file>: <field path>: <message>". The built CLI, as users run it.
 import { afterAll, describe, expect, it } from "vitest";
-import { execFile } from "node:child_process";
+import { tandem } from "../support/cli-run";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CLI, ROOT, requireBuilt } from "../support/dist";
-
-function tandem(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [requireBuilt(CLI), ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
+import { CLI } from "../support/dist";
 
 const dir = mkdtempSync(join(tmpdir(), "tandem-cli-gateways-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));   // leave no temp folder behind

@@ -63,7 +63,7 @@ import { PREFLIGHT_HEADER, isOptionsMethod } from "../core/request/preflight";
 import { EFFECT_CACHE_FIRST, EFFECT_REROUTE, EFFECT_RESPOND, GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
 import { LogOutcome, RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtHeaders, outcomeAtLog, parseStatus } from "./outcome";
 import {
-  LOG_ERROR, LOG_INFO, LOG_WARN, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
+  LOG_INFO, LOG_WARN, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
   getHeader, getPropertyI64, log, nowMs, pluginConfiguration, releaseHeld,
   removeHeader,
 } from "./host";
@@ -125,11 +125,7 @@ export class BreakerRoot extends FilterRoot {
     const text = pluginConfiguration(size);
     const res = configureBreakerSettings(parseJson(text));
     const s = res.settings;
-    if (s === null) {
-      configRejections.count();
-      log(LOG_ERROR, CONFIG_REJECTED + res.error);
-      return false;
-    }
+    if (s === null) return configRejections.refuse(CONFIG_REJECTED, res.error);
     counters.define();
     this.stats = new BreakerStats(s.policy, s.maxKeys);
     // configId: the same text gives the same id in every worker VM.

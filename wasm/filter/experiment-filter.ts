@@ -10,7 +10,7 @@ import { Bytes, utf8 } from "../core/text/bytes";
 import { EnvoyFacts, PAIRS_THRESHOLD } from "./facts";
 import { Fact } from "../core/request/facts";
 import {
-  LOG_ERROR, LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, releaseHeld, removeHeader,
+  LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, releaseHeld, removeHeader,
 } from "./host";
 import { EXPOSE_HEADER } from "../core/experiment/settings";
 import { ERROR_NONE } from "../core/breaker/settings";
@@ -124,11 +124,7 @@ export class ExperimentRoot extends FilterRoot {
     if (text === null) return false;
     const res = configureExperiment(text);
     const s = res.settings;
-    if (s === null) {
-      configRejections.count();
-      log(LOG_ERROR, CONFIG_REJECTED + res.error);
-      return false;
-    }
+    if (s === null) return configRejections.refuse(CONFIG_REJECTED, res.error);
     const rt = new ExperimentRuntime(s);
     this.flushCounters();   // the previous configuration's counts are Envoy's before its stats go
     this.stats = s.metrics ? new ExperimentStats(s) : null;

@@ -30,7 +30,7 @@ import { ConfigRejections, FilterCounters, define } from "./metrics";
 import { FAULTS_TOTAL, FAULT_KINDS, L_KIND, L_POLICY, PLUGIN_FAULT } from "../core/metrics/catalog";
 import { SCOPE_UPSTREAM } from "../core/fault/settings";
 import {
-  LOG_ERROR, LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, incrementMetric, log, nowMs, releaseHeld, removeHeader,
+  LOG_INFO, METRIC_COUNTER, NO_METRIC, REQUEST_HEADERS, incrementMetric, log, nowMs, releaseHeld, removeHeader,
 } from "./host";
 
 export const CONFIG_REJECTED = "tandem: fault-injection configuration rejected: ";
@@ -67,11 +67,7 @@ export class FaultRoot extends FilterRoot {
     if (text === null) return false;
     const res = configureFaults(text);
     const s = res.settings;
-    if (s === null) {
-      configRejections.count();
-      log(LOG_ERROR, CONFIG_REJECTED + res.error);
-      return false;
-    }
+    if (s === null) return configRejections.refuse(CONFIG_REJECTED, res.error);
     counters.define();
     this.mDelay = define(METRIC_COUNTER, FAULTS_TOTAL, [L_POLICY, L_KIND], [s.policy, FAULT_KINDS[0]]);
     this.mAbort = define(METRIC_COUNTER, FAULTS_TOTAL, [L_POLICY, L_KIND], [s.policy, FAULT_KINDS[1]]);

@@ -14,7 +14,7 @@ import {
   BREAKER_REJECTIONS, BREAKER_STATE, BREAKER_STATE_LABELS, BREAKER_TRANSITIONS, CONFIG_REJECTIONS, L_FROM, L_KEY, L_PLUGIN,
   L_POLICY, L_TO, OTHER, TAG_END, TAG_EQ,
 } from "../core/metrics/catalog";
-import { METRIC_COUNTER, METRIC_GAUGE, NO_METRIC, defineMetric, incrementMetric, recordMetric } from "./host";
+import { LOG_ERROR, METRIC_COUNTER, METRIC_GAUGE, NO_METRIC, defineMetric, incrementMetric, log, recordMetric } from "./host";
 
 // The stat name of `metric` with these labels (values as given: the caller bounds them).
 export function statName(metric: string, labels: StaticArray<string>, values: StaticArray<string>): StaticArray<u8> {
@@ -39,6 +39,13 @@ export class ConfigRejections {
   count(): void {
     if (this.id == NO_METRIC) this.id = define(METRIC_COUNTER, CONFIG_REJECTIONS, [L_PLUGIN], [this.plugin]);
     incrementMetric(this.id, 1);
+  }
+  // A refused configuration, counted and logged as "<rejected><the core's message>";
+  // false, what onConfigure returns so Envoy keeps the previous one.
+  refuse(rejected: string, error: string): bool {
+    this.count();
+    log(LOG_ERROR, rejected + error);
+    return false;
   }
 }
 

@@ -7,7 +7,7 @@
 // reads the configuration (./host-env.ts), at configure only.
 import { jsonText } from "../core/json/write";
 import { envValue } from "./host-env";
-import { LOG_ERROR, log, pluginConfiguration } from "./host";
+import { pluginConfiguration } from "./host";
 import { ConfigRejections } from "./metrics";
 
 const REF_START = "\"{vault://env/";
@@ -66,7 +66,6 @@ export function resolvedConfiguration(size: u32, rejections: ConfigRejections, r
   const refs = resolveSecretRefs(pluginConfiguration(size));
   const unset = refs.error;
   if (unset === null) return refs.text;
-  rejections.count();
-  log(LOG_ERROR, rejected + unset);
+  rejections.refuse(rejected, unset);
   return null;
 }
