@@ -2,21 +2,12 @@
 // guarded variant in shared data, shared by every worker VM through compare-and-swap;
 // outcomes from on_log; a request answered before any upstream counts for nothing.
 import { describe, expect, it } from "vitest";
+import { guardedCheckout } from "../support/policies";
 import { SharedData, StatsStore, WasmHost, type Pair } from "../../sim/envoy";
 import { FILTER_WASM, loadCore } from "../support/dist";
 import { answerNeeds } from "../../core-js/answer-needs";
 
-const GUARDED = {
-  name: "checkout",
-  stickiness: { sources: ["header:x-user-id"] },
-  variants: [
-    { name: "stable", weight: 50, upstream: "api-v1" },
-    {
-      name: "canary", weight: 50, upstream: "api-v2",
-      guard: { window: { type: "count", size: 6 }, minimumCalls: 6, failureRateThreshold: 50, cooldownMs: 2000, halfOpen: { permittedCalls: 2 } },
-    },
-  ],
-};
+const GUARDED = guardedCheckout({ window: { type: "count", size: 6 }, minimumCalls: 6, failureRateThreshold: 50, cooldownMs: 2000, halfOpen: { permittedCalls: 2 } });
 const NAME = /^tandem:guard:[0-9a-f]{8}:0000$/;
 const UPSTREAM = { "upstream.address": "10.0.0.2:8080" };   // the router picked a host
 

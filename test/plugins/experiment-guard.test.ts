@@ -2,6 +2,7 @@
 // harness, virtual clock): rollback from outcomes Kong reports in the log phase, the
 // RPCs it costs, state kept across plugin instance restarts.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guardedCheckout } from "../support/policies";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { startKong, type KongGateway } from "../../sim/kong";
@@ -14,17 +15,7 @@ const addrs: Record<string, { host: string; port: number }> = {};
 let gw: KongGateway;
 let now = 1_000_000;
 
-const GUARDED = {
-  name: "checkout",
-  stickiness: { sources: ["header:x-user-id"] },
-  variants: [
-    { name: "stable", weight: 50, upstream: "api-v1" },
-    {
-      name: "canary", weight: 50, upstream: "api-v2",
-      guard: { window: { type: "count", size: 4 }, minimumCalls: 4, failureRateThreshold: 50, cooldownMs: 5000, halfOpen: { permittedCalls: 1 }, failure: { statuses: ["503"] } },
-    },
-  ],
-};
+const GUARDED = guardedCheckout({ window: { type: "count", size: 4 }, minimumCalls: 4, failureRateThreshold: 50, cooldownMs: 5000, halfOpen: { permittedCalls: 1 }, failure: { statuses: ["503"] } });
 
 beforeAll(async () => {
   for (const name of ["api-v1", "api-v2", "svc"]) {

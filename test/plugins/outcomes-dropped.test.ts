@@ -6,6 +6,7 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { guardedCheckout } from "../support/policies";
 import { startKong, type KongGateway } from "../../sim/kong";
 import { KONG_DIR, requireBuilt } from "../support/dist";
 import { DEFAULT_OUTCOME_DEADLINE_MS } from "../../plugins/shared/outcome-ledger";
@@ -123,17 +124,7 @@ describe("tandem_outcomes_dropped_total on Kong", () => {
 // The canary guard is the same state machine: a lost half-open probe (its log dropped)
 // must not keep the canary's users away for good.
 describe("a canary guard whose half-open probe outcome Kong dropped", () => {
-  const GUARDED = {
-    name: "checkout",
-    stickiness: { sources: ["header:x-user-id"] },
-    variants: [
-      { name: "stable", weight: 50, upstream: "api-v1" },
-      {
-        name: "canary", weight: 50, upstream: "api-v2",
-        guard: { window: { type: "count", size: 4 }, minimumCalls: 4, failureRateThreshold: 50, cooldownMs: 5000, halfOpen: { permittedCalls: 1, maxWaitMs: 3000 }, failure: { statuses: ["503"] } },
-      },
-    ],
-  };
+  const GUARDED = guardedCheckout({ window: { type: "count", size: 4 }, minimumCalls: 4, failureRateThreshold: 50, cooldownMs: 5000, halfOpen: { permittedCalls: 1, maxWaitMs: 3000 }, failure: { statuses: ["503"] } });
   let canaryStatus = 200;
   const servers: http.Server[] = [];
   let eg: KongGateway;

@@ -23,3 +23,16 @@ export const TAGGED = {
       rules: [{ match: { header: { "x-plan": { exact: "pro" } } }, variant: "high" }] },
   ],
 };
+
+// A 50/50 split keyed by x-user-id whose canary (api-v2) carries `guard`: the canary
+// guard tests on both gateways differ only in the guard's settings.
+export function guardedCheckout(guard: Record<string, unknown>) {
+  return {
+    name: "checkout",
+    stickiness: { sources: ["header:x-user-id"] },
+    variants: [
+      { name: "stable", weight: 50, upstream: "api-v1" },
+      { name: "canary", weight: 50, upstream: "api-v2", guard },
+    ],
+  };
+}
