@@ -107,7 +107,8 @@ export const BREAKER_PERMITTED = PERMITTED;
 export const BREAKER_PROBE = PROBE;
 // How an adapter learns a call's outcome (admitBreaker): wasm/core/contract.ts.
 export type Probing = "headers" | "end" | "end-unread";
-const PROBING: Record<Probing, number> = { headers: PROBES_AT_HEADERS, end: FACTS_READ, "end-unread": 0 };
+// (compares of constant strings, not a keyed property load per call)
+const probingBits = (p: Probing): number => (p === "headers" ? PROBES_AT_HEADERS : p === "end" ? FACTS_READ : 0);
 // What answers a rejected call: FallbackKind of the contract (None: the default reject).
 export const BreakerAnswer = { Reject: FallbackKind.None, Respond: FallbackKind.Respond, Reroute: FallbackKind.Reroute } as const;
 export type BreakerAnswer = FallbackKind;
@@ -248,7 +249,12 @@ export interface FaultTrace { why: number; delayBucket: number; abortBucket: num
 // A breaker plan's fact buffer (its address and room) and the facts last written there
 // (n of them; -1 while being written), `off` the next free offset.
 // `version`: this core's number for that write (the core derives the key from one write once).
-interface WrittenFacts { base: number; cap: number; n: number; vals: Array<string | undefined>; off: number; version: number }
+// Facts written into the core's memory for a call: `vals` the facts, `table` their fact
+// table (i32 index), `base` where their bytes start and `off` the next free offset after
+// them (a fact the core asks for, FACT_ASK, is written there: askedFact). A breaker plan
+// keeps its own (its buffer `cap` bytes, `n` facts of the binding's write `version`);
+// experiments and faults share one, rewritten per call.
+interface WrittenFacts { vals: Array<string | undefined>; table: number; base: number; off: number; cap: number; n: number; version: number }
 
 interface CoreExports {
   memory: WebAssembly.Memory;
@@ -369,13 +375,11 @@ export class TandemCore {
   private readonly guardAt: number;
   private readonly breakerAt: number;
   private readonly faultAt: number;
-  // The call in progress: its facts, its fact table (i32 index), where the facts were
-  // written (arena address) and the next free offset after them, for tandem_fact.
-  private askFacts: ReadonlyArray<string | undefined> = [];
-  private askTable = 0;
-  private askBase = 0;
-  private askOff = 0;
-  private askWritten: WrittenFacts | null = null;   // a breaker plan's: asked facts grow its off
+  // The facts of the call in progress, for tandem_fact: a breaker plan's own write, or
+  // `arenaFacts` (experiments, faults). One store per call when a breaker plan's facts
+  // are the same as last time.
+  private ask: WrittenFacts = { vals: [], table: 0, base: 0, off: 0, cap: 0, n: 0, version: 0 };
+  private readonly arenaFacts: WrittenFacts = { vals: [], table: 0, base: 0, off: 0, cap: 0, n: 0, version: 0 };
   private factWrites = 0;                           // breaker fact writes so far (u32, never 0 once written)
 
   private constructor(instance: WebAssembly.Instance) {
@@ -417,14 +421,14 @@ export class TandemCore {
   // core may have grown memory since, hence mem().
   private askedFact(slot: number): number {
     this.mem();
-    const f = this.askFacts[slot] as string;
-    const off = this.askOff;
-    const n = this.writeText(f, this.askBase + off);
-    const at = this.askTable + 2 * slot;
+    const w = this.ask;
+    const f = w.vals[slot] as string;
+    const off = w.off;
+    const n = this.writeText(f, w.base + off);
+    const at = w.table + 2 * slot;
     this.i32[at] = off;
     this.i32[at + 1] = n;
-    this.askOff = off + n;
-    if (this.askWritten !== null) this.askWritten.off = this.askOff;
+    w.off = off + n;
     return n;
   }
 
@@ -562,12 +566,12 @@ export class TandemCore {
   private putFacts(facts: ReadonlyArray<string | undefined>, table: number): void {
     const base = this.arena(factBytes(facts, facts.length));
     this.mem();
-    const off = this.writeFactTable(facts, facts.length, table, base);
-    this.askFacts = facts;
-    this.askTable = table >>> 2;
-    this.askBase = base;
-    this.askOff = off;
-    this.askWritten = null;
+    const w = this.arenaFacts;
+    w.off = this.writeFactTable(facts, facts.length, table, base);
+    w.vals = facts as Array<string | undefined>;
+    w.table = table >>> 2;
+    w.base = base;
+    this.ask = w;
   }
 
   // A breaker plan's facts, into its own buffer (tandem_breaker_facts), where nothing
@@ -576,41 +580,43 @@ export class TandemCore {
   // keys: the same Host, the same variant). Facts the core asked for since (FACT_ASK)
   // stay written too; `off` follows them.
   private putBreakerFacts(h: number, facts: ReadonlyArray<string | undefined>): number {
-    const table = this.brkTable(h);
-    let w = this.brkFacts[h];
-    const n = facts.length;
-    if (w !== undefined && w.n === n) {
+    const w = this.brkFacts[h];
+    if (w !== undefined && w.n === facts.length) {
       const vals = w.vals;
+      const n = w.n;
       let i = 0;
-      while (i < n && facts[i] === vals[i]) i++;
+      // (undefined apart first: a comparison site that sees only strings compiles to a
+      // string comparison, one that also sees undefined to a generic call)
+      for (; i < n; i++) {
+        const f = facts[i];
+        const v = vals[i];
+        if (f === undefined || v === undefined) { if (f !== v) break; } else if (f !== v) break;
+      }
       if (i === n) {
-        this.askFacts = facts;
-        this.askTable = table >>> 2;
-        this.askBase = w.base;
-        this.askOff = w.off;
-        this.askWritten = w;
+        this.ask = w;
         return w.version;
       }
     }
+    return this.writeBreakerFacts(h, facts);
+  }
+
+  // putBreakerFacts when they differ from the last ones (or none were written yet).
+  private writeBreakerFacts(h: number, facts: ReadonlyArray<string | undefined>): number {
+    const n = facts.length;
     const size = factBytes(facts, n);
-    if (w === undefined) this.brkFacts[h] = w = { base: 0, cap: -1, n: 0, vals: [], off: 0, version: 0 };
+    let w = this.brkFacts[h];
+    if (w === undefined) this.brkFacts[h] = w = { vals: [], table: this.brkTable(h) >>> 2, base: 0, off: 0, cap: -1, n: 0, version: 0 };
     if (size > w.cap) {
       w.base = this.ex.tandem_breaker_facts(h, size);
       w.cap = size;
     }
     w.n = -1;                                // (not valid until written)
     this.mem();
-    const base = w.base;
     for (let i = 0; i < n; i++) w.vals[i] = facts[i];
-    const off = this.writeFactTable(facts, n, table, base);
+    w.off = this.writeFactTable(facts, n, w.table << 2, w.base);
     w.n = n;
-    w.off = off;
     w.version = this.factWrites = ((this.factWrites + 1) >>> 0) || 1;
-    this.askFacts = facts;
-    this.askTable = table >>> 2;
-    this.askBase = base;
-    this.askOff = off;
-    this.askWritten = w;
+    this.ask = w;
     return w.version;
   }
 
@@ -646,7 +652,7 @@ export class TandemCore {
   decideVariant(plan: ExperimentPlan, facts: ReadonlyArray<string | undefined>, nowMs: number, probing: Probing = "headers"): number {
     this.putFacts(facts, this.expTable(plan.handle));
     this.lastDecision.plan = plan;
-    return this.ex.tandem_experiment_decide(plan.handle, nowMs, PROBING[probing]);
+    return this.ex.tandem_experiment_decide(plan.handle, nowMs, probingBits(probing));
   }
 
   // The decision log (wasm/core/decision-log/): whether the request with id `id` is
@@ -775,7 +781,7 @@ export class TandemCore {
     const h = plan.handle;
     const version = this.putBreakerFacts(h, facts);
     this.lastCall.handle = h;
-    return this.ex.tandem_breaker_admit(h, nowMs, PROBING[probing], version);
+    return this.ex.tandem_breaker_admit(h, nowMs, probingBits(probing), version);
   }
 
   // The outcome of a call admitCall admitted: by its ticket (lastCall.ticket), flags and

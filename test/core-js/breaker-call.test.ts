@@ -67,6 +67,33 @@ describe("admitCall and lastCall", () => {
     core.releaseBreaker(lean);
   });
 
+  // A CLOSED key's admission in enforce and dry_run is written without running the state
+  // machine (wasm/core/breaker/machine.ts admitsAsIs): every slot must still be its own,
+  // none left over from the call before (an OPEN key's: in enforce a rejection with a reply
+  // and Retry-After).
+  it.each(["enforce", "dry_run"])("a CLOSED admission (%s) reports admitted and permitted, nothing left from an OPEN key's call before it", (mode) => {
+    const plan = core.configureBreaker(JSON.stringify({ mode, consecutiveFailures: 1, openDurationMs: 3500, fallback: { respond: { status: 429, body: "later" } } }), 3);
+    const a = core.admitCall(plan, facts(plan, "canary"), 100, "end");
+    core.recordCall(plan, core.lastCall.ticket, callFlags(a), core.lastCall.generation, 503, 0, 2, 101);
+    expect(core.lastCall.state).toBe("open");
+    const r = core.admitCall(plan, facts(plan, "canary"), 1000, "end");
+    expect(callPermitted(r)).toBe(false);
+    expect(core.lastCall.state).toBe("open");
+    // (dry_run admits what enforce rejects: no reply, no Retry-After)
+    expect(core.lastCall.retryAfter).toBe(mode === "enforce" ? 3 : -1);
+    const c = core.admitCall(plan, facts(plan, "stable"), 1000, "end");
+    expect(c).toBe(BREAKER_ADMITTED | BREAKER_PERMITTED | (EFFECT_TRACK << 4));
+    expect(lazily()).toEqual({
+      key: "stable", flags: BREAKER_ADMITTED | BREAKER_PERMITTED, admitted: true, permitted: true, needsFacts: false,
+      generation: core.lastCall.generation, state: "closed", prevState: "closed", transition: null, retryAfter: -1,
+      answer: FallbackKind.None, outcome: -1, effects: EFFECT_TRACK, reply: 0, replyRetryAfter: -1,
+    });
+    // the same key again through the whole object (its own state table entry, same generation)
+    const whole = core.admitBreaker(plan, facts(plan, "stable"), 1001, "end");
+    expect({ ...whole, pass: undefined }).toEqual({ ...lazily(), pass: undefined });
+    core.releaseBreaker(plan);
+  });
+
   it("packs flags, effects and the transition; a CORS preflight or a missing method is a pass with the key readable", () => {
     const p = core.configureBreaker(JSON.stringify({ key: "header:x-tenant" }));
     const needs = (tenant: string, acrm?: string, method?: string) =>

@@ -50,7 +50,8 @@ import { keyHashA, keyHashB } from "./cache/key";
 // only addresses of ones rooted in globals: the arena, out, fact tables, result areas).
 // When: each call adds its weight to a debt, and the debt reaching COLLECT_DEBT collects;
 // hot calls (decide, admit, record: they allocate nothing for a known user or key) weigh
-// 1, any other export COLLECT_WEIGHT (configuring, JSON out, cache entries); configure,
+// 1 (0 for the breaker's calls that cannot allocate: tandem_breaker_admit on the facts
+// its plan's last admission read, tandem_breaker_record_ticket), any other export COLLECT_WEIGHT (configuring, JSON out, cache entries); configure,
 // validate and release collect at once; and so does the first call after memory grew (the
 // allocator doubles memory when it runs out: that call frees what filled it).
 const COLLECT_DEBT: i32 = 4096;
@@ -372,8 +373,10 @@ export function tandem_breaker_result_ptr(): usize {
   return changetype<usize>(breakerResult);
 }
 
-function breakerAt(h: i32): BreakerRuntime {
-  return breakers[h] as BreakerRuntime;
+// @ts-ignore: decorator
+@inline function breakerAt(h: i32): BreakerRuntime {
+  if (<u32>h >= <u32>breakers.length) throw new RangeError("no breaker handle " + h.toString());
+  return unchecked(breakers[h]) as BreakerRuntime;
 }
 
 // The breaker plan's facts: its table, offsets from its own fact buffer.
@@ -391,9 +394,14 @@ function breakerAt(h: i32): BreakerRuntime {
 // `version`: the binding's number for its write of these facts (0: none given); facts
 // of the version the plan's last admission derived from are not read again (the key,
 // the preflight answer: ./breaker/runtime.ts admitDerived).
+// Weight 0 (gc) when the facts are the version the plan's last admission derived from:
+// then the key is the one that admission found (or created) and nothing is allocated;
+// the collector's mark of the whole heap every COLLECT_DEBT calls was ~5% of an admit +
+// record (issue 17).
 export function tandem_breaker_admit(h: i32, nowMs: f64, probing: i32, version: u32): i32 {
-  gc(1);
-  return breakerAt(h).admitDerived(breakerFactsOf(h), version, nowMs, probing);
+  const rt = breakerAt(h);                 // (rooted in `breakers`: safe across a collection)
+  gc(version != 0 && version == rt.factsVersion ? 0 : 1);
+  return rt.admitDerived(breakerFactsOf(h), version, nowMs, probing);
 }
 
 export function tandem_breaker_allow(h: i32, keyLen: i32, nowMs: f64, probing: i32): i32 {
@@ -407,8 +415,9 @@ export function tandem_breaker_record(h: i32, keyLen: i32, flags: i32, generatio
 }
 
 // `ticket`: serial * TICKET_ENTRIES + entry (../contract.ts), an integer below 2^48.
+// Weight 0 (gc): a record by ticket allocates nothing.
 export function tandem_breaker_record_ticket(h: i32, ticket: f64, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
-  gc(1);
+  gc(0);
   const serial = Math.floor(ticket * (1.0 / <f64>TICKET_ENTRIES));
   const entry = <i32>(ticket - serial * <f64>TICKET_ENTRIES);
   return breakerAt(h).recordTicket(entry, <u32>serial, flags, generation, status, error, latencyMs, nowMs);

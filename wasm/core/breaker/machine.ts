@@ -186,6 +186,17 @@ export function advance(s: BreakerSettings, st: BreakerState, nowMs: f64): bool 
   return changed;
 }
 
+// Whether allow() would admit and permit the call as a plain one (not a probe), changing
+// nothing: a CLOSED state in enforce or dry_run mode (CLOSED has no time-driven
+// transition, and allow() leaves the window alone). What allow() answers then is fixed
+// (flags ADMITTED | PERMITTED, the state's generation), so a caller that only reports
+// the answer writes it without running allow() (./runtime.ts admitState: about 10 ns of
+// the ~30 ns an admission took in the core, issue 17).
+// @ts-ignore: decorator
+@inline export function admitsAsIs(s: BreakerSettings, st: BreakerState): bool {
+  return st.state == STATE_CLOSED && s.mode <= BreakerMode.DryRun;
+}
+
 // probeOk: 1 the request may be a half-open probe; 0 it may not (admitted without a
 // permit instead); -1 not known (needsFacts, nothing taken). Other states ignore it.
 export function allow(s: BreakerSettings, st: BreakerState, nowMs: f64, out: Admission, probeOk: i32 = 1): Admission {
@@ -198,7 +209,7 @@ export function allow(s: BreakerSettings, st: BreakerState, nowMs: f64, out: Adm
   if (s.mode == BreakerMode.ForcedOpen) { out.admitted = false; out.permitted = false; return out; }
   if (s.mode == BreakerMode.ForcedClosed) { out.admitted = true; out.permitted = true; return out; }
   const t = clockOf(st, nowMs);
-  let changed = tick(s, st, t);
+  let changed = st.state != STATE_CLOSED && tick(s, st, t);   // (CLOSED has no time-driven transition)
   let permitted = false;
   let passThrough = false;
   const state = st.state;
@@ -231,10 +242,18 @@ export function allow(s: BreakerSettings, st: BreakerState, nowMs: f64, out: Adm
 // Counts the outcome of a call admitted by `adm`. latencyMs decides "slow". Returns
 // true when the state changed.
 export function record(s: BreakerSettings, st: BreakerState, adm: Admission, outcome: i32, latencyMs: f64, nowMs: f64): bool {
-  if (s.mode >= BreakerMode.ForcedOpen || !adm.permitted) return false;
+  return recordFlags(s, st, adm.flags, adm.generation, outcome, latencyMs, nowMs);
+}
+
+// record() of the admission (flags, generation) as the adapter hands it back
+// (Admission.flags, .generation), without an Admission in between.
+export function recordFlags(s: BreakerSettings, st: BreakerState, flags: i32, generation: u32, outcome: i32, latencyMs: f64, nowMs: f64): bool {
+  if (s.mode >= BreakerMode.ForcedOpen || (flags & PERMITTED) == 0) return false;
   const t = clockOf(st, nowMs);
-  let changed = tick(s, st, t);   // a probe result after its deadline is late: the breaker re-opened
-  if (adm.generation == st.generation) {
+  // (a probe result after its deadline is late: the breaker re-opened; CLOSED has no
+  // time-driven transition)
+  let changed = st.state != STATE_CLOSED && tick(s, st, t);
+  if (generation == st.generation) {
     if (st.state == STATE_CLOSED) {
       if (outcome != OUTCOME_IGNORED) {
         const failed = outcome == OUTCOME_FAILURE;
@@ -244,7 +263,7 @@ export function record(s: BreakerSettings, st: BreakerState, adm: Admission, out
         changed = true;
         checkClosed(s, st, t);
       }
-    } else if (st.state == STATE_HALF_OPEN && adm.probe && st.probesIssued > st.probesSeen) {
+    } else if (st.state == STATE_HALF_OPEN && (flags & PROBE) != 0 && st.probesIssued > st.probesSeen) {
       // (a probe result with none outstanding is a duplicate report: dropped)
       st.probeActivityMs = t;
       changed = true;

@@ -36,11 +36,12 @@ import { Breaker } from "./breaker";
 import {
   BreakerMode, BreakerSettings, FallbackKind, FallbackSettings, KeyKind,
 } from "./settings";
-import { allow, classify, record, retryAfterSeconds, transportError } from "./machine";
+import { admitsAsIs, allow, classify, recordFlags, retryAfterSeconds, transportError } from "./machine";
 import { effectsOnReject, fallbackOnReject } from "./fallback";
 import { variantToUpstream } from "./upstream-names";
 import { Reroute, describeReroute } from "./reroute";
 import { BreakerState } from "./state";
+import { ADMITTED, PERMITTED } from "../contract";
 import { describeSettings, modeName } from "./describe";
 import { jsonText } from "../json/write";
 import { describeCache } from "../cache/describe";
@@ -194,8 +195,9 @@ export class BreakerRuntime {
   }
 
   private admitState(st: BreakerState, ptr: usize, len: i32, nowMs: f64, probing: i32): i32 {
-    const b = this.breaker;
     const s = this.settings;
+    if (admitsAsIs(s, st)) return this.admitAsIs(st, ptr, len);
+    const b = this.breaker;
     const table = b.table;
     const r = this.result;
     const e = table.lastEntry;
@@ -224,6 +226,30 @@ export class BreakerRuntime {
     unchecked(r[R_EFFECTS] = fx);
     unchecked(r[R_REPLY_RETRY_AFTER] = a.admitted || ((fx & EFFECT_RESPOND) != 0 && !(f as FallbackSettings).retryAfter) ? -1 : unchecked(r[R_RETRY_AFTER]));
     return a.flags | (fx << CALL_EFFECTS_SHIFT) | (moved ? CALL_TRANSITION : 0);
+  }
+
+  // admitState() of a call allow() admits as it is (./machine.ts admitsAsIs): its
+  // answer written without running allow(); the same slots, the same values.
+  private admitAsIs(st: BreakerState, ptr: usize, len: i32): i32 {
+    const r = this.result;
+    const table = this.breaker.table;
+    const e = table.lastEntry;
+    unchecked(r[R_KEY_PTR] = <i32>ptr);
+    unchecked(r[R_KEY_LEN] = len);
+    unchecked(r[R_TICKET_ENTRY] = e);
+    unchecked(r[R_TICKET_SERIAL] = <i32>table.serialAt(e));
+    unchecked(r[R_FLAGS] = ADMITTED | PERMITTED);
+    unchecked(r[R_GENERATION] = <i32>st.generation);
+    unchecked(r[R_PREV_STATE] = <i32>st.state);
+    unchecked(r[R_STATE] = <i32>st.state);
+    unchecked(r[R_TRANSITION] = 0);
+    unchecked(r[R_REASON] = <i32>st.reason);
+    unchecked(r[R_RETRY_AFTER] = -1);
+    unchecked(r[R_FALLBACK] = 0);
+    unchecked(r[R_OUTCOME] = -1);
+    unchecked(r[R_EFFECTS] = EFFECT_TRACK);       // recordsOutcomes: enforce and dry_run do
+    unchecked(r[R_REPLY_RETRY_AFTER] = -1);
+    return ADMITTED | PERMITTED | (EFFECT_TRACK << CALL_EFFECTS_SHIFT);
   }
 
   record(ptr: usize, len: i32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
@@ -261,7 +287,7 @@ export class BreakerRuntime {
     }
     const prev = st.state;
     const gen0 = st.generation;
-    record(s, st, this.breaker.admission.restore(flags, generation), outcome, latencyMs, nowMs);
+    recordFlags(s, st, flags, generation, outcome, latencyMs, nowMs);
     unchecked(r[R_PREV_STATE] = <i32>prev);
     unchecked(r[R_STATE] = <i32>st.state);
     unchecked(r[R_TRANSITION] = st.generation != gen0 ? 1 : 0);
