@@ -128,11 +128,12 @@ export function createEnvImports(vm: WasmVm): Record<string, (...a: never[]) => 
     // ---- properties ----
     proxy_get_property(pathPtr: number, pathSize: number, vpp: number, vsp: number): number {
       const ctx = vm.ctx();
-      const path = mem.get(pathPtr, pathSize);
-      if (path === null) return W.InvalidMemoryAccess;
-      const r = getProperty(ctx, path);
+      if (!mem.inRange(pathPtr, pathSize)) return W.InvalidMemoryAccess;
+      const r = getProperty(ctx, mem.bytes(), pathPtr >>> 0, pathSize >>> 0); // read in place, as Envoy's getMemory
       if (r.result !== W.Ok) return r.result;
-      return vm.copyToPointerSize(r.value!, vpp, vsp) ? W.Ok : W.InvalidMemoryAccess;
+      const v = r.value!;
+      const ok = v instanceof Uint8Array ? vm.copyToPointerSize(v, vpp, vsp) : vm.copyToPointerSize(v.v, vpp, vsp, v.enc);
+      return ok ? W.Ok : W.InvalidMemoryAccess;
     },
     proxy_set_property(kp: number, ks: number, vp: number, vs: number): number {
       const ctx = vm.ctx();

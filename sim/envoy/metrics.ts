@@ -48,12 +48,23 @@ export class StatsStore {
   }
 }
 
+/**
+ * One id's stat: its full name, a histogram's sample list (the store's, resolved once at
+ * define, as Envoy's Wasm::histograms_ holds the Histogram& itself), and whether this VM
+ * already marked it used (so a sample is a push, not also a Set insertion: `used` only grows).
+ */
+interface IdStat {
+  name: string;
+  samples: number[] | undefined;
+  used: boolean;
+}
+
 /** Per-VM metric id table (Wasm::counters_/gauges_/histograms_ keyed by id). */
 export class VmMetrics {
   private nextCounter: number = MetricType.Counter;
   private nextGauge: number = MetricType.Gauge;
   private nextHistogram: number = MetricType.Histogram;
-  private readonly ids = new Map<number, string>();
+  private readonly ids = new Map<number, IdStat>();
 
   constructor(readonly store: StatsStore) {}
 
@@ -74,24 +85,31 @@ export class VmMetrics {
       this.nextHistogram = (this.nextHistogram + METRIC_ID_INCREMENT) >>> 0;
       this.store.histogram(full);
     }
-    this.ids.set(id, full);
+    this.ids.set(id, { name: full, samples: this.store.histograms.get(full), used: false });
     return { result: WasmResult.Ok, id };
+  }
+
+  private markUsed(stat: IdStat): void {
+    if (stat.used) return;
+    stat.used = true;
+    this.store.used.add(stat.name);
   }
 
   increment(id: number, offset: bigint): WasmResultCode {
     const type = id & METRIC_TYPE_MASK;
-    const name = this.ids.get(id);
+    const stat = this.ids.get(id);
+    const name = stat?.name;
     if (type === MetricType.Counter) {
       if (name === undefined) return WasmResult.NotFound;
       if (offset <= 0n) return WasmResult.BadArgument;
       this.store.counters.set(name, U64(this.store.counters.get(name)! + offset));
-      this.store.used.add(name);
+      this.markUsed(stat!);
       return WasmResult.Ok;
     }
     if (type === MetricType.Gauge) {
       if (name === undefined) return WasmResult.NotFound;
       this.store.gauges.set(name, U64(this.store.gauges.get(name)! + offset));
-      this.store.used.add(name);
+      this.markUsed(stat!);
       return WasmResult.Ok;
     }
     return WasmResult.BadArgument;
@@ -99,24 +117,25 @@ export class VmMetrics {
 
   record(id: number, value: bigint): WasmResultCode {
     const type = id & METRIC_TYPE_MASK;
-    const name = this.ids.get(id);
-    if (name === undefined) return WasmResult.NotFound;
+    const stat = this.ids.get(id);
+    if (stat === undefined) return WasmResult.NotFound;
+    const name = stat.name;
     if (type === MetricType.Counter) {
       this.store.counters.set(name, U64(this.store.counters.get(name)! + value));
     } else if (type === MetricType.Gauge) {
       this.store.gauges.set(name, U64(value));
     } else if (type === MetricType.Histogram) {
-      this.store.histograms.get(name)!.push(Number(value));
+      stat.samples!.push(Number(value));
     } else {
       return WasmResult.NotFound;
     }
-    this.store.used.add(name);
+    this.markUsed(stat);
     return WasmResult.Ok;
   }
 
   get(id: number): { result: WasmResultCode; value?: bigint } {
     const type = id & METRIC_TYPE_MASK;
-    const name = this.ids.get(id);
+    const name = this.ids.get(id)?.name;
     if (type === MetricType.Counter) {
       if (name === undefined) return { result: WasmResult.NotFound };
       return { result: WasmResult.Ok, value: this.store.counters.get(name)! };

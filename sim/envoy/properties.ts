@@ -19,40 +19,47 @@ import type { HeaderMap } from './header-map.js';
 import { encodePairs, type Pair } from './pairs.js';
 import { addressString, msToNs, type StreamInfo } from './stream-info.js';
 
+// A map's keys and fields as module-level functions of the stream's facts (`s`), so a
+// lookup allocates one small map object per path step (Envoy: one CEL wrapper on the
+// call's arena, e.g. UpstreamWrapper) and no closures; a field is computed only when
+// asked for (CEL wrappers' operator[]), all of them only when a whole map is serialized.
+interface MapKind<S> {
+  keys(s: S): string[];
+  get(s: S, k: string): Cel | undefined;
+}
+
 type Cel =
   | { t: 'bytes'; v: Buffer }
+  // a string's bytes in this encoding (headers are byte strings: latin1), encoded only
+  // when copied out (./vm.ts copyToPointerSize does the same for header values)
+  | { t: 'str'; v: string; enc: 'utf8' | 'latin1' }
   | { t: 'int'; v: bigint }
   | { t: 'uint'; v: bigint }
   | { t: 'bool'; v: boolean }
   | { t: 'ts'; v: bigint }
   | { t: 'dur'; v: bigint }
-  | { t: 'map'; get(key: string): Cel | undefined; entries(): Array<[string, Cel]> }
+  | { t: 'map'; kind: MapKind<any>; s: any }
   | { t: 'msg' }
   | { t: 'null' };
 
-const str = (s: string, enc: BufferEncoding = 'utf8'): Cel => ({ t: 'bytes', v: Buffer.from(s, enc) });
-const hdr = (s: string | undefined): Cel | undefined => (s === undefined ? undefined : str(s, 'latin1'));
+const str = (s: string): Cel => ({ t: 'str', v: s, enc: 'utf8' });
+const hdr = (s: string | undefined): Cel | undefined => (s === undefined ? undefined : { t: 'str', v: s, enc: 'latin1' });
 const int = (n: number | bigint): Cel => ({ t: 'int', v: BigInt(n) });
+const map = <S>(kind: MapKind<S>, s: S): Cel => ({ t: 'map', kind, s });
+const fixed = (keys: string[]) => (): string[] => keys;
 
-function lazyMap(keys: string[], get: (k: string) => Cel | undefined): Cel {
-  return {
-    t: 'map',
-    get,
-    entries: () => keys.map((k) => [k, get(k)] as [string, Cel | undefined]).filter((e): e is [string, Cel] => !!e[1]),
-  };
-}
+const HEADERS: MapKind<HeaderMap | null> = {
+  keys: (m) => (m ? m.uniqueKeys() : []),
+  get: (m, k) => hdr(m?.getAll(k)),
+};
 
-function headersMap(map: HeaderMap | null): Cel {
-  const keys = map ? map.uniqueKeys() : [];
-  return lazyMap(keys, (k) => hdr(map?.getAll(k)));
-}
-
-function requestMap(info: StreamInfo, headers: HeaderMap | null): Cel {
-  const keys = ['headers', 'time', 'size', 'total_size', 'duration', 'protocol', 'path', 'url_path', 'host', 'scheme', 'method', 'referer', 'id', 'useragent', 'query'];
-  return lazyMap(keys, (k) => {
+interface Req { info: StreamInfo; headers: HeaderMap | null }
+const REQUEST: MapKind<Req> = {
+  keys: fixed(['headers', 'time', 'size', 'total_size', 'duration', 'protocol', 'path', 'url_path', 'host', 'scheme', 'method', 'referer', 'id', 'useragent', 'query']),
+  get({ info, headers }, k) {
     switch (k) {
       case 'headers':
-        return headersMap(headers);
+        return map(HEADERS, headers);
       case 'time':
         return { t: 'ts', v: msToNs(info.startTimeMs) };
       case 'size': {
@@ -74,7 +81,7 @@ function requestMap(info: StreamInfo, headers: HeaderMap | null): Cel {
       case 'url_path': {
         const p = headers.get(':path') ?? '';
         const q = p.indexOf('?');
-        return str(q < 0 ? p : p.slice(0, q), 'latin1');
+        return hdr(q < 0 ? p : p.slice(0, q));
       }
       case 'host':
         return hdr(headers.get(':authority'));
@@ -94,16 +101,17 @@ function requestMap(info: StreamInfo, headers: HeaderMap | null): Cel {
         if (q < 0) return str('');
         const rest = p.slice(q + 1);
         const h = rest.indexOf('#');
-        return str(h < 0 ? rest : rest.slice(0, h), 'latin1');
+        return hdr(h < 0 ? rest : rest.slice(0, h));
       }
     }
     return undefined;
-  });
-}
+  },
+};
 
-function responseMap(info: StreamInfo, headers: HeaderMap | null, trailers: HeaderMap | null): Cel {
-  const keys = ['code', 'code_details', 'flags', 'grpc_status', 'headers', 'trailers', 'size', 'total_size'];
-  return lazyMap(keys, (k) => {
+interface Resp { info: StreamInfo; headers: HeaderMap | null; trailers: HeaderMap | null }
+const RESPONSE: MapKind<Resp> = {
+  keys: fixed(['code', 'code_details', 'flags', 'grpc_status', 'headers', 'trailers', 'size', 'total_size']),
+  get({ info, headers, trailers }, k) {
     switch (k) {
       case 'code':
         return info.responseCode === undefined ? undefined : int(info.responseCode);
@@ -116,67 +124,76 @@ function responseMap(info: StreamInfo, headers: HeaderMap | null, trailers: Head
         return g !== undefined && /^\d+$/.test(g) ? int(Number(g)) : undefined;
       }
       case 'headers':
-        return headersMap(headers);
+        return map(HEADERS, headers);
       case 'trailers':
-        return headersMap(trailers);
+        return map(HEADERS, trailers);
       case 'size':
         return int(info.bytesSent);
       case 'total_size':
         return int(info.bytesSent + (headers ? headers.byteSize() : 0) + (trailers ? trailers.byteSize() : 0));
     }
     return undefined;
-  });
-}
+  },
+};
 
-function connectionMap(info: StreamInfo): Cel {
-  return lazyMap(['mtls', 'requested_server_name', 'id'], (k) => {
+const CONNECTION: MapKind<StreamInfo> = {
+  keys: fixed(['mtls', 'requested_server_name', 'id']),
+  get(info, k) {
     if (k === 'mtls') return { t: 'bool', v: false };
     if (k === 'requested_server_name') return str(info.requestedServerName);
     if (k === 'id') return info.connectionId === undefined ? undefined : { t: 'uint', v: BigInt(info.connectionId) };
     return undefined; // no TLS: tls_version, certificates... are absent
-  });
-}
+  },
+};
 
-function upstreamMap(info: StreamInfo): Cel | undefined {
-  return lazyMap(['address', 'port', 'local_address', 'transport_failure_reason'], (k) => {
+const UPSTREAM: MapKind<StreamInfo> = {
+  keys: fixed(['address', 'port', 'local_address', 'transport_failure_reason']),
+  get(info, k) {
     if (!info.upstreamHost) return undefined; // no upstreamInfo yet
     if (k === 'address') return str(addressString(info.upstreamHost));
     if (k === 'port') return int(info.upstreamHost.port);
     if (k === 'local_address') return info.upstreamLocal ? str(addressString(info.upstreamLocal)) : undefined;
     if (k === 'transport_failure_reason') return str(info.upstreamTransportFailureReason);
     return undefined;
-  });
-}
+  },
+};
 
-function peerMap(info: StreamInfo, local: boolean): Cel {
-  return lazyMap(['address', 'port'], (k) => {
+const peer = (local: boolean): MapKind<StreamInfo> => ({
+  keys: fixed(['address', 'port']),
+  get(info, k) {
     const a = local ? info.downstreamLocal : info.downstreamRemote;
     if (k === 'address') return str(addressString(a));
     if (k === 'port') return int(a.port);
     return undefined;
-  });
-}
+  },
+});
+const SOURCE = peer(false);
+const DESTINATION = peer(true);
 
-function filterStateMap(info: StreamInfo): Cel {
-  return lazyMap([...info.filterState.keys()], (k) => {
+const FILTER_STATE: MapKind<StreamInfo> = {
+  keys: (info) => [...info.filterState.keys()],
+  get(info, k) {
     const v = info.filterState.get(k);
     return v ? { t: 'bytes', v } : undefined;
-  });
-}
+  },
+};
 
-function xdsMap(info: StreamInfo | null): Cel {
-  return lazyMap(['cluster_name', 'route_name', 'filter_chain_name'], (k) => {
+const EMPTY: MapKind<null> = { keys: fixed([]), get: () => undefined };
+
+const XDS: MapKind<StreamInfo | null> = {
+  keys: fixed(['cluster_name', 'route_name', 'filter_chain_name']),
+  get(info, k) {
     if (k === 'cluster_name') return info?.clusterName === undefined ? undefined : str(info.clusterName);
     if (k === 'route_name') return info?.hasRoute ? str(info.routeName ?? '') : undefined;
     if (k === 'filter_chain_name') return str('');
     return undefined;
-  });
-}
+  },
+};
 
 function findValue(ctx: ContextBase, name: string): Cel | undefined {
   const info = ctx.streamInfo;
   // StreamActivation::FindValue
-  if (name === 'xds') return xdsMap(info);
+  if (name === 'xds') return map(XDS, info);
   if (info) {
     const fc = ctx as FilterContext;
     const reqHeaders = fc.requestHeaders ?? fc.accessLogRequestHeaders;
@@ -184,23 +201,23 @@ function findValue(ctx: ContextBase, name: string): Cel | undefined {
     const respTrailers = fc.responseTrailers ?? fc.accessLogResponseTrailers;
     switch (name) {
       case 'request':
-        return requestMap(info, reqHeaders);
+        return map(REQUEST, { info, headers: reqHeaders });
       case 'response':
-        return responseMap(info, respHeaders, respTrailers);
+        return map(RESPONSE, { info, headers: respHeaders, trailers: respTrailers });
       case 'connection':
-        return connectionMap(info);
+        return map(CONNECTION, info);
       case 'upstream':
-        return upstreamMap(info);
+        return map(UPSTREAM, info);
       case 'source':
-        return peerMap(info, false);
+        return map(SOURCE, info);
       case 'destination':
-        return peerMap(info, true);
+        return map(DESTINATION, info);
       case 'metadata':
         return { t: 'msg' }; // empty dynamic metadata message
       case 'filter_state':
-        return filterStateMap(info);
+        return map(FILTER_STATE, info);
       case 'upstream_filter_state':
-        return lazyMap([], () => undefined);
+        return map(EMPTY, null);
     }
   }
   // Context property tokens
@@ -221,10 +238,16 @@ function findValue(ctx: ContextBase, name: string): Cel | undefined {
   return undefined;
 }
 
-function serialize(v: Cel): { result: WasmResultCode; value?: Buffer } {
+// A value as proxy_get_property hands it over: bytes, or a string to be encoded in
+// `enc` when copied into the VM (no intermediate Buffer: ./vm.ts copyToPointerSize).
+export type PropertyValue = Buffer | { v: string; enc: 'utf8' | 'latin1' };
+
+function serialize(v: Cel): { result: WasmResultCode; value?: PropertyValue } {
   switch (v.t) {
     case 'bytes':
       return { result: WasmResult.Ok, value: v.v };
+    case 'str':
+      return { result: WasmResult.Ok, value: v };
     case 'int':
     case 'ts':
     case 'dur': {
@@ -243,10 +266,13 @@ function serialize(v: Cel): { result: WasmResultCode; value?: Buffer } {
       return { result: WasmResult.Ok, value: Buffer.alloc(0) };
     case 'map': {
       const pairs: Pair[] = [];
-      for (const [k, val] of v.entries()) {
+      for (const k of v.kind.keys(v.s)) {
+        const val = v.kind.get(v.s, k);
+        if (!val) continue;
         const s = serialize(val);
         if (s.result !== WasmResult.Ok) return { result: WasmResult.SerializationFailure };
-        pairs.push([k, s.value!.toString('latin1')]);
+        const b = s.value!;
+        pairs.push([k, b instanceof Uint8Array ? b.toString('latin1') : Buffer.from(b.v, b.enc).toString('latin1')]);
       }
       return { result: WasmResult.Ok, value: encodePairs(pairs) };
     }
@@ -255,14 +281,33 @@ function serialize(v: Cel): { result: WasmResultCode; value?: Buffer } {
   }
 }
 
-export function getProperty(ctx: ContextBase, path: Buffer): { result: WasmResultCode; value?: Buffer } {
+// One path segment as a string: short ASCII decoded in JS (a Buffer toString is a call
+// into C++ costing more than the rest of the lookup), anything else as UTF-8 (the same
+// string either way).
+function segment(b: Buffer, start: number, end: number): string {
+  if (end - start > 32) return b.toString('utf8', start, end);
+  let s = '';
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c >= 0x80) return b.toString('utf8', start, end);
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+/**
+ * The property at the path in `mem[ptr, ptr + size)`, the module's bytes read in place
+ * (Envoy's getMemory: a view, no copy; the lookup makes no call into the VM).
+ */
+export function getProperty(ctx: ContextBase, mem: Buffer, ptr: number, size: number): { result: WasmResultCode; value?: PropertyValue } {
   let value: Cel = { t: 'null' };
   let first = true;
-  let start = 0;
-  while (start < path.length) {
-    let end = path.indexOf(0, start);
-    if (end < 0) end = path.length;
-    const part = path.toString('utf8', start, end);
+  const stop = ptr + size;
+  let start = ptr;
+  while (start < stop) {
+    let end = start;
+    while (end < stop && mem[end] !== 0) end++;
+    const part = segment(mem, start, end);
     start = end + 1;
     if (first) {
       first = false;
@@ -270,7 +315,7 @@ export function getProperty(ctx: ContextBase, path: Buffer): { result: WasmResul
       if (!top) return { result: WasmResult.NotFound };
       value = top;
     } else if (value.t === 'map') {
-      const field: Cel | undefined = value.get(part);
+      const field: Cel | undefined = value.kind.get(value.s, part);
       if (!field) return { result: WasmResult.NotFound };
       value = field;
     } else {

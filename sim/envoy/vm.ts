@@ -440,16 +440,31 @@ export class WasmVm {
     return ptr;
   }
 
-  /** WasmBase::copyToPointerSize: malloc + copy, then write pointer and size words. */
-  copyToPointerSize(data: Uint8Array | string, ptrPtr: number, sizePtr: number): boolean {
-    const buf = typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
+  /**
+   * WasmBase::copyToPointerSize: malloc + copy, then write pointer and size words. A string
+   * is copied as its bytes in `enc` (latin1: header values, byte strings), encoded straight
+   * into the module's memory (no intermediate Buffer).
+   */
+  copyToPointerSize(data: Uint8Array | string, ptrPtr: number, sizePtr: number, enc: 'latin1' | 'utf8' = 'latin1'): boolean {
+    if (typeof data === 'string') return this.copyStringToPointerSize(data, enc, ptrPtr, sizePtr);
     let ptr = 0;
-    if (buf.length > 0) {
-      ptr = this.alloc(buf.length);
+    if (data.length > 0) {
+      ptr = this.alloc(data.length);
       if (ptr === 0) return false;
-      this.mem.set(ptr, buf);
+      this.mem.set(ptr, data);
     }
-    return this.mem.setWord(ptrPtr, ptr) && this.mem.setWord(sizePtr, buf.length);
+    return this.mem.setWord(ptrPtr, ptr) && this.mem.setWord(sizePtr, data.length);
+  }
+
+  private copyStringToPointerSize(s: string, enc: 'latin1' | 'utf8', ptrPtr: number, sizePtr: number): boolean {
+    const size = encodedLength(s, enc);
+    let ptr = 0;
+    if (size > 0) {
+      ptr = this.alloc(size);
+      if (ptr === 0) return false;
+      writeEncoded(this.mem.bytes(), ptr, s, enc, size);
+    }
+    return this.mem.setWord(ptrPtr, ptr) && this.mem.setWord(sizePtr, size);
   }
 
   // ---- plugin (root context) lifecycle: WasmBase::start / configure / startShutdown ----
@@ -553,3 +568,23 @@ export class WasmVm {
   }
 }
 
+// Strings this short are encoded in JS: Buffer.byteLength / Buffer.from / write are calls
+// into C++ that cost more than the loop (a header value, a property like an address).
+const SHORT = 64;
+
+/** Bytes of `s` in `enc` (as Buffer.byteLength: latin1 is one byte per UTF-16 unit). */
+function encodedLength(s: string, enc: 'latin1' | 'utf8'): number {
+  if (enc === 'latin1') return s.length;
+  if (s.length > SHORT) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return Buffer.byteLength(s, 'utf8');
+  return s.length;
+}
+
+/** Writes `s` in `enc` at `at` (`size` = encodedLength), the bytes Buffer.from(s, enc) holds. */
+function writeEncoded(b: Buffer, at: number, s: string, enc: 'latin1' | 'utf8', size: number): void {
+  if (s.length > SHORT || (enc === 'utf8' && size !== s.length)) {
+    b.write(s, at, size, enc);
+    return;
+  }
+  for (let i = 0; i < s.length; i++) b[at + i] = s.charCodeAt(i) & 0xff; // latin1: the low byte, as Node's
+}
