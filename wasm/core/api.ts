@@ -400,7 +400,11 @@ export function tandem_breaker_result_ptr(): usize {
 // record (issue 17).
 export function tandem_breaker_admit(h: i32, nowMs: f64, probing: i32, version: u32): i32 {
   const rt = breakerAt(h);                 // (rooted in `breakers`: safe across a collection)
-  gc(version != 0 && version == rt.factsVersion ? 0 : 1);
+  if (version != 0 && version == rt.factsVersion) {
+    gc(0);
+    return rt.admitAgain(nowMs, probing);
+  }
+  gc(1);
   return rt.admitDerived(breakerFactsOf(h), version, nowMs, probing);
 }
 

@@ -33,6 +33,7 @@ import { Bytes } from "../text/bytes";
 import { Fact, FactSource, Needs } from "../request/facts";
 import { quote } from "../config/reader";
 import { Breaker } from "./breaker";
+import { BreakerTable } from "./keys";
 import {
   BreakerMode, BreakerSettings, FallbackKind, FallbackSettings, KeyKind,
 } from "./settings";
@@ -73,6 +74,7 @@ export { RESULT_SLOTS } from "../contract";
 
 export class BreakerRuntime {
   breaker: Breaker;
+  table: BreakerTable;     // breaker.table (one pointer hop less per call)
   needs: Needs = new Needs();
   keySlot: i32 = -1;       // header: the header; upstream: x-tandem-variant
   hostSlot: i32 = -1;      // upstream: the Host fallback
@@ -101,7 +103,9 @@ export class BreakerRuntime {
 
   // `result`: where allow / record report (R_* slots); several runtimes may share one.
   constructor(public settings: BreakerSettings, seed: u32, public result: StaticArray<i32> = new StaticArray<i32>(RESULT_SLOTS)) {
-    this.breaker = new Breaker(settings, seed);
+    const b = new Breaker(settings, seed);
+    this.breaker = b;
+    this.table = b.table;
     const n = this.needs;
     if (settings.keyKind == KeyKind.Upstream) {
       this.keySlot = n.add(Fact.Header, VARIANT_HEADER);
@@ -171,6 +175,12 @@ export class BreakerRuntime {
       this.preflightAnswer = this.preflight();
       this.factsVersion = version;
     }
+    return this.admitAgain(nowMs, probing);
+  }
+
+  // admitDerived() on the facts deriveKey read last (the caller knows they are: the same
+  // version; tandem_breaker_admit then does not even point the fact source at them).
+  admitAgain(nowMs: f64, probing: i32): i32 {
     const k = this.key;
     const pf = this.preflightAnswer;
     if (pf != PREFLIGHT_NO) {
@@ -179,11 +189,13 @@ export class BreakerRuntime {
       unchecked(r[R_KEY_LEN] = k.len);
       return pf << CALL_PASS_SHIFT;
     }
-    const table = this.breaker.table;
+    const table = this.table;
     const st = table.getAgain(this.keyEntry, this.keySerial, k.ptr, k.len);
     const e = table.lastEntry;
+    const serial = table.serialAt(e);
     this.keyEntry = e;
-    this.keySerial = table.serialAt(e);
+    this.keySerial = serial;
+    if (admitsAsIs(this.settings, st)) return this.admitAsIs(st, k.ptr, k.len, e, serial);
     return this.admitState(st, k.ptr, k.len, nowMs, probing);
   }
 
@@ -196,7 +208,7 @@ export class BreakerRuntime {
 
   private admitState(st: BreakerState, ptr: usize, len: i32, nowMs: f64, probing: i32): i32 {
     const s = this.settings;
-    if (admitsAsIs(s, st)) return this.admitAsIs(st, ptr, len);
+    if (admitsAsIs(s, st)) return this.admitAsIs(st, ptr, len, this.table.lastEntry, this.table.serialAt(this.table.lastEntry));
     const b = this.breaker;
     const table = b.table;
     const r = this.result;
@@ -229,15 +241,14 @@ export class BreakerRuntime {
   }
 
   // admitState() of a call allow() admits as it is (./machine.ts admitsAsIs): its
-  // answer written without running allow(); the same slots, the same values.
-  private admitAsIs(st: BreakerState, ptr: usize, len: i32): i32 {
+  // answer written without running allow(); the same slots, the same values. The key's
+  // entry e (the table's lastEntry) and its serial there.
+  private admitAsIs(st: BreakerState, ptr: usize, len: i32, e: i32, serial: u32): i32 {
     const r = this.result;
-    const table = this.breaker.table;
-    const e = table.lastEntry;
     unchecked(r[R_KEY_PTR] = <i32>ptr);
     unchecked(r[R_KEY_LEN] = len);
     unchecked(r[R_TICKET_ENTRY] = e);
-    unchecked(r[R_TICKET_SERIAL] = <i32>table.serialAt(e));
+    unchecked(r[R_TICKET_SERIAL] = <i32>serial);
     unchecked(r[R_FLAGS] = ADMITTED | PERMITTED);
     unchecked(r[R_GENERATION] = <i32>st.generation);
     unchecked(r[R_PREV_STATE] = <i32>st.state);
@@ -261,7 +272,7 @@ export class BreakerRuntime {
   // when that key has left the entry since: the adapter then records by the key
   // (record()), as it may have been admitted again since.
   recordTicket(entry: i32, serial: u32, flags: i32, generation: u32, status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
-    const st = this.breaker.table.atTicket(entry, serial);
+    const st = this.table.atTicket(entry, serial);
     if (st === null) {
       this.recordState(null, flags, generation, status, error, latencyMs, nowMs);   // reports OUTCOME_KEY_GONE
       return OUTCOME_TICKET_STALE;
