@@ -48,7 +48,7 @@
 // slot); an outcome reads and writes one. Each read/write copies the whole value, so
 // its size matters: count windows cost size/4 bytes, time windows 12 bytes per bucket
 // (10 buckets: 208 bytes; 1000 buckets: 12 KB per copy).
-import { free } from "@solo-io/proxy-runtime/assembly/malloc";
+import { free } from "./host-memory";
 import { fmix32, murmur3_32, scale } from "../core/hash/hash";
 import { BreakerMode, BreakerSettings } from "../core/breaker/settings";
 import { BreakerState } from "../core/breaker/state";

@@ -18,7 +18,7 @@
 //                     filter_manager.cc ActiveStreamEncoderFilter::responseDataTooLarge).
 //                     A body growing past maxBodyBytes is dropped (it streamed through, it
 //                     is not stored); at end_of_stream the whole response is stored.
-import { free } from "@solo-io/proxy-runtime/assembly/malloc";
+import { free } from "./host-memory";
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
 import { Bytes, utf8 } from "../core/text/bytes";
 import { Needs } from "../core/request/facts";

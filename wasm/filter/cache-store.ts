@@ -15,7 +15,7 @@
 // cannot both take a way; the loser reads again and chooses again (CacheRuntime.put).
 // An entry is written after its index, unconditionally: a reader that finds the index
 // first reads the way's previous entry, whose key differs, and misses.
-import { free } from "@solo-io/proxy-runtime/assembly/malloc";
+import { free } from "./host-memory";
 import { Bytes, utf8, writeHex32 } from "../core/text/bytes";
 import { CacheStore } from "../core/cache/runtime";
 import { CACHE_PREFIX } from "../core/contract";

@@ -15,7 +15,7 @@
 // A place is given back when its stream resumes (the root's tick) or ends while paused
 // (on_done: reset by the client). A VM that traps keeps its places counted (Envoy calls
 // it no more) until the configuration changes.
-import { free } from "@solo-io/proxy-runtime/assembly/malloc";
+import { free } from "./host-memory";
 import { DelayGate, FaultRuntime } from "../core/fault/fault";
 import { utf8, writeHex32 } from "../core/text/bytes";
 import { FAULT_ACTIVE_PREFIX } from "../core/contract";

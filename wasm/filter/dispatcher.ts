@@ -1,10 +1,10 @@
 // The proxy-wasm ABI surface of tandem.wasm (module exports Envoy calls), one layer,
-// like the Rust SDK's dispatcher.rs. We keep the SDK's memory allocator (malloc/free)
-// and raw imports, but not its dispatcher: it builds debug strings on every context
+// like the Rust SDK's dispatcher.rs. We keep the SDK's raw imports (malloc / free are
+// ours: ./host-memory.ts), but not its dispatcher: it builds debug strings on every context
 // creation (joining all live context ids: cost grows with streams in flight) and on
 // every done/log/delete, even when Envoy's log level drops them (measured in bench/).
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
-import { free } from "@solo-io/proxy-runtime/assembly/malloc";
+import { free } from "./host-memory";
 import { FilterRoot, FilterStream, CONTINUE } from "./contexts";
 
 export type RootFactory = (id: u32) => FilterRoot;

@@ -4,7 +4,7 @@
 // scratch area, so a header read costs one host call and no module allocation beyond
 // the buffer the host itself mallocs for the value.
 import * as imports from "@solo-io/proxy-runtime/assembly/imports";
-import { free } from "@solo-io/proxy-runtime/assembly/malloc";
+import { free } from "./host-memory";
 import { Bytes } from "../core/text/bytes";
 
 // proxy-wasm enums (spec v0.2.1)
