@@ -9,7 +9,7 @@ import { FilterContext, RootContext, type ContextBase } from './context.js';
 import { HeaderMap } from './header-map.js';
 import { decodePairs, listsSize, writeLists, type Pair } from './pairs.js';
 import { getProperty } from './properties.js';
-import { msToNs } from './stream-info.js';
+import { setNsOfMs } from './stream-info.js';
 import type { WasmVm } from './vm.js';
 
 const W = WasmResult;
@@ -106,7 +106,7 @@ export function createEnvImports(vm: WasmVm): Record<string, (...a: never[]) => 
       return mem.setWord(ptr, vm.logLevel) ? W.Ok : W.InvalidMemoryAccess;
     },
     proxy_get_current_time_nanoseconds(ptr: number): number {
-      return mem.setU64(ptr, msToNs(vm.clock())) ? W.Ok : W.InvalidMemoryAccess;
+      return setNsOfMs(mem, ptr, vm.clock()) ? W.Ok : W.InvalidMemoryAccess;
     },
     proxy_set_tick_period_milliseconds(period: number): number {
       const root = vm.ctx().rootContext;

@@ -99,6 +99,16 @@ export class VmMemory {
     return true;
   }
 
+  /** A u64 given as its low and high 32-bit words (each taken mod 2^32), or nothing when out of bounds. */
+  setU64Words(ptr: number, lo: number, hi: number): boolean {
+    ptr >>>= 0;
+    const dv = this.view();
+    if (ptr + 8 > dv.byteLength) return false;
+    dv.setUint32(ptr, lo >>> 0, true);
+    dv.setUint32(ptr + 4, hi >>> 0, true);
+    return true;
+  }
+
   set(ptr: number, data: Uint8Array): boolean {
     ptr >>>= 0;
     const b = this.bytes();
