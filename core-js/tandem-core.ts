@@ -324,6 +324,9 @@ const SHORT_TEXT = 128;
 // long fact it does not read (a returning user's x-request-id, the entropy) costs
 // nothing, and one it reads costs the same encoding plus one wasm-to-JS call.
 const LAZY_FACT = 16;
+// A breaker plan's bytes for one fact (putBreakerFacts): room for any fact not left to
+// the core to ask for (LAZY_FACT UTF-16 units, at most 3 bytes each).
+const BREAKER_REGION = LAZY_FACT * 3;
 // Breaker keys up to this many bytes are remembered per plan with their string, so a
 // key seen last time is compared, not decoded.
 const KEY_CACHE_BYTES = 256;
@@ -578,13 +581,14 @@ export class TandemCore {
   // else writes: when they are the same strings as the plan's last call, the bytes and
   // the table written then still hold them, and nothing is written (a breaker sees few
   // keys: the same Host, the same variant). Facts the core asked for since (FACT_ASK)
-  // stay written too; `off` follows them.
+  // stay written too; `off` follows them. When some differ, only those are written
+  // (writeBreakerFacts): each fact has its own BREAKER_REGION bytes.
   private putBreakerFacts(h: number, facts: ReadonlyArray<string | undefined>): number {
     const w = this.brkFacts[h];
+    let i = 0;
     if (w !== undefined && w.n === facts.length) {
       const vals = w.vals;
       const n = w.n;
-      let i = 0;
       // (undefined apart first: a comparison site that sees only strings compiles to a
       // string comparison, one that also sees undefined to a generic call)
       for (; i < n; i++) {
@@ -597,14 +601,29 @@ export class TandemCore {
         return w.version;
       }
     }
-    return this.writeBreakerFacts(h, facts);
+    return this.writeBreakerFacts(h, facts, i);
   }
 
-  // putBreakerFacts when they differ from the last ones (or none were written yet).
-  private writeBreakerFacts(h: number, facts: ReadonlyArray<string | undefined>): number {
+  // putBreakerFacts when they differ from the last ones from fact `from` on (or none
+  // were written yet). Fact i's bytes are at i * BREAKER_REGION, room for any fact the
+  // binding writes (a longer one is left for the core to ask for, FACT_ASK: written after
+  // the regions, askedFact). So a short fact that changed is written in its region and
+  // the others stay (four keys in turn: the Host is not written again with each
+  // variant); everything is written again only when a long fact changed or the number
+  // of facts did.
+  private writeBreakerFacts(h: number, facts: ReadonlyArray<string | undefined>, from: number): number {
     const n = facts.length;
-    const size = factBytes(facts, n);
     let w = this.brkFacts[h];
+    if (w !== undefined && w.n === n && this.rewriteShort(w, facts, from)) {
+      w.version = this.factWrites = ((this.factWrites + 1) >>> 0) || 1;
+      this.ask = w;
+      return w.version;
+    }
+    let size = n * BREAKER_REGION + 16;
+    for (let i = 0; i < n; i++) {
+      const f = facts[i];
+      if (f !== undefined && f.length > LAZY_FACT) size += f.length * 3;
+    }
     if (w === undefined) this.brkFacts[h] = w = { vals: [], table: this.brkTable(h) >>> 2, base: 0, off: 0, cap: -1, n: 0, version: 0 };
     if (size > w.cap) {
       w.base = this.ex.tandem_breaker_facts(h, size);
@@ -612,12 +631,45 @@ export class TandemCore {
     }
     w.n = -1;                                // (not valid until written)
     this.mem();
-    for (let i = 0; i < n; i++) w.vals[i] = facts[i];
-    w.off = this.writeFactTable(facts, n, w.table << 2, w.base);
+    const t = this.i32;
+    for (let i = 0, at = w.table; i < n; i++, at += 2) {
+      const f = facts[i];
+      w.vals[i] = f;
+      if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
+      if (f.length > LAZY_FACT) { t[at] = 0; t[at + 1] = FACT_ASK; continue; }
+      t[at] = i * BREAKER_REGION;
+      t[at + 1] = this.writeText(f, w.base + i * BREAKER_REGION);
+    }
+    w.off = n * BREAKER_REGION;
     w.n = n;
     w.version = this.factWrites = ((this.factWrites + 1) >>> 0) || 1;
     this.ask = w;
     return w.version;
+  }
+
+  // Writes the facts from `from` on that differ from w's, each in its region, when none
+  // of them is long; false (nothing written) otherwise.
+  private rewriteShort(w: WrittenFacts, facts: ReadonlyArray<string | undefined>, from: number): boolean {
+    const n = w.n;
+    const vals = w.vals;
+    for (let i = from; i < n; i++) {
+      const f = facts[i];
+      if (f !== undefined && f.length > LAZY_FACT && f !== vals[i]) return false;
+    }
+    w.n = -1;                                // (not valid until written)
+    this.mem();
+    const t = this.i32;
+    for (let i = from, at = w.table + 2 * from; i < n; i++, at += 2) {
+      const f = facts[i];
+      const v = vals[i];
+      if (f === undefined || v === undefined) { if (f === v) continue; } else if (f === v) continue;
+      vals[i] = f;
+      if (f === undefined) { t[at] = 0; t[at + 1] = -1; continue; }
+      t[at] = i * BREAKER_REGION;
+      t[at + 1] = this.writeText(f, w.base + i * BREAKER_REGION);
+    }
+    w.n = n;
+    return true;
   }
 
   private expTable(h: number): number {

@@ -190,6 +190,13 @@ describe("a breaker plan's facts", () => {
     expect(keyOf(facts(p, long))).toBe(long);
     expect(keyOf(facts(p, "x"))).toBe("x");
     expect(keyOf(facts(p, long))).toBe(long);
+    // a short fact changing beside a long one the core asked for: only the short one is
+    // written again, the long one stays where the core's ask wrote it
+    expect(keyOf(facts(p, long, "c.example"))).toBe(long);
+    expect(keyOf(facts(p, long, "d.example"))).toBe(long);
+    expect(keyOf(facts(p, undefined, "d.example"))).toBe("d.example");
+    expect(keyOf(facts(p, long, "d.example"))).toBe(long);
+    expect(keyOf(facts(p, "y", "d.example"))).toBe("y");
     // the cache key path writes the same plan's facts: an admission after it reads its own
     const c = core.configureBreaker(JSON.stringify({ fallback: [{ cache: {} }] }));
     const cf = answerNeeds(c.needs, { headers: { host: "h", [VARIANT_HEADER]: "v1" }, path: "/a", method: "GET" });
