@@ -10,6 +10,7 @@ import { FactKind, KEY_SOURCE_NEEDS_METHOD, NEED_ON_DEMAND, type ExperimentDecis
 
 export interface FactPlan {
   needs: Need[];
+  headers: boolean;         // get_headers: a need is a header, the host or the entropy (x-request-id first), or the plugin reads them
   path: boolean;
   method: boolean;          // fetched for every request (a rule reads it)
   methodSlots: number[];    // the Method needs, filled when the core asks (KEY_SOURCE_NEEDS_METHOD)
@@ -17,13 +18,16 @@ export interface FactPlan {
   entropy: number;   // index of the entropy need, -1 none
 }
 
-export function planFacts(needs: Need[]): FactPlan {
+// `readsHeaders`: the plugin reads the request's headers itself (the experiment: a
+// client's copy of the variant or tags header to remove), whatever the needs.
+export function planFacts(needs: Need[], readsHeaders: boolean): FactPlan {
   const has = (k: FactKind) => needs.some((n) => n.kind === k);
   const methodSlots = needs.flatMap((n, i) => (n.kind === FactKind.Method ? [i] : []));
   // The core's on-demand method need (a CORS preflight's, wasm/core/request/preflight.ts)
   // costs an RPC only for a request with Access-Control-Request-Method.
   const method = needs.some((n) => n.kind === FactKind.Method && n.name !== NEED_ON_DEMAND);
-  return { needs, path: has(FactKind.Path), method, methodSlots, ip: has(FactKind.ClientIp), entropy: needs.findIndex((n) => n.kind === FactKind.Entropy) };
+  const headers = readsHeaders || has(FactKind.Header) || has(FactKind.Host) || has(FactKind.Entropy);
+  return { needs, headers, path: has(FactKind.Path), method, methodSlots, ip: has(FactKind.ClientIp), entropy: needs.findIndex((n) => n.kind === FactKind.Entropy) };
 }
 
 // Kong's get_headers returns at most 100 headers by default; ask for Kong's maximum
@@ -35,7 +39,7 @@ export interface Facts { values: Array<string | undefined>; headers: Record<stri
 // The entropy fact is the request's x-request-id when it carries one, else left absent
 // for decide() to fill on demand.
 export async function fetchFacts(kong: KongPDK, plan: FactPlan): Promise<Facts> {
-  const headers = await kong.request.getHeaders(MAX_HEADERS);
+  const headers = plan.headers ? await kong.request.getHeaders(MAX_HEADERS) : {};
   const path = plan.path ? await kong.request.getPathWithQuery() : undefined;
   const method = plan.method ? await kong.request.getMethod() : undefined;
   const ip = plan.ip ? await kong.client.getIp() : undefined;

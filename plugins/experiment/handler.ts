@@ -63,7 +63,7 @@ function configure(config: Record<string, unknown>): Configured {
   return configs.fromKong(config, (json, canon, token) => {
     const plan = getCore().configureExperiment(json);
     declareSeries(plan);
-    return { plan, facts: planFacts(plan.needs), canon, token };
+    return { plan, facts: planFacts(plan.needs, true), canon, token };
   });
 }
 

@@ -3,6 +3,9 @@
 // decision into a wait and PDK calls. Runs after `experiment` (800) and
 // `circuit-breaker` (790): a fault may target the variant the experiment chose.
 // RPC round trips per request (HandleEvent included):
+//   every fault off:   1 (HandleEvent) when no fault has a control header: a disabled
+//                      fault asks for no facts (wasm/core/fault/config.ts), so nothing
+//                      is fetched; with a control header, + get_headers (it is stripped);
 //   no fault applies:  1 + get_headers [+ get_path_with_query / get_method / client.get_ip
 //                      when a match needs them] = 2 for header-only matches;
 //                      + clear_header per control header the client sent (never upstream);
@@ -51,7 +54,7 @@ function configure(config: Record<string, unknown>): Configured {
       if (f.reply && f.reply.contentType !== "") headers["content-type"] = f.reply.contentType;
       return { status: f.abortStatus ?? 0, body: f.reply?.body ?? "", headers };
     });
-    return { plan, facts: planFacts(plan.needs), aborts, canon, token };
+    return { plan, facts: planFacts(plan.needs, false), aborts, canon, token };
   });
 }
 

@@ -91,6 +91,30 @@ describe("fault-injection plugin on Kong", () => {
     expect(s.accessCalls[0].filter((m) => m === "kong.request.get_headers")).toHaveLength(2);
   });
 
+  it("faults switched off ask Kong for nothing (HandleEvent only); a control header is still stripped", async () => {
+    const off = FAULTS.faults.filter((f) => f.name !== "qa").map((f) => ({ ...f, enabled: false }));
+    await gw.configure("fault-injection", { ...FAULTS, faults: off });
+    gw.resetStats();
+    const r = await get(gw.port, "/", { "x-user-id": "r1", "x-chaos": "abort" });
+    expect(r.status).toBe(200);
+    let s = gw.rpcStats();
+    // experiment 4 (HandleEvent, get_headers, set_header, set_upstream) + fault-injection's HandleEvent
+    expect(s.access).toEqual([5]);
+    expect(s.accessCalls[0].filter((m) => m === "kong.request.get_headers")).toHaveLength(1);
+    // a disabled fault with a control header: its header is still never forwarded
+    await gw.configure("fault-injection", { ...FAULTS, faults: FAULTS.faults.map((f) => ({ ...f, enabled: false })) });
+    be.seen.length = 0;
+    gw.resetStats();
+    const c = await get(gw.port, "/", { "x-tandem-fault": token("abort=502"), "x-user-id": "q" });
+    expect(c.status).toBe(200);
+    expect(be.seen[0].headers["x-tandem-fault"]).toBeUndefined();
+    s = gw.rpcStats();
+    expect(s.accessCalls[0].filter((m) => m === "kong.request.get_headers")).toHaveLength(2);
+    // switched on again (a plugin instance takes its config at its first request)
+    await gw.configure("fault-injection", FAULTS);
+    expect((await get(gw.port, "/", { "x-user-id": "r1", "x-chaos": "abort" })).status).toBe(418);
+  });
+
   it("refuses a bad configuration with the core's message; the previous one stays", async () => {
     gw.clearLogs();
     await gw.configure("fault-injection", { ...FAULTS, faults: [{ delay: { fixedMs: 40000, percent: 10 } }] });

@@ -7,7 +7,7 @@ import { JType, JValue } from "../json/json";
 import { Reader, at, isName, join, quote } from "../config/reader";
 import { E_ARRAY, E_HEADER_NAME, E_NAME, E_UNIQUE, E_UNKNOWN_VARIANT, ruleText, E_REQUIRED } from "../config/errors";
 import { asciiLower, isToken, utf8 } from "../text/bytes";
-import { Fact } from "../request/facts";
+import { Fact, Needs } from "../request/facts";
 import { fnv1a32 } from "../hash/hash";
 import { HmacSha256 } from "../hmac/hmac";
 import { parseRfc3339 } from "../config/time";
@@ -42,6 +42,7 @@ export function parseFaults(r: Reader, list: JValue, path: string, es: Experimen
   const strip = new Array<i32>(0);
   const stripNames = new Array<StaticArray<u8>>(0);
   let byUser = false;
+  let anyEnabled = false;
   for (let i = 0; i < list.items.length; i++) {
     const p = at(path, i);
     const f = parseFault(r, list.items[i], p, i, s, es, hasBreaker);
@@ -50,11 +51,13 @@ export function parseFaults(r: Reader, list: JValue, path: string, es: Experimen
       if (faults[j].name == f.name) { r.failRule(join(p, "name"), E_UNIQUE, list.items[i].get("name")); return null; }
     }
     faults[i] = f;
-    if (f.by == BY_USER) byUser = true;
+    if (f.by == BY_USER && f.enabled) byUser = true;
+    if (f.enabled) anyEnabled = true;
     if (f.controlSlot >= 0 && !strip.includes(f.controlSlot)) { strip.push(f.controlSlot); stripNames.push(f.controlHeader); }
   }
   if (byUser) s.sources = userSources(s, es as ExperimentSettings);
-  s.entropySlot = s.needs.add(Fact.Entropy, "");
+  // Only an enabled fault tosses a coin (the request id: Fact.Entropy).
+  if (anyEnabled) s.entropySlot = s.needs.add(Fact.Entropy, "");
   s.faults = faults;
   s.stripSlots = StaticArray.fromArray(strip);
   s.stripNames = StaticArray.fromArray(stripNames);
@@ -75,10 +78,16 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
   f.abortSeed = fnv1a32(changetype<usize>(an), an.length);
   f.enabled = r.bool(v, "enabled", p, true);
   if (r.failed) return null;
+  // A disabled fault is validated like any other, but asks the gateway for nothing: its
+  // match and variant read facts into a scratch table and are never evaluated
+  // (FaultRuntime.applies stops at `enabled`). A policy whose faults are all off then
+  // costs Kong no get_headers (plugins/fault-injection/handler.ts): only a control
+  // header, stripped whatever the switch, stays a need.
+  const needs = f.enabled ? s.needs : new Needs();
   if (r.field(v, "match") !== null) {
-    const m = parseMatch(r, v, p, s.needs);
+    const m = parseMatch(r, v, p, needs);
     if (m === null) return null;
-    f.rule.matches = m;
+    if (f.enabled) f.rule.matches = m;
   }
   const variant = r.str(v, "variant", p, "") as string;
   if (r.failed) return null;
@@ -89,7 +98,7 @@ function parseFault(r: Reader, v: JValue, p: string, i: i32, s: FaultSettings, e
     f.variantBytes = utf8(variant);
     // The experiment (it runs first on both gateways) wrote the variant it chose here,
     // after removing every client copy.
-    s.variantSlot = s.needs.add(Fact.Header, es.variantHeader);
+    if (f.enabled) s.variantSlot = s.needs.add(Fact.Header, es.variantHeader);
   }
   const delay = r.obj(v, "delay", p, DELAY_KEYS);
   if (r.failed) return null;
