@@ -125,4 +125,26 @@ describe("fault-injection filter", () => {
     expect(forged.action).toBe("continue");
     expect(forged.headers.some(([k]) => k === "x-tandem-fault")).toBe(false);
   });
+  it("reads the host clock only for a schedule or a delay's due time: a request no fault applies to costs no clock call", async () => {
+    const clock = { now: 5000 };
+    const count = (h: WasmHost, pairs: Pair[]) => {
+      const calls = new Map<string, number>();
+      h.vm.hostCalls = calls;
+      const r = h.newStream().requestHeaders(pairs, true);
+      h.vm.hostCalls = null;
+      return { r, clock: calls.get("env.proxy_get_current_time_nanoseconds") ?? 0 };
+    };
+    const plain = await host({ faults: [{ match: { header: { "x-chaos": { exact: "slow" } } }, delay: { fixedMs: 100, percent: 100 } }] }, clock);
+    expect(count(plain, req("a")).clock).toBe(0);
+    const slow = count(plain, req("b", [["x-chaos", "slow"]]));
+    expect(slow.r.action).toBe("stop");
+    expect(slow.clock).toBe(1);                          // the due time
+    expect(plain.root.tickPeriodMs).toBe(100);           // due 100 ms from the clock read
+    const scheduled = await host({ faults: [{ start: "1970-01-01T00:00:00Z", end: "1970-01-01T00:00:10Z", abort: { status: 503, percent: 100 } }] }, clock);
+    const inWindow = count(scheduled, req("c"));
+    expect(inWindow.clock).toBe(1);                      // the schedule needs it
+    expect(inWindow.r.localReply?.status).toBe(503);
+    clock.now = 20_000;
+    expect(count(scheduled, req("d")).r.action).toBe("continue");
+  });
 });

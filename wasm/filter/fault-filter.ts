@@ -151,7 +151,9 @@ class FaultStream extends FilterStream {
     if (rt === null) return CONTINUE;
     const s = rt.settings;
     root.facts.begin();
-    const now = nowMs();
+    // The clock is a host call: read before the decision only when a fault has a
+    // schedule (the core's `clock`), else only for a delay's due time.
+    const now = s.clock ? nowMs() : 0;
     const d = rt.decide(root.facts, now);
     if (d.strip) for (let i = 0; i < s.stripNames.length; i++) removeHeader(REQUEST_HEADERS, unchecked(s.stripNames[i]));
     releaseHeld();
@@ -163,9 +165,10 @@ class FaultStream extends FilterStream {
     if (d.delayMs >= 0) {
       // a fault with maxActive: the gate took this delay's place (given back by release)
       const gate = unchecked(s.faults[d.fault]).maxActive > 0 ? rt.gate as SharedDelays : null;
-      const w = new Delayed(this.id, now + <f64>d.delayMs, d.fault, d.abortStatus, gate);
+      const t = s.clock ? now : nowMs();
+      const w = new Delayed(this.id, t + <f64>d.delayMs, d.fault, d.abortStatus, gate);
       this.delayed = w;
-      root.delay(w, now);
+      root.delay(w, t);
       counters.add(C_DELAYS);
       return STOP_ITERATION;
     }
