@@ -42,6 +42,19 @@ async function endOn(code: number): Promise<never> {
   process.exit(code);
 }
 
+// Exits with `code` once stdout and stderr have handed the OS everything written to
+// them. Node writes to a pipe asynchronously on POSIX (files and terminals synchronously):
+// when the reader is slower than the command (a loaded machine, `| less`), lines wait in
+// the process, and process.exit drops them. A zero-length write's callback runs after
+// every earlier write on its stream has gone out. A reader that went away makes the
+// stream fail (EPIPE): the 'error' handler below ends the process then.
+export function exitFlushed(code: number): void {
+  let left = 2;
+  const done = () => { if (--left === 0) process.exit(code); };
+  process.stdout.write("", done);
+  process.stderr.write("", done);
+}
+
 export function installExitHandlers(): void {
   for (const sig of ["SIGINT", "SIGTERM"] as const) process.on(sig, () => void endOn(signalCode ?? SIGNAL_EXIT[sig]));
   // A reader that went away (`| head -1`) is not an error of ours: stop quietly, exit 0.

@@ -6,7 +6,7 @@ import { PolicyFileError } from "./policy-file";
 import { TraceError, readTrace } from "./simulate/trace";
 import { simulate, type Via } from "./simulate/run";
 import { ENVOY_PROFILE, KONG_PROFILE } from "./simulate/result";
-import { endingOnSignal, installExitHandlers } from "./exit";
+import { endingOnSignal, exitFlushed, installExitHandlers } from "./exit";
 import { version } from "../package.json";
 
 // One usage line per command: `tandem --help` prints them all, `tandem <command>
@@ -92,10 +92,10 @@ async function main(argv: string[]): Promise<number> {
 
 installExitHandlers();
 // process.exit, not a natural end: whatever a command left open (a gateway, a plugin
-// server) ends with it (./exit.ts). stdout and stderr are synchronous on files and
-// pipes, so nothing written is lost.
+// server) ends with it (./exit.ts), once stdout and stderr have handed the OS all that
+// was written (exitFlushed: a pipe is written asynchronously).
 main(process.argv.slice(2)).then(
-  (code) => { if (!endingOnSignal()) process.exit(code); },
+  (code) => { if (!endingOnSignal()) exitFlushed(code); },
   (e) => {
     if (endingOnSignal()) return;
     if (e instanceof InvalidPolicy || e instanceof PolicyFileError || e instanceof TraceError) {
@@ -113,6 +113,6 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`tandem: ${e?.stack ?? e}\n`);
       process.exitCode = 1;
     }
-    process.exit();
+    exitFlushed(typeof process.exitCode === "number" ? process.exitCode : 1);
   },
 );

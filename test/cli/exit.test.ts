@@ -23,7 +23,7 @@ function longTrace(dir: string): string {
   return p;
 }
 
-interface Run { child: ChildProcess; tmp: string; firstLine: Promise<string>; ready: Promise<void>; done: Promise<{ code: number | null; signal: string | null; stderr: string }> }
+interface Run { child: ChildProcess; tmp: string; stdout: () => string; firstLine: Promise<string>; ready: Promise<void>; done: Promise<{ code: number | null; signal: string | null; stderr: string }> }
 
 const tmps: string[] = [];
 // A failed test must not leave its leftovers running either.
@@ -56,7 +56,7 @@ function start(args: string[]): Run {
   ready.catch(() => {});
   const done = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) =>
     child.once("exit", (code, signal) => resolve({ code, signal, stderr })));
-  return { child, tmp, firstLine, ready, done };
+  return { child, tmp, stdout: () => out, firstLine, ready, done };
 }
 
 // Processes whose command line mentions `dir`.
@@ -97,6 +97,27 @@ describe("a command leaves no process or temp folder behind", () => {
     expect(end.stderr).not.toContain("EPIPE");
     expect(end.code).toBe(0);
     await nothingLeft(r.tmp);
+  }, 120_000);
+
+  // Node writes to a pipe asynchronously: with a reader slower than the command, lines
+  // wait in the process, and a plain process.exit dropped them (seen in CI: a simulate's
+  // output cut after 282 of 600 lines, exit 0).
+  it("when the reader is slower than the command: every line arrives, then exit 0", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tandem-exit-trace-"));
+    tmps.push(dir);
+    const r = start(["simulate", "--policy", POLICY, "--trace", longTrace(dir), "--via", "core"]);
+    const closed = new Promise((ok) => r.child.once("close", ok));   // exited, and its pipes read to the end
+    await r.firstLine;
+    r.child.stdout!.pause();     // ~500 KB of results: far more than a pipe holds
+    await new Promise((ok) => setTimeout(ok, 4000));
+    r.child.stdout!.resume();
+    const end = await r.done;
+    await closed;
+    expect(end.code, end.stderr).toBe(0);
+    const lines = r.stdout().split("\n");
+    expect(lines.pop()).toBe("");          // ends with a newline
+    expect(lines.length).toBe(5000);       // one result a request of the trace
+    expect(JSON.parse(lines[4999])).toHaveProperty("variant");
   }, 120_000);
 
   for (const [sig, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
