@@ -27,7 +27,7 @@
 //   warnings        what `tandem validate` warns about (./plan-warnings.ts)
 import { JType, JValue, parseJson } from "./json/json";
 import { jsonText, writeJson } from "./json/write";
-import { Reader } from "./config/reader";
+import { Reader, formatBp } from "./config/reader";
 import { validatePolicy } from "./policy";
 import { parseExperiment } from "./experiment/config";
 import { ExperimentSettings } from "./experiment/settings";
@@ -43,14 +43,6 @@ import { FAULTS_SECTION } from "./fault/config";
 import { HAS_FAULTS_FIELD, POLICY_FIELD } from "./metrics/catalog";
 import { describeResilience, describeSecrets, describeUpstreams } from "./plan-deploy";
 import { describeWarnings } from "./plan-warnings";
-
-// A weight in basis points as the percent a policy writes: 9000 -> 90, 1250 -> 12.5.
-function percentText(bp: i32): string {
-  const whole = (bp / 100).toString();
-  const rest = bp % 100;
-  if (rest == 0) return whole;
-  return whole + "." + (rest < 10 ? "0" + rest.toString() : (rest % 10 == 0 ? (rest / 10).toString() : rest.toString()));
-}
 
 // spec.faults (validated before) as the playground shows it: how many, and whether all
 // are enabled (`enabled` absent means true: ./fault/config.ts).
@@ -145,7 +137,7 @@ export function compilePolicy(text: string): PlanResult {
     for (let i = 0; i < es.variants.length; i++) {
       const v = es.variants[i];
       variants += (i > 0 ? "," : "") + "{\"name\":" + jsonText(v.name) + ",\"upstream\":" + (v.upstream.length > 0 ? jsonText(v.upstream) : "null")
-        + ",\"weight\":" + percentText(v.weightBp) + ",\"guarded\":" + (unchecked(es.guardOf[i]) >= 0 ? "true" : "false") + "}";
+        + ",\"weight\":" + formatBp(v.weightBp) + ",\"guarded\":" + (unchecked(es.guardOf[i]) >= 0 ? "true" : "false") + "}";
     }
   }
   variants += "]";

@@ -195,7 +195,6 @@ export class BreakerRuntime {
     const serial = table.serialAt(e);
     this.keyEntry = e;
     this.keySerial = serial;
-    if (admitsAsIs(this.settings, st)) return this.admitAsIs(st, k.ptr, k.len, e, serial);
     return this.admitState(st, k.ptr, k.len, nowMs, probing);
   }
 
@@ -208,15 +207,16 @@ export class BreakerRuntime {
 
   private admitState(st: BreakerState, ptr: usize, len: i32, nowMs: f64, probing: i32): i32 {
     const s = this.settings;
-    if (admitsAsIs(s, st)) return this.admitAsIs(st, ptr, len, this.table.lastEntry, this.table.serialAt(this.table.lastEntry));
-    const b = this.breaker;
-    const table = b.table;
-    const r = this.result;
+    const table = this.table;
     const e = table.lastEntry;
+    const serial = table.serialAt(e);
+    if (admitsAsIs(s, st)) return this.admitAsIs(st, ptr, len, e, serial);
+    const b = this.breaker;
+    const r = this.result;
     unchecked(r[R_KEY_PTR] = <i32>ptr);
     unchecked(r[R_KEY_LEN] = len);
     unchecked(r[R_TICKET_ENTRY] = e);
-    unchecked(r[R_TICKET_SERIAL] = <i32>table.serialAt(e));
+    unchecked(r[R_TICKET_SERIAL] = <i32>serial);
     const prev = st.state;
     const gen0 = st.generation;
     const probeOk = (probing & PROBES_AT_HEADERS) != 0 ? 1 : (probing & FACTS_READ) == 0 ? -1 : this.longLived ? 0 : 1;
