@@ -52,7 +52,7 @@ export function createEnvImports(vm: WasmVm): Record<string, (...a: never[]) => 
   const getMapValue = (type: number, kp: number, ks: number, vpp: number, vsp: number): number => {
     if (type >>> 0 > MapType.MAX) return W.BadArgument;
     const ctx = vm.ctx();
-    const key = mem.latin1(kp, ks);
+    const key = mem.name(kp, ks);
     if (key === null) return W.InvalidMemoryAccess;
     const map = ctx.getConstMap(type);
     let value: string | undefined;

@@ -75,6 +75,22 @@ export class VmMemory {
     return b.toString('latin1', ptr, ptr + size);
   }
 
+  /**
+   * latin1() for a name a module passes by pointer (a header key): up to 32 bytes decoded in
+   * JS, byte for byte as latin1 (Envoy reads the key as a string_view of the module's memory;
+   * a Buffer toString is a call into C++ that costs more than the lookup it serves).
+   */
+  name(ptr: number, size: number): string | null {
+    ptr >>>= 0;
+    size >>>= 0;
+    const b = this.bytes();
+    if (ptr + size > b.length) return null;
+    if (size > 32) return b.toString('latin1', ptr, ptr + size);
+    let s = '';
+    for (let i = ptr, stop = ptr + size; i < stop; i++) s += String.fromCharCode(b[i]);
+    return s;
+  }
+
   utf8(ptr: number, size: number): string | null {
     ptr >>>= 0;
     size >>>= 0;

@@ -295,32 +295,62 @@ function segment(b: Buffer, start: number, end: number): string {
   return s;
 }
 
+// The path split on NUL bytes, as Envoy's getProperty walks it (a trailing NUL ends the
+// last segment; an empty path has none).
+function split(b: Buffer, ptr: number, size: number): string[] {
+  const parts: string[] = [];
+  const stop = ptr + size;
+  let start = ptr;
+  while (start < stop) {
+    let end = start;
+    while (end < stop && b[end] !== 0) end++;
+    parts.push(segment(b, start, end));
+    start = end + 1;
+  }
+  return parts;
+}
+
+// Paths already split, by their bytes. Envoy splits a path into string_views of the
+// module's memory (no allocation); building a string per segment per call is harness work
+// Envoy does not do, so each path a module asks for is split once. A module asks for a
+// handful (the filter: upstream.address, response.flags, ...); a path longer than
+// PATH_CACHE_BYTES, or any beyond PATH_CACHE_SIZE, is split every time.
+const PATH_CACHE_SIZE = 256;
+const PATH_CACHE_BYTES = 128;
+const paths = new Map<number, { bytes: Buffer; parts: string[] }>();
+
+function pathParts(b: Buffer, ptr: number, size: number): string[] {
+  if (size > PATH_CACHE_BYTES) return split(b, ptr, size);
+  let h = 0x811c9dc5; // FNV-1a
+  for (let i = ptr, stop = ptr + size; i < stop; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  const hit = paths.get(h);
+  if (hit !== undefined && hit.bytes.length === size) {
+    const k = hit.bytes;
+    let i = 0;
+    while (i < size && k[i] === b[ptr + i]) i++;
+    if (i === size) return hit.parts;
+  }
+  const parts = split(b, ptr, size);
+  if (hit === undefined && paths.size < PATH_CACHE_SIZE) paths.set(h, { bytes: Buffer.from(b.subarray(ptr, ptr + size)), parts });
+  return parts;
+}
+
+const NOT_FOUND = { result: WasmResult.NotFound } as const;
+
 /**
  * The property at the path in `mem[ptr, ptr + size)`, the module's bytes read in place
  * (Envoy's getMemory: a view, no copy; the lookup makes no call into the VM).
  */
 export function getProperty(ctx: ContextBase, mem: Buffer, ptr: number, size: number): { result: WasmResultCode; value?: PropertyValue } {
-  let value: Cel = { t: 'null' };
-  let first = true;
-  const stop = ptr + size;
-  let start = ptr;
-  while (start < stop) {
-    let end = start;
-    while (end < stop && mem[end] !== 0) end++;
-    const part = segment(mem, start, end);
-    start = end + 1;
-    if (first) {
-      first = false;
-      const top = findValue(ctx, part);
-      if (!top) return { result: WasmResult.NotFound };
-      value = top;
-    } else if (value.t === 'map') {
-      const field: Cel | undefined = value.kind.get(value.s, part);
-      if (!field) return { result: WasmResult.NotFound };
-      value = field;
-    } else {
-      return { result: WasmResult.NotFound };
-    }
+  const parts = pathParts(mem, ptr, size);
+  if (parts.length === 0) return serialize({ t: 'null' });
+  let value = findValue(ctx, parts[0]);
+  if (!value) return NOT_FOUND;
+  for (let i = 1; i < parts.length; i++) {
+    if (value.t !== 'map') return NOT_FOUND;
+    const field: Cel | undefined = value.kind.get(value.s, parts[i]);
+    if (!field) return NOT_FOUND;
+    value = field;
   }
   return serialize(value);
 }

@@ -439,7 +439,7 @@ class Gateway implements EnvoyGateway {
   }
 
   flushStats(): void {
-    this.flushed = new Map([...this.stats.histograms].map(([k, v]) => [k, [...v]]));
+    this.flushed = new Map([...this.stats.histograms].map(([k, v]) => [k, v.toArray()]));
   }
 
   prometheus(usedOnly = false): string {
@@ -626,7 +626,7 @@ class Gateway implements EnvoyGateway {
   }
 
   histograms(): Record<string, number[]> {
-    return Object.fromEntries([...this.stats.histograms].map(([k, v]) => [k, [...v]]));
+    return Object.fromEntries([...this.stats.histograms].map(([k, v]) => [k, v.toArray()]));
   }
 
   logs(): LogEntry[] {

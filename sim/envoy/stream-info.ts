@@ -7,17 +7,33 @@ import type { VmMemory } from './memory.js';
 export interface Address {
   ip: string;
   port: number;
+  /**
+   * "ip:port" once made (addressString): Envoy's Address::Ipv4Instance / Ipv6Instance build
+   * their friendly name once, at construction, and asStringView hands out that string, so a
+   * property read of upstream.address copies bytes and formats nothing.
+   */
+  text?: string;
 }
 
 /** Envoy's Address::asStringView: "ip:port", IPv6 in brackets. */
 export function addressString(a: Address): string {
-  return a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`;
+  const t = a.text;
+  if (t !== undefined) return t;
+  return (a.text = a.ip.includes(':') ? `[${a.ip}]:${a.port}` : `${a.ip}:${a.port}`);
 }
 
+// Digits that Number() then String() give back (no leading zero, exact as a double).
+const canonicalPort = (d: string): boolean => d.length <= 15 && (d.length === 1 || d.charCodeAt(0) !== 0x30);
+
 export function parseAddress(s: string): Address {
-  const m = /^\[(.*)\]:(\d+)$/.exec(s) ?? /^([^:]*):(\d+)$/.exec(s);
-  if (m) return { ip: m[1], port: Number(m[2]) };
-  return { ip: s, port: 0 };
+  // The text given is the address's string when it is the one addressString would make
+  // (IPv4 "ip:port", IPv6 "[ip]:port", the port without leading zeros): kept, so the
+  // string exists from construction, as Envoy's does.
+  let m = /^\[(.*)\]:(\d+)$/.exec(s);
+  if (m) return { ip: m[1], port: Number(m[2]), text: m[1].includes(':') && canonicalPort(m[2]) ? s : undefined };
+  m = /^([^:]*):(\d+)$/.exec(s);
+  if (m) return { ip: m[1], port: Number(m[2]), text: canonicalPort(m[2]) ? s : undefined };
+  return { ip: s, port: 0, text: undefined };
 }
 
 /** ms (possibly fractional) → integer ns without double rounding error. */

@@ -195,6 +195,24 @@ describe('ABI semantics (direct API)', () => {
     t.done();
   });
 
+  it('answers each stream from its own facts when a path was read before (the path is split once)', async () => {
+    const h = await features('{}');
+    const read = (props: Record<string, string>, id: string) => {
+      const s = h.newStream(props);
+      const r = s.requestHeaders(GET([['x-action', 'props'], ['x-request-id', id]], `/p/${id}`), true);
+      s.done();
+      const get = (n: string) => hdr(r.headers, n);
+      return [get('x-prop-path'), get('x-prop-dotted'), get('x-prop-id'), get('x-prop-source'), get('x-prop-header'), get('x-prop-custom')];
+    };
+    const nf = `<${WasmResult.NotFound}>`;
+    expect(read({ 'source.address': '10.1.2.3:4567', my_custom: 'one' }, 'a')).toEqual(['/p/a', nf, 'a', '10.1.2.3:4567', 'props', 'one']);
+    // the same paths again: the values are this stream's; an address's text is Envoy's
+    // "ip:port" (no leading zero in the port, IPv6 in brackets), not the text it was given as
+    expect(read({ 'source.address': '10.1.2.3:04567', my_custom: 'two' }, 'b')).toEqual(['/p/b', nf, 'b', '10.1.2.3:4567', 'props', 'two']);
+    expect(read({ 'source.address': '[::1]:80' }, 'c')).toEqual(['/p/c', nf, 'c', '[::1]:80', 'props', nf]);
+    expect(read({ 'source.address': '[::1]:080' }, 'd')[3]).toBe('[::1]:80');
+  });
+
   it('sends a local reply through the filter response path, and one from the response phase directly', async () => {
     const h = await features();
     const s = h.newStream();
