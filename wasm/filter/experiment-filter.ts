@@ -10,7 +10,7 @@ import { Bytes, utf8 } from "../core/text/bytes";
 import { EnvoyFacts, PAIRS_THRESHOLD } from "./facts";
 import { Fact } from "../core/request/facts";
 import {
-  LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, releaseHeld, removeHeader,
+  LOG_INFO, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader, getHeader, log, nowMs, releaseHeld, removeHeader, replaceHeader,
 } from "./host";
 import { EXPOSE_HEADER } from "../core/experiment/settings";
 import { ERROR_NONE } from "../core/breaker/settings";
@@ -18,7 +18,7 @@ import { murmur3_32 } from "../core/hash/hash";
 import { EnvoyGuards } from "./guard-store";
 import { STATUS, outcomeAtHeaders, outcomeAtLog, parseStatus, upstreamCalled } from "./outcome";
 import { TaggingRuntime } from "../core/tagging/tagging";
-import { decideTags, setTags } from "./tagging-filter";
+import { TAGS, decideTags, setTags } from "./tagging-filter";
 import { faultLatency, readFaultMark } from "./fault-mark";
 import { requestLatencyMs } from "../core/breaker/tries";
 import { ConfigRejections, define } from "./metrics";
@@ -36,6 +36,9 @@ import { LOG_YES } from "../core/decision-log/sample";
 import { DecisionLogTicket, writeDecisionLine } from "./decision-log";
 
 const SET_COOKIE = utf8("set-cookie");
+// The headers tandem owns that the facts' pairs walk looks for (EnvoyFacts.watch).
+const W_VARIANT = 0;
+const W_TAGS = 1;
 const EXPOSE = utf8(EXPOSE_HEADER);
 export const CONFIG_REJECTED = "tandem: experiment configuration rejected: ";
 // "tandem: guard state of variant <name> <shared-data name>", one line per guard at configure.
@@ -148,6 +151,12 @@ export class ExperimentRoot extends FilterRoot {
       if (s.needs.list[i].kind != Fact.ClientIp && i != s.upgradeSlot && i != s.acceptSlot) headerNeeds++;
     }
     this.facts.usePairs = headerNeeds - s.rareNeeds >= PAIRS_THRESHOLD;
+    // With the pairs read, the walk also tells whether the client sent tandem's own
+    // headers (W_VARIANT, W_TAGS): a header it did not send needs no remove.
+    const watched = new StaticArray<StaticArray<u8>>(2);
+    watched[W_VARIANT] = s.variantHeaderBytes;
+    watched[W_TAGS] = TAGS;
+    this.facts.watch(watched);
     log(LOG_INFO, "tandem: experiment " + s.name + " configured");
     // Where each guard's state lives (operators read it; `tandem simulate --via envoy` too).
     const g = this.guards;
@@ -242,14 +251,20 @@ class ExperimentStream extends FilterStream {
       this.hashB = store.hashB;
       this.startMs = now;
     }
-    // Every client copy goes (the header is tandem's, even when no variant is set), then
-    // the variant is added. Envoy's replace (HeaderMapImpl::setCopy = remove + addCopy since
-    // Envoy 1.19, envoy#16209) would drop every copy too, but it cannot express "remove, add
-    // nothing", and remove + add keeps that one path for both cases.
-    removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
-    if (d.variant >= 0) addHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
+    // Every client copy of the variant header goes (the header is tandem's, even when no
+    // variant is set). With a variant: one replace, Envoy's setCopy, which since Envoy 1.19
+    // (envoy#16209 removed the runtime flag that kept the other copies) is remove(key) +
+    // addCopy(key, value): every copy gone, tandem's value added last, what remove + add
+    // did in two calls (source/extensions/common/wasm/context.cc
+    // Context::replaceHeaderMapValue -> source/common/http/header_map_impl.cc
+    // HeaderMapImpl::setCopy; sim/envoy/header-map.ts HeaderMap.setCopy). Without one: a
+    // remove, unless the facts read the whole map and it has no copy (no host call then).
+    const facts = this.root.facts;
+    const sawAll = facts.sawAll();
+    if (d.variant >= 0) replaceHeader(REQUEST_HEADERS, s.variantHeaderBytes, unchecked(s.variants[d.variant]).nameBytes);
+    else if (!sawAll || facts.watchedPresent(W_VARIANT)) removeHeader(REQUEST_HEADERS, s.variantHeaderBytes);
     if (d.stripOverride) removeHeader(REQUEST_HEADERS, s.overrideHeaderBytes);
-    setTags(this.root.tags, tagLen);
+    setTags(this.root.tags, tagLen, !sawAll || facts.watchedPresent(W_TAGS));
     this.expose = d.expose;
     if (d.setCookieLen > 0) {
       const c = new StaticArray<u8>(d.setCookieLen);

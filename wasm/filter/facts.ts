@@ -31,17 +31,41 @@ export class EnvoyFacts extends FactSource {
   private byLen: StaticArray<i32> = new StaticArray<i32>(0);
   private next: StaticArray<i32> = new StaticArray<i32>(0);
   private entries: StaticArray<Bytes> = new StaticArray<Bytes>(0);
+  // Headers the filter itself asks about (watch()), after the needs' slots: the walk
+  // fills their entries too, so when it read the whole map (sawAll()) the filter knows
+  // whether the client sent them without a host call of its own.
+  private watched: StaticArray<StaticArray<u8>> = new StaticArray<StaticArray<u8>>(0);
+  private watchedAt: i32 = 0;      // slot of watched[0] (the needs' count at plan())
+  private complete: bool = false;  // this request's pairs read and walked to their end
 
   // Per request, before the decision (Needs.begin calls it too).
-  begin(): void { this.fetched = false; }
+  begin(): void { this.fetched = false; this.complete = false; }
+
+  // The filter's own headers to look for in the pairs (configure time; the next
+  // request plans again).
+  watch(names: StaticArray<StaticArray<u8>>): void {
+    this.watched = names;
+    this.plannedFor = null;
+  }
+
+  // Whether this request's whole header map was read (one pairs call, walked without
+  // a fault): only then does watchedPresent() know.
+  sawAll(): bool { return this.fetched && this.complete; }
+
+  // Whether the client sent watched header `i` (meaningful only when sawAll()).
+  watchedPresent(i: i32): bool {
+    return unchecked(this.entries[this.watchedAt + i]).len >= 0;
+  }
+
 
   plan(needs: Needs): void {
-    const n = needs.list.length;
+    const m = needs.list.length;
+    const n = m + this.watched.length;
     const names = new StaticArray<StaticArray<u8>>(n);
     const sigs = new StaticArray<u32>(n);
     let longest = 0;
     for (let i = 0; i < n; i++) {
-      const name = headerName(needs.list[i]);
+      const name = i < m ? headerName(needs.list[i]) : unchecked(this.watched[i - m]);
       names[i] = name;
       longest = max(longest, name.length);
       sigs[i] = sig(changetype<usize>(name), name.length);
@@ -58,17 +82,30 @@ export class EnvoyFacts extends FactSource {
     this.sigs = sigs;
     this.byLen = byLen;
     this.next = next;
-    this.entries = new StaticArray<Bytes>(n);
+    const entries = new StaticArray<Bytes>(n);
+    for (let i = m; i < n; i++) entries[i] = new Bytes();   // the watched headers' own
+    this.entries = entries;
+    this.watchedAt = m;
+  }
+
+  // Watched header `i`'s first value this request (absent: len -1), after readAll().
+  watchedValue(i: i32): Bytes {
+    return unchecked(this.entries[this.watchedAt + i]);
+  }
+
+  // The whole request map, once per request (one host call): the walk fills every
+  // planned header's entry. Bytes valid until releaseHeld().
+  readAll(): void {
+    if (this.fetched) return;
+    this.fetched = true;
+    getHeaderPairs(REQUEST_HEADERS, this.pairs);
+    this.walk(this.plannedFor as Needs);
   }
 
   fetch(slot: i32, need: Need, out: Bytes): void {
     if (this.usePairs && unchecked(this.names[slot]).length > 0) {
       // the walk fills every header need's entry, `out` (this slot's) included
-      if (!this.fetched) {
-        this.fetched = true;
-        getHeaderPairs(REQUEST_HEADERS, this.pairs);
-        this.walk(this.plannedFor as Needs);
-      }
+      this.readAll();
       return;
     }
     if (need.kind == Fact.ClientIp) { getProperty(SOURCE_ADDRESS, out); stripPort(out); return; }
@@ -82,9 +119,11 @@ export class EnvoyFacts extends FactSource {
   // A malformed buffer: the headers not seen before the fault are absent.
   private walk(needs: Needs): void {
     const entries = this.entries;
-    for (let j = 0; j < entries.length; j++) {
+    const m = this.watchedAt;
+    for (let j = 0; j < m; j++) {
       if (unchecked(this.names[j]).length > 0) unchecked(entries[j] = needs.provide(j));
     }
+    for (let j = m; j < entries.length; j++) unchecked(entries[j]).clear();
     const pairs = this.pairs;
     if (!pairs.present || pairs.len < 4) return;
     const base = pairs.ptr;
@@ -115,6 +154,7 @@ export class EnvoyFacts extends FactSource {
       }
       data += kl + vl + 2;
     }
+    this.complete = true;
   }
 }
 

@@ -77,6 +77,12 @@ export function removeHeader(map: i32, name: StaticArray<u8>): void {
   imports.proxy_remove_header_map_value(map, changetype<usize>(name), name.length);
 }
 
+// proxy_replace_header_map_value: Envoy's setCopy, every copy removed then the value
+// added (experiment-filter.ts says why that holds since Envoy 1.19).
+export function replaceHeader(map: i32, name: StaticArray<u8>, value: StaticArray<u8>): void {
+  imports.proxy_replace_header_map_value(map, changetype<usize>(name), name.length, changetype<usize>(value), value.length);
+}
+
 export function addHeader(map: i32, name: StaticArray<u8>, value: StaticArray<u8>): void {
   imports.proxy_add_header_map_value(map, changetype<usize>(name), name.length, changetype<usize>(value), value.length);
 }
