@@ -5,8 +5,9 @@
 //   experiment  one pairs read; the variant set with one replace (Envoy's setCopy drops
 //               every copy: sim/envoy/header-map.ts); no remove for a header the pairs
 //               show the client did not send.
+//   breaker     the request headers in one pairs read.
 import { describe, expect, it } from "vitest";
-import { WasmHost, type Pair } from "../../sim/envoy";
+import { SharedData, StatsStore, WasmHost, type Pair } from "../../sim/envoy";
 import { FILTER_WASM } from "../support/dist";
 import { CHECKOUT, TAGGED } from "../support/policies";
 
@@ -81,5 +82,38 @@ describe("experiment filter: host calls of the request headers", () => {
     expect(r.calls.proxy_remove_header_map_value).toBe(1);
     expect(r.calls.proxy_add_header_map_value ?? 0).toBe(0);
     expect(r.named("x-tandem-variant")).toHaveLength(1);
+  });
+});
+
+describe("circuit-breaker filter: host calls per stream", () => {
+  // as `tandem render` writes a breaker-only policy: no fault mark to read
+  const CONFIG = { window: { type: "count", size: 100 }, minimumCalls: 20, failureRateThreshold: 50, hasFaults: false };
+  const REQ: Pair[] = [...BASE, ["x-tandem-variant", "stable"]];
+
+  async function breakers(n: number, sd: SharedData) {
+    const stats = new StatsStore();
+    const out: WasmHost[] = [];
+    for (let i = 0; i < n; i++) out.push(await WasmHost.load({ wasm: FILTER_WASM, rootId: "circuit-breaker", configuration: JSON.stringify(CONFIG), sharedData: sd, stats, index: i }));
+    return out;
+  }
+  const stream = (h: WasmHost) => {
+    const s = h.newStream(UP);
+    return {
+      request: () => counted(h, () => { expect(s.requestHeaders(REQ, true).action).toBe("continue"); }),
+      finish: (status = "204") => counted(h, () => { s.responseHeaders([[":status", status]], false); s.done(); }),
+    };
+  };
+  const calls = (sd: SharedData) => sd.keys("").filter((k) => k.startsWith("tandem:cb:")).map((k) => sd.get("", k)!.value.readUInt32LE(16 + 68));
+
+  it("request: one pairs read, the clock, one shared-data read", async () => {
+    const sd = new SharedData();
+    const [h] = await breakers(1, sd);
+    const first = stream(h);
+    first.request();
+    first.finish();
+    const s = stream(h);
+    expect(s.request()).toEqual({ proxy_get_header_map_pairs: 1, proxy_get_current_time_nanoseconds: 1, proxy_get_shared_data: 1 });
+    s.finish();
+    expect(calls(sd)).toEqual([2]);
   });
 });

@@ -4,7 +4,8 @@
 // data (./breaker-store.ts) so all worker VMs run one breaker per key.
 //
 // Per stream:
-//   request headers  a CORS preflight (OPTIONS with Access-Control-Request-Method,
+//   request headers  (read in one proxy_get_header_map_pairs, see W_* below)
+//                    a CORS preflight (OPTIONS with Access-Control-Request-Method,
 //                    ../core/request/preflight.ts) passes untouched, counted only in
 //                    tandem_breaker_preflights; any other request:
 //                    key -> admit (allow() on the shared state; a CAS write only when it
@@ -63,10 +64,12 @@ import { PREFLIGHT_HEADER, isOptionsMethod } from "../core/request/preflight";
 import { EFFECT_CACHE_FIRST, EFFECT_REROUTE, EFFECT_RESPOND, GRPC_STATUS_BASE, PROBE, REJECT_BODY, REJECT_CONTENT_TYPE, REJECT_GRPC_STATUS, REJECT_STATUS, UPSTREAM_HEADER as UPSTREAM, VARIANT_HEADER as VARIANT } from "../core/contract";
 import { LogOutcome, RESPONSE_FLAGS, STATUS, errorOfFlags, grpcStatusOfHeaders, outcomeAtHeaders, outcomeAtLog, parseStatus } from "./outcome";
 import {
-  LOG_INFO, LOG_WARN, REQUEST_HEADERS, RESPONSE_HEADERS, addHeader,
+  LOG_INFO, LOG_WARN, REQUEST_HEADERS, RESPONSE_HEADERS,
   getHeader, getPropertyI64, log, nowMs, pluginConfiguration, releaseHeld,
-  removeHeader,
+  removeHeader, replaceHeader,
 } from "./host";
+import { EnvoyFacts } from "./facts";
+import { Needs } from "../core/request/facts";
 
 export const CONFIG_REJECTED = "tandem: circuit-breaker configuration rejected: ";
 
@@ -79,6 +82,20 @@ const AUTHORITY = utf8(":authority");
 const METHOD = utf8(":method");
 const CONTENT_TYPE = utf8("content-type");
 const PREFLIGHT = utf8(PREFLIGHT_HEADER);
+const NONE = new StaticArray<u8>(0);
+// The request headers the filter may read, by index into EnvoyFacts' watched names: the
+// whole map comes in one proxy_get_header_map_pairs per request (the first read) and one
+// walk finds them all, instead of one proxy_get_header_map_value each (2 to 4 a request:
+// the preflight check, the key, :method and content-type for a fallback). W_KEY is the
+// key:header:<n> header (empty name, never found, for other keys), read as named (a
+// key header `host` is not :authority here, as before).
+const W_PREFLIGHT = 0;
+const W_METHOD = 1;
+const W_CONTENT_TYPE = 2;
+const W_VARIANT = 3;
+const W_AUTHORITY = 4;
+const W_KEY = 5;
+const W_UPSTREAM = 6;
 // response_code_details of tandem's local replies
 import { ANSWER_BY_FALLBACK, ANSWER_NAME, DETAILS_OPEN, DETAILS_UPSTREAM_FAILURE } from "./reply-details";
 // The answer to a rejected call when no fallback applies: the core's (../core/contract.ts).
@@ -120,6 +137,9 @@ export class BreakerRoot extends FilterRoot {
   // The cache fallback (./cache-fallback.ts), when spec.fallback has one.
   cache: FilterCache | null = null;
   cacheStats: CacheStats | null = null;   // tandem_cache_lookups_total, with a cache
+  // The request headers above (W_*): no needs of the core's, only watched names.
+  facts: EnvoyFacts = new EnvoyFacts();
+  needs: Needs = new Needs();
 
   onConfigure(size: u32): bool {
     const text = pluginConfiguration(size);
@@ -133,6 +153,15 @@ export class BreakerRoot extends FilterRoot {
     const store = new BreakerStore(s, configId);
     this.settings = s;
     this.store = store;
+    const w = new StaticArray<StaticArray<u8>>(7);
+    w[W_PREFLIGHT] = PREFLIGHT;
+    w[W_METHOD] = METHOD;
+    w[W_CONTENT_TYPE] = CONTENT_TYPE;
+    w[W_VARIANT] = VARIANT_HEADER;
+    w[W_AUTHORITY] = AUTHORITY;
+    w[W_KEY] = s.keyKind == KeyKind.Header ? s.keyHeaderBytes : NONE;
+    w[W_UPSTREAM] = UPSTREAM_HEADER;
+    this.facts.watch(w);
     this.prepareReplies(s.fallback);
     const f = s.fallback;
     const c = f !== null ? f.cache : null;
@@ -143,27 +172,25 @@ export class BreakerRoot extends FilterRoot {
     return true;
   }
 
-  // Whether the request is gRPC: one header read, only where tandem answers it.
-  isGrpcRequest(): bool {
-    const b = this.scratch;
-    getHeader(REQUEST_HEADERS, CONTENT_TYPE, b);
-    const g = b.len > 0 && isGrpcContentType(b.ptr, b.len);
-    releaseHeld();
-    return g;
+  // Request header W_* of this request (the first read fetches the map); valid until
+  // releaseHeld().
+  header(i: i32): Bytes {
+    const f = this.facts;
+    f.readAll();
+    return f.watchedValue(i);
   }
 
-  // Whether the request is a CORS preflight (../core/request/preflight.ts): one header
-  // read per request, the :method only when that header is there.
+  // Whether the request is gRPC (its content-type).
+  isGrpcRequest(): bool {
+    const b = this.header(W_CONTENT_TYPE);
+    return b.len > 0 && isGrpcContentType(b.ptr, b.len);
+  }
+
+  // Whether the request is a CORS preflight (../core/request/preflight.ts).
   isPreflight(): bool {
-    const b = this.scratch;
-    getHeader(REQUEST_HEADERS, PREFLIGHT, b);
-    let p = false;
-    if (b.present) {
-      getHeader(REQUEST_HEADERS, METHOD, b);
-      p = b.present && isOptionsMethod(b.ptr, b.len);
-    }
-    releaseHeld();
-    return p;
+    if (!this.header(W_PREFLIGHT).present) return false;
+    const m = this.header(W_METHOD);
+    return m.present && isOptionsMethod(m.ptr, m.len);
   }
 
   private prepareReplies(f: FallbackSettings | null): void {
@@ -192,11 +219,13 @@ export class BreakerRoot extends FilterRoot {
     const s = this.settings as BreakerSettings;
     const k = this.key;
     if (s.keyKind == KeyKind.Upstream) {
-      getHeader(REQUEST_HEADERS, VARIANT_HEADER, k);
+      const v = this.header(W_VARIANT);
+      k.set(v.ptr, v.len);
       if (k.len > 0) variantToUpstream(s, k);   // the variant's upstream, as the policy names it
-      else getHeader(REQUEST_HEADERS, AUTHORITY, k);
+      else { const a = this.header(W_AUTHORITY); k.set(a.ptr, a.len); }
     } else if (s.keyKind == KeyKind.Header) {
-      getHeader(REQUEST_HEADERS, s.keyHeaderBytes, k);
+      const h = this.header(W_KEY);
+      k.set(h.ptr, h.len);
     } else {
       k.clear();
     }
@@ -252,24 +281,22 @@ class BreakerStream extends FilterStream {
     const s = root.settings;
     const store = root.store;
     if (s === null || store === null) return CONTINUE;
+    root.needs.begin(root.facts);
     // A CORS preflight passes untouched in every mode: not admitted, never counted.
-    if (root.isPreflight()) { counters.add(C_PREFLIGHTS); return CONTINUE; }
+    if (root.isPreflight()) { releaseHeld(); counters.add(C_PREFLIGHTS); return CONTINUE; }
     const now = nowMs();
     this.startMs = now;
     const f = s.fallback;
-    const cache = root.cache;
-    if (cache !== null) {
-      const cs = new CacheStream();
-      cache.requestKey(cs);
-      if (cs.key !== null) this.cache = cs;
-    }
     if (f !== null && f.onUpstreamFailure) {
       // What to do should this call's upstream fail: decided now, while :method is at hand.
-      const m = root.scratch;
-      getHeader(REQUEST_HEADERS, METHOD, m);
+      const m = root.header(W_METHOD);
       this.failureFallback = <u8>fallbackOnOutcome(f, OUTCOME_FAILURE, m.ptr, m.len);
       if (this.failureFallback == <u8>FallbackKind.Respond) this.grpc = root.isGrpcRequest();
     }
+    // Read while the map's bytes are held: a rejected call's answer depends on it, and
+    // whether a client sent the header the reroute routes on.
+    const grpc = root.isGrpcRequest();
+    const upstreamSent = !root.facts.sawAll() || root.facts.watchedPresent(W_UPSTREAM);
     const forced = s.mode >= BreakerMode.ForcedOpen;
     if (!forced) root.readKey();
     const k = root.key;
@@ -277,6 +304,14 @@ class BreakerStream extends FilterStream {
     // The key as text only when a metric needs it (a transition or a rejection).
     const keyText = store.transitions > 0 || !adm.admitted ? (forced ? "" : String.UTF8.decodeUnsafe(k.ptr, <usize>k.len)) : "";
     releaseHeld();
+    // The cache fallback's key (its own reads, ./cache-fallback.ts; it releases what it
+    // held, so after the map above is done with).
+    const cache = root.cache;
+    if (cache !== null) {
+      const cs = new CacheStream();
+      cache.requestKey(cs);
+      if (cs.key !== null) this.cache = cs;
+    }
     root.account(keyText);
     this.flags = adm.flags;
     this.generation = adm.generation;
@@ -287,8 +322,9 @@ class BreakerStream extends FilterStream {
     if (adm.admitted) {
       this.phase = adm.permitted && !forced ? PHASE_TRACKED : PHASE_UNTRACKED;
       if (!adm.permitted && !store.exhausted) counters.add(C_DRY_RUN);
-      // Clients must not pick an upstream through the header the reroute routes on.
-      if (root.rerouteHeader === UPSTREAM_HEADER) removeHeader(REQUEST_HEADERS, UPSTREAM_HEADER);
+      // Clients must not pick an upstream through the header the reroute routes on (a
+      // remove only when the map read shows a copy, or could not tell).
+      if (root.rerouteHeader === UPSTREAM_HEADER && upstreamSent) removeHeader(REQUEST_HEADERS, UPSTREAM_HEADER);
       return CONTINUE;
     }
     this.phase = PHASE_REJECTED;
@@ -305,13 +341,11 @@ class BreakerStream extends FilterStream {
     }
     if ((e & EFFECT_REROUTE) != 0) {
       const rh = root.rerouteHeader as StaticArray<u8>;
-      // All client copies go, then tandem's value (what Envoy's replace, setCopy = remove +
-      // addCopy, does in one call; kept as two like experiment-filter.ts).
-      removeHeader(REQUEST_HEADERS, rh);
-      addHeader(REQUEST_HEADERS, rh, root.rerouteValue);
+      // All client copies go, then tandem's value: one replace (Envoy's setCopy, remove +
+      // addCopy since Envoy 1.19: experiment-filter.ts says where).
+      replaceHeader(REQUEST_HEADERS, rh, root.rerouteValue);
       return CONTINUE;
     }
-    const grpc = root.isGrpcRequest();
     const reply = (e & EFFECT_RESPOND) != 0
       ? (grpc ? root.fallbackGrpcReply : root.fallbackReply) as LocalReply
       : (grpc ? root.defaultGrpcReply : root.defaultReply);
