@@ -5,7 +5,9 @@
 //   experiment  one pairs read; the variant set with one replace (Envoy's setCopy drops
 //               every copy: sim/envoy/header-map.ts); no remove for a header the pairs
 //               show the client did not send.
-//   breaker     the request headers in one pairs read.
+//   breaker     the request headers in one pairs read; an outcome written on the value
+//               its admission read (no second proxy_get_shared_data), unless another VM
+//               wrote the slot since: then read again, the outcome still counted.
 import { describe, expect, it } from "vitest";
 import { SharedData, StatsStore, WasmHost, type Pair } from "../../sim/envoy";
 import { FILTER_WASM } from "../support/dist";
@@ -105,7 +107,7 @@ describe("circuit-breaker filter: host calls per stream", () => {
   };
   const calls = (sd: SharedData) => sd.keys("").filter((k) => k.startsWith("tandem:cb:")).map((k) => sd.get("", k)!.value.readUInt32LE(16 + 68));
 
-  it("request: one pairs read, the clock, one shared-data read", async () => {
+  it("request: one pairs read, the clock, one shared-data read; outcome: one write, no read", async () => {
     const sd = new SharedData();
     const [h] = await breakers(1, sd);
     const first = stream(h);
@@ -113,7 +115,38 @@ describe("circuit-breaker filter: host calls per stream", () => {
     first.finish();
     const s = stream(h);
     expect(s.request()).toEqual({ proxy_get_header_map_pairs: 1, proxy_get_current_time_nanoseconds: 1, proxy_get_shared_data: 1 });
-    s.finish();
+    expect(s.finish()).toEqual({ proxy_get_current_time_nanoseconds: 1, proxy_get_header_map_value: 1, proxy_set_shared_data: 1 });
+    expect(calls(sd)).toEqual([2]);
+  });
+
+  it("another VM wrote the slot between admission and outcome: read again, both outcomes counted, one CAS retry", async () => {
+    const sd = new SharedData();
+    const [a, b] = await breakers(2, sd);
+    const warm = stream(a);
+    warm.request();
+    warm.finish();
+    const s = stream(a);
+    s.request();
+    const other = stream(b);
+    other.request();
+    other.finish();
+    const done = s.finish();
+    expect(done.proxy_get_shared_data).toBe(1);
+    expect(done.proxy_set_shared_data).toBe(2);
+    expect(calls(sd)).toEqual([3]);
+    expect(a.metrics["wasmcustom.tandem_breaker_cas_retries"]).toBe(1);
+  });
+
+  it("two streams of one VM interleaved: the second outcome reads again, nothing lost", async () => {
+    const sd = new SharedData();
+    const [h] = await breakers(1, sd);
+    const x = stream(h);
+    const y = stream(h);
+    x.request();
+    y.request();
+    x.finish();
+    const late = y.finish();
+    expect(late.proxy_get_shared_data).toBe(1);
     expect(calls(sd)).toEqual([2]);
   });
 });

@@ -45,7 +45,8 @@
 // its fresh state at once (so its outcome finds it).
 //
 // Cost per request: admission reads one value (two when the key sits in its second
-// slot); an outcome reads and writes one. Each read/write copies the whole value, so
+// slot); an outcome writes one, on the value admission read when nothing wrote the slot
+// since (kept; see `kept` below), else after reading it again. Each read/write copies the whole value, so
 // its size matters: count windows cost size/4 bytes, time windows 12 bytes per bucket
 // (10 buckets: 208 bytes; 1000 buckets: 12 KB per copy).
 import { free } from "./host-memory";
@@ -59,6 +60,8 @@ import { utf8, writeHex32 } from "../core/text/bytes";
 import { CAS_MISMATCH, NOT_FOUND, OK, SharedValue, getSharedData, setSharedData } from "./host";
 
 export const MAX_TRIES = 8;
+const RECORD_AGAIN = -2;   // recordOn: the write failed (a try spent)
+const RECORD_READ = -3;    // recordOn: the kept value decided nothing, read the slot
 export const ABSENT_CAS: u32 = 0xffffffff;
 // The value layout and the names' prefixes (canary guards' states, ./guard-store.ts:
 // same layout, their own names): ../core/contract.ts.
@@ -87,6 +90,17 @@ export class BreakerStore {
   private readonly replay: Admission = new Admission();
   private readonly a: SharedValue = new SharedValue();
   private readonly b: SharedValue = new SharedValue();
+  // The value of slot `keptSlot` as the last admit() that wrote nothing read it (the
+  // host's buffer, kept instead of freed; ptr 0: none). record() tries its write on it
+  // first, with its cas, instead of reading the slot again: one proxy_get_shared_data
+  // less per outcome. The cas makes that exact: Envoy's set succeeds only if no write
+  // happened since that read (every set stores a fresh cas, never 0:
+  // source/extensions/common/wasm/context.cc / proxy-wasm-cpp-host SharedData::set,
+  // sim/envoy/shared-data.ts), so the state it updates is the current one; a mismatch
+  // (another worker or stream wrote) was the first of the MAX_TRIES writes, and the
+  // next reads afresh as before (a retry, counted).
+  private readonly kept: SharedValue = new SharedValue();
+  private keptSlot: i32 = -1;
 
   // Where the last admit() found or put the key.
   slot: i32 = 0;
@@ -209,13 +223,32 @@ export class BreakerStore {
       this.state.reset(this.nextGeneration(v));
       fresh = true;
     }
-    this.release(v);
+    this.keep(v, slot);
     return fresh;
+  }
+
+  // v becomes the kept value of `slot` (the previous one freed); v is left empty.
+  private keep(v: SharedValue, slot: i32): void {
+    const k = this.kept;
+    this.release(k);
+    k.ptr = v.ptr;
+    k.len = v.len;
+    k.cas = v.cas;
+    v.ptr = 0;
+    this.keptSlot = slot;
+  }
+
+  // The kept value is stale once this store wrote its slot (the new cas is unknown).
+  private forget(slot: i32): void {
+    if (this.keptSlot != slot) return;
+    this.release(this.kept);
+    this.keptSlot = -1;
   }
 
   // Writes this.state for the key at keyPtr into this.slot with this.cas.
   private write(keyPtr: usize, keyLen: i32): u32 {
     const p = changetype<usize>(this.buf);
+    // (the key may lie in the kept value: copied below, before that is freed)
     store<u8>(p, <u8>VALUE_VERSION);
     store<u8>(p, 0, 1);
     store<u16>(p, <u16>keyLen, VALUE_KEY_LEN);
@@ -225,6 +258,7 @@ export class BreakerStore {
     encode(this.settings, this.state, p + VALUE_HEADER);
     const n = VALUE_HEADER + this.stateSize;
     memory.copy(p + <usize>n, keyPtr, <usize>keyLen);
+    this.forget(this.slot);
     this.setSlot(this.slot);
     return setSharedData(changetype<usize>(this.name), this.name.length, p, n + keyLen, this.cas);
   }
@@ -274,8 +308,7 @@ export class BreakerStore {
   // this.exhausted).
   record(slot: i32, hashA: u32, hashB: u32, keyLen: i32, flags: i32, generation: u32,
          status: i32, error: i32, latencyMs: f64, nowMs: f64): i32 {
-    const s = this.settings;
-    const outcome = classify(s, status, error);
+    const outcome = classify(this.settings, status, error);
     this.casRetries = 0;
     this.transitions = 0;
     this.exhausted = false;
@@ -283,33 +316,65 @@ export class BreakerStore {
     this.hashB = hashB;
     this.slot = slot;
     const v = this.a;
-    const adm = this.replay;
-    for (let t = 0; t < MAX_TRIES; t++) {
+    let t = 0;
+    // First on the value admit() kept for this slot, when there is one: no read.
+    if (this.keptSlot == slot && this.kept.ptr != 0) {
+      const k = this.kept;
+      v.ptr = k.ptr;
+      v.len = k.len;
+      v.cas = k.cas;
+      k.ptr = 0;
+      this.keptSlot = -1;
+      const done = this.recordOn(OK, v, keyLen, flags, generation, outcome, latencyMs, nowMs, true);
+      if (done == RECORD_AGAIN) {
+        // its write failed: that was the first of the MAX_TRIES writes
+        if (this.lastWrite != CAS_MISMATCH) { this.exhausted = true; return -1; }
+        t = 1;
+      } else if (done != RECORD_READ) return done;
+    }
+    for (; t < MAX_TRIES; t++) {
       if (t > 0) this.casRetries++;
-      const r = this.read(slot, v);
-      if (this.owner(r, v, 0, keyLen, false) != SLOT_MINE) { this.release(v); return -1; }
-      if (!decode(s, v.ptr + VALUE_HEADER, this.stateSize, this.state)) { this.release(v); return -1; }
-      this.cas = v.cas;
-      const gen0 = this.state.generation;
-      this.fromState = <i32>this.state.state;
-      if (!record(s, this.state, adm.restore(flags, generation), outcome, latencyMs, nowMs)) {
-        this.release(v);
-        return outcome;
-      }
-      // The key bytes come from the value just read (the request's are gone by now).
-      const keyAt = v.ptr + VALUE_HEADER + <usize>this.stateSize;
-      const w = this.write(keyAt, keyLen);
-      if (w == OK) {
-        this.transitions = <i32>(this.state.generation - gen0);
-        // (decoded only for a transition: the metrics' key label, ./metrics.ts)
-        if (this.transitions > 0) this.transitionKey = String.UTF8.decodeUnsafe(keyAt, <usize>keyLen);
-        this.release(v);
-        return outcome;
-      }
-      this.release(v);
-      if (w != CAS_MISMATCH) break;
+      const done = this.recordOn(this.read(slot, v), v, keyLen, flags, generation, outcome, latencyMs, nowMs, false);
+      if (done != RECORD_AGAIN) return done;
+      if (this.lastWrite != CAS_MISMATCH) break;
     }
     this.exhausted = true;
     return -1;
+  }
+
+  private lastWrite: u32 = OK;
+
+  // One attempt of record() on value v (r: how it was read). Returns the outcome, -1
+  // (dropped: not the key's slot, or no state), or RECORD_AGAIN (the write failed:
+  // this.lastWrite says how). `kept`: v is the kept value, which may be stale: anything
+  // but a successful write on it goes on to a fresh read (a mismatch: RECORD_AGAIN;
+  // nothing to write, not the key's, no state: RECORD_READ, no write was tried), so it
+  // decides nothing a read would not have.
+  private recordOn(r: u32, v: SharedValue, keyLen: i32, flags: i32, generation: u32,
+                   outcome: i32, latencyMs: f64, nowMs: f64, kept: bool): i32 {
+    const s = this.settings;
+    const adm = this.replay;
+    if (this.owner(r, v, 0, keyLen, false) != SLOT_MINE) { this.release(v); return kept ? RECORD_READ : -1; }
+    if (!decode(s, v.ptr + VALUE_HEADER, this.stateSize, this.state)) { this.release(v); return kept ? RECORD_READ : -1; }
+    this.cas = v.cas;
+    const gen0 = this.state.generation;
+    this.fromState = <i32>this.state.state;
+    if (!record(s, this.state, adm.restore(flags, generation), outcome, latencyMs, nowMs)) {
+      this.release(v);
+      return kept ? RECORD_READ : outcome;
+    }
+    // The key bytes come from the value just read (the request's are gone by now).
+    const keyAt = v.ptr + VALUE_HEADER + <usize>this.stateSize;
+    const w = this.write(keyAt, keyLen);
+    this.lastWrite = w;
+    if (w == OK) {
+      this.transitions = <i32>(this.state.generation - gen0);
+      // (decoded only for a transition: the metrics' key label, ./metrics.ts)
+      if (this.transitions > 0) this.transitionKey = String.UTF8.decodeUnsafe(keyAt, <usize>keyLen);
+      this.release(v);
+      return outcome;
+    }
+    this.release(v);
+    return RECORD_AGAIN;
   }
 }
