@@ -57,7 +57,10 @@ export async function hostCalls(): Promise<HostCalls> {
   // measured request is not (its sample still reads x-request-id)
   const logAll = await load('experiment', { ...checkoutExperiment(), decisionLog: { percent: 100 } });
   const logFew = await load('experiment', { ...checkoutExperiment(), decisionLog: { percent: 0.01 } });
-  const breaker = await load('circuit-breaker', BREAKER_CONFIG);
+  // the breaker as `tandem render` writes a policy without spec.faults (`hasFaults: false`,
+  // wasm/core/plan.ts), like the experiment rows; the bare config reads a fault's mark
+  const breaker = await load('circuit-breaker', { ...BREAKER_CONFIG, hasFaults: false });
+  const breakerFaults = await load('circuit-breaker', BREAKER_CONFIG);
   const guardDoc = parse(readFileSync(path.join(ROOT, 'deploy', 'examples', 'canary-guard.yaml'), 'utf8'));
   const guarded = await load('experiment', guardDoc.spec.experiment);
   // the guard example keys users by x-user-id: a request that lands on its guarded canary
@@ -67,7 +70,7 @@ export async function hostCalls(): Promise<HostCalls> {
     if ((probe.proxy_get_shared_data ?? 0) > 0) { guardReq = r; break; }
   }
   // warm: the first stream of a host pays one-time work (root context lookups)
-  for (const h of [plain, quiet, faultsPossible, rules, breaker, guarded, logAll, logFew]) count(h, returning);
+  for (const h of [plain, quiet, faultsPossible, rules, breaker, breakerFaults, guarded, logAll, logFew]) count(h, returning);
   const detail: Record<string, Record<string, number>> = {
     returning: count(plain, returning),
     header: count(plain, header),
@@ -77,6 +80,7 @@ export async function hostCalls(): Promise<HostCalls> {
     returningFaultsPossible: count(faultsPossible, returning),
     rules: count(rules, returning),
     breaker: count(breaker, returning),
+    breakerFaultsPossible: count(breakerFaults, returning),
     guard: count(guarded, guardReq),
     decisionLogSampled: count(logAll, returning),
     decisionLogNotSampled: count(logFew, returning),

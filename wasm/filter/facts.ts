@@ -57,7 +57,6 @@ export class EnvoyFacts extends FactSource {
     return unchecked(this.entries[this.watchedAt + i]).len >= 0;
   }
 
-
   plan(needs: Needs): void {
     const m = needs.list.length;
     const n = m + this.watched.length;
