@@ -129,9 +129,8 @@ export function createEnvImports(vm: WasmVm): Record<string, (...a: never[]) => 
     proxy_get_property(pathPtr: number, pathSize: number, vpp: number, vsp: number): number {
       const ctx = vm.ctx();
       if (!mem.inRange(pathPtr, pathSize)) return W.InvalidMemoryAccess;
-      const r = getProperty(ctx, mem.bytes(), pathPtr >>> 0, pathSize >>> 0); // read in place, as Envoy's getMemory
-      if (r.result !== W.Ok) return r.result;
-      const v = r.value!;
+      const v = getProperty(ctx, mem.bytes(), pathPtr >>> 0, pathSize >>> 0); // read in place, as Envoy's getMemory
+      if (typeof v === 'number') return v;
       const ok = v instanceof Uint8Array ? vm.copyToPointerSize(v, vpp, vsp) : vm.copyToPointerSize(v.v, vpp, vsp, v.enc);
       return ok ? W.Ok : W.InvalidMemoryAccess;
     },

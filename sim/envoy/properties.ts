@@ -196,14 +196,15 @@ function findValue(ctx: ContextBase, name: string): Cel | undefined {
   if (name === 'xds') return map(XDS, info);
   if (info) {
     const fc = ctx as FilterContext;
-    const reqHeaders = fc.requestHeaders ?? fc.accessLogRequestHeaders;
-    const respHeaders = fc.responseHeaders ?? fc.accessLogResponseHeaders;
-    const respTrailers = fc.responseTrailers ?? fc.accessLogResponseTrailers;
     switch (name) {
       case 'request':
-        return map(REQUEST, { info, headers: reqHeaders });
+        return map(REQUEST, { info, headers: fc.requestHeaders ?? fc.accessLogRequestHeaders });
       case 'response':
-        return map(RESPONSE, { info, headers: respHeaders, trailers: respTrailers });
+        return map(RESPONSE, {
+          info,
+          headers: fc.responseHeaders ?? fc.accessLogResponseHeaders,
+          trailers: fc.responseTrailers ?? fc.accessLogResponseTrailers,
+        });
       case 'connection':
         return map(CONNECTION, info);
       case 'upstream':
@@ -239,45 +240,47 @@ function findValue(ctx: ContextBase, name: string): Cel | undefined {
 }
 
 // A value as proxy_get_property hands it over: bytes, or a string to be encoded in
-// `enc` when copied into the VM (no intermediate Buffer: ./vm.ts copyToPointerSize).
+// `enc` when copied into the VM (no intermediate Buffer: ./vm.ts copyToPointerSize); or,
+// as a number, the WasmResult of a lookup that failed (never Ok). No result object is
+// made per call.
 export type PropertyValue = Buffer | { v: string; enc: 'utf8' | 'latin1' };
+export type PropertyResult = PropertyValue | WasmResultCode;
 
-function serialize(v: Cel): { result: WasmResultCode; value?: PropertyValue } {
+function serialize(v: Cel): PropertyResult {
   switch (v.t) {
     case 'bytes':
-      return { result: WasmResult.Ok, value: v.v };
+      return v.v;
     case 'str':
-      return { result: WasmResult.Ok, value: v };
+      return v;
     case 'int':
     case 'ts':
     case 'dur': {
       const b = Buffer.alloc(8);
       b.writeBigInt64LE(BigInt.asIntN(64, v.v));
-      return { result: WasmResult.Ok, value: b };
+      return b;
     }
     case 'uint': {
       const b = Buffer.alloc(8);
       b.writeBigUInt64LE(BigInt.asUintN(64, v.v));
-      return { result: WasmResult.Ok, value: b };
+      return b;
     }
     case 'bool':
-      return { result: WasmResult.Ok, value: Buffer.from([v.v ? 1 : 0]) };
+      return Buffer.from([v.v ? 1 : 0]);
     case 'msg':
-      return { result: WasmResult.Ok, value: Buffer.alloc(0) };
+      return Buffer.alloc(0);
     case 'map': {
       const pairs: Pair[] = [];
       for (const k of v.kind.keys(v.s)) {
         const val = v.kind.get(v.s, k);
         if (!val) continue;
-        const s = serialize(val);
-        if (s.result !== WasmResult.Ok) return { result: WasmResult.SerializationFailure };
-        const b = s.value!;
+        const b = serialize(val);
+        if (typeof b === 'number') return WasmResult.SerializationFailure;
         pairs.push([k, b instanceof Uint8Array ? b.toString('latin1') : Buffer.from(b.v, b.enc).toString('latin1')]);
       }
-      return { result: WasmResult.Ok, value: encodePairs(pairs) };
+      return encodePairs(pairs);
     }
     default:
-      return { result: WasmResult.SerializationFailure };
+      return WasmResult.SerializationFailure;
   }
 }
 
@@ -310,20 +313,21 @@ function split(b: Buffer, ptr: number, size: number): string[] {
   return parts;
 }
 
-// Paths already split, by their bytes. Envoy splits a path into string_views of the
-// module's memory (no allocation); building a string per segment per call is harness work
-// Envoy does not do, so each path a module asks for is split once. A module asks for a
-// handful (the filter: upstream.address, response.flags, ...); a path longer than
-// PATH_CACHE_BYTES, or any beyond PATH_CACHE_SIZE, is split every time.
+// Paths already split, by where the module keeps them. Envoy splits a path into
+// string_views of the module's memory (no allocation); building a string per segment per
+// call is harness work Envoy does not do, so a path is split once and kept with its bytes
+// under its address: a module passes its constant paths from the same place every time
+// (tandem's filter: upstream.address, response.flags, ...). A hit is checked byte for byte
+// (the memory may hold something else now: then it is split again and replaces the entry);
+// a path longer than PATH_CACHE_BYTES, or at a new address once PATH_CACHE_SIZE are kept,
+// is split every time.
 const PATH_CACHE_SIZE = 256;
 const PATH_CACHE_BYTES = 128;
 const paths = new Map<number, { bytes: Buffer; parts: string[] }>();
 
 function pathParts(b: Buffer, ptr: number, size: number): string[] {
   if (size > PATH_CACHE_BYTES) return split(b, ptr, size);
-  let h = 0x811c9dc5; // FNV-1a
-  for (let i = ptr, stop = ptr + size; i < stop; i++) h = Math.imul(h ^ b[i], 0x01000193);
-  const hit = paths.get(h);
+  const hit = paths.get(ptr);
   if (hit !== undefined && hit.bytes.length === size) {
     const k = hit.bytes;
     let i = 0;
@@ -331,25 +335,23 @@ function pathParts(b: Buffer, ptr: number, size: number): string[] {
     if (i === size) return hit.parts;
   }
   const parts = split(b, ptr, size);
-  if (hit === undefined && paths.size < PATH_CACHE_SIZE) paths.set(h, { bytes: Buffer.from(b.subarray(ptr, ptr + size)), parts });
+  if (hit !== undefined || paths.size < PATH_CACHE_SIZE) paths.set(ptr, { bytes: Buffer.from(b.subarray(ptr, ptr + size)), parts });
   return parts;
 }
-
-const NOT_FOUND = { result: WasmResult.NotFound } as const;
 
 /**
  * The property at the path in `mem[ptr, ptr + size)`, the module's bytes read in place
  * (Envoy's getMemory: a view, no copy; the lookup makes no call into the VM).
  */
-export function getProperty(ctx: ContextBase, mem: Buffer, ptr: number, size: number): { result: WasmResultCode; value?: PropertyValue } {
+export function getProperty(ctx: ContextBase, mem: Buffer, ptr: number, size: number): PropertyResult {
   const parts = pathParts(mem, ptr, size);
   if (parts.length === 0) return serialize({ t: 'null' });
   let value = findValue(ctx, parts[0]);
-  if (!value) return NOT_FOUND;
+  if (!value) return WasmResult.NotFound;
   for (let i = 1; i < parts.length; i++) {
-    if (value.t !== 'map') return NOT_FOUND;
+    if (value.t !== 'map') return WasmResult.NotFound;
     const field: Cel | undefined = value.kind.get(value.s, parts[i]);
-    if (!field) return NOT_FOUND;
+    if (!field) return WasmResult.NotFound;
     value = field;
   }
   return serialize(value);
