@@ -879,7 +879,7 @@ export class Gateway {
         continue;
       }
       w.pendingTimers++;
-      const view: KongRequestState = Object.assign(Object.create(req), { saved, phase: 'log' as Phase });
+      const view = req.logView(saved);
       const run = (async () => {
         await new Promise((r) => setImmediate(r));
         // Expired: no longer pending; at lua_max_running_timers it is not run, with an

@@ -206,6 +206,21 @@ export class KongRequestState {
     return v.toLowerCase();
   }
 
+  /**
+   * What one log handler's timer sees (gateway.ts startLogPhase; plugin.lua build_phases
+   * closes over `saved`): this request's fields, with its own `saved`, `phase` and the
+   * `plugin` its handler sets. A copy: the tables (rpcs, serializeValues, ctxShared,
+   * headers, timings) are the same objects, and the request's other fields no longer
+   * change once its log phase starts. Not Object.create(this): V8 gives an object that
+   * becomes a prototype a hidden class of its own, so each request, and each view, had a
+   * distinct one, and every property read of the request state in the harness (the PDK
+   * answers, the phases) met more classes than an inline cache holds (issue 15: one less
+   * reason for the Kong harness's megamorphic loads and re-optimizations).
+   */
+  logView(saved: SavedLogData): KongRequestState {
+    return Object.assign(Object.create(KongRequestState.prototype) as KongRequestState, this, { saved, phase: 'log' as Phase });
+  }
+
   get rawPath(): string {
     const q = this.requestUri.indexOf('?', 1);
     return q < 0 ? this.requestUri : this.requestUri.slice(0, q);
