@@ -616,7 +616,17 @@ export class HttpStream implements StreamCallbacks {
    */
   private encodeBodyFrames(res: http.IncomingMessage, call: UpstreamCall): void {
     this.writeHead(this.responseMap!);
-    this.res.flushHeaders();
+    // The codec's write buffer goes to the socket when the connection's write event runs,
+    // after the current event (Network::ConnectionImpl::write schedules it, onWriteReady):
+    // a body that came in the same read as the head leaves in the same write, and a head
+    // whose body is late still leaves at once. setImmediate is that turn here (the body's
+    // frames, and its end, are handled on this turn when they are already read). One
+    // socket write a response instead of two, each waking the client (test/sim/envoy-writes;
+    // issue 15: the harness with the playground's filters, 0.33-0.43 -> 0.26-0.36 ms of CPU
+    // a request, its client 0.22-0.26 -> 0.14-0.22).
+    setImmediate(() => {
+      if (!this.res.headersSent && !this.res.writableEnded && !this.aborted) this.res.flushHeaders();
+    });
     let ended = false;
     res.on('data', (c: Buffer) => {
       if (this.aborted || this.local || this.finalized) return;
