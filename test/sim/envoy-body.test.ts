@@ -10,14 +10,11 @@
 // buffered body; Context::getBuffer HttpResponseBody).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { compileAssemblyScript, startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
+import { startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
+import { compileFixtures, type CompiledFixtures } from '../support/envoy-fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
-let outDir = '';
+let fixtures: CompiledFixtures | undefined;
 let FEATURES = '';
 let upstream: http.Server;
 let port = 0;
@@ -25,8 +22,8 @@ let port = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-envoy-body-'));
-  FEATURES = await compileAssemblyScript(path.join(FIXTURES, 'features.ts'), path.join(outDir, 'features.wasm'));
+  fixtures = await compileFixtures('body', ['features']);
+  FEATURES = fixtures.wasm.features;
   // Three chunks 40 ms apart (each its own read on the proxy's side), then the end of the
   // chunked body on its own.
   upstream = http.createServer((req, res) => {
@@ -47,7 +44,7 @@ beforeAll(async () => {
 afterAll(async () => {
   upstream?.closeAllConnections();
   await new Promise<void>((r) => (upstream ? upstream.close(() => r()) : r()));
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixtures?.remove();
 });
 
 function get(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {

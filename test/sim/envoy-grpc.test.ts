@@ -6,22 +6,19 @@
 // on_log), source/common/http/utility.cc (Utility::prepareLocalReply, gRPC branch).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { compileAssemblyScript, startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
+import { startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
 import { closedPort } from '../support/closed-port';
+import { compileFixtures, type CompiledFixtures } from '../support/envoy-fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
-let outDir = '';
+let fixtures: CompiledFixtures | undefined;
 let FEATURES = '';
 let upstream: http.Server;
 let port = 0;
 
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-envoy-grpc-'));
-  FEATURES = await compileAssemblyScript(path.join(FIXTURES, 'features.ts'), path.join(outDir, 'features.wasm'));
+  fixtures = await compileFixtures('grpc', ['features']);
+  FEATURES = fixtures.wasm.features;
   // A gRPC-shaped upstream: /trailers answers 200, a message, then grpc-status 13 in the
   // trailers; /trailers-only answers 200 with grpc-status 5 in the headers and no body.
   upstream = http.createServer((req, res) => {
@@ -44,7 +41,7 @@ beforeAll(async () => {
 afterAll(async () => {
   upstream.closeAllConnections();
   await new Promise<void>((r) => upstream.close(() => r()));
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixtures?.remove();
 });
 
 interface Answer { status: number; headers: http.IncomingHttpHeaders; trailers: NodeJS.Dict<string>; body: Buffer }

@@ -13,18 +13,15 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import http2 from 'node:http2';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { compileAssemblyScript, startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
+import { startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
 import { dispatchByPreface } from '../../sim/envoy/h2c-listener.js';
 import net from 'node:net';
 import { answerGrpc, h2call as h2callOn, type H2Answer } from '../support/h2-client.js';
 import { closedPort } from '../support/closed-port';
+import { compileFixtures, type CompiledFixtures } from '../support/envoy-fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
-let outDir = '';
+let fixtures: CompiledFixtures | undefined;
 let FEATURES = '';
 let upstream: http2.Http2Server;
 let port = 0;
@@ -33,8 +30,8 @@ const seen: Array<{ version: string; headers: http2.IncomingHttpHeaders }> = [];
 let refusedOnce = 0;
 
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-envoy-h2-'));
-  FEATURES = await compileAssemblyScript(path.join(FIXTURES, 'features.ts'), path.join(outDir, 'features.wasm'));
+  fixtures = await compileFixtures('h2', ['features']);
+  FEATURES = fixtures.wasm.features;
   // A gRPC server over h2c: /trailers answers a message then grpc-status 13 in trailers;
   // /trailers-only one HEADERS frame with END_STREAM (grpc-status 5); /reset and /refused
   // reset the stream before any headers (RST_STREAM INTERNAL_ERROR, REFUSED_STREAM).
@@ -70,7 +67,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await new Promise<void>((r) => upstream.close(() => r()));
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixtures?.remove();
 });
 
 // as gRPC clients call: POST, content-type application/grpc, te: trailers, one empty message

@@ -9,23 +9,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { compileAssemblyScript, startEnvoy, type EnvoyGateway, type RouteSpec } from '../../sim/envoy/index.js';
+import { startEnvoy, type EnvoyGateway, type RouteSpec } from '../../sim/envoy/index.js';
 import { closedPort } from '../support/closed-port';
+import { compileFixtures, type CompiledFixtures } from '../support/envoy-fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
-let outDir = '';
+let fixtures: CompiledFixtures | undefined;
 let FEATURES = '';
 
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-envoy-retry-'));
-  FEATURES = await compileAssemblyScript(path.join(FIXTURES, 'features.ts'), path.join(outDir, 'features.wasm'));
+  fixtures = await compileFixtures('retry', ['features']);
+  FEATURES = fixtures.wasm.features;
 }, 120_000);
 afterAll(async () => {
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixtures?.remove();
 });
 
 // An upstream answering its n-th request (from 0) as script(n) says: a status, a reset, or silence.

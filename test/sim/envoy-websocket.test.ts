@@ -15,22 +15,19 @@
 // Each test failed on the harness before upgrades (Upgrade and Connection were dropped as
 // hop-by-hop, the upstream saw a plain GET and the client got its 200).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { compileAssemblyScript, startEnvoy, type EnvoyGateway, type RouteSpec } from '../../sim/envoy/index.js';
+import { startEnvoy, type EnvoyGateway, type RouteSpec } from '../../sim/envoy/index.js';
 import { echoOf, handshake, wsUpstream } from '../support/websocket';
+import { compileFixtures, type CompiledFixtures } from '../support/envoy-fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
-let outDir = '';
+let fixtures: CompiledFixtures | undefined;
 let FEATURES = '';
 
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-envoy-ws-'));
-  FEATURES = await compileAssemblyScript(path.join(FIXTURES, 'features.ts'), path.join(outDir, 'features.wasm'));
+  fixtures = await compileFixtures('ws', ['features']);
+  FEATURES = fixtures.wasm.features;
 }, 120_000);
 afterAll(async () => {
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixtures?.remove();
 });
 
 const WS = { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' };

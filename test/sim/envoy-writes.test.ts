@@ -9,14 +9,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { compileAssemblyScript, startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
+import { startEnvoy, type EnvoyGateway } from '../../sim/envoy/index.js';
+import { compileFixtures, type CompiledFixtures } from '../support/envoy-fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
-let outDir = '';
+let fixtures: CompiledFixtures | undefined;
 let FEATURES = '';
 let upstream: http.Server;
 let port = 0;
@@ -24,9 +21,9 @@ let port = 0;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-envoy-writes-'));
+  fixtures = await compileFixtures('writes', ['features']);
   // a filter with proxy_on_response_body: the harness hands the body to it frame by frame
-  FEATURES = await compileAssemblyScript(path.join(FIXTURES, 'features.ts'), path.join(outDir, 'features.wasm'));
+  FEATURES = fixtures.wasm.features;
   upstream = http.createServer((req, res) => {
     req.resume();
     if (req.url === '/slow') {
@@ -46,7 +43,7 @@ beforeAll(async () => {
 afterAll(async () => {
   upstream?.closeAllConnections();
   await new Promise<void>((r) => (upstream ? upstream.close(() => r()) : r()));
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixtures?.remove();
 });
 
 // A raw client: what each read from the socket returned, and when (ms after the request).

@@ -3,15 +3,11 @@
 // loopback HTTP proxy. Fixtures are compiled from test/fixtures/envoy with the installed asc.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import os from 'node:os';
-import path from 'node:path';
-import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import {
   SharedData,
   WasmHost,
   WasmResult,
-  compileAssemblyScript,
   decodePairs,
   encodePairs,
   startEnvoy,
@@ -20,22 +16,19 @@ import {
 } from '../../sim/envoy/index.js';
 import { op, proxyModule, type RawImport, type ValT } from '../fixtures/envoy/raw-module.js';
 import { closedPort } from '../support/closed-port';
+import { compileFixtures, type CompiledFixtures } from '../support/envoy-fixtures';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/envoy');
-let outDir = '';
+let fixtures: CompiledFixtures | undefined;
 let NOOP = '';
 let FEATURES = '';
 
 beforeAll(async () => {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'tandem-envoy-'));
-  [NOOP, FEATURES] = await Promise.all([
-    compileAssemblyScript(path.join(FIXTURES, 'noop.ts'), path.join(outDir, 'noop.wasm')),
-    compileAssemblyScript(path.join(FIXTURES, 'features.ts'), path.join(outDir, 'features.wasm')),
-  ]);
+  fixtures = await compileFixtures('harness', ['noop', 'features']);
+  ({ noop: NOOP, features: FEATURES } = fixtures.wasm);
 }, 120_000);
 
 afterAll(async () => {
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixtures?.remove();
 });
 
 const GET = (extra: Pair[] = [], p = '/'): Pair[] => [
