@@ -36,7 +36,7 @@ export function renderedCheckoutExperiment(): Record<string, unknown> {
 
 let planner: TandemCore | undefined;
 /** Part `part` of a policy's plan as the core compiles it (what `tandem render` writes), or null. */
-export function planPart(doc: PolicyDoc, part: PartName): { config: Record<string, unknown>; kong: Record<string, unknown> } | null {
+export function planPart(doc: PolicyDoc, part: PartName): { config: Record<string, unknown>; kong: Record<string, unknown>; enabled: boolean } | null {
   planner ??= TandemCore.fromFile(distPath('wasm/tandem-core.wasm'));
   return TandemCore.part(planner.compilePolicy(JSON.stringify(doc)), part);
 }

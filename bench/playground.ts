@@ -64,7 +64,8 @@ export async function playgroundLoad(): Promise<{ echo: Run; gateways: Run; aske
     plugins: [
       { name: 'experiment', dir: distPath('kong/experiment'), config: planPart(doc, 'experiment')!.kong },
       { name: 'circuit-breaker', dir: distPath('kong/circuit-breaker'), config: planPart(doc, 'circuit-breaker')!.kong },
-      { name: 'fault-injection', dir: distPath('kong/fault-injection'), config: planPart(doc, 'fault-injection')!.kong },
+      // its fault is off: a disabled entity, as render writes it and the playground runs it
+      { name: 'fault-injection', dir: distPath('kong/fault-injection'), config: planPart(doc, 'fault-injection')!.kong, enabled: planPart(doc, 'fault-injection')!.enabled },
     ],
     upstreams: addrs, defaultUpstream: 'api-v1', keepHistory: false, // as cli/playground/stack.ts
   }, [], threads);

@@ -42,6 +42,13 @@ export function kongPartConfig(p: PolicyDoc, part: PartName): Record<string, unk
   return planOf(p).parts.find((x) => x.plugin === part)?.kong ?? null;
 }
 
+// Whether part `part` can do anything (the plan's `enabled`): false for fault-injection
+// with no fault enabled and no control header. Kong runs it as a disabled plugin entity,
+// i.e. not at all; true when the policy has no such part.
+export function partEnabled(p: PolicyDoc, part: PartName): boolean {
+  return planOf(p).parts.find((x) => x.plugin === part)?.enabled ?? true;
+}
+
 // The opt-in Kong plugin `fallback-cache` (plugins/fallback-cache/handler.ts), only when
 // the fallback has a cache: it stores answers (a buffered `response` phase) and hands a
 // servable one to the breaker. Its config is the breaker's own, so both read the same

@@ -194,6 +194,7 @@ export interface PolicyPart {
   plugin: PartName;                  // Kong plugin name = Envoy root id
   config: Record<string, unknown>;   // the plugin config, as the Envoy filter reads it
   kong: Record<string, unknown>;     // the same for Kong's schema
+  enabled: boolean;                  // false: the part does nothing (fault-injection, no fault enabled, no control header)
 }
 export interface PolicyPlan {
   name: string;

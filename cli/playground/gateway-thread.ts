@@ -83,9 +83,9 @@ export class GatewayThread {
     });
   }
 
-  /** Kong: a plugin's new config (throws the harness's schema error text). */
-  async configure(plugin: string, config: Record<string, unknown>): Promise<void> {
-    const r = await this.call({ op: "configure", plugin, config });
+  /** Kong: a plugin's new config and its entity's `enabled` (default unchanged; throws the harness's schema error text). */
+  async configure(plugin: string, config: Record<string, unknown>, enabled?: boolean): Promise<void> {
+    const r = await this.call({ op: "configure", plugin, config, enabled });
     if (r.error !== undefined) throw new Error(r.error);
   }
 

@@ -26,7 +26,7 @@ export interface GatewayReady {
 }
 
 export type GatewayCall =
-  | { id: number; op: "configure"; plugin: string; config: Record<string, unknown> }
+  | { id: number; op: "configure"; plugin: string; config: Record<string, unknown>; enabled?: boolean }
   | { id: number; op: "reconfigure"; rootId: string; configuration: string }
   | { id: number; op: "close" };
 
@@ -62,7 +62,7 @@ async function main() {
 parentPort!.on("message", async (m: GatewayCall) => {
   const reply = (r: Omit<GatewayReply, "id">) => parentPort!.postMessage({ id: m.id, ...r });
   try {
-    if (m.op === "configure") { await kong!.configure(m.plugin, m.config); reply({}); }
+    if (m.op === "configure") { await kong!.configure(m.plugin, m.config, { enabled: m.enabled }); reply({}); }
     else if (m.op === "reconfigure") reply({ value: envoy!.reconfigure(m.rootId, m.configuration) });
     else {
       await Promise.allSettled([kong?.close(), envoy?.close()]);

@@ -16,7 +16,7 @@ import { UPSTREAM_HEADER, VARIANT_HEADER } from "../../core-js/tandem-core";
 import { cliCore, distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
 import { policyJson } from "../validate";
-import { kongPartConfig, partConfig, partsOf, planOf, rerouteOf } from "../policy-plan";
+import { kongPartConfig, partConfig, partEnabled, partsOf, planOf, rerouteOf } from "../policy-plan";
 import { kicInstanceName } from "../simulate/via-kong";
 import { demoBackend, type DemoBackend } from "./backend";
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
@@ -107,8 +107,11 @@ export class Stack {
     const dir = (p: Part) => join(distDir(), "kong", p);
     // Metrics on, as deploy/kong/pluginserver.env runs them: each plugin server serves
     // /metrics on a port of its own (here any free one), which the page scrapes.
+    // enabled: the plan's, as render writes it (a fault-injection part with every fault off
+    // is a disabled entity, which Kong never runs).
     const plugins: KongPluginSpec[] = shape.parts.map((p) => ({
       name: p, dir: dir(p), config: kongConfig(doc, p), instanceName: kicInstanceName(doc, p), env: { [METRICS_PORT_ENV]: "0" },
+      enabled: partEnabled(doc, p),
     }));
     // keepHistory false: the playground reads neither rpcStats nor logs, and runs for hours.
     this.kong = await GatewayThread.kong({ plugins, upstreams: addrs, defaultUpstream: shape.upstreams[0], port: this.ports.kong, keepHistory: false }, shape.parts, this.threadDir);
@@ -144,7 +147,9 @@ export class Stack {
       next.variantHeader === this.shape.variantHeader;
     if (same) {
       for (const p of next.parts) {
-        await this.kong.configure(p, kongConfig(next.doc, p));
+        // the entity's `enabled` with its config: switching a fault on or off in the page
+        // enables or disables the Kong plugin, as editing the KongPlugin's `disabled` does
+        await this.kong.configure(p, kongConfig(next.doc, p), partEnabled(next.doc, p));
         if (!(await this.envoy.reconfigure(p, envoyConfig(next.doc, p)))) throw new RefusedPolicy(`Envoy refused the ${p} configuration (see its log)`);
       }
       this.shape = next;

@@ -10,7 +10,7 @@
 // are otherwise the plan's Kong copies, which the simulator runs (cli/policy-plan.ts).
 import { secretRefs, withSecretRefs } from "./secret-refs";
 import type { PolicyDoc } from "../policy-file";
-import { kongCacheConfig, kongPartConfig } from "../policy-plan";
+import { kongCacheConfig, kongPartConfig, partEnabled } from "../policy-plan";
 import { resourceName } from "./names";
 import { GRPC_ROUTE_HEADERS } from "../../sim/kong/grpc";
 import { targetOf, type Targets } from "./targets";
@@ -24,7 +24,9 @@ import { kicServiceAnnotations, kongHealthchecks, kongService, resilienceOf } fr
 // (sim/kong/gateway.ts; test/sim/kong-h2.test.ts).
 export interface KongOptions { namespace: string; targets: Targets[]; grpc?: boolean }
 
-export interface KongPart { plugin: "experiment" | "circuit-breaker" | "fallback-cache" | "fault-injection"; name: string; config: Record<string, unknown>; secret: boolean }
+// enabled: the plan's (wasm/core/plan.ts): false for a fault-injection part that can do
+// nothing (no fault enabled, no control header).
+export interface KongPart { plugin: "experiment" | "circuit-breaker" | "fallback-cache" | "fault-injection"; name: string; config: Record<string, unknown>; secret: boolean; enabled: boolean }
 
 // The key of the Secret that holds a plugin's whole config (KIC reads it as JSON).
 export const SECRET_KEY = "config";
@@ -46,21 +48,21 @@ export function kongParts(p: PolicyDoc, ts: Targets[]): KongPart[] {
   const ex = kongPartConfig(p, "experiment");
   if (ex) {
     const secret = typeof (ex.override as { secret?: unknown } | undefined)?.secret === "string";
-    out.push({ plugin: "experiment", name: resourceName(p.metadata.name, "experiment"), config: renameUpstreams(ex, ts), secret });
+    out.push({ plugin: "experiment", name: resourceName(p.metadata.name, "experiment"), config: renameUpstreams(ex, ts), secret, enabled: true });
   }
   const cb = kongPartConfig(p, "circuit-breaker");
-  if (cb) out.push({ plugin: "circuit-breaker", name: resourceName(p.metadata.name, "circuit-breaker"), config: renameUpstreams(cb, ts), secret: false });
+  if (cb) out.push({ plugin: "circuit-breaker", name: resourceName(p.metadata.name, "circuit-breaker"), config: renameUpstreams(cb, ts), secret: false, enabled: true });
   // fallback-cache: opt-in, buffers the route's responses (docs/performance.md); emitted
   // only when spec.fallback has a cache, with the breaker's config.
   const cc = kongCacheConfig(p);
-  if (cc) out.push({ plugin: "fallback-cache", name: resourceName(p.metadata.name, "fallback-cache"), config: renameUpstreams(cc, ts), secret: false });
+  if (cc) out.push({ plugin: "fallback-cache", name: resourceName(p.metadata.name, "fallback-cache"), config: renameUpstreams(cc, ts), secret: false, enabled: true });
   // fault-injection: spec.faults with the experiment it targets (its upstreams renamed as in
   // the experiment plugin's copy); a Secret when a fault's control.secret or the
   // experiment's override.secret rides along.
   const fc = kongPartConfig(p, "fault-injection");
   if (fc) {
     const config = fc.experiment ? { ...fc, experiment: renameUpstreams(fc.experiment as Record<string, unknown>, ts) } : fc;
-    out.push({ plugin: "fault-injection", name: resourceName(p.metadata.name, "fault-injection"), config, secret: secretRefs(p).length > 0 });
+    out.push({ plugin: "fault-injection", name: resourceName(p.metadata.name, "fault-injection"), config, secret: secretRefs(p).length > 0, enabled: partEnabled(p, "fault-injection") });
   }
   return out;
 }
@@ -70,6 +72,11 @@ export function renderKongIngress(p: PolicyDoc, o: KongOptions): { header: strin
   const parts = kongParts(p, o.targets);
   for (const part of parts) {
     const metadata = { name: part.name, namespace: o.namespace, annotations: { "kubernetes.io/ingress.class": "kong" } };
+    // A part that can do nothing (every fault off) goes out `disabled: true`, which KIC
+    // turns into the plugin entity's `enabled = false`: Kong then never runs it
+    // (plugins_iterator.lua), saving the plugin-server round trip (HandleEvent) each
+    // request would cost. The config stays, so switching a fault on is this one field.
+    const disabled = part.enabled ? {} : { disabled: true };
     if (part.secret) {
       const secretName = resourceName(part.name, "config");
       docs.push({
@@ -77,9 +84,9 @@ export function renderKongIngress(p: PolicyDoc, o: KongOptions): { header: strin
         metadata: { name: secretName, namespace: o.namespace },
         stringData: { [SECRET_KEY]: JSON.stringify(part.config) },
       });
-      docs.push({ apiVersion: "configuration.konghq.com/v1", kind: "KongPlugin", metadata, plugin: part.plugin, configFrom: { secretKeyRef: { name: secretName, key: SECRET_KEY } } });
+      docs.push({ apiVersion: "configuration.konghq.com/v1", kind: "KongPlugin", metadata, ...disabled, plugin: part.plugin, configFrom: { secretKeyRef: { name: secretName, key: SECRET_KEY } } });
     } else {
-      docs.push({ apiVersion: "configuration.konghq.com/v1", kind: "KongPlugin", metadata, plugin: part.plugin, config: part.config });
+      docs.push({ apiVersion: "configuration.konghq.com/v1", kind: "KongPlugin", metadata, ...disabled, plugin: part.plugin, config: part.config });
     }
   }
   // Retries, timeouts and passive health checks are settings of Kong's Service and
@@ -128,7 +135,8 @@ export function renderKongDbless(p: PolicyDoc, o: KongOptions): object {
     ...kongService(res),
     routes: [{ name: serviceName, ...route }],
     // secrets as env-vault references, which Kong resolves (./secret-refs.ts)
-    plugins: parts.map((x) => ({ name: x.plugin, config: withSecretRefs(x.config, refs).config })),
+    // (a part that can do nothing: the entity's `enabled: false`, as in kong.yaml above)
+    plugins: parts.map((x) => ({ name: x.plugin, ...(x.enabled ? {} : { enabled: false }), config: withSecretRefs(x.config, refs).config })),
   });
   const grpcName = resourceName(p.metadata.name, "grpc");
   return {

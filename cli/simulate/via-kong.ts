@@ -8,7 +8,7 @@ import { TRACE_ENV, parseTrace } from "../../plugins/circuit-breaker/trace";
 import { GUARD_TRACE_ENV, parseGuardTrace, type GuardStates } from "../../plugins/experiment/trace";
 import { distDir } from "../dist-core";
 import type { PolicyDoc } from "../policy-file";
-import { kongCacheConfig, kongPartConfig } from "../policy-plan";
+import { kongCacheConfig, kongPartConfig, partEnabled } from "../policy-plan";
 import { FAULT_TRACE_ENV, parseFaultTrace, type FaultField } from "../../plugins/fault-injection/trace";
 import { GatewayDriver, SIM_ANSWER_WAIT_MS, policyFacts, type BreakerReport } from "./via-gateway";
 import { METRICS_PORT_ENV } from "../../plugins/shared/metrics";
@@ -68,6 +68,9 @@ export class KongDriver {
       plugins.push({
         name: "fault-injection", dir: join(distDir(), "kong", "fault-injection"), config: fc,
         instanceName: kicInstanceName(policy, "fault-injection"),
+        // every fault off (and no control header): render writes the KongPlugin disabled,
+        // and Kong never runs a disabled entity
+        enabled: partEnabled(policy, "fault-injection"),
       });
     }
     // --metrics: each plugin server serves /metrics on a free port (plugins/shared/metrics.ts).

@@ -123,8 +123,10 @@ interface Route {
   /** its Service's entity */
   service: Record<string, unknown>;
   paths: string[];
-  /** the plugins that run for it, in Kong's order */
+  /** its plugin entities, in Kong's order */
   plugins: LoadedPlugin[];
+  /** the enabled ones among them: what the iterator runs for a request (rebuildIterator) */
+  running: LoadedPlugin[];
 }
 
 /**
@@ -204,19 +206,20 @@ export class Gateway {
     // strip_path false: the harness does not strip a matched prefix from the upstream path.
     const shared = cfg.plugins.filter((p) => p.scope !== 'route');
     this.routes = [
-      { entity: this.env.route, service: this.env.service, paths: ['/'], plugins: this.plugins },
+      { entity: this.env.route, service: this.env.service, paths: ['/'], plugins: this.plugins, running: [] },
       ...cfg.extraRoutes.map((r) => ({
         entity: { ...this.env.route, id: r.id, name: r.name, paths: [...r.paths], strip_path: false },
         service: this.env.service,
         paths: r.paths,
         plugins: sortByPriority([...shared, ...r.plugins]),
+        running: [],
       })),
     ];
     if (cfg.grpcRoute) {
       const service = { ...this.env.service, id: randomUUID(), name: 'tandem-grpc-service', protocol: 'grpc' };
       const entity = { ...this.env.route, id: randomUUID(), name: 'tandem-grpc-route', protocols: ['grpc', 'grpcs'],
         headers: { 'content-type': [...GRPC_ROUTE_HEADERS] }, service: { id: service.id } };
-      this.grpcRoute = { entity, service, paths: ['/'], plugins: this.plugins };
+      this.grpcRoute = { entity, service, paths: ['/'], plugins: this.plugins, running: [] };
     }
     this.rebuildIterator();
   }
@@ -228,9 +231,15 @@ export class Gateway {
     return [...new Set(this.routes.flatMap((r) => r.plugins))];
   }
 
-  /** Every rebuild of the plugins iterator hands each config a new __seq__. */
+  /**
+   * Every rebuild of the plugins iterator hands each config a new __seq__, and collects
+   * only enabled entities: kong/runloop/plugins_iterator.lua (PluginsIterator.new) keeps
+   * a plugin only when should_process_plugin holds, which needs `plugin.enabled`. A
+   * disabled one never runs a phase, so the plugin server hears nothing of it.
+   */
   rebuildIterator() {
     for (const p of this.entities()) p.conf = kongConf(p, this.cfg.ids, ++this.seq);
+    for (const r of [...this.routes, ...(this.grpcRoute ? [this.grpcRoute] : [])]) r.running = r.plugins.filter((p) => p.enabled);
   }
 
   /** Prefix paths, the longest match wins (router/traditional.lua; 3.9's default traditional_compatible sorts the same way). */
@@ -455,7 +464,7 @@ export class Gateway {
     const route = this.grpcRoute && isGrpcContentType(req.headers.first('content-type')) ? this.grpcRoute : this.routeFor(req.rawPath);
     req.route = route.entity;
     req.service = route.service;
-    req.plugins = route.plugins;
+    req.plugins = route.running;
     // nginx refuses an oversized head or an invalid URI before Kong's phases (edge.ts):
     // Kong's error handler answers, no plugin runs.
     const headers: Array<[string, string]> = [];

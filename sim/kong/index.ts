@@ -38,6 +38,13 @@ export interface KongPluginSpec {
   instanceName?: string;
   /** the plugin server's extra environment (e.g. { TANDEM_METRICS_PORT: "0" }: metrics on, any port) */
   env?: Record<string, string>;
+  /**
+   * The plugin entity's `enabled` (default true; KIC maps a KongPlugin's `disabled: true`
+   * to false). Kong never runs a disabled entity: plugins_iterator.lua collects a plugin
+   * only when should_process_plugin holds, which needs `plugin.enabled`. No handler, no
+   * plugin-server round trip, no StartInstance. Its config is still schema-checked.
+   */
+  enabled?: boolean;
 }
 
 /** Another Route of the Service, with its own configs of plugins named in `plugins`. */
@@ -141,8 +148,11 @@ export interface KongGateway {
   setUpstream(name: string, addr: { host: string; port: number }): void;
   /** The Service's connect/read/write timeout for the next tries (a config change in Kong). */
   setUpstreamTimeout(ms: number): void;
-  /** new plugin config (new __seq__/__key__ -> new StartInstance); throws on Kong schema errors */
-  configure(pluginName: string, config: Record<string, unknown>): Promise<void>;
+  /**
+   * new plugin config (new __seq__/__key__ -> new StartInstance); throws on Kong schema
+   * errors. `enabled` sets the entity's `enabled` too (default: unchanged).
+   */
+  configure(pluginName: string, config: Record<string, unknown>, opts?: { enabled?: boolean }): Promise<void>;
   /** round trips per request (arrival order), per phase; read log after logDone() */
   rpcStats(): RpcStats;
   resetStats(): void;
@@ -227,6 +237,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
         stored,
         conf: {},
         server,
+        enabled: spec.enabled ?? true,
       });
     }
     // Each extra route's configs: route-scoped plugin entities of their own (own id, own
@@ -241,7 +252,7 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       for (const [name, config] of Object.entries(r.plugins)) {
         const base = loaded.find((x) => x.name === name);
         if (!base) throw new Error(`route "${r.name}": no plugin "${name}" in plugins`);
-        plugins.push({ ...base, scope: 'route', routeId: id, id: newPluginId(), instanceName: undefined, stored: validateConfig(base.configFields, config), conf: {} });
+        plugins.push({ ...base, scope: 'route', routeId: id, id: newPluginId(), instanceName: undefined, stored: validateConfig(base.configFields, config), conf: {}, enabled: true });
       }
       extraRoutes.push({ id, name: r.name, paths: r.paths, plugins });
     }
@@ -293,9 +304,10 @@ export async function startKong(opts: KongGatewayOptions): Promise<KongGateway> 
       setUpstreamTimeout(ms) {
         g.cfg.timeoutMs = ms;
       },
-      async configure(pluginName, config) {
+      async configure(pluginName, config, o) {
         const p = byName(pluginName);
         p.stored = validateConfig(p.configFields, config); // throws KongSchemaViolation
+        if (o?.enabled !== undefined) p.enabled = o.enabled;
         g.rebuildIterator();
       },
       rpcStats: () => g.rpcStats(),

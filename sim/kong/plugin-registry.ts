@@ -29,6 +29,8 @@ export interface LoadedPlugin {
   /** stored + Kong's keys, as sent in StartInstance */
   conf: Record<string, unknown>;
   server: PluginServer;
+  /** the entity's `enabled`: a disabled one is never collected (./gateway.ts rebuildIterator) */
+  enabled: boolean;
 }
 
 export function configFieldsOf(info: PluginInfo): SchemaFields {

@@ -375,6 +375,38 @@ describe("tandem render: spec.faults", () => {
     expect(r.warnings.join("\n")).toContain(`istio.yaml: the WasmPlugins read ${ENV} from the proxy's environment`);
   }, 60_000);
 
+  it("every fault off: the fault-injection KongPlugin goes out disabled: true with its config kept (decK: enabled false); the WasmPlugin as before", async () => {
+    const p = load("deploy/examples/playground.yaml");
+    const r = renderFiles(p, BASE);
+    expect(await checkRender(r.files)).toEqual([]);   // the KongPlugin CRD schema has `disabled`
+    const files = Object.fromEntries(r.files);
+    const kps = yamlDocs(files["kong.yaml"]).filter((d) => d.kind === "KongPlugin");
+    const kp = kps.find((d) => d.plugin === "fault-injection")!;
+    expect(kp.disabled).toBe(true);
+    expect((kp.config as { faults: unknown }).faults).toEqual(p.spec.faults);
+    expect(kps.filter((d) => d.plugin !== "fault-injection").map((d) => d.disabled)).toEqual([undefined, undefined]);
+    // still annotated: switching the fault on is the one field
+    expect(annotatedPlugins(files["kong.yaml"])).toContain(kp.metadata && (kp.metadata as { name: string }).name);
+    const dbless = yamlDocs(files["kong-dbless.yaml"])[0] as { services: Array<{ plugins: Array<{ name: string; enabled?: boolean; config: { faults: unknown } }> }> };
+    const fi = dbless.services[0].plugins.find((x) => x.name === "fault-injection")!;
+    expect(fi.enabled).toBe(false);
+    expect(fi.config.faults).toEqual(p.spec.faults);
+    expect(dbless.services[0].plugins.filter((x) => x.name !== "fault-injection").map((x) => x.enabled)).toEqual([undefined, undefined]);
+    const wp = yamlDocs(files["istio.yaml"]).find((d) => d.kind === "WasmPlugin" && (d.spec as { pluginName: string }).pluginName === "fault-injection")!;
+    expect(Object.keys(wp.spec as object)).not.toContain("disabled");
+  }, 60_000);
+
+  it("a fault on, or every fault off but one with a control header (stripped whatever the switch): the KongPlugin stays enabled", () => {
+    const on = renderFiles(load("deploy/examples/game-day.yaml"), BASE);
+    expect(yamlDocs(Object.fromEntries(on.files)["kong.yaml"]).find((d) => d.kind === "KongPlugin" && d.plugin === "fault-injection")!.disabled).toBeUndefined();
+    const spec = { experiment: EXPERIMENT, faults: [{ name: "off", abort: { status: 503, percent: 5 }, enabled: false }, { name: "on-demand", control: { secret: "fault-control-secret-0123" }, enabled: false }] };
+    const p = JSON.parse(readFileSync(policy("fault-control-off.json", spec), "utf8")) as PolicyDoc;
+    const kong = Object.fromEntries(renderFiles(p, BASE).files)["kong.yaml"];
+    expect(yamlDocs(kong).find((d) => d.kind === "KongPlugin" && d.plugin === "fault-injection")!.disabled).toBeUndefined();
+    const off = JSON.parse(readFileSync(policy("fault-off.json", { ...spec, faults: [spec.faults[0]] }), "utf8")) as PolicyDoc;
+    expect(yamlDocs(Object.fromEntries(renderFiles(off, BASE).files)["kong.yaml"]).find((d) => d.kind === "KongPlugin" && d.plugin === "fault-injection")!.disabled).toBe(true);
+  });
+
   it("faults alone render (no experiment, no breaker)", async () => {
     const p = JSON.parse(readFileSync(policy("fault-only.json", { faults: [{ abort: { status: 503, percent: 5 } }] }), "utf8")) as PolicyDoc;
     expect(core.validatePolicy(JSON.stringify(p))).toBeNull();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { CoreError, TandemCore, type PolicyPlan } from "../../core-js/tandem-core";
 import { readPolicyText, type PolicyDoc } from "../../cli/policy-file";
-import { breakerConfig, experimentConfig, faultConfig, kongBreakerConfig, kongExperimentConfig, kongFaultConfig } from "../support/render-parts-oracle";
+import { breakerConfig, experimentConfig, faultConfig, faultPartEnabled, kongBreakerConfig, kongExperimentConfig, kongFaultConfig } from "../support/render-parts-oracle";
 import { generatedCases } from "../parity/generated-scenarios";
 import { loadCore } from "../support/dist";
 
@@ -20,9 +20,9 @@ function renderParts(p: PolicyDoc) {
   const cb = breakerConfig(p);
   const fc = faultConfig(p);
   return [
-    ...(ex ? [{ plugin: "experiment", config: ex, kong: kongExperimentConfig(ex) }] : []),
-    ...(cb ? [{ plugin: "circuit-breaker", config: cb, kong: kongBreakerConfig(p) }] : []),
-    ...(fc ? [{ plugin: "fault-injection", config: fc, kong: kongFaultConfig(p) }] : []),
+    ...(ex ? [{ plugin: "experiment", config: ex, kong: kongExperimentConfig(ex), enabled: true }] : []),
+    ...(cb ? [{ plugin: "circuit-breaker", config: cb, kong: kongBreakerConfig(p), enabled: true }] : []),
+    ...(fc ? [{ plugin: "fault-injection", config: fc, kong: kongFaultConfig(p), enabled: faultPartEnabled(p) }] : []),
   ];
 }
 
@@ -133,6 +133,16 @@ describe("policy plan", () => {
     expect(plan.sources).toEqual([{ kind: "header", name: "x-user" }, { kind: "ip", name: "" }, { kind: "query", name: "uid" }]);
     expect(plan.scope).toEqual({ hosts: ["*.beta.example.com"], pathPrefixes: ["/api", "/v2"] });
     expect(plan.taggingExperiments).toBe(1);
+  });
+
+  it("marks the fault-injection part enabled only while a fault is on or one has a control header to strip", () => {
+    const part = (faults: unknown[]) => core.compilePolicy(JSON.stringify(policy({ faults }))).parts.find((p) => p.plugin === "fault-injection")!.enabled;
+    const abort = { status: 503, percent: 1 };
+    expect(part([{ name: "a", abort }])).toBe(true);
+    expect(part([{ name: "a", abort, enabled: true }])).toBe(true);
+    expect(part([{ name: "a", abort, enabled: false }, { name: "b", abort }])).toBe(true);
+    expect(part([{ name: "a", abort, enabled: false }, { name: "b", abort, enabled: false }])).toBe(false);
+    expect(part([{ name: "a", abort, enabled: false }, { name: "q", enabled: false, control: { secret: "fault-control-secret-0123" } }])).toBe(true);
   });
 
   it("fills the key source's default and leaves scope, faults and tags empty when the policy has none", () => {

@@ -115,3 +115,23 @@ describe.each(SCENARIOS)("fault parity: $name", ({ policy: p, trace: t }) => {
     }
   }, 300_000);
 });
+
+// Every fault off: render writes the Kong plugin disabled (the plan's `enabled: false`),
+// which Kong never runs, and `simulate --via kong` runs it so (cli/simulate/via-kong.ts);
+// Envoy keeps its filter. The lines must stay the core's on both.
+describe("fault parity: every fault off (a disabled Kong plugin entity)", () => {
+  const p = policy("faults-off", {
+    experiment: EXPERIMENT,
+    faults: [
+      { name: "off", enabled: false, abort: { status: 500, percent: 100 } },
+      { name: "slow-off", enabled: false, variant: "canary", delay: { fixedMs: 30, percent: 100 } },
+    ],
+  });
+  const t = trace(30, 17, () => ({}));
+  it.each(PATHS)(`${t.length} requests answer identically through core and $via, none faulted`, async ({ via, profile }) => {
+    const core = await simulate("core", p, t, () => {}, { profile });
+    expect(core.map((r) => r.fault ?? null)).toEqual(t.map(() => null));
+    const gw = await simulate(via, p, t, () => {});
+    for (let i = 0; i < t.length; i++) expect(gw[i], `${via}, line ${i + 1}`).toEqual(core[i]);
+  }, 300_000);
+});

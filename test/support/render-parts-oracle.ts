@@ -107,3 +107,11 @@ export function kongFaultConfig(p: PolicyDoc): Record<string, unknown> | null {
   const ex = c?.experiment as Record<string, unknown> | undefined;
   return c && ex ? { ...c, experiment: kongExperimentConfig(ex) } : c;
 }
+
+// Whether the fault-injection part can do anything (the plan's `enabled`; render writes
+// the KongPlugin `disabled: true` when not): a fault is on (`enabled` absent or true) or
+// one has a `control` header, which the plugin strips whatever the switch.
+export function faultPartEnabled(p: PolicyDoc): boolean {
+  const faults = (p.spec.faults ?? []) as Array<{ enabled?: boolean; control?: unknown }>;
+  return faults.some((f) => f.enabled !== false || f.control !== undefined);
+}

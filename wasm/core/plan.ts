@@ -4,13 +4,17 @@
 // TypeScript re-reads the raw document. Configure time only.
 //
 //   name            metadata.name
-//   parts           [{plugin, config, kong}] in chain order: `experiment` (spec.experiment
+//   parts           [{plugin, config, kong, enabled}] in chain order: `experiment` (spec.experiment
 //                   + `experiments`, `hasFaults: false` without spec.faults), `circuit-breaker` (spec.circuitBreaker + `fallback`),
 //                   `fault-injection` (spec.faults + the `experiment` a fault targets and
 //                   keys users by + `hasBreaker`: a breaker for scope: upstream to feed).
 //                   config: the plugin / root id config as the Envoy filter reads it;
 //                   kong: the same for Kong's schema (failure statuses as strings, and
-//                   the breaker's `variantUpstreams`, Kong routing before plugins run)
+//                   the breaker's `variantUpstreams`, Kong routing before plugins run);
+//                   enabled: whether the part does anything at all: false only for
+//                   `fault-injection` when no fault is enabled and none has a `control`
+//                   header to strip (render writes its Kong plugin entity disabled,
+//                   which Kong then never runs: no plugin-server round trip)
 //   variantHeader   the header the experiment sets (lowercase); null without one
 //   overrideHeader  the QA override header, or null
 //   expose          whether responses carry x-tandem-decision
@@ -54,6 +58,19 @@ function faultsSummary(faults: JValue | null): string {
     if (e !== null && e.type == JType.Bool && !e.b) enabled = false;
   }
   return "{\"count\":" + faults.items.length.toString() + ",\"enabled\":" + (enabled ? "true" : "false") + "}";
+}
+
+// Whether the fault-injection part can do anything: some fault of spec.faults (validated
+// before) is enabled, or one has a `control` header, which the plugin strips from every
+// request whatever the switch (./fault/config.ts parseFaults), so it must still run.
+function faultsActive(faults: JValue): bool {
+  for (let i = 0; i < faults.items.length; i++) {
+    const f = faults.items[i];
+    if (f.get("control") !== null) return true;
+    const e = f.get("enabled");
+    if (e === null || e.type != JType.Bool || e.b) return true;
+  }
+  return false;
 }
 
 // The experiment's key sources in order, {kind, name} (name "" for ip), and its scope
@@ -133,7 +150,7 @@ export function compilePolicy(text: string): PlanResult {
     // No fault-injection part: the experiment need not look for a fault's mark per
     // stream (./metrics/catalog.ts HAS_FAULTS_FIELD; absent means true).
     if (spec.get(FAULTS_SECTION) === null) cfg = joined(cfg, HAS_FAULTS_FIELD, noFaults());
-    parts += "{\"plugin\":\"experiment\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
+    parts += "{\"plugin\":\"experiment\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + ",\"enabled\":true}";
     for (let i = 0; i < es.variants.length; i++) {
       const v = es.variants[i];
       variants += (i > 0 ? "," : "") + "{\"name\":" + jsonText(v.name) + ",\"upstream\":" + (v.upstream.length > 0 ? jsonText(v.upstream) : "null")
@@ -170,7 +187,7 @@ export function compilePolicy(text: string): PlanResult {
     // Kong types a field as one shape: the list form goes under the Kong-only
     // `fallbacks` (plugins/circuit-breaker/fallback-form.ts).
     if (fb !== null && fb.type == JType.Arr) kongCfg = renamed(kongCfg, "fallback", "fallbacks");
-    parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"circuit-breaker\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(kongCfg, true) + "}";
+    parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"circuit-breaker\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(kongCfg, true) + ",\"enabled\":true}";
   }
   const faults = spec.get(FAULTS_SECTION);
   if (faults !== null) {
@@ -183,7 +200,7 @@ export function compilePolicy(text: string): PlanResult {
       cfg = joined(cfg, "hasBreaker", yes);
     }
     cfg = joined(cfg, POLICY_FIELD, policy);
-    parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"fault-injection\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + "}";
+    parts += (parts.length > 0 ? "," : "") + "{\"plugin\":\"fault-injection\",\"config\":" + writeJson(cfg) + ",\"kong\":" + writeJson(cfg, true) + ",\"enabled\":" + (faultsActive(faults) ? "true" : "false") + "}";
   }
   let d = "{\"name\":" + jsonText(name) + ",\"parts\":[" + parts + "]";
   d += ",\"variantHeader\":" + (es !== null ? jsonText(es.variantHeader) : "null");

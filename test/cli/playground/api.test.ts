@@ -105,6 +105,10 @@ describe("playground data endpoint", () => {
     await until(state, (x) => ["kong", "envoy"].every((g) => Math.abs(x.gateways[g].split.canary - 30) < 10), 60_000, "served split near 30%");
     expect((await control({ faults: { enabled: true } })).json.message).toBe("faults on on Kong and Envoy (reconfigured)");
     expect((await state()).policy.faults).toEqual({ count: 1, enabled: true });
+    // the fault acts on both: Kong's fault-injection entity, disabled while the fault was
+    // off, is enabled again (30% of the canary's calls answered 503, which the canary's
+    // guard counts and may roll back on)
+    await until(state, (x) => ["kong", "envoy"].every((g) => x.gateways[g].decisions.some((d: any) => (d.variant === "canary" && d.status === 503) || d.reason === "guard")), 60_000, "fault aborts on both");
     expect((await control({ faults: { enabled: false } })).json.message).toBe("faults off on Kong and Envoy (reconfigured)");
   }, 120_000);
 
