@@ -621,7 +621,7 @@ export class HttpStream implements StreamCallbacks {
     // a body that came in the same read as the head leaves in the same write, and a head
     // whose body is late still leaves at once. setImmediate is that turn here (the body's
     // frames, and its end, are handled on this turn when they are already read). One
-    // socket write a response instead of two, each waking the client (test/sim/envoy-writes;
+    // socket write a response instead of two, each waking the client (test/sim/envoy-body, "writes";
     // issue 15: the harness with the playground's filters, 0.33-0.43 -> 0.26-0.36 ms of CPU
     // a request, its client 0.22-0.26 -> 0.14-0.22).
     setImmediate(() => {

@@ -13,12 +13,11 @@
 //    mp_rpc.lua Rpc:call / handle_event log it and skip the plugin for that request.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
-import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { startKong, type KongGateway } from '../../sim/kong/index';
+import type { KongGateway } from '../../sim/kong/index';
 import net from 'node:net';
 import { PLUGIN_SERVER_BACKLOG } from '../../plugins/server/tandem-pluginserver';
 import { connectedWhileBlocked, somaxconn } from '../support/listen-backlog';
+import { startEchoKong, type EchoKong } from '../support/kong-echo';
 
 // Unix-socket connects to `socketPath` opened at once: how many the kernel queued, and
 // how many it refused with EAGAIN (the listen backlog full).
@@ -37,29 +36,17 @@ function connectBurst(socketPath: string, n: number): Promise<{ connected: numbe
   });
 }
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
+let echo: EchoKong | undefined;
 let gw: KongGateway;
-let up: http.Server;
-const seen: Array<string | undefined> = [];
+let seen: Array<string | undefined> = [];
 
 beforeAll(async () => {
-  up = http.createServer((req, res) => {
-    seen.push(req.headers['x-echo'] as string | undefined);
-    req.resume();
-    res.end('ok');
-  });
-  await new Promise<void>((r) => up.listen(0, '127.0.0.1', () => r()));
-  gw = await startKong({
-    plugins: [{ name: 'echo', dir: path.join(FIXTURES, 'echo'), config: { message: 'ran' } }],
-    upstreams: { a: { host: '127.0.0.1', port: (up.address() as AddressInfo).port } },
-    defaultUpstream: 'a',
-  });
+  echo = await startEchoKong({ message: 'ran' });
+  ({ gw, seen } = echo);
 }, 60_000);
 
 afterAll(async () => {
-  await gw?.close();
-  up.closeAllConnections();
-  await new Promise<void>((r) => up.close(() => r()));
+  await echo?.close();
 });
 
 describe('proxy port backlog (kong_defaults.lua proxy_listen backlog=16384)', () => {

@@ -5,35 +5,22 @@
 // Re-enabling it (a config change) brings it back on the next iterator build.
 
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import http from 'node:http';
-import path from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { startKong, type KongGateway } from '../../sim/kong/index';
+import type { KongGateway } from '../../sim/kong/index';
+import { startEchoKong, type EchoKong } from '../support/kong-echo';
 
-const FIXTURES = path.resolve(__dirname, '../fixtures/kong');
 const CONFIG = { message: 'hi' };
 
 describe('Kong harness: a disabled plugin entity', () => {
+  let echo: EchoKong | undefined;
   let gw: KongGateway;
-  let up: http.Server;
-  const seen: Array<string | undefined> = [];
+  let seen: Array<string | undefined> = [];
 
   beforeAll(async () => {
-    up = http.createServer((req, res) => {
-      seen.push(req.headers['x-echo'] as string | undefined);
-      req.resume();
-      res.end('ok');
-    });
-    await new Promise<void>((r) => up.listen(0, '127.0.0.1', () => r()));
-    gw = await startKong({
-      plugins: [{ name: 'echo', dir: path.join(FIXTURES, 'echo'), config: CONFIG, enabled: false }],
-      upstreams: { a: { host: '127.0.0.1', port: (up.address() as AddressInfo).port } },
-      defaultUpstream: 'a',
-    });
+    echo = await startEchoKong(CONFIG, false);
+    ({ gw, seen } = echo);
   });
   afterAll(async () => {
-    await gw?.close();
-    await new Promise<void>((r) => (up ? (up.closeAllConnections(), up.close(() => r())) : r()));
+    await echo?.close();
   });
 
   it('runs nothing for it: no round trip, no instance, the request untouched', async () => {
