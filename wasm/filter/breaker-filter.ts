@@ -287,15 +287,16 @@ class BreakerStream extends FilterStream {
     const now = nowMs();
     this.startMs = now;
     const f = s.fallback;
+    // Read while the map's bytes are held (from the one pairs read, no host call): a
+    // rejected call's answer depends on it, and so does an upstream-failure fallback's.
+    const grpc = root.isGrpcRequest();
     if (f !== null && f.onUpstreamFailure) {
       // What to do should this call's upstream fail: decided now, while :method is at hand.
       const m = root.header(W_METHOD);
       this.failureFallback = <u8>fallbackOnOutcome(f, OUTCOME_FAILURE, m.ptr, m.len);
-      if (this.failureFallback == <u8>FallbackKind.Respond) this.grpc = root.isGrpcRequest();
+      if (this.failureFallback == <u8>FallbackKind.Respond) this.grpc = grpc;
     }
-    // Read while the map's bytes are held: a rejected call's answer depends on it, and
-    // whether a client sent the header the reroute routes on.
-    const grpc = root.isGrpcRequest();
+    // And whether a client sent the header the reroute routes on.
     const upstreamSent = !root.facts.sawAll() || root.facts.watchedPresent(W_UPSTREAM);
     const forced = s.mode >= BreakerMode.ForcedOpen;
     if (!forced) root.readKey();
